@@ -1,0 +1,3 @@
+//! Configuration: KMS hosts, the publish list, per-domain options and keys.
+
+pub mod key;

@@ -1,0 +1,156 @@
+//! The output schema: every type that appears in `--format json`.
+//!
+//! This file *is* the JSON schema. Changing the meaning of a field, or
+//! removing one, needs a new [`SCHEMA_VERSION`]; adding a field or a finding
+//! id does not.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Version of the JSON document; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How bad a finding is. Ordered: `Ok < Info < Warning < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Checked and found as it should be.
+    Ok,
+    /// Worth knowing, nothing to fix.
+    Info,
+    /// Works today, but something should be fixed.
+    Warning,
+    /// Clients fail to activate, or a change failed.
+    Critical,
+}
+
+/// The stable identifier of a kind of finding. Monitoring rules match on
+/// these strings; never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingId {
+    /// The domain has `_vlmcs._tcp` records matching the configuration.
+    SrvOk,
+    /// No `_vlmcs._tcp` SRV record in a domain of the publish list.
+    SrvMissing,
+    /// The SRV target has no A or AAAA record.
+    TargetNoAddress,
+    /// The SRV target is an alias (RFC 2782 forbids it).
+    TargetIsCname,
+    /// The SRV target is `.`: "service decidedly not available".
+    TargetIsRoot,
+    /// A record differs from the configuration (port, priority, weight, TTL).
+    RecordDiffers,
+    /// A target the configuration does not know.
+    UnknownTarget,
+    /// Only one KMS host in a domain: no failover.
+    SingleHost,
+    /// More distinct hosts than one KMS key can serve.
+    TooManyHosts,
+    /// A DNS read failed, was refused or timed out.
+    DnsReadFailed,
+    /// The resolver's answer differs from the authoritative one.
+    StaleResolver,
+    /// Changes are pending (plan).
+    ChangesPending,
+    /// The domain is in sync with the configuration (plan, publish, remove).
+    InSync,
+    /// An update was applied.
+    UpdateApplied,
+    /// An update failed.
+    UpdateFailed,
+    /// A removal was refused because it would leave the domain without KMS records.
+    RemoveLastRecord,
+    /// Authoritative servers serve different serials.
+    SerialBehind,
+    /// Authoritative servers serve different `_vlmcs._tcp` RRsets.
+    RrsetDiffers,
+    /// An authoritative server does not answer.
+    ServerUnreachable,
+    /// A listed server does not answer authoritatively.
+    ServerLame,
+    /// The zone accepts unsigned updates.
+    UnsignedUpdatesAccepted,
+    /// Updates are allowed by source address only.
+    AddressOnlyGrant,
+    /// A grant is wider than the `_vlmcs._tcp` SRV name.
+    GrantTooWide,
+    /// Our key is refused: publish will fail.
+    KeyRefused,
+    /// Updates need the key; ours is granted.
+    KeyedOnly,
+    /// A key is referenced but not defined.
+    KeyUndefined,
+    /// A key file is readable by group or others.
+    KeyFilePermissions,
+    /// The KMS host answered the RPC bind for the KMS interface.
+    KmsReachable,
+    /// No address of any host in the domain reaches KMS.
+    KmsUnreachable,
+    /// Some addresses fail; failover still works.
+    SomeAddressesFail,
+    /// A step took longer than the threshold.
+    SlowHost,
+}
+
+impl fmt::Display for FindingId {
+    /// The id as it appears in JSON and monitoring output (serde's kebab-case
+    /// rendering is the single source of truth).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(id)) => f.write_str(&id),
+            _ => Err(fmt::Error),
+        }
+    }
+}
+
+/// What a finding is about. Empty fields are left out of JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Subject {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// One check result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub id: FindingId,
+    pub severity: Severity,
+    #[serde(flatten)]
+    pub subject: Subject,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Number of findings of each severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub ok: usize,
+    pub info: usize,
+    pub warning: usize,
+    pub critical: usize,
+}
+
+/// Command-specific results shown above the findings.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Details {}
+
+/// The whole result of one command run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub command: &'static str,
+    /// The worst severity among the findings.
+    pub status: Severity,
+    pub summary: Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Details>,
+    pub findings: Vec<Finding>,
+}
