@@ -1,3 +1,597 @@
 //! Configuration: KMS hosts, the publish list, per-domain options and keys.
+//!
+//! A TOML file (DESIGN §4) is read into raw serde types that reject unknown
+//! keys, then validated into [`Config`]. Every error names the file, and the
+//! line and column where there is one; a configuration that does not
+//! validate changes nothing anywhere.
 
 pub mod key;
+pub mod name;
+pub mod publish_list;
+pub mod reg;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use hickory_proto::rr::Name;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::report::{Finding, FindingId, Severity};
+use key::{KeyError, TsigKey};
+use name::parse_name;
+use publish_list::{parse_entry, PublishEntry, PublishList};
+
+/// The TCP port KMS hosts listen on unless told otherwise.
+pub const DEFAULT_KMS_PORT: u16 = 1688;
+/// TTL of the `_vlmcs._tcp` RRset when kmsdns creates it.
+pub const DEFAULT_TTL: u32 = 3600;
+/// RFC 2181 §8: TTLs are unsigned 31-bit numbers.
+pub const MAX_TTL: u32 = 0x7FFF_FFFF;
+/// Where the configuration is looked for when `-c` is not given.
+pub const SEARCH_PATH: [&str; 2] = ["./kmsdns.toml", "/etc/kmsdns/kmsdns.toml"];
+
+/// A KMS host: the target of SRV records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsHost {
+    pub name: Name,
+    pub port: u16,
+    /// Addresses to publish as A/AAAA when the host lies inside a zone.
+    pub addresses: Vec<IpAddr>,
+    /// The host's `DnsDomainPublishList`.
+    pub publish_list: PublishList,
+}
+
+/// Where updates for a domain go, when not found from the SOA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerSpec {
+    /// An address; the port is `--dns-port` unless given.
+    Addr { ip: IpAddr, port: Option<u16> },
+    /// A host name, resolved when used.
+    Name(Name),
+}
+
+impl fmt::Display for ServerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerSpec::Addr {
+                ip,
+                port: Some(port),
+            } => write!(f, "{}", SocketAddr::new(*ip, *port)),
+            ServerSpec::Addr { ip, port: None } => write!(f, "{ip}"),
+            ServerSpec::Name(name) => write!(f, "{name}"),
+        }
+    }
+}
+
+/// One SRV record the configuration wants in a domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrvRecord {
+    pub priority: u16,
+    pub weight: u16,
+    pub port: u16,
+    pub target: Name,
+}
+
+/// A domain of the publish list with everything needed to manage it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub name: Name,
+    /// TTL for the RRset when kmsdns creates it or `--set-ttl` is given.
+    pub ttl: u32,
+    pub server: Option<ServerSpec>,
+    pub key: Option<TsigKey>,
+    /// The records this configuration owns here, one per publishing host.
+    pub records: Vec<SrvRecord>,
+}
+
+impl Domain {
+    /// The owner name of the KMS SRV RRset: `_vlmcs._tcp.<domain>`.
+    pub fn srv_name(&self) -> Name {
+        srv_owner(&self.name)
+    }
+}
+
+/// `_vlmcs._tcp.<domain>`.
+pub fn srv_owner(domain: &Name) -> Name {
+    let mut owner = Name::from_ascii("_vlmcs._tcp")
+        .and_then(|prefix| prefix.append_domain(domain))
+        .unwrap_or_else(|_| domain.clone());
+    owner.set_fqdn(true);
+    owner
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The file it was read from, if any.
+    pub path: Option<PathBuf>,
+    pub hosts: Vec<KmsHost>,
+    /// Every domain of every host's publish list, in first-seen order.
+    pub domains: Vec<Domain>,
+    /// The hosts are all the KMS hosts there are: any other SRV target is a rogue.
+    pub complete: bool,
+    /// Things worth telling that do not stop the run (e.g. key file permissions).
+    pub warnings: Vec<Finding>,
+}
+
+impl Config {
+    /// Whether `target` is one of the configured KMS hosts.
+    pub fn owns_target(&self, target: &Name) -> bool {
+        self.hosts.iter().any(|h| h.name == *target)
+    }
+
+    /// The configured host named `name`, if any.
+    pub fn host(&self, name: &Name) -> Option<&KmsHost> {
+        self.hosts.iter().find(|h| h.name == *name)
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    At {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("no configuration file: give -c FILE, or create {}", SEARCH_PATH.join(" or "))]
+    NotFound,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Finds the configuration file: `explicit` (which must exist), else the
+/// first of [`SEARCH_PATH`] that exists.
+pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
+        Some(path) => Some(path.to_path_buf()),
+        None => SEARCH_PATH.iter().map(PathBuf::from).find(|p| p.is_file()),
+    }
+}
+
+/// Reads and validates the configuration file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Validates configuration text; `path` names it in errors and anchors
+/// relative paths (key files, `.reg` imports).
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().replace('\n', "; ");
+        match e.span() {
+            Some(span) => at(text, path, span.start, message),
+            None => ConfigError::File {
+                path: path.to_path_buf(),
+                message,
+            },
+        }
+    })?;
+    Validator { text, path }.validate(raw)
+}
+
+fn at(text: &str, path: &Path, offset: usize, message: String) -> ConfigError {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    ConfigError::At {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    ttl: Option<Spanned<i64>>,
+    complete: Option<bool>,
+    key: Option<Spanned<String>>,
+    publish_list: Option<Spanned<Vec<Spanned<toml::Value>>>>,
+    publish_list_reg: Option<Spanned<String>>,
+    #[serde(default)]
+    host: Vec<Spanned<RawHost>>,
+    #[serde(default)]
+    domain: BTreeMap<String, Spanned<RawDomain>>,
+    #[serde(default)]
+    tsig_key: BTreeMap<String, Spanned<RawKey>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawHost {
+    name: Spanned<String>,
+    port: Option<Spanned<i64>>,
+    #[serde(default)]
+    addresses: Vec<Spanned<String>>,
+    publish_list: Option<Spanned<Vec<Spanned<toml::Value>>>>,
+    publish_list_reg: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawDomain {
+    ttl: Option<Spanned<i64>>,
+    server: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawKey {
+    file: Option<Spanned<String>>,
+    env: Option<Spanned<String>>,
+    name: Option<String>,
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn err<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        at(self.text, self.path, spanned.span().start, message.into())
+    }
+
+    fn file_err(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::File {
+            path: self.path.to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    /// Paths in the file are relative to the file's directory.
+    fn relative(&self, file: &str) -> PathBuf {
+        let file = Path::new(file);
+        if file.is_absolute() {
+            file.to_path_buf()
+        } else {
+            self.path.parent().unwrap_or(Path::new(".")).join(file)
+        }
+    }
+
+    fn number(
+        &self,
+        value: &Spanned<i64>,
+        what: &str,
+        min: i64,
+        max: i64,
+    ) -> Result<i64, ConfigError> {
+        let n = *value.get_ref();
+        if n < min || n > max {
+            return Err(self.err(
+                value,
+                format!("{what} {n} is out of range ({min} to {max})"),
+            ));
+        }
+        Ok(n)
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let mut warnings = Vec::new();
+        let keys = self.keys(&raw.tsig_key, &mut warnings)?;
+        let key_ref = |r: &Spanned<String>| -> Result<TsigKey, ConfigError> {
+            keys.get(r.get_ref().as_str())
+                .cloned()
+                .ok_or_else(|| self.err(r, format!("no [tsig-key.{}] is defined", r.get_ref())))
+        };
+        let default_key = raw.key.as_ref().map(&key_ref).transpose()?;
+        let default_ttl = match &raw.ttl {
+            Some(ttl) => self.number(ttl, "ttl", 0, MAX_TTL.into())? as u32,
+            None => DEFAULT_TTL,
+        };
+        let global_list =
+            self.publish_list(raw.publish_list.as_ref(), raw.publish_list_reg.as_ref())?;
+
+        if raw.host.is_empty() {
+            return Err(self.file_err("no KMS host: add at least one [[host]] with a name"));
+        }
+        let mut hosts: Vec<KmsHost> = Vec::new();
+        for host in &raw.host {
+            let host = host.get_ref();
+            let name = parse_name(host.name.get_ref()).map_err(|e| self.err(&host.name, e))?;
+            if hosts.iter().any(|h| h.name == name) {
+                return Err(self.err(&host.name, format!("host {name} is listed twice")));
+            }
+            let port = match &host.port {
+                Some(port) => self.number(port, "port", 1, 65535)? as u16,
+                None => DEFAULT_KMS_PORT,
+            };
+            let mut addresses = Vec::new();
+            for address in &host.addresses {
+                let ip: IpAddr = address.get_ref().parse().map_err(|_| {
+                    self.err(
+                        address,
+                        format!("\"{}\" is not an IP address", address.get_ref()),
+                    )
+                })?;
+                addresses.push(ip);
+            }
+            let own_list =
+                self.publish_list(host.publish_list.as_ref(), host.publish_list_reg.as_ref())?;
+            let publish_list = match (own_list, &global_list) {
+                (Some(list), _) => list,
+                (None, Some(list)) => list.clone(),
+                (None, None) => {
+                    return Err(self.err(
+                        &host.name,
+                        format!("host {name} has no publish list: set publish-list at the top or in this [[host]]"),
+                    ))
+                }
+            };
+            hosts.push(KmsHost {
+                name,
+                port,
+                addresses,
+                publish_list,
+            });
+        }
+
+        let mut domains: Vec<Domain> = Vec::new();
+        for host in &hosts {
+            for entry in host.publish_list.entries() {
+                let record = SrvRecord {
+                    priority: entry.priority,
+                    weight: entry.weight,
+                    port: host.port,
+                    target: host.name.clone(),
+                };
+                match domains.iter_mut().find(|d| d.name == entry.domain) {
+                    Some(domain) => domain.records.push(record),
+                    None => domains.push(Domain {
+                        name: entry.domain.clone(),
+                        ttl: default_ttl,
+                        server: None,
+                        key: default_key.clone(),
+                        records: vec![record],
+                    }),
+                }
+            }
+        }
+
+        for (domain_name, options) in &raw.domain {
+            let name = parse_name(domain_name)
+                .map_err(|e| self.err(options, format!("[domain.\"{domain_name}\"]: {e}")))?;
+            let Some(domain) = domains.iter_mut().find(|d| d.name == name) else {
+                return Err(self.err(
+                    options,
+                    format!("[domain.\"{domain_name}\"] is in no publish list"),
+                ));
+            };
+            let options = options.get_ref();
+            if let Some(ttl) = &options.ttl {
+                domain.ttl = self.number(ttl, "ttl", 0, MAX_TTL.into())? as u32;
+            }
+            if let Some(server) = &options.server {
+                domain.server =
+                    Some(parse_server(server.get_ref()).map_err(|e| self.err(server, e))?);
+            }
+            if let Some(key) = &options.key {
+                domain.key = Some(key_ref(key)?);
+            }
+        }
+
+        Ok(Config {
+            path: Some(self.path.to_path_buf()),
+            hosts,
+            domains,
+            complete: raw.complete.unwrap_or(false),
+            warnings,
+        })
+    }
+
+    fn keys(
+        &self,
+        raw: &BTreeMap<String, Spanned<RawKey>>,
+        warnings: &mut Vec<Finding>,
+    ) -> Result<BTreeMap<String, TsigKey>, ConfigError> {
+        let mut keys = BTreeMap::new();
+        for (label, spanned) in raw {
+            let raw_key = spanned.get_ref();
+            let key =
+                match (&raw_key.file, &raw_key.env) {
+                    (Some(file), None) => {
+                        let path = self.relative(file.get_ref());
+                        let key = key::load_key_file(&path, raw_key.name.as_deref()).map_err(
+                            |e| match e {
+                                KeyError::Read { .. } => self.err(file, e.to_string()),
+                                other => self.err(file, other.to_string()),
+                            },
+                        )?;
+                        if key::readable_by_others(&path) {
+                            warnings.push(
+                                Finding::new(
+                                    FindingId::KeyFilePermissions,
+                                    Severity::Warning,
+                                    format!(
+                                        "key file {} is readable by group or others",
+                                        path.display()
+                                    ),
+                                )
+                                .hint(format!("chmod 600 {}", path.display())),
+                            );
+                        }
+                        key
+                    }
+                    (None, Some(var)) => key::load_key_env(var.get_ref())
+                        .map_err(|e| self.err(var, e.to_string()))?,
+                    _ => {
+                        return Err(self.err(
+                            spanned,
+                            format!("[tsig-key.{label}] needs exactly one of `file` or `env`"),
+                        ))
+                    }
+                };
+            keys.insert(label.clone(), key);
+        }
+        Ok(keys)
+    }
+
+    fn publish_list(
+        &self,
+        list: Option<&Spanned<Vec<Spanned<toml::Value>>>>,
+        reg: Option<&Spanned<String>>,
+    ) -> Result<Option<PublishList>, ConfigError> {
+        match (list, reg) {
+            (Some(list), Some(_)) => {
+                Err(self.err(list, "give publish-list or publish-list-reg, not both"))
+            }
+            (None, None) => Ok(None),
+            (None, Some(reg)) => {
+                let path = self.relative(reg.get_ref());
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| self.err(reg, format!("cannot read {}: {e}", path.display())))?;
+                reg::parse_publish_list(&bytes)
+                    .map(Some)
+                    .map_err(|e| self.err(reg, format!("{}: {e}", path.display())))
+            }
+            (Some(list), None) => {
+                if list.get_ref().is_empty() {
+                    return Err(self.err(list, "the publish list is empty"));
+                }
+                let mut out = PublishList::default();
+                for value in list.get_ref() {
+                    let entry = self.entry(value)?;
+                    out.push(entry).map_err(|e| self.err(value, e))?;
+                }
+                Ok(Some(out))
+            }
+        }
+    }
+
+    /// An entry is Windows' string syntax or a table.
+    fn entry(&self, value: &Spanned<toml::Value>) -> Result<PublishEntry, ConfigError> {
+        match value.get_ref() {
+            toml::Value::String(text) => parse_entry(text).map_err(|e| self.err(value, e)),
+            toml::Value::Table(table) => {
+                let mut domain = None;
+                let mut priority = 0;
+                let mut weight = 0;
+                for (k, v) in table {
+                    match (k.as_str(), v) {
+                        ("domain", toml::Value::String(s)) => {
+                            domain = Some(parse_name(s).map_err(|e| self.err(value, e))?)
+                        }
+                        ("priority" | "weight", toml::Value::Integer(n)) => {
+                            let n = u16::try_from(*n).map_err(|_| {
+                                self.err(value, format!("{k} {n} is out of range (0 to 65535)"))
+                            })?;
+                            if k == "priority" {
+                                priority = n;
+                            } else {
+                                weight = n;
+                            }
+                        }
+                        ("domain" | "priority" | "weight", _) => {
+                            return Err(self.err(value, format!("publish-list entry: `{k}` has the wrong type")))
+                        }
+                        _ => {
+                            return Err(self.err(
+                                value,
+                                format!("publish-list entry: unknown key `{k}`, expected domain, priority or weight"),
+                            ))
+                        }
+                    }
+                }
+                let domain = domain.ok_or_else(|| self.err(value, "publish-list entry has no `domain`"))?;
+                Ok(PublishEntry {
+                    domain,
+                    priority,
+                    weight,
+                })
+            }
+            _ => Err(self.err(
+                value,
+                "publish-list entries are strings (\"corp.example, 10, 75\") or tables ({ domain = \"corp.example\" })",
+            )),
+        }
+    }
+}
+
+/// `IP`, `IP:PORT`, `[IPv6]:PORT` or a host name.
+pub fn parse_server(text: &str) -> Result<ServerSpec, String> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(ServerSpec::Addr { ip, port: None });
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        if addr.port() == 0 {
+            return Err(format!("server \"{text}\": port 0 is not a port"));
+        }
+        return Ok(ServerSpec::Addr {
+            ip: addr.ip(),
+            port: Some(addr.port()),
+        });
+    }
+    parse_name(text)
+        .map(ServerSpec::Name)
+        .map_err(|e| format!("server \"{text}\" is neither an address nor a host name: {e}"))
+}
+
+/// A configuration built from the command line (`--publish-list-reg` and
+/// `--host`), for runs without a file.
+pub fn from_parts(
+    hosts: Vec<(Name, u16)>,
+    list: PublishList,
+    ttl: u32,
+) -> Result<Config, ConfigError> {
+    if hosts.is_empty() {
+        return Err(ConfigError::Invalid(
+            "no KMS host: give --host NAME[:PORT]".into(),
+        ));
+    }
+    let mut domains: Vec<Domain> = Vec::new();
+    let hosts: Vec<KmsHost> = hosts
+        .into_iter()
+        .map(|(name, port)| KmsHost {
+            name,
+            port,
+            addresses: Vec::new(),
+            publish_list: list.clone(),
+        })
+        .collect();
+    for entry in list.entries() {
+        domains.push(Domain {
+            name: entry.domain.clone(),
+            ttl,
+            server: None,
+            key: None,
+            records: hosts
+                .iter()
+                .map(|h| SrvRecord {
+                    priority: entry.priority,
+                    weight: entry.weight,
+                    port: h.port,
+                    target: h.name.clone(),
+                })
+                .collect(),
+        });
+    }
+    Ok(Config {
+        path: None,
+        hosts,
+        domains,
+        complete: false,
+        warnings: Vec::new(),
+    })
+}

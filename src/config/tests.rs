@@ -1,0 +1,248 @@
+//! Validation of whole configuration files.
+
+use std::path::Path;
+
+use super::*;
+
+const KEY: &str = "key \"kmsdns-corp\" {\n\talgorithm hmac-sha256;\n\tsecret \"c2VjcmV0LXRlc3Qta2V5LW5vdC1mb3ItcHJvZHVjdGlvbg==\";\n};\n";
+
+fn parse_in(dir: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse(text, &dir.join("kmsdns.toml"))
+}
+
+fn parse_str(text: &str) -> Result<Config, ConfigError> {
+    parse(text, Path::new("/nonexistent/kmsdns.toml"))
+}
+
+fn error(text: &str) -> String {
+    parse_str(text).unwrap_err().to_string()
+}
+
+#[test]
+fn full_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("corp.key"), KEY).unwrap();
+    let config = parse_in(
+        dir.path(),
+        r#"
+ttl = 1800
+complete = true
+key = "corp"
+publish-list = ["corp.example", "branch.corp.example, 10, 75", { domain = "lab.example", weight = 5 }]
+
+[[host]]
+name = "kms1.corp.example"
+addresses = ["192.0.2.10", "2001:db8::10"]
+
+[[host]]
+name = "kms2.corp.example."
+port = 11688
+publish-list = ["corp.example, 5, 0"]
+
+[domain."corp.example"]
+ttl = 600
+server = "192.0.2.53:5353"
+
+[tsig-key.corp]
+file = "corp.key"
+"#,
+    )
+    .unwrap();
+    assert!(config.complete);
+    assert_eq!(config.hosts.len(), 2);
+    assert_eq!(config.hosts[1].port, 11688);
+    assert_eq!(config.hosts[0].addresses.len(), 2);
+    let names: Vec<String> = config.domains.iter().map(|d| d.name.to_ascii()).collect();
+    assert_eq!(
+        names,
+        ["corp.example.", "branch.corp.example.", "lab.example."]
+    );
+    let corp = &config.domains[0];
+    assert_eq!(corp.ttl, 600);
+    assert_eq!(corp.srv_name().to_ascii(), "_vlmcs._tcp.corp.example.");
+    assert_eq!(
+        corp.server,
+        Some(ServerSpec::Addr {
+            ip: "192.0.2.53".parse().unwrap(),
+            port: Some(5353)
+        })
+    );
+    assert_eq!(corp.key.as_ref().unwrap().name.to_ascii(), "kmsdns-corp");
+    let records: Vec<(u16, u16, u16, String)> = corp
+        .records
+        .iter()
+        .map(|r| (r.priority, r.weight, r.port, r.target.to_ascii()))
+        .collect();
+    assert_eq!(
+        records,
+        [
+            (0, 0, 1688, "kms1.corp.example.".to_string()),
+            (5, 0, 11688, "kms2.corp.example.".to_string())
+        ]
+    );
+    assert_eq!(config.domains[1].ttl, 1800);
+    assert_eq!(config.domains[1].records.len(), 1);
+    assert_eq!(config.domains[2].records[0].weight, 5);
+}
+
+#[test]
+fn unknown_keys_name_line_and_column() {
+    let err =
+        error("publish-list = [\"a.example\"]\n[[host]]\nname = \"kms1.a.example\"\nprot = 1688\n");
+    assert!(err.starts_with("/nonexistent/kmsdns.toml:4:1: "), "{err}");
+    assert!(err.contains("unknown field `prot`"), "{err}");
+}
+
+#[test]
+fn bad_values_are_located() {
+    let base = "publish-list = [\"a.example\"]\n[[host]]\nname = \"kms1.a.example\"\n";
+    let cases = [
+        (
+            format!("{base}port = 70000\n"),
+            "4:8: port 70000 is out of range (1 to 65535)",
+        ),
+        (format!("{base}port = 0\n"), "4:8: port 0 is out of range"),
+        (format!("ttl = -1\n{base}"), "1:7: ttl -1 is out of range"),
+        (
+            format!("ttl = 2147483648\n{base}"),
+            "ttl 2147483648 is out of range",
+        ),
+        (
+            "publish-list = [\"a.example, 99999, 0\"]\n[[host]]\nname = \"kms1.a.example\"\n"
+                .to_string(),
+            "1:17: publish-list entry \"a.example, 99999, 0\": priority",
+        ),
+        (
+            "publish-list = [\"bad domain\"]\n[[host]]\nname = \"kms1.a.example\"\n".to_string(),
+            "1:17: publish-list entry \"bad domain\"",
+        ),
+        (
+            "publish-list = [\"a.example\", \"A.example.\"]\n[[host]]\nname = \"k.a.example\"\n"
+                .to_string(),
+            "1:30: A.example. is listed twice",
+        ),
+        (
+            format!("{base}addresses = [\"192.0.2.300\"]\n"),
+            "\"192.0.2.300\" is not an IP address",
+        ),
+        (
+            format!("{base}[[host]]\nname = \"KMS1.a.example.\"\n"),
+            "is listed twice",
+        ),
+        (
+            "publish-list = [\"a.example\"]\n[[host]]\nname = \"kms 1\"\n".to_string(),
+            "3:8: \"kms 1\" contains ' '",
+        ),
+        (
+            format!("{base}[domain.\"b.example\"]\nttl = 5\n"),
+            "[domain.\"b.example\"] is in no publish list",
+        ),
+        (
+            format!("key = \"nokey\"\n{base}"),
+            "1:7: no [tsig-key.nokey] is defined",
+        ),
+        (
+            format!("{base}[tsig-key.x]\n"),
+            "needs exactly one of `file` or `env`",
+        ),
+        (
+            format!("{base}[tsig-key.x]\nfile = \"/nonexistent/x.key\"\n"),
+            "cannot read key file /nonexistent/x.key",
+        ),
+        (
+            format!("{base}[tsig-key.x]\nenv = \"KMSDNS_TEST_UNSET_VARIABLE\"\n"),
+            "environment variable KMSDNS_TEST_UNSET_VARIABLE is not set",
+        ),
+        (
+            "publish-list = [\"a.example\"]\n".to_string(),
+            "no KMS host",
+        ),
+        (
+            "[[host]]\nname = \"k.a.example\"\n".to_string(),
+            "has no publish list",
+        ),
+        (
+            "publish-list = []\n[[host]]\nname = \"k.a.example\"\n".to_string(),
+            "the publish list is empty",
+        ),
+        (
+            "publish-list = [1]\n[[host]]\nname = \"k.a.example\"\n".to_string(),
+            "entries are strings",
+        ),
+        (
+            "publish-list = [\"a\"\n".to_string(),
+            "kmsdns.toml:2:1: invalid array; expected `]`",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = error(&text);
+        assert!(
+            err.contains(want),
+            "for\n{text}\nwanted {want:?}\ngot {err:?}"
+        );
+    }
+}
+
+#[test]
+fn reg_import_relative_to_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("list.txt"),
+        "corp.example, 10, 75\nbranch.example\n",
+    )
+    .unwrap();
+    let config = parse_in(
+        dir.path(),
+        "publish-list-reg = \"list.txt\"\n[[host]]\nname = \"kms1.corp.example\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.domains.len(), 2);
+    assert_eq!(config.domains[0].records[0].priority, 10);
+}
+
+#[test]
+fn key_file_readable_by_others_is_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("corp.key");
+    std::fs::write(&key, KEY).unwrap();
+    let text = "key = \"k\"\npublish-list = [\"a.example\"]\n[[host]]\nname = \"kms1.a.example\"\n[tsig-key.k]\nfile = \"corp.key\"\n";
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(parse_in(dir.path(), text).unwrap().warnings.is_empty());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warnings = parse_in(dir.path(), text).unwrap().warnings;
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].id, FindingId::KeyFilePermissions);
+}
+
+#[test]
+fn errors_never_contain_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = KEY.replace("hmac-sha256", "hmac-nope");
+    std::fs::write(dir.path().join("corp.key"), bad).unwrap();
+    let err = parse_in(
+        dir.path(),
+        "publish-list = [\"a.example\"]\n[[host]]\nname = \"kms1.a.example\"\n[tsig-key.k]\nfile = \"corp.key\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("unsupported algorithm"), "{err}");
+    assert!(!err.contains("c2VjcmV0"), "{err}");
+}
+
+#[test]
+fn servers_parse() {
+    assert_eq!(
+        parse_server("[::1]:5300").unwrap(),
+        ServerSpec::Addr {
+            ip: "::1".parse().unwrap(),
+            port: Some(5300)
+        }
+    );
+    assert!(matches!(
+        parse_server("ns1.corp.example").unwrap(),
+        ServerSpec::Name(_)
+    ));
+    assert!(parse_server("1.2.3.4:0").is_err());
+    assert!(parse_server("no way").is_err());
+}
