@@ -1,6 +1,178 @@
 //! kmsdns: publish, check and remove the `_vlmcs._tcp` SRV records through
 //! which Windows KMS clients find their activation hosts.
+//!
+//! `main` parses nothing itself: it hands argv to [`run`], which parses the
+//! command line, runs one command to a [`report::Report`], renders it and
+//! returns the exit status.
 
+pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod error;
 pub mod exit;
+pub mod material;
 pub mod report;
+pub mod rpc;
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+
+use clap::Parser;
+
+use cli::{Cli, ColorChoice, Command, Format};
+use commands::Context;
+use error::Error;
+use report::text::Palette;
+use report::Report;
+
+/// Where a run writes, and whether those streams are terminals.
+pub struct Io<'a> {
+    pub stdout: &'a mut dyn Write,
+    pub stderr: &'a mut dyn Write,
+    pub stdout_is_terminal: bool,
+    pub stderr_is_terminal: bool,
+}
+
+/// What a command hands back to be rendered.
+enum Output {
+    Report(Report),
+    /// Material printed as is (e.g. `bind` without `--out`); the report's
+    /// findings go to stderr.
+    Material {
+        text: String,
+        report: Report,
+    },
+}
+
+/// Runs kmsdns with `args` (argv, program name first) and returns the exit
+/// status (see [`exit`]).
+pub fn run<I, T>(args: I, io: &mut Io<'_>) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e, io),
+    };
+    let palette = Palette {
+        color: use_color(cli.global.color, io.stdout_is_terminal),
+    };
+    let format = cli.global.format;
+    let quiet = cli.global.quiet;
+    let command_name = command_name(&cli.command);
+    let ctx = Context {
+        global: cli.global.clone(),
+    };
+    let result = dispatch(cli.command, &ctx);
+    let written = match result {
+        Ok(Output::Report(report)) => {
+            write_report(&report, format, palette, quiet, io).map(|_| report.exit_status())
+        }
+        Ok(Output::Material { text, report }) => {
+            write_material(&text, &report, format, palette, io)
+        }
+        Err(error) => {
+            let message = error.to_string();
+            let written = match format {
+                Format::Json => report::json::render_error(Some(command_name), &message, io.stdout),
+                Format::Text => writeln!(io.stderr, "kmsdns: error: {message}"),
+            };
+            written.map(|_| exit::UNKNOWN)
+        }
+    };
+    match written {
+        Ok(status) => status,
+        // A closed pipe (`kmsdns check | head`) is not an error worth a word.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            let _ = writeln!(io.stderr, "kmsdns: error: cannot write output: {e}");
+            exit::UNKNOWN
+        }
+    }
+}
+
+fn dispatch(command: Command, ctx: &Context) -> Result<Output, Error> {
+    match command {
+        Command::Bind(args) => match commands::bind::run(&args, ctx)? {
+            commands::bind::BindOutput::Printed { text, report } => {
+                Ok(Output::Material { text, report })
+            }
+            commands::bind::BindOutput::Written(report) => Ok(Output::Report(report)),
+        },
+    }
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Bind(_) => "bind",
+    }
+}
+
+/// Help and version go to stdout with status 0; every other usage error to
+/// stderr with status 3 (clap would use 2, which means CRITICAL here).
+fn usage_error(error: clap::Error, io: &mut Io<'_>) -> u8 {
+    use clap::error::ErrorKind;
+    let text = error.render().to_string();
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = write!(io.stdout, "{text}");
+            exit::OK
+        }
+        _ => {
+            let _ = write!(io.stderr, "{text}");
+            exit::UNKNOWN
+        }
+    }
+}
+
+/// `--color auto` colours only a terminal, and never when `NO_COLOR` is set
+/// (https://no-color.org) or the terminal is dumb.
+fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            is_terminal
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+        }
+    }
+}
+
+fn write_report(
+    report: &Report,
+    format: Format,
+    palette: Palette,
+    quiet: bool,
+    io: &mut Io<'_>,
+) -> io::Result<()> {
+    match format {
+        Format::Text => report::text::render(report, palette, quiet, io.stdout),
+        Format::Json => report::json::render(report, io.stdout),
+    }?;
+    io.stdout.flush()
+}
+
+fn write_material(
+    text: &str,
+    report: &Report,
+    format: Format,
+    palette: Palette,
+    io: &mut Io<'_>,
+) -> io::Result<u8> {
+    match format {
+        Format::Text => {
+            io.stdout.write_all(text.as_bytes())?;
+            if !report.findings.is_empty() {
+                let stderr_palette = Palette {
+                    color: palette.color && io.stderr_is_terminal,
+                };
+                report::text::render(report, stderr_palette, true, io.stderr)?;
+            }
+        }
+        Format::Json => report::json::render(report, io.stdout)?,
+    }
+    io.stdout.flush()?;
+    Ok(report.exit_status())
+}

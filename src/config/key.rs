@@ -159,13 +159,14 @@ pub fn load_key_env(var: &str) -> Result<TsigKey, KeyError> {
     })
 }
 
-/// Warns when a key file can be read by group or others (Unix only).
+/// Whether a key file can be read by every local user (Unix only). Group
+/// read is BIND's own convention (root:bind 0640), so it is not flagged.
 pub fn readable_by_others(path: &std::path::Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::metadata(path)
-            .map(|m| m.permissions().mode() & 0o044 != 0)
+            .map(|m| m.permissions().mode() & 0o004 != 0)
             .unwrap_or(false)
     }
     #[cfg(not(unix))]

@@ -424,7 +424,7 @@ impl Validator<'_> {
                                     FindingId::KeyFilePermissions,
                                     Severity::Warning,
                                     format!(
-                                        "key file {} is readable by group or others",
+                                        "key file {} is readable by every local user",
                                         path.display()
                                     ),
                                 )

@@ -207,7 +207,7 @@ fn key_file_readable_by_others_is_a_warning() {
     let key = dir.path().join("corp.key");
     std::fs::write(&key, KEY).unwrap();
     let text = "key = \"k\"\npublish-list = [\"a.example\"]\n[[host]]\nname = \"kms1.a.example\"\n[tsig-key.k]\nfile = \"corp.key\"\n";
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
     assert!(parse_in(dir.path(), text).unwrap().warnings.is_empty());
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let warnings = parse_in(dir.path(), text).unwrap().warnings;

@@ -7,7 +7,10 @@ pub mod json;
 pub mod text;
 mod types;
 
-pub use types::{Details, Finding, FindingId, Report, Severity, Subject, Summary, SCHEMA_VERSION};
+pub use types::{
+    BindDetails, BindFile, Details, Finding, FindingId, Report, Severity, Subject, Summary,
+    SCHEMA_VERSION,
+};
 
 use crate::exit;
 

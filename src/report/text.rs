@@ -151,8 +151,17 @@ fn render_findings(findings: &[&Finding], palette: Palette, out: &mut dyn Write)
     Ok(())
 }
 
-fn render_details(details: &Details, _palette: Palette, _out: &mut dyn Write) -> io::Result<()> {
-    match *details {}
+fn render_details(details: &Details, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
+    match details {
+        Details::Bind(bind) => {
+            for file in &bind.files {
+                if let Some(path) = &file.path {
+                    writeln!(out, "{} {}", palette.dim("wrote"), path.display())?;
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

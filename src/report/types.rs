@@ -140,7 +140,27 @@ pub struct Summary {
 /// Command-specific results shown above the findings.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
-pub enum Details {}
+pub enum Details {
+    Bind(BindDetails),
+}
+
+/// `bind`: the files generated.
+#[derive(Debug, Clone, Serialize)]
+pub struct BindDetails {
+    pub files: Vec<BindFile>,
+}
+
+/// One generated file: where it was written, or its content when printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct BindFile {
+    pub kind: crate::material::Kind,
+    /// The zone, or the KMS host for `.reg` files.
+    pub about: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
 
 /// The whole result of one command run.
 #[derive(Debug, Clone, Serialize)]

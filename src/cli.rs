@@ -1,0 +1,138 @@
+//! The command line: global options and one enum of commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+
+/// Publish, check and remove the DNS SRV records (_vlmcs._tcp) through which
+/// Windows finds its KMS activation hosts.
+///
+/// Exit status: 0 OK, 1 WARNING, 2 CRITICAL (a critical finding or a failed
+/// change), 3 UNKNOWN (usage, configuration or I/O error).
+#[derive(Debug, Parser)]
+#[command(name = "kmsdns", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Configuration file [default: ./kmsdns.toml, then /etc/kmsdns/kmsdns.toml]
+    #[arg(short, long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// When to colour text output (NO_COLOR is honoured with auto)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Print only problems; print nothing when everything is OK
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Say more about what is being done (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Time to wait for each DNS reply or TCP step (e.g. 2s, 500ms)
+    #[arg(long, global = true, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// How many domains or servers to work on at once
+    #[arg(long, global = true, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub concurrency: u16,
+
+    /// Resolver to use instead of the system's (ADDR or ADDR:PORT)
+    #[arg(long, global = true, value_name = "ADDR[:PORT]", value_parser = parse_nameserver)]
+    pub nameserver: Option<SocketAddr>,
+
+    /// Port of every authoritative server contacted
+    #[arg(long, global = true, value_name = "PORT", default_value_t = 53, value_parser = clap::value_parser!(u16).range(1..))]
+    pub dns_port: u16,
+}
+
+/// Output formats. Not every command offers every format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: aligned, grouped by domain, coloured on a terminal
+    Text,
+    /// For programs: one JSON document with a schema version
+    Json,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Bind(commands::bind::BindArgs),
+}
+
+/// Parses `2s`, `500ms`, `1m30s`; a bare number means seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let duration = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|e| format!("\"{text}\" is not a duration ({e}); e.g. 2s, 500ms, 1m"))?,
+    };
+    if duration.is_zero() {
+        return Err("the duration must be more than zero".into());
+    }
+    Ok(duration)
+}
+
+/// `ADDR` (port 53) or `ADDR:PORT`, IPv6 as `[::1]:53`.
+pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    text.parse::<SocketAddr>().map_err(|_| {
+        format!("\"{text}\" is not an address; use ADDR or ADDR:PORT ([::1]:53 for IPv6)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn nameservers() {
+        assert_eq!(parse_nameserver("127.0.0.1").unwrap().port(), 53);
+        assert_eq!(parse_nameserver("127.0.0.1:5300").unwrap().port(), 5300);
+        assert_eq!(parse_nameserver("[::1]:5300").unwrap().port(), 5300);
+        assert!(parse_nameserver("ns1.example").is_err());
+    }
+}

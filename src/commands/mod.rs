@@ -1,0 +1,23 @@
+//! One module per subcommand: its clap arguments and its `run`.
+
+pub mod bind;
+
+use crate::cli::GlobalArgs;
+use crate::config::{self, Config};
+use crate::error::Error;
+
+/// What every command gets: the global options.
+#[derive(Debug)]
+pub struct Context {
+    pub global: GlobalArgs,
+}
+
+impl Context {
+    /// Loads the configuration from `-c` or the search path; an error when
+    /// there is none.
+    pub fn config(&self) -> Result<Config, Error> {
+        let path =
+            config::locate(self.global.config.as_deref()).ok_or(config::ConfigError::NotFound)?;
+        Ok(config::load(&path)?)
+    }
+}
