@@ -24,6 +24,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Configuration file [default: ./kmsdns.toml, then /etc/kmsdns/kmsdns.toml]
     #[arg(short, long, global = true, value_name = "FILE")]

@@ -8,9 +8,12 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dns;
 pub mod error;
 pub mod exit;
 pub mod material;
+pub mod named_conf;
+pub mod plan;
 pub mod report;
 pub mod rpc;
 

@@ -1,0 +1,196 @@
+//! The command line as users meet it: help, usage errors, configuration
+//! errors (exit 3, clear message with file, line and column), JSON errors.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn kmsdns() -> Command {
+    let mut cmd = Command::cargo_bin("kmsdns").expect("the kmsdns binary is built");
+    cmd.env_remove("NO_COLOR").env("COLUMNS", "100");
+    cmd
+}
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let output = kmsdns().args(args).output().expect("kmsdns runs");
+    Run {
+        status: output.status.code().expect("kmsdns exits, not killed"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+#[test]
+fn help_is_pinned() {
+    let top = run(&["--help"]);
+    assert_eq!(top.status, 0);
+    insta::assert_snapshot!("help", top.stdout);
+    let bind = run(&["bind", "--help"]);
+    assert_eq!(bind.status, 0);
+    insta::assert_snapshot!("help-bind", bind.stdout);
+}
+
+#[test]
+fn usage_errors_exit_3_not_clap_2() {
+    let unknown = run(&["frobnicate"]);
+    assert_eq!(unknown.status, 3);
+    assert!(
+        unknown
+            .stderr
+            .contains("unrecognized subcommand 'frobnicate'"),
+        "{}",
+        unknown.stderr
+    );
+    let bad_format = run(&["--format", "xml", "bind"]);
+    assert_eq!(bad_format.status, 3);
+    let bad_port = run(&["--dns-port", "0", "bind"]);
+    assert_eq!(bad_port.status, 3);
+    let none = run(&[]);
+    assert_eq!(none.status, 3);
+}
+
+#[test]
+fn version_exits_0() {
+    let version = run(&["--version"]);
+    assert_eq!(version.status, 0);
+    assert_eq!(
+        version.stdout.trim(),
+        format!("kmsdns {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// Every malformed configuration gives its message on stderr, exit 3,
+/// and writes nothing.
+#[test]
+fn configuration_errors_are_pinned() {
+    let dir = Path::new("tests/data/config");
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .expect("tests/data/config exists")
+        .map(|e| {
+            e.expect("readable dir entry")
+                .file_name()
+                .into_string()
+                .expect("UTF-8 name")
+        })
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 9, "fixtures missing: {names:?}");
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut all = String::new();
+    for name in names {
+        let path = format!("tests/data/config/{name}");
+        let target = out.path().join(&name);
+        let result = run(&[
+            "bind",
+            "-c",
+            &path,
+            "--out",
+            target.to_str().expect("UTF-8 path"),
+        ]);
+        assert_eq!(result.status, 3, "{name}: {}", result.stderr);
+        assert!(result.stdout.is_empty(), "{name}: {}", result.stdout);
+        assert!(!target.exists(), "{name}: output written despite the error");
+        all.push_str(&format!("{name}:\n{}\n", result.stderr));
+    }
+    insta::assert_snapshot!("config-errors", all);
+}
+
+#[test]
+fn missing_configuration_is_explained() {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let output = kmsdns()
+        .current_dir(empty.path())
+        .arg("bind")
+        .output()
+        .expect("kmsdns runs");
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // /etc/kmsdns/kmsdns.toml does not exist on test machines.
+    assert!(
+        stderr.contains("no configuration file: give -c FILE"),
+        "{stderr}"
+    );
+    let explicit = run(&["bind", "-c", "/nonexistent/kmsdns.toml"]);
+    assert_eq!(explicit.status, 3);
+    assert!(
+        explicit
+            .stderr
+            .contains("cannot read configuration /nonexistent/kmsdns.toml"),
+        "{}",
+        explicit.stderr
+    );
+}
+
+#[test]
+fn errors_are_json_in_json_mode() {
+    let result = run(&[
+        "--format",
+        "json",
+        "bind",
+        "-c",
+        "tests/data/config/unknown-key.toml",
+    ]);
+    assert_eq!(result.status, 3);
+    let doc: serde_json::Value =
+        serde_json::from_str(&result.stdout).expect("an error document in JSON");
+    assert_eq!(doc["schema"], 1);
+    assert_eq!(doc["command"], "bind");
+    assert_eq!(doc["status"], "unknown");
+    assert!(
+        doc["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unknown field `prot`")),
+        "{doc}"
+    );
+}
+
+#[test]
+fn reg_import_without_configuration() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reg = dir.path().join("export.reg");
+    // A regedit export: UTF-16LE with a BOM.
+    let text = "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\SoftwareProtectionPlatform]\r\n\"DnsDomainPublishList\"=hex(7):63,00,6f,00,72,00,70,00,2e,00,65,00,78,00,61,00,\\\r\n  6d,00,70,00,6c,00,65,00,2c,00,20,00,31,00,30,00,2c,00,20,00,37,00,35,00,00,\\\r\n  00,00,00\r\n";
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&reg, bytes).expect("write .reg");
+    let result = run(&[
+        "bind",
+        "--only",
+        "zone",
+        "--publish-list-reg",
+        reg.to_str().expect("UTF-8 path"),
+        "--host",
+        "kms1.corp.example",
+        "--host",
+        "kms2.corp.example:11688",
+    ]);
+    assert_eq!(result.status, 0, "{}", result.stderr);
+    assert!(
+        result
+            .stdout
+            .contains("_vlmcs._tcp.corp.example. 3600 IN SRV 10 75 1688 kms1.corp.example.\n"),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        result
+            .stdout
+            .contains("_vlmcs._tcp.corp.example. 3600 IN SRV 10 75 11688 kms2.corp.example.\n"),
+        "{}",
+        result.stdout
+    );
+
+    let missing_host = run(&[
+        "bind",
+        "--publish-list-reg",
+        reg.to_str().expect("UTF-8 path"),
+    ]);
+    assert_eq!(missing_host.status, 3);
+}
