@@ -1,0 +1,423 @@
+//! Tokens of BIND's configuration language, as `isc_lex` cuts them for
+//! `named.conf`.
+//!
+//! - `{`, `}`, `;` and `!` are tokens of their own wherever they appear.
+//! - Comments in three styles, each ending a word: `# …` and `// …` to the
+//!   end of the line, `/* … */` not nested (BIND ends it at the first `*/`).
+//! - Quoted strings may span lines (BIND's lexer is run with multi-line
+//!   strings on); `\"` stands for a quote and every other backslash pair is
+//!   kept as written, as BIND does, so `"a\\b"` stays `a\\b` for the DNS
+//!   name parser to interpret.
+//! - Anything else up to white space or one of the characters above is a
+//!   word. A single `/` stays inside a word (`10.0.0.0/8`, unquoted paths).
+//!
+//! Errors never quote the text of a string: it may be a TSIG secret.
+
+/// What a token is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    /// `{`
+    Open,
+    /// `}`
+    Close,
+    /// `;`
+    Semicolon,
+    /// `!`, negation in address match lists.
+    Bang,
+    /// A bare word or a quoted string (quotes removed).
+    Word { text: String, quoted: bool },
+    /// The end of the input.
+    End,
+}
+
+/// A token and where it starts (1-based line and column, in characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub kind: TokenKind,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// A lexical error and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LexError {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// Cuts a whole file into tokens, one at a time.
+pub(crate) struct Lexer<'a> {
+    text: &'a str,
+    pos: usize,
+    line: u32,
+    column: u32,
+}
+
+impl<'a> Lexer<'a> {
+    /// Starts at the beginning of `text`.
+    pub fn new(text: &'a str) -> Self {
+        Lexer {
+            text,
+            pos: 0,
+            line: 1,
+            column: 1,
+        }
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.text[self.pos..].chars().next()
+    }
+
+    fn peek_second(&self) -> Option<char> {
+        let mut chars = self.text[self.pos..].chars();
+        chars.next();
+        chars.next()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        if c == '\n' {
+            self.line = self.line.saturating_add(1);
+            self.column = 1;
+        } else {
+            self.column = self.column.saturating_add(1);
+        }
+        Some(c)
+    }
+
+    /// True when the next characters open a comment, which also ends a word.
+    fn at_comment(&self) -> bool {
+        match self.peek() {
+            Some('#') => true,
+            Some('/') => matches!(self.peek_second(), Some('/') | Some('*')),
+            _ => false,
+        }
+    }
+
+    /// Skips white space and comments.
+    fn skip_blanks(&mut self) -> Result<(), LexError> {
+        loop {
+            match self.peek() {
+                Some(c) if c.is_whitespace() => {
+                    self.bump();
+                }
+                Some('#') => self.skip_line(),
+                Some('/') if self.peek_second() == Some('/') => self.skip_line(),
+                Some('/') if self.peek_second() == Some('*') => {
+                    let (line, column) = (self.line, self.column);
+                    self.bump();
+                    self.bump();
+                    loop {
+                        match self.bump() {
+                            None => {
+                                return Err(LexError {
+                                    line,
+                                    column,
+                                    message: "unterminated comment: '/*' is never closed by '*/'"
+                                        .to_string(),
+                                })
+                            }
+                            Some('*') if self.peek() == Some('/') => {
+                                self.bump();
+                                break;
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn skip_line(&mut self) {
+        while let Some(c) = self.peek() {
+            if c == '\n' {
+                break;
+            }
+            self.bump();
+        }
+    }
+
+    /// The next token, or [`TokenKind::End`] at the end of the input.
+    pub fn next_token(&mut self) -> Result<Token, LexError> {
+        self.skip_blanks()?;
+        let (line, column) = (self.line, self.column);
+        let token = |kind| Token { kind, line, column };
+        let Some(c) = self.peek() else {
+            return Ok(token(TokenKind::End));
+        };
+        match c {
+            '{' | '}' | ';' | '!' => {
+                self.bump();
+                Ok(token(match c {
+                    '{' => TokenKind::Open,
+                    '}' => TokenKind::Close,
+                    ';' => TokenKind::Semicolon,
+                    _ => TokenKind::Bang,
+                }))
+            }
+            '"' => {
+                self.bump();
+                let mut text = String::new();
+                loop {
+                    match self.bump() {
+                        None => {
+                            return Err(LexError {
+                                line,
+                                column,
+                                message: "unterminated quoted string: no closing '\"' before the end of the file".to_string(),
+                            })
+                        }
+                        Some('"') => break,
+                        Some('\\') => match self.bump() {
+                            None => {
+                                return Err(LexError {
+                                    line,
+                                    column,
+                                    message: "unterminated quoted string: the file ends after a backslash".to_string(),
+                                })
+                            }
+                            // `\"` is a quote; BIND keeps every other pair as written.
+                            Some('"') => text.push('"'),
+                            Some(other) => {
+                                text.push('\\');
+                                text.push(other);
+                            }
+                        },
+                        Some(other) => text.push(other),
+                    }
+                }
+                Ok(token(TokenKind::Word { text, quoted: true }))
+            }
+            _ => {
+                let mut text = String::new();
+                while let Some(c) = self.peek() {
+                    if c.is_whitespace()
+                        || matches!(c, '{' | '}' | ';' | '!' | '"')
+                        || self.at_comment()
+                    {
+                        break;
+                    }
+                    text.push(c);
+                    self.bump();
+                }
+                Ok(token(TokenKind::Word {
+                    text,
+                    quoted: false,
+                }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<TokenKind> {
+        let mut lexer = Lexer::new(text);
+        let mut out = Vec::new();
+        loop {
+            match lexer.next_token() {
+                Ok(Token {
+                    kind: TokenKind::End,
+                    ..
+                }) => return out,
+                Ok(token) => out.push(token.kind),
+                Err(e) => panic!("unexpected lex error {e:?} in {text:?}"),
+            }
+        }
+    }
+
+    fn word(text: &str) -> TokenKind {
+        TokenKind::Word {
+            text: text.to_string(),
+            quoted: false,
+        }
+    }
+
+    fn quoted(text: &str) -> TokenKind {
+        TokenKind::Word {
+            text: text.to_string(),
+            quoted: true,
+        }
+    }
+
+    fn error(text: &str) -> LexError {
+        let mut lexer = Lexer::new(text);
+        loop {
+            match lexer.next_token() {
+                Ok(Token {
+                    kind: TokenKind::End,
+                    ..
+                }) => panic!("no error in {text:?}"),
+                Ok(_) => {}
+                Err(e) => return e,
+            }
+        }
+    }
+
+    #[test]
+    fn punctuation_splits_words() {
+        assert_eq!(
+            kinds("zone\"a\"{type master;};"),
+            vec![
+                word("zone"),
+                quoted("a"),
+                TokenKind::Open,
+                word("type"),
+                word("master"),
+                TokenKind::Semicolon,
+                TokenKind::Close,
+                TokenKind::Semicolon,
+            ]
+        );
+    }
+
+    #[test]
+    fn negation_is_its_own_token() {
+        assert_eq!(
+            kinds("!10.0.0.0/8;!key k;"),
+            vec![
+                TokenKind::Bang,
+                word("10.0.0.0/8"),
+                TokenKind::Semicolon,
+                TokenKind::Bang,
+                word("key"),
+                word("k"),
+                TokenKind::Semicolon,
+            ]
+        );
+    }
+
+    #[test]
+    fn three_comment_styles() {
+        assert_eq!(
+            kinds("a # shell ; {\nb // c++ }\nc /* c { ; \n */ d"),
+            vec![word("a"), word("b"), word("c"), word("d")]
+        );
+    }
+
+    #[test]
+    fn comments_end_a_word() {
+        assert_eq!(
+            kinds("file#x\n a//y\n b/*z*/c"),
+            vec![word("file"), word("a"), word("b"), word("c")]
+        );
+    }
+
+    #[test]
+    fn single_slash_stays_in_a_word() {
+        assert_eq!(
+            kinds("/etc/bind/db.local 10.0.0.0/8 / 8"),
+            vec![
+                word("/etc/bind/db.local"),
+                word("10.0.0.0/8"),
+                word("/"),
+                word("8")
+            ]
+        );
+    }
+
+    #[test]
+    fn block_comments_do_not_nest() {
+        // BIND ends the comment at the first `*/`: ` b */` is not comment.
+        assert_eq!(kinds("/* a /* b */ c"), vec![word("c")]);
+    }
+
+    #[test]
+    fn comment_markers_inside_strings_are_text() {
+        assert_eq!(
+            kinds(r#""x#y//z/*w*/;{}!""#),
+            vec![quoted("x#y//z/*w*/;{}!")]
+        );
+    }
+
+    #[test]
+    fn escaped_quote_and_kept_backslashes() {
+        assert_eq!(
+            kinds(r#""a\"b" "c\\d" "e\.f""#),
+            vec![quoted("a\"b"), quoted(r"c\\d"), quoted(r"e\.f")]
+        );
+    }
+
+    #[test]
+    fn strings_may_span_lines() {
+        let mut lexer = Lexer::new("\"a\nb\" c");
+        let first = lexer.next_token().ok();
+        assert_eq!(first.map(|t| t.kind), Some(quoted("a\nb")));
+        let second = lexer.next_token().ok();
+        assert_eq!(second.map(|t| (t.line, t.column)), Some((2, 4)));
+    }
+
+    #[test]
+    fn empty_string_is_a_word() {
+        assert_eq!(kinds(r#""""#), vec![quoted("")]);
+    }
+
+    #[test]
+    fn positions_are_one_based_characters() {
+        let mut lexer = Lexer::new("é {\n\t x;");
+        let mut positions = Vec::new();
+        while let Ok(token) = lexer.next_token() {
+            if token.kind == TokenKind::End {
+                break;
+            }
+            positions.push((token.line, token.column));
+        }
+        assert_eq!(positions, vec![(1, 1), (1, 3), (2, 3), (2, 4)]);
+    }
+
+    #[test]
+    fn unterminated_string_points_at_the_opening_quote() {
+        let e = error("zone \"a\" {\n  file \"x;\n};\n");
+        assert_eq!((e.line, e.column), (2, 8));
+        assert!(e.message.contains("unterminated quoted string"), "{e:?}");
+    }
+
+    #[test]
+    fn backslash_at_end_of_file() {
+        let e = error("\"abc\\");
+        assert_eq!((e.line, e.column), (1, 1));
+        assert!(e.message.contains("backslash"), "{e:?}");
+    }
+
+    #[test]
+    fn unterminated_comment_points_at_its_start() {
+        let e = error("a;\n  /* never closed *");
+        assert_eq!((e.line, e.column), (2, 3));
+        assert!(e.message.contains("unterminated comment"), "{e:?}");
+    }
+
+    #[test]
+    fn lone_slash_star_at_end() {
+        let e = error("/*");
+        assert_eq!((e.line, e.column), (1, 1));
+    }
+
+    #[test]
+    fn error_never_quotes_string_contents() {
+        let e = error("secret \"c2VjcmV0");
+        assert!(!e.message.contains("c2VjcmV0"), "{e:?}");
+    }
+
+    #[test]
+    fn arbitrary_bytes_do_not_panic() {
+        for text in ["\u{0}", "\"\\", "/", "#", "*/", "!!", "\u{feff}x", "a\r\nb"] {
+            let mut lexer = Lexer::new(text);
+            for _ in 0..16 {
+                match lexer.next_token() {
+                    Ok(Token {
+                        kind: TokenKind::End,
+                        ..
+                    })
+                    | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+}
