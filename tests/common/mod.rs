@@ -1,0 +1,7 @@
+//! Shared scaffolding of the integration tests.
+//!
+//! Every test binary (`tests/*.rs`) includes this module with `mod common;`
+//! and uses the part it needs, hence the blanket `dead_code` allowance.
+#![allow(dead_code)]
+
+pub mod bind;
