@@ -1,0 +1,153 @@
+//! `kmsdns bind` output is real BIND material: named-checkzone and
+//! named-checkconf accept it, a real named loads it, and the generated
+//! update-policy and nsupdate script work against that named.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::bind::{free_port, key_file, nsupdate, try_nsupdate, Named, NamedConf};
+use hickory_proto::rr::RecordType;
+
+const ADDRESS: &str = "127.53.2.1";
+
+fn tool(name: &str) -> Command {
+    let found = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(name))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| panic!("{name} is missing: apt-get install bind9 bind9-utils"));
+    Command::new(found)
+}
+
+fn check(mut command: Command) -> String {
+    let output = command.output().expect("the BIND tool runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{command:?} failed:\n{text}");
+    text
+}
+
+/// A zone file around the generated records, as an administrator would
+/// write it: SOA, NS, and `$INCLUDE` of kmsdns's file.
+fn zone_file(zone: &str, include: &Path) -> String {
+    format!(
+        "$ORIGIN {zone}.\n$TTL 3600\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A {ADDRESS}\n$INCLUDE \"{}\"\n",
+        include.display()
+    )
+}
+
+#[test]
+fn example_material_passes_bind_checks_and_loads_in_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let zone_dir = dir.path().join("zones");
+    std::fs::create_dir_all(&zone_dir).expect("zone dir");
+    let run = assert_cmd::Command::cargo_bin("kmsdns")
+        .expect("binary")
+        .args(["bind", "-c", "zones/example.toml", "--out"])
+        .arg(&out)
+        .arg("--zone-dir")
+        .arg(&zone_dir)
+        .output()
+        .expect("kmsdns runs");
+    // A warning (exit 1) is allowed: a fresh checkout's key file is 0644.
+    assert!(
+        matches!(run.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    for zone in ["secure.example", "open.example", "static.example"] {
+        let fragment = out.join(format!("{zone}.kmsdns.db"));
+        assert!(fragment.is_file(), "{} written", fragment.display());
+        assert!(out.join(format!("{zone}.named.conf")).is_file());
+        assert!(out.join(format!("{zone}.nsupdate")).is_file());
+        let file = zone_dir.join(format!("{zone}.db"));
+        std::fs::write(&file, zone_file(zone, &fragment)).expect("zone file");
+        // -i local: never look up out-of-zone targets through the system resolver.
+        let mut checkzone = tool("named-checkzone");
+        checkzone.args(["-i", "local", zone]).arg(&file);
+        check(checkzone);
+    }
+    // branch.secure.example lives in secure.example's zone.
+    assert!(!out.join("branch.secure.example.named.conf").exists());
+    let secure = std::fs::read_to_string(out.join("secure.example.named.conf")).expect("stanza");
+    assert!(
+        secure.contains("grant kmsdns-secure name _vlmcs._tcp.branch.secure.example. SRV;"),
+        "{secure}"
+    );
+    assert!(
+        secure
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .all(|l| !l.contains("allow-update")),
+        "{secure}"
+    );
+    for host in ["kms1.secure.example", "kms2.secure.example"] {
+        let reg = std::fs::read(out.join(format!("{host}.reg"))).expect(".reg");
+        assert!(reg.starts_with(b"Windows Registry Editor Version 5.00\r\n"));
+    }
+
+    let port = free_port(&[ADDRESS.parse().expect("address")]);
+    let mut conf = NamedConf::new(
+        dir.path(),
+        ADDRESS.parse().expect("address"),
+        port,
+        "kmsdns-bind-test",
+    );
+    conf.includes.push(out.join("kmsdns.named.conf"));
+    let conf_path = dir.path().join("named.conf");
+    conf.save(&conf_path).expect("named.conf");
+    let mut checkconf = tool("named-checkconf");
+    checkconf.arg(&conf_path);
+    check(checkconf);
+
+    let mut named = Named::start(
+        &conf_path,
+        dir.path(),
+        ADDRESS.parse().expect("address"),
+        port,
+    );
+    for zone in ["secure.example", "open.example", "static.example"] {
+        named.wait_zone(zone, Duration::from_secs(10));
+    }
+    let srv = common::bind::query_udp(
+        named.addr(),
+        "_vlmcs._tcp.branch.secure.example.",
+        RecordType::SRV,
+        hickory_proto::rr::DNSClass::IN,
+        Duration::from_secs(2),
+    )
+    .expect("answer");
+    assert_eq!(srv.answers().len(), 2, "{srv:?}");
+
+    // The generated nsupdate script applies with the key it names (adding
+    // what is already there is a no-op), and the narrow policy refuses
+    // anything else signed with the same key.
+    let script = std::fs::read_to_string(out.join("secure.example.nsupdate")).expect("script");
+    assert!(
+        script.contains(&format!(
+            "nsupdate -k {}",
+            std::fs::canonicalize(key_file("kmsdns-secure"))
+                .expect("key")
+                .display()
+        )),
+        "{script}"
+    );
+    let key = key_file("kmsdns-secure");
+    nsupdate(Some(&key), &format!("server {ADDRESS} {port}\n{script}"));
+    let wider = try_nsupdate(
+        Some(&key),
+        &format!("server {ADDRESS} {port}\nzone secure.example.\nupdate add www.secure.example. 60 IN A 127.0.0.9\nsend\n"),
+    );
+    assert!(
+        wider.is_err_and(|e| e.contains("REFUSED")),
+        "the grant is limited to the KMS names"
+    );
+}
