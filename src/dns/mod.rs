@@ -1,0 +1,84 @@
+//! DNS I/O: the only place where kmsdns talks to DNS servers.
+//!
+//! - [`query`] asks one server one question (RFC 1035 §4.2: UDP, TCP when
+//!   the reply is truncated) and returns a [`Response`] whose rcode cannot be
+//!   ignored: REFUSED, SERVFAIL or a timeout are never "no records".
+//! - [`Resolver`] answers like a client's stub resolver would (the system's
+//!   `/etc/resolv.conf`, or one `--nameserver`).
+//! - [`find_zone`] and [`authoritative_servers`] find the zone that holds a
+//!   name, its primary (RFC 2136 §4, from the SOA MNAME) and every server of
+//!   its NS set.
+//! - [`send_update`] sends one atomic RFC 2136 UPDATE guarded by a
+//!   prerequisite on the SRV RRset as it was read, TSIG-signed (RFC 8945)
+//!   when a key is given, and maps every failure to a variant of
+//!   [`UpdateError`] that says what the administrator has to fix.
+//!
+//! Everything here is async on tokio and bounded by [`DnsOptions`]: no
+//! exchange waits longer than `timeout` per attempt, `attempts` times.
+//! Replies are untrusted input: they are checked against the request (ID,
+//! opcode, question) and parsed without panics.
+
+// Errors carry hickory `Name`s (about 80 bytes each) as context, so some
+// are large; they occur at network speed, where their size does not matter.
+#![allow(clippy::result_large_err)]
+
+mod query;
+mod resolver;
+mod transport;
+mod tsig;
+mod update;
+mod zone;
+
+use std::time::Duration;
+
+pub use query::{query, query_recursive, query_with, QueryError, Recursion, ReplyError, Response};
+pub use resolver::{
+    parse_nameserver, Addresses, Answer, AnswerStatus, LookupError, NameserverError, Resolver,
+    ResolverSetupError,
+};
+pub use transport::Transport;
+pub use tsig::TsigError;
+pub use update::{
+    build_update, send_update, Expected, PrerequisiteRcode, UpdateError, UpdateRequest,
+    UpdateResponse,
+};
+pub use zone::{
+    authoritative_servers, find_zone, find_zone_at, find_zone_soa, DiscoveryError, NameServer,
+    ZoneInfo, ZoneSoa,
+};
+
+/// The standard DNS port, used for authoritative servers unless
+/// `--dns-port` says otherwise.
+pub const DEFAULT_DNS_PORT: u16 = 53;
+
+/// How long and how often kmsdns waits for DNS servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsOptions {
+    /// How long to wait for one reply (one UDP attempt, or one TCP connect
+    /// and exchange).
+    pub timeout: Duration,
+    /// How many times a request is sent before giving up on a silent
+    /// server (at least 1). The worst case for one exchange is
+    /// `attempts × timeout`, doubled when a truncated reply sends it to TCP.
+    pub attempts: u32,
+    /// The port of every authoritative server contacted (SOA MNAME, NS
+    /// targets): 53 in production, a high port for the test bed.
+    pub dns_port: u16,
+}
+
+impl Default for DnsOptions {
+    fn default() -> Self {
+        DnsOptions {
+            timeout: Duration::from_secs(2),
+            attempts: 3,
+            dns_port: DEFAULT_DNS_PORT,
+        }
+    }
+}
+
+impl DnsOptions {
+    /// `attempts`, never less than one.
+    pub(crate) fn tries(&self) -> u32 {
+        self.attempts.max(1)
+    }
+}

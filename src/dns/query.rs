@@ -1,0 +1,608 @@
+//! Queries to one named server (RFC 1035 §4, RFC 6891 EDNS(0)).
+//!
+//! Authoritative checks (replication, reading the RRset before an update)
+//! ask each server directly with RD clear, so the answer is the server's own
+//! zone data and never a cache. The [`Response`] keeps the rcode and the AA
+//! flag; reading records from it goes through [`Response::records_of`],
+//! which fails on REFUSED, SERVFAIL, NOTAUTH or a non-authoritative reply, so
+//! a failed read can never pass for "no records" (DESIGN §5).
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use super::resolver::AnswerStatus;
+use super::transport::{
+    exchange_tcp, exchange_udp, random_id, Exchanged, Expect, Transport, TransportError,
+    EDNS_PAYLOAD,
+};
+use super::DnsOptions;
+
+/// Whether a query asks the server to recurse (the RD bit, RFC 1035 §4.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recursion {
+    /// RD clear: the server answers from its own zones (authoritative
+    /// checks). The reply must then carry AA to be read.
+    NotDesired,
+    /// RD set: a recursive resolver may look the answer up for us.
+    Desired,
+}
+
+/// Why a query got no reply that can be read.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("no reply from {server} to the query for {name} {rtype} after {attempts} attempt(s)")]
+    Timeout {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+        attempts: u32,
+    },
+    #[error("{server} is unreachable (query for {name} {rtype}): {source}")]
+    Unreachable {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+        source: io::Error,
+    },
+    #[error("network error while querying {server} for {name} {rtype}: {source}")]
+    Io {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+        source: io::Error,
+    },
+    #[error("malformed reply from {server} to the query for {name} {rtype}: {reason}")]
+    Malformed {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+        reason: String,
+    },
+    #[error("{server} only sent replies that do not match the query for {name} {rtype}: {reason}")]
+    Mismatch {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+        reason: String,
+    },
+}
+
+impl QueryError {
+    /// The server the query went to.
+    pub fn server(&self) -> SocketAddr {
+        match self {
+            QueryError::Timeout { server, .. }
+            | QueryError::Unreachable { server, .. }
+            | QueryError::Io { server, .. }
+            | QueryError::Malformed { server, .. }
+            | QueryError::Mismatch { server, .. } => *server,
+        }
+    }
+
+    fn from_transport(
+        error: TransportError,
+        server: SocketAddr,
+        name: &Name,
+        rtype: RecordType,
+    ) -> Self {
+        let name = name.clone();
+        match error {
+            TransportError::Timeout { attempts } => QueryError::Timeout {
+                server,
+                name,
+                rtype,
+                attempts,
+            },
+            TransportError::Unreachable(source) => QueryError::Unreachable {
+                server,
+                name,
+                rtype,
+                source,
+            },
+            TransportError::Io(source) => QueryError::Io {
+                server,
+                name,
+                rtype,
+                source,
+            },
+            TransportError::Malformed(reason) => QueryError::Malformed {
+                server,
+                name,
+                rtype,
+                reason,
+            },
+            TransportError::Mismatch(reason) => QueryError::Mismatch {
+                server,
+                name,
+                rtype,
+                reason,
+            },
+        }
+    }
+}
+
+/// A reply that says nothing about the records: the server declined or
+/// failed, or is not authoritative for the name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    #[error("{server} refused the query for {name} {rtype}")]
+    Refused {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+    },
+    #[error("{server} failed to answer for {name} {rtype} (SERVFAIL)")]
+    ServFail {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+    },
+    #[error("{server} is not authoritative for {name} (NOTAUTH)")]
+    NotAuth {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+    },
+    /// RD was clear but AA is not set: a referral, or a lame server.
+    #[error("{server} does not answer authoritatively for {name} {rtype} (lame or delegated)")]
+    NotAuthoritative {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+    },
+    #[error("{server} answered {rcode} for {name} {rtype}")]
+    Rcode {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+        rcode: ResponseCode,
+    },
+}
+
+/// A server's reply to one question, as received.
+#[derive(Debug, Clone)]
+pub struct Response {
+    server: SocketAddr,
+    name: Name,
+    rtype: RecordType,
+    recursion: Recursion,
+    rcode: ResponseCode,
+    authoritative: bool,
+    recursion_available: bool,
+    answers: Vec<Record>,
+    authority: Vec<Record>,
+    additionals: Vec<Record>,
+    transport: Transport,
+}
+
+impl Response {
+    /// The server that replied.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// The name asked about.
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
+    /// The type asked about.
+    pub fn record_type(&self) -> RecordType {
+        self.rtype
+    }
+
+    /// The response code (RFC 1035 §4.1.1, RFC 6895 §2.3).
+    pub fn rcode(&self) -> ResponseCode {
+        self.rcode
+    }
+
+    /// The AA bit: the server answered from a zone it is authoritative for.
+    pub fn is_authoritative(&self) -> bool {
+        self.authoritative
+    }
+
+    /// The RA bit.
+    pub fn recursion_available(&self) -> bool {
+        self.recursion_available
+    }
+
+    /// Whether the query set RD.
+    pub fn recursion(&self) -> Recursion {
+        self.recursion
+    }
+
+    /// The transport that carried the final reply (TCP after truncation).
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// The raw answer section, whatever the rcode. Prefer
+    /// [`records_of`](Self::records_of).
+    pub fn answers(&self) -> &[Record] {
+        &self.answers
+    }
+
+    /// The raw authority section (the SOA of a negative answer, RFC 2308 §3).
+    pub fn authority(&self) -> &[Record] {
+        &self.authority
+    }
+
+    /// The raw additional section (without OPT and TSIG).
+    pub fn additionals(&self) -> &[Record] {
+        &self.additionals
+    }
+
+    /// What the reply says about the question: records, NODATA or NXDOMAIN
+    /// (RFC 2308 §1), or why it says nothing.
+    ///
+    /// With RD clear the AA bit is required: a referral or a lame server
+    /// has no authority to say that records do not exist.
+    pub fn status(&self) -> Result<AnswerStatus, ReplyError> {
+        let (server, name, rtype) = (self.server, self.name.clone(), self.rtype);
+        let status = match self.rcode {
+            ResponseCode::NoError if self.answers.is_empty() => AnswerStatus::NoData,
+            ResponseCode::NoError => AnswerStatus::Records,
+            ResponseCode::NXDomain => AnswerStatus::NxDomain,
+            ResponseCode::Refused => {
+                return Err(ReplyError::Refused {
+                    server,
+                    name,
+                    rtype,
+                })
+            }
+            ResponseCode::ServFail => {
+                return Err(ReplyError::ServFail {
+                    server,
+                    name,
+                    rtype,
+                })
+            }
+            ResponseCode::NotAuth => {
+                return Err(ReplyError::NotAuth {
+                    server,
+                    name,
+                    rtype,
+                })
+            }
+            rcode => {
+                return Err(ReplyError::Rcode {
+                    server,
+                    name,
+                    rtype,
+                    rcode,
+                })
+            }
+        };
+        if self.recursion == Recursion::NotDesired && !self.authoritative {
+            return Err(ReplyError::NotAuthoritative {
+                server,
+                name,
+                rtype,
+            });
+        }
+        Ok(status)
+    }
+
+    /// The records of type `rtype` owned by `name` in the answer section:
+    /// empty for NODATA and NXDOMAIN, an error for every reply that does not
+    /// say whether records exist.
+    pub fn records_of(&self, name: &Name, rtype: RecordType) -> Result<Vec<Record>, ReplyError> {
+        self.status()?;
+        Ok(self
+            .answers
+            .iter()
+            .filter(|record| record.record_type() == rtype && record.name() == name)
+            .cloned()
+            .collect())
+    }
+
+    /// The records that answer the question itself.
+    pub fn question_records(&self) -> Result<Vec<Record>, ReplyError> {
+        self.records_of(&self.name, self.rtype)
+    }
+
+    /// The SOA in the answer section (the name is a zone apex) or else in
+    /// the authority section (a negative answer, RFC 2308 §3), with its
+    /// owner: the zone that holds the name asked about.
+    pub fn zone_soa(&self) -> Option<(&Name, &SOA)> {
+        let in_answers = self
+            .answers
+            .iter()
+            .filter(|record| record.name() == &self.name);
+        in_answers
+            .chain(self.authority.iter())
+            .find_map(|record| match record.data() {
+                RData::SOA(soa) => Some((record.name(), soa)),
+                _ => None,
+            })
+    }
+}
+
+impl fmt::Display for Recursion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Recursion::NotDesired => "no recursion",
+            Recursion::Desired => "recursion desired",
+        })
+    }
+}
+
+/// Asks `server` for `name`/`rtype` in class IN with RD clear: the
+/// authoritative view of one server.
+pub async fn query(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    opts: &DnsOptions,
+) -> Result<Response, QueryError> {
+    query_with(server, name, rtype, Recursion::NotDesired, opts).await
+}
+
+/// Asks `server` for `name`/`rtype` with RD set, as a stub resolver would.
+pub async fn query_recursive(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    opts: &DnsOptions,
+) -> Result<Response, QueryError> {
+    query_with(server, name, rtype, Recursion::Desired, opts).await
+}
+
+/// Asks `server` one question: over UDP with EDNS(0) (RFC 6891), again over
+/// TCP when the reply is truncated (RFC 7766 §5), again without EDNS when
+/// the server does not know it (RFC 6891 §7: FORMERR without OPT).
+pub async fn query_with(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    recursion: Recursion,
+    opts: &DnsOptions,
+) -> Result<Response, QueryError> {
+    let mut name = name.clone();
+    name.set_fqdn(true);
+    let question = Query::query(name.clone(), rtype);
+    let id = random_id();
+    let expect = Expect {
+        id,
+        op_code: OpCode::Query,
+        question: &question,
+    };
+    let fail = |error| QueryError::from_transport(error, server, &name, rtype);
+
+    let mut use_edns = true;
+    loop {
+        let request = query_message(id, &question, recursion, use_edns)
+            .to_vec()
+            .map_err(|error| QueryError::Malformed {
+                server,
+                name: name.clone(),
+                rtype,
+                reason: format!("cannot encode the query: {error}"),
+            })?;
+        let mut exchanged = exchange_udp(server, &request, &expect, opts.timeout, opts.tries())
+            .await
+            .map_err(fail)?;
+        if exchanged.truncated {
+            exchanged = exchange_tcp(server, &request, &expect, opts.timeout, opts.tries())
+                .await
+                .map_err(fail)?;
+        }
+        let Some(message) = exchanged_message(&exchanged) else {
+            return Err(QueryError::Malformed {
+                server,
+                name,
+                rtype,
+                reason: "truncated reply over TCP".to_owned(),
+            });
+        };
+        if use_edns
+            && message.response_code() == ResponseCode::FormErr
+            && message.extensions().is_none()
+        {
+            use_edns = false;
+            continue;
+        }
+        return Ok(into_response(
+            server,
+            name,
+            rtype,
+            recursion,
+            message,
+            exchanged.transport,
+        ));
+    }
+}
+
+fn exchanged_message(exchanged: &Exchanged) -> Option<Message> {
+    match (&exchanged.message, exchanged.transport, exchanged.truncated) {
+        (Some(message), Transport::Tcp, _) | (Some(message), Transport::Udp, false) => {
+            Some(message.clone())
+        }
+        _ => None,
+    }
+}
+
+fn query_message(id: u16, question: &Query, recursion: Recursion, use_edns: bool) -> Message {
+    let mut message = Message::new();
+    message
+        .set_id(id)
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query)
+        .set_recursion_desired(recursion == Recursion::Desired)
+        .add_query(question.clone());
+    if use_edns {
+        let mut edns = Edns::new();
+        edns.set_max_payload(EDNS_PAYLOAD).set_version(0);
+        message.set_edns(edns);
+    }
+    message
+}
+
+fn into_response(
+    server: SocketAddr,
+    name: Name,
+    rtype: RecordType,
+    recursion: Recursion,
+    mut message: Message,
+    transport: Transport,
+) -> Response {
+    let in_class = |record: &Record| record.dns_class() == DNSClass::IN;
+    Response {
+        server,
+        name,
+        rtype,
+        recursion,
+        rcode: message.response_code(),
+        authoritative: message.authoritative(),
+        recursion_available: message.recursion_available(),
+        answers: message
+            .take_answers()
+            .into_iter()
+            .filter(in_class)
+            .collect(),
+        authority: message
+            .take_name_servers()
+            .into_iter()
+            .filter(in_class)
+            .collect(),
+        additionals: message
+            .take_additionals()
+            .into_iter()
+            .filter(in_class)
+            .collect(),
+        transport,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    use hickory_proto::rr::rdata::SRV;
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    fn response(
+        rcode: ResponseCode,
+        aa: bool,
+        recursion: Recursion,
+        answers: Vec<Record>,
+    ) -> Response {
+        Response {
+            server: SocketAddr::from((Ipv4Addr::LOCALHOST, 53)),
+            name: name("_vlmcs._tcp.corp.example."),
+            rtype: RecordType::SRV,
+            recursion,
+            rcode,
+            authoritative: aa,
+            recursion_available: false,
+            answers,
+            authority: Vec::new(),
+            additionals: Vec::new(),
+            transport: Transport::Udp,
+        }
+    }
+
+    fn srv(target: &str) -> Record {
+        Record::from_rdata(
+            name("_vlmcs._tcp.corp.example."),
+            3600,
+            RData::SRV(SRV::new(0, 0, 1688, name(target))),
+        )
+    }
+
+    #[test]
+    fn the_query_message_has_rd_clear_and_edns() {
+        let question = Query::query(name("corp.example."), RecordType::SOA);
+        let bytes = query_message(0x1234, &question, Recursion::NotDesired, true)
+            .to_vec()
+            .unwrap();
+        // ID, then flags: QR=0 opcode=0 AA=0 TC=0 RD=0 | RA=0 Z=0 rcode=0.
+        assert_eq!(&bytes[..4], &[0x12, 0x34, 0x00, 0x00]);
+        // QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 1 (the OPT record).
+        assert_eq!(&bytes[4..12], &[0, 1, 0, 0, 0, 0, 0, 1]);
+        // The OPT record: root name, type 41, class = payload size 1232.
+        let opt = &bytes[bytes.len() - 11..];
+        assert_eq!(&opt[..5], &[0x00, 0x00, 41, 0x04, 0xd0]);
+
+        let recursive = query_message(1, &question, Recursion::Desired, false)
+            .to_vec()
+            .unwrap();
+        assert_eq!(recursive[2], 0x01, "RD set");
+        assert_eq!(&recursive[10..12], &[0, 0], "no OPT record");
+    }
+
+    #[test]
+    fn refused_and_servfail_are_never_empty_answers() {
+        for rcode in [
+            ResponseCode::Refused,
+            ResponseCode::ServFail,
+            ResponseCode::NotAuth,
+        ] {
+            let response = response(rcode, true, Recursion::NotDesired, Vec::new());
+            assert!(response.question_records().is_err(), "{rcode}");
+        }
+        let nx = response(
+            ResponseCode::NXDomain,
+            true,
+            Recursion::NotDesired,
+            Vec::new(),
+        );
+        assert_eq!(nx.status(), Ok(AnswerStatus::NxDomain));
+        assert_eq!(nx.question_records(), Ok(Vec::new()));
+        let nodata = response(
+            ResponseCode::NoError,
+            true,
+            Recursion::NotDesired,
+            Vec::new(),
+        );
+        assert_eq!(nodata.status(), Ok(AnswerStatus::NoData));
+    }
+
+    #[test]
+    fn without_aa_an_authoritative_query_is_unreadable() {
+        let lame = response(
+            ResponseCode::NoError,
+            false,
+            Recursion::NotDesired,
+            vec![srv("kms1.corp.example.")],
+        );
+        assert!(matches!(
+            lame.question_records(),
+            Err(ReplyError::NotAuthoritative { .. })
+        ));
+        let recursive = response(
+            ResponseCode::NoError,
+            false,
+            Recursion::Desired,
+            vec![srv("kms1.corp.example.")],
+        );
+        assert_eq!(recursive.question_records().map(|r| r.len()), Ok(1));
+    }
+
+    #[test]
+    fn records_of_filters_owner_and_type() {
+        let mut answers = vec![srv("kms1.corp.example."), srv("kms2.corp.example.")];
+        answers.push(Record::from_rdata(
+            name("kms1.corp.example."),
+            3600,
+            RData::A(Ipv4Addr::new(192, 0, 2, 1).into()),
+        ));
+        let response = response(ResponseCode::NoError, true, Recursion::NotDesired, answers);
+        assert_eq!(response.question_records().map(|r| r.len()), Ok(2));
+        assert_eq!(
+            response
+                .records_of(&name("kms1.corp.example."), RecordType::A)
+                .map(|r| r.len()),
+            Ok(1)
+        );
+    }
+}

@@ -1,0 +1,396 @@
+//! One request, one reply: DNS over UDP and TCP (RFC 1035 §4.2, RFC 7766).
+//!
+//! The same bytes are resent on every attempt, so a late reply to the first
+//! copy is as good as a reply to the last one (the socket stays open and the
+//! message ID is unchanged). Over UDP, datagrams that do not answer our
+//! request (wrong ID, not a response, another question) are dropped and the
+//! wait goes on, as RFC 5452 §9.1 asks; over TCP the stream belongs to us, so
+//! such a reply is an error at once.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::{timeout, timeout_at, Instant};
+
+/// The largest UDP payload kmsdns advertises with EDNS(0): the 2020 "DNS
+/// flag day" value, which avoids IP fragmentation (RFC 9715).
+pub(crate) const EDNS_PAYLOAD: u16 = 1232;
+
+/// Without EDNS a DNS message over UDP is limited to 512 bytes
+/// (RFC 1035 §4.2.1); larger requests go over TCP.
+pub(crate) const CLASSIC_UDP_LIMIT: usize = 512;
+
+/// A DNS message never exceeds 65 535 bytes (the TCP length prefix).
+const MAX_MESSAGE: usize = 65_535;
+
+/// Which transport carried an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// DNS over UDP (RFC 1035 §4.2.1).
+    Udp,
+    /// DNS over TCP (RFC 7766), after truncation or for a large message.
+    Tcp,
+}
+
+/// What the reply must match.
+pub(crate) struct Expect<'a> {
+    pub id: u16,
+    pub op_code: OpCode,
+    /// The question (for UPDATE: the zone section). An empty question
+    /// section in the reply is accepted, since servers may omit it in
+    /// error replies (RFC 6891 §7 FORMERR, RFC 2136 §3.8).
+    pub question: &'a Query,
+}
+
+/// A reply that matched the request.
+pub(crate) struct Exchanged {
+    /// The reply as received (needed for TSIG verification).
+    pub bytes: Vec<u8>,
+    /// The parsed reply; `None` only for a truncated UDP reply that did not
+    /// parse (it is followed by TCP anyway).
+    pub message: Option<Message>,
+    pub truncated: bool,
+    pub transport: Transport,
+    /// How many times the request was sent before this reply came.
+    pub sends: u32,
+}
+
+/// Why an exchange produced no usable reply.
+#[derive(Debug)]
+pub(crate) enum TransportError {
+    /// Nothing matching came back within `attempts × timeout`.
+    Timeout { attempts: u32 },
+    /// Connection refused (TCP RST, or ICMP port unreachable on UDP):
+    /// nothing listens there.
+    Unreachable(io::Error),
+    /// Any other socket error.
+    Io(io::Error),
+    /// A reply with our ID that is not a DNS message we can parse.
+    Malformed(String),
+    /// Only replies that did not answer our request came back.
+    Mismatch(String),
+}
+
+/// A fresh, unpredictable message ID (RFC 5452 §4.3).
+///
+/// `RandomState` is seeded from the operating system's random source once
+/// per thread and re-keyed on every call; hashing a counter and the clock
+/// with it is enough for an ID that an off-path attacker cannot guess,
+/// without another dependency.
+pub(crate) fn random_id() -> u16 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    hasher.write_u128(nanos);
+    (hasher.finish() & 0xffff) as u16
+}
+
+/// Sends `request` over UDP and waits for the matching reply, resending the
+/// same bytes after each `per_try` timeout, `attempts` times in all.
+pub(crate) async fn exchange_udp(
+    server: SocketAddr,
+    request: &[u8],
+    expect: &Expect<'_>,
+    per_try: Duration,
+    attempts: u32,
+) -> Result<Exchanged, TransportError> {
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = UdpSocket::bind(local).await.map_err(classify)?;
+    // A connected socket only receives datagrams from `server`, and reports
+    // ICMP port unreachable as ECONNREFUSED.
+    socket.connect(server).await.map_err(classify)?;
+
+    let mut buffer = vec![0u8; MAX_MESSAGE];
+    let mut mismatch: Option<String> = None;
+    let attempts = attempts.max(1);
+    for sends in 1..=attempts {
+        socket.send(request).await.map_err(classify)?;
+        let deadline = Instant::now() + per_try;
+        loop {
+            let received = match timeout_at(deadline, socket.recv(&mut buffer)).await {
+                Err(_elapsed) => break,
+                Ok(received) => received.map_err(classify)?,
+            };
+            let bytes = &buffer[..received];
+            match check_reply(bytes, expect) {
+                Checked::Reply { message, truncated } => {
+                    return Ok(Exchanged {
+                        bytes: bytes.to_vec(),
+                        message,
+                        truncated,
+                        transport: Transport::Udp,
+                        sends,
+                    })
+                }
+                Checked::Mismatch(why) => mismatch = Some(why),
+                Checked::Malformed(why) => return Err(TransportError::Malformed(why)),
+            }
+        }
+    }
+    Err(match mismatch {
+        Some(why) => TransportError::Mismatch(why),
+        None => TransportError::Timeout { attempts },
+    })
+}
+
+/// Sends `request` over TCP (RFC 1035 §4.2.2: two-byte length prefix), one
+/// connection per attempt, each attempt bounded by `per_try`.
+pub(crate) async fn exchange_tcp(
+    server: SocketAddr,
+    request: &[u8],
+    expect: &Expect<'_>,
+    per_try: Duration,
+    attempts: u32,
+) -> Result<Exchanged, TransportError> {
+    let length = u16::try_from(request.len()).map_err(|_| {
+        TransportError::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a {} byte message does not fit in DNS over TCP",
+                request.len()
+            ),
+        ))
+    })?;
+    let attempts = attempts.max(1);
+    for sends in 1..=attempts {
+        let reply = match timeout(per_try, tcp_once(server, length, request)).await {
+            Err(_elapsed) => continue,
+            Ok(reply) => reply.map_err(classify)?,
+        };
+        return match check_reply(&reply, expect) {
+            Checked::Reply { message, truncated } => Ok(Exchanged {
+                bytes: reply,
+                message,
+                truncated,
+                transport: Transport::Tcp,
+                sends,
+            }),
+            Checked::Mismatch(why) => Err(TransportError::Mismatch(why)),
+            Checked::Malformed(why) => Err(TransportError::Malformed(why)),
+        };
+    }
+    Err(TransportError::Timeout { attempts })
+}
+
+async fn tcp_once(server: SocketAddr, length: u16, request: &[u8]) -> io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(server).await?;
+    stream.set_nodelay(true)?;
+    let mut framed = Vec::with_capacity(request.len() + 2);
+    framed.extend_from_slice(&length.to_be_bytes());
+    framed.extend_from_slice(request);
+    stream.write_all(&framed).await?;
+    let mut prefix = [0u8; 2];
+    stream.read_exact(&mut prefix).await?;
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+    stream.read_exact(&mut reply).await?;
+    Ok(reply)
+}
+
+fn classify(error: io::Error) -> TransportError {
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::AddrNotAvailable => TransportError::Unreachable(error),
+        _ => TransportError::Io(error),
+    }
+}
+
+enum Checked {
+    Reply {
+        message: Option<Message>,
+        truncated: bool,
+    },
+    Mismatch(String),
+    Malformed(String),
+}
+
+/// Header flag bit of TC in the third byte (RFC 1035 §4.1.1).
+const TC_BIT: u8 = 0x02;
+/// Header flag bit of QR in the third byte.
+const QR_BIT: u8 = 0x80;
+
+fn check_reply(bytes: &[u8], expect: &Expect<'_>) -> Checked {
+    // Look at the raw header first: a datagram that is not even a header
+    // with our ID is someone else's and is dropped without parsing.
+    if bytes.len() < 12 {
+        return Checked::Mismatch(format!(
+            "a {} byte datagram is not a DNS reply",
+            bytes.len()
+        ));
+    }
+    let id = u16::from_be_bytes([bytes[0], bytes[1]]);
+    if id != expect.id {
+        return Checked::Mismatch(format!(
+            "reply with ID {id} to a request with ID {}",
+            expect.id
+        ));
+    }
+    if bytes[2] & QR_BIT == 0 {
+        return Checked::Mismatch("a query instead of a reply".to_owned());
+    }
+    let truncated = bytes[2] & TC_BIT != 0;
+    let message = match Message::from_vec(bytes) {
+        Ok(message) => message,
+        // A truncated reply may end anywhere; TCP will bring the whole one.
+        Err(_) if truncated => {
+            return Checked::Reply {
+                message: None,
+                truncated,
+            }
+        }
+        Err(error) => return Checked::Malformed(error.to_string()),
+    };
+    if message.message_type() != MessageType::Response || message.op_code() != expect.op_code {
+        return Checked::Mismatch(format!(
+            "reply with opcode {:?} to a request with opcode {:?}",
+            message.op_code(),
+            expect.op_code
+        ));
+    }
+    match message.queries() {
+        [] => {}
+        [question]
+            if question.name() == expect.question.name()
+                && question.query_type() == expect.question.query_type()
+                && question.query_class() == expect.question.query_class() => {}
+        other => {
+            let got: Vec<String> = other.iter().map(ToString::to_string).collect();
+            return Checked::Mismatch(format!(
+                "reply about {} to a question about {}",
+                got.join(", "),
+                expect.question
+            ));
+        }
+    }
+    Checked::Reply {
+        message: Some(message),
+        truncated,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::{Name, RecordType};
+
+    fn question() -> Query {
+        Query::query(
+            Name::from_ascii("_vlmcs._tcp.corp.example.").unwrap(),
+            RecordType::SRV,
+        )
+    }
+
+    fn reply(id: u16, question: Query) -> Vec<u8> {
+        let mut message = Message::new();
+        message
+            .set_id(id)
+            .set_message_type(MessageType::Response)
+            .set_op_code(OpCode::Query)
+            .add_query(question);
+        message.to_vec().unwrap()
+    }
+
+    #[test]
+    fn accepts_the_matching_reply_case_insensitively() {
+        let q = question();
+        let expect = Expect {
+            id: 7,
+            op_code: OpCode::Query,
+            question: &q,
+        };
+        let upper = Query::query(
+            Name::from_ascii("_VLMCS._TCP.Corp.Example.").unwrap(),
+            RecordType::SRV,
+        );
+        assert!(matches!(
+            check_reply(&reply(7, upper), &expect),
+            Checked::Reply {
+                message: Some(_),
+                truncated: false
+            }
+        ));
+    }
+
+    #[test]
+    fn drops_other_ids_questions_and_short_datagrams() {
+        let q = question();
+        let expect = Expect {
+            id: 7,
+            op_code: OpCode::Query,
+            question: &q,
+        };
+        assert!(matches!(
+            check_reply(&reply(8, q.clone()), &expect),
+            Checked::Mismatch(_)
+        ));
+        let other = Query::query(Name::from_ascii("corp.example.").unwrap(), RecordType::SOA);
+        assert!(matches!(
+            check_reply(&reply(7, other), &expect),
+            Checked::Mismatch(_)
+        ));
+        assert!(matches!(
+            check_reply(&[0, 7, 0x80], &expect),
+            Checked::Mismatch(_)
+        ));
+    }
+
+    #[test]
+    fn a_query_is_not_a_reply() {
+        let q = question();
+        let expect = Expect {
+            id: 7,
+            op_code: OpCode::Query,
+            question: &q,
+        };
+        let mut bytes = reply(7, q.clone());
+        bytes[2] &= !QR_BIT;
+        assert!(matches!(check_reply(&bytes, &expect), Checked::Mismatch(_)));
+    }
+
+    #[test]
+    fn garbage_with_our_id_is_malformed_unless_truncated() {
+        let q = question();
+        let expect = Expect {
+            id: 7,
+            op_code: OpCode::Query,
+            question: &q,
+        };
+        // ID 7, QR, one question announced, but no question follows.
+        let garbage = [0, 7, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        assert!(matches!(
+            check_reply(&garbage, &expect),
+            Checked::Malformed(_)
+        ));
+        let mut cut = garbage;
+        cut[2] |= TC_BIT;
+        assert!(matches!(
+            check_reply(&cut, &expect),
+            Checked::Reply {
+                message: None,
+                truncated: true
+            }
+        ));
+    }
+
+    #[test]
+    fn ids_vary() {
+        let ids: std::collections::HashSet<u16> = (0..64).map(|_| random_id()).collect();
+        assert!(ids.len() > 32);
+    }
+}
