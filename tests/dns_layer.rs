@@ -768,7 +768,7 @@ async fn a_missing_or_silent_server_fails_within_the_bounds() {
         "{timeout:?}"
     );
     assert!(
-        waited >= Duration::from_millis(600) && waited < Duration::from_millis(1500),
+        waited >= Duration::from_millis(600) && waited < Duration::from_millis(2500),
         "{waited:?}"
     );
 
@@ -781,7 +781,7 @@ async fn a_missing_or_silent_server_fails_within_the_bounds() {
         ),
         "{update_timeout:?}"
     );
-    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert!(started.elapsed() < Duration::from_millis(2500));
 
     // The resolver path is bounded the same way.
     let resolver = Resolver::with_nameserver(silent, &opts);
