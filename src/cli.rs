@@ -83,6 +83,14 @@ pub enum ColorChoice {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Plan(commands::plan::PlanArgs),
+    Publish(commands::publish::PublishArgs),
+    Remove(commands::remove::RemoveArgs),
+    Check(commands::check::CheckArgs),
+    Replication(commands::replication::ReplicationArgs),
+    Updates(commands::updates::UpdatesArgs),
+    Probe(commands::probe::ProbeArgs),
+    Discover(commands::discover::DiscoverArgs),
     Bind(commands::bind::BindArgs),
 }
 

@@ -5,6 +5,8 @@
 //! command line, runs one command to a [`report::Report`], renders it and
 //! returns the exit status.
 
+pub mod apply;
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -16,6 +18,7 @@ pub mod named_conf;
 pub mod plan;
 pub mod report;
 pub mod rpc;
+pub mod serial;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -54,6 +57,15 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    run_with_hooks(args, io, apply::Hooks::default())
+}
+
+/// [`run`] with test seams (e.g. a change injected between plan and update).
+pub fn run_with_hooks<I, T>(args: I, io: &mut Io<'_>, hooks: apply::Hooks) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e, io),
@@ -67,7 +79,7 @@ where
     let ctx = Context {
         global: cli.global.clone(),
     };
-    let result = dispatch(cli.command, &ctx);
+    let result = dispatch(cli.command, &ctx, hooks);
     let written = match result {
         Ok(Output::Report(report)) => {
             write_report(&report, format, palette, quiet, io).map(|_| report.exit_status())
@@ -95,8 +107,38 @@ where
     }
 }
 
-fn dispatch(command: Command, ctx: &Context) -> Result<Output, Error> {
+fn dispatch(command: Command, ctx: &Context, hooks: apply::Hooks) -> Result<Output, Error> {
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Runtime(format!("cannot start the async runtime: {e}")))
+    };
     match command {
+        Command::Plan(args) => runtime()?
+            .block_on(commands::plan::run(&args, ctx, hooks))
+            .map(Output::Report),
+        Command::Publish(args) => runtime()?
+            .block_on(commands::publish::run(&args, ctx, hooks))
+            .map(Output::Report),
+        Command::Remove(args) => runtime()?
+            .block_on(commands::remove::run(&args, ctx, hooks))
+            .map(Output::Report),
+        Command::Check(args) => runtime()?
+            .block_on(commands::check::run(&args, ctx))
+            .map(Output::Report),
+        Command::Replication(args) => runtime()?
+            .block_on(commands::replication::run(&args, ctx))
+            .map(Output::Report),
+        Command::Updates(args) => runtime()?
+            .block_on(commands::updates::run(&args, ctx))
+            .map(Output::Report),
+        Command::Probe(args) => runtime()?
+            .block_on(commands::probe::run(&args, ctx))
+            .map(Output::Report),
+        Command::Discover(args) => runtime()?
+            .block_on(commands::discover::run(&args, ctx))
+            .map(Output::Report),
         Command::Bind(args) => match commands::bind::run(&args, ctx)? {
             commands::bind::BindOutput::Printed { text, report } => {
                 Ok(Output::Material { text, report })
@@ -108,6 +150,14 @@ fn dispatch(command: Command, ctx: &Context) -> Result<Output, Error> {
 
 fn command_name(command: &Command) -> &'static str {
     match command {
+        Command::Plan(_) => "plan",
+        Command::Publish(_) => "publish",
+        Command::Remove(_) => "remove",
+        Command::Check(_) => "check",
+        Command::Replication(_) => "replication",
+        Command::Updates(_) => "updates",
+        Command::Probe(_) => "probe",
+        Command::Discover(_) => "discover",
         Command::Bind(_) => "bind",
     }
 }

@@ -1,6 +1,15 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
 pub mod bind;
+pub mod changes;
+pub mod check;
+pub mod discover;
+pub mod plan;
+pub mod probe;
+pub mod publish;
+pub mod remove;
+pub mod replication;
+pub mod updates;
 
 use crate::cli::GlobalArgs;
 use crate::config::{self, Config};

@@ -3,13 +3,18 @@
 //! A command returns a [`Report`]; the renderers in this module turn it into
 //! text for people or JSON for programs. Checks decide, renderers only show.
 
+pub mod check;
+pub mod discover;
 pub mod json;
+pub mod probe;
+pub mod replication;
 pub mod text;
 mod types;
+pub mod updates;
 
 pub use types::{
-    BindDetails, BindFile, Details, Finding, FindingId, Report, Severity, Subject, Summary,
-    SCHEMA_VERSION,
+    BindDetails, BindFile, ChangeDetails, ChangeLine, Details, DomainChanges, Finding, FindingId,
+    Report, Severity, Subject, Summary, SCHEMA_VERSION,
 };
 
 use crate::exit;

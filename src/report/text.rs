@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use owo_colors::{OwoColorize, Style};
 
-use super::{Details, Finding, Report, Severity};
+use super::{ChangeDetails, Details, Finding, Report, Severity};
 
 /// Whether to colour the output; decided once by the caller from
 /// `--color`, `NO_COLOR` and whether stdout is a terminal.
@@ -14,7 +14,8 @@ pub struct Palette {
 }
 
 impl Palette {
-    fn paint(&self, text: &str, style: Style) -> String {
+    /// `text` in `style` when colouring, plain otherwise.
+    pub fn paint(&self, text: &str, style: Style) -> String {
         if self.color {
             text.style(style).to_string()
         } else {
@@ -161,7 +162,76 @@ fn render_details(details: &Details, palette: Palette, out: &mut dyn Write) -> i
             }
             Ok(())
         }
+        Details::Changes(changes) => render_changes(changes, palette, out),
+        Details::Check(details) => super::check::render(details, palette, out),
+        Details::Replication(details) => super::replication::render(details, palette, out),
+        Details::Updates(details) => super::updates::render(details, palette, out),
+        Details::Probe(details) => super::probe::render(details, palette, out),
+        Details::Discover(details) => super::discover::render(details, palette, out),
     }
+}
+
+fn render_changes(
+    details: &ChangeDetails,
+    palette: Palette,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for domain in &details.domains {
+        if domain.zone.is_none() && domain.changes.is_empty() {
+            // Nothing was read: the finding below says why.
+            continue;
+        }
+        let mut about = Vec::new();
+        if let Some(zone) = &domain.zone {
+            about.push(format!("zone {zone}"));
+        }
+        if let Some(server) = &domain.server {
+            about.push(format!("primary {server}"));
+        }
+        about.push(domain.outcome.to_string());
+        writeln!(
+            out,
+            "{} {}",
+            palette.heading(&domain.domain),
+            palette.dim(&format!("({})", about.join(", ")))
+        )?;
+        for line in &domain.changes {
+            let op = match line.op {
+                "+" => palette.paint("+", Style::new().green()),
+                "-" => palette.paint("-", Style::new().red()),
+                "~" => palette.paint("~", Style::new().yellow()),
+                other => other.to_string(),
+            };
+            match &line.from {
+                Some(from) => writeln!(out, "  {op} {from}\n      -> {}", line.record)?,
+                None if line.op == "=" => writeln!(
+                    out,
+                    "  {op} {} {}",
+                    line.record,
+                    palette.dim("(not ours: left alone)")
+                )?,
+                None => writeln!(out, "  {op} {}", line.record)?,
+            }
+        }
+        if let Some(ttl) = &domain.ttl_change {
+            let how = if ttl.applied {
+                "applied"
+            } else {
+                "not applied: use --set-ttl"
+            };
+            writeln!(
+                out,
+                "  {} TTL {} -> {} for every record of the RRset, other hosts' too ({how})",
+                palette.paint("~", Style::new().yellow()),
+                ttl.from,
+                ttl.to
+            )?;
+        }
+    }
+    if !details.domains.is_empty() {
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -58,6 +58,10 @@ pub enum FindingId {
     InSync,
     /// An update was applied.
     UpdateApplied,
+    /// The TTL of an RRset differs from the configuration.
+    TtlDiffers,
+    /// Every authoritative server serves the change.
+    Replicated,
     /// An update failed.
     UpdateFailed,
     /// A removal was refused because it would leave the domain without KMS records.
@@ -142,6 +146,54 @@ pub struct Summary {
 #[serde(untagged)]
 pub enum Details {
     Bind(BindDetails),
+    Changes(ChangeDetails),
+    Check(super::check::CheckDetails),
+    Replication(super::replication::ReplicationDetails),
+    Updates(super::updates::UpdatesDetails),
+    Probe(super::probe::ProbeDetails),
+    Discover(super::discover::DiscoverDetails),
+}
+
+/// `plan`, `publish`, `remove`: per domain, what was (or would be) changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeDetails {
+    pub domains: Vec<DomainChanges>,
+}
+
+/// One domain's plan and outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainChanges {
+    pub domain: String,
+    /// The zone that holds `_vlmcs._tcp.<domain>`, when found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// The primary server read and updated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// `in-sync`, `pending`, `applied`, `refused` or `failed`.
+    pub outcome: &'static str,
+    /// TTL of added records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_change: Option<crate::plan::TtlChange>,
+    pub changes: Vec<ChangeLine>,
+    /// Re-reads forced by another host's concurrent change.
+    pub retries: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One record in a plan: `+` add, `-` delete, `~` change, `=` another
+/// host's record left alone, ` ` ours and unchanged.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeLine {
+    pub op: &'static str,
+    /// The record in zone-file syntax (the new one for `~`).
+    pub record: String,
+    /// For `~`: the record it replaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 /// `bind`: the files generated.

@@ -1,0 +1,534 @@
+//! Reading, planning and changing one domain's `_vlmcs._tcp` RRset on its
+//! primary: the engine behind `plan`, `publish` and `remove`.
+//!
+//! Per domain (RFC 2136 §4 and DESIGN §7):
+//! 1. find the zone and its primary from the SOA, unless a server is
+//!    configured;
+//! 2. read the RRset from the primary;
+//! 3. plan with [`crate::plan`];
+//! 4. send one UPDATE whose prerequisite is the RRset exactly as read;
+//! 5. on a prerequisite failure (someone else changed the RRset), go back
+//!    to 2, a bounded number of times;
+//! 6. read back and check the primary serves what was planned.
+//!
+//! A failure in one domain never stops the others: every domain ends with
+//! an [`Outcome`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, StreamExt};
+use hickory_proto::rr::rdata::SRV;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use crate::config::{srv_owner, Config, Domain, ServerSpec, SrvRecord};
+use crate::dns::{self, DnsOptions, Expected, Resolver, UpdateError, UpdateRequest};
+use crate::plan::{self, Current, Plan};
+use crate::serial;
+
+/// How many times a domain is re-read and re-planned after another host
+/// changed its RRset between our read and our update.
+pub const MAX_RETRIES: u32 = 3;
+
+/// What to do with each domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Read and plan a publish; change nothing.
+    Plan { set_ttl: bool },
+    /// Make our records exactly the configured ones.
+    Publish { set_ttl: bool },
+    /// Delete our records (only `host`'s when given).
+    Remove { force: bool, host: Option<Name> },
+}
+
+/// A callback given the domain being worked on.
+pub type DomainHook = Arc<dyn Fn(&Name) + Send + Sync>;
+
+/// Test seams. Production code leaves them empty.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Called after a domain is planned and before its UPDATE is sent.
+    pub before_update: Option<DomainHook>,
+}
+
+/// Where a domain's updates go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub zone: Name,
+    /// The primary's addresses, first the one that answered.
+    pub primary: Vec<SocketAddr>,
+}
+
+/// How a domain ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to change.
+    InSync,
+    /// Changes would be made (`plan`).
+    Pending,
+    /// The update was applied and the primary serves the result.
+    Applied,
+    /// A safety rule stopped the change (e.g. removing the last record).
+    Refused { message: String, hint: String },
+    /// The domain could not be read or changed.
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+/// Everything known about one domain after the run.
+#[derive(Debug, Clone)]
+pub struct DomainOutcome {
+    pub domain: Name,
+    pub target: Option<Target>,
+    /// The plan that was applied, or would be.
+    pub plan: Option<Plan>,
+    pub outcome: Outcome,
+    /// How many times another host's concurrent change forced a re-read.
+    pub retries: u32,
+    /// The update's reply was lost and the re-read showed it applied.
+    pub note: Option<String>,
+}
+
+/// The engine: DNS options, the resolver for discovery, and hooks.
+pub struct Engine {
+    pub opts: DnsOptions,
+    pub resolver: Resolver,
+    pub hooks: Hooks,
+    pub concurrency: usize,
+    /// `-v`: say on stderr what is being done.
+    pub verbose: bool,
+}
+
+impl Engine {
+    /// Runs `mode` over every domain of `config`, concurrently with a
+    /// bound, results in configuration order.
+    pub async fn run(&self, config: &Config, mode: &Mode) -> Vec<DomainOutcome> {
+        stream::iter(&config.domains)
+            .map(|domain| self.domain(config, domain, mode))
+            .buffered(self.concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    async fn domain(&self, config: &Config, domain: &Domain, mode: &Mode) -> DomainOutcome {
+        let mut result = DomainOutcome {
+            domain: domain.name.clone(),
+            target: None,
+            plan: None,
+            outcome: Outcome::InSync,
+            retries: 0,
+            note: None,
+        };
+        let target = match self.target(domain).await {
+            Ok(target) => target,
+            Err(message) => {
+                result.outcome = Outcome::Failed {
+                    message,
+                    hint: Some(
+                        "check that the domain exists, or set `server` under [domain.\"…\"]".into(),
+                    ),
+                };
+                return result;
+            }
+        };
+        result.target = Some(target.clone());
+        let name = domain.srv_name();
+        self.say(|| {
+            let primary: Vec<String> = target.primary.iter().map(ToString::to_string).collect();
+            format!(
+                "{}: zone {}, primary {}",
+                domain.name,
+                target.zone,
+                primary.join(" ")
+            )
+        });
+        let make_plan = |current: &Current| match mode {
+            Mode::Plan { set_ttl } | Mode::Publish { set_ttl } => {
+                plan::publish(current, &domain.records, domain.ttl, *set_ttl, |t| {
+                    config.owns_target(t)
+                })
+            }
+            Mode::Remove { host, .. } => {
+                plan::remove(current, |t| config.owns_target(t), host.as_ref())
+            }
+        };
+
+        loop {
+            let (server, current) = match self.read(&target, &name).await {
+                Ok(read) => read,
+                Err(message) => {
+                    result.outcome = Outcome::Failed {
+                        message,
+                        hint: None,
+                    };
+                    return result;
+                }
+            };
+            let plan = make_plan(&current);
+            result.plan = Some(plan.clone());
+            if !plan.has_changes() {
+                result.outcome = Outcome::InSync;
+                return result;
+            }
+            match mode {
+                Mode::Plan { .. } => {
+                    result.outcome = Outcome::Pending;
+                    return result;
+                }
+                Mode::Remove { force: false, .. } if plan.remaining() == 0 => {
+                    result.outcome = Outcome::Refused {
+                        message: format!(
+                            "removing would leave {} without any KMS record: every client there would fail to activate (0x8007251D)",
+                            domain.name
+                        ),
+                        hint: "publish another KMS host first, or use --force if the domain really has no KMS host any more".into(),
+                    };
+                    return result;
+                }
+                _ => {}
+            }
+            if let Some(hook) = &self.hooks.before_update {
+                hook(&domain.name);
+            }
+            let request = update_request(&target.zone, &name, &current, &plan);
+            self.say(|| {
+                let key = domain.key.as_ref().map_or("unsigned".to_string(), |k| {
+                    format!("signed with key {}", k.name)
+                });
+                format!(
+                    "{}: sending UPDATE to {server} ({} delete, {} add, {key})",
+                    domain.name,
+                    request.delete.len(),
+                    request.add.len()
+                )
+            });
+            match dns::send_update(server, &request, domain.key.as_ref(), &self.opts).await {
+                Ok(_) => {
+                    result.outcome = self.verify(&target, &name, &make_plan, server).await;
+                    return result;
+                }
+                Err(UpdateError::PrerequisiteFailed { .. }) if result.retries < MAX_RETRIES => {
+                    // Another host changed the RRset since we read it (or a
+                    // retransmitted copy of ours found it already changed):
+                    // re-read and plan again.
+                    result.retries += 1;
+                    self.say(|| {
+                        format!(
+                            "{}: the RRset changed since it was read; reading it again",
+                            domain.name
+                        )
+                    });
+                }
+                Err(UpdateError::PrerequisiteFailed { .. }) => {
+                    result.outcome = Outcome::Failed {
+                        message: format!(
+                            "the SRV records of {} kept changing while kmsdns tried to update them ({} attempts)",
+                            domain.name,
+                            MAX_RETRIES + 1
+                        ),
+                        hint: Some("another host is updating them at the same time; run publish again".into()),
+                    };
+                    return result;
+                }
+                Err(error @ UpdateError::Timeout { .. }) => {
+                    // The update may have been applied with its reply lost:
+                    // a re-read tells.
+                    result.outcome = match self.read(&target, &name).await {
+                        Ok((_, after)) if !make_plan(&after).has_changes() => {
+                            result.note = Some(
+                                "the reply was lost, but the primary serves the change".into(),
+                            );
+                            Outcome::Applied
+                        }
+                        _ => failed(&error, domain),
+                    };
+                    return result;
+                }
+                Err(error) => {
+                    result.outcome = failed(&error, domain);
+                    return result;
+                }
+            }
+        }
+    }
+
+    /// Reads the RRset back after an accepted update: the primary must now
+    /// serve what was planned.
+    async fn verify(
+        &self,
+        target: &Target,
+        name: &Name,
+        make_plan: &impl Fn(&Current) -> Plan,
+        server: SocketAddr,
+    ) -> Outcome {
+        match self.read(target, name).await {
+            Ok((_, after)) if !make_plan(&after).has_changes() => Outcome::Applied,
+            Ok(_) => Outcome::Failed {
+                message: format!(
+                    "{server} accepted the update but does not serve the planned records"
+                ),
+                hint: Some(
+                    "another host may have changed them at the same moment; run plan again".into(),
+                ),
+            },
+            Err(message) => Outcome::Failed {
+                message: format!("the update was accepted, but reading it back failed: {message}"),
+                hint: None,
+            },
+        }
+    }
+
+    /// Prints a progress line on stderr with `-v`.
+    fn say(&self, line: impl FnOnce() -> String) {
+        if self.verbose {
+            eprintln!("kmsdns: {}", line());
+        }
+    }
+
+    /// The zone and primary of a domain: the configured server, or the
+    /// SOA's MNAME (RFC 2136 §4).
+    async fn target(&self, domain: &Domain) -> Result<Target, String> {
+        let name = srv_owner(&domain.name);
+        let info = match &domain.server {
+            None => dns::find_zone(&name, &self.resolver, &self.opts).await,
+            Some(ServerSpec::Addr { ip, port }) => {
+                let server = SocketAddr::new(*ip, port.unwrap_or(self.opts.dns_port));
+                dns::find_zone_at(server, &name, &self.opts).await
+            }
+            Some(ServerSpec::Name(host)) => {
+                let addresses = self.resolver.addresses(host).await.map_err(|e| {
+                    format!("cannot find the address of the configured server {host}: {e}")
+                })?;
+                let Some(server) = addresses
+                    .socket_addrs(self.opts.dns_port)
+                    .into_iter()
+                    .next()
+                else {
+                    return Err(format!(
+                        "the configured server {host} has no A or AAAA record"
+                    ));
+                };
+                dns::find_zone_at(server, &name, &self.opts).await
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        Ok(Target {
+            zone: info.zone,
+            primary: info.primary,
+        })
+    }
+
+    /// Reads the RRset from the first primary address that answers.
+    async fn read(&self, target: &Target, name: &Name) -> Result<(SocketAddr, Current), String> {
+        let mut last_error = String::from("the primary has no address");
+        for server in &target.primary {
+            match read_rrset(*server, name, &self.opts).await {
+                Ok(current) => return Ok((*server, current)),
+                Err(e) => last_error = e,
+            }
+        }
+        Err(last_error)
+    }
+
+    /// Polls every authoritative server of `zone` until all serve at least
+    /// `serial` and the same `_vlmcs._tcp` RRsets as the primary, or until
+    /// `deadline`. Returns the servers that had not caught up.
+    pub async fn wait_replication(
+        &self,
+        zone: &Name,
+        names: &[Name],
+        primary: SocketAddr,
+        deadline: Instant,
+    ) -> Result<Vec<Straggler>, String> {
+        let servers = dns::authoritative_servers(zone, &self.resolver, &self.opts)
+            .await
+            .map_err(|e| e.to_string())?;
+        let reference_serial = soa_serial(primary, zone, &self.opts).await?;
+        let mut reference = Vec::new();
+        for name in names {
+            reference.push(
+                read_rrset(primary, name, &self.opts)
+                    .await?
+                    .records_sorted(),
+            );
+        }
+        let mut pending: Vec<(String, SocketAddr)> = Vec::new();
+        for server in servers {
+            match server.addresses {
+                Ok(addresses) => {
+                    pending.extend(addresses.into_iter().map(|a| (server.name.to_string(), a)))
+                }
+                Err(e) => pending.push((format!("{} ({e})", server.name), primary)),
+            }
+        }
+        loop {
+            let mut stragglers = Vec::new();
+            for (name, addr) in &pending {
+                let state = async {
+                    let serial = soa_serial(*addr, zone, &self.opts).await?;
+                    if !serial::reached(serial, reference_serial) {
+                        return Ok::<_, String>(Some(format!(
+                            "serial {serial}, primary has {reference_serial}"
+                        )));
+                    }
+                    for (owner, want) in names.iter().zip(&reference) {
+                        let got = read_rrset(*addr, owner, &self.opts).await?.records_sorted();
+                        if got != *want {
+                            return Ok(Some(format!("serves other SRV records for {owner}")));
+                        }
+                    }
+                    Ok(None)
+                }
+                .await;
+                match state {
+                    Ok(None) => {}
+                    Ok(Some(why)) | Err(why) => stragglers.push(Straggler {
+                        server: name.clone(),
+                        address: *addr,
+                        why,
+                    }),
+                }
+            }
+            if stragglers.is_empty() || Instant::now() >= deadline {
+                return Ok(stragglers);
+            }
+            pending.retain(|(n, a)| stragglers.iter().any(|s| s.server == *n && s.address == *a));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A server that had not caught up when `--wait-replication` ran out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Straggler {
+    pub server: String,
+    pub address: SocketAddr,
+    pub why: String,
+}
+
+impl Current {
+    fn records_sorted(&self) -> Vec<String> {
+        let mut records: Vec<String> = self
+            .records
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {}",
+                    r.priority,
+                    r.weight,
+                    r.port,
+                    r.target.to_ascii().to_ascii_lowercase()
+                )
+            })
+            .collect();
+        records.sort();
+        records
+    }
+}
+
+fn failed(error: &UpdateError, domain: &Domain) -> Outcome {
+    let hint = match error {
+        UpdateError::Refused { signed: false, .. } => Some(format!(
+            "configure a TSIG key for {} ([tsig-key] and `key`), granted in the zone's update-policy",
+            domain.name
+        )),
+        UpdateError::Refused { signed: true, .. } => {
+            Some("grant the key the _vlmcs._tcp SRV name in the zone's update-policy (see `kmsdns bind`)".into())
+        }
+        UpdateError::NotAuth { .. } => Some("compare the key name, algorithm and secret with the server's key statement".into()),
+        UpdateError::Timeout { .. } | UpdateError::Unreachable { .. } => {
+            Some("check that the primary is up and reachable on the DNS port".into())
+        }
+        _ => None,
+    };
+    Outcome::Failed {
+        message: error.to_string(),
+        hint,
+    }
+}
+
+/// Reads the SRV RRset of `name` from `server` with RD clear; a refused,
+/// failed, non-authoritative or silent read is an error, never "none".
+pub async fn read_rrset(
+    server: SocketAddr,
+    name: &Name,
+    opts: &DnsOptions,
+) -> Result<Current, String> {
+    let response = dns::query(server, name, RecordType::SRV, opts)
+        .await
+        .map_err(|e| format!("cannot read {name} SRV from {server}: {e}"))?;
+    let records = response
+        .records_of(name, RecordType::SRV)
+        .map_err(|e| format!("cannot read {name} SRV from {server}: {e}"))?;
+    let ttl = records.iter().map(Record::ttl).min();
+    let records = records
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::SRV(srv) => Some(SrvRecord {
+                priority: srv.priority(),
+                weight: srv.weight(),
+                port: srv.port(),
+                target: srv.target().clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    Ok(Current { ttl, records })
+}
+
+async fn soa_serial(server: SocketAddr, zone: &Name, opts: &DnsOptions) -> Result<u32, String> {
+    let response = dns::query(server, zone, RecordType::SOA, opts)
+        .await
+        .map_err(|e| format!("cannot read the SOA of {zone} from {server}: {e}"))?;
+    let records = response
+        .records_of(zone, RecordType::SOA)
+        .map_err(|e| format!("cannot read the SOA of {zone} from {server}: {e}"))?;
+    records
+        .iter()
+        .find_map(|r| match r.data() {
+            RData::SOA(soa) => Some(soa.serial()),
+            _ => None,
+        })
+        .ok_or_else(|| format!("{server} has no SOA for {zone}"))
+}
+
+fn srv_rdata(record: &SrvRecord) -> SRV {
+    SRV::new(
+        record.priority,
+        record.weight,
+        record.port,
+        record.target.clone(),
+    )
+}
+
+fn srv_record(owner: &Name, ttl: u32, record: &SrvRecord) -> Record {
+    Record::from_rdata(owner.clone(), ttl, RData::SRV(srv_rdata(record)))
+}
+
+/// The UPDATE for a plan: prerequisite = the RRset as read; deletes by
+/// exact RDATA; adds with the plan's TTL.
+pub fn update_request(zone: &Name, owner: &Name, current: &Current, plan: &Plan) -> UpdateRequest {
+    let expected = if current.records.is_empty() {
+        Expected::Absent
+    } else {
+        Expected::Exactly(current.records.iter().map(srv_rdata).collect())
+    };
+    UpdateRequest {
+        zone: zone.clone(),
+        name: owner.clone(),
+        expected,
+        delete: plan
+            .deletes()
+            .into_iter()
+            .map(|r| srv_record(owner, 0, r))
+            .collect(),
+        add: plan
+            .adds()
+            .into_iter()
+            .map(|r| srv_record(owner, plan.ttl, r))
+            .collect(),
+    }
+}

@@ -1,0 +1,257 @@
+//! What `plan`, `publish` and `remove` share: the engine set-up from the
+//! global options, and the report built from each domain's outcome.
+
+use crate::apply::{DomainOutcome, Engine, Hooks, Outcome};
+use crate::config::SrvRecord;
+use crate::dns::{DnsOptions, Resolver};
+use crate::error::Error;
+use crate::plan::{Change, Plan};
+use crate::report::{
+    ChangeDetails, ChangeLine, Details, DomainChanges, Finding, FindingId, Report, Severity,
+};
+
+use super::Context;
+
+/// Which command the report is for: it words the findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Plan,
+    Publish,
+    Remove,
+}
+
+impl Context {
+    /// DNS options from `--timeout` and `--dns-port`.
+    pub fn dns_options(&self) -> DnsOptions {
+        DnsOptions {
+            timeout: self.global.timeout,
+            dns_port: self.global.dns_port,
+            ..DnsOptions::default()
+        }
+    }
+
+    /// The resolver: `--nameserver`, or the system's.
+    pub fn resolver(&self) -> Result<Resolver, Error> {
+        let opts = self.dns_options();
+        match self.global.nameserver {
+            Some(server) => Ok(Resolver::with_nameserver(server, &opts)),
+            None => Resolver::from_system(&opts).map_err(|e| Error::Runtime(e.to_string())),
+        }
+    }
+
+    /// The update engine, with `hooks` (empty outside tests).
+    pub fn engine(&self, hooks: Hooks) -> Result<Engine, Error> {
+        Ok(Engine {
+            opts: self.dns_options(),
+            resolver: self.resolver()?,
+            hooks,
+            concurrency: usize::from(self.global.concurrency),
+            verbose: self.global.verbose > 0,
+        })
+    }
+}
+
+fn presentation(owner: &str, ttl: u32, record: &SrvRecord) -> String {
+    format!(
+        "{owner} {ttl} IN SRV {} {} {} {}",
+        record.priority,
+        record.weight,
+        record.port,
+        record.target.to_ascii()
+    )
+}
+
+fn lines(owner: &str, plan: &Plan, current_ttl: u32) -> Vec<ChangeLine> {
+    plan.changes
+        .iter()
+        .map(|change| match change {
+            Change::Add(r) => ChangeLine {
+                op: "+",
+                record: presentation(owner, plan.ttl, r),
+                from: None,
+            },
+            Change::Delete(r) => ChangeLine {
+                op: "-",
+                record: presentation(owner, current_ttl, r),
+                from: None,
+            },
+            Change::Modify { from, to } => ChangeLine {
+                op: "~",
+                record: presentation(owner, plan.ttl, to),
+                from: Some(presentation(owner, current_ttl, from)),
+            },
+            Change::Keep(r) => ChangeLine {
+                op: " ",
+                record: presentation(owner, current_ttl, r),
+                from: None,
+            },
+            Change::Foreign(r) => ChangeLine {
+                op: "=",
+                record: presentation(owner, current_ttl, r),
+                from: None,
+            },
+        })
+        .collect()
+}
+
+fn counts(plan: &Plan) -> String {
+    let (mut add, mut delete, mut modify) = (0, 0, 0);
+    for change in &plan.changes {
+        match change {
+            Change::Add(_) => add += 1,
+            Change::Delete(_) => delete += 1,
+            Change::Modify { .. } => modify += 1,
+            _ => {}
+        }
+    }
+    let mut parts = Vec::new();
+    if add > 0 {
+        parts.push(format!("{add} to add"));
+    }
+    if delete > 0 {
+        parts.push(format!("{delete} to delete"));
+    }
+    if modify > 0 {
+        parts.push(format!("{modify} to change"));
+    }
+    if plan.ttl_change.is_some_and(|t| t.applied) {
+        parts.push("the TTL to change".into());
+    }
+    parts.join(", ")
+}
+
+/// The report for a run: details per domain, and one finding per domain
+/// (plus one for a TTL difference left alone).
+pub fn report(command: &'static str, verb: Verb, outcomes: &[DomainOutcome]) -> Report {
+    let mut report = Report::new(command);
+    let mut domains = Vec::new();
+    for outcome in outcomes {
+        let domain = outcome.domain.to_ascii();
+        let owner = crate::config::srv_owner(&outcome.domain).to_ascii();
+        let current_ttl = outcome
+            .plan
+            .as_ref()
+            .map(|p| p.ttl_change.map_or(p.ttl, |t| t.from))
+            .unwrap_or_default();
+        let server = outcome
+            .target
+            .as_ref()
+            .and_then(|t| t.primary.first())
+            .map(ToString::to_string);
+        let (name, finding) = match &outcome.outcome {
+            Outcome::InSync => (
+                "in-sync",
+                Finding::new(
+                    FindingId::InSync,
+                    Severity::Ok,
+                    match verb {
+                        Verb::Remove => "none of our records to remove".to_string(),
+                        _ => "our records are as configured".to_string(),
+                    },
+                ),
+            ),
+            Outcome::Pending => (
+                "pending",
+                Finding::new(
+                    FindingId::ChangesPending,
+                    Severity::Warning,
+                    format!(
+                        "changes pending: {}",
+                        outcome.plan.as_ref().map(counts).unwrap_or_default()
+                    ),
+                )
+                .hint("kmsdns publish applies them"),
+            ),
+            Outcome::Applied => {
+                let plan_counts = outcome.plan.as_ref().map(counts).unwrap_or_default();
+                let applied = plan_counts.replace(" to ", " ");
+                let mut message = format!(
+                    "updated: {}",
+                    if applied.is_empty() {
+                        "TTL".to_string()
+                    } else {
+                        applied
+                    }
+                );
+                if let Some(note) = &outcome.note {
+                    message.push_str(&format!(" ({note})"));
+                }
+                if outcome.retries > 0 {
+                    message.push_str(&format!(
+                        " after {} re-read(s): another host changed the records meanwhile",
+                        outcome.retries
+                    ));
+                }
+                (
+                    "applied",
+                    Finding::new(FindingId::UpdateApplied, Severity::Ok, message),
+                )
+            }
+            Outcome::Refused { message, hint } => (
+                "refused",
+                Finding::new(
+                    FindingId::RemoveLastRecord,
+                    Severity::Critical,
+                    message.clone(),
+                )
+                .hint(hint.clone()),
+            ),
+            Outcome::Failed { message, hint } => {
+                let id = if outcome.target.is_none() || outcome.plan.is_none() {
+                    FindingId::DnsReadFailed
+                } else {
+                    FindingId::UpdateFailed
+                };
+                let mut finding = Finding::new(id, Severity::Critical, message.clone());
+                if let Some(hint) = hint {
+                    finding = finding.hint(hint.clone());
+                }
+                ("failed", finding)
+            }
+        };
+        let mut finding = finding.domain(&domain);
+        if let Some(server) = &server {
+            finding = finding.server(server);
+        }
+        report.push(finding);
+        if let Some(ttl) = outcome
+            .plan
+            .as_ref()
+            .and_then(|p| p.ttl_change)
+            .filter(|t| !t.applied)
+        {
+            if verb != Verb::Remove {
+                report.push(
+                    Finding::new(
+                        FindingId::TtlDiffers,
+                        Severity::Info,
+                        format!("the RRset TTL is {}, the configuration says {}", ttl.from, ttl.to),
+                    )
+                    .domain(&domain)
+                    .hint("--set-ttl applies it, to every host's record (TTL belongs to the whole RRset)"),
+                );
+            }
+        }
+        domains.push(DomainChanges {
+            domain,
+            zone: outcome.target.as_ref().map(|t| t.zone.to_ascii()),
+            server,
+            outcome: name,
+            ttl: outcome.plan.as_ref().map(|p| p.ttl),
+            ttl_change: outcome.plan.as_ref().and_then(|p| p.ttl_change),
+            changes: outcome
+                .plan
+                .as_ref()
+                .map(|p| lines(&owner, p, current_ttl))
+                .unwrap_or_default(),
+            retries: outcome.retries,
+            error: match &outcome.outcome {
+                Outcome::Failed { message, .. } | Outcome::Refused { message, .. } => {
+                    Some(message.clone())
+                }
+                _ => None,
+            },
+        });
+    }
+    report.with_details(Details::Changes(ChangeDetails { domains }))
+}

@@ -1,0 +1,40 @@
+//! `kmsdns plan`: what `publish` would change, changing nothing.
+
+use clap::Args;
+
+use super::changes::{self, Verb};
+use super::Context;
+use crate::apply::{Hooks, Mode};
+use crate::error::Error;
+use crate::report::Report;
+
+/// Show, per domain, the exact change `publish` would make: `+` add,
+/// `-` delete, `~` change, `=` another host's record, left alone.
+///
+/// Reads the _vlmcs._tcp records from each domain's primary (found from the
+/// SOA, RFC 2136 §4, unless `server` is configured). Changes nothing. Exit
+/// status 0 when every domain is in sync, 1 when changes are pending (so cron
+/// can alert on drift), 2 when a domain could not be read.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Plan to give the RRset the configured TTL (it applies to every host's record)
+    #[arg(long)]
+    pub set_ttl: bool,
+}
+
+/// Reads and plans every domain.
+pub async fn run(args: &PlanArgs, ctx: &Context, hooks: Hooks) -> Result<Report, Error> {
+    let config = ctx.config()?;
+    let engine = ctx.engine(hooks)?;
+    let outcomes = engine
+        .run(
+            &config,
+            &Mode::Plan {
+                set_ttl: args.set_ttl,
+            },
+        )
+        .await;
+    let mut report = changes::report("plan", Verb::Plan, &outcomes);
+    report.extend(config.warnings.iter().cloned());
+    Ok(report)
+}

@@ -1,0 +1,20 @@
+//! `discover` output: the JSON details type and its text rendering.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::text::Palette;
+
+/// What `discover` shows above its findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiscoverDetails {}
+
+/// Writes the details as text.
+pub fn render(
+    _details: &DiscoverDetails,
+    _palette: Palette,
+    _out: &mut dyn Write,
+) -> io::Result<()> {
+    Ok(())
+}

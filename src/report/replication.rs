@@ -1,0 +1,20 @@
+//! `replication` output: the JSON details type and its text rendering.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::text::Palette;
+
+/// What `replication` shows above its findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicationDetails {}
+
+/// Writes the details as text.
+pub fn render(
+    _details: &ReplicationDetails,
+    _palette: Palette,
+    _out: &mut dyn Write,
+) -> io::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,510 @@
+//! plan, publish and remove against the real BIND test bed: every other
+//! host's record survives, concurrent changes are caught by the
+//! prerequisite, failures are named and change nothing.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use common::bind::{key_file, nsupdate, Server, TestBed};
+
+const OWNER: &str = "_vlmcs._tcp.secure.example.";
+const KMS1: &str = "0 0 1688 kms1.secure.example.";
+const KMS2: &str = "0 0 1688 kms2.secure.example.";
+const FOREIGN: &str = "5 5 1688 other-kms.example.";
+
+/// A configuration file for the test bed in its own temp dir.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(body: &str) -> Setup {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = key_file("kmsdns-secure");
+        let text = format!(
+            "{body}\n[tsig-key.secure]\nfile = \"{}\"\n[tsig-key.wrong]\nfile = \"{}\"\n[tsig-key.unknown]\nfile = \"{}\"\n",
+            key.display(),
+            key_file("wrong-secret").display(),
+            key_file("unknown").display()
+        );
+        std::fs::write(dir.path().join("kmsdns.toml"), text).expect("write config");
+        Setup { dir }
+    }
+
+    /// Hosts kms1 and kms2 publishing to `domains`, signed with `key`.
+    fn hosts(domains: &[&str], key: &str) -> Setup {
+        let list: Vec<String> = domains.iter().map(|d| format!("\"{d}\"")).collect();
+        Setup::new(&format!(
+            "key = \"{key}\"\npublish-list = [{}]\n[[host]]\nname = \"kms1.secure.example\"\n[[host]]\nname = \"kms2.secure.example\"\n",
+            list.join(", ")
+        ))
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("kmsdns.toml")
+    }
+}
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+fn kmsdns(bed: &TestBed, config: &Path, args: &[&str]) -> Run {
+    let output = Command::cargo_bin("kmsdns")
+        .expect("binary")
+        .env("NO_COLOR", "1")
+        .args(["-c", config.to_str().expect("UTF-8 path")])
+        .args(["--nameserver", &bed.primary().to_string()])
+        .args(["--dns-port", &bed.port().to_string()])
+        .args(args)
+        .output()
+        .expect("kmsdns runs");
+    Run {
+        status: output.status.code().expect("exit code"),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
+    }
+}
+
+fn set(records: &[&str]) -> BTreeSet<String> {
+    records.iter().map(|r| r.to_string()).collect()
+}
+
+fn add_foreign(bed: &TestBed, owner: &str) {
+    nsupdate(
+        Some(&key_file("kmsdns-secure")),
+        &format!(
+            "server {} {}\nzone secure.example\nupdate add {owner} 3600 IN SRV {FOREIGN}\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+}
+
+#[test]
+fn publish_to_empty_rrset_then_again_changes_nothing() {
+    let bed = TestBed::start();
+    let setup = Setup::hosts(&["secure.example"], "secure");
+
+    let plan = kmsdns(&bed, &setup.path(), &["plan"]);
+    assert_eq!(
+        plan.status, 1,
+        "changes pending:\n{}{}",
+        plan.stdout, plan.stderr
+    );
+    assert!(
+        plan.stdout
+            .contains(&format!("+ {OWNER} 3600 IN SRV {KMS1}")),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        bed.srv_set(Server::PRIMARY, OWNER).is_empty(),
+        "plan changed nothing"
+    );
+
+    let first = kmsdns(&bed, &setup.path(), &["publish"]);
+    assert_eq!(first.status, 0, "{}{}", first.stdout, first.stderr);
+    assert!(first.stdout.contains("updated: 2 add"), "{}", first.stdout);
+    assert_eq!(bed.srv_set(Server::PRIMARY, OWNER), set(&[KMS1, KMS2]));
+    let serial = bed.soa_serial(Server::PRIMARY, "secure.example");
+
+    let second = kmsdns(&bed, &setup.path(), &["--format", "json", "publish"]);
+    assert_eq!(second.status, 0, "{}{}", second.stdout, second.stderr);
+    let doc = second.json();
+    assert_eq!(doc["details"]["domains"][0]["outcome"], "in-sync");
+    assert_eq!(doc["status"], "ok");
+    assert_eq!(
+        bed.soa_serial(Server::PRIMARY, "secure.example"),
+        serial,
+        "no update sent"
+    );
+
+    let plan = kmsdns(&bed, &setup.path(), &["plan"]);
+    assert_eq!(plan.status, 0, "in sync:\n{}", plan.stdout);
+}
+
+#[test]
+fn another_hosts_record_survives_publish_change_and_remove() {
+    let bed = TestBed::start();
+    add_foreign(&bed, OWNER);
+    let setup = Setup::hosts(&["secure.example"], "secure");
+    let published = kmsdns(&bed, &setup.path(), &["publish"]);
+    assert_eq!(
+        published.status, 0,
+        "{}{}",
+        published.stdout, published.stderr
+    );
+    assert_eq!(
+        bed.srv_set(Server::PRIMARY, OWNER),
+        set(&[KMS1, KMS2, FOREIGN])
+    );
+
+    let changed = Setup::hosts(&["secure.example, 10, 50"], "secure");
+    let plan = kmsdns(&bed, &changed.path(), &["plan"]);
+    assert!(
+        plan.stdout
+            .contains(&format!("~ {OWNER} 3600 IN SRV {KMS1}")),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(&format!("= {OWNER} 3600 IN SRV {FOREIGN}")),
+        "{}",
+        plan.stdout
+    );
+    let republished = kmsdns(&bed, &changed.path(), &["publish"]);
+    assert_eq!(
+        republished.status, 0,
+        "{}{}",
+        republished.stdout, republished.stderr
+    );
+    assert_eq!(
+        bed.srv_set(Server::PRIMARY, OWNER),
+        set(&[
+            "10 50 1688 kms1.secure.example.",
+            "10 50 1688 kms2.secure.example.",
+            FOREIGN
+        ])
+    );
+
+    let removed = kmsdns(&bed, &changed.path(), &["remove"]);
+    assert_eq!(removed.status, 0, "{}{}", removed.stdout, removed.stderr);
+    assert_eq!(bed.srv_set(Server::PRIMARY, OWNER), set(&[FOREIGN]));
+}
+
+#[test]
+fn remove_one_host_only() {
+    let bed = TestBed::start();
+    let setup = Setup::hosts(&["secure.example"], "secure");
+    assert_eq!(kmsdns(&bed, &setup.path(), &["publish"]).status, 0);
+    let removed = kmsdns(
+        &bed,
+        &setup.path(),
+        &["remove", "--host", "kms2.secure.example"],
+    );
+    assert_eq!(removed.status, 0, "{}{}", removed.stdout, removed.stderr);
+    assert_eq!(bed.srv_set(Server::PRIMARY, OWNER), set(&[KMS1]));
+
+    let stranger = kmsdns(
+        &bed,
+        &setup.path(),
+        &["remove", "--host", "other-kms.example"],
+    );
+    assert_eq!(stranger.status, 3, "{}", stranger.stderr);
+    assert!(
+        stranger.stderr.contains("not a host of this configuration"),
+        "{}",
+        stranger.stderr
+    );
+    assert_eq!(bed.srv_set(Server::PRIMARY, OWNER), set(&[KMS1]));
+}
+
+#[test]
+fn removing_the_last_record_needs_force() {
+    let bed = TestBed::start();
+    let setup = Setup::hosts(&["secure.example"], "secure");
+    assert_eq!(kmsdns(&bed, &setup.path(), &["publish"]).status, 0);
+    let serial = bed.soa_serial(Server::PRIMARY, "secure.example");
+
+    let refused = kmsdns(&bed, &setup.path(), &["remove"]);
+    assert_eq!(refused.status, 2, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("remove-last-record"),
+        "{}",
+        refused.stdout
+    );
+    assert!(
+        refused.stdout.contains("without any KMS record"),
+        "{}",
+        refused.stdout
+    );
+    assert_eq!(bed.srv_set(Server::PRIMARY, OWNER), set(&[KMS1, KMS2]));
+    assert_eq!(bed.soa_serial(Server::PRIMARY, "secure.example"), serial);
+
+    let forced = kmsdns(&bed, &setup.path(), &["remove", "--force"]);
+    assert_eq!(forced.status, 0, "{}{}", forced.stdout, forced.stderr);
+    assert!(bed.srv_set(Server::PRIMARY, OWNER).is_empty());
+}
+
+/// The RRset changes between our read and our update: the prerequisite
+/// catches it, kmsdns re-reads and retries, the other record survives.
+#[test]
+fn concurrent_change_is_caught_and_retried() {
+    let bed = TestBed::start();
+    let setup = Setup::hosts(&["secure.example"], "secure");
+    let port = bed.port();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let hooks = kmsdns::apply::Hooks {
+        before_update: Some(Arc::new(move |_domain: &hickory_proto::rr::Name| {
+            // Only before the first attempt: a second host publishes.
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                nsupdate(
+                    Some(&key_file("kmsdns-secure")),
+                    &format!(
+                        "server {} {port}\nzone secure.example\nupdate add {OWNER} 3600 IN SRV {FOREIGN}\nsend\n",
+                        Server::PRIMARY.ip()
+                    ),
+                );
+            }
+        })),
+    };
+    let args = [
+        "kmsdns".to_string(),
+        "-c".into(),
+        setup.path().display().to_string(),
+        "--nameserver".into(),
+        bed.primary().to_string(),
+        "--dns-port".into(),
+        port.to_string(),
+        "--format".into(),
+        "json".into(),
+        "publish".into(),
+    ];
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = {
+        let mut io = kmsdns::Io {
+            stdout: &mut out,
+            stderr: &mut err,
+            stdout_is_terminal: false,
+            stderr_is_terminal: false,
+        };
+        kmsdns::run_with_hooks(args, &mut io, hooks)
+    };
+    let stdout = String::from_utf8(out).expect("UTF-8");
+    assert_eq!(status, 0, "{stdout}{}", String::from_utf8_lossy(&err));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "planned twice: once before and once after the change"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(doc["details"]["domains"][0]["retries"], 1, "{stdout}");
+    assert_eq!(doc["details"]["domains"][0]["outcome"], "applied");
+    assert_eq!(
+        bed.srv_set(Server::PRIMARY, OWNER),
+        set(&[KMS1, KMS2, FOREIGN])
+    );
+}
+
+#[test]
+fn key_and_permission_errors_are_named_and_change_nothing() {
+    let bed = TestBed::start();
+    let cases = [
+        ("wrong", "secure.example", "BADSIG"),
+        ("unknown", "secure.example", "BADKEY"),
+        ("secure", "static.example, 1, 1", "refused the update"),
+    ];
+    for (key, domain, want) in cases {
+        let setup = Setup::hosts(&[domain], key);
+        let zone = domain.split(',').next().expect("domain");
+        let owner = format!("_vlmcs._tcp.{zone}.");
+        let before = bed.srv_set(Server::PRIMARY, &owner);
+        let serial = bed.soa_serial(Server::PRIMARY, zone);
+        let run = kmsdns(&bed, &setup.path(), &["publish"]);
+        assert_eq!(
+            run.status, 2,
+            "{key}/{domain}: {}{}",
+            run.stdout, run.stderr
+        );
+        assert!(
+            run.stdout.contains(want),
+            "{key}/{domain}: wanted {want}:\n{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("update-failed"), "{}", run.stdout);
+        assert_eq!(
+            bed.srv_set(Server::PRIMARY, &owner),
+            before,
+            "{key}/{domain}"
+        );
+        assert_eq!(
+            bed.soa_serial(Server::PRIMARY, zone),
+            serial,
+            "{key}/{domain}"
+        );
+    }
+    // The key is never printed, whatever the failure.
+    let secret = std::fs::read_to_string(key_file("wrong-secret")).expect("key");
+    let secret = secret.split('"').nth(3).expect("secret in key file");
+    let setup = Setup::hosts(&["secure.example"], "wrong");
+    let run = kmsdns(&bed, &setup.path(), &["-v", "publish"]);
+    assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
+}
+
+#[test]
+fn unsigned_update_to_a_keyed_zone_is_refused() {
+    let bed = TestBed::start();
+    let setup = Setup::new(
+        "publish-list = [\"secure.example\"]\n[[host]]\nname = \"kms1.secure.example\"\n",
+    );
+    let run = kmsdns(&bed, &setup.path(), &["publish"]);
+    assert_eq!(run.status, 2, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("does not accept unsigned updates"),
+        "{}",
+        run.stdout
+    );
+    assert!(bed.srv_set(Server::PRIMARY, OWNER).is_empty());
+}
+
+#[test]
+fn primary_down_times_out_with_exit_2() {
+    let mut bed = TestBed::start();
+    let setup = Setup::new(&format!(
+        "key = \"secure\"\npublish-list = [\"secure.example\"]\n[[host]]\nname = \"kms1.secure.example\"\n[domain.\"secure.example\"]\nserver = \"{}\"\n",
+        Server::PRIMARY.ip()
+    ));
+    bed.pause(Server::PRIMARY);
+    let started = std::time::Instant::now();
+    let run = kmsdns(&bed, &setup.path(), &["--timeout", "300ms", "publish"]);
+    bed.resume(Server::PRIMARY);
+    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "bounded: {:?}",
+        started.elapsed()
+    );
+    assert!(run.stdout.contains("dns-read-failed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("timed out") || run.stdout.contains("no reply"),
+        "{}",
+        run.stdout
+    );
+    assert!(bed.srv_set(Server::PRIMARY, OWNER).is_empty());
+}
+
+#[test]
+fn one_refusing_zone_does_not_stop_the_others() {
+    let bed = TestBed::start();
+    let setup = Setup::hosts(
+        &[
+            "static.example, 1, 1",
+            "secure.example",
+            "branch.secure.example",
+        ],
+        "secure",
+    );
+    let run = kmsdns(&bed, &setup.path(), &["--format", "json", "publish"]);
+    assert_eq!(run.status, 2, "{}", run.stdout);
+    let doc = run.json();
+    let domains = doc["details"]["domains"].as_array().expect("domains");
+    let outcomes: Vec<(&str, &str)> = domains
+        .iter()
+        .map(|d| {
+            (
+                d["domain"].as_str().unwrap_or(""),
+                d["outcome"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("static.example.", "failed"),
+            ("secure.example.", "applied"),
+            ("branch.secure.example.", "applied")
+        ]
+    );
+    assert_eq!(
+        domains[2]["zone"], "secure.example.",
+        "a domain below its zone"
+    );
+    assert!(domains[0]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("REFUSED") || e.contains("refused")));
+    assert_eq!(bed.srv_set(Server::PRIMARY, OWNER), set(&[KMS1, KMS2]));
+    assert_eq!(
+        bed.srv_set(Server::PRIMARY, "_vlmcs._tcp.branch.secure.example."),
+        set(&[KMS1, KMS2])
+    );
+}
+
+#[test]
+fn open_zone_takes_unsigned_updates() {
+    let bed = TestBed::start();
+    let setup =
+        Setup::new("publish-list = [\"open.example\"]\n[[host]]\nname = \"kms1.secure.example\"\n");
+    let run = kmsdns(&bed, &setup.path(), &["publish"]);
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        bed.srv_set(Server::PRIMARY, "_vlmcs._tcp.open.example."),
+        set(&[KMS1])
+    );
+}
+
+#[test]
+fn ttl_change_is_shown_and_applied_only_with_set_ttl() {
+    let bed = TestBed::start();
+    add_foreign(&bed, OWNER);
+    let setup = Setup::new(
+        "key = \"secure\"\nttl = 600\npublish-list = [\"secure.example\"]\n[[host]]\nname = \"kms1.secure.example\"\n",
+    );
+    let run = kmsdns(&bed, &setup.path(), &["publish"]);
+    assert_eq!(run.status, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("TTL 3600 -> 600"), "{}", run.stdout);
+    let ttls = |bed: &TestBed| -> BTreeSet<u32> {
+        bed.query(Server::PRIMARY, OWNER, hickory_proto::rr::RecordType::SRV)
+            .answers()
+            .iter()
+            .map(|r| r.ttl())
+            .collect()
+    };
+    assert_eq!(
+        ttls(&bed),
+        BTreeSet::from([3600]),
+        "added with the RRset's TTL"
+    );
+    let run = kmsdns(&bed, &setup.path(), &["publish", "--set-ttl"]);
+    assert_eq!(run.status, 0, "{}", run.stdout);
+    assert_eq!(ttls(&bed), BTreeSet::from([600]));
+    assert_eq!(bed.srv_set(Server::PRIMARY, OWNER), set(&[KMS1, FOREIGN]));
+}
+
+#[test]
+fn wait_replication_returns_when_secondaries_follow_and_names_stragglers() {
+    let mut bed = TestBed::start();
+    let setup = Setup::hosts(&["secure.example"], "secure");
+    let run = kmsdns(
+        &bed,
+        &setup.path(),
+        &["publish", "--wait-replication", "10s"],
+    );
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("replicated"), "{}", run.stdout);
+    for server in Server::SECONDARIES {
+        assert_eq!(bed.srv_set(server, OWNER), set(&[KMS1, KMS2]), "{server}");
+    }
+
+    bed.stop(Server::Ns3);
+    let changed = Setup::hosts(&["secure.example, 1, 1"], "secure");
+    let run = kmsdns(
+        &bed,
+        &changed.path(),
+        &["--timeout", "300ms", "publish", "--wait-replication", "2s"],
+    );
+    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("127.53.0.3"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("127.53.0.2:"),
+        "ns2 caught up:\n{}",
+        run.stdout
+    );
+}
