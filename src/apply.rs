@@ -6,7 +6,8 @@
 //!    configured;
 //! 2. read the RRset from the primary;
 //! 3. plan with [`crate::plan`];
-//! 4. send one UPDATE whose prerequisite is the RRset exactly as read;
+//! 4. send one UPDATE per zone (every domain of it together) whose
+//!    prerequisites are the RRsets exactly as read;
 //! 5. on a prerequisite failure (someone else changed the RRset), go back
 //!    to 2, a bounded number of times;
 //! 6. read back and check the primary serves what was planned.
@@ -103,49 +104,107 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Runs `mode` over every domain of `config`, concurrently with a
-    /// bound, results in configuration order.
+    /// Runs `mode` over every domain of `config`, results in configuration
+    /// order. Zones are found concurrently; then the domains of one zone
+    /// (same primary, same key) are changed by one atomic UPDATE, zones
+    /// concurrently, both with the `concurrency` bound.
     pub async fn run(&self, config: &Config, mode: &Mode) -> Vec<DomainOutcome> {
-        stream::iter(&config.domains)
-            .map(|domain| self.domain(config, domain, mode))
-            .buffered(self.concurrency.max(1))
+        let bound = self.concurrency.max(1);
+        let targets: Vec<Result<Target, String>> = stream::iter(&config.domains)
+            .map(|domain| self.target(domain))
+            .buffered(bound)
             .collect()
-            .await
+            .await;
+        let mut outcomes: Vec<DomainOutcome> = config
+            .domains
+            .iter()
+            .map(|domain| DomainOutcome {
+                domain: domain.name.clone(),
+                target: None,
+                plan: None,
+                outcome: Outcome::InSync,
+                retries: 0,
+                note: None,
+            })
+            .collect();
+        // Domains that share zone, primary and key go into one message.
+        let mut groups: Vec<(Target, Vec<usize>)> = Vec::new();
+        for (index, target) in targets.into_iter().enumerate() {
+            let domain = &config.domains[index];
+            match target {
+                Err(message) => {
+                    outcomes[index].outcome = Outcome::Failed {
+                        message,
+                        hint: Some(
+                            "check that the domain exists, or set `server` under [domain.\"…\"]"
+                                .into(),
+                        ),
+                    }
+                }
+                Ok(target) => {
+                    self.say(|| {
+                        let primary: Vec<String> =
+                            target.primary.iter().map(ToString::to_string).collect();
+                        format!(
+                            "{}: zone {}, primary {}",
+                            domain.name,
+                            target.zone,
+                            primary.join(" ")
+                        )
+                    });
+                    outcomes[index].target = Some(target.clone());
+                    let key_name =
+                        |i: usize| config.domains[i].key.as_ref().map(|k| k.name.clone());
+                    match groups.iter_mut().find(|(t, members)| {
+                        *t == target && key_name(members[0]) == key_name(index)
+                    }) {
+                        Some((_, members)) => members.push(index),
+                        None => groups.push((target, vec![index])),
+                    }
+                }
+            }
+        }
+        let results: Vec<Vec<(usize, DomainOutcome)>> = stream::iter(groups)
+            .map(|(target, members)| self.zone(config, target, members, mode))
+            .buffered(bound)
+            .collect()
+            .await;
+        for (index, outcome) in results.into_iter().flatten() {
+            outcomes[index] = outcome;
+        }
+        outcomes
     }
 
-    async fn domain(&self, config: &Config, domain: &Domain, mode: &Mode) -> DomainOutcome {
-        let mut result = DomainOutcome {
-            domain: domain.name.clone(),
-            target: None,
-            plan: None,
-            outcome: Outcome::InSync,
-            retries: 0,
-            note: None,
-        };
-        let target = match self.target(domain).await {
-            Ok(target) => target,
-            Err(message) => {
-                result.outcome = Outcome::Failed {
-                    message,
-                    hint: Some(
-                        "check that the domain exists, or set `server` under [domain.\"…\"]".into(),
-                    ),
-                };
-                return result;
-            }
-        };
-        result.target = Some(target.clone());
-        let name = domain.srv_name();
-        self.say(|| {
-            let primary: Vec<String> = target.primary.iter().map(ToString::to_string).collect();
-            format!(
-                "{}: zone {}, primary {}",
-                domain.name,
-                target.zone,
-                primary.join(" ")
+    /// Reads, plans and updates the domains `members` of one zone.
+    async fn zone(
+        &self,
+        config: &Config,
+        target: Target,
+        members: Vec<usize>,
+        mode: &Mode,
+    ) -> Vec<(usize, DomainOutcome)> {
+        let mut done: Vec<(usize, DomainOutcome)> = Vec::new();
+        let mut active = members;
+        let mut retries = 0;
+        let finish = |index: usize,
+                      plan: Option<Plan>,
+                      outcome: Outcome,
+                      retries: u32,
+                      note: Option<String>| {
+            let domain = &config.domains[index];
+            (
+                index,
+                DomainOutcome {
+                    domain: domain.name.clone(),
+                    target: Some(target.clone()),
+                    plan,
+                    outcome,
+                    retries,
+                    note,
+                },
             )
-        });
-        let make_plan = |current: &Current| match mode {
+        };
+        let make_plan = |domain: &Domain, current: &Current| match mode {
             Mode::Plan { set_ttl } | Mode::Publish { set_ttl } => {
                 plan::publish(current, &domain.records, domain.ttl, *set_ttl, |t| {
                     config.owns_target(t)
@@ -157,99 +216,154 @@ impl Engine {
         };
 
         loop {
-            let (server, current) = match self.read(&target, &name).await {
-                Ok(read) => read,
-                Err(message) => {
-                    result.outcome = Outcome::Failed {
-                        message,
-                        hint: None,
-                    };
-                    return result;
+            // Read and plan every domain still to do.
+            let mut batch: Vec<(usize, Current, Plan)> = Vec::new();
+            let mut server = None;
+            for index in std::mem::take(&mut active) {
+                let domain = &config.domains[index];
+                let name = domain.srv_name();
+                let (answered, current) = match self.read(&target, &name).await {
+                    Ok(read) => read,
+                    Err(message) => {
+                        done.push(finish(
+                            index,
+                            None,
+                            Outcome::Failed {
+                                message,
+                                hint: None,
+                            },
+                            retries,
+                            None,
+                        ));
+                        continue;
+                    }
+                };
+                server.get_or_insert(answered);
+                let plan = make_plan(domain, &current);
+                if !plan.has_changes() {
+                    done.push(finish(index, Some(plan), Outcome::InSync, retries, None));
+                    continue;
                 }
+                match mode {
+                    Mode::Plan { .. } => {
+                        done.push(finish(index, Some(plan), Outcome::Pending, retries, None));
+                        continue;
+                    }
+                    Mode::Remove { force: false, .. } if plan.remaining() == 0 => {
+                        let refused = Outcome::Refused {
+                            message: format!(
+                                "removing would leave {} without any KMS record: every client there would fail to activate (0x8007251D)",
+                                domain.name
+                            ),
+                            hint: "publish another KMS host first, or use --force if the domain really has no KMS host any more"
+                                .into(),
+                        };
+                        done.push(finish(index, Some(plan), refused, retries, None));
+                        continue;
+                    }
+                    _ => {}
+                }
+                batch.push((index, current, plan));
+            }
+            let Some(server) = server.filter(|_| !batch.is_empty()) else {
+                return done;
             };
-            let plan = make_plan(&current);
-            result.plan = Some(plan.clone());
-            if !plan.has_changes() {
-                result.outcome = Outcome::InSync;
-                return result;
-            }
-            match mode {
-                Mode::Plan { .. } => {
-                    result.outcome = Outcome::Pending;
-                    return result;
+
+            for (index, _, _) in &batch {
+                if let Some(hook) = &self.hooks.before_update {
+                    hook(&config.domains[*index].name);
                 }
-                Mode::Remove { force: false, .. } if plan.remaining() == 0 => {
-                    result.outcome = Outcome::Refused {
-                        message: format!(
-                            "removing would leave {} without any KMS record: every client there would fail to activate (0x8007251D)",
-                            domain.name
-                        ),
-                        hint: "publish another KMS host first, or use --force if the domain really has no KMS host any more".into(),
-                    };
-                    return result;
-                }
-                _ => {}
             }
-            if let Some(hook) = &self.hooks.before_update {
-                hook(&domain.name);
-            }
-            let request = update_request(&target.zone, &name, &current, &plan);
+            let requests: Vec<UpdateRequest> = batch
+                .iter()
+                .map(|(index, current, plan)| {
+                    update_request(
+                        &target.zone,
+                        &config.domains[*index].srv_name(),
+                        current,
+                        plan,
+                    )
+                })
+                .collect();
+            let key = config.domains[batch[0].0].key.as_ref();
             self.say(|| {
-                let key = domain.key.as_ref().map_or("unsigned".to_string(), |k| {
-                    format!("signed with key {}", k.name)
-                });
+                let deletes: usize = requests.iter().map(|r| r.delete.len()).sum();
+                let adds: usize = requests.iter().map(|r| r.add.len()).sum();
+                let key = key.map_or("unsigned".to_string(), |k| format!("signed with key {}", k.name));
                 format!(
-                    "{}: sending UPDATE to {server} ({} delete, {} add, {key})",
-                    domain.name,
-                    request.delete.len(),
-                    request.add.len()
+                    "zone {}: sending one UPDATE to {server} for {} RRset(s) ({deletes} delete, {adds} add, {key})",
+                    target.zone,
+                    requests.len()
                 )
             });
-            match dns::send_update(server, &request, domain.key.as_ref(), &self.opts).await {
+            match dns::send_zone_update(server, &requests, key, &self.opts).await {
                 Ok(_) => {
-                    result.outcome = self.verify(&target, &name, &make_plan, server).await;
-                    return result;
+                    for (index, _, plan) in batch {
+                        let domain = &config.domains[index];
+                        let outcome = self
+                            .verify(
+                                &target,
+                                &domain.srv_name(),
+                                &|c: &Current| make_plan(domain, c),
+                                server,
+                            )
+                            .await;
+                        done.push(finish(index, Some(plan), outcome, retries, None));
+                    }
+                    return done;
                 }
-                Err(UpdateError::PrerequisiteFailed { .. }) if result.retries < MAX_RETRIES => {
-                    // Another host changed the RRset since we read it (or a
+                Err(UpdateError::PrerequisiteFailed { .. }) if retries < MAX_RETRIES => {
+                    // Another host changed an RRset since we read it (or a
                     // retransmitted copy of ours found it already changed):
                     // re-read and plan again.
-                    result.retries += 1;
+                    retries += 1;
                     self.say(|| {
                         format!(
-                            "{}: the RRset changed since it was read; reading it again",
-                            domain.name
+                            "zone {}: the records changed since they were read; reading them again",
+                            target.zone
                         )
                     });
+                    active = batch.into_iter().map(|(index, _, _)| index).collect();
                 }
                 Err(UpdateError::PrerequisiteFailed { .. }) => {
-                    result.outcome = Outcome::Failed {
-                        message: format!(
-                            "the SRV records of {} kept changing while kmsdns tried to update them ({} attempts)",
-                            domain.name,
-                            MAX_RETRIES + 1
-                        ),
-                        hint: Some("another host is updating them at the same time; run publish again".into()),
-                    };
-                    return result;
+                    for (index, _, plan) in batch {
+                        let failed = Outcome::Failed {
+                            message: format!(
+                                "the SRV records of {} kept changing while kmsdns tried to update them ({} attempts)",
+                                config.domains[index].name,
+                                MAX_RETRIES + 1
+                            ),
+                            hint: Some("another host is updating them at the same time; run publish again".into()),
+                        };
+                        done.push(finish(index, Some(plan), failed, retries, None));
+                    }
+                    return done;
                 }
                 Err(error @ UpdateError::Timeout { .. }) => {
                     // The update may have been applied with its reply lost:
                     // a re-read tells.
-                    result.outcome = match self.read(&target, &name).await {
-                        Ok((_, after)) if !make_plan(&after).has_changes() => {
-                            result.note = Some(
-                                "the reply was lost, but the primary serves the change".into(),
-                            );
-                            Outcome::Applied
-                        }
-                        _ => failed(&error, domain),
-                    };
-                    return result;
+                    for (index, _, plan) in batch {
+                        let domain = &config.domains[index];
+                        let (outcome, note) = match self.read(&target, &domain.srv_name()).await {
+                            Ok((_, after)) if !make_plan(domain, &after).has_changes() => (
+                                Outcome::Applied,
+                                Some(
+                                    "the reply was lost, but the primary serves the change"
+                                        .to_string(),
+                                ),
+                            ),
+                            _ => (failed(&error, domain), None),
+                        };
+                        done.push(finish(index, Some(plan), outcome, retries, note));
+                    }
+                    return done;
                 }
                 Err(error) => {
-                    result.outcome = failed(&error, domain);
-                    return result;
+                    for (index, _, plan) in batch {
+                        let outcome = failed(&error, &config.domains[index]);
+                        done.push(finish(index, Some(plan), outcome, retries, None));
+                    }
+                    return done;
                 }
             }
         }
@@ -261,7 +375,7 @@ impl Engine {
         &self,
         target: &Target,
         name: &Name,
-        make_plan: &impl Fn(&Current) -> Plan,
+        make_plan: &dyn Fn(&Current) -> Plan,
         server: SocketAddr,
     ) -> Outcome {
         match self.read(target, name).await {

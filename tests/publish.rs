@@ -508,3 +508,33 @@ fn wait_replication_returns_when_secondaries_follow_and_names_stragglers() {
         run.stdout
     );
 }
+
+/// Two domains of one zone change in one atomic UPDATE: the serial moves once.
+#[test]
+fn one_update_per_zone() {
+    let bed = TestBed::start();
+    let setup = Setup::hosts(
+        &["secure.example", "branch.secure.example, 10, 75"],
+        "secure",
+    );
+    let before = bed.soa_serial(Server::PRIMARY, "secure.example");
+    let run = kmsdns(&bed, &setup.path(), &["-v", "publish"]);
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        bed.soa_serial(Server::PRIMARY, "secure.example"),
+        before + 1
+    );
+    assert!(
+        run.stderr.contains("one UPDATE") && run.stderr.contains("for 2 RRset(s)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(bed.srv_set(Server::PRIMARY, OWNER), set(&[KMS1, KMS2]));
+    assert_eq!(
+        bed.srv_set(Server::PRIMARY, "_vlmcs._tcp.branch.secure.example."),
+        set(&[
+            "10 75 1688 kms1.secure.example.",
+            "10 75 1688 kms2.secure.example."
+        ])
+    );
+}

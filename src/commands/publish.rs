@@ -15,7 +15,7 @@ use crate::config::srv_owner;
 use crate::error::Error;
 use crate::report::{Finding, FindingId, Report, Severity};
 
-/// Apply the plan: one atomic RFC 2136 UPDATE per domain, TSIG-signed when
+/// Apply the plan: one atomic RFC 2136 UPDATE per zone, TSIG-signed when
 /// a key is configured, guarded by a prerequisite on the RRset as read.
 ///
 /// Only records whose target is one of this configuration's hosts are

@@ -14,7 +14,7 @@ use crate::report::Report;
 /// configuration's hosts, by exact RDATA, leaving every other host's record.
 ///
 /// Refuses to remove the last KMS record of a domain (every client there
-/// would fail to activate) unless --force. One atomic UPDATE per domain,
+/// would fail to activate) unless --force. One atomic UPDATE per zone,
 /// guarded by the RRset as read.
 #[derive(Debug, Args)]
 pub struct RemoveArgs {

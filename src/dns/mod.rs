@@ -39,8 +39,8 @@ pub use resolver::{
 pub use transport::Transport;
 pub use tsig::TsigError;
 pub use update::{
-    build_update, send_update, Expected, PrerequisiteRcode, UpdateError, UpdateRequest,
-    UpdateResponse,
+    build_update, build_zone_update, send_update, send_zone_update, Expected, PrerequisiteRcode,
+    UpdateError, UpdateRequest, UpdateResponse,
 };
 pub use zone::{
     authoritative_servers, find_zone, find_zone_at, find_zone_soa, DiscoveryError, NameServer,

@@ -244,25 +244,54 @@ impl UpdateError {
 
 /// Builds the UPDATE message for `request` with message ID `id`, unsigned.
 pub fn build_update(request: &UpdateRequest, id: u16) -> Result<Message, UpdateError> {
+    build_zone_update(std::slice::from_ref(request), id)
+}
+
+/// Builds one UPDATE message changing several SRV RRsets of one zone
+/// (e.g. `_vlmcs._tcp.corp.example.` and `_vlmcs._tcp.branch.corp.example.`),
+/// so the whole zone changes atomically (RFC 2136 §3.7): every
+/// prerequisite first, then every delete, then every add.
+pub fn build_zone_update(requests: &[UpdateRequest], id: u16) -> Result<Message, UpdateError> {
+    let Some(first) = requests.first() else {
+        return Err(UpdateError::InvalidRequest {
+            zone: Name::root(),
+            reason: "an update needs at least one RRset".to_owned(),
+        });
+    };
     let invalid = |reason: String| UpdateError::InvalidRequest {
-        zone: request.zone.clone(),
+        zone: first.zone.clone(),
         reason,
     };
-    let mut zone = request.zone.clone();
+    let mut zone = first.zone.clone();
     zone.set_fqdn(true);
-    let mut name = request.name.clone();
-    name.set_fqdn(true);
-    if !zone.zone_of(&name) {
-        return Err(invalid(format!("{name} is not inside zone {zone}")));
-    }
-    for record in request.delete.iter().chain(&request.add) {
-        if record.name() != &name || record.record_type() != RecordType::SRV {
+    let mut names = Vec::with_capacity(requests.len());
+    for request in requests {
+        let mut request_zone = request.zone.clone();
+        request_zone.set_fqdn(true);
+        if request_zone != zone {
             return Err(invalid(format!(
-                "{} {} is not an SRV record of {name}",
-                record.name(),
-                record.record_type()
+                "{} and {} are different zones; one message updates one zone",
+                request.zone, zone
             )));
         }
+        let mut name = request.name.clone();
+        name.set_fqdn(true);
+        if !zone.zone_of(&name) {
+            return Err(invalid(format!("{name} is not inside zone {zone}")));
+        }
+        if names.contains(&name) {
+            return Err(invalid(format!("{name} is listed twice")));
+        }
+        for record in request.delete.iter().chain(&request.add) {
+            if record.name() != &name || record.record_type() != RecordType::SRV {
+                return Err(invalid(format!(
+                    "{} {} is not an SRV record of {name}",
+                    record.name(),
+                    record.record_type()
+                )));
+            }
+        }
+        names.push(name);
     }
 
     let mut message = Message::new();
@@ -277,36 +306,38 @@ pub fn build_update(request: &UpdateRequest, id: u16) -> Result<Message, UpdateE
     zone_section.set_query_class(DNSClass::IN);
     message.add_zone(zone_section);
 
-    match &request.expected {
-        Expected::Exactly(records) if !records.is_empty() => {
-            // §2.4.2: every RR of the set, class IN, TTL 0. Duplicates
-            // would not change the set; they are dropped.
-            let mut seen: Vec<&SRV> = Vec::new();
-            for srv in records {
-                if seen.contains(&srv) {
-                    continue;
+    for (request, name) in requests.iter().zip(&names) {
+        match &request.expected {
+            Expected::Exactly(records) if !records.is_empty() => {
+                // §2.4.2: every RR of the set, class IN, TTL 0. Duplicates
+                // would not change the set; they are dropped.
+                let mut seen: Vec<&SRV> = Vec::new();
+                for srv in records {
+                    if seen.contains(&srv) {
+                        continue;
+                    }
+                    seen.push(srv);
+                    let mut record = Record::from_rdata(name.clone(), 0, RData::SRV(srv.clone()));
+                    record.set_dns_class(DNSClass::IN);
+                    message.add_pre_requisite(record);
                 }
-                seen.push(srv);
-                let mut record = Record::from_rdata(name.clone(), 0, RData::SRV(srv.clone()));
-                record.set_dns_class(DNSClass::IN);
-                message.add_pre_requisite(record);
             }
-        }
-        Expected::Exactly(_) | Expected::Absent => {
-            // §2.4.3: class NONE, type SRV, TTL 0, RDLENGTH 0.
-            let mut record = Record::update0(name.clone(), 0, RecordType::SRV);
-            record.set_dns_class(DNSClass::NONE);
-            message.add_pre_requisite(record.into_record_of_rdata());
+            Expected::Exactly(_) | Expected::Absent => {
+                // §2.4.3: class NONE, type SRV, TTL 0, RDLENGTH 0.
+                let mut record = Record::update0(name.clone(), 0, RecordType::SRV);
+                record.set_dns_class(DNSClass::NONE);
+                message.add_pre_requisite(record.into_record_of_rdata());
+            }
         }
     }
 
-    for record in &request.delete {
+    for record in requests.iter().flat_map(|r| &r.delete) {
         // §2.5.4: delete one RR: class NONE, TTL 0, exact RDATA.
         let mut delete = record.clone();
         delete.set_dns_class(DNSClass::NONE).set_ttl(0);
         message.add_update(delete);
     }
-    for record in &request.add {
+    for record in requests.iter().flat_map(|r| &r.add) {
         // §2.5.1: add: the zone's class and the record's TTL.
         let mut add = record.clone();
         add.set_dns_class(DNSClass::IN);
@@ -328,9 +359,26 @@ pub async fn send_update(
     key: Option<&TsigKey>,
     opts: &DnsOptions,
 ) -> Result<UpdateResponse, UpdateError> {
-    let zone = request.zone.clone();
+    send_zone_update(server, std::slice::from_ref(request), key, opts).await
+}
+
+/// Like [`send_update`], for several RRsets of one zone in one atomic
+/// message ([`build_zone_update`]). Errors name the first RRset.
+pub async fn send_zone_update(
+    server: SocketAddr,
+    requests: &[UpdateRequest],
+    key: Option<&TsigKey>,
+    opts: &DnsOptions,
+) -> Result<UpdateResponse, UpdateError> {
     let id = random_id();
-    let mut message = build_update(request, id)?;
+    let mut message = build_zone_update(requests, id)?;
+    let Some(request) = requests.first() else {
+        return Err(UpdateError::InvalidRequest {
+            zone: Name::root(),
+            reason: "an update needs at least one RRset".to_owned(),
+        });
+    };
+    let zone = request.zone.clone();
 
     let mut verifier: Option<ReplyVerifier> = match key {
         None => None,
@@ -700,6 +748,63 @@ mod tests {
             build_update(&outside, 1),
             Err(UpdateError::InvalidRequest { .. })
         ));
+    }
+
+    #[test]
+    fn one_message_carries_every_rrset_of_a_zone() {
+        let branch = UpdateRequest {
+            zone: name("corp.example."),
+            name: name("_vlmcs._tcp.branch.corp.example."),
+            expected: Expected::Exactly(vec![srv("old.corp.example.")]),
+            delete: Vec::new(),
+            add: vec![Record::from_rdata(
+                name("_vlmcs._tcp.branch.corp.example."),
+                600,
+                RData::SRV(srv("kms1.corp.example.")),
+            )],
+        };
+        let message = build_zone_update(&[request(Expected::Absent), branch.clone()], 7).unwrap();
+        assert_eq!(message.zones().len(), 1);
+        let prerequisites: Vec<(String, DNSClass)> = message
+            .prerequisites()
+            .iter()
+            .map(|p| (p.name().to_string(), p.dns_class()))
+            .collect();
+        assert_eq!(
+            prerequisites,
+            [
+                ("_vlmcs._tcp.corp.example.".to_string(), DNSClass::NONE),
+                ("_vlmcs._tcp.branch.corp.example.".to_string(), DNSClass::IN),
+            ]
+        );
+        let updates: Vec<(String, DNSClass)> = message
+            .updates()
+            .iter()
+            .map(|u| (u.name().to_string(), u.dns_class()))
+            .collect();
+        assert_eq!(
+            updates,
+            [
+                ("_vlmcs._tcp.corp.example.".to_string(), DNSClass::NONE),
+                ("_vlmcs._tcp.corp.example.".to_string(), DNSClass::IN),
+                ("_vlmcs._tcp.branch.corp.example.".to_string(), DNSClass::IN),
+            ]
+        );
+
+        let elsewhere = UpdateRequest {
+            zone: name("other.example."),
+            name: name("_vlmcs._tcp.other.example."),
+            ..branch.clone()
+        };
+        assert!(matches!(
+            build_zone_update(&[request(Expected::Absent), elsewhere], 1),
+            Err(UpdateError::InvalidRequest { .. })
+        ));
+        assert!(matches!(
+            build_zone_update(&[branch.clone(), branch], 1),
+            Err(UpdateError::InvalidRequest { .. })
+        ));
+        assert!(build_zone_update(&[], 1).is_err());
     }
 
     #[test]
