@@ -495,7 +495,7 @@ impl Named {
     }
 
     /// SIGSTOP: the process keeps its sockets but answers nothing, so
-    /// queries time out.
+    /// queries time out. Returns once every thread has stopped.
     pub fn pause(&mut self) {
         assert_eq!(
             self.state,
@@ -505,6 +505,17 @@ impl Named {
         );
         signal(self.pid(), "STOP");
         self.state = State::Paused;
+        // SIGSTOP reaches the threads asynchronously: one still running
+        // could answer one more query. Wait until every thread shows `T`.
+        let deadline = Instant::now() + STOP_GRACE;
+        while !all_threads_stopped(self.pid()) {
+            assert!(
+                Instant::now() < deadline,
+                "named {} did not stop after SIGSTOP",
+                self.addr
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// SIGCONT after [`Named::pause`].
@@ -1153,4 +1164,20 @@ fn tool(name: &str, package: &str) -> PathBuf {
                  `{name}` comes with {package}). These tests never skip."
             )
         })
+}
+
+/// Whether every thread of `pid` is stopped (state `T` in
+/// `/proc/<pid>/task/*/stat`, after the parenthesised command name).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(Result::ok).all(|task| {
+        let stat = fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next());
+        matches!(state, Some("T" | "t"))
+    })
 }
