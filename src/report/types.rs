@@ -86,6 +86,26 @@ pub enum FindingId {
     KeyedOnly,
     /// A key is referenced but not defined.
     KeyUndefined,
+    /// An `update-policy` grant allows exactly the `_vlmcs._tcp` SRV records.
+    NarrowGrant,
+    /// A zone sets both `allow-update` and `update-policy`.
+    AllowUpdateIgnored,
+    /// Nothing in named.conf allows updates of the `_vlmcs._tcp` SRV records.
+    NoGrant,
+    /// A `deny` rule of an `update-policy` reaches the `_vlmcs._tcp` name.
+    DenyRule,
+    /// No zone of named.conf (or of one of its views) holds the name.
+    ZoneNotFound,
+    /// The zone in named.conf is not a primary: its primary decides updates.
+    ZoneNotPrimary,
+    /// An ACL used in `allow-update` is not defined.
+    AclUndefined,
+    /// ACLs used in `allow-update` refer to each other in a loop, or too deep.
+    AclLoop,
+    /// Updates need a TSIG key and none is configured for the domain.
+    NoKey,
+    /// The live update probe got no usable answer.
+    UpdateProbeFailed,
     /// A key file is readable by group or others.
     KeyFilePermissions,
     /// The KMS host answered the RPC bind for the KMS interface.

@@ -1,0 +1,947 @@
+//! The live half of `kmsdns updates`: asks each zone's primary whether it
+//! would let a sender change the `_vlmcs._tcp` SRV records, and leaves the
+//! zone exactly as it was (RFC 2136 dynamic update, RFC 8945 TSIG).
+//!
+//! DNS has no "may I update?" question, so the probe is a real UPDATE whose
+//! net effect is nothing:
+//!
+//! ```text
+//! zone          <zone>. SOA IN                                     (RFC 2136 §2.3)
+//! prerequisite  the SRV RRset of _vlmcs._tcp.<domain>. exactly as just read
+//!               (§2.4.2; "does not exist", §2.4.3, when it is empty)
+//! update        1. add    _vlmcs._tcp.<domain>. <TTL> IN SRV 65535 0 0 kmsdns-probe-<random>.invalid.   (§2.5.1)
+//!               2. delete the same RR (class NONE, TTL 0)                                              (§2.5.4)
+//! ```
+//!
+//! Why each part is there (verified against BIND 9.18 in `tests/updates.rs`
+//! and in `notes/hickory-and-bind.md`, "May we update?" probes):
+//!
+//! 1. **A real change at the real name and type.** Permission (§3.3) is
+//!    judged on the update section: `allow-update` on the sender,
+//!    `update-policy` on the signer *and on every RR's name and type*. An
+//!    UPDATE with only a prerequisite and no update RR is not enough: BIND
+//!    has no RR to hold against the `update-policy`, so any *valid* key
+//!    passes whether or not it is granted the SRV records, and over TCP
+//!    BIND skips even its unsigned check for `update-policy` zones. The
+//!    sentinel is added at `_vlmcs._tcp.<domain>.` type SRV, exactly what
+//!    `publish` changes, so the answer is the grant `publish` will meet.
+//! 2. **Add first, then delete.** The update section is applied in order
+//!    (§3.4.2): delete-then-add would delete nothing and leave the sentinel
+//!    in the zone. This is why the probe is not built by
+//!    [`crate::dns::send_update`], whose [`crate::dns::UpdateRequest`]
+//!    always puts deletes before adds (right for `publish`); it reuses
+//!    [`crate::dns::build_update`] for the zone, prerequisite and add
+//!    sections and appends the delete itself.
+//! 3. **No net change, serial untouched.** BIND collects the changes of one
+//!    message as a minimal diff: the add and the delete of the same RR
+//!    cancel out, the diff is empty, and an empty diff bumps no serial,
+//!    writes no journal and sends no NOTIFY. The whole message is atomic
+//!    (§3.7), so the sentinel never exists for a reader.
+//! 4. **The RRset's own TTL.** The TTL belongs to the RRset (RFC 2181 §5.2):
+//!    BIND answers an add with another TTL by rewriting the TTL of every RR
+//!    of `_vlmcs._tcp` (other hosts' too), and that rewrite does *not*
+//!    cancel with the delete — the serial moves. So the TTL is read from the
+//!    primary just before, and the sentinel carries it.
+//! 5. **The prerequisite.** If another host changes the RRset between our
+//!    read and our probe, the server applies nothing and answers
+//!    NXRRSET/YXRRSET; the probe re-reads and tries again (a bounded number
+//!    of times). Prerequisites carry no TTL (§2.4.2), so a change of the TTL
+//!    alone in the milliseconds between read and probe is the one race left:
+//!    the probe would then put the old TTL back.
+//! 6. **A sentinel that cannot matter.** Its target is a random label under
+//!    `invalid.` (RFC 6761 §6.4: never resolves), so it can equal no real
+//!    record, and even a server that broke atomicity could send no client
+//!    anywhere with it; priority 65535 puts it after every real host
+//!    (RFC 2782). An in-zone target would be created by nobody today but
+//!    could be tomorrow.
+//!
+//! The probe goes unsigned first (does the zone accept anyone?), then signed
+//! with the domain's configured key (would `publish` be accepted?). It
+//! travels over UDP, as `nsupdate` sends it; a lost reply is answered by
+//! the same message again, which repeats the same no-op. A signed reply is
+//! believed only when its TSIG verifies; a rejected signature is reported
+//! with the server's TSIG error (BADSIG: wrong secret, BADKEY: unknown key
+//! name or algorithm, BADTIME: clock skew).
+//!
+//! Every attempt is logged by the server (`update 'zone/IN' denied`, or
+//! `updating zone …: adding an RR` and `deleting an RR` when accepted).
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hickory_proto::dnssec::rdata::tsig::TsigAlgorithm as HickoryAlgorithm;
+use hickory_proto::dnssec::rdata::{DNSSECRData, TSIG};
+use hickory_proto::dnssec::tsig::TSigner;
+use hickory_proto::op::{
+    Message, MessageType, MessageVerifier, OpCode, ResponseCode, UpdateMessage,
+};
+use hickory_proto::rr::rdata::SRV;
+use hickory_proto::rr::{DNSClass, Name, RData, Record};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
+use tokio::net::UdpSocket;
+use tokio::time::{timeout_at, Instant};
+
+use crate::apply::read_rrset;
+use crate::config::key::{TsigAlgorithm, TsigKey};
+use crate::config::{srv_owner, ServerSpec};
+use crate::dns::{
+    self, DnsOptions, Expected, PrerequisiteRcode, Resolver, Transport, TsigError, UpdateError,
+    UpdateRequest, UpdateResponse,
+};
+use crate::plan::Current;
+
+/// Priority of the sentinel: the last any client would try (RFC 2782).
+pub const SENTINEL_PRIORITY: u16 = 65535;
+/// Weight of the sentinel.
+pub const SENTINEL_WEIGHT: u16 = 0;
+/// Port of the sentinel: no service listens on port 0.
+pub const SENTINEL_PORT: u16 = 0;
+
+/// How many times a probe re-reads the RRset after another host changed it
+/// between the read and the probe.
+pub const MAX_RETRIES: u32 = 3;
+
+/// The TSIG window either side of the time signed (RFC 8945 §10).
+const FUDGE_SECONDS: u16 = 300;
+
+/// The largest DNS message (the TCP length prefix).
+const MAX_MESSAGE: usize = 65_535;
+
+/// A domain whose `_vlmcs._tcp` records are probed.
+#[derive(Debug, Clone)]
+pub struct ProbeTarget {
+    /// The publish-list domain.
+    pub domain: Name,
+    /// The key `publish` signs with, if any.
+    pub key: Option<TsigKey>,
+    /// Where updates go, when configured instead of the SOA MNAME.
+    pub server: Option<ServerSpec>,
+}
+
+/// How the primary answered one probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeAnswer {
+    /// NOERROR: the server would apply a change from this sender.
+    Accepted,
+    /// REFUSED: this sender may not change the SRV records.
+    Refused,
+    /// NOTAUTH: the server did not accept our signature.
+    KeyRejected {
+        /// The TSIG error the server named (BADSIG, BADKEY, BADTIME, …).
+        tsig_error: Option<TsigError>,
+        /// The whole explanation.
+        message: String,
+    },
+    /// No usable answer: what the server allows is unknown.
+    Failed {
+        /// Why.
+        message: String,
+    },
+}
+
+/// What the live probe learnt about one domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveProbe {
+    /// The publish-list domain.
+    pub domain: Name,
+    /// `_vlmcs._tcp.<domain>.`
+    pub name: Name,
+    /// The zone holding the name, when found.
+    pub zone: Option<Name>,
+    /// The primary address probed.
+    pub primary: Option<SocketAddr>,
+    /// TTL of the RRset as last read (`None`: the RRset is empty).
+    pub ttl: Option<u32>,
+    /// Number of SRV records as last read.
+    pub records: usize,
+    /// Why nothing could be probed (zone, primary or RRset unknown).
+    pub error: Option<String>,
+    /// The answer to the unsigned probe.
+    pub unsigned: Option<ProbeAnswer>,
+    /// The key of the signed probe.
+    pub key: Option<Name>,
+    /// The answer to the signed probe.
+    pub signed: Option<ProbeAnswer>,
+    /// Re-reads forced by another host changing the RRset meanwhile.
+    pub retries: u32,
+}
+
+/// The SRV RR the probe adds and deletes: priority 65535, weight 0, port 0,
+/// target `kmsdns-probe-<nonce>.invalid.`.
+pub fn sentinel(nonce: u64) -> Result<SRV, String> {
+    let target = Name::from_ascii(format!("kmsdns-probe-{nonce:016x}.invalid."))
+        .map_err(|e| format!("cannot make the sentinel's name: {e}"))?;
+    Ok(SRV::new(
+        SENTINEL_PRIORITY,
+        SENTINEL_WEIGHT,
+        SENTINEL_PORT,
+        target,
+    ))
+}
+
+/// The probe message: zone, the RRset as read as prerequisite, then the
+/// sentinel added with `ttl` and deleted again (see the module docs).
+pub fn build_probe(
+    zone: &Name,
+    name: &Name,
+    current: &Current,
+    sentinel: &SRV,
+    ttl: u32,
+    id: u16,
+) -> Result<Message, UpdateError> {
+    let mut owner = name.clone();
+    owner.set_fqdn(true);
+    let add = Record::from_rdata(owner.clone(), ttl, RData::SRV(sentinel.clone()));
+    let expected = if current.records.is_empty() {
+        Expected::Absent
+    } else {
+        Expected::Exactly(
+            current
+                .records
+                .iter()
+                .map(|r| SRV::new(r.priority, r.weight, r.port, r.target.clone()))
+                .collect(),
+        )
+    };
+    let request = UpdateRequest {
+        zone: zone.clone(),
+        name: owner,
+        expected,
+        delete: Vec::new(),
+        add: vec![add.clone()],
+    };
+    let mut message = dns::build_update(&request, id)?;
+    // §2.5.4: delete one RR: class NONE, TTL 0, the exact RDATA. After the
+    // add, so that the two cancel (§3.4.2: in order).
+    let mut delete = add;
+    delete.set_dns_class(DNSClass::NONE).set_ttl(0);
+    message.add_update(delete);
+    Ok(message)
+}
+
+/// Sends the probe for `name` to `server`, signed with `key` when given.
+/// `Ok` means the server accepted it (and, being a no-op, changed nothing).
+pub async fn send_probe(
+    server: SocketAddr,
+    zone: &Name,
+    name: &Name,
+    current: &Current,
+    ttl: u32,
+    key: Option<&TsigKey>,
+    opts: &DnsOptions,
+) -> Result<UpdateResponse, UpdateError> {
+    let invalid = |reason: String| UpdateError::InvalidRequest {
+        zone: zone.clone(),
+        reason,
+    };
+    let id = (random_u64() & 0xffff) as u16;
+    let sentinel = sentinel(random_u64()).map_err(invalid)?;
+    let mut message = build_probe(zone, name, current, &sentinel, ttl, id)?;
+    let verifier = match key {
+        None => None,
+        Some(key) => Some(sign(&mut message, key, zone)?),
+    };
+    let bytes = message
+        .to_vec()
+        .map_err(|e| invalid(format!("cannot encode the message: {e}")))?;
+    let (reply, sends) = exchange_udp(server, zone, &bytes, id, opts).await?;
+    judge(server, zone, name, key, &reply, sends, verifier)
+}
+
+fn hickory_algorithm(algorithm: TsigAlgorithm) -> Option<HickoryAlgorithm> {
+    match algorithm {
+        TsigAlgorithm::HmacSha256 => Some(HickoryAlgorithm::HmacSha256),
+        TsigAlgorithm::HmacSha384 => Some(HickoryAlgorithm::HmacSha384),
+        TsigAlgorithm::HmacSha512 => Some(HickoryAlgorithm::HmacSha512),
+        TsigAlgorithm::HmacMd5 | TsigAlgorithm::HmacSha1 | TsigAlgorithm::HmacSha224 => None,
+    }
+}
+
+/// Appends a TSIG record (RFC 8945 §4) and returns the reply's verifier.
+fn sign(message: &mut Message, key: &TsigKey, zone: &Name) -> Result<MessageVerifier, UpdateError> {
+    let unsupported = || UpdateError::UnsupportedAlgorithm {
+        key: key.name.clone(),
+        algorithm: key.algorithm,
+    };
+    let algorithm = hickory_algorithm(key.algorithm).ok_or_else(unsupported)?;
+    let signer = TSigner::new(
+        key.secret.expose().to_vec(),
+        algorithm,
+        key.name.clone(),
+        FUDGE_SECONDS,
+    )
+    .map_err(|_| unsupported())?;
+    let failed = |reason: String| UpdateError::InvalidRequest {
+        zone: zone.clone(),
+        reason: format!("cannot sign with key {}: {reason}", key.name),
+    };
+    match message.finalize(&signer, unix_now()) {
+        Ok(Some(verifier)) => Ok(verifier),
+        Ok(None) => Err(failed("the signer returned no verifier".into())),
+        Err(e) => Err(failed(e.to_string())),
+    }
+}
+
+/// Sends `request` over UDP and waits for the reply with our ID, resending
+/// the same bytes after each timeout, `opts.attempts` times in all.
+/// Datagrams that are not our reply are dropped (RFC 5452 §9.1).
+async fn exchange_udp(
+    server: SocketAddr,
+    zone: &Name,
+    request: &[u8],
+    id: u16,
+    opts: &DnsOptions,
+) -> Result<(Vec<u8>, u32), UpdateError> {
+    let io_error = |source: io::Error| {
+        if source.kind() == io::ErrorKind::ConnectionRefused {
+            UpdateError::Unreachable {
+                server,
+                zone: zone.clone(),
+                source,
+            }
+        } else {
+            UpdateError::Io {
+                server,
+                zone: zone.clone(),
+                source,
+            }
+        }
+    };
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = UdpSocket::bind(local).await.map_err(io_error)?;
+    // Connected: only `server` can answer, and ICMP port unreachable comes
+    // back as ECONNREFUSED.
+    socket.connect(server).await.map_err(io_error)?;
+    let mut buffer = vec![0u8; MAX_MESSAGE];
+    let attempts = opts.attempts.max(1);
+    for sends in 1..=attempts {
+        socket.send(request).await.map_err(io_error)?;
+        let deadline = Instant::now() + opts.timeout;
+        loop {
+            let received = match timeout_at(deadline, socket.recv(&mut buffer)).await {
+                Err(_elapsed) => break,
+                Ok(received) => received.map_err(io_error)?,
+            };
+            let bytes = &buffer[..received];
+            if bytes.len() < 12 || u16::from_be_bytes([bytes[0], bytes[1]]) != id {
+                continue;
+            }
+            return Ok((bytes.to_vec(), sends));
+        }
+    }
+    Err(UpdateError::Timeout {
+        server,
+        zone: zone.clone(),
+        attempts,
+    })
+}
+
+/// Turns the reply into the outcome, its TSIG first: a reply to a signed
+/// probe whose signature does not verify says nothing trustworthy.
+fn judge(
+    server: SocketAddr,
+    zone: &Name,
+    name: &Name,
+    key: Option<&TsigKey>,
+    bytes: &[u8],
+    sends: u32,
+    verifier: Option<MessageVerifier>,
+) -> Result<UpdateResponse, UpdateError> {
+    let malformed = |reason: String| UpdateError::Malformed {
+        server,
+        zone: zone.clone(),
+        reason,
+    };
+    let message = Message::from_vec(bytes)
+        .map_err(|e| malformed(format!("the reply does not parse: {e}")))?;
+    if message.message_type() != MessageType::Response || message.op_code() != OpCode::Update {
+        return Err(malformed(
+            "the reply with our ID is not an UPDATE response".into(),
+        ));
+    }
+    if message.truncated() {
+        return Err(malformed("the reply is truncated".into()));
+    }
+    let rcode = message.response_code();
+    let key_name = key.map(|k| k.name.clone());
+    let mut signed = false;
+    if let Some(mut verifier) = verifier {
+        match message.signature().last().map(Record::data) {
+            Some(RData::DNSSEC(DNSSECRData::TSIG(tsig))) => {
+                let error = tsig_error(tsig).map_err(malformed)?;
+                if error.is_some() || tsig.mac().is_empty() {
+                    return Err(UpdateError::NotAuth {
+                        server,
+                        zone: zone.clone(),
+                        key: key_name,
+                        tsig_error: error,
+                    });
+                }
+                verifier(bytes).map_err(|e| UpdateError::BadResponseSignature {
+                    server,
+                    zone: zone.clone(),
+                    reason: e.to_string(),
+                })?;
+                signed = true;
+            }
+            Some(_) => {
+                return Err(UpdateError::BadResponseSignature {
+                    server,
+                    zone: zone.clone(),
+                    reason: "the reply is signed with SIG(0), not TSIG".into(),
+                })
+            }
+            // An unsigned error reply (e.g. FORMERR: the server could not
+            // read the TSIG) is reported as such; only a success must be
+            // signed to be believed.
+            None if rcode == ResponseCode::NoError => {
+                return Err(UpdateError::BadResponseSignature {
+                    server,
+                    zone: zone.clone(),
+                    reason: "the reply to a signed update is not signed".into(),
+                })
+            }
+            None => {}
+        }
+    }
+    let prerequisite = |rcode| UpdateError::PrerequisiteFailed {
+        server,
+        zone: zone.clone(),
+        name: name.clone(),
+        rcode,
+        retransmitted: sends > 1,
+    };
+    let zone = zone.clone();
+    Err(match rcode {
+        ResponseCode::NoError => {
+            return Ok(UpdateResponse {
+                server,
+                zone,
+                signed,
+                transport: Transport::Udp,
+                sends,
+            })
+        }
+        ResponseCode::Refused => UpdateError::Refused {
+            server,
+            zone,
+            name: name.clone(),
+            signed: key.is_some(),
+            key: key_name,
+        },
+        ResponseCode::NotAuth => UpdateError::NotAuth {
+            server,
+            zone,
+            key: key_name,
+            tsig_error: None,
+        },
+        ResponseCode::NXRRSet => prerequisite(PrerequisiteRcode::NxRrset),
+        ResponseCode::YXRRSet => prerequisite(PrerequisiteRcode::YxRrset),
+        ResponseCode::NXDomain => prerequisite(PrerequisiteRcode::NxDomain),
+        ResponseCode::YXDomain => prerequisite(PrerequisiteRcode::YxDomain),
+        ResponseCode::NotZone => UpdateError::NotZone {
+            server,
+            zone,
+            name: name.clone(),
+        },
+        ResponseCode::ServFail => UpdateError::ServFail { server, zone },
+        ResponseCode::FormErr => UpdateError::FormErr { server, zone },
+        ResponseCode::NotImp => UpdateError::NotImp { server, zone },
+        rcode => UpdateError::Rcode {
+            server,
+            zone,
+            rcode,
+        },
+    })
+}
+
+/// The error field of a TSIG RDATA, which hickory 0.25.2 has no getter
+/// for: read back from its wire form (RFC 8945 §4.2: algorithm name, time
+/// signed (48 bits), fudge, MAC size, MAC, original ID, error, …).
+fn tsig_error(tsig: &TSIG) -> Result<Option<TsigError>, String> {
+    let bytes = tsig
+        .to_bytes()
+        .map_err(|e| format!("cannot re-encode the reply's TSIG: {e}"))?;
+    let malformed = |e: &dyn std::fmt::Display| format!("malformed TSIG in the reply: {e}");
+    let mut decoder = BinDecoder::new(&bytes);
+    Name::read(&mut decoder).map_err(|e| malformed(&e))?;
+    decoder.read_slice(6 + 2).map_err(|e| malformed(&e))?;
+    let mac_size = decoder.read_u16().map_err(|e| malformed(&e))?.unverified();
+    decoder
+        .read_slice(usize::from(mac_size))
+        .map_err(|e| malformed(&e))?;
+    decoder.read_u16().map_err(|e| malformed(&e))?;
+    let error = decoder.read_u16().map_err(|e| malformed(&e))?.unverified();
+    Ok(TsigError::from_code(error))
+}
+
+/// Probes one domain: finds its zone and primary, reads the RRset, then
+/// sends the probe unsigned and, with a key, signed.
+pub async fn probe_domain(
+    target: &ProbeTarget,
+    resolver: &Resolver,
+    opts: &DnsOptions,
+    verbose: bool,
+) -> LiveProbe {
+    let name = srv_owner(&target.domain);
+    let mut probe = LiveProbe {
+        domain: target.domain.clone(),
+        name: name.clone(),
+        zone: None,
+        primary: None,
+        ttl: None,
+        records: 0,
+        error: None,
+        unsigned: None,
+        key: target.key.as_ref().map(|k| k.name.clone()),
+        signed: None,
+        retries: 0,
+    };
+    let (zone, primaries) = match find_target(target, &name, resolver, opts).await {
+        Ok(found) => found,
+        Err(message) => {
+            probe.error = Some(message);
+            return probe;
+        }
+    };
+    probe.zone = Some(zone.clone());
+    // The first primary address that answers the read is the one probed.
+    let mut last_error = format!("the primary of {zone} has no address");
+    let mut found = None;
+    for server in &primaries {
+        match read_rrset(*server, &name, opts).await {
+            Ok(current) => {
+                found = Some((*server, current));
+                break;
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    let Some((server, current)) = found else {
+        probe.error = Some(last_error);
+        return probe;
+    };
+    probe.primary = Some(server);
+    probe.ttl = current.ttl;
+    probe.records = current.records.len();
+    let mut session = Session {
+        server,
+        zone: &zone,
+        name: &name,
+        current,
+        opts,
+        verbose,
+        retries: 0,
+    };
+    probe.unsigned = Some(session.ask(None).await);
+    if let Some(key) = &target.key {
+        probe.signed = Some(session.ask(Some(key)).await);
+    }
+    probe.ttl = session.current.ttl;
+    probe.records = session.current.records.len();
+    probe.retries = session.retries;
+    probe
+}
+
+/// The state of one domain's probes: the RRset as last read.
+struct Session<'a> {
+    server: SocketAddr,
+    zone: &'a Name,
+    name: &'a Name,
+    current: Current,
+    opts: &'a DnsOptions,
+    verbose: bool,
+    retries: u32,
+}
+
+impl Session<'_> {
+    /// One probe, re-read and re-sent when the RRset changed meanwhile.
+    async fn ask(&mut self, key: Option<&TsigKey>) -> ProbeAnswer {
+        let mut attempts = 0;
+        loop {
+            // An empty RRset has no TTL to keep: the sentinel is alone in it
+            // and leaves with it, so any TTL does.
+            let ttl = self.current.ttl.unwrap_or(crate::config::DEFAULT_TTL);
+            if self.verbose {
+                let how = key.map_or("unsigned".to_string(), |k| {
+                    format!("signed with {}", k.name)
+                });
+                eprintln!(
+                    "kmsdns: probing {} at {} ({how}, TTL {ttl}, {} record(s) as prerequisite)",
+                    self.name,
+                    self.server,
+                    self.current.records.len()
+                );
+            }
+            let sent = send_probe(
+                self.server,
+                self.zone,
+                self.name,
+                &self.current,
+                ttl,
+                key,
+                self.opts,
+            )
+            .await;
+            return match sent {
+                Ok(_) => ProbeAnswer::Accepted,
+                Err(UpdateError::Refused { .. }) => ProbeAnswer::Refused,
+                Err(error @ UpdateError::NotAuth { .. }) if key.is_some() => {
+                    let tsig_error = match &error {
+                        UpdateError::NotAuth { tsig_error, .. } => *tsig_error,
+                        _ => None,
+                    };
+                    ProbeAnswer::KeyRejected {
+                        tsig_error,
+                        message: error.to_string(),
+                    }
+                }
+                Err(UpdateError::PrerequisiteFailed { .. }) if attempts < MAX_RETRIES => {
+                    // Another host changed the RRset since it was read:
+                    // nothing was applied; read it again and re-probe.
+                    attempts += 1;
+                    self.retries += 1;
+                    match read_rrset(self.server, self.name, self.opts).await {
+                        Ok(current) => {
+                            self.current = current;
+                            continue;
+                        }
+                        Err(message) => ProbeAnswer::Failed { message },
+                    }
+                }
+                Err(UpdateError::PrerequisiteFailed { .. }) => ProbeAnswer::Failed {
+                    message: format!(
+                        "the SRV records of {} kept changing while kmsdns probed ({} attempts)",
+                        self.name,
+                        MAX_RETRIES + 1
+                    ),
+                },
+                Err(error) => ProbeAnswer::Failed {
+                    message: error.to_string(),
+                },
+            };
+        }
+    }
+}
+
+/// The zone and primary addresses for `name`: the configured server, or
+/// the SOA MNAME (RFC 2136 §4), as `publish` finds them.
+async fn find_target(
+    target: &ProbeTarget,
+    name: &Name,
+    resolver: &Resolver,
+    opts: &DnsOptions,
+) -> Result<(Name, Vec<SocketAddr>), String> {
+    let info = match &target.server {
+        None => dns::find_zone(name, resolver, opts).await,
+        Some(ServerSpec::Addr { ip, port }) => {
+            let server = SocketAddr::new(*ip, port.unwrap_or(opts.dns_port));
+            dns::find_zone_at(server, name, opts).await
+        }
+        Some(ServerSpec::Name(host)) => {
+            let addresses = resolver.addresses(host).await.map_err(|e| {
+                format!("cannot find the address of the configured server {host}: {e}")
+            })?;
+            let Some(server) = addresses.socket_addrs(opts.dns_port).into_iter().next() else {
+                return Err(format!(
+                    "the configured server {host} has no A or AAAA record"
+                ));
+            };
+            dns::find_zone_at(server, name, opts).await
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    Ok((info.zone, info.primary))
+}
+
+/// 64 unpredictable bits for message IDs (RFC 5452 §4.3) and sentinel
+/// names: `RandomState` is seeded from the system's random source and
+/// re-keyed on every call.
+fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    hasher.write_u128(nanos);
+    hasher.finish()
+}
+
+/// Seconds since the epoch for the TSIG "time signed" (RFC 8945 §4.2).
+fn unix_now() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SrvRecord;
+    use hickory_proto::rr::RecordType;
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    fn current(ttl: Option<u32>, targets: &[&str]) -> Current {
+        Current {
+            ttl,
+            records: targets
+                .iter()
+                .map(|t| SrvRecord {
+                    priority: 0,
+                    weight: 0,
+                    port: 1688,
+                    target: name(t),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_sentinel_cannot_be_a_real_record() {
+        let srv = sentinel(0x0123_4567_89ab_cdef).unwrap();
+        assert_eq!(srv.priority(), 65535);
+        assert_eq!(srv.port(), 0);
+        assert_eq!(
+            srv.target().to_ascii(),
+            "kmsdns-probe-0123456789abcdef.invalid."
+        );
+        assert_ne!(sentinel(1).unwrap(), sentinel(2).unwrap());
+    }
+
+    #[test]
+    fn the_add_comes_before_the_delete_with_the_rrset_ttl() {
+        let srv = sentinel(7).unwrap();
+        let read = current(Some(600), &["kms1.corp.example.", "kms2.corp.example."]);
+        let message = build_probe(
+            &name("corp.example."),
+            &name("_vlmcs._tcp.corp.example."),
+            &read,
+            &srv,
+            600,
+            1,
+        )
+        .unwrap();
+        assert_eq!(message.op_code(), OpCode::Update);
+        let prerequisites = message.prerequisites();
+        assert_eq!(prerequisites.len(), 2, "the RRset as read, value dependent");
+        assert!(prerequisites.iter().all(|p| p.dns_class() == DNSClass::IN));
+        let updates = message.updates();
+        assert_eq!(updates.len(), 2);
+        // 1. the add: class IN, the RRset's TTL.
+        assert_eq!(updates[0].dns_class(), DNSClass::IN);
+        assert_eq!(updates[0].ttl(), 600);
+        assert_eq!(updates[0].data(), &RData::SRV(srv.clone()));
+        // 2. the delete of the same RR: class NONE, TTL 0.
+        assert_eq!(updates[1].dns_class(), DNSClass::NONE);
+        assert_eq!(updates[1].ttl(), 0);
+        assert_eq!(updates[1].data(), &RData::SRV(srv));
+        for update in updates {
+            assert_eq!(update.name(), &name("_vlmcs._tcp.corp.example."));
+            assert_eq!(update.record_type(), RecordType::SRV);
+        }
+    }
+
+    #[test]
+    fn an_empty_rrset_is_the_does_not_exist_prerequisite() {
+        let message = build_probe(
+            &name("corp.example."),
+            &name("_vlmcs._tcp.corp.example."),
+            &current(None, &[]),
+            &sentinel(7).unwrap(),
+            3600,
+            1,
+        )
+        .unwrap();
+        let prerequisites = message.prerequisites();
+        assert_eq!(prerequisites.len(), 1);
+        assert_eq!(prerequisites[0].dns_class(), DNSClass::NONE);
+        assert_eq!(prerequisites[0].record_type(), RecordType::SRV);
+    }
+
+    #[test]
+    fn wire_form_of_the_update_section() {
+        let message = build_probe(
+            &name("corp.example."),
+            &name("_vlmcs._tcp.corp.example."),
+            &current(None, &[]),
+            &SRV::new(65535, 0, 0, name("p.invalid.")),
+            3600,
+            0xbeef,
+        )
+        .unwrap();
+        let bytes = message.to_vec().unwrap();
+        #[rustfmt::skip]
+        let header = [
+            0xbe, 0xef, // ID
+            0x28, 0x00, // QR=0, opcode 5 (UPDATE); rcode 0
+            0, 1,       // ZOCOUNT
+            0, 1,       // PRCOUNT: the RRset does not exist
+            0, 2,       // UPCOUNT: the add and the delete
+            0, 0,       // ADCOUNT
+        ];
+        assert_eq!(&bytes[..12], &header);
+        // Zone (offset 12, 18 bytes) and prerequisite (offset 30: owner
+        // with a pointer to the zone, 14 bytes, then 10 bytes of fields).
+        let updates = &bytes[12 + 18 + 14 + 10..];
+        let rdata = b"\xff\xff\x00\x00\x00\x00\x01p\x07invalid\x00";
+        let mut expected = Vec::new();
+        // The add: owner (pointer to offset 30), SRV, IN, TTL 3600.
+        expected.extend_from_slice(&[0xc0, 30, 0, 33, 0, 1, 0, 0, 0x0e, 0x10, 0, 17]);
+        // priority 65535, weight 0, port 0, target p.invalid.
+        expected.extend_from_slice(rdata);
+        // The delete: the same owner, SRV, class NONE (254), TTL 0.
+        expected.extend_from_slice(&[0xc0, 30, 0, 33, 0, 0xfe, 0, 0, 0, 0, 0, 17]);
+        expected.extend_from_slice(rdata);
+        assert_eq!(updates, &expected[..]);
+    }
+
+    /// BIND's answer to a signature it rejects: NOTAUTH with a TSIG whose
+    /// MAC is empty and whose error says why.
+    fn rejection(error: u16) -> Vec<u8> {
+        use hickory_proto::dnssec::rdata::tsig::make_tsig_record;
+        use hickory_proto::op::Query;
+        let mut reply = Message::new();
+        reply
+            .set_id(9)
+            .set_message_type(MessageType::Response)
+            .set_op_code(OpCode::Update)
+            .set_response_code(ResponseCode::NotAuth)
+            .add_query(Query::query(name("corp.example."), RecordType::SOA));
+        let tsig = TSIG::new(
+            HickoryAlgorithm::HmacSha256,
+            1_700_000_000,
+            300,
+            Vec::new(),
+            9,
+            error,
+            Vec::new(),
+        );
+        reply.add_tsig(make_tsig_record(name("kmsdns-secure."), tsig));
+        reply.to_vec().unwrap()
+    }
+
+    fn key() -> TsigKey {
+        use crate::config::key::{KeyOrigin, Secret};
+        TsigKey {
+            name: name("kmsdns-secure."),
+            algorithm: TsigAlgorithm::HmacSha256,
+            secret: Secret::new(b"0123456789abcdef0123456789abcdef".to_vec()),
+            origin: KeyOrigin::Env("KMSDNS_KEY".to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_rejected_signature_names_the_tsig_error() {
+        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        let zone = name("corp.example.");
+        let owner = name("_vlmcs._tcp.corp.example.");
+        for (code, word) in [(16, "BADSIG"), (17, "BADKEY"), (18, "BADTIME")] {
+            let mut request = build_probe(
+                &zone,
+                &owner,
+                &current(None, &[]),
+                &sentinel(1).unwrap(),
+                3600,
+                9,
+            )
+            .unwrap();
+            let verifier = sign(&mut request, &key(), &zone).unwrap();
+            let error = judge(
+                server,
+                &zone,
+                &owner,
+                Some(&key()),
+                &rejection(code),
+                1,
+                Some(verifier),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    UpdateError::NotAuth {
+                        tsig_error: Some(_),
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+            assert!(error.to_string().contains(word), "{error}");
+        }
+    }
+
+    #[test]
+    fn an_unsigned_success_to_a_signed_probe_is_not_believed() {
+        use hickory_proto::op::Query;
+        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        let zone = name("corp.example.");
+        let owner = name("_vlmcs._tcp.corp.example.");
+        let mut request = build_probe(
+            &zone,
+            &owner,
+            &current(None, &[]),
+            &sentinel(1).unwrap(),
+            60,
+            9,
+        )
+        .unwrap();
+        let verifier = sign(&mut request, &key(), &zone).unwrap();
+        let mut reply = Message::new();
+        reply
+            .set_id(9)
+            .set_message_type(MessageType::Response)
+            .set_op_code(OpCode::Update)
+            .add_query(Query::query(zone.clone(), RecordType::SOA));
+        let bytes = reply.to_vec().unwrap();
+        let error = judge(
+            server,
+            &zone,
+            &owner,
+            Some(&key()),
+            &bytes,
+            1,
+            Some(verifier),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(error, UpdateError::BadResponseSignature { .. }),
+            "{error:?}"
+        );
+        // Unsigned, the same reply is an acceptance.
+        assert!(judge(server, &zone, &owner, None, &bytes, 1, None).is_ok());
+    }
+
+    #[test]
+    fn garbage_and_queries_are_not_taken_for_answers() {
+        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        let zone = name("corp.example.");
+        let owner = name("_vlmcs._tcp.corp.example.");
+        let garbage = [
+            0u8, 9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1,
+        ];
+        assert!(matches!(
+            judge(server, &zone, &owner, None, &garbage, 1, None),
+            Err(UpdateError::Malformed { .. })
+        ));
+        let mut query = Message::new();
+        query.set_id(9).set_op_code(OpCode::Update);
+        let bytes = query.to_vec().unwrap();
+        assert!(matches!(
+            judge(server, &zone, &owner, None, &bytes, 1, None),
+            Err(UpdateError::Malformed { .. })
+        ));
+    }
+}
