@@ -1,0 +1,966 @@
+//! `kmsdns updates` against the real BIND test bed and the named.conf
+//! fixtures: the static audit names each grant with its file and line, the
+//! live probe tells "anyone may update" from "keyed only" from "our key is
+//! refused" — and leaves every zone exactly as it was, serial included, on
+//! the primary and on both secondaries.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use common::bind::{key_file, nsupdate, try_nsupdate, Server, TestBed, ZONES};
+use hickory_proto::rr::RecordType;
+use serde_json::Value;
+
+/// Long enough for a NOTIFY and a transfer on the test bed (50–100 ms), so
+/// a serial bump by the probe would be seen on the secondaries.
+const SETTLE: Duration = Duration::from_millis(600);
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+
+    fn show(&self) -> String {
+        format!(
+            "status {}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs kmsdns in `cwd` (an empty directory: no ./kmsdns.toml is found
+/// by accident) with `args`, pointed at the test bed when there is one.
+fn kmsdns_in(cwd: &Path, bed: Option<&TestBed>, args: &[&str]) -> Run {
+    let mut command = Command::cargo_bin("kmsdns").expect("binary");
+    command.current_dir(cwd).env("NO_COLOR", "1");
+    if let Some(bed) = bed {
+        command
+            .args(["--nameserver", &bed.primary().to_string()])
+            .args(["--dns-port", &bed.port().to_string()]);
+    }
+    let output = command.args(args).output().expect("kmsdns runs");
+    Run {
+        status: output.status.code().expect("exit code"),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
+    }
+}
+
+fn kmsdns(bed: Option<&TestBed>, args: &[&str]) -> Run {
+    let cwd = tempfile::tempdir().expect("temp dir");
+    kmsdns_in(cwd.path(), bed, args)
+}
+
+/// A configuration file: `publish-list` and optional default key, one host,
+/// the three test keys, and `extra` TOML at the end.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(domains: &[&str], key: Option<&str>, extra: &str) -> Setup {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let list: Vec<String> = domains.iter().map(|d| format!("\"{d}\"")).collect();
+        let key = key.map_or(String::new(), |k| format!("key = \"{k}\"\n"));
+        let text = format!(
+            "{key}publish-list = [{}]\n[[host]]\nname = \"kms1.secure.example\"\n\
+             [tsig-key.secure]\nfile = \"{}\"\n[tsig-key.wrong]\nfile = \"{}\"\n\
+             [tsig-key.unknown]\nfile = \"{}\"\n{extra}",
+            list.join(", "),
+            key_file("kmsdns-secure").display(),
+            key_file("wrong-secret").display(),
+            key_file("unknown").display()
+        );
+        fs::write(dir.path().join("kmsdns.toml"), text).expect("write config");
+        Setup { dir }
+    }
+
+    fn path(&self) -> String {
+        self.dir
+            .path()
+            .join("kmsdns.toml")
+            .to_str()
+            .expect("UTF-8 path")
+            .to_string()
+    }
+}
+
+/// The test bed primary's own named.conf.
+fn primary_conf(bed: &TestBed) -> PathBuf {
+    bed.dir().join(Server::PRIMARY.name()).join("named.conf")
+}
+
+fn fixture(relative: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/named_conf")
+        .join(relative)
+        .to_str()
+        .expect("UTF-8 path")
+        .to_string()
+}
+
+/// The 1-based line of the first line of `file` containing `needle`.
+fn line_of(file: &Path, needle: &str) -> usize {
+    let text = fs::read_to_string(file).expect("read named.conf");
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not in {}", file.display()))
+}
+
+/// Every finding of the JSON report as (id, severity, domain).
+fn findings(doc: &Value) -> Vec<(String, String, String)> {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap_or("").to_string(),
+                f["severity"].as_str().unwrap_or("").to_string(),
+                f["domain"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn finding<'a>(doc: &'a Value, id: &str, domain: &str) -> &'a Value {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == id && f["domain"] == domain)
+        .unwrap_or_else(|| panic!("no {id} finding for {domain}:\n{doc:#}"))
+}
+
+fn zone<'a>(doc: &'a Value, zone: &str) -> &'a Value {
+    doc["details"]["zones"]
+        .as_array()
+        .expect("zones")
+        .iter()
+        .find(|z| z["zone"] == zone)
+        .unwrap_or_else(|| panic!("no zone {zone} in the details:\n{doc:#}"))
+}
+
+/// The live verdict of `domain` in the details.
+fn live<'a>(doc: &'a Value, domain: &str) -> &'a Value {
+    doc["details"]["zones"]
+        .as_array()
+        .expect("zones")
+        .iter()
+        .flat_map(|z| z["live"].as_array().into_iter().flatten())
+        .find(|l| l["domain"] == domain)
+        .unwrap_or_else(|| panic!("no live verdict for {domain}:\n{doc:#}"))
+}
+
+//------------ the zone is left as it was ------------------------------------
+
+/// Everything a probe must not change: per server and zone, the serial;
+/// per server and name, the SRV set and its TTLs.
+#[derive(Debug, PartialEq, Eq)]
+struct State {
+    serials: Vec<(Server, &'static str, u32)>,
+    rrsets: Vec<(Server, String, BTreeSet<String>, BTreeSet<u32>)>,
+}
+
+const NAMES: [&str; 5] = [
+    "_vlmcs._tcp.secure.example.",
+    "_vlmcs._tcp.branch.secure.example.",
+    "_vlmcs._tcp.open.example.",
+    "_vlmcs._tcp.static.example.",
+    "_vlmcs._tcp.broken.example.",
+];
+
+fn state(bed: &TestBed) -> State {
+    let mut serials = Vec::new();
+    let mut rrsets = Vec::new();
+    for server in Server::ALL {
+        for zone in ZONES {
+            serials.push((server, zone, bed.soa_serial(server, zone)));
+        }
+        for name in NAMES {
+            let ttls = bed
+                .query(server, name, RecordType::SRV)
+                .answers()
+                .iter()
+                .filter(|r| r.record_type() == RecordType::SRV)
+                .map(|r| r.ttl())
+                .collect();
+            rrsets.push((server, name.to_string(), bed.srv_set(server, name), ttls));
+        }
+    }
+    State { serials, rrsets }
+}
+
+/// Panics with the entries that differ, expected and got, unless
+/// `bed` is in the state `before`.
+fn assert_unchanged(bed: &TestBed, before: &State) {
+    thread::sleep(SETTLE);
+    let after = state(bed);
+    let mut diffs = Vec::new();
+    for (want, got) in before.serials.iter().zip(&after.serials) {
+        if want != got {
+            diffs.push(format!(
+                "serial {} {}: expected {}, got {}",
+                want.0, want.1, want.2, got.2
+            ));
+        }
+    }
+    for (want, got) in before.rrsets.iter().zip(&after.rrsets) {
+        if want != got {
+            diffs.push(format!(
+                "{} {}: expected {:?} TTL {:?}, got {:?} TTL {:?}",
+                want.0, want.1, want.2, want.3, got.2, got.3
+            ));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "the probe changed a zone:\n{}",
+        diffs.join("\n")
+    );
+}
+
+/// Waits until both secondaries serve the primary's serial of every zone.
+fn converged(bed: &TestBed) {
+    for zone in ZONES {
+        let serial = bed.soa_serial(Server::PRIMARY, zone);
+        for secondary in Server::SECONDARIES {
+            bed.wait_serial(secondary, zone, serial, Duration::from_secs(10));
+        }
+    }
+}
+
+/// The four-domain configuration with the granted key, plus `extra`.
+fn all_domains(extra: &str) -> Setup {
+    Setup::new(
+        &[
+            "secure.example",
+            "branch.secure.example",
+            "open.example",
+            "static.example",
+            "broken.example",
+        ],
+        Some("secure"),
+        extra,
+    )
+}
+
+#[test]
+fn live_probes_leave_every_zone_as_it_was() {
+    let bed = TestBed::start();
+    let setup = all_domains("");
+
+    // Empty RRsets (secure, branch, open) and filled ones (static, broken).
+    let before = state(&bed);
+    let run = kmsdns(
+        Some(&bed),
+        &["-c", &setup.path(), "--format", "json", "updates", "--live"],
+    );
+    assert_eq!(run.status, 2, "open.example is critical:\n{}", run.show());
+    assert_unchanged(&bed, &before);
+
+    // RRsets with TTLs other than the default: the sentinel must carry them.
+    nsupdate(
+        Some(&key_file("kmsdns-secure")),
+        &format!(
+            "server {} {}\nzone secure.example\n\
+             update add _vlmcs._tcp.secure.example. 1200 IN SRV 0 0 1688 kms1.secure.example.\n\
+             update add _vlmcs._tcp.secure.example. 1200 IN SRV 5 5 1688 other-kms.example.\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n\
+             update add _vlmcs._tcp.open.example. 600 IN SRV 0 0 1688 kms2.secure.example.\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    converged(&bed);
+    let before = state(&bed);
+    for concurrency in ["1", "8"] {
+        let run = kmsdns(
+            Some(&bed),
+            &[
+                "-c",
+                &setup.path(),
+                "--concurrency",
+                concurrency,
+                "--format",
+                "json",
+                "updates",
+            ],
+        );
+        assert_eq!(run.status, 2, "{}", run.show());
+        let doc = run.json();
+        assert_eq!(live(&doc, "secure.example.")["ttl"], 1200, "{doc:#}");
+        assert_eq!(live(&doc, "secure.example.")["records"], 2);
+        assert_eq!(live(&doc, "open.example.")["ttl"], 600);
+        assert_eq!(live(&doc, "open.example.")["unsigned"], "accepted");
+        assert_unchanged(&bed, &before);
+    }
+}
+
+/// The BIND behaviour the probe's design rests on (update_probe module
+/// docs), pinned with the real nsupdate: the add must come first, and must
+/// carry the RRset's TTL.
+#[test]
+fn bind_facts_behind_the_probe() {
+    let bed = TestBed::start();
+    let script = |body: &str| {
+        format!(
+            "server {} {}\nzone open.example\n{body}\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        )
+    };
+    let owner = "_vlmcs._tcp.open.example.";
+    nsupdate(
+        None,
+        &script(&format!(
+            "update add {owner} 600 IN SRV 0 0 1688 kms1.secure.example."
+        )),
+    );
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    let sentinel = "65535 0 0 kmsdns-probe-0000000000000001.invalid.";
+
+    // Add then delete, the RRset's TTL: nothing changes.
+    nsupdate(
+        None,
+        &script(&format!(
+            "update add {owner} 600 IN SRV {sentinel}\nupdate delete {owner} 600 IN SRV {sentinel}"
+        )),
+    );
+    assert_eq!(bed.soa_serial(Server::PRIMARY, "open.example"), serial);
+
+    // Another TTL: BIND rewrites the RRset's TTL, and the serial moves.
+    nsupdate(
+        None,
+        &script(&format!(
+            "update add {owner} 300 IN SRV {sentinel}\nupdate delete {owner} 300 IN SRV {sentinel}"
+        )),
+    );
+    let bumped = bed.soa_serial(Server::PRIMARY, "open.example");
+    assert_ne!(bumped, serial, "a TTL rewrite is a change");
+
+    // Delete then add: the sentinel stays.
+    nsupdate(
+        None,
+        &script(&format!(
+            "update delete {owner} 300 IN SRV {sentinel}\nupdate add {owner} 300 IN SRV {sentinel}"
+        )),
+    );
+    assert!(bed
+        .srv_set(Server::PRIMARY, owner)
+        .contains(&sentinel.to_string()));
+
+    // On a keyed zone the unsigned add-and-delete is refused.
+    let refused = try_nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone secure.example\n\
+             update add _vlmcs._tcp.secure.example. 3600 IN SRV {sentinel}\n\
+             update delete _vlmcs._tcp.secure.example. 3600 IN SRV {sentinel}\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    assert!(
+        refused.as_ref().is_err_and(|out| out.contains("REFUSED")),
+        "{refused:?}"
+    );
+}
+
+//------------ static and live verdicts per zone type ------------------------
+
+#[test]
+fn open_zone_is_critical_statically_and_live() {
+    let bed = TestBed::start();
+    let conf = primary_conf(&bed);
+    let before = state(&bed);
+    let run = kmsdns(
+        Some(&bed),
+        &[
+            "--format",
+            "json",
+            "updates",
+            "--named-conf",
+            conf.to_str().expect("UTF-8"),
+            "--live",
+            "--domain",
+            "open.example",
+        ],
+    );
+    assert_eq!(run.status, 2, "{}", run.show());
+    let doc = run.json();
+    assert_eq!(doc["status"], "critical");
+    assert_eq!(
+        findings(&doc),
+        [
+            (
+                "unsigned-updates-accepted".into(),
+                "critical".into(),
+                "open.example.".into()
+            ),
+            (
+                "unsigned-updates-accepted".into(),
+                "critical".into(),
+                "open.example.".into()
+            ),
+        ]
+    );
+    // The static finding names the line of `allow-update { any; }`.
+    let line = line_of(&conf, "allow-update { any; }");
+    let message = doc["findings"][0]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with(&format!("{}:{line}:", conf.display())),
+        "{message}"
+    );
+    let open = zone(&doc, "open.example.");
+    assert_eq!(open["static"][0]["verdict"], "unsigned-updates-accepted");
+    assert_eq!(open["live"][0]["unsigned"], "accepted");
+    assert_eq!(open["live"][0]["primary"], bed.primary().to_string());
+    assert!(
+        open["live"][0].get("signed").is_none(),
+        "no key, no signed probe"
+    );
+    assert_eq!(doc["details"]["files"].as_array().map(Vec::len), Some(2));
+    assert_unchanged(&bed, &before);
+
+    // The same in text: the details per zone, then the findings.
+    let text = kmsdns(
+        Some(&bed),
+        &[
+            "updates",
+            "--named-conf",
+            conf.to_str().expect("UTF-8"),
+            "--live",
+            "--domain",
+            "open.example",
+        ],
+    );
+    assert_eq!(text.status, 2, "{}", text.show());
+    assert!(
+        text.stdout.contains("zone open.example. (open.example.)"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("live    critical unsigned-updates-accepted"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("unsigned accepted"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .ends_with("CRITICAL 0 ok, 0 info, 0 warning, 2 critical\n"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn secure_zone_with_the_granted_key_is_ok_statically_and_live() {
+    let bed = TestBed::start();
+    let conf = primary_conf(&bed);
+    let setup = Setup::new(
+        &["secure.example", "branch.secure.example"],
+        Some("secure"),
+        "",
+    );
+    let before = state(&bed);
+    let run = kmsdns(
+        Some(&bed),
+        &[
+            "-c",
+            &setup.path(),
+            "--format",
+            "json",
+            "updates",
+            "--named-conf",
+            conf.to_str().expect("UTF-8"),
+            "--live",
+        ],
+    );
+    assert_eq!(run.status, 0, "{}", run.show());
+    let doc = run.json();
+    let mut got = findings(&doc);
+    got.sort();
+    let expected: Vec<(String, String, String)> = [
+        ("keyed-only", "branch.secure.example."),
+        ("keyed-only", "secure.example."),
+        ("narrow-grant", "branch.secure.example."),
+        ("narrow-grant", "secure.example."),
+    ]
+    .iter()
+    .map(|(id, domain)| (id.to_string(), "ok".to_string(), domain.to_string()))
+    .collect();
+    assert_eq!(got, expected, "{doc:#}");
+    // One zone holds both names.
+    let secure = zone(&doc, "secure.example.");
+    assert_eq!(
+        secure["domains"],
+        serde_json::json!(["secure.example.", "branch.secure.example."])
+    );
+    assert_eq!(secure["static"][0]["verdict"], "narrow-grant");
+    for domain in ["secure.example.", "branch.secure.example."] {
+        let verdict = live(&doc, domain);
+        assert_eq!(verdict["unsigned"], "refused");
+        assert_eq!(verdict["signed"], "accepted");
+        assert_eq!(verdict["key"], "kmsdns-secure");
+        assert_eq!(verdict["verdict"], "keyed-only");
+    }
+    let narrow = finding(&doc, "narrow-grant", "secure.example.");
+    let line = line_of(&conf, "name _vlmcs._tcp.secure.example. SRV");
+    assert!(
+        narrow["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with(&format!("{}:{line}:", conf.display())),
+        "{narrow}"
+    );
+    assert_unchanged(&bed, &before);
+}
+
+#[test]
+fn static_zone_refuses_our_key() {
+    let bed = TestBed::start();
+    let conf = primary_conf(&bed);
+    let setup = Setup::new(&["static.example"], Some("secure"), "");
+    let before = state(&bed);
+    let run = kmsdns(
+        Some(&bed),
+        &[
+            "-c",
+            &setup.path(),
+            "--format",
+            "json",
+            "updates",
+            "--live",
+            "--named-conf",
+            conf.to_str().expect("UTF-8"),
+        ],
+    );
+    assert_eq!(run.status, 2, "{}", run.show());
+    let doc = run.json();
+    assert_eq!(
+        findings(&doc),
+        [
+            (
+                "no-grant".into(),
+                "warning".into(),
+                "static.example.".into()
+            ),
+            (
+                "key-refused".into(),
+                "critical".into(),
+                "static.example.".into()
+            ),
+        ]
+    );
+    let refused = finding(&doc, "key-refused", "static.example.");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("publish will fail"),
+        "{refused}"
+    );
+    assert_eq!(refused["server"], bed.primary().to_string());
+    let verdict = live(&doc, "static.example.");
+    assert_eq!(verdict["unsigned"], "refused");
+    assert_eq!(verdict["signed"], "refused");
+    assert_eq!(verdict["records"], 2);
+    assert_eq!(verdict["ttl"], 3600);
+    assert_unchanged(&bed, &before);
+}
+
+#[test]
+fn a_wrong_secret_or_unknown_key_is_named() {
+    let bed = TestBed::start();
+    let setup = Setup::new(
+        &["secure.example", "branch.secure.example"],
+        Some("wrong"),
+        "[domain.\"branch.secure.example\"]\nkey = \"unknown\"\n",
+    );
+    let before = state(&bed);
+    let run = kmsdns(
+        Some(&bed),
+        &["-c", &setup.path(), "--format", "json", "updates"],
+    );
+    assert_eq!(run.status, 2, "{}", run.show());
+    let doc = run.json();
+    let badsig = finding(&doc, "key-refused", "secure.example.");
+    let message = badsig["message"].as_str().unwrap_or("");
+    assert!(message.contains("BADSIG"), "{message}");
+    assert!(message.contains("publish will fail"), "{message}");
+    assert!(
+        badsig["hint"].as_str().unwrap_or("").contains("secret"),
+        "{badsig}"
+    );
+    let badkey = finding(&doc, "key-refused", "branch.secure.example.");
+    assert!(
+        badkey["message"].as_str().unwrap_or("").contains("BADKEY"),
+        "{badkey}"
+    );
+    assert_eq!(live(&doc, "secure.example.")["signed"], "key-rejected");
+    // The secret itself is never shown.
+    let secret = fs::read_to_string(key_file("wrong-secret")).expect("key file");
+    let secret = secret
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret \""))
+        .and_then(|s| s.split('"').next())
+        .expect("a secret line");
+    assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
+    assert_unchanged(&bed, &before);
+}
+
+#[test]
+fn without_a_key_a_keyed_zone_cannot_be_published() {
+    let bed = TestBed::start();
+    // From the configuration: publish is expected to work, so a warning.
+    let setup = Setup::new(&["secure.example"], None, "");
+    let run = kmsdns(
+        Some(&bed),
+        &["-c", &setup.path(), "--format", "json", "updates"],
+    );
+    assert_eq!(run.status, 1, "{}", run.show());
+    assert_eq!(
+        findings(&run.json()),
+        [("no-key".into(), "warning".into(), "secure.example.".into())]
+    );
+    // A --domain without configuration: only worth knowing.
+    let run = kmsdns(
+        Some(&bed),
+        &["--format", "json", "updates", "--domain", "secure.example"],
+    );
+    assert_eq!(run.status, 0, "{}", run.show());
+    assert_eq!(
+        findings(&run.json()),
+        [("no-key".into(), "info".into(), "secure.example.".into())]
+    );
+}
+
+#[test]
+fn an_unknown_domain_is_a_failed_read_not_a_verdict() {
+    let bed = TestBed::start();
+    let run = kmsdns(
+        Some(&bed),
+        &["--format", "json", "updates", "--domain", "nowhere.test"],
+    );
+    assert_eq!(run.status, 2, "{}", run.show());
+    let doc = run.json();
+    assert_eq!(
+        findings(&doc),
+        [(
+            "dns-read-failed".into(),
+            "critical".into(),
+            "nowhere.test.".into()
+        )]
+    );
+    assert!(doc["details"]["zones"][0]["zone"].is_null(), "{doc:#}");
+}
+
+#[test]
+fn a_secondary_named_conf_points_at_the_primary() {
+    let bed = TestBed::start();
+    let conf = bed.dir().join(Server::Ns2.name()).join("named.conf");
+    let run = kmsdns(
+        None,
+        &[
+            "--format",
+            "json",
+            "updates",
+            "--named-conf",
+            conf.to_str().expect("UTF-8"),
+            "--domain",
+            "open.example",
+        ],
+    );
+    assert_eq!(run.status, 0, "{}", run.show());
+    let doc = run.json();
+    assert_eq!(
+        findings(&doc),
+        [(
+            "zone-not-primary".into(),
+            "info".into(),
+            "open.example.".into()
+        )]
+    );
+    assert_eq!(doc["details"]["live"], false, "static only: nothing sent");
+}
+
+//------------ named.conf through the command --------------------------------
+
+/// Static only (no --live): nothing is sent anywhere, no test bed needed.
+fn audit(conf: &str, domains: &[&str]) -> Run {
+    let mut args = vec!["--format", "json", "updates", "--named-conf", conf];
+    for domain in domains {
+        args.extend(["--domain", domain]);
+    }
+    kmsdns(None, &args)
+}
+
+#[test]
+fn views_includes_acls_and_comments() {
+    let conf = fixture("views/named.conf");
+    let run = audit(
+        &conf,
+        &["corp.example", "branch.corp.example", "lab.corp.example"],
+    );
+    assert_eq!(run.status, 2, "{}", run.show());
+    let doc = run.json();
+    // Every included file was read.
+    assert_eq!(doc["details"]["files"].as_array().map(Vec::len), Some(4));
+
+    // lab.corp.example is granted to an ACL of addresses: critical, with the
+    // place of the address inside the included acls.conf, in both views
+    // (the external view shares the zone with in-view).
+    let lab: Vec<&Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["id"] == "address-only-grant")
+        .collect();
+    assert_eq!(lab.len(), 2, "{doc:#}");
+    for finding in &lab {
+        let message = finding["message"].as_str().unwrap_or("");
+        assert!(message.contains("conf.d/acls.conf:3:"), "{message}");
+        assert!(message.contains("via acl lab"), "{message}");
+        assert_eq!(finding["severity"], "critical");
+        assert_eq!(finding["domain"], "lab.corp.example.");
+    }
+    assert!(lab[0]["message"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with("(view \"internal\")"));
+    assert!(lab[1]["message"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with("(view \"external\")"));
+
+    // corp.example: the narrow grant is ok, the zonesub grant too wide.
+    let narrow = finding(&doc, "narrow-grant", "corp.example.");
+    assert!(narrow["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("named.conf:33:"));
+    let wide = finding(&doc, "grant-too-wide", "corp.example.");
+    assert!(
+        wide["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("grant view-local zonesub ANY"),
+        "{wide}"
+    );
+    // branch: allow-update { key K; } opens the whole zone.
+    let branch = finding(&doc, "grant-too-wide", "branch.corp.example.");
+    assert!(branch["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("kms-publisher"));
+    // The external view holds them on a secondary.
+    assert!(findings(&doc).contains(&(
+        "zone-not-primary".into(),
+        "info".into(),
+        "corp.example.".into()
+    )));
+    let corp = zone(&doc, "corp.example.");
+    let views: Vec<&str> = corp["static"]
+        .as_array()
+        .expect("static")
+        .iter()
+        .filter_map(|s| s["view"].as_str())
+        .collect();
+    assert_eq!(views, ["internal", "external"]);
+}
+
+#[test]
+fn debian_defaults_hold_no_kms_zone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = Path::new(&fixture("debian")).to_path_buf();
+    for entry in fs::read_dir(&source).expect("debian fixture").flatten() {
+        let text = fs::read_to_string(entry.path()).expect("read");
+        let text = text.replace(
+            "include \"/etc/bind/",
+            &format!("include \"{}/", dir.path().display()),
+        );
+        fs::write(dir.path().join(entry.file_name()), text).expect("write");
+    }
+    let top = dir.path().join("named.conf");
+    let run = audit(top.to_str().expect("UTF-8"), &["corp.example"]);
+    assert_eq!(run.status, 1, "{}", run.show());
+    let doc = run.json();
+    assert_eq!(
+        findings(&doc),
+        [(
+            "zone-not-found".into(),
+            "warning".into(),
+            "corp.example.".into()
+        )]
+    );
+    let message = doc["findings"][0]["message"].as_str().unwrap_or("");
+    assert!(message.starts_with(&top.display().to_string()), "{message}");
+}
+
+#[test]
+fn narrow_undefined_and_both_grants() {
+    let run = audit(&fixture("narrow.conf"), &["corp.example", "branch.example"]);
+    assert_eq!(run.status, 0, "{}", run.show());
+    assert!(findings(&run.json())
+        .iter()
+        .all(|(id, severity, _)| id == "narrow-grant" && severity == "ok"));
+
+    let run = audit(&fixture("undefined-key.conf"), &["a.example", "b.example"]);
+    assert_eq!(run.status, 1, "{}", run.show());
+    let doc = run.json();
+    let undefined = finding(&doc, "key-undefined", "a.example.");
+    assert!(undefined["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("missing-key"));
+    assert_eq!(undefined["severity"], "warning");
+    assert!(finding(&doc, "key-undefined", "b.example.")["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("missing-policy-key"));
+
+    let run = audit(&fixture("rejected/both.conf"), &["corp.example"]);
+    let doc = run.json();
+    let both = finding(&doc, "allow-update-ignored", "corp.example.");
+    assert_eq!(both["severity"], "warning");
+    assert!(both["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("both.conf:"));
+
+    let run = audit(&fixture("rejected/undefined-acl.conf"), &["corp.example"]);
+    assert!(
+        findings(&run.json())
+            .iter()
+            .any(|(id, _, _)| id == "acl-undefined"),
+        "{}",
+        run.show()
+    );
+    // a → b → a: the loop is named, and the address inside it still counts.
+    let run = audit(&fixture("rejected/acl-loop.conf"), &["loop.example"]);
+    assert_eq!(run.status, 2, "{}", run.show());
+    let doc = run.json();
+    assert_eq!(
+        finding(&doc, "acl-loop", "loop.example.")["severity"],
+        "warning"
+    );
+    assert_eq!(
+        finding(&doc, "address-only-grant", "loop.example.")["severity"],
+        "critical"
+    );
+}
+
+#[test]
+fn malformed_named_conf_is_an_error_with_file_and_line() {
+    let conf = fixture("malformed/missing-semicolon.conf");
+    let run = kmsdns(
+        None,
+        &["updates", "--named-conf", &conf, "--domain", "corp.example"],
+    );
+    assert_eq!(run.status, 3, "{}", run.show());
+    assert!(run.stdout.is_empty(), "{}", run.show());
+    assert!(
+        run.stderr.contains(&format!("{conf}:4:")),
+        "file and line:\n{}",
+        run.stderr
+    );
+
+    // In JSON the error is JSON too.
+    let run = kmsdns(
+        None,
+        &[
+            "--format",
+            "json",
+            "updates",
+            "--named-conf",
+            &conf,
+            "--domain",
+            "corp.example",
+        ],
+    );
+    assert_eq!(run.status, 3, "{}", run.show());
+    let doc = run.json();
+    assert_eq!(doc["status"], "unknown");
+    assert_eq!(doc["command"], "updates");
+    assert!(
+        doc["error"].as_str().unwrap_or("").contains(":4:"),
+        "{doc:#}"
+    );
+
+    // A missing include names the include statement.
+    let run = kmsdns(
+        None,
+        &[
+            "updates",
+            "--named-conf",
+            &fixture("malformed/missing-include.conf"),
+            "--domain",
+            "corp.example",
+        ],
+    );
+    assert_eq!(run.status, 3, "{}", run.show());
+    assert!(
+        run.stderr.contains("missing-include.conf:"),
+        "{}",
+        run.stderr
+    );
+
+    let run = kmsdns(
+        None,
+        &[
+            "updates",
+            "--named-conf",
+            "/nonexistent/named.conf",
+            "--domain",
+            "corp.example",
+        ],
+    );
+    assert_eq!(run.status, 3, "{}", run.show());
+    assert!(
+        run.stderr.contains("/nonexistent/named.conf"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn no_domains_is_a_usage_error() {
+    let run = kmsdns(None, &["updates", "--named-conf", &fixture("open.conf")]);
+    assert_eq!(run.status, 3, "{}", run.show());
+    assert!(run.stderr.contains("--domain"), "{}", run.stderr);
+    let run = kmsdns(
+        None,
+        &[
+            "updates",
+            "--named-conf",
+            &fixture("open.conf"),
+            "--domain",
+            "not a domain!",
+        ],
+    );
+    assert_eq!(run.status, 3, "{}", run.show());
+}
