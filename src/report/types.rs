@@ -42,6 +42,8 @@ pub enum FindingId {
     TargetIsRoot,
     /// A record differs from the configuration (port, priority, weight, TTL).
     RecordDiffers,
+    /// A configured host has no record in a domain of its publish list.
+    RecordMissing,
     /// A target the configuration does not know.
     UnknownTarget,
     /// Only one KMS host in a domain: no failover.
