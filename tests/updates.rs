@@ -174,6 +174,8 @@ fn live<'a>(doc: &'a Value, domain: &str) -> &'a Value {
 struct State {
     serials: Vec<(Server, &'static str, u32)>,
     rrsets: Vec<(Server, String, BTreeSet<String>, BTreeSet<u32>)>,
+    /// Size of the primary's journal of each zone (0: none yet).
+    journals: Vec<(&'static str, u64)>,
 }
 
 const NAMES: [&str; 5] = [
@@ -202,7 +204,21 @@ fn state(bed: &TestBed) -> State {
             rrsets.push((server, name.to_string(), bed.srv_set(server, name), ttls));
         }
     }
-    State { serials, rrsets }
+    let journals = ZONES
+        .iter()
+        .map(|zone| {
+            let journal = bed
+                .dir()
+                .join(Server::PRIMARY.name())
+                .join(format!("{zone}.zone.jnl"));
+            (*zone, fs::metadata(journal).map_or(0, |m| m.len()))
+        })
+        .collect();
+    State {
+        serials,
+        rrsets,
+        journals,
+    }
 }
 
 /// Panics with the entries that differ, expected and got, unless
@@ -224,6 +240,14 @@ fn assert_unchanged(bed: &TestBed, before: &State) {
             diffs.push(format!(
                 "{} {}: expected {:?} TTL {:?}, got {:?} TTL {:?}",
                 want.0, want.1, want.2, want.3, got.2, got.3
+            ));
+        }
+    }
+    for (want, got) in before.journals.iter().zip(&after.journals) {
+        if want != got {
+            diffs.push(format!(
+                "journal of {}: expected {} bytes, got {}",
+                want.0, want.1, got.1
             ));
         }
     }
@@ -367,9 +391,7 @@ fn bind_facts_behind_the_probe() {
             "update delete {owner} 300 IN SRV {sentinel}\nupdate add {owner} 300 IN SRV {sentinel}"
         )),
     );
-    assert!(bed
-        .srv_set(Server::PRIMARY, owner)
-        .contains(&sentinel.to_string()));
+    assert!(bed.srv_set(Server::PRIMARY, owner).contains(sentinel));
 
     // On a keyed zone the unsigned add-and-delete is refused.
     let refused = try_nsupdate(

@@ -274,16 +274,14 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
     }
     let unsigned_refused = probe.unsigned == Some(ProbeAnswer::Refused);
     match (&probe.key, &probe.signed) {
-        (Some(key), Some(ProbeAnswer::Accepted)) => {
-            if unsigned_refused {
-                findings.push(about(Finding::new(
-                    FindingId::KeyedOnly,
-                    Severity::Ok,
-                    format!(
-                        "{server} refuses unsigned updates of {name} SRV and accepts them signed with key {key}"
-                    ),
-                )));
-            }
+        (Some(key), Some(ProbeAnswer::Accepted)) if unsigned_refused => {
+            findings.push(about(Finding::new(
+                FindingId::KeyedOnly,
+                Severity::Ok,
+                format!(
+                    "{server} refuses unsigned updates of {name} SRV and accepts them signed with key {key}"
+                ),
+            )))
         }
         (Some(key), Some(ProbeAnswer::Refused)) => findings.push(about(
             Finding::new(
