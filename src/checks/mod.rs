@@ -7,7 +7,9 @@
 //! - [`records`]: one domain's `_vlmcs._tcp` RRset, its targets and the
 //!   configuration (`check`);
 //! - [`replication`]: one zone's authoritative servers, their SOA serials
-//!   (RFC 1982) and RRsets (`replication`).
+//!   (RFC 1982) and RRsets (`replication`);
+//! - [`updates`]: named.conf grants and the answers to the live update
+//!   probe (`updates`).
 
 pub mod records;
 pub mod updates;
