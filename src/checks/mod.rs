@@ -12,4 +12,5 @@
 //!   probe (`updates`).
 
 pub mod records;
+pub mod replication;
 pub mod updates;

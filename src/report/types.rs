@@ -70,6 +70,9 @@ pub enum FindingId {
     RemoveLastRecord,
     /// Authoritative servers serve different serials.
     SerialBehind,
+    /// A server serves a newer serial than the primary (RFC 1982), or one
+    /// that cannot be ordered: it will not transfer the zone again.
+    SerialAhead,
     /// Authoritative servers serve different `_vlmcs._tcp` RRsets.
     RrsetDiffers,
     /// An authoritative server does not answer.

@@ -1,0 +1,536 @@
+//! `kmsdns replication` against the real BIND test bed: servers in sync,
+//! stopped, frozen, lagging behind a change, lame; `--wait` until they
+//! converge or the time is up.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use common::bind::{
+    nsupdate, Named, NamedConf, Notify, Server, TestBed, Updates, ZoneConf, ZoneRole,
+};
+use serde::Deserialize;
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+impl Run {
+    /// The text findings whose id is `id`, one line each.
+    fn lines_with(&self, id: &str) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter(|line| line.split_whitespace().nth(1) == Some(id))
+            .collect()
+    }
+
+    fn json(&self) -> Document {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not the documented JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {} after {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.status, self.took, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs kmsdns with the primary as resolver, from a directory without a
+/// configuration file.
+fn kmsdns(bed: &TestBed, args: &[&str]) -> Run {
+    let started = Instant::now();
+    let output = Command::cargo_bin("kmsdns")
+        .expect("binary")
+        .env("NO_COLOR", "1")
+        .current_dir(bed.dir())
+        .args(["--nameserver", &bed.primary().to_string()])
+        .args(["--dns-port", &bed.port().to_string()])
+        .args(args)
+        .output()
+        .expect("kmsdns runs");
+    Run {
+        status: output.status.code().expect("exit code"),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
+        took: started.elapsed(),
+    }
+}
+
+/// Sends `updates` (nsupdate lines) to open.example on the primary.
+fn update_open(bed: &TestBed, updates: &str) {
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n{updates}\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+}
+
+/// Adds a KMS record to open.example: one serial increment.
+fn add_kms(bed: &TestBed, host: &str) {
+    update_open(
+        bed,
+        &format!("update add _vlmcs._tcp.open.example. 3600 IN SRV 0 0 1688 {host}."),
+    );
+}
+
+// The JSON document as README documents it.
+
+#[derive(Debug, Deserialize)]
+struct Document {
+    schema: u32,
+    command: String,
+    status: String,
+    details: Details,
+    findings: Vec<Finding>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Details {
+    zones: Vec<Zone>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Zone {
+    zone: String,
+    domains: Vec<String>,
+    primary: String,
+    reference: Option<String>,
+    serial: Option<u32>,
+    refresh: u32,
+    retry: u32,
+    expire: u32,
+    converged: bool,
+    polls: u32,
+    elapsed_ms: u64,
+    servers: Vec<ServerRow>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServerRow {
+    name: String,
+    address: Option<String>,
+    primary: bool,
+    in_ns_set: bool,
+    state: String,
+    serial: Option<u32>,
+    behind: Option<u32>,
+    rrsets: Vec<Rrset>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Rrset {
+    owner: String,
+    records: Vec<String>,
+    missing: Vec<String>,
+    extra: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Finding {
+    id: String,
+    severity: String,
+    domain: Option<String>,
+    server: Option<String>,
+    message: String,
+}
+
+impl Zone {
+    fn server(&self, server: Server, port: u16) -> &ServerRow {
+        let address = format!("{}:{port}", server.ip());
+        self.servers
+            .iter()
+            .find(|s| s.address.as_deref() == Some(&address))
+            .unwrap_or_else(|| panic!("no row for {address}: {self:#?}"))
+    }
+}
+
+#[test]
+fn servers_in_sync_are_replicated_and_shown_in_a_table() {
+    let bed = TestBed::start();
+    let run = kmsdns(&bed, &["replication", "--domain", "static.example"]);
+    assert_eq!(run.status, 0, "{run}");
+    let replicated = run.lines_with("replicated");
+    assert_eq!(replicated.len(), 1, "{run}");
+    assert!(
+        replicated[0].contains("all 3 server(s) (3 address(es)) serve serial 1"),
+        "{run}"
+    );
+    let port = bed.port();
+    let table: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("server"))
+        .take(4)
+        .collect();
+    assert_eq!(table.len(), 4, "{run}");
+    assert!(
+        table[1].contains(&format!("ns1.static.example.  127.53.0.1:{port}"))
+            && table[1].ends_with("2 records (reference)"),
+        "the primary first:\n{run}"
+    );
+    assert!(table[2].ends_with("same 2 records"), "{run}");
+    // Aligned: every row's serial column ends at the same place.
+    let serial_end = table[0].find("serial").expect("serial header") + "serial".len();
+    for row in &table[1..] {
+        assert_eq!(&row[serial_end - 1..serial_end], "1", "{run}");
+    }
+}
+
+#[test]
+fn a_stopped_or_frozen_secondary_is_unreachable() {
+    let mut bed = TestBed::start();
+    bed.stop(Server::Ns2);
+    bed.pause(Server::Ns3);
+    let run = kmsdns(
+        &bed,
+        &[
+            "--timeout",
+            "200ms",
+            "--format",
+            "json",
+            "replication",
+            "--domain",
+            "static.example",
+        ],
+    );
+    bed.resume(Server::Ns3);
+    assert_eq!(run.status, 1, "the primary still answers: {run}");
+    assert!(run.took < Duration::from_secs(8), "{run}");
+    let doc = run.json();
+    let zone = &doc.details.zones[0];
+    assert!(!zone.converged);
+    let stopped = zone.server(Server::Ns2, bed.port());
+    assert_eq!(stopped.state, "refused", "{stopped:?}");
+    assert!(stopped.error.is_some());
+    let frozen = zone.server(Server::Ns3, bed.port());
+    assert_eq!(frozen.state, "timeout", "{frozen:?}");
+    let unreachable: Vec<&Finding> = doc
+        .findings
+        .iter()
+        .filter(|f| f.id == "server-unreachable")
+        .collect();
+    assert_eq!(unreachable.len(), 2, "{run}");
+    assert!(unreachable.iter().all(|f| f.severity == "warning"));
+    let ns2 = format!("127.53.0.2:{}", bed.port());
+    assert!(
+        unreachable
+            .iter()
+            .any(|f| f.server.as_deref() == Some(&ns2)
+                && f.message.contains("refuses the connection"))
+    );
+    assert!(unreachable
+        .iter()
+        .any(|f| f.message.contains("does not answer (timed out)")));
+}
+
+#[test]
+fn a_lagging_secondary_is_behind_by_n_and_its_missing_records_are_named() {
+    let bed = TestBed::builder()
+        .lagging_secondary("open.example", Server::Ns3)
+        .start();
+    let before = bed.soa_serial(Server::Ns3, "open.example");
+    for host in ["kms1.secure.example", "kms2.secure.example", "kms3.example"] {
+        add_kms(&bed, host);
+    }
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    bed.wait_serial(Server::Ns2, "open.example", serial, Duration::from_secs(5));
+    let behind = serial.wrapping_sub(before);
+    assert_eq!(behind, 3, "one serial per update");
+
+    let run = kmsdns(&bed, &["replication", "--domain", "open.example"]);
+    assert_eq!(run.status, 2, "ns3 serves no record at all: {run}");
+    let lag = run.lines_with("serial-behind");
+    assert_eq!(lag.len(), 1, "{run}");
+    assert!(lag[0].contains("127.53.0.3"), "{run}");
+    assert!(lag[0].contains(&format!("behind by {behind}")), "{run}");
+    assert!(lag[0].contains("refresh (every 3600 s)"), "{run}");
+    assert!(lag[0].contains("expire (86400 s)"), "{run}");
+    let differs = run.lines_with("rrset-differs");
+    assert_eq!(differs.len(), 1, "{run}");
+    assert!(differs[0].contains("127.53.0.3"), "{run}");
+    assert!(
+        differs[0].contains("missing 0 0 1688 kms1.secure.example."),
+        "{run}"
+    );
+
+    let run = kmsdns(
+        &bed,
+        &[
+            "--format",
+            "json",
+            "replication",
+            "--domain",
+            "open.example",
+        ],
+    );
+    let doc = run.json();
+    let zone = &doc.details.zones[0];
+    assert_eq!(zone.serial, Some(serial));
+    let ns3 = zone.server(Server::Ns3, bed.port());
+    assert_eq!(ns3.state, "behind");
+    assert_eq!(ns3.serial, Some(before));
+    assert_eq!(ns3.behind, Some(behind));
+    assert_eq!(ns3.rrsets[0].owner, "_vlmcs._tcp.open.example.");
+    assert!(ns3.rrsets[0].records.is_empty());
+    assert_eq!(ns3.rrsets[0].missing.len(), 3);
+    let ns2 = zone.server(Server::Ns2, bed.port());
+    assert_eq!(ns2.state, "in-sync");
+    assert!(ns2.rrsets[0].missing.is_empty() && ns2.rrsets[0].extra.is_empty());
+}
+
+#[test]
+fn wait_returns_as_soon_as_the_servers_converge() {
+    let bed = TestBed::start();
+    add_kms(&bed, "kms1.secure.example");
+    let run = kmsdns(
+        &bed,
+        &[
+            "--format",
+            "json",
+            "replication",
+            "--wait",
+            "8s",
+            "--domain",
+            "open.example",
+        ],
+    );
+    assert_eq!(run.status, 0, "{run}");
+    assert!(run.took < Duration::from_secs(5), "{run}");
+    let doc = run.json();
+    let zone = &doc.details.zones[0];
+    assert!(zone.converged, "{run}");
+    assert!(zone
+        .servers
+        .iter()
+        .all(|s| s.rrsets[0].records == ["0 0 1688 kms1.secure.example."]));
+    assert!(doc.findings.iter().any(|f| f.id == "replicated"));
+}
+
+#[test]
+fn wait_reports_a_server_that_does_not_catch_up() {
+    let bed = TestBed::builder()
+        .lagging_secondary("open.example", Server::Ns3)
+        .start();
+    add_kms(&bed, "kms1.secure.example");
+    let run = kmsdns(
+        &bed,
+        &[
+            "--format",
+            "json",
+            "replication",
+            "--wait",
+            "1s",
+            "--domain",
+            "open.example",
+        ],
+    );
+    assert_eq!(run.status, 2, "{run}");
+    assert!(run.took >= Duration::from_secs(1), "waited: {run}");
+    assert!(run.took < Duration::from_secs(5), "{run}");
+    let doc = run.json();
+    let zone = &doc.details.zones[0];
+    assert!(!zone.converged);
+    assert!(zone.polls > 1, "{run}");
+    assert!(zone.elapsed_ms >= 800, "{run}");
+    let lag = doc
+        .findings
+        .iter()
+        .find(|f| f.id == "serial-behind")
+        .expect("serial-behind");
+    assert!(lag.message.contains("behind by 1"), "{}", lag.message);
+    assert!(
+        lag.message.contains("still behind after"),
+        "what polling has seen: {}",
+        lag.message
+    );
+}
+
+/// A named on `ip` (the test bed's port) serving `zones` from files
+/// written into `dir`: each `(zone, file content)`.
+fn extra_named(bed: &TestBed, dir: &Path, ip: [u8; 4], zones: &[(&str, &str)]) -> Named {
+    std::fs::create_dir_all(dir).expect("dir");
+    let mut conf = NamedConf::new(dir, ip.into(), bed.port(), "lame");
+    for (zone, content) in zones {
+        let file = format!("{zone}.zone");
+        std::fs::write(dir.join(&file), content).expect("zone file");
+        conf.zones.push(ZoneConf {
+            name: zone.to_string(),
+            file: file.into(),
+            role: ZoneRole::Primary {
+                updates: Updates::Refused,
+                notify: Notify::Only(Vec::new()),
+            },
+        });
+    }
+    let path = dir.join("named.conf");
+    conf.save(&path).expect("named.conf");
+    Named::start(&path, dir, ip.into(), bed.port())
+}
+
+#[test]
+fn lame_servers_are_named_with_the_reason() {
+    let bed = TestBed::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // 127.53.0.4 serves nothing: REFUSED. 127.53.0.5 serves the parent
+    // zone `example.` and delegates open.example: a referral, without AA.
+    let _refusing = extra_named(&bed, &dir.path().join("ns4"), [127, 53, 0, 4], &[]);
+    let parent = "$TTL 3600\n\
+        @ IN SOA ns hostmaster 1 3600 600 86400 60\n\
+        \x20 IN NS ns\n\
+        ns IN A 127.53.0.5\n\
+        open IN NS ns1.open.example.\n\
+        ns1.open IN A 127.53.0.1\n";
+    let _referring = extra_named(
+        &bed,
+        &dir.path().join("ns5"),
+        [127, 53, 0, 5],
+        &[("example", parent)],
+    );
+    update_open(
+        &bed,
+        "update add open.example. 3600 IN NS ns4.open.example.\n\
+         update add ns4.open.example. 3600 IN A 127.53.0.4\n\
+         update add open.example. 3600 IN NS ns5.open.example.\n\
+         update add ns5.open.example. 3600 IN A 127.53.0.5\n\
+         update add open.example. 3600 IN NS noaddr.broken.example.",
+    );
+    let run = kmsdns(
+        &bed,
+        &[
+            "--format",
+            "json",
+            "replication",
+            "--domain",
+            "open.example",
+        ],
+    );
+    assert_eq!(run.status, 1, "the other servers answer: {run}");
+    let doc = run.json();
+    let lame: Vec<&Finding> = doc
+        .findings
+        .iter()
+        .filter(|f| f.id == "server-lame")
+        .collect();
+    assert_eq!(lame.len(), 3, "{run}");
+    let about = |needle: &str| {
+        lame.iter()
+            .find(|f| f.message.contains(needle))
+            .unwrap_or_else(|| panic!("no lame finding about {needle}: {run}"))
+    };
+    assert!(
+        about("ns4.open.example.").message.contains("REFUSED"),
+        "{run}"
+    );
+    assert!(
+        about("ns5.open.example.").message.contains("AA bit"),
+        "{run}"
+    );
+    assert!(
+        about("noaddr.broken.example.")
+            .message
+            .contains("no A or AAAA record"),
+        "{run}"
+    );
+    let zone = &doc.details.zones[0];
+    let states: Vec<(&str, &str)> = zone
+        .servers
+        .iter()
+        .map(|s| (s.name.as_str(), s.state.as_str()))
+        .collect();
+    assert!(
+        states.contains(&("ns4.open.example.", "lame")),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("ns5.open.example.", "lame")),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("noaddr.broken.example.", "no-address")),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("ns2.open.example.", "in-sync")),
+        "{states:?}"
+    );
+}
+
+#[test]
+fn an_unknown_zone_is_a_failed_read_and_json_has_the_documented_fields() {
+    let bed = TestBed::start();
+    let run = kmsdns(
+        &bed,
+        &[
+            "--format",
+            "json",
+            "replication",
+            "--domain",
+            "notserved.test",
+            "--domain",
+            "branch.secure.example",
+            "--domain",
+            "secure.example",
+        ],
+    );
+    assert_eq!(run.status, 2, "{run}");
+    let doc = run.json();
+    assert_eq!(doc.schema, 1);
+    assert_eq!(doc.command, "replication");
+    assert_eq!(doc.status, "critical");
+    let failed: Vec<&Finding> = doc
+        .findings
+        .iter()
+        .filter(|f| f.id == "dns-read-failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{run}");
+    assert_eq!(failed[0].domain.as_deref(), Some("notserved.test."));
+    assert_eq!(failed[0].severity, "critical");
+    assert!(failed[0].message.contains("refused"), "{run}");
+
+    // Two domains of one zone: one zone, both RRsets on every server.
+    assert_eq!(doc.details.zones.len(), 1, "{run}");
+    let zone = &doc.details.zones[0];
+    assert_eq!(zone.zone, "secure.example.");
+    assert_eq!(zone.domains, ["branch.secure.example.", "secure.example."]);
+    assert_eq!(zone.primary, "ns1.secure.example.");
+    assert_eq!(
+        zone.reference.as_deref(),
+        Some(format!("127.53.0.1:{}", bed.port()).as_str())
+    );
+    assert_eq!((zone.refresh, zone.retry, zone.expire), (3600, 600, 86400));
+    assert!(zone.converged);
+    assert_eq!(zone.polls, 1);
+    assert_eq!(zone.servers.len(), 3);
+    let primary = &zone.servers[0];
+    assert!(primary.primary && primary.in_ns_set);
+    assert_eq!(primary.name, "ns1.secure.example.");
+    assert_eq!(primary.state, "reference");
+    assert_eq!(primary.serial, zone.serial);
+    assert_eq!(primary.behind, None);
+    let owners: Vec<&str> = primary.rrsets.iter().map(|r| r.owner.as_str()).collect();
+    assert_eq!(
+        owners,
+        [
+            "_vlmcs._tcp.branch.secure.example.",
+            "_vlmcs._tcp.secure.example."
+        ]
+    );
+    assert!(primary
+        .rrsets
+        .iter()
+        .all(|r| r.records.is_empty() && r.missing.is_empty() && r.extra.is_empty()));
+}
