@@ -14,7 +14,12 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use common::bind::{key_file, nsupdate, try_nsupdate, Server, TestBed, ZONES};
-use hickory_proto::rr::RecordType;
+use hickory_proto::rr::{Name, RecordType};
+use kmsdns::config::key::{load_key_file, TsigKey};
+use kmsdns::config::SrvRecord;
+use kmsdns::dns::{DnsOptions, PrerequisiteRcode, UpdateError};
+use kmsdns::plan::Current;
+use kmsdns::update_probe::send_probe;
 use serde_json::Value;
 
 /// Long enough for a NOTIFY and a transfer on the test bed (50–100 ms), so
@@ -410,6 +415,98 @@ fn bind_facts_behind_the_probe() {
     );
 }
 
+/// The prerequisite guards the probe: sent with a stale view of the RRset
+/// it is not applied. (BIND judges permission first: an unsigned probe of
+/// a keyed zone is REFUSED whatever the prerequisite says.)
+#[test]
+#[allow(clippy::result_large_err)] // UpdateError, as kmsdns::dns returns it
+fn a_probe_with_a_stale_read_applies_nothing() {
+    let bed = TestBed::start();
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n\
+             update add _vlmcs._tcp.open.example. 600 IN SRV 0 0 1688 kms2.secure.example.\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    converged(&bed);
+    let before = state(&bed);
+    let opts = DnsOptions {
+        timeout: Duration::from_secs(2),
+        attempts: 1,
+        dns_port: bed.port(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let name = |text: &str| Name::from_ascii(text).expect("name");
+    let empty = Current {
+        ttl: None,
+        records: Vec::new(),
+    };
+    let one = Current {
+        ttl: Some(3600),
+        records: vec![SrvRecord {
+            priority: 0,
+            weight: 0,
+            port: 1688,
+            target: name("kms1.secure.example."),
+        }],
+    };
+    let key = load_key_file(&key_file("kmsdns-secure"), None).expect("key");
+    let probe = |zone: &str, current: &Current, key: Option<&TsigKey>| {
+        runtime.block_on(send_probe(
+            bed.primary(),
+            &name(zone),
+            &name(&format!("_vlmcs._tcp.{zone}")),
+            current,
+            600,
+            key,
+            &opts,
+        ))
+    };
+
+    // open.example holds a record; the probe believes it empty.
+    let stale = probe("open.example.", &empty, None);
+    assert!(
+        matches!(
+            stale,
+            Err(UpdateError::PrerequisiteFailed {
+                rcode: PrerequisiteRcode::YxRrset,
+                ..
+            })
+        ),
+        "{stale:?}"
+    );
+    // secure.example is empty; the probe believes it holds kms1.
+    let refused = probe("secure.example.", &one, None);
+    assert!(
+        matches!(refused, Err(UpdateError::Refused { .. })),
+        "{refused:?}"
+    );
+    let stale = probe("secure.example.", &one, Some(&key));
+    assert!(
+        matches!(
+            stale,
+            Err(UpdateError::PrerequisiteFailed {
+                rcode: PrerequisiteRcode::NxRrset,
+                ..
+            })
+        ),
+        "{stale:?}"
+    );
+    // And as read, the granted key is accepted.
+    let accepted = probe("secure.example.", &empty, Some(&key));
+    assert!(
+        accepted.as_ref().is_ok_and(|reply| reply.signed),
+        "{accepted:?}"
+    );
+    assert_unchanged(&bed, &before);
+}
+
 //------------ static and live verdicts per zone type ------------------------
 
 #[test]
@@ -699,6 +796,36 @@ fn an_unknown_domain_is_a_failed_read_not_a_verdict() {
         )]
     );
     assert!(doc["details"]["zones"][0]["zone"].is_null(), "{doc:#}");
+}
+
+#[test]
+fn a_silent_primary_is_critical_not_a_verdict() {
+    let mut bed = TestBed::start();
+    bed.pause(Server::PRIMARY);
+    let run = kmsdns(
+        Some(&bed),
+        &[
+            "--timeout",
+            "200ms",
+            "--format",
+            "json",
+            "updates",
+            "--domain",
+            "open.example",
+        ],
+    );
+    bed.resume(Server::PRIMARY);
+    assert_eq!(run.status, 2, "{}", run.show());
+    let doc = run.json();
+    assert_eq!(
+        findings(&doc),
+        [(
+            "dns-read-failed".into(),
+            "critical".into(),
+            "open.example.".into()
+        )]
+    );
+    assert!(live(&doc, "open.example.").get("unsigned").is_none());
 }
 
 #[test]
