@@ -194,3 +194,110 @@ fn reg_import_without_configuration() {
     ]);
     assert_eq!(missing_host.status, 3);
 }
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let args = ["bind", "-c", "tests/data/config/unknown-key.toml"];
+    // Not a terminal: no escape codes, whatever NO_COLOR says.
+    let plain = run(&args);
+    assert!(!plain.stderr.contains('\x1b'), "{}", plain.stderr);
+    // A report on stdout with --color always is coloured, and NO_COLOR does
+    // not override an explicit choice.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    std::fs::write(
+        dir.path().join("k.key"),
+        "key \"k\" { algorithm hmac-sha256; secret \"AAAA\"; };\n",
+    )
+    .expect("key");
+    let config = dir.path().join("kmsdns.toml");
+    std::fs::write(
+        &config,
+        "key = \"k\"\npublish-list = [\"corp.example\"]\n[[host]]\nname = \"kms1.corp.example\"\n[tsig-key.k]\nfile = \"k.key\"\n",
+    )
+    .expect("config");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = dir.path().join("k.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    let coloured = kmsdns()
+        .env("NO_COLOR", "1")
+        .args(["--color", "always", "bind", "-c"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("kmsdns runs");
+    assert_eq!(
+        coloured.status.code(),
+        Some(1),
+        "a world-readable key is a warning"
+    );
+    assert!(
+        coloured.stdout.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&coloured.stdout)
+    );
+    let never = kmsdns()
+        .args(["--color", "never", "bind", "-c"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("kmsdns runs");
+    assert!(!never.stdout.contains(&0x1b));
+    assert!(String::from_utf8_lossy(&never.stdout).contains("key-file-permissions"));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::process::{Command as StdCommand, Stdio};
+    // Far more output than a pipe buffer (64 KiB) holds.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let domains: Vec<String> = (0..3000)
+        .map(|i| format!("\"d{i}.corp.example\""))
+        .collect();
+    let config = dir.path().join("kmsdns.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "publish-list = [{}]\n[[host]]\nname = \"kms1.corp.example\"\n",
+            domains.join(", ")
+        ),
+    )
+    .expect("config");
+    let bin = assert_cmd::cargo::cargo_bin("kmsdns");
+    let mut child = StdCommand::new(bin)
+        .arg("bind")
+        .arg("-c")
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kmsdns starts");
+    // Read one byte, then close our end: kmsdns's next writes hit EPIPE.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).expect("some output");
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    let status = child.wait().expect("kmsdns exits");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "quiet exit, not killed by SIGPIPE: {status:?}"
+    );
+    assert!(
+        !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
