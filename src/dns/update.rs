@@ -383,10 +383,7 @@ pub async fn send_zone_update(
     let mut verifier: Option<ReplyVerifier> = match key {
         None => None,
         Some(key) => {
-            let signer = Signer::new(key).ok_or_else(|| UpdateError::UnsupportedAlgorithm {
-                key: key.name.clone(),
-                algorithm: key.algorithm,
-            })?;
+            let signer = Signer::new(key);
             let verifier = signer.sign(&mut message, unix_now()).map_err(|reason| {
                 UpdateError::InvalidRequest {
                     zone: zone.clone(),
