@@ -227,9 +227,8 @@ fn subject(audit: &ZoneAudit, issue: &GrantIssue) -> String {
 pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
     let domain = absolute(&probe.domain.to_ascii());
     let name = absolute(&probe.name.to_ascii());
-    let server = probe
-        .primary
-        .map_or_else(|| "the primary".to_string(), |p| p.to_string());
+    // The finding's `server` names the primary's address.
+    let server = "the primary";
     let about = |finding: Finding| {
         let finding = finding.domain(&domain);
         match probe.primary {

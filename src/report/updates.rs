@@ -131,6 +131,22 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
             details.files.len()
         )?;
     }
+    let id_width = details
+        .zones
+        .iter()
+        .flat_map(|z| {
+            let statics = z.static_verdicts.iter().map(|v| v.verdict);
+            statics.chain(z.live.iter().map(|v| v.verdict))
+        })
+        .map(|id| id.map_or(0, |id| id.to_string().len()))
+        .max()
+        .unwrap_or(0);
+    let id = |verdict: Option<FindingId>| {
+        format!(
+            "{:id_width$}",
+            verdict.map_or_else(String::new, |id| id.to_string())
+        )
+    };
     for zone in &details.zones {
         let title = zone.zone.as_deref().unwrap_or("(zone unknown)");
         writeln!(
@@ -153,17 +169,15 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
             let about = if about.is_empty() {
                 String::new()
             } else {
-                format!("  {}", palette.dim(&about.join(", ")))
+                palette.dim(&about.join(", "))
             };
-            writeln!(
-                out,
-                "  static  {}{} {}{about}",
+            let line = format!(
+                "  static  {}{} {}  {about}",
                 palette.severity(verdict.severity),
                 pad(verdict.severity),
-                verdict
-                    .verdict
-                    .map_or_else(String::new, |id| id.to_string()),
-            )?;
+                id(verdict.verdict),
+            );
+            writeln!(out, "{}", line.trim_end())?;
         }
         for verdict in &zone.live {
             let mut answers = Vec::new();
@@ -185,9 +199,7 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
                 "  live    {}{} {}  {}: {}",
                 palette.severity(verdict.severity),
                 pad(verdict.severity),
-                verdict
-                    .verdict
-                    .map_or_else(String::new, |id| id.to_string()),
+                id(verdict.verdict),
                 palette.dim(&about.join(", ")),
                 answers.join(", ")
             )?;
