@@ -402,6 +402,42 @@ fn a_resolver_that_lags_is_reported() {
 }
 
 #[test]
+fn a_hidden_primary_is_replaced_by_another_authoritative_server() {
+    // The SOA names a primary without address and outside the NS set.
+    let bed = TestBed::start();
+    update_open(
+        &bed,
+        "update add open.example. 3600 IN SOA hidden.open.example. hostmaster.open.example. 10 3600 600 86400 60\n\
+         update add _vlmcs._tcp.open.example. 3600 IN SRV 0 0 1688 kms1.secure.example.\n\
+         update add _vlmcs._tcp.open.example. 3600 IN SRV 0 0 1688 kms2.secure.example.",
+    );
+    bed.wait_serial(Server::Ns2, "open.example", 10, Duration::from_secs(5));
+    bed.wait_serial(Server::Ns3, "open.example", 10, Duration::from_secs(5));
+    let run = kmsdns(
+        &bed,
+        &["--format", "json", "check", "--domain", "open.example"],
+    );
+    assert_eq!(run.status, 0, "{run}");
+    let doc = run.json();
+    let ids: Vec<(&str, &str)> = doc
+        .findings
+        .iter()
+        .map(|f| (f.id.as_str(), f.severity.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [("dns-read-failed", "info"), ("srv-ok", "ok")],
+        "{run}"
+    );
+    assert!(
+        doc.findings[0].message.contains("hidden.open.example."),
+        "{run}"
+    );
+    let via = &doc.details.domains[0].authoritative.via;
+    assert!(via.starts_with("ns1.open.example. (127.53.0.1:"), "{via}");
+}
+
+#[test]
 fn one_host_too_many_hosts_and_the_root_target() {
     let bed = TestBed::start();
     update_open(

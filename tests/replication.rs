@@ -359,6 +359,48 @@ fn wait_reports_a_server_that_does_not_catch_up() {
     );
 }
 
+#[test]
+fn a_hidden_primary_that_cannot_be_read_is_only_noted() {
+    // The SOA names a primary that is in no NS record and has no address,
+    // as a hidden primary often looks from a monitoring host.
+    let bed = TestBed::start();
+    update_open(
+        &bed,
+        "update add open.example. 3600 IN SOA hidden.open.example. hostmaster.open.example. 10 3600 600 86400 60",
+    );
+    bed.wait_serial(Server::Ns3, "open.example", 10, Duration::from_secs(5));
+    bed.wait_serial(Server::Ns2, "open.example", 10, Duration::from_secs(5));
+    let run = kmsdns(
+        &bed,
+        &[
+            "--format",
+            "json",
+            "replication",
+            "--domain",
+            "open.example",
+        ],
+    );
+    assert_eq!(run.status, 0, "{run}");
+    let doc = run.json();
+    let zone = &doc.details.zones[0];
+    assert_eq!(zone.primary, "hidden.open.example.");
+    assert!(zone.converged, "{run}");
+    assert_eq!(zone.serial, Some(10));
+    let hidden = &zone.servers[0];
+    assert!(hidden.primary && !hidden.in_ns_set, "{hidden:?}");
+    assert_eq!(hidden.state, "no-address");
+    let ids: Vec<(&str, &str)> = doc
+        .findings
+        .iter()
+        .map(|f| (f.id.as_str(), f.severity.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [("dns-read-failed", "info"), ("replicated", "ok")],
+        "{run}"
+    );
+}
+
 /// A named on `ip` (the test bed's port) serving `zones` from files
 /// written into `dir`: each `(zone, file content)`.
 fn extra_named(bed: &TestBed, dir: &Path, ip: [u8; 4], zones: &[(&str, &str)]) -> Named {

@@ -192,7 +192,14 @@ pub fn evaluate(zone: &ZoneObservation) -> ZoneVerdict {
     let mut verdicts = Vec::new();
     let mut converged = reference.is_some();
     for (index, server) in zone.servers.iter().enumerate() {
+        // A hidden primary (not in the NS set) is often unreachable from
+        // anywhere but its secondaries: no client asks it, so failing to
+        // read it is no finding of its own (the reference finding says it).
+        let hidden_primary = server.primary && !server.in_ns_set;
         let mut finding = |id, severity, message: String, hint: &str| {
+            if hidden_primary {
+                return;
+            }
             let mut finding = Finding::new(id, severity, message).domain(&name).hint(hint);
             if let Some(address) = server.address {
                 finding = finding.server(address);
@@ -342,7 +349,10 @@ pub fn evaluate(zone: &ZoneObservation) -> ZoneVerdict {
                 }
             }
         };
-        if !matches!(verdict.state, ServerState::Reference | ServerState::InSync) {
+        // Clients never ask a hidden primary: the zone has converged when
+        // every server they may ask serves the reference.
+        if !hidden_primary && !matches!(verdict.state, ServerState::Reference | ServerState::InSync)
+        {
             converged = false;
         }
         verdicts.push(verdict);
@@ -703,6 +713,25 @@ mod tests {
             .findings
             .iter()
             .any(|f| f.id == FindingId::DnsReadFailed && f.severity == Severity::Info));
+    }
+
+    #[test]
+    fn an_unreachable_hidden_primary_is_only_worth_an_info() {
+        let mut hidden = server(1, ServerRead::NoAddress);
+        hidden.in_ns_set = false;
+        let verdict = evaluate(&zone(vec![
+            hidden,
+            server(2, answered(5, &[KMS1])),
+            server(3, answered(5, &[KMS1])),
+        ]));
+        assert_eq!(
+            ids(&verdict),
+            [
+                ("dns-read-failed".to_string(), Severity::Info),
+                ("replicated".to_string(), Severity::Ok)
+            ]
+        );
+        assert_eq!(verdict.servers[0].state, ServerState::NoAddress);
     }
 
     #[test]

@@ -394,8 +394,10 @@ async fn authoritative_read(
         Ok(_) => failure.source.clone(),
     };
 
-    // A hidden or unreachable primary: another server of the NS set.
-    if let Ok(servers) = dns::authoritative_servers(&soa.zone, resolver, opts).await {
+    // A hidden or unreachable primary: another server of the NS set, in
+    // name order (the NS answer's order rotates).
+    if let Ok(mut servers) = dns::authoritative_servers(&soa.zone, resolver, opts).await {
+        servers.sort_by_key(|s| s.name.to_lowercase());
         for server in servers.iter().filter(|s| s.name != soa.mname) {
             let Ok(addresses) = &server.addresses else {
                 continue;

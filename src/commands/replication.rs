@@ -253,7 +253,8 @@ async fn targets(
         Ok(servers) => (servers, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
-    let in_ns_set = servers.iter().any(|s| s.name == soa.mname);
+    // With the NS set unknown, the primary cannot be called hidden.
+    let in_ns_set = ns_error.is_some() || servers.iter().any(|s| s.name == soa.mname);
     let primary_addresses = match servers.iter().find(|s| s.name == soa.mname) {
         Some(server) => server.addresses.clone(),
         None => resolver
