@@ -1076,9 +1076,16 @@ pub fn zones_dir() -> PathBuf {
 
 /// The key file `zones/keys/<stem>.key`, such as `kmsdns-secure`,
 /// `wrong-secret` or `unknown`.
+///
+/// The file is made mode 0600 first: git checks files out world-readable,
+/// and kmsdns rightly warns about a world-readable key (exit status 1),
+/// which would mask the outcome a test is after.
 pub fn key_file(stem: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let path = zones_dir().join("keys").join(format!("{stem}.key"));
     assert!(path.is_file(), "no key file {}", path.display());
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|err| panic!("cannot chmod 600 {}: {err}", path.display()));
     path
 }
 
