@@ -19,6 +19,7 @@ pub mod plan;
 pub mod report;
 pub mod rpc;
 pub mod serial;
+pub mod srv_order;
 pub mod update_probe;
 
 use std::ffi::OsString;
