@@ -10,6 +10,7 @@ pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod discovery;
 pub mod dns;
 pub mod error;
 pub mod exit;

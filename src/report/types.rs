@@ -121,6 +121,11 @@ pub enum FindingId {
     SomeAddressesFail,
     /// A step took longer than the threshold.
     SlowHost,
+    /// The domain whose `_vlmcs._tcp` records clients use (discover).
+    DiscoveryDomain,
+    /// A weight-0 record shares its priority with weighted ones: RFC 2782
+    /// gives it a very small chance of being picked first.
+    ZeroWeight,
 }
 
 impl fmt::Display for FindingId {
