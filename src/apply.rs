@@ -15,7 +15,7 @@
 //! A failure in one domain never stops the others: every domain ends with
 //! an [`Outcome`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -91,6 +91,9 @@ pub struct DomainOutcome {
     pub retries: u32,
     /// The update's reply was lost and the re-read showed it applied.
     pub note: Option<String>,
+    /// A/AAAA records of KMS hosts inside the zone to add (`--addresses`),
+    /// in zone-file syntax; reported on the zone's first domain.
+    pub addresses: Vec<String>,
 }
 
 /// The engine: DNS options, the resolver for discovery, and hooks.
@@ -101,6 +104,10 @@ pub struct Engine {
     pub concurrency: usize,
     /// `-v`: say on stderr what is being done.
     pub verbose: bool,
+    /// Also add the configured A/AAAA of KMS hosts whose names lie inside
+    /// a zone being changed (`--addresses`). Addresses are only added, never
+    /// deleted: a host may have others that kmsdns does not know.
+    pub publish_addresses: bool,
 }
 
 impl Engine {
@@ -125,6 +132,7 @@ impl Engine {
                 outcome: Outcome::InSync,
                 retries: 0,
                 note: None,
+                addresses: Vec::new(),
             })
             .collect();
         // Domains that share zone, primary and key go into one message.
@@ -164,8 +172,22 @@ impl Engine {
                 }
             }
         }
+        // Host addresses are handled once per zone, with its first group.
+        let mut seen_zones: Vec<Name> = Vec::new();
+        let groups: Vec<(Target, Vec<usize>, bool)> = groups
+            .into_iter()
+            .map(|(target, members)| {
+                let first = !seen_zones.contains(&target.zone);
+                seen_zones.push(target.zone.clone());
+                (target, members, first)
+            })
+            .collect();
         let results: Vec<Vec<(usize, DomainOutcome)>> = stream::iter(groups)
-            .map(|(target, members)| self.zone(config, target, members, mode))
+            .map(|(target, members, first)| {
+                let addresses =
+                    first && self.publish_addresses && !matches!(mode, Mode::Remove { .. });
+                self.zone(config, target, members, mode, addresses)
+            })
             .buffered(bound)
             .collect()
             .await;
@@ -182,10 +204,40 @@ impl Engine {
         target: Target,
         members: Vec<usize>,
         mode: &Mode,
+        with_addresses: bool,
     ) -> Vec<(usize, DomainOutcome)> {
+        let first_member = members.first().copied();
+        let (mut done, address_lines, address_outcome) = self
+            .zone_records(config, &target, members, mode, with_addresses)
+            .await;
+        // Address changes are reported on the zone's first domain.
+        if let Some((_, first)) = done.iter_mut().find(|(i, _)| Some(*i) == first_member) {
+            first.addresses = address_lines;
+            if let Some(outcome) = address_outcome {
+                if first.outcome == Outcome::InSync || matches!(outcome, Outcome::Failed { .. }) {
+                    first.outcome = outcome;
+                }
+            }
+        }
+        done
+    }
+
+    /// The body of [`Engine::zone`]: also returns the address lines and
+    /// what became of them.
+    async fn zone_records(
+        &self,
+        config: &Config,
+        target: &Target,
+        members: Vec<usize>,
+        mode: &Mode,
+        with_addresses: bool,
+    ) -> (Vec<(usize, DomainOutcome)>, Vec<String>, Option<Outcome>) {
+        let target = target.clone();
         let mut done: Vec<(usize, DomainOutcome)> = Vec::new();
+        let mut address_lines: Vec<String> = Vec::new();
         let mut active = members;
         let mut retries = 0;
+        let mut last_server: Option<SocketAddr> = None;
         let finish = |index: usize,
                       plan: Option<Plan>,
                       outcome: Outcome,
@@ -201,6 +253,7 @@ impl Engine {
                     outcome,
                     retries,
                     note,
+                    addresses: Vec::new(),
                 },
             )
         };
@@ -265,16 +318,46 @@ impl Engine {
                 }
                 batch.push((index, current, plan));
             }
-            let Some(server) = server.filter(|_| !batch.is_empty()) else {
-                return done;
+            let Some(server) = server.or(last_server) else {
+                return (done, address_lines, None);
             };
+            last_server = Some(server);
+            let ttl = config.domains[first_index(&done, &batch)].ttl;
+            let addresses = if with_addresses {
+                match self.address_changes(config, &target, server, ttl).await {
+                    Ok(changes) => changes,
+                    Err(message) => {
+                        return (
+                            done,
+                            address_lines,
+                            Some(Outcome::Failed {
+                                message,
+                                hint: None,
+                            }),
+                        );
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            address_lines = addresses
+                .iter()
+                .flat_map(|(_, lines)| lines.clone())
+                .collect();
+            if batch.is_empty() && addresses.is_empty() {
+                return (done, address_lines, None);
+            }
+            if matches!(mode, Mode::Plan { .. }) {
+                // Only address changes can be left here in plan mode.
+                return (done, address_lines, Some(Outcome::Pending));
+            }
 
             for (index, _, _) in &batch {
                 if let Some(hook) = &self.hooks.before_update {
                     hook(&config.domains[*index].name);
                 }
             }
-            let requests: Vec<UpdateRequest> = batch
+            let mut requests: Vec<UpdateRequest> = batch
                 .iter()
                 .map(|(index, current, plan)| {
                     update_request(
@@ -285,7 +368,8 @@ impl Engine {
                     )
                 })
                 .collect();
-            let key = config.domains[batch[0].0].key.as_ref();
+            requests.extend(addresses.iter().map(|(request, _)| request.clone()));
+            let key = config.domains[first_index(&done, &batch)].key.as_ref();
             self.say(|| {
                 let deletes: usize = requests.iter().map(|r| r.delete.len()).sum();
                 let adds: usize = requests.iter().map(|r| r.add.len()).sum();
@@ -310,7 +394,19 @@ impl Engine {
                             .await;
                         done.push(finish(index, Some(plan), outcome, retries, None));
                     }
-                    return done;
+                    let address_outcome = if addresses.is_empty() {
+                        None
+                    } else {
+                        match self.address_changes(config, &target, server, ttl).await {
+                            Ok(left) if left.is_empty() => Some(Outcome::Applied),
+                            Ok(_) => Some(Outcome::Failed {
+                                message: format!("{server} accepted the update but does not serve the planned addresses"),
+                                hint: None,
+                            }),
+                            Err(message) => Some(Outcome::Failed { message, hint: None }),
+                        }
+                    };
+                    return (done, address_lines, address_outcome);
                 }
                 Err(UpdateError::PrerequisiteFailed { .. }) if retries < MAX_RETRIES => {
                     // Another host changed an RRset since we read it (or a
@@ -337,7 +433,12 @@ impl Engine {
                         };
                         done.push(finish(index, Some(plan), failed, retries, None));
                     }
-                    return done;
+                    let address_outcome = (!addresses.is_empty()).then(|| Outcome::Failed {
+                        message: "the records kept changing while kmsdns tried to update them"
+                            .into(),
+                        hint: None,
+                    });
+                    return (done, address_lines, address_outcome);
                 }
                 Err(error @ UpdateError::Timeout { .. }) => {
                     // The update may have been applied with its reply lost:
@@ -356,14 +457,27 @@ impl Engine {
                         };
                         done.push(finish(index, Some(plan), outcome, retries, note));
                     }
-                    return done;
+                    let address_outcome = if addresses.is_empty() {
+                        None
+                    } else {
+                        match self.address_changes(config, &target, server, ttl).await {
+                            Ok(left) if left.is_empty() => Some(Outcome::Applied),
+                            _ => Some(Outcome::Failed {
+                                message: error.to_string(),
+                                hint: None,
+                            }),
+                        }
+                    };
+                    return (done, address_lines, address_outcome);
                 }
                 Err(error) => {
                     for (index, _, plan) in batch {
                         let outcome = failed(&error, &config.domains[index]);
                         done.push(finish(index, Some(plan), outcome, retries, None));
                     }
-                    return done;
+                    let address_outcome = (!addresses.is_empty())
+                        .then(|| failed(&error, &config.domains[first_index(&done, &[])]));
+                    return (done, address_lines, address_outcome);
                 }
             }
         }
@@ -393,6 +507,71 @@ impl Engine {
                 hint: None,
             },
         }
+    }
+
+    /// The A/AAAA records of configured hosts inside `target`'s zone that
+    /// the primary does not serve yet: one request per RRset (guarded by
+    /// the RRset as read), with its lines for the report. Never deletes.
+    async fn address_changes(
+        &self,
+        config: &Config,
+        target: &Target,
+        server: SocketAddr,
+        ttl: u32,
+    ) -> Result<Vec<(UpdateRequest, Vec<String>)>, String> {
+        let mut changes = Vec::new();
+        for host in &config.hosts {
+            if !target.zone.zone_of(&host.name) || host.addresses.is_empty() {
+                continue;
+            }
+            for rtype in [RecordType::A, RecordType::AAAA] {
+                let wanted: Vec<RData> = host
+                    .addresses
+                    .iter()
+                    .filter_map(|ip| match (ip, rtype) {
+                        (IpAddr::V4(v4), RecordType::A) => Some(RData::A((*v4).into())),
+                        (IpAddr::V6(v6), RecordType::AAAA) => Some(RData::AAAA((*v6).into())),
+                        _ => None,
+                    })
+                    .collect();
+                if wanted.is_empty() {
+                    continue;
+                }
+                let response = dns::query(server, &host.name, rtype, &self.opts)
+                    .await
+                    .map_err(|e| format!("cannot read {} {rtype} from {server}: {e}", host.name))?;
+                let records = response
+                    .records_of(&host.name, rtype)
+                    .map_err(|e| format!("cannot read {} {rtype} from {server}: {e}", host.name))?;
+                let rrset_ttl = records.iter().map(Record::ttl).min().unwrap_or(ttl);
+                let current: Vec<RData> = records.iter().map(|r| r.data().clone()).collect();
+                let missing: Vec<&RData> = wanted.iter().filter(|w| !current.contains(w)).collect();
+                if missing.is_empty() {
+                    continue;
+                }
+                let lines = missing
+                    .iter()
+                    .map(|rdata| format!("{} {rrset_ttl} IN {rtype} {rdata}", host.name.to_ascii()))
+                    .collect();
+                let request = UpdateRequest {
+                    zone: target.zone.clone(),
+                    name: host.name.clone(),
+                    expected: Expected::Records {
+                        rtype,
+                        data: current,
+                    },
+                    delete: Vec::new(),
+                    add: missing
+                        .into_iter()
+                        .map(|rdata| {
+                            Record::from_rdata(host.name.clone(), rrset_ttl, rdata.clone())
+                        })
+                        .collect(),
+                };
+                changes.push((request, lines));
+            }
+        }
+        Ok(changes)
     }
 
     /// Prints a progress line on stderr with `-v`.
@@ -513,6 +692,16 @@ impl Engine {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// A domain of the group to take the TTL and key from: the first one
+/// being changed, else the first one done.
+fn first_index(done: &[(usize, DomainOutcome)], batch: &[(usize, Current, Plan)]) -> usize {
+    batch
+        .first()
+        .map(|(index, _, _)| *index)
+        .or_else(|| done.first().map(|(index, _)| *index))
+        .unwrap_or_default()
 }
 
 /// A server that had not caught up when `--wait-replication` ran out.

@@ -538,3 +538,81 @@ fn one_update_per_zone() {
         ])
     );
 }
+
+/// `--addresses` adds the configured A/AAAA of hosts inside the zone,
+/// never deletes an address it does not know, and is idempotent.
+#[test]
+fn addresses_of_hosts_inside_the_zone() {
+    let bed = TestBed::start();
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\nupdate add kms9.open.example. 600 IN A 127.53.1.99\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    let setup = Setup::new(
+        "publish-list = [\"open.example\"]\n\
+         [[host]]\nname = \"kms9.open.example\"\naddresses = [\"127.53.1.9\", \"fd00::9\"]\n\
+         [[host]]\nname = \"kms1.secure.example\"\naddresses = [\"127.53.1.1\"]\n",
+    );
+    let addresses = |bed: &TestBed, name: &str, rtype| -> BTreeSet<String> {
+        bed.query(Server::PRIMARY, name, rtype)
+            .answers()
+            .iter()
+            .map(|r| format!("{} {}", r.ttl(), r.data()))
+            .collect()
+    };
+    use hickory_proto::rr::RecordType::{A, AAAA};
+
+    let plan = kmsdns(&bed, &setup.path(), &["plan", "--addresses"]);
+    assert_eq!(plan.status, 1, "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("+ kms9.open.example. 600 IN A 127.53.1.9"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("+ kms9.open.example. 3600 IN AAAA fd00::9"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("kms1.secure.example. 3600 IN A"),
+        "outside the zone:\n{}",
+        plan.stdout
+    );
+
+    let before = bed.soa_serial(Server::PRIMARY, "open.example");
+    let run = kmsdns(&bed, &setup.path(), &["publish", "--addresses"]);
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        bed.soa_serial(Server::PRIMARY, "open.example"),
+        before + 1,
+        "one UPDATE"
+    );
+    assert_eq!(
+        addresses(&bed, "kms9.open.example.", A),
+        BTreeSet::from(["600 127.53.1.9".to_string(), "600 127.53.1.99".to_string()]),
+        "the unknown address survives; the RRset keeps its TTL"
+    );
+    assert_eq!(
+        addresses(&bed, "kms9.open.example.", AAAA),
+        BTreeSet::from(["3600 fd00::9".to_string()])
+    );
+    assert_eq!(
+        bed.srv_set(Server::PRIMARY, "_vlmcs._tcp.open.example."),
+        set(&[
+            "0 0 1688 kms1.secure.example.",
+            "0 0 1688 kms9.open.example."
+        ])
+    );
+
+    let again = kmsdns(&bed, &setup.path(), &["publish", "--addresses"]);
+    assert_eq!(again.status, 0, "{}", again.stdout);
+    assert!(again.stdout.contains("in-sync"), "{}", again.stdout);
+    assert_eq!(bed.soa_serial(Server::PRIMARY, "open.example"), before + 1);
+}

@@ -47,6 +47,7 @@ impl Context {
             hooks,
             concurrency: usize::from(self.global.concurrency),
             verbose: self.global.verbose > 0,
+            publish_addresses: false,
         })
     }
 }
@@ -94,7 +95,21 @@ fn lines(owner: &str, plan: &Plan, current_ttl: u32) -> Vec<ChangeLine> {
         .collect()
 }
 
-fn counts(plan: &Plan) -> String {
+fn counts(outcome: &DomainOutcome) -> String {
+    let mut text = outcome.plan.as_ref().map(plan_counts).unwrap_or_default();
+    if !outcome.addresses.is_empty() {
+        if !text.is_empty() {
+            text.push_str(", ");
+        }
+        text.push_str(&format!(
+            "{} address record(s) to add",
+            outcome.addresses.len()
+        ));
+    }
+    text
+}
+
+fn plan_counts(plan: &Plan) -> String {
     let (mut add, mut delete, mut modify) = (0, 0, 0);
     for change in &plan.changes {
         match change {
@@ -155,15 +170,12 @@ pub fn report(command: &'static str, verb: Verb, outcomes: &[DomainOutcome]) -> 
                 Finding::new(
                     FindingId::ChangesPending,
                     Severity::Warning,
-                    format!(
-                        "changes pending: {}",
-                        outcome.plan.as_ref().map(counts).unwrap_or_default()
-                    ),
+                    format!("changes pending: {}", counts(outcome)),
                 )
                 .hint("kmsdns publish applies them"),
             ),
             Outcome::Applied => {
-                let plan_counts = outcome.plan.as_ref().map(counts).unwrap_or_default();
+                let plan_counts = counts(outcome);
                 let applied = plan_counts.replace(" to ", " ");
                 let mut message = format!(
                     "updated: {}",
@@ -243,7 +255,14 @@ pub fn report(command: &'static str, verb: Verb, outcomes: &[DomainOutcome]) -> 
                 .plan
                 .as_ref()
                 .map(|p| lines(&owner, p, current_ttl))
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into_iter()
+                .chain(outcome.addresses.iter().map(|record| ChangeLine {
+                    op: "+",
+                    record: record.clone(),
+                    from: None,
+                }))
+                .collect(),
             retries: outcome.retries,
             error: match &outcome.outcome {
                 Outcome::Failed { message, .. } | Outcome::Refused { message, .. } => {

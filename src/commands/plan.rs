@@ -20,12 +20,17 @@ pub struct PlanArgs {
     /// Plan to give the RRset the configured TTL (it applies to every host's record)
     #[arg(long)]
     pub set_ttl: bool,
+
+    /// Also add the configured addresses (A/AAAA) of KMS hosts whose names lie inside a changed zone; never deletes any
+    #[arg(long)]
+    pub addresses: bool,
 }
 
 /// Reads and plans every domain.
 pub async fn run(args: &PlanArgs, ctx: &Context, hooks: Hooks) -> Result<Report, Error> {
     let config = ctx.config()?;
-    let engine = ctx.engine(hooks)?;
+    let mut engine = ctx.engine(hooks)?;
+    engine.publish_addresses = args.addresses;
     let outcomes = engine
         .run(
             &config,

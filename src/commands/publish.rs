@@ -30,6 +30,10 @@ pub struct PublishArgs {
     #[arg(long)]
     pub set_ttl: bool,
 
+    /// Also add the configured addresses (A/AAAA) of KMS hosts whose names lie inside a changed zone; never deletes any
+    #[arg(long)]
+    pub addresses: bool,
+
     /// Then wait up to DUR until every authoritative server serves the change (e.g. 30s)
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub wait_replication: Option<Duration>,
@@ -38,7 +42,8 @@ pub struct PublishArgs {
 /// Publishes every domain, then optionally waits for replication.
 pub async fn run(args: &PublishArgs, ctx: &Context, hooks: Hooks) -> Result<Report, Error> {
     let config = ctx.config()?;
-    let engine = ctx.engine(hooks)?;
+    let mut engine = ctx.engine(hooks)?;
+    engine.publish_addresses = args.addresses;
     let mode = Mode::Publish {
         set_ttl: args.set_ttl,
     };

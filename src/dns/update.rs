@@ -46,6 +46,19 @@ pub enum Expected {
     /// Exactly these SRV records, no more, no fewer (§2.4.2). An empty list
     /// means [`Expected::Absent`].
     Exactly(Vec<SRV>),
+    /// An RRset of another type (the A or AAAA of a KMS host inside the
+    /// zone): exactly these records, or none when `data` is empty.
+    Records { rtype: RecordType, data: Vec<RData> },
+}
+
+impl Expected {
+    /// The type of the RRset the request is about.
+    pub fn record_type(&self) -> RecordType {
+        match self {
+            Expected::Absent | Expected::Exactly(_) => RecordType::SRV,
+            Expected::Records { rtype, .. } => *rtype,
+        }
+    }
 }
 
 /// One atomic change to the SRV RRset at `name` in `zone`.
@@ -279,19 +292,25 @@ pub fn build_zone_update(requests: &[UpdateRequest], id: u16) -> Result<Message,
         if !zone.zone_of(&name) {
             return Err(invalid(format!("{name} is not inside zone {zone}")));
         }
-        if names.contains(&name) {
-            return Err(invalid(format!("{name} is listed twice")));
+        let rtype = request.expected.record_type();
+        if !matches!(rtype, RecordType::SRV | RecordType::A | RecordType::AAAA) {
+            return Err(invalid(format!(
+                "kmsdns only changes SRV, A and AAAA records, not {rtype}"
+            )));
+        }
+        if names.contains(&(name.clone(), rtype)) {
+            return Err(invalid(format!("{name} {rtype} is listed twice")));
         }
         for record in request.delete.iter().chain(&request.add) {
-            if record.name() != &name || record.record_type() != RecordType::SRV {
+            if record.name() != &name || record.record_type() != rtype {
                 return Err(invalid(format!(
-                    "{} {} is not an SRV record of {name}",
+                    "{} {} is not an {rtype} record of {name}",
                     record.name(),
                     record.record_type()
                 )));
             }
         }
-        names.push(name);
+        names.push((name, rtype));
     }
 
     let mut message = Message::new();
@@ -306,8 +325,27 @@ pub fn build_zone_update(requests: &[UpdateRequest], id: u16) -> Result<Message,
     zone_section.set_query_class(DNSClass::IN);
     message.add_zone(zone_section);
 
-    for (request, name) in requests.iter().zip(&names) {
+    for (request, (name, _)) in requests.iter().zip(&names) {
         match &request.expected {
+            Expected::Records { rtype, data } if !data.is_empty() => {
+                // §2.4.2 for an address RRset.
+                let mut seen: Vec<&RData> = Vec::new();
+                for rdata in data {
+                    if seen.contains(&rdata) || rdata.record_type() != *rtype {
+                        continue;
+                    }
+                    seen.push(rdata);
+                    let mut record = Record::from_rdata(name.clone(), 0, rdata.clone());
+                    record.set_dns_class(DNSClass::IN);
+                    message.add_pre_requisite(record);
+                }
+            }
+            Expected::Records { rtype, .. } => {
+                // §2.4.3 for an address RRset.
+                let mut record = Record::update0(name.clone(), 0, *rtype);
+                record.set_dns_class(DNSClass::NONE);
+                message.add_pre_requisite(record.into_record_of_rdata());
+            }
             Expected::Exactly(records) if !records.is_empty() => {
                 // §2.4.2: every RR of the set, class IN, TTL 0. Duplicates
                 // would not change the set; they are dropped.
@@ -802,6 +840,58 @@ mod tests {
             Err(UpdateError::InvalidRequest { .. })
         ));
         assert!(build_zone_update(&[], 1).is_err());
+    }
+
+    #[test]
+    fn address_rrsets_use_their_own_type() {
+        let host = name("kms1.corp.example.");
+        let a = |ip: [u8; 4]| RData::A(std::net::Ipv4Addr::from(ip).into());
+        let add_a = UpdateRequest {
+            zone: name("corp.example."),
+            name: host.clone(),
+            expected: Expected::Records {
+                rtype: RecordType::A,
+                data: vec![a([192, 0, 2, 1])],
+            },
+            delete: Vec::new(),
+            add: vec![Record::from_rdata(host.clone(), 600, a([192, 0, 2, 2]))],
+        };
+        let none_yet = UpdateRequest {
+            expected: Expected::Records {
+                rtype: RecordType::AAAA,
+                data: Vec::new(),
+            },
+            add: vec![Record::from_rdata(
+                host.clone(),
+                600,
+                RData::AAAA(std::net::Ipv6Addr::LOCALHOST.into()),
+            )],
+            ..add_a.clone()
+        };
+        let message = build_zone_update(&[add_a.clone(), none_yet], 1).unwrap();
+        let prerequisites: Vec<(RecordType, DNSClass)> = message
+            .prerequisites()
+            .iter()
+            .map(|p| (p.record_type(), p.dns_class()))
+            .collect();
+        assert_eq!(
+            prerequisites,
+            [
+                (RecordType::A, DNSClass::IN),
+                (RecordType::AAAA, DNSClass::NONE)
+            ]
+        );
+        assert_eq!(message.updates().len(), 2);
+
+        // An SRV record in an A request is refused.
+        let mixed = UpdateRequest {
+            add: vec![srv_record("kms1.corp.example.", 600)],
+            ..add_a
+        };
+        assert!(matches!(
+            build_update(&mixed, 1),
+            Err(UpdateError::InvalidRequest { .. })
+        ));
     }
 
     #[test]
