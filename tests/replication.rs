@@ -450,6 +450,11 @@ fn lame_servers_are_named_with_the_reason() {
          update add ns5.open.example. 3600 IN A 127.53.0.5\n\
          update add open.example. 3600 IN NS noaddr.broken.example.",
     );
+    // The secondaries follow by NOTIFY; only the extra servers are lame.
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    for secondary in Server::SECONDARIES {
+        bed.wait_serial(secondary, "open.example", serial, Duration::from_secs(5));
+    }
     let run = kmsdns(
         &bed,
         &[
