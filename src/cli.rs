@@ -61,6 +61,10 @@ pub struct GlobalArgs {
     /// Port of every authoritative server contacted
     #[arg(long, global = true, value_name = "PORT", default_value_t = 53, value_parser = clap::value_parser!(u16).range(1..))]
     pub dns_port: u16,
+
+    /// Lowest status that makes the exit status non-zero; the output still shows the status found
+    #[arg(long, global = true, value_enum, value_name = "STATUS", default_value_t = FailOn::Warning)]
+    pub fail_on: FailOn,
 }
 
 /// Output formats. Not every command offers every format.
@@ -70,6 +74,39 @@ pub enum Format {
     Text,
     /// For programs: one JSON document with a schema version
     Json,
+    /// For Nagios and Icinga: status line with perfdata, then one line per problem
+    Nagios,
+    /// For Prometheus: gauges for node-exporter's textfile collector
+    Prometheus,
+}
+
+impl Format {
+    /// Whether this is a monitoring format (Nagios, Prometheus), which is
+    /// read by a program expecting that format, so errors must be in it too.
+    pub fn is_monitoring(self) -> bool {
+        matches!(self, Format::Nagios | Format::Prometheus)
+    }
+}
+
+/// `--fail-on`: which status gives a non-zero exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Exit 1 on warnings, 2 on critical findings
+    Warning,
+    /// Exit 0 on warnings, 2 on critical findings
+    Critical,
+}
+
+impl FailOn {
+    /// The exit status for a run that ended with `status`: with
+    /// `--fail-on critical` a warning exits 0; critical and unknown are
+    /// never hidden.
+    pub fn exit_status(self, status: u8) -> u8 {
+        match (self, status) {
+            (FailOn::Critical, crate::exit::WARNING) => crate::exit::OK,
+            (_, status) => status,
+        }
+    }
 }
 
 /// `--color`.
@@ -92,6 +129,8 @@ pub enum Command {
     Probe(commands::probe::ProbeArgs),
     Discover(commands::discover::DiscoverArgs),
     Bind(commands::bind::BindArgs),
+    Completions(commands::completions::CompletionsArgs),
+    Man(commands::man::ManArgs),
 }
 
 /// Parses `2s`, `500ms`, `1m30s`; a bare number means seconds.
@@ -126,6 +165,18 @@ mod tests {
     fn clap_definitions_are_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn fail_on_critical_hides_only_warnings() {
+        use crate::exit;
+        for status in [exit::OK, exit::WARNING, exit::CRITICAL, exit::UNKNOWN] {
+            assert_eq!(FailOn::Warning.exit_status(status), status);
+        }
+        assert_eq!(FailOn::Critical.exit_status(exit::OK), exit::OK);
+        assert_eq!(FailOn::Critical.exit_status(exit::WARNING), exit::OK);
+        assert_eq!(FailOn::Critical.exit_status(exit::CRITICAL), exit::CRITICAL);
+        assert_eq!(FailOn::Critical.exit_status(exit::UNKNOWN), exit::UNKNOWN);
     }
 
     #[test]

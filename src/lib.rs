@@ -27,12 +27,14 @@ pub mod update_probe;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
+use std::time::SystemTime;
 
 use clap::Parser;
 
 use cli::{Cli, ColorChoice, Command, Format};
 use commands::Context;
 use error::Error;
+use report::metrics::Metrics;
 use report::text::Palette;
 use report::Report;
 
@@ -53,6 +55,8 @@ enum Output {
         text: String,
         report: Report,
     },
+    /// Text printed as is, whatever `--format` says (completions, man page).
+    Text(String),
 }
 
 /// Runs kmsdns with `args` (argv, program name first) and returns the exit
@@ -80,6 +84,7 @@ where
     };
     let format = cli.global.format;
     let quiet = cli.global.quiet;
+    let fail_on = cli.global.fail_on;
     let command_name = command_name(&cli.command);
     let ctx = Context {
         global: cli.global.clone(),
@@ -92,17 +97,15 @@ where
         Ok(Output::Material { text, report }) => {
             write_material(&text, &report, format, palette, io)
         }
-        Err(error) => {
-            let message = error.to_string();
-            let written = match format {
-                Format::Json => report::json::render_error(Some(command_name), &message, io.stdout),
-                Format::Text => writeln!(io.stderr, "kmsdns: error: {message}"),
-            };
-            written.map(|_| exit::UNKNOWN)
-        }
+        Ok(Output::Text(text)) => io
+            .stdout
+            .write_all(text.as_bytes())
+            .and_then(|_| io.stdout.flush())
+            .map(|_| exit::OK),
+        Err(error) => write_error(command_name, &error.to_string(), format, io),
     };
     match written {
-        Ok(status) => status,
+        Ok(status) => fail_on.exit_status(status),
         // A closed pipe (`kmsdns check | head`) is not an error worth a word.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => exit::OK,
         Err(e) => {
@@ -150,6 +153,8 @@ fn dispatch(command: Command, ctx: &Context, hooks: apply::Hooks) -> Result<Outp
             }
             commands::bind::BindOutput::Written(report) => Ok(Output::Report(report)),
         },
+        Command::Completions(args) => Ok(Output::Text(commands::completions::run(&args))),
+        Command::Man(args) => commands::man::run(&args).map(Output::Text),
     }
 }
 
@@ -164,6 +169,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Probe(_) => "probe",
         Command::Discover(_) => "discover",
         Command::Bind(_) => "bind",
+        Command::Completions(_) => "completions",
+        Command::Man(_) => "man",
     }
 }
 
@@ -208,8 +215,32 @@ fn write_report(
     match format {
         Format::Text => report::text::render(report, palette, quiet, io.stdout),
         Format::Json => report::json::render(report, io.stdout),
+        Format::Nagios => {
+            report::nagios::render(report, &Metrics::new(SystemTime::now()), io.stdout)
+        }
+        Format::Prometheus => {
+            report::prometheus::render(report, &Metrics::new(SystemTime::now()), io.stdout)
+        }
     }?;
     io.stdout.flush()
+}
+
+/// Writes why kmsdns could not run, in the format its reader expects, and
+/// returns the UNKNOWN exit status.
+fn write_error(command: &str, message: &str, format: Format, io: &mut Io<'_>) -> io::Result<u8> {
+    match format {
+        Format::Text => writeln!(io.stderr, "kmsdns: error: {message}")?,
+        Format::Json => report::json::render_error(Some(command), message, io.stdout)?,
+        Format::Nagios => report::nagios::render_error(message, io.stdout)?,
+        Format::Prometheus => {
+            writeln!(io.stderr, "kmsdns: error: {message}")?;
+            // Still written, so a textfile shows `kmsdns_up 0` and an alert
+            // fires, instead of the last good run going stale in silence.
+            report::prometheus::render_error(SystemTime::now(), io.stdout)?;
+        }
+    }
+    io.stdout.flush()?;
+    Ok(exit::UNKNOWN)
 }
 
 fn write_material(
@@ -230,6 +261,15 @@ fn write_material(
             }
         }
         Format::Json => report::json::render(report, io.stdout)?,
+        // Material is for people and files: a monitoring system would read
+        // it as garbage.
+        Format::Nagios | Format::Prometheus => {
+            let message = format!(
+                "{} prints material, not a status: use --format text or json, or --out DIR",
+                report.command
+            );
+            return write_error(report.command, &message, format, io);
+        }
     }
     io.stdout.flush()?;
     Ok(report.exit_status())

@@ -3,7 +3,9 @@
 pub mod bind;
 pub mod changes;
 pub mod check;
+pub mod completions;
 pub mod discover;
+pub mod man;
 pub mod plan;
 pub mod probe;
 pub mod publish;

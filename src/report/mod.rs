@@ -1,12 +1,17 @@
 //! Reports: what a command found, independent of how it is shown.
 //!
 //! A command returns a [`Report`]; the renderers in this module turn it into
-//! text for people or JSON for programs. Checks decide, renderers only show.
+//! text for people, JSON for programs, or Nagios and Prometheus output for
+//! monitoring (with the [`metrics::Metrics`] measured beside the findings).
+//! Checks decide, renderers only show.
 
 pub mod check;
 pub mod discover;
 pub mod json;
+pub mod metrics;
+pub mod nagios;
 pub mod probe;
+pub mod prometheus;
 pub mod replication;
 pub mod text;
 mod types;
