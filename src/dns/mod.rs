@@ -22,6 +22,8 @@
 // are large; they occur at network speed, where their size does not matter.
 #![allow(clippy::result_large_err)]
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod query;
 mod resolver;
 mod transport;

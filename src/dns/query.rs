@@ -418,7 +418,7 @@ pub async fn query_with(
     }
 }
 
-fn exchanged_message(exchanged: &Exchanged) -> Option<Message> {
+pub(super) fn exchanged_message(exchanged: &Exchanged) -> Option<Message> {
     match (&exchanged.message, exchanged.transport, exchanged.truncated) {
         (Some(message), Transport::Tcp, _) | (Some(message), Transport::Udp, false) => {
             Some(message.clone())
@@ -443,7 +443,7 @@ fn query_message(id: u16, question: &Query, recursion: Recursion, use_edns: bool
     message
 }
 
-fn into_response(
+pub(super) fn into_response(
     server: SocketAddr,
     name: Name,
     rtype: RecordType,

@@ -211,7 +211,7 @@ fn classify(error: io::Error) -> TransportError {
     }
 }
 
-enum Checked {
+pub(crate) enum Checked {
     Reply {
         message: Option<Message>,
         truncated: bool,
@@ -225,7 +225,7 @@ const TC_BIT: u8 = 0x02;
 /// Header flag bit of QR in the third byte.
 const QR_BIT: u8 = 0x80;
 
-fn check_reply(bytes: &[u8], expect: &Expect<'_>) -> Checked {
+pub(crate) fn check_reply(bytes: &[u8], expect: &Expect<'_>) -> Checked {
     // Look at the raw header first: a datagram that is not even a header
     // with our ID is someone else's and is dropped without parsing.
     if bytes.len() < 12 {

@@ -473,7 +473,7 @@ pub async fn send_zone_update(
 
 /// Turns a reply into the outcome, TSIG first: a reply whose signature is
 /// rejected or forged says nothing trustworthy about the rcode.
-fn judge(
+pub(super) fn judge(
     request: &UpdateRequest,
     key: Option<&TsigKey>,
     server: SocketAddr,

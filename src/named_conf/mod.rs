@@ -172,7 +172,18 @@ impl NamedConf {
     /// Parses `text` as the content of the file `path` (relative includes
     /// are looked up from there).
     pub fn parse_str(path: &Path, text: &str) -> Result<NamedConf, NamedConfError> {
-        let mut reader = syntax::Reader::new(path, Limits::default());
+        Self::parse_str_with_limits(path, text, Limits::default())
+    }
+
+    /// Parses `text` as [`NamedConf::parse_str`] does, within `limits`
+    /// (`max_includes: 0` refuses every `include`, as the fuzz target does
+    /// for input that could name a file outside its own directory).
+    pub fn parse_str_with_limits(
+        path: &Path,
+        text: &str,
+        limits: Limits,
+    ) -> Result<NamedConf, NamedConfError> {
+        let mut reader = syntax::Reader::new(path, limits);
         let tree = reader.parse_text(path, text)?;
         NamedConf::from_tree(tree, reader.files)
     }
