@@ -63,6 +63,13 @@
 //! with the server's TSIG error (BADSIG: wrong secret, BADKEY: unknown key
 //! name or algorithm, BADTIME: clock skew).
 //!
+//! The signature is hickory's `TSigner`, over the key name in canonical
+//! lower case (RFC 8945 §4.3.3): HMAC-SHA256/384/512 only. A key in
+//! hmac-md5, hmac-sha1 or hmac-sha224, which `publish` signs with through
+//! `crate::dns`, is not probed ([`ProbeAnswer::NotSent`]); once the DNS
+//! layer can send a message built by its caller, this module's exchange
+//! and signing give way to it.
+//!
 //! Every attempt is logged by the server (`update 'zone/IN' denied`, or
 //! `updating zone …: adding an RR` and `deleting an RR` when accepted).
 
@@ -142,6 +149,12 @@ pub enum ProbeAnswer {
     },
     /// No usable answer: what the server allows is unknown.
     Failed {
+        /// Why.
+        message: String,
+    },
+    /// The probe could not be signed with this key's algorithm, so it was
+    /// not sent (see [`can_sign`]).
+    NotSent {
         /// Why.
         message: String,
     },
@@ -265,24 +278,38 @@ fn hickory_algorithm(algorithm: TsigAlgorithm) -> Option<HickoryAlgorithm> {
     }
 }
 
+/// Whether the probe can sign with `algorithm`. It signs with hickory's
+/// `TSigner`, which computes HMAC-SHA256/384/512 only; `publish` signs with
+/// every algorithm BIND offers (`crate::dns`), so a key in hmac-md5,
+/// hmac-sha1 or hmac-sha224 works for `publish` but is not probed.
+pub fn can_sign(algorithm: TsigAlgorithm) -> bool {
+    hickory_algorithm(algorithm).is_some()
+}
+
 /// Appends a TSIG record (RFC 8945 §4) and returns the reply's verifier.
 fn sign(message: &mut Message, key: &TsigKey, zone: &Name) -> Result<MessageVerifier, UpdateError> {
-    let unsupported = || UpdateError::UnsupportedAlgorithm {
-        key: key.name.clone(),
-        algorithm: key.algorithm,
-    };
-    let algorithm = hickory_algorithm(key.algorithm).ok_or_else(unsupported)?;
-    let signer = TSigner::new(
-        key.secret.expose().to_vec(),
-        algorithm,
-        key.name.clone(),
-        FUDGE_SECONDS,
-    )
-    .map_err(|_| unsupported())?;
     let failed = |reason: String| UpdateError::InvalidRequest {
         zone: zone.clone(),
         reason: format!("cannot sign with key {}: {reason}", key.name),
     };
+    let algorithm = hickory_algorithm(key.algorithm).ok_or_else(|| {
+        failed(format!(
+            "the probe signs with hmac-sha256, hmac-sha384 or hmac-sha512, not {}",
+            key.algorithm.bind_name()
+        ))
+    })?;
+    // RFC 8945 §4.3.3 digests the key name in canonical (lower-case) form;
+    // BIND finds the key whatever the case on the wire, but answers BADSIG
+    // to a MAC over the name as a key file may spell it, in capitals.
+    let mut key_name = key.name.to_lowercase();
+    key_name.set_fqdn(true);
+    let signer = TSigner::new(
+        key.secret.expose().to_vec(),
+        algorithm,
+        key_name,
+        FUDGE_SECONDS,
+    )
+    .map_err(|e| failed(e.to_string()))?;
     match message.finalize(&signer, unix_now()) {
         Ok(Some(verifier)) => Ok(verifier),
         Ok(None) => Err(failed("the signer returned no verifier".into())),
@@ -568,6 +595,15 @@ struct Session<'a> {
 impl Session<'_> {
     /// One probe, re-read and re-sent when the RRset changed meanwhile.
     async fn ask(&mut self, key: Option<&TsigKey>) -> ProbeAnswer {
+        if let Some(key) = key.filter(|k| !can_sign(k.algorithm)) {
+            return ProbeAnswer::NotSent {
+                message: format!(
+                    "key {} uses {}, and the probe signs with hmac-sha256, hmac-sha384 or hmac-sha512 only",
+                    key.name,
+                    key.algorithm.bind_name()
+                ),
+            };
+        }
         let mut attempts = 0;
         loop {
             // An empty RRset has no TTL to keep: the sentinel is alone in it

@@ -752,6 +752,68 @@ fn a_wrong_secret_or_unknown_key_is_named() {
     assert_unchanged(&bed, &before);
 }
 
+/// The key as its file spells it: a name in capitals is signed in its
+/// canonical lower-case form (RFC 8945 §4.3.3), which BIND accepts; a key
+/// the probe cannot sign with (hmac-md5) leaves the grant unknown, a
+/// warning, never a verdict on the key.
+#[test]
+fn key_name_case_and_unsigned_algorithms() {
+    use std::os::unix::fs::PermissionsExt;
+    let bed = TestBed::start();
+    let keys = tempfile::tempdir().expect("temp dir");
+    let text = fs::read_to_string(key_file("kmsdns-secure")).expect("key file");
+    let write = |file: &str, text: String| {
+        let path = keys.path().join(file);
+        fs::write(&path, text).expect("write key");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        path
+    };
+    let capitals = write(
+        "capitals.key",
+        text.replace("key \"kmsdns-secure\"", "key \"KMSDNS-Secure\""),
+    );
+    let md5 = write(
+        "md5.key",
+        "key \"kmsdns-secure\" {\n\talgorithm hmac-md5;\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZg==\";\n};\n"
+            .to_string(),
+    );
+    let setup = Setup::new(
+        &["secure.example", "branch.secure.example"],
+        Some("capitals"),
+        &format!(
+            "[tsig-key.capitals]\nfile = \"{}\"\n[tsig-key.md5]\nfile = \"{}\"\n\
+             [domain.\"branch.secure.example\"]\nkey = \"md5\"\n",
+            capitals.display(),
+            md5.display()
+        ),
+    );
+    let run = kmsdns(
+        Some(&bed),
+        &["-c", &setup.path(), "--format", "json", "updates"],
+    );
+    assert_eq!(run.status, 1, "{}", run.show());
+    let doc = run.json();
+    assert_eq!(
+        findings(&doc),
+        [
+            ("keyed-only".into(), "ok".into(), "secure.example.".into()),
+            (
+                "update-probe-failed".into(),
+                "warning".into(),
+                "branch.secure.example.".into()
+            ),
+        ]
+    );
+    assert_eq!(live(&doc, "secure.example.")["signed"], "accepted");
+    let branch = live(&doc, "branch.secure.example.");
+    assert_eq!(branch["unsigned"], "refused");
+    assert_eq!(branch["signed"], "not-sent");
+    assert!(
+        branch["error"].as_str().unwrap_or("").contains("hmac-md5"),
+        "{branch}"
+    );
+}
+
 #[test]
 fn without_a_key_a_keyed_zone_cannot_be_published() {
     let bed = TestBed::start();
