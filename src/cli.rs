@@ -128,6 +128,7 @@ pub enum Command {
     Updates(commands::updates::UpdatesArgs),
     Probe(commands::probe::ProbeArgs),
     Discover(commands::discover::DiscoverArgs),
+    Audit(commands::audit::AuditArgs),
     Bind(commands::bind::BindArgs),
     Completions(commands::completions::CompletionsArgs),
     Man(commands::man::ManArgs),

@@ -57,6 +57,13 @@ enum Output {
     },
     /// Text printed as is, whatever `--format` says (completions, man page).
     Text(String),
+    /// `audit`: a report with the measurements monitoring formats graph,
+    /// and where to write the Prometheus textfile.
+    Audit {
+        report: Report,
+        metrics: Box<Metrics>,
+        textfile: Option<std::path::PathBuf>,
+    },
 }
 
 /// Runs kmsdns with `args` (argv, program name first) and returns the exit
@@ -88,6 +95,7 @@ where
     let command_name = command_name(&cli.command);
     let ctx = Context {
         global: cli.global.clone(),
+        progress: io.stderr_is_terminal && format == Format::Text && !quiet,
     };
     let result = dispatch(cli.command, &ctx, hooks);
     let written = match result {
@@ -97,6 +105,11 @@ where
         Ok(Output::Material { text, report }) => {
             write_material(&text, &report, format, palette, io)
         }
+        Ok(Output::Audit {
+            report,
+            metrics,
+            textfile,
+        }) => write_audit(&report, &metrics, textfile.as_deref(), format, palette, quiet, io),
         Ok(Output::Text(text)) => io
             .stdout
             .write_all(text.as_bytes())
@@ -153,6 +166,14 @@ fn dispatch(command: Command, ctx: &Context, hooks: apply::Hooks) -> Result<Outp
             }
             commands::bind::BindOutput::Written(report) => Ok(Output::Report(report)),
         },
+        Command::Audit(args) => {
+            let outcome = runtime()?.block_on(commands::audit::run(&args, ctx))?;
+            Ok(Output::Audit {
+                report: outcome.report,
+                metrics: Box::new(outcome.metrics),
+                textfile: args.textfile,
+            })
+        }
         Command::Completions(args) => Ok(Output::Text(commands::completions::run(&args))),
         Command::Man(args) => commands::man::run(&args).map(Output::Text),
     }
@@ -169,6 +190,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Probe(_) => "probe",
         Command::Discover(_) => "discover",
         Command::Bind(_) => "bind",
+        Command::Audit(_) => "audit",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
     }
@@ -223,6 +245,35 @@ fn write_report(
         }
     }?;
     io.stdout.flush()
+}
+
+/// Writes an audit: like any report, but the monitoring formats get the
+/// measurements, and `--textfile` gets the Prometheus text atomically.
+fn write_audit(
+    report: &Report,
+    metrics: &Metrics,
+    textfile: Option<&std::path::Path>,
+    format: Format,
+    palette: Palette,
+    quiet: bool,
+    io: &mut Io<'_>,
+) -> io::Result<u8> {
+    if let Some(path) = textfile {
+        let mut text = Vec::new();
+        report::prometheus::render(report, metrics, &mut text)?;
+        let text = String::from_utf8_lossy(&text);
+        if let Err(error) = report::prometheus::write_textfile(path, &text) {
+            return write_error("audit", &error.to_string(), format, io);
+        }
+    }
+    match format {
+        Format::Text => report::text::render(report, palette, quiet, io.stdout)?,
+        Format::Json => report::json::render(report, io.stdout)?,
+        Format::Nagios => report::nagios::render(report, metrics, io.stdout)?,
+        Format::Prometheus => report::prometheus::render(report, metrics, io.stdout)?,
+    }
+    io.stdout.flush()?;
+    Ok(report.exit_status())
 }
 
 /// Writes why kmsdns could not run, in the format its reader expects, and

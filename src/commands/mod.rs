@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
+pub mod audit;
 pub mod bind;
 pub mod changes;
 pub mod check;
@@ -21,6 +22,9 @@ use crate::error::Error;
 #[derive(Debug)]
 pub struct Context {
     pub global: GlobalArgs,
+    /// Whether long runs may draw progress on stderr: a terminal, text
+    /// output, not `-q`.
+    pub progress: bool,
 }
 
 impl Context {

@@ -5,6 +5,7 @@
 //! monitoring (with the [`metrics::Metrics`] measured beside the findings).
 //! Checks decide, renderers only show.
 
+pub mod audit;
 pub mod check;
 pub mod discover;
 pub mod json;

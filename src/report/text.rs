@@ -168,6 +168,7 @@ fn render_details(details: &Details, palette: Palette, out: &mut dyn Write) -> i
         Details::Updates(details) => super::updates::render(details, palette, out),
         Details::Probe(details) => super::probe::render(details, palette, out),
         Details::Discover(details) => super::discover::render(details, palette, out),
+        Details::Audit(details) => super::audit::render(details, palette, out),
     }
 }
 

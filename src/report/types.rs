@@ -182,6 +182,7 @@ pub enum Details {
     Updates(super::updates::UpdatesDetails),
     Probe(super::probe::ProbeDetails),
     Discover(super::discover::DiscoverDetails),
+    Audit(Box<super::audit::AuditDetails>),
 }
 
 /// `plan`, `publish`, `remove`: per domain, what was (or would be) changed.

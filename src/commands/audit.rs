@@ -1,0 +1,250 @@
+//! `kmsdns audit`: everything a cron job or a monitoring system needs, in
+//! one run: check + replication + updates (live) + probe.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use clap::Args;
+use hickory_proto::rr::Name;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::check::{parse_domain, CheckArgs, Selection};
+use super::probe::ProbeArgs;
+use super::replication::ReplicationArgs;
+use super::updates::UpdatesArgs;
+use super::Context;
+use crate::error::Error;
+use crate::report::audit::{AuditDetails, DomainStatus};
+use crate::report::metrics::{HostMetric, Metrics, ServerMetric};
+use crate::report::probe::AddressResult;
+use crate::report::{Details, Finding, Report};
+
+/// Audit everything in one run, for cron and monitoring: check +
+/// replication + updates (live probe) + probe, over the whole publish list.
+///
+/// Every finding of the underlying commands, grouped by domain, with a
+/// summary of domains by status and KMS addresses reachable. The parts run
+/// concurrently, each bounded by --concurrency. Formats: text (with -q,
+/// nothing at all when everything is OK, so cron mails only on problems),
+/// json, nagios (one status line with performance data, then one line per
+/// problem), prometheus (node-exporter textfile format; --textfile writes it
+/// atomically). --fail-on chooses what makes a non-zero exit.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Audit DOMAIN instead of the publish list (repeatable)
+    #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain)]
+    pub domains: Vec<Name>,
+
+    /// Also audit the update grants in this BIND configuration
+    #[arg(long, value_name = "FILE")]
+    pub named_conf: Option<PathBuf>,
+
+    /// Skip the live update probe (an UPDATE that adds and deletes a sentinel record)
+    #[arg(long)]
+    pub no_updates: bool,
+
+    /// Skip the KMS probe (TCP and RPC bind to every host)
+    #[arg(long)]
+    pub no_probe: bool,
+
+    /// Warn when connect plus bind takes longer than MS milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub slow: u64,
+
+    /// Also write the Prometheus metrics to PATH, atomically (node-exporter textfile collector)
+    #[arg(long, value_name = "PATH")]
+    pub textfile: Option<PathBuf>,
+}
+
+/// The report, and the measurements monitoring formats graph.
+pub struct AuditOutcome {
+    pub report: Report,
+    pub metrics: Metrics,
+}
+
+/// Runs every part and merges their reports.
+pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error> {
+    // Fails early, with one message, on a bad configuration.
+    let selection = Selection::new(&args.domains, ctx)?;
+    let warnings: Vec<Finding> = selection
+        .config
+        .as_ref()
+        .map(|c| c.warnings.clone())
+        .unwrap_or_default();
+
+    let progress = progress_bar(ctx, args);
+    let step = |report: Result<Report, Error>, name: &str| {
+        progress.inc(1);
+        progress.set_message(format!("{name} done"));
+        report
+    };
+    let check = async {
+        step(
+            super::check::run(
+                &CheckArgs {
+                    domains: args.domains.clone(),
+                },
+                ctx,
+            )
+            .await,
+            "check",
+        )
+    };
+    let replication = async {
+        step(
+            super::replication::run(
+                &ReplicationArgs {
+                    wait: None,
+                    domains: args.domains.clone(),
+                },
+                ctx,
+            )
+            .await,
+            "replication",
+        )
+    };
+    let updates = async {
+        if args.no_updates && args.named_conf.is_none() {
+            return None;
+        }
+        let updates_args = UpdatesArgs {
+            named_conf: args.named_conf.clone(),
+            live: !args.no_updates,
+            domains: args.domains.iter().map(|d| d.to_ascii()).collect(),
+        };
+        Some(step(
+            super::updates::run(&updates_args, ctx).await,
+            "updates",
+        ))
+    };
+    let probe = async {
+        if args.no_probe {
+            return None;
+        }
+        let probe_args = ProbeArgs {
+            domain: args.domains.clone(),
+            search: false,
+            host: Vec::new(),
+            slow: args.slow,
+            resolv_conf: PathBuf::from(crate::search_list::RESOLV_CONF),
+        };
+        Some(step(super::probe::run(&probe_args, ctx).await, "probe"))
+    };
+    let (check, replication, updates, probe) = tokio::join!(check, replication, updates, probe);
+    progress.finish_and_clear();
+    let (check, replication) = (check?, replication?);
+    let updates = updates.transpose()?;
+    let probe = probe.transpose()?;
+
+    let mut report = Report::new("audit");
+    let mut parts = Vec::new();
+    let mut details = AuditDetails {
+        domains: Vec::new(),
+        addresses_reachable: 0,
+        addresses_probed: 0,
+        parts: Vec::new(),
+        check: None,
+        replication: None,
+        updates: None,
+        probe: None,
+    };
+    let mut metrics = Metrics::new(SystemTime::now());
+    metrics.domains = selection.domains.iter().map(|d| d.to_ascii()).collect();
+
+    let mut merge = |part: Report, name: &'static str, report: &mut Report| {
+        parts.push(name);
+        for finding in part.findings {
+            // The configuration's own warnings come once, not once per part.
+            if warnings.contains(&finding) || report.findings.contains(&finding) {
+                continue;
+            }
+            report.push(finding);
+        }
+        part.details
+    };
+    report.extend(warnings.iter().cloned());
+    if let Some(Details::Check(d)) = merge(check, "check", &mut report) {
+        details.check = Some(d);
+    }
+    if let Some(Details::Replication(d)) = merge(replication, "replication", &mut report) {
+        for zone in &d.zones {
+            for server in &zone.servers {
+                metrics.servers.push(ServerMetric {
+                    zone: zone.zone.clone(),
+                    server: server
+                        .address
+                        .clone()
+                        .unwrap_or_else(|| server.name.clone()),
+                    serial_lag: server.serial.map(|_| server.behind.unwrap_or(0)),
+                });
+            }
+        }
+        details.replication = Some(d);
+    }
+    if let Some(updates) = updates {
+        if let Some(Details::Updates(d)) = merge(updates, "updates", &mut report) {
+            details.updates = Some(d);
+        }
+    }
+    if let Some(probe) = probe {
+        if let Some(Details::Probe(d)) = merge(probe, "probe", &mut report) {
+            for domain in &d.domains {
+                for target in &domain.targets {
+                    let label = target.label();
+                    for address in &target.addresses {
+                        details.addresses_probed += 1;
+                        match address {
+                            AddressResult::Probed(probe) => {
+                                if probe.outcome.is_kms() {
+                                    details.addresses_reachable += 1;
+                                }
+                                metrics.hosts.push(HostMetric::from_probe(
+                                    Some(&domain.domain),
+                                    &label,
+                                    probe,
+                                ));
+                            }
+                            AddressResult::DnsFailed(_) => {
+                                metrics.hosts.push(HostMetric::without_address(
+                                    Some(&domain.domain),
+                                    &label,
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            details.probe = Some(d);
+        }
+    }
+    details.parts = parts;
+    details.domains = metrics
+        .domain_statuses(&report)
+        .into_iter()
+        .map(|d| DomainStatus {
+            domain: d.domain,
+            status: d.status,
+        })
+        .collect();
+    Ok(AuditOutcome {
+        report: report.with_details(Details::Audit(Box::new(details))),
+        metrics,
+    })
+}
+
+/// A progress line on stderr, drawn only when it is a terminal (indicatif
+/// checks) and the output is text for people.
+fn progress_bar(ctx: &Context, args: &AuditArgs) -> ProgressBar {
+    let parts =
+        2 + u64::from(!(args.no_updates && args.named_conf.is_none())) + u64::from(!args.no_probe);
+    if !ctx.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(parts), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} audit: {pos}/{len} parts ({msg})") {
+        bar.set_style(style);
+    }
+    bar.set_message("running");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}

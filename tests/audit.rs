@@ -1,0 +1,303 @@
+//! `kmsdns audit` against the real BIND test bed, with healthy and broken
+//! domains and a KMS-like responder: every format, `-q`, `--fail-on`, the
+//! Prometheus textfile parsed back and replaced atomically.
+
+mod common;
+#[allow(dead_code)]
+#[path = "common/kms_responder.rs"]
+mod kms_responder;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::bind::{key_file, nsupdate, Server, TestBed};
+use kms_responder::{KmsResponder, Mode};
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn config(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("kmsdns.toml");
+    let text = format!(
+        "{body}\n[tsig-key.secure]\nfile = \"{}\"\n",
+        key_file("kmsdns-secure").display()
+    );
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+fn audit(bed: &TestBed, config: &Path, args: &[&str]) -> Run {
+    let output = assert_cmd::Command::cargo_bin("kmsdns")
+        .expect("binary")
+        .env("NO_COLOR", "1")
+        .args(["-c", config.to_str().expect("UTF-8")])
+        .args(["--nameserver", &bed.primary().to_string()])
+        .args(["--dns-port", &bed.port().to_string()])
+        .args(["--timeout", "500ms"])
+        .args(args)
+        .output()
+        .expect("kmsdns runs");
+    Run {
+        status: output.status.code().expect("exit code"),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
+    }
+}
+
+/// The ports and the bed's own numbers change every run.
+fn redact(text: &str, bed: &TestBed) -> String {
+    text.replace(&format!(":{}", bed.port()), ":PORT")
+}
+
+#[test]
+fn healthy_domains_are_silent_with_quiet_and_exit_0() {
+    let bed = TestBed::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(
+        dir.path(),
+        "publish-list = [\"static.example\"]\n[[host]]\nname = \"kms1.secure.example\"\n[[host]]\nname = \"kms2.secure.example\"\n",
+    );
+    let quiet = audit(
+        &bed,
+        &config,
+        &["-q", "audit", "--no-probe", "--no-updates"],
+    );
+    assert_eq!(quiet.status, 0, "{}{}", quiet.stdout, quiet.stderr);
+    assert_eq!(quiet.stdout, "", "cron mails nothing when all is OK");
+    assert_eq!(quiet.stderr, "");
+
+    let text = audit(&bed, &config, &["audit", "--no-probe", "--no-updates"]);
+    assert_eq!(text.status, 0);
+    assert!(
+        text.stdout
+            .starts_with("audit 1 domain(s): 1 ok, 0 warning, 0 critical"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("srv-ok") && text.stdout.contains("replicated"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn mixed_estate_in_every_format() {
+    let bed = TestBed::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(
+        dir.path(),
+        "publish-list = [\"static.example\", \"broken.example\", \"open.example\"]\n[[host]]\nname = \"kms1.secure.example\"\n[[host]]\nname = \"kms2.secure.example\"\n",
+    );
+    let args = ["audit", "--no-probe"];
+
+    let text = audit(&bed, &config, &args);
+    assert_eq!(text.status, 2, "{}{}", text.stdout, text.stderr);
+    insta::assert_snapshot!("audit-text", redact(&text.stdout, &bed));
+
+    // JSON: one document, every part's details, the same findings.
+    let json = audit(&bed, &config, &[&["--format", "json"][..], &args].concat());
+    assert_eq!(json.status, 2);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(doc["schema"], 1);
+    assert_eq!(doc["command"], "audit");
+    assert_eq!(doc["status"], "critical");
+    assert_eq!(
+        doc["details"]["parts"],
+        serde_json::json!(["check", "replication", "updates"])
+    );
+    let ids: Vec<&str> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    for id in [
+        "srv-missing",
+        "target-is-cname",
+        "target-no-address",
+        "unknown-target",
+        "unsigned-updates-accepted",
+    ] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    let statuses: BTreeMap<&str, &str> = doc["details"]["domains"]
+        .as_array()
+        .expect("domains")
+        .iter()
+        .map(|d| {
+            (
+                d["domain"].as_str().unwrap_or(""),
+                d["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    // No key for a zone that refuses unsigned updates: publish cannot work.
+    assert_eq!(statuses["static.example."], "warning");
+    assert_eq!(statuses["broken.example."], "warning");
+    assert_eq!(statuses["open.example."], "critical");
+
+    // Nagios: one status line with perfdata, then one line per problem.
+    let nagios = audit(
+        &bed,
+        &config,
+        &[&["--format", "nagios"][..], &args].concat(),
+    );
+    assert_eq!(nagios.status, 2);
+    let first = nagios.stdout.lines().next().expect("status line");
+    assert!(first.starts_with("KMSDNS CRITICAL - 3 domains"), "{first}");
+    assert!(first.contains("| domains=3 "), "{first}");
+    assert!(
+        nagios
+            .stdout
+            .lines()
+            .skip(1)
+            .any(|l| l.starts_with("CRITICAL open.example.")),
+        "{}",
+        nagios.stdout
+    );
+
+    // --fail-on critical: a warning alone would exit 0; a critical still exits 2.
+    let fail_on = audit(
+        &bed,
+        &config,
+        &[&["--fail-on", "critical"][..], &args].concat(),
+    );
+    assert_eq!(fail_on.status, 2);
+}
+
+#[test]
+fn fail_on_chooses_what_makes_a_non_zero_exit() {
+    let bed = TestBed::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // kms2 is not in the configuration: a warning (unknown target), nothing critical.
+    let config = config(
+        dir.path(),
+        "publish-list = [\"static.example\"]\n[[host]]\nname = \"kms1.secure.example\"\n",
+    );
+    let args = ["audit", "--no-probe", "--no-updates"];
+    let warning = audit(&bed, &config, &args);
+    assert_eq!(warning.status, 1, "{}", warning.stdout);
+    let critical_only = audit(
+        &bed,
+        &config,
+        &[&["--fail-on", "critical"][..], &args].concat(),
+    );
+    assert_eq!(critical_only.status, 0, "{}", critical_only.stdout);
+    let warning_on = audit(
+        &bed,
+        &config,
+        &[&["--fail-on", "warning"][..], &args].concat(),
+    );
+    assert_eq!(warning_on.status, 1);
+}
+
+/// Parses node-exporter text: `name{labels} value` lines, comments skipped.
+fn parse_prometheus(text: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
+    let mut samples = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line.rsplit_once(' ').expect("name and value");
+        let value: f64 = value.parse().expect("a number");
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => {
+                let inner = rest.strip_suffix('}').expect("closing brace");
+                let mut labels = BTreeMap::new();
+                for pair in inner.split("\",").filter(|p| !p.is_empty()) {
+                    let (key, value) = pair.split_once("=\"").expect("key=\"value\"");
+                    labels.insert(key.to_string(), value.trim_end_matches('"').to_string());
+                }
+                (name.to_string(), labels)
+            }
+            None => (series.to_string(), BTreeMap::new()),
+        };
+        samples.push((name, labels, value));
+    }
+    samples
+}
+
+#[test]
+fn probe_metrics_reach_prometheus_and_the_textfile_is_replaced_atomically() {
+    let bed = TestBed::start();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let kms = runtime
+        .block_on(KmsResponder::start_on(
+            "127.53.1.21".parse().expect("ip"),
+            Mode::Kms,
+        ))
+        .expect("responder");
+    let port = kms.addr().port();
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\nupdate add kms21.open.example. 60 IN A 127.53.1.21\nupdate add _vlmcs._tcp.open.example. 60 IN SRV 0 0 {port} kms21.open.example.\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(
+        dir.path(),
+        &format!("publish-list = [\"open.example\"]\n[[host]]\nname = \"kms21.open.example\"\nport = {port}\n"),
+    );
+    let textfile = dir.path().join("kmsdns.prom");
+    std::fs::write(&textfile, "old content\n").expect("old file");
+    let run = audit(
+        &bed,
+        &config,
+        &[
+            "--format",
+            "prometheus",
+            "audit",
+            "--no-updates",
+            "--textfile",
+            textfile.to_str().expect("UTF-8"),
+        ],
+    );
+    // One host: a warning (no failover).
+    assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
+    let written = std::fs::read_to_string(&textfile).expect("textfile");
+    assert_eq!(written, run.stdout, "the file holds what was printed");
+    let samples = parse_prometheus(&written);
+    let value = |name: &str, label: Option<(&str, &str)>| {
+        samples
+            .iter()
+            .find(|(n, labels, _)| {
+                n == name && label.is_none_or(|(k, v)| labels.get(k).map(String::as_str) == Some(v))
+            })
+            .map(|(_, _, v)| *v)
+    };
+    assert_eq!(value("kmsdns_up", None), Some(1.0));
+    assert_eq!(
+        value("kmsdns_domain_status", Some(("domain", "open.example."))),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            "kmsdns_probe_kms",
+            Some(("address", &format!("127.53.1.21:{port}")))
+        ),
+        Some(1.0)
+    );
+    assert!(
+        value(
+            "kmsdns_probe_latency_seconds",
+            Some(("host", &format!("kms21.open.example.:{port}")))
+        )
+        .is_some(),
+        "{written}"
+    );
+    assert!(value("kmsdns_last_run_timestamp_seconds", None).is_some_and(|t| t > 1.7e9));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temp file left: {leftovers:?}");
+    drop(kms);
+}
