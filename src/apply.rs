@@ -237,6 +237,14 @@ impl Engine {
         let mut address_lines: Vec<String> = Vec::new();
         let mut active = members;
         let mut retries = 0;
+        // Re-reads after a failed prerequisite, whatever the cause: bounds
+        // the loop.
+        let mut rereads = 0;
+        // The plans of our last UPDATE when a *retransmitted* copy of it
+        // failed on its prerequisite: the first copy may have been applied
+        // with its reply lost (see `dns::update`), so a re-read that finds
+        // nothing left to do means the change is ours, applied once.
+        let mut maybe_applied: Vec<(usize, Plan)> = Vec::new();
         let mut last_server: Option<SocketAddr> = None;
         let finish = |index: usize,
                       plan: Option<Plan>,
@@ -294,7 +302,20 @@ impl Engine {
                 server.get_or_insert(answered);
                 let plan = make_plan(domain, &current);
                 if !plan.has_changes() {
-                    done.push(finish(index, Some(plan), Outcome::InSync, retries, None));
+                    let done_here = match maybe_applied.iter().find(|(i, _)| *i == index) {
+                        Some((_, sent)) => finish(
+                            index,
+                            Some(sent.clone()),
+                            Outcome::Applied,
+                            retries,
+                            Some(
+                                "the reply was lost; the retransmitted copy found the change already made"
+                                    .to_string(),
+                            ),
+                        ),
+                        None => finish(index, Some(plan), Outcome::InSync, retries, None),
+                    };
+                    done.push(done_here);
                     continue;
                 }
                 match mode {
@@ -408,11 +429,22 @@ impl Engine {
                     };
                     return (done, address_lines, address_outcome);
                 }
-                Err(UpdateError::PrerequisiteFailed { .. }) if retries < MAX_RETRIES => {
+                Err(UpdateError::PrerequisiteFailed { retransmitted, .. })
+                    if rereads < MAX_RETRIES =>
+                {
                     // Another host changed an RRset since we read it (or a
                     // retransmitted copy of ours found it already changed):
                     // re-read and plan again.
-                    retries += 1;
+                    rereads += 1;
+                    maybe_applied.clear();
+                    if retransmitted {
+                        maybe_applied = batch
+                            .iter()
+                            .map(|(index, _, plan)| (*index, plan.clone()))
+                            .collect();
+                    } else {
+                        retries += 1;
+                    }
                     self.say(|| {
                         format!(
                             "zone {}: the records changed since they were read; reading them again",
@@ -440,18 +472,23 @@ impl Engine {
                     });
                     return (done, address_lines, address_outcome);
                 }
-                Err(error @ UpdateError::Timeout { .. }) => {
-                    // The update may have been applied with its reply lost:
-                    // a re-read tells.
+                Err(error) if outcome_unknown(&error) => {
+                    // The update reached the server, or may have: applied
+                    // with its reply lost, cut, forged or unreadable. A
+                    // re-read tells.
                     for (index, _, plan) in batch {
                         let domain = &config.domains[index];
                         let (outcome, note) = match self.read(&target, &domain.srv_name()).await {
                             Ok((_, after)) if !make_plan(domain, &after).has_changes() => (
                                 Outcome::Applied,
-                                Some(
-                                    "the reply was lost, but the primary serves the change"
+                                Some(match &error {
+                                    UpdateError::Timeout { .. } => {
+                                        "the reply was lost, but the primary serves the change"
+                                            .to_string()
+                                    }
+                                    _ => "no usable reply came, but the primary serves the change"
                                         .to_string(),
-                                ),
+                                }),
                             ),
                             _ => (failed(&error, domain), None),
                         };
@@ -730,6 +767,22 @@ impl Current {
         records.sort();
         records
     }
+}
+
+/// Whether the update may have been applied although no usable reply
+/// says so: nothing came back, the reply could not be read or verified, or
+/// the connection broke after the request went out. A server's own error
+/// rcode (REFUSED, SERVFAIL, NOTAUTH…) means it applied nothing (RFC 2136
+/// §3.8: the update is atomic), so only these need a re-read.
+fn outcome_unknown(error: &UpdateError) -> bool {
+    matches!(
+        error,
+        UpdateError::Timeout { .. }
+            | UpdateError::Malformed { .. }
+            | UpdateError::BadResponseSignature { .. }
+            | UpdateError::Io { .. }
+            | UpdateError::Unreachable { .. }
+    )
 }
 
 fn failed(error: &UpdateError, domain: &Domain) -> Outcome {
