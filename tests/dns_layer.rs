@@ -950,7 +950,22 @@ async fn replies_that_do_not_match_are_dropped_or_reported() {
         "{mismatch:?}"
     );
 
-    // Our ID, but not a DNS message: malformed, at once.
+    // Our ID, but not a DNS message, then the real reply: anyone can send
+    // a datagram with our ID, so it is dropped and the real one read.
+    let garbage_first = fake_server(|request| {
+        let id = request.id().to_be_bytes();
+        vec![
+            vec![id[0], id[1], 0x80, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0xff],
+            answer_to(request, request.id()),
+        ]
+    })
+    .await;
+    let response = dns::query(garbage_first, &owner, RecordType::SRV, &opts)
+        .await
+        .expect("the real reply after the garbage");
+    assert_eq!(response.status(), Ok(AnswerStatus::NoData));
+
+    // Only such garbage: malformed, once the attempts are spent.
     let garbage = fake_server(|request| {
         let id = request.id().to_be_bytes();
         vec![vec![id[0], id[1], 0x80, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0xff]]

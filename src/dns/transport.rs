@@ -3,9 +3,11 @@
 //! The same bytes are resent on every attempt, so a late reply to the first
 //! copy is as good as a reply to the last one (the socket stays open and the
 //! message ID is unchanged). Over UDP, datagrams that do not answer our
-//! request (wrong ID, not a response, another question) are dropped and the
-//! wait goes on, as RFC 5452 §9.1 asks; over TCP the stream belongs to us, so
-//! such a reply is an error at once.
+//! request (wrong ID, not a response, another question, or bytes with our
+//! ID that do not parse) are dropped and the wait goes on, as RFC 5452 §9.1
+//! asks: anyone can send a datagram with our ID, and the real reply may
+//! still come. Over TCP the stream belongs to us, so such a reply is an
+//! error at once.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -116,6 +118,7 @@ pub(crate) async fn exchange_udp(
 
     let mut buffer = vec![0u8; MAX_MESSAGE];
     let mut mismatch: Option<String> = None;
+    let mut malformed: Option<String> = None;
     let attempts = attempts.max(1);
     for sends in 1..=attempts {
         socket.send(request).await.map_err(classify)?;
@@ -137,13 +140,14 @@ pub(crate) async fn exchange_udp(
                     })
                 }
                 Checked::Mismatch(why) => mismatch = Some(why),
-                Checked::Malformed(why) => return Err(TransportError::Malformed(why)),
+                Checked::Malformed(why) => malformed = Some(why),
             }
         }
     }
-    Err(match mismatch {
-        Some(why) => TransportError::Mismatch(why),
-        None => TransportError::Timeout { attempts },
+    Err(match (malformed, mismatch) {
+        (Some(why), _) => TransportError::Malformed(why),
+        (None, Some(why)) => TransportError::Mismatch(why),
+        (None, None) => TransportError::Timeout { attempts },
     })
 }
 
