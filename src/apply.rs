@@ -161,8 +161,10 @@ impl Engine {
                         )
                     });
                     outcomes[index].target = Some(target.clone());
-                    let key_name =
-                        |i: usize| config.domains[i].key.as_ref().map(|k| k.name.clone());
+                    let key_name = |i: usize| {
+                        let domain = &config.domains[i];
+                        (domain.key.as_ref().map(|k| k.name.clone()), &domain.gss)
+                    };
                     match groups.iter_mut().find(|(t, members)| {
                         *t == target && key_name(members[0]) == key_name(index)
                     }) {
@@ -401,7 +403,16 @@ impl Engine {
                     requests.len()
                 )
             });
-            match dns::send_zone_update(server, &requests, key, &self.opts).await {
+            #[cfg(feature = "gssapi")]
+            let sent = match &config.domains[first_index(&done, &batch)].gss {
+                Some(gss) => {
+                    dns::gss::send_zone_update_gss(server, &requests, gss, &self.opts).await
+                }
+                None => dns::send_zone_update(server, &requests, key, &self.opts).await,
+            };
+            #[cfg(not(feature = "gssapi"))]
+            let sent = dns::send_zone_update(server, &requests, key, &self.opts).await;
+            match sent {
                 Ok(_) => {
                     for (index, _, plan) in batch {
                         let domain = &config.domains[index];

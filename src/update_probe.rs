@@ -97,6 +97,7 @@ use tokio::net::UdpSocket;
 use tokio::time::{timeout_at, Instant};
 
 use crate::apply::read_rrset;
+use crate::config::gss::GssAuth;
 use crate::config::key::{TsigAlgorithm, TsigKey};
 use crate::config::{srv_owner, ServerSpec};
 use crate::dns::{
@@ -129,6 +130,8 @@ pub struct ProbeTarget {
     pub domain: Name,
     /// The key `publish` signs with, if any.
     pub key: Option<TsigKey>,
+    /// `auth = "gss-tsig"`: the probe is signed with GSS-TSIG instead.
+    pub gss: Option<GssAuth>,
     /// Where updates go, when configured instead of the SOA MNAME.
     pub server: Option<ServerSpec>,
 }
@@ -571,9 +574,14 @@ pub async fn probe_domain(
         verbose,
         retries: 0,
     };
-    probe.unsigned = Some(session.ask(None).await);
+    probe.unsigned = Some(session.ask(None, None).await);
     if let Some(key) = &target.key {
-        probe.signed = Some(session.ask(Some(key)).await);
+        probe.signed = Some(session.ask(Some(key), None).await);
+    } else if let Some(gss) = &target.gss {
+        // The Kerberos principal stands where a key name would: the
+        // findings name it as the identity that signed.
+        probe.key = Name::from_ascii(gss.principal.as_deref().unwrap_or("gss-tsig")).ok();
+        probe.signed = Some(session.ask(None, Some(gss)).await);
     }
     probe.ttl = session.current.ttl;
     probe.records = session.current.records.len();
@@ -594,7 +602,7 @@ struct Session<'a> {
 
 impl Session<'_> {
     /// One probe, re-read and re-sent when the RRset changed meanwhile.
-    async fn ask(&mut self, key: Option<&TsigKey>) -> ProbeAnswer {
+    async fn ask(&mut self, key: Option<&TsigKey>, gss: Option<&GssAuth>) -> ProbeAnswer {
         if let Some(key) = key.filter(|k| !can_sign(k.algorithm)) {
             return ProbeAnswer::NotSent {
                 message: format!(
@@ -620,16 +628,21 @@ impl Session<'_> {
                     self.current.records.len()
                 );
             }
-            let sent = send_probe(
-                self.server,
-                self.zone,
-                self.name,
-                &self.current,
-                ttl,
-                key,
-                self.opts,
-            )
-            .await;
+            let sent = match gss {
+                Some(gss) => self.send_gss(gss, ttl).await,
+                None => {
+                    send_probe(
+                        self.server,
+                        self.zone,
+                        self.name,
+                        &self.current,
+                        ttl,
+                        key,
+                        self.opts,
+                    )
+                    .await
+                }
+            };
             return match sent {
                 Ok(_) => ProbeAnswer::Accepted,
                 Err(UpdateError::Refused { .. }) => ProbeAnswer::Refused,
@@ -668,6 +681,41 @@ impl Session<'_> {
                 },
             };
         }
+    }
+}
+
+impl Session<'_> {
+    /// The probe signed with GSS-TSIG (RFC 3645), over TCP.
+    #[cfg(feature = "gssapi")]
+    async fn send_gss(&self, gss: &GssAuth, ttl: u32) -> Result<UpdateResponse, UpdateError> {
+        let zone = self.zone;
+        let id = (random_u64() & 0xffff) as u16;
+        let sentinel = sentinel(random_u64()).map_err(|reason| UpdateError::InvalidRequest {
+            zone: zone.clone(),
+            reason,
+        })?;
+        let message = build_probe(zone, self.name, &self.current, &sentinel, ttl, id)?;
+        let (exchanged, _principal) =
+            dns::gss::exchange_signed(self.server, zone, gss, message, self.opts).await?;
+        judge(
+            self.server,
+            zone,
+            self.name,
+            None,
+            &exchanged.bytes,
+            exchanged.sends,
+            None,
+        )
+    }
+
+    /// Without the `gssapi` feature a `gss-tsig` domain cannot be probed
+    /// signed (the configuration reader refuses it before this).
+    #[cfg(not(feature = "gssapi"))]
+    async fn send_gss(&self, _gss: &GssAuth, _ttl: u32) -> Result<UpdateResponse, UpdateError> {
+        Err(UpdateError::InvalidRequest {
+            zone: self.zone.clone(),
+            reason: crate::config::gss::NOT_BUILT.to_owned(),
+        })
     }
 }
 

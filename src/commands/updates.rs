@@ -21,6 +21,7 @@ use super::Context;
 use crate::checks::updates::{
     absolute, domain_of, live_findings, show_name, static_findings, worst,
 };
+use crate::config::gss::GssAuth;
 use crate::config::key::TsigKey;
 use crate::config::name::parse_name;
 use crate::config::{self, Config, ServerSpec};
@@ -68,6 +69,7 @@ pub struct UpdatesArgs {
 struct Audited {
     name: Name,
     key: Option<TsigKey>,
+    gss: Option<GssAuth>,
     server: Option<ServerSpec>,
     /// From the configuration: `publish` is expected to work there.
     from_config: bool,
@@ -121,6 +123,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report, Error> {
                     ProbeTarget {
                         domain: d.name.clone(),
                         key: d.key.clone(),
+                        gss: d.gss.clone(),
                         server: d.server.clone(),
                     },
                     d.from_config,
@@ -180,6 +183,7 @@ fn domains(args: &UpdatesArgs, ctx: &Context) -> Result<(Vec<Audited>, Option<Co
             .map(|d| Audited {
                 name: d.name.clone(),
                 key: d.key.clone(),
+                gss: d.gss.clone(),
                 server: d.server.clone(),
                 from_config: true,
             })
@@ -205,12 +209,14 @@ fn domains(args: &UpdatesArgs, ctx: &Context) -> Result<(Vec<Audited>, Option<Co
             Some(d) => Audited {
                 name,
                 key: d.key.clone(),
+                gss: d.gss.clone(),
                 server: d.server.clone(),
                 from_config: true,
             },
             None => Audited {
                 name,
                 key: None,
+                gss: None,
                 server: None,
                 from_config: false,
             },

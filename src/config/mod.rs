@@ -5,6 +5,7 @@
 //! line and column where there is one; a configuration that does not
 //! validate changes nothing anywhere.
 
+pub mod gss;
 pub mod key;
 pub mod name;
 pub mod publish_list;
@@ -85,6 +86,8 @@ pub struct Domain {
     pub ttl: u32,
     pub server: Option<ServerSpec>,
     pub key: Option<TsigKey>,
+    /// `auth = "gss-tsig"`: updates signed with GSS-TSIG instead of `key`.
+    pub gss: Option<gss::GssAuth>,
     /// The records this configuration owns here, one per publishing host.
     pub records: Vec<SrvRecord>,
 }
@@ -233,6 +236,11 @@ struct RawDomain {
     ttl: Option<Spanned<i64>>,
     server: Option<Spanned<String>>,
     key: Option<Spanned<String>>,
+    auth: Option<Spanned<String>>,
+    principal: Option<Spanned<String>>,
+    keytab: Option<Spanned<String>>,
+    service_host: Option<Spanned<String>>,
+    mechanism: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -363,6 +371,7 @@ impl Validator<'_> {
                         ttl: default_ttl,
                         server: None,
                         key: default_key.clone(),
+                        gss: None,
                         records: vec![record],
                     }),
                 }
@@ -389,6 +398,10 @@ impl Validator<'_> {
             if let Some(key) = &options.key {
                 domain.key = Some(key_ref(key)?);
             }
+            if let Some(gss) = self.gss_auth(options)? {
+                domain.key = None;
+                domain.gss = Some(gss);
+            }
         }
 
         Ok(Config {
@@ -398,6 +411,66 @@ impl Validator<'_> {
             complete: raw.complete.unwrap_or(false),
             warnings,
         })
+    }
+
+    /// The `auth` options of a `[domain."…"]` table: `None` for TSIG
+    /// with `key` (the default, `auth = "tsig"`).
+    fn gss_auth(&self, options: &RawDomain) -> Result<Option<gss::GssAuth>, ConfigError> {
+        let gss_only = [
+            &options.principal,
+            &options.keytab,
+            &options.service_host,
+            &options.mechanism,
+        ];
+        match options.auth.as_ref().map(|a| (a, a.get_ref().as_str())) {
+            None | Some((_, "tsig")) => {
+                return match gss_only.into_iter().flatten().next() {
+                    Some(option) => Err(self.err(
+                        option,
+                        "principal, keytab, service-host and mechanism need auth = \"gss-tsig\"",
+                    )),
+                    None => Ok(None),
+                }
+            }
+            Some((auth, "gss-tsig")) => {
+                if !cfg!(feature = "gssapi") {
+                    return Err(self.err(auth, gss::NOT_BUILT));
+                }
+                if let Some(key) = &options.key {
+                    return Err(self.err(key, "a domain with auth = \"gss-tsig\" signs with Kerberos, not with a TSIG key: remove `key`"));
+                }
+            }
+            Some((auth, other)) => {
+                return Err(self.err(
+                    auth,
+                    format!("auth = \"{other}\": expected \"tsig\" or \"gss-tsig\""),
+                ))
+            }
+        }
+        let service_host = match &options.service_host {
+            Some(host) => Some(parse_name(host.get_ref()).map_err(|e| self.err(host, e))?),
+            None => None,
+        };
+        let mechanism = match options
+            .mechanism
+            .as_ref()
+            .map(|m| (m, m.get_ref().as_str()))
+        {
+            None | Some((_, "spnego")) => gss::GssMechanism::Spnego,
+            Some((_, "kerberos" | "krb5")) => gss::GssMechanism::Kerberos,
+            Some((m, other)) => {
+                return Err(self.err(
+                    m,
+                    format!("mechanism = \"{other}\": expected \"spnego\" or \"kerberos\""),
+                ))
+            }
+        };
+        Ok(Some(gss::GssAuth {
+            principal: options.principal.as_ref().map(|p| p.get_ref().clone()),
+            keytab: options.keytab.as_ref().map(|k| self.relative(k.get_ref())),
+            service_host,
+            mechanism,
+        }))
     }
 
     fn keys(
@@ -490,7 +563,7 @@ impl Validator<'_> {
                 for (k, v) in table {
                     match (k.as_str(), v) {
                         ("domain", toml::Value::String(s)) => {
-                            domain = Some(parse_name(s).map_err(|e| self.err(value, e))?)
+                            domain = Some(name::parse_domain(s).map_err(|e| self.err(value, e))?)
                         }
                         ("priority" | "weight", toml::Value::Integer(n)) => {
                             let n = u16::try_from(*n).map_err(|_| {
@@ -576,6 +649,7 @@ pub fn from_parts(
             ttl,
             server: None,
             key: None,
+            gss: None,
             records: hosts
                 .iter()
                 .map(|h| SrvRecord {

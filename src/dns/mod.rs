@@ -24,6 +24,8 @@
 
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "gssapi")]
+pub mod gss;
 mod query;
 mod resolver;
 mod transport;

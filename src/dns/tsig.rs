@@ -326,15 +326,15 @@ impl ReplyVerifier {
 
 /// The fields of a TSIG RDATA that hickory 0.25.2 has no getter for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct TsigFields {
-    error: u16,
+pub(super) struct TsigFields {
+    pub(super) error: u16,
 }
 
 impl TsigFields {
     /// Reads the RDATA back from its wire form (RFC 8945 §4.2): algorithm
     /// name, time signed (48 bits), fudge, MAC size, MAC, original ID,
     /// error, other len, other data.
-    fn of(tsig: &TSIG) -> Result<Self, String> {
+    pub(super) fn of(tsig: &TSIG) -> Result<Self, String> {
         let bytes = tsig
             .to_bytes()
             .map_err(|error| format!("cannot re-encode the reply's TSIG: {error}"))?;

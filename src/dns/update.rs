@@ -195,6 +195,10 @@ pub enum UpdateError {
     UnsupportedAlgorithm { key: Name, algorithm: TsigAlgorithm },
     #[error("cannot build the update of zone {zone}: {reason}")]
     InvalidRequest { zone: Name, reason: String },
+    /// GSS-TSIG (RFC 3645) could not sign, or the server would not take it.
+    #[cfg(feature = "gssapi")]
+    #[error(transparent)]
+    Gss(#[from] super::gss::GssError),
 }
 
 fn refused_reason(signed: bool, key: Option<&Name>, name: &Name) -> String {
@@ -251,6 +255,13 @@ impl UpdateError {
             | UpdateError::BadResponseSignature { server, .. }
             | UpdateError::Malformed { server, .. } => Some(*server),
             UpdateError::UnsupportedAlgorithm { .. } | UpdateError::InvalidRequest { .. } => None,
+            #[cfg(feature = "gssapi")]
+            UpdateError::Gss(error) => match error {
+                super::gss::GssError::Negotiation { server, .. }
+                | super::gss::GssError::Refused { server, .. }
+                | super::gss::GssError::Rejected { server, .. } => Some(*server),
+                _ => None,
+            },
         }
     }
 }
@@ -572,7 +583,11 @@ pub(super) fn judge(
     })
 }
 
-fn transport_error(error: TransportError, server: SocketAddr, zone: &Name) -> UpdateError {
+pub(super) fn transport_error(
+    error: TransportError,
+    server: SocketAddr,
+    zone: &Name,
+) -> UpdateError {
     let zone = zone.clone();
     match error {
         TransportError::Timeout { attempts } => UpdateError::Timeout {
