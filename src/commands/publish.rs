@@ -71,11 +71,29 @@ pub async fn run(args: &PublishArgs, ctx: &Context, hooks: Hooks) -> Result<Repo
                 .2
                 .push(srv_owner(&outcome.domain));
         }
+        // A spinner on a terminal only (text output, not -q).
+        let progress = if ctx.progress {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(zones.len() as u64),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} waiting for replication: {pos}/{len} zone(s) ({msg})",
+            ) {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
         for (zone, primary, names) in zones.values() {
-            match engine
+            progress.set_message(zone.to_string());
+            let waited = engine
                 .wait_replication(zone, names, *primary, deadline)
-                .await
-            {
+                .await;
+            progress.inc(1);
+            match waited {
                 Ok(stragglers) if stragglers.is_empty() => report.push(
                     Finding::new(
                         FindingId::Replicated,
@@ -112,6 +130,7 @@ pub async fn run(args: &PublishArgs, ctx: &Context, hooks: Hooks) -> Result<Repo
                 ),
             }
         }
+        progress.finish_and_clear();
     }
     Ok(report)
 }
