@@ -580,7 +580,11 @@ pub async fn probe_domain(
     } else if let Some(gss) = &target.gss {
         // The Kerberos principal stands where a key name would: the
         // findings name it as the identity that signed.
-        probe.key = Name::from_ascii(gss.principal.as_deref().unwrap_or("gss-tsig")).ok();
+        let principal = gss.principal.as_deref().unwrap_or("gss-tsig");
+        probe.key = Name::from_ascii(principal)
+            .or_else(|_| Name::from_labels(principal.split('.')))
+            .or_else(|_| Name::from_ascii("gss-tsig"))
+            .ok();
         probe.signed = Some(session.ask(None, Some(gss)).await);
     }
     probe.ttl = session.current.ttl;
