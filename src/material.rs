@@ -5,14 +5,20 @@
 //! Pure: returns file contents; the `bind` command decides where they go.
 //! Secrets never appear here: keys are `include`d by the path of their
 //! BIND key file, and nsupdate is told to read the same file with `-k`.
+//!
+//! Zones whose domains use `auth = "gss-tsig"` get GSS-TSIG material
+//! instead: an `update-policy` grant to the Kerberos principal (quoted)
+//! on the `_vlmcs._tcp` SRV names, and a `tkey-gssapi-keytab` line for
+//! named's `options` block in its own file, [`GSS_OPTIONS_FILE`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
+use crate::config::gss::GssAuth;
 use crate::config::key::KeyOrigin;
 use crate::config::publish_list::format_entry;
 use crate::config::{reg, Config, Domain, KmsHost};
@@ -60,20 +66,30 @@ struct Zone<'a> {
 /// is taken to live in that domain's zone (e.g. `branch.corp.example` in
 /// `corp.example`).
 fn zones(config: &Config) -> Vec<Zone<'_>> {
+    // The apex of a domain is its highest ancestor (or itself) in the
+    // publish list: walking up its labels is linear in the list's size,
+    // where comparing every pair of domains was quadratic.
+    let listed: HashMap<&Name, &Name> = config.domains.iter().map(|d| (&d.name, &d.name)).collect();
     let mut zones: Vec<Zone<'_>> = Vec::new();
+    let mut index: HashMap<&Name, usize> = HashMap::new();
     for domain in &config.domains {
-        let apex = config
-            .domains
-            .iter()
-            .filter(|other| other.name.zone_of(&domain.name))
-            .min_by_key(|other| other.name.num_labels())
-            .map_or(&domain.name, |d| &d.name);
-        match zones.iter_mut().find(|z| z.name == apex) {
-            Some(zone) => zone.domains.push(domain),
-            None => zones.push(Zone {
-                name: apex,
-                domains: vec![domain],
-            }),
+        let mut apex = &domain.name;
+        let mut ancestor = domain.name.base_name();
+        while ancestor.num_labels() > 0 {
+            if let Some(listed) = listed.get(&ancestor) {
+                apex = listed;
+            }
+            ancestor = ancestor.base_name();
+        }
+        match index.get(apex) {
+            Some(&at) => zones[at].domains.push(domain),
+            None => {
+                index.insert(apex, zones.len());
+                zones.push(Zone {
+                    name: apex,
+                    domains: vec![domain],
+                })
+            }
         }
     }
     zones
@@ -104,7 +120,14 @@ fn address_type(ip: &IpAddr) -> &'static str {
 /// Every file for the configuration, in a stable order.
 pub fn generate(config: &Config, options: &Options) -> Vec<GeneratedFile> {
     let mut files = Vec::new();
-    for zone in zones(config) {
+    let zones = zones(config);
+    if zones
+        .iter()
+        .any(|z| zone_key(z).is_none() && zone_gss(z).is_some())
+    {
+        files.push(gss_options());
+    }
+    for zone in zones {
         files.push(zone_file(config, &zone));
         files.push(named_conf(config, &zone, options));
         files.push(nsupdate(config, &zone));
@@ -161,11 +184,134 @@ fn zone_key<'a>(zone: &Zone<'a>) -> Option<&'a crate::config::key::TsigKey> {
     zone.domains.iter().find_map(|d| d.key.as_ref())
 }
 
+/// The GSS-TSIG options (if any) of a zone: those of its first domain
+/// with `auth = "gss-tsig"`. A TSIG key in the zone takes precedence.
+fn zone_gss<'a>(zone: &Zone<'a>) -> Option<&'a GssAuth> {
+    zone.domains.iter().find_map(|d| d.gss.as_ref())
+}
+
+/// File name of the `options` snippet for GSS-TSIG zones.
+pub const GSS_OPTIONS_FILE: &str = "kmsdns.gss-options.conf";
+
+/// Where named reads its own keytab (`DNS/<server host>@REALM`) from:
+/// Debian's conventional place, to adapt.
+pub const SERVER_KEYTAB: &str = "/etc/bind/dns.keytab";
+
+/// The `tkey-gssapi-keytab` line GSS-TSIG needs. It belongs inside named's
+/// one `options` block, so it is a separate snippet (BIND accepts
+/// `include` inside `options`), never included by kmsdns.named.conf.
+fn gss_options() -> GeneratedFile {
+    GeneratedFile {
+        kind: Kind::NamedConf,
+        about: "options".into(),
+        file_name: GSS_OPTIONS_FILE.into(),
+        content: format!(
+            "// kmsdns: GSS-TSIG (Kerberos) for named's options block, NOT the top level:\n\
+             // copy the line below into options {{ ... }}, or include this file there.\n\
+             // The keytab holds DNS/<this server's host name>@REALM and is readable by named.\n\
+             tkey-gssapi-keytab \"{SERVER_KEYTAB}\";\n"
+        ),
+    }
+}
+
+/// The realm of a principal (`host/kms1.corp.example@CORP.EXAMPLE`).
+fn realm_of(principal: &str) -> Option<&str> {
+    principal
+        .rsplit_once('@')
+        .map(|(_, realm)| realm)
+        .filter(|realm| !realm.is_empty())
+}
+
+/// The realm assumed for a zone when none is configured: the zone name in
+/// capitals, as Active Directory names its realm after its DNS domain.
+fn assumed_realm(zone: &Name) -> String {
+    bare(zone).to_ascii_uppercase()
+}
+
+/// The zone stanza of a GSS-TSIG zone.
+fn gss_stanza(config: &Config, zone: &Zone<'_>, gss: &GssAuth, zone_file: &Path, out: &mut String) {
+    let name = bare(zone.name);
+    out.push_str(
+        "// Dynamic updates are signed with GSS-TSIG (Kerberos, RFC 3645). named needs\n\
+         // tkey-gssapi-keytab in its options block: see kmsdns.gss-options.conf.\n",
+    );
+    // (grant identity, grant name and types) lines.
+    let mut grants: Vec<String> = Vec::new();
+    match &gss.principal {
+        Some(principal) => {
+            let signer = match realm_of(principal) {
+                Some(_) => principal.clone(),
+                None => {
+                    let realm = assumed_realm(zone.name);
+                    out.push_str(&format!(
+                        "// The principal has no realm; {realm} is assumed (as named sees the\n\
+                         // signer as principal@REALM): change it if the realm differs.\n"
+                    ));
+                    format!("{principal}@{realm}")
+                }
+            };
+            let signer = format!("\"{}\"", signer.replace('\\', "\\\\").replace('"', "\\\""));
+            out.push_str(&format!(
+                "// Updates are granted only to the principal {signer}, and only for the\n\
+                 // KMS records. Never use allow-update {{ any; }}: anyone who can reach this\n\
+                 // server could then send every KMS client to a rogue host.\n"
+            ));
+            for domain in &zone.domains {
+                grants.push(format!(
+                    "grant {signer} name {} SRV;",
+                    domain.srv_name().to_ascii()
+                ));
+            }
+            for host in hosts_inside(config, zone.name) {
+                let types: BTreeSet<&str> = host.addresses.iter().map(address_type).collect();
+                grants.push(format!(
+                    "grant {signer} name {} {};",
+                    host.name.to_ascii(),
+                    types.into_iter().collect::<Vec<_>>().join(" ")
+                ));
+            }
+        }
+        None => {
+            let realm = assumed_realm(zone.name);
+            out.push_str(&format!(
+                "// No principal is configured, so the grant names the realm: krb5-subdomain\n\
+                 // lets EVERY principal of {realm} change the SRV records at and below the\n\
+                 // names below, which is wider than one KMS host's identity. To narrow it, set\n\
+                 // principal = \"host/<kms host>@{realm}\" (or \"<HOST>$@{realm}\") for the\n\
+                 // domain and run kmsdns bind again: the grant is then `name` for that\n\
+                 // principal only. {realm} is the zone name in capitals (Active Directory's\n\
+                 // convention): change it if the realm differs. Never widen the name to the\n\
+                 // zone ({name}.), which would cover every SRV record of the zone, nor use\n\
+                 // allow-update {{ any; }}.\n"
+            ));
+            for domain in &zone.domains {
+                grants.push(format!(
+                    "grant {realm} krb5-subdomain {} SRV;",
+                    domain.srv_name().to_ascii()
+                ));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "zone \"{name}\" {{\n\ttype primary;\n\tfile \"{}\";\n\tupdate-policy {{\n",
+        zone_file.display()
+    ));
+    for grant in grants {
+        out.push_str(&format!("\t\t{grant}\n"));
+    }
+    out.push_str("\t};\n};\n");
+}
+
 fn named_conf(config: &Config, zone: &Zone<'_>, options: &Options) -> GeneratedFile {
     let name = bare(zone.name);
     let mut out = format!("// kmsdns: zone stanza for {}\n", zone.name.to_ascii());
     let zone_file = options.zone_dir.join(format!("{name}.db"));
     match zone_key(zone) {
+        None if zone_gss(zone).is_some() => {
+            if let Some(gss) = zone_gss(zone) {
+                gss_stanza(config, zone, gss, &zone_file, &mut out);
+            }
+        }
         Some(key) => {
             out.push_str(&format!(
                 "// Dynamic updates are granted only to the TSIG key \"{key}\", and only\n\
@@ -237,7 +383,13 @@ fn nsupdate(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
         Some(KeyOrigin::Env(var)) => out.push_str(&format!(
             "; Apply with: nsupdate -k <BIND key file holding the key of ${var}> {name}.nsupdate\n"
         )),
-        None => out.push_str(&format!("; Apply with: nsupdate {name}.nsupdate\n")),
+        None => match zone_gss(zone) {
+            Some(gss) => out.push_str(&format!(
+                "; Apply with GSS-TSIG (a Kerberos ticket of {}, e.g. from kinit -k): nsupdate -g {name}.nsupdate\n",
+                gss.principal_text()
+            )),
+            None => out.push_str(&format!("; Apply with: nsupdate {name}.nsupdate\n")),
+        },
     }
     if let Some(server) = zone.domains.iter().find_map(|d| d.server.as_ref()) {
         match server {
@@ -324,7 +476,18 @@ pub fn named_conf_index(config: &Config, files: &[GeneratedFile], dir: &Path) ->
             }
         }
     }
-    for file in files.iter().filter(|f| f.kind == Kind::NamedConf) {
+    if files.iter().any(|f| f.file_name == GSS_OPTIONS_FILE) {
+        out.push_str(&format!(
+            "// GSS-TSIG zones: named needs tkey-gssapi-keytab in its options block, so\n\
+             // {GSS_OPTIONS_FILE} is not included here: inside options {{ ... }} add\n\
+             // include \"{}\";\n",
+            absolute(&dir.join(GSS_OPTIONS_FILE)).display()
+        ));
+    }
+    for file in files
+        .iter()
+        .filter(|f| f.kind == Kind::NamedConf && f.file_name != GSS_OPTIONS_FILE)
+    {
         out.push_str(&format!(
             "include \"{}\";\n",
             absolute(&dir.join(&file.file_name)).display()
@@ -347,5 +510,149 @@ pub fn absolute(path: &Path) -> PathBuf {
         std::env::current_dir()
             .map(|cwd| cwd.join(path))
             .unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::gss::GssMechanism;
+
+    /// A configuration with corp.example (and branch.corp.example in its
+    /// zone) and other.example, both made GSS-TSIG domains by hand, so the
+    /// test runs with and without the `gssapi` feature.
+    fn gss_config(principal: Option<&str>) -> Config {
+        let text =
+            "publish-list = [\"corp.example\", \"branch.corp.example\", \"other.example\"]\n\
+                    [[host]]\nname = \"kms1.corp.example\"\naddresses = [\"192.0.2.10\"]\n";
+        let mut config = crate::config::parse(text, Path::new("kmsdns.toml")).unwrap();
+        for domain in &mut config.domains {
+            domain.key = None;
+            domain.gss = Some(GssAuth {
+                principal: principal.map(str::to_owned),
+                keytab: None,
+                service_host: None,
+                mechanism: GssMechanism::Spnego,
+            });
+        }
+        config
+    }
+
+    fn options() -> Options {
+        Options {
+            zone_dir: PathBuf::from("/var/lib/bind"),
+        }
+    }
+
+    fn file<'a>(files: &'a [GeneratedFile], name: &str) -> &'a str {
+        &files
+            .iter()
+            .find(|f| f.file_name == name)
+            .unwrap_or_else(|| panic!("no {name} in {files:#?}"))
+            .content
+    }
+
+    #[test]
+    fn gss_tsig_with_a_principal_grants_that_principal_the_srv_names() {
+        let config = gss_config(Some("host/kms1.corp.example@CORP.EXAMPLE"));
+        let files = generate(&config, &options());
+        assert_eq!(
+            file(&files, GSS_OPTIONS_FILE),
+            "// kmsdns: GSS-TSIG (Kerberos) for named's options block, NOT the top level:\n\
+             // copy the line below into options { ... }, or include this file there.\n\
+             // The keytab holds DNS/<this server's host name>@REALM and is readable by named.\n\
+             tkey-gssapi-keytab \"/etc/bind/dns.keytab\";\n"
+        );
+        let stanza = file(&files, "corp.example.named.conf");
+        let policy = "zone \"corp.example\" {\n\ttype primary;\n\tfile \"/var/lib/bind/corp.example.db\";\n\
+             \tupdate-policy {\n\
+             \t\tgrant \"host/kms1.corp.example@CORP.EXAMPLE\" name _vlmcs._tcp.corp.example. SRV;\n\
+             \t\tgrant \"host/kms1.corp.example@CORP.EXAMPLE\" name _vlmcs._tcp.branch.corp.example. SRV;\n\
+             \t\tgrant \"host/kms1.corp.example@CORP.EXAMPLE\" name kms1.corp.example. A;\n\
+             \t};\n};\n";
+        assert!(stanza.ends_with(policy), "{stanza}");
+        assert!(stanza.contains("tkey-gssapi-keytab"), "{stanza}");
+        assert!(!stanza.contains("krb5-subdomain"), "{stanza}");
+        let other = file(&files, "other.example.named.conf");
+        assert!(
+            other.contains(
+                "\t\tgrant \"host/kms1.corp.example@CORP.EXAMPLE\" name _vlmcs._tcp.other.example. SRV;\n"
+            ),
+            "{other}"
+        );
+        let script = file(&files, "corp.example.nsupdate");
+        assert!(
+            script.contains("nsupdate -g corp.example.nsupdate"),
+            "{script}"
+        );
+
+        // The options snippet is not included at the top level.
+        let index = named_conf_index(&config, &files, Path::new("/tmp/out"));
+        assert!(
+            index
+                .content
+                .contains("// include \"/tmp/out/kmsdns.gss-options.conf\";\n"),
+            "{}",
+            index.content
+        );
+        assert!(
+            !index
+                .content
+                .lines()
+                .any(|l| l.starts_with("include") && l.contains(GSS_OPTIONS_FILE)),
+            "{}",
+            index.content
+        );
+        assert!(index
+            .content
+            .contains("include \"/tmp/out/corp.example.named.conf\";\n"));
+    }
+
+    #[test]
+    fn gss_tsig_principal_without_a_realm_gets_the_zone_realm() {
+        let files = generate(&gss_config(Some("KMS1$")), &options());
+        let stanza = file(&files, "corp.example.named.conf");
+        assert!(
+            stanza
+                .contains("\t\tgrant \"KMS1$@CORP.EXAMPLE\" name _vlmcs._tcp.corp.example. SRV;\n"),
+            "{stanza}"
+        );
+        assert!(stanza.contains("CORP.EXAMPLE is assumed"), "{stanza}");
+    }
+
+    #[test]
+    fn gss_tsig_without_a_principal_grants_the_realm_and_says_so() {
+        let files = generate(&gss_config(None), &options());
+        let stanza = file(&files, "corp.example.named.conf");
+        assert!(
+            stanza.contains(
+                "\tupdate-policy {\n\
+                 \t\tgrant CORP.EXAMPLE krb5-subdomain _vlmcs._tcp.corp.example. SRV;\n\
+                 \t\tgrant CORP.EXAMPLE krb5-subdomain _vlmcs._tcp.branch.corp.example. SRV;\n\
+                 \t};\n"
+            ),
+            "{stanza}"
+        );
+        assert!(
+            stanza.contains("EVERY principal of CORP.EXAMPLE"),
+            "{stanza}"
+        );
+        assert!(stanza.contains("To narrow it, set"), "{stanza}");
+        assert!(
+            file(&files, "other.example.named.conf")
+                .contains("grant OTHER.EXAMPLE krb5-subdomain _vlmcs._tcp.other.example. SRV;"),
+            "{files:#?}"
+        );
+    }
+
+    #[test]
+    fn tsig_zones_get_no_gss_material() {
+        let text = "publish-list = [\"corp.example\"]\n[[host]]\nname = \"kms1.corp.example\"\n";
+        let config = crate::config::parse(text, Path::new("kmsdns.toml")).unwrap();
+        let files = generate(&config, &options());
+        assert!(files.iter().all(|f| f.file_name != GSS_OPTIONS_FILE));
+        assert!(files
+            .iter()
+            .all(|f| !f.content.contains("gss") && !f.content.contains("krb5")));
     }
 }
