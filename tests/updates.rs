@@ -1085,6 +1085,76 @@ fn narrow_undefined_and_both_grants() {
     );
 }
 
+/// GSS-TSIG (Kerberos) grants, each zone's verdict through the command;
+/// BIND accepts the fixture (named-checkconf does not open the keytab).
+#[test]
+fn gss_tsig_grants() {
+    let conf = fixture("gss.conf");
+    let check = std::process::Command::new("named-checkconf")
+        .arg(&conf)
+        .output()
+        .expect("named-checkconf (apt-get install bind9)");
+    assert!(
+        check.status.success(),
+        "named-checkconf refuses {conf}: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let only = |domain: &str, status: i32| {
+        let run = audit(&conf, &[domain]);
+        assert_eq!(run.status, status, "{}", run.show());
+        let doc = run.json();
+        let found = findings(&doc);
+        assert_eq!(found.len(), 1, "{doc:#}");
+        let message = doc["findings"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        (found[0].0.clone(), found[0].1.clone(), message)
+    };
+
+    // A principal's name grant on exactly the SRV name: narrow, and the
+    // principal is not taken for an undefined TSIG key.
+    let (id, severity, message) = only("principal.example", 0);
+    assert_eq!((id.as_str(), severity.as_str()), ("narrow-grant", "ok"));
+    assert!(
+        message.contains("host/kms1.principal.example@CORP.EXAMPLE"),
+        "{message}"
+    );
+
+    // krb5-subdomain on the SRV name (kmsdns bind without a principal):
+    // every principal of the realm may write it, so wider than needed.
+    let (id, severity, message) = only("realm.example", 1);
+    assert_eq!(
+        (id.as_str(), severity.as_str()),
+        ("grant-too-wide", "warning")
+    );
+    assert!(
+        message.contains("at or below _vlmcs._tcp.realm.example. for any machine of the realm"),
+        "{message}"
+    );
+
+    // krb5-subdomain / ms-subdomain over the zone: wider still.
+    let (id, _, message) = only("krb5-zone.example", 1);
+    assert_eq!(id, "grant-too-wide");
+    assert!(
+        message.contains("at or below krb5-zone.example. for any machine of the realm, SRV only"),
+        "{message}"
+    );
+    let (id, _, message) = only("ms-zone.example", 1);
+    assert_eq!(id, "grant-too-wide");
+    assert!(
+        message.contains("gss.conf:42:3: 'grant CORP.EXAMPLE ms-subdomain . ANY'"),
+        "{message}"
+    );
+    assert!(message.contains("all record types"), "{message}");
+
+    // krb5-self / ms-self reach a machine's own name only: nothing grants
+    // the SRV name, and publish will be refused.
+    let (id, severity, message) = only("self.example", 1);
+    assert_eq!((id.as_str(), severity.as_str()), ("no-grant", "warning"));
+    assert!(message.contains("publish will be refused"), "{message}");
+}
+
 #[test]
 fn malformed_named_conf_is_an_error_with_file_and_line() {
     let conf = fixture("malformed/missing-semicolon.conf");

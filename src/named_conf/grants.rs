@@ -18,7 +18,8 @@
 //!   same identity wins. A grant is narrow only when it is `name` (or
 //!   `subdomain`) on exactly `_vlmcs._tcp.<domain>.` with the type list
 //!   `SRV`; every other grant that reaches the name is wider than needed.
-//!   `update-policy local` is `grant local-ddns zonesub ANY`.
+//!   `update-policy local` is `grant local-ddns zonesub ANY`. An identity
+//!   with `@` is a Kerberos principal (the GSS-TSIG signer), not a key.
 //! - `tcp-self` and `6to4-self` only reach reverse names, and the Kerberos
 //!   `*-self` / `*-selfsub` types only the machine's own name, so they never
 //!   reach a `_vlmcs._tcp` name. The `*-subdomain` Kerberos types reach
@@ -756,6 +757,9 @@ fn analyse_policy(
         if rule.mode == RuleMode::Grant
             && rule.rule_type.identity_is_key_name()
             && !identity.0.iter().any(|l| l == "*")
+            // A GSS-TSIG signer is a Kerberos principal (`host/kms1@REALM`,
+            // `KMS1$@REALM`), named by the KDC, never by a key statement.
+            && !rule.identity.contains('@')
             && conf.key(view, &rule.identity).is_none()
         {
             issues.push(GrantIssue::UndefinedKey {
