@@ -6,7 +6,7 @@ use std::path::Path;
 
 use hickory_proto::rr::Name;
 
-use crate::config::name::parse_name;
+use crate::config::name::parse_domain;
 
 /// Where the system resolver's configuration lives.
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -31,7 +31,7 @@ pub fn parse(text: &str) -> Vec<Name> {
         // `domain` takes a single name.
         let take = if keyword == "domain" { 1 } else { usize::MAX };
         for word in words.take(take) {
-            if let Ok(name) = parse_name(word) {
+            if let Ok(name) = parse_domain(word) {
                 if !list.contains(&name) {
                     list.push(name);
                 }

@@ -32,7 +32,7 @@ use super::Context;
 use crate::checks::records::{
     self, DomainObservation, Expected, Rrset, RrsetRead, TargetAddresses, TargetLookup,
 };
-use crate::config::{self, name::parse_name, srv_owner, Config, Domain, ServerSpec, SrvRecord};
+use crate::config::{self, srv_owner, Config, Domain, ServerSpec, SrvRecord};
 use crate::dns::{self, Addresses, AnswerStatus, DnsOptions, Resolver};
 use crate::error::Error;
 use crate::report::check::{self as details, CheckDetails, DomainCheck, RrsetSource, SrvData};
@@ -61,7 +61,7 @@ pub struct CheckArgs {
 
 /// `--domain` values: the configuration's name syntax.
 pub(crate) fn parse_domain(text: &str) -> Result<Name, String> {
-    parse_name(text)
+    config::name::parse_domain(text)
 }
 
 /// The domains a command works on, and the configuration when there is one.

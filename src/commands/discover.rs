@@ -12,7 +12,7 @@ use clap::Args;
 use hickory_proto::rr::Name;
 
 use super::Context;
-use crate::config::name::parse_name;
+use crate::config::name::parse_domain;
 use crate::discovery;
 use crate::error::Error;
 use crate::reachability::{lookup_all, resolve_all};
@@ -36,15 +36,15 @@ use crate::search_list::{self, RESOLV_CONF};
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
     /// The client's primary DNS suffix (AD domain, or DHCP option 15), asked first
-    #[arg(long, value_name = "DOMAIN", value_parser = parse_name)]
+    #[arg(long, value_name = "DOMAIN", value_parser = parse_domain)]
     pub suffix: Option<Name>,
 
     /// The client's suffix search list, comma-separated [default: from /etc/resolv.conf]
-    #[arg(long, value_name = "A,B,...", value_delimiter = ',', value_parser = parse_name)]
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',', value_parser = parse_domain)]
     pub search: Vec<Name>,
 
     /// Ask only this domain, like slmgr /skms-domain
-    #[arg(long, value_name = "DOMAIN", value_parser = parse_name, conflicts_with_all = ["suffix", "search"])]
+    #[arg(long, value_name = "DOMAIN", value_parser = parse_domain, conflicts_with_all = ["suffix", "search"])]
     pub skms_domain: Option<Name>,
 
     /// Run N seeded client selections and show the observed shares

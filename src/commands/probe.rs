@@ -107,8 +107,12 @@ pub async fn run(args: &ProbeArgs, ctx: &Context) -> Result<Report, Error> {
         .iter()
         .map(|d| (d.clone(), Role::Required))
         .collect();
+    // What reading the configuration found (a key file every user can
+    // read), reported like every other command that reads it does.
+    let mut config_warnings = Vec::new();
     if !args.search && args.domain.is_empty() && args.host.is_empty() {
         let config = ctx.config()?;
+        config_warnings.extend(config.warnings.iter().cloned());
         if config.domains.is_empty() {
             return Err(Error::Usage(
                 "the configuration has no domain to probe; give --domain, --search or --host"
@@ -155,6 +159,7 @@ pub async fn run(args: &ProbeArgs, ctx: &Context) -> Result<Report, Error> {
     let hosts = probe_hosts(resolver.as_ref(), &args.host, settings).await;
 
     let mut report = Report::new("probe");
+    report.extend(config_warnings);
     for (domain, (_, role)) in probed.iter_mut().zip(&domains) {
         let findings = domain_findings(domain, *role, slow);
         domain.status = findings

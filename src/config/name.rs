@@ -69,6 +69,28 @@ fn check_label(text: &str, label: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The SRV owner prefix every publish-list domain gets (`_vlmcs._tcp.`).
+const SRV_PREFIX_LEN: usize = "_vlmcs._tcp.".len();
+
+/// The longest domain that can hold `_vlmcs._tcp.<domain>`: 241 characters.
+pub const MAX_DOMAIN_LEN: usize = MAX_NAME_LEN - SRV_PREFIX_LEN;
+
+/// Parses a domain that is to hold KMS records, as [`parse_name`] does,
+/// and refuses one so long that `_vlmcs._tcp.<domain>` would exceed the
+/// 255 octets of a DNS name (RFC 1035 §3.1): no such record can exist, and
+/// building its owner name would fail.
+pub fn parse_domain(text: &str) -> Result<Name, String> {
+    let name = parse_name(text)?;
+    let length = name.to_ascii().trim_end_matches('.').len();
+    if length > MAX_DOMAIN_LEN {
+        return Err(format!(
+            "\"{}\" is {length} characters long; _vlmcs._tcp.<domain> must fit in a DNS name, so a domain has at most {MAX_DOMAIN_LEN}",
+            text.trim()
+        ));
+    }
+    Ok(name)
+}
+
 /// Shows a name for people: Unicode for punycode labels, with the final dot.
 pub fn display_name(name: &Name) -> String {
     name.to_utf8()
@@ -128,5 +150,62 @@ mod tests {
         let max_name = format!("{}.{}", vec!["a".repeat(63); 3].join("."), "a".repeat(61));
         assert_eq!(max_name.len(), 253);
         assert!(parse_name(&max_name).is_ok());
+    }
+
+    /// 63+1+63+1+63+1+`tail`: a name of exactly `63·3 + 3 + tail` characters.
+    fn name_of_length(length: usize) -> String {
+        let name = format!(
+            "{}.{}",
+            vec!["a".repeat(63); 3].join("."),
+            "b".repeat(length - 192)
+        );
+        assert_eq!(name.len(), length);
+        name
+    }
+
+    #[test]
+    fn names_of_253_characters_pass_and_254_do_not() {
+        // RFC 1035 §2.3.4 / §3.1: 255 octets on the wire, 253 characters
+        // written without the final dot; the final dot does not count.
+        let max = name_of_length(253);
+        let name = parse_name(&max).unwrap();
+        assert_eq!(name.to_ascii(), format!("{max}."));
+        assert_eq!(parse_name(&format!("{max}.")).unwrap(), name);
+        let err = parse_name(&name_of_length(254)).unwrap_err();
+        assert!(
+            err.contains("254 characters") && err.contains("253"),
+            "{err}"
+        );
+        assert!(parse_name(&format!("{}.", name_of_length(254))).is_err());
+        // An IDN whose punycode form is too long is measured as punycode.
+        let idn = format!(
+            "{}.bücher.{}",
+            vec!["a".repeat(63); 3].join("."),
+            "c".repeat(48)
+        );
+        assert_eq!(idn.chars().count(), 247);
+        assert!(parse_name(&idn).unwrap_err().contains("characters"));
+    }
+
+    #[test]
+    fn a_domain_leaves_room_for_vlmcs_tcp() {
+        let longest = name_of_length(MAX_DOMAIN_LEN);
+        let domain = parse_domain(&longest).unwrap();
+        let owner = crate::config::srv_owner(&domain);
+        assert_eq!(owner.to_ascii(), format!("_vlmcs._tcp.{longest}."));
+        let err = parse_domain(&name_of_length(MAX_DOMAIN_LEN + 1)).unwrap_err();
+        assert!(err.contains("_vlmcs._tcp") && err.contains("241"), "{err}");
+        // A 253-character name is a fine host name, not a domain.
+        assert!(parse_name(&name_of_length(253)).is_ok());
+        assert!(parse_domain(&name_of_length(253)).is_err());
+    }
+
+    #[test]
+    fn case_and_final_dot_do_not_make_another_name() {
+        let names = ["corp.example", "CORP.Example.", " corp.EXAMPLE "];
+        let parsed: Vec<Name> = names.iter().map(|n| parse_name(n).unwrap()).collect();
+        assert!(parsed.windows(2).all(|w| w[0] == w[1]));
+        // The spelling is kept for display.
+        assert_eq!(parsed[1].to_ascii(), "CORP.Example.");
     }
 }

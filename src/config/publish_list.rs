@@ -6,7 +6,7 @@
 
 use hickory_proto::rr::Name;
 
-use super::name::parse_name;
+use super::name::parse_domain;
 
 /// One entry of a publish list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl PublishList {
 /// Parses one entry in Windows' syntax: `domain[, priority[, weight]]`.
 pub fn parse_entry(text: &str) -> Result<PublishEntry, String> {
     let mut fields = text.split(',');
-    let domain = parse_name(fields.next().unwrap_or_default())
+    let domain = parse_domain(fields.next().unwrap_or_default())
         .map_err(|e| format!("publish-list entry \"{text}\": {e}"))?;
     let priority = parse_number(text, "priority", fields.next())?;
     let weight = parse_number(text, "weight", fields.next())?;
@@ -115,6 +115,17 @@ mod tests {
             .contains("three"));
         assert!(parse_entry(", 1, 2").is_err());
         assert!(parse_entry("bad name, 1, 2").is_err());
+    }
+
+    #[test]
+    fn refuses_a_domain_with_no_room_for_its_srv_owner() {
+        // 242 characters: `_vlmcs._tcp.` on top would pass 255 octets, and
+        // the owner name used to fall back to the domain itself.
+        let long = format!("{}.{}", vec!["a".repeat(63); 3].join("."), "b".repeat(50));
+        assert_eq!(long.len(), 242);
+        let err = parse_entry(&format!("{long}, 1, 1")).unwrap_err();
+        assert!(err.contains("_vlmcs._tcp"), "{err}");
+        assert!(parse_entry(&long[1..]).is_ok());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Text for people: grouped by domain, aligned, coloured on a terminal.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
+use hickory_proto::rr::Name;
 use owo_colors::{OwoColorize, Style};
 
 use super::{ChangeDetails, Details, Finding, Report, Severity};
@@ -44,15 +46,34 @@ impl Palette {
         }
     }
 
-    /// A heading (domain names).
+    /// A heading (domain names), names in Unicode ([`unicode_names`]).
     pub fn heading(&self, text: &str) -> String {
-        self.paint(text, Style::new().bold())
+        self.paint(&unicode_names(text), Style::new().bold())
     }
 
     /// Something of secondary importance (hints, ids).
     pub fn dim(&self, text: &str) -> String {
         self.paint(text, Style::new().dimmed())
     }
+}
+
+/// `text` with each word that is an internationalised domain name in
+/// punycode (RFC 3492, `xn--` labels) written in Unicode, as its users
+/// write it: `xn--bcher-kva.example.` reads `bücher.example.`. Headings
+/// use it; record lines keep the wire form that zone files and nsupdate
+/// take.
+pub fn unicode_names(text: &str) -> Cow<'_, str> {
+    if !text.to_ascii_lowercase().contains("xn--") {
+        return Cow::Borrowed(text);
+    }
+    let words: Vec<String> = text
+        .split(' ')
+        .map(|word| match Name::from_ascii(word) {
+            Ok(name) if word.to_ascii_lowercase().contains("xn--") => name.to_utf8(),
+            _ => word.to_string(),
+        })
+        .collect();
+    Cow::Owned(words.join(" "))
 }
 
 /// The lowercase word for a severity.
@@ -292,6 +313,18 @@ mod tests {
         let mut out = Vec::new();
         render(&ok, Palette { color: false }, true, &mut out).unwrap();
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn headings_show_internationalised_names_in_unicode() {
+        assert_eq!(unicode_names("xn--bcher-kva.example."), "bücher.example.");
+        assert_eq!(
+            unicode_names("zone xn--bcher-kva.example (primary 127.0.0.1:53)"),
+            "zone bücher.example (primary 127.0.0.1:53)"
+        );
+        assert_eq!(unicode_names("corp.example."), "corp.example.");
+        let palette = Palette { color: false };
+        assert_eq!(palette.heading("xn--bcher-kva.example."), "bücher.example.");
     }
 
     #[test]

@@ -133,6 +133,8 @@ pub struct NamedConf {
     pub version: String,
     /// Files included at the top, such as TSIG key files.
     pub includes: Vec<PathBuf>,
+    /// Further `options` statements, without the `;`.
+    pub options: Vec<String>,
     /// The zones served.
     pub zones: Vec<ZoneConf>,
 }
@@ -211,6 +213,7 @@ impl NamedConf {
             port,
             version: version.to_string(),
             includes: Vec::new(),
+            options: Vec::new(),
             zones: Vec::new(),
         }
     }
@@ -271,6 +274,9 @@ impl fmt::Display for NamedConf {
         writeln!(f, "    transfers-in 100;")?;
         writeln!(f, "    transfers-out 100;")?;
         writeln!(f, "    transfers-per-ns 100;")?;
+        for option in &self.options {
+            writeln!(f, "    {option};")?;
+        }
         writeln!(f, "}};")?;
         // No `controls` statement means every instance listens for rndc on
         // the shared 127.0.0.1:953.
@@ -580,6 +586,10 @@ pub struct TestBed {
 #[derive(Clone, Debug, Default)]
 pub struct TestBedBuilder {
     lagging: Vec<(String, Server)>,
+    /// Further TSIG keys for the primary: (key name, key file).
+    keys: Vec<(String, PathBuf)>,
+    /// Further `options` statements for every server.
+    options: Vec<String>,
 }
 
 impl TestBedBuilder {
@@ -596,6 +606,23 @@ impl TestBedBuilder {
             "lagging_secondary: {secondary} is the primary"
         );
         self.lagging.push((zone.to_string(), secondary));
+        self
+    }
+
+    /// Also loads the key file `file`, holding the key `name`, on the
+    /// primary and grants that key what `kmsdns-secure` has: the SRV
+    /// records of the `_vlmcs._tcp` names of secure.example. For tests that
+    /// need a secret of their own (tests/secrets.rs).
+    pub fn tsig_key(mut self, name: &str, file: &Path) -> Self {
+        self.keys.push((name.to_string(), file.to_path_buf()));
+        self
+    }
+
+    /// Adds an `options` statement (without `;`) on every server, such as
+    /// `max-records-per-type 1000`: BIND 9.18.28 and later refuse an
+    /// RRset of more than 100 records unless told otherwise.
+    pub fn option(mut self, statement: &str) -> Self {
+        self.options.push(statement.to_string());
         self
     }
 
@@ -655,6 +682,7 @@ impl TestBedBuilder {
     /// The configuration of `server`; copies the zone files for the primary.
     fn conf(&self, server: Server, dir: &Path, port: u16, token: &str) -> NamedConf {
         let mut conf = NamedConf::new(dir, server.ip(), port, token);
+        conf.options.extend(self.options.iter().cloned());
         let primary = SocketAddr::new(Server::PRIMARY.ip().into(), port);
         if server.is_secondary() {
             for zone in ZONES {
@@ -667,6 +695,8 @@ impl TestBedBuilder {
             return conf;
         }
         conf.includes.push(key_file(SECURE_KEY_NAME));
+        conf.includes
+            .extend(self.keys.iter().map(|(_, file)| file.clone()));
         for zone in ZONES {
             let file = format!("{zone}.zone");
             fs::copy(zones_dir().join(&file), dir.join(&file))
@@ -677,12 +707,17 @@ impl TestBedBuilder {
                         "_vlmcs._tcp.secure.example.",
                         "_vlmcs._tcp.branch.secure.example.",
                     ]
-                    .map(|name| Grant {
-                        key: SECURE_KEY_NAME.to_string(),
-                        name: name.to_string(),
-                        rtype: RecordType::SRV,
+                    .into_iter()
+                    .flat_map(|name| {
+                        let keys = std::iter::once(SECURE_KEY_NAME)
+                            .chain(self.keys.iter().map(|(key, _)| key.as_str()));
+                        keys.map(move |key| Grant {
+                            key: key.to_string(),
+                            name: name.to_string(),
+                            rtype: RecordType::SRV,
+                        })
                     })
-                    .to_vec(),
+                    .collect(),
                 ),
                 "open.example" => Updates::Anyone,
                 _ => Updates::Refused,
