@@ -1,0 +1,706 @@
+//! The scale benchmark's BIND: a primary and two secondaries on loopback
+//! (127.53.7.1–3, one free high port), serving N generated zones.
+//!
+//! Separate from the integration tests' `tests/common/bind.rs` because it
+//! needs what those do not: thousands of zones written fast, secondaries
+//! that start with the zones already on disk (no 2 × N transfers at
+//! start), a statistics channel to count the queries and updates each run
+//! makes, and a choice of named worker threads (`-n`). The settings follow
+//! `shared/notes/hickory-and-bind.md`: `notify-delay 0`, NOTIFY, SOA-query
+//! and transfer rates that never throttle replication, every file and
+//! socket of an instance its own.
+//!
+//! The layout, per zone `dNNNNN.kmsbench.test.` (N = 1 … domains):
+//! - SOA MNAME `ns1.kmsbench.test.`, NS `ns1`, `ns2`, `ns3` of
+//!   `kmsbench.test.`, served by the same three servers, which also holds
+//!   their addresses and those of the two KMS hosts `kms1` and `kms2`;
+//! - on the primary an `update-policy` granting the benchmark's TSIG key
+//!   `name _vlmcs._tcp.<zone> SRV`, what `kmsdns bind` generates.
+//!
+//! Every process started here is stopped on drop (SIGTERM, then SIGKILL).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+
+/// The parent zone holding the servers' and KMS hosts' addresses.
+pub const PARENT: &str = "kmsbench.test";
+/// The TSIG key granted the `_vlmcs._tcp` SRV records of every zone.
+pub const KEY_NAME: &str = "kmsdns-bench";
+/// The two KMS hosts every domain publishes (never contacted: no probe).
+pub const HOSTS: [&str; 2] = ["kms1.kmsbench.test", "kms2.kmsbench.test"];
+/// The port of every SRV record.
+pub const KMS_PORT: u16 = 1688;
+/// The TTL of the SRV RRsets, the configuration's and nsupdate's.
+pub const TTL: u32 = 3600;
+
+/// How long a server may take to load its zones and answer.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long named gets to exit after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// One of the three servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Server {
+    Ns1,
+    Ns2,
+    Ns3,
+}
+
+impl Server {
+    pub const ALL: [Server; 3] = [Server::Ns1, Server::Ns2, Server::Ns3];
+
+    /// Its fixed loopback address, apart from the test bed's 127.53.0.x.
+    pub fn ip(self) -> Ipv4Addr {
+        Ipv4Addr::new(127, 53, 7, self as u8 + 1)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Ns1 => "ns1",
+            Server::Ns2 => "ns2",
+            Server::Ns3 => "ns3",
+        }
+    }
+}
+
+/// The zone (and publish-list domain) number `index`, from 1.
+pub fn zone_name(index: usize) -> String {
+    format!("d{index:05}.{PARENT}")
+}
+
+/// A running primary and two secondaries, and the files they use.
+pub struct Bed {
+    // Declared before `dir`: the servers stop before their files go.
+    servers: Vec<Named>,
+    dir: tempfile::TempDir,
+    pub port: u16,
+    /// TCP port of each server's statistics channel.
+    pub stats_port: u16,
+    /// The zones, in publish-list order, without trailing dot.
+    pub zones: Vec<String>,
+    /// tsig-keygen output for [`KEY_NAME`], mode 0600.
+    pub key_file: PathBuf,
+}
+
+impl Bed {
+    /// Writes N zones, a key made by `tsig-keygen`, three named.conf, and
+    /// starts the servers with `threads` workers each; returns once every
+    /// server answers for the first and last zone and the start-up
+    /// NOTIFY/SOA traffic has died down.
+    pub fn start(domains: usize, threads: u32) -> Bed {
+        let dir = tempfile::Builder::new()
+            .prefix("kmsdns-bench-")
+            .tempdir()
+            .expect("cannot create a temporary directory");
+        let ips: Vec<IpAddr> = Server::ALL.iter().map(|s| IpAddr::V4(s.ip())).collect();
+        for ip in &ips {
+            ensure_loopback(*ip);
+        }
+        let port = free_port(&ips, &[]);
+        let stats_port = free_port(&ips, &[port]);
+        let zones: Vec<String> = (1..=domains).map(zone_name).collect();
+        let key_file = dir.path().join("bench.key");
+        keygen(&key_file);
+        let mut bed = Bed {
+            servers: Vec::new(),
+            dir,
+            port,
+            stats_port,
+            zones,
+            key_file,
+        };
+        let token = format!("kmsdns-bench-{:016x}", random_u64());
+        for server in Server::ALL {
+            let dir = bed.dir.path().join(server.name());
+            fs::create_dir_all(dir.join("zones")).expect("cannot create an instance directory");
+            bed.write_zones(&dir);
+            let conf = dir.join("named.conf");
+            fs::write(
+                &conf,
+                bed.conf(server, &dir, &format!("{token}-{}", server.name())),
+            )
+            .expect("cannot write named.conf");
+            bed.servers
+                .push(Named::spawn(&conf, &dir, bed.addr(server), threads));
+        }
+        let first = bed
+            .zones
+            .first()
+            .cloned()
+            .unwrap_or_else(|| PARENT.to_string());
+        let last = bed
+            .zones
+            .last()
+            .cloned()
+            .unwrap_or_else(|| PARENT.to_string());
+        for (index, server) in Server::ALL.into_iter().enumerate() {
+            let expected = format!("{token}-{}", server.name());
+            let addr = bed.addr(server);
+            bed.servers[index].wait_for("answer as our instance", READY_TIMEOUT, || match version(
+                addr,
+            ) {
+                Ok(found) if found == expected => Ok(()),
+                Ok(found) => Err(format!(
+                    "another named answers there ({found:?}); stop it or retry"
+                )),
+                Err(e) => Err(e),
+            });
+            for zone in [PARENT, &first, &last] {
+                bed.servers[index].wait_for(&format!("serve {zone}"), READY_TIMEOUT, || {
+                    soa_serial(addr, zone).map(drop)
+                });
+            }
+            let log = bed.servers[index].log.clone();
+            bed.servers[index].wait_for("log `running`", READY_TIMEOUT, || {
+                let log = fs::read_to_string(&log).unwrap_or_default();
+                if log.contains("running") {
+                    Ok(())
+                } else {
+                    Err("not yet".into())
+                }
+            });
+        }
+        bed.settle();
+        bed
+    }
+
+    /// Waits until no server has counted a new query for 500 ms (the
+    /// start-up NOTIFYs and the secondaries' SOA checks are over).
+    pub fn settle(&self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut last = self.counters().ok();
+        let mut still_since = Instant::now();
+        while Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(100));
+            let now = self.counters().ok();
+            if now.is_some() && now == last {
+                if still_since.elapsed() >= Duration::from_millis(500) {
+                    return;
+                }
+            } else {
+                still_since = Instant::now();
+                last = now;
+            }
+        }
+    }
+
+    /// Address and port of `server`.
+    pub fn addr(&self, server: Server) -> SocketAddr {
+        SocketAddr::new(server.ip().into(), self.port)
+    }
+
+    /// The working directory (configuration, scripts, outputs go here).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Keeps the directory after the run, for inspection.
+    pub fn keep(&mut self) {
+        self.dir.disable_cleanup(true);
+    }
+
+    /// The zone files of one instance: the same text on all three, so the
+    /// secondaries start with every zone instead of transferring it.
+    fn write_zones(&self, dir: &Path) {
+        let mut parent = String::new();
+        let soa = |zone: &str| {
+            format!(
+                "$TTL {TTL}\n{zone}. IN SOA ns1.{PARENT}. hostmaster.{PARENT}. 1 3600 600 86400 300\n"
+            )
+        };
+        parent.push_str(&soa(PARENT));
+        for server in Server::ALL {
+            let _ = writeln!(parent, "{PARENT}. IN NS {}.{PARENT}.", server.name());
+        }
+        for server in Server::ALL {
+            let _ = writeln!(parent, "{}.{PARENT}. IN A {}", server.name(), server.ip());
+        }
+        for (n, host) in HOSTS.iter().enumerate() {
+            let _ = writeln!(parent, "{host}. IN A 127.53.7.{}", 11 + n);
+        }
+        fs::write(dir.join("parent.zone"), parent).expect("cannot write the parent zone");
+        for zone in &self.zones {
+            let mut text = soa(zone);
+            for server in Server::ALL {
+                let _ = writeln!(text, "{zone}. IN NS {}.{PARENT}.", server.name());
+            }
+            fs::write(dir.join("zones").join(format!("{zone}.zone")), text)
+                .expect("cannot write a zone file");
+        }
+    }
+
+    fn conf(&self, server: Server, dir: &Path, version: &str) -> String {
+        let (ip, port, stats) = (server.ip(), self.port, self.stats_port);
+        let dir = dir.display();
+        let mut conf = String::new();
+        if server == Server::Ns1 {
+            let _ = writeln!(conf, "include \"{}\";", self.key_file.display());
+        }
+        let _ = write!(
+            conf,
+            r#"options {{
+    directory "{dir}";
+    pid-file "{dir}/named.pid";
+    session-keyfile "{dir}/session.key";
+    managed-keys-directory "{dir}";
+    listen-on port {port} {{ {ip}; }};
+    listen-on-v6 {{ none; }};
+    port {port};
+    query-source address {ip};
+    notify-source {ip};
+    transfer-source {ip};
+    automatic-interface-scan no;
+    recursion no;
+    dnssec-validation no;
+    empty-zones-enable no;
+    max-cache-size 16m;
+    version "{version}";
+    masterfile-format text;
+    notify-delay 0;
+    notify-rate 2000;
+    startup-notify-rate 2000;
+    serial-query-rate 2000;
+    transfers-in 100;
+    transfers-out 100;
+    transfers-per-ns 100;
+}};
+controls {{ }};
+statistics-channels {{ inet {ip} port {stats} allow {{ 127.0.0.0/8; }}; }};
+"#
+        );
+        let primary = Server::Ns1.ip();
+        let role = |zone: &str, file: &str, updates: bool| -> String {
+            if server == Server::Ns1 {
+                let policy = if updates {
+                    format!(
+                        "    update-policy {{ grant {KEY_NAME} name _vlmcs._tcp.{zone}. SRV; }};\n"
+                    )
+                } else {
+                    String::new()
+                };
+                format!("zone \"{zone}\" {{\n    type primary;\n    file \"{file}\";\n{policy}    notify yes;\n}};\n")
+            } else {
+                format!(
+                    "zone \"{zone}\" {{\n    type secondary;\n    file \"{file}\";\n    primaries {{ {primary} port {port}; }};\n    notify no;\n}};\n"
+                )
+            }
+        };
+        conf.push_str(&role(PARENT, "parent.zone", false));
+        for zone in &self.zones {
+            conf.push_str(&role(zone, &format!("zones/{zone}.zone"), true));
+        }
+        conf
+    }
+
+    /// QUERY and UPDATE requests counted by each server since it started
+    /// (BIND's statistics channel, `opcodes`), summed over the three.
+    pub fn counters(&self) -> Result<Counters, String> {
+        let mut total = Counters::default();
+        for server in Server::ALL {
+            let json = http_get(
+                SocketAddr::new(server.ip().into(), self.stats_port),
+                "/json/v1/server",
+            )?;
+            let value: serde_json::Value = serde_json::from_str(&json)
+                .map_err(|e| format!("statistics of {}: {e}", server.name()))?;
+            let count = |op: &str| value["opcodes"][op].as_u64().unwrap_or(0);
+            total.queries += count("QUERY");
+            total.updates += count("UPDATE");
+            total.per_server.insert(server.name(), count("QUERY"));
+        }
+        Ok(total)
+    }
+
+    /// The SRV records of `_vlmcs._tcp.<zone>` at `server`, each as
+    /// `"prio weight port target."`, sorted; an error unless the answer is
+    /// authoritative NOERROR or NXDOMAIN.
+    pub fn srv_set(&self, server: Server, zone: &str) -> Result<Vec<String>, String> {
+        let owner = format!("_vlmcs._tcp.{zone}");
+        let response = query(
+            self.addr(server),
+            &owner,
+            RecordType::SRV,
+            Duration::from_secs(2),
+        )
+        .map_err(|e| format!("SRV {owner} at {}: {e}", server.name()))?;
+        let code = response.response_code();
+        if !matches!(code, ResponseCode::NoError | ResponseCode::NXDomain)
+            || !response.authoritative()
+        {
+            return Err(format!(
+                "SRV {owner} at {}: {code}, aa {}",
+                server.name(),
+                response.authoritative()
+            ));
+        }
+        let mut set: Vec<String> = response
+            .answers()
+            .iter()
+            .filter_map(|record| match record.data() {
+                RData::SRV(srv) => Some(format!(
+                    "{} {} {} {}",
+                    srv.priority(),
+                    srv.weight(),
+                    srv.port(),
+                    srv.target().to_ascii()
+                )),
+                _ => None,
+            })
+            .collect();
+        set.sort();
+        Ok(set)
+    }
+
+    /// The SOA serial of `zone` at `server`.
+    pub fn serial(&self, server: Server, zone: &str) -> Result<u32, String> {
+        soa_serial(self.addr(server), zone)
+    }
+
+    /// Waits until both secondaries serve the primary's serial of every
+    /// zone; `Err` naming a straggler after `timeout`.
+    pub fn wait_replicated(&self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        for zone in &self.zones {
+            let want = self.serial(Server::Ns1, zone)?;
+            for server in [Server::Ns2, Server::Ns3] {
+                loop {
+                    match self.serial(server, zone) {
+                        Ok(seen) if seen == want => break,
+                        seen if Instant::now() >= deadline => {
+                            return Err(format!(
+                                "{} still serves {seen:?} for {zone}, the primary {want}",
+                                server.name()
+                            ))
+                        }
+                        _ => thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Requests counted by BIND.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub queries: u64,
+    pub updates: u64,
+    pub per_server: HashMap<&'static str, u64>,
+}
+
+impl Counters {
+    /// What happened between `before` and `self`.
+    pub fn since(&self, before: &Counters) -> (u64, u64) {
+        (
+            self.queries.saturating_sub(before.queries),
+            self.updates.saturating_sub(before.updates),
+        )
+    }
+}
+
+/// One `named -g` process, stopped on drop.
+struct Named {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Named {
+    fn spawn(conf: &Path, dir: &Path, addr: SocketAddr, threads: u32) -> Named {
+        let log = dir.join("named.log");
+        let log_file = fs::File::create(&log).expect("cannot create named.log");
+        let child = Command::new(tool("named"))
+            .args(["-g", "-4", "-u", "root"])
+            .args(["-n", &threads.to_string()])
+            .arg("-c")
+            .arg(conf)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start named for {addr}: {e}"));
+        Named { child, log }
+    }
+
+    fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut probe: impl FnMut() -> Result<(), String>,
+    ) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "named exited ({status}) before it would {what}:\n{}",
+                    self.tail()
+                );
+            }
+            match probe() {
+                Ok(()) => return,
+                Err(why) if Instant::now() >= deadline => {
+                    panic!(
+                        "named did not {what} within {timeout:?}: {why}\n{}",
+                        self.tail()
+                    )
+                }
+                Err(_) => thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    fn tail(&self) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) on the PID of our own child, not yet reaped.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `tsig-keygen -a hmac-sha256 kmsdns-bench > file`, mode 0600.
+fn keygen(file: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let output = Command::new(tool("tsig-keygen"))
+        .args(["-a", "hmac-sha256", KEY_NAME])
+        .output()
+        .expect("cannot run tsig-keygen");
+    assert!(
+        output.status.success(),
+        "tsig-keygen failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    fs::write(file, &output.stdout).expect("cannot write the key file");
+    fs::set_permissions(file, fs::Permissions::from_mode(0o600))
+        .expect("cannot chmod the key file");
+}
+
+/// One query, RD clear, over UDP; the matching reply whatever its rcode.
+pub fn query(
+    server: SocketAddr,
+    name: &str,
+    rtype: RecordType,
+    timeout: Duration,
+) -> io::Result<Message> {
+    query_class(server, name, rtype, DNSClass::IN, timeout)
+}
+
+fn query_class(
+    server: SocketAddr,
+    name: &str,
+    rtype: RecordType,
+    class: DNSClass,
+    timeout: Duration,
+) -> io::Result<Message> {
+    let mut qname =
+        Name::from_ascii(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    qname.set_fqdn(true);
+    let id = random_u64() as u16;
+    let mut question = Query::query(qname, rtype);
+    question.set_query_class(class);
+    let mut request = Message::new();
+    request
+        .set_id(id)
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query)
+        .set_recursion_desired(false)
+        .add_query(question);
+    let wire = request.to_vec().map_err(io::Error::other)?;
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+    socket.connect(server)?;
+    let deadline = Instant::now() + timeout;
+    let mut buffer = vec![0; 65535];
+    socket.send(&wire)?;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer from {server}"),
+            ));
+        }
+        socket.set_read_timeout(Some(left))?;
+        let len = match socket.recv(&mut buffer) {
+            Ok(len) => len,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
+        if let Ok(reply) = Message::from_vec(&buffer[..len]) {
+            if reply.id() == id && reply.message_type() == MessageType::Response {
+                return Ok(reply);
+            }
+        }
+    }
+}
+
+fn soa_serial(server: SocketAddr, zone: &str) -> Result<u32, String> {
+    let reply =
+        query(server, zone, RecordType::SOA, Duration::from_secs(1)).map_err(|e| e.to_string())?;
+    if reply.response_code() != ResponseCode::NoError || !reply.authoritative() {
+        return Err(format!(
+            "SOA {zone}: {}, aa {}",
+            reply.response_code(),
+            reply.authoritative()
+        ));
+    }
+    reply
+        .answers()
+        .iter()
+        .find_map(|record| match record.data() {
+            RData::SOA(soa) => Some(soa.serial()),
+            _ => None,
+        })
+        .ok_or_else(|| format!("SOA {zone}: no SOA in the answer"))
+}
+
+fn version(server: SocketAddr) -> Result<String, String> {
+    let reply = query_class(
+        server,
+        "version.bind",
+        RecordType::TXT,
+        DNSClass::CH,
+        Duration::from_millis(500),
+    )
+    .map_err(|e| e.to_string())?;
+    reply
+        .answers()
+        .iter()
+        .find_map(|record| match record.data() {
+            RData::TXT(txt) => Some(
+                txt.txt_data()
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .ok_or_else(|| "no TXT".to_string())
+}
+
+/// A minimal HTTP/1.0 GET for the statistics channel.
+fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .map_err(|e| format!("{addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    stream
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    text.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .ok_or_else(|| format!("{addr}: no HTTP body"))
+}
+
+/// A port free for UDP and TCP on every one of `ips`, below the ephemeral
+/// range, and not in `taken`.
+fn free_port(ips: &[IpAddr], taken: &[u16]) -> u16 {
+    for _ in 0..200 {
+        let port = 20000 + (random_u64() % 12000) as u16;
+        if taken.contains(&port) {
+            continue;
+        }
+        if ips
+            .iter()
+            .all(|&ip| UdpSocket::bind((ip, port)).is_ok() && TcpListener::bind((ip, port)).is_ok())
+        {
+            return port;
+        }
+    }
+    panic!("no free port on {ips:?}")
+}
+
+pub fn random_u64() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.finish()
+}
+
+/// Puts `ip` on `lo` (root) unless it is there: named listens only on
+/// addresses of an interface.
+fn ensure_loopback(ip: IpAddr) {
+    let shown = Command::new(tool("ip"))
+        .args(["-o", "addr", "show", "dev", "lo"])
+        .output()
+        .expect("cannot run ip addr show");
+    let present = String::from_utf8_lossy(&shown.stdout)
+        .split_whitespace()
+        .any(|word| word.split('/').next() == Some(&ip.to_string()));
+    if !present {
+        let status = Command::new(tool("ip"))
+            .args(["addr", "replace", &format!("{ip}/32"), "dev", "lo"])
+            .status()
+            .expect("cannot run ip addr replace");
+        assert!(
+            status.success(),
+            "ip addr replace {ip}/32 dev lo failed: the benchmark needs root"
+        );
+    }
+}
+
+/// A system tool, from PATH or the sbin directories.
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin"].map(PathBuf::from));
+    dirs.into_iter()
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` not found: apt-get install bind9 bind9-utils bind9-dnsutils iproute2 (dnsperf for the ceiling)")
+        })
+}
+
+/// Whether a system tool is installed.
+pub fn has_tool(name: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin"].map(PathBuf::from));
+    dirs.into_iter().any(|dir| dir.join(name).is_file())
+}

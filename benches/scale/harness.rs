@@ -1,0 +1,1096 @@
+//! The scale benchmark: kmsdns against nsupdate, dig and dnsperf on the
+//! same BIND, in one run (issue 7).
+//!
+//! [`run`] starts [`crate::bed::Bed`] with N zones, writes a configuration
+//! whose publish list is those N domains (two KMS hosts, one TSIG key made
+//! by tsig-keygen), then measures, each over `repetitions` runs:
+//! `kmsdns bind`; `kmsdns publish` from empty and again without change,
+//! against one `nsupdate -k` batch and 4 and 8 concurrent ones;
+//! `kmsdns check`, `replication`, `audit --no-probe` (with and without the
+//! live update probe), against one sequential `dig -f` batch of the same
+//! queries and `dnsperf` with the same mix for BIND's ceiling. Every kmsdns
+//! run must succeed and is verified (JSON outcome per domain, and the
+//! records themselves queried at the servers); its peak resident memory is
+//! read from wait4(2).
+//!
+//! Shared by `benches/scale/main.rs` (the full benchmark) and
+//! `tests/bench_quick.rs` (N = 20, one repetition, correctness only).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::bed::{self, Bed, Server, HOSTS, KEY_NAME, KMS_PORT, PARENT, TTL};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Zones, and domains of the publish list (one per zone).
+    pub domains: usize,
+    /// Runs of each measurement; the median is reported.
+    pub repetitions: usize,
+    /// named worker threads (`named -n`).
+    pub named_threads: u32,
+    /// The kmsdns binary measured.
+    pub kmsdns: PathBuf,
+    /// Seconds of each dnsperf run; 0 skips dnsperf.
+    pub dnsperf_seconds: u32,
+    /// Run the nsupdate and dig baselines.
+    pub baselines: bool,
+    /// Extra global options for every kmsdns run (e.g. `--concurrency 128`).
+    pub kmsdns_args: Vec<String>,
+    /// Progress on stderr.
+    pub verbose: bool,
+    /// Keep BIND's directory after the run.
+    pub keep: bool,
+    /// Stop after publishing and keep BIND serving this long (for
+    /// profiling a command by hand); nothing else is measured.
+    pub hold: Option<Duration>,
+}
+
+/// Median and spread of one measurement, in seconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Timing {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub runs: Vec<f64>,
+}
+
+impl Timing {
+    fn of(runs: Vec<f64>) -> Timing {
+        let mut sorted = runs.clone();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = if n == 0 {
+            0.0
+        } else if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Timing {
+            median,
+            min: sorted.first().copied().unwrap_or(0.0),
+            max: sorted.last().copied().unwrap_or(0.0),
+            runs,
+        }
+    }
+
+    /// `0.123 s ±0.010`: the median and the largest distance to it.
+    fn show(&self) -> String {
+        let spread = (self.max - self.median).max(self.median - self.min);
+        format!("{} ±{}", seconds(self.median), seconds(spread))
+    }
+}
+
+/// One kmsdns operation and what it is compared with.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub operation: String,
+    pub kmsdns: Timing,
+    /// Peak resident set size of the kmsdns process, MiB (largest run).
+    pub peak_rss_mib: f64,
+    /// Requests BIND counted during one kmsdns run (median run).
+    pub queries: u64,
+    pub updates: u64,
+    /// What the time is compared with.
+    pub baseline: Option<String>,
+    pub baseline_time: Option<Timing>,
+    /// Baseline time / kmsdns time: how many times faster kmsdns is.
+    pub speedup: Option<f64>,
+    /// kmsdns's queries (or updates) per second.
+    pub rate: Option<f64>,
+    pub unit: &'static str,
+    /// BIND's measured ceiling for the same mix, per second.
+    pub ceiling: Option<f64>,
+    pub ceiling_source: Option<String>,
+    /// rate / ceiling.
+    pub share: Option<f64>,
+}
+
+/// A baseline or ceiling measurement by itself.
+#[derive(Clone, Debug, Serialize)]
+pub struct Baseline {
+    pub name: String,
+    pub time: Timing,
+    /// Requests in one run.
+    pub requests: u64,
+    /// Requests per second (of the median run).
+    pub rate: f64,
+    pub unit: &'static str,
+}
+
+/// Where and when it ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    pub nproc: usize,
+    pub cpu: String,
+    pub date: String,
+    pub bind: String,
+    pub load_before: String,
+    pub load_after: String,
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Results {
+    pub domains: usize,
+    pub servers: usize,
+    pub repetitions: usize,
+    pub named_threads: u32,
+    pub kmsdns_args: Vec<String>,
+    pub machine: Machine,
+    pub rows: Vec<Row>,
+    pub baselines: Vec<Baseline>,
+    /// What was verified, one line each.
+    pub verified: Vec<String>,
+}
+
+/// One process run: wall time, peak RSS (KiB), exit status, output.
+struct Sample {
+    wall: f64,
+    max_rss_kib: u64,
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A query of a mix: where, what, with RD or not.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Question {
+    server: u8,
+    name: String,
+    rtype: &'static str,
+    recursion: bool,
+}
+
+/// Runs the whole benchmark.
+pub fn run(options: &Options) -> Result<Results, String> {
+    let load_before = loadavg();
+    let started = Instant::now();
+    let say = |what: &str| {
+        if options.verbose {
+            eprintln!("[{:7.1}s] {what}", started.elapsed().as_secs_f64());
+        }
+    };
+    say(&format!(
+        "starting BIND: primary + 2 secondaries, {} zones, named -n {}",
+        options.domains, options.named_threads
+    ));
+    let mut bed = Bed::start(options.domains, options.named_threads);
+    if options.keep {
+        bed.keep();
+        eprintln!("BIND directory kept: {}", bed.dir().display());
+    }
+    say(&format!("BIND ready on port {}", bed.port));
+    let config = write_config(&bed)?;
+    let mut bench = Bench {
+        options,
+        bed: &bed,
+        config,
+        runs: 0,
+        verified: Vec::new(),
+    };
+    let mut rows = Vec::new();
+    let mut baselines = Vec::new();
+    let n = options.domains;
+    let reps = options.repetitions.max(1);
+
+    // bind: material for N domains.
+    say("kmsdns bind");
+    let mut samples = Vec::new();
+    for rep in 0..reps {
+        let out = bed.dir().join(format!("bind-{rep}"));
+        let sample = bench.kmsdns(&["bind", "--out", &out.display().to_string()])?;
+        let files = fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
+        // Per zone: records, stanza, nsupdate script; plus hosts and index.
+        if files < 3 * n {
+            return Err(format!("kmsdns bind wrote {files} files for {n} zones"));
+        }
+        samples.push(sample);
+    }
+    bench.note(format!(
+        "bind: {reps} run(s), ≥ 3 files per zone written each time"
+    ));
+    rows.push(row("bind", &samples, (0, 0), None, None, "", None));
+
+    // publish from empty, then again: kmsdns.
+    say("kmsdns publish (from empty, then again)");
+    let mut first = Vec::new();
+    let mut again = Vec::new();
+    let mut first_counts = Vec::new();
+    let mut again_counts = Vec::new();
+    for rep in 0..reps {
+        if rep > 0 {
+            bench.reset()?;
+        }
+        let before = bed.counters()?;
+        let sample = bench.kmsdns(&["publish"])?;
+        first_counts.push(bed.counters()?.since(&before));
+        bench.expect_outcomes(&sample, "publish", "applied")?;
+        first.push(sample);
+        bench.verify_published(Server::Ns1)?;
+        let before = bed.counters()?;
+        let sample = bench.kmsdns(&["publish"])?;
+        again_counts.push(bed.counters()?.since(&before));
+        bench.expect_outcomes(&sample, "publish", "in-sync")?;
+        again.push(sample);
+    }
+    bench.note(format!(
+        "publish: every run applied all {n} domains (JSON outcome), and the primary serves exactly both SRV records at each; the second publish found all {n} in sync"
+    ));
+
+    // Baselines for publish: nsupdate batches, each from empty.
+    let mut nsupdate: Vec<(usize, Timing)> = Vec::new();
+    if options.baselines {
+        for processes in [1usize, 4, 8] {
+            say(&format!(
+                "nsupdate baseline: {processes} concurrent batch(es)"
+            ));
+            let mut times = Vec::new();
+            for _ in 0..reps {
+                bench.reset()?;
+                times.push(bench.nsupdate(processes)?);
+                bench.verify_published(Server::Ns1)?;
+            }
+            let time = Timing::of(times);
+            baselines.push(Baseline {
+                name: format!("nsupdate -k, {processes} concurrent batch process(es)"),
+                requests: n as u64,
+                rate: n as f64 / time.median,
+                unit: "updates",
+                time: time.clone(),
+            });
+            nsupdate.push((processes, time));
+        }
+        bench.note(format!(
+            "nsupdate baselines: after each, the primary serves both SRV records in all {n} zones"
+        ));
+        // The records are nsupdate's now: identical to kmsdns's.
+        let sample = bench.kmsdns(&["publish"])?;
+        bench.expect_outcomes(&sample, "publish", "in-sync")?;
+    }
+    let single = nsupdate
+        .iter()
+        .find(|(p, _)| *p == 1)
+        .map(|(_, t)| t.clone());
+    let ceiling = nsupdate
+        .iter()
+        .filter(|(p, _)| *p > 1)
+        .map(|(p, t)| {
+            (
+                n as f64 / t.median,
+                format!("nsupdate, {p} concurrent batches"),
+            )
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    rows.push(row(
+        "publish (from empty)",
+        &first,
+        median_counts(&first_counts),
+        single.map(|t| ("one nsupdate -k batch".to_string(), t)),
+        ceiling,
+        "updates",
+        Some(n as u64),
+    ));
+
+    // Everything below reads what is published; the secondaries must
+    // serve it first.
+    bed.wait_replicated(Duration::from_secs(120))?;
+    bench.verify_published(Server::Ns2)?;
+    bench.verify_published(Server::Ns3)?;
+    bench.note(format!(
+        "replication: both secondaries serve the primary's serial and both SRV records in all {n} zones"
+    ));
+    bed.settle();
+    if let Some(hold) = options.hold {
+        eprintln!(
+            "holding BIND for {hold:?}: kmsdns -c {} --nameserver {}:{port} --dns-port {port} COMMAND",
+            bench.config.display(),
+            Server::Ns1.ip(),
+            port = bed.port
+        );
+        std::thread::sleep(hold);
+        return Err("held for profiling; nothing else measured".into());
+    }
+
+    let mut read_ops: Vec<(&str, Vec<&str>, Vec<Question>)> = vec![(
+        "publish again (no change)",
+        vec!["publish"],
+        publish_reads(&bed.zones),
+    )];
+    read_ops.push(("check", vec!["check"], check_mix(&bed.zones)));
+    read_ops.push((
+        "replication",
+        vec!["replication"],
+        replication_mix(&bed.zones),
+    ));
+    read_ops.push((
+        "audit --no-probe --no-updates",
+        vec!["audit", "--no-probe", "--no-updates"],
+        [check_mix(&bed.zones), replication_mix(&bed.zones)].concat(),
+    ));
+    read_ops.push((
+        "audit --no-probe",
+        vec!["audit", "--no-probe"],
+        [
+            check_mix(&bed.zones),
+            replication_mix(&bed.zones),
+            publish_reads(&bed.zones),
+        ]
+        .concat(),
+    ));
+    for (name, args, mix) in read_ops {
+        let mix = dedup(mix);
+        say(&format!("kmsdns {}", args.join(" ")));
+        let (samples, counts) = if name.starts_with("publish") {
+            (
+                again.drain(..).collect::<Vec<_>>(),
+                std::mem::take(&mut again_counts),
+            )
+        } else {
+            let mut samples = Vec::new();
+            let mut counts = Vec::new();
+            for _ in 0..reps {
+                let before = bed.counters()?;
+                let sample = bench.kmsdns(&args)?;
+                counts.push(bed.counters()?.since(&before));
+                bench.expect_read(&sample, args[0])?;
+                samples.push(sample);
+            }
+            (samples, counts)
+        };
+        let mut dig = None;
+        if options.baselines {
+            say(&format!(
+                "dig -f baseline for {name}: {} queries",
+                mix.len()
+            ));
+            let mut times = Vec::new();
+            for _ in 0..reps {
+                times.push(bench.dig(&mix)?);
+            }
+            let time = Timing::of(times);
+            baselines.push(Baseline {
+                name: format!("dig -f, sequential: the queries of {name}"),
+                requests: mix.len() as u64,
+                rate: mix.len() as f64 / time.median,
+                unit: "queries",
+                time: time.clone(),
+            });
+            dig = Some((format!("dig -f, {} queries", mix.len()), time));
+        }
+        let mut ceiling = None;
+        if options.dnsperf_seconds > 0 && !name.starts_with("publish") {
+            say(&format!("dnsperf ceiling for {name}"));
+            let qps = bench.dnsperf(&mix, options.dnsperf_seconds)?;
+            baselines.push(Baseline {
+                name: format!("dnsperf, the mix of {name} ({} s)", options.dnsperf_seconds),
+                requests: (qps * f64::from(options.dnsperf_seconds)) as u64,
+                rate: qps,
+                unit: "queries",
+                time: Timing::of(vec![f64::from(options.dnsperf_seconds)]),
+            });
+            ceiling = Some((qps, "dnsperf, same mix".to_string()));
+        }
+        rows.push(row(
+            name,
+            &samples,
+            median_counts(&counts),
+            dig,
+            ceiling,
+            "queries",
+            None,
+        ));
+    }
+    bench.note(format!(
+        "check, replication, audit: every run exited 0 with status ok and all {n} domains (zones) in its JSON"
+    ));
+
+    let machine = Machine {
+        nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu: cpu_model(),
+        date: today(),
+        bind: command_line(&bed::tool("named"), &["-v"]),
+        load_before,
+        load_after: loadavg(),
+    };
+    say("done");
+    Ok(Results {
+        domains: n,
+        servers: Server::ALL.len(),
+        repetitions: reps,
+        named_threads: options.named_threads,
+        kmsdns_args: options.kmsdns_args.clone(),
+        machine,
+        rows,
+        baselines,
+        verified: bench.verified,
+    })
+}
+
+/// The state of a run.
+struct Bench<'a> {
+    options: &'a Options,
+    bed: &'a Bed,
+    config: PathBuf,
+    runs: usize,
+    verified: Vec<String>,
+}
+
+impl Bench<'_> {
+    fn note(&mut self, line: String) {
+        self.verified.push(line);
+    }
+
+    /// Runs kmsdns with the bed's resolver and port, JSON output; `Err`
+    /// unless it exits 0.
+    fn kmsdns(&mut self, args: &[&str]) -> Result<Sample, String> {
+        let port = self.bed.port.to_string();
+        let nameserver = format!("{}:{port}", Server::Ns1.ip());
+        let mut command = Command::new(&self.options.kmsdns);
+        command
+            .arg("-c")
+            .arg(&self.config)
+            .args([
+                "--nameserver",
+                &nameserver,
+                "--dns-port",
+                &port,
+                "--format",
+                "json",
+            ])
+            .args(&self.options.kmsdns_args)
+            .args(args);
+        let sample = self.measure(&mut command)?;
+        if sample.status != 0 {
+            return Err(format!(
+                "kmsdns {} exited {}:\n{}\n{}",
+                args.join(" "),
+                sample.status,
+                tail(&sample.stdout, 3000),
+                tail(&sample.stderr, 3000)
+            ));
+        }
+        Ok(sample)
+    }
+
+    /// Runs `command` with stdout and stderr to files and waits for it with
+    /// wait4(2), which reports its peak RSS.
+    fn measure(&mut self, command: &mut Command) -> Result<Sample, String> {
+        self.runs += 1;
+        let dir = self.bed.dir().join("runs");
+        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let out = dir.join(format!("{}.out", self.runs));
+        let err = dir.join(format!("{}.err", self.runs));
+        let stdout = fs::File::create(&out).map_err(|e| e.to_string())?;
+        let stderr = fs::File::create(&err).map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+        let (status, max_rss_kib) = wait4(child.id())?;
+        let wall = started.elapsed().as_secs_f64();
+        Ok(Sample {
+            wall,
+            max_rss_kib,
+            status,
+            stdout: fs::read_to_string(&out).unwrap_or_default(),
+            stderr: fs::read_to_string(&err).unwrap_or_default(),
+        })
+    }
+
+    /// Removes every published record (`kmsdns remove --force`), checked.
+    fn reset(&mut self) -> Result<(), String> {
+        let sample = self.kmsdns(&["remove", "--force"])?;
+        let document = json(&sample)?;
+        for domain in domains_of(&document, "remove")? {
+            let outcome = domain["outcome"].as_str().unwrap_or("");
+            if outcome != "applied" && outcome != "in-sync" {
+                return Err(format!("remove: {} ended {outcome}", domain["domain"]));
+            }
+        }
+        for zone in &self.bed.zones {
+            let set = self.bed.srv_set(Server::Ns1, zone)?;
+            if !set.is_empty() {
+                return Err(format!("after remove, {zone} still has {set:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every domain of a publish/remove run ended with `outcome`.
+    fn expect_outcomes(&self, sample: &Sample, command: &str, outcome: &str) -> Result<(), String> {
+        let document = json(sample)?;
+        let domains = domains_of(&document, command)?;
+        if domains.len() != self.bed.zones.len() {
+            return Err(format!(
+                "{command}: {} domains in the JSON, {} expected",
+                domains.len(),
+                self.bed.zones.len()
+            ));
+        }
+        for domain in domains {
+            if domain["outcome"] != outcome {
+                return Err(format!(
+                    "{command}: {} ended {} (expected {outcome}): {}",
+                    domain["domain"], domain["outcome"], domain["error"]
+                ));
+            }
+        }
+        if document["status"] != "ok" {
+            return Err(format!("{command}: status {}", document["status"]));
+        }
+        Ok(())
+    }
+
+    /// A check, replication or audit run found everything in order.
+    fn expect_read(&self, sample: &Sample, command: &str) -> Result<(), String> {
+        let document = json(sample)?;
+        if document["status"] != "ok" {
+            let findings: Vec<String> = document["findings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["severity"] != "ok")
+                .take(5)
+                .map(|f| format!("{} {}: {}", f["severity"], f["id"], f["message"]))
+                .collect();
+            return Err(format!(
+                "{command}: status {}: {findings:#?}",
+                document["status"]
+            ));
+        }
+        let n = self.bed.zones.len();
+        let details = &document["details"];
+        let count = match command {
+            "check" => details["domains"].as_array().map(Vec::len),
+            "replication" => details["zones"].as_array().map(Vec::len),
+            _ => details["domains"].as_array().map(Vec::len),
+        };
+        if count != Some(n) {
+            return Err(format!(
+                "{command}: {count:?} domains or zones in the JSON, {n} expected"
+            ));
+        }
+        if command == "check" {
+            for domain in details["domains"].as_array().into_iter().flatten() {
+                let records = domain["authoritative"]["records"]
+                    .as_array()
+                    .map_or(0, Vec::len);
+                if records != HOSTS.len() {
+                    return Err(format!(
+                        "check: {} shows {records} records",
+                        domain["domain"]
+                    ));
+                }
+            }
+        }
+        if command == "replication" {
+            for zone in details["zones"].as_array().into_iter().flatten() {
+                let servers = zone["servers"].as_array().map_or(0, Vec::len);
+                if zone["converged"] != true || servers != Server::ALL.len() {
+                    return Err(format!(
+                        "replication: {} not converged over 3 servers",
+                        zone["zone"]
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `server` serves exactly both SRV records in every zone.
+    fn verify_published(&self, server: Server) -> Result<(), String> {
+        let expected: BTreeSet<String> = HOSTS
+            .iter()
+            .map(|host| format!("0 0 {KMS_PORT} {host}."))
+            .collect();
+        for zone in &self.bed.zones {
+            let found: BTreeSet<String> = self.bed.srv_set(server, zone)?.into_iter().collect();
+            if found != expected {
+                return Err(format!(
+                    "{} serves {found:?} for _vlmcs._tcp.{zone}, expected {expected:?}",
+                    server.name()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `processes` nsupdate batches at once, the zones split between them;
+    /// the wall time until the last one ends.
+    fn nsupdate(&mut self, processes: usize) -> Result<f64, String> {
+        let zones = &self.bed.zones;
+        let chunk = zones.len().div_ceil(processes).max(1);
+        let mut scripts = Vec::new();
+        for (index, part) in zones.chunks(chunk).enumerate() {
+            let mut script = String::new();
+            let _ = writeln!(script, "server {} {}", Server::Ns1.ip(), self.bed.port);
+            for zone in part {
+                let _ = writeln!(script, "zone {zone}.");
+                for host in HOSTS {
+                    let _ = writeln!(
+                        script,
+                        "update add _vlmcs._tcp.{zone}. {TTL} IN SRV 0 0 {KMS_PORT} {host}."
+                    );
+                }
+                let _ = writeln!(script, "send");
+            }
+            let path = self
+                .bed
+                .dir()
+                .join(format!("nsupdate-{processes}-{index}.txt"));
+            fs::write(&path, script).map_err(|e| e.to_string())?;
+            scripts.push(path);
+        }
+        let started = Instant::now();
+        let mut children = Vec::new();
+        for script in &scripts {
+            let child = Command::new(bed::tool("nsupdate"))
+                .arg("-k")
+                .arg(&self.bed.key_file)
+                .arg(script)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("cannot start nsupdate: {e}"))?;
+            children.push(child);
+        }
+        for child in children {
+            let output = child.wait_with_output().map_err(|e| e.to_string())?;
+            if !output.status.success() {
+                return Err(format!(
+                    "nsupdate failed ({}): {}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+        }
+        Ok(started.elapsed().as_secs_f64())
+    }
+
+    /// One `dig -f` process asking `mix` in order.
+    fn dig(&mut self, mix: &[Question]) -> Result<f64, String> {
+        let mut batch = String::new();
+        for q in mix {
+            let _ = writeln!(
+                batch,
+                "@{} {} {} {}",
+                server_ip(q.server),
+                q.name,
+                q.rtype,
+                if q.recursion {
+                    "+recurse"
+                } else {
+                    "+norecurse"
+                }
+            );
+        }
+        let path = self.bed.dir().join("dig-batch.txt");
+        fs::write(&path, batch).map_err(|e| e.to_string())?;
+        let mut command = Command::new(bed::tool("dig"));
+        command
+            .args([
+                "-p",
+                &self.bed.port.to_string(),
+                "+tries=1",
+                "+time=2",
+                "-f",
+            ])
+            .arg(&path);
+        let sample = self.measure(&mut command)?;
+        if sample.status != 0 {
+            return Err(format!(
+                "dig -f exited {}: {}",
+                sample.status,
+                tail(&sample.stderr, 2000)
+            ));
+        }
+        let answers = sample.stdout.matches("status: NOERROR").count();
+        if answers != mix.len() {
+            return Err(format!(
+                "dig -f: {answers} NOERROR answers to {} queries",
+                mix.len()
+            ));
+        }
+        Ok(sample.wall)
+    }
+
+    /// BIND's ceiling for `mix`: one dnsperf per server at once, each with
+    /// its part of the mix, for `seconds`; the summed queries per second.
+    fn dnsperf(&mut self, mix: &[Question], seconds: u32) -> Result<f64, String> {
+        let mut children = Vec::new();
+        for server in Server::ALL {
+            let part: Vec<&Question> = mix.iter().filter(|q| q.server == server as u8).collect();
+            if part.is_empty() {
+                continue;
+            }
+            let mut data = String::new();
+            for q in part {
+                let _ = writeln!(data, "{} {}", q.name, q.rtype);
+            }
+            let path = self
+                .bed
+                .dir()
+                .join(format!("dnsperf-{}.txt", server.name()));
+            fs::write(&path, data).map_err(|e| e.to_string())?;
+            let child = Command::new(bed::tool("dnsperf"))
+                .args([
+                    "-s",
+                    &server.ip().to_string(),
+                    "-p",
+                    &self.bed.port.to_string(),
+                ])
+                .args(["-l", &seconds.to_string(), "-c", "4", "-q", "200"])
+                .arg("-d")
+                .arg(&path)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("cannot start dnsperf: {e}"))?;
+            children.push(child);
+        }
+        let mut qps = 0.0;
+        for child in children {
+            let output = child.wait_with_output().map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&output.stdout);
+            let rate = text
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("Queries per second:"))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "dnsperf printed no rate:\n{text}{}",
+                        String::from_utf8_lossy(&output.stderr)
+                    )
+                })?;
+            qps += rate;
+        }
+        Ok(qps)
+    }
+}
+
+/// A row from kmsdns samples and what they are compared with.
+fn row(
+    operation: &str,
+    samples: &[Sample],
+    counts: (u64, u64),
+    baseline: Option<(String, Timing)>,
+    ceiling: Option<(f64, String)>,
+    unit: &'static str,
+    requests: Option<u64>,
+) -> Row {
+    let kmsdns = Timing::of(samples.iter().map(|s| s.wall).collect());
+    let peak = samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
+    let (queries, updates) = counts;
+    let requests = requests.unwrap_or(match unit {
+        "updates" => updates,
+        _ => queries,
+    });
+    let rate = (!unit.is_empty() && kmsdns.median > 0.0).then(|| requests as f64 / kmsdns.median);
+    let speedup = baseline.as_ref().map(|(_, t)| t.median / kmsdns.median);
+    let share = match (rate, &ceiling) {
+        (Some(rate), Some((ceiling, _))) if *ceiling > 0.0 => Some(rate / ceiling),
+        _ => None,
+    };
+    Row {
+        operation: operation.to_string(),
+        kmsdns,
+        peak_rss_mib: peak as f64 / 1024.0,
+        queries,
+        updates,
+        baseline: baseline.as_ref().map(|(name, _)| name.clone()),
+        baseline_time: baseline.map(|(_, t)| t),
+        speedup,
+        rate,
+        unit,
+        ceiling: ceiling.as_ref().map(|(c, _)| *c),
+        ceiling_source: ceiling.map(|(_, s)| s),
+        share,
+    }
+}
+
+/// The median of the (queries, updates) counted per run.
+fn median_counts(counts: &[(u64, u64)]) -> (u64, u64) {
+    let mut q: Vec<u64> = counts.iter().map(|c| c.0).collect();
+    let mut u: Vec<u64> = counts.iter().map(|c| c.1).collect();
+    q.sort_unstable();
+    u.sort_unstable();
+    (
+        q.get(q.len() / 2).copied().unwrap_or(0),
+        u.get(u.len() / 2).copied().unwrap_or(0),
+    )
+}
+
+/// The configuration: the N domains, two hosts, the key.
+fn write_config(bed: &Bed) -> Result<PathBuf, String> {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "# kmsdns scale benchmark: {} domains",
+        bed.zones.len()
+    );
+    let _ = writeln!(text, "ttl = {TTL}\nkey = \"bench\"\npublish-list = [");
+    for zone in &bed.zones {
+        let _ = writeln!(text, "    \"{zone}\",");
+    }
+    let _ = writeln!(text, "]");
+    for host in HOSTS {
+        let _ = writeln!(text, "\n[[host]]\nname = \"{host}\"\nport = {KMS_PORT}");
+    }
+    let _ = writeln!(
+        text,
+        "\n[tsig-key.bench]\nfile = \"{}\"\nname = \"{KEY_NAME}\"",
+        bed.key_file.display()
+    );
+    let path = bed.dir().join("kmsdns.toml");
+    fs::write(&path, text).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+fn server_ip(index: u8) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::new(127, 53, 7, index + 1)
+}
+
+fn q(server: Server, name: String, rtype: &'static str, recursion: bool) -> Question {
+    Question {
+        server: server as u8,
+        name,
+        rtype,
+        recursion,
+    }
+}
+
+/// The addresses of `host`, through the resolver (the primary, RD set).
+fn addresses(host: &str) -> [Question; 2] {
+    [
+        q(Server::Ns1, host.to_string(), "A", true),
+        q(Server::Ns1, host.to_string(), "AAAA", true),
+    ]
+}
+
+/// What `publish` reads before it decides: the zone's SOA through the
+/// resolver, the primary's (MNAME's) addresses, the RRset at the primary.
+fn publish_reads(zones: &[String]) -> Vec<Question> {
+    let mut mix = Vec::new();
+    for zone in zones {
+        let owner = format!("_vlmcs._tcp.{zone}.");
+        mix.push(q(Server::Ns1, owner.clone(), "SOA", true));
+        mix.extend(addresses(&format!("ns1.{PARENT}.")));
+        mix.push(q(Server::Ns1, owner, "SRV", false));
+    }
+    mix
+}
+
+/// What `check` needs per domain: the SRV RRset through the resolver and
+/// at the primary (found from the SOA and MNAME's addresses), and each
+/// target's A and AAAA.
+fn check_mix(zones: &[String]) -> Vec<Question> {
+    let mut mix = Vec::new();
+    for zone in zones {
+        let owner = format!("_vlmcs._tcp.{zone}.");
+        mix.push(q(Server::Ns1, owner.clone(), "SRV", true));
+        mix.push(q(Server::Ns1, owner.clone(), "SOA", true));
+        mix.extend(addresses(&format!("ns1.{PARENT}.")));
+        mix.push(q(Server::Ns1, owner, "SRV", false));
+        for host in HOSTS {
+            mix.extend(addresses(&format!("{host}.")));
+        }
+    }
+    mix
+}
+
+/// What `replication` needs per zone: the zone (SOA of the owner), its NS
+/// set and each NS name's addresses through the resolver, then the zone's
+/// SOA and the SRV RRset at each of the three servers.
+fn replication_mix(zones: &[String]) -> Vec<Question> {
+    let mut mix = Vec::new();
+    for zone in zones {
+        let owner = format!("_vlmcs._tcp.{zone}.");
+        mix.push(q(Server::Ns1, owner.clone(), "SOA", true));
+        mix.push(q(Server::Ns1, format!("{zone}."), "NS", true));
+        for server in Server::ALL {
+            mix.extend(addresses(&format!("{}.{PARENT}.", server.name())));
+        }
+        for server in Server::ALL {
+            mix.push(q(server, format!("{zone}."), "SOA", false));
+            mix.push(q(server, owner.clone(), "SRV", false));
+        }
+    }
+    mix
+}
+
+/// The mix without repeats, in first-seen order: an administrator's batch
+/// asks each question once (the same host's address once, not per domain).
+fn dedup(mix: Vec<Question>) -> Vec<Question> {
+    let mut seen = BTreeSet::new();
+    mix.into_iter().filter(|q| seen.insert(q.clone())).collect()
+}
+
+/// The JSON document a kmsdns run printed.
+fn json(sample: &Sample) -> Result<serde_json::Value, String> {
+    serde_json::from_str(&sample.stdout).map_err(|e| {
+        format!(
+            "kmsdns printed no JSON ({e}): {}",
+            tail(&sample.stdout, 500)
+        )
+    })
+}
+
+fn domains_of<'a>(
+    document: &'a serde_json::Value,
+    command: &str,
+) -> Result<&'a Vec<serde_json::Value>, String> {
+    document["details"]["domains"]
+        .as_array()
+        .ok_or_else(|| format!("{command}: no details.domains in the JSON"))
+}
+
+/// waitpid with the child's resource usage: (exit status, peak RSS KiB).
+fn wait4(pid: u32) -> Result<(i32, u64), String> {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child's PID, with valid out-pointers; the
+    // Child handle is never waited on afterwards.
+    let waited = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+    if waited < 0 {
+        return Err(format!("wait4: {}", std::io::Error::last_os_error()));
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    // ru_maxrss is in KiB on Linux.
+    Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
+}
+
+fn tail(text: &str, max: usize) -> &str {
+    let start = text.len().saturating_sub(max);
+    let start = (start..=text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(text.len());
+    &text[start..]
+}
+
+fn seconds(value: f64) -> String {
+    if value < 1.0 {
+        format!("{:.0} ms", value * 1000.0)
+    } else {
+        format!("{value:.2} s")
+    }
+}
+
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn cpu_model() -> String {
+    fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn today() -> String {
+    command_line(Path::new("date"), &["-u", "+%Y-%m-%d"])
+}
+
+fn command_line(program: &Path, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+impl Results {
+    /// The table, Markdown, as the README shows it.
+    pub fn table(&self) -> String {
+        let mut text = String::new();
+        let _ = writeln!(
+            text,
+            "{} domains × {} servers, {} repetition(s), median ±largest distance to it; named -n {}{}",
+            self.domains,
+            self.servers,
+            self.repetitions,
+            self.named_threads,
+            if self.kmsdns_args.is_empty() {
+                String::new()
+            } else {
+                format!("; kmsdns {}", self.kmsdns_args.join(" "))
+            }
+        );
+        let _ = writeln!(text);
+        let _ = writeln!(
+            text,
+            "| operation | kmsdns | baseline | baseline time | kmsdns faster | kmsdns rate | BIND ceiling | share of ceiling | requests (BIND-counted) | peak RSS |"
+        );
+        let _ = writeln!(text, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        for row in &self.rows {
+            let opt = |v: Option<String>| v.unwrap_or_else(|| "–".to_string());
+            let _ = writeln!(
+                text,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB |",
+                row.operation,
+                row.kmsdns.show(),
+                opt(row.baseline.clone()),
+                opt(row.baseline_time.as_ref().map(Timing::show)),
+                opt(row.speedup.map(|s| format!("{s:.2}×"))),
+                opt(row.rate.map(|r| format!("{r:.0} {}/s", row.unit))),
+                opt(row.ceiling.map(|c| format!("{c:.0}/s"))),
+                opt(row.share.map(|s| format!("{:.0}%", s * 100.0))),
+                if row.unit.is_empty() {
+                    "–".to_string()
+                } else {
+                    format!("{} q, {} upd", row.queries, row.updates)
+                },
+                row.peak_rss_mib
+            );
+        }
+        if !self.baselines.is_empty() {
+            let _ = writeln!(text);
+            let _ = writeln!(text, "| baseline | time | requests | rate |");
+            let _ = writeln!(text, "|---|---:|---:|---:|");
+            for b in &self.baselines {
+                let _ = writeln!(
+                    text,
+                    "| {} | {} | {} | {:.0} {}/s |",
+                    b.name,
+                    b.time.show(),
+                    b.requests,
+                    b.rate,
+                    b.unit
+                );
+            }
+        }
+        let _ = writeln!(text);
+        let m = &self.machine;
+        let _ = writeln!(
+            text,
+            "Measured {} on {} CPU(s), {}; {}; load average before {}, after {}.",
+            m.date, m.nproc, m.cpu, m.bind, m.load_before, m.load_after
+        );
+        text
+    }
+}

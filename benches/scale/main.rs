@@ -1,0 +1,127 @@
+//! `cargo bench --bench scale -- [--domains N] [...]`: kmsdns at scale
+//! against nsupdate, dig and dnsperf on the same BIND (issue 7).
+//!
+//! Needs root (it puts 127.53.7.1–3 on `lo`), BIND 9 (`named`,
+//! `tsig-keygen`, `nsupdate`, `dig`) and `dnsperf` for BIND's ceiling
+//! (`apt-get install bind9 bind9-utils bind9-dnsutils dnsperf`). Prints a
+//! Markdown table and writes it, with every run's figures as JSON, to
+//! `target/bench/scale-N.json` and `.md`. The README's "Performance"
+//! section says how to read it.
+
+#[path = "bed.rs"]
+mod bed;
+#[path = "harness.rs"]
+mod harness;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo bench --bench scale -- [options]
+  --domains N          zones and publish-list domains (default 1000; 10000 for the large run)
+  --repetitions R      runs of each measurement, median reported (default 5)
+  --named-threads T    named -n T (default 2)
+  --dnsperf-seconds S  length of each dnsperf run; 0 skips dnsperf (default 5)
+  --no-baselines       skip nsupdate and dig
+  --kmsdns-arg ARG     pass ARG to every kmsdns run (repeatable), e.g. --kmsdns-arg=--concurrency=128
+  --out DIR            where scale-N.json and scale-N.md go (default target/bench)
+  --keep               keep BIND's directory
+  --hold S             publish, then keep BIND serving S seconds for profiling by hand; measure nothing else
+";
+
+fn main() -> ExitCode {
+    let mut options = harness::Options {
+        domains: 1000,
+        repetitions: 5,
+        named_threads: 2,
+        kmsdns: PathBuf::from(env!("CARGO_BIN_EXE_kmsdns")),
+        dnsperf_seconds: 5,
+        baselines: true,
+        kmsdns_args: Vec::new(),
+        verbose: true,
+        keep: false,
+        hold: None,
+    };
+    let mut out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_string(), Some(value.to_string()))
+            }
+            _ => (arg.clone(), None),
+        };
+        let mut value = || inline.clone().or_else(|| args.next()).unwrap_or_default();
+        let number = |text: String| text.parse::<usize>().ok();
+        match flag.as_str() {
+            // cargo bench appends --bench to every harness = false target.
+            "--bench" => {}
+            "--domains" => match number(value()) {
+                Some(n) if n > 0 && n <= 99_999 => options.domains = n,
+                _ => return usage("--domains takes 1 to 99999"),
+            },
+            "--repetitions" => match number(value()) {
+                Some(n) if n > 0 => options.repetitions = n,
+                _ => return usage("--repetitions takes a positive number"),
+            },
+            "--named-threads" => match number(value()) {
+                Some(n) if n > 0 => options.named_threads = n as u32,
+                _ => return usage("--named-threads takes a positive number"),
+            },
+            "--dnsperf-seconds" => match number(value()) {
+                Some(n) => options.dnsperf_seconds = n as u32,
+                None => return usage("--dnsperf-seconds takes a number"),
+            },
+            "--no-baselines" => options.baselines = false,
+            "--kmsdns-arg" => options.kmsdns_args.push(value()),
+            "--out" => out = PathBuf::from(value()),
+            "--keep" => options.keep = true,
+            "--hold" => match number(value()) {
+                Some(n) => options.hold = Some(std::time::Duration::from_secs(n as u64)),
+                None => return usage("--hold takes seconds"),
+            },
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => return usage(&format!("unknown option {other}")),
+        }
+    }
+    if options.dnsperf_seconds > 0 && !bed::has_tool("dnsperf") {
+        eprintln!(
+            "dnsperf is not installed (apt-get install dnsperf): BIND's ceiling is not measured"
+        );
+        options.dnsperf_seconds = 0;
+    }
+    let results = match harness::run(&options) {
+        Ok(results) => results,
+        Err(error) => {
+            eprintln!("scale benchmark failed: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let table = results.table();
+    println!("\n{table}");
+    let written = std::fs::create_dir_all(&out).and_then(|_| {
+        let stem = out.join(format!("scale-{}", options.domains));
+        let json = serde_json::to_string_pretty(&results).map_err(std::io::Error::other)?;
+        std::fs::write(stem.with_extension("json"), json)?;
+        std::fs::write(stem.with_extension("md"), &table)?;
+        Ok(stem)
+    });
+    match written {
+        Ok(stem) => {
+            eprintln!("written: {}.json and .md", stem.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cannot write the results to {}: {error}", out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("{problem}\n{USAGE}");
+    ExitCode::from(2)
+}

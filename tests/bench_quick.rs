@@ -1,0 +1,124 @@
+//! The scale benchmark's quick mode (issue 7): the harness of
+//! `benches/scale` run with N = 20 zones and one repetition, so that the
+//! test suite proves the benchmark still works and what it measures is
+//! right. Timing is not asserted; correctness is, inside the harness and
+//! again here: every kmsdns run exited 0, publish applied all 20 domains
+//! and each server serves both SRV records in each zone, check,
+//! replication and audit found everything in order, and BIND counted the
+//! requests each run made. dnsperf is not needed (the full benchmark
+//! measures BIND's ceiling with it).
+
+#[path = "../benches/scale/bed.rs"]
+#[allow(dead_code)]
+mod bed;
+#[path = "../benches/scale/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+const DOMAINS: usize = 20;
+
+#[test]
+fn quick_mode_publishes_verifies_and_measures_every_operation() {
+    let started = Instant::now();
+    let options = harness::Options {
+        domains: DOMAINS,
+        repetitions: 1,
+        named_threads: 1,
+        kmsdns: PathBuf::from(env!("CARGO_BIN_EXE_kmsdns")),
+        dnsperf_seconds: 0,
+        baselines: true,
+        kmsdns_args: Vec::new(),
+        verbose: false,
+        keep: false,
+        hold: None,
+    };
+    let results =
+        harness::run(&options).unwrap_or_else(|error| panic!("the benchmark failed: {error}"));
+
+    let operations: Vec<&str> = results.rows.iter().map(|r| r.operation.as_str()).collect();
+    assert_eq!(
+        operations,
+        [
+            "bind",
+            "publish (from empty)",
+            "publish again (no change)",
+            "check",
+            "replication",
+            "audit --no-probe --no-updates",
+            "audit --no-probe",
+        ],
+        "every operation measured, in order"
+    );
+    for row in &results.rows {
+        assert_eq!(
+            row.kmsdns.runs.len(),
+            1,
+            "{}: one repetition",
+            row.operation
+        );
+        assert!(
+            row.kmsdns.median > 0.0,
+            "{}: a time was taken",
+            row.operation
+        );
+        assert!(
+            row.peak_rss_mib > 0.0,
+            "{}: wait4 reported the peak RSS",
+            row.operation
+        );
+    }
+    let row = |name: &str| {
+        results
+            .rows
+            .iter()
+            .find(|r| r.operation == name)
+            .expect("row")
+    };
+    // One UPDATE per zone from empty, none when nothing changes; BIND
+    // counted them.
+    assert_eq!(row("publish (from empty)").updates, DOMAINS as u64);
+    assert_eq!(row("publish again (no change)").updates, 0);
+    // The live update probe of audit: unsigned and signed, per domain.
+    assert_eq!(row("audit --no-probe").updates, 2 * DOMAINS as u64);
+    for name in ["check", "replication", "audit --no-probe --no-updates"] {
+        let row = row(name);
+        assert!(
+            row.queries >= DOMAINS as u64,
+            "{name}: BIND counted {} queries",
+            row.queries
+        );
+        assert_eq!(row.updates, 0, "{name} sends no update");
+        assert!(
+            row.baseline_time.is_some(),
+            "{name}: the dig -f baseline ran"
+        );
+    }
+    let publish = row("publish (from empty)");
+    assert!(publish.baseline_time.is_some(), "the nsupdate baseline ran");
+    assert!(
+        publish.ceiling.is_some(),
+        "the concurrent nsupdate ceiling ran"
+    );
+    let names: Vec<&str> = results.baselines.iter().map(|b| b.name.as_str()).collect();
+    for processes in [1, 4, 8] {
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with(&format!("nsupdate -k, {processes} "))),
+            "nsupdate with {processes} process(es) measured: {names:?}"
+        );
+    }
+    assert!(results.verified.len() >= 4, "{:#?}", results.verified);
+
+    // The table and the JSON are produced from it.
+    let table = results.table();
+    assert!(table.contains("| publish (from empty) |"), "{table}");
+    let json = serde_json::to_value(&results).expect("results serialize");
+    assert_eq!(json["domains"], DOMAINS);
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(7));
+    // Not asserted (the machine may be loaded): it takes a few seconds.
+    eprintln!("quick mode took {:?}", started.elapsed());
+}
