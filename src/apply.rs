@@ -15,6 +15,7 @@
 //! A failure in one domain never stops the others: every domain ends with
 //! an [`Outcome`].
 
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,7 +55,7 @@ pub struct Hooks {
 }
 
 /// Where a domain's updates go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     pub zone: Name,
     /// The primary's addresses, first the one that answered.
@@ -137,6 +138,9 @@ impl Engine {
             .collect();
         // Domains that share zone, primary and key go into one message.
         let mut groups: Vec<(Target, Vec<usize>)> = Vec::new();
+        // The groups of each (target, key name): thousands of zones must not
+        // cost a scan of every group per domain.
+        let mut groups_of: HashMap<(Target, Option<Name>), Vec<usize>> = HashMap::new();
         for (index, target) in targets.into_iter().enumerate() {
             let domain = &config.domains[index];
             match target {
@@ -165,22 +169,28 @@ impl Engine {
                         let domain = &config.domains[i];
                         (domain.key.as_ref().map(|k| k.name.clone()), &domain.gss)
                     };
-                    match groups.iter_mut().find(|(t, members)| {
-                        *t == target && key_name(members[0]) == key_name(index)
-                    }) {
-                        Some((_, members)) => members.push(index),
-                        None => groups.push((target, vec![index])),
+                    let candidates = groups_of
+                        .entry((target.clone(), key_name(index).0))
+                        .or_default();
+                    match candidates
+                        .iter()
+                        .find(|&&at| key_name(groups[at].1[0]) == key_name(index))
+                    {
+                        Some(&at) => groups[at].1.push(index),
+                        None => {
+                            candidates.push(groups.len());
+                            groups.push((target, vec![index]));
+                        }
                     }
                 }
             }
         }
         // Host addresses are handled once per zone, with its first group.
-        let mut seen_zones: Vec<Name> = Vec::new();
+        let mut seen_zones: HashSet<Name> = HashSet::new();
         let groups: Vec<(Target, Vec<usize>, bool)> = groups
             .into_iter()
             .map(|(target, members)| {
-                let first = !seen_zones.contains(&target.zone);
-                seen_zones.push(target.zone.clone());
+                let first = seen_zones.insert(target.zone.clone());
                 (target, members, first)
             })
             .collect();

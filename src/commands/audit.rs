@@ -1,6 +1,7 @@
 //! `kmsdns audit`: everything a cron job or a monitoring system needs, in
 //! one run: check + replication + updates (live) + probe.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -151,11 +152,15 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
     let mut metrics = Metrics::new(SystemTime::now());
     metrics.domains = selection.domains.iter().map(|d| d.to_ascii()).collect();
 
+    // Findings already in the report: the parts overlap (the configuration's
+    // warnings, a failed read seen by two parts), and thousands of domains
+    // must not cost a scan per finding.
+    let mut seen: HashSet<Finding> = warnings.iter().cloned().collect();
     let mut merge = |part: Report, name: &'static str, report: &mut Report| {
         parts.push(name);
         for finding in part.findings {
             // The configuration's own warnings come once, not once per part.
-            if warnings.contains(&finding) || report.findings.contains(&finding) {
+            if !seen.insert(finding.clone()) {
                 continue;
             }
             report.push(finding);

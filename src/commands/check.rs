@@ -21,6 +21,7 @@
 //! server of the NS set that answers authoritatively stands in for it and
 //! an info finding says so.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use clap::Args;
@@ -68,6 +69,8 @@ pub(crate) fn parse_domain(text: &str) -> Result<Name, String> {
 pub(crate) struct Selection {
     pub config: Option<Config>,
     pub domains: Vec<Name>,
+    /// Where each configured domain is in `config.domains`.
+    index: HashMap<Name, usize>,
 }
 
 impl Selection {
@@ -77,32 +80,38 @@ impl Selection {
         if domains.is_empty() {
             let config = ctx.config()?;
             let domains = config.domains.iter().map(|d| d.name.clone()).collect();
-            return Ok(Selection {
-                config: Some(config),
-                domains,
-            });
+            return Ok(Selection::of(Some(config), domains));
         }
         let config = match config::locate(ctx.global.config.as_deref()) {
             Some(_) => Some(ctx.config()?),
             None => None,
         };
-        let mut unique: Vec<Name> = Vec::new();
-        for domain in domains {
-            if !unique.contains(domain) {
-                unique.push(domain.clone());
-            }
-        }
-        Ok(Selection {
+        let mut seen = HashSet::new();
+        let unique = domains
+            .iter()
+            .filter(|domain| seen.insert(*domain))
+            .cloned()
+            .collect();
+        Ok(Selection::of(config, unique))
+    }
+
+    fn of(config: Option<Config>, domains: Vec<Name>) -> Selection {
+        let index = config
+            .iter()
+            .flat_map(|c| c.domains.iter().enumerate())
+            .map(|(at, d)| (d.name.clone(), at))
+            .collect();
+        Selection {
             config,
-            domains: unique,
-        })
+            domains,
+            index,
+        }
     }
 
     /// The configuration's entry for `domain`, if it is in a publish list.
     pub(crate) fn domain(&self, domain: &Name) -> Option<&Domain> {
-        self.config
-            .as_ref()
-            .and_then(|c| c.domains.iter().find(|d| d.name == *domain))
+        let at = *self.index.get(domain)?;
+        self.config.as_ref().map(|c| &c.domains[at])
     }
 }
 

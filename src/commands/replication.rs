@@ -116,14 +116,18 @@ pub async fn run(args: &ReplicationArgs, ctx: &Context) -> Result<Report, Error>
         .collect()
         .await;
     let mut zones: Vec<ZoneWork> = Vec::new();
+    let mut index: HashMap<Name, usize> = HashMap::new();
     for (domain, soa) in found {
         match soa {
-            Ok(soa) => match zones.iter_mut().find(|z| z.soa.zone == soa.zone) {
-                Some(zone) => zone.domains.push(domain),
-                None => zones.push(ZoneWork {
-                    soa,
-                    domains: vec![domain],
-                }),
+            Ok(soa) => match index.get(&soa.zone) {
+                Some(&at) => zones[at].domains.push(domain),
+                None => {
+                    index.insert(soa.zone.clone(), zones.len());
+                    zones.push(ZoneWork {
+                        soa,
+                        domains: vec![domain],
+                    })
+                }
             },
             Err(error) => report.push(
                 Finding::new(

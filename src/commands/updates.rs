@@ -274,6 +274,8 @@ fn live_verdict(probe: &LiveProbe, findings: &[Finding]) -> LiveVerdict {
 #[derive(Default)]
 struct Zones {
     entries: Vec<ZoneEntry>,
+    /// Where each known zone is in `entries`.
+    index: std::collections::HashMap<String, usize>,
 }
 
 struct ZoneEntry {
@@ -292,14 +294,13 @@ impl ZoneEntry {
 impl Zones {
     /// The entry of `zone`; an unknown zone (`None`) always gets its own.
     fn entry(&mut self, zone: Option<String>) -> &mut ZoneEntry {
-        let found = zone.as_ref().and_then(|zone| {
-            self.entries
-                .iter()
-                .position(|e| e.details.zone.as_ref() == Some(zone))
-        });
+        let found = zone.as_ref().and_then(|zone| self.index.get(zone).copied());
         let index = match found {
             Some(index) => index,
             None => {
+                if let Some(zone) = &zone {
+                    self.index.insert(zone.clone(), self.entries.len());
+                }
                 self.entries.push(ZoneEntry {
                     details: ZoneUpdates {
                         zone,

@@ -13,7 +13,7 @@ pub mod reg;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -356,6 +356,9 @@ impl Validator<'_> {
         }
 
         let mut domains: Vec<Domain> = Vec::new();
+        // Where each domain is in `domains`: a publish list of thousands of
+        // domains must not cost a scan per entry.
+        let mut index: HashMap<Name, usize> = HashMap::new();
         for host in &hosts {
             for entry in host.publish_list.entries() {
                 let record = SrvRecord {
@@ -364,16 +367,19 @@ impl Validator<'_> {
                     port: host.port,
                     target: host.name.clone(),
                 };
-                match domains.iter_mut().find(|d| d.name == entry.domain) {
-                    Some(domain) => domain.records.push(record),
-                    None => domains.push(Domain {
-                        name: entry.domain.clone(),
-                        ttl: default_ttl,
-                        server: None,
-                        key: default_key.clone(),
-                        gss: None,
-                        records: vec![record],
-                    }),
+                match index.get(&entry.domain) {
+                    Some(&at) => domains[at].records.push(record),
+                    None => {
+                        index.insert(entry.domain.clone(), domains.len());
+                        domains.push(Domain {
+                            name: entry.domain.clone(),
+                            ttl: default_ttl,
+                            server: None,
+                            key: default_key.clone(),
+                            gss: None,
+                            records: vec![record],
+                        })
+                    }
                 }
             }
         }
@@ -381,7 +387,7 @@ impl Validator<'_> {
         for (domain_name, options) in &raw.domain {
             let name = parse_name(domain_name)
                 .map_err(|e| self.err(options, format!("[domain.\"{domain_name}\"]: {e}")))?;
-            let Some(domain) = domains.iter_mut().find(|d| d.name == name) else {
+            let Some(domain) = index.get(&name).map(|&at| &mut domains[at]) else {
                 return Err(self.err(
                     options,
                     format!("[domain.\"{domain_name}\"] is in no publish list"),

@@ -4,6 +4,8 @@
 //! Each entry is `domain` or `domain, priority, weight` (Microsoft's own
 //! example: `KMS_E1, 10, 75`); omitted values mean 0.
 
+use std::collections::HashMap;
+
 use hickory_proto::rr::Name;
 
 use super::name::parse_domain;
@@ -17,18 +19,32 @@ pub struct PublishEntry {
 }
 
 /// The domains one KMS host publishes to, in order, without duplicates.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PublishList(pub Vec<PublishEntry>);
+#[derive(Debug, Clone, Default)]
+pub struct PublishList {
+    entries: Vec<PublishEntry>,
+    /// Where each domain is in `entries`: lists of thousands of domains are
+    /// read in linear time (a `Name` hashes case-insensitively, as it
+    /// compares).
+    index: HashMap<Name, usize>,
+}
+
+impl PartialEq for PublishList {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Eq for PublishList {}
 
 impl PublishList {
     /// The entries in order.
     pub fn entries(&self) -> &[PublishEntry] {
-        &self.0
+        &self.entries
     }
 
     /// The entry for `domain`, if the list has one (case-insensitive).
     pub fn get(&self, domain: &Name) -> Option<&PublishEntry> {
-        self.0.iter().find(|e| e.domain == *domain)
+        self.index.get(domain).map(|&at| &self.entries[at])
     }
 
     /// Adds an entry, refusing a domain that is already listed.
@@ -36,7 +52,8 @@ impl PublishList {
         if self.get(&entry.domain).is_some() {
             return Err(format!("{} is listed twice", entry.domain));
         }
-        self.0.push(entry);
+        self.index.insert(entry.domain.clone(), self.entries.len());
+        self.entries.push(entry);
         Ok(())
     }
 }

@@ -91,18 +91,23 @@ impl Metrics {
     /// once, in order of first appearance.
     pub fn domain_statuses(&self, report: &Report) -> Vec<DomainStatus> {
         let mut statuses: Vec<DomainStatus> = Vec::new();
+        // Where each domain is in `statuses`, for thousands of domains.
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         let named = self.domains.iter().map(|d| (d.as_str(), Severity::Ok));
         let found = report
             .findings
             .iter()
             .filter_map(|f| Some((f.subject.domain.as_deref()?, f.severity)));
         for (domain, severity) in named.chain(found) {
-            match statuses.iter_mut().find(|s| s.domain == domain) {
-                Some(known) => known.status = known.status.max(severity),
-                None => statuses.push(DomainStatus {
-                    domain: domain.to_string(),
-                    status: severity,
-                }),
+            match index.get(domain) {
+                Some(&at) => statuses[at].status = statuses[at].status.max(severity),
+                None => {
+                    index.insert(domain, statuses.len());
+                    statuses.push(DomainStatus {
+                        domain: domain.to_string(),
+                        status: severity,
+                    })
+                }
             }
         }
         statuses

@@ -140,7 +140,7 @@ impl fmt::Display for FindingId {
 }
 
 /// What a finding is about. Empty fields are left out of JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Subject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
@@ -151,7 +151,7 @@ pub struct Subject {
 }
 
 /// One check result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Finding {
     pub id: FindingId,
     pub severity: Severity,
