@@ -118,7 +118,9 @@ impl Selection {
 /// Checks every selected domain.
 pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report, Error> {
     let selection = Selection::new(&args.domains, ctx)?;
-    let resolver = ctx.resolver()?;
+    // Every domain asks the addresses of the same targets and MNAME: once
+    // per run is enough.
+    let resolver = ctx.resolver()?.remembering_addresses();
     let opts = ctx.dns_options();
     let nameserver = ctx.global.nameserver;
     let observed: Vec<(Option<Name>, DomainObservation)> = stream::iter(&selection.domains)

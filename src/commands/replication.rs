@@ -95,7 +95,9 @@ struct ZoneOutcome {
 /// Runs `replication`.
 pub async fn run(args: &ReplicationArgs, ctx: &Context) -> Result<Report, Error> {
     let selection = Selection::new(&args.domains, ctx)?;
-    let resolver = ctx.resolver()?;
+    // Every zone of an estate usually has the same NS names: their
+    // addresses are asked once per run.
+    let resolver = ctx.resolver()?.remembering_addresses();
     let opts = ctx.dns_options();
     let concurrency = usize::from(ctx.global.concurrency).max(1);
     let deadline = args.wait.map(|wait| Instant::now() + wait);

@@ -113,7 +113,9 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report, Error> {
     }
 
     if live {
-        let resolver = ctx.resolver()?;
+        // Zones of one estate share their MNAME: its addresses are asked
+        // once per run.
+        let resolver = ctx.resolver()?.remembering_addresses();
         let opts = ctx.dns_options();
         let verbose = ctx.global.verbose > 0;
         let targets: Vec<(ProbeTarget, bool)> = domains

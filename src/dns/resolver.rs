@@ -18,9 +18,17 @@
 //!   (RFC 6761) without a query;
 //! - its cache is switched off (size 0 and a zero maximum TTL), so a lookup
 //!   after an UPDATE sees the new data.
+//!
+//! Commands that only read can ask for a per-run memo of address lookups
+//! ([`Resolver::remembering_addresses`]): `check` asks the addresses of the
+//! same few KMS hosts and of the same MNAME for every domain, `replication`
+//! those of the same NS names for every zone. The memo keeps each name's
+//! outcome for the run, a failure as that failure (never as "no address").
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
@@ -32,6 +40,7 @@ use hickory_resolver::config::{
 };
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::{ResolveError, TokioResolver};
+use tokio::sync::OnceCell;
 
 use super::DnsOptions;
 
@@ -216,11 +225,18 @@ pub fn parse_nameserver(input: &str) -> Result<SocketAddr, NameserverError> {
         })
 }
 
+/// The outcome of one name's address lookup, shared by every task that
+/// asks for it during a run.
+type AddressOutcome = Arc<OnceCell<Result<Addresses, LookupError>>>;
+
 /// A stub resolver, as a KMS client would use (RD set, cache off).
 #[derive(Clone)]
 pub struct Resolver {
     inner: TokioResolver,
     via: String,
+    /// Address lookups remembered for the run, when asked for; shared by
+    /// clones.
+    memo: Option<Arc<Mutex<HashMap<Name, AddressOutcome>>>>,
 }
 
 impl fmt::Debug for Resolver {
@@ -247,7 +263,11 @@ impl Resolver {
             }
         }
         let via = format!("the system resolver ({})", servers.join(", "));
-        Ok(Resolver { inner, via })
+        Ok(Resolver {
+            inner,
+            via,
+            memo: None,
+        })
     }
 
     /// A resolver that asks only `server` (`--nameserver`), over UDP and
@@ -261,7 +281,20 @@ impl Resolver {
         Resolver {
             inner: builder.build(),
             via: format!("nameserver {server}"),
+            memo: None,
         }
+    }
+
+    /// This resolver, remembering for as long as it or a clone lives the
+    /// outcome of each [`addresses`](Self::addresses) lookup: one lookup per
+    /// name per run instead of one per domain that names it. Concurrent
+    /// lookups of one name wait for the first instead of asking again. A
+    /// failed lookup (timeout, REFUSED…) stays that failure for the run:
+    /// every domain naming the host reports it, never an empty answer.
+    /// Only for runs that read: nothing a run changes is looked up twice.
+    pub fn remembering_addresses(mut self) -> Self {
+        self.memo = Some(Arc::default());
+        self
     }
 
     /// Who answers: "nameserver 127.0.0.1:5300", "the system resolver (…)".
@@ -316,8 +349,28 @@ impl Resolver {
         }))
     }
 
-    /// All A and AAAA addresses of `name`, asked for concurrently.
+    /// All A and AAAA addresses of `name`, asked for concurrently (or
+    /// remembered, see [`remembering_addresses`](Self::remembering_addresses)).
     pub async fn addresses(&self, name: &Name) -> Result<Addresses, LookupError> {
+        let Some(memo) = &self.memo else {
+            return self.lookup_addresses(name).await;
+        };
+        let mut key = name.clone();
+        key.set_fqdn(true);
+        let outcome: AddressOutcome = memo
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone();
+        outcome
+            .get_or_init(|| self.lookup_addresses(name))
+            .await
+            .clone()
+    }
+
+    /// Asks for the A and AAAA records of `name`, concurrently.
+    async fn lookup_addresses(&self, name: &Name) -> Result<Addresses, LookupError> {
         let (a, aaaa) = tokio::join!(
             self.lookup(name, RecordType::A),
             self.lookup(name, RecordType::AAAA)
