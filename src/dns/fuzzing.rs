@@ -414,6 +414,16 @@ mod tests {
     }
 
     #[test]
+    fn records_beside_nxdomain_are_not_read() {
+        // The SRV answer with its RCODE (low 4 bits of byte 3) set to 3,
+        // NXDOMAIN: the name does not exist, whatever the answer section
+        // holds.
+        let mut bytes = seed("srv-answer");
+        bytes[3] = (bytes[3] & 0xf0) | 3;
+        read_reply(&bytes);
+    }
+
+    #[test]
     fn the_signed_seed_verifies_with_the_fuzz_key_at_the_fixed_time() {
         let bytes = seed("update-signed-noerror");
         let message = Message::from_vec(&bytes).unwrap();

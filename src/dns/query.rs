@@ -292,7 +292,12 @@ impl Response {
     /// empty for NODATA and NXDOMAIN, an error for every reply that does not
     /// say whether records exist.
     pub fn records_of(&self, name: &Name, rtype: RecordType) -> Result<Vec<Record>, ReplyError> {
-        self.status()?;
+        if self.status()? == AnswerStatus::NxDomain {
+            // RFC 2308 §2.1: the name does not exist. Records of it beside
+            // that RCODE contradict it; they are not read (found by the
+            // dns_reply fuzz target).
+            return Ok(Vec::new());
+        }
         Ok(self
             .answers
             .iter()
@@ -586,6 +591,19 @@ mod tests {
             vec![srv("kms1.corp.example.")],
         );
         assert_eq!(recursive.question_records().map(|r| r.len()), Ok(1));
+    }
+
+    #[test]
+    fn nxdomain_has_no_records_whatever_the_answer_section_says() {
+        let reply = response(
+            ResponseCode::NXDomain,
+            true,
+            Recursion::NotDesired,
+            vec![srv("kms1.corp.example.")],
+        );
+        let owner = name("_vlmcs._tcp.corp.example.");
+        assert_eq!(reply.status(), Ok(AnswerStatus::NxDomain));
+        assert_eq!(reply.records_of(&owner, RecordType::SRV), Ok(Vec::new()));
     }
 
     #[test]
