@@ -109,7 +109,15 @@ where
             report,
             metrics,
             textfile,
-        }) => write_audit(&report, &metrics, textfile.as_deref(), format, palette, quiet, io),
+        }) => write_audit(
+            &report,
+            &metrics,
+            textfile.as_deref(),
+            format,
+            palette,
+            quiet,
+            io,
+        ),
         Ok(Output::Text(text)) => io
             .stdout
             .write_all(text.as_bytes())
