@@ -34,7 +34,9 @@ fn check(config: &Config) {
     for (i, host) in config.hosts.iter().enumerate() {
         assert!(host.port != 0);
         assert!(
-            config.hosts[..i].iter().all(|other| other.name != host.name),
+            config.hosts[..i]
+                .iter()
+                .all(|other| other.name != host.name),
             "host {} twice",
             host.name
         );
@@ -43,9 +45,15 @@ fn check(config: &Config) {
     assert!(!config.domains.is_empty(), "hosts that publish nowhere");
     for (i, domain) in config.domains.iter().enumerate() {
         assert!(domain.ttl <= MAX_TTL);
-        assert!(!domain.records.is_empty(), "domain {} without records", domain.name);
         assert!(
-            config.domains[..i].iter().all(|other| other.name != domain.name),
+            !domain.records.is_empty(),
+            "domain {} without records",
+            domain.name
+        );
+        assert!(
+            config.domains[..i]
+                .iter()
+                .all(|other| other.name != domain.name),
             "domain {} twice",
             domain.name
         );

@@ -19,6 +19,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    // libFuzzer copies the strings a comparison looks for into its inputs:
+    // a marker the input holds itself may rightly show.
+    if text.contains(MARKER) {
+        return;
+    }
     for wanted in [None, Some("kmsdns-test")] {
         match parse_key_text(text, wanted, origin()) {
             Ok(key) => {
@@ -31,16 +36,24 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // Splice the marker in at every char boundary the first byte points at.
-    let split = data.first().map_or(0, |&b| usize::from(b) % (text.len() + 1));
+    let split = data
+        .first()
+        .map_or(0, |&b| usize::from(b) % (text.len() + 1));
     let Some((before, after)) = text.get(..split).zip(text.get(split..)) else {
         return;
     };
     let spliced = format!("{before}secret \"{MARKER}\";{after}");
     match parse_key_text(&spliced, None, origin()) {
-        Ok(key) => assert!(!format!("{key:?}").contains(MARKER), "Debug shows the secret"),
+        Ok(key) => assert!(
+            !format!("{key:?}").contains(MARKER),
+            "Debug shows the secret"
+        ),
         Err(error) => {
             let message = error.to_string();
-            assert!(!message.contains(MARKER), "the error quotes the secret: {message}");
+            assert!(
+                !message.contains(MARKER),
+                "the error quotes the secret: {message}"
+            );
             assert!(!format!("{error:?}").contains(MARKER));
         }
     }

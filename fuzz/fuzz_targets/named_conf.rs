@@ -40,6 +40,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    // The input may hold the marker itself (libFuzzer copies the strings a
+    // comparison looks for into its inputs); then it is the input's own.
+    let own = text.contains(MARKER);
     let confined = !text.contains(['/', '\\']) && !text.contains("..");
     let limits = Limits {
         max_includes: if confined { 8 } else { 0 },
@@ -49,19 +52,25 @@ fuzz_target!(|data: &[u8]| {
     };
     match NamedConf::parse_str_with_limits(conf_path(), text, limits) {
         Ok(conf) => {
-            assert!(!format!("{conf:?}").contains(MARKER), "the model keeps a secret");
+            assert!(
+                own || !format!("{conf:?}").contains(MARKER),
+                "the model keeps a secret"
+            );
             let audits = audit_domains(&conf, &["corp.example", "secure.example", "example"]);
             for audit in &audits {
                 for issue in &audit.issues {
-                    assert!(!issue.to_string().contains(MARKER));
+                    assert!(own || !issue.to_string().contains(MARKER));
                 }
             }
-            assert!(!format!("{audits:?}").contains(MARKER));
+            assert!(own || !format!("{audits:?}").contains(MARKER));
             let _ = zones_holding(&conf, "_vlmcs._tcp.corp.example.");
         }
         Err(error) => {
             let message = error.to_string();
-            assert!(!message.contains(MARKER), "the error quotes a secret: {message}");
+            assert!(
+                own || !message.contains(MARKER),
+                "the error quotes a secret: {message}"
+            );
             let _ = error.location();
         }
     }

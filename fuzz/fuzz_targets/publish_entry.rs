@@ -18,12 +18,17 @@ fuzz_target!(|data: &[u8]| {
         assert!(ascii.len() <= 254, "{ascii} is longer than 253 characters");
         assert!(ascii.split('.').all(|label| label.len() <= 63));
         let _ = display_name(&name);
-        assert_eq!(parse_name(&ascii).ok(), Some(name), "{ascii} does not read back");
+        assert_eq!(
+            parse_name(&ascii).ok(),
+            Some(name),
+            "{ascii} does not read back"
+        );
     }
     if let Ok(entry) = parse_entry(text) {
         let written = format_entry(&entry);
-        let again = parse_entry(&written)
-            .unwrap_or_else(|e| panic!("{written:?} written from {text:?} does not read back: {e}"));
+        let again = parse_entry(&written).unwrap_or_else(|e| {
+            panic!("{written:?} written from {text:?} does not read back: {e}")
+        });
         assert_eq!(again, entry);
         let mut list = PublishList::default();
         assert!(list.push(entry.clone()).is_ok());
