@@ -147,6 +147,7 @@ fn mixed_estate_in_every_format() {
         &[&["--format", "nagios"][..], &args].concat(),
     );
     assert_eq!(nagios.status, 2);
+    insta::assert_snapshot!("audit-nagios", redact(&nagios.stdout, &bed));
     let first = nagios.stdout.lines().next().expect("status line");
     assert!(first.starts_with("KMSDNS CRITICAL - 3 domains"), "{first}");
     assert!(first.contains("| domains=3 "), "{first}");
@@ -159,6 +160,25 @@ fn mixed_estate_in_every_format() {
         "{}",
         nagios.stdout
     );
+
+    // Prometheus: the same findings as gauges; the run's time is redacted.
+    let prometheus = audit(
+        &bed,
+        &config,
+        &[&["--format", "prometheus"][..], &args].concat(),
+    );
+    assert_eq!(prometheus.status, 2);
+    let stable: String = redact(&prometheus.stdout, &bed)
+        .lines()
+        .map(
+            |line| match line.strip_prefix("kmsdns_last_run_timestamp_seconds ") {
+                Some(_) => "kmsdns_last_run_timestamp_seconds [TIME]".to_string(),
+                None => line.to_string(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("audit-prometheus", stable);
 
     // --fail-on critical: a warning alone would exit 0; a critical still exits 2.
     let fail_on = audit(
