@@ -1,7 +1,9 @@
 //! `kmsdns audit`: everything a cron job or a monitoring system needs, in
 //! one run: check + replication + updates (live) + probe.
 
-use std::collections::HashSet;
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -152,17 +154,24 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
     let mut metrics = Metrics::new(SystemTime::now());
     metrics.domains = selection.domains.iter().map(|d| d.to_ascii()).collect();
 
-    // Findings already in the report: the parts overlap (the configuration's
-    // warnings, a failed read seen by two parts), and thousands of domains
-    // must not cost a scan per finding.
-    let mut seen: HashSet<Finding> = warnings.iter().cloned().collect();
+    // Findings already in the report, by hash: the parts overlap (the
+    // configuration's warnings, a failed read seen by two parts), and
+    // thousands of domains must cost neither a scan per finding nor a
+    // second copy of every finding.
+    let state = RandomState::new();
+    let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut merge = |part: Report, name: &'static str, report: &mut Report| {
         parts.push(name);
         for finding in part.findings {
             // The configuration's own warnings come once, not once per part.
-            if !seen.insert(finding.clone()) {
+            if warnings.contains(&finding) {
                 continue;
             }
+            let same = seen.entry(state.hash_one(&finding)).or_default();
+            if same.iter().any(|&at| report.findings[at] == finding) {
+                continue;
+            }
+            same.push(report.findings.len());
             report.push(finding);
         }
         part.details

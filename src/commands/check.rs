@@ -123,33 +123,36 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report, Error> {
     let resolver = ctx.resolver()?.remembering_addresses();
     let opts = ctx.dns_options();
     let nameserver = ctx.global.nameserver;
-    let observed: Vec<(Option<Name>, DomainObservation)> = stream::iter(&selection.domains)
-        .map(|domain| {
-            observe(
-                domain,
-                selection.domain(domain),
-                &resolver,
-                nameserver,
-                &opts,
-            )
-        })
-        .buffered(usize::from(ctx.global.concurrency).max(1))
-        .collect()
-        .await;
-
+    // Each domain's reads become its findings and details as soon as they
+    // are done, straight into the report: only those are kept, so memory
+    // grows by what is reported, not by every reply read.
     let mut report = Report::new("check");
-    let mut domains = Vec::new();
-    for (zone, observation) in &observed {
-        let configured = selection.domain(&observation.domain);
-        let expected = selection.config.as_ref().map(|config| Expected {
-            records: configured.map_or(&[][..], |d| d.records.as_slice()),
-            listed: configured.is_some(),
-            ttl: configured.map_or(config::DEFAULT_TTL, |d| d.ttl),
-            hosts: &config.hosts,
-            complete: config.complete,
-        });
-        report.extend(records::findings(observation, expected.as_ref()));
-        domains.push(domain_details(zone.as_ref(), observation));
+    let mut domains = Vec::with_capacity(selection.domains.len());
+    let mut judged = stream::iter(&selection.domains)
+        .map(|domain| {
+            let configured = selection.domain(domain);
+            let selection = &selection;
+            let (resolver, opts) = (&resolver, &opts);
+            async move {
+                let (zone, observation) =
+                    observe(domain, configured, resolver, nameserver, opts).await;
+                let expected = selection.config.as_ref().map(|config| Expected {
+                    records: configured.map_or(&[][..], |d| d.records.as_slice()),
+                    listed: configured.is_some(),
+                    ttl: configured.map_or(config::DEFAULT_TTL, |d| d.ttl),
+                    hosts: &config.hosts,
+                    complete: config.complete,
+                });
+                (
+                    records::findings(&observation, expected.as_ref()),
+                    domain_details(zone.as_ref(), &observation),
+                )
+            }
+        })
+        .buffered(usize::from(ctx.global.concurrency).max(1));
+    while let Some((findings, details)) = judged.next().await {
+        report.extend(findings);
+        domains.push(details);
     }
     if let Some(config) = &selection.config {
         report.extend(config.warnings.iter().cloned());

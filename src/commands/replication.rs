@@ -143,18 +143,25 @@ pub async fn run(args: &ReplicationArgs, ctx: &Context) -> Result<Report, Error>
         }
     }
 
-    // 2–5. Every zone, polled until converged or the deadline.
-    let outcomes: Vec<ZoneOutcome> = stream::iter(zones)
-        .map(|work| zone(work, &resolver, &opts, deadline))
-        .buffered(concurrency)
-        .collect()
-        .await;
-
-    let mut details = Vec::new();
-    for outcome in outcomes {
-        report.extend(outcome.discovery.iter().cloned());
-        report.extend(outcome.verdict.findings.iter().cloned());
-        details.push(zone_details(&outcome));
+    // 2–5. Every zone, polled until converged or the deadline. A zone's
+    // reads become its findings and details as soon as it is done, straight
+    // into the report: only those are kept, not every server's reply, so
+    // memory grows by what is reported.
+    let mut details = Vec::with_capacity(zones.len());
+    let mut judged = stream::iter(zones)
+        .map(|work| {
+            let (resolver, opts) = (&resolver, &opts);
+            async move {
+                let outcome = zone(work, resolver, opts, deadline).await;
+                let details = zone_details(&outcome);
+                (outcome.discovery, outcome.verdict.findings, details)
+            }
+        })
+        .buffered(concurrency);
+    while let Some((discovery, findings, zone)) = judged.next().await {
+        report.extend(discovery);
+        report.extend(findings);
+        details.push(zone);
     }
     if let Some(config) = &selection.config {
         report.extend(config.warnings.iter().cloned());

@@ -410,6 +410,9 @@ impl Validator<'_> {
             }
         }
 
+        // A list of 10,000 domains leaves up to 6,000 empty slots of ~500
+        // bytes after the last doubling; the configuration lives all run.
+        domains.shrink_to_fit();
         Ok(Config {
             path: Some(self.path.to_path_buf()),
             hosts,
