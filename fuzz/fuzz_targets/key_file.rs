@@ -15,13 +15,23 @@ fn origin() -> KeyOrigin {
     KeyOrigin::File("fuzz.key".into())
 }
 
+/// Whether `text` holds 8 characters of the marker in a row: the pieces
+/// of a marker the input builds itself (in two strings that the reader
+/// joins, say) are its own.
+fn holds_part_of_marker(text: &str) -> bool {
+    MARKER
+        .as_bytes()
+        .windows(8)
+        .any(|piece| text.as_bytes().windows(8).any(|w| w == piece))
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     // libFuzzer copies the strings a comparison looks for into its inputs:
     // a marker the input holds itself may rightly show.
-    if text.contains(MARKER) {
+    if holds_part_of_marker(text) {
         return;
     }
     for wanted in [None, Some("kmsdns-test")] {
