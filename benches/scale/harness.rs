@@ -150,6 +150,8 @@ pub struct Results {
     pub baselines: Vec<Baseline>,
     /// What was verified, one line each.
     pub verified: Vec<String>,
+    /// How peak RSS was measured.
+    pub rss_method: &'static str,
 }
 
 /// One process run: wall time, peak RSS (KiB), exit status, output.
@@ -256,6 +258,10 @@ pub fn run(options: &Options) -> Result<Results, String> {
         bench.expect_outcomes(&sample, "publish", "applied")?;
         first.push(sample);
         bench.verify_published(Server::Ns1)?;
+        // The secondaries transfer every zone after the publish: measured
+        // during that, publish again would time BIND's catch-up.
+        bed.wait_replicated(Duration::from_secs(300))?;
+        bed.settle();
         let before = bed.counters()?;
         let sample = bench.kmsdns(&["publish"])?;
         again_counts.push(bed.counters()?.since(&before));
@@ -452,6 +458,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
         rows,
         baselines,
         verified: bench.verified,
+        rss_method: rss_method(),
     })
 }
 
@@ -474,7 +481,19 @@ impl Bench<'_> {
     fn kmsdns(&mut self, args: &[&str]) -> Result<Sample, String> {
         let port = self.bed.port.to_string();
         let nameserver = format!("{}:{port}", Server::Ns1.ip());
-        let mut command = Command::new(&self.options.kmsdns);
+        let rss_file = self.bed.dir().join("runs").join("maxrss");
+        let mut command = match GNU_TIME.filter(|time| Path::new(time).is_file()) {
+            Some(time) => {
+                let _ = fs::remove_file(&rss_file);
+                let mut command = Command::new(time);
+                command
+                    .args(["-f", "%M", "-o"])
+                    .arg(&rss_file)
+                    .arg(&self.options.kmsdns);
+                command
+            }
+            None => Command::new(&self.options.kmsdns),
+        };
         command
             .arg("-c")
             .arg(&self.config)
@@ -488,7 +507,13 @@ impl Bench<'_> {
             ])
             .args(&self.options.kmsdns_args)
             .args(args);
-        let sample = self.measure(&mut command)?;
+        let mut sample = self.measure(&mut command)?;
+        if let Some(kib) = fs::read_to_string(&rss_file)
+            .ok()
+            .and_then(|text| text.lines().last()?.trim().parse::<u64>().ok())
+        {
+            sample.max_rss_kib = kib;
+        }
         if sample.status != 0 {
             return Err(format!(
                 "kmsdns {} exited {}:\n{}\n{}",
@@ -978,6 +1003,20 @@ fn domains_of<'a>(
         .ok_or_else(|| format!("{command}: no details.domains in the JSON"))
 }
 
+/// GNU time: it forks kmsdns from its own small process and reports
+/// kmsdns's peak RSS alone. Measured from here, a child's `ru_maxrss`
+/// starts at this harness's own high-water mark: Rust spawns with vfork
+/// (posix_spawn), and exec(2) carries the old address space's peak over.
+const GNU_TIME: Option<&str> = Some("/usr/bin/time");
+
+/// How peak RSS is measured in this run.
+pub fn rss_method() -> &'static str {
+    match GNU_TIME.filter(|time| Path::new(time).is_file()) {
+        Some(_) => "GNU time %M (kmsdns alone)",
+        None => "wait4 ru_maxrss (an upper bound: includes the harness's own peak; install `time`)",
+    }
+}
+
 /// waitpid with the child's resource usage: (exit status, peak RSS KiB).
 fn wait4(pid: u32) -> Result<(i32, u64), String> {
     let mut status = 0;
@@ -1108,8 +1147,8 @@ impl Results {
         let m = &self.machine;
         let _ = writeln!(
             text,
-            "Measured {} on {} CPU(s), {}; {}; load average before {}, after {}.",
-            m.date, m.nproc, m.cpu, m.bind, m.load_before, m.load_after
+            "Measured {} on {} CPU(s), {}; {}; load average before {}, after {}. Peak RSS: {}.",
+            m.date, m.nproc, m.cpu, m.bind, m.load_before, m.load_after, self.rss_method
         );
         text
     }
