@@ -120,22 +120,37 @@ fn address_type(ip: &IpAddr) -> &'static str {
 /// Every file for the configuration, in a stable order.
 pub fn generate(config: &Config, options: &Options) -> Vec<GeneratedFile> {
     let mut files = Vec::new();
+    let _ = generate_each(config, options, |file| -> Result<(), ()> {
+        files.push(file);
+        Ok(())
+    });
+    files
+}
+
+/// [`generate`], handing each file to `emit` as soon as it is made, in the
+/// same order, so that a caller writing them out never holds the material
+/// of thousands of zones at once; stops at the first error of `emit`.
+pub fn generate_each<E>(
+    config: &Config,
+    options: &Options,
+    mut emit: impl FnMut(GeneratedFile) -> Result<(), E>,
+) -> Result<(), E> {
     let zones = zones(config);
     if zones
         .iter()
         .any(|z| zone_key(z).is_none() && zone_gss(z).is_some())
     {
-        files.push(gss_options());
+        emit(gss_options())?;
     }
     for zone in zones {
-        files.push(zone_file(config, &zone));
-        files.push(named_conf(config, &zone, options));
-        files.push(nsupdate(config, &zone));
+        emit(zone_file(config, &zone))?;
+        emit(named_conf(config, &zone, options))?;
+        emit(nsupdate(config, &zone))?;
     }
     for host in &config.hosts {
-        files.push(reg_file(host));
+        emit(reg_file(host))?;
     }
-    files
+    Ok(())
 }
 
 fn zone_file(config: &Config, zone: &Zone<'_>) -> GeneratedFile {

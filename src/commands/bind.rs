@@ -1,6 +1,6 @@
 //! `kmsdns bind`: BIND material from the configuration.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use hickory_proto::rr::Name;
@@ -72,12 +72,14 @@ pub fn run(args: &BindArgs, ctx: &Context) -> Result<BindOutput, Error> {
     let options = material::Options {
         zone_dir: args.zone_dir.clone(),
     };
-    let mut files = material::generate(&config, &options);
-    if let Some(dir) = &args.out {
-        let index = material::named_conf_index(&config, &files, dir);
-        files.push(index);
-    }
-    files.retain(|f| args.only.is_none_or(|kind| f.kind == kind));
+    let wanted = |f: &GeneratedFile| args.only.is_none_or(|kind| f.kind == kind);
+    let mut files = match &args.out {
+        // Each file is written as soon as it is made and only its name and
+        // kind kept: the material of 10,000 zones is tens of MB.
+        Some(dir) => write_each(&config, &options, dir, &wanted)?,
+        None => material::generate(&config, &options),
+    };
+    files.retain(wanted);
 
     let mut report = Report::new("bind");
     report.extend(config.warnings.iter().cloned());
@@ -93,20 +95,9 @@ pub fn run(args: &BindArgs, ctx: &Context) -> Result<BindOutput, Error> {
             .collect(),
     };
     match &args.out {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-                path: dir.clone(),
-                source,
-            })?;
-            for file in &files {
-                let path = dir.join(&file.file_name);
-                std::fs::write(&path, &file.content)
-                    .map_err(|source| Error::Write { path, source })?;
-            }
-            Ok(BindOutput::Written(
-                report.with_details(Details::Bind(details(&files, false))),
-            ))
-        }
+        Some(_) => Ok(BindOutput::Written(
+            report.with_details(Details::Bind(details(&files, false))),
+        )),
         None => {
             let text = files
                 .iter()
@@ -117,6 +108,40 @@ pub fn run(args: &BindArgs, ctx: &Context) -> Result<BindOutput, Error> {
             Ok(BindOutput::Printed { text, report })
         }
     }
+}
+
+/// Generates the material into `dir`, writing the files `wanted` as they
+/// come, then the index `kmsdns.named.conf` of them all; returns every
+/// file with its content dropped.
+fn write_each(
+    config: &Config,
+    options: &material::Options,
+    dir: &Path,
+    wanted: &dyn Fn(&GeneratedFile) -> bool,
+) -> Result<Vec<GeneratedFile>, Error> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let write = |file: &GeneratedFile| -> Result<(), Error> {
+        if !wanted(file) {
+            return Ok(());
+        }
+        let path = dir.join(&file.file_name);
+        std::fs::write(&path, &file.content).map_err(|source| Error::Write { path, source })
+    };
+    let mut files = Vec::new();
+    material::generate_each(config, options, |mut file| {
+        write(&file)?;
+        file.content = String::new();
+        files.push(file);
+        Ok::<(), Error>(())
+    })?;
+    let mut index = material::named_conf_index(config, &files, dir);
+    write(&index)?;
+    index.content = String::new();
+    files.push(index);
+    Ok(files)
 }
 
 fn load(args: &BindArgs, ctx: &Context) -> Result<Config, Error> {
