@@ -511,4 +511,37 @@ mod tests {
         assert!(parse_nameserver("ns1.example").is_err());
         assert!(parse_nameserver("127.0.0.1:99999").is_err());
     }
+
+    /// A remembered failure is that failure again, at once: never an empty
+    /// answer, and not a second wait for a server that does not answer.
+    #[tokio::test]
+    async fn remembered_lookups_keep_failures_as_failures() {
+        // Bound and never read: queries to it go unanswered.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let opts = DnsOptions {
+            timeout: Duration::from_millis(300),
+            attempts: 1,
+            ..DnsOptions::default()
+        };
+        let server = silent.local_addr().expect("address");
+        let resolver = Resolver::with_nameserver(server, &opts).remembering_addresses();
+        let name = Name::from_ascii("kms1.corp.example.").expect("name");
+        let first = resolver.addresses(&name).await;
+        assert!(first.is_err(), "no answer must be an error: {first:?}");
+        let started = std::time::Instant::now();
+        // A clone shares the memo, and case does not matter.
+        let upper = Name::from_ascii("KMS1.Corp.Example.").expect("name");
+        let again = resolver.clone().addresses(&upper).await;
+        assert_eq!(again, first);
+        assert!(
+            started.elapsed() < Duration::from_millis(250),
+            "the failure was asked again: {:?}",
+            started.elapsed()
+        );
+        // Without the memo, the same lookup asks (and waits) again.
+        let plain = Resolver::with_nameserver(server, &opts);
+        let started = std::time::Instant::now();
+        assert!(plain.addresses(&name).await.is_err());
+        assert!(started.elapsed() >= Duration::from_millis(250));
+    }
 }
