@@ -179,13 +179,15 @@ fn dispatch(command: Command, ctx: &Context, hooks: apply::Hooks) -> Result<Outp
 /// worth a second core, and on a machine whose cores are shared with the
 /// DNS servers, a multi-threaded scheduler spent more time waking its
 /// threads than it saved (check of 1,000 domains: 220 ms on two worker
-/// threads, 148 ms on one).
+/// threads, 148 ms on one). Every UDP exchange of the run reuses the
+/// sockets of one [`dns::SocketPool`].
 fn block_on<T>(work: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Runtime(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(work)
+    let pool = dns::SocketPool::new();
+    runtime.block_on(pool.scope(work))
 }
 
 fn command_name(command: &Command) -> &'static str {

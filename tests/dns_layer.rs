@@ -977,3 +977,53 @@ async fn replies_that_do_not_match_are_dropped_or_reported() {
         "{malformed:?}"
     );
 }
+
+/// Inside a socket pool one socket serves exchange after exchange, and a
+/// late copy of an earlier reply waiting on it is neither read as the
+/// next answer nor reported as a forgery.
+#[tokio::test]
+async fn a_pooled_socket_is_reused_and_skips_late_copies() {
+    let opts = DnsOptions {
+        timeout: Duration::from_millis(300),
+        attempts: 1,
+        dns_port: 53,
+    };
+    // Every question about `twice.` is answered twice; the rest never.
+    let server = fake_server(|request| {
+        let twice = request
+            .queries()
+            .first()
+            .is_some_and(|q| q.name().to_ascii().starts_with("twice."));
+        if twice {
+            vec![answer_to(request, request.id()); 2]
+        } else {
+            Vec::new()
+        }
+    })
+    .await;
+    let pool = dns::SocketPool::new();
+    pool.scope(async {
+        for _ in 0..5 {
+            let response = dns::query(server, &name("twice.corp.example."), RecordType::SRV, &opts)
+                .await
+                .expect("the reply");
+            assert_eq!(response.status(), Ok(AnswerStatus::NoData));
+        }
+        // The copy of the last reply is waiting on the socket: still, no
+        // reply came to this question.
+        let silent = dns::query(server, &name("never.corp.example."), RecordType::SRV, &opts).await;
+        assert!(
+            matches!(silent, Err(dns::QueryError::Timeout { .. })),
+            "{silent:?}"
+        );
+    })
+    .await;
+    assert_eq!(pool.opened(), 1, "one socket for every exchange");
+
+    // Outside a pool, each exchange has a socket of its own.
+    let response = dns::query(server, &name("twice.corp.example."), RecordType::SRV, &opts)
+        .await
+        .expect("the reply");
+    assert_eq!(response.status(), Ok(AnswerStatus::NoData));
+    assert_eq!(pool.opened(), 1);
+}

@@ -40,7 +40,7 @@ pub use resolver::{
     parse_nameserver, Addresses, Answer, AnswerStatus, LookupError, NameserverError, Resolver,
     ResolverSetupError,
 };
-pub use transport::Transport;
+pub use transport::{SocketPool, Transport};
 pub use tsig::TsigError;
 pub use update::{
     build_update, build_zone_update, send_update, send_zone_update, Expected, PrerequisiteRcode,

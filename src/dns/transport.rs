@@ -10,10 +10,13 @@
 //! error at once.
 
 use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
@@ -100,6 +103,10 @@ pub(crate) fn random_id() -> u16 {
 
 /// Sends `request` over UDP and waits for the matching reply, resending the
 /// same bytes after each `per_try` timeout, `attempts` times in all.
+///
+/// Inside [`SocketPool::scope`] the socket comes from the pool and goes
+/// back to it after a clean exchange; elsewhere it is opened for this one
+/// exchange.
 pub(crate) async fn exchange_udp(
     server: SocketAddr,
     request: &[u8],
@@ -107,48 +114,201 @@ pub(crate) async fn exchange_udp(
     per_try: Duration,
     attempts: u32,
 ) -> Result<Exchanged, TransportError> {
-    let local: SocketAddr = match server {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let socket = UdpSocket::bind(local).await.map_err(classify)?;
-    // A connected socket only receives datagrams from `server`, and reports
-    // ICMP port unreachable as ECONNREFUSED.
-    socket.connect(server).await.map_err(classify)?;
-
-    let mut buffer = vec![0u8; MAX_MESSAGE];
-    let mut mismatch: Option<String> = None;
-    let mut malformed: Option<String> = None;
-    let attempts = attempts.max(1);
-    for sends in 1..=attempts {
-        socket.send(request).await.map_err(classify)?;
-        let deadline = Instant::now() + per_try;
-        loop {
-            let received = match timeout_at(deadline, socket.recv(&mut buffer)).await {
-                Err(_elapsed) => break,
-                Ok(received) => received.map_err(classify)?,
-            };
-            let bytes = &buffer[..received];
-            match check_reply(bytes, expect) {
-                Checked::Reply { message, truncated } => {
-                    return Ok(Exchanged {
-                        bytes: bytes.to_vec(),
-                        message,
-                        truncated,
-                        transport: Transport::Udp,
-                        sends,
-                    })
-                }
-                Checked::Mismatch(why) => mismatch = Some(why),
-                Checked::Malformed(why) => malformed = Some(why),
+    let pool = POOL.try_with(Arc::clone).ok();
+    let mut socket = match pool.as_ref().and_then(|pool| pool.take(server)) {
+        Some(socket) => socket,
+        None => {
+            let socket = PooledSocket::open(server).await?;
+            if let Some(pool) = &pool {
+                pool.opened.fetch_add(1, Ordering::Relaxed);
             }
+            socket
+        }
+    };
+    let result = socket.exchange(request, expect, per_try, attempts).await;
+    // Only a socket that got its reply at the first send is kept: after a
+    // timeout or a resend, a late copy of a reply may still be on its way,
+    // and after an error the socket may be unusable.
+    if let (Some(pool), Ok(Exchanged { sends: 1, .. })) = (&pool, &result) {
+        pool.give_back(server, socket);
+    }
+    result
+}
+
+tokio::task_local! {
+    static POOL: Arc<PoolInner>;
+}
+
+/// Connected UDP sockets kept for reuse during one command run.
+///
+/// Opening a socket for every query costs five system calls beyond the
+/// send and the receive (socket, bind, connect, and registering it with
+/// the runtime and back) and a port search in the kernel: at thousands of
+/// queries a run, that was most of kmsdns's system time. Inside
+/// [`scope`](Self::scope) each exchange takes an idle socket connected to
+/// its server, or opens one, and gives it back after a clean exchange, so
+/// there are at most as many sockets per server as exchanges in flight.
+///
+/// What a fresh socket per query gave is kept where it matters
+/// (RFC 5452): every socket still has its own random source port from the
+/// kernel and every query a fresh random ID; a connected socket receives
+/// only from its server; every reply is still matched on ID, opcode and
+/// question, and a late copy of an earlier reply on a reused socket is
+/// recognised by its ID and skipped, so it is never taken for the answer
+/// nor reported as a mismatch.
+#[derive(Clone, Default)]
+pub struct SocketPool {
+    inner: Arc<PoolInner>,
+}
+
+#[derive(Default)]
+struct PoolInner {
+    idle: Mutex<HashMap<SocketAddr, Vec<PooledSocket>>>,
+    opened: AtomicUsize,
+}
+
+/// Idle sockets kept per server, beyond which a returned one is closed.
+const IDLE_PER_SERVER: usize = 256;
+
+impl SocketPool {
+    /// An empty pool.
+    pub fn new() -> SocketPool {
+        SocketPool::default()
+    }
+
+    /// Runs `future` with every UDP exchange in it (in this task) drawing
+    /// on this pool. The sockets are closed when the pool is dropped.
+    pub async fn scope<F: Future>(&self, future: F) -> F::Output {
+        POOL.scope(Arc::clone(&self.inner), future).await
+    }
+
+    /// How many sockets the pool has opened so far.
+    pub fn opened(&self) -> usize {
+        self.inner.opened.load(Ordering::Relaxed)
+    }
+}
+
+impl PoolInner {
+    fn idle(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Vec<PooledSocket>>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An idle socket connected to `server`.
+    fn take(&self, server: SocketAddr) -> Option<PooledSocket> {
+        self.idle().get_mut(&server)?.pop()
+    }
+
+    fn give_back(&self, server: SocketAddr, socket: PooledSocket) {
+        let mut idle = self.idle();
+        let sockets = idle.entry(server).or_default();
+        if sockets.len() < IDLE_PER_SERVER {
+            sockets.push(socket);
         }
     }
-    Err(match (malformed, mismatch) {
-        (Some(why), _) => TransportError::Malformed(why),
-        (None, Some(why)) => TransportError::Mismatch(why),
-        (None, None) => TransportError::Timeout { attempts },
-    })
+}
+
+/// A UDP socket connected to one server, and its receive buffer.
+struct PooledSocket {
+    socket: UdpSocket,
+    /// Capacity for the largest DNS message; filled by each receive
+    /// without being zeroed first.
+    buffer: Vec<u8>,
+    /// The IDs of this socket's last exchanges, newest last: a datagram
+    /// with one of them is a late copy of a reply already read (the
+    /// network may duplicate a datagram), not someone answering this one.
+    earlier_ids: Vec<u16>,
+}
+
+/// How many earlier exchanges' IDs a pooled socket remembers.
+const EARLIER_IDS: usize = 8;
+
+impl PooledSocket {
+    async fn open(server: SocketAddr) -> Result<PooledSocket, TransportError> {
+        let local: SocketAddr = match server {
+            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let socket = UdpSocket::bind(local).await.map_err(classify)?;
+        // A connected socket only receives datagrams from `server`, and
+        // reports ICMP port unreachable as ECONNREFUSED.
+        socket.connect(server).await.map_err(classify)?;
+        Ok(PooledSocket {
+            socket,
+            buffer: Vec::with_capacity(MAX_MESSAGE),
+            earlier_ids: Vec::new(),
+        })
+    }
+
+    /// Whether the datagram in the buffer is a late copy of a reply to an
+    /// earlier exchange on this socket.
+    fn is_late_copy(&self, id: u16) -> bool {
+        match self.buffer.get(..2) {
+            Some(&[high, low]) => {
+                let got = u16::from_be_bytes([high, low]);
+                got != id && self.earlier_ids.contains(&got)
+            }
+            _ => false,
+        }
+    }
+
+    async fn exchange(
+        &mut self,
+        request: &[u8],
+        expect: &Expect<'_>,
+        per_try: Duration,
+        attempts: u32,
+    ) -> Result<Exchanged, TransportError> {
+        let result = self.exchange_once(request, expect, per_try, attempts).await;
+        if self.earlier_ids.len() == EARLIER_IDS {
+            self.earlier_ids.remove(0);
+        }
+        self.earlier_ids.push(expect.id);
+        result
+    }
+
+    async fn exchange_once(
+        &mut self,
+        request: &[u8],
+        expect: &Expect<'_>,
+        per_try: Duration,
+        attempts: u32,
+    ) -> Result<Exchanged, TransportError> {
+        let mut mismatch: Option<String> = None;
+        let mut malformed: Option<String> = None;
+        let attempts = attempts.max(1);
+        for sends in 1..=attempts {
+            self.socket.send(request).await.map_err(classify)?;
+            let deadline = Instant::now() + per_try;
+            loop {
+                self.buffer.clear();
+                match timeout_at(deadline, self.socket.recv_buf(&mut self.buffer)).await {
+                    Err(_elapsed) => break,
+                    Ok(received) => received.map_err(classify)?,
+                };
+                if self.is_late_copy(expect.id) {
+                    continue;
+                }
+                match check_reply(&self.buffer, expect) {
+                    Checked::Reply { message, truncated } => {
+                        return Ok(Exchanged {
+                            bytes: self.buffer.clone(),
+                            message,
+                            truncated,
+                            transport: Transport::Udp,
+                            sends,
+                        })
+                    }
+                    Checked::Mismatch(why) => mismatch = Some(why),
+                    Checked::Malformed(why) => malformed = Some(why),
+                }
+            }
+        }
+        Err(match (malformed, mismatch) {
+            (Some(why), _) => TransportError::Malformed(why),
+            (None, Some(why)) => TransportError::Mismatch(why),
+            (None, None) => TransportError::Timeout { attempts },
+        })
+    }
 }
 
 /// Sends `request` over TCP (RFC 1035 §4.2.2: two-byte length prefix), one
