@@ -1027,3 +1027,161 @@ async fn a_pooled_socket_is_reused_and_skips_late_copies() {
     assert_eq!(response.status(), Ok(AnswerStatus::NoData));
     assert_eq!(pool.opened(), 1);
 }
+
+/// The resolver asks its servers in order and takes the first that
+/// answers; when none does, the last failure is the lookup's.
+#[tokio::test]
+async fn the_resolver_moves_on_to_the_next_server() {
+    let bed = TestBed::start();
+    let opts = DnsOptions {
+        timeout: Duration::from_millis(300),
+        attempts: 1,
+        dns_port: bed.port(),
+    };
+    // Bound and never read: queries to it go unanswered.
+    let silent_socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let silent = silent_socket.local_addr().expect("address");
+    let nobody = unused_port();
+
+    let resolver =
+        Resolver::with_nameservers(&[nobody, silent, bed.primary()], &opts).expect("servers");
+    let srv = resolver
+        .srv(&name("_vlmcs._tcp.static.example."))
+        .await
+        .expect("the third server answers");
+    assert_eq!(srv.records.len(), 2);
+    // NXDOMAIN is an answer: nobody else is asked.
+    let nx = resolver
+        .srv(&name("_vlmcs._tcp.nowhere.static.example."))
+        .await
+        .expect("an answer");
+    assert_eq!(nx.status, AnswerStatus::NxDomain);
+
+    // REFUSED from the first (not authoritative), records from the second.
+    let elsewhere = Resolver::with_nameservers(&[bed.primary(), silent], &opts).expect("servers");
+    let refused = elsewhere
+        .srv(&name("_vlmcs._tcp.elsewhere.test."))
+        .await
+        .expect_err("nobody knows it");
+    assert!(
+        matches!(refused, LookupError::Timeout { .. }),
+        "the last server's failure: {refused:?}"
+    );
+    assert!(Resolver::with_nameservers(&[], &opts).is_none());
+}
+
+/// CNAME chains as BIND serves them: followed to the data, asked again
+/// where the server stops at an alias it is not authoritative for, and
+/// never forever; a referral is not an answer.
+#[tokio::test]
+async fn the_resolver_follows_aliases_and_knows_a_referral() {
+    let bed = TestBed::start();
+    let opts = opts(&bed);
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n\
+             update add hop.open.example. 300 IN CNAME alias.broken.example.\n\
+             update add away.open.example. 300 IN CNAME kms.elsewhere.test.\n\
+             update add loop1.open.example. 300 IN CNAME loop2.open.example.\n\
+             update add loop2.open.example. 300 IN CNAME loop1.open.example.\n\
+             update add child.open.example. 300 IN NS ns.child.open.example.\n\
+             update add ns.child.open.example. 300 IN A 127.53.9.9\n\
+             send\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    let resolver = Resolver::with_nameserver(bed.primary(), &opts);
+
+    // hop -> alias.broken.example -> kms1.secure.example: two aliases.
+    let hop = resolver
+        .lookup(&name("hop.open.example."), RecordType::A)
+        .await
+        .expect("addresses");
+    assert_eq!(hop.status, AnswerStatus::Records);
+    assert_eq!(hop.aliases.len(), 2, "{hop:?}");
+    assert_eq!(hop.records.len(), 1);
+    assert_eq!(hop.records[0].name(), &name("kms1.secure.example."));
+
+    // BIND stops at the alias it cannot follow; asked for the target, it
+    // refuses, and so the lookup says.
+    let away = resolver
+        .lookup(&name("away.open.example."), RecordType::A)
+        .await;
+    match away {
+        Err(LookupError::Refused { name: asked, .. }) => {
+            assert_eq!(asked, name("kms.elsewhere.test."))
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // BIND finds the loop itself and fails the query.
+    let looped = resolver
+        .lookup(&name("loop1.open.example."), RecordType::A)
+        .await;
+    assert!(
+        matches!(looped, Err(LookupError::ServFail { .. })),
+        "{looped:?}"
+    );
+
+    let referral = resolver
+        .lookup(&name("host.child.open.example."), RecordType::A)
+        .await;
+    assert!(
+        matches!(referral, Err(LookupError::Referral { .. })),
+        "{referral:?}"
+    );
+}
+
+/// A server that hands out one alias per reply, in a circle, or a chain
+/// longer than any real one: the lookup ends with an error, not forever.
+#[tokio::test]
+async fn the_resolver_stops_at_alias_loops_and_endless_chains() {
+    use hickory_proto::op::Message;
+    use hickory_proto::rr::rdata::CNAME;
+    let opts = DnsOptions {
+        timeout: Duration::from_millis(300),
+        attempts: 1,
+        dns_port: 53,
+    };
+    // a.loop. -> b.loop. -> a.loop.; N.chain. -> N+1.chain.
+    let server = fake_server(|request| {
+        let Some(question) = request.queries().first() else {
+            return Vec::new();
+        };
+        let asked = question.name().to_ascii();
+        let target = match asked.as_str() {
+            "a.loop." => "b.loop.".to_owned(),
+            "b.loop." => "a.loop.".to_owned(),
+            chain => {
+                let n: u32 = chain
+                    .split('.')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                format!("{}.chain.", n + 1)
+            }
+        };
+        let reply = answer_to(request, request.id());
+        let mut reply = Message::from_vec(&reply).expect("decode");
+        reply.add_answer(Record::from_rdata(
+            question.name().clone(),
+            60,
+            RData::CNAME(CNAME(Name::from_ascii(&target).expect("name"))),
+        ));
+        vec![reply.to_vec().expect("encode")]
+    })
+    .await;
+    let resolver = Resolver::with_nameserver(server, &opts);
+    let looped = resolver.lookup(&name("a.loop."), RecordType::A).await;
+    assert!(
+        matches!(&looped, Err(LookupError::Failed { reason, .. }) if reason.contains("loop")),
+        "{looped:?}"
+    );
+    let endless = resolver.lookup(&name("0.chain."), RecordType::A).await;
+    assert!(
+        matches!(&endless, Err(LookupError::Failed { reason, .. }) if reason.contains("more than")),
+        "{endless:?}"
+    );
+}

@@ -1,23 +1,28 @@
-//! What clients see: lookups through a stub resolver (hickory-resolver).
+//! What clients see: lookups through a stub resolver.
 //!
 //! A Windows KMS client asks its configured DNS servers with RD set (DESIGN
-//! §2); [`Resolver`] does the same, from `/etc/resolv.conf` or from one
-//! `--nameserver ADDR[:PORT]`.
-//!
-//! hickory-resolver 0.25.2 facts this module relies on (read in its source
-//! and checked against BIND 9.18 in `tests/dns_layer.rs`):
-//! - it does not look at the RA bit, so an authoritative-only server
+//! §2); [`Resolver`] does the same, to the servers of `/etc/resolv.conf`
+//! (read by hickory-resolver's `system_conf`) or to one
+//! `--nameserver ADDR[:PORT]`, through [`query_recursive`] — the same
+//! exchange, socket pool and reply checks as every other query:
+//! - the servers are asked in their configured order; a timeout, an
+//!   unreachable server, REFUSED or SERVFAIL moves on to the next, and
+//!   when none answers, the last failure is the lookup's error;
+//! - the RA bit is not required, so an authoritative-only server
 //!   (`recursion no`) works as `--nameserver` for the names it serves;
-//! - NXDOMAIN, NODATA *and* REFUSED/SERVFAIL all come back as
-//!   `Err(NoRecordsFound { response_code, soa, .. })`: the code is mapped
-//!   here so that REFUSED and SERVFAIL are errors and only NXDOMAIN and
-//!   NODATA are empty answers ([`AnswerStatus`]);
-//! - a referral (NOERROR, no SOA, NS in authority) also comes back as
-//!   NoRecordsFound with NOERROR: it is an error here, not NODATA;
-//! - names under `localhost.` and `.invalid.` are answered locally
-//!   (RFC 6761) without a query;
-//! - its cache is switched off (size 0 and a zero maximum TTL), so a lookup
-//!   after an UPDATE sees the new data.
+//! - NXDOMAIN and NODATA are answers ([`AnswerStatus`]); REFUSED, SERVFAIL
+//!   and every other rcode are errors; a referral (NOERROR, no answer, NS
+//!   and no SOA in authority) is an error, not NODATA;
+//! - a CNAME chain in the answer is followed to its end, and asked again
+//!   from there when the server stopped before the data (at most
+//!   [`MAX_ALIASES`] aliases); every alias is kept (RFC 2782 forbids an
+//!   SRV target that is an alias);
+//! - there is no cache: a lookup after an UPDATE sees the new data.
+//!
+//! hickory-resolver's own lookup engine was used before: it opened a
+//! socket per query and cost twice as much per query as kmsdns's own
+//! exchange; its semantics above were checked against BIND 9.18 in
+//! `tests/dns_layer.rs` and are kept.
 //!
 //! Commands that only read can ask for a per-run memo of address lookups
 //! ([`Resolver::remembering_addresses`]): `check` asks the addresses of the
@@ -29,20 +34,18 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use hickory_proto::ProtoErrorKind;
-use hickory_resolver::config::{
-    NameServerConfigGroup, ResolveHosts, ResolverConfig, ResolverOpts, ServerOrderingStrategy,
-};
-use hickory_resolver::name_server::TokioConnectionProvider;
-use hickory_resolver::{ResolveError, TokioResolver};
 use tokio::sync::OnceCell;
 
+use super::query::{query_recursive, QueryError, Response};
 use super::DnsOptions;
+
+/// The longest CNAME chain followed (BIND's resolver stops at 16; a KMS
+/// target needs none).
+pub const MAX_ALIASES: usize = 8;
 
 /// What an answer says about a name and type (RFC 2308 §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -229,10 +232,12 @@ pub fn parse_nameserver(input: &str) -> Result<SocketAddr, NameserverError> {
 /// asks for it during a run.
 type AddressOutcome = Arc<OnceCell<Result<Addresses, LookupError>>>;
 
-/// A stub resolver, as a KMS client would use (RD set, cache off).
+/// A stub resolver, as a KMS client would use (RD set, no cache).
 #[derive(Clone)]
 pub struct Resolver {
-    inner: TokioResolver,
+    /// The servers asked, in order.
+    servers: Arc<[SocketAddr]>,
+    opts: DnsOptions,
     via: String,
     /// Address lookups remembered for the run, when asked for; shared by
     /// clones.
@@ -246,43 +251,52 @@ impl fmt::Debug for Resolver {
 }
 
 impl Resolver {
-    /// The resolver of this machine (`/etc/resolv.conf`), with kmsdns'
-    /// timeout and attempts.
+    /// The resolver of this machine (the servers of `/etc/resolv.conf`),
+    /// with kmsdns' timeout and attempts.
     pub fn from_system(opts: &DnsOptions) -> Result<Self, ResolverSetupError> {
-        let mut builder = TokioResolver::builder_tokio().map_err(|error| ResolverSetupError {
-            reason: error.to_string(),
+        let (config, _) = hickory_resolver::system_conf::read_system_conf().map_err(|error| {
+            ResolverSetupError {
+                reason: error.to_string(),
+            }
         })?;
-        configure(builder.options_mut(), opts);
-        let inner = builder.build();
-        // Each server is listed twice (UDP and TCP): name it once.
-        let mut servers: Vec<String> = Vec::new();
-        for server in inner.config().name_servers() {
-            let addr = server.socket_addr.to_string();
-            if !servers.contains(&addr) {
-                servers.push(addr);
+        // Each server is listed twice (UDP and TCP): ask it once.
+        let mut servers: Vec<SocketAddr> = Vec::new();
+        for server in config.name_servers() {
+            if !servers.contains(&server.socket_addr) {
+                servers.push(server.socket_addr);
             }
         }
-        let via = format!("the system resolver ({})", servers.join(", "));
+        let listed: Vec<String> = servers.iter().map(ToString::to_string).collect();
+        let resolver = Resolver::with_nameservers(&servers, opts).ok_or(ResolverSetupError {
+            reason: "it names no nameserver".to_owned(),
+        })?;
         Ok(Resolver {
-            inner,
-            via,
-            memo: None,
+            via: format!("the system resolver ({})", listed.join(", ")),
+            ..resolver
         })
     }
 
     /// A resolver that asks only `server` (`--nameserver`), over UDP and
     /// TCP.
     pub fn with_nameserver(server: SocketAddr, opts: &DnsOptions) -> Self {
-        let group = NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
-        let config = ResolverConfig::from_parts(None, Vec::new(), group);
-        let mut builder =
-            TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
-        configure(builder.options_mut(), opts);
         Resolver {
-            inner: builder.build(),
+            servers: Arc::new([server]),
+            opts: *opts,
             via: format!("nameserver {server}"),
             memo: None,
         }
+    }
+
+    /// A resolver that asks `servers` in this order, as a client with
+    /// several DNS servers configured does; `None` when there is none.
+    pub fn with_nameservers(servers: &[SocketAddr], opts: &DnsOptions) -> Option<Self> {
+        let listed: Vec<String> = servers.iter().map(ToString::to_string).collect();
+        (!servers.is_empty()).then(|| Resolver {
+            servers: servers.into(),
+            opts: *opts,
+            via: format!("nameservers {}", listed.join(", ")),
+            memo: None,
+        })
     }
 
     /// This resolver, remembering for as long as it or a clone lives the
@@ -310,34 +324,140 @@ impl Resolver {
     ) -> Result<Answer<Record>, LookupError> {
         let mut name = name.clone();
         name.set_fqdn(true);
-        let error = match self.inner.lookup(name.clone(), rtype).await {
-            Ok(lookup) => {
-                let (records, aliases): (Vec<Record>, Vec<Record>) = lookup
-                    .records()
-                    .iter()
-                    .filter(|record| {
-                        record.record_type() == rtype || record.record_type() == RecordType::CNAME
-                    })
-                    .cloned()
-                    .partition(|record| record.record_type() == rtype);
-                let ttl = records.iter().map(Record::ttl).min();
-                let status = if records.is_empty() {
-                    AnswerStatus::NoData
-                } else {
-                    AnswerStatus::Records
-                };
-                return Ok(Answer {
-                    name,
-                    status,
-                    records,
-                    ttl,
-                    aliases,
-                    soa: None,
-                });
+        let mut aliases: Vec<Record> = Vec::new();
+        let mut asked = name.clone();
+        loop {
+            let response = self.ask(&asked, rtype).await?;
+            let (end, records) = follow_chain(&response, &asked, rtype, &mut aliases);
+            let chained = end != asked;
+            if chained && aliases.len() > MAX_ALIASES {
+                return Err(self.failed(
+                    &name,
+                    rtype,
+                    format!("more than {MAX_ALIASES} aliases (CNAME) in a chain"),
+                ));
             }
-            Err(error) => error,
-        };
-        self.negative(name, rtype, error)
+            let status = match response.rcode() {
+                ResponseCode::NoError if !records.is_empty() => AnswerStatus::Records,
+                // The server stopped at an alias: ask for its target.
+                ResponseCode::NoError if chained => {
+                    if aliases[..aliases.len() - 1]
+                        .iter()
+                        .any(|alias| alias.name() == &end)
+                    {
+                        return Err(self.failed(&name, rtype, "a CNAME loop".to_owned()));
+                    }
+                    asked = end;
+                    continue;
+                }
+                ResponseCode::NoError => {
+                    let soa = negative_soa(&response);
+                    let has_ns = response
+                        .authority()
+                        .iter()
+                        .any(|record| record.record_type() == RecordType::NS);
+                    if soa.is_none() && has_ns {
+                        return Err(LookupError::Referral {
+                            via: self.via.clone(),
+                            name,
+                            rtype,
+                        });
+                    }
+                    AnswerStatus::NoData
+                }
+                // `ask` returns no other rcode.
+                _ => AnswerStatus::NxDomain,
+            };
+            let ttl = records.iter().map(Record::ttl).min();
+            let soa = if records.is_empty() {
+                negative_soa(&response)
+            } else {
+                None
+            };
+            return Ok(Answer {
+                name,
+                status,
+                records,
+                ttl,
+                aliases,
+                soa,
+            });
+        }
+    }
+
+    /// Asks the servers in order for `name`/`rtype` until one answers
+    /// NOERROR or NXDOMAIN.
+    async fn ask(&self, name: &Name, rtype: RecordType) -> Result<Response, LookupError> {
+        let mut failure = None;
+        for server in self.servers.iter() {
+            match query_recursive(*server, name, rtype, &self.opts).await {
+                Ok(response)
+                    if matches!(
+                        response.rcode(),
+                        ResponseCode::NoError | ResponseCode::NXDomain
+                    ) =>
+                {
+                    return Ok(response)
+                }
+                Ok(response) => failure = Some(self.rcode_error(name, rtype, response.rcode())),
+                Err(error) => failure = Some(self.query_error(name, rtype, error)),
+            }
+        }
+        Err(failure.unwrap_or_else(|| self.failed(name, rtype, "no nameserver".to_owned())))
+    }
+
+    fn rcode_error(&self, name: &Name, rtype: RecordType, rcode: ResponseCode) -> LookupError {
+        let (via, name) = (self.via.clone(), name.clone());
+        match rcode {
+            ResponseCode::Refused => LookupError::Refused { via, name, rtype },
+            ResponseCode::ServFail => LookupError::ServFail { via, name, rtype },
+            rcode => LookupError::Rcode {
+                via,
+                name,
+                rtype,
+                rcode,
+            },
+        }
+    }
+
+    fn query_error(&self, name: &Name, rtype: RecordType, error: QueryError) -> LookupError {
+        let (via, name) = (self.via.clone(), name.clone());
+        match error {
+            QueryError::Timeout { .. } => LookupError::Timeout { via, name, rtype },
+            QueryError::Unreachable { source, .. } => LookupError::Unreachable {
+                via,
+                name,
+                rtype,
+                reason: source.to_string(),
+            },
+            QueryError::Io { source, .. } => LookupError::Failed {
+                via,
+                name,
+                rtype,
+                reason: source.to_string(),
+            },
+            QueryError::Malformed { reason, .. } => LookupError::Failed {
+                via,
+                name,
+                rtype,
+                reason: format!("malformed reply: {reason}"),
+            },
+            QueryError::Mismatch { reason, .. } => LookupError::Failed {
+                via,
+                name,
+                rtype,
+                reason: format!("only replies that do not match the query came: {reason}"),
+            },
+        }
+    }
+
+    fn failed(&self, name: &Name, rtype: RecordType, reason: String) -> LookupError {
+        LookupError::Failed {
+            via: self.via.clone(),
+            name: name.clone(),
+            rtype,
+            reason,
+        }
     }
 
     /// The SRV RRset of `name` (`_vlmcs._tcp.<domain>.`).
@@ -386,104 +506,56 @@ impl Resolver {
             }),
         })
     }
-
-    /// Sorts hickory's errors into "definitely none" and "don't know".
-    fn negative(
-        &self,
-        name: Name,
-        rtype: RecordType,
-        error: ResolveError,
-    ) -> Result<Answer<Record>, LookupError> {
-        let via = self.via.clone();
-        let Some(proto) = error.proto() else {
-            return Err(LookupError::Failed {
-                via,
-                name,
-                rtype,
-                reason: error.to_string(),
-            });
-        };
-        match proto.kind() {
-            ProtoErrorKind::NoRecordsFound {
-                response_code,
-                soa,
-                ns,
-                ..
-            } => {
-                let status = match *response_code {
-                    ResponseCode::NXDomain => AnswerStatus::NxDomain,
-                    // A referral has NS records and no SOA in authority; a
-                    // real NODATA carries the SOA (RFC 2308 §2.2).
-                    ResponseCode::NoError if soa.is_none() && ns.is_some() => {
-                        return Err(LookupError::Referral { via, name, rtype })
-                    }
-                    ResponseCode::NoError => AnswerStatus::NoData,
-                    ResponseCode::Refused => return Err(LookupError::Refused { via, name, rtype }),
-                    ResponseCode::ServFail => {
-                        return Err(LookupError::ServFail { via, name, rtype })
-                    }
-                    rcode => {
-                        return Err(LookupError::Rcode {
-                            via,
-                            name,
-                            rtype,
-                            rcode,
-                        })
-                    }
-                };
-                Ok(Answer {
-                    name,
-                    status,
-                    records: Vec::new(),
-                    ttl: None,
-                    aliases: Vec::new(),
-                    soa: soa
-                        .as_ref()
-                        .map(|soa| soa.as_ref().clone().into_record_of_rdata()),
-                })
-            }
-            ProtoErrorKind::Timeout => Err(LookupError::Timeout { via, name, rtype }),
-            ProtoErrorKind::Io(io) => Err(LookupError::Unreachable {
-                via,
-                name,
-                rtype,
-                reason: io.to_string(),
-            }),
-            ProtoErrorKind::NoConnections => Err(LookupError::Unreachable {
-                via,
-                name,
-                rtype,
-                reason: "no connection could be made".to_owned(),
-            }),
-            _ => Err(LookupError::Failed {
-                via,
-                name,
-                rtype,
-                reason: error.to_string(),
-            }),
-        }
-    }
 }
 
-/// The options every kmsdns resolver shares.
-fn configure(options: &mut ResolverOpts, opts: &DnsOptions) {
-    options.timeout = opts.timeout;
-    // hickory counts retries after the first try.
-    options.attempts = usize::try_from(opts.tries().saturating_sub(1)).unwrap_or(0);
-    // No cache: every lookup asks (a cached answer would hide an update).
-    options.cache_size = 0;
-    options.positive_max_ttl = Some(Duration::ZERO);
-    options.negative_max_ttl = Some(Duration::ZERO);
-    // DNS only: KMS clients find hosts through DNS, not /etc/hosts.
-    options.use_hosts_file = ResolveHosts::Never;
-    options.edns0 = true;
-    options.recursion_desired = true;
-    options.preserve_intermediates = true;
-    options.server_ordering_strategy = ServerOrderingStrategy::UserProvidedOrder;
+/// Follows the CNAME chain from `name` through the answer section,
+/// appending each alias to `aliases`; returns the name at its end and the
+/// records of `rtype` that name owns.
+fn follow_chain(
+    response: &Response,
+    name: &Name,
+    rtype: RecordType,
+    aliases: &mut Vec<Record>,
+) -> (Name, Vec<Record>) {
+    let answers = response.answers();
+    let mut end = name.clone();
+    // Bounded by the answer section: a loop within it ends here and is
+    // reported by the caller.
+    for _ in 0..answers.len() {
+        let next = answers.iter().find_map(|record| match record.data() {
+            RData::CNAME(target) if record.name() == &end && rtype != RecordType::CNAME => {
+                Some((record, target.0.clone()))
+            }
+            _ => None,
+        });
+        let Some((alias, target)) = next else { break };
+        aliases.push(alias.clone());
+        end = target;
+        if aliases.len() > MAX_ALIASES {
+            break;
+        }
+    }
+    let records = answers
+        .iter()
+        .filter(|record| record.record_type() == rtype && record.name() == &end)
+        .cloned()
+        .collect();
+    (end, records)
+}
+
+/// The SOA of a negative answer (RFC 2308 §3).
+fn negative_soa(response: &Response) -> Option<Record> {
+    response
+        .authority()
+        .iter()
+        .find(|record| record.record_type() == RecordType::SOA)
+        .cloned()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
