@@ -213,9 +213,10 @@ struct PooledSocket {
     /// Capacity for the largest DNS message; filled by each receive
     /// without being zeroed first.
     buffer: Vec<u8>,
-    /// The IDs of this socket's last exchanges, newest last: a datagram
-    /// with one of them is a late copy of a reply already read (the
-    /// network may duplicate a datagram), not someone answering this one.
+    /// The IDs of this socket's last exchanges, the current one included,
+    /// newest last: a datagram with an earlier one is a late copy of a
+    /// reply already read (the network may duplicate a datagram), not
+    /// someone answering this one.
     earlier_ids: Vec<u16>,
 }
 
@@ -258,21 +259,12 @@ impl PooledSocket {
         per_try: Duration,
         attempts: u32,
     ) -> Result<Exchanged, TransportError> {
-        let result = self.exchange_once(request, expect, per_try, attempts).await;
+        // Remembered from the start: the next exchange on this socket
+        // skips copies of this one's reply, however it ends.
         if self.earlier_ids.len() == EARLIER_IDS {
             self.earlier_ids.remove(0);
         }
         self.earlier_ids.push(expect.id);
-        result
-    }
-
-    async fn exchange_once(
-        &mut self,
-        request: &[u8],
-        expect: &Expect<'_>,
-        per_try: Duration,
-        attempts: u32,
-    ) -> Result<Exchanged, TransportError> {
         let mut mismatch: Option<String> = None;
         let mut malformed: Option<String> = None;
         let attempts = attempts.max(1);
