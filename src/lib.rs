@@ -93,10 +93,10 @@ where
     let quiet = cli.global.quiet;
     let fail_on = cli.global.fail_on;
     let command_name = command_name(&cli.command);
-    let ctx = Context {
-        global: cli.global.clone(),
-        progress: io.stderr_is_terminal && format == Format::Text && !quiet,
-    };
+    let ctx = Context::new(
+        cli.global.clone(),
+        io.stderr_is_terminal && format == Format::Text && !quiet,
+    );
     let result = dispatch(cli.command, &ctx, hooks);
     let written = match result {
         Ok(Output::Report(report)) => {

@@ -1,6 +1,7 @@
 //! `kmsdns bind`: BIND material from the configuration.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::Args;
 use hickory_proto::rr::Name;
@@ -144,7 +145,7 @@ fn write_each(
     Ok(files)
 }
 
-fn load(args: &BindArgs, ctx: &Context) -> Result<Config, Error> {
+fn load(args: &BindArgs, ctx: &Context) -> Result<Arc<Config>, Error> {
     match &args.publish_list_reg {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|source| Error::Read {
@@ -153,7 +154,11 @@ fn load(args: &BindArgs, ctx: &Context) -> Result<Config, Error> {
             })?;
             let list = reg::parse_publish_list(&bytes)
                 .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
-            Ok(config::from_parts(args.host.clone(), list, DEFAULT_TTL)?)
+            Ok(Arc::new(config::from_parts(
+                args.host.clone(),
+                list,
+                DEFAULT_TTL,
+            )?))
         }
         None => ctx.config(),
     }

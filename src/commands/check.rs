@@ -23,6 +23,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use clap::Args;
 use futures_util::future::join_all;
@@ -67,7 +68,7 @@ pub(crate) fn parse_domain(text: &str) -> Result<Name, String> {
 
 /// The domains a command works on, and the configuration when there is one.
 pub(crate) struct Selection {
-    pub config: Option<Config>,
+    pub config: Option<Arc<Config>>,
     pub domains: Vec<Name>,
     /// Where each configured domain is in `config.domains`.
     index: HashMap<Name, usize>,
@@ -95,7 +96,7 @@ impl Selection {
         Ok(Selection::of(config, unique))
     }
 
-    fn of(config: Option<Config>, domains: Vec<Name>) -> Selection {
+    fn of(config: Option<Arc<Config>>, domains: Vec<Name>) -> Selection {
         let index = config
             .iter()
             .flat_map(|c| c.domains.iter().enumerate())

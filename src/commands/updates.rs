@@ -12,6 +12,7 @@
 //! 4. Report per zone: static verdicts, live verdicts, then the findings.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use futures_util::stream::{self, StreamExt};
@@ -170,7 +171,10 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report, Error> {
 
 /// The domains of `--domain` (keys and servers from `-c` when it names
 /// them), or of the configuration's publish list.
-fn domains(args: &UpdatesArgs, ctx: &Context) -> Result<(Vec<Audited>, Option<Config>), Error> {
+fn domains(
+    args: &UpdatesArgs,
+    ctx: &Context,
+) -> Result<(Vec<Audited>, Option<Arc<Config>>), Error> {
     if args.domains.is_empty() {
         if config::locate(ctx.global.config.as_deref()).is_none() {
             return Err(Error::Usage(format!(
