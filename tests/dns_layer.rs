@@ -1185,3 +1185,36 @@ async fn the_resolver_stops_at_alias_loops_and_endless_chains() {
         "{endless:?}"
     );
 }
+
+/// A UDP reply larger than any server may send (RFC 6891: at most the
+/// payload size kmsdns advertises) fills the receive buffer and may have
+/// been cut: it is never read as the answer; TCP is asked instead (here,
+/// nothing listens there).
+#[tokio::test]
+async fn an_oversized_udp_reply_is_taken_as_truncated() {
+    let opts = DnsOptions {
+        timeout: Duration::from_millis(300),
+        attempts: 1,
+        dns_port: 53,
+    };
+    // A well-formed reply followed by 5,000 bytes: whatever part of it
+    // arrives parses.
+    let server = fake_server(|request| {
+        let mut reply = answer_to(request, request.id());
+        reply.extend(std::iter::repeat_n(0u8, 5000));
+        vec![reply]
+    })
+    .await;
+    let big = name("big.corp.example.");
+    for pool in [None, Some(dns::SocketPool::new())] {
+        let ask = dns::query(server, &big, RecordType::SRV, &opts);
+        let result = match &pool {
+            Some(pool) => pool.scope(ask).await,
+            None => ask.await,
+        };
+        assert!(
+            matches!(result, Err(dns::QueryError::Unreachable { .. })),
+            "over TCP, where nothing listens: {result:?}"
+        );
+    }
+}

@@ -32,9 +32,6 @@ pub(crate) const EDNS_PAYLOAD: u16 = 1232;
 /// (RFC 1035 §4.2.1); larger requests go over TCP.
 pub(crate) const CLASSIC_UDP_LIMIT: usize = 512;
 
-/// A DNS message never exceeds 65 535 bytes (the TCP length prefix).
-const MAX_MESSAGE: usize = 65_535;
-
 /// Which transport carried an exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -207,11 +204,18 @@ impl PoolInner {
     }
 }
 
+/// The receive buffer of a UDP socket: well above the payload size kmsdns
+/// advertises ([`EDNS_PAYLOAD`]) and the 512 bytes of plain DNS, which are
+/// all a server may send over UDP (RFC 6891 §6.2.5); a datagram that fills
+/// it is taken as truncated. A buffer per in-flight socket: at the largest
+/// DNS message (64 KiB) a run of 10,000 domains held 25 MB of them.
+const UDP_BUFFER: usize = 4096;
+
 /// A UDP socket connected to one server, and its receive buffer.
 struct PooledSocket {
     socket: UdpSocket,
-    /// Capacity for the largest DNS message; filled by each receive
-    /// without being zeroed first.
+    /// [`UDP_BUFFER`] bytes of capacity, filled by each receive without
+    /// being zeroed first.
     buffer: Vec<u8>,
     /// The IDs of this socket's last exchanges, the current one included,
     /// newest last: a datagram with an earlier one is a late copy of a
@@ -235,7 +239,7 @@ impl PooledSocket {
         socket.connect(server).await.map_err(classify)?;
         Ok(PooledSocket {
             socket,
-            buffer: Vec::with_capacity(MAX_MESSAGE),
+            buffer: Vec::with_capacity(UDP_BUFFER),
             earlier_ids: Vec::new(),
         })
     }
@@ -280,12 +284,25 @@ impl PooledSocket {
                 if self.is_late_copy(expect.id) {
                     continue;
                 }
+                // A datagram that fills the buffer may have been cut by
+                // the kernel: a server sending more than the payload size
+                // we advertise. Taken as truncated: TCP brings it whole.
+                let cut = self.buffer.len() >= UDP_BUFFER;
                 match check_reply(&self.buffer, expect) {
                     Checked::Reply { message, truncated } => {
                         return Ok(Exchanged {
                             bytes: self.buffer.clone(),
-                            message,
-                            truncated,
+                            message: message.filter(|_| !cut),
+                            truncated: truncated || cut,
+                            transport: Transport::Udp,
+                            sends,
+                        })
+                    }
+                    Checked::Malformed(_) if cut => {
+                        return Ok(Exchanged {
+                            bytes: self.buffer.clone(),
+                            message: None,
+                            truncated: true,
                             transport: Transport::Udp,
                             sends,
                         })
