@@ -570,7 +570,6 @@ fn stale_resolver(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::publish_list::PublishList;
 
     fn name(text: &str) -> Name {
         Name::from_ascii(text).unwrap()
@@ -590,7 +589,7 @@ mod tests {
             name: name(host),
             port: 1688,
             addresses: Vec::new(),
-            publish_list: PublishList::default(),
+            publish_list: Default::default(),
         }
     }
 

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 use serde::Deserialize;
@@ -43,8 +44,10 @@ pub struct KmsHost {
     pub port: u16,
     /// Addresses to publish as A/AAAA when the host lies inside a zone.
     pub addresses: Vec<IpAddr>,
-    /// The host's `DnsDomainPublishList`.
-    pub publish_list: PublishList,
+    /// The host's `DnsDomainPublishList`; the top-level list is shared by
+    /// every host without a list of its own (at 10,000 domains one copy is
+    /// about 5 MB).
+    pub publish_list: Arc<PublishList>,
 }
 
 /// Where updates for a domain go, when not found from the SOA.
@@ -308,8 +311,9 @@ impl Validator<'_> {
             Some(ttl) => self.number(ttl, "ttl", 0, MAX_TTL.into())? as u32,
             None => DEFAULT_TTL,
         };
-        let global_list =
-            self.publish_list(raw.publish_list.as_ref(), raw.publish_list_reg.as_ref())?;
+        let global_list = self
+            .publish_list(raw.publish_list.as_ref(), raw.publish_list_reg.as_ref())?
+            .map(Arc::new);
 
         if raw.host.is_empty() {
             return Err(self.file_err("no KMS host: add at least one [[host]] with a name"));
@@ -338,8 +342,8 @@ impl Validator<'_> {
             let own_list =
                 self.publish_list(host.publish_list.as_ref(), host.publish_list_reg.as_ref())?;
             let publish_list = match (own_list, &global_list) {
-                (Some(list), _) => list,
-                (None, Some(list)) => list.clone(),
+                (Some(list), _) => Arc::new(list),
+                (None, Some(list)) => Arc::clone(list),
                 (None, None) => {
                     return Err(self.err(
                         &host.name,
@@ -637,6 +641,7 @@ pub fn from_parts(
     list: PublishList,
     ttl: u32,
 ) -> Result<Config, ConfigError> {
+    let list = Arc::new(list);
     if hosts.is_empty() {
         return Err(ConfigError::Invalid(
             "no KMS host: give --host NAME[:PORT]".into(),
@@ -649,7 +654,7 @@ pub fn from_parts(
             name,
             port,
             addresses: Vec::new(),
-            publish_list: list.clone(),
+            publish_list: Arc::clone(&list),
         })
         .collect();
     for entry in list.entries() {
