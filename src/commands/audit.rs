@@ -10,12 +10,13 @@ use std::time::SystemTime;
 use clap::Args;
 use hickory_proto::rr::Name;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Deserialize;
 
 use super::check::{parse_domain, CheckArgs, Selection};
 use super::probe::ProbeArgs;
 use super::replication::ReplicationArgs;
 use super::updates::UpdatesArgs;
-use super::Context;
+use super::{keep_error, Context};
 use crate::error::Error;
 use crate::report::audit::{AuditDetails, DomainStatus};
 use crate::report::metrics::{HostMetric, Metrics, ServerMetric};
@@ -181,14 +182,12 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         details.check = Some(d);
     }
     if let Some(Details::Replication(d)) = merge(replication, "replication", &mut report) {
-        for zone in &d.zones {
-            for server in &zone.servers {
+        let zones: Vec<ZoneLag> = d.zones.read_as().map_err(keep_error)?;
+        for zone in zones {
+            for server in zone.servers {
                 metrics.servers.push(ServerMetric {
                     zone: zone.zone.clone(),
-                    server: server
-                        .address
-                        .clone()
-                        .unwrap_or_else(|| server.name.clone()),
+                    server: server.address.unwrap_or(server.name),
                     serial_lag: server.serial.map(|_| server.behind.unwrap_or(0)),
                 });
             }
@@ -244,6 +243,22 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         report: report.with_details(Details::Audit(Box::new(details))),
         metrics,
     })
+}
+
+/// What the metrics need of a zone's replication details, read back from
+/// them however they are kept.
+#[derive(Deserialize)]
+struct ZoneLag {
+    zone: String,
+    servers: Vec<ServerLag>,
+}
+
+#[derive(Deserialize)]
+struct ServerLag {
+    name: String,
+    address: Option<String>,
+    serial: Option<u32>,
+    behind: Option<u32>,
 }
 
 /// A progress line on stderr, drawn only when it is a terminal (indicatif

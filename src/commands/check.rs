@@ -30,7 +30,7 @@ use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::Context;
+use super::{keep_error, Context};
 use crate::checks::records::{
     self, DomainObservation, Expected, Rrset, RrsetRead, TargetAddresses, TargetLookup,
 };
@@ -128,7 +128,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report, Error> {
     // are done, straight into the report: only those are kept, so memory
     // grows by what is reported, not by every reply read.
     let mut report = Report::new("check");
-    let mut domains = Vec::with_capacity(selection.domains.len());
+    let mut domains = ctx.entries();
     let mut judged = stream::iter(&selection.domains)
         .map(|domain| {
             let configured = selection.domain(domain);
@@ -153,7 +153,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report, Error> {
         .buffered(usize::from(ctx.global.concurrency).max(1));
     while let Some((findings, details)) = judged.next().await {
         report.extend(findings);
-        domains.push(details);
+        domains.push(details).map_err(keep_error)?;
     }
     if let Some(config) = &selection.config {
         report.extend(config.warnings.iter().cloned());

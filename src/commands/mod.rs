@@ -19,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use crate::cli::GlobalArgs;
 use crate::config::{self, Config};
 use crate::error::Error;
+use crate::report::entries::Entries;
 
 /// What every command gets: the global options.
 #[derive(Debug)]
@@ -27,17 +28,30 @@ pub struct Context {
     /// Whether long runs may draw progress on stderr: a terminal, text
     /// output, not `-q`.
     pub progress: bool,
+    /// Whether the report's per-domain details are shown as text, and so
+    /// kept as values; otherwise they are kept as compact JSON
+    /// ([`Entries`](crate::report::entries::Entries)).
+    pub details_as_values: bool,
     /// The configuration, once read.
     config: OnceLock<Arc<Config>>,
 }
 
 impl Context {
-    pub fn new(global: GlobalArgs, progress: bool) -> Context {
+    pub fn new(global: GlobalArgs, progress: bool, details_as_values: bool) -> Context {
         Context {
             global,
             progress,
+            details_as_values,
             config: OnceLock::new(),
         }
+    }
+
+    /// An empty list of per-domain details, kept as [`details_as_values`]
+    /// says.
+    ///
+    /// [`details_as_values`]: Self::details_as_values
+    pub fn entries<T>(&self) -> Entries<T> {
+        Entries::new(self.details_as_values)
     }
 
     /// The configuration from `-c` or the search path; an error when there
@@ -52,4 +66,10 @@ impl Context {
         let config = Arc::new(config::load(&path)?);
         Ok(Arc::clone(self.config.get_or_init(|| config)))
     }
+}
+
+/// A detail that could not be kept as JSON (serializing kmsdns's own
+/// report types does not fail; should it, the run says so).
+pub(crate) fn keep_error(error: serde_json::Error) -> Error {
+    Error::Runtime(format!("cannot keep the report's details: {error}"))
 }

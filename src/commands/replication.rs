@@ -26,7 +26,7 @@ use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::check::{parse_domain, read_srv, Selection};
-use super::Context;
+use super::{keep_error, Context};
 use crate::checks::records::record_key;
 use crate::checks::replication::{
     self, OwnerRead, ServerObservation, ServerRead, SoaTimers, ZoneObservation, ZoneVerdict,
@@ -147,7 +147,7 @@ pub async fn run(args: &ReplicationArgs, ctx: &Context) -> Result<Report, Error>
     // reads become its findings and details as soon as it is done, straight
     // into the report: only those are kept, not every server's reply, so
     // memory grows by what is reported.
-    let mut details = Vec::with_capacity(zones.len());
+    let mut details = ctx.entries();
     let mut judged = stream::iter(zones)
         .map(|work| {
             let (resolver, opts) = (&resolver, &opts);
@@ -161,7 +161,7 @@ pub async fn run(args: &ReplicationArgs, ctx: &Context) -> Result<Report, Error>
     while let Some((discovery, findings, zone)) = judged.next().await {
         report.extend(discovery);
         report.extend(findings);
-        details.push(zone);
+        details.push(zone).map_err(keep_error)?;
     }
     if let Some(config) = &selection.config {
         report.extend(config.warnings.iter().cloned());

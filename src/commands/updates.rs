@@ -18,7 +18,7 @@ use clap::Args;
 use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::Name;
 
-use super::Context;
+use super::{keep_error, Context};
 use crate::checks::updates::{
     absolute, domain_of, live_findings, show_name, static_findings, worst,
 };
@@ -150,11 +150,11 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report, Error> {
         named_conf: args.named_conf.as_ref().map(|p| p.display().to_string()),
         files,
         live,
-        zones: Vec::new(),
+        zones: ctx.entries(),
     };
     for entry in zones.entries {
         report.extend(entry.findings);
-        details.zones.push(entry.details);
+        details.zones.push(entry.details).map_err(keep_error)?;
     }
     if let Some(config) = config {
         report.extend(config.warnings.iter().cloned());

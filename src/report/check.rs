@@ -9,12 +9,13 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::entries::Entries;
 use super::text::Palette;
 
 /// What `check` shows above its findings: one entry per domain checked.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckDetails {
-    pub domains: Vec<DomainCheck>,
+    pub domains: Entries<DomainCheck>,
 }
 
 /// What was read for one domain.
@@ -82,10 +83,11 @@ pub struct TargetAddresses {
 /// sources, then one aligned line per record with its target's addresses.
 pub fn render(details: &CheckDetails, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
     let rdata = |r: &SrvData| format!("{} {} {}", r.priority, r.weight, r.port);
-    let all = details.domains.iter().flat_map(|d| shown(d).records.iter());
+    let domains = details.domains.as_values();
+    let all = domains.iter().flat_map(|d| shown(d).records.iter());
     let rdata_width = all.clone().map(|r| rdata(r).len()).max().unwrap_or(0);
     let target_width = all.map(|r| r.target.len()).max().unwrap_or(0);
-    for domain in &details.domains {
+    for domain in domains {
         let source = shown(domain);
         let mut about = Vec::new();
         if let Some(zone) = &domain.zone {
@@ -199,7 +201,7 @@ mod tests {
             error: None,
         };
         let details = CheckDetails {
-            domains: vec![DomainCheck {
+            domains: Entries::from(vec![DomainCheck {
                 domain: "corp.example.".into(),
                 zone: Some("corp.example.".into()),
                 authoritative: source("ns1.corp.example. (192.0.2.53:53)"),
@@ -218,7 +220,7 @@ mod tests {
                         error: None,
                     },
                 ],
-            }],
+            }]),
         };
         let mut out = Vec::new();
         render(&details, Palette { color: false }, &mut out).unwrap();

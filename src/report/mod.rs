@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod check;
 pub mod discover;
+pub mod entries;
 pub mod json;
 pub mod metrics;
 pub mod nagios;

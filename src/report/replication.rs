@@ -10,12 +10,13 @@ use std::io::{self, Write};
 use owo_colors::Style;
 use serde::Serialize;
 
+use super::entries::Entries;
 use super::text::Palette;
 
 /// What `replication` shows above its findings: one entry per zone.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplicationDetails {
-    pub zones: Vec<ZoneReplication>,
+    pub zones: Entries<ZoneReplication>,
 }
 
 /// One zone: its servers compared with its primary.
@@ -146,7 +147,7 @@ pub fn render(
     palette: Palette,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    for zone in &details.zones {
+    for zone in details.zones.as_values() {
         let mut about = vec![format!("primary {}", zone.primary)];
         if let Some(serial) = zone.serial {
             about.push(format!("serial {serial}"));
@@ -279,7 +280,7 @@ mod tests {
         let mut down = server("ns2.corp.example.", ServerState::Timeout, None);
         down.rrsets.clear();
         let details = ReplicationDetails {
-            zones: vec![ZoneReplication {
+            zones: Entries::from(vec![ZoneReplication {
                 zone: "corp.example.".into(),
                 domains: vec!["corp.example.".into()],
                 primary: "ns1.corp.example.".into(),
@@ -296,7 +297,7 @@ mod tests {
                     down,
                     behind,
                 ],
-            }],
+            }]),
         };
         let mut out = Vec::new();
         render(&details, Palette { color: false }, &mut out).unwrap();

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::entries::Entries;
 use super::text::{severity_word, Palette};
 use super::{FindingId, Severity};
 
@@ -24,7 +25,7 @@ pub struct UpdatesDetails {
     /// Whether the live probe ran.
     pub live: bool,
     /// One entry per zone, in the order of the publish list.
-    pub zones: Vec<ZoneUpdates>,
+    pub zones: Entries<ZoneUpdates>,
 }
 
 /// One zone: what named.conf and the primary say about it.
@@ -136,6 +137,7 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
     }
     let id_width = details
         .zones
+        .as_values()
         .iter()
         .flat_map(|z| {
             let statics = z.static_verdicts.iter().map(|v| v.verdict);
@@ -150,7 +152,7 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
             verdict.map_or_else(String::new, |id| id.to_string())
         )
     };
-    for zone in &details.zones {
+    for zone in details.zones.as_values() {
         let title = zone.zone.as_deref().unwrap_or("(zone unknown)");
         writeln!(
             out,
@@ -227,7 +229,7 @@ mod tests {
             named_conf: Some("/etc/bind/named.conf".into()),
             files: vec!["/etc/bind/named.conf".into()],
             live: true,
-            zones: vec![ZoneUpdates {
+            zones: Entries::from(vec![ZoneUpdates {
                 zone: Some("open.example.".into()),
                 domains: vec!["open.example.".into()],
                 static_verdicts: vec![StaticVerdict {
@@ -251,7 +253,7 @@ mod tests {
                     verdict: Some(FindingId::UnsignedUpdatesAccepted),
                     severity: Severity::Critical,
                 }],
-            }],
+            }]),
         }
     }
 
