@@ -27,9 +27,10 @@ use crate::report::{Details, Finding, Report};
 /// replication + updates (live probe) + probe, over the whole publish list.
 ///
 /// Every finding of the underlying commands, grouped by domain, with a
-/// summary of domains by status and KMS addresses reachable. The parts run
-/// concurrently, each bounded by --concurrency. Formats: text (with -q,
-/// nothing at all when everything is OK, so cron mails only on problems),
+/// summary of domains by status and KMS addresses reachable. The DNS parts
+/// run one after another, the probe beside them, each bounded by
+/// --concurrency. Formats: text (with -q, nothing at all when everything is
+/// OK, so cron mails only on problems),
 /// json, nagios (one status line with performance data, then one line per
 /// problem), prometheus (node-exporter textfile format; --textfile writes it
 /// atomically). --fail-on chooses what makes a non-zero exit.
@@ -134,7 +135,19 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         };
         Some(step(super::probe::run(&probe_args, ctx).await, "probe"))
     };
-    let (check, replication, updates, probe) = tokio::join!(check, replication, updates, probe);
+    // The DNS parts run one after another, beside the probe (bound by TCP
+    // connects to the KMS hosts). They share what bounds them, the CPU and
+    // the DNS servers, so running them at once saved little time, and it
+    // held the transient state of all three at once (at 10,000 domains,
+    // 83 MiB against 71). updates comes first: it holds its details as
+    // values until it is done (it groups them by zone); the others keep
+    // only compact JSON.
+    let dns_parts = async {
+        let updates = updates.await;
+        let check = check.await;
+        (check, replication.await, updates)
+    };
+    let ((check, replication, updates), probe) = tokio::join!(dns_parts, probe);
     progress.finish_and_clear();
     let (check, replication) = (check?, replication?);
     let updates = updates.transpose()?;
