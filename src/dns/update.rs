@@ -419,15 +419,37 @@ pub async fn send_zone_update(
     key: Option<&TsigKey>,
     opts: &DnsOptions,
 ) -> Result<UpdateResponse, UpdateError> {
-    let id = random_id();
-    let mut message = build_zone_update(requests, id)?;
     let Some(request) = requests.first() else {
         return Err(UpdateError::InvalidRequest {
             zone: Name::root(),
             reason: "an update needs at least one RRset".to_owned(),
         });
     };
-    let zone = request.zone.clone();
+    let message = build_zone_update(requests, random_id())?;
+    send_update_message(server, message, &request.name, key, opts).await
+}
+
+/// Sends `message`, an UPDATE its caller built (ID set, the zone section
+/// first), to `server`, signed with `key` when given, and reports the
+/// outcome as [`send_update`] does. Errors name `name`, the owner the
+/// update is about.
+///
+/// For updates that [`UpdateRequest`] cannot express, such as the
+/// `updates` probe, whose add must come before its delete.
+pub async fn send_update_message(
+    server: SocketAddr,
+    mut message: Message,
+    name: &Name,
+    key: Option<&TsigKey>,
+    opts: &DnsOptions,
+) -> Result<UpdateResponse, UpdateError> {
+    let Some(zone_section) = message.queries().first().cloned() else {
+        return Err(UpdateError::InvalidRequest {
+            zone: Name::root(),
+            reason: "an update needs a zone section (RFC 2136 §2.3)".to_owned(),
+        });
+    };
+    let zone = zone_section.name().clone();
 
     let mut verifier: Option<ReplyVerifier> = match key {
         None => None,
@@ -449,13 +471,8 @@ pub async fn send_zone_update(
             reason: format!("cannot encode the message: {error}"),
         })?;
 
-    let zone_section = message
-        .queries()
-        .first()
-        .cloned()
-        .unwrap_or_else(|| Query::query(zone.clone(), RecordType::SOA));
     let expect = Expect {
-        id,
+        id: message.id(),
         op_code: OpCode::Update,
         question: &zone_section,
     };
@@ -479,20 +496,30 @@ pub async fn send_zone_update(
             .map_err(fail)?;
         sends += exchanged.sends;
     }
-    judge(request, key, server, exchanged, sends, verifier.as_mut())
+    judge(
+        &zone,
+        name,
+        key,
+        server,
+        exchanged,
+        sends,
+        verifier.as_mut(),
+    )
 }
 
 /// Turns a reply into the outcome, TSIG first: a reply whose signature is
-/// rejected or forged says nothing trustworthy about the rcode.
+/// rejected or forged says nothing trustworthy about the rcode. `zone` and
+/// `name` are what the errors name.
 pub(super) fn judge(
-    request: &UpdateRequest,
+    zone: &Name,
+    name: &Name,
     key: Option<&TsigKey>,
     server: SocketAddr,
     exchanged: Exchanged,
     sends: u32,
     verifier: Option<&mut ReplyVerifier>,
 ) -> Result<UpdateResponse, UpdateError> {
-    let zone = request.zone.clone();
+    let zone = zone.clone();
     let Some(message) = exchanged.message else {
         return Err(UpdateError::Malformed {
             server,
@@ -536,7 +563,7 @@ pub(super) fn judge(
         }
     }
 
-    let name = request.name.clone();
+    let name = name.clone();
     let prerequisite = |rcode| UpdateError::PrerequisiteFailed {
         server,
         zone: zone.clone(),
