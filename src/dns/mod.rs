@@ -43,6 +43,10 @@ pub use resolver::{
 };
 pub use transport::{SocketPool, Transport};
 pub use tsig::TsigError;
+/// For the `updates` probe signed with GSS-TSIG, which exchanges through
+/// [`gss`] and judges the reply as [`send_update_message`] does.
+#[cfg(feature = "gssapi")]
+pub(crate) use update::judge;
 pub use update::{
     build_update, build_zone_update, send_update, send_update_message, send_zone_update, Expected,
     PrerequisiteRcode, UpdateError, UpdateRequest, UpdateResponse,

@@ -107,8 +107,6 @@ pub enum Answer {
     KeyRejected,
     /// No usable answer.
     Failed,
-    /// Not sent: the probe cannot sign with the key's algorithm.
-    NotSent,
 }
 
 impl Answer {
@@ -118,7 +116,6 @@ impl Answer {
             Answer::Refused => "refused",
             Answer::KeyRejected => "signature rejected",
             Answer::Failed => "no answer",
-            Answer::NotSent => "not probed",
         }
     }
 }
