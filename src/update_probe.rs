@@ -56,19 +56,16 @@
 //!    could be tomorrow.
 //!
 //! The probe goes unsigned first (does the zone accept anyone?), then signed
-//! with the domain's configured key (would `publish` be accepted?). It
-//! travels over UDP, as `nsupdate` sends it; a lost reply is answered by
-//! the same message again, which repeats the same no-op. A signed reply is
-//! believed only when its TSIG verifies; a rejected signature is reported
-//! with the server's TSIG error (BADSIG: wrong secret, BADKEY: unknown key
-//! name or algorithm, BADTIME: clock skew).
-//!
-//! The signature is hickory's `TSigner`, over the key name in canonical
-//! lower case (RFC 8945 §4.3.3): HMAC-SHA256/384/512 only. A key in
-//! hmac-md5, hmac-sha1 or hmac-sha224, which `publish` signs with through
-//! `crate::dns`, is not probed ([`ProbeAnswer::NotSent`]); once the DNS
-//! layer can send a message built by its caller, this module's exchange
-//! and signing give way to it.
+//! with the domain's configured key (would `publish` be accepted?). It is
+//! sent by [`crate::dns::send_update_message`], as `publish` sends its
+//! updates: signed with the same TSIG signer, so with every algorithm
+//! `publish` uses (hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256/384/512),
+//! over UDP as `nsupdate` sends it (TCP beyond 512 bytes or when the reply
+//! is truncated). A lost reply is answered by the same message again,
+//! which repeats the same no-op. A signed reply is believed only when its
+//! TSIG verifies; a rejected signature is reported with the server's TSIG
+//! error (BADSIG: wrong secret, BADKEY: unknown key name or algorithm,
+//! BADTIME: clock skew).
 //!
 //! Every attempt is logged by the server (`update 'zone/IN' denied`, or
 //! `updating zone …: adding an RR` and `deleting an RR` when accepted).
@@ -79,30 +76,20 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hickory_proto::dnssec::rdata::tsig::TsigAlgorithm as HickoryAlgorithm;
-use hickory_proto::dnssec::rdata::{DNSSECRData, TSIG};
-use hickory_proto::dnssec::tsig::TSigner;
-use hickory_proto::op::{
-    Message, MessageType, MessageVerifier, OpCode, ResponseCode, UpdateMessage,
-};
+use hickory_proto::op::{Message, UpdateMessage};
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{DNSClass, Name, RData, Record};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
-use tokio::net::UdpSocket;
-use tokio::time::{timeout_at, Instant};
 
 use crate::apply::read_rrset;
 use crate::config::gss::GssAuth;
-use crate::config::key::{TsigAlgorithm, TsigKey};
+use crate::config::key::TsigKey;
 use crate::config::{srv_owner, ServerSpec};
 use crate::dns::{
-    self, DnsOptions, Expected, PrerequisiteRcode, Resolver, Transport, TsigError, UpdateError,
-    UpdateRequest, UpdateResponse,
+    self, DnsOptions, Expected, Resolver, TsigError, UpdateError, UpdateRequest, UpdateResponse,
 };
 use crate::plan::Current;
 
@@ -116,12 +103,6 @@ pub const SENTINEL_PORT: u16 = 0;
 /// How many times a probe re-reads the RRset after another host changed it
 /// between the read and the probe.
 pub const MAX_RETRIES: u32 = 3;
-
-/// The TSIG window either side of the time signed (RFC 8945 §10).
-const FUDGE_SECONDS: u16 = 300;
-
-/// The largest DNS message (the TCP length prefix).
-const MAX_MESSAGE: usize = 65_535;
 
 /// A domain whose `_vlmcs._tcp` records are probed.
 #[derive(Debug, Clone)]
@@ -152,12 +133,6 @@ pub enum ProbeAnswer {
     },
     /// No usable answer: what the server allows is unknown.
     Failed {
-        /// Why.
-        message: String,
-    },
-    /// The probe could not be signed with this key's algorithm, so it was
-    /// not sent (see [`can_sign`]).
-    NotSent {
         /// Why.
         message: String,
     },
@@ -254,266 +229,13 @@ pub async fn send_probe(
     key: Option<&TsigKey>,
     opts: &DnsOptions,
 ) -> Result<UpdateResponse, UpdateError> {
-    let invalid = |reason: String| UpdateError::InvalidRequest {
-        zone: zone.clone(),
-        reason,
-    };
     let id = (random_u64() & 0xffff) as u16;
-    let sentinel = sentinel(random_u64()).map_err(invalid)?;
-    let mut message = build_probe(zone, name, current, &sentinel, ttl, id)?;
-    let verifier = match key {
-        None => None,
-        Some(key) => Some(sign(&mut message, key, zone)?),
-    };
-    let bytes = message
-        .to_vec()
-        .map_err(|e| invalid(format!("cannot encode the message: {e}")))?;
-    let (reply, sends) = exchange_udp(server, zone, &bytes, id, opts).await?;
-    judge(server, zone, name, key, &reply, sends, verifier)
-}
-
-fn hickory_algorithm(algorithm: TsigAlgorithm) -> Option<HickoryAlgorithm> {
-    match algorithm {
-        TsigAlgorithm::HmacSha256 => Some(HickoryAlgorithm::HmacSha256),
-        TsigAlgorithm::HmacSha384 => Some(HickoryAlgorithm::HmacSha384),
-        TsigAlgorithm::HmacSha512 => Some(HickoryAlgorithm::HmacSha512),
-        TsigAlgorithm::HmacMd5 | TsigAlgorithm::HmacSha1 | TsigAlgorithm::HmacSha224 => None,
-    }
-}
-
-/// Whether the probe can sign with `algorithm`. It signs with hickory's
-/// `TSigner`, which computes HMAC-SHA256/384/512 only; `publish` signs with
-/// every algorithm BIND offers (`crate::dns`), so a key in hmac-md5,
-/// hmac-sha1 or hmac-sha224 works for `publish` but is not probed.
-pub fn can_sign(algorithm: TsigAlgorithm) -> bool {
-    hickory_algorithm(algorithm).is_some()
-}
-
-/// Appends a TSIG record (RFC 8945 §4) and returns the reply's verifier.
-fn sign(message: &mut Message, key: &TsigKey, zone: &Name) -> Result<MessageVerifier, UpdateError> {
-    let failed = |reason: String| UpdateError::InvalidRequest {
-        zone: zone.clone(),
-        reason: format!("cannot sign with key {}: {reason}", key.name),
-    };
-    let algorithm = hickory_algorithm(key.algorithm).ok_or_else(|| {
-        failed(format!(
-            "the probe signs with hmac-sha256, hmac-sha384 or hmac-sha512, not {}",
-            key.algorithm.bind_name()
-        ))
-    })?;
-    // RFC 8945 §4.3.3 digests the key name in canonical (lower-case) form;
-    // BIND finds the key whatever the case on the wire, but answers BADSIG
-    // to a MAC over the name as a key file may spell it, in capitals.
-    let mut key_name = key.name.to_lowercase();
-    key_name.set_fqdn(true);
-    let signer = TSigner::new(
-        key.secret.expose().to_vec(),
-        algorithm,
-        key_name,
-        FUDGE_SECONDS,
-    )
-    .map_err(|e| failed(e.to_string()))?;
-    match message.finalize(&signer, unix_now()) {
-        Ok(Some(verifier)) => Ok(verifier),
-        Ok(None) => Err(failed("the signer returned no verifier".into())),
-        Err(e) => Err(failed(e.to_string())),
-    }
-}
-
-/// Sends `request` over UDP and waits for the reply with our ID, resending
-/// the same bytes after each timeout, `opts.attempts` times in all.
-/// Datagrams that are not our reply are dropped (RFC 5452 §9.1).
-async fn exchange_udp(
-    server: SocketAddr,
-    zone: &Name,
-    request: &[u8],
-    id: u16,
-    opts: &DnsOptions,
-) -> Result<(Vec<u8>, u32), UpdateError> {
-    let io_error = |source: io::Error| {
-        if source.kind() == io::ErrorKind::ConnectionRefused {
-            UpdateError::Unreachable {
-                server,
-                zone: zone.clone(),
-                source,
-            }
-        } else {
-            UpdateError::Io {
-                server,
-                zone: zone.clone(),
-                source,
-            }
-        }
-    };
-    let local: SocketAddr = match server {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let socket = UdpSocket::bind(local).await.map_err(io_error)?;
-    // Connected: only `server` can answer, and ICMP port unreachable comes
-    // back as ECONNREFUSED.
-    socket.connect(server).await.map_err(io_error)?;
-    let mut buffer = vec![0u8; MAX_MESSAGE];
-    let attempts = opts.attempts.max(1);
-    for sends in 1..=attempts {
-        socket.send(request).await.map_err(io_error)?;
-        let deadline = Instant::now() + opts.timeout;
-        loop {
-            let received = match timeout_at(deadline, socket.recv(&mut buffer)).await {
-                Err(_elapsed) => break,
-                Ok(received) => received.map_err(io_error)?,
-            };
-            let bytes = &buffer[..received];
-            if bytes.len() < 12 || u16::from_be_bytes([bytes[0], bytes[1]]) != id {
-                continue;
-            }
-            return Ok((bytes.to_vec(), sends));
-        }
-    }
-    Err(UpdateError::Timeout {
-        server,
-        zone: zone.clone(),
-        attempts,
-    })
-}
-
-/// Turns the reply into the outcome, its TSIG first: a reply to a signed
-/// probe whose signature does not verify says nothing trustworthy.
-fn judge(
-    server: SocketAddr,
-    zone: &Name,
-    name: &Name,
-    key: Option<&TsigKey>,
-    bytes: &[u8],
-    sends: u32,
-    verifier: Option<MessageVerifier>,
-) -> Result<UpdateResponse, UpdateError> {
-    let malformed = |reason: String| UpdateError::Malformed {
-        server,
+    let sentinel = sentinel(random_u64()).map_err(|reason| UpdateError::InvalidRequest {
         zone: zone.clone(),
         reason,
-    };
-    let message = Message::from_vec(bytes)
-        .map_err(|e| malformed(format!("the reply does not parse: {e}")))?;
-    if message.message_type() != MessageType::Response || message.op_code() != OpCode::Update {
-        return Err(malformed(
-            "the reply with our ID is not an UPDATE response".into(),
-        ));
-    }
-    if message.truncated() {
-        return Err(malformed("the reply is truncated".into()));
-    }
-    let rcode = message.response_code();
-    let key_name = key.map(|k| k.name.clone());
-    let mut signed = false;
-    if let Some(mut verifier) = verifier {
-        match message.signature().last().map(Record::data) {
-            Some(RData::DNSSEC(DNSSECRData::TSIG(tsig))) => {
-                let error = tsig_error(tsig).map_err(malformed)?;
-                if error.is_some() || tsig.mac().is_empty() {
-                    return Err(UpdateError::NotAuth {
-                        server,
-                        zone: zone.clone(),
-                        key: key_name,
-                        tsig_error: error,
-                    });
-                }
-                verifier(bytes).map_err(|e| UpdateError::BadResponseSignature {
-                    server,
-                    zone: zone.clone(),
-                    reason: e.to_string(),
-                })?;
-                signed = true;
-            }
-            Some(_) => {
-                return Err(UpdateError::BadResponseSignature {
-                    server,
-                    zone: zone.clone(),
-                    reason: "the reply is signed with SIG(0), not TSIG".into(),
-                })
-            }
-            // An unsigned error reply (e.g. FORMERR: the server could not
-            // read the TSIG) is reported as such; only a success must be
-            // signed to be believed.
-            None if rcode == ResponseCode::NoError => {
-                return Err(UpdateError::BadResponseSignature {
-                    server,
-                    zone: zone.clone(),
-                    reason: "the reply to a signed update is not signed".into(),
-                })
-            }
-            None => {}
-        }
-    }
-    let prerequisite = |rcode| UpdateError::PrerequisiteFailed {
-        server,
-        zone: zone.clone(),
-        name: name.clone(),
-        rcode,
-        retransmitted: sends > 1,
-    };
-    let zone = zone.clone();
-    Err(match rcode {
-        ResponseCode::NoError => {
-            return Ok(UpdateResponse {
-                server,
-                zone,
-                signed,
-                transport: Transport::Udp,
-                sends,
-            })
-        }
-        ResponseCode::Refused => UpdateError::Refused {
-            server,
-            zone,
-            name: name.clone(),
-            signed: key.is_some(),
-            key: key_name,
-        },
-        ResponseCode::NotAuth => UpdateError::NotAuth {
-            server,
-            zone,
-            key: key_name,
-            tsig_error: None,
-        },
-        ResponseCode::NXRRSet => prerequisite(PrerequisiteRcode::NxRrset),
-        ResponseCode::YXRRSet => prerequisite(PrerequisiteRcode::YxRrset),
-        ResponseCode::NXDomain => prerequisite(PrerequisiteRcode::NxDomain),
-        ResponseCode::YXDomain => prerequisite(PrerequisiteRcode::YxDomain),
-        ResponseCode::NotZone => UpdateError::NotZone {
-            server,
-            zone,
-            name: name.clone(),
-        },
-        ResponseCode::ServFail => UpdateError::ServFail { server, zone },
-        ResponseCode::FormErr => UpdateError::FormErr { server, zone },
-        ResponseCode::NotImp => UpdateError::NotImp { server, zone },
-        rcode => UpdateError::Rcode {
-            server,
-            zone,
-            rcode,
-        },
-    })
-}
-
-/// The error field of a TSIG RDATA, which hickory 0.25.2 has no getter
-/// for: read back from its wire form (RFC 8945 §4.2: algorithm name, time
-/// signed (48 bits), fudge, MAC size, MAC, original ID, error, …).
-fn tsig_error(tsig: &TSIG) -> Result<Option<TsigError>, String> {
-    let bytes = tsig
-        .to_bytes()
-        .map_err(|e| format!("cannot re-encode the reply's TSIG: {e}"))?;
-    let malformed = |e: &dyn std::fmt::Display| format!("malformed TSIG in the reply: {e}");
-    let mut decoder = BinDecoder::new(&bytes);
-    Name::read(&mut decoder).map_err(|e| malformed(&e))?;
-    decoder.read_slice(6 + 2).map_err(|e| malformed(&e))?;
-    let mac_size = decoder.read_u16().map_err(|e| malformed(&e))?.unverified();
-    decoder
-        .read_slice(usize::from(mac_size))
-        .map_err(|e| malformed(&e))?;
-    decoder.read_u16().map_err(|e| malformed(&e))?;
-    let error = decoder.read_u16().map_err(|e| malformed(&e))?.unverified();
-    Ok(TsigError::from_code(error))
+    })?;
+    let message = build_probe(zone, name, current, &sentinel, ttl, id)?;
+    dns::send_update_message(server, message, name, key, opts).await
 }
 
 /// Probes one domain: finds its zone and primary, reads the RRset, then
@@ -607,15 +329,6 @@ struct Session<'a> {
 impl Session<'_> {
     /// One probe, re-read and re-sent when the RRset changed meanwhile.
     async fn ask(&mut self, key: Option<&TsigKey>, gss: Option<&GssAuth>) -> ProbeAnswer {
-        if let Some(key) = key.filter(|k| !can_sign(k.algorithm)) {
-            return ProbeAnswer::NotSent {
-                message: format!(
-                    "key {} uses {}, and the probe signs with hmac-sha256, hmac-sha384 or hmac-sha512 only",
-                    key.name,
-                    key.algorithm.bind_name()
-                ),
-            };
-        }
         let mut attempts = 0;
         loop {
             // An empty RRset has no TTL to keep: the sentinel is alone in it
@@ -701,15 +414,8 @@ impl Session<'_> {
         let message = build_probe(zone, self.name, &self.current, &sentinel, ttl, id)?;
         let (exchanged, _principal) =
             dns::gss::exchange_signed(self.server, zone, gss, message, self.opts).await?;
-        judge(
-            self.server,
-            zone,
-            self.name,
-            None,
-            &exchanged.bytes,
-            exchanged.sends,
-            None,
-        )
+        let sends = exchanged.sends;
+        dns::judge(zone, self.name, None, self.server, exchanged, sends, None)
     }
 
     /// Without the `gssapi` feature a `gss-tsig` domain cannot be probed
@@ -768,18 +474,11 @@ fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// Seconds since the epoch for the TSIG "time signed" (RFC 8945 §4.2).
-fn unix_now() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX))
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::SrvRecord;
+    use hickory_proto::op::OpCode;
     use hickory_proto::rr::RecordType;
 
     fn name(text: &str) -> Name {
@@ -898,142 +597,5 @@ mod tests {
         expected.extend_from_slice(&[0xc0, 30, 0, 33, 0, 0xfe, 0, 0, 0, 0, 0, 17]);
         expected.extend_from_slice(rdata);
         assert_eq!(updates, &expected[..]);
-    }
-
-    /// BIND's answer to a signature it rejects: NOTAUTH with a TSIG whose
-    /// MAC is empty and whose error says why.
-    fn rejection(error: u16) -> Vec<u8> {
-        use hickory_proto::dnssec::rdata::tsig::make_tsig_record;
-        use hickory_proto::op::Query;
-        let mut reply = Message::new();
-        reply
-            .set_id(9)
-            .set_message_type(MessageType::Response)
-            .set_op_code(OpCode::Update)
-            .set_response_code(ResponseCode::NotAuth)
-            .add_query(Query::query(name("corp.example."), RecordType::SOA));
-        let tsig = TSIG::new(
-            HickoryAlgorithm::HmacSha256,
-            1_700_000_000,
-            300,
-            Vec::new(),
-            9,
-            error,
-            Vec::new(),
-        );
-        reply.add_tsig(make_tsig_record(name("kmsdns-secure."), tsig));
-        reply.to_vec().unwrap()
-    }
-
-    fn key() -> TsigKey {
-        use crate::config::key::{KeyOrigin, Secret};
-        TsigKey {
-            name: name("kmsdns-secure."),
-            algorithm: TsigAlgorithm::HmacSha256,
-            secret: Secret::new(b"0123456789abcdef0123456789abcdef".to_vec()),
-            origin: KeyOrigin::Env("KMSDNS_KEY".to_owned()),
-        }
-    }
-
-    #[test]
-    fn a_rejected_signature_names_the_tsig_error() {
-        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
-        let zone = name("corp.example.");
-        let owner = name("_vlmcs._tcp.corp.example.");
-        for (code, word) in [(16, "BADSIG"), (17, "BADKEY"), (18, "BADTIME")] {
-            let mut request = build_probe(
-                &zone,
-                &owner,
-                &current(None, &[]),
-                &sentinel(1).unwrap(),
-                3600,
-                9,
-            )
-            .unwrap();
-            let verifier = sign(&mut request, &key(), &zone).unwrap();
-            let error = judge(
-                server,
-                &zone,
-                &owner,
-                Some(&key()),
-                &rejection(code),
-                1,
-                Some(verifier),
-            )
-            .unwrap_err();
-            assert!(
-                matches!(
-                    error,
-                    UpdateError::NotAuth {
-                        tsig_error: Some(_),
-                        ..
-                    }
-                ),
-                "{error:?}"
-            );
-            assert!(error.to_string().contains(word), "{error}");
-        }
-    }
-
-    #[test]
-    fn an_unsigned_success_to_a_signed_probe_is_not_believed() {
-        use hickory_proto::op::Query;
-        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
-        let zone = name("corp.example.");
-        let owner = name("_vlmcs._tcp.corp.example.");
-        let mut request = build_probe(
-            &zone,
-            &owner,
-            &current(None, &[]),
-            &sentinel(1).unwrap(),
-            60,
-            9,
-        )
-        .unwrap();
-        let verifier = sign(&mut request, &key(), &zone).unwrap();
-        let mut reply = Message::new();
-        reply
-            .set_id(9)
-            .set_message_type(MessageType::Response)
-            .set_op_code(OpCode::Update)
-            .add_query(Query::query(zone.clone(), RecordType::SOA));
-        let bytes = reply.to_vec().unwrap();
-        let error = judge(
-            server,
-            &zone,
-            &owner,
-            Some(&key()),
-            &bytes,
-            1,
-            Some(verifier),
-        )
-        .unwrap_err();
-        assert!(
-            matches!(error, UpdateError::BadResponseSignature { .. }),
-            "{error:?}"
-        );
-        // Unsigned, the same reply is an acceptance.
-        assert!(judge(server, &zone, &owner, None, &bytes, 1, None).is_ok());
-    }
-
-    #[test]
-    fn garbage_and_queries_are_not_taken_for_answers() {
-        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
-        let zone = name("corp.example.");
-        let owner = name("_vlmcs._tcp.corp.example.");
-        let garbage = [
-            0u8, 9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1,
-        ];
-        assert!(matches!(
-            judge(server, &zone, &owner, None, &garbage, 1, None),
-            Err(UpdateError::Malformed { .. })
-        ));
-        let mut query = Message::new();
-        query.set_id(9).set_op_code(OpCode::Update);
-        let bytes = query.to_vec().unwrap();
-        assert!(matches!(
-            judge(server, &zone, &owner, None, &bytes, 1, None),
-            Err(UpdateError::Malformed { .. })
-        ));
     }
 }

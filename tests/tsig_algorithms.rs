@@ -7,8 +7,10 @@
 //! `_vlmcs._tcp.tsig.example.` to keys that `tsig-keygen` makes for the
 //! test. A signed update must be applied and its signed reply verified; the
 //! same key name and algorithm with another secret must get NOTAUTH with
-//! the TSIG error BADSIG, and change nothing. What the server holds is read
-//! with the harness's own queries, never through the code under test.
+//! the TSIG error BADSIG, and change nothing. The `updates` probe, signed
+//! the same way, must be accepted (or get BADSIG) and change nothing. What
+//! the server holds is read with the harness's own queries, never through
+//! the code under test.
 
 mod common;
 
@@ -27,9 +29,12 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use kmsdns::config::key::{load_key_file, TsigAlgorithm, TsigKey};
+use kmsdns::config::SrvRecord;
 use kmsdns::dns::{
     self, DnsOptions, Expected, Transport, TsigError, UpdateError, UpdateRequest, UpdateResponse,
 };
+use kmsdns::plan::Current;
+use kmsdns::update_probe::send_probe;
 
 const ZONE: &str = "tsig.example";
 const OWNER: &str = "_vlmcs._tcp.tsig.example.";
@@ -314,15 +319,56 @@ fn set(targets: &[&str]) -> BTreeSet<String> {
         .collect()
 }
 
+/// The `updates` probe signed with `key`, of the SRV RRset as it holds
+/// `targets` (as [`update`] adds them, TTL 3600).
+async fn probe(
+    server: &Server,
+    key: &TsigKey,
+    targets: &[&str],
+) -> Result<UpdateResponse, UpdateError> {
+    let current = Current {
+        ttl: (!targets.is_empty()).then_some(3600),
+        records: targets
+            .iter()
+            .map(|target| SrvRecord {
+                priority: 0,
+                weight: 0,
+                port: 1688,
+                target: name(target),
+            })
+            .collect(),
+    };
+    send_probe(
+        server.addr(),
+        &name("tsig.example."),
+        &name(OWNER),
+        &current,
+        3600,
+        Some(key),
+        &server.opts(),
+    )
+    .await
+}
+
 /// The whole check for one algorithm: accepted and verified with the
 /// server's key, BADSIG with another secret, and the zone changed by the
-/// first only.
+/// update only, never by the probe.
 async fn signs_and_verifies(algorithm: &str, expected: TsigAlgorithm) {
     let key_name = format!("kmsdns-{algorithm}");
     let server = Server::start(&[(&key_name, algorithm)]);
     let opts = server.opts();
     let key = server.key(&key_name);
     assert_eq!(key.algorithm, expected);
+
+    // The probe signs as publish does, so the answer is the one publish
+    // will get; it adds and deletes its sentinel in one message, a no-op.
+    let probed = probe(&server, &key, &[]).await;
+    assert!(
+        matches!(probed, Ok(UpdateResponse { signed: true, .. })),
+        "{algorithm}: probe {probed:?}"
+    );
+    assert_eq!(server.srv_set(), set(&[]), "{algorithm}: probe");
+    assert_eq!(server.serial(), 1, "{algorithm}: the probe changed nothing");
 
     let applied = dns::send_update(
         server.addr(),
@@ -382,6 +428,18 @@ async fn signs_and_verifies(algorithm: &str, expected: TsigAlgorithm) {
         2,
         "{algorithm}: the impostor changed nothing"
     );
+
+    let probed = probe(&server, &impostor, &[]).await;
+    assert!(
+        matches!(
+            &probed,
+            Err(UpdateError::NotAuth {
+                tsig_error: Some(TsigError::BadSig),
+                ..
+            })
+        ),
+        "{algorithm}: probe {probed:?}"
+    );
 }
 
 #[tokio::test]
@@ -417,7 +475,8 @@ async fn hmac_sha512_signs_and_verifies() {
 /// RFC 8945 §4.3.3 digests the key name in canonical (lower-case) form:
 /// a key file that spells it with capitals must still sign what BIND
 /// computes. The update is large enough to go over TCP (more than 512
-/// bytes), so the reply's MAC is checked there too.
+/// bytes), so the reply's MAC is checked there too; so is the probe of the
+/// RRset it makes, which must change nothing over TCP either.
 #[tokio::test]
 async fn a_key_name_in_capitals_signs_over_tcp_too() {
     let server = Server::start(&[("KmsDns-Legacy", "hmac-md5")]);
@@ -446,4 +505,20 @@ async fn a_key_name_in_capitals_signs_over_tcp_too() {
         "{applied:?}"
     );
     assert_eq!(server.srv_set(), set(&targets));
+    assert_eq!(server.serial(), 2);
+
+    let probed = probe(&server, &key, &targets).await;
+    assert!(
+        matches!(
+            probed,
+            Ok(UpdateResponse {
+                signed: true,
+                transport: Transport::Tcp,
+                ..
+            })
+        ),
+        "{probed:?}"
+    );
+    assert_eq!(server.srv_set(), set(&targets));
+    assert_eq!(server.serial(), 2, "the probe changed nothing");
 }

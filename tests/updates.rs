@@ -753,65 +753,81 @@ fn a_wrong_secret_or_unknown_key_is_named() {
 }
 
 /// The key as its file spells it: a name in capitals is signed in its
-/// canonical lower-case form (RFC 8945 §4.3.3), which BIND accepts; a key
-/// the probe cannot sign with (hmac-md5) leaves the grant unknown, a
-/// warning, never a verdict on the key.
+/// canonical lower-case form (RFC 8945 §4.3.3), which BIND accepts; and a
+/// key in hmac-md5, hmac-sha1 or hmac-sha224, which `publish` signs with, is
+/// probed with too, and accepted where it is granted.
 #[test]
-fn key_name_case_and_unsigned_algorithms() {
+fn key_name_case_and_legacy_algorithms() {
     use std::os::unix::fs::PermissionsExt;
-    let bed = TestBed::start();
     let keys = tempfile::tempdir().expect("temp dir");
-    let text = fs::read_to_string(key_file("kmsdns-secure")).expect("key file");
     let write = |file: &str, text: String| {
         let path = keys.path().join(file);
         fs::write(&path, text).expect("write key");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
         path
     };
+    let text = fs::read_to_string(key_file("kmsdns-secure")).expect("key file");
     let capitals = write(
         "capitals.key",
         text.replace("key \"kmsdns-secure\"", "key \"KMSDNS-Secure\""),
     );
-    let md5 = write(
-        "md5.key",
-        "key \"kmsdns-secure\" {\n\talgorithm hmac-md5;\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZg==\";\n};\n"
-            .to_string(),
-    );
-    let setup = Setup::new(
-        &["secure.example", "branch.secure.example"],
-        Some("capitals"),
-        &format!(
-            "[tsig-key.capitals]\nfile = \"{}\"\n[tsig-key.md5]\nfile = \"{}\"\n\
-             [domain.\"branch.secure.example\"]\nkey = \"md5\"\n",
-            capitals.display(),
-            md5.display()
-        ),
-    );
-    let run = kmsdns(
-        Some(&bed),
-        &["-c", &setup.path(), "--format", "json", "updates"],
-    );
-    assert_eq!(run.status, 1, "{}", run.show());
-    let doc = run.json();
-    assert_eq!(
-        findings(&doc),
-        [
-            ("keyed-only".into(), "ok".into(), "secure.example.".into()),
-            (
-                "update-probe-failed".into(),
-                "warning".into(),
-                "branch.secure.example.".into()
+    // Keys of their own, granted on the primary like kmsdns-secure.
+    let legacy: Vec<(String, PathBuf)> = ["hmac-md5", "hmac-sha1", "hmac-sha224"]
+        .iter()
+        .map(|algorithm| {
+            let name = format!("kmsdns-{algorithm}");
+            let path = write(
+                &format!("{name}.key"),
+                format!(
+                    "key \"{name}\" {{\n\talgorithm {algorithm};\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZg==\";\n}};\n"
+                ),
+            );
+            (name, path)
+        })
+        .collect();
+    let bed = legacy
+        .iter()
+        .fold(TestBed::builder(), |bed, (name, path)| {
+            bed.tsig_key(name, path)
+        })
+        .start();
+    let before = state(&bed);
+    for (name, path) in &legacy {
+        let setup = Setup::new(
+            &["secure.example", "branch.secure.example"],
+            Some("capitals"),
+            &format!(
+                "[tsig-key.capitals]\nfile = \"{}\"\n[tsig-key.legacy]\nfile = \"{}\"\n\
+                 [domain.\"branch.secure.example\"]\nkey = \"legacy\"\n",
+                capitals.display(),
+                path.display()
             ),
-        ]
-    );
-    assert_eq!(live(&doc, "secure.example.")["signed"], "accepted");
-    let branch = live(&doc, "branch.secure.example.");
-    assert_eq!(branch["unsigned"], "refused");
-    assert_eq!(branch["signed"], "not-sent");
-    assert!(
-        branch["error"].as_str().unwrap_or("").contains("hmac-md5"),
-        "{branch}"
-    );
+        );
+        let run = kmsdns(
+            Some(&bed),
+            &["-c", &setup.path(), "--format", "json", "updates"],
+        );
+        assert_eq!(run.status, 0, "{name}: {}", run.show());
+        let doc = run.json();
+        assert_eq!(
+            findings(&doc),
+            [
+                ("keyed-only".into(), "ok".into(), "secure.example.".into()),
+                (
+                    "keyed-only".into(),
+                    "ok".into(),
+                    "branch.secure.example.".into()
+                ),
+            ],
+            "{name}"
+        );
+        assert_eq!(live(&doc, "secure.example.")["signed"], "accepted");
+        let branch = live(&doc, "branch.secure.example.");
+        assert_eq!(branch["unsigned"], "refused", "{name}");
+        assert_eq!(branch["signed"], "accepted", "{name}");
+        assert_eq!(branch["key"], name.as_str(), "{name}");
+        assert_unchanged(&bed, &before);
+    }
 }
 
 #[test]

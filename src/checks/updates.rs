@@ -263,8 +263,7 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
             )),
         )),
         Some(ProbeAnswer::Failed { message })
-        | Some(ProbeAnswer::KeyRejected { message, .. })
-        | Some(ProbeAnswer::NotSent { message }) => {
+        | Some(ProbeAnswer::KeyRejected { message, .. }) => {
             findings.push(about(Finding::new(
                 FindingId::UpdateProbeFailed,
                 Severity::Critical,
@@ -307,16 +306,6 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
                 .hint(key_hint(*tsig_error)),
             ),
         ),
-        (Some(key), Some(ProbeAnswer::NotSent { message })) => findings.push(about(
-            Finding::new(
-                FindingId::UpdateProbeFailed,
-                Severity::Warning,
-                format!(
-                    "the signed probe of {name} was not sent ({message}): whether key {key} is granted is unknown"
-                ),
-            )
-            .hint("kmsdns publish signs with this key all the same; a hmac-sha256 key (tsig-keygen -a hmac-sha256) can be probed"),
-        )),
         (Some(_), Some(ProbeAnswer::Failed { message })) => findings.push(about(Finding::new(
             FindingId::UpdateProbeFailed,
             Severity::Critical,
@@ -590,20 +579,6 @@ mod tests {
         );
         assert!(badsig[0].message.contains("BADSIG"));
         assert!(badsig[0].hint.as_deref().unwrap_or("").contains("secret"));
-        // A key the probe cannot sign with: unknown, not a failure of the key.
-        let md5 = live_findings(
-            &probe(
-                ProbeAnswer::Refused,
-                Some(ProbeAnswer::NotSent {
-                    message: "key k uses hmac-md5".into(),
-                }),
-            ),
-            true,
-        );
-        assert_eq!(
-            ids(&md5),
-            [(FindingId::UpdateProbeFailed, Severity::Warning)]
-        );
         // Without a configuration, a missing key is only worth knowing.
         let info = live_findings(&probe(ProbeAnswer::Refused, None), false);
         assert_eq!(ids(&info), [(FindingId::NoKey, Severity::Info)]);

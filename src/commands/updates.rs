@@ -220,16 +220,15 @@ fn answer(probe: Option<&ProbeAnswer>) -> Option<Answer> {
         ProbeAnswer::Refused => Answer::Refused,
         ProbeAnswer::KeyRejected { .. } => Answer::KeyRejected,
         ProbeAnswer::Failed { .. } => Answer::Failed,
-        ProbeAnswer::NotSent { .. } => Answer::NotSent,
     })
 }
 
 fn live_verdict(probe: &LiveProbe, findings: &[Finding]) -> LiveVerdict {
     let (verdict, severity) = verdict_of(findings);
     let failure = |answer: Option<&ProbeAnswer>| match answer {
-        Some(ProbeAnswer::Failed { message })
-        | Some(ProbeAnswer::KeyRejected { message, .. })
-        | Some(ProbeAnswer::NotSent { message }) => Some(message.clone()),
+        Some(ProbeAnswer::Failed { message }) | Some(ProbeAnswer::KeyRejected { message, .. }) => {
+            Some(message.clone())
+        }
         _ => None,
     };
     LiveVerdict {

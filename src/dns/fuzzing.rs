@@ -230,7 +230,15 @@ fn read_update_reply(bytes: &[u8], id: u16) {
         } else {
             (None, None)
         };
-        let outcome = judge(&request, key, SERVER, exchanged, 1, verifier);
+        let outcome = judge(
+            &request.zone,
+            &request.name,
+            key,
+            SERVER,
+            exchanged,
+            1,
+            verifier,
+        );
         if let Ok(applied) = &outcome {
             let reply = message.as_ref().expect("an outcome from a parsed reply");
             assert_eq!(

@@ -142,7 +142,15 @@ pub async fn send_zone_update_gss(
     let message = build_zone_update(requests, random_id())?;
     let (exchanged, principal) =
         exchange_signed(server, &request.zone, auth, message, opts).await?;
-    match judge(request, None, server, exchanged, 1, None) {
+    match judge(
+        &request.zone,
+        &request.name,
+        None,
+        server,
+        exchanged,
+        1,
+        None,
+    ) {
         Err(UpdateError::Refused {
             server, zone, name, ..
         }) => Err(UpdateError::Gss(GssError::Refused {

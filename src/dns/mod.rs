@@ -11,7 +11,8 @@
 //! - [`send_update`] sends one atomic RFC 2136 UPDATE guarded by a
 //!   prerequisite on the SRV RRset as it was read, TSIG-signed (RFC 8945)
 //!   when a key is given, and maps every failure to a variant of
-//!   [`UpdateError`] that says what the administrator has to fix.
+//!   [`UpdateError`] that says what the administrator has to fix;
+//!   [`send_update_message`] sends an UPDATE its caller built the same way.
 //!
 //! Everything here is async on tokio and bounded by [`DnsOptions`]: no
 //! exchange waits longer than `timeout` per attempt, `attempts` times.
@@ -42,9 +43,13 @@ pub use resolver::{
 };
 pub use transport::{SocketPool, Transport};
 pub use tsig::TsigError;
+/// For the `updates` probe signed with GSS-TSIG, which exchanges through
+/// [`gss`] and judges the reply as [`send_update_message`] does.
+#[cfg(feature = "gssapi")]
+pub(crate) use update::judge;
 pub use update::{
-    build_update, build_zone_update, send_update, send_zone_update, Expected, PrerequisiteRcode,
-    UpdateError, UpdateRequest, UpdateResponse,
+    build_update, build_zone_update, send_update, send_update_message, send_zone_update, Expected,
+    PrerequisiteRcode, UpdateError, UpdateRequest, UpdateResponse,
 };
 pub use zone::{
     authoritative_servers, find_zone, find_zone_at, find_zone_soa, DiscoveryError, NameServer,

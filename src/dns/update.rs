@@ -419,15 +419,37 @@ pub async fn send_zone_update(
     key: Option<&TsigKey>,
     opts: &DnsOptions,
 ) -> Result<UpdateResponse, UpdateError> {
-    let id = random_id();
-    let mut message = build_zone_update(requests, id)?;
     let Some(request) = requests.first() else {
         return Err(UpdateError::InvalidRequest {
             zone: Name::root(),
             reason: "an update needs at least one RRset".to_owned(),
         });
     };
-    let zone = request.zone.clone();
+    let message = build_zone_update(requests, random_id())?;
+    send_update_message(server, message, &request.name, key, opts).await
+}
+
+/// Sends `message`, an UPDATE its caller built (ID set, the zone section
+/// first), to `server`, signed with `key` when given, and reports the
+/// outcome as [`send_update`] does. Errors name `name`, the owner the
+/// update is about.
+///
+/// For updates that [`UpdateRequest`] cannot express, such as the
+/// `updates` probe, whose add must come before its delete.
+pub async fn send_update_message(
+    server: SocketAddr,
+    mut message: Message,
+    name: &Name,
+    key: Option<&TsigKey>,
+    opts: &DnsOptions,
+) -> Result<UpdateResponse, UpdateError> {
+    let Some(zone_section) = message.queries().first().cloned() else {
+        return Err(UpdateError::InvalidRequest {
+            zone: Name::root(),
+            reason: "an update needs a zone section (RFC 2136 §2.3)".to_owned(),
+        });
+    };
+    let zone = zone_section.name().clone();
 
     let mut verifier: Option<ReplyVerifier> = match key {
         None => None,
@@ -449,13 +471,8 @@ pub async fn send_zone_update(
             reason: format!("cannot encode the message: {error}"),
         })?;
 
-    let zone_section = message
-        .queries()
-        .first()
-        .cloned()
-        .unwrap_or_else(|| Query::query(zone.clone(), RecordType::SOA));
     let expect = Expect {
-        id,
+        id: message.id(),
         op_code: OpCode::Update,
         question: &zone_section,
     };
@@ -479,20 +496,30 @@ pub async fn send_zone_update(
             .map_err(fail)?;
         sends += exchanged.sends;
     }
-    judge(request, key, server, exchanged, sends, verifier.as_mut())
+    judge(
+        &zone,
+        name,
+        key,
+        server,
+        exchanged,
+        sends,
+        verifier.as_mut(),
+    )
 }
 
 /// Turns a reply into the outcome, TSIG first: a reply whose signature is
-/// rejected or forged says nothing trustworthy about the rcode.
-pub(super) fn judge(
-    request: &UpdateRequest,
+/// rejected or forged says nothing trustworthy about the rcode. `zone` and
+/// `name` are what the errors name.
+pub(crate) fn judge(
+    zone: &Name,
+    name: &Name,
     key: Option<&TsigKey>,
     server: SocketAddr,
     exchanged: Exchanged,
     sends: u32,
     verifier: Option<&mut ReplyVerifier>,
 ) -> Result<UpdateResponse, UpdateError> {
-    let zone = request.zone.clone();
+    let zone = zone.clone();
     let Some(message) = exchanged.message else {
         return Err(UpdateError::Malformed {
             server,
@@ -536,7 +563,7 @@ pub(super) fn judge(
         }
     }
 
-    let name = request.name.clone();
+    let name = name.clone();
     let prerequisite = |rcode| UpdateError::PrerequisiteFailed {
         server,
         zone: zone.clone(),
@@ -907,6 +934,112 @@ mod tests {
             build_update(&mixed, 1),
             Err(UpdateError::InvalidRequest { .. })
         ));
+    }
+
+    /// The key the judge tests sign with: it guards nothing.
+    fn key() -> TsigKey {
+        use crate::config::key::{KeyOrigin, Secret};
+        TsigKey {
+            name: name("kmsdns-secure."),
+            algorithm: TsigAlgorithm::HmacSha256,
+            secret: Secret::new(b"0123456789abcdef0123456789abcdef".to_vec()),
+            origin: KeyOrigin::Env("KMSDNS_KEY".to_owned()),
+        }
+    }
+
+    /// The update of message ID 9, signed with [`key`]: the verifier of
+    /// its reply.
+    fn signed_request() -> ReplyVerifier {
+        let mut message = build_update(&request(Expected::Absent), 9).unwrap();
+        Signer::new(&key()).sign(&mut message, unix_now()).unwrap()
+    }
+
+    /// A reply to message 9 with `rcode`, as the transport hands it over.
+    fn reply(rcode: ResponseCode, tsig: Option<Record>) -> Exchanged {
+        let mut message = Message::new();
+        message
+            .set_id(9)
+            .set_message_type(MessageType::Response)
+            .set_op_code(OpCode::Update)
+            .set_response_code(rcode)
+            .add_query(Query::query(name("corp.example."), RecordType::SOA));
+        if let Some(tsig) = tsig {
+            message.add_tsig(tsig);
+        }
+        Exchanged {
+            bytes: message.to_vec().unwrap(),
+            message: Some(message),
+            truncated: false,
+            transport: Transport::Udp,
+            sends: 1,
+        }
+    }
+
+    fn judge_reply(
+        exchanged: Exchanged,
+        verifier: Option<&mut ReplyVerifier>,
+    ) -> Result<UpdateResponse, UpdateError> {
+        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        let key = key();
+        judge(
+            &name("corp.example."),
+            &name("_vlmcs._tcp.corp.example."),
+            verifier.is_some().then_some(&key),
+            server,
+            exchanged,
+            1,
+            verifier,
+        )
+    }
+
+    #[test]
+    fn a_rejected_signature_names_the_tsig_error() {
+        use hickory_proto::dnssec::rdata::tsig::{make_tsig_record, TsigAlgorithm as Wire};
+        use hickory_proto::dnssec::rdata::TSIG;
+        for (code, word) in [(16, "BADSIG"), (17, "BADKEY"), (18, "BADTIME")] {
+            // BIND's answer to a signature it rejects: NOTAUTH with a TSIG
+            // whose MAC is empty and whose error says why.
+            let tsig = TSIG::new(
+                Wire::HmacSha256,
+                u64::from(unix_now()),
+                300,
+                Vec::new(),
+                9,
+                code,
+                Vec::new(),
+            );
+            let rejection = reply(
+                ResponseCode::NotAuth,
+                Some(make_tsig_record(name("kmsdns-secure."), tsig)),
+            );
+            let error = judge_reply(rejection, Some(&mut signed_request())).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    UpdateError::NotAuth {
+                        tsig_error: Some(_),
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+            assert!(error.to_string().contains(word), "{error}");
+        }
+    }
+
+    #[test]
+    fn an_unsigned_success_to_a_signed_update_is_not_believed() {
+        let error = judge_reply(
+            reply(ResponseCode::NoError, None),
+            Some(&mut signed_request()),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(error, UpdateError::BadResponseSignature { .. }),
+            "{error:?}"
+        );
+        // Unsigned, the same reply is a success.
+        assert!(judge_reply(reply(ResponseCode::NoError, None), None).is_ok());
     }
 
     #[test]

@@ -108,8 +108,6 @@ pub enum Answer {
     KeyRejected,
     /// No usable answer.
     Failed,
-    /// Not sent: the probe cannot sign with the key's algorithm.
-    NotSent,
 }
 
 impl Answer {
@@ -119,7 +117,6 @@ impl Answer {
             Answer::Refused => "refused",
             Answer::KeyRejected => "signature rejected",
             Answer::Failed => "no answer",
-            Answer::NotSent => "not probed",
         }
     }
 }
