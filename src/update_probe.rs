@@ -74,11 +74,7 @@
 // hickory `Name`s as context; they occur at network speed.
 #![allow(clippy::result_large_err)]
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, UpdateMessage};
 use hickory_proto::rr::rdata::SRV;
@@ -89,7 +85,8 @@ use crate::config::gss::GssAuth;
 use crate::config::key::TsigKey;
 use crate::config::{srv_owner, ServerSpec};
 use crate::dns::{
-    self, DnsOptions, Expected, Resolver, TsigError, UpdateError, UpdateRequest, UpdateResponse,
+    self, random_u64, DnsOptions, Expected, Resolver, TsigError, UpdateError, UpdateRequest,
+    UpdateResponse,
 };
 use crate::plan::Current;
 
@@ -457,21 +454,6 @@ async fn find_target(
     }
     .map_err(|e| e.to_string())?;
     Ok((info.zone, info.primary))
-}
-
-/// 64 unpredictable bits for message IDs (RFC 5452 §4.3) and sentinel
-/// names: `RandomState` is seeded from the system's random source and
-/// re-keyed on every call.
-fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    hasher.write_u128(nanos);
-    hasher.finish()
 }
 
 #[cfg(test)]

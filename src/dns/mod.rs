@@ -41,6 +41,7 @@ pub use resolver::{
     parse_nameserver, Addresses, Answer, AnswerStatus, LookupError, NameserverError, Resolver,
     ResolverSetupError,
 };
+pub(crate) use transport::random_u64;
 pub use transport::{SocketPool, Transport};
 pub use tsig::TsigError;
 /// For the `updates` probe signed with GSS-TSIG, which exchanges through

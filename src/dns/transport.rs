@@ -81,12 +81,17 @@ pub(crate) enum TransportError {
 }
 
 /// A fresh, unpredictable message ID (RFC 5452 §4.3).
+pub(crate) fn random_id() -> u16 {
+    (random_u64() & 0xffff) as u16
+}
+
+/// 64 unpredictable bits (message IDs, the update probe's sentinel).
 ///
 /// `RandomState` is seeded from the operating system's random source once
 /// per thread and re-keyed on every call; hashing a counter and the clock
-/// with it is enough for an ID that an off-path attacker cannot guess,
+/// with it is enough for a value that an off-path attacker cannot guess,
 /// without another dependency.
-pub(crate) fn random_id() -> u16 {
+pub(crate) fn random_u64() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
@@ -95,7 +100,7 @@ pub(crate) fn random_id() -> u16 {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     hasher.write_u128(nanos);
-    (hasher.finish() & 0xffff) as u16
+    hasher.finish()
 }
 
 /// Sends `request` over UDP and waits for the matching reply, resending the

@@ -36,7 +36,7 @@ use super::transport::{
 };
 use super::tsig::{ReplyVerifier, Signer, TsigError, TsigVerdict};
 use super::DnsOptions;
-use crate::config::key::{TsigAlgorithm, TsigKey};
+use crate::config::key::TsigKey;
 
 /// What the SRV RRset must be for the update to apply (the prerequisite).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,8 +191,6 @@ pub enum UpdateError {
         zone: Name,
         reason: String,
     },
-    #[error("key {key} uses {}, which kmsdns cannot sign with: use hmac-sha256, hmac-sha384 or hmac-sha512", algorithm.bind_name())]
-    UnsupportedAlgorithm { key: Name, algorithm: TsigAlgorithm },
     #[error("cannot build the update of zone {zone}: {reason}")]
     InvalidRequest { zone: Name, reason: String },
     /// GSS-TSIG (RFC 3645) could not sign, or the server would not take it.
@@ -254,7 +252,7 @@ impl UpdateError {
             | UpdateError::Io { server, .. }
             | UpdateError::BadResponseSignature { server, .. }
             | UpdateError::Malformed { server, .. } => Some(*server),
-            UpdateError::UnsupportedAlgorithm { .. } | UpdateError::InvalidRequest { .. } => None,
+            UpdateError::InvalidRequest { .. } => None,
             #[cfg(feature = "gssapi")]
             UpdateError::Gss(error) => match error {
                 super::gss::GssError::Negotiation { server, .. }
@@ -653,6 +651,7 @@ fn unix_now() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::key::TsigAlgorithm;
     use hickory_proto::serialize::binary::BinEncodable;
 
     fn name(text: &str) -> Name {
