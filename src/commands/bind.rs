@@ -7,6 +7,7 @@ use clap::Args;
 use hickory_proto::rr::Name;
 
 use super::Context;
+use crate::cli::Format;
 use crate::config::{self, name::parse_name, reg, Config, DEFAULT_KMS_PORT, DEFAULT_TTL};
 use crate::error::Error;
 use crate::material::{self, GeneratedFile, Kind};
@@ -84,28 +85,50 @@ pub fn run(args: &BindArgs, ctx: &Context) -> Result<BindOutput, Error> {
 
     let mut report = Report::new("bind");
     report.extend(config.warnings.iter().cloned());
-    let details = |files: &[GeneratedFile], with_content: bool| BindDetails {
+    let details = |files: &[GeneratedFile]| BindDetails {
         files: files
             .iter()
             .map(|f| BindFile {
                 kind: f.kind,
                 about: f.about.clone(),
                 path: args.out.as_ref().map(|d| d.join(&f.file_name)),
-                content: with_content.then(|| f.content.clone()),
+                content: None,
             })
             .collect(),
     };
     match &args.out {
         Some(_) => Ok(BindOutput::Written(
-            report.with_details(Details::Bind(details(&files, false))),
+            report.with_details(Details::Bind(details(&files))),
         )),
+        // One copy of the material at a time (at 10,000 zones it is tens
+        // of MB): the JSON document carries it in its details, the text
+        // output prints it as one text, each file's content moved there.
+        None if ctx.global.format == Format::Json => {
+            let files = files
+                .into_iter()
+                .map(|f| BindFile {
+                    kind: f.kind,
+                    about: f.about,
+                    path: None,
+                    content: Some(f.content),
+                })
+                .collect();
+            let report = report.with_details(Details::Bind(BindDetails { files }));
+            Ok(BindOutput::Printed {
+                text: String::new(),
+                report,
+            })
+        }
         None => {
-            let text = files
-                .iter()
-                .map(|f| f.content.as_str())
-                .collect::<Vec<_>>()
-                .join("\n");
-            let report = report.with_details(Details::Bind(details(&files, true)));
+            let length = files.iter().map(|f| f.content.len() + 1).sum();
+            let mut text = String::with_capacity(length);
+            for (at, file) in files.iter_mut().enumerate() {
+                if at > 0 {
+                    text.push('\n');
+                }
+                text.push_str(&std::mem::take(&mut file.content));
+            }
+            let report = report.with_details(Details::Bind(details(&files)));
             Ok(BindOutput::Printed { text, report })
         }
     }
