@@ -49,10 +49,10 @@ pub struct Io<'a> {
 /// What a command hands back to be rendered.
 enum Output {
     Report(Report),
-    /// Material printed as is (e.g. `bind` without `--out`); the report's
+    /// Material printed as it is made (`bind` without `--out`); the report's
     /// findings go to stderr.
     Material {
-        text: String,
+        material: material::Made,
         report: Report,
     },
     /// Text printed as is, whatever `--format` says (completions, man page).
@@ -105,8 +105,8 @@ where
         Ok(Output::Report(report)) => {
             write_report(&report, format, palette, quiet, io).map(|_| report.exit_status())
         }
-        Ok(Output::Material { text, report }) => {
-            write_material(&text, &report, format, palette, io)
+        Ok(Output::Material { material, report }) => {
+            write_material(&material, &report, format, palette, io)
         }
         Ok(Output::Audit {
             report,
@@ -158,10 +158,10 @@ fn dispatch(command: Command, ctx: &Context, hooks: apply::Hooks) -> Result<Outp
             block_on(commands::discover::run(&args, ctx)).map(Output::Report)
         }
         Command::Bind(args) => match commands::bind::run(&args, ctx)? {
-            commands::bind::BindOutput::Printed { text, report } => {
-                Ok(Output::Material { text, report })
+            commands::bind::BindOutput::Printed { material, report } => {
+                Ok(Output::Material { material, report })
             }
-            commands::bind::BindOutput::Written(report) => Ok(Output::Report(report)),
+            commands::bind::BindOutput::Report(report) => Ok(Output::Report(report)),
         },
         Command::Audit(args) => {
             let outcome = block_on(commands::audit::run(&args, ctx))?;
@@ -309,7 +309,7 @@ fn write_error(command: &str, message: &str, format: Format, io: &mut Io<'_>) ->
 }
 
 fn write_material(
-    text: &str,
+    material: &material::Made,
     report: &Report,
     format: Format,
     palette: Palette,
@@ -317,7 +317,7 @@ fn write_material(
 ) -> io::Result<u8> {
     match format {
         Format::Text => {
-            io.stdout.write_all(text.as_bytes())?;
+            material.print(io.stdout)?;
             if !report.findings.is_empty() {
                 let stderr_palette = Palette {
                     color: palette.color && io.stderr_is_terminal,

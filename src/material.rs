@@ -12,8 +12,10 @@
 //! named's `options` block in its own file, [`GSS_OPTIONS_FILE`].
 
 use std::collections::{BTreeSet, HashMap};
+use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 use serde::Serialize;
@@ -114,6 +116,41 @@ fn address_type(ip: &IpAddr) -> &'static str {
     match ip {
         IpAddr::V4(_) => "A",
         IpAddr::V6(_) => "AAAA",
+    }
+}
+
+/// The material of a configuration (or only files of one kind), made file
+/// by file each time it is written: printed or in a JSON document, the
+/// material of thousands of zones (tens of MB at 10,000) is never held at
+/// once.
+#[derive(Debug, Clone)]
+pub struct Made {
+    pub config: Arc<Config>,
+    pub options: Options,
+    pub only: Option<Kind>,
+}
+
+impl Made {
+    /// Hands each wanted file to `emit`, in [`generate`]'s order.
+    pub fn each<E>(&self, mut emit: impl FnMut(GeneratedFile) -> Result<(), E>) -> Result<(), E> {
+        generate_each(&self.config, &self.options, |file| {
+            if self.only.is_some_and(|kind| file.kind != kind) {
+                return Ok(());
+            }
+            emit(file)
+        })
+    }
+
+    /// Writes every wanted file's content, a blank line between two.
+    pub fn print(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut first = true;
+        self.each(|file| {
+            if !first {
+                out.write_all(b"\n")?;
+            }
+            first = false;
+            out.write_all(file.content.as_bytes())
+        })
     }
 }
 
@@ -669,5 +706,30 @@ mod tests {
         assert!(files
             .iter()
             .all(|f| !f.content.contains("gss") && !f.content.contains("krb5")));
+    }
+
+    /// Made file by file, the material reads as the files generated at once,
+    /// joined by a blank line, for every kind and for all of them.
+    #[test]
+    fn made_material_prints_what_generate_makes() {
+        let config = Arc::new(gss_config(Some("KMS1$")));
+        let files = generate(&config, &options());
+        let kinds = [Kind::Zone, Kind::NamedConf, Kind::Nsupdate, Kind::Reg];
+        for only in std::iter::once(None).chain(kinds.map(Some)) {
+            let made = Made {
+                config: Arc::clone(&config),
+                options: options(),
+                only,
+            };
+            let mut printed = Vec::new();
+            made.print(&mut printed).unwrap();
+            let expected: Vec<&str> = files
+                .iter()
+                .filter(|f| only.is_none_or(|kind| f.kind == kind))
+                .map(|f| f.content.as_str())
+                .collect();
+            assert!(!expected.is_empty());
+            assert_eq!(String::from_utf8(printed).unwrap(), expected.join("\n"));
+        }
     }
 }

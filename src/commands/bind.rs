@@ -10,8 +10,8 @@ use super::Context;
 use crate::cli::Format;
 use crate::config::{self, name::parse_name, reg, Config, DEFAULT_KMS_PORT, DEFAULT_TTL};
 use crate::error::Error;
-use crate::material::{self, GeneratedFile, Kind};
-use crate::report::{BindDetails, BindFile, Details, Report};
+use crate::material::{self, GeneratedFile, Kind, Made};
+use crate::report::{BindDetails, BindFile, BindFiles, Details, Report};
 
 /// Emit BIND material: zone records, a named.conf zone stanza with a narrow
 /// update-policy, an nsupdate script, and each KMS host's .reg file.
@@ -62,10 +62,11 @@ pub fn parse_host(text: &str) -> Result<(Name, u16), String> {
 
 /// What `bind` produced.
 pub enum BindOutput {
-    /// Material to print as is, with the report for warnings.
-    Printed { text: String, report: Report },
-    /// Files written; the report lists them.
-    Written(Report),
+    /// Material to print as text, with the report for its warnings.
+    Printed { material: Made, report: Report },
+    /// A report: of the files written (`--out`), or with the material in
+    /// its details (JSON).
+    Report(Report),
 }
 
 /// Generates the material and prints or writes it.
@@ -74,64 +75,45 @@ pub fn run(args: &BindArgs, ctx: &Context) -> Result<BindOutput, Error> {
     let options = material::Options {
         zone_dir: args.zone_dir.clone(),
     };
-    let wanted = |f: &GeneratedFile| args.only.is_none_or(|kind| f.kind == kind);
-    let mut files = match &args.out {
-        // Each file is written as soon as it is made and only its name and
-        // kind kept: the material of 10,000 zones is tens of MB.
-        Some(dir) => write_each(&config, &options, dir, &wanted)?,
-        None => material::generate(&config, &options),
-    };
-    files.retain(wanted);
-
     let mut report = Report::new("bind");
     report.extend(config.warnings.iter().cloned());
-    let details = |files: &[GeneratedFile]| BindDetails {
-        files: files
-            .iter()
-            .map(|f| BindFile {
-                kind: f.kind,
-                about: f.about.clone(),
-                path: args.out.as_ref().map(|d| d.join(&f.file_name)),
-                content: None,
-            })
-            .collect(),
-    };
-    match &args.out {
-        Some(_) => Ok(BindOutput::Written(
-            report.with_details(Details::Bind(details(&files))),
-        )),
-        // One copy of the material at a time (at 10,000 zones it is tens
-        // of MB): the JSON document carries it in its details, the text
-        // output prints it as one text, each file's content moved there.
-        None if ctx.global.format == Format::Json => {
-            let files = files
+    let files = match &args.out {
+        // Each file is written as soon as it is made and only its name and
+        // kind kept.
+        Some(dir) => {
+            let wanted = |f: &GeneratedFile| args.only.is_none_or(|kind| f.kind == kind);
+            let written = write_each(&config, &options, dir, &wanted)?
                 .into_iter()
+                .filter(wanted)
                 .map(|f| BindFile {
                     kind: f.kind,
                     about: f.about,
-                    path: None,
-                    content: Some(f.content),
+                    path: Some(dir.join(&f.file_name)),
+                    content: None,
                 })
                 .collect();
-            let report = report.with_details(Details::Bind(BindDetails { files }));
-            Ok(BindOutput::Printed {
-                text: String::new(),
-                report,
-            })
+            BindFiles::Written(written)
         }
+        // Printed, or in the JSON document, the material is made while it
+        // is written.
         None => {
-            let length = files.iter().map(|f| f.content.len() + 1).sum();
-            let mut text = String::with_capacity(length);
-            for (at, file) in files.iter_mut().enumerate() {
-                if at > 0 {
-                    text.push('\n');
-                }
-                text.push_str(&std::mem::take(&mut file.content));
+            let made = Made {
+                config,
+                options,
+                only: args.only,
+            };
+            if ctx.global.format != Format::Json {
+                return Ok(BindOutput::Printed {
+                    material: made,
+                    report,
+                });
             }
-            let report = report.with_details(Details::Bind(details(&files)));
-            Ok(BindOutput::Printed { text, report })
+            BindFiles::Made(made)
         }
-    }
+    };
+    Ok(BindOutput::Report(
+        report.with_details(Details::Bind(BindDetails { files })),
+    ))
 }
 
 /// Generates the material into `dir`, writing the files `wanted` as they

@@ -20,8 +20,8 @@ mod types;
 pub mod updates;
 
 pub use types::{
-    BindDetails, BindFile, ChangeDetails, ChangeLine, Details, DomainChanges, Finding, FindingId,
-    Report, Severity, Subject, Summary, SCHEMA_VERSION,
+    BindDetails, BindFile, BindFiles, ChangeDetails, ChangeLine, Details, DomainChanges, Finding,
+    FindingId, Report, Severity, Subject, Summary, SCHEMA_VERSION,
 };
 
 use crate::exit;

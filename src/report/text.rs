@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use hickory_proto::rr::Name;
 use owo_colors::{OwoColorize, Style};
 
-use super::{ChangeDetails, Details, Finding, Report, Severity};
+use super::{BindFiles, ChangeDetails, Details, Finding, Report, Severity};
 
 /// Whether to colour the output; decided once by the caller from
 /// `--color`, `NO_COLOR` and whether stdout is a terminal.
@@ -176,7 +176,11 @@ fn render_findings(findings: &[&Finding], palette: Palette, out: &mut dyn Write)
 fn render_details(details: &Details, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
     match details {
         Details::Bind(bind) => {
-            for file in &bind.files {
+            let written = match &bind.files {
+                BindFiles::Written(files) => files.as_slice(),
+                BindFiles::Made(_) => &[],
+            };
+            for file in written {
                 if let Some(path) = &file.path {
                     writeln!(out, "{} {}", palette.dim("wrote"), path.display())?;
                 }

@@ -230,7 +230,36 @@ pub struct ChangeLine {
 /// `bind`: the files generated.
 #[derive(Debug, Clone, Serialize)]
 pub struct BindDetails {
-    pub files: Vec<BindFile>,
+    pub files: BindFiles,
+}
+
+/// The files of `bind`: those written (`--out`), or the material itself,
+/// made while the document is written.
+#[derive(Debug, Clone)]
+pub enum BindFiles {
+    Written(Vec<BindFile>),
+    Made(crate::material::Made),
+}
+
+impl Serialize for BindFiles {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self {
+            BindFiles::Written(files) => files.serialize(serializer),
+            BindFiles::Made(made) => {
+                let mut seq = serializer.serialize_seq(None)?;
+                made.each(|file| {
+                    seq.serialize_element(&BindFile {
+                        kind: file.kind,
+                        about: file.about,
+                        path: None,
+                        content: Some(file.content),
+                    })
+                })?;
+                seq.end()
+            }
+        }
+    }
 }
 
 /// One generated file: where it was written, or its content when printed.
