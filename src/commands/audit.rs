@@ -76,6 +76,9 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         .as_ref()
         .map(|c| c.warnings.clone())
         .unwrap_or_default();
+    // Only the names are needed from here on, not the selection's index.
+    let audited: Vec<String> = selection.domains.iter().map(|d| d.to_ascii()).collect();
+    drop(selection);
 
     let progress = progress_bar(ctx, args);
     let step = |report: Result<Report, Error>, name: &str| {
@@ -142,19 +145,28 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
     // 83 MiB against 71). updates comes first: it holds its details as
     // values until it is done (it groups them by zone); the others keep
     // only compact JSON.
-    let dns_parts = async {
-        let updates = updates.await;
-        let check = check.await;
-        (check, replication.await, updates)
+    let mut merged = Merged {
+        report: Report::new("audit"),
+        parts: Vec::new(),
+        state: RandomState::new(),
+        seen: HashMap::new(),
+        warnings: &warnings,
     };
-    let ((check, replication, updates), probe) = tokio::join!(dns_parts, probe);
+    merged.report.extend(warnings.iter().cloned());
+    // Each part's findings join the audit's as soon as the part is done,
+    // in the order check, replication, updates, probe.
+    let dns_parts = async {
+        let updates = updates.await.transpose()?;
+        let check = merged.merge(check.await?, "check");
+        let replication = merged.merge(replication.await?, "replication");
+        let updates = updates.map(|updates| merged.merge(updates, "updates"));
+        Ok::<_, Error>((check, replication, updates))
+    };
+    let (dns_parts, probe) = tokio::join!(dns_parts, probe);
     progress.finish_and_clear();
-    let (check, replication) = (check?, replication?);
-    let updates = updates.transpose()?;
+    let (check, replication, updates) = dns_parts?;
     let probe = probe.transpose()?;
 
-    let mut report = Report::new("audit");
-    let mut parts = Vec::new();
     let mut details = AuditDetails {
         domains: Vec::new(),
         addresses_reachable: 0,
@@ -166,35 +178,12 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         probe: None,
     };
     let mut metrics = Metrics::new(SystemTime::now());
-    metrics.domains = selection.domains.iter().map(|d| d.to_ascii()).collect();
+    metrics.domains = audited;
 
-    // Findings already in the report, by hash: the parts overlap (the
-    // configuration's warnings, a failed read seen by two parts), and
-    // thousands of domains must cost neither a scan per finding nor a
-    // second copy of every finding.
-    let state = RandomState::new();
-    let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
-    let mut merge = |part: Report, name: &'static str, report: &mut Report| {
-        parts.push(name);
-        for finding in part.findings {
-            // The configuration's own warnings come once, not once per part.
-            if warnings.contains(&finding) {
-                continue;
-            }
-            let same = seen.entry(state.hash_one(&finding)).or_default();
-            if same.iter().any(|&at| report.findings[at] == finding) {
-                continue;
-            }
-            same.push(report.findings.len());
-            report.push(finding);
-        }
-        part.details
-    };
-    report.extend(warnings.iter().cloned());
-    if let Some(Details::Check(d)) = merge(check, "check", &mut report) {
+    if let Some(Details::Check(d)) = check {
         details.check = Some(d);
     }
-    if let Some(Details::Replication(d)) = merge(replication, "replication", &mut report) {
+    if let Some(Details::Replication(d)) = replication {
         let zones: Vec<ZoneLag> = d.zones.read_as().map_err(keep_error)?;
         for zone in zones {
             for server in zone.servers {
@@ -207,13 +196,11 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         }
         details.replication = Some(d);
     }
-    if let Some(updates) = updates {
-        if let Some(Details::Updates(d)) = merge(updates, "updates", &mut report) {
-            details.updates = Some(d);
-        }
+    if let Some(Some(Details::Updates(d))) = updates {
+        details.updates = Some(d);
     }
     if let Some(probe) = probe {
-        if let Some(Details::Probe(d)) = merge(probe, "probe", &mut report) {
+        if let Some(Details::Probe(d)) = merged.merge(probe, "probe") {
             for domain in &d.domains {
                 for target in &domain.targets {
                     let label = target.label();
@@ -243,6 +230,7 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
             details.probe = Some(d);
         }
     }
+    let Merged { report, parts, .. } = merged;
     details.parts = parts;
     details.domains = metrics
         .domain_statuses(&report)
@@ -256,6 +244,41 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         report: report.with_details(Details::Audit(Box::new(details))),
         metrics,
     })
+}
+
+/// The audit's report as the parts' findings join it.
+struct Merged<'a> {
+    report: Report,
+    /// The parts merged, in order.
+    parts: Vec<&'static str>,
+    /// Findings already in the report, by hash: the parts overlap (the
+    /// configuration's warnings, a failed read seen by two parts), and
+    /// thousands of domains must cost neither a scan per finding nor a
+    /// second copy of every finding.
+    state: RandomState,
+    seen: HashMap<u64, Vec<usize>>,
+    /// The configuration's own warnings, which come once, not once per
+    /// part.
+    warnings: &'a [Finding],
+}
+
+impl Merged<'_> {
+    /// Adds the findings of `part` not already there; returns its details.
+    fn merge(&mut self, part: Report, name: &'static str) -> Option<Details> {
+        self.parts.push(name);
+        for finding in part.findings {
+            if self.warnings.contains(&finding) {
+                continue;
+            }
+            let same = self.seen.entry(self.state.hash_one(&finding)).or_default();
+            if same.iter().any(|&at| self.report.findings[at] == finding) {
+                continue;
+            }
+            same.push(self.report.findings.len());
+            self.report.push(finding);
+        }
+        part.details
+    }
 }
 
 /// What the metrics need of a zone's replication details, read back from
