@@ -4,8 +4,10 @@
 //! and the packages krb5-kdc krb5-admin-server krb5-user bind9.
 #![cfg(feature = "gssapi")]
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
 use std::thread;
@@ -16,15 +18,12 @@ use assert_cmd::Command;
 const REALM: &str = "KMSDNS.TEST";
 const OWNER: &str = "_vlmcs._tcp.corp.test.";
 
-/// A port free on 127.0.0.1 for both TCP and UDP right now.
+/// A port free on 127.0.0.1 for both TCP and UDP, below Linux's ephemeral
+/// range: a port drawn from that range (binding port 0) can be taken by
+/// any other process's client socket before the KDC or named binds it,
+/// and the KDC then exits.
 fn free_port() -> u16 {
-    loop {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = tcp.local_addr().expect("addr").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
+    common::bind::free_port(&[Ipv4Addr::LOCALHOST.into()])
 }
 
 fn wait_for_tcp(port: u16, what: &str, child: &mut Child) {
