@@ -402,7 +402,7 @@ impl Engine {
                 })
                 .collect();
             requests.extend(addresses.iter().map(|(request, _)| request.clone()));
-            let key = config.domains[first_index(&done, &batch)].key.as_ref();
+            let key = config.domains[first_index(&done, &batch)].key.as_deref();
             self.say(|| {
                 let deletes: usize = requests.iter().map(|r| r.delete.len()).sum();
                 let adds: usize = requests.iter().map(|r| r.add.len()).sum();
@@ -643,7 +643,7 @@ impl Engine {
     /// SOA's MNAME (RFC 2136 §4).
     async fn target(&self, domain: &Domain) -> Result<Target, String> {
         let name = srv_owner(&domain.name);
-        let info = match &domain.server {
+        let info = match domain.server.as_deref() {
             None => dns::find_zone(&name, &self.resolver, &self.opts).await,
             Some(ServerSpec::Addr { ip, port }) => {
                 let server = SocketAddr::new(*ip, port.unwrap_or(self.opts.dns_port));

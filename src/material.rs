@@ -233,13 +233,13 @@ fn zone_file(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
 
 /// The key (if any) used for a zone: that of its apex domain.
 fn zone_key<'a>(zone: &Zone<'a>) -> Option<&'a crate::config::key::TsigKey> {
-    zone.domains.iter().find_map(|d| d.key.as_ref())
+    zone.domains.iter().find_map(|d| d.key.as_deref())
 }
 
 /// The GSS-TSIG options (if any) of a zone: those of its first domain
 /// with `auth = "gss-tsig"`. A TSIG key in the zone takes precedence.
 fn zone_gss<'a>(zone: &Zone<'a>) -> Option<&'a GssAuth> {
-    zone.domains.iter().find_map(|d| d.gss.as_ref())
+    zone.domains.iter().find_map(|d| d.gss.as_deref())
 }
 
 /// File name of the `options` snippet for GSS-TSIG zones.
@@ -444,7 +444,7 @@ fn nsupdate(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
         },
     }
     if let Some(server) = zone.domains.iter().find_map(|d| d.server.as_ref()) {
-        match server {
+        match &**server {
             crate::config::ServerSpec::Addr { ip, port } => {
                 out.push_str(&format!("server {ip} {}\n", port.unwrap_or(53)))
             }
@@ -580,12 +580,12 @@ mod tests {
         let mut config = crate::config::parse(text, Path::new("kmsdns.toml")).unwrap();
         for domain in &mut config.domains {
             domain.key = None;
-            domain.gss = Some(GssAuth {
+            domain.gss = Some(Box::new(GssAuth {
                 principal: principal.map(str::to_owned),
                 keytab: None,
                 service_host: None,
                 mechanism: GssMechanism::Spnego,
-            });
+            }));
         }
         config
     }

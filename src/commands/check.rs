@@ -319,7 +319,7 @@ async fn authoritative_read(
     opts: &DnsOptions,
 ) -> (Option<Name>, RrsetRead, Option<String>) {
     if let Some(spec) = configured.and_then(|d| d.server.as_ref()) {
-        let server = match spec {
+        let server = match &**spec {
             ServerSpec::Addr { ip, port } => {
                 Ok(SocketAddr::new(*ip, port.unwrap_or(opts.dns_port)))
             }

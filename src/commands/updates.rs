@@ -125,9 +125,9 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report, Error> {
                     .and_then(|at| Some(&config.as_ref()?.domains[at]));
                 let target = ProbeTarget {
                     domain: d.name,
-                    key: configured.and_then(|c| c.key.clone()),
-                    gss: configured.and_then(|c| c.gss.clone()),
-                    server: configured.and_then(|c| c.server.clone()),
+                    key: configured.and_then(|c| c.key.as_deref().cloned()),
+                    gss: configured.and_then(|c| c.gss.as_deref().cloned()),
+                    server: configured.and_then(|c| c.server.as_deref().cloned()),
                 };
                 let (resolver, opts) = (&resolver, &opts);
                 async move {

@@ -61,8 +61,8 @@ file = "corp.key"
     assert_eq!(corp.ttl, 600);
     assert_eq!(corp.srv_name().to_ascii(), "_vlmcs._tcp.corp.example.");
     assert_eq!(
-        corp.server,
-        Some(ServerSpec::Addr {
+        corp.server.as_deref(),
+        Some(&ServerSpec::Addr {
             ip: "192.0.2.53".parse().unwrap(),
             port: Some(5353)
         })
