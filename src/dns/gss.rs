@@ -40,7 +40,7 @@ use libgssapi::oid::{
 
 use super::transport::{exchange_tcp, random_id, Exchanged, Expect};
 use super::tsig::{TsigError, TsigFields};
-use super::update::{build_zone_update, judge, transport_error};
+use super::update::{build_zone_update, first_request, judge, transport_error};
 use super::{DnsOptions, UpdateError, UpdateRequest, UpdateResponse};
 use crate::config::gss::{GssAuth, GssMechanism};
 
@@ -133,12 +133,7 @@ pub async fn send_zone_update_gss(
     auth: &GssAuth,
     opts: &DnsOptions,
 ) -> Result<UpdateResponse, UpdateError> {
-    let Some(request) = requests.first() else {
-        return Err(UpdateError::InvalidRequest {
-            zone: Name::root(),
-            reason: "an update needs at least one RRset".to_owned(),
-        });
-    };
+    let request = first_request(requests)?;
     let message = build_zone_update(requests, random_id())?;
     let (exchanged, principal) =
         exchange_signed(server, &request.zone, auth, message, opts).await?;

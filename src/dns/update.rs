@@ -274,12 +274,7 @@ pub fn build_update(request: &UpdateRequest, id: u16) -> Result<Message, UpdateE
 /// so the whole zone changes atomically (RFC 2136 §3.7): every
 /// prerequisite first, then every delete, then every add.
 pub fn build_zone_update(requests: &[UpdateRequest], id: u16) -> Result<Message, UpdateError> {
-    let Some(first) = requests.first() else {
-        return Err(UpdateError::InvalidRequest {
-            zone: Name::root(),
-            reason: "an update needs at least one RRset".to_owned(),
-        });
-    };
+    let first = first_request(requests)?;
     let invalid = |reason: String| UpdateError::InvalidRequest {
         zone: first.zone.clone(),
         reason,
@@ -417,14 +412,18 @@ pub async fn send_zone_update(
     key: Option<&TsigKey>,
     opts: &DnsOptions,
 ) -> Result<UpdateResponse, UpdateError> {
-    let Some(request) = requests.first() else {
-        return Err(UpdateError::InvalidRequest {
-            zone: Name::root(),
-            reason: "an update needs at least one RRset".to_owned(),
-        });
-    };
+    let request = first_request(requests)?;
     let message = build_zone_update(requests, random_id())?;
     send_update_message(server, message, &request.name, key, opts).await
+}
+
+/// The first RRset of an update, which names it in errors; an update
+/// needs at least one.
+pub(super) fn first_request(requests: &[UpdateRequest]) -> Result<&UpdateRequest, UpdateError> {
+    requests.first().ok_or_else(|| UpdateError::InvalidRequest {
+        zone: Name::root(),
+        reason: "an update needs at least one RRset".to_owned(),
+    })
 }
 
 /// Sends `message`, an UPDATE its caller built (ID set, the zone section
