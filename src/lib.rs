@@ -106,7 +106,7 @@ where
             write_report(&report, format, palette, quiet, io).map(|_| report.exit_status())
         }
         Ok(Output::Material { material, report }) => {
-            write_material(&material, &report, format, palette, io)
+            write_material(material, report, format, palette, io)
         }
         Ok(Output::Audit {
             report,
@@ -161,7 +161,7 @@ fn dispatch(command: Command, ctx: &Context, hooks: apply::Hooks) -> Result<Outp
             commands::bind::BindOutput::Printed { material, report } => {
                 Ok(Output::Material { material, report })
             }
-            commands::bind::BindOutput::Report(report) => Ok(Output::Report(report)),
+            commands::bind::BindOutput::Written(report) => Ok(Output::Report(report)),
         },
         Command::Audit(args) => {
             let outcome = block_on(commands::audit::run(&args, ctx))?;
@@ -309,23 +309,30 @@ fn write_error(command: &str, message: &str, format: Format, io: &mut Io<'_>) ->
 }
 
 fn write_material(
-    material: &material::Made,
-    report: &Report,
+    material: material::Made,
+    report: Report,
     format: Format,
     palette: Palette,
     io: &mut Io<'_>,
 ) -> io::Result<u8> {
-    match format {
+    let report = match format {
         Format::Text => {
             material.print(io.stdout)?;
             if !report.findings.is_empty() {
                 let stderr_palette = Palette {
                     color: palette.color && io.stderr_is_terminal,
                 };
-                report::text::render(report, stderr_palette, true, io.stderr)?;
+                report::text::render(&report, stderr_palette, true, io.stderr)?;
             }
+            report
         }
-        Format::Json => report::json::render(report, io.stdout)?,
+        // The document carries the material in its details.
+        Format::Json => {
+            let files = report::BindFiles::Made(material);
+            let report = report.with_details(report::Details::Bind(report::BindDetails { files }));
+            report::json::render(&report, io.stdout)?;
+            report
+        }
         // Material is for people and files: a monitoring system would read
         // it as garbage.
         Format::Nagios | Format::Prometheus => {
@@ -335,7 +342,7 @@ fn write_material(
             );
             return write_error(report.command, &message, format, io);
         }
-    }
+    };
     io.stdout.flush()?;
     Ok(report.exit_status())
 }

@@ -7,7 +7,6 @@ use clap::Args;
 use hickory_proto::rr::Name;
 
 use super::Context;
-use crate::cli::Format;
 use crate::config::{self, name::parse_name, reg, Config, DEFAULT_KMS_PORT, DEFAULT_TTL};
 use crate::error::Error;
 use crate::material::{self, GeneratedFile, Kind, Made};
@@ -62,11 +61,11 @@ pub fn parse_host(text: &str) -> Result<(Name, u16), String> {
 
 /// What `bind` produced.
 pub enum BindOutput {
-    /// Material to print as text, with the report for its warnings.
+    /// Material to print (made while it is written: as text, or in the
+    /// details of the JSON document), with the report for its warnings.
     Printed { material: Made, report: Report },
-    /// A report: of the files written (`--out`), or with the material in
-    /// its details (JSON).
-    Report(Report),
+    /// Files written; the report lists them.
+    Written(Report),
 }
 
 /// Generates the material and prints or writes it.
@@ -77,7 +76,7 @@ pub fn run(args: &BindArgs, ctx: &Context) -> Result<BindOutput, Error> {
     };
     let mut report = Report::new("bind");
     report.extend(config.warnings.iter().cloned());
-    let files = match &args.out {
+    match &args.out {
         // Each file is written as soon as it is made and only its name and
         // kind kept.
         Some(dir) => {
@@ -92,28 +91,20 @@ pub fn run(args: &BindArgs, ctx: &Context) -> Result<BindOutput, Error> {
                     content: None,
                 })
                 .collect();
-            BindFiles::Written(written)
+            let files = BindFiles::Written(written);
+            Ok(BindOutput::Written(
+                report.with_details(Details::Bind(BindDetails { files })),
+            ))
         }
-        // Printed, or in the JSON document, the material is made while it
-        // is written.
-        None => {
-            let made = Made {
+        None => Ok(BindOutput::Printed {
+            material: Made {
                 config,
                 options,
                 only: args.only,
-            };
-            if ctx.global.format != Format::Json {
-                return Ok(BindOutput::Printed {
-                    material: made,
-                    report,
-                });
-            }
-            BindFiles::Made(made)
-        }
-    };
-    Ok(BindOutput::Report(
-        report.with_details(Details::Bind(BindDetails { files })),
-    ))
+            },
+            report,
+        }),
+    }
 }
 
 /// Generates the material into `dir`, writing the files `wanted` as they
