@@ -56,7 +56,7 @@ impl Context {
 
     /// The configuration from `-c` or the search path; an error when there
     /// is none. Read once per run and shared: `audit`'s parts all use it,
-    /// and at 10,000 domains one copy is about 11 MB.
+    /// and at 10,000 domains one copy is several MB.
     pub fn config(&self) -> Result<Arc<Config>, Error> {
         if let Some(config) = self.config.get() {
             return Ok(Arc::clone(config));

@@ -882,6 +882,24 @@ mod tests {
         assert!(build_zone_update(&[], 1).is_err());
     }
 
+    /// An update of nothing is refused before anything is sent: the server
+    /// is a port nothing answers on, and no timeout is waited for.
+    #[tokio::test]
+    async fn an_update_of_no_rrset_is_refused_unsent() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let opts = DnsOptions {
+            timeout: std::time::Duration::from_secs(5),
+            ..DnsOptions::default()
+        };
+        let started = std::time::Instant::now();
+        let sent = send_zone_update(silent.local_addr().unwrap(), &[], None, &opts).await;
+        assert!(
+            matches!(&sent, Err(UpdateError::InvalidRequest { reason, .. }) if reason.contains("at least one")),
+            "{sent:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
     #[test]
     fn address_rrsets_use_their_own_type() {
         let host = name("kms1.corp.example.");
