@@ -337,6 +337,11 @@ impl Resolver {
                     format!("more than {MAX_ALIASES} aliases (CNAME) in a chain"),
                 ));
             }
+            // The SOA of a negative answer (RFC 2308 §3).
+            let soa = records
+                .is_empty()
+                .then(|| negative_soa(&response))
+                .flatten();
             let status = match response.rcode() {
                 ResponseCode::NoError if !records.is_empty() => AnswerStatus::Records,
                 // The server stopped at an alias: ask for its target.
@@ -351,7 +356,6 @@ impl Resolver {
                     continue;
                 }
                 ResponseCode::NoError => {
-                    let soa = negative_soa(&response);
                     let has_ns = response
                         .authority()
                         .iter()
@@ -365,15 +369,11 @@ impl Resolver {
                     }
                     AnswerStatus::NoData
                 }
-                // `ask` returns no other rcode.
-                _ => AnswerStatus::NxDomain,
+                ResponseCode::NXDomain => AnswerStatus::NxDomain,
+                // `ask` returns no other rcode; should it, it stays an error.
+                rcode => return Err(self.rcode_error(&name, rtype, rcode)),
             };
             let ttl = records.iter().map(Record::ttl).min();
-            let soa = if records.is_empty() {
-                negative_soa(&response)
-            } else {
-                None
-            };
             return Ok(Answer {
                 name,
                 status,
