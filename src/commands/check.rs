@@ -121,7 +121,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report, Error> {
     let selection = Selection::new(&args.domains, ctx)?;
     // Every domain asks the addresses of the same targets and MNAME: once
     // per run is enough.
-    let resolver = ctx.resolver()?.remembering_addresses();
+    let resolver = ctx.reading_resolver()?;
     let opts = ctx.dns_options();
     let nameserver = ctx.global.nameserver;
     // Each domain's reads become its findings and details as soon as they

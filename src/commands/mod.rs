@@ -18,6 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::cli::GlobalArgs;
 use crate::config::{self, Config};
+use crate::dns::Resolver;
 use crate::error::Error;
 use crate::report::entries::Entries;
 
@@ -34,6 +35,8 @@ pub struct Context {
     pub details_as_values: bool,
     /// The configuration, once read.
     config: OnceLock<Arc<Config>>,
+    /// The remembering resolver of the commands that only read.
+    reading_resolver: OnceLock<Resolver>,
 }
 
 impl Context {
@@ -43,6 +46,7 @@ impl Context {
             progress,
             details_as_values,
             config: OnceLock::new(),
+            reading_resolver: OnceLock::new(),
         }
     }
 
@@ -65,6 +69,19 @@ impl Context {
             config::locate(self.global.config.as_deref()).ok_or(config::ConfigError::NotFound)?;
         let config = Arc::new(config::load(&path)?);
         Ok(Arc::clone(self.config.get_or_init(|| config)))
+    }
+
+    /// The resolver of the commands that only read (`check`,
+    /// `replication`, `updates` and so `audit`), remembering its lookups
+    /// for the run ([`Resolver::remembering`]): each host's addresses are
+    /// asked once, and each domain's zone is found once, not once per part
+    /// of an audit.
+    pub fn reading_resolver(&self) -> Result<Resolver, Error> {
+        if let Some(resolver) = self.reading_resolver.get() {
+            return Ok(resolver.clone());
+        }
+        let resolver = self.resolver()?.remembering();
+        Ok(self.reading_resolver.get_or_init(|| resolver).clone())
     }
 }
 

@@ -97,7 +97,7 @@ pub async fn run(args: &ReplicationArgs, ctx: &Context) -> Result<Report, Error>
     let selection = Selection::new(&args.domains, ctx)?;
     // Every zone of an estate usually has the same NS names: their
     // addresses are asked once per run.
-    let resolver = ctx.resolver()?.remembering_addresses();
+    let resolver = ctx.reading_resolver()?;
     let opts = ctx.dns_options();
     let concurrency = usize::from(ctx.global.concurrency).max(1);
     let deadline = args.wait.map(|wait| Instant::now() + wait);

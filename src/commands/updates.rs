@@ -113,7 +113,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report, Error> {
     if live {
         // Zones of one estate share their MNAME: its addresses are asked
         // once per run.
-        let resolver = ctx.resolver()?.remembering_addresses();
+        let resolver = ctx.reading_resolver()?;
         let opts = ctx.dns_options();
         let verbose = ctx.global.verbose > 0;
         // Each probe becomes findings and details as soon as it is done:

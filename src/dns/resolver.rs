@@ -24,14 +24,16 @@
 //! exchange; its semantics above were checked against BIND 9.18 in
 //! `tests/dns_layer.rs` and are kept.
 //!
-//! Commands that only read can ask for a per-run memo of address lookups
-//! ([`Resolver::remembering_addresses`]): `check` asks the addresses of the
+//! Commands that only read can ask for a per-run memo of address and zone
+//! lookups ([`Resolver::remembering`]): `check` asks the addresses of the
 //! same few KMS hosts and of the same MNAME for every domain, `replication`
-//! those of the same NS names for every zone. The memo keeps each name's
-//! outcome for the run, a failure as that failure (never as "no address").
+//! those of the same NS names for every zone, and `audit` would find each
+//! domain's zone once for every part. The memo keeps each name's outcome
+//! for the run, a failure as that failure (never as "no address").
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -228,9 +230,36 @@ pub fn parse_nameserver(input: &str) -> Result<SocketAddr, NameserverError> {
         })
 }
 
-/// The outcome of one name's address lookup, shared by every task that
-/// asks for it during a run.
-type AddressOutcome = Arc<OnceCell<Result<Addresses, LookupError>>>;
+/// The outcome of one lookup, shared by every task that asks for it during
+/// a run.
+type Remembered<T> = Arc<OnceCell<Result<T, LookupError>>>;
+
+/// Lookups remembered for a run, by name (see [`Resolver::remembering`]).
+#[derive(Default)]
+struct Memo {
+    addresses: Mutex<HashMap<Name, Remembered<Addresses>>>,
+    soa: Mutex<HashMap<Name, Remembered<Answer<Record>>>>,
+}
+
+impl Memo {
+    /// The remembered outcome of `name` in `lookups`, made by `lookup` the
+    /// first time. Concurrent askers of one name wait for the first.
+    async fn get<T: Clone, F: Future<Output = Result<T, LookupError>>>(
+        lookups: &Mutex<HashMap<Name, Remembered<T>>>,
+        name: &Name,
+        lookup: impl FnOnce() -> F,
+    ) -> Result<T, LookupError> {
+        let mut key = name.clone();
+        key.set_fqdn(true);
+        let outcome: Remembered<T> = lookups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone();
+        outcome.get_or_init(lookup).await.clone()
+    }
+}
 
 /// A stub resolver, as a KMS client would use (RD set, no cache).
 #[derive(Clone)]
@@ -239,9 +268,8 @@ pub struct Resolver {
     servers: Arc<[SocketAddr]>,
     opts: DnsOptions,
     via: String,
-    /// Address lookups remembered for the run, when asked for; shared by
-    /// clones.
-    memo: Option<Arc<Mutex<HashMap<Name, AddressOutcome>>>>,
+    /// Lookups remembered for the run, when asked for; shared by clones.
+    memo: Option<Arc<Memo>>,
 }
 
 impl fmt::Debug for Resolver {
@@ -300,13 +328,16 @@ impl Resolver {
     }
 
     /// This resolver, remembering for as long as it or a clone lives the
-    /// outcome of each [`addresses`](Self::addresses) lookup: one lookup per
-    /// name per run instead of one per domain that names it. Concurrent
-    /// lookups of one name wait for the first instead of asking again. A
-    /// failed lookup (timeout, REFUSED…) stays that failure for the run:
-    /// every domain naming the host reports it, never an empty answer.
-    /// Only for runs that read: nothing a run changes is looked up twice.
-    pub fn remembering_addresses(mut self) -> Self {
+    /// outcome of each [`addresses`](Self::addresses) and [`soa`](Self::soa)
+    /// lookup: one lookup per name per run instead of one per domain that
+    /// names it, or per part of an audit that finds the domain's zone.
+    /// Concurrent lookups of one name wait for the first instead of asking
+    /// again. A failed lookup (timeout, REFUSED…) stays that failure for the
+    /// run: every domain naming the host reports it, never an empty answer.
+    /// Only for runs that read: nothing a run changes is looked up twice
+    /// (the update probe's sentinel changes the zone's serial, never which
+    /// zone holds a name nor its primary).
+    pub fn remembering(mut self) -> Self {
         self.memo = Some(Arc::default());
         self
     }
@@ -469,24 +500,24 @@ impl Resolver {
         }))
     }
 
+    /// The SOA lookup of `name`, which finds the zone that holds it: the
+    /// SOA itself at the apex, or in the authority section of a negative
+    /// answer below it (RFC 2308 §3). Remembered, see
+    /// [`remembering`](Self::remembering).
+    pub async fn soa(&self, name: &Name) -> Result<Answer<Record>, LookupError> {
+        match &self.memo {
+            Some(memo) => Memo::get(&memo.soa, name, || self.lookup(name, RecordType::SOA)).await,
+            None => self.lookup(name, RecordType::SOA).await,
+        }
+    }
+
     /// All A and AAAA addresses of `name`, asked for concurrently (or
-    /// remembered, see [`remembering_addresses`](Self::remembering_addresses)).
+    /// remembered, see [`remembering`](Self::remembering)).
     pub async fn addresses(&self, name: &Name) -> Result<Addresses, LookupError> {
-        let Some(memo) = &self.memo else {
-            return self.lookup_addresses(name).await;
-        };
-        let mut key = name.clone();
-        key.set_fqdn(true);
-        let outcome: AddressOutcome = memo
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key)
-            .or_default()
-            .clone();
-        outcome
-            .get_or_init(|| self.lookup_addresses(name))
-            .await
-            .clone()
+        match &self.memo {
+            Some(memo) => Memo::get(&memo.addresses, name, || self.lookup_addresses(name)).await,
+            None => self.lookup_addresses(name).await,
+        }
     }
 
     /// Asks for the A and AAAA records of `name`, concurrently.
@@ -596,24 +627,33 @@ mod tests {
             ..DnsOptions::default()
         };
         let server = silent.local_addr().expect("address");
-        let resolver = Resolver::with_nameserver(server, &opts).remembering_addresses();
+        let resolver = Resolver::with_nameserver(server, &opts).remembering();
         let name = Name::from_ascii("kms1.corp.example.").expect("name");
         let first = resolver.addresses(&name).await;
         assert!(first.is_err(), "no answer must be an error: {first:?}");
+        let first_soa = resolver.soa(&name).await;
+        assert!(
+            first_soa.is_err(),
+            "no answer must be an error: {first_soa:?}"
+        );
         let started = std::time::Instant::now();
         // A clone shares the memo, and case does not matter.
         let upper = Name::from_ascii("KMS1.Corp.Example.").expect("name");
         let again = resolver.clone().addresses(&upper).await;
         assert_eq!(again, first);
+        assert_eq!(resolver.clone().soa(&upper).await, first_soa);
         assert!(
             started.elapsed() < Duration::from_millis(250),
             "the failure was asked again: {:?}",
             started.elapsed()
         );
-        // Without the memo, the same lookup asks (and waits) again.
+        // Without the memo, the same lookups ask (and wait) again.
         let plain = Resolver::with_nameserver(server, &opts);
         let started = std::time::Instant::now();
         assert!(plain.addresses(&name).await.is_err());
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        let started = std::time::Instant::now();
+        assert!(plain.soa(&name).await.is_err());
         assert!(started.elapsed() >= Duration::from_millis(250));
     }
 }

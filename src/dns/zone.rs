@@ -136,7 +136,7 @@ pub async fn find_zone_soa(name: &Name, resolver: &Resolver) -> Result<ZoneSoa, 
     let mut name = name.clone();
     name.set_fqdn(true);
     let answer = resolver
-        .lookup(&name, RecordType::SOA)
+        .soa(&name)
         .await
         .map_err(|source| DiscoveryError::Lookup {
             name: name.clone(),
