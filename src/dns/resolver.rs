@@ -40,6 +40,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::{ProtoError, ProtoErrorKind};
 use tokio::sync::OnceCell;
 
 use super::query::{query_recursive, QueryError, Response};
@@ -198,6 +199,9 @@ pub enum LookupError {
     },
 }
 
+/// Where the system's resolver is configured.
+const RESOLV_CONF: &str = "/etc/resolv.conf";
+
 /// The system resolver configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot use the system resolver configuration: {reason}")]
@@ -282,11 +286,27 @@ impl Resolver {
     /// The resolver of this machine (the servers of `/etc/resolv.conf`),
     /// with kmsdns' timeout and attempts.
     pub fn from_system(opts: &DnsOptions) -> Result<Self, ResolverSetupError> {
-        let (config, _) = hickory_resolver::system_conf::read_system_conf().map_err(|error| {
-            ResolverSetupError {
-                reason: error.to_string(),
-            }
+        let text = std::fs::read(RESOLV_CONF).map_err(|error| ResolverSetupError {
+            reason: format!("cannot read {RESOLV_CONF}: {error}"),
         })?;
+        Resolver::from_resolv_conf(&text, opts)
+    }
+
+    /// The resolver that `text`, a resolv.conf(5), describes: its
+    /// `nameserver` lines, in order (hickory-resolver's parser).
+    fn from_resolv_conf(text: &[u8], opts: &DnsOptions) -> Result<Self, ResolverSetupError> {
+        let (config, _) =
+            hickory_resolver::system_conf::parse_resolv_conf(text).map_err(|error| {
+                // hickory wraps the parser's words in "proto error: io
+                // error:"; the I/O error inside says what is wrong.
+                let reason = match error.proto().map(ProtoError::kind) {
+                    Some(ProtoErrorKind::Io(cause)) => cause.to_string(),
+                    _ => error.to_string(),
+                };
+                ResolverSetupError {
+                    reason: format!("{RESOLV_CONF}: {reason}"),
+                }
+            })?;
         // Each server is listed twice (UDP and TCP): ask it once.
         let mut servers: Vec<SocketAddr> = Vec::new();
         for server in config.name_servers() {
@@ -296,7 +316,7 @@ impl Resolver {
         }
         let listed: Vec<String> = servers.iter().map(ToString::to_string).collect();
         let resolver = Resolver::with_nameservers(&servers, opts).ok_or(ResolverSetupError {
-            reason: "it names no nameserver".to_owned(),
+            reason: format!("{RESOLV_CONF} names no nameserver"),
         })?;
         Ok(Resolver {
             via: format!("the system resolver ({})", listed.join(", ")),
@@ -613,6 +633,43 @@ mod tests {
         );
         assert!(parse_nameserver("ns1.example").is_err());
         assert!(parse_nameserver("127.0.0.1:99999").is_err());
+    }
+
+    #[test]
+    fn the_system_resolver_asks_each_nameserver_once_in_order() {
+        let opts = DnsOptions::default();
+        let text = b"# written by hand\nsearch corp.example\nnameserver 192.0.2.53\nnameserver 2001:db8::53\noptions timeout:1\n";
+        let resolver = Resolver::from_resolv_conf(text, &opts).expect("a resolver");
+        let expected: [SocketAddr; 2] = [
+            "192.0.2.53:53".parse().expect("address"),
+            "[2001:db8::53]:53".parse().expect("address"),
+        ];
+        assert_eq!(&resolver.servers[..], &expected);
+        assert_eq!(
+            resolver.via(),
+            "the system resolver (192.0.2.53:53, [2001:db8::53]:53)"
+        );
+    }
+
+    #[test]
+    fn a_resolv_conf_without_a_usable_nameserver_is_a_clear_error() {
+        let opts = DnsOptions::default();
+        let cases: [(&[u8], &str); 3] = [
+            (b"", "no nameservers found"),
+            (b"search corp.example\n", "no nameservers found"),
+            (b"nameserver not-an-address\n", "invalid IP address"),
+        ];
+        for (text, why) in cases {
+            let error = Resolver::from_resolv_conf(text, &opts).expect_err("no resolver");
+            let message = error.to_string();
+            assert!(
+                message.starts_with(
+                    "cannot use the system resolver configuration: /etc/resolv.conf: "
+                ) && message.contains(why)
+                    && !message.contains("proto error"),
+                "{message}"
+            );
+        }
     }
 
     /// A remembered failure is that failure again, at once: never an empty
