@@ -11,13 +11,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::bind::{key_file, nsupdate, Server, TestBed};
+use common::run::{Kmsdns, Run};
 use kms_responder::{KmsResponder, Mode};
-
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
 
 fn config(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("kmsdns.toml");
@@ -30,21 +25,12 @@ fn config(dir: &Path, body: &str) -> PathBuf {
 }
 
 fn audit(bed: &TestBed, config: &Path, args: &[&str]) -> Run {
-    let output = assert_cmd::Command::cargo_bin("kmsdns")
-        .expect("binary")
-        .env("NO_COLOR", "1")
+    Kmsdns::new()
         .args(["-c", config.to_str().expect("UTF-8")])
-        .args(["--nameserver", &bed.primary().to_string()])
-        .args(["--dns-port", &bed.port().to_string()])
+        .bed(bed)
         .args(["--timeout", "500ms"])
         .args(args)
-        .output()
-        .expect("kmsdns runs");
-    Run {
-        status: output.status.code().expect("exit code"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
-    }
+        .run()
 }
 
 /// The ports and the bed's own numbers change every run.
@@ -101,7 +87,7 @@ fn mixed_estate_in_every_format() {
     // JSON: one document, every part's details, the same findings.
     let json = audit(&bed, &config, &[&["--format", "json"][..], &args].concat());
     assert_eq!(json.status, 2);
-    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let doc: serde_json::Value = json.json();
     assert_eq!(doc["schema"], 1);
     assert_eq!(doc["command"], "audit");
     assert_eq!(doc["status"], "critical");

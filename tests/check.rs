@@ -7,64 +7,18 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use common::bind::{nsupdate, Server, TestBed};
+use common::run::{kmsdns, Kmsdns, Run};
 use serde::Deserialize;
-
-/// A kmsdns run: exit status and output.
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// The findings of a text run whose id is `id`, one line each.
-    fn lines_with(&self, id: &str) -> Vec<&str> {
-        self.stdout
-            .lines()
-            .filter(|line| line.split_whitespace().nth(1) == Some(id))
-            .collect()
-    }
-
-    fn json(&self) -> Document {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not the documented JSON ({e}):\n{}", self.stdout))
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout ---\n{}--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs kmsdns with the test bed's primary as resolver, from a directory
-/// without a `kmsdns.toml`.
-fn kmsdns(bed: &TestBed, args: &[&str]) -> Run {
-    kmsdns_via(bed, bed.primary().to_string(), args)
-}
 
 /// Runs kmsdns with `nameserver` as resolver.
 fn kmsdns_via(bed: &TestBed, nameserver: String, args: &[&str]) -> Run {
-    let output = Command::cargo_bin("kmsdns")
-        .expect("binary")
-        .env("NO_COLOR", "1")
-        .current_dir(bed.dir())
+    Kmsdns::new()
+        .cwd(bed.dir())
         .args(["--nameserver", &nameserver])
         .args(["--dns-port", &bed.port().to_string()])
         .args(args)
-        .output()
-        .expect("kmsdns runs");
-    Run {
-        status: output.status.code().expect("exit code"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
-    }
+        .run()
 }
 
 /// A configuration file: hosts kms1 and kms2 of secure.example publishing
@@ -237,7 +191,7 @@ fn each_broken_record_has_its_finding() {
     let config = Config::new(&["broken.example"], "complete = true");
     let run = kmsdns(&bed, &["-c", &config.path(), "--format", "json", "check"]);
     assert_eq!(run.status, 2, "{run}");
-    let doc = run.json();
+    let doc = run.json::<Document>();
     let rogue: Vec<&Finding> = doc
         .findings
         .iter()
@@ -283,7 +237,7 @@ fn no_record_names_the_windows_error() {
         &["--format", "json", "check", "--domain", "open.example"],
     );
     assert_eq!(run.status, 2, "{run}");
-    let doc = run.json();
+    let doc = run.json::<Document>();
     assert_eq!(doc.details.domains[0].authoritative.status, "nodata");
     let missing: Vec<&Finding> = doc
         .findings
@@ -304,7 +258,7 @@ fn a_refused_or_silent_read_is_never_no_record() {
         &["--format", "json", "check", "--domain", "notserved.test"],
     );
     assert_eq!(run.status, 2, "{run}");
-    let doc = run.json();
+    let doc = run.json::<Document>();
     assert!(!doc.findings.is_empty(), "{run}");
     for finding in &doc.findings {
         assert_eq!(finding.id, "dns-read-failed", "{run}");
@@ -418,7 +372,7 @@ fn a_hidden_primary_is_replaced_by_another_authoritative_server() {
         &["--format", "json", "check", "--domain", "open.example"],
     );
     assert_eq!(run.status, 0, "{run}");
-    let doc = run.json();
+    let doc = run.json::<Document>();
     let ids: Vec<(&str, &str)> = doc
         .findings
         .iter()
@@ -494,7 +448,7 @@ fn json_has_the_documented_fields_for_every_domain_in_order() {
         ],
     );
     assert_eq!(run.status, 2, "{run}");
-    let doc = run.json();
+    let doc = run.json::<Document>();
     assert_eq!(doc.schema, 1);
     assert_eq!(doc.command, "check");
     assert_eq!(doc.status, "critical");
@@ -566,13 +520,7 @@ fn json_has_the_documented_fields_for_every_domain_in_order() {
 #[test]
 fn without_configuration_or_domain_it_cannot_run() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let output = Command::cargo_bin("kmsdns")
-        .expect("binary")
-        .current_dir(dir.path())
-        .arg("check")
-        .output()
-        .expect("kmsdns runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("no configuration file"), "{stderr}");
+    let run = Kmsdns::new().cwd(dir.path()).args(["check"]).run();
+    assert_eq!(run.status, 3, "{run}");
+    assert!(run.stderr.contains("no configuration file"), "{run}");
 }

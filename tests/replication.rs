@@ -5,66 +5,13 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use assert_cmd::Command;
 use common::bind::{
     nsupdate, Named, NamedConf, Notify, Server, TestBed, Updates, ZoneConf, ZoneRole,
 };
+use common::run::kmsdns;
 use serde::Deserialize;
-
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-impl Run {
-    /// The text findings whose id is `id`, one line each.
-    fn lines_with(&self, id: &str) -> Vec<&str> {
-        self.stdout
-            .lines()
-            .filter(|line| line.split_whitespace().nth(1) == Some(id))
-            .collect()
-    }
-
-    fn json(&self) -> Document {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not the documented JSON ({e}):\n{}", self.stdout))
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {} after {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-            self.status, self.took, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs kmsdns with the primary as resolver, from a directory without a
-/// configuration file.
-fn kmsdns(bed: &TestBed, args: &[&str]) -> Run {
-    let started = Instant::now();
-    let output = Command::cargo_bin("kmsdns")
-        .expect("binary")
-        .env("NO_COLOR", "1")
-        .current_dir(bed.dir())
-        .args(["--nameserver", &bed.primary().to_string()])
-        .args(["--dns-port", &bed.port().to_string()])
-        .args(args)
-        .output()
-        .expect("kmsdns runs");
-    Run {
-        status: output.status.code().expect("exit code"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
-        took: started.elapsed(),
-    }
-}
 
 /// Sends `updates` (nsupdate lines) to open.example on the primary.
 fn update_open(bed: &TestBed, updates: &str) {
@@ -210,7 +157,7 @@ fn a_stopped_or_frozen_secondary_is_unreachable() {
     bed.resume(Server::Ns3);
     assert_eq!(run.status, 1, "the primary still answers: {run}");
     assert!(run.took < Duration::from_secs(8), "{run}");
-    let doc = run.json();
+    let doc = run.json::<Document>();
     let zone = &doc.details.zones[0];
     assert!(!zone.converged);
     let stopped = zone.server(Server::Ns2, bed.port());
@@ -277,7 +224,7 @@ fn a_lagging_secondary_is_behind_by_n_and_its_missing_records_are_named() {
             "open.example",
         ],
     );
-    let doc = run.json();
+    let doc = run.json::<Document>();
     let zone = &doc.details.zones[0];
     assert_eq!(zone.serial, Some(serial));
     let ns3 = zone.server(Server::Ns3, bed.port());
@@ -310,7 +257,7 @@ fn wait_returns_as_soon_as_the_servers_converge() {
     );
     assert_eq!(run.status, 0, "{run}");
     assert!(run.took < Duration::from_secs(5), "{run}");
-    let doc = run.json();
+    let doc = run.json::<Document>();
     let zone = &doc.details.zones[0];
     assert!(zone.converged, "{run}");
     assert!(zone
@@ -341,7 +288,7 @@ fn wait_reports_a_server_that_does_not_catch_up() {
     assert_eq!(run.status, 2, "{run}");
     assert!(run.took >= Duration::from_secs(1), "waited: {run}");
     assert!(run.took < Duration::from_secs(5), "{run}");
-    let doc = run.json();
+    let doc = run.json::<Document>();
     let zone = &doc.details.zones[0];
     assert!(!zone.converged);
     assert!(zone.polls > 1, "{run}");
@@ -381,7 +328,7 @@ fn a_hidden_primary_that_cannot_be_read_is_only_noted() {
         ],
     );
     assert_eq!(run.status, 0, "{run}");
-    let doc = run.json();
+    let doc = run.json::<Document>();
     let zone = &doc.details.zones[0];
     assert_eq!(zone.primary, "hidden.open.example.");
     assert!(zone.converged, "{run}");
@@ -466,7 +413,7 @@ fn lame_servers_are_named_with_the_reason() {
         ],
     );
     assert_eq!(run.status, 1, "the other servers answer: {run}");
-    let doc = run.json();
+    let doc = run.json::<Document>();
     let lame: Vec<&Finding> = doc
         .findings
         .iter()
@@ -534,7 +481,7 @@ fn an_unknown_zone_is_a_failed_read_and_json_has_the_documented_fields() {
         ],
     );
     assert_eq!(run.status, 2, "{run}");
-    let doc = run.json();
+    let doc = run.json::<Document>();
     assert_eq!(doc.schema, 1);
     assert_eq!(doc.command, "replication");
     assert_eq!(doc.status, "critical");

@@ -6,3 +6,4 @@
 
 pub mod bind;
 pub mod relay;
+pub mod run;
