@@ -12,39 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::Instant;
 
-use assert_cmd::Command;
 use common::bind::{nsupdate, Server, TestBed};
-
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn text(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
+use common::run::{Kmsdns, Run};
 
 /// Runs kmsdns with `config`, the test bed (if any) as resolver and its
 /// port for authoritative servers.
 fn kmsdns(bed: Option<&TestBed>, config: &Path, args: &[&str]) -> Run {
-    let mut command = Command::cargo_bin("kmsdns").expect("binary");
-    command
-        .env("NO_COLOR", "1")
-        .args(["-c", config.to_str().expect("UTF-8 path")]);
+    let mut kmsdns = Kmsdns::new().args(["-c", config.to_str().expect("UTF-8 path")]);
     if let Some(bed) = bed {
-        command
-            .args(["--nameserver", &bed.primary().to_string()])
-            .args(["--dns-port", &bed.port().to_string()]);
+        kmsdns = kmsdns.bed(bed);
     }
-    let output = command.args(args).output().expect("kmsdns runs");
-    Run {
-        status: output.status.code().expect("exit code"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
-    }
+    kmsdns.args(args).run()
 }
 
 fn write_config(dir: &Path, text: &str) -> PathBuf {
@@ -199,8 +177,7 @@ fn hundreds_of_srv_records_are_read_over_tcp_and_kept() {
     assert_eq!((kept, added), (400, 2), "{}", plan.stdout);
 
     let check = kmsdns(Some(&bed), &config, &["--format", "json", "check"]);
-    let doc: serde_json::Value = serde_json::from_str(&check.stdout)
-        .unwrap_or_else(|e| panic!("check --format json: {e}\n{}", check.text()));
+    let doc: serde_json::Value = check.json();
     assert!(
         check
             .stdout

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use assert_cmd::Command;
 use common::bind::{key_file, nsupdate, Server, TestBed};
+use common::run::{Kmsdns, Run};
 
 const OWNER: &str = "_vlmcs._tcp.secure.example.";
 const KMS1: &str = "0 0 1688 kms1.secure.example.";
@@ -51,34 +51,12 @@ impl Setup {
     }
 }
 
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
-    }
-}
-
 fn kmsdns(bed: &TestBed, config: &Path, args: &[&str]) -> Run {
-    let output = Command::cargo_bin("kmsdns")
-        .expect("binary")
-        .env("NO_COLOR", "1")
+    Kmsdns::new()
         .args(["-c", config.to_str().expect("UTF-8 path")])
-        .args(["--nameserver", &bed.primary().to_string()])
-        .args(["--dns-port", &bed.port().to_string()])
+        .bed(bed)
         .args(args)
-        .output()
-        .expect("kmsdns runs");
-    Run {
-        status: output.status.code().expect("exit code"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
-    }
+        .run()
 }
 
 fn set(records: &[&str]) -> BTreeSet<String> {
@@ -126,7 +104,7 @@ fn publish_to_empty_rrset_then_again_changes_nothing() {
 
     let second = kmsdns(&bed, &setup.path(), &["--format", "json", "publish"]);
     assert_eq!(second.status, 0, "{}{}", second.stdout, second.stderr);
-    let doc = second.json();
+    let doc: serde_json::Value = second.json();
     assert_eq!(doc["details"]["domains"][0]["outcome"], "in-sync");
     assert_eq!(doc["status"], "ok");
     assert_eq!(
@@ -404,7 +382,7 @@ fn one_refusing_zone_does_not_stop_the_others() {
     );
     let run = kmsdns(&bed, &setup.path(), &["--format", "json", "publish"]);
     assert_eq!(run.status, 2, "{}", run.stdout);
-    let doc = run.json();
+    let doc: serde_json::Value = run.json();
     let domains = doc["details"]["domains"].as_array().expect("domains");
     let outcomes: Vec<(&str, &str)> = domains
         .iter()

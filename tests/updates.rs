@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use assert_cmd::Command;
 use common::bind::{key_file, nsupdate, try_nsupdate, Server, TestBed, ZONES};
+use common::run::{Kmsdns, Run};
 use hickory_proto::rr::{Name, RecordType};
 use kmsdns::config::key::{load_key_file, TsigKey};
 use kmsdns::config::SrvRecord;
@@ -26,47 +26,15 @@ use serde_json::Value;
 /// a serial bump by the probe would be seen on the secondaries.
 const SETTLE: Duration = Duration::from_millis(600);
 
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
-
-    fn show(&self) -> String {
-        format!(
-            "status {}\n--- stdout ---\n{}--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs kmsdns in `cwd` (an empty directory: no ./kmsdns.toml is found
-/// by accident) with `args`, pointed at the test bed when there is one.
-fn kmsdns_in(cwd: &Path, bed: Option<&TestBed>, args: &[&str]) -> Run {
-    let mut command = Command::cargo_bin("kmsdns").expect("binary");
-    command.current_dir(cwd).env("NO_COLOR", "1");
-    if let Some(bed) = bed {
-        command
-            .args(["--nameserver", &bed.primary().to_string()])
-            .args(["--dns-port", &bed.port().to_string()]);
-    }
-    let output = command.args(args).output().expect("kmsdns runs");
-    Run {
-        status: output.status.code().expect("exit code"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
-    }
-}
-
+/// Runs kmsdns in an empty directory (no ./kmsdns.toml is found by
+/// accident) with `args`, pointed at the test bed when there is one.
 fn kmsdns(bed: Option<&TestBed>, args: &[&str]) -> Run {
     let cwd = tempfile::tempdir().expect("temp dir");
-    kmsdns_in(cwd.path(), bed, args)
+    let mut kmsdns = Kmsdns::new().cwd(cwd.path());
+    if let Some(bed) = bed {
+        kmsdns = kmsdns.bed(bed);
+    }
+    kmsdns.args(args).run()
 }
 
 /// A configuration file: `publish-list` and optional default key, one host,
@@ -299,7 +267,7 @@ fn live_probes_leave_every_zone_as_it_was() {
         Some(&bed),
         &["-c", &setup.path(), "--format", "json", "updates", "--live"],
     );
-    assert_eq!(run.status, 2, "open.example is critical:\n{}", run.show());
+    assert_eq!(run.status, 2, "open.example is critical:\n{run}");
     assert_unchanged(&bed, &before);
 
     // RRsets with TTLs other than the default: the sentinel must carry them.
@@ -337,8 +305,8 @@ fn live_probes_leave_every_zone_as_it_was() {
                 "updates",
             ],
         );
-        assert_eq!(run.status, 2, "{}", run.show());
-        let doc = run.json();
+        assert_eq!(run.status, 2, "{run}");
+        let doc: Value = run.json();
         assert_eq!(live(&doc, "secure.example.")["ttl"], 1200, "{doc:#}");
         assert_eq!(live(&doc, "secure.example.")["records"], 2);
         assert_eq!(live(&doc, "open.example.")["ttl"], 600);
@@ -527,8 +495,8 @@ fn open_zone_is_critical_statically_and_live() {
             "open.example",
         ],
     );
-    assert_eq!(run.status, 2, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    let doc: Value = run.json();
     assert_eq!(doc["status"], "critical");
     assert_eq!(
         findings(&doc),
@@ -575,7 +543,7 @@ fn open_zone_is_critical_statically_and_live() {
             "open.example",
         ],
     );
-    assert_eq!(text.status, 2, "{}", text.show());
+    assert_eq!(text.status, 2, "{text}");
     assert!(
         text.stdout.contains("zone open.example. (open.example.)"),
         "{}",
@@ -619,8 +587,8 @@ fn secure_zone_with_the_granted_key_is_ok_statically_and_live() {
             "--live",
         ],
     );
-    assert_eq!(run.status, 0, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 0, "{run}");
+    let doc: Value = run.json();
     let mut got = findings(&doc);
     got.sort();
     let expected: Vec<(String, String, String)> = [
@@ -678,8 +646,8 @@ fn static_zone_refuses_our_key() {
             conf.to_str().expect("UTF-8"),
         ],
     );
-    assert_eq!(run.status, 2, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    let doc: Value = run.json();
     assert_eq!(
         findings(&doc),
         [
@@ -725,8 +693,8 @@ fn a_wrong_secret_or_unknown_key_is_named() {
         Some(&bed),
         &["-c", &setup.path(), "--format", "json", "updates"],
     );
-    assert_eq!(run.status, 2, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    let doc: Value = run.json();
     let badsig = finding(&doc, "key-refused", "secure.example.");
     let message = badsig["message"].as_str().unwrap_or("");
     assert!(message.contains("BADSIG"), "{message}");
@@ -807,8 +775,8 @@ fn key_name_case_and_legacy_algorithms() {
             Some(&bed),
             &["-c", &setup.path(), "--format", "json", "updates"],
         );
-        assert_eq!(run.status, 0, "{name}: {}", run.show());
-        let doc = run.json();
+        assert_eq!(run.status, 0, "{name}: {run}");
+        let doc: Value = run.json();
         assert_eq!(
             findings(&doc),
             [
@@ -839,7 +807,7 @@ fn without_a_key_a_keyed_zone_cannot_be_published() {
         Some(&bed),
         &["-c", &setup.path(), "--format", "json", "updates"],
     );
-    assert_eq!(run.status, 1, "{}", run.show());
+    assert_eq!(run.status, 1, "{run}");
     assert_eq!(
         findings(&run.json()),
         [("no-key".into(), "warning".into(), "secure.example.".into())]
@@ -849,7 +817,7 @@ fn without_a_key_a_keyed_zone_cannot_be_published() {
         Some(&bed),
         &["--format", "json", "updates", "--domain", "secure.example"],
     );
-    assert_eq!(run.status, 0, "{}", run.show());
+    assert_eq!(run.status, 0, "{run}");
     assert_eq!(
         findings(&run.json()),
         [("no-key".into(), "info".into(), "secure.example.".into())]
@@ -863,8 +831,8 @@ fn an_unknown_domain_is_a_failed_read_not_a_verdict() {
         Some(&bed),
         &["--format", "json", "updates", "--domain", "nowhere.test"],
     );
-    assert_eq!(run.status, 2, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    let doc: Value = run.json();
     assert_eq!(
         findings(&doc),
         [(
@@ -893,8 +861,8 @@ fn a_silent_primary_is_critical_not_a_verdict() {
         ],
     );
     bed.resume(Server::PRIMARY);
-    assert_eq!(run.status, 2, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    let doc: Value = run.json();
     assert_eq!(
         findings(&doc),
         [(
@@ -922,8 +890,8 @@ fn a_secondary_named_conf_points_at_the_primary() {
             "open.example",
         ],
     );
-    assert_eq!(run.status, 0, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 0, "{run}");
+    let doc: Value = run.json();
     assert_eq!(
         findings(&doc),
         [(
@@ -953,8 +921,8 @@ fn views_includes_acls_and_comments() {
         &conf,
         &["corp.example", "branch.corp.example", "lab.corp.example"],
     );
-    assert_eq!(run.status, 2, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    let doc: Value = run.json();
     // Every included file was read.
     assert_eq!(doc["details"]["files"].as_array().map(Vec::len), Some(4));
 
@@ -1034,8 +1002,8 @@ fn debian_defaults_hold_no_kms_zone() {
     }
     let top = dir.path().join("named.conf");
     let run = audit(top.to_str().expect("UTF-8"), &["corp.example"]);
-    assert_eq!(run.status, 1, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 1, "{run}");
+    let doc: Value = run.json();
     assert_eq!(
         findings(&doc),
         [(
@@ -1051,14 +1019,14 @@ fn debian_defaults_hold_no_kms_zone() {
 #[test]
 fn narrow_undefined_and_both_grants() {
     let run = audit(&fixture("narrow.conf"), &["corp.example", "branch.example"]);
-    assert_eq!(run.status, 0, "{}", run.show());
+    assert_eq!(run.status, 0, "{run}");
     assert!(findings(&run.json())
         .iter()
         .all(|(id, severity, _)| id == "narrow-grant" && severity == "ok"));
 
     let run = audit(&fixture("undefined-key.conf"), &["a.example", "b.example"]);
-    assert_eq!(run.status, 1, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 1, "{run}");
+    let doc: Value = run.json();
     let undefined = finding(&doc, "key-undefined", "a.example.");
     assert!(undefined["message"]
         .as_str()
@@ -1071,7 +1039,7 @@ fn narrow_undefined_and_both_grants() {
         .contains("missing-policy-key"));
 
     let run = audit(&fixture("rejected/both.conf"), &["corp.example"]);
-    let doc = run.json();
+    let doc: Value = run.json();
     let both = finding(&doc, "allow-update-ignored", "corp.example.");
     assert_eq!(both["severity"], "warning");
     assert!(both["message"]
@@ -1084,13 +1052,12 @@ fn narrow_undefined_and_both_grants() {
         findings(&run.json())
             .iter()
             .any(|(id, _, _)| id == "acl-undefined"),
-        "{}",
-        run.show()
+        "{run}"
     );
     // a → b → a: the loop is named, and the address inside it still counts.
     let run = audit(&fixture("rejected/acl-loop.conf"), &["loop.example"]);
-    assert_eq!(run.status, 2, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    let doc: Value = run.json();
     assert_eq!(
         finding(&doc, "acl-loop", "loop.example.")["severity"],
         "warning"
@@ -1117,8 +1084,8 @@ fn gss_tsig_grants() {
     );
     let only = |domain: &str, status: i32| {
         let run = audit(&conf, &[domain]);
-        assert_eq!(run.status, status, "{}", run.show());
-        let doc = run.json();
+        assert_eq!(run.status, status, "{run}");
+        let doc: Value = run.json();
         let found = findings(&doc);
         assert_eq!(found.len(), 1, "{doc:#}");
         let message = doc["findings"][0]["message"]
@@ -1178,8 +1145,8 @@ fn malformed_named_conf_is_an_error_with_file_and_line() {
         None,
         &["updates", "--named-conf", &conf, "--domain", "corp.example"],
     );
-    assert_eq!(run.status, 3, "{}", run.show());
-    assert!(run.stdout.is_empty(), "{}", run.show());
+    assert_eq!(run.status, 3, "{run}");
+    assert!(run.stdout.is_empty(), "{run}");
     assert!(
         run.stderr.contains(&format!("{conf}:4:")),
         "file and line:\n{}",
@@ -1199,8 +1166,8 @@ fn malformed_named_conf_is_an_error_with_file_and_line() {
             "corp.example",
         ],
     );
-    assert_eq!(run.status, 3, "{}", run.show());
-    let doc = run.json();
+    assert_eq!(run.status, 3, "{run}");
+    let doc: Value = run.json();
     assert_eq!(doc["status"], "unknown");
     assert_eq!(doc["command"], "updates");
     assert!(
@@ -1219,7 +1186,7 @@ fn malformed_named_conf_is_an_error_with_file_and_line() {
             "corp.example",
         ],
     );
-    assert_eq!(run.status, 3, "{}", run.show());
+    assert_eq!(run.status, 3, "{run}");
     assert!(
         run.stderr.contains("missing-include.conf:"),
         "{}",
@@ -1236,7 +1203,7 @@ fn malformed_named_conf_is_an_error_with_file_and_line() {
             "corp.example",
         ],
     );
-    assert_eq!(run.status, 3, "{}", run.show());
+    assert_eq!(run.status, 3, "{run}");
     assert!(
         run.stderr.contains("/nonexistent/named.conf"),
         "{}",
@@ -1247,7 +1214,7 @@ fn malformed_named_conf_is_an_error_with_file_and_line() {
 #[test]
 fn no_domains_is_a_usage_error() {
     let run = kmsdns(None, &["updates", "--named-conf", &fixture("open.conf")]);
-    assert_eq!(run.status, 3, "{}", run.show());
+    assert_eq!(run.status, 3, "{run}");
     assert!(run.stderr.contains("--domain"), "{}", run.stderr);
     let run = kmsdns(
         None,
@@ -1259,5 +1226,5 @@ fn no_domains_is_a_usage_error() {
             "not a domain!",
         ],
     );
-    assert_eq!(run.status, 3, "{}", run.show());
+    assert_eq!(run.status, 3, "{run}");
 }
