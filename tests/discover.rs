@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::bind::{nsupdate, Server, TestBed};
+use common::run::{Kmsdns, Run};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -98,36 +99,12 @@ impl Document {
     }
 }
 
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Document {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "not a discover document ({e}):\n{}{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
+/// Runs kmsdns with the test bed's primary as resolver.
 fn kmsdns(bed: &TestBed, args: &[&str]) -> Run {
-    let output = assert_cmd::Command::cargo_bin("kmsdns")
-        .expect("the kmsdns binary is built")
-        .env("NO_COLOR", "1")
+    Kmsdns::new()
         .args(["--nameserver", &bed.primary().to_string()])
         .args(args)
-        .output()
-        .expect("kmsdns runs");
-    Run {
-        status: output.status.code().expect("kmsdns exits, not killed"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
-    }
+        .run()
 }
 
 /// A known SRV set in open.example: weights 60, 30 and 0 in priority 0, a
@@ -181,7 +158,7 @@ fn exact_chances_and_a_seeded_simulation_that_agrees() {
         started.elapsed()
     );
     assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
-    let doc = run.json();
+    let doc = run.json::<Document>();
     assert_eq!(
         (doc.schema, doc.command.as_str(), doc.status.as_str()),
         (1, "discover", "info")
@@ -299,7 +276,7 @@ fn exact_chances_and_a_seeded_simulation_that_agrees() {
             "42",
         ],
     )
-    .json();
+    .json::<Document>();
     assert_eq!(again.chances(), doc.chances());
     let other = kmsdns(
         &bed,
@@ -315,7 +292,7 @@ fn exact_chances_and_a_seeded_simulation_that_agrees() {
             "43",
         ],
     )
-    .json();
+    .json::<Document>();
     assert_ne!(other.chances(), doc.chances());
 
     // Text says it is a model and shows both distributions.
@@ -359,7 +336,7 @@ fn the_first_suffix_with_records_is_used() {
         ],
     );
     assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
-    let doc = run.json();
+    let doc = run.json::<Document>();
     let queries: Vec<(&str, &str, &str, bool)> = doc
         .details
         .queries
@@ -419,7 +396,7 @@ fn the_first_suffix_with_records_is_used() {
     );
     assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(
-        run.json().details.selected.as_deref(),
+        run.json::<Document>().details.selected.as_deref(),
         Some("weights.open.example.")
     );
 }
@@ -438,7 +415,7 @@ fn no_records_anywhere_is_critical_and_names_the_windows_error() {
         ],
     );
     assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
-    let doc = run.json();
+    let doc = run.json::<Document>();
     assert_eq!(doc.ids(), [("srv-missing", "critical")]);
     assert!(
         doc.findings[0].message.contains("0x8007232B"),
@@ -468,7 +445,7 @@ fn no_records_anywhere_is_critical_and_names_the_windows_error() {
             "nothing.open.example,nodata.open.example",
         ],
     )
-    .json();
+    .json::<Document>();
     assert_eq!(nodata.details.queries[1].answer, "nodata");
     assert!(
         nodata.findings[0].message.contains("0x8007251D"),

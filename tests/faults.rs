@@ -39,14 +39,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use assert_cmd::Command;
 use common::bind::{key_file, nsupdate, Server, TestBed};
 use common::relay::{Fault, Kind, Proto, Relay, Rule, SPOOFED_TARGET};
+use common::run::{Kmsdns, Run};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
@@ -67,94 +66,44 @@ const FOREIGN: &str = "5 5 1688 other-kms.example.";
 
 //------------ Running kmsdns ------------------------------------------------
 
-/// One kmsdns run.
-struct Run {
-    args: Vec<String>,
-    status: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
+/// `(id, severity)` of every finding.
+fn findings(run: &Run) -> Vec<(String, String)> {
+    run.json::<Value>()["findings"]
+        .as_array()
+        .map(|findings| {
+            findings
+                .iter()
+                .map(|f| {
+                    (
+                        f["id"].as_str().unwrap_or_default().to_string(),
+                        f["severity"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{self}"))
-    }
-
-    /// `(id, severity)` of every finding.
-    fn findings(&self) -> Vec<(String, String)> {
-        self.json()["findings"]
-            .as_array()
-            .map(|findings| {
-                findings
-                    .iter()
-                    .map(|f| {
-                        (
-                            f["id"].as_str().unwrap_or_default().to_string(),
-                            f["severity"].as_str().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// The message of the first finding with `id`.
-    fn message(&self, id: &str) -> String {
-        self.json()["findings"]
-            .as_array()
-            .and_then(|findings| findings.iter().find(|f| f["id"] == id))
-            .and_then(|f| f["message"].as_str())
-            .unwrap_or_else(|| panic!("no finding {id}:\n{self}"))
-            .to_string()
-    }
-}
-
-impl fmt::Display for Run {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "kmsdns {}\nexit {} after {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-            self.args.join(" "),
-            self.status,
-            self.took,
-            self.stdout,
-            self.stderr
-        )
-    }
+/// The message of the first finding with `id`.
+fn message(run: &Run, id: &str) -> String {
+    run.json::<Value>()["findings"]
+        .as_array()
+        .and_then(|findings| findings.iter().find(|f| f["id"] == id))
+        .and_then(|f| f["message"].as_str())
+        .unwrap_or_else(|| panic!("no finding {id}:\n{run}"))
+        .to_string()
 }
 
 /// Runs kmsdns with `--timeout 300ms --format json` before `args`, from a
 /// directory without a configuration file; fails the test on a hang, a
 /// panic or a run longer than [`BOUND`].
 fn kmsdns(args: &[&str]) -> Run {
-    let mut all: Vec<String> = ["--timeout", TIMEOUT, "--format", "json"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    all.extend(args.iter().map(|s| s.to_string()));
-    let started = Instant::now();
-    let output = Command::cargo_bin("kmsdns")
-        .expect("binary")
-        .env("NO_COLOR", "1")
-        .current_dir(std::env::temp_dir())
-        .args(&all)
+    let run = Kmsdns::new()
+        .cwd(std::env::temp_dir())
+        .args(["--timeout", TIMEOUT, "--format", "json"])
+        .args(args)
         .timeout(DEADLINE)
-        .output()
-        .expect("kmsdns runs");
-    let took = started.elapsed();
-    let run = Run {
-        args: all,
-        // No exit code: killed by the deadline.
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        took,
-    };
-    assert!(
-        output.status.code().is_some(),
-        "hung: killed after {DEADLINE:?}\n{run}"
-    );
+        .run();
     assert!(!run.stderr.contains("panicked"), "panic:\n{run}");
     assert!(run.took < BOUND, "not bounded:\n{run}");
     run
@@ -433,7 +382,7 @@ fn check_reports_each_fault_as_a_failed_read_or_survives_it() {
                 "{path} path, {fault:?}:\n{run}\n--- relay ---\n{}",
                 relay.log()
             );
-            let doc = run.json();
+            let doc: Value = run.json();
             let domain = &doc["details"]["domains"][0];
             assert!(!run.stdout.contains(SPOOFED_TARGET), "{case}");
             assert!(
@@ -449,13 +398,13 @@ fn check_reports_each_fault_as_a_failed_read_or_survives_it() {
             match expected(fault) {
                 Read::Ok => {
                     assert_eq!(run.status, 0, "{case}");
-                    assert_eq!(run.findings(), pairs(&[("srv-ok", "ok")]), "{case}");
+                    assert_eq!(findings(&run), pairs(&[("srv-ok", "ok")]), "{case}");
                     assert_eq!(domain["authoritative"]["status"], "records", "{case}");
                     assert_eq!(domain["resolver"]["status"], "records", "{case}");
                 }
                 Read::Fails(says) => {
                     assert_eq!(run.status, 2, "{case}");
-                    let findings = run.findings();
+                    let findings = findings(&run);
                     assert!(
                         findings.contains(&("dns-read-failed".into(), "critical".into())),
                         "{case}"
@@ -464,7 +413,7 @@ fn check_reports_each_fault_as_a_failed_read_or_survives_it() {
                         !findings.iter().any(|(id, _)| id == "srv-missing"),
                         "a failed read is never 'no record': {case}"
                     );
-                    assert!(run.message("dns-read-failed").contains(says), "{case}");
+                    assert!(message(&run, "dns-read-failed").contains(says), "{case}");
                     let (failed, other) = match path {
                         "authoritative" => ("authoritative", "resolver"),
                         _ => ("resolver", "authoritative"),
@@ -559,7 +508,7 @@ fn replication_reports_a_faulty_server_and_a_faulty_primary() {
         relay.script(fault.rules(&|f| Rule::new(f).queries()));
         let run = replication();
         let case = format!("{fault:?}:\n{run}\n--- relay ---\n{}", relay.log());
-        let doc = run.json();
+        let doc: Value = run.json();
         let zone = &doc["details"]["zones"][0];
         let servers = zone["servers"].as_array().expect("servers");
         assert_eq!(servers.len(), 4, "{case}");
@@ -580,14 +529,14 @@ fn replication_reports_a_faulty_server_and_a_faulty_primary() {
                 assert_eq!(run.status, 0, "{case}");
                 assert_eq!(row["state"], "in-sync", "{case}");
                 assert_eq!(row["serial"], serial, "{case}");
-                assert_eq!(run.findings(), pairs(&[("replicated", "ok")]), "{case}");
+                assert_eq!(findings(&run), pairs(&[("replicated", "ok")]), "{case}");
             }
             Row::Down(state, id, says) => {
                 assert_eq!(run.status, 1, "only one of four servers: {case}");
                 assert_eq!(row["state"], state, "{case}");
                 assert!(row["error"].as_str().is_some(), "{case}");
-                assert_eq!(run.findings(), pairs(&[(id, "warning")]), "{case}");
-                let message = run.message(id);
+                assert_eq!(findings(&run), pairs(&[(id, "warning")]), "{case}");
+                let message = message(&run, id);
                 assert!(
                     message.contains(&ns9_addr) && message.contains(says),
                     "{case}"
@@ -616,7 +565,7 @@ fn replication_reports_a_faulty_server_and_a_faulty_primary() {
         relay.script(fault.rules(&|f| Rule::new(f).queries()));
         let run = replication();
         let case = format!("primary, {fault:?}:\n{run}\n--- relay ---\n{}", relay.log());
-        let doc = run.json();
+        let doc: Value = run.json();
         let zone = &doc["details"]["zones"][0];
         assert_eq!(zone["primary"], "ns9.open.example.", "{case}");
         let primary = &zone["servers"][0];
@@ -632,7 +581,7 @@ fn replication_reports_a_faulty_server_and_a_faulty_primary() {
             Row::Down(state, id, _) => {
                 assert_eq!(primary["state"], state, "{case}");
                 assert_ne!(zone["reference"], ns9_addr.as_str(), "{case}");
-                let findings = run.findings();
+                let findings = findings(&run);
                 assert!(findings.contains(&(id.into(), "warning".into())), "{case}");
                 assert!(
                     findings.contains(&("dns-read-failed".into(), "warning".into())),
@@ -674,7 +623,7 @@ fn plan_reads_through_each_fault_or_fails_the_domain() {
         relay.script(fault.rules(&|f| Rule::new(f).queries()));
         let run = kmsdns(&["-c", &config.display().to_string(), "plan"]);
         let case = format!("{fault:?}:\n{run}\n--- relay ---\n{}", relay.log());
-        let doc = run.json();
+        let doc: Value = run.json();
         let domain = &doc["details"]["domains"][0];
         assert!(!run.stdout.contains(SPOOFED_TARGET), "{case}");
         match own_read(fault) {
@@ -682,7 +631,7 @@ fn plan_reads_through_each_fault_or_fails_the_domain() {
                 assert_eq!(run.status, 1, "{case}");
                 assert_eq!(domain["outcome"], "pending", "{case}");
                 assert_eq!(
-                    run.findings(),
+                    findings(&run),
                     pairs(&[("changes-pending", "warning")]),
                     "{case}"
                 );
@@ -716,11 +665,11 @@ fn plan_reads_through_each_fault_or_fails_the_domain() {
                 assert_eq!(run.status, 2, "{case}");
                 assert_eq!(domain["outcome"], "failed", "{case}");
                 assert_eq!(
-                    run.findings(),
+                    findings(&run),
                     pairs(&[("dns-read-failed", "critical")]),
                     "{case}"
                 );
-                assert!(run.message("dns-read-failed").contains(says), "{case}");
+                assert!(message(&run, "dns-read-failed").contains(says), "{case}");
             }
         }
         assert_eq!(
@@ -843,7 +792,7 @@ fn updates_through_each_fault(verb: Verb) {
             "{command} {domain}, {fault:?}:\n{run}\n--- relay ---\n{}",
             relay.log()
         );
-        let doc = run.json();
+        let doc: Value = run.json();
         let details = &doc["details"]["domains"][0];
         let moved = bed
             .soa_serial(Server::PRIMARY, "open.example")
@@ -857,8 +806,8 @@ fn updates_through_each_fault(verb: Verb) {
                 assert_eq!(run.status, 0, "{case}");
                 assert_eq!(details["outcome"], "applied", "{case}");
                 assert_eq!(details["retries"], 0, "no other host: {case}");
-                assert_eq!(run.findings(), pairs(&[("update-applied", "ok")]), "{case}");
-                let message = run.message("update-applied");
+                assert_eq!(findings(&run), pairs(&[("update-applied", "ok")]), "{case}");
+                let message = message(&run, "update-applied");
                 let wanted = match verb {
                     Verb::Publish => "updated: 2 add",
                     Verb::Remove => "updated: 2 delete",
@@ -877,11 +826,11 @@ fn updates_through_each_fault(verb: Verb) {
                 assert_eq!(run.status, 2, "{case}");
                 assert_eq!(details["outcome"], "failed", "{case}");
                 assert_eq!(
-                    run.findings(),
+                    findings(&run),
                     pairs(&[("update-failed", "critical")]),
                     "{case}"
                 );
-                assert!(run.message("update-failed").contains(says), "{case}");
+                assert!(message(&run, "update-failed").contains(says), "{case}");
                 assert_eq!(relay.forwarded(Kind::Update), copies, "{case}");
             }
         }
@@ -943,7 +892,7 @@ fn signed_updates_are_applied_once_through_retransmission() {
             };
             assert_eq!(run.status, 0, "{case}");
             assert_eq!(
-                run.json()["details"]["domains"][0]["outcome"],
+                run.json::<Value>()["details"]["domains"][0]["outcome"],
                 "applied",
                 "{case}"
             );
@@ -976,12 +925,12 @@ fn a_forged_success_does_not_hide_a_refusal() {
         let case = format!("{fault:?}:\n{run}\n--- relay ---\n{}", relay.log());
         assert_eq!(run.status, 2, "{case}");
         assert_eq!(
-            run.json()["details"]["domains"][0]["outcome"],
+            run.json::<Value>()["details"]["domains"][0]["outcome"],
             "failed",
             "{case}"
         );
         assert!(
-            run.message("update-failed").contains("refused the update"),
+            message(&run, "update-failed").contains("refused the update"),
             "{case}"
         );
         assert_eq!(relay.forwarded(Kind::Update), 1, "{case}");
@@ -1013,12 +962,12 @@ fn publish_with_faulty_reads_sends_nothing_or_says_what_it_could_not_confirm() {
         let case = format!("{fault:?}:\n{run}\n--- relay ---\n{}", relay.log());
         assert_eq!(run.status, 2, "{case}");
         assert_eq!(
-            run.json()["details"]["domains"][0]["outcome"],
+            run.json::<Value>()["details"]["domains"][0]["outcome"],
             "failed",
             "{case}"
         );
         assert_eq!(
-            run.findings(),
+            findings(&run),
             pairs(&[("dns-read-failed", "critical")]),
             "{case}"
         );
@@ -1040,11 +989,11 @@ fn publish_with_faulty_reads_sends_nothing_or_says_what_it_could_not_confirm() {
     let case = format!("{run}\n--- relay ---\n{}", relay.log());
     assert_eq!(run.status, 2, "{case}");
     assert_eq!(
-        run.json()["details"]["domains"][0]["outcome"],
+        run.json::<Value>()["details"]["domains"][0]["outcome"],
         "failed",
         "{case}"
     );
-    let message = run.message("update-failed");
+    let message = message(&run, "update-failed");
     assert!(
         message.contains("the update was accepted, but reading it back failed"),
         "{case}"
@@ -1065,7 +1014,7 @@ fn publish_with_faulty_reads_sends_nothing_or_says_what_it_could_not_confirm() {
     let run = kmsdns(&["-c", &config.arg(), "publish"]);
     assert_eq!(run.status, 0, "{run}");
     assert_eq!(
-        run.json()["details"]["domains"][0]["outcome"],
+        run.json::<Value>()["details"]["domains"][0]["outcome"],
         "in-sync",
         "{run}"
     );

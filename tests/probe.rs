@@ -12,9 +12,10 @@ mod kms_responder;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::bind::{nsupdate, Server, TestBed};
+use common::run::{Kmsdns, Run};
 use kms_responder::{KmsResponder, Mode};
 use serde::Deserialize;
 
@@ -108,44 +109,12 @@ impl DomainDoc {
 
 //------------ Running kmsdns -------------------------------------------------
 
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-impl Run {
-    fn json(&self) -> Document {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "not a probe document ({e}):\n{}{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
 /// Runs the kmsdns binary off the async runtime, so the responders keep
 /// answering while it runs.
 async fn kmsdns(args: Vec<String>) -> Run {
-    tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let output = assert_cmd::Command::cargo_bin("kmsdns")
-            .expect("the kmsdns binary is built")
-            .env("NO_COLOR", "1")
-            .args(&args)
-            .output()
-            .expect("kmsdns runs");
-        Run {
-            status: output.status.code().expect("kmsdns exits, not killed"),
-            stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
-            stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
-            took: started.elapsed(),
-        }
-    })
-    .await
-    .expect("the kmsdns run did not panic")
+    tokio::task::spawn_blocking(move || Kmsdns::new().args(args).run())
+        .await
+        .expect("the kmsdns run did not panic")
 }
 
 /// `--nameserver` for the test bed, then `args`.
@@ -258,7 +227,7 @@ async fn each_address_gets_its_verdict_and_each_domain_its_severity() {
         "critical overall:\n{}{}",
         run.stdout, run.stderr
     );
-    let doc = run.json();
+    let doc = run.json::<Document>();
     assert_eq!(
         (doc.schema, doc.command.as_str(), doc.status.as_str()),
         (1, "probe", "critical")
@@ -409,7 +378,7 @@ async fn hosts_are_probed_without_dns_like_slmgr_skms() {
     ]))
     .await;
     assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
-    let doc = run.json();
+    let doc = run.json::<Document>();
     assert_eq!(doc.details.resolver, None, "no DNS was needed");
     assert!(doc.details.domains.is_empty());
     let verdicts: Vec<(&str, u16, Option<SocketAddr>, &str)> = doc
@@ -509,7 +478,7 @@ async fn ipv6_addresses_come_from_aaaa_records() {
     ))
     .await;
     assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
-    let doc = run.json();
+    let doc = run.json::<Document>();
     let v6 = doc.domain("v6.open.example.");
     assert_eq!(v6.verdicts(), [(Some(kms_v6.addr()), "kms")]);
     assert_eq!(v6.status, "ok");
@@ -564,7 +533,7 @@ async fn timeout_bounds_each_step_and_slow_hosts_are_warned_about() {
     .await;
     assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
     assert!(run.took < Duration::from_secs(3), "took {:?}", run.took);
-    let doc = run.json();
+    let doc = run.json::<Document>();
     let address = &doc.details.hosts[0].addresses[0];
     assert_eq!(address.verdict, "tcp-timeout");
     assert!(
@@ -589,7 +558,7 @@ async fn timeout_bounds_each_step_and_slow_hosts_are_warned_about() {
     .await;
     task.abort();
     assert_eq!(slow.status, 1, "{}{}", slow.stdout, slow.stderr);
-    let doc = slow.json();
+    let doc = slow.json::<Document>();
     assert_eq!(doc.details.hosts[0].addresses[0].verdict, "kms");
     let ids: Vec<(&str, &str)> = doc
         .findings
@@ -644,7 +613,7 @@ async fn search_list_and_publish_list_choose_the_domains() {
     ))
     .await;
     assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
-    let doc = run.json();
+    let doc = run.json::<Document>();
     assert_eq!(
         doc.ids_for("nothing.open.example."),
         [("srv-missing", "info")]
@@ -665,7 +634,7 @@ async fn search_list_and_publish_list_choose_the_domains() {
     ))
     .await;
     assert_eq!(none.status, 2, "{}{}", none.stdout, none.stderr);
-    let doc = none.json();
+    let doc = none.json::<Document>();
     assert!(
         doc.findings
             .iter()
