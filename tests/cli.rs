@@ -1,29 +1,19 @@
 //! The command line as users meet it: help, usage errors, configuration
 //! errors (exit 3, clear message with file, line and column), JSON errors.
 
+mod common;
+
 use std::path::Path;
 
-use assert_cmd::Command;
+use common::run::{Kmsdns, Run};
 
-fn kmsdns() -> Command {
-    let mut cmd = Command::cargo_bin("kmsdns").expect("the kmsdns binary is built");
-    cmd.env_remove("NO_COLOR").env("COLUMNS", "100");
-    cmd
-}
-
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
+/// kmsdns as users meet it: NO_COLOR unset, a terminal 100 columns wide.
+fn kmsdns() -> Kmsdns {
+    Kmsdns::new().env_remove("NO_COLOR").env("COLUMNS", "100")
 }
 
 fn run(args: &[&str]) -> Run {
-    let output = kmsdns().args(args).output().expect("kmsdns runs");
-    Run {
-        status: output.status.code().expect("kmsdns exits, not killed"),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
+    kmsdns().args(args).run()
 }
 
 #[test]
@@ -105,17 +95,14 @@ fn configuration_errors_are_pinned() {
 #[test]
 fn missing_configuration_is_explained() {
     let empty = tempfile::tempdir().expect("temp dir");
-    let output = kmsdns()
-        .current_dir(empty.path())
-        .arg("bind")
-        .output()
-        .expect("kmsdns runs");
-    assert_eq!(output.status.code(), Some(3));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let missing = kmsdns().cwd(empty.path()).args(["bind"]).run();
+    assert_eq!(missing.status, 3);
     // /etc/kmsdns/kmsdns.toml does not exist on test machines.
     assert!(
-        stderr.contains("no configuration file: give -c FILE"),
-        "{stderr}"
+        missing
+            .stderr
+            .contains("no configuration file: give -c FILE"),
+        "{missing}"
     );
     let explicit = run(&["bind", "-c", "/nonexistent/kmsdns.toml"]);
     assert_eq!(explicit.status, 3);
@@ -228,27 +215,17 @@ fn colour_only_when_asked_or_on_a_terminal() {
         .arg(&config)
         .arg("--out")
         .arg(&out)
-        .output()
-        .expect("kmsdns runs");
-    assert_eq!(
-        coloured.status.code(),
-        Some(1),
-        "a world-readable key is a warning"
-    );
-    assert!(
-        coloured.stdout.contains(&0x1b),
-        "{}",
-        String::from_utf8_lossy(&coloured.stdout)
-    );
+        .run();
+    assert_eq!(coloured.status, 1, "a world-readable key is a warning");
+    assert!(coloured.stdout.contains('\x1b'), "{}", coloured.stdout);
     let never = kmsdns()
         .args(["--color", "never", "bind", "-c"])
         .arg(&config)
         .arg("--out")
         .arg(&out)
-        .output()
-        .expect("kmsdns runs");
-    assert!(!never.stdout.contains(&0x1b));
-    assert!(String::from_utf8_lossy(&never.stdout).contains("key-file-permissions"));
+        .run();
+    assert!(!never.stdout.contains('\x1b'));
+    assert!(never.stdout.contains("key-file-permissions"));
 }
 
 #[test]

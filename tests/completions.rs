@@ -1,25 +1,18 @@
 //! Shell completions and the man page, checked by the programs that read
 //! them: bash parses the completion script, groff formats the page.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command as Process, Stdio};
 
-use assert_cmd::Command;
 use clap::CommandFactory;
+use common::run::Kmsdns;
 
 fn kmsdns(args: &[&str]) -> String {
-    let output = Command::cargo_bin("kmsdns")
-        .expect("the kmsdns binary is built")
-        .args(args)
-        .output()
-        .expect("kmsdns runs");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8 output")
+    let run = Kmsdns::new().args(args).run();
+    assert_eq!(run.status, 0, "{run}");
+    run.stdout
 }
 
 /// Whether `program` is on PATH.
@@ -81,12 +74,8 @@ fn every_shell_gets_a_script_whatever_the_format() {
         assert!(script.contains("replication"), "{shell}: {script}");
         assert!(!script.starts_with('{'), "{shell}: a script, not JSON");
     }
-    let unknown = Command::cargo_bin("kmsdns")
-        .expect("the kmsdns binary is built")
-        .args(["completions", "tcsh"])
-        .output()
-        .expect("kmsdns runs");
-    assert_eq!(unknown.status.code(), Some(3));
+    let unknown = Kmsdns::new().args(["completions", "tcsh"]).run();
+    assert_eq!(unknown.status, 3);
 }
 
 #[test]

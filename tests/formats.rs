@@ -2,28 +2,11 @@
 //! report that needs no DNS: `bind --out` with a key file readable by every
 //! local user, which is a warning.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let output = Command::cargo_bin("kmsdns")
-        .expect("the kmsdns binary is built")
-        .args(args)
-        .output()
-        .expect("kmsdns runs");
-    Run {
-        status: output.status.code().expect("kmsdns exits, not killed"),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
-}
+use common::run::Kmsdns;
 
 /// A configuration whose key file is mode 0644: `bind` warns about it.
 fn warning_config(dir: &Path) -> PathBuf {
@@ -65,7 +48,7 @@ fn nagios_status_line_and_fail_on() {
     };
 
     let warning = args(&["--format", "nagios"]);
-    let result = run(&warning);
+    let result = Kmsdns::new().args(&warning).run();
     assert_eq!(result.status, 1, "{}", result.stderr);
     let mut lines = result.stdout.lines();
     let status = lines.next().unwrap_or_default();
@@ -82,7 +65,7 @@ fn nagios_status_line_and_fail_on() {
     assert_eq!(lines.next(), None);
 
     let critical_only = args(&["--format", "nagios", "--fail-on", "critical"]);
-    let result = run(&critical_only);
+    let result = Kmsdns::new().args(&critical_only).run();
     assert_eq!(
         result.status, 0,
         "a warning exits 0 with --fail-on critical"
@@ -93,9 +76,9 @@ fn nagios_status_line_and_fail_on() {
         result.stdout
     );
 
-    let text = run(&args(&["--fail-on", "critical"]));
+    let text = Kmsdns::new().args(args(&["--fail-on", "critical"])).run();
     assert_eq!(text.status, 0);
-    let text = run(&args(&["--fail-on", "warning"]));
+    let text = Kmsdns::new().args(args(&["--fail-on", "warning"])).run();
     assert_eq!(text.status, 1);
 }
 
@@ -104,15 +87,17 @@ fn prometheus_gauges() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = warning_config(dir.path());
     let out = dir.path().join("out");
-    let result = run(&[
-        "-c",
-        config.to_str().expect("UTF-8 path"),
-        "--format",
-        "prometheus",
-        "bind",
-        "--out",
-        out.to_str().expect("UTF-8 path"),
-    ]);
+    let result = Kmsdns::new()
+        .args([
+            "-c",
+            config.to_str().expect("UTF-8 path"),
+            "--format",
+            "prometheus",
+            "bind",
+            "--out",
+            out.to_str().expect("UTF-8 path"),
+        ])
+        .run();
     assert_eq!(result.status, 1, "{}", result.stderr);
     for line in [
         "# TYPE kmsdns_up gauge",
@@ -135,13 +120,15 @@ fn prometheus_gauges() {
 
 #[test]
 fn errors_are_in_the_monitoring_format() {
-    let nagios = run(&[
-        "--format",
-        "nagios",
-        "-c",
-        "/nonexistent/kmsdns.toml",
-        "bind",
-    ]);
+    let nagios = Kmsdns::new()
+        .args([
+            "--format",
+            "nagios",
+            "-c",
+            "/nonexistent/kmsdns.toml",
+            "bind",
+        ])
+        .run();
     assert_eq!(nagios.status, 3);
     assert!(
         nagios
@@ -152,13 +139,15 @@ fn errors_are_in_the_monitoring_format() {
     );
     assert_eq!(nagios.stdout.lines().count(), 1);
 
-    let prometheus = run(&[
-        "--format",
-        "prometheus",
-        "-c",
-        "/nonexistent/kmsdns.toml",
-        "bind",
-    ]);
+    let prometheus = Kmsdns::new()
+        .args([
+            "--format",
+            "prometheus",
+            "-c",
+            "/nonexistent/kmsdns.toml",
+            "bind",
+        ])
+        .run();
     assert_eq!(prometheus.status, 3);
     assert!(
         prometheus.stdout.contains("\nkmsdns_up 0\n"),
@@ -171,13 +160,15 @@ fn errors_are_in_the_monitoring_format() {
         prometheus.stderr
     );
     // --fail-on never hides that kmsdns could not run.
-    let hidden = run(&[
-        "--fail-on",
-        "critical",
-        "-c",
-        "/nonexistent/kmsdns.toml",
-        "bind",
-    ]);
+    let hidden = Kmsdns::new()
+        .args([
+            "--fail-on",
+            "critical",
+            "-c",
+            "/nonexistent/kmsdns.toml",
+            "bind",
+        ])
+        .run();
     assert_eq!(hidden.status, 3);
 }
 
@@ -185,13 +176,15 @@ fn errors_are_in_the_monitoring_format() {
 fn material_is_refused_in_monitoring_formats() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = warning_config(dir.path());
-    let result = run(&[
-        "--format",
-        "nagios",
-        "-c",
-        config.to_str().expect("UTF-8 path"),
-        "bind",
-    ]);
+    let result = Kmsdns::new()
+        .args([
+            "--format",
+            "nagios",
+            "-c",
+            config.to_str().expect("UTF-8 path"),
+            "bind",
+        ])
+        .run();
     assert_eq!(result.status, 3);
     assert_eq!(
         result.stdout,
