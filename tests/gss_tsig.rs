@@ -13,7 +13,7 @@ use std::process::{Child, Command as Process, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
+use common::run::{Kmsdns, Run};
 
 const REALM: &str = "KMSDNS.TEST";
 const OWNER: &str = "_vlmcs._tcp.corp.test.";
@@ -238,14 +238,12 @@ impl Bed {
 
     /// kmsdns with the test bed's Kerberos configuration and an empty
     /// credential cache of its own.
-    fn kmsdns(&self, config: &Path, args: &[&str]) -> Outcome {
+    fn kmsdns(&self, config: &Path, args: &[&str]) -> Run {
         self.kmsdns_at(config, self.dns_port, args)
     }
 
-    fn kmsdns_at(&self, config: &Path, dns_port: u16, args: &[&str]) -> Outcome {
-        let output = Command::cargo_bin("kmsdns")
-            .expect("binary")
-            .env("NO_COLOR", "1")
+    fn kmsdns_at(&self, config: &Path, dns_port: u16, args: &[&str]) -> Run {
+        Kmsdns::new()
             .env("KRB5_CONFIG", self.path("krb5.conf"))
             .env(
                 "KRB5CCNAME",
@@ -257,16 +255,7 @@ impl Bed {
             .args(["--dns-port", &dns_port.to_string()])
             .args(args)
             .timeout(Duration::from_secs(60))
-            .output()
-            .expect("kmsdns runs");
-        Outcome {
-            status: output.status.code().unwrap_or(-1),
-            text: format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ),
-        }
+            .run()
     }
 
     fn dig(&self, rtype: &str) -> Vec<String> {
@@ -298,11 +287,6 @@ impl Drop for Bed {
     }
 }
 
-struct Outcome {
-    status: i32,
-    text: String,
-}
-
 const FOREIGN: &str = "5 5 1688 other-kms.example.";
 const KMS1: &str = "0 0 1688 kms1.corp.test.";
 
@@ -312,18 +296,18 @@ fn publish_again_and_remove_with_a_host_keytab() {
     let config = bed.config("corp.test", &bed.gss("kms1.keytab", "host/kms1.corp.test"));
 
     let plan = bed.kmsdns(&config, &["plan"]);
-    assert_eq!(plan.status, 1, "plan reads unsigned:\n{}", plan.text);
+    assert_eq!(plan.status, 1, "plan reads unsigned:\n{}", plan.text());
 
     let first = bed.kmsdns(&config, &["publish"]);
-    assert_eq!(first.status, 0, "publish:\n{}", first.text);
+    assert_eq!(first.status, 0, "publish:\n{}", first.text());
     assert_eq!(bed.dig("SRV"), vec![KMS1.to_owned(), FOREIGN.to_owned()]);
 
     let second = bed.kmsdns(&config, &["publish"]);
-    assert_eq!(second.status, 0, "second publish:\n{}", second.text);
+    assert_eq!(second.status, 0, "second publish:\n{}", second.text());
     assert_eq!(bed.dig("SRV"), vec![KMS1.to_owned(), FOREIGN.to_owned()]);
 
     let removed = bed.kmsdns(&config, &["remove"]);
-    assert_eq!(removed.status, 0, "remove:\n{}", removed.text);
+    assert_eq!(removed.status, 0, "remove:\n{}", removed.text());
     assert_eq!(bed.dig("SRV"), vec![FOREIGN.to_owned()]);
     assert_eq!(bed.dig("TXT"), vec!["\"foreign\"".to_owned()]);
 }
@@ -335,8 +319,8 @@ fn refusals_and_missing_credentials_are_named() {
     // Unsigned: REFUSED.
     let config = bed.config("corp.test", "");
     let unsigned = bed.kmsdns(&config, &["publish"]);
-    assert_eq!(unsigned.status, 2, "{}", unsigned.text);
-    assert!(unsigned.text.contains("refused"), "{}", unsigned.text);
+    assert_eq!(unsigned.status, 2, "{}", unsigned.text());
+    assert!(unsigned.text().contains("refused"), "{}", unsigned.text());
 
     // Signed by a principal that is not granted: REFUSED naming it.
     let config = bed.config(
@@ -344,11 +328,12 @@ fn refusals_and_missing_credentials_are_named() {
         &bed.gss("other.keytab", "host/other.corp.test"),
     );
     let other = bed.kmsdns(&config, &["publish"]);
-    assert_eq!(other.status, 2, "{}", other.text);
+    assert_eq!(other.status, 2, "{}", other.text());
     assert!(
-        other.text.contains("refused") && other.text.contains("host/other.corp.test@KMSDNS.TEST"),
+        other.text().contains("refused")
+            && other.text().contains("host/other.corp.test@KMSDNS.TEST"),
         "{}",
-        other.text
+        other.text()
     );
 
     // No keytab and an empty credential cache.
@@ -357,19 +342,23 @@ fn refusals_and_missing_credentials_are_named() {
         &format!("auth = \"gss-tsig\"\nprincipal = \"host/kms1.corp.test@{REALM}\"\n"),
     );
     let none = bed.kmsdns(&config, &["publish"]);
-    assert_eq!(none.status, 2, "{}", none.text);
+    assert_eq!(none.status, 2, "{}", none.text());
     assert!(
-        none.text.contains("no Kerberos credentials") && none.text.contains("kinit"),
+        none.text().contains("no Kerberos credentials") && none.text().contains("kinit"),
         "{}",
-        none.text
+        none.text()
     );
 
     // The KDC is down.
     bed.stop_kdc();
     let config = bed.config("corp.test", &bed.gss("kms1.keytab", "host/kms1.corp.test"));
     let down = bed.kmsdns(&config, &["publish"]);
-    assert_eq!(down.status, 2, "{}", down.text);
-    assert!(down.text.contains("KDC is unreachable"), "{}", down.text);
+    assert_eq!(down.status, 2, "{}", down.text());
+    assert!(
+        down.text().contains("KDC is unreachable"),
+        "{}",
+        down.text()
+    );
     let _ = bed.kdc_port;
 }
 
@@ -449,14 +438,18 @@ fn a_reply_with_a_bad_mic_is_rejected() {
     // The probe reports the reply as unverifiable.
     let probe = bed.kmsdns(&path, &["updates", "--live"]);
     assert!(
-        probe.text.contains("fails TSIG verification")
-            && probe.text.contains("MIC does not verify"),
+        probe.text().contains("fails TSIG verification")
+            && probe.text().contains("MIC does not verify"),
         "{}",
-        probe.text
+        probe.text()
     );
     // publish does not believe the reply, and re-reads to learn the outcome.
     let run = bed.kmsdns(&path, &["publish"]);
-    assert!(run.text.contains("no usable reply came"), "{}", run.text);
+    assert!(
+        run.text().contains("no usable reply came"),
+        "{}",
+        run.text()
+    );
 }
 
 #[test]
@@ -464,10 +457,10 @@ fn the_updates_probe_tells_gss_only_from_open_zones() {
     let bed = Bed::start();
     let config = bed.config("corp.test", &bed.gss("kms1.keytab", "host/kms1.corp.test"));
     let gss_only = bed.kmsdns(&config, &["updates", "--live"]);
-    assert_eq!(gss_only.status, 0, "GSS-only zone:\n{}", gss_only.text);
+    assert_eq!(gss_only.status, 0, "GSS-only zone:\n{}", gss_only.text());
 
     let config = bed.config("open.test", "");
     let open = bed.kmsdns(&config, &["updates", "--live"]);
-    assert_eq!(open.status, 2, "allow-update any:\n{}", open.text);
-    assert!(open.text.contains("unsigned"), "{}", open.text);
+    assert_eq!(open.status, 2, "allow-update any:\n{}", open.text());
+    assert!(open.text().contains("unsigned"), "{}", open.text());
 }

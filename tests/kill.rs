@@ -31,6 +31,7 @@ use std::time::Duration;
 use common::bind::{free_port, key_file, query_udp, Named, NamedConf, Notify, Updates, ZoneConf};
 use common::bind::{Grant, ZoneRole, SECURE_KEY_NAME};
 use common::relay::{Fault, Kind, Relay, Rule};
+use common::run::Kmsdns;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RData, RecordType};
 
@@ -348,18 +349,14 @@ fn assert_rerun_converges(
 ) {
     relay.clear();
     let before = server.read_all();
-    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_kmsdns"))
-        .env("NO_COLOR", "1")
+    let rerun = Kmsdns::new()
         .args(["-c", config.to_str().expect("UTF-8 path")])
         .args(["--timeout", "2s", "--format", "json", "publish"])
         .timeout(DEADLINE)
-        .output()
-        .expect("kmsdns runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let run = format!("{case}, rerun: {}\n{stdout}{stderr}", output.status);
-    assert_eq!(output.status.code(), Some(0), "{run}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+        .run();
+    let run = format!("{case}, rerun: {rerun}");
+    assert_eq!(rerun.status, 0, "{run}");
+    let doc: serde_json::Value = rerun.json();
     let outcomes: Vec<(String, String)> = doc["details"]["domains"]
         .as_array()
         .expect("domains")

@@ -18,9 +18,9 @@ use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use base64::Engine;
 use common::bind::{Server, TestBed};
+use common::run::{Kmsdns, Run};
 
 /// The key the file holds, and the key the environment variable holds.
 const FILE_KEY: &str = "kmsdns-secrets-file";
@@ -100,12 +100,7 @@ fn write_mode(path: &Path, text: &str, mode: u32) {
 
 /// The commands `kmsdns --help` lists, without `help`.
 fn commands() -> Vec<String> {
-    let output = Command::cargo_bin("kmsdns")
-        .expect("binary")
-        .arg("--help")
-        .output()
-        .expect("kmsdns --help");
-    let help = String::from_utf8(output.stdout).expect("UTF-8");
+    let help = Kmsdns::new().args(["--help"]).run().stdout;
     let list = help
         .split("Commands:")
         .nth(1)
@@ -127,12 +122,11 @@ fn commands() -> Vec<String> {
 
 /// The option `--textfile` takes, when `command` has it.
 fn has_textfile(command: &str) -> bool {
-    let output = Command::cargo_bin("kmsdns")
-        .expect("binary")
+    Kmsdns::new()
         .args([command, "--help"])
-        .output()
-        .expect("kmsdns COMMAND --help");
-    String::from_utf8_lossy(&output.stdout).contains("--textfile")
+        .run()
+        .stdout
+        .contains("--textfile")
 }
 
 /// The runs of one command: its arguments, and files or directories it
@@ -193,13 +187,8 @@ fn files_under(path: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-struct Output {
-    status: i32,
-    text: String,
-}
-
 /// Runs kmsdns with the test bed as resolver and `env` set, checks that no
-/// secret shows, and returns the exit status and the output.
+/// secret shows, and returns the run.
 fn run_clean(
     bed: &TestBed,
     config: &Path,
@@ -208,28 +197,24 @@ fn run_clean(
     command: &str,
     (args, written): &(Vec<String>, Vec<PathBuf>),
     secrets: &[&Secret],
-) -> Output {
+) -> Run {
     for path in written {
         let _ = fs::remove_dir_all(path);
         let _ = fs::remove_file(path);
     }
-    let output = Command::cargo_bin("kmsdns")
-        .expect("binary")
-        .env("NO_COLOR", "1")
+    let run = Kmsdns::new()
         .env(ENV_VAR, env)
         .args(["-c", config.to_str().expect("UTF-8")])
-        .args(["--nameserver", &bed.primary().to_string()])
-        .args(["--dns-port", &bed.port().to_string()])
+        .bed(bed)
         .args(["--timeout", "1s"])
         .args(global)
-        .arg(command)
+        .args([command])
         .args(args)
         .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .expect("kmsdns runs");
+        .run();
     let what = format!("kmsdns {} {command} {}", global.join(" "), args.join(" "));
-    assert_clean(&format!("stdout of {what}"), &output.stdout, secrets);
-    assert_clean(&format!("stderr of {what}"), &output.stderr, secrets);
+    assert_clean(&format!("stdout of {what}"), run.stdout.as_bytes(), secrets);
+    assert_clean(&format!("stderr of {what}"), run.stderr.as_bytes(), secrets);
     for path in written {
         for file in files_under(path) {
             let bytes = fs::read(&file).expect("read a written file");
@@ -240,14 +225,7 @@ fn run_clean(
             );
         }
     }
-    Output {
-        status: output.status.code().unwrap_or(-1),
-        text: format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    }
+    run
 }
 
 /// A configuration for kms1 and kms2 in `domains`, the first domain signed
@@ -344,7 +322,7 @@ fn no_command_shows_a_secret_in_any_format() {
         &(Vec::new(), Vec::new()),
         &secrets,
     );
-    assert_eq!(publish.status, 0, "{}", publish.text);
+    assert_eq!(publish.status, 0, "{}", publish.text());
     assert_eq!(
         setup
             .bed
@@ -429,11 +407,14 @@ fn failing_commands_do_not_show_a_secret_either() {
                         let output =
                             run_clean(&setup.bed, config, env, &global, command, &run, &secrets);
                         if command == "publish" && format == "text" && !expect.is_empty() {
-                            assert_ne!(output.status, 0, "{}", output.text);
+                            assert_ne!(output.status, 0, "{}", output.text());
                             assert!(
-                                output.text.to_lowercase().contains(&expect.to_lowercase()),
+                                output
+                                    .text()
+                                    .to_lowercase()
+                                    .contains(&expect.to_lowercase()),
                                 "{}",
-                                output.text
+                                output.text()
                             );
                         }
                     }
@@ -479,15 +460,15 @@ fn a_key_file_every_user_can_read_is_warned_about_by_every_command() {
             let global = ["--format", format];
             let output = run_clean(&setup.bed, &open, &env, &global, &command, &run, &secrets);
             assert!(
-                output.text.contains(WARNING) && output.text.contains("open.key"),
+                output.text().contains(WARNING) && output.text().contains("open.key"),
                 "kmsdns {command} --format {format} does not warn about a world-readable key file:\n{}",
-                output.text
+                output.text()
             );
             let output = run_clean(&setup.bed, &group, &env, &global, &command, &run, &secrets);
             assert!(
-                !output.text.contains(WARNING),
+                !output.text().contains(WARNING),
                 "kmsdns {command}: 0640 is BIND's own mode, not worth a warning:\n{}",
-                output.text
+                output.text()
             );
             warned += 1;
         }
