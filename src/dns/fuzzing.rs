@@ -112,7 +112,7 @@ fn read_query_reply(bytes: &[u8], id: u16) {
                 sends: 1,
             };
             // query.rs: a truncated UDP reply is never read (TCP follows).
-            let Some(message) = exchanged_message(&exchanged) else {
+            let Some(message) = exchanged_message(exchanged) else {
                 assert!(transport == Transport::Udp && truncated || message.is_none());
                 continue;
             };
