@@ -497,9 +497,9 @@ pub(super) fn into_response(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_proto::op::{Edns, MessageType};
     use std::net::{Ipv4Addr, SocketAddr};
 
+    use hickory_proto::op::{Edns, MessageType};
     use hickory_proto::rr::rdata::SRV;
 
     fn name(text: &str) -> Name {

@@ -27,13 +27,12 @@
 //! Commands that only read can ask for a per-run memo of address and zone
 //! lookups ([`Resolver::remembering`]): `check` asks the addresses of the
 //! same few KMS hosts and of the same MNAME for every domain, `replication`
-//! those of the same NS names for every zone, and `audit` would find each
-//! domain's zone once for every part. The memo keeps each name's outcome
-//! for the run, a failure as that failure (never as "no address").
+//! those of the same NS names for every zone, and the parts of `audit`
+//! would each find every domain's zone again. The memo keeps each name's
+//! outcome for the run, a failure as that failure (never as "no address").
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -232,40 +231,20 @@ pub fn parse_nameserver(input: &str) -> Result<SocketAddr, NameserverError> {
         })
 }
 
-/// The outcome of one lookup, shared by every task that asks for it during
-/// a run.
-type Remembered<T> = Arc<OnceCell<Result<T, LookupError>>>;
+/// The outcome of one name's address lookup, shared by every task that
+/// asks for it during a run.
+type AddressOutcome = Arc<OnceCell<Result<Addresses, LookupError>>>;
 
 /// Lookups remembered for a run, by name (see [`Resolver::remembering`]).
 #[derive(Default)]
 struct Memo {
-    addresses: Mutex<HashMap<Name, Remembered<Addresses>>>,
+    addresses: Mutex<HashMap<Name, AddressOutcome>>,
     /// By value in one table, not each behind its own allocation: one per
     /// domain, they are freed at once by [`Resolver::forget_zones`] and
     /// leave no holes among what the run still holds (at 10,000 domains,
     /// 5 MiB more resident memory at the end of an audit). A domain's zone
     /// is looked up by one task at a time, so nobody waits for another.
     soa: Mutex<HashMap<Name, Result<Answer<Record>, LookupError>>>,
-}
-
-impl Memo {
-    /// The remembered outcome of `name` in `lookups`, made by `lookup` the
-    /// first time. Concurrent askers of one name wait for the first.
-    async fn get<T: Clone, F: Future<Output = Result<T, LookupError>>>(
-        lookups: &Mutex<HashMap<Name, Remembered<T>>>,
-        name: &Name,
-        lookup: impl FnOnce() -> F,
-    ) -> Result<T, LookupError> {
-        let mut key = name.clone();
-        key.set_fqdn(true);
-        let outcome: Remembered<T> = lookups
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key)
-            .or_default()
-            .clone();
-        outcome.get_or_init(lookup).await.clone()
-    }
 }
 
 /// A stub resolver, as a KMS client would use (RD set, no cache).
@@ -355,9 +334,9 @@ impl Resolver {
     /// lookup: one lookup per name per run instead of one per domain that
     /// names it, or per part of an audit that finds the domain's zone.
     /// Concurrent lookups of one host's addresses wait for the first
-    /// instead of asking again. A failed lookup (timeout, REFUSED…) stays that failure for the
-    /// run: every domain naming the host reports it, never an empty answer.
-    /// Only for runs that read: nothing a run changes is looked up twice
+    /// instead of asking again. A failed lookup (timeout, REFUSED…) stays
+    /// that failure for the run: every domain naming the host reports it,
+    /// never an empty answer. Only for runs that read: nothing a run changes is looked up twice
     /// (the update probe's sentinel changes the zone's serial, never which
     /// zone holds a name nor its primary).
     pub fn remembering(mut self) -> Self {
@@ -564,10 +543,22 @@ impl Resolver {
     /// All A and AAAA addresses of `name`, asked for concurrently (or
     /// remembered, see [`remembering`](Self::remembering)).
     pub async fn addresses(&self, name: &Name) -> Result<Addresses, LookupError> {
-        match &self.memo {
-            Some(memo) => Memo::get(&memo.addresses, name, || self.lookup_addresses(name)).await,
-            None => self.lookup_addresses(name).await,
-        }
+        let Some(memo) = &self.memo else {
+            return self.lookup_addresses(name).await;
+        };
+        let mut key = name.clone();
+        key.set_fqdn(true);
+        let outcome: AddressOutcome = memo
+            .addresses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone();
+        outcome
+            .get_or_init(|| self.lookup_addresses(name))
+            .await
+            .clone()
     }
 
     /// Asks for the A and AAAA records of `name`, concurrently.
