@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::bind::{free_port, key_file, nsupdate, try_nsupdate, Named, NamedConf};
+use common::bind::{key_file, nsupdate, try_nsupdate, Named, NamedConf};
+use common::local::free_port;
 use common::run::Kmsdns;
 use hickory_proto::rr::RecordType;
 
@@ -112,7 +113,7 @@ fn example_material_passes_bind_checks_and_loads_in_named() {
     for zone in ["secure.example", "open.example", "static.example"] {
         named.wait_zone(zone, Duration::from_secs(10));
     }
-    let srv = common::bind::query_udp(
+    let srv = common::local::query_udp(
         named.addr(),
         "_vlmcs._tcp.branch.secure.example.",
         RecordType::SRV,

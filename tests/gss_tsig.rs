@@ -23,7 +23,7 @@ const OWNER: &str = "_vlmcs._tcp.corp.test.";
 /// any other process's client socket before the KDC or named binds it,
 /// and the KDC then exits.
 fn free_port() -> u16 {
-    common::bind::free_port(&[Ipv4Addr::LOCALHOST.into()])
+    common::local::free_port(&[Ipv4Addr::LOCALHOST.into()])
 }
 
 fn wait_for_tcp(port: u16, what: &str, child: &mut Child) {

@@ -28,8 +28,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::bind::{free_port, key_file, query_udp, Named, NamedConf, Notify, Updates, ZoneConf};
+use common::bind::{key_file, Named, NamedConf, Notify, Updates, ZoneConf};
 use common::bind::{Grant, ZoneRole, SECURE_KEY_NAME};
+use common::local::{free_port, query_udp};
 use common::relay::{Fault, Kind, Relay, Rule};
 use common::run::Kmsdns;
 use hickory_proto::op::ResponseCode;

@@ -22,9 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::bind::{
-    free_port, query_udp, Grant, Named, NamedConf, Notify, Updates, ZoneConf, ZoneRole,
-};
+use common::bind::{Grant, Named, NamedConf, Notify, Updates, ZoneConf, ZoneRole};
+use common::local::{free_port, query_udp};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};

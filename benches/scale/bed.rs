@@ -18,19 +18,30 @@
 //!   `name _vlmcs._tcp.<zone> SRV`, what `kmsdns bind` generates.
 //!
 //! Every process started here is stopped on drop (SIGTERM, then SIGKILL).
+//!
+//! What it needs from the machine (loopback addresses, free ports, system
+//! tools, random numbers, one blocking DNS query) it shares with the test
+//! bed: `tests/common/local.rs`, included below.
+
+// Relative to this file's directory, so the same from `cargo bench` and
+// from tests/bench_quick.rs. Public for the harness's tools.
+#[path = "../../tests/common/local.rs"]
+pub mod local;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, RData, RecordType};
+
+use local::{ensure_loopback, free_port, query_udp, random_u64, soa_serial, tool, version};
 
 /// The parent zone holding the servers' and KMS hosts' addresses.
 pub const PARENT: &str = "kmsbench.test";
@@ -45,6 +56,8 @@ pub const TTL: u32 = 3600;
 
 /// How long a server may take to load its zones and answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a SOA query may wait for its answer.
+const SOA_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long named gets to exit after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -106,8 +119,11 @@ impl Bed {
         for ip in &ips {
             ensure_loopback(*ip);
         }
-        let port = free_port(&ips, &[]);
-        let stats_port = free_port(&ips, &[port]);
+        let port = free_port(&ips);
+        // Nothing holds `port` yet, so a second draw may pick it again.
+        let stats_port = std::iter::repeat_with(|| free_port(&ips))
+            .find(|&stats_port| stats_port != port)
+            .expect("free ports are drawn without end");
         let zones: Vec<String> = (1..=domains).map(zone_name).collect();
         let key_file = dir.path().join("bench.key");
         keygen(&key_file);
@@ -157,7 +173,7 @@ impl Bed {
             });
             for zone in [PARENT, &first, &last] {
                 bed.servers[index].wait_for(&format!("serve {zone}"), READY_TIMEOUT, || {
-                    soa_serial(addr, zone).map(drop)
+                    soa_serial(addr, zone, SOA_TIMEOUT).map(drop)
                 });
             }
             let log = bed.servers[index].log.clone();
@@ -326,10 +342,11 @@ statistics-channels {{ inet {ip} port {stats} allow {{ 127.0.0.0/8; }}; }};
     /// authoritative NOERROR or NXDOMAIN.
     pub fn srv_set(&self, server: Server, zone: &str) -> Result<Vec<String>, String> {
         let owner = format!("_vlmcs._tcp.{zone}");
-        let response = query(
+        let response = query_udp(
             self.addr(server),
             &owner,
             RecordType::SRV,
+            DNSClass::IN,
             Duration::from_secs(2),
         )
         .map_err(|e| format!("SRV {owner} at {}: {e}", server.name()))?;
@@ -363,7 +380,7 @@ statistics-channels {{ inet {ip} port {stats} allow {{ 127.0.0.0/8; }}; }};
 
     /// The SOA serial of `zone` at `server`.
     pub fn serial(&self, server: Server, zone: &str) -> Result<u32, String> {
-        soa_serial(self.addr(server), zone)
+        soa_serial(self.addr(server), zone, SOA_TIMEOUT)
     }
 
     /// Waits until both secondaries serve the primary's serial of every
@@ -419,7 +436,7 @@ impl Named {
     fn spawn(conf: &Path, dir: &Path, addr: SocketAddr, threads: u32) -> Named {
         let log = dir.join("named.log");
         let log_file = fs::File::create(&log).expect("cannot create named.log");
-        let child = Command::new(tool("named"))
+        let child = Command::new(tool("named", "bind9"))
             .args(["-g", "-4", "-u", "root"])
             .args(["-n", &threads.to_string()])
             .arg("-c")
@@ -487,7 +504,7 @@ impl Drop for Named {
 /// `tsig-keygen -a hmac-sha256 kmsdns-bench > file`, mode 0600.
 fn keygen(file: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let output = Command::new(tool("tsig-keygen"))
+    let output = Command::new(tool("tsig-keygen", "bind9"))
         .args(["-a", "hmac-sha256", KEY_NAME])
         .output()
         .expect("cannot run tsig-keygen");
@@ -499,115 +516,6 @@ fn keygen(file: &Path) {
     fs::write(file, &output.stdout).expect("cannot write the key file");
     fs::set_permissions(file, fs::Permissions::from_mode(0o600))
         .expect("cannot chmod the key file");
-}
-
-/// One query, RD clear, over UDP; the matching reply whatever its rcode.
-pub fn query(
-    server: SocketAddr,
-    name: &str,
-    rtype: RecordType,
-    timeout: Duration,
-) -> io::Result<Message> {
-    query_class(server, name, rtype, DNSClass::IN, timeout)
-}
-
-fn query_class(
-    server: SocketAddr,
-    name: &str,
-    rtype: RecordType,
-    class: DNSClass,
-    timeout: Duration,
-) -> io::Result<Message> {
-    let mut qname =
-        Name::from_ascii(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    qname.set_fqdn(true);
-    let id = random_u64() as u16;
-    let mut question = Query::query(qname, rtype);
-    question.set_query_class(class);
-    let mut request = Message::new();
-    request
-        .set_id(id)
-        .set_message_type(MessageType::Query)
-        .set_op_code(OpCode::Query)
-        .set_recursion_desired(false)
-        .add_query(question);
-    let wire = request.to_vec().map_err(io::Error::other)?;
-    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
-    socket.connect(server)?;
-    let deadline = Instant::now() + timeout;
-    let mut buffer = vec![0; 65535];
-    socket.send(&wire)?;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no answer from {server}"),
-            ));
-        }
-        socket.set_read_timeout(Some(left))?;
-        let len = match socket.recv(&mut buffer) {
-            Ok(len) => len,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(e) => return Err(e),
-        };
-        if let Ok(reply) = Message::from_vec(&buffer[..len]) {
-            if reply.id() == id && reply.message_type() == MessageType::Response {
-                return Ok(reply);
-            }
-        }
-    }
-}
-
-fn soa_serial(server: SocketAddr, zone: &str) -> Result<u32, String> {
-    let reply =
-        query(server, zone, RecordType::SOA, Duration::from_secs(1)).map_err(|e| e.to_string())?;
-    if reply.response_code() != ResponseCode::NoError || !reply.authoritative() {
-        return Err(format!(
-            "SOA {zone}: {}, aa {}",
-            reply.response_code(),
-            reply.authoritative()
-        ));
-    }
-    reply
-        .answers()
-        .iter()
-        .find_map(|record| match record.data() {
-            RData::SOA(soa) => Some(soa.serial()),
-            _ => None,
-        })
-        .ok_or_else(|| format!("SOA {zone}: no SOA in the answer"))
-}
-
-fn version(server: SocketAddr) -> Result<String, String> {
-    let reply = query_class(
-        server,
-        "version.bind",
-        RecordType::TXT,
-        DNSClass::CH,
-        Duration::from_millis(500),
-    )
-    .map_err(|e| e.to_string())?;
-    reply
-        .answers()
-        .iter()
-        .find_map(|record| match record.data() {
-            RData::TXT(txt) => Some(
-                txt.txt_data()
-                    .iter()
-                    .map(|p| String::from_utf8_lossy(p))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .ok_or_else(|| "no TXT".to_string())
 }
 
 /// A minimal HTTP/1.0 GET for the statistics channel.
@@ -625,82 +533,4 @@ fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
     text.split_once("\r\n\r\n")
         .map(|(_, body)| body.to_string())
         .ok_or_else(|| format!("{addr}: no HTTP body"))
-}
-
-/// A port free for UDP and TCP on every one of `ips`, below the ephemeral
-/// range, and not in `taken`.
-fn free_port(ips: &[IpAddr], taken: &[u16]) -> u16 {
-    for _ in 0..200 {
-        let port = 20000 + (random_u64() % 12000) as u16;
-        if taken.contains(&port) {
-            continue;
-        }
-        if ips
-            .iter()
-            .all(|&ip| UdpSocket::bind((ip, port)).is_ok() && TcpListener::bind((ip, port)).is_ok())
-        {
-            return port;
-        }
-    }
-    panic!("no free port on {ips:?}")
-}
-
-pub fn random_u64() -> u64 {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    hasher.finish()
-}
-
-/// Puts `ip` on `lo` (root) unless it is there: named listens only on
-/// addresses of an interface.
-fn ensure_loopback(ip: IpAddr) {
-    let shown = Command::new(tool("ip"))
-        .args(["-o", "addr", "show", "dev", "lo"])
-        .output()
-        .expect("cannot run ip addr show");
-    let present = String::from_utf8_lossy(&shown.stdout)
-        .split_whitespace()
-        .any(|word| word.split('/').next() == Some(&ip.to_string()));
-    if !present {
-        let status = Command::new(tool("ip"))
-            .args(["addr", "replace", &format!("{ip}/32"), "dev", "lo"])
-            .status()
-            .expect("cannot run ip addr replace");
-        assert!(
-            status.success(),
-            "ip addr replace {ip}/32 dev lo failed: the benchmark needs root"
-        );
-    }
-}
-
-/// A system tool, from PATH or the sbin directories.
-pub fn tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin"].map(PathBuf::from));
-    dirs.into_iter()
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`{name}` not found: apt-get install bind9 bind9-utils bind9-dnsutils iproute2 (dnsperf for the ceiling)")
-        })
-}
-
-/// Whether a system tool is installed.
-pub fn has_tool(name: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin"].map(PathBuf::from));
-    dirs.into_iter().any(|dir| dir.join(name).is_file())
 }

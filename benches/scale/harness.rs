@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::bed::{self, Bed, Server, HOSTS, KEY_NAME, KMS_PORT, PARENT, TTL};
+use crate::bed::local::tool;
+use crate::bed::{Bed, Server, HOSTS, KEY_NAME, KMS_PORT, PARENT, TTL};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -443,7 +444,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
         nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
         cpu: cpu_model(),
         date: today(),
-        bind: command_line(&bed::tool("named"), &["-v"]),
+        bind: command_line(&tool("named", "bind9"), &["-v"]),
         load_before,
         load_after: loadavg(),
     };
@@ -701,7 +702,7 @@ impl Bench<'_> {
         let started = Instant::now();
         let mut children = Vec::new();
         for script in &scripts {
-            let child = Command::new(bed::tool("nsupdate"))
+            let child = Command::new(tool("nsupdate", "bind9-dnsutils"))
                 .arg("-k")
                 .arg(&self.bed.key_file)
                 .arg(script)
@@ -744,7 +745,7 @@ impl Bench<'_> {
         }
         let path = self.bed.dir().join("dig-batch.txt");
         fs::write(&path, batch).map_err(|e| e.to_string())?;
-        let mut command = Command::new(bed::tool("dig"));
+        let mut command = Command::new(tool("dig", "bind9-dnsutils"));
         command
             .args([
                 "-p",
@@ -790,7 +791,7 @@ impl Bench<'_> {
                 .dir()
                 .join(format!("dnsperf-{}.txt", server.name()));
             fs::write(&path, data).map_err(|e| e.to_string())?;
-            let child = Command::new(bed::tool("dnsperf"))
+            let child = Command::new(tool("dnsperf", "dnsperf"))
                 .args([
                     "-s",
                     &server.ip().to_string(),

@@ -87,7 +87,7 @@ fn main() -> ExitCode {
             other => return usage(&format!("unknown option {other}")),
         }
     }
-    if options.dnsperf_seconds > 0 && !bed::has_tool("dnsperf") {
+    if options.dnsperf_seconds > 0 && bed::local::find_tool("dnsperf").is_none() {
         eprintln!(
             "dnsperf is not installed (apt-get install dnsperf): BIND's ceiling is not measured"
         );

@@ -8,31 +8,35 @@
 //! and IXFR (RFC 1995). Each `named.conf` is written from the typed
 //! [`NamedConf`], so a test states what it needs instead of editing text.
 //!
-//! The query helpers speak DNS with hickory-proto messages over a plain UDP
-//! socket: assertions never go through kmsdns code, never follow referrals,
-//! and work the same from synchronous and `#[tokio::test]` tests.
+//! The query helpers send their queries with [`query_udp`] of `local.rs`
+//! (hickory-proto messages over a plain UDP socket): assertions never go
+//! through kmsdns code, never follow referrals, and work the same from
+//! synchronous and `#[tokio::test]` tests. `local.rs` also has the rest of
+//! the machine plumbing this bed shares with the scale benchmark
+//! (`benches/scale/bed.rs`): loopback addresses, free ports, system tools.
 //!
 //! Nothing here skips: a machine without BIND fails the tests with a message
 //! saying what to install. Every process started here is stopped on `Drop`,
 //! also when the test panicked; the directory of a failed test is kept for
 //! inspection and its path printed.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
 use std::fs;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{DNSClass, RData, RecordType};
+
+use super::local::{
+    ensure_loopback, fqdn, free_port, query_udp, random_u64, soa_serial, soa_serial_of, tool,
+    version,
+};
 
 /// The zones of `zones/` that every test bed serves, by file `<zone>.zone`.
 pub const ZONES: [&str; 4] = [
@@ -53,10 +57,6 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long `named` gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(2);
-
-/// Ports are drawn below 32768, where Linux's ephemeral range starts, so no
-/// client socket of another process can hold one by chance.
-const PORT_RANGE: std::ops::Range<u16> = 20000..32000;
 
 /// A test bed retries with a new port this often when another named took it.
 const PORT_ATTEMPTS: usize = 5;
@@ -449,7 +449,7 @@ impl Named {
     /// `zone`; panics with the log tail after `timeout`.
     pub fn wait_zone(&mut self, zone: &str, timeout: Duration) {
         self.wait_for(&format!("serve {zone}"), timeout, |addr| {
-            serves_zone(addr, zone)
+            soa_serial(addr, zone, QUERY_TIMEOUT).map(drop)
         });
     }
 
@@ -911,128 +911,7 @@ impl Drop for TestBed {
     }
 }
 
-//------------ DNS helpers ---------------------------------------------------
-
-/// Sends one query (RD clear) over UDP to `server` and returns the response
-/// with the matching id, whatever its RCODE.
-pub fn query_udp(
-    server: SocketAddr,
-    name: &str,
-    rtype: RecordType,
-    class: DNSClass,
-    timeout: Duration,
-) -> io::Result<Message> {
-    let qname = fqdn(name)?;
-    let id = random_u64() as u16;
-    let mut query = Query::query(qname, rtype);
-    query.set_query_class(class);
-    let mut request = Message::new();
-    request
-        .set_id(id)
-        .set_message_type(MessageType::Query)
-        .set_op_code(OpCode::Query)
-        .set_recursion_desired(false)
-        .add_query(query);
-    let wire = request.to_vec().map_err(io::Error::other)?;
-
-    // Connected, so an ICMP port unreachable surfaces as ConnectionRefused.
-    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
-    socket.connect(server)?;
-    socket.send(&wire)?;
-    let deadline = Instant::now() + timeout;
-    let mut buffer = vec![0; 65535];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no answer from {server} within {timeout:?}"),
-            ));
-        }
-        socket.set_read_timeout(Some(left))?;
-        let len = match socket.recv(&mut buffer) {
-            Ok(len) => len,
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(err) => return Err(err),
-        };
-        // Stray or garbled datagrams are skipped, not taken for the answer.
-        match Message::from_vec(&buffer[..len]) {
-            Ok(response)
-                if response.id() == id && response.message_type() == MessageType::Response =>
-            {
-                return Ok(response)
-            }
-            _ => continue,
-        }
-    }
-}
-
-/// `name` as an absolute domain name.
-fn fqdn(name: &str) -> io::Result<Name> {
-    let mut parsed = Name::from_ascii(name)
-        .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, format!("{name:?}: {err}")))?;
-    parsed.set_fqdn(true);
-    Ok(parsed)
-}
-
-/// The serial of an authoritative NOERROR answer to a SOA query.
-fn soa_serial_of(response: &Message) -> Result<u32, String> {
-    if response.response_code() != ResponseCode::NoError {
-        return Err(format!("rcode {}", response.response_code()));
-    }
-    if !response.authoritative() {
-        return Err("not authoritative (aa clear)".to_string());
-    }
-    response
-        .answers()
-        .iter()
-        .find_map(|record| match record.data() {
-            RData::SOA(soa) => Some(soa.serial()),
-            _ => None,
-        })
-        .ok_or_else(|| "no SOA in the answer".to_string())
-}
-
-/// Whether `server` answers authoritatively for the SOA of `zone`.
-fn serves_zone(server: SocketAddr, zone: &str) -> Result<(), String> {
-    let response = query_udp(server, zone, RecordType::SOA, DNSClass::IN, QUERY_TIMEOUT)
-        .map_err(|err| format!("SOA {zone}: {err}"))?;
-    soa_serial_of(&response)
-        .map(drop)
-        .map_err(|why| format!("SOA {zone}: {why}"))
-}
-
-/// The `version.bind CH TXT` string of `server`.
-fn version(server: SocketAddr) -> Result<String, String> {
-    let response = query_udp(
-        server,
-        "version.bind",
-        RecordType::TXT,
-        DNSClass::CH,
-        Duration::from_millis(500),
-    )
-    .map_err(|err| err.to_string())?;
-    response
-        .answers()
-        .iter()
-        .find_map(|record| match record.data() {
-            RData::TXT(txt) => Some(
-                txt.txt_data()
-                    .iter()
-                    .map(|part| String::from_utf8_lossy(part))
-                    .collect::<String>(),
-            ),
-            _ => None,
-        })
-        .ok_or_else(|| format!("no TXT in the answer ({})", response.response_code()))
-}
+//------------ Serials -------------------------------------------------------
 
 /// RFC 1982: `serial` is `target` or comes after it.
 fn serial_reached(serial: u32, target: u32) -> bool {
@@ -1122,90 +1001,6 @@ pub fn key_file(stem: &str) -> PathBuf {
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
         .unwrap_or_else(|err| panic!("cannot chmod 600 {}: {err}", path.display()));
     path
-}
-
-/// Finds a port free for UDP and TCP on all of `ips`, drawn at random from
-/// 20000..32000. Two nameds on one address and port do not fail (they use
-/// SO_REUSEPORT and share the queries), so a taken port must be seen first.
-pub fn free_port(ips: &[IpAddr]) -> u16 {
-    for _ in 0..100 {
-        let span = PORT_RANGE.end - PORT_RANGE.start;
-        let port = PORT_RANGE.start + (random_u64() % u64::from(span)) as u16;
-        let free = ips.iter().all(|&ip| {
-            UdpSocket::bind((ip, port)).is_ok() && TcpListener::bind((ip, port)).is_ok()
-        });
-        if free {
-            return port;
-        }
-    }
-    panic!("no free port in {PORT_RANGE:?} on {ips:?}")
-}
-
-/// A random number mixing the process id, a counter and the clock, so test
-/// threads and concurrent test processes draw different ports and ids.
-fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    hasher.write_u128(now.as_nanos());
-    hasher.finish()
-}
-
-/// Puts `ip` on `lo` unless it is already there: named listens only on
-/// addresses of an interface, and `lo` has just 127.0.0.1.
-fn ensure_loopback(ip: IpAddr) {
-    static DONE: Mutex<Option<HashSet<IpAddr>>> = Mutex::new(None);
-    let mut done = DONE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let done = done.get_or_insert_with(HashSet::new);
-    if done.contains(&ip) {
-        return;
-    }
-    let ip_tool = tool("ip", "iproute2");
-    let shown = Command::new(&ip_tool)
-        .args(["-o", "addr", "show", "dev", "lo"])
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run ip addr show: {err}"));
-    let present = String::from_utf8_lossy(&shown.stdout)
-        .split_whitespace()
-        .any(|word| word.split('/').next() == Some(&ip.to_string()));
-    if !present {
-        let prefix = if ip.is_ipv4() { 32 } else { 128 };
-        let output = Command::new(&ip_tool)
-            .args(["addr", "replace", &format!("{ip}/{prefix}"), "dev", "lo"])
-            .output()
-            .unwrap_or_else(|err| panic!("cannot run ip addr replace: {err}"));
-        assert!(
-            output.status.success(),
-            "`ip addr replace {ip}/{prefix} dev lo` failed ({}): {}\
-             The BIND test bed needs root to put its server addresses on lo.",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    done.insert(ip);
-}
-
-/// The absolute path of a system tool, searched in PATH and the sbin
-/// directories (often missing from a user's PATH). Panics if absent: the
-/// tests need BIND and never skip.
-fn tool(name: &str, package: &str) -> PathBuf {
-    let path_var = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path_var).collect();
-    dirs.extend(["/usr/sbin", "/sbin"].map(PathBuf::from));
-    dirs.into_iter()
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{name}` not found: the integration tests run a real BIND 9. Install it \
-                 (Debian/Ubuntu: apt-get install bind9 bind9-utils bind9-dnsutils iproute2; \
-                 `{name}` comes with {package}). These tests never skip."
-            )
-        })
 }
 
 /// Whether every thread of `pid` is stopped (state `T` in

@@ -5,5 +5,6 @@
 #![allow(dead_code)]
 
 pub mod bind;
+pub mod local;
 pub mod relay;
 pub mod run;
