@@ -2,7 +2,7 @@
 //!
 //! A Windows KMS client asks its configured DNS servers with RD set (DESIGN
 //! §2); [`Resolver`] does the same, to the servers of `/etc/resolv.conf`
-//! (read by hickory-resolver's `system_conf`) or to one
+//! (parsed by hickory-resolver's `system_conf`) or to one
 //! `--nameserver ADDR[:PORT]`, through [`query_recursive`] — the same
 //! exchange, socket pool and reply checks as every other query:
 //! - the servers are asked in their configured order; a timeout, an
