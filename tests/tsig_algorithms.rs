@@ -23,10 +23,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::bind::{Grant, Named, NamedConf, Notify, Updates, ZoneConf, ZoneRole};
-use common::local::{free_port, query_udp};
+use common::local::{free_port, soa_serial, version};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::SRV;
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use kmsdns::config::key::{load_key_file, TsigAlgorithm, TsigKey};
 use kmsdns::config::SrvRecord;
 use kmsdns::dns::{
@@ -160,50 +160,11 @@ impl Server {
     }
 
     fn serial(&self) -> u32 {
-        let response = self.query(ZONE, RecordType::SOA);
-        response
-            .answers()
-            .iter()
-            .find_map(|record| match record.data() {
-                RData::SOA(soa) => Some(soa.serial()),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no SOA for {ZONE}: {}", response.response_code()))
+        soa_serial(self.addr(), ZONE, Duration::from_secs(2)).unwrap_or_else(|why| panic!("{why}"))
     }
 
     fn version(&self) -> String {
-        let response = query_udp(
-            self.addr(),
-            "version.bind",
-            RecordType::TXT,
-            DNSClass::CH,
-            Duration::from_secs(2),
-        )
-        .expect("version.bind answers");
-        response
-            .answers()
-            .iter()
-            .find_map(|record| match record.data() {
-                RData::TXT(txt) => Some(
-                    txt.txt_data()
-                        .iter()
-                        .map(|part| String::from_utf8_lossy(part).into_owned())
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .unwrap_or_default()
-    }
-
-    fn query(&self, name: &str, rtype: RecordType) -> Message {
-        query_udp(
-            self.addr(),
-            name,
-            rtype,
-            DNSClass::IN,
-            Duration::from_secs(2),
-        )
-        .unwrap_or_else(|err| panic!("{name} {rtype} to {}: {err}", self.addr()))
+        version(self.addr(), Duration::from_secs(2)).expect("version.bind answers")
     }
 }
 

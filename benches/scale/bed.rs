@@ -164,6 +164,7 @@ impl Bed {
             let addr = bed.addr(server);
             bed.servers[index].wait_for("answer as our instance", READY_TIMEOUT, || match version(
                 addr,
+                Duration::from_millis(500),
             ) {
                 Ok(found) if found == expected => Ok(()),
                 Ok(found) => Err(format!(

@@ -753,7 +753,10 @@ impl TestBedBuilder {
 /// authoritatively; `Err` if another named answers for the address.
 fn wait_ready(named: &mut Named, token: &str) -> Result<(), String> {
     let started = Instant::now();
-    let answered = named.wait_for("answer version.bind", READY_TIMEOUT, version);
+    // Asked again until ready, so each try may be short.
+    let answered = named.wait_for("answer version.bind", READY_TIMEOUT, |addr| {
+        version(addr, Duration::from_millis(500))
+    });
     if answered != token {
         return Err(format!(
             "{} answered as {answered:?}, not {token:?}",

@@ -126,16 +126,17 @@ pub fn soa_serial_of(response: &Message) -> Result<u32, String> {
         .ok_or_else(|| "no SOA in the answer".to_string())
 }
 
-/// The `version.bind CH TXT` string of `server`: each BIND instance started
-/// here answers with a token of its own, which tells it from another named
-/// that holds the same address and port.
-pub fn version(server: SocketAddr) -> Result<String, String> {
+/// The `version.bind CH TXT` string of `server`, asked once with
+/// `timeout`: each BIND instance started here answers with a token of its
+/// own, which tells it from another named that holds the same address and
+/// port.
+pub fn version(server: SocketAddr, timeout: Duration) -> Result<String, String> {
     let response = query_udp(
         server,
         "version.bind",
         RecordType::TXT,
         DNSClass::CH,
-        Duration::from_millis(500),
+        timeout,
     )
     .map_err(|err| err.to_string())?;
     response
