@@ -336,9 +336,9 @@ impl Resolver {
     /// Concurrent lookups of one host's addresses wait for the first
     /// instead of asking again. A failed lookup (timeout, REFUSED…) stays
     /// that failure for the run: every domain naming the host reports it,
-    /// never an empty answer. Only for runs that read: nothing a run changes is looked up twice
-    /// (the update probe's sentinel changes the zone's serial, never which
-    /// zone holds a name nor its primary).
+    /// never an empty answer. Only for runs that read: nothing a run
+    /// changes is looked up twice (the update probe's sentinel changes the
+    /// zone's serial, never which zone holds a name nor its primary).
     pub fn remembering(mut self) -> Self {
         self.memo = Some(Arc::default());
         self
@@ -733,5 +733,15 @@ mod tests {
         let started = std::time::Instant::now();
         assert!(plain.soa(&name).await.is_err());
         assert!(started.elapsed() >= Duration::from_millis(250));
+        // Forgotten zone lookups are asked again; addresses stay known.
+        resolver.forget_zones();
+        let started = std::time::Instant::now();
+        assert_eq!(resolver.addresses(&name).await, first);
+        assert!(started.elapsed() < Duration::from_millis(250));
+        assert!(resolver.soa(&name).await.is_err());
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "the forgotten zone lookup was not asked again"
+        );
     }
 }
