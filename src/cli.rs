@@ -1,12 +1,9 @@
 //! The command line: global options and one enum of commands.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
-
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::commands;
+use crate::context::GlobalArgs;
 
 /// Publish, check and remove the DNS SRV records (_vlmcs._tcp) through which
 /// Windows finds its KMS activation hosts.
@@ -20,101 +17,6 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Options every command takes.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Global options")]
-pub struct GlobalArgs {
-    /// Configuration file [default: ./kmsdns.toml, then /etc/kmsdns/kmsdns.toml]
-    #[arg(short, long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-
-    /// When to colour text output (NO_COLOR is honoured with auto)
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
-
-    /// Print only problems; print nothing when everything is OK
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-
-    /// Say more about what is being done (repeat for more)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-
-    /// Time to wait for each DNS reply or TCP step (e.g. 2s, 500ms)
-    #[arg(long, global = true, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
-    pub timeout: Duration,
-
-    /// How many domains or servers to work on at once
-    #[arg(long, global = true, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
-    pub concurrency: u16,
-
-    /// Resolver to use instead of the system's (ADDR or ADDR:PORT)
-    #[arg(long, global = true, value_name = "ADDR[:PORT]", value_parser = parse_nameserver)]
-    pub nameserver: Option<SocketAddr>,
-
-    /// Port of every authoritative server contacted
-    #[arg(long, global = true, value_name = "PORT", default_value_t = 53, value_parser = clap::value_parser!(u16).range(1..))]
-    pub dns_port: u16,
-
-    /// Lowest status that makes the exit status non-zero; the output still shows the status found
-    #[arg(long, global = true, value_enum, value_name = "STATUS", default_value_t = FailOn::Warning)]
-    pub fail_on: FailOn,
-}
-
-/// Output formats. Not every command offers every format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// For people: aligned, grouped by domain, coloured on a terminal
-    Text,
-    /// For programs: one JSON document with a schema version
-    Json,
-    /// For Nagios and Icinga: status line with perfdata, then one line per problem
-    Nagios,
-    /// For Prometheus: gauges for node-exporter's textfile collector
-    Prometheus,
-}
-
-impl Format {
-    /// Whether this is a monitoring format (Nagios, Prometheus), which is
-    /// read by a program expecting that format, so errors must be in it too.
-    pub fn is_monitoring(self) -> bool {
-        matches!(self, Format::Nagios | Format::Prometheus)
-    }
-}
-
-/// `--fail-on`: which status gives a non-zero exit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    /// Exit 1 on warnings, 2 on critical findings
-    Warning,
-    /// Exit 0 on warnings, 2 on critical findings
-    Critical,
-}
-
-impl FailOn {
-    /// The exit status for a run that ended with `status`: with
-    /// `--fail-on critical` a warning exits 0; critical and unknown are
-    /// never hidden.
-    pub fn exit_status(self, status: u8) -> u8 {
-        match (self, status) {
-            (FailOn::Critical, crate::exit::WARNING) => crate::exit::OK,
-            (_, status) => status,
-        }
-    }
-}
-
-/// `--color`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
 }
 
 /// The commands.
@@ -134,66 +36,116 @@ pub enum Command {
     Man(commands::man::ManArgs),
 }
 
-/// Parses `2s`, `500ms`, `1m30s`; a bare number means seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let duration = match text.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => humantime::parse_duration(text)
-            .map_err(|e| format!("\"{text}\" is not a duration ({e}); e.g. 2s, 500ms, 1m"))?,
-    };
-    if duration.is_zero() {
-        return Err("the duration must be more than zero".into());
-    }
-    Ok(duration)
-}
-
-/// `ADDR` (port 53) or `ADDR:PORT`, IPv6 as `[::1]:53`.
-pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, 53));
-    }
-    text.parse::<SocketAddr>().map_err(|_| {
-        format!("\"{text}\" is not an address; use ADDR or ADDR:PORT ([::1]:53 for IPv6)")
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+
     use super::*;
+    use crate::commands::completions::{self, CompletionsArgs};
+    use crate::commands::man::{self, ManArgs};
+    use crate::error::Error;
 
     #[test]
     fn clap_definitions_are_consistent() {
-        use clap::CommandFactory;
         Cli::command().debug_assert();
     }
 
     #[test]
-    fn fail_on_critical_hides_only_warnings() {
-        use crate::exit;
-        for status in [exit::OK, exit::WARNING, exit::CRITICAL, exit::UNKNOWN] {
-            assert_eq!(FailOn::Warning.exit_status(status), status);
+    fn every_shell_gets_a_script_naming_the_commands() {
+        for shell in [
+            Shell::Bash,
+            Shell::Zsh,
+            Shell::Fish,
+            Shell::PowerShell,
+            Shell::Elvish,
+        ] {
+            let script = completions::run(&CompletionsArgs { shell }, Cli::command());
+            assert!(script.contains("kmsdns"), "{shell}");
+            assert!(script.contains("replication"), "{shell}: {script}");
+            assert!(script.contains("fail-on"), "{shell}: {script}");
         }
-        assert_eq!(FailOn::Critical.exit_status(exit::OK), exit::OK);
-        assert_eq!(FailOn::Critical.exit_status(exit::WARNING), exit::OK);
-        assert_eq!(FailOn::Critical.exit_status(exit::CRITICAL), exit::CRITICAL);
-        assert_eq!(FailOn::Critical.exit_status(exit::UNKNOWN), exit::UNKNOWN);
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("soon").is_err());
+    fn the_page_has_a_title_and_the_exit_status_section_before_version() {
+        let page = man::run(
+            &ManArgs {
+                command: None,
+                out: None,
+            },
+            Cli::command(),
+        )
+        .unwrap();
+        assert!(page.contains("\n.TH KMSDNS 1"), "{page}");
+        let exit = page.find(".SH \"EXIT STATUS\"").unwrap();
+        let version = page.find(".SH VERSION").unwrap();
+        assert!(exit < version, "{page}");
+        assert!(page.contains("UNKNOWN: kmsdns could not run"), "{page}");
+        assert!(page.contains("\\-\\-fail\\-on critical"), "{page}");
     }
 
     #[test]
-    fn nameservers() {
-        assert_eq!(parse_nameserver("127.0.0.1").unwrap().port(), 53);
-        assert_eq!(parse_nameserver("127.0.0.1:5300").unwrap().port(), 5300);
-        assert_eq!(parse_nameserver("[::1]:5300").unwrap().port(), 5300);
-        assert!(parse_nameserver("ns1.example").is_err());
+    fn a_command_page_lists_its_own_and_the_global_options() {
+        let page = man::run(
+            &ManArgs {
+                command: Some("bind".into()),
+                out: None,
+            },
+            Cli::command(),
+        )
+        .unwrap();
+        assert!(page.contains(".TH KMSDNS-BIND 1"), "{page}");
+        assert!(page.contains("\\-\\-zone\\-dir"), "{page}");
+        assert!(page.contains("\\-\\-dns\\-port"), "{page}");
+        assert!(page.contains(".SH \"SEE ALSO\""), "{page}");
+    }
+
+    #[test]
+    fn an_unknown_command_is_a_usage_error() {
+        let error = man::run(
+            &ManArgs {
+                command: Some("frobnicate".into()),
+                out: None,
+            },
+            Cli::command(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&error, Error::Usage(m) if m.contains("bind")),
+            "{error}"
+        );
+        assert!(man::run(
+            &ManArgs {
+                command: Some("help".into()),
+                out: None,
+            },
+            Cli::command(),
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn out_writes_every_page() {
+        let dir = std::env::temp_dir().join(format!("kmsdns-man-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let printed = man::run(
+            &ManArgs {
+                command: None,
+                out: Some(dir.clone()),
+            },
+            Cli::command(),
+        )
+        .unwrap();
+        assert_eq!(printed, "");
+        let top = std::fs::read_to_string(dir.join("kmsdns.1")).unwrap();
+        assert!(top.contains(".TH KMSDNS 1"));
+        assert!(!top.contains("kmsdns\\-help"), "{top}");
+        assert!(!top.contains("SEE ALSO"), "{top}");
+        let bind = std::fs::read_to_string(dir.join("kmsdns-bind.1")).unwrap();
+        assert!(bind.contains(".TH KMSDNS-BIND 1"));
+        assert!(bind.contains(".SH \"SEE ALSO\""));
+        assert!(!dir.join("kmsdns-help.1").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,62 +5,50 @@
 //! command line, runs one command to a [`report::Report`], renders it and
 //! returns the exit status.
 
-pub mod apply;
-pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod discovery;
+pub mod context;
 pub mod dns;
 pub mod error;
 pub mod exit;
-pub mod material;
 pub mod named_conf;
-pub mod plan;
-pub mod reachability;
+pub mod output;
 pub mod report;
 pub mod rpc;
-pub mod search_list;
-pub mod serial;
 pub mod srv_order;
-pub mod update_probe;
 
 use std::ffi::OsString;
-use std::io::{self, Write};
-use std::time::SystemTime;
+use std::io;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
-use cli::{Cli, ColorChoice, Command, Format};
-use commands::Context;
+use cli::{Cli, Command};
+use commands::audit::metrics::Metrics;
+use commands::bind::material;
+use commands::changes::engine::Hooks;
+use context::{ColorChoice, Context, Format};
 use error::Error;
-use report::metrics::Metrics;
-use report::text::Palette;
+pub use output::Io;
+use output::{write_audit, write_error, write_material, write_report, Details, Document};
+use report::palette::Palette;
 use report::Report;
-
-/// Where a run writes, and whether those streams are terminals.
-pub struct Io<'a> {
-    pub stdout: &'a mut dyn Write,
-    pub stderr: &'a mut dyn Write,
-    pub stdout_is_terminal: bool,
-    pub stderr_is_terminal: bool,
-}
 
 /// What a command hands back to be rendered.
 enum Output {
-    Report(Report),
+    Report(Document),
     /// Material printed as it is made (`bind` without `--out`); the report's
     /// findings go to stderr.
     Material {
         material: material::Made,
-        report: Report,
+        report: Report<()>,
     },
     /// Text printed as is, whatever `--format` says (completions, man page).
     Text(String),
     /// `audit`: a report with the measurements monitoring formats graph,
     /// and where to write the Prometheus textfile.
     Audit {
-        report: Report,
+        report: Document,
         metrics: Box<Metrics>,
         textfile: Option<std::path::PathBuf>,
     },
@@ -73,11 +61,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    run_with_hooks(args, io, apply::Hooks::default())
+    run_with_hooks(args, io, Hooks::default())
 }
 
 /// [`run`] with test seams (e.g. a change injected between plan and update).
-pub fn run_with_hooks<I, T>(args: I, io: &mut Io<'_>, hooks: apply::Hooks) -> u8
+pub fn run_with_hooks<I, T>(args: I, io: &mut Io<'_>, hooks: Hooks) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -139,41 +127,56 @@ where
     }
 }
 
-fn dispatch(command: Command, ctx: &Context, hooks: apply::Hooks) -> Result<Output, Error> {
+fn dispatch(command: Command, ctx: &Context, hooks: Hooks) -> Result<Output, Error> {
     match command {
-        Command::Plan(args) => block_on(commands::plan::run(&args, ctx, hooks)).map(Output::Report),
+        Command::Plan(args) => {
+            block_on(commands::plan::run(&args, ctx, hooks)).map(|r| report(r, Details::Changes))
+        }
         Command::Publish(args) => {
-            block_on(commands::publish::run(&args, ctx, hooks)).map(Output::Report)
+            block_on(commands::publish::run(&args, ctx, hooks)).map(|r| report(r, Details::Changes))
         }
         Command::Remove(args) => {
-            block_on(commands::remove::run(&args, ctx, hooks)).map(Output::Report)
+            block_on(commands::remove::run(&args, ctx, hooks)).map(|r| report(r, Details::Changes))
         }
-        Command::Check(args) => block_on(commands::check::run(&args, ctx)).map(Output::Report),
-        Command::Replication(args) => {
-            block_on(commands::replication::run(&args, ctx)).map(Output::Report)
+        Command::Check(args) => {
+            block_on(commands::check::run(&args, ctx)).map(|r| report(r, Details::Check))
         }
-        Command::Updates(args) => block_on(commands::updates::run(&args, ctx)).map(Output::Report),
-        Command::Probe(args) => block_on(commands::probe::run(&args, ctx)).map(Output::Report),
+        Command::Replication(args) => block_on(commands::replication::run(&args, ctx))
+            .map(|r| report(r, Details::Replication)),
+        Command::Updates(args) => {
+            block_on(commands::updates::run(&args, ctx)).map(|r| report(r, Details::Updates))
+        }
+        Command::Probe(args) => {
+            block_on(commands::probe::run(&args, ctx)).map(|r| report(r, Details::Probe))
+        }
         Command::Discover(args) => {
-            block_on(commands::discover::run(&args, ctx)).map(Output::Report)
+            block_on(commands::discover::run(&args, ctx)).map(|r| report(r, Details::Discover))
         }
         Command::Bind(args) => match commands::bind::run(&args, ctx)? {
             commands::bind::BindOutput::Printed { material, report } => {
                 Ok(Output::Material { material, report })
             }
-            commands::bind::BindOutput::Written(report) => Ok(Output::Report(report)),
+            commands::bind::BindOutput::Written(written) => Ok(report(written, Details::Bind)),
         },
         Command::Audit(args) => {
             let outcome = block_on(commands::audit::run(&args, ctx))?;
             Ok(Output::Audit {
-                report: outcome.report,
+                report: outcome.report.map_details(Details::Audit),
                 metrics: Box::new(outcome.metrics),
                 textfile: args.textfile,
             })
         }
-        Command::Completions(args) => Ok(Output::Text(commands::completions::run(&args))),
-        Command::Man(args) => commands::man::run(&args).map(Output::Text),
+        Command::Completions(args) => Ok(Output::Text(commands::completions::run(
+            &args,
+            Cli::command(),
+        ))),
+        Command::Man(args) => commands::man::run(&args, Cli::command()).map(Output::Text),
     }
+}
+
+/// A command's report, its details joined to the union the renderers take.
+fn report<D>(report: Report<D>, wrap: impl FnOnce(D) -> Details) -> Output {
+    Output::Report(report.map_details(wrap))
 }
 
 /// Runs one command's work to completion.
@@ -239,110 +242,4 @@ fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
                 && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
         }
     }
-}
-
-fn write_report(
-    report: &Report,
-    format: Format,
-    palette: Palette,
-    quiet: bool,
-    io: &mut Io<'_>,
-) -> io::Result<()> {
-    match format {
-        Format::Text => report::text::render(report, palette, quiet, io.stdout),
-        Format::Json => report::json::render(report, io.stdout),
-        Format::Nagios => {
-            report::nagios::render(report, &Metrics::new(SystemTime::now()), io.stdout)
-        }
-        Format::Prometheus => {
-            report::prometheus::render(report, &Metrics::new(SystemTime::now()), io.stdout)
-        }
-    }?;
-    io.stdout.flush()
-}
-
-/// Writes an audit: like any report, but the monitoring formats get the
-/// measurements, and `--textfile` gets the Prometheus text atomically.
-fn write_audit(
-    report: &Report,
-    metrics: &Metrics,
-    textfile: Option<&std::path::Path>,
-    format: Format,
-    palette: Palette,
-    quiet: bool,
-    io: &mut Io<'_>,
-) -> io::Result<u8> {
-    if let Some(path) = textfile {
-        let mut text = Vec::new();
-        report::prometheus::render(report, metrics, &mut text)?;
-        let text = String::from_utf8_lossy(&text);
-        if let Err(error) = report::prometheus::write_textfile(path, &text) {
-            return write_error("audit", &error.to_string(), format, io);
-        }
-    }
-    match format {
-        Format::Text => report::text::render(report, palette, quiet, io.stdout)?,
-        Format::Json => report::json::render(report, io.stdout)?,
-        Format::Nagios => report::nagios::render(report, metrics, io.stdout)?,
-        Format::Prometheus => report::prometheus::render(report, metrics, io.stdout)?,
-    }
-    io.stdout.flush()?;
-    Ok(report.exit_status())
-}
-
-/// Writes why kmsdns could not run, in the format its reader expects, and
-/// returns the UNKNOWN exit status.
-fn write_error(command: &str, message: &str, format: Format, io: &mut Io<'_>) -> io::Result<u8> {
-    match format {
-        Format::Text => writeln!(io.stderr, "kmsdns: error: {message}")?,
-        Format::Json => report::json::render_error(Some(command), message, io.stdout)?,
-        Format::Nagios => report::nagios::render_error(message, io.stdout)?,
-        Format::Prometheus => {
-            writeln!(io.stderr, "kmsdns: error: {message}")?;
-            // Still written, so a textfile shows `kmsdns_up 0` and an alert
-            // fires, instead of the last good run going stale in silence.
-            report::prometheus::render_error(SystemTime::now(), io.stdout)?;
-        }
-    }
-    io.stdout.flush()?;
-    Ok(exit::UNKNOWN)
-}
-
-fn write_material(
-    material: material::Made,
-    report: Report,
-    format: Format,
-    palette: Palette,
-    io: &mut Io<'_>,
-) -> io::Result<u8> {
-    let report = match format {
-        Format::Text => {
-            material.print(io.stdout)?;
-            if !report.findings.is_empty() {
-                let stderr_palette = Palette {
-                    color: palette.color && io.stderr_is_terminal,
-                };
-                report::text::render(&report, stderr_palette, true, io.stderr)?;
-            }
-            report
-        }
-        // The document carries the material in its details.
-        Format::Json => {
-            let files = report::BindFiles::Made(material);
-            let report = report.with_details(report::Details::Bind(report::BindDetails { files }));
-            report::json::render(&report, io.stdout)?;
-            report
-        }
-        // Material is for people and files: a monitoring system would read
-        // it as garbage.
-        Format::Nagios | Format::Prometheus => {
-            let message = format!(
-                "{} prints material, not a status: use --format text or json, or --out DIR",
-                report.command
-            );
-            return write_error(report.command, &message, format, io);
-        }
-    };
-    io.stdout.flush()?;
-    Ok(report.exit_status())
 }

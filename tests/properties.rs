@@ -7,9 +7,10 @@
 use std::cmp::Ordering;
 
 use hickory_proto::rr::Name;
+use kmsdns::commands::changes::planner::{self as plan, Change, Plan};
 use kmsdns::config::{self, SrvRecord};
-use kmsdns::plan::{self, Change, Current, Plan};
-use kmsdns::serial;
+use kmsdns::dns::serial;
+use kmsdns::dns::SrvRrset;
 use kmsdns::srv_order::{
     first_pick_probabilities, order, pick, priority_groups, simulate, Fraction, Random, SplitMix64,
     Weighted,
@@ -303,7 +304,7 @@ fn srv_record(targets: &'static [&'static str]) -> impl Strategy<Value = SrvReco
 
 /// What a primary serves: a set of records (an RRset holds each RR once,
 /// RFC 2181 §5) of our hosts and others, with one TTL.
-fn current() -> impl Strategy<Value = Current> {
+fn current() -> impl Strategy<Value = SrvRrset> {
     (
         prop::collection::vec(prop_oneof![srv_record(&OWNED), srv_record(&FOREIGN)], 0..8),
         prop_oneof![Just(600u32), Just(3600)],
@@ -315,7 +316,7 @@ fn current() -> impl Strategy<Value = Current> {
                     set.push(record);
                 }
             }
-            Current {
+            SrvRrset {
                 ttl: (!set.is_empty()).then_some(ttl),
                 records: set,
             }
@@ -358,7 +359,7 @@ fn configuration() -> config::Config {
 /// What the server holds after the UPDATE built from `plan` (RFC 2136
 /// §3.4.2): each delete removes the RR with that exact RDATA, each add
 /// adds it unless present; BIND gives the RRset the TTL of the adds.
-fn apply(current: &Current, plan: &Plan) -> Current {
+fn apply(current: &SrvRrset, plan: &Plan) -> SrvRrset {
     let deletes = plan.deletes();
     let mut records: Vec<SrvRecord> = current
         .records
@@ -377,10 +378,10 @@ fn apply(current: &Current, plan: &Plan) -> Current {
         (false, false) => Some(plan.ttl),
         (false, true) => current.ttl,
     };
-    Current { ttl, records }
+    SrvRrset { ttl, records }
 }
 
-fn never_touches_foreign(plan: &Plan, current: &Current, config: &config::Config) {
+fn never_touches_foreign(plan: &Plan, current: &SrvRrset, config: &config::Config) {
     for change in &plan.changes {
         match change {
             Change::Delete(record) | Change::Modify { from: record, .. } => assert!(
@@ -480,7 +481,7 @@ proptest! {
 fn target_case_does_not_make_a_change() {
     let config = configuration();
     let owns = |name: &Name| config.owns_target(name);
-    let current = Current {
+    let current = SrvRrset {
         ttl: Some(3600),
         records: vec![SrvRecord {
             priority: 0,

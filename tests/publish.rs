@@ -230,7 +230,7 @@ fn concurrent_change_is_caught_and_retried() {
     let port = bed.port();
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = calls.clone();
-    let hooks = kmsdns::apply::Hooks {
+    let hooks = kmsdns::commands::changes::engine::Hooks {
         before_update: Some(Arc::new(move |_domain: &hickory_proto::rr::Name| {
             // Only before the first attempt: a second host publishes.
             if seen.fetch_add(1, Ordering::SeqCst) == 0 {

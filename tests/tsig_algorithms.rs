@@ -27,13 +27,13 @@ use common::local::{free_port, soa_serial, version};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use kmsdns::commands::updates::permission::send_probe;
 use kmsdns::config::key::{load_key_file, TsigAlgorithm, TsigKey};
 use kmsdns::config::SrvRecord;
+use kmsdns::dns::SrvRrset;
 use kmsdns::dns::{
     self, DnsOptions, Expected, Transport, TsigError, UpdateError, UpdateRequest, UpdateResponse,
 };
-use kmsdns::plan::Current;
-use kmsdns::update_probe::send_probe;
 
 const ZONE: &str = "tsig.example";
 const OWNER: &str = "_vlmcs._tcp.tsig.example.";
@@ -286,7 +286,7 @@ async fn probe(
     key: &TsigKey,
     targets: &[&str],
 ) -> Result<UpdateResponse, UpdateError> {
-    let current = Current {
+    let current = SrvRrset {
         ttl: (!targets.is_empty()).then_some(3600),
         records: targets
             .iter()

@@ -15,11 +15,11 @@ use std::time::Duration;
 use common::bind::{key_file, nsupdate, try_nsupdate, Server, TestBed, ZONES};
 use common::run::{Kmsdns, Run};
 use hickory_proto::rr::{Name, RecordType};
+use kmsdns::commands::updates::permission::send_probe;
 use kmsdns::config::key::{load_key_file, TsigKey};
 use kmsdns::config::SrvRecord;
+use kmsdns::dns::SrvRrset;
 use kmsdns::dns::{DnsOptions, PrerequisiteRcode, UpdateError};
-use kmsdns::plan::Current;
-use kmsdns::update_probe::send_probe;
 use serde_json::Value;
 
 /// Long enough for a NOTIFY and a transfer on the test bed (50–100 ms), so
@@ -411,11 +411,11 @@ fn a_probe_with_a_stale_read_applies_nothing() {
         .build()
         .expect("runtime");
     let name = |text: &str| Name::from_ascii(text).expect("name");
-    let empty = Current {
+    let empty = SrvRrset {
         ttl: None,
         records: Vec::new(),
     };
-    let one = Current {
+    let one = SrvRrset {
         ttl: Some(3600),
         records: vec![SrvRecord {
             priority: 0,
@@ -425,7 +425,7 @@ fn a_probe_with_a_stale_read_applies_nothing() {
         }],
     };
     let key = load_key_file(&key_file("kmsdns-secure"), None).expect("key");
-    let probe = |zone: &str, current: &Current, key: Option<&TsigKey>| {
+    let probe = |zone: &str, current: &SrvRrset, key: Option<&TsigKey>| {
         runtime.block_on(send_probe(
             bed.primary(),
             &name(zone),

@@ -4,7 +4,7 @@
 //! being written back in Windows' syntax and read again.
 #![no_main]
 
-use kmsdns::config::name::{display_name, parse_name};
+use kmsdns::dns::name::{display_name, parse_name};
 use kmsdns::config::publish_list::{format_entry, parse_entry, PublishList};
 use libfuzzer_sys::fuzz_target;
 

@@ -4,11 +4,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_mangen::roff::{bold, roman, Roff};
 use clap_mangen::Man;
 
-use crate::cli::Cli;
 use crate::error::Error;
 use crate::exit;
 
@@ -31,8 +30,8 @@ pub struct ManArgs {
 
 /// The page asked for, as roff source; with `--out`, nothing: the pages are
 /// written to files.
-pub fn run(args: &ManArgs) -> Result<String, Error> {
-    let kmsdns = kmsdns_command();
+pub fn run(args: &ManArgs, command: clap::Command) -> Result<String, Error> {
+    let kmsdns = kmsdns_command(command);
     if let Some(dir) = &args.out {
         let commands = kmsdns.get_subcommands().map(|c| (c, true));
         for (command, command_page) in std::iter::once((&kmsdns, false)).chain(commands) {
@@ -61,8 +60,8 @@ pub fn run(args: &ManArgs) -> Result<String, Error> {
 /// The whole command line, built: the global options propagated to every
 /// command so that a command's page lists them too, and without the `help`
 /// command, which has no page worth reading.
-fn kmsdns_command() -> clap::Command {
-    let mut kmsdns = Cli::command().disable_help_subcommand(true);
+fn kmsdns_command(command: clap::Command) -> clap::Command {
+    let mut kmsdns = command.disable_help_subcommand(true);
     kmsdns.build();
     kmsdns
 }
@@ -142,76 +141,4 @@ fn extra_sections(command_page: bool) -> String {
         roff.text([bold("kmsdns"), roman("(1)")]);
     }
     roff.to_roff()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_page_has_a_title_and_the_exit_status_section_before_version() {
-        let page = run(&ManArgs {
-            command: None,
-            out: None,
-        })
-        .unwrap();
-        assert!(page.contains("\n.TH KMSDNS 1"), "{page}");
-        let exit = page.find(".SH \"EXIT STATUS\"").unwrap();
-        let version = page.find(".SH VERSION").unwrap();
-        assert!(exit < version, "{page}");
-        assert!(page.contains("UNKNOWN: kmsdns could not run"), "{page}");
-        assert!(page.contains("\\-\\-fail\\-on critical"), "{page}");
-    }
-
-    #[test]
-    fn a_command_page_lists_its_own_and_the_global_options() {
-        let page = run(&ManArgs {
-            command: Some("bind".into()),
-            out: None,
-        })
-        .unwrap();
-        assert!(page.contains(".TH KMSDNS-BIND 1"), "{page}");
-        assert!(page.contains("\\-\\-zone\\-dir"), "{page}");
-        assert!(page.contains("\\-\\-dns\\-port"), "{page}");
-        assert!(page.contains(".SH \"SEE ALSO\""), "{page}");
-    }
-
-    #[test]
-    fn an_unknown_command_is_a_usage_error() {
-        let error = run(&ManArgs {
-            command: Some("frobnicate".into()),
-            out: None,
-        })
-        .unwrap_err();
-        assert!(
-            matches!(&error, Error::Usage(m) if m.contains("bind")),
-            "{error}"
-        );
-        assert!(run(&ManArgs {
-            command: Some("help".into()),
-            out: None,
-        })
-        .is_err());
-    }
-
-    #[test]
-    fn out_writes_every_page() {
-        let dir = std::env::temp_dir().join(format!("kmsdns-man-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let printed = run(&ManArgs {
-            command: None,
-            out: Some(dir.clone()),
-        })
-        .unwrap();
-        assert_eq!(printed, "");
-        let top = std::fs::read_to_string(dir.join("kmsdns.1")).unwrap();
-        assert!(top.contains(".TH KMSDNS 1"));
-        assert!(!top.contains("kmsdns\\-help"), "{top}");
-        assert!(!top.contains("SEE ALSO"), "{top}");
-        let bind = std::fs::read_to_string(dir.join("kmsdns-bind.1")).unwrap();
-        assert!(bind.contains(".TH KMSDNS-BIND 1"));
-        assert!(bind.contains(".SH \"SEE ALSO\""));
-        assert!(!dir.join("kmsdns-help.1").exists());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }

@@ -2,9 +2,10 @@
 
 use clap::Args;
 
-use super::changes::{self, Verb};
-use super::Context;
-use crate::apply::{Hooks, Mode};
+use super::changes::details::{self, ChangeDetails, Verb};
+use super::changes::engine::{Hooks, Mode};
+use super::changes::{self};
+use crate::context::Context;
 use crate::error::Error;
 use crate::report::Report;
 
@@ -27,9 +28,13 @@ pub struct PlanArgs {
 }
 
 /// Reads and plans every domain.
-pub async fn run(args: &PlanArgs, ctx: &Context, hooks: Hooks) -> Result<Report, Error> {
+pub async fn run(
+    args: &PlanArgs,
+    ctx: &Context,
+    hooks: Hooks,
+) -> Result<Report<ChangeDetails>, Error> {
     let config = ctx.config()?;
-    let mut engine = ctx.engine(hooks)?;
+    let mut engine = changes::engine(ctx, hooks)?;
     engine.publish_addresses = args.addresses;
     let outcomes = engine
         .run(
@@ -39,7 +44,7 @@ pub async fn run(args: &PlanArgs, ctx: &Context, hooks: Hooks) -> Result<Report,
             },
         )
         .await;
-    let mut report = changes::report("plan", Verb::Plan, &outcomes);
+    let mut report = details::report("plan", Verb::Plan, &outcomes);
     report.extend(config.warnings.iter().cloned());
     Ok(report)
 }

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use hickory_proto::rr::Name;
 
-use super::changes::{self, Verb};
-use super::Context;
-use crate::apply::{Hooks, Mode, Outcome};
-use crate::cli::parse_duration;
-use crate::config::srv_owner;
+use super::changes::details::{self, ChangeDetails, Verb};
+use super::changes::engine::{Hooks, Mode, Outcome};
+use super::changes::{self};
+use crate::context::parse_duration;
+use crate::context::Context;
+use crate::dns::srv_owner;
 use crate::error::Error;
 use crate::report::{Finding, FindingId, Report, Severity};
 
@@ -40,15 +41,19 @@ pub struct PublishArgs {
 }
 
 /// Publishes every domain, then optionally waits for replication.
-pub async fn run(args: &PublishArgs, ctx: &Context, hooks: Hooks) -> Result<Report, Error> {
+pub async fn run(
+    args: &PublishArgs,
+    ctx: &Context,
+    hooks: Hooks,
+) -> Result<Report<ChangeDetails>, Error> {
     let config = ctx.config()?;
-    let mut engine = ctx.engine(hooks)?;
+    let mut engine = changes::engine(ctx, hooks)?;
     engine.publish_addresses = args.addresses;
     let mode = Mode::Publish {
         set_ttl: args.set_ttl,
     };
     let outcomes = engine.run(&config, &mode).await;
-    let mut report = changes::report("publish", Verb::Publish, &outcomes);
+    let mut report = details::report("publish", Verb::Publish, &outcomes);
     report.extend(config.warnings.iter().cloned());
 
     if let Some(wait) = args.wait_replication {

@@ -3,10 +3,11 @@
 use clap::Args;
 use hickory_proto::rr::Name;
 
-use super::changes::{self, Verb};
-use super::Context;
-use crate::apply::{Hooks, Mode};
-use crate::config::name::parse_name;
+use super::changes::details::{self, ChangeDetails, Verb};
+use super::changes::engine::{Hooks, Mode};
+use super::changes::{self};
+use crate::context::Context;
+use crate::dns::name::parse_name;
 use crate::error::Error;
 use crate::report::Report;
 
@@ -28,7 +29,11 @@ pub struct RemoveArgs {
 }
 
 /// Removes our records from every domain.
-pub async fn run(args: &RemoveArgs, ctx: &Context, hooks: Hooks) -> Result<Report, Error> {
+pub async fn run(
+    args: &RemoveArgs,
+    ctx: &Context,
+    hooks: Hooks,
+) -> Result<Report<ChangeDetails>, Error> {
     let config = ctx.config()?;
     if let Some(host) = &args.host {
         if config.host(host).is_none() {
@@ -37,13 +42,13 @@ pub async fn run(args: &RemoveArgs, ctx: &Context, hooks: Hooks) -> Result<Repor
             )));
         }
     }
-    let engine = ctx.engine(hooks)?;
+    let engine = changes::engine(ctx, hooks)?;
     let mode = Mode::Remove {
         force: args.force,
         host: args.host.clone(),
     };
     let outcomes = engine.run(&config, &mode).await;
-    let mut report = changes::report("remove", Verb::Remove, &outcomes);
+    let mut report = details::report("remove", Verb::Remove, &outcomes);
     report.extend(config.warnings.iter().cloned());
     Ok(report)
 }

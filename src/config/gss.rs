@@ -3,57 +3,7 @@
 //! require. The options are plain data and read in every build; signing
 //! needs the `gssapi` cargo feature ([`crate::dns::gss`]).
 
-use std::fmt;
-use std::path::PathBuf;
-
-use hickory_proto::rr::Name;
-
-/// The GSS-API mechanism the security context is negotiated with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum GssMechanism {
-    /// SPNEGO (RFC 4178), which Windows DNS servers and `nsupdate -g` use.
-    #[default]
-    Spnego,
-    /// Raw Kerberos V5 (RFC 4121), as some older BIND set-ups expect.
-    Kerberos,
-}
-
-impl fmt::Display for GssMechanism {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GssMechanism::Spnego => "spnego",
-            GssMechanism::Kerberos => "kerberos",
-        })
-    }
-}
-
-/// How one domain's updates are signed with GSS-TSIG.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct GssAuth {
-    /// The client principal (`host/kms1.corp.example@CORP.EXAMPLE`,
-    /// `KMS1$@CORP.EXAMPLE`); `None`: the credential cache's, or the
-    /// keytab's first.
-    pub principal: Option<String>,
-    /// A client keytab to get the ticket from (no `kinit` needed); `None`:
-    /// the current credential cache.
-    pub keytab: Option<PathBuf>,
-    /// The DNS server's host name in its service principal
-    /// `DNS/<host>@REALM`; `None`: the zone's SOA MNAME, as `nsupdate -g`.
-    pub service_host: Option<Name>,
-    /// SPNEGO unless configured otherwise.
-    pub mechanism: GssMechanism,
-}
-
-impl GssAuth {
-    /// The principal to name in messages before the credential is known.
-    pub fn principal_text(&self) -> String {
-        match (&self.principal, &self.keytab) {
-            (Some(principal), _) => principal.clone(),
-            (None, Some(keytab)) => format!("the first principal of keytab {}", keytab.display()),
-            (None, None) => "the principal of the credential cache".to_owned(),
-        }
-    }
-}
+pub use crate::dns::credentials::{GssAuth, GssMechanism};
 
 /// The error a build without the `gssapi` feature gives for a
 /// `gss-tsig` domain.

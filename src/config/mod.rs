@@ -7,7 +7,6 @@
 
 pub mod gss;
 pub mod key;
-pub mod name;
 pub mod publish_list;
 pub mod reg;
 #[cfg(test)]
@@ -23,6 +22,8 @@ use hickory_proto::rr::Name;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use crate::dns::name;
+pub use crate::dns::srv::{srv_owner, SrvRecord};
 use crate::report::{Finding, FindingId, Severity};
 use key::{KeyError, TsigKey};
 use name::parse_name;
@@ -72,15 +73,6 @@ impl fmt::Display for ServerSpec {
     }
 }
 
-/// One SRV record the configuration wants in a domain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SrvRecord {
-    pub priority: u16,
-    pub weight: u16,
-    pub port: u16,
-    pub target: Name,
-}
-
 /// A domain of the publish list with everything needed to manage it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain {
@@ -104,15 +96,6 @@ impl Domain {
     pub fn srv_name(&self) -> Name {
         srv_owner(&self.name)
     }
-}
-
-/// `_vlmcs._tcp.<domain>`.
-pub fn srv_owner(domain: &Name) -> Name {
-    let mut owner = Name::from_ascii("_vlmcs._tcp")
-        .and_then(|prefix| prefix.append_domain(domain))
-        .unwrap_or_else(|_| domain.clone());
-    owner.set_fqdn(true);
-    owner
 }
 
 /// The validated configuration.

@@ -24,7 +24,7 @@ use super::resolver::AnswerStatus;
 use super::transport::{check_reply, Checked, Exchanged, Expect, Transport};
 use super::tsig::{Signer, TsigVerdict};
 use super::update::{build_zone_update, judge, Expected, UpdateRequest};
-use crate::config::key::{KeyOrigin, Secret, TsigAlgorithm, TsigKey};
+use crate::dns::credentials::{KeyOrigin, Secret, TsigAlgorithm, TsigKey};
 
 /// The clock the TSIG time check is judged against (seconds since 1970),
 /// and the time the request is signed at: fixed, so that a run repeats.

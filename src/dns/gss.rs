@@ -42,7 +42,7 @@ use super::transport::{exchange_tcp, random_id, Exchanged, Expect};
 use super::tsig::{TsigError, TsigFields};
 use super::update::{build_zone_update, first_request, judge, transport_error};
 use super::{DnsOptions, UpdateError, UpdateRequest, UpdateResponse};
-use crate::config::gss::{GssAuth, GssMechanism};
+use crate::dns::credentials::{GssAuth, GssMechanism};
 
 /// TKEY (RFC 2930 §2): not a type hickory 0.25.2 knows.
 const TKEY: u16 = 249;

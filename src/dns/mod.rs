@@ -23,12 +23,18 @@
 // are large; they occur at network speed, where their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod credentials;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "gssapi")]
 pub mod gss;
+pub mod lookup;
+pub mod name;
 mod query;
 mod resolver;
+pub mod search_list;
+pub mod serial;
+pub mod srv;
 mod transport;
 mod tsig;
 mod update;
@@ -36,11 +42,13 @@ mod zone;
 
 use std::time::Duration;
 
+pub use credentials::{GssAuth, GssMechanism, KeyOrigin, Secret, TsigAlgorithm, TsigKey};
 pub use query::{query, query_recursive, query_with, QueryError, Recursion, ReplyError, Response};
 pub use resolver::{
     parse_nameserver, Addresses, Answer, AnswerStatus, LookupError, NameserverError, Resolver,
     ResolverSetupError,
 };
+pub use srv::{srv_owner, SrvRecord, SrvRrset};
 pub(crate) use transport::random_u64;
 pub use transport::{SocketPool, Transport};
 pub use tsig::TsigError;

@@ -44,7 +44,7 @@ use tokio::sync::OnceCell;
 
 use super::query::{query_recursive, QueryError, Response};
 use super::DnsOptions;
-use crate::search_list::RESOLV_CONF;
+use crate::dns::search_list::RESOLV_CONF;
 
 /// The longest CNAME chain followed (BIND's resolver stops at 16; a KMS
 /// target needs none).

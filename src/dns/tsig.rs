@@ -33,7 +33,7 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
 
-use crate::config::key::{Secret, TsigAlgorithm, TsigKey};
+use crate::dns::credentials::{Secret, TsigAlgorithm, TsigKey};
 
 /// The window a signature is valid in, either side of its time: the value
 /// RFC 8945 §10 recommends.
@@ -355,7 +355,7 @@ impl TsigFields {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::key::KeyOrigin;
+    use crate::dns::credentials::KeyOrigin;
     use hickory_proto::dnssec::tsig::TSigner;
     use hickory_proto::op::{MessageType, OpCode, Query, ResponseCode};
     use hickory_proto::rr::{DNSClass, RecordType};

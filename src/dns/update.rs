@@ -36,7 +36,7 @@ use super::transport::{
 };
 use super::tsig::{ReplyVerifier, Signer, TsigError, TsigVerdict};
 use super::DnsOptions;
-use crate::config::key::TsigKey;
+use crate::dns::credentials::TsigKey;
 
 /// What the SRV RRset must be for the update to apply (the prerequisite).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -650,7 +650,7 @@ fn unix_now() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::key::TsigAlgorithm;
+    use crate::dns::credentials::TsigAlgorithm;
     use hickory_proto::serialize::binary::BinEncodable;
 
     fn name(text: &str) -> Name {
@@ -954,7 +954,7 @@ mod tests {
 
     /// The key the judge tests sign with: it guards nothing.
     fn key() -> TsigKey {
-        use crate::config::key::{KeyOrigin, Secret};
+        use crate::dns::credentials::{KeyOrigin, Secret};
         TsigKey {
             name: name("kmsdns-secure."),
             algorithm: TsigAlgorithm::HmacSha256,

@@ -1,28 +1,197 @@
 //! Reports: what a command found, independent of how it is shown.
 //!
-//! A command returns a [`Report`]; the renderers in this module turn it into
-//! text for people, JSON for programs, or Nagios and Prometheus output for
-//! monitoring (with the [`metrics::Metrics`] measured beside the findings).
-//! Checks decide, renderers only show.
+//! The bottom layer of kmsdns: [`Finding`], [`FindingId`], [`Severity`] and
+//! [`Report`] are used by every command and renderer, and import nothing of
+//! the product but the exit codes. A command returns a `Report` of its own
+//! details type; the renderers in `output` turn it into text, JSON, Nagios
+//! or Prometheus output. Checks decide, renderers only show.
+//!
+//! This file *is* the JSON schema of findings. Changing the meaning of a
+//! field, or removing one, needs a new [`SCHEMA_VERSION`]; adding a field or
+//! a finding id does not.
 
-pub mod audit;
-pub mod check;
-pub mod discover;
 pub mod entries;
-pub mod json;
-pub mod metrics;
-pub mod nagios;
-pub mod probe;
-pub mod prometheus;
-pub mod replication;
-pub mod text;
-mod types;
-pub mod updates;
+pub mod palette;
 
-pub use types::{
-    BindDetails, BindFile, BindFiles, ChangeDetails, ChangeLine, Details, DomainChanges, Finding,
-    FindingId, Report, Severity, Subject, Summary, SCHEMA_VERSION,
-};
+use std::fmt;
+
+use serde::Serialize;
+
+/// Version of the JSON document; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How bad a finding is. Ordered: `Ok < Info < Warning < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Checked and found as it should be.
+    Ok,
+    /// Worth knowing, nothing to fix.
+    Info,
+    /// Works today, but something should be fixed.
+    Warning,
+    /// Clients fail to activate, or a change failed.
+    Critical,
+}
+
+/// The stable identifier of a kind of finding. Monitoring rules match on
+/// these strings; never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingId {
+    /// The domain has `_vlmcs._tcp` records matching the configuration.
+    SrvOk,
+    /// No `_vlmcs._tcp` SRV record in a domain of the publish list.
+    SrvMissing,
+    /// The SRV target has no A or AAAA record.
+    TargetNoAddress,
+    /// The SRV target is an alias (RFC 2782 forbids it).
+    TargetIsCname,
+    /// The SRV target is `.`: "service decidedly not available".
+    TargetIsRoot,
+    /// A record differs from the configuration (port, priority, weight, TTL).
+    RecordDiffers,
+    /// A configured host has no record in a domain of its publish list.
+    RecordMissing,
+    /// A target the configuration does not know.
+    UnknownTarget,
+    /// Only one KMS host in a domain: no failover.
+    SingleHost,
+    /// More distinct hosts than one KMS key can serve.
+    TooManyHosts,
+    /// A DNS read failed, was refused or timed out.
+    DnsReadFailed,
+    /// The resolver's answer differs from the authoritative one.
+    StaleResolver,
+    /// Changes are pending (plan).
+    ChangesPending,
+    /// The domain is in sync with the configuration (plan, publish, remove).
+    InSync,
+    /// An update was applied.
+    UpdateApplied,
+    /// The TTL of an RRset differs from the configuration.
+    TtlDiffers,
+    /// Every authoritative server serves the change.
+    Replicated,
+    /// An update failed.
+    UpdateFailed,
+    /// A removal was refused because it would leave the domain without KMS records.
+    RemoveLastRecord,
+    /// Authoritative servers serve different serials.
+    SerialBehind,
+    /// A server serves a newer serial than the primary (RFC 1982), or one
+    /// that cannot be ordered: it will not transfer the zone again.
+    SerialAhead,
+    /// Authoritative servers serve different `_vlmcs._tcp` RRsets.
+    RrsetDiffers,
+    /// An authoritative server does not answer.
+    ServerUnreachable,
+    /// A listed server does not answer authoritatively.
+    ServerLame,
+    /// The zone accepts unsigned updates.
+    UnsignedUpdatesAccepted,
+    /// Updates are allowed by source address only.
+    AddressOnlyGrant,
+    /// A grant is wider than the `_vlmcs._tcp` SRV name.
+    GrantTooWide,
+    /// Our key is refused: publish will fail.
+    KeyRefused,
+    /// Updates need the key; ours is granted.
+    KeyedOnly,
+    /// A key is referenced but not defined.
+    KeyUndefined,
+    /// An `update-policy` grant allows exactly the `_vlmcs._tcp` SRV records.
+    NarrowGrant,
+    /// A zone sets both `allow-update` and `update-policy`.
+    AllowUpdateIgnored,
+    /// Nothing in named.conf allows updates of the `_vlmcs._tcp` SRV records.
+    NoGrant,
+    /// A `deny` rule of an `update-policy` reaches the `_vlmcs._tcp` name.
+    DenyRule,
+    /// No zone of named.conf (or of one of its views) holds the name.
+    ZoneNotFound,
+    /// The zone in named.conf is not a primary: its primary decides updates.
+    ZoneNotPrimary,
+    /// An ACL used in `allow-update` is not defined.
+    AclUndefined,
+    /// ACLs used in `allow-update` refer to each other in a loop, or too deep.
+    AclLoop,
+    /// Updates need a TSIG key and none is configured for the domain.
+    NoKey,
+    /// The live update probe got no usable answer.
+    UpdateProbeFailed,
+    /// A key file is readable by group or others.
+    KeyFilePermissions,
+    /// The KMS host answered the RPC bind for the KMS interface.
+    KmsReachable,
+    /// No address of any host in the domain reaches KMS.
+    KmsUnreachable,
+    /// Some addresses fail; failover still works.
+    SomeAddressesFail,
+    /// A step took longer than the threshold.
+    SlowHost,
+    /// The domain whose `_vlmcs._tcp` records clients use (discover).
+    DiscoveryDomain,
+    /// A weight-0 record shares its priority with weighted ones: RFC 2782
+    /// gives it a very small chance of being picked first.
+    ZeroWeight,
+}
+
+impl fmt::Display for FindingId {
+    /// The id as it appears in JSON and monitoring output (serde's kebab-case
+    /// rendering is the single source of truth).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(id)) => f.write_str(&id),
+            _ => Err(fmt::Error),
+        }
+    }
+}
+
+/// What a finding is about. Empty fields are left out of JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Subject {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// One check result.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Finding {
+    pub id: FindingId,
+    pub severity: Severity,
+    #[serde(flatten)]
+    pub subject: Subject,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Number of findings of each severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub ok: usize,
+    pub info: usize,
+    pub warning: usize,
+    pub critical: usize,
+}
+
+/// The whole result of one command run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report<D = ()> {
+    pub schema: u32,
+    pub command: &'static str,
+    /// The worst severity among the findings.
+    pub status: Severity,
+    pub summary: Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<D>,
+    pub findings: Vec<Finding>,
+}
 
 use crate::exit;
 
@@ -37,8 +206,9 @@ impl Severity {
     }
 }
 
-impl Report {
-    /// An empty report for `command`.
+impl Report<()> {
+    /// An empty report for `command`; its details come with
+    /// [`with_details`](Report::with_details).
     pub fn new(command: &'static str) -> Self {
         Report {
             schema: SCHEMA_VERSION,
@@ -49,7 +219,9 @@ impl Report {
             details: None,
         }
     }
+}
 
+impl<D> Report<D> {
     /// Adds a finding and keeps the status and summary up to date.
     pub fn push(&mut self, finding: Finding) {
         self.status = self.status.max(finding.severity);
@@ -65,9 +237,40 @@ impl Report {
     }
 
     /// Attaches the command-specific details shown above the findings.
-    pub fn with_details(mut self, details: Details) -> Self {
-        self.details = Some(details);
-        self
+    pub fn with_details<E>(self, details: E) -> Report<E> {
+        Report {
+            schema: self.schema,
+            command: self.command,
+            status: self.status,
+            summary: self.summary,
+            details: Some(details),
+            findings: self.findings,
+        }
+    }
+
+    /// The same findings, without details.
+    pub fn without_details<E>(self) -> Report<E> {
+        Report {
+            schema: self.schema,
+            command: self.command,
+            status: self.status,
+            summary: self.summary,
+            details: None,
+            findings: self.findings,
+        }
+    }
+
+    /// The same report with its details turned into `E` (a renderer's
+    /// union of every command's details).
+    pub fn map_details<E>(self, wrap: impl FnOnce(D) -> E) -> Report<E> {
+        Report {
+            schema: self.schema,
+            command: self.command,
+            status: self.status,
+            summary: self.summary,
+            details: self.details.map(wrap),
+            findings: self.findings,
+        }
     }
 
     /// The exit status of the whole report: that of its worst finding.
@@ -130,7 +333,7 @@ mod tests {
 
     #[test]
     fn status_is_the_worst_finding() {
-        let mut report = Report::new("check");
+        let mut report = Report::<()>::new("check");
         assert_eq!(report.exit_status(), exit::OK);
         report.push(Finding::new(FindingId::SrvMissing, Severity::Warning, "w"));
         report.push(Finding::new(FindingId::SrvMissing, Severity::Info, "i"));

@@ -6,11 +6,11 @@
 //! the KMS method, so the host's client-count table is left untouched.
 //!
 //! - [`pdu`] encodes the bind request and parses the reply (pure, no I/O);
-//! - [`probe`] connects to one address, sends the bind, reads one PDU and
+//! - [`client`] connects to one address, sends the bind, reads one PDU and
 //!   turns it into an [`Outcome`] with the latency of each step.
 
+pub mod client;
 pub mod pdu;
-pub mod probe;
 
+pub use client::{probe_address, AddressProbe, Outcome, Step, Timeouts};
 pub use pdu::{RejectReason, Verdict};
-pub use probe::{probe_address, AddressProbe, Outcome, Step, Timeouts};

@@ -11,7 +11,7 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::{Sha224, Sha256, Sha384, Sha512};
 
-use crate::config::key::TsigAlgorithm;
+use crate::dns::credentials::TsigAlgorithm;
 
 /// The length of a full MAC: the hash's output length (RFC 2104 §2).
 pub(super) fn output_len(algorithm: TsigAlgorithm) -> usize {

@@ -1,0 +1,183 @@
+//! `kmsdns bind`: BIND material from the configuration.
+
+pub mod details;
+pub mod material;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+use hickory_proto::rr::Name;
+
+use crate::config::{self, name::parse_name, reg, Config, DEFAULT_KMS_PORT, DEFAULT_TTL};
+use crate::context::Context;
+use crate::error::Error;
+use crate::report::Report;
+use details::{BindDetails, BindFile, BindFiles};
+use material::{GeneratedFile, Kind, Made};
+
+/// Emit BIND material: zone records, a named.conf zone stanza with a narrow
+/// update-policy, an nsupdate script, and each KMS host's .reg file.
+///
+/// Records go into a file meant for `$INCLUDE` in the zone's own file. The
+/// stanza grants the configured TSIG key the _vlmcs._tcp SRV name only, never
+/// `allow-update { any; }`. Keys are included by the path of their key file;
+/// secrets are never printed. A publish-list domain below another one is
+/// taken to live in that domain's zone.
+#[derive(Debug, Args)]
+pub struct BindArgs {
+    /// Write one file per zone and kind (and kmsdns.named.conf) into DIR instead of printing
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Only this kind of material
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub only: Option<Kind>,
+
+    /// Directory named reads zone files from, for `file` in the stanzas
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/bind")]
+    pub zone_dir: PathBuf,
+
+    /// Take the publish list from a .reg export of DnsDomainPublishList (or a plain list) instead of a configuration file
+    #[arg(long, value_name = "FILE", requires = "host")]
+    pub publish_list_reg: Option<PathBuf>,
+
+    /// KMS host publishing that list, NAME[:PORT]; repeat for several
+    #[arg(long, value_name = "NAME[:PORT]", value_parser = parse_host, requires = "publish_list_reg")]
+    pub host: Vec<(Name, u16)>,
+}
+
+/// `NAME` or `NAME:PORT`.
+pub fn parse_host(text: &str) -> Result<(Name, u16), String> {
+    let (name, port) = match text.rsplit_once(':') {
+        Some((name, port)) => {
+            let port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("\"{port}\" is not a port from 1 to 65535"))?;
+            (name, port)
+        }
+        None => (text, DEFAULT_KMS_PORT),
+    };
+    Ok((parse_name(name)?, port))
+}
+
+/// What `bind` produced.
+pub enum BindOutput {
+    /// Material to print (made while it is written: as text, or in the
+    /// details of the JSON document), with the report for its warnings.
+    Printed { material: Made, report: Report<()> },
+    /// Files written; the report lists them.
+    Written(Report<BindDetails>),
+}
+
+/// Generates the material and prints or writes it.
+pub fn run(args: &BindArgs, ctx: &Context) -> Result<BindOutput, Error> {
+    let config = load(args, ctx)?;
+    let options = material::Options {
+        zone_dir: args.zone_dir.clone(),
+    };
+    let mut report = Report::new("bind");
+    report.extend(config.warnings.iter().cloned());
+    match &args.out {
+        // Each file is written as soon as it is made and only its name and
+        // kind kept.
+        Some(dir) => {
+            let wanted = |f: &GeneratedFile| args.only.is_none_or(|kind| f.kind == kind);
+            let written = write_each(&config, &options, dir, &wanted)?
+                .into_iter()
+                .filter(wanted)
+                .map(|f| BindFile {
+                    kind: f.kind,
+                    about: f.about,
+                    path: Some(dir.join(&f.file_name)),
+                    content: None,
+                })
+                .collect();
+            let files = BindFiles::Written(written);
+            Ok(BindOutput::Written(
+                report.with_details(BindDetails { files }),
+            ))
+        }
+        None => Ok(BindOutput::Printed {
+            material: Made {
+                config,
+                options,
+                only: args.only,
+            },
+            report,
+        }),
+    }
+}
+
+/// Generates the material into `dir`, writing the files `wanted` as they
+/// come, then the index `kmsdns.named.conf` of them all; returns every
+/// file with its content dropped.
+fn write_each(
+    config: &Config,
+    options: &material::Options,
+    dir: &Path,
+    wanted: &dyn Fn(&GeneratedFile) -> bool,
+) -> Result<Vec<GeneratedFile>, Error> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let write = |file: &GeneratedFile| -> Result<(), Error> {
+        if !wanted(file) {
+            return Ok(());
+        }
+        let path = dir.join(&file.file_name);
+        std::fs::write(&path, &file.content).map_err(|source| Error::Write { path, source })
+    };
+    let mut files = Vec::new();
+    material::generate_each(config, options, |mut file| {
+        write(&file)?;
+        file.content = String::new();
+        files.push(file);
+        Ok::<(), Error>(())
+    })?;
+    let mut index = material::named_conf_index(config, &files, dir);
+    write(&index)?;
+    index.content = String::new();
+    files.push(index);
+    Ok(files)
+}
+
+fn load(args: &BindArgs, ctx: &Context) -> Result<Arc<Config>, Error> {
+    match &args.publish_list_reg {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|source| Error::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let list = reg::parse_publish_list(&bytes)
+                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+            Ok(Arc::new(config::from_parts(
+                args.host.clone(),
+                list,
+                DEFAULT_TTL,
+            )?))
+        }
+        None => ctx.config(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_with_and_without_port() {
+        let (name, port) = parse_host("kms1.corp.example").unwrap();
+        assert_eq!(
+            (name.to_ascii().as_str(), port),
+            ("kms1.corp.example.", 1688)
+        );
+        assert_eq!(parse_host("kms1.corp.example:11688").unwrap().1, 11688);
+        assert!(parse_host("kms1.corp.example:0").is_err());
+        assert!(parse_host("kms1.corp.example:99999").is_err());
+        assert!(parse_host("bad name").is_err());
+    }
+}

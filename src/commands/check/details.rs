@@ -1,0 +1,235 @@
+//! `check` output: the JSON details type and its text rendering.
+//!
+//! Per domain: the `_vlmcs._tcp` RRset as the zone serves it (its primary,
+//! RD clear) and as a client's resolver serves it, and every target's
+//! addresses. The verdicts are the findings; these details only show what
+//! was read.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::report::entries::Entries;
+use crate::report::palette::Palette;
+
+/// What `check` shows above its findings: one entry per domain checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckDetails {
+    pub domains: Entries<DomainCheck>,
+}
+
+/// What was read for one domain.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainCheck {
+    /// The domain, absolute (`corp.example.`).
+    pub domain: String,
+    /// The zone that holds `_vlmcs._tcp.<domain>`, when found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// The zone's own answer: its primary (SOA MNAME, or the configured
+    /// `server`), or another server of its NS set when the primary could
+    /// not be read.
+    pub authoritative: RrsetSource,
+    /// The answer clients get through the resolver (`--nameserver` or the
+    /// system's).
+    pub resolver: RrsetSource,
+    /// Every distinct target of either answer, with its addresses.
+    pub targets: Vec<TargetAddresses>,
+}
+
+/// One answer for `_vlmcs._tcp.<domain>` SRV.
+#[derive(Debug, Clone, Serialize)]
+pub struct RrsetSource {
+    /// Who answered: `nameserver 127.0.0.1:53`, `ns1.corp.example.
+    /// (192.0.2.53:53)`, `the system resolver (…)`.
+    pub via: String,
+    /// `records`, `nodata` (0x8007251D on a client), `nxdomain`
+    /// (0x8007232B), or `failed` (the read failed: see `error`).
+    pub status: &'static str,
+    /// The RRset's TTL in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+    pub records: Vec<SrvData>,
+    /// Why the read failed (timeout, REFUSED, SERVFAIL, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The data of one SRV record (RFC 2782).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SrvData {
+    pub priority: u16,
+    pub weight: u16,
+    pub port: u16,
+    /// Absolute, `.` for "service decidedly not available".
+    pub target: String,
+}
+
+/// The A and AAAA records of one SRV target, through the resolver.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetAddresses {
+    pub target: String,
+    /// IPv4 first, then IPv6.
+    pub addresses: Vec<String>,
+    /// The name the target is an alias (CNAME) of, if it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias_of: Option<String>,
+    /// Why the addresses could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Writes the details as text: per domain, a heading naming zone and
+/// sources, then one aligned line per record with its target's addresses.
+pub fn render(details: &CheckDetails, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
+    let rdata = |r: &SrvData| format!("{} {} {}", r.priority, r.weight, r.port);
+    let domains = details.domains.as_values();
+    let all = domains.iter().flat_map(|d| shown(d).records.iter());
+    let rdata_width = all.clone().map(|r| rdata(r).len()).max().unwrap_or(0);
+    let target_width = all.map(|r| r.target.len()).max().unwrap_or(0);
+    for domain in domains {
+        let source = shown(domain);
+        let mut about = Vec::new();
+        if let Some(zone) = &domain.zone {
+            about.push(format!("zone {zone}"));
+        }
+        about.push(format!("read from {}", source.via));
+        if let Some(ttl) = source.ttl {
+            about.push(format!("TTL {ttl}"));
+        }
+        writeln!(
+            out,
+            "{} {}",
+            palette.heading(&domain.domain),
+            palette.dim(&format!("({})", about.join(", ")))
+        )?;
+        match source.status {
+            "failed" => writeln!(out, "  {}", palette.dim("(not read)"))?,
+            "nxdomain" => writeln!(out, "  {}", palette.dim("(no such name: NXDOMAIN)"))?,
+            "nodata" => writeln!(out, "  {}", palette.dim("(no SRV record: NODATA)"))?,
+            _ => {}
+        }
+        for record in &source.records {
+            let target = domain
+                .targets
+                .iter()
+                .find(|t| t.target.eq_ignore_ascii_case(&record.target));
+            let addresses = match target {
+                _ if record.target == "." => "(service not available)".to_string(),
+                None => String::new(),
+                Some(t) => {
+                    let mut text = match (&t.error, t.addresses.is_empty()) {
+                        (Some(error), _) => format!("(unreadable: {error})"),
+                        (None, true) => "(no address)".to_string(),
+                        (None, false) => t.addresses.join(" "),
+                    };
+                    if let Some(alias) = &t.alias_of {
+                        text = format!("alias of {alias}: {text}");
+                    }
+                    text
+                }
+            };
+            writeln!(
+                out,
+                "  {:rdata_width$}  {:target_width$}  {}",
+                rdata(record),
+                record.target,
+                addresses
+            )?;
+        }
+        if domain.resolver.status != "failed" && source.via != domain.resolver.via {
+            let same = domain.resolver.status == source.status
+                && same_records(&domain.resolver.records, &source.records);
+            let verdict = if same {
+                "the same answer".to_string()
+            } else if domain.resolver.records.is_empty() {
+                format!("no records ({})", domain.resolver.status)
+            } else {
+                format!("{} record(s), not the same", domain.resolver.records.len())
+            };
+            writeln!(
+                out,
+                "  {}",
+                palette.dim(&format!("{}: {verdict}", domain.resolver.via))
+            )?;
+        }
+    }
+    if !details.domains.is_empty() {
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// The answer the records are judged on: the zone's, unless it failed.
+fn shown(domain: &DomainCheck) -> &RrsetSource {
+    if domain.authoritative.status == "failed" && domain.resolver.status != "failed" {
+        &domain.resolver
+    } else {
+        &domain.authoritative
+    }
+}
+
+fn same_records(a: &[SrvData], b: &[SrvData]) -> bool {
+    let key = |r: &SrvData| (r.priority, r.weight, r.port, r.target.to_ascii_lowercase());
+    let mut a: Vec<_> = a.iter().map(key).collect();
+    let mut b: Vec<_> = b.iter().map(key).collect();
+    a.sort();
+    b.sort();
+    a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(target: &str) -> SrvData {
+        SrvData {
+            priority: 0,
+            weight: 0,
+            port: 1688,
+            target: target.into(),
+        }
+    }
+
+    #[test]
+    fn records_are_aligned_with_their_addresses() {
+        let source = |via: &str| RrsetSource {
+            via: via.into(),
+            status: "records",
+            ttl: Some(3600),
+            records: vec![record("kms1.corp.example."), record("noaddr.corp.example.")],
+            error: None,
+        };
+        let details = CheckDetails {
+            domains: Entries::from(vec![DomainCheck {
+                domain: "corp.example.".into(),
+                zone: Some("corp.example.".into()),
+                authoritative: source("ns1.corp.example. (192.0.2.53:53)"),
+                resolver: source("nameserver 192.0.2.1:53"),
+                targets: vec![
+                    TargetAddresses {
+                        target: "kms1.corp.example.".into(),
+                        addresses: vec!["192.0.2.10".into()],
+                        alias_of: None,
+                        error: None,
+                    },
+                    TargetAddresses {
+                        target: "noaddr.corp.example.".into(),
+                        addresses: Vec::new(),
+                        alias_of: None,
+                        error: None,
+                    },
+                ],
+            }]),
+        };
+        let mut out = Vec::new();
+        render(&details, Palette { color: false }, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "corp.example. (zone corp.example., read from ns1.corp.example. (192.0.2.53:53), TTL 3600)\n\
+             \x20 0 0 1688  kms1.corp.example.    192.0.2.10\n\
+             \x20 0 0 1688  noaddr.corp.example.  (no address)\n\
+             \x20 nameserver 192.0.2.1:53: the same answer\n\n"
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! `updates` output: the JSON details type and its text rendering.
+//!
+//! Per zone: the static verdict of each view of named.conf that holds it
+//! (`--named-conf`), and the live verdict of each publish-list domain in it
+//! (`--live`). A verdict is the id and severity of the worst finding it
+//! gave; the findings themselves follow the details, as in every report.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::report::entries::Entries;
+use crate::report::palette::{severity_word, Palette};
+use crate::report::{FindingId, Severity};
+
+/// What `updates` shows above its findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdatesDetails {
+    /// The named.conf of the static audit, as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub named_conf: Option<String>,
+    /// Every file read for it (the top file, then each include).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// Whether the live probe ran.
+    pub live: bool,
+    /// One entry per zone, in the order of the publish list.
+    pub zones: Entries<ZoneUpdates>,
+}
+
+/// One zone: what named.conf and the primary say about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ZoneUpdates {
+    /// The zone, absolute; `None` when neither named.conf nor DNS knows it.
+    pub zone: Option<String>,
+    /// The publish-list domains whose `_vlmcs._tcp` names it holds.
+    pub domains: Vec<String>,
+    /// The static verdict per view (one without views).
+    #[serde(rename = "static", skip_serializing_if = "Vec::is_empty")]
+    pub static_verdicts: Vec<StaticVerdict>,
+    /// The live verdict per domain.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub live: Vec<LiveVerdict>,
+}
+
+/// What named.conf grants in one zone statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaticVerdict {
+    /// The view searched (none without views).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<String>,
+    /// The view that defines the zone, when it is shared with `in-view`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub defined_in_view: Option<String>,
+    /// `file:line:column` of the zone statement (none: no zone holds the names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// The worst finding's id.
+    pub verdict: Option<FindingId>,
+    /// The worst finding's severity.
+    pub severity: Severity,
+}
+
+/// What the primary answered to the update probe of one domain.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveVerdict {
+    /// The publish-list domain, absolute.
+    pub domain: String,
+    /// Its `_vlmcs._tcp` name.
+    pub name: String,
+    /// The primary probed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary: Option<String>,
+    /// TTL of the RRset as read, which the sentinel carried (none: empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+    /// How many SRV records the RRset held.
+    pub records: usize,
+    /// The answer to the unsigned probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsigned: Option<Answer>,
+    /// The key of the signed probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The answer to the signed probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed: Option<Answer>,
+    /// Re-reads forced by another host changing the RRset meanwhile.
+    pub retries: u32,
+    /// Why the domain could not be probed, or a probe got no usable answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The worst finding's id.
+    pub verdict: Option<FindingId>,
+    /// The worst finding's severity.
+    pub severity: Severity,
+}
+
+/// The server's answer to one probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Answer {
+    /// NOERROR: the change would be applied.
+    Accepted,
+    /// REFUSED.
+    Refused,
+    /// NOTAUTH: the signature was not accepted (BADSIG, BADKEY, …).
+    KeyRejected,
+    /// No usable answer.
+    Failed,
+}
+
+impl Answer {
+    fn word(self) -> &'static str {
+        match self {
+            Answer::Accepted => "accepted",
+            Answer::Refused => "refused",
+            Answer::KeyRejected => "signature rejected",
+            Answer::Failed => "no answer",
+        }
+    }
+}
+
+/// Writes the details as text: per zone, one line per static and live
+/// verdict.
+pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(path) = &details.named_conf {
+        writeln!(
+            out,
+            "{} {path} ({} file(s))",
+            palette.dim("named.conf"),
+            details.files.len()
+        )?;
+    }
+    let id_width = details
+        .zones
+        .as_values()
+        .iter()
+        .flat_map(|z| {
+            let statics = z.static_verdicts.iter().map(|v| v.verdict);
+            statics.chain(z.live.iter().map(|v| v.verdict))
+        })
+        .map(|id| id.map_or(0, |id| id.to_string().len()))
+        .max()
+        .unwrap_or(0);
+    let id = |verdict: Option<FindingId>| {
+        format!(
+            "{:id_width$}",
+            verdict.map_or_else(String::new, |id| id.to_string())
+        )
+    };
+    for zone in details.zones.as_values() {
+        let title = zone.zone.as_deref().unwrap_or("(zone unknown)");
+        writeln!(
+            out,
+            "{} {}",
+            palette.heading(&format!("zone {title}")),
+            palette.dim(&format!("({})", zone.domains.join(", ")))
+        )?;
+        for verdict in &zone.static_verdicts {
+            let mut about = Vec::new();
+            if let Some(view) = &verdict.view {
+                about.push(format!("view {view}"));
+            }
+            if let Some(defined) = &verdict.defined_in_view {
+                about.push(format!("in-view {defined}"));
+            }
+            if let Some(at) = &verdict.at {
+                about.push(at.clone());
+            }
+            let about = if about.is_empty() {
+                String::new()
+            } else {
+                palette.dim(&about.join(", "))
+            };
+            let line = format!(
+                "  static  {}{} {}  {about}",
+                palette.severity(verdict.severity),
+                pad(verdict.severity),
+                id(verdict.verdict),
+            );
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        for verdict in &zone.live {
+            let mut answers = Vec::new();
+            if let Some(unsigned) = verdict.unsigned {
+                answers.push(format!("unsigned {}", unsigned.word()));
+            }
+            if let (Some(key), Some(signed)) = (&verdict.key, verdict.signed) {
+                answers.push(format!("key {key} {}", signed.word()));
+            }
+            if answers.is_empty() {
+                answers.push("not probed".to_string());
+            }
+            let mut about = vec![verdict.name.clone()];
+            if let Some(primary) = &verdict.primary {
+                about.push(format!("primary {primary}"));
+            }
+            writeln!(
+                out,
+                "  live    {}{} {}  {}: {}",
+                palette.severity(verdict.severity),
+                pad(verdict.severity),
+                id(verdict.verdict),
+                palette.dim(&about.join(", ")),
+                answers.join(", ")
+            )?;
+        }
+    }
+    if !details.zones.is_empty() {
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn pad(severity: Severity) -> String {
+    " ".repeat(8usize.saturating_sub(severity_word(severity).len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> UpdatesDetails {
+        UpdatesDetails {
+            named_conf: Some("/etc/bind/named.conf".into()),
+            files: vec!["/etc/bind/named.conf".into()],
+            live: true,
+            zones: Entries::from(vec![ZoneUpdates {
+                zone: Some("open.example.".into()),
+                domains: vec!["open.example.".into()],
+                static_verdicts: vec![StaticVerdict {
+                    view: None,
+                    defined_in_view: None,
+                    at: Some("/etc/bind/named.conf:12:5".into()),
+                    verdict: Some(FindingId::UnsignedUpdatesAccepted),
+                    severity: Severity::Critical,
+                }],
+                live: vec![LiveVerdict {
+                    domain: "open.example.".into(),
+                    name: "_vlmcs._tcp.open.example.".into(),
+                    primary: Some("192.0.2.53:53".into()),
+                    ttl: None,
+                    records: 0,
+                    unsigned: Some(Answer::Accepted),
+                    key: None,
+                    signed: None,
+                    retries: 0,
+                    error: None,
+                    verdict: Some(FindingId::UnsignedUpdatesAccepted),
+                    severity: Severity::Critical,
+                }],
+            }]),
+        }
+    }
+
+    #[test]
+    fn text_lists_static_and_live_verdicts_per_zone() {
+        let mut out = Vec::new();
+        render(&sample(), Palette { color: false }, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "named.conf /etc/bind/named.conf (1 file(s))\n\
+             zone open.example. (open.example.)\n\
+             \x20 static  critical unsigned-updates-accepted  /etc/bind/named.conf:12:5\n\
+             \x20 live    critical unsigned-updates-accepted  _vlmcs._tcp.open.example., primary 192.0.2.53:53: unsigned accepted\n\
+             \n"
+        );
+    }
+
+    #[test]
+    fn json_names_the_sections() {
+        let value = serde_json::to_value(sample()).unwrap();
+        let zone = &value["zones"][0];
+        assert_eq!(zone["static"][0]["verdict"], "unsigned-updates-accepted");
+        assert_eq!(zone["live"][0]["unsigned"], "accepted");
+        assert_eq!(zone["live"][0]["severity"], "critical");
+        assert!(zone["live"][0].get("signed").is_none());
+    }
+}

@@ -1,0 +1,614 @@
+//! Findings of `kmsdns updates`: who may rewrite the `_vlmcs._tcp` SRV
+//! records (DESIGN §2, §5).
+//!
+//! Pure functions, no I/O. The static half turns the named.conf grant
+//! analysis ([`crate::named_conf::audit_domains`]) into findings, each
+//! naming the `file:line:column` it comes from; the live half turns the
+//! answers to the update probe ([`crate::commands::updates::permission`]) into findings.
+//!
+//! Severities, and why:
+//!
+//! - **critical** — anyone can redirect KMS clients: `allow-update { any; }`
+//!   or an unsigned update accepted live (`unsigned-updates-accepted`), a
+//!   grant by source address alone (`address-only-grant`: whoever sends
+//!   from, or forges, that address); or `publish` will fail: our key
+//!   refused live, or our signature rejected (BADSIG, BADKEY, BADTIME)
+//!   (`key-refused`). A probe or read that got no usable answer is
+//!   critical too (`update-probe-failed`, `dns-read-failed`): a failed read
+//!   is never taken for a good answer.
+//! - **warning** — works, but should be fixed: keyed grants that reach more
+//!   than the `_vlmcs._tcp` SRV records (`grant-too-wide`), `allow-update`
+//!   beside `update-policy` (`allow-update-ignored`: BIND 9.18 refuses to
+//!   load such a zone), nothing granted at all (`no-grant`), the zone not in
+//!   named.conf (`zone-not-found`), ACLs that are undefined or loop
+//!   (`acl-undefined`, `acl-loop`: named-checkconf rejects them), and keys
+//!   referenced but never defined (`key-undefined`). An undefined key is a
+//!   warning, not critical: named loads the configuration, nobody can sign
+//!   with a key the server does not have (it answers BADKEY), so the grant
+//!   opens nothing to anyone — but a `publish` relying on it fails.
+//!   Unsigned updates refused with no key configured (`no-key`) is a
+//!   warning for a domain of the configuration (its `publish` cannot work)
+//!   and information for a `--domain` given without one.
+//! - **info** — `deny` rules reaching the name, zones that are secondaries
+//!   in this named.conf (`zone-not-primary`: the primary decides).
+//! - **ok** — a grant of exactly the SRV records of the name
+//!   (`narrow-grant`), and unsigned refused but our key accepted
+//!   (`keyed-only`).
+
+use hickory_proto::rr::Name;
+
+use crate::commands::updates::permission::{LiveProbe, ProbeAnswer};
+use crate::dns::TsigError;
+use crate::named_conf::{find_zone, GrantIssue, NamedConf, ZoneAudit};
+use crate::report::{Finding, FindingId, Severity};
+
+/// `text` as an absolute, lower-case domain name (`corp.example.`), the
+/// form every finding of `updates` names its domain in.
+pub fn absolute(text: &str) -> String {
+    let trimmed = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    if trimmed.is_empty() {
+        ".".to_string()
+    } else {
+        format!("{trimmed}.")
+    }
+}
+
+/// The publish-list domain of a `_vlmcs._tcp.<domain>` name, absolute.
+pub fn domain_of(name: &str) -> String {
+    let name = absolute(name);
+    match name.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("_vlmcs._tcp.") => absolute(&name[12..]),
+        _ => name,
+    }
+}
+
+/// The worst finding's id and severity (the first of the worst), if any.
+pub fn worst(findings: &[Finding]) -> Option<(FindingId, Severity)> {
+    let mut worst: Option<&Finding> = None;
+    for finding in findings {
+        if worst.is_none_or(|w| finding.severity > w.severity) {
+            worst = Some(finding);
+        }
+    }
+    worst.map(|f| (f.id, f.severity))
+}
+
+/// A suggested grant for the names, for hints.
+fn narrow_grant(names: &[String]) -> String {
+    let rules: Vec<String> = names
+        .iter()
+        .map(|n| format!("grant KEY name {} SRV;", absolute(n)))
+        .collect();
+    format!("update-policy {{ {} }};", rules.join(" "))
+}
+
+/// The findings of one zone (in one view) of the static audit.
+pub fn static_findings(conf: &NamedConf, audit: &ZoneAudit) -> Vec<Finding> {
+    audit
+        .issues
+        .iter()
+        .map(|issue| static_finding(conf, audit, issue))
+        .collect()
+}
+
+fn static_finding(conf: &NamedConf, audit: &ZoneAudit, issue: &GrantIssue) -> Finding {
+    let grant = narrow_grant(&audit.names);
+    let (id, severity, hint): (FindingId, Severity, Option<String>) = match issue {
+        GrantIssue::AnyoneCanUpdate { .. } => (
+            FindingId::UnsignedUpdatesAccepted,
+            Severity::Critical,
+            Some(format!(
+                "anyone who can reach the server can point every KMS client at a host of their choosing; remove allow-update and use a TSIG key with {grant} (`kmsdns bind` writes both)"
+            )),
+        ),
+        GrantIssue::AddressOnlyGrant { .. } => (
+            FindingId::AddressOnlyGrant,
+            Severity::Critical,
+            Some(format!(
+                "an address is no credential: anyone on that host or network, or forging it over UDP, can update; use a TSIG key with {grant} (`kmsdns bind` writes both)"
+            )),
+        ),
+        GrantIssue::WholeZoneKeyGrant { key, .. } => (
+            FindingId::GrantTooWide,
+            Severity::Warning,
+            Some(format!(
+                "replace allow-update {{ key {key}; }} with {}",
+                grant.replace("KEY", key)
+            )),
+        ),
+        GrantIssue::GrantWiderThanNeeded { name, .. } => (
+            FindingId::GrantTooWide,
+            Severity::Warning,
+            Some(format!(
+                "a key that publishes KMS records needs only: grant KEY name {} SRV;",
+                absolute(name)
+            )),
+        ),
+        GrantIssue::AllowUpdateIgnored { .. } => (
+            FindingId::AllowUpdateIgnored,
+            Severity::Warning,
+            Some("remove allow-update: BIND 9.18 refuses to load a zone with both ('allow-update' is ignored when 'update-policy' is present), older versions silently ignore it".into()),
+        ),
+        GrantIssue::NarrowGrant { .. } => (FindingId::NarrowGrant, Severity::Ok, None),
+        GrantIssue::DenyRule { .. } => (FindingId::DenyRule, Severity::Info, None),
+        GrantIssue::NoGrant { name, .. } => (
+            FindingId::NoGrant,
+            Severity::Warning,
+            Some(format!(
+                "kmsdns publish (and the KMS hosts' own DNS publishing) will be refused; add update-policy {{ grant KEY name {} SRV; }}; (`kmsdns bind`), or keep the records in the zone file by hand",
+                absolute(name)
+            )),
+        ),
+        GrantIssue::UndefinedKey { key, .. } => (
+            FindingId::KeyUndefined,
+            Severity::Warning,
+            Some(format!(
+                "named loads this, but nobody can sign with a key it does not have (BADKEY): the grant is dead; define key \"{key}\" (tsig-keygen) in named.conf or a file it includes, or correct the name"
+            )),
+        ),
+        GrantIssue::UndefinedAcl { .. } => (
+            FindingId::AclUndefined,
+            Severity::Warning,
+            Some("named-checkconf rejects an undefined ACL, so named will not load this configuration: define the acl or remove the reference".into()),
+        ),
+        GrantIssue::AclLoop { .. } => (
+            FindingId::AclLoop,
+            Severity::Warning,
+            Some("named-checkconf rejects ACL loops, so named will not load this configuration: break the loop".into()),
+        ),
+        GrantIssue::AclTooDeep { .. } => (
+            FindingId::AclLoop,
+            Severity::Warning,
+            Some("flatten the ACLs: kmsdns did not follow them all, so grants beyond this point are not audited".into()),
+        ),
+        GrantIssue::ZoneNotFound { .. } => (
+            FindingId::ZoneNotFound,
+            Severity::Warning,
+            Some("give the named.conf of the zone's primary, or check the domain; with views, every view whose clients look the name up needs the zone".into()),
+        ),
+        GrantIssue::NotPrimary { .. } => (
+            FindingId::ZoneNotPrimary,
+            Severity::Info,
+            Some("updates are decided by the zone's primary (its SOA MNAME): audit the primary's named.conf".into()),
+        ),
+    };
+    let mut message = format!("{}: {issue}", location(conf, audit, issue));
+    if let Some(view) = &audit.view {
+        message.push_str(&format!(" (view \"{view}\")"));
+    }
+    let mut finding = Finding::new(id, severity, message).domain(subject(audit, issue));
+    if let Some(hint) = hint {
+        finding = finding.hint(hint);
+    }
+    finding
+}
+
+/// Where the issue is in named.conf: its own place, else the zone
+/// statement, else the view, else the top file.
+fn location(conf: &NamedConf, audit: &ZoneAudit, issue: &GrantIssue) -> String {
+    if let Some(at) = issue.location() {
+        return at.to_string();
+    }
+    let view = audit.view.as_deref();
+    if let Some(name) = audit.names.first() {
+        if let Some(found) = find_zone(conf, view, name) {
+            return found.zone.at.to_string();
+        }
+    }
+    if let Some(view) = view.and_then(|v| conf.view(v)) {
+        return view.at.to_string();
+    }
+    conf.files
+        .first()
+        .map_or_else(|| "named.conf".to_string(), |f| f.display().to_string())
+}
+
+/// The domain a static finding is about: the publish-list domain for an
+/// issue about one name, the zone for an issue about the whole zone.
+fn subject(audit: &ZoneAudit, issue: &GrantIssue) -> String {
+    match issue {
+        GrantIssue::ZoneNotFound { name, .. }
+        | GrantIssue::GrantWiderThanNeeded { name, .. }
+        | GrantIssue::NarrowGrant { name, .. }
+        | GrantIssue::DenyRule { name, .. }
+        | GrantIssue::NoGrant { name, .. } => domain_of(name),
+        _ => match &audit.zone {
+            Some(zone) => absolute(zone),
+            None => audit
+                .names
+                .first()
+                .map_or_else(|| ".".to_string(), |n| domain_of(n)),
+        },
+    }
+}
+
+/// The findings of the live probe of one domain. `from_config`: the domain
+/// comes from the configuration, so `publish` is expected to work there.
+pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
+    let domain = absolute(&probe.domain.to_ascii());
+    let name = absolute(&probe.name.to_ascii());
+    // The finding's `server` names the primary's address.
+    let server = "the primary";
+    let about = |finding: Finding| {
+        let finding = finding.domain(&domain);
+        match probe.primary {
+            Some(primary) => finding.server(primary),
+            None => finding,
+        }
+    };
+    let mut findings = Vec::new();
+    if let Some(error) = &probe.error {
+        findings.push(about(
+            Finding::new(
+                FindingId::DnsReadFailed,
+                Severity::Critical,
+                format!("cannot probe who may update {name}: {error}"),
+            )
+            .hint("check that the domain exists and that its primary answers on the DNS port"),
+        ));
+        return findings;
+    }
+    match &probe.unsigned {
+        Some(ProbeAnswer::Accepted) => findings.push(about(
+            Finding::new(
+                FindingId::UnsignedUpdatesAccepted,
+                Severity::Critical,
+                format!(
+                    "{server} accepts unsigned updates of {name} SRV: anyone who can reach it can redirect KMS clients (probed with a sentinel added and deleted in one message: nothing changed)"
+                ),
+            )
+            .hint(format!(
+                "remove allow-update from the zone and use a TSIG key with {} (`kmsdns bind` writes both)",
+                narrow_grant(std::slice::from_ref(&name))
+            )),
+        )),
+        Some(ProbeAnswer::Failed { message })
+        | Some(ProbeAnswer::KeyRejected { message, .. }) => {
+            findings.push(about(Finding::new(
+                FindingId::UpdateProbeFailed,
+                Severity::Critical,
+                format!("the unsigned update probe of {name} got no usable answer: {message}"),
+            )))
+        }
+        Some(ProbeAnswer::Refused) | None => {}
+    }
+    let unsigned_refused = probe.unsigned == Some(ProbeAnswer::Refused);
+    match (&probe.key, &probe.signed) {
+        (Some(key), Some(ProbeAnswer::Accepted)) if unsigned_refused => {
+            findings.push(about(Finding::new(
+                FindingId::KeyedOnly,
+                Severity::Ok,
+                format!(
+                    "{server} refuses unsigned updates of {name} SRV and accepts them signed with key {key}"
+                ),
+            )))
+        }
+        (Some(key), Some(ProbeAnswer::Refused)) => findings.push(about(
+            Finding::new(
+                FindingId::KeyRefused,
+                Severity::Critical,
+                format!(
+                    "{server} refuses updates of {name} SRV signed with key {key}: kmsdns publish will fail"
+                ),
+            )
+            .hint(format!(
+                "grant the key in the zone: update-policy {{ grant {} name {name} SRV; }}; (`kmsdns bind` writes it), or configure the key that is granted",
+                key.to_ascii().trim_end_matches('.')
+            )),
+        )),
+        (Some(_), Some(ProbeAnswer::KeyRejected { tsig_error, message })) => findings.push(
+            about(
+                Finding::new(
+                    FindingId::KeyRefused,
+                    Severity::Critical,
+                    format!("{message}: kmsdns publish will fail"),
+                )
+                .hint(key_hint(*tsig_error)),
+            ),
+        ),
+        (Some(_), Some(ProbeAnswer::Failed { message })) => findings.push(about(Finding::new(
+            FindingId::UpdateProbeFailed,
+            Severity::Critical,
+            format!("the signed update probe of {name} got no usable answer: {message}"),
+        ))),
+        (None, _) if unsigned_refused => findings.push(about(
+            Finding::new(
+                FindingId::NoKey,
+                if from_config {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                },
+                format!(
+                    "{server} refuses unsigned updates of {name} SRV, and no TSIG key is configured for {domain}: kmsdns cannot publish there"
+                ),
+            )
+            .hint("configure the key the zone grants ([tsig-key.…] and `key` for the domain)"),
+        )),
+        _ => {}
+    }
+    findings
+}
+
+fn key_hint(error: Option<TsigError>) -> String {
+    match error {
+        Some(TsigError::BadSig) => "the secret differs from the server's: copy the key file the server uses (tsig-keygen output)".into(),
+        Some(TsigError::BadKey) => "the server has no key of this name and algorithm: compare the key statement in named.conf with the configured key".into(),
+        Some(TsigError::BadTime) => "the clocks of this machine and the server differ by more than 5 minutes: synchronise them (NTP)".into(),
+        _ => "compare the key name, algorithm and secret with the server's key statement".into(),
+    }
+}
+
+/// `name` as shown in findings: absolute, lower case.
+pub fn show_name(name: &Name) -> String {
+    absolute(&name.to_ascii())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    use crate::named_conf::audit_domains;
+
+    fn conf(text: &str) -> NamedConf {
+        NamedConf::parse_str(Path::new("/etc/bind/named.conf"), text).unwrap()
+    }
+
+    fn audit(text: &str, domains: &[&str]) -> Vec<Finding> {
+        let conf = conf(text);
+        audit_domains(&conf, domains)
+            .iter()
+            .flat_map(|a| static_findings(&conf, a))
+            .collect()
+    }
+
+    fn ids(findings: &[Finding]) -> Vec<(FindingId, Severity)> {
+        findings.iter().map(|f| (f.id, f.severity)).collect()
+    }
+
+    #[test]
+    fn names_and_domains() {
+        assert_eq!(absolute("Corp.Example"), "corp.example.");
+        assert_eq!(absolute("corp.example."), "corp.example.");
+        assert_eq!(absolute("."), ".");
+        assert_eq!(domain_of("_vlmcs._tcp.corp.example."), "corp.example.");
+        assert_eq!(domain_of("_VLMCS._TCP.Corp.Example"), "corp.example.");
+        assert_eq!(domain_of("corp.example"), "corp.example.");
+    }
+
+    #[test]
+    fn allow_update_any_is_critical_with_its_line() {
+        let findings = audit(
+            "zone \"open.example\" {\n  type primary;\n  file \"db\";\n  allow-update { any; };\n};\n",
+            &["open.example"],
+        );
+        assert_eq!(
+            ids(&findings),
+            [(FindingId::UnsignedUpdatesAccepted, Severity::Critical)]
+        );
+        let finding = &findings[0];
+        assert!(
+            finding.message.starts_with("/etc/bind/named.conf:4:"),
+            "{}",
+            finding.message
+        );
+        assert_eq!(finding.subject.domain.as_deref(), Some("open.example."));
+        assert!(finding
+            .hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("grant KEY name _vlmcs._tcp.open.example. SRV;"));
+    }
+
+    #[test]
+    fn address_grants_are_critical_and_key_grants_too_wide() {
+        let findings = audit(
+            "key k { algorithm hmac-sha256; secret \"aGVsbG8=\"; };\n\
+             zone \"a.example\" { type primary; file \"a\"; allow-update { 10.0.0.0/8; }; };\n\
+             zone \"b.example\" { type primary; file \"b\"; allow-update { key k; }; };\n",
+            &["a.example", "b.example"],
+        );
+        assert_eq!(
+            ids(&findings),
+            [
+                (FindingId::AddressOnlyGrant, Severity::Critical),
+                (FindingId::GrantTooWide, Severity::Warning)
+            ]
+        );
+        assert!(findings[1]
+            .hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("grant k name"));
+    }
+
+    #[test]
+    fn narrow_wide_and_undefined_grants() {
+        let findings = audit(
+            "key k { algorithm hmac-sha256; secret \"aGVsbG8=\"; };\n\
+             zone \"c.example\" { type primary; file \"c\"; update-policy {\n\
+               grant k name _vlmcs._tcp.c.example. SRV;\n\
+               grant k zonesub ANY;\n\
+               grant ghost name _vlmcs._tcp.c.example. SRV;\n\
+             }; };\n",
+            &["c.example"],
+        );
+        let got = ids(&findings);
+        assert!(
+            got.contains(&(FindingId::NarrowGrant, Severity::Ok)),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&(FindingId::GrantTooWide, Severity::Warning)),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&(FindingId::KeyUndefined, Severity::Warning)),
+            "{got:?}"
+        );
+        let wide = findings
+            .iter()
+            .find(|f| f.id == FindingId::GrantTooWide)
+            .unwrap();
+        assert!(
+            wide.message.contains("grant k zonesub ANY"),
+            "{}",
+            wide.message
+        );
+        assert!(wide.message.contains(":4:"), "{}", wide.message);
+    }
+
+    #[test]
+    fn no_grant_and_missing_zone_are_warnings_with_a_place() {
+        let findings = audit(
+            "zone \"s.example\" {\n type primary; file \"s\"; };\n",
+            &["s.example", "elsewhere.example"],
+        );
+        assert_eq!(
+            ids(&findings),
+            [
+                (FindingId::NoGrant, Severity::Warning),
+                (FindingId::ZoneNotFound, Severity::Warning)
+            ]
+        );
+        assert!(findings[0].message.starts_with("/etc/bind/named.conf:1:"));
+        assert!(findings[1].message.starts_with("/etc/bind/named.conf: "));
+        assert_eq!(
+            findings[1].subject.domain.as_deref(),
+            Some("elsewhere.example.")
+        );
+    }
+
+    #[test]
+    fn views_are_named() {
+        let findings = audit(
+            "view \"inside\" { zone \"v.example\" { type primary; file \"v\"; allow-update { any; }; }; };\n\
+             view \"outside\" { zone \"v.example\" { type secondary; file \"v2\"; primaries { 192.0.2.1; }; }; };\n",
+            &["v.example"],
+        );
+        assert_eq!(
+            ids(&findings),
+            [
+                (FindingId::UnsignedUpdatesAccepted, Severity::Critical),
+                (FindingId::ZoneNotPrimary, Severity::Info)
+            ]
+        );
+        assert!(findings[0].message.ends_with("(view \"inside\")"));
+        assert!(findings[1].message.ends_with("(view \"outside\")"));
+    }
+
+    fn probe(unsigned: ProbeAnswer, signed: Option<ProbeAnswer>) -> LiveProbe {
+        LiveProbe {
+            domain: Name::from_ascii("corp.example.").unwrap(),
+            name: Name::from_ascii("_vlmcs._tcp.corp.example.").unwrap(),
+            zone: Some(Name::from_ascii("corp.example.").unwrap()),
+            primary: Some("192.0.2.53:53".parse().unwrap()),
+            ttl: Some(3600),
+            records: 1,
+            error: None,
+            unsigned: Some(unsigned),
+            key: signed
+                .as_ref()
+                .map(|_| Name::from_ascii("kms-publisher.").unwrap()),
+            signed,
+            retries: 0,
+        }
+    }
+
+    #[test]
+    fn live_classification() {
+        let cases = [
+            (
+                probe(ProbeAnswer::Accepted, None),
+                vec![(FindingId::UnsignedUpdatesAccepted, Severity::Critical)],
+            ),
+            (
+                probe(ProbeAnswer::Accepted, Some(ProbeAnswer::Accepted)),
+                vec![(FindingId::UnsignedUpdatesAccepted, Severity::Critical)],
+            ),
+            (
+                probe(ProbeAnswer::Refused, Some(ProbeAnswer::Accepted)),
+                vec![(FindingId::KeyedOnly, Severity::Ok)],
+            ),
+            (
+                probe(ProbeAnswer::Refused, Some(ProbeAnswer::Refused)),
+                vec![(FindingId::KeyRefused, Severity::Critical)],
+            ),
+            (
+                probe(
+                    ProbeAnswer::Refused,
+                    Some(ProbeAnswer::KeyRejected {
+                        tsig_error: Some(TsigError::BadSig),
+                        message: "x (NOTAUTH, BADSIG)".into(),
+                    }),
+                ),
+                vec![(FindingId::KeyRefused, Severity::Critical)],
+            ),
+            (
+                probe(ProbeAnswer::Refused, None),
+                vec![(FindingId::NoKey, Severity::Warning)],
+            ),
+            (
+                probe(
+                    ProbeAnswer::Failed {
+                        message: "timeout".into(),
+                    },
+                    None,
+                ),
+                vec![(FindingId::UpdateProbeFailed, Severity::Critical)],
+            ),
+        ];
+        for (probe, expected) in cases {
+            let findings = live_findings(&probe, true);
+            assert_eq!(ids(&findings), expected, "{probe:?}");
+            for finding in &findings {
+                assert_eq!(finding.subject.domain.as_deref(), Some("corp.example."));
+                assert_eq!(finding.subject.server.as_deref(), Some("192.0.2.53:53"));
+            }
+        }
+        let badsig = live_findings(
+            &probe(
+                ProbeAnswer::Refused,
+                Some(ProbeAnswer::KeyRejected {
+                    tsig_error: Some(TsigError::BadSig),
+                    message: "rejected (NOTAUTH, BADSIG)".into(),
+                }),
+            ),
+            true,
+        );
+        assert!(badsig[0].message.contains("BADSIG"));
+        assert!(badsig[0].hint.as_deref().unwrap_or("").contains("secret"));
+        // Without a configuration, a missing key is only worth knowing.
+        let info = live_findings(&probe(ProbeAnswer::Refused, None), false);
+        assert_eq!(ids(&info), [(FindingId::NoKey, Severity::Info)]);
+    }
+
+    #[test]
+    fn an_unprobed_domain_is_a_failed_read() {
+        let mut unprobed = probe(ProbeAnswer::Refused, None);
+        unprobed.unsigned = None;
+        unprobed.primary = None;
+        unprobed.error = Some("no SOA".into());
+        let findings = live_findings(&unprobed, true);
+        assert_eq!(
+            ids(&findings),
+            [(FindingId::DnsReadFailed, Severity::Critical)]
+        );
+        assert_eq!(findings[0].subject.server, None);
+    }
+
+    #[test]
+    fn worst_is_the_first_of_the_worst() {
+        let findings = [
+            Finding::new(FindingId::NarrowGrant, Severity::Ok, "a"),
+            Finding::new(FindingId::NoGrant, Severity::Warning, "b"),
+            Finding::new(FindingId::GrantTooWide, Severity::Warning, "c"),
+        ];
+        assert_eq!(
+            worst(&findings),
+            Some((FindingId::NoGrant, Severity::Warning))
+        );
+        assert_eq!(worst(&[]), None);
+    }
+}

@@ -1,0 +1,301 @@
+//! `kmsdns updates`: who may rewrite the `_vlmcs._tcp` SRV records.
+//!
+//! 1. Pick the domains: `--domain`, or the configuration's publish list.
+//! 2. Static (`--named-conf`): read BIND's configuration with
+//!    [`crate::named_conf`], find the zone of each `_vlmcs._tcp` name in
+//!    each view, analyse its grants, and map them to findings with
+//!    [`crate::commands::updates::judge`].
+//! 3. Live (`--live`, the default without `--named-conf`): probe each
+//!    domain's primary with [`crate::commands::updates::permission`], unsigned then signed,
+//!    concurrently up to `--concurrency` domains; the probe changes nothing
+//!    (RFC 2136 add and delete of one sentinel RR in one message).
+//! 4. Report per zone: static verdicts, live verdicts, then the findings.
+
+pub mod details;
+pub mod judge;
+pub mod permission;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use futures_util::stream::{self, StreamExt};
+use hickory_proto::rr::Name;
+
+use crate::config::{self, Config};
+use crate::context::{keep_error, Context};
+use crate::dns::name::parse_name;
+use crate::error::Error;
+use crate::named_conf::{audit_domains, find_zone, NamedConf};
+use crate::report::{Finding, Report, Severity};
+use details::{Answer, LiveVerdict, StaticVerdict, UpdatesDetails, ZoneUpdates};
+use judge::{absolute, domain_of, live_findings, show_name, static_findings, worst};
+use permission::{LiveProbe, ProbeAnswer, ProbeTarget};
+
+/// Audit who may change the _vlmcs._tcp records: statically from BIND's
+/// named.conf, and live with an update probe that changes nothing.
+///
+/// With --named-conf FILE: follows include, views, acl and key, and for
+/// every zone holding a domain of the publish list reports allow-update
+/// { any; } and address-only grants (critical: anyone who can send from
+/// there can point KMS clients at a rogue host), update-policy grants wider
+/// than the _vlmcs._tcp SRV records, allow-update beside update-policy,
+/// keys and ACLs used but not defined, and zones not found, each with its
+/// file:line.
+///
+/// With --live (the default without --named-conf): sends each domain's
+/// primary one RFC 2136 UPDATE that adds a sentinel SRV record and deletes
+/// it again, guarded by the RRset as read and with its TTL, so nothing
+/// changes, not even the SOA serial. Sent unsigned, then signed with the
+/// configured key, it tells "accepts unsigned updates" (critical) from
+/// "keyed only" (ok) from "our key is refused" (critical: publish will
+/// fail). The server logs each attempt.
+#[derive(Debug, Args)]
+pub struct UpdatesArgs {
+    /// Audit the update grants of this BIND configuration (includes are followed)
+    #[arg(long, value_name = "FILE")]
+    pub named_conf: Option<PathBuf>,
+
+    /// Probe the primaries live too (the default without --named-conf)
+    #[arg(long)]
+    pub live: bool,
+
+    /// Audit DOMAIN instead of the configuration's publish list (repeatable)
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    pub domains: Vec<String>,
+}
+
+/// One domain to audit.
+#[derive(Debug, Clone)]
+struct Audited {
+    name: Name,
+    /// Where it is in the configuration's domains, when it is there:
+    /// `publish` is then expected to work. (An index, not a copy of its
+    /// key and server: 10,000 copies were 4.5 MB.)
+    configured: Option<usize>,
+}
+
+/// Runs the static audit, the live probe or both.
+pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDetails>, Error> {
+    let live = args.live || args.named_conf.is_none();
+    let (domains, config) = domains(args, ctx)?;
+    let mut zones = Zones::default();
+
+    let mut files = Vec::new();
+    if let Some(path) = &args.named_conf {
+        let conf = NamedConf::load(path)
+            .map_err(|e| Error::Runtime(format!("cannot read the BIND configuration: {e}")))?;
+        files = conf.files.iter().map(|f| f.display().to_string()).collect();
+        let names: Vec<String> = domains.iter().map(|d| d.name.to_ascii()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        for audit in audit_domains(&conf, &names) {
+            let findings = static_findings(&conf, &audit);
+            let (verdict, severity) = verdict_of(&findings);
+            let at = audit
+                .names
+                .first()
+                .and_then(|name| find_zone(&conf, audit.view.as_deref(), name))
+                .filter(|_| audit.zone.is_some())
+                .map(|found| found.zone.at.to_string());
+            let entry = zones.entry(audit.zone.as_deref().map(absolute));
+            for name in &audit.names {
+                entry.add_domain(domain_of(name));
+            }
+            entry.details.static_verdicts.push(StaticVerdict {
+                view: audit.view.clone(),
+                defined_in_view: audit.defined_in_view.clone(),
+                at,
+                verdict,
+                severity,
+            });
+            entry.findings.extend(findings);
+        }
+    }
+
+    if live {
+        // Zones of one estate share their MNAME: its addresses are asked
+        // once per run.
+        let resolver = ctx.reading_resolver()?;
+        let opts = ctx.dns_options();
+        let verbose = ctx.global.verbose > 0;
+        // Each probe becomes findings and details as soon as it is done:
+        // only those are kept, not every probe's reads.
+        let mut probes = stream::iter(domains)
+            .map(|d| {
+                let configured = d
+                    .configured
+                    .and_then(|at| Some(&config.as_ref()?.domains[at]));
+                let target = ProbeTarget {
+                    domain: d.name,
+                    key: configured.and_then(|c| c.key.as_deref().cloned()),
+                    gss: configured.and_then(|c| c.gss.as_deref().cloned()),
+                    server: configured.and_then(|c| c.server.as_deref().cloned()),
+                };
+                let (resolver, opts) = (&resolver, &opts);
+                async move {
+                    let probe = permission::probe_domain(&target, resolver, opts, verbose).await;
+                    (probe, configured.is_some())
+                }
+            })
+            .buffered(usize::from(ctx.global.concurrency).max(1));
+        while let Some((probe, from_config)) = probes.next().await {
+            let findings = live_findings(&probe, from_config);
+            let entry = zones.entry(probe.zone.as_ref().map(show_name));
+            entry.add_domain(show_name(&probe.domain));
+            entry.details.live.push(live_verdict(&probe, &findings));
+            entry.findings.extend(findings);
+        }
+    }
+
+    let mut report = Report::new("updates");
+    let mut details = UpdatesDetails {
+        named_conf: args.named_conf.as_ref().map(|p| p.display().to_string()),
+        files,
+        live,
+        zones: ctx.entries(),
+    };
+    for entry in zones.entries {
+        report.extend(entry.findings);
+        details.zones.push(entry.details).map_err(keep_error)?;
+    }
+    if let Some(config) = config {
+        report.extend(config.warnings.iter().cloned());
+    }
+    Ok(report.with_details(details))
+}
+
+/// The domains of `--domain` (keys and servers from `-c` when it names
+/// them), or of the configuration's publish list.
+fn domains(
+    args: &UpdatesArgs,
+    ctx: &Context,
+) -> Result<(Vec<Audited>, Option<Arc<Config>>), Error> {
+    if args.domains.is_empty() {
+        if config::locate(ctx.global.config.as_deref()).is_none() {
+            return Err(Error::Usage(format!(
+                "no domains to audit: give --domain DOMAIN, or a configuration (-c FILE, or {})",
+                config::SEARCH_PATH.join(" or ")
+            )));
+        }
+        let config = ctx.config()?;
+        let domains = config
+            .domains
+            .iter()
+            .enumerate()
+            .map(|(at, d)| Audited {
+                name: d.name.clone(),
+                configured: Some(at),
+            })
+            .collect();
+        return Ok((domains, Some(config)));
+    }
+    // Without -c, --domain works without any configuration file.
+    let config = match &ctx.global.config {
+        Some(_) => Some(ctx.config()?),
+        None => None,
+    };
+    let mut domains: Vec<Audited> = Vec::new();
+    for text in &args.domains {
+        let name =
+            parse_name(text).map_err(|e| Error::Usage(format!("--domain \"{text}\": {e}")))?;
+        if domains.iter().any(|d| d.name == name) {
+            continue;
+        }
+        let configured = config
+            .as_ref()
+            .and_then(|c| c.domains.iter().position(|d| d.name == name));
+        domains.push(Audited { name, configured });
+    }
+    Ok((domains, config))
+}
+
+fn verdict_of(findings: &[Finding]) -> (Option<crate::report::FindingId>, Severity) {
+    match worst(findings) {
+        Some((id, severity)) => (Some(id), severity),
+        None => (None, Severity::Ok),
+    }
+}
+
+fn answer(probe: Option<&ProbeAnswer>) -> Option<Answer> {
+    probe.map(|answer| match answer {
+        ProbeAnswer::Accepted => Answer::Accepted,
+        ProbeAnswer::Refused => Answer::Refused,
+        ProbeAnswer::KeyRejected { .. } => Answer::KeyRejected,
+        ProbeAnswer::Failed { .. } => Answer::Failed,
+    })
+}
+
+fn live_verdict(probe: &LiveProbe, findings: &[Finding]) -> LiveVerdict {
+    let (verdict, severity) = verdict_of(findings);
+    let failure = |answer: Option<&ProbeAnswer>| match answer {
+        Some(ProbeAnswer::Failed { message }) | Some(ProbeAnswer::KeyRejected { message, .. }) => {
+            Some(message.clone())
+        }
+        _ => None,
+    };
+    LiveVerdict {
+        domain: show_name(&probe.domain),
+        name: show_name(&probe.name),
+        primary: probe.primary.map(|p| p.to_string()),
+        ttl: probe.ttl,
+        records: probe.records,
+        unsigned: answer(probe.unsigned.as_ref()),
+        key: probe.key.as_ref().map(|k| k.to_ascii()),
+        signed: answer(probe.signed.as_ref()),
+        retries: probe.retries,
+        error: probe
+            .error
+            .clone()
+            .or_else(|| failure(probe.unsigned.as_ref()))
+            .or_else(|| failure(probe.signed.as_ref())),
+        verdict,
+        severity,
+    }
+}
+
+/// The zones of the report, in order of first appearance.
+#[derive(Default)]
+struct Zones {
+    entries: Vec<ZoneEntry>,
+    /// Where each known zone is in `entries`.
+    index: std::collections::HashMap<String, usize>,
+}
+
+struct ZoneEntry {
+    details: ZoneUpdates,
+    findings: Vec<Finding>,
+}
+
+impl ZoneEntry {
+    fn add_domain(&mut self, domain: String) {
+        if !self.details.domains.contains(&domain) {
+            self.details.domains.push(domain);
+        }
+    }
+}
+
+impl Zones {
+    /// The entry of `zone`; an unknown zone (`None`) always gets its own.
+    fn entry(&mut self, zone: Option<String>) -> &mut ZoneEntry {
+        let found = zone.as_ref().and_then(|zone| self.index.get(zone).copied());
+        let index = match found {
+            Some(index) => index,
+            None => {
+                if let Some(zone) = &zone {
+                    self.index.insert(zone.clone(), self.entries.len());
+                }
+                self.entries.push(ZoneEntry {
+                    details: ZoneUpdates {
+                        zone,
+                        domains: Vec::new(),
+                        static_verdicts: Vec::new(),
+                        live: Vec::new(),
+                    },
+                    findings: Vec::new(),
+                });
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[index]
+    }
+}

@@ -1,0 +1,107 @@
+//! What every command gets: the global options, the configuration (read
+//! once per run), the resolvers, and the selection of domains to work on.
+//!
+//! Below the commands and above the DNS layer: commands import it, it
+//! imports no command.
+
+mod global;
+mod selection;
+
+use std::sync::{Arc, OnceLock};
+
+use crate::dns::DnsOptions;
+
+use crate::config::{self, Config};
+use crate::dns::Resolver;
+use crate::error::Error;
+use crate::report::entries::Entries;
+
+pub use global::{parse_duration, ColorChoice, FailOn, Format, GlobalArgs};
+pub use selection::{parse_domain, Selection};
+
+/// What every command gets: the global options.
+#[derive(Debug)]
+pub struct Context {
+    pub global: GlobalArgs,
+    /// Whether long runs may draw progress on stderr: a terminal, text
+    /// output, not `-q`.
+    pub progress: bool,
+    /// Whether the report's per-domain details are shown as text, and so
+    /// kept as values; otherwise they are kept as compact JSON
+    /// ([`Entries`](crate::report::entries::Entries)).
+    pub details_as_values: bool,
+    /// The configuration, once read.
+    config: OnceLock<Arc<Config>>,
+    /// The remembering resolver of the commands that only read.
+    reading_resolver: OnceLock<Resolver>,
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs, progress: bool, details_as_values: bool) -> Context {
+        Context {
+            global,
+            progress,
+            details_as_values,
+            config: OnceLock::new(),
+            reading_resolver: OnceLock::new(),
+        }
+    }
+
+    /// An empty list of per-domain details, kept as [`details_as_values`]
+    /// says.
+    ///
+    /// [`details_as_values`]: Self::details_as_values
+    pub fn entries<T>(&self) -> Entries<T> {
+        Entries::new(self.details_as_values)
+    }
+
+    /// The configuration from `-c` or the search path; an error when there
+    /// is none. Read once per run and shared: `audit`'s parts all use it,
+    /// and at 10,000 domains one copy is several MB.
+    pub fn config(&self) -> Result<Arc<Config>, Error> {
+        if let Some(config) = self.config.get() {
+            return Ok(Arc::clone(config));
+        }
+        let path =
+            config::locate(self.global.config.as_deref()).ok_or(config::ConfigError::NotFound)?;
+        let config = Arc::new(config::load(&path)?);
+        Ok(Arc::clone(self.config.get_or_init(|| config)))
+    }
+
+    /// DNS options from `--timeout` and `--dns-port`.
+    pub fn dns_options(&self) -> DnsOptions {
+        DnsOptions {
+            timeout: self.global.timeout,
+            dns_port: self.global.dns_port,
+            ..DnsOptions::default()
+        }
+    }
+
+    /// The resolver: `--nameserver`, or the system's.
+    pub fn resolver(&self) -> Result<Resolver, Error> {
+        let opts = self.dns_options();
+        match self.global.nameserver {
+            Some(server) => Ok(Resolver::with_nameserver(server, &opts)),
+            None => Resolver::from_system(&opts).map_err(|e| Error::Runtime(e.to_string())),
+        }
+    }
+
+    /// The resolver of the commands that only read (`check`,
+    /// `replication`, `updates` and so `audit`), remembering its lookups
+    /// for the run ([`Resolver::remembering`]): each host's addresses are
+    /// asked once, and each domain's zone is found once, not once per part
+    /// of an audit.
+    pub fn reading_resolver(&self) -> Result<Resolver, Error> {
+        if let Some(resolver) = self.reading_resolver.get() {
+            return Ok(resolver.clone());
+        }
+        let resolver = self.resolver()?.remembering();
+        Ok(self.reading_resolver.get_or_init(|| resolver).clone())
+    }
+}
+
+/// A detail that could not be kept as JSON (serializing kmsdns's own
+/// report types does not fail; should it, the run says so).
+pub(crate) fn keep_error(error: serde_json::Error) -> Error {
+    Error::Runtime(format!("cannot keep the report's details: {error}"))
+}

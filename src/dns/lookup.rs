@@ -1,0 +1,144 @@
+//! What a KMS client's lookups return: the `_vlmcs._tcp` SRV query of a
+//! domain and the A/AAAA of each target, through the resolver (RD set), as
+//! `probe` and `discover` both need them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::net::IpAddr;
+
+use futures_util::stream::{self, StreamExt};
+use hickory_proto::rr::Name;
+use serde::Serialize;
+
+use super::srv::srv_owner;
+use super::{AnswerStatus, Resolver};
+
+/// What the `_vlmcs._tcp` query of a domain returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SrvAnswer {
+    /// SRV records.
+    Records,
+    /// The name exists without SRV records: clients report 0x8007251D.
+    Nodata,
+    /// The name does not exist: clients report 0x8007232B.
+    Nxdomain,
+    /// No usable answer (timeout, SERVFAIL, REFUSED…): see `error`.
+    Failed,
+}
+
+/// One SRV record as found in DNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrvTarget {
+    pub priority: u16,
+    pub weight: u16,
+    pub port: u16,
+    pub target: Name,
+}
+
+/// A domain's `_vlmcs._tcp` lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// The domain asked about.
+    pub domain: Name,
+    /// Records, none (which kind), or failed.
+    pub answer: SrvAnswer,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The SRV records, in the order of the answer.
+    pub records: Vec<SrvTarget>,
+}
+
+/// What the A/AAAA lookup of one target gave: its addresses, IPv4 first,
+/// or why there are none.
+pub type AddressLookup = Result<Vec<IpAddr>, String>;
+
+/// Names are compared as DNS does, without regard to case: the key of a
+/// name in the map [`resolve_all`] returns.
+pub fn key(name: &Name) -> String {
+    name.to_ascii().to_ascii_lowercase()
+}
+
+/// The `_vlmcs._tcp` lookup of each domain, at most `concurrency` at once,
+/// in the order given.
+pub async fn lookup_all(resolver: &Resolver, domains: &[Name], concurrency: usize) -> Vec<Lookup> {
+    bounded(domains.iter(), concurrency, |domain| {
+        lookup_srv(resolver, domain)
+    })
+    .await
+}
+
+async fn lookup_srv(resolver: &Resolver, domain: &Name) -> Lookup {
+    let owner = srv_owner(domain);
+    match resolver.srv(&owner).await {
+        Ok(answer) => Lookup {
+            domain: domain.clone(),
+            answer: match answer.status {
+                // Only aliases and no SRV data is as good as none.
+                AnswerStatus::Records if answer.records.is_empty() => SrvAnswer::Nodata,
+                AnswerStatus::Records => SrvAnswer::Records,
+                AnswerStatus::NoData => SrvAnswer::Nodata,
+                AnswerStatus::NxDomain => SrvAnswer::Nxdomain,
+            },
+            error: None,
+            records: answer
+                .records
+                .iter()
+                .map(|srv| SrvTarget {
+                    priority: srv.priority(),
+                    weight: srv.weight(),
+                    port: srv.port(),
+                    target: srv.target().clone(),
+                })
+                .collect(),
+        },
+        Err(error) => Lookup {
+            domain: domain.clone(),
+            answer: SrvAnswer::Failed,
+            error: Some(error.to_string()),
+            records: Vec::new(),
+        },
+    }
+}
+
+/// Every A and AAAA address of each name, by [`key`].
+pub async fn resolve_all(
+    resolver: &Resolver,
+    names: BTreeSet<Name>,
+    concurrency: usize,
+) -> BTreeMap<String, AddressLookup> {
+    bounded(names.into_iter(), concurrency, |name| async move {
+        let result = match resolver.addresses(&name).await {
+            Ok(found) if found.is_empty() => Err(format!("{name} has no A or AAAA record")),
+            // Sorted (IPv4 first): resolvers rotate address sets, and the
+            // output should not change with them.
+            Ok(found) => {
+                let mut ips = found.ips();
+                ips.sort();
+                Ok(ips)
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        (key(&name), result)
+    })
+    .await
+    .into_iter()
+    .collect()
+}
+
+/// Runs `work` on each item, at most `concurrency` at once, in the order
+/// given.
+/// Runs `work` on every item with at most `concurrency` in flight; results
+/// in the order of the items.
+pub(crate) async fn bounded<I, F, Fut>(items: I, concurrency: usize, work: F) -> Vec<Fut::Output>
+where
+    I: Iterator,
+    F: FnMut(I::Item) -> Fut,
+    Fut: Future,
+{
+    stream::iter(items)
+        .map(work)
+        .buffered(concurrency.max(1))
+        .collect()
+        .await
+}

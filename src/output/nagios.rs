@@ -1,0 +1,397 @@
+//! Nagios plugin output, per the Nagios Plugin Development Guidelines
+//! ("Plugin Output", "Performance data"), which Icinga, Naemon and Shinken
+//! read the same way:
+//!
+//! ```text
+//! KMSDNS CRITICAL - 3 domains: 1 critical, 1 warning, 1 ok; c.example.: no SRV record (+1 more) | domains=3 critical=1;;;0 warning=1;;;0
+//! CRITICAL c.example. srv-missing: no SRV record
+//! WARNING b.example. single-host [host kms1.b.example.:1688]: only one KMS host
+//! ```
+//!
+//! The first line is what notifications show; the lines after it (the
+//! "long output") name every finding that is not ok, worst first. The exit
+//! status (0/1/2/3) is the caller's: the plugin state is the exit status,
+//! the status word only repeats it for people.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, Write};
+
+use crate::commands::audit::metrics::Metrics;
+use crate::report::{Finding, Report, Severity};
+
+/// The service name at the start of the status line.
+const SERVICE: &str = "KMSDNS";
+
+/// Writes `report` as Nagios plugin output: status line with perfdata, then
+/// one long-output line per finding that is not ok.
+pub fn render<D>(report: &Report<D>, metrics: &Metrics, out: &mut dyn Write) -> io::Result<()> {
+    let mut problems: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity > Severity::Ok)
+        .collect();
+    // Worst first; the sort is stable, so findings keep their order within
+    // a severity.
+    problems.sort_by_key(|f| std::cmp::Reverse(f.severity));
+
+    writeln!(
+        out,
+        "{SERVICE} {} - {} | {}",
+        status_word(report.status),
+        one_line(&summary(report, metrics, &problems)),
+        perfdata(report, metrics)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )?;
+    for finding in problems {
+        writeln!(out, "{}", one_line(&long_line(finding)))?;
+    }
+    Ok(())
+}
+
+/// Writes the status line of a run that could not happen: `KMSDNS UNKNOWN
+/// - why`. The caller exits 3.
+pub fn render_error(message: &str, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{SERVICE} UNKNOWN - {}", one_line(message))
+}
+
+/// The plugin state word of a report status (info counts as OK).
+pub fn status_word(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Ok | Severity::Info => "OK",
+        Severity::Warning => "WARNING",
+        Severity::Critical => "CRITICAL",
+    }
+}
+
+/// Domains by worst status, then the worst finding, so that a notification
+/// that shows only this line says what to look at first.
+fn summary<D>(report: &Report<D>, metrics: &Metrics, problems: &[&Finding]) -> String {
+    let domains = metrics.domain_statuses(report);
+    let mut text = if domains.is_empty() {
+        let s = &report.summary;
+        format!(
+            "{} finding{}: {} critical, {} warning",
+            report.findings.len(),
+            plural(report.findings.len()),
+            s.critical,
+            s.warning
+        )
+    } else {
+        let count = |severity: Severity| {
+            domains
+                .iter()
+                .filter(|d| d.status.exit_status() == severity.exit_status())
+                .count()
+        };
+        format!(
+            "{} domain{}: {} critical, {} warning, {} ok",
+            domains.len(),
+            plural(domains.len()),
+            count(Severity::Critical),
+            count(Severity::Warning),
+            count(Severity::Ok)
+        )
+    };
+    let alarming: Vec<&&Finding> = problems
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .collect();
+    if let Some(worst) = alarming.first() {
+        text.push_str("; ");
+        if let Some(domain) = &worst.subject.domain {
+            text.push_str(domain);
+            text.push_str(": ");
+        }
+        text.push_str(&worst.message);
+        if alarming.len() > 1 {
+            text.push_str(&format!(" (+{} more)", alarming.len() - 1));
+        }
+    }
+    text
+}
+
+/// `CRITICAL c.example. target-is-cname [host kms3.c.example.:1688]: message`.
+fn long_line(finding: &Finding) -> String {
+    let mut line = String::from(status_word(finding.severity));
+    if finding.severity == Severity::Info {
+        // Info is OK to Nagios, but the long output should still say it is
+        // not a plain confirmation.
+        line = String::from("INFO");
+    }
+    if let Some(domain) = &finding.subject.domain {
+        line.push(' ');
+        line.push_str(domain);
+    }
+    line.push(' ');
+    line.push_str(&finding.id.to_string());
+    let mut about = Vec::new();
+    if let Some(server) = &finding.subject.server {
+        about.push(format!("server {server}"));
+    }
+    if let Some(host) = &finding.subject.host {
+        about.push(format!("host {host}"));
+    }
+    if !about.is_empty() {
+        line.push_str(&format!(" [{}]", about.join(", ")));
+    }
+    line.push_str(": ");
+    line.push_str(&finding.message);
+    line
+}
+
+/// The performance data: counts always, latency and lag when measured.
+fn perfdata<D>(report: &Report<D>, metrics: &Metrics) -> Vec<PerfDatum> {
+    let mut data = vec![
+        PerfDatum::new("domains", metrics.domain_statuses(report).len().to_string()),
+        PerfDatum::new("critical", report.summary.critical.to_string()).min(0),
+        PerfDatum::new("warning", report.summary.warning.to_string()).min(0),
+    ];
+    if let Some(latency) = metrics.probe_latency_max() {
+        data.push(
+            PerfDatum::new(
+                "probe_latency_max",
+                format!("{:.1}", latency.as_secs_f64() * 1000.0),
+            )
+            .unit("ms")
+            .min(0),
+        );
+    }
+    if let Some(lag) = metrics.replication_lag_max() {
+        data.push(PerfDatum::new("replication_lag_max", lag.to_string()).min(0));
+    }
+    data
+}
+
+/// One performance datum: `'label'=value[UOM];[warn];[crit];[min];[max]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerfDatum {
+    pub label: String,
+    /// The value, already formatted (digits, `.`, optional `-`).
+    pub value: String,
+    /// Unit of measurement: `s`, `ms`, `us`, `%`, `B`, `KB`, `MB`, `TB`,
+    /// `c`, or empty for a plain number.
+    pub unit: &'static str,
+    /// The minimum the value can take, for graphs.
+    pub min: Option<i64>,
+}
+
+impl PerfDatum {
+    /// A datum without unit or range.
+    pub fn new(label: impl Into<String>, value: String) -> Self {
+        PerfDatum {
+            label: label.into(),
+            value,
+            unit: "",
+            min: None,
+        }
+    }
+
+    /// Sets the unit of measurement.
+    pub fn unit(mut self, unit: &'static str) -> Self {
+        self.unit = unit;
+        self
+    }
+
+    /// Sets the minimum (written as `;;;min`: no thresholds).
+    pub fn min(mut self, min: i64) -> Self {
+        self.min = Some(min);
+        self
+    }
+}
+
+impl fmt::Display for PerfDatum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}{}", perf_label(&self.label), self.value, self.unit)?;
+        if let Some(min) = self.min {
+            write!(f, ";;;{min}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A perfdata label as the guidelines want it: single-quoted when it holds
+/// a space or a quote, a quote inside doubled (`'it''s'`, as the
+/// monitoring-plugins library writes it). `=` cannot appear in a label at
+/// all (it ends the label), so it becomes `_`.
+pub fn perf_label(label: &str) -> Cow<'_, str> {
+    let label: Cow<'_, str> = if label.contains('=') {
+        Cow::Owned(label.replace('=', "_"))
+    } else {
+        Cow::Borrowed(label)
+    };
+    if label.is_empty() || label.contains([' ', '\'']) {
+        Cow::Owned(format!("'{}'", label.replace('\'', "''")))
+    } else {
+        label
+    }
+}
+
+/// Text made safe for one line of plugin output: a `|` would start the
+/// perfdata and a line break would start the long output, so `|` becomes
+/// `/` and breaks become spaces.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '|' => '/',
+            '\n' | '\r' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::commands::audit::metrics::{HostMetric, ServerMetric};
+    use crate::report::FindingId;
+
+    fn sample() -> (Report<()>, Metrics) {
+        let mut report = Report::<()>::new("audit");
+        report.push(
+            Finding::new(FindingId::SrvOk, Severity::Ok, "2 records match").domain("a.example."),
+        );
+        report.push(
+            Finding::new(
+                FindingId::SingleHost,
+                Severity::Warning,
+                "only one KMS host: no failover",
+            )
+            .domain("b.example.")
+            .host("kms1.b.example.:1688")
+            .hint("publish a second host"),
+        );
+        report.push(
+            Finding::new(
+                FindingId::SrvMissing,
+                Severity::Critical,
+                "no _vlmcs._tcp record",
+            )
+            .domain("c.example."),
+        );
+        report.push(
+            Finding::new(
+                FindingId::SerialBehind,
+                Severity::Warning,
+                "serial 41 | 3 behind 44",
+            )
+            .domain("c.example.")
+            .server("ns2.c.example."),
+        );
+        report.push(Finding::new(
+            FindingId::KeyedOnly,
+            Severity::Info,
+            "updates need the key",
+        ));
+        let mut metrics = Metrics::new(SystemTime::UNIX_EPOCH);
+        metrics.domains = vec![
+            "a.example.".into(),
+            "b.example.".into(),
+            "c.example.".into(),
+        ];
+        metrics.hosts.push(HostMetric {
+            domain: Some("a.example.".into()),
+            host: "kms1.a.example.:1688".into(),
+            address: Some("192.0.2.10:1688".parse().unwrap()),
+            kms: true,
+            latency: Some(Duration::from_micros(12_345)),
+        });
+        metrics.servers.push(ServerMetric {
+            zone: "c.example.".into(),
+            server: "ns2.c.example.".into(),
+            serial_lag: Some(3),
+        });
+        (report, metrics)
+    }
+
+    fn rendered<D>(report: &Report<D>, metrics: &Metrics) -> String {
+        let mut out = Vec::new();
+        render(report, metrics, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn status_line_perfdata_and_long_output() {
+        let (report, metrics) = sample();
+        assert_eq!(
+            rendered(&report, &metrics),
+            "KMSDNS CRITICAL - 3 domains: 1 critical, 1 warning, 1 ok; c.example.: no _vlmcs._tcp record (+2 more) \
+             | domains=3 critical=1;;;0 warning=2;;;0 probe_latency_max=12.3ms;;;0 replication_lag_max=3;;;0\n\
+             CRITICAL c.example. srv-missing: no _vlmcs._tcp record\n\
+             WARNING b.example. single-host [host kms1.b.example.:1688]: only one KMS host: no failover\n\
+             WARNING c.example. serial-behind [server ns2.c.example.]: serial 41 / 3 behind 44\n\
+             INFO keyed-only: updates need the key\n"
+        );
+    }
+
+    #[test]
+    fn all_ok_is_one_line_without_optional_perfdata() {
+        let mut report = Report::<()>::new("check");
+        report.push(Finding::new(FindingId::SrvOk, Severity::Ok, "fine").domain("a.example."));
+        let metrics = Metrics::new(SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            rendered(&report, &metrics),
+            "KMSDNS OK - 1 domain: 0 critical, 0 warning, 1 ok | domains=1 critical=0;;;0 warning=0;;;0\n"
+        );
+    }
+
+    #[test]
+    fn a_report_about_no_domain_counts_findings() {
+        let mut report = Report::<()>::new("updates");
+        report.push(
+            Finding::new(
+                FindingId::UnsignedUpdatesAccepted,
+                Severity::Critical,
+                "anyone can\nchange it",
+            )
+            .server("127.0.0.1"),
+        );
+        let metrics = Metrics::new(SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            rendered(&report, &metrics),
+            "KMSDNS CRITICAL - 1 finding: 1 critical, 0 warning; anyone can change it \
+             | domains=0 critical=1;;;0 warning=0;;;0\n\
+             CRITICAL unsigned-updates-accepted [server 127.0.0.1]: anyone can change it\n"
+        );
+    }
+
+    #[test]
+    fn errors_are_unknown() {
+        let mut out = Vec::new();
+        render_error("cannot read kmsdns.toml: |denied|", &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "KMSDNS UNKNOWN - cannot read kmsdns.toml: /denied/\n"
+        );
+    }
+
+    #[test]
+    fn labels_are_quoted_when_they_need_it() {
+        assert_eq!(perf_label("domains"), "domains");
+        assert_eq!(perf_label("probe latency"), "'probe latency'");
+        assert_eq!(perf_label("kms1's latency"), "'kms1''s latency'");
+        assert_eq!(perf_label("a=b"), "a_b");
+        assert_eq!(perf_label(""), "''");
+        let datum = PerfDatum::new("worst latency", "1.5".into())
+            .unit("ms")
+            .min(0);
+        assert_eq!(datum.to_string(), "'worst latency'=1.5ms;;;0");
+        assert_eq!(
+            PerfDatum::new("domains", "4".into()).to_string(),
+            "domains=4"
+        );
+    }
+}

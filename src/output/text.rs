@@ -1,0 +1,267 @@
+//! Text for people: grouped by domain, aligned, coloured on a terminal.
+
+use std::io::{self, Write};
+
+use owo_colors::Style;
+
+use super::{Details, Document};
+use crate::commands::bind::details::BindFiles;
+use crate::commands::changes::details::ChangeDetails;
+use crate::report::palette::{severity_word, Palette};
+use crate::report::{Finding, Severity};
+
+/// Writes `report` as text. With `quiet`, findings of severity ok and info
+/// are left out, and nothing at all is written when everything is ok.
+pub fn render(
+    report: &Document,
+    palette: Palette,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if quiet && report.status <= Severity::Info {
+        return Ok(());
+    }
+    if let Some(details) = &report.details {
+        render_details(details, palette, out)?;
+    }
+    let shown: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| !quiet || f.severity >= Severity::Warning)
+        .collect();
+    render_findings(&shown, palette, out)?;
+    let s = &report.summary;
+    writeln!(
+        out,
+        "{} {} ok, {} info, {} warning, {} critical",
+        palette.status(report.status),
+        s.ok,
+        s.info,
+        s.warning,
+        s.critical
+    )
+}
+
+/// Findings grouped by domain (in order of first appearance), then those
+/// about no domain.
+fn render_findings(findings: &[&Finding], palette: Palette, out: &mut dyn Write) -> io::Result<()> {
+    let mut groups: Vec<(Option<&str>, Vec<&Finding>)> = Vec::new();
+    for finding in findings {
+        let domain = finding.subject.domain.as_deref();
+        match groups.iter_mut().find(|(d, _)| *d == domain) {
+            Some((_, group)) => group.push(finding),
+            None => groups.push((domain, vec![finding])),
+        }
+    }
+    let id_width = findings
+        .iter()
+        .map(|f| f.id.to_string().len())
+        .max()
+        .unwrap_or(0);
+    for (domain, group) in groups {
+        writeln!(out, "{}", palette.heading(domain.unwrap_or("(general)")))?;
+        for finding in group {
+            let word = severity_word(finding.severity);
+            let pad = " ".repeat(8 - word.len());
+            let id = format!("{:id_width$}", finding.id.to_string());
+            let mut about = Vec::new();
+            if let Some(server) = &finding.subject.server {
+                about.push(format!("server {server}"));
+            }
+            if let Some(host) = &finding.subject.host {
+                about.push(format!("host {host}"));
+            }
+            let about = if about.is_empty() {
+                String::new()
+            } else {
+                format!("[{}] ", about.join(", "))
+            };
+            writeln!(
+                out,
+                "  {}{pad} {}  {about}{}",
+                palette.severity(finding.severity),
+                palette.dim(&id),
+                finding.message,
+            )?;
+            if let Some(hint) = &finding.hint {
+                writeln!(
+                    out,
+                    "  {:8} {:id_width$}  {}",
+                    "",
+                    "",
+                    palette.dim(&format!("hint: {hint}"))
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn render_details(details: &Details, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
+    match details {
+        Details::Bind(bind) => {
+            let written = match &bind.files {
+                BindFiles::Written(files) => files.as_slice(),
+                BindFiles::Made(_) => &[],
+            };
+            for file in written {
+                if let Some(path) = &file.path {
+                    writeln!(out, "{} {}", palette.dim("wrote"), path.display())?;
+                }
+            }
+            Ok(())
+        }
+        Details::Changes(changes) => render_changes(changes, palette, out),
+        Details::Check(details) => crate::commands::check::details::render(details, palette, out),
+        Details::Replication(details) => {
+            crate::commands::replication::details::render(details, palette, out)
+        }
+        Details::Updates(details) => {
+            crate::commands::updates::details::render(details, palette, out)
+        }
+        Details::Probe(details) => crate::commands::probe::details::render(details, palette, out),
+        Details::Discover(details) => {
+            crate::commands::discover::details::render(details, palette, out)
+        }
+        Details::Audit(details) => crate::commands::audit::details::render(details, palette, out),
+    }
+}
+
+fn render_changes(
+    details: &ChangeDetails,
+    palette: Palette,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for domain in &details.domains {
+        if domain.zone.is_none() && domain.changes.is_empty() {
+            // Nothing was read: the finding below says why.
+            continue;
+        }
+        let mut about = Vec::new();
+        if let Some(zone) = &domain.zone {
+            about.push(format!("zone {zone}"));
+        }
+        if let Some(server) = &domain.server {
+            about.push(format!("primary {server}"));
+        }
+        about.push(domain.outcome.to_string());
+        writeln!(
+            out,
+            "{} {}",
+            palette.heading(&domain.domain),
+            palette.dim(&format!("({})", about.join(", ")))
+        )?;
+        for line in &domain.changes {
+            let op = match line.op {
+                "+" => palette.paint("+", Style::new().green()),
+                "-" => palette.paint("-", Style::new().red()),
+                "~" => palette.paint("~", Style::new().yellow()),
+                other => other.to_string(),
+            };
+            match &line.from {
+                Some(from) => writeln!(out, "  {op} {from}\n      -> {}", line.record)?,
+                None if line.op == "=" => writeln!(
+                    out,
+                    "  {op} {} {}",
+                    line.record,
+                    palette.dim("(not ours: left alone)")
+                )?,
+                None => writeln!(out, "  {op} {}", line.record)?,
+            }
+        }
+        if let Some(ttl) = &domain.ttl_change {
+            let how = if ttl.applied {
+                "applied"
+            } else {
+                "not applied: use --set-ttl"
+            };
+            writeln!(
+                out,
+                "  {} TTL {} -> {} for every record of the RRset, other hosts' too ({how})",
+                palette.paint("~", Style::new().yellow()),
+                ttl.from,
+                ttl.to
+            )?;
+        }
+    }
+    if !details.domains.is_empty() {
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{FindingId, Report};
+
+    fn sample() -> Document {
+        let mut report = Report::new("check");
+        report.push(
+            Finding::new(
+                FindingId::SrvOk,
+                Severity::Ok,
+                "2 records match the configuration",
+            )
+            .domain("a.example."),
+        );
+        report.push(
+            Finding::new(
+                FindingId::TargetIsCname,
+                Severity::Critical,
+                "target is an alias",
+            )
+            .domain("b.example.")
+            .host("kms3.b.example.")
+            .hint("point the SRV record at the canonical name"),
+        );
+        report.without_details()
+    }
+
+    #[test]
+    fn groups_by_domain_and_ends_with_summary() {
+        let mut out = Vec::new();
+        render(&sample(), Palette { color: false }, false, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "a.example.\n\
+             \x20 ok       srv-ok           2 records match the configuration\n\
+             b.example.\n\
+             \x20 critical target-is-cname  [host kms3.b.example.] target is an alias\n\
+             \x20                           hint: point the SRV record at the canonical name\n\
+             CRITICAL 1 ok, 0 info, 0 warning, 1 critical\n"
+        );
+    }
+
+    #[test]
+    fn quiet_hides_ok_and_is_silent_when_all_ok() {
+        let mut out = Vec::new();
+        render(&sample(), Palette { color: false }, true, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("srv-ok"), "{text}");
+        assert!(text.contains("target-is-cname"), "{text}");
+
+        let mut ok = Report::new("check");
+        ok.push(Finding::new(FindingId::SrvOk, Severity::Ok, "fine").domain("a.example."));
+        let mut out = Vec::new();
+        render(
+            &ok.without_details(),
+            Palette { color: false },
+            true,
+            &mut out,
+        )
+        .unwrap();
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn no_escape_codes_without_colour() {
+        let mut out = Vec::new();
+        render(&sample(), Palette { color: false }, false, &mut out).unwrap();
+        assert!(!out.contains(&0x1b));
+        let mut out = Vec::new();
+        render(&sample(), Palette { color: true }, false, &mut out).unwrap();
+        assert!(out.contains(&0x1b));
+    }
+}
