@@ -81,12 +81,9 @@ where
     let quiet = cli.global.quiet;
     let fail_on = cli.global.fail_on;
     let command_name = command_name(&cli.command);
-    // audit's text report shows no part's details, only its own summary.
-    let details_as_values = format == Format::Text && !matches!(cli.command, Command::Audit(_));
     let ctx = Context::new(
         cli.global.clone(),
         io.stderr_is_terminal && format == Format::Text && !quiet,
-        details_as_values,
     );
     let result = dispatch(cli.command, &ctx, hooks);
     let written = match result {

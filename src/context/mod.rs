@@ -14,7 +14,6 @@ use crate::dns::DnsOptions;
 use crate::config::{self, Config};
 use crate::dns::Resolver;
 use crate::error::Error;
-use crate::report::entries::Entries;
 
 pub use global::{parse_duration, ColorChoice, FailOn, Format, GlobalArgs};
 pub use selection::{parse_domain, Selection};
@@ -26,10 +25,6 @@ pub struct Context {
     /// Whether long runs may draw progress on stderr: a terminal, text
     /// output, not `-q`.
     pub progress: bool,
-    /// Whether the report's per-domain details are shown as text, and so
-    /// kept as values; otherwise they are kept as compact JSON
-    /// ([`Entries`](crate::report::entries::Entries)).
-    pub details_as_values: bool,
     /// The configuration, once read.
     config: OnceLock<Arc<Config>>,
     /// The remembering resolver of the commands that only read.
@@ -37,22 +32,13 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(global: GlobalArgs, progress: bool, details_as_values: bool) -> Context {
+    pub fn new(global: GlobalArgs, progress: bool) -> Context {
         Context {
             global,
             progress,
-            details_as_values,
             config: OnceLock::new(),
             reading_resolver: OnceLock::new(),
         }
-    }
-
-    /// An empty list of per-domain details, kept as [`details_as_values`]
-    /// says.
-    ///
-    /// [`details_as_values`]: Self::details_as_values
-    pub fn entries<T>(&self) -> Entries<T> {
-        Entries::new(self.details_as_values)
     }
 
     /// The configuration from `-c` or the search path; an error when there
@@ -98,10 +84,4 @@ impl Context {
         let resolver = self.resolver()?.remembering();
         Ok(self.reading_resolver.get_or_init(|| resolver).clone())
     }
-}
-
-/// A detail that could not be kept as JSON (serializing kmsdns's own
-/// report types does not fail; should it, the run says so).
-pub(crate) fn keep_error(error: serde_json::Error) -> Error {
-    Error::Runtime(format!("cannot keep the report's details: {error}"))
 }

@@ -10,7 +10,6 @@
 //! field, or removing one, needs a new [`SCHEMA_VERSION`]; adding a field or
 //! a finding id does not.
 
-pub mod entries;
 pub mod palette;
 
 use std::fmt;

@@ -13,14 +13,13 @@ use std::time::SystemTime;
 use clap::Args;
 use hickory_proto::rr::Name;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Deserialize;
 
 use super::check::CheckArgs;
 use super::probe::ProbeArgs;
 use super::replication::ReplicationArgs;
 use super::updates::UpdatesArgs;
 use crate::commands::probe::details::AddressResult;
-use crate::context::{keep_error, Context};
+use crate::context::Context;
 use crate::context::{parse_domain, Selection};
 use crate::error::Error;
 use crate::report::{Finding, Report};
@@ -199,12 +198,14 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         details.check = Some(d);
     }
     if let Some(d) = replication {
-        let zones: Vec<ZoneLag> = d.zones.read_as().map_err(keep_error)?;
-        for zone in zones {
-            for server in zone.servers {
+        for zone in &d.zones {
+            for server in &zone.servers {
                 metrics.servers.push(ServerMetric {
                     zone: zone.zone.clone(),
-                    server: server.address.unwrap_or(server.name),
+                    server: server
+                        .address
+                        .clone()
+                        .unwrap_or_else(|| server.name.clone()),
                     serial_lag: server.serial.map(|_| server.behind.unwrap_or(0)),
                 });
             }
@@ -294,22 +295,6 @@ impl Merged<'_> {
         }
         part.details
     }
-}
-
-/// What the metrics need of a zone's replication details, read back from
-/// them however they are kept.
-#[derive(Deserialize)]
-struct ZoneLag {
-    zone: String,
-    servers: Vec<ServerLag>,
-}
-
-#[derive(Deserialize)]
-struct ServerLag {
-    name: String,
-    address: Option<String>,
-    serial: Option<u32>,
-    behind: Option<u32>,
 }
 
 /// A progress line on stderr, drawn only when it is a terminal (indicatif

@@ -9,13 +9,12 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::report::entries::Entries;
 use crate::report::palette::Palette;
 
 /// What `check` shows above its findings: one entry per domain checked.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckDetails {
-    pub domains: Entries<DomainCheck>,
+    pub domains: Vec<DomainCheck>,
 }
 
 /// What was read for one domain.
@@ -83,7 +82,7 @@ pub struct TargetAddresses {
 /// sources, then one aligned line per record with its target's addresses.
 pub fn render(details: &CheckDetails, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
     let rdata = |r: &SrvData| format!("{} {} {}", r.priority, r.weight, r.port);
-    let domains = details.domains.as_values();
+    let domains = &details.domains;
     let all = domains.iter().flat_map(|d| shown(d).records.iter());
     let rdata_width = all.clone().map(|r| rdata(r).len()).max().unwrap_or(0);
     let target_width = all.map(|r| r.target.len()).max().unwrap_or(0);
@@ -201,7 +200,7 @@ mod tests {
             error: None,
         };
         let details = CheckDetails {
-            domains: Entries::from(vec![DomainCheck {
+            domains: vec![DomainCheck {
                 domain: "corp.example.".into(),
                 zone: Some("corp.example.".into()),
                 authoritative: source("ns1.corp.example. (192.0.2.53:53)"),
@@ -220,7 +219,7 @@ mod tests {
                         error: None,
                     },
                 ],
-            }]),
+            }],
         };
         let mut out = Vec::new();
         render(&details, Palette { color: false }, &mut out).unwrap();

@@ -32,7 +32,7 @@ use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::config::{self, srv_owner, Domain, ServerSpec, SrvRecord};
-use crate::context::{keep_error, Context};
+use crate::context::Context;
 use crate::context::{parse_domain, Selection};
 use crate::dns::{self, Addresses, AnswerStatus, DnsOptions, Resolver};
 use crate::error::Error;
@@ -73,7 +73,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
     // are done, straight into the report: only those are kept, so memory
     // grows by what is reported, not by every reply read.
     let mut report = Report::new("check");
-    let mut domains = ctx.entries();
+    let mut domains = Vec::new();
     let mut judged = stream::iter(&selection.domains)
         .map(|domain| {
             let configured = selection.domain(domain);
@@ -98,7 +98,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
         .buffered(usize::from(ctx.global.concurrency).max(1));
     while let Some((findings, details)) = judged.next().await {
         report.extend(findings);
-        domains.push(details).map_err(keep_error)?;
+        domains.push(details);
     }
     if let Some(config) = &selection.config {
         report.extend(config.warnings.iter().cloned());

@@ -10,13 +10,12 @@ use std::io::{self, Write};
 use owo_colors::Style;
 use serde::Serialize;
 
-use crate::report::entries::Entries;
 use crate::report::palette::Palette;
 
 /// What `replication` shows above its findings: one entry per zone.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplicationDetails {
-    pub zones: Entries<ZoneReplication>,
+    pub zones: Vec<ZoneReplication>,
 }
 
 /// One zone: its servers compared with its primary.
@@ -147,7 +146,7 @@ pub fn render(
     palette: Palette,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    for zone in details.zones.as_values() {
+    for zone in &details.zones {
         let mut about = vec![format!("primary {}", zone.primary)];
         if let Some(serial) = zone.serial {
             about.push(format!("serial {serial}"));
@@ -280,7 +279,7 @@ mod tests {
         let mut down = server("ns2.corp.example.", ServerState::Timeout, None);
         down.rrsets.clear();
         let details = ReplicationDetails {
-            zones: Entries::from(vec![ZoneReplication {
+            zones: vec![ZoneReplication {
                 zone: "corp.example.".into(),
                 domains: vec!["corp.example.".into()],
                 primary: "ns1.corp.example.".into(),
@@ -297,7 +296,7 @@ mod tests {
                     down,
                     behind,
                 ],
-            }]),
+            }],
         };
         let mut out = Vec::new();
         render(&details, Palette { color: false }, &mut out).unwrap();

@@ -32,7 +32,7 @@ use super::check::read_srv;
 use crate::commands::check::judge::record_key;
 use crate::config::srv_owner;
 use crate::context::parse_duration;
-use crate::context::{keep_error, Context};
+use crate::context::Context;
 use crate::context::{parse_domain, Selection};
 use crate::dns::{self, DnsOptions, QueryError, ReplyError, Resolver, ZoneSoa};
 use crate::error::Error;
@@ -158,7 +158,7 @@ pub async fn run(
     // reads become its findings and details as soon as it is done, straight
     // into the report: only those are kept, not every server's reply, so
     // memory grows by what is reported.
-    let mut details = ctx.entries();
+    let mut details = Vec::new();
     let mut judged = stream::iter(zones)
         .map(|work| {
             let (resolver, opts) = (&resolver, &opts);
@@ -172,7 +172,7 @@ pub async fn run(
     while let Some((discovery, findings, zone)) = judged.next().await {
         report.extend(discovery);
         report.extend(findings);
-        details.push(zone).map_err(keep_error)?;
+        details.push(zone);
     }
     if let Some(config) = &selection.config {
         report.extend(config.warnings.iter().cloned());

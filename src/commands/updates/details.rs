@@ -9,7 +9,6 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::report::entries::Entries;
 use crate::report::palette::{severity_word, Palette};
 use crate::report::{FindingId, Severity};
 
@@ -25,7 +24,7 @@ pub struct UpdatesDetails {
     /// Whether the live probe ran.
     pub live: bool,
     /// One entry per zone, in the order of the publish list.
-    pub zones: Entries<ZoneUpdates>,
+    pub zones: Vec<ZoneUpdates>,
 }
 
 /// One zone: what named.conf and the primary say about it.
@@ -134,7 +133,6 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
     }
     let id_width = details
         .zones
-        .as_values()
         .iter()
         .flat_map(|z| {
             let statics = z.static_verdicts.iter().map(|v| v.verdict);
@@ -149,7 +147,7 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
             verdict.map_or_else(String::new, |id| id.to_string())
         )
     };
-    for zone in details.zones.as_values() {
+    for zone in &details.zones {
         let title = zone.zone.as_deref().unwrap_or("(zone unknown)");
         writeln!(
             out,
@@ -226,7 +224,7 @@ mod tests {
             named_conf: Some("/etc/bind/named.conf".into()),
             files: vec!["/etc/bind/named.conf".into()],
             live: true,
-            zones: Entries::from(vec![ZoneUpdates {
+            zones: vec![ZoneUpdates {
                 zone: Some("open.example.".into()),
                 domains: vec!["open.example.".into()],
                 static_verdicts: vec![StaticVerdict {
@@ -250,7 +248,7 @@ mod tests {
                     verdict: Some(FindingId::UnsignedUpdatesAccepted),
                     severity: Severity::Critical,
                 }],
-            }]),
+            }],
         }
     }
 
