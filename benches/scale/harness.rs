@@ -1085,7 +1085,7 @@ fn command_line(program: &Path, args: &[&str]) -> String {
 }
 
 impl Results {
-    /// The table, Markdown, as the README shows it.
+    /// The table, Markdown, as `docs/benchmarks.md` shows it.
     pub fn table(&self) -> String {
         let mut text = String::new();
         let _ = writeln!(

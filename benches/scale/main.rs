@@ -5,8 +5,8 @@
 //! `tsig-keygen`, `nsupdate`, `dig`) and `dnsperf` for BIND's ceiling
 //! (`apt-get install bind9 bind9-utils bind9-dnsutils dnsperf`). Prints a
 //! Markdown table and writes it, with every run's figures as JSON, to
-//! `target/bench/scale-N.json` and `.md`. The README's "Performance"
-//! section says how to read it.
+//! `target/bench/scale-N.json` and `.md`. `docs/benchmarks.md` says how
+//! to read it.
 
 #[path = "bed.rs"]
 mod bed;
