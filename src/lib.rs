@@ -85,7 +85,11 @@ where
         cli.global.clone(),
         io.stderr_is_terminal && format == Format::Text && !quiet,
     );
-    let result = dispatch(cli.command, &ctx, hooks);
+    let verbose = cli.global.verbose > 0;
+    let mut runner = Runner {
+        verbose: verbose.then_some(&mut *io.stderr),
+    };
+    let result = dispatch(cli.command, &ctx, hooks, &mut runner);
     let written = match result {
         Ok(Output::Report(report)) => {
             write_report(&report, format, palette, quiet, io).map(|_| report.exit_status())
@@ -124,31 +128,37 @@ where
     }
 }
 
-fn dispatch(command: Command, ctx: &Context, hooks: Hooks) -> Result<Output, Error> {
+fn dispatch(
+    command: Command,
+    ctx: &Context,
+    hooks: Hooks,
+    runner: &mut Runner<'_>,
+) -> Result<Output, Error> {
     match command {
-        Command::Plan(args) => {
-            block_on(commands::plan::run(&args, ctx, hooks)).map(|r| report(r, Details::Changes))
-        }
-        Command::Publish(args) => {
-            block_on(commands::publish::run(&args, ctx, hooks)).map(|r| report(r, Details::Changes))
-        }
-        Command::Remove(args) => {
-            block_on(commands::remove::run(&args, ctx, hooks)).map(|r| report(r, Details::Changes))
-        }
-        Command::Check(args) => {
-            block_on(commands::check::run(&args, ctx)).map(|r| report(r, Details::Check))
-        }
-        Command::Replication(args) => block_on(commands::replication::run(&args, ctx))
+        Command::Plan(args) => runner
+            .block_on(commands::plan::run(&args, ctx, hooks))
+            .map(|r| report(r, Details::Changes)),
+        Command::Publish(args) => runner
+            .block_on(commands::publish::run(&args, ctx, hooks))
+            .map(|r| report(r, Details::Changes)),
+        Command::Remove(args) => runner
+            .block_on(commands::remove::run(&args, ctx, hooks))
+            .map(|r| report(r, Details::Changes)),
+        Command::Check(args) => runner
+            .block_on(commands::check::run(&args, ctx))
+            .map(|r| report(r, Details::Check)),
+        Command::Replication(args) => runner
+            .block_on(commands::replication::run(&args, ctx))
             .map(|r| report(r, Details::Replication)),
-        Command::Updates(args) => {
-            block_on(commands::updates::run(&args, ctx)).map(|r| report(r, Details::Updates))
-        }
-        Command::Probe(args) => {
-            block_on(commands::probe::run(&args, ctx)).map(|r| report(r, Details::Probe))
-        }
-        Command::Discover(args) => {
-            block_on(commands::discover::run(&args, ctx)).map(|r| report(r, Details::Discover))
-        }
+        Command::Updates(args) => runner
+            .block_on(commands::updates::run(&args, ctx))
+            .map(|r| report(r, Details::Updates)),
+        Command::Probe(args) => runner
+            .block_on(commands::probe::run(&args, ctx))
+            .map(|r| report(r, Details::Probe)),
+        Command::Discover(args) => runner
+            .block_on(commands::discover::run(&args, ctx))
+            .map(|r| report(r, Details::Discover)),
         Command::Bind(args) => match commands::bind::run(&args, ctx)? {
             commands::bind::BindOutput::Printed { material, report } => {
                 Ok(Output::Material { material, report })
@@ -156,7 +166,7 @@ fn dispatch(command: Command, ctx: &Context, hooks: Hooks) -> Result<Output, Err
             commands::bind::BindOutput::Written(written) => Ok(report(written, Details::Bind)),
         },
         Command::Audit(args) => {
-            let outcome = block_on(commands::audit::run(&args, ctx))?;
+            let outcome = runner.block_on(commands::audit::run(&args, ctx))?;
             Ok(Output::Audit {
                 report: outcome.report.map_details(Details::Audit),
                 metrics: Box::new(outcome.metrics),
@@ -176,21 +186,48 @@ fn report<D>(report: Report<D>, wrap: impl FnOnce(D) -> Details) -> Output {
     Output::Report(report.map_details(wrap))
 }
 
-/// Runs one command's work to completion.
-///
-/// One thread: a run is thousands of small exchanges with no computation
-/// worth a second core, and on a machine whose cores are shared with the
-/// DNS servers, a multi-threaded scheduler spent more time waking its
-/// threads than it saved (check of 1,000 domains: 220 ms on two worker
-/// threads, 148 ms on one). Every UDP exchange of the run reuses the
-/// sockets of one [`dns::SocketPool`].
-fn block_on<T>(work: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Runtime(format!("cannot start the async runtime: {e}")))?;
-    let pool = dns::SocketPool::new();
-    runtime.block_on(pool.scope(work))
+/// Runs a command's async work, and shows what `-v` collects on the way.
+struct Runner<'a> {
+    /// Where `-v` lines go: the run's stderr, or nowhere without `-v`.
+    verbose: Option<&'a mut dyn io::Write>,
+}
+
+impl Runner<'_> {
+    /// Runs one command's work to completion.
+    ///
+    /// One thread: a run is thousands of small exchanges with no
+    /// computation worth a second core, and on a machine whose cores are
+    /// shared with the DNS servers, a multi-threaded scheduler spent more
+    /// time waking its threads than it saved (check of 1,000 domains:
+    /// 220 ms on two worker threads, 148 ms on one). Every UDP exchange of
+    /// the run reuses the sockets of one [`dns::SocketPool`]. With `-v`,
+    /// each exchange and step is written as it happens ([`dns::trace`]).
+    fn block_on<T>(
+        &mut self,
+        work: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Runtime(format!("cannot start the async runtime: {e}")))?;
+        let pool = dns::SocketPool::new();
+        let Some(out) = self.verbose.as_deref_mut() else {
+            return runtime.block_on(pool.scope(work));
+        };
+        let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+        runtime.block_on(async {
+            let traced = dns::trace::scope(events, pool.scope(work));
+            // Ends when the work is done and its sender dropped.
+            let show = async {
+                while let Some(event) = received.recv().await {
+                    // A closed stderr does not stop the run.
+                    let _ = writeln!(out, "{event}");
+                }
+            };
+            let (result, ()) = tokio::join!(traced, show);
+            result
+        })
+    }
 }
 
 fn command_name(command: &Command) -> &'static str {

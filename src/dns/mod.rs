@@ -35,6 +35,7 @@ mod resolver;
 pub mod search_list;
 pub mod serial;
 pub mod srv;
+pub mod trace;
 mod transport;
 mod tsig;
 mod update;

@@ -24,6 +24,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout, timeout_at, Instant};
 
+use super::trace;
+
 /// The largest UDP payload kmsdns advertises with EDNS(0): the 2020 "DNS
 /// flag day" value, which avoids IP fragmentation (RFC 9715).
 pub(crate) const EDNS_PAYLOAD: u16 = 1232;
@@ -110,6 +112,27 @@ pub(crate) fn random_u64() -> u64 {
 /// back to it after a clean exchange; elsewhere it is opened for this one
 /// exchange.
 pub(crate) async fn exchange_udp(
+    server: SocketAddr,
+    request: &[u8],
+    expect: &Expect<'_>,
+    per_try: Duration,
+    attempts: u32,
+) -> Result<Exchanged, TransportError> {
+    let started = Instant::now();
+    let result = udp(server, request, expect, per_try, attempts).await;
+    let elapsed = started.elapsed();
+    trace::exchange(
+        server,
+        Transport::Udp,
+        expect.question,
+        expect.op_code,
+        &result,
+        elapsed,
+    );
+    result
+}
+
+async fn udp(
     server: SocketAddr,
     request: &[u8],
     expect: &Expect<'_>,
@@ -328,6 +351,27 @@ impl PooledSocket {
 /// Sends `request` over TCP (RFC 1035 §4.2.2: two-byte length prefix), one
 /// connection per attempt, each attempt bounded by `per_try`.
 pub(crate) async fn exchange_tcp(
+    server: SocketAddr,
+    request: &[u8],
+    expect: &Expect<'_>,
+    per_try: Duration,
+    attempts: u32,
+) -> Result<Exchanged, TransportError> {
+    let started = Instant::now();
+    let result = tcp(server, request, expect, per_try, attempts).await;
+    let elapsed = started.elapsed();
+    trace::exchange(
+        server,
+        Transport::Tcp,
+        expect.question,
+        expect.op_code,
+        &result,
+        elapsed,
+    );
+    result
+}
+
+async fn tcp(
     server: SocketAddr,
     request: &[u8],
     expect: &Expect<'_>,

@@ -633,11 +633,9 @@ impl Engine {
         Ok(changes)
     }
 
-    /// Prints a progress line on stderr with `-v`.
+    /// A step of the engine, shown with `-v`.
     fn say(&self, line: impl FnOnce() -> String) {
-        if self.verbose {
-            eprintln!("kmsdns: {}", line());
-        }
+        crate::dns::trace::note(line);
     }
 
     /// The zone and primary of a domain: the configured server, or the

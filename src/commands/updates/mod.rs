@@ -117,7 +117,6 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
         // once per run.
         let resolver = ctx.reading_resolver()?;
         let opts = ctx.dns_options();
-        let verbose = ctx.global.verbose > 0;
         // Each probe becomes findings and details as soon as it is done:
         // only those are kept, not every probe's reads.
         let mut probes = stream::iter(domains)
@@ -133,7 +132,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
                 };
                 let (resolver, opts) = (&resolver, &opts);
                 async move {
-                    let probe = permission::probe_domain(&target, resolver, opts, verbose).await;
+                    let probe = permission::probe_domain(&target, resolver, opts).await;
                     (probe, configured.is_some())
                 }
             })

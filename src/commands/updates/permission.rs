@@ -241,7 +241,6 @@ pub async fn probe_domain(
     target: &ProbeTarget,
     resolver: &Resolver,
     opts: &DnsOptions,
-    verbose: bool,
 ) -> LiveProbe {
     let name = srv_owner(&target.domain);
     let mut probe = LiveProbe {
@@ -290,7 +289,6 @@ pub async fn probe_domain(
         name: &name,
         current,
         opts,
-        verbose,
         retries: 0,
     };
     probe.unsigned = Some(session.ask(None, None).await);
@@ -319,7 +317,6 @@ struct Session<'a> {
     name: &'a Name,
     current: SrvRrset,
     opts: &'a DnsOptions,
-    verbose: bool,
     retries: u32,
 }
 
@@ -331,17 +328,17 @@ impl Session<'_> {
             // An empty RRset has no TTL to keep: the sentinel is alone in it
             // and leaves with it, so any TTL does.
             let ttl = self.current.ttl.unwrap_or(crate::config::DEFAULT_TTL);
-            if self.verbose {
+            crate::dns::trace::note(|| {
                 let how = key.map_or("unsigned".to_string(), |k| {
                     format!("signed with {}", k.name)
                 });
-                eprintln!(
-                    "kmsdns: probing {} at {} ({how}, TTL {ttl}, {} record(s) as prerequisite)",
+                format!(
+                    "probing {} at {} ({how}, TTL {ttl}, {} record(s) as prerequisite)",
                     self.name,
                     self.server,
                     self.current.records.len()
-                );
-            }
+                )
+            });
             let sent = match gss {
                 Some(gss) => self.send_gss(gss, ttl).await,
                 None => {
