@@ -107,10 +107,15 @@ fn question(query: &Query) -> String {
 /// The rcode of a reply from its header (RFC 1035 §4.1.1; the extended
 /// bits of EDNS are not needed to tell what happened).
 fn rcode(bytes: &[u8], truncated: bool) -> String {
-    let code = bytes.get(3).map_or(0, |b| u16::from(b & 0x0f));
-    let name = hickory_proto::op::ResponseCode::from(0, code as u8)
-        .to_str()
-        .to_uppercase();
+    // The mnemonics of RFC 1035 §4.1.1 and RFC 2136 §2.2, as dig prints them.
+    const NAMES: [&str; 11] = [
+        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+        "NXRRSET", "NOTAUTH", "NOTZONE",
+    ];
+    let code = bytes.get(3).map_or(0, |b| usize::from(b & 0x0f));
+    let name = NAMES
+        .get(code)
+        .map_or_else(|| format!("RCODE{code}"), |name| (*name).to_owned());
     if truncated {
         format!("{name}, truncated")
     } else {
