@@ -22,15 +22,23 @@ pub enum KeyError {
     EnvMissing(String),
 }
 
-/// Reads a BIND key file as `tsig-keygen` writes it:
-/// `key "name" { algorithm hmac-sha256; secret "base64"; };`
-/// (comments `#`, `//` and `/* */` allowed). With `name`, picks that key
-/// from a file holding several.
+/// Reads a key file as BIND reads it:
+/// - `tsig-keygen` output, `key "name" { algorithm hmac-sha256; secret
+///   "base64"; };` (comments `#`, `//` and `/* */` allowed); with `name`,
+///   that key of a file holding several;
+/// - either half of the pair that `dnssec-keygen -a HMAC-…` wrote before
+///   BIND 9.13: `K<name>.+<alg>+<id>.private` (`Algorithm:` and `Key:`
+///   lines; the key's name is in the file name) or `K<name>.+<alg>+<id>.key`
+///   (`<name>. IN KEY 512 3 <alg> <base64>`), what `nsupdate -k` takes.
+///
+/// The file is read as bytes, as BIND does: a comment in Latin-1 is not a
+/// reason to refuse it.
 pub fn load_key_file(path: &std::path::Path, name: Option<&str>) -> Result<TsigKey, KeyError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+    let bytes = std::fs::read(path).map_err(|source| KeyError::Read {
         path: path.to_path_buf(),
         source,
     })?;
+    let text = String::from_utf8_lossy(&bytes);
     parse_key_text(&text, name, KeyOrigin::File(path.to_path_buf()))
 }
 
@@ -43,7 +51,12 @@ pub fn parse_key_text(
     name: Option<&str>,
     origin: KeyOrigin,
 ) -> Result<TsigKey, KeyError> {
-    parse_key_file(text, name)
+    let parsed = match keygen_format(text) {
+        Some(KeygenFormat::Private) => parse_private_file(text, name, &origin),
+        Some(KeygenFormat::KeyRecord) => parse_key_record(text, name),
+        None => parse_key_file(text, name),
+    };
+    parsed
         .map_err(|message| KeyError::Syntax {
             origin: origin.clone(),
             message,
@@ -125,6 +138,144 @@ fn decode_secret(text: &str) -> Result<Secret, String> {
         return Err("the secret is empty".into());
     }
     Ok(Secret::new(bytes))
+}
+
+/// The two files of a `dnssec-keygen` HMAC key.
+enum KeygenFormat {
+    /// `K….private`: `Private-key-format:`, `Algorithm:`, `Key:` lines.
+    Private,
+    /// `K….key`: one KEY record holding the secret.
+    KeyRecord,
+}
+
+/// Which `dnssec-keygen` file `text` is, if it is one.
+fn keygen_format(text: &str) -> Option<KeygenFormat> {
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with(';') && !l.starts_with('#'));
+    let first = lines.next()?;
+    if first
+        .get(..19)
+        .is_some_and(|p| p.eq_ignore_ascii_case("private-key-format:"))
+    {
+        return Some(KeygenFormat::Private);
+    }
+    let words: Vec<&str> = first.split_whitespace().collect();
+    // owner [ttl] [class] KEY flags protocol algorithm key…
+    let at = words.iter().position(|w| w.eq_ignore_ascii_case("KEY"))?;
+    (1..=3).contains(&at).then_some(KeygenFormat::KeyRecord)
+}
+
+/// The TSIG algorithm of a `dnssec-keygen` algorithm number.
+fn keygen_algorithm(number: &str) -> Result<TsigAlgorithm, String> {
+    Ok(match number.trim() {
+        "157" => TsigAlgorithm::HmacMd5,
+        "161" => TsigAlgorithm::HmacSha1,
+        "162" => TsigAlgorithm::HmacSha224,
+        "163" => TsigAlgorithm::HmacSha256,
+        "164" => TsigAlgorithm::HmacSha384,
+        "165" => TsigAlgorithm::HmacSha512,
+        other => {
+            return Err(format!(
+                "algorithm {other} is not an HMAC algorithm: this is a DNSSEC key, not a TSIG key (dnssec-keygen HMAC keys are 157 hmac-md5, 161 hmac-sha1, 162 hmac-sha224, 163 hmac-sha256, 164 hmac-sha384, 165 hmac-sha512)"
+            ))
+        }
+    })
+}
+
+/// The key name of a `K<name>.+<alg>+<id>.private` file.
+fn keygen_name_from_path(origin: &KeyOrigin) -> Result<String, String> {
+    let hint = "dnssec-keygen names the file K<name>.+<algorithm>+<id>.private: keep that name, or give the .key file beside it";
+    let KeyOrigin::File(path) = origin else {
+        return Err(format!(
+            "a .private file names its key in its file name: {hint}"
+        ));
+    };
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    file.strip_prefix('K')
+        .and_then(|rest| rest.split_once(".+"))
+        .map(|(name, _)| name.to_string())
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| format!("cannot tell the key name from the file name \"{file}\": {hint}"))
+}
+
+fn check_wanted(found: &str, wanted: Option<&str>) -> Result<(), String> {
+    match wanted {
+        Some(wanted)
+            if !found
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(wanted.trim_end_matches('.')) =>
+        {
+            Err(format!(
+                "no key named \"{wanted}\" in the file (it holds \"{found}\")"
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `K<name>.+<alg>+<id>.private` as dnssec-keygen wrote it for HMAC keys.
+fn parse_private_file(
+    text: &str,
+    wanted: Option<&str>,
+    origin: &KeyOrigin,
+) -> Result<ParsedKey, String> {
+    let mut algorithm = None;
+    let mut secret = None;
+    for (number, line) in text.lines().enumerate() {
+        let Some((field, value)) = line.split_once(':') else {
+            continue;
+        };
+        let line = number + 1;
+        match field.trim().to_ascii_lowercase().as_str() {
+            "algorithm" => {
+                let number = value.split_whitespace().next().unwrap_or("");
+                algorithm =
+                    Some(keygen_algorithm(number).map_err(|e| format!("line {line}: {e}"))?);
+            }
+            "key" => {
+                secret = Some(decode_secret(value).map_err(|e| format!("line {line}: {e}"))?);
+            }
+            _ => {}
+        }
+    }
+    let algorithm = algorithm.ok_or("the .private file has no Algorithm: line")?;
+    let secret = secret
+        .ok_or("the .private file has no Key: line (an HMAC key has one; is this a DNSSEC key?)")?;
+    let name = keygen_name_from_path(origin)?;
+    check_wanted(&name, wanted)?;
+    Ok((parse_key_name(&name)?, algorithm, secret))
+}
+
+/// `<name>. [ttl] [class] KEY <flags> <protocol> <algorithm> <base64…>`, the
+/// `.key` half of a dnssec-keygen HMAC pair (the secret is in it too).
+fn parse_key_record(text: &str, wanted: Option<&str>) -> Result<ParsedKey, String> {
+    for (number, line) in text.lines().enumerate() {
+        let content = line.split(';').next().unwrap_or("").trim();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = content.split_whitespace().collect();
+        let line = number + 1;
+        let Some(at) = words.iter().position(|w| w.eq_ignore_ascii_case("KEY")) else {
+            return Err(format!("line {line}: expected a KEY record"));
+        };
+        let (Some(name), Some(algorithm)) = (words.first(), words.get(at + 3)) else {
+            return Err(format!(
+                "line {line}: expected NAME KEY FLAGS PROTOCOL ALGORITHM KEY-DATA"
+            ));
+        };
+        let algorithm = keygen_algorithm(algorithm).map_err(|e| format!("line {line}: {e}"))?;
+        let data: String = words.iter().skip(at + 4).copied().collect();
+        let secret = decode_secret(&data).map_err(|e| format!("line {line}: {e}"))?;
+        check_wanted(name, wanted)?;
+        return Ok((parse_key_name(name)?, algorithm, secret));
+    }
+    Err("the file holds no KEY record".into())
 }
 
 #[derive(Debug, PartialEq)]
@@ -364,6 +515,93 @@ mod tests {
             assert!(err.contains(want), "{text:?}: {err}");
             assert!(!err.contains("AAAA") && !err.contains("notbase64"), "{err}");
         }
+    }
+
+    #[test]
+    fn reads_dnssec_keygen_hmac_pairs() {
+        // Issue 18: what dnssec-keygen -a HMAC-SHA512 -b 512 -n HOST wrote
+        // before BIND 9.13 (a throwaway test secret).
+        const SECRET: &str =
+            "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0=";
+        let private = format!(
+            "Private-key-format: v1.3\nAlgorithm: 165 (HMAC_SHA512)\nKey: {SECRET}\nBits: AAA=\nCreated: 20140101000000\nPublish: 20140101000000\nActivate: 20140101000000\n"
+        );
+        let path = std::path::PathBuf::from("/etc/bind/Kkms-publisher.+165+41851.private");
+        let key = parse_key_text(&private, None, KeyOrigin::File(path.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(key.name.to_ascii(), "kms-publisher");
+        assert_eq!(key.algorithm, TsigAlgorithm::HmacSha512);
+        assert_eq!(key.secret.expose().len(), 56);
+        assert!(parse_key_text(
+            &private,
+            Some("kms-publisher."),
+            KeyOrigin::File(path.clone())
+        )
+        .is_ok());
+        let other = parse_key_text(&private, Some("other"), KeyOrigin::File(path)).err();
+        assert!(other
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("no key named"));
+
+        let record = format!(
+            "; a comment\nkms-publisher. IN KEY 512 3 165 {}\n {}\n",
+            &SECRET[..20],
+            ""
+        );
+        let record = record.replace(
+            &SECRET[..20],
+            &format!("{} {}", &SECRET[..20], &SECRET[20..]),
+        );
+        let key = parse_key_text(
+            &record,
+            None,
+            KeyOrigin::File("Kkms-publisher.+165+41851.key".into()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(key.name.to_ascii(), "kms-publisher.");
+        assert_eq!(key.algorithm, TsigAlgorithm::HmacSha512);
+        assert_eq!(key.secret.expose().len(), 56);
+
+        // A DNSSEC key pair is not a TSIG key, and says so.
+        let dnssec = "Private-key-format: v1.3\nAlgorithm: 8 (RSASHA256)\nModulus: AAAA\n";
+        let error = parse_key_text(dnssec, None, KeyOrigin::File("Kx.+008+1.private".into()))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("not an HMAC algorithm"), "{error}");
+        // Without its file name, a .private file cannot name its key.
+        let error = parse_key_text(&private, None, KeyOrigin::Env("X".into()))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("K<name>.+<algorithm>+<id>.private"),
+            "{error}"
+        );
+        assert!(!error.contains(SECRET));
+    }
+
+    #[test]
+    fn latin1_comments_do_not_refuse_a_key_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("kms.key");
+        let mut bytes = b"# cl\xe9 de l'\xe9quipe r\xe9seau\n".to_vec();
+        bytes.extend_from_slice(KEYGEN.as_bytes());
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+        let key = load_key_file(&path, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(key.name.to_ascii(), "kmsdns-test");
+        let keygen = dir.path().join("Kkms-publisher.+163+00001.private");
+        std::fs::write(
+            &keygen,
+            "Private-key-format: v1.2\nAlgorithm: 163 (HMAC_SHA256)\nKey: 4nL0Vq3m2oQm0l4p0m8Qe5l0a7Bq3Xw8u2h8Wn1b6xY=\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let key = load_key_file(&keygen, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (key.name.to_ascii().as_str(), key.algorithm),
+            ("kms-publisher", TsigAlgorithm::HmacSha256)
+        );
     }
 
     #[test]
