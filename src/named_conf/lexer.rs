@@ -47,21 +47,33 @@ pub(crate) struct LexError {
 }
 
 /// Cuts a whole file into tokens, one at a time.
-pub(crate) struct Lexer<'a> {
-    text: &'a str,
+pub(crate) struct Lexer {
+    text: String,
     pos: usize,
     line: u32,
     column: u32,
 }
 
-impl<'a> Lexer<'a> {
+impl Lexer {
     /// Starts at the beginning of `text`.
-    pub fn new(text: &'a str) -> Self {
+    pub fn new(text: impl Into<String>) -> Self {
         Lexer {
-            text,
+            text: text.into(),
             pos: 0,
             line: 1,
             column: 1,
+        }
+    }
+
+    /// Skips a UTF-8 byte order mark at the very start of the text and says
+    /// whether there was one. named does not skip it: it reads the mark as
+    /// the start of the first word, and refuses the file.
+    pub fn skip_byte_order_mark(&mut self) -> bool {
+        if self.pos == 0 && self.text.starts_with('\u{feff}') {
+            self.pos = '\u{feff}'.len_utf8();
+            true
+        } else {
+            false
         }
     }
 
@@ -138,6 +150,43 @@ impl<'a> Lexer<'a> {
                 break;
             }
             self.bump();
+        }
+    }
+
+    /// Skips the bracketed text of a block whose `{` was just read, up to
+    /// and including its matching `}`, as `isc_lex` reads BIND's
+    /// "bracketed text" (`dyndb`, `plugin` and `dnsrps-options`
+    /// parameters): braces nest, a backslash quotes the next character,
+    /// and neither comments nor quotes mean anything inside.
+    pub fn skip_bracketed_text(
+        &mut self,
+        open_line: u32,
+        open_column: u32,
+    ) -> Result<(), LexError> {
+        let mut depth = 1usize;
+        let mut escaped = false;
+        loop {
+            let Some(c) = self.bump() else {
+                return Err(LexError {
+                    line: open_line,
+                    column: open_column,
+                    message:
+                        "unexpected end of file: the '{' of this bracketed text is never closed"
+                            .to_string(),
+                });
+            };
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
         }
     }
 
@@ -402,6 +451,29 @@ mod tests {
     fn error_never_quotes_string_contents() {
         let e = error("secret \"c2VjcmV0");
         assert!(!e.message.contains("c2VjcmV0"), "{e:?}");
+    }
+
+    #[test]
+    fn bracketed_text_is_skipped_whole() {
+        // Issue 18: `dyndb x "x.so" { a. b. };` is free text to BIND.
+        let mut lexer = Lexer::new("{ a. b. { nested } \\} /* # \" }; next");
+        let open = lexer.next_token().ok();
+        assert_eq!(open.map(|t| t.kind), Some(TokenKind::Open));
+        assert!(lexer.skip_bracketed_text(1, 1).is_ok());
+        let rest: Vec<TokenKind> = std::iter::from_fn(|| match lexer.next_token() {
+            Ok(Token {
+                kind: TokenKind::End,
+                ..
+            })
+            | Err(_) => None,
+            Ok(t) => Some(t.kind),
+        })
+        .collect();
+        assert_eq!(rest, vec![TokenKind::Semicolon, word("next")]);
+        let mut open_forever = Lexer::new("{ a { b }");
+        let _ = open_forever.next_token();
+        let e = open_forever.skip_bracketed_text(1, 1).err();
+        assert_eq!(e.map(|e| (e.line, e.column)), Some((1, 1)));
     }
 
     #[test]

@@ -15,25 +15,32 @@
 //! (`named.conf:12:5: missing ';' after 'master', found '}'`), input of any
 //! kind is read without panicking, and the work is bounded by [`Limits`].
 
+pub mod acl;
+pub mod check;
+mod glob;
 pub mod grants;
 mod lexer;
 pub mod model;
 mod name;
 pub mod syntax;
+pub mod update;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use acl::Endpoint;
+pub use check::{Refusal, Rejection};
 pub use grants::{
-    analyse_zone, audit_domains, find_zone, vlmcs_name, zones_holding, AclSource, GrantIssue,
-    NameScope, ScopedZone, TypeScope, ZoneAudit, ZoneLookup, MAX_ACL_DEPTH,
+    audit_domains, audit_zones, find_zone, vlmcs_name, zones_holding, Access, AclSource,
+    GrantIssue, NameScope, Reach, ScopedZone, TypeScope, Verdict, ZoneAudit, ZoneLookup,
 };
 pub use model::{
-    Acl, AddressMatchElement, AddressMatchList, ElementKind, Key, NamedConf, Options,
+    Acl, AddressMatchElement, AddressMatchList, Dlz, ElementKind, Key, NamedConf, Options,
     PrimariesList, RemoteServer, RuleMode, RuleType, UpdatePolicy, UpdateRule, View, Zone,
 };
 pub use syntax::Limits;
+pub use update::{Decision, Denial, Outcome, Server, UpdateRequest};
 
 /// A place in a configuration file: 1-based line and column (characters).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -166,7 +173,7 @@ impl NamedConf {
     pub fn load_with_limits(path: &Path, limits: Limits) -> Result<NamedConf, NamedConfError> {
         let mut reader = syntax::Reader::new(path, limits);
         let tree = reader.read_top(path)?;
-        NamedConf::from_tree(tree, reader.files)
+        NamedConf::from_tree_and_rejections(tree, reader.files, reader.rejections)
     }
 
     /// Parses `text` as the content of the file `path` (relative includes
@@ -185,6 +192,6 @@ impl NamedConf {
     ) -> Result<NamedConf, NamedConfError> {
         let mut reader = syntax::Reader::new(path, limits);
         let tree = reader.parse_text(path, text)?;
-        NamedConf::from_tree(tree, reader.files)
+        NamedConf::from_tree_and_rejections(tree, reader.files, reader.rejections)
     }
 }

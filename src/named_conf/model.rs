@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use super::check::Rejection;
 use super::name::Labels;
 use super::syntax::{Block, Item, Statement, Word};
 use super::{Location, NamedConfError};
@@ -33,8 +34,26 @@ pub struct NamedConf {
     pub zones: Vec<Zone>,
     /// `view` statements, in order (BIND matches clients to the first).
     pub views: Vec<View>,
+    /// Top-level `dlz` statements (zones served by a DLZ driver).
+    pub dlz: Vec<Dlz>,
+    /// Why named would refuse to load this configuration, if it would:
+    /// no grant of a configuration named does not load is ever in force.
+    pub rejections: Vec<Rejection>,
     /// The generic statement tree, includes spliced in, secrets redacted.
     pub tree: Vec<Statement>,
+}
+
+/// `dlz NAME { database "DRIVER ARGS"; … };`: zones served by a DLZ
+/// driver (Samba AD's `dlopen …/dlz_bind9_18.so`, a SQL backend). Which
+/// zones, and who may update them, is up to the driver, not named.conf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dlz {
+    /// The DLZ name.
+    pub name: String,
+    /// The `database` string: the driver and its arguments.
+    pub database: Option<String>,
+    /// Where the statement is.
+    pub at: Location,
 }
 
 /// The parts of `options` the audit uses.
@@ -45,6 +64,14 @@ pub struct Options {
     /// `allow-update`, inherited by primary zones that set neither it nor
     /// `update-policy`.
     pub allow_update: Option<AddressMatchList>,
+    /// `allow-query`, inherited by zones: named refuses an update from a
+    /// client that may not query the zone.
+    pub allow_query: Option<AddressMatchList>,
+    /// `session-keyname`: the name of the key `update-policy local` grants
+    /// (`local-ddns` by default).
+    pub session_keyname: Option<String>,
+    /// `session-keyfile none;`: no session key at all.
+    pub session_key_disabled: bool,
     /// Where the `options` statement is.
     pub at: Option<Location>,
 }
@@ -67,6 +94,8 @@ pub struct Key {
     pub name: String,
     /// The algorithm, when given.
     pub algorithm: Option<String>,
+    /// Whether it has a `secret` (the secret itself is never kept).
+    pub has_secret: bool,
     /// Where the statement is.
     pub at: Location,
 }
@@ -104,12 +133,21 @@ pub struct View {
     pub class: Option<String>,
     /// `match-clients`.
     pub match_clients: Option<AddressMatchList>,
+    /// `match-destinations`.
+    pub match_destinations: Option<AddressMatchList>,
+    /// `match-recursive-only yes`: only recursive queries match the view,
+    /// never an UPDATE.
+    pub match_recursive_only: bool,
     /// `allow-update` at view level, inherited by its primary zones.
     pub allow_update: Option<AddressMatchList>,
+    /// `allow-query` at view level, inherited by its zones.
+    pub allow_query: Option<AddressMatchList>,
     /// Keys defined inside the view.
     pub keys: Vec<Key>,
     /// Zones of the view.
     pub zones: Vec<Zone>,
+    /// `dlz` statements of the view.
+    pub dlz: Vec<Dlz>,
     /// Where the statement is.
     pub at: Location,
 }
@@ -127,8 +165,12 @@ pub struct Zone {
     pub file: Option<String>,
     /// `allow-update` set in the zone itself.
     pub allow_update: Option<AddressMatchList>,
+    /// `allow-query` set in the zone itself.
+    pub allow_query: Option<AddressMatchList>,
     /// `update-policy`.
     pub update_policy: Option<UpdatePolicy>,
+    /// `dlz NAME`: the zone's data comes from that DLZ driver.
+    pub dlz: Option<String>,
     /// `primaries` / `masters` of a secondary zone.
     pub primaries: Option<Vec<RemoteServer>>,
     /// `in-view NAME`: the zone is the one of that view.
@@ -451,6 +493,13 @@ fn list_of(statement: &Statement) -> Result<AddressMatchList, NamedConfError> {
     }
 }
 
+/// The statements of `block` as an address match list.
+pub(crate) fn address_match_list_of_block(
+    block: &Block,
+) -> Result<AddressMatchList, NamedConfError> {
+    address_match_list(block)
+}
+
 fn address_match_list(block: &Block) -> Result<AddressMatchList, NamedConfError> {
     let elements = block
         .statements
@@ -591,6 +640,29 @@ fn key(statement: &Statement) -> Result<Key, NamedConfError> {
     Ok(Key {
         name: name.text.clone(),
         algorithm,
+        has_secret: block.statements.iter().any(|s| s.is("secret")),
+        at: statement.at.clone(),
+    })
+}
+
+/// BIND's booleans: `yes`, `true`, `1` (and their opposites).
+fn is_yes(text: &str) -> bool {
+    ["yes", "true", "1"]
+        .iter()
+        .any(|y| y.eq_ignore_ascii_case(text))
+}
+
+fn dlz(statement: &Statement) -> Result<Dlz, NamedConfError> {
+    let (name, _, block) = named_block(statement, "dlz")?;
+    let database = block
+        .statements
+        .iter()
+        .find(|s| s.is("database"))
+        .and_then(|s| s.head().nth(1))
+        .map(|w| w.text.clone());
+    Ok(Dlz {
+        name,
+        database,
         at: statement.at.clone(),
     })
 }
@@ -689,7 +761,9 @@ fn zone(statement: &Statement) -> Result<Zone, NamedConfError> {
         zone_type: None,
         file: None,
         allow_update: None,
+        allow_query: None,
         update_policy: None,
+        dlz: None,
         primaries: None,
         in_view: None,
         at: statement.at.clone(),
@@ -703,7 +777,9 @@ fn zone(statement: &Statement) -> Result<Zone, NamedConfError> {
             "file" => zone.file = Some(value(inner)?),
             "in-view" => zone.in_view = Some(value(inner)?),
             "allow-update" => zone.allow_update = Some(list_of(inner)?),
+            "allow-query" => zone.allow_query = Some(list_of(inner)?),
             "update-policy" => zone.update_policy = Some(update_policy(inner)?),
+            "dlz" => zone.dlz = Some(value(inner)?),
             "primaries" | "masters" => {
                 zone.primaries = inner.block().map(remote_servers);
             }
@@ -719,9 +795,13 @@ fn view(statement: &Statement) -> Result<View, NamedConfError> {
         name,
         class,
         match_clients: None,
+        match_destinations: None,
+        match_recursive_only: false,
         allow_update: None,
+        allow_query: None,
         keys: Vec::new(),
         zones: Vec::new(),
+        dlz: Vec::new(),
         at: statement.at.clone(),
     };
     for inner in &block.statements {
@@ -730,9 +810,13 @@ fn view(statement: &Statement) -> Result<View, NamedConfError> {
         };
         match keyword.text.to_ascii_lowercase().as_str() {
             "match-clients" => view.match_clients = Some(list_of(inner)?),
+            "match-destinations" => view.match_destinations = Some(list_of(inner)?),
+            "match-recursive-only" => view.match_recursive_only = is_yes(&value(inner)?),
             "allow-update" => view.allow_update = Some(list_of(inner)?),
+            "allow-query" => view.allow_query = Some(list_of(inner)?),
             "key" => view.keys.push(key(inner)?),
             "zone" => view.zones.push(zone(inner)?),
+            "dlz" => view.dlz.push(dlz(inner)?),
             _ => {}
         }
     }
@@ -752,6 +836,14 @@ fn options(statement: &Statement) -> Result<Options, NamedConfError> {
             options.directory = Some(value(inner)?);
         } else if inner.is("allow-update") {
             options.allow_update = Some(list_of(inner)?);
+        } else if inner.is("allow-query") {
+            options.allow_query = Some(list_of(inner)?);
+        } else if inner.is("session-keyname") {
+            options.session_keyname = Some(value(inner)?);
+        } else if inner.is("session-keyfile") {
+            let file = inner.head().nth(1);
+            options.session_key_disabled =
+                file.is_some_and(|w| !w.quoted && w.text.eq_ignore_ascii_case("none"));
         }
     }
     Ok(options)
@@ -763,6 +855,17 @@ impl NamedConf {
         tree: Vec<Statement>,
         files: Vec<PathBuf>,
     ) -> Result<NamedConf, NamedConfError> {
+        Self::from_tree_and_rejections(tree, files, Vec::new())
+    }
+
+    /// Builds the model from a statement tree read from `files`, with what
+    /// the reader already found that named refuses, then checks it as
+    /// named does when it loads ([`check`](super::check)).
+    pub(crate) fn from_tree_and_rejections(
+        tree: Vec<Statement>,
+        files: Vec<PathBuf>,
+        rejections: Vec<Rejection>,
+    ) -> Result<NamedConf, NamedConfError> {
         let mut conf = NamedConf {
             files,
             options: Options::default(),
@@ -771,6 +874,8 @@ impl NamedConf {
             primaries: Vec::new(),
             zones: Vec::new(),
             views: Vec::new(),
+            dlz: Vec::new(),
+            rejections,
             tree: Vec::new(),
         };
         for statement in &tree {
@@ -790,6 +895,7 @@ impl NamedConf {
                 "key" => conf.keys.push(key(statement)?),
                 "view" => conf.views.push(view(statement)?),
                 "zone" => conf.zones.push(zone(statement)?),
+                "dlz" => conf.dlz.push(dlz(statement)?),
                 "primaries" | "masters" => {
                     let (name, _, block) = named_block(statement, "primaries")?;
                     conf.primaries.push(PrimariesList {
@@ -802,7 +908,14 @@ impl NamedConf {
             }
         }
         conf.tree = tree;
+        let found = super::check::load_checks(&conf);
+        conf.rejections.extend(found);
         Ok(conf)
+    }
+
+    /// True when named would load this configuration.
+    pub fn loads(&self) -> bool {
+        self.rejections.is_empty()
     }
 
     /// The view named `name`.
@@ -810,9 +923,10 @@ impl NamedConf {
         self.views.iter().find(|v| v.name == name)
     }
 
-    /// The top-level ACL named `name` (ACLs cannot be defined in views).
+    /// The top-level ACL named `name` (ACLs cannot be defined in views);
+    /// BIND compares ACL names ignoring case (`get_acl_def`: strcasecmp).
     pub fn acl(&self, name: &str) -> Option<&Acl> {
-        self.acls.iter().find(|a| a.name == name)
+        self.acls.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The key named `name` as seen from `view` (its own keys, then the

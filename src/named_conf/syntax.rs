@@ -8,24 +8,34 @@
 //! end with their block (`zone`, `view`, `acl`, `key`, `options`, …) a
 //! missing `;` after `}` is reported the way `named-checkconf` does.
 //!
-//! `include "path";` is followed where it stands, at any level. BIND
-//! resolves a relative path against its working directory, and changes to
-//! `directory` the moment it reads that option; so a relative path is
-//! looked up in `directory` once a top-level `options` has set it, then
-//! next to the including file, then next to the top file (the working
-//! directory of an administrator running the audit is not named's).
+//! `include "path";` is followed where it stands, at any level, and a path
+//! with `*`, `?` or `[…]` includes every file it matches, in sorted order,
+//! as BIND 9.18 does. BIND resolves a relative path against its working
+//! directory, and changes to `directory` the moment it reads that option;
+//! so a relative path is looked up in `directory` once a top-level
+//! `options` has set it, then next to the including file, then next to the
+//! top file (the working directory of an administrator running the audit
+//! is not named's). Included files are stacked sources, not recursion:
+//! there is no limit on their number or on the depth of includes, and a
+//! file that includes itself, directly or not, is an error naming the
+//! cycle.
 //!
-//! Bounded: file size, total size, number of includes, include depth and
-//! block nesting all have limits ([`Limits`]), and the words of a `secret`
-//! statement (and everything but the algorithm inside a `key` block) are
-//! replaced by `<redacted>` as they are read, so no TSIG secret is kept in
-//! the tree or quoted in an error.
+//! The blocks of `dyndb`, `plugin` and `dnsrps-options` are free text to
+//! BIND (its "bracketed text"): they are skipped as balanced braces.
+//!
+//! Bounded only where BIND would exhaust memory or its stack: file size,
+//! total size and block nesting have limits ([`Limits`]) far above any real
+//! configuration. The words of a `secret` statement (and everything but
+//! the algorithm inside a `key` block) are replaced by `<redacted>` as they
+//! are read, so no TSIG secret is kept in the tree or quoted in an error.
 
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::check::{Refusal, Rejection};
+use super::glob;
 use super::lexer::{Lexer, Token, TokenKind};
 use super::{IncludeProblem, Location, NamedConfError};
 
@@ -117,15 +127,18 @@ impl fmt::Display for Word {
     }
 }
 
-/// Bounds on what one load may read; the defaults are far above any real
-/// configuration.
+/// Bounds on what one load may read. BIND itself has none; the defaults
+/// are far above any real configuration (a hosting setup with one include
+/// per zone and 100,000 zones stays well inside them) and only keep hostile
+/// input from exhausting memory or the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Deepest `{ … }` nesting (BIND's own grammar needs about 5).
+    /// Deepest `{ … }` nesting (BIND's own grammar needs about 5; nested
+    /// address match lists add a few).
     pub max_depth: usize,
-    /// Most files read through `include`.
+    /// Most files read through `include` (none by default).
     pub max_includes: usize,
-    /// Deepest chain of includes.
+    /// Deepest chain of includes (none by default: cycles are detected).
     pub max_include_depth: usize,
     /// Largest single file, in bytes.
     pub max_file_bytes: u64,
@@ -136,11 +149,11 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_depth: 32,
-            max_includes: 256,
-            max_include_depth: 16,
-            max_file_bytes: 16 << 20,
-            max_total_bytes: 64 << 20,
+            max_depth: 256,
+            max_includes: usize::MAX,
+            max_include_depth: usize::MAX,
+            max_file_bytes: 256 << 20,
+            max_total_bytes: 1 << 30,
         }
     }
 }
@@ -165,6 +178,7 @@ const ENDS_WITH_BLOCK: &[&str] = &[
     "channel",
     "controls",
     "dlz",
+    "dnsrps-options",
     "dnssec-policy",
     "dyndb",
     "forwarders",
@@ -203,6 +217,14 @@ fn ends_with_block(parent: Option<&str>, keyword: Option<&str>) -> bool {
     ENDS_WITH_BLOCK
         .iter()
         .any(|k| k.eq_ignore_ascii_case(keyword))
+}
+
+/// Statements whose block is bracketed text to BIND (`cfg_type_bracketed_text`):
+/// free text handed to a module, read as balanced braces.
+const BRACKETED_TEXT: &[&str] = &["dyndb", "plugin", "dnsrps-options"];
+
+fn is_bracketed_text(keyword: Option<&str>) -> bool {
+    keyword.is_some_and(|k| BRACKETED_TEXT.iter().any(|b| b.eq_ignore_ascii_case(k)))
 }
 
 /// True when the next word may be a TSIG secret: it follows a `secret`
@@ -259,12 +281,20 @@ fn describe_item(item: &Item) -> String {
 }
 
 /// Reads a configuration file and everything it includes.
+///
+/// Included files are read as BIND reads them: as further sources on a
+/// stack under the same parser (`parser_openfile`), not by recursion, so a
+/// long chain of includes costs no stack. Each source is read when it comes
+/// to the top: an `include` of a pattern stacks all its matches, the first
+/// on top.
 pub(crate) struct Reader {
     limits: Limits,
     /// Every file read, in the order they were opened.
     pub files: Vec<PathBuf>,
-    /// Canonical paths of the files being read, outermost first.
-    stack: Vec<PathBuf>,
+    /// What named would refuse in the text itself (a byte order mark).
+    pub rejections: Vec<Rejection>,
+    /// The sources being read, the current one last.
+    sources: Vec<Source>,
     /// Directory of the top file.
     top_dir: PathBuf,
     /// `directory` from `options`, once seen.
@@ -272,29 +302,19 @@ pub(crate) struct Reader {
     total_bytes: u64,
 }
 
-/// Where the reader is in one file.
-struct Cursor<'t> {
-    lexer: Lexer<'t>,
+/// One file on the reader's stack.
+struct Source {
+    /// `None` until the file is opened, when it comes to the top.
+    lexer: Option<Lexer>,
     file: Arc<Path>,
     /// Directory of this file, for relative includes.
     dir: PathBuf,
-}
-
-impl Cursor<'_> {
-    fn at(&self, line: u32, column: u32) -> Location {
-        Location {
-            file: Arc::clone(&self.file),
-            line,
-            column,
-        }
-    }
-
-    fn next(&mut self) -> Result<Token, NamedConfError> {
-        self.lexer.next_token().map_err(|e| NamedConfError::Syntax {
-            at: self.at(e.line, e.column),
-            message: e.message,
-        })
-    }
+    /// The canonical path, for cycle detection.
+    canonical: PathBuf,
+    /// Block depth of the `include` that stacked it (0 for the top file).
+    depth: usize,
+    /// The `include` statement and its path as written (none for the top).
+    include: Option<(Location, String)>,
 }
 
 fn syntax(at: Location, message: impl Into<String>) -> NamedConfError {
@@ -310,7 +330,8 @@ impl Reader {
         Reader {
             limits,
             files: Vec::new(),
-            stack: Vec::new(),
+            rejections: Vec::new(),
+            sources: Vec::new(),
             top_dir: parent_dir(path),
             directory: None,
             total_bytes: 0,
@@ -325,6 +346,8 @@ impl Reader {
                 file: path.to_path_buf(),
                 source,
             })?;
+        // named reads bytes: text outside UTF-8 (Latin-1 comments) is
+        // kept as replacement characters.
         let text = String::from_utf8_lossy(&bytes).into_owned();
         self.parse_text(path, &text)
     }
@@ -337,16 +360,33 @@ impl Reader {
         text: &str,
     ) -> Result<Vec<Statement>, NamedConfError> {
         self.files.push(path.to_path_buf());
-        self.stack
-            .push(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
-        let mut cursor = Cursor {
-            lexer: Lexer::new(text),
-            file: Arc::from(path),
+        let file: Arc<Path> = Arc::from(path);
+        let mut lexer = Lexer::new(text);
+        self.note_byte_order_mark(&mut lexer, &file);
+        self.sources.push(Source {
+            lexer: Some(lexer),
+            file,
             dir: parent_dir(path),
-        };
-        let result = self.statements(&mut cursor, 0, None, None);
-        self.stack.pop();
+            canonical: fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+            depth: 0,
+            include: None,
+        });
+        let result = self.statements(0, None, None);
+        self.sources.clear();
         result
+    }
+
+    fn note_byte_order_mark(&mut self, lexer: &mut Lexer, file: &Arc<Path>) {
+        if lexer.skip_byte_order_mark() {
+            self.rejections.push(Rejection {
+                at: Location {
+                    file: Arc::clone(file),
+                    line: 1,
+                    column: 1,
+                },
+                refusal: Refusal::ByteOrderMark,
+            });
+        }
     }
 
     fn read_bytes(&mut self, path: &Path) -> std::io::Result<Vec<u8>> {
@@ -379,35 +419,167 @@ impl Reader {
         Ok(bytes)
     }
 
+    /// The current source, opened.
+    fn current(&mut self) -> Result<&mut Source, NamedConfError> {
+        let needs_open = self.sources.last().is_some_and(|s| s.lexer.is_none());
+        if needs_open {
+            self.open_top()?;
+        }
+        self.sources.last_mut().ok_or_else(|| NamedConfError::Read {
+            file: PathBuf::new(),
+            source: std::io::Error::other("no source left to read"),
+        })
+    }
+
+    /// Opens the included file that came to the top of the stack.
+    fn open_top(&mut self) -> Result<(), NamedConfError> {
+        let Some(index) = self.sources.len().checked_sub(1) else {
+            return Ok(());
+        };
+        let (at, name) = self.sources[index]
+            .include
+            .clone()
+            .unwrap_or_else(|| (self.top_location(), String::new()));
+        let problem = |problem| NamedConfError::Include {
+            at: at.clone(),
+            path: name.clone(),
+            problem,
+        };
+        let opened = self.sources[..index]
+            .iter()
+            .filter(|s| s.lexer.is_some())
+            .count();
+        if self.files.len() > self.limits.max_includes {
+            return Err(problem(IncludeProblem::TooMany {
+                limit: self.limits.max_includes,
+            }));
+        }
+        if opened >= self.limits.max_include_depth {
+            return Err(problem(IncludeProblem::TooDeep {
+                limit: self.limits.max_include_depth,
+            }));
+        }
+        let canonical = self.sources[index].canonical.clone();
+        let active: Vec<&Source> = self.sources[..index]
+            .iter()
+            .filter(|s| s.lexer.is_some())
+            .collect();
+        if let Some(first) = active.iter().position(|s| s.canonical == canonical) {
+            let mut chain: Vec<PathBuf> = active[first..]
+                .iter()
+                .map(|s| s.canonical.clone())
+                .collect();
+            chain.push(canonical);
+            return Err(problem(IncludeProblem::Cycle { chain }));
+        }
+        let path = self.sources[index].file.to_path_buf();
+        let bytes = self.read_bytes(&path).map_err(|source| {
+            problem(IncludeProblem::Unreadable {
+                path: path.clone(),
+                source,
+            })
+        })?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let mut lexer = Lexer::new(text);
+        let file = Arc::clone(&self.sources[index].file);
+        self.note_byte_order_mark(&mut lexer, &file);
+        self.files.push(path);
+        self.sources[index].lexer = Some(lexer);
+        Ok(())
+    }
+
+    fn top_location(&self) -> Location {
+        Location {
+            file: self.sources.first().map_or_else(
+                || Arc::from(Path::new("named.conf")),
+                |s| Arc::clone(&s.file),
+            ),
+            line: 1,
+            column: 1,
+        }
+    }
+
+    /// The next token of the current source and where it is.
+    fn next(&mut self) -> Result<(Token, Location), NamedConfError> {
+        let source = self.current()?;
+        let file = Arc::clone(&source.file);
+        let token = match &mut source.lexer {
+            Some(lexer) => lexer.next_token(),
+            None => Ok(Token {
+                kind: TokenKind::End,
+                line: 1,
+                column: 1,
+            }),
+        };
+        let at = |line, column| Location {
+            file: Arc::clone(&file),
+            line,
+            column,
+        };
+        match token {
+            Ok(token) => {
+                let location = at(token.line, token.column);
+                Ok((token, location))
+            }
+            Err(e) => Err(NamedConfError::Syntax {
+                at: at(e.line, e.column),
+                message: e.message,
+            }),
+        }
+    }
+
+    /// Skips the bracketed text of a block whose `{` is at `open`.
+    fn skip_bracketed_text(&mut self, open: &Location) -> Result<(), NamedConfError> {
+        let source = self.current()?;
+        match &mut source.lexer {
+            Some(lexer) => lexer
+                .skip_bracketed_text(open.line, open.column)
+                .map_err(|e| syntax(open.clone(), e.message)),
+            None => Ok(()),
+        }
+    }
+
     /// Statements until the end of the file (`open` is `None`) or until the
     /// `}` that closes the block opened at `open`.
     fn statements(
         &mut self,
-        cursor: &mut Cursor<'_>,
         depth: usize,
         parent: Option<&str>,
         open: Option<&Location>,
     ) -> Result<Vec<Statement>, NamedConfError> {
         let mut out = Vec::new();
         loop {
-            let token = cursor.next()?;
-            let at = cursor.at(token.line, token.column);
+            let (token, at) = self.next()?;
+            let source_depth = self.sources.last().map_or(0, |s| s.depth);
+            let included = self.sources.len() > 1;
             match token.kind {
                 TokenKind::End => {
+                    // The end of an included file goes on in the file that
+                    // included it, if no block of its own is left open.
+                    if included && source_depth == depth {
+                        self.sources.pop();
+                        continue;
+                    }
                     return match open {
                         None => Ok(out),
-                        Some(open) => Err(syntax(
-                            at,
-                            format!(
-                                "unexpected end of file: the '{{' opened at {}:{} is never closed",
-                                open.line, open.column
-                            ),
-                        )),
+                        Some(open) => {
+                            let message = format!(
+                                "unexpected end of file: the '{{' opened at {} is never closed",
+                                place(open, &at)
+                            );
+                            Err(syntax(at, message))
+                        }
                     };
                 }
                 TokenKind::Close => {
                     return match open {
-                        Some(_) => Ok(out),
+                        Some(_) if !(included && source_depth == depth) => Ok(out),
+                        Some(open) => Err(syntax(
+                            at,
+                            format!(
+                                "unexpected '}}': the block it would close was opened in another file ({open})"
+                            ),
+                        )),
                         None => Err(syntax(at, "unexpected '}': no block is open here")),
                     };
                 }
@@ -415,13 +587,12 @@ impl Reader {
                     return Err(syntax(at, "unexpected ';': empty statement"));
                 }
                 kind => {
-                    let statement =
-                        self.statement(cursor, depth, parent, token.line, token.column, kind)?;
+                    let statement = self.statement(depth, parent, at, kind)?;
                     if statement.is("include") {
-                        out.extend(self.include(cursor, &statement, depth, parent)?);
+                        self.include(&statement, depth)?;
                     } else {
                         if depth == 0 && statement.is("options") {
-                            self.note_directory(cursor, &statement);
+                            self.note_directory(&statement);
                         }
                         out.push(statement);
                     }
@@ -430,17 +601,14 @@ impl Reader {
         }
     }
 
-    /// One statement whose first token has been read.
+    /// One statement whose first token, at `start`, has been read.
     fn statement(
         &mut self,
-        cursor: &mut Cursor<'_>,
         depth: usize,
         parent: Option<&str>,
-        line: u32,
-        column: u32,
+        start: Location,
         first: TokenKind,
     ) -> Result<Statement, NamedConfError> {
-        let start = cursor.at(line, column);
         let mut items: Vec<Item> = Vec::new();
         let mut kind = first;
         let mut at = start.clone();
@@ -469,18 +637,22 @@ impl Reader {
                         Some(Item::Word(w)) if !w.quoted => Some(w.text.clone()),
                         _ => None,
                     };
-                    let statements =
-                        self.statements(cursor, depth + 1, keyword.as_deref(), Some(&at))?;
+                    let statements = if is_bracketed_text(keyword.as_deref()) {
+                        self.skip_bracketed_text(&at)?;
+                        Vec::new()
+                    } else {
+                        self.statements(depth + 1, keyword.as_deref(), Some(&at))?
+                    };
                     items.push(Item::Block(Block {
                         statements,
                         at: at.clone(),
                     }));
                     if ends_with_block(parent, keyword.as_deref()) {
-                        let next = cursor.next()?;
+                        let (next, next_at) = self.next()?;
                         if next.kind != TokenKind::Semicolon {
                             let name = keyword.unwrap_or_default();
                             return Err(syntax(
-                                cursor.at(next.line, next.column),
+                                next_at,
                                 format!(
                                     "missing ';' after the '}}' that closes '{name}' (opened at {}:{}), found {}",
                                     at.line,
@@ -504,18 +676,22 @@ impl Reader {
                     ));
                 }
             }
-            let token = cursor.next()?;
-            at = cursor.at(token.line, token.column);
+            let (token, token_at) = self.next()?;
+            at = token_at;
             kind = token.kind;
         }
         Ok(Statement { items, at: start })
     }
 
     /// Records `directory` of a top-level `options` statement, for includes.
-    fn note_directory(&mut self, cursor: &Cursor<'_>, options: &Statement) {
+    fn note_directory(&mut self, options: &Statement) {
         let Some(block) = options.block() else {
             return;
         };
+        let dir_here = self
+            .sources
+            .last()
+            .map_or_else(|| self.top_dir.clone(), |s| s.dir.clone());
         for statement in &block.statements {
             if statement.is("directory") {
                 if let Some(dir) = statement.head().nth(1) {
@@ -523,21 +699,16 @@ impl Reader {
                     self.directory = Some(if dir.is_absolute() {
                         dir
                     } else {
-                        cursor.dir.join(dir)
+                        dir_here.join(dir)
                     });
                 }
             }
         }
     }
 
-    /// Reads the file named by an `include` statement.
-    fn include(
-        &mut self,
-        cursor: &Cursor<'_>,
-        statement: &Statement,
-        depth: usize,
-        parent: Option<&str>,
-    ) -> Result<Vec<Statement>, NamedConfError> {
+    /// Stacks the file, or the files of the pattern, that an `include`
+    /// statement names; the first is read next.
+    fn include(&mut self, statement: &Statement, depth: usize) -> Result<(), NamedConfError> {
         let at = statement.at.clone();
         let name = match statement.items.as_slice() {
             [Item::Word(_), Item::Word(path)] => path.text.clone(),
@@ -548,71 +719,85 @@ impl Reader {
                 ))
             }
         };
-        let problem = |problem| NamedConfError::Include {
-            at: at.clone(),
-            path: name.clone(),
-            problem,
-        };
-        if self.files.len() > self.limits.max_includes {
-            return Err(problem(IncludeProblem::TooMany {
-                limit: self.limits.max_includes,
-            }));
+        let including_dir = self
+            .sources
+            .last()
+            .map_or_else(|| self.top_dir.clone(), |s| s.dir.clone());
+        let (paths, tried) = self.resolve(&including_dir, &name);
+        if paths.is_empty() {
+            return Err(NamedConfError::Include {
+                at,
+                path: name,
+                problem: IncludeProblem::NotFound { tried },
+            });
         }
-        if self.stack.len() >= self.limits.max_include_depth {
-            return Err(problem(IncludeProblem::TooDeep {
-                limit: self.limits.max_include_depth,
-            }));
+        for path in paths.into_iter().rev() {
+            let canonical = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            self.sources.push(Source {
+                lexer: None,
+                dir: parent_dir(&path),
+                file: Arc::from(path.as_path()),
+                canonical,
+                depth,
+                include: Some((at.clone(), name.clone())),
+            });
         }
-        let candidates = self.candidates(&cursor.dir, &name);
-        let Some(path) = candidates.iter().find(|p| p.is_file()).cloned() else {
-            return Err(problem(IncludeProblem::NotFound { tried: candidates }));
-        };
-        let canonical = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if let Some(first) = self.stack.iter().position(|p| *p == canonical) {
-            let mut chain: Vec<PathBuf> = self.stack[first..].to_vec();
-            chain.push(canonical);
-            return Err(problem(IncludeProblem::Cycle { chain }));
-        }
-        let bytes = self.read_bytes(&path).map_err(|source| {
-            problem(IncludeProblem::Unreadable {
-                path: path.clone(),
-                source,
-            })
-        })?;
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        self.files.push(path.clone());
-        self.stack.push(canonical);
-        let mut inner = Cursor {
-            lexer: Lexer::new(&text),
-            file: Arc::from(path.as_path()),
-            dir: parent_dir(&path),
-        };
-        let result = self.statements(&mut inner, depth, parent, None);
-        self.stack.pop();
-        result
+        Ok(())
     }
 
-    /// Where a relative include may be: in `directory` once `options` set it
-    /// (BIND changes to it as soon as it reads it), next to the including
-    /// file, next to the top file.
-    fn candidates(&self, including_dir: &Path, name: &str) -> Vec<PathBuf> {
+    /// The files an include names, and every place looked at. BIND
+    /// resolves a relative path against its working directory, which is
+    /// `directory` once `options` set it; kmsdns also looks next to the
+    /// including file and next to the top file (the administrator's working
+    /// directory is not named's). A pattern (BIND 9.18 globs includes)
+    /// gives all its matches from the first of those places that has any.
+    fn resolve(&self, including_dir: &Path, name: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
         let path = PathBuf::from(name);
-        if path.is_absolute() {
-            return vec![path];
-        }
-        let mut out: Vec<PathBuf> = Vec::new();
-        let dirs = [
-            self.directory.clone(),
-            Some(including_dir.to_path_buf()),
-            Some(self.top_dir.clone()),
-        ];
-        for dir in dirs.into_iter().flatten() {
-            let candidate = dir.join(&path);
-            if !out.contains(&candidate) {
-                out.push(candidate);
+        let dirs: Vec<PathBuf> = if path.is_absolute() {
+            vec![PathBuf::from("/")]
+        } else {
+            let mut dirs: Vec<PathBuf> = Vec::new();
+            for dir in [
+                self.directory.clone(),
+                Some(including_dir.to_path_buf()),
+                Some(self.top_dir.clone()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
             }
+            dirs
+        };
+        let tried: Vec<PathBuf> = if path.is_absolute() {
+            vec![path.clone()]
+        } else {
+            dirs.iter().map(|d| d.join(&path)).collect()
+        };
+        if glob::is_pattern(name) {
+            for dir in &dirs {
+                let found = glob::expand(dir, name);
+                if !found.is_empty() {
+                    return (found, tried);
+                }
+            }
+            return (Vec::new(), tried);
         }
-        out
+        match tried.iter().find(|p| p.is_file()) {
+            Some(found) => (vec![found.clone()], tried),
+            None => (Vec::new(), tried),
+        }
+    }
+}
+
+/// `line:column` of `open`, with its file when it is not the file of `here`.
+fn place(open: &Location, here: &Location) -> String {
+    if open.file == here.file {
+        format!("{}:{}", open.line, open.column)
+    } else {
+        open.to_string()
     }
 }
 
@@ -710,6 +895,166 @@ mod tests {
                 .is_some_and(|e| e.to_string() == "t.conf:1:25: unexpected ';': empty statement"),
             "{error:?}"
         );
+    }
+
+    fn load(path: &Path) -> Result<Vec<Statement>, NamedConfError> {
+        Reader::new(path, Limits::default()).read_top(path)
+    }
+
+    fn write(path: &Path, text: &str) {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+        }
+        fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+
+    fn zone_names(tree: &[Statement]) -> Vec<String> {
+        tree.iter()
+            .filter(|s| s.is("zone"))
+            .filter_map(|s| s.head().nth(1).map(|w| w.text.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn includes_follow_glob_patterns_in_order() {
+        // Issue 18: `include "zones/*.conf";` (BIND 9.18 globs includes).
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let top = dir.path().join("named.conf");
+        write(
+            &top,
+            "include \"zones/*.conf\";\ninclude \"zones/[!b]*.extra\";\n",
+        );
+        for name in ["b", "a", "c"] {
+            write(
+                &dir.path().join(format!("zones/{name}.conf")),
+                &format!("zone \"{name}.example\" {{ type primary; file \"db\"; }};\n"),
+            );
+        }
+        write(
+            &dir.path().join("zones/a.extra"),
+            "zone \"extra.example\" { type primary; file \"db\"; };\n",
+        );
+        write(
+            &dir.path().join("zones/b.extra"),
+            "zone \"not.example\" { type primary; file \"db\"; };\n",
+        );
+        let tree = load(&top).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            zone_names(&tree),
+            ["a.example", "b.example", "c.example", "extra.example"]
+        );
+
+        write(&top, "include \"nothere/*.conf\";\n");
+        let error = load(&top).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("file not found"), "{error}");
+        assert!(
+            error.contains(":1:1: include \"nothere/*.conf\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn no_limit_on_the_number_or_depth_of_includes() {
+        // Issue 18: one include per zone, and deep include chains.
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let top = dir.path().join("named.conf");
+        let mut text = String::new();
+        for i in 0..600 {
+            text.push_str(&format!("include \"zones/z{i}.conf\";\n"));
+            write(
+                &dir.path().join(format!("zones/z{i}.conf")),
+                &format!("zone \"z{i}.example\" {{ type primary; file \"db\"; }};\n"),
+            );
+        }
+        // A chain of 300 includes, each in its own file.
+        text.push_str("include \"chain/0.conf\";\n");
+        for i in 0..300 {
+            write(
+                &dir.path().join(format!("chain/{i}.conf")),
+                &format!("include \"chain/{}.conf\";\n", i + 1),
+            );
+        }
+        write(
+            &dir.path().join("chain/300.conf"),
+            "zone \"deep.example\" { type primary; file \"db\"; };\n",
+        );
+        write(&top, &text);
+        let mut reader = Reader::new(&top, Limits::default());
+        let tree = reader.read_top(&top).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(zone_names(&tree).len(), 601);
+        assert_eq!(reader.files.len(), 1 + 600 + 301);
+        // …with loops still found.
+        write(
+            &dir.path().join("chain/300.conf"),
+            "include \"chain/150.conf\";\n",
+        );
+        let error = load(&top).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("include cycle"), "{error}");
+        assert!(error.contains("chain/300.conf:1:1"), "{error}");
+    }
+
+    #[test]
+    fn nesting_and_sizes_fit_any_real_configuration() {
+        // Issue 18: 32 levels and 16 MiB were refused.
+        let nested = format!("acl a {{ {}any;{} }};", "{ ".repeat(100), " };".repeat(100));
+        assert!(read(&nested).is_ok());
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let top = dir.path().join("named.conf");
+        let mut big = String::with_capacity(20 << 20);
+        let line = format!("# {}\n", "x".repeat(1021));
+        while big.len() < (20 << 20) {
+            big.push_str(&line);
+        }
+        big.push_str("zone \"big.example\" { type primary; file \"db\"; };\n");
+        write(&top, &big);
+        let tree = load(&top).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(zone_names(&tree), ["big.example"]);
+    }
+
+    #[test]
+    fn module_parameters_are_free_text() {
+        // Issue 18: `dyndb x "x.so" { a. b. };` is bracketed text to BIND.
+        let tree = read(
+            "dyndb x \"x.so\" { a. b. { c } };\nplugin query \"filter-aaaa.so\" { filter-aaaa-on-v4 yes; };\nzone \"z.example\" { type primary; file \"db\"; };",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(tree.len(), 3);
+        assert_eq!(zone_names(&tree), ["z.example"]);
+    }
+
+    #[test]
+    fn latin1_comments_are_read() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let top = dir.path().join("named.conf");
+        let mut bytes = b"# cl\xe9 de l'\xe9quipe\n".to_vec();
+        bytes.extend_from_slice(b"zone \"z.example\" { type primary; file \"db\"; };\n");
+        fs::write(&top, bytes).unwrap_or_else(|e| panic!("{e}"));
+        let tree = load(&top).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(zone_names(&tree), ["z.example"]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_noted_and_skipped() {
+        let mut reader = Reader::new(Path::new("t.conf"), Limits::default());
+        let tree = reader
+            .parse_text(
+                Path::new("t.conf"),
+                "\u{feff}zone \"z.example\" { type primary; file \"db\"; };",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(zone_names(&tree), ["z.example"]);
+        assert_eq!(reader.rejections.len(), 1);
+        assert_eq!(reader.rejections[0].refusal, Refusal::ByteOrderMark);
+    }
+
+    #[test]
+    fn a_block_does_not_close_across_files() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let top = dir.path().join("named.conf");
+        write(&top, "options {\n include \"closes.conf\";\n");
+        write(&dir.path().join("closes.conf"), "};\n");
+        let error = load(&top).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("closes.conf:1:1: unexpected '}'"), "{error}");
     }
 
     #[test]

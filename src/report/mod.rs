@@ -134,6 +134,12 @@ pub enum FindingId {
     /// A weight-0 record shares its priority with weighted ones: RFC 2782
     /// gives it a very small chance of being picked first.
     ZeroWeight,
+    /// named refuses to load the named.conf audited: none of its grants is
+    /// in force, and none is judged.
+    NamedConfRejected,
+    /// The zone may be served by a DLZ driver: its permissions are not in
+    /// named.conf.
+    ZoneInDlz,
 }
 
 impl fmt::Display for FindingId {

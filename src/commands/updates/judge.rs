@@ -39,7 +39,7 @@ use hickory_proto::rr::Name;
 
 use crate::commands::updates::permission::{LiveProbe, ProbeAnswer};
 use crate::dns::TsigError;
-use crate::named_conf::{find_zone, GrantIssue, NamedConf, ZoneAudit};
+use crate::named_conf::{find_zone, GrantIssue, NamedConf, Refusal, ZoneAudit};
 use crate::report::{Finding, FindingId, Severity};
 
 /// `text` as an absolute, lower-case domain name (`corp.example.`), the
@@ -124,16 +124,17 @@ fn static_finding(conf: &NamedConf, audit: &ZoneAudit, issue: &GrantIssue) -> Fi
                 absolute(name)
             )),
         ),
-        GrantIssue::AllowUpdateIgnored { .. } => (
-            FindingId::AllowUpdateIgnored,
-            Severity::Warning,
-            Some("remove allow-update: BIND 9.18 refuses to load a zone with both ('allow-update' is ignored when 'update-policy' is present), older versions silently ignore it".into()),
-        ),
         GrantIssue::NarrowGrant { .. } => (FindingId::NarrowGrant, Severity::Ok, None),
         GrantIssue::DenyRule { .. } => (FindingId::DenyRule, Severity::Info, None),
         GrantIssue::NoGrant { name, .. } => (
             FindingId::NoGrant,
-            Severity::Warning,
+            // Found by going through every zone: a zone nobody may
+            // update is worth knowing, nothing to fix.
+            if audit.requested {
+                Severity::Warning
+            } else {
+                Severity::Info
+            },
             Some(format!(
                 "kmsdns publish (and the KMS hosts' own DNS publishing) will be refused; add update-policy {{ grant KEY name {} SRV; }}; (`kmsdns bind`), or keep the records in the zone file by hand",
                 absolute(name)
@@ -146,20 +147,36 @@ fn static_finding(conf: &NamedConf, audit: &ZoneAudit, issue: &GrantIssue) -> Fi
                 "named loads this, but nobody can sign with a key it does not have (BADKEY): the grant is dead; define key \"{key}\" (tsig-keygen) in named.conf or a file it includes, or correct the name"
             )),
         ),
-        GrantIssue::UndefinedAcl { .. } => (
-            FindingId::AclUndefined,
+        GrantIssue::WillNotLoad { rejection } => (
+            match &rejection.refusal {
+                Refusal::UndefinedAcl { .. } => FindingId::AclUndefined,
+                Refusal::AclLoop { .. } => FindingId::AclLoop,
+                Refusal::AllowUpdateWithPolicy { .. } => FindingId::AllowUpdateIgnored,
+                _ => FindingId::NamedConfRejected,
+            },
             Severity::Warning,
-            Some("named-checkconf rejects an undefined ACL, so named will not load this configuration: define the acl or remove the reference".into()),
+            Some("named refuses to load this configuration, so none of its grants is in force and none is judged: fix it (named-checkconf reports it too), then audit again".into()),
         ),
-        GrantIssue::AclLoop { .. } => (
-            FindingId::AclLoop,
+        GrantIssue::DlzZone { .. } => (
+            FindingId::ZoneInDlz,
             Severity::Warning,
-            Some("named-checkconf rejects ACL loops, so named will not load this configuration: break the loop".into()),
+            Some("a DLZ driver decides which zones it serves and who may change them (Samba AD: the zone's ACLs in the directory, `samba-tool dns`); probe the primary with `kmsdns updates --live`".into()),
         ),
-        GrantIssue::AclTooDeep { .. } => (
-            FindingId::AclLoop,
+        GrantIssue::ViewKeyGrant { keys, .. } => (
+            FindingId::GrantTooWide,
             Severity::Warning,
-            Some("flatten the ACLs: kmsdns did not follow them all, so grants beyond this point are not audited".into()),
+            Some(format!(
+                "replace allow-update with {}",
+                grant.replace("KEY", keys.first().map_or("KEY", String::as_str))
+            )),
+        ),
+        GrantIssue::RedirectGrant { name, .. } => (
+            FindingId::GrantTooWide,
+            Severity::Warning,
+            Some(format!(
+                "NS and DNAME at or above the name, or a CNAME at it, send KMS clients to whatever server or name they point at; a key that publishes KMS records needs only: grant KEY name {} SRV;",
+                absolute(name)
+            )),
         ),
         GrantIssue::ZoneNotFound { .. } => (
             FindingId::ZoneNotFound,
@@ -211,7 +228,9 @@ fn subject(audit: &ZoneAudit, issue: &GrantIssue) -> String {
         | GrantIssue::GrantWiderThanNeeded { name, .. }
         | GrantIssue::NarrowGrant { name, .. }
         | GrantIssue::DenyRule { name, .. }
+        | GrantIssue::RedirectGrant { name, .. }
         | GrantIssue::NoGrant { name, .. } => domain_of(name),
+        GrantIssue::DlzZone { name, .. } if name.starts_with("_vlmcs") => domain_of(name),
         _ => match &audit.zone {
             Some(zone) => absolute(zone),
             None => audit

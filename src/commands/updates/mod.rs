@@ -91,12 +91,21 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
         for audit in audit_domains(&conf, &names) {
             let findings = static_findings(&conf, &audit);
             let (verdict, severity) = verdict_of(&findings);
+            // The zone statement, or (no zone: named will not load the
+            // file, or no zone holds the names) the first issue's place.
             let at = audit
                 .names
                 .first()
                 .and_then(|name| find_zone(&conf, audit.view.as_deref(), name))
                 .filter(|_| audit.zone.is_some())
-                .map(|found| found.zone.at.to_string());
+                .map(|found| found.zone.at.to_string())
+                .or_else(|| {
+                    audit
+                        .issues
+                        .iter()
+                        .find_map(|issue| issue.location())
+                        .map(ToString::to_string)
+                });
             let entry = zones.entry(audit.zone.as_deref().map(absolute));
             for name in &audit.names {
                 entry.add_domain(domain_of(name));
