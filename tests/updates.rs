@@ -1211,8 +1211,44 @@ fn malformed_named_conf_is_an_error_with_file_and_line() {
 }
 
 #[test]
-fn no_domains_is_a_usage_error() {
-    let run = kmsdns(None, &["updates", "--named-conf", &fixture("open.conf")]);
+fn named_conf_alone_audits_every_zone() {
+    // Issue 18: without --domain or a configuration, every primary zone of
+    // the file is audited (it used to exit 3, "no domains to audit").
+    let run = kmsdns(
+        None,
+        &[
+            "--format",
+            "json",
+            "updates",
+            "--named-conf",
+            &fixture("open.conf"),
+        ],
+    );
+    assert_eq!(run.status, 2, "{run}");
+    let doc: Value = run.json();
+    assert_eq!(
+        findings(&doc),
+        [
+            (
+                "unsigned-updates-accepted".into(),
+                "critical".into(),
+                "corp.example.".into()
+            ),
+            (
+                "unsigned-updates-accepted".into(),
+                "critical".into(),
+                "inherit.example.".into()
+            ),
+        ]
+    );
+    assert_eq!(
+        zone(&doc, "corp.example.")["static"][0]["who"][0]["verdict"],
+        "anyone"
+    );
+    assert_eq!(doc["details"]["live"], false, "static only: nothing sent");
+
+    // Without --named-conf there is still nothing to audit.
+    let run = kmsdns(None, &["updates"]);
     assert_eq!(run.status, 3, "{run}");
     assert!(run.stderr.contains("--domain"), "{}", run.stderr);
     let run = kmsdns(

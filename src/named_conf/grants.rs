@@ -727,13 +727,20 @@ fn zone_names(zone: &Zone) -> Vec<String> {
             if name.is_wildcard() || !name.is_below(&apex) {
                 continue;
             }
-            let domain = if name.len() >= 2
-                && name.0[..2]
-                    .iter()
-                    .zip(&vlmcs.0)
-                    .all(|(a, b)| a.eq_ignore_ascii_case(b))
-            {
+            let starts = |prefix: &[Vec<u8>]| {
+                name.len() > prefix.len()
+                    && name.0[..prefix.len()]
+                        .iter()
+                        .zip(prefix)
+                        .all(|(a, b)| a.eq_ignore_ascii_case(b))
+            };
+            let domain = if starts(&vlmcs.0) {
                 Labels(name.0[2..].to_vec())
+            } else if starts(&vlmcs.0[1..]) {
+                // `_tcp.<domain>`: above the `_vlmcs._tcp` name of <domain>.
+                Labels(name.0[1..].to_vec())
+            } else if name.0.first().is_some_and(|l| l.starts_with(b"_")) {
+                continue;
             } else if matches!(
                 rule.rule_type,
                 RuleType::Subdomain
@@ -1053,7 +1060,7 @@ fn signers(server: &Server<'_>, view: usize, zone: &ServerZone<'_>) -> Vec<(Sign
                 add(
                     Signer {
                         name: Labels::parse(&format!("host/{host}@{realm}")),
-                        shown: format!("any machine of realm {realm}"),
+                        shown: format!("host/*@{realm}"),
                         principal: true,
                     },
                     Labels::parse(&host),
@@ -1068,7 +1075,7 @@ fn signers(server: &Server<'_>, view: usize, zone: &ServerZone<'_>) -> Vec<(Sign
                 add(
                     Signer {
                         name: Labels::parse(&format!("{upper}$@{realm}")),
-                        shown: format!("any machine of realm {realm}"),
+                        shown: format!("*$@{realm}"),
                         principal: true,
                     },
                     Labels::parse(&format!("{upper}.{realm}")),

@@ -58,6 +58,109 @@ pub struct StaticVerdict {
     pub verdict: Option<FindingId>,
     /// The worst finding's severity.
     pub severity: Severity,
+    /// Who named would let change or redirect each name (none when there is
+    /// no verdict: zone not found, not a primary, DLZ, named would not load
+    /// the file).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub who: Vec<Who>,
+}
+
+/// Who may change, or send elsewhere, the SRV records of one name.
+#[derive(Debug, Clone, Serialize)]
+pub struct Who {
+    /// The `_vlmcs._tcp` name.
+    pub name: String,
+    /// `anyone`, `addresses` (unsigned, from some addresses), `key-holders`
+    /// or `nobody`.
+    pub verdict: WhoVerdict,
+    /// Unsigned requests: `everyone`, `some` or `nobody`.
+    pub unsigned: Reach,
+    /// Each key that gets through, and from where.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyReach>,
+    /// Kerberos principals (GSS-TSIG) that get through.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<KeyReach>,
+    /// An `external` rule lets a daemon decide too.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
+}
+
+/// The verdict of [`Who`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WhoVerdict {
+    /// Unsigned requests from every address.
+    Anyone,
+    /// Unsigned requests from some addresses.
+    Addresses,
+    /// Signed requests only.
+    KeyHolders,
+    /// Nobody.
+    Nobody,
+}
+
+/// How many clients of one kind get through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reach {
+    /// From every address.
+    Everyone,
+    /// From some addresses.
+    Some,
+    /// None.
+    Nobody,
+}
+
+/// One key (or principal) that gets through.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyReach {
+    /// As named.conf writes it.
+    pub key: String,
+    /// From where.
+    pub from: Reach,
+}
+
+impl WhoVerdict {
+    fn word(self) -> &'static str {
+        match self {
+            WhoVerdict::Anyone => "anyone",
+            WhoVerdict::Addresses => "some addresses, unsigned",
+            WhoVerdict::KeyHolders => "key holders",
+            WhoVerdict::Nobody => "nobody",
+        }
+    }
+}
+
+impl Who {
+    /// `who: key holders (k1, k2)` for the text rendering.
+    fn text(&self) -> String {
+        // Keys that get through from no more addresses than unsigned
+        // requests add nothing to the verdict.
+        let beyond = |k: &&KeyReach| match self.unsigned {
+            Reach::Everyone => false,
+            Reach::Some => k.from == Reach::Everyone,
+            Reach::Nobody => true,
+        };
+        let holders: Vec<&str> = self
+            .keys
+            .iter()
+            .chain(&self.principals)
+            .filter(beyond)
+            .map(|k| k.key.as_str())
+            .collect();
+        let mut text = format!("who: {}", self.verdict.word());
+        if !holders.is_empty() {
+            if self.verdict != WhoVerdict::KeyHolders {
+                text.push_str(", and key holders");
+            }
+            text.push_str(&format!(" ({})", holders.join(", ")));
+        }
+        if self.external {
+            text.push_str(", and whom an external daemon accepts");
+        }
+        text
+    }
 }
 
 /// What the primary answered to the update probe of one domain.
@@ -166,6 +269,11 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
             if let Some(at) = &verdict.at {
                 about.push(at.clone());
             }
+            // One name: who, on the same line; several: after it.
+            let mut whos: Vec<String> = verdict.who.iter().map(Who::text).collect();
+            if verdict.who.len() == 1 {
+                about.append(&mut whos);
+            }
             let about = if about.is_empty() {
                 String::new()
             } else {
@@ -178,6 +286,13 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
                 id(verdict.verdict),
             );
             writeln!(out, "{}", line.trim_end())?;
+            for (who, text) in verdict.who.iter().zip(whos) {
+                writeln!(
+                    out,
+                    "          {}",
+                    palette.dim(&format!("{}: {text}", who.name))
+                )?;
+            }
         }
         for verdict in &zone.live {
             let mut answers = Vec::new();
@@ -233,6 +348,14 @@ mod tests {
                     at: Some("/etc/bind/named.conf:12:5".into()),
                     verdict: Some(FindingId::UnsignedUpdatesAccepted),
                     severity: Severity::Critical,
+                    who: vec![Who {
+                        name: "_vlmcs._tcp.open.example.".into(),
+                        verdict: WhoVerdict::Anyone,
+                        unsigned: Reach::Everyone,
+                        keys: Vec::new(),
+                        principals: Vec::new(),
+                        external: false,
+                    }],
                 }],
                 live: vec![LiveVerdict {
                     domain: "open.example.".into(),
@@ -261,7 +384,7 @@ mod tests {
             text,
             "named.conf /etc/bind/named.conf (1 file(s))\n\
              zone open.example. (open.example.)\n\
-             \x20 static  critical unsigned-updates-accepted  /etc/bind/named.conf:12:5\n\
+             \x20 static  critical unsigned-updates-accepted  /etc/bind/named.conf:12:5, who: anyone\n\
              \x20 live    critical unsigned-updates-accepted  _vlmcs._tcp.open.example., primary 192.0.2.53:53: unsigned accepted\n\
              \n"
         );
@@ -272,6 +395,8 @@ mod tests {
         let value = serde_json::to_value(sample()).unwrap();
         let zone = &value["zones"][0];
         assert_eq!(zone["static"][0]["verdict"], "unsigned-updates-accepted");
+        assert_eq!(zone["static"][0]["who"][0]["verdict"], "anyone");
+        assert_eq!(zone["static"][0]["who"][0]["unsigned"], "everyone");
         assert_eq!(zone["live"][0]["unsigned"], "accepted");
         assert_eq!(zone["live"][0]["severity"], "critical");
         assert!(zone["live"][0].get("signed").is_none());

@@ -1,6 +1,7 @@
 //! `kmsdns updates`: who may rewrite the `_vlmcs._tcp` SRV records.
 //!
-//! 1. Pick the domains: `--domain`, or the configuration's publish list.
+//! 1. Pick the domains: `--domain`, or the configuration's publish list;
+//!    with `--named-conf` and neither, every primary zone of every view.
 //! 2. Static (`--named-conf`): read BIND's configuration with
 //!    [`crate::named_conf`], find the zone of each `_vlmcs._tcp` name in
 //!    each view, analyse its grants, and map them to findings with
@@ -26,22 +27,31 @@ use crate::config::{self, Config};
 use crate::context::Context;
 use crate::dns::name::parse_name;
 use crate::error::Error;
-use crate::named_conf::{audit_domains, find_zone, NamedConf};
+use crate::named_conf::{
+    audit_domains, audit_zones, find_zone, Access, NamedConf, Verdict, ZoneAudit,
+};
 use crate::report::{Finding, Report, Severity};
-use details::{Answer, LiveVerdict, StaticVerdict, UpdatesDetails, ZoneUpdates};
+use details::{
+    Answer, KeyReach, LiveVerdict, Reach, StaticVerdict, UpdatesDetails, Who, WhoVerdict,
+    ZoneUpdates,
+};
 use judge::{absolute, domain_of, live_findings, show_name, static_findings, worst};
 use permission::{LiveProbe, ProbeAnswer, ProbeTarget};
 
 /// Audit who may change the _vlmcs._tcp records: statically from BIND's
 /// named.conf, and live with an update probe that changes nothing.
 ///
-/// With --named-conf FILE: follows include, views, acl and key, and for
-/// every zone holding a domain of the publish list reports allow-update
-/// { any; } and address-only grants (critical: anyone who can send from
-/// there can point KMS clients at a rogue host), update-policy grants wider
-/// than the _vlmcs._tcp SRV records, allow-update beside update-policy,
-/// keys and ACLs used but not defined, and zones not found, each with its
-/// file:line.
+/// With --named-conf FILE: follows include (globs too), views, acl and key
+/// as named 9.18 does, and for every zone holding a domain of the publish
+/// list (or, with no domain and no configuration, every primary zone of
+/// every view) decides who named would let change the _vlmcs._tcp SRV
+/// records or redirect them (NS, DNAME, CNAME): allow-update { any; } and
+/// address-only grants (critical: anyone who can send from there can point
+/// KMS clients at a rogue host), keyed grants wider than the SRV records
+/// (the whole zone, every key named knows, a redirection), keys used but
+/// not defined, zones not found or served by DLZ, each with its
+/// file:line:column. A configuration named would refuse to load gets
+/// named's reason, not a verdict.
 ///
 /// With --live (the default without --named-conf): sends each domain's
 /// primary one RFC 2136 UPDATE that adds a sentinel SRV record and deletes
@@ -60,7 +70,8 @@ pub struct UpdatesArgs {
     #[arg(long)]
     pub live: bool,
 
-    /// Audit DOMAIN instead of the configuration's publish list (repeatable)
+    /// Audit DOMAIN instead of the configuration's publish list (repeatable;
+    /// with --named-conf, no domain and no configuration: every zone)
     #[arg(long = "domain", value_name = "DOMAIN")]
     pub domains: Vec<String>,
 }
@@ -82,13 +93,24 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
     let mut zones = Zones::default();
 
     let mut files = Vec::new();
+    let mut domains = domains;
     if let Some(path) = &args.named_conf {
         let conf = NamedConf::load(path)
             .map_err(|e| Error::Runtime(format!("cannot read the BIND configuration: {e}")))?;
         files = conf.files.iter().map(|f| f.display().to_string()).collect();
-        let names: Vec<String> = domains.iter().map(|d| d.name.to_ascii()).collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        for audit in audit_domains(&conf, &names) {
+        let audits = match &domains {
+            Some(domains) => {
+                let names: Vec<String> = domains.iter().map(|d| d.name.to_ascii()).collect();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                audit_domains(&conf, &names)
+            }
+            // No domain given: every primary zone of every view.
+            None => audit_zones(&conf),
+        };
+        if domains.is_none() {
+            domains = Some(zone_domains(&audits));
+        }
+        for audit in audits {
             let findings = static_findings(&conf, &audit);
             let (verdict, severity) = verdict_of(&findings);
             // The zone statement, or (no zone: named will not load the
@@ -116,6 +138,11 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
                 at,
                 verdict,
                 severity,
+                who: audit
+                    .access
+                    .iter()
+                    .map(|(name, access)| who(name, access))
+                    .collect(),
             });
             entry.findings.extend(findings);
         }
@@ -128,7 +155,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
         let opts = ctx.dns_options();
         // Each probe becomes findings and details as soon as it is done:
         // only those are kept, not every probe's reads.
-        let mut probes = stream::iter(domains)
+        let mut probes = stream::iter(domains.unwrap_or_default())
             .map(|d| {
                 let configured = d
                     .configured
@@ -172,14 +199,39 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
     Ok(report.with_details(details))
 }
 
+/// The domains the audit found by going through every zone, for the live
+/// probe: each `_vlmcs._tcp` name's domain, once.
+fn zone_domains(audits: &[ZoneAudit]) -> Vec<Audited> {
+    let mut out: Vec<Audited> = Vec::new();
+    for audit in audits {
+        for name in &audit.names {
+            let Ok(domain) = parse_name(&domain_of(name)) else {
+                continue;
+            };
+            if !out.iter().any(|d| d.name == domain) {
+                out.push(Audited {
+                    name: domain,
+                    configured: None,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The domains to audit (`None`: every zone of the named.conf), and the
+/// configuration they come from.
+type Chosen = (Option<Vec<Audited>>, Option<Arc<Config>>);
+
 /// The domains of `--domain` (keys and servers from `-c` when it names
-/// them), or of the configuration's publish list.
-fn domains(
-    args: &UpdatesArgs,
-    ctx: &Context,
-) -> Result<(Vec<Audited>, Option<Arc<Config>>), Error> {
+/// them), or of the configuration's publish list; `None` when the static
+/// audit is to go through every zone (`--named-conf` alone).
+fn domains(args: &UpdatesArgs, ctx: &Context) -> Result<Chosen, Error> {
     if args.domains.is_empty() {
         if config::locate(ctx.global.config.as_deref()).is_none() {
+            if args.named_conf.is_some() {
+                return Ok((None, None));
+            }
             return Err(Error::Usage(format!(
                 "no domains to audit: give --domain DOMAIN, or a configuration (-c FILE, or {})",
                 config::SEARCH_PATH.join(" or ")
@@ -195,7 +247,7 @@ fn domains(
                 configured: Some(at),
             })
             .collect();
-        return Ok((domains, Some(config)));
+        return Ok((Some(domains), Some(config)));
     }
     // Without -c, --domain works without any configuration file.
     let config = match &ctx.global.config {
@@ -214,7 +266,37 @@ fn domains(
             .and_then(|c| c.domains.iter().position(|d| d.name == name));
         domains.push(Audited { name, configured });
     }
-    Ok((domains, config))
+    Ok((Some(domains), config))
+}
+
+/// The JSON form of who may change a name.
+fn who(name: &str, access: &Access) -> Who {
+    let reach = |r: crate::named_conf::Reach| match r {
+        crate::named_conf::Reach::Everyone => Reach::Everyone,
+        crate::named_conf::Reach::Some => Reach::Some,
+        crate::named_conf::Reach::Nobody => Reach::Nobody,
+    };
+    let keys = |list: &[(String, crate::named_conf::Reach)]| {
+        list.iter()
+            .map(|(key, r)| KeyReach {
+                key: key.clone(),
+                from: reach(*r),
+            })
+            .collect()
+    };
+    Who {
+        name: name.to_string(),
+        verdict: match access.verdict() {
+            Verdict::Anyone => WhoVerdict::Anyone,
+            Verdict::Addresses => WhoVerdict::Addresses,
+            Verdict::KeyHolders => WhoVerdict::KeyHolders,
+            Verdict::Nobody => WhoVerdict::Nobody,
+        },
+        unsigned: reach(access.unsigned.unwrap_or(crate::named_conf::Reach::Nobody)),
+        keys: keys(&access.keys),
+        principals: keys(&access.principals),
+        external: access.external,
+    }
 }
 
 fn verdict_of(findings: &[Finding]) -> (Option<crate::report::FindingId>, Severity) {
