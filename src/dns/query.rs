@@ -17,8 +17,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::resolver::AnswerStatus;
 use super::transport::{
-    exchange_tcp, exchange_udp, random_id, Exchanged, Expect, Transport, TransportError,
-    EDNS_PAYLOAD,
+    exchange, random_id, Exchanged, Expect, Transport, TransportError, EDNS_PAYLOAD,
 };
 use super::DnsOptions;
 
@@ -382,13 +381,27 @@ pub async fn query_with(
     let mut use_edns = true;
     loop {
         let request = query_bytes(id, &question, recursion, use_edns);
-        let mut exchanged = exchange_udp(server, &request, &expect, opts.timeout, opts.tries())
+        let mut exchanged = exchange(
+            Transport::Udp,
+            server,
+            &request,
+            &expect,
+            opts.timeout,
+            opts.tries(),
+        )
+        .await
+        .map_err(fail)?;
+        if exchanged.truncated {
+            exchanged = exchange(
+                Transport::Tcp,
+                server,
+                &request,
+                &expect,
+                opts.timeout,
+                opts.tries(),
+            )
             .await
             .map_err(fail)?;
-        if exchanged.truncated {
-            exchanged = exchange_tcp(server, &request, &expect, opts.timeout, opts.tries())
-                .await
-                .map_err(fail)?;
         }
         let transport = exchanged.transport;
         let Some(message) = exchanged_message(exchanged) else {

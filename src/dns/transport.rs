@@ -105,13 +105,11 @@ pub(crate) fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// Sends `request` over UDP and waits for the matching reply, resending the
-/// same bytes after each `per_try` timeout, `attempts` times in all.
-///
-/// Inside [`SocketPool::scope`] the socket comes from the pool and goes
-/// back to it after a clean exchange; elsewhere it is opened for this one
-/// exchange.
-pub(crate) async fn exchange_udp(
+/// Sends `request` to `server` over `transport` and waits for the reply
+/// that matches `expect`, at most `attempts` times `per_try`; with `-v`,
+/// the exchange is recorded ([`trace`]).
+pub(crate) async fn exchange(
+    transport: Transport,
     server: SocketAddr,
     request: &[u8],
     expect: &Expect<'_>,
@@ -119,11 +117,14 @@ pub(crate) async fn exchange_udp(
     attempts: u32,
 ) -> Result<Exchanged, TransportError> {
     let started = Instant::now();
-    let result = udp(server, request, expect, per_try, attempts).await;
+    let result = match transport {
+        Transport::Udp => udp(server, request, expect, per_try, attempts).await,
+        Transport::Tcp => tcp(server, request, expect, per_try, attempts).await,
+    };
     let elapsed = started.elapsed();
     trace::exchange(
         server,
-        Transport::Udp,
+        transport,
         expect.question,
         expect.op_code,
         &result,
@@ -132,6 +133,12 @@ pub(crate) async fn exchange_udp(
     result
 }
 
+/// Sends `request` over UDP and waits for the matching reply, resending the
+/// same bytes after each `per_try` timeout, `attempts` times in all.
+///
+/// Inside [`SocketPool::scope`] the socket comes from the pool and goes
+/// back to it after a clean exchange; elsewhere it is opened for this one
+/// exchange.
 async fn udp(
     server: SocketAddr,
     request: &[u8],
@@ -350,27 +357,6 @@ impl PooledSocket {
 
 /// Sends `request` over TCP (RFC 1035 §4.2.2: two-byte length prefix), one
 /// connection per attempt, each attempt bounded by `per_try`.
-pub(crate) async fn exchange_tcp(
-    server: SocketAddr,
-    request: &[u8],
-    expect: &Expect<'_>,
-    per_try: Duration,
-    attempts: u32,
-) -> Result<Exchanged, TransportError> {
-    let started = Instant::now();
-    let result = tcp(server, request, expect, per_try, attempts).await;
-    let elapsed = started.elapsed();
-    trace::exchange(
-        server,
-        Transport::Tcp,
-        expect.question,
-        expect.op_code,
-        &result,
-        elapsed,
-    );
-    result
-}
-
 async fn tcp(
     server: SocketAddr,
     request: &[u8],

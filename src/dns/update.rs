@@ -31,8 +31,7 @@ use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::transport::{
-    exchange_tcp, exchange_udp, random_id, Exchanged, Expect, Transport, TransportError,
-    CLASSIC_UDP_LIMIT,
+    exchange, random_id, Exchanged, Expect, Transport, TransportError, CLASSIC_UDP_LIMIT,
 };
 use super::tsig::{ReplyVerifier, Signer, TsigError, TsigVerdict};
 use super::DnsOptions;
@@ -476,21 +475,42 @@ pub async fn send_update_message(
     let fail = |error: TransportError| transport_error(error, server, &zone);
 
     let mut exchanged = if bytes.len() > CLASSIC_UDP_LIMIT {
-        exchange_tcp(server, &bytes, &expect, opts.timeout, opts.tries())
-            .await
-            .map_err(fail)?
+        exchange(
+            Transport::Tcp,
+            server,
+            &bytes,
+            &expect,
+            opts.timeout,
+            opts.tries(),
+        )
+        .await
+        .map_err(fail)?
     } else {
-        exchange_udp(server, &bytes, &expect, opts.timeout, opts.tries())
-            .await
-            .map_err(fail)?
+        exchange(
+            Transport::Udp,
+            server,
+            &bytes,
+            &expect,
+            opts.timeout,
+            opts.tries(),
+        )
+        .await
+        .map_err(fail)?
     };
     let mut sends = exchanged.sends;
     if exchanged.truncated && exchanged.transport == Transport::Udp {
         // The server may have applied it already; the prerequisite makes
         // the copy over TCP harmless.
-        exchanged = exchange_tcp(server, &bytes, &expect, opts.timeout, opts.tries())
-            .await
-            .map_err(fail)?;
+        exchanged = exchange(
+            Transport::Tcp,
+            server,
+            &bytes,
+            &expect,
+            opts.timeout,
+            opts.tries(),
+        )
+        .await
+        .map_err(fail)?;
         sends += exchanged.sends;
     }
     judge(
