@@ -907,15 +907,22 @@ async fn fake_server(reply: fn(&hickory_proto::op::Message) -> Vec<Vec<u8>>) -> 
     addr
 }
 
+/// An authoritative NODATA to `request`, with the zone's SOA in the
+/// authority section as a negative answer carries it (RFC 2308 §3).
 fn answer_to(request: &hickory_proto::op::Message, id: u16) -> Vec<u8> {
     use hickory_proto::op::{Message, MessageType};
+    use hickory_proto::rr::rdata::SOA;
+    use hickory_proto::rr::{RData, Record};
+    let zone = name("corp.example.");
+    let soa = SOA::new(zone.clone(), zone.clone(), 1, 3600, 600, 86400, 300);
     let mut reply = Message::new();
     reply
         .set_id(id)
         .set_message_type(MessageType::Response)
         .set_op_code(request.op_code())
         .set_authoritative(true)
-        .add_queries(request.queries().to_vec());
+        .add_queries(request.queries().to_vec())
+        .add_name_server(Record::from_rdata(zone, 300, RData::SOA(soa)));
     reply.to_vec().expect("encode")
 }
 

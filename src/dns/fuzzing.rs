@@ -19,7 +19,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{SOA, SRV};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use super::query::{exchanged_message, into_response, Recursion, Response};
+use super::query::{exchanged_message, into_response, Recursion, ReplyError, Response};
 use super::resolver::AnswerStatus;
 use super::transport::{check_reply, Checked, Exchanged, Expect, Transport};
 use super::tsig::{Signer, TsigVerdict};
@@ -153,6 +153,10 @@ fn read_response(response: &Response) {
                     "a non-authoritative reply was read"
                 );
             }
+        }
+        // A NOERROR that does not answer the question is refused as such.
+        Err(ReplyError::NotAnAnswer { .. }) => {
+            assert_eq!(response.rcode(), ResponseCode::NoError)
         }
         Err(_) => assert!(
             response.rcode() != ResponseCode::NoError && response.rcode() != ResponseCode::NXDomain

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout, timeout_at, Instant};
@@ -48,8 +48,8 @@ pub(crate) struct Expect<'a> {
     pub id: u16,
     pub op_code: OpCode,
     /// The question (for UPDATE: the zone section). An empty question
-    /// section in the reply is accepted, since servers may omit it in
-    /// error replies (RFC 6891 §7 FORMERR, RFC 2136 §3.8).
+    /// section in the reply is accepted only in error replies that say
+    /// nothing about it (RFC 6891 §7 FORMERR, RFC 2136 §3.8).
     pub question: &'a Query,
 }
 
@@ -433,6 +433,21 @@ const TC_BIT: u8 = 0x02;
 /// Header flag bit of QR in the third byte.
 const QR_BIT: u8 = 0x80;
 
+/// Whether a reply with this rcode says something about the question
+/// (records, or their absence, or a prerequisite on them), and so must
+/// echo it: NOERROR, NXDOMAIN and the UPDATE prerequisite rcodes
+/// (RFC 2136 §2.2).
+fn speaks_of_the_question(rcode: ResponseCode) -> bool {
+    matches!(
+        rcode,
+        ResponseCode::NoError
+            | ResponseCode::NXDomain
+            | ResponseCode::YXDomain
+            | ResponseCode::YXRRSet
+            | ResponseCode::NXRRSet
+    )
+}
+
 pub(crate) fn check_reply(bytes: &[u8], expect: &Expect<'_>) -> Checked {
     // Look at the raw header first: a datagram that is not even a header
     // with our ID is someone else's and is dropped without parsing.
@@ -472,7 +487,10 @@ pub(crate) fn check_reply(bytes: &[u8], expect: &Expect<'_>) -> Checked {
         ));
     }
     match message.queries() {
-        [] => {}
+        // Only an error that does not speak of the question may leave it out
+        // (RFC 6891 §7 FORMERR, RFC 2136 §3.8): a reply that says something
+        // about names or records must say which.
+        [] if !speaks_of_the_question(message.response_code()) => {}
         [question]
             if question.name() == expect.question.name()
                 && question.query_type() == expect.question.query_type()
@@ -556,6 +574,41 @@ mod tests {
             check_reply(&[0, 7, 0x80], &expect),
             Checked::Mismatch(_)
         ));
+    }
+
+    #[test]
+    fn only_an_error_that_says_nothing_of_the_question_may_leave_it_out() {
+        let q = question();
+        let expect = Expect {
+            id: 7,
+            op_code: OpCode::Query,
+            question: &q,
+        };
+        // A bare 12-byte header: ID 7, QR set, opcode QUERY, RCODE in the
+        // low nibble of the fourth byte, every count zero.
+        let header = |rcode: u8| [0, 7, 0x80, rcode, 0, 0, 0, 0, 0, 0, 0, 0];
+        for (rcode, name) in [
+            (0, "NOERROR"),
+            (3, "NXDOMAIN"),
+            (6, "YXDOMAIN"),
+            (8, "NXRRSET"),
+        ] {
+            assert!(
+                matches!(check_reply(&header(rcode), &expect), Checked::Mismatch(_)),
+                "a question-less {name} must not be taken as the answer"
+            );
+        }
+        for (rcode, name) in [
+            (1, "FORMERR"),
+            (2, "SERVFAIL"),
+            (4, "NOTIMP"),
+            (5, "REFUSED"),
+        ] {
+            assert!(
+                matches!(check_reply(&header(rcode), &expect), Checked::Reply { .. }),
+                "a question-less {name} is an error reply"
+            );
+        }
     }
 
     #[test]
