@@ -64,7 +64,14 @@ pub(crate) struct Exchanged {
     pub transport: Transport,
     /// How many times the request was sent before this reply came.
     pub sends: u32,
+    /// Replies to a signed request that did not verify and were set aside
+    /// while waiting for one that does (RFC 8945 §5.3.2).
+    pub discarded: u32,
 }
+
+/// Whether a reply (as received, and parsed) is signed as the request's
+/// answer must be: for a TSIG-signed request, its MAC verifies.
+pub(crate) type Verify<'a> = dyn Fn(&[u8], &Message) -> bool + 'a;
 
 /// Why an exchange produced no usable reply.
 #[derive(Debug)]
@@ -116,9 +123,28 @@ pub(crate) async fn exchange(
     per_try: Duration,
     attempts: u32,
 ) -> Result<Exchanged, TransportError> {
+    exchange_verified(transport, server, request, expect, per_try, attempts, None).await
+}
+
+/// [`exchange`] for a signed request: over UDP, a reply that `verify`
+/// rejects (unsigned, or a MAC that does not verify) is set aside and the
+/// wait goes on for one that verifies, as RFC 8945 §5.3.2 asks, since
+/// anyone can send a datagram with our ID and question. Only when none
+/// verifies by the end of the attempt does the first one set aside come
+/// back, for the caller to report as unverified. Over TCP the stream is
+/// ours: its one reply comes back whatever it is.
+pub(crate) async fn exchange_verified(
+    transport: Transport,
+    server: SocketAddr,
+    request: &[u8],
+    expect: &Expect<'_>,
+    per_try: Duration,
+    attempts: u32,
+    verify: Option<&Verify<'_>>,
+) -> Result<Exchanged, TransportError> {
     let started = Instant::now();
     let result = match transport {
-        Transport::Udp => udp(server, request, expect, per_try, attempts).await,
+        Transport::Udp => udp(server, request, expect, per_try, attempts, verify).await,
         Transport::Tcp => tcp(server, request, expect, per_try, attempts).await,
     };
     let elapsed = started.elapsed();
@@ -145,6 +171,7 @@ async fn udp(
     expect: &Expect<'_>,
     per_try: Duration,
     attempts: u32,
+    verify: Option<&Verify<'_>>,
 ) -> Result<Exchanged, TransportError> {
     let pool = POOL.try_with(Arc::clone).ok();
     let mut socket = match pool.as_ref().and_then(|pool| pool.take(server)) {
@@ -157,11 +184,21 @@ async fn udp(
             socket
         }
     };
-    let result = socket.exchange(request, expect, per_try, attempts).await;
+    let result = socket
+        .exchange(request, expect, per_try, attempts, verify)
+        .await;
     // Only a socket that got its reply at the first send is kept: after a
     // timeout or a resend, a late copy of a reply may still be on its way,
     // and after an error the socket may be unusable.
-    if let (Some(pool), Ok(Exchanged { sends: 1, .. })) = (&pool, &result) {
+    if let (
+        Some(pool),
+        Ok(Exchanged {
+            sends: 1,
+            discarded: 0,
+            ..
+        }),
+    ) = (&pool, &result)
+    {
         pool.give_back(server, socket);
     }
     result
@@ -297,6 +334,7 @@ impl PooledSocket {
         expect: &Expect<'_>,
         per_try: Duration,
         attempts: u32,
+        verify: Option<&Verify<'_>>,
     ) -> Result<Exchanged, TransportError> {
         // Remembered from the start: the next exchange on this socket
         // skips copies of this one's reply, however it ends.
@@ -306,6 +344,8 @@ impl PooledSocket {
         self.earlier_ids.push(expect.id);
         let mut mismatch: Option<String> = None;
         let mut malformed: Option<String> = None;
+        let mut unverified: Option<Exchanged> = None;
+        let mut discarded = 0;
         let attempts = attempts.max(1);
         for sends in 1..=attempts {
             self.socket.send(request).await.map_err(classify)?;
@@ -323,28 +363,49 @@ impl PooledSocket {
                 // the kernel: a server sending more than the payload size
                 // we advertise. Taken as truncated: TCP brings it whole.
                 let cut = self.buffer.len() >= UDP_BUFFER;
-                match check_reply(&self.buffer, expect) {
-                    Checked::Reply { message, truncated } => {
-                        return Ok(Exchanged {
-                            bytes: self.buffer.clone(),
-                            message: message.filter(|_| !cut),
-                            truncated: truncated || cut,
-                            transport: Transport::Udp,
-                            sends,
-                        })
+                let reply = match check_reply(&self.buffer, expect) {
+                    Checked::Reply { message, truncated } => Exchanged {
+                        bytes: self.buffer.clone(),
+                        message: message.filter(|_| !cut),
+                        truncated: truncated || cut,
+                        transport: Transport::Udp,
+                        sends,
+                        discarded,
+                    },
+                    Checked::Malformed(_) if cut => Exchanged {
+                        bytes: self.buffer.clone(),
+                        message: None,
+                        truncated: true,
+                        transport: Transport::Udp,
+                        sends,
+                        discarded,
+                    },
+                    Checked::Mismatch(why) => {
+                        mismatch = Some(why);
+                        continue;
                     }
-                    Checked::Malformed(_) if cut => {
-                        return Ok(Exchanged {
-                            bytes: self.buffer.clone(),
-                            message: None,
-                            truncated: true,
-                            transport: Transport::Udp,
-                            sends,
-                        })
+                    Checked::Malformed(why) => {
+                        malformed = Some(why);
+                        continue;
                     }
-                    Checked::Mismatch(why) => mismatch = Some(why),
-                    Checked::Malformed(why) => malformed = Some(why),
+                };
+                // A truncated reply goes to TCP, where it is verified whole.
+                let verified = match (verify, &reply.message) {
+                    (Some(verify), Some(message)) if !reply.truncated => {
+                        verify(&reply.bytes, message)
+                    }
+                    _ => true,
+                };
+                if verified {
+                    return Ok(Exchanged { discarded, ..reply });
                 }
+                discarded += 1;
+                unverified.get_or_insert(reply);
+            }
+            // Someone answered this attempt, but not verifiably: sending
+            // again would only ask the same question of the same path.
+            if let Some(reply) = unverified {
+                return Ok(Exchanged { discarded, ..reply });
             }
         }
         Err(match (malformed, mismatch) {
@@ -386,6 +447,7 @@ async fn tcp(
                 truncated,
                 transport: Transport::Tcp,
                 sends,
+                discarded: 0,
             }),
             Checked::Mismatch(why) => Err(TransportError::Mismatch(why)),
             Checked::Malformed(why) => Err(TransportError::Malformed(why)),

@@ -235,7 +235,7 @@ impl fmt::Debug for ReplyVerifier {
 impl ReplyVerifier {
     /// Judges `reply` (as received) whose parsed form is `message`, against
     /// the clock now.
-    pub(crate) fn check(&mut self, reply: &[u8], message: &Message) -> TsigVerdict {
+    pub(crate) fn check(&self, reply: &[u8], message: &Message) -> TsigVerdict {
         self.check_at(reply, message, unix_now())
     }
 
@@ -243,7 +243,7 @@ impl ReplyVerifier {
     /// since the epoch). The steps follow RFC 8945 §5.2 as a client applies
     /// them to a reply (§5.3.2): the server's error, the key, the MAC, the
     /// time.
-    pub(crate) fn check_at(&mut self, reply: &[u8], message: &Message, now: u64) -> TsigVerdict {
+    pub(crate) fn check_at(&self, reply: &[u8], message: &Message, now: u64) -> TsigVerdict {
         let Some(record) = message.signature().last() else {
             return TsigVerdict::Unsigned;
         };
@@ -639,7 +639,7 @@ mod tests {
                 (17, TsigError::BadKey),
                 (18, TsigError::BadTime),
             ] {
-                let mut verifier = signer.sign(&mut update(), NOW).unwrap();
+                let verifier = signer.sign(&mut update(), NOW).unwrap();
                 let (bytes, parsed) = rejection(algorithm, code);
                 assert_eq!(
                     verifier.check_at(&bytes, &parsed, u64::from(NOW)),
@@ -647,7 +647,7 @@ mod tests {
                     "{algorithm:?}"
                 );
             }
-            let mut verifier = signer.sign(&mut update(), NOW).unwrap();
+            let verifier = signer.sign(&mut update(), NOW).unwrap();
             let (bytes, parsed) = rejection(algorithm, 0);
             assert_eq!(
                 verifier.check_at(&bytes, &parsed, u64::from(NOW)),
@@ -662,7 +662,7 @@ mod tests {
         for algorithm in ALL {
             let signer = Signer::new(&key(algorithm));
             let mut request = update();
-            let mut verifier = signer.sign(&mut request, NOW).unwrap();
+            let verifier = signer.sign(&mut request, NOW).unwrap();
             let (bytes, parsed) = signed_reply(algorithm, &request, ResponseCode::Refused, now);
             assert_eq!(
                 verifier.check_at(&bytes, &parsed, now),
@@ -710,7 +710,7 @@ mod tests {
         let now = u64::from(NOW);
         let signer = Signer::new(&key(TsigAlgorithm::HmacSha1));
         let mut request = update();
-        let mut verifier = signer.sign(&mut request, NOW).unwrap();
+        let verifier = signer.sign(&mut request, NOW).unwrap();
         for (time, valid) in [
             (now - 300, true),
             (now + 300, true),
@@ -740,7 +740,7 @@ mod tests {
         let now = u64::from(NOW);
         let signer = Signer::new(&key(TsigAlgorithm::HmacSha224));
         let mut request = update();
-        let mut verifier = signer.sign(&mut request, NOW).unwrap();
+        let verifier = signer.sign(&mut request, NOW).unwrap();
 
         // Signed correctly, but with SHA-256.
         let (bytes, parsed) = signed_reply(
@@ -859,7 +859,7 @@ mod tests {
     #[test]
     fn an_unsigned_reply_is_unsigned() {
         let signer = Signer::new(&key(TsigAlgorithm::HmacMd5));
-        let mut verifier = signer.sign(&mut update(), NOW).unwrap();
+        let verifier = signer.sign(&mut update(), NOW).unwrap();
         let mut reply = update();
         reply.set_message_type(MessageType::Response);
         let bytes = reply.to_vec().unwrap();
