@@ -2,7 +2,7 @@
 //! every broken-on-purpose record has its finding, a missing RRset names
 //! the Windows error, a refused or timed-out read is never "no record".
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

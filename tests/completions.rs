@@ -1,7 +1,7 @@
 //! Shell completions and the man page, checked by the programs that read
 //! them: bash parses the completion script, groff formats the page.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command as Process, Stdio};

@@ -2,7 +2,7 @@
 //! clients use, the exact RFC 2782 chances of a known SRV set, a seeded
 //! `--simulate` that agrees with them, and the findings.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

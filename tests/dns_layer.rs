@@ -6,7 +6,7 @@
 //! another. Assertions about what the servers hold go through the test
 //! bed's own queries, never through the code under test.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};

@@ -4,7 +4,7 @@
 //! and the packages krb5-kdc krb5-admin-server krb5-user bind9.
 #![cfg(feature = "gssapi")]
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};

@@ -4,19 +4,15 @@
 //! and each domain its severity. Also `--host` without DNS, IPv6 through an
 //! AAAA record, `--timeout`, `--slow` and `--search`.
 
-mod common;
-// Not every mode of the responder is used here.
-#[allow(dead_code)]
-#[path = "common/kms_responder.rs"]
-mod kms_responder;
+use crate::common;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
 use common::bind::{nsupdate, Server, TestBed};
+use common::kms_responder::{KmsResponder, Mode};
 use common::run::{Kmsdns, Run};
-use kms_responder::{KmsResponder, Mode};
 use serde::Deserialize;
 
 //------------ The JSON document, as a consumer reads it -----------------------

@@ -2,7 +2,7 @@
 //! host's record survives, concurrent changes are caught by the
 //! prerequisite, failures are named and change nothing.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! stopped, frozen, lagging behind a change, lame; `--wait` until they
 //! converge or the time is up.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

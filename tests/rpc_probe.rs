@@ -1,16 +1,13 @@
 //! `probe_address` against a loopback responder in every mode: each gives its
 //! verdict, within its timeout, and only ever a bind (ptype 11) is sent.
 
-#[path = "common/kms_responder.rs"]
-mod kms_responder;
-
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use kmsdns::rpc::{probe_address, AddressProbe, Outcome, RejectReason, Step, Timeouts};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-use kms_responder::{KmsResponder, Mode};
+use crate::common::kms_responder::{KmsResponder, Mode};
 
 const TIMEOUTS: Timeouts = Timeouts {
     connect: Duration::from_secs(2),
