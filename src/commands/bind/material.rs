@@ -197,16 +197,27 @@ fn zone_file(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
         zone = zone.name.to_ascii(),
         bare = bare(zone.name),
     );
+    push_records(config, zone, "", &mut out);
+    GeneratedFile {
+        kind: Kind::Zone,
+        about: zone.name.to_ascii(),
+        file_name: format!("{}.kmsdns.db", bare(zone.name)),
+        content: out,
+    }
+}
+
+/// The zone's records, one presentation-format line each, every line
+/// after `prefix`: the zone file writes them bare, the nsupdate script
+/// after `update add ` (whose syntax is a zone-file line, nsupdate(1)).
+/// The SRV records of each domain, then the addresses of the KMS hosts
+/// inside the zone, at the TTL of the zone's first domain.
+fn push_records(config: &Config, zone: &Zone<'_>, prefix: &str, out: &mut String) {
     for domain in &zone.domains {
+        let owner = domain.srv_name();
         for record in &domain.records {
             out.push_str(&format!(
-                "{} {} IN SRV {} {} {} {}\n",
-                domain.srv_name().to_ascii(),
-                domain.ttl,
-                record.priority,
-                record.weight,
-                record.port,
-                record.target.to_ascii()
+                "{prefix}{}\n",
+                record.presentation(&owner, domain.ttl)
             ));
         }
     }
@@ -217,17 +228,11 @@ fn zone_file(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
     for host in hosts_inside(config, zone.name) {
         for ip in &host.addresses {
             out.push_str(&format!(
-                "{} {ttl} IN {} {ip}\n",
+                "{prefix}{} {ttl} IN {} {ip}\n",
                 host.name.to_ascii(),
                 address_type(ip)
             ));
         }
-    }
-    GeneratedFile {
-        kind: Kind::Zone,
-        about: zone.name.to_ascii(),
-        file_name: format!("{}.kmsdns.db", bare(zone.name)),
-        content: out,
     }
 }
 
@@ -454,32 +459,7 @@ fn nsupdate(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
         }
     }
     out.push_str(&format!("zone {}\n", zone.name.to_ascii()));
-    for domain in &zone.domains {
-        for record in &domain.records {
-            out.push_str(&format!(
-                "update add {} {} IN SRV {} {} {} {}\n",
-                domain.srv_name().to_ascii(),
-                domain.ttl,
-                record.priority,
-                record.weight,
-                record.port,
-                record.target.to_ascii()
-            ));
-        }
-    }
-    let ttl = zone
-        .domains
-        .first()
-        .map_or(crate::config::DEFAULT_TTL, |d| d.ttl);
-    for host in hosts_inside(config, zone.name) {
-        for ip in &host.addresses {
-            out.push_str(&format!(
-                "update add {} {ttl} IN {} {ip}\n",
-                host.name.to_ascii(),
-                address_type(ip)
-            ));
-        }
-    }
+    push_records(config, zone, "update add ", &mut out);
     out.push_str("send\n");
     GeneratedFile {
         kind: Kind::Nsupdate,
