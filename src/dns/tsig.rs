@@ -360,14 +360,7 @@ mod tests {
     use hickory_proto::op::{MessageType, OpCode, Query, ResponseCode};
     use hickory_proto::rr::{DNSClass, RecordType};
 
-    const ALL: [TsigAlgorithm; 6] = [
-        TsigAlgorithm::HmacMd5,
-        TsigAlgorithm::HmacSha1,
-        TsigAlgorithm::HmacSha224,
-        TsigAlgorithm::HmacSha256,
-        TsigAlgorithm::HmacSha384,
-        TsigAlgorithm::HmacSha512,
-    ];
+    use super::mac::ALL;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
     const NOW: u32 = 1_700_000_000;
@@ -381,8 +374,15 @@ mod tests {
         }
     }
 
+    /// The name of the tests' key, as the server's records carry it.
+    const KEY_NAME: &str = "kmsdns-secure.";
+
+    fn key_name() -> Name {
+        Name::from_ascii(KEY_NAME).unwrap()
+    }
+
     fn key(algorithm: TsigAlgorithm) -> TsigKey {
-        key_named("kmsdns-secure.", algorithm)
+        key_named(KEY_NAME, algorithm)
     }
 
     fn update() -> Message {
@@ -420,8 +420,7 @@ mod tests {
             TsigAlgorithm::HmacSha512 => HickoryAlgorithm::HmacSha512,
             _ => return mac::sign(algorithm, SECRET, covered).unwrap(),
         };
-        let name = Name::from_ascii("kmsdns-secure.").unwrap();
-        TSigner::new(SECRET.to_vec(), hickory, name, FUDGE_SECONDS)
+        TSigner::new(SECRET.to_vec(), hickory, key_name(), FUDGE_SECONDS)
             .unwrap()
             .sign(covered)
             .unwrap()
@@ -436,10 +435,7 @@ mod tests {
         rcode: ResponseCode,
         time: u64,
     ) -> (Vec<u8>, Message) {
-        let mut reply = update();
-        reply
-            .set_message_type(MessageType::Response)
-            .set_response_code(rcode);
+        let mut reply = reply_to_update(rcode);
         let unsigned = TSIG::new(
             wire_algorithm(algorithm),
             time,
@@ -449,22 +445,52 @@ mod tests {
             0,
             Vec::new(),
         );
-        let key_name = Name::from_ascii("kmsdns-secure.").unwrap();
-        let covered = message_tbs(Some(&mac_of(request)), &reply, &unsigned, &key_name).unwrap();
+        let covered = message_tbs(Some(&mac_of(request)), &reply, &unsigned, &key_name()).unwrap();
         let mac = reference_mac(algorithm, &covered);
-        reply.add_tsig(make_tsig_record(key_name, unsigned.set_mac(mac)));
+        reply.add_tsig(make_tsig_record(key_name(), unsigned.set_mac(mac)));
+        received(&reply)
+    }
+
+    /// `update()` signed with `key(algorithm)` at `NOW`, and the verifier
+    /// of its reply.
+    fn signed_update(algorithm: TsigAlgorithm) -> (Message, ReplyVerifier) {
+        let mut request = update();
+        let verifier = Signer::new(&key(algorithm))
+            .sign(&mut request, NOW)
+            .unwrap();
+        (request, verifier)
+    }
+
+    /// `update()`'s reply with `rcode`, not signed yet.
+    fn reply_to_update(rcode: ResponseCode) -> Message {
+        let mut reply = update();
+        reply
+            .set_message_type(MessageType::Response)
+            .set_response_code(rcode);
+        reply
+    }
+
+    /// A reply as the verifier gets it: the bytes received, and parsed.
+    fn received(reply: &Message) -> (Vec<u8>, Message) {
         let bytes = reply.to_vec().unwrap();
         let parsed = Message::from_vec(&bytes).unwrap();
         (bytes, parsed)
     }
 
+    /// Asserts that `verdict` is `Invalid` for a reason that mentions
+    /// `because`.
+    #[track_caller]
+    fn assert_invalid(verdict: &TsigVerdict, because: &str) {
+        assert!(
+            matches!(verdict, TsigVerdict::Invalid(why) if why.contains(because)),
+            "not invalid for {because:?}: {verdict:?}"
+        );
+    }
+
     /// BIND's answer to a signature it rejects: NOTAUTH, TSIG with an empty
     /// MAC and the error code.
     fn rejection(algorithm: TsigAlgorithm, error: u16) -> (Vec<u8>, Message) {
-        let mut reply = update();
-        reply
-            .set_message_type(MessageType::Response)
-            .set_response_code(ResponseCode::NotAuth);
+        let mut reply = reply_to_update(ResponseCode::NotAuth);
         let tsig = TSIG::new(
             wire_algorithm(algorithm),
             u64::from(NOW),
@@ -474,13 +500,8 @@ mod tests {
             error,
             Vec::new(),
         );
-        reply.add_tsig(make_tsig_record(
-            Name::from_ascii("kmsdns-secure.").unwrap(),
-            tsig,
-        ));
-        let bytes = reply.to_vec().unwrap();
-        let parsed = Message::from_vec(&bytes).unwrap();
-        (bytes, parsed)
+        reply.add_tsig(make_tsig_record(key_name(), tsig));
+        received(&reply)
     }
 
     /// What a request's MAC covers (RFC 8945 §4.3.1, §4.3.3) for the
@@ -676,11 +697,7 @@ mod tests {
             forged[3] &= 0xf0;
             let parsed = Message::from_vec(&forged).unwrap();
             assert_eq!(parsed.response_code(), ResponseCode::NoError);
-            let verdict = verifier.check_at(&forged, &parsed, now);
-            assert!(
-                matches!(&verdict, TsigVerdict::Invalid(why) if why.contains("does not verify")),
-                "{algorithm:?}: {verdict:?}"
-            );
+            assert_invalid(&verifier.check_at(&forged, &parsed, now), "does not verify");
 
             // One bit of the MAC changed (the MAC ends 6 bytes before the
             // message: original ID, error, other len follow it).
@@ -708,9 +725,7 @@ mod tests {
     #[test]
     fn a_reply_outside_the_fudge_window_does_not_verify() {
         let now = u64::from(NOW);
-        let signer = Signer::new(&key(TsigAlgorithm::HmacSha1));
-        let mut request = update();
-        let mut verifier = signer.sign(&mut request, NOW).unwrap();
+        let (request, mut verifier) = signed_update(TsigAlgorithm::HmacSha1);
         for (time, valid) in [
             (now - 300, true),
             (now + 300, true),
@@ -727,10 +742,7 @@ mod tests {
             if valid {
                 assert_eq!(verdict, TsigVerdict::Verified, "signed at {time}");
             } else {
-                assert!(
-                    matches!(&verdict, TsigVerdict::Invalid(why) if why.contains("from our clock")),
-                    "signed at {time}: {verdict:?}"
-                );
+                assert_invalid(&verdict, "from our clock");
             }
         }
     }
@@ -738,48 +750,24 @@ mod tests {
     #[test]
     fn a_reply_with_another_key_algorithm_or_a_truncated_mac_does_not_verify() {
         let now = u64::from(NOW);
-        let signer = Signer::new(&key(TsigAlgorithm::HmacSha224));
-        let mut request = update();
-        let mut verifier = signer.sign(&mut request, NOW).unwrap();
+        let (request, mut verifier) = signed_update(TsigAlgorithm::HmacSha224);
+        let signed_with = |algorithm| signed_reply(algorithm, &request, ResponseCode::NoError, now);
 
         // Signed correctly, but with SHA-256.
-        let (bytes, parsed) = signed_reply(
-            TsigAlgorithm::HmacSha256,
-            &request,
-            ResponseCode::NoError,
-            now,
-        );
-        let verdict = verifier.check_at(&bytes, &parsed, now);
-        assert!(
-            matches!(&verdict, TsigVerdict::Invalid(why) if why.contains("algorithm")),
-            "{verdict:?}"
-        );
+        let (bytes, parsed) = signed_with(TsigAlgorithm::HmacSha256);
+        assert_invalid(&verifier.check_at(&bytes, &parsed, now), "algorithm");
 
         // Another key name.
-        let (_, mut reply) = signed_reply(
-            TsigAlgorithm::HmacSha224,
-            &request,
-            ResponseCode::NoError,
-            now,
-        );
+        let (_, mut reply) = signed_with(TsigAlgorithm::HmacSha224);
         let mut tsig = reply.take_signature().remove(0);
         tsig.set_name(Name::from_ascii("someone-else.").unwrap());
         reply.add_tsig(tsig);
         let bytes = reply.to_vec().unwrap();
-        let verdict = verifier.check_at(&bytes, &reply, now);
-        assert!(
-            matches!(&verdict, TsigVerdict::Invalid(why) if why.contains("someone-else")),
-            "{verdict:?}"
-        );
+        assert_invalid(&verifier.check_at(&bytes, &reply, now), "someone-else");
 
         // The MAC cut to its first half (RFC 8945 §5.2.2.1 would allow it;
         // kmsdns does not).
-        let (_, mut reply) = signed_reply(
-            TsigAlgorithm::HmacSha224,
-            &request,
-            ResponseCode::NoError,
-            now,
-        );
+        let (_, mut reply) = signed_with(TsigAlgorithm::HmacSha224);
         let record = reply.take_signature().remove(0);
         let RData::DNSSEC(DNSSECRData::TSIG(tsig)) = record.data() else {
             unreachable!()
@@ -790,11 +778,7 @@ mod tests {
             tsig.clone().set_mac(half),
         ));
         let bytes = reply.to_vec().unwrap();
-        let verdict = verifier.check_at(&bytes, &reply, now);
-        assert!(
-            matches!(&verdict, TsigVerdict::Invalid(why) if why.contains("truncated")),
-            "{verdict:?}"
-        );
+        assert_invalid(&verifier.check_at(&bytes, &reply, now), "truncated");
     }
 
     #[test]
@@ -806,13 +790,8 @@ mod tests {
         ] {
             let mut ours = update();
             Signer::new(&key(algorithm)).sign(&mut ours, NOW).unwrap();
-            let tsigner = TSigner::new(
-                SECRET.to_vec(),
-                hickory,
-                Name::from_ascii("kmsdns-secure.").unwrap(),
-                FUDGE_SECONDS,
-            )
-            .unwrap();
+            let tsigner =
+                TSigner::new(SECRET.to_vec(), hickory, key_name(), FUDGE_SECONDS).unwrap();
             // What a server does: check the MAC over the bytes received.
             let bytes = ours.to_vec().unwrap();
             assert!(tsigner.verify_message_byte(None, &bytes, true).is_ok());
