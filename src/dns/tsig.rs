@@ -244,23 +244,8 @@ impl ReplyVerifier {
     /// them to a reply (§5.3.2): the server's error, the key, the MAC, the
     /// time.
     pub(crate) fn check_at(&mut self, reply: &[u8], message: &Message, now: u64) -> TsigVerdict {
-        let Some(record) = message.signature().last() else {
-            return TsigVerdict::Unsigned;
-        };
-        let RData::DNSSEC(DNSSECRData::TSIG(tsig)) = record.data() else {
-            return TsigVerdict::Invalid("the reply is signed with SIG(0), not TSIG".to_owned());
-        };
-        let fields = match TsigFields::of(tsig) {
-            Ok(fields) => fields,
-            Err(why) => return TsigVerdict::Invalid(why),
-        };
-        // A server that rejects our signature cannot sign its answer with
-        // our key (BADSIG, BADKEY: empty MAC), so its reason comes first.
-        if let Some(error) = TsigError::from_code(fields.error) {
-            return TsigVerdict::Rejected(Some(error));
-        }
-        if tsig.mac().is_empty() {
-            return TsigVerdict::Rejected(None);
+        if let Err(verdict) = tsig_to_verify(message) {
+            return verdict;
         }
 
         let signer = &self.signer;
@@ -311,17 +296,49 @@ impl ReplyVerifier {
             ));
         }
 
-        // §5.2.3: the time, within the reply's fudge but never a wider
-        // window than ours.
-        let fudge = u64::from(tsig.fudge().min(FUDGE_SECONDS));
-        if now.abs_diff(tsig.time()) > fudge {
-            return TsigVerdict::Invalid(format!(
-                "signed at {} (seconds since 1970), more than {fudge} s from our clock ({now})",
-                tsig.time()
-            ));
+        match check_time(tsig, now) {
+            Ok(()) => TsigVerdict::Verified,
+            Err(why) => why,
         }
-        TsigVerdict::Verified
     }
+}
+
+/// RFC 8945 §5.2.3, the last step for every kind of TSIG: the time signed
+/// is within the reply's fudge of `now`, but never a wider window than
+/// ours.
+pub(super) fn check_time(tsig: &TSIG, now: u64) -> Result<(), TsigVerdict> {
+    let fudge = u64::from(tsig.fudge().min(FUDGE_SECONDS));
+    if now.abs_diff(tsig.time()) > fudge {
+        return Err(TsigVerdict::Invalid(format!(
+            "signed at {} (seconds since 1970), more than {fudge} s from our clock ({now})",
+            tsig.time()
+        )));
+    }
+    Ok(())
+}
+
+/// The steps before the MAC, the same for every kind of TSIG (HMAC here,
+/// GSS-TSIG in `gss`): the reply's TSIG record, whose key, MAC and time
+/// are still to be checked, or the verdict already reached. A server that
+/// rejects our signature cannot sign its answer with our key (BADSIG,
+/// BADKEY: empty MAC, RFC 8945 §5.3.2), so its reason comes first.
+pub(super) fn tsig_to_verify(message: &Message) -> Result<&TSIG, TsigVerdict> {
+    let Some(record) = message.signature().last() else {
+        return Err(TsigVerdict::Unsigned);
+    };
+    let RData::DNSSEC(DNSSECRData::TSIG(tsig)) = record.data() else {
+        return Err(TsigVerdict::Invalid(
+            "the reply is signed with SIG(0), not TSIG".to_owned(),
+        ));
+    };
+    let fields = TsigFields::of(tsig).map_err(TsigVerdict::Invalid)?;
+    if let Some(error) = TsigError::from_code(fields.error) {
+        return Err(TsigVerdict::Rejected(Some(error)));
+    }
+    if tsig.mac().is_empty() {
+        return Err(TsigVerdict::Rejected(None));
+    }
+    Ok(tsig)
 }
 
 /// The fields of a TSIG RDATA that hickory 0.25.2 has no getter for.
