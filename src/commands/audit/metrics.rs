@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
+use super::details::DomainStatus;
 use crate::report::{Report, Severity};
 use crate::rpc::AddressProbe;
 
@@ -55,14 +56,6 @@ pub struct ServerMetric {
     /// (RFC 1982 distance, 0 when current); `None` when it gave no SOA
     /// (unreachable or lame).
     pub serial_lag: Option<u32>,
-}
-
-/// The worst severity found for one domain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DomainStatus {
-    pub domain: String,
-    /// `Ok` for a domain without findings; `Info` is reported as ok.
-    pub status: Severity,
 }
 
 impl Metrics {
