@@ -18,6 +18,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::commands::audit::metrics::Metrics;
+use crate::report::words::plural;
 use crate::report::{Finding, Report, Severity};
 
 /// The service name at the start of the status line.
@@ -241,14 +242,6 @@ fn one_line(text: &str) -> String {
             c => c,
         })
         .collect()
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 #[cfg(test)]
