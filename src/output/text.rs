@@ -145,12 +145,7 @@ fn render_changes(
             about.push(format!("primary {server}"));
         }
         about.push(domain.outcome.to_string());
-        writeln!(
-            out,
-            "{} {}",
-            palette.heading(&domain.domain),
-            palette.dim(&format!("({})", about.join(", ")))
-        )?;
+        writeln!(out, "{}", palette.heading_about(&domain.domain, &about))?;
         for line in &domain.changes {
             let op = match line.op {
                 "+" => palette.paint("+", Style::new().green()),
