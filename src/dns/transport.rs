@@ -584,6 +584,15 @@ mod tests {
         )
     }
 
+    /// What every test sends: a query with ID 7 about `question`.
+    fn expect_id_7(question: &Query) -> Expect<'_> {
+        Expect {
+            id: 7,
+            op_code: OpCode::Query,
+            question,
+        }
+    }
+
     fn reply(id: u16, question: Query) -> Vec<u8> {
         let mut message = Message::new();
         message
@@ -597,11 +606,7 @@ mod tests {
     #[test]
     fn accepts_the_matching_reply_case_insensitively() {
         let q = question();
-        let expect = Expect {
-            id: 7,
-            op_code: OpCode::Query,
-            question: &q,
-        };
+        let expect = expect_id_7(&q);
         let upper = Query::query(
             Name::from_ascii("_VLMCS._TCP.Corp.Example.").unwrap(),
             RecordType::SRV,
@@ -618,11 +623,7 @@ mod tests {
     #[test]
     fn drops_other_ids_questions_and_short_datagrams() {
         let q = question();
-        let expect = Expect {
-            id: 7,
-            op_code: OpCode::Query,
-            question: &q,
-        };
+        let expect = expect_id_7(&q);
         assert!(matches!(
             check_reply(&reply(8, q.clone()), &expect),
             Checked::Mismatch(_)
@@ -676,11 +677,7 @@ mod tests {
     #[test]
     fn a_query_is_not_a_reply() {
         let q = question();
-        let expect = Expect {
-            id: 7,
-            op_code: OpCode::Query,
-            question: &q,
-        };
+        let expect = expect_id_7(&q);
         let mut bytes = reply(7, q.clone());
         bytes[2] &= !QR_BIT;
         assert!(matches!(check_reply(&bytes, &expect), Checked::Mismatch(_)));
@@ -689,11 +686,7 @@ mod tests {
     #[test]
     fn garbage_with_our_id_is_malformed_unless_truncated() {
         let q = question();
-        let expect = Expect {
-            id: 7,
-            op_code: OpCode::Query,
-            question: &q,
-        };
+        let expect = expect_id_7(&q);
         // ID 7, QR, one question announced, but no question follows.
         let garbage = [0, 7, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0];
         assert!(matches!(

@@ -23,7 +23,7 @@ use crate::context::Context;
 use crate::context::{parse_domain, Selection};
 use crate::error::Error;
 use crate::report::{Finding, Report};
-use details::{AuditDetails, DomainStatus};
+use details::AuditDetails;
 use metrics::{HostMetric, Metrics, ServerMetric};
 
 /// Audit everything in one run, for cron and monitoring: check +
@@ -248,14 +248,7 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
     }
     let Merged { report, parts, .. } = merged;
     details.parts = parts;
-    details.domains = metrics
-        .domain_statuses(&report)
-        .into_iter()
-        .map(|d| DomainStatus {
-            domain: d.domain,
-            status: d.status,
-        })
-        .collect();
+    details.domains = metrics.domain_statuses(&report);
     Ok(AuditOutcome {
         report: report.with_details(Box::new(details)),
         metrics,

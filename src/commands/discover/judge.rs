@@ -18,6 +18,7 @@ use crate::commands::discover::details::{
     HostChance, PriorityGroupChances, SimulationSummary, SuffixQuery, SuffixSource,
 };
 use crate::dns::lookup::{key, AddressLookup, Lookup, SrvAnswer, SrvTarget};
+use crate::report::words::plural;
 use crate::report::{Finding, FindingId, Severity};
 use crate::srv_order::{first_pick_probabilities, priority_groups, simulate, Weighted};
 
@@ -397,14 +398,6 @@ pub fn findings(
         }
     }
     findings
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 #[cfg(test)]

@@ -348,6 +348,16 @@ mod tests {
         }
     }
 
+    /// A host with one address, probed in 2 ms.
+    fn host(name: &str, addr: &str, outcome: Outcome) -> TargetProbe {
+        target(name, vec![probed(addr, outcome, 2)])
+    }
+
+    /// A domain whose SRV records name `targets`.
+    fn answered(targets: Vec<TargetProbe>) -> DomainProbe {
+        domain(SrvAnswer::Records, targets)
+    }
+
     fn refused() -> Outcome {
         Outcome::TcpRefused {
             error: "Connection refused".into(),
@@ -362,19 +372,10 @@ mod tests {
 
     #[test]
     fn every_address_kms_is_ok() {
-        let d = domain(
-            SrvAnswer::Records,
-            vec![
-                target(
-                    "kms1.corp.example.",
-                    vec![probed("192.0.2.1:1688", Outcome::Kms, 2)],
-                ),
-                target(
-                    "kms2.corp.example.",
-                    vec![probed("192.0.2.2:1688", Outcome::Kms, 2)],
-                ),
-            ],
-        );
+        let d = answered(vec![
+            host("kms1.corp.example.", "192.0.2.1:1688", Outcome::Kms),
+            host("kms2.corp.example.", "192.0.2.2:1688", Outcome::Kms),
+        ]);
         let findings = domain_findings(&d, Role::Required, SLOW);
         assert_eq!(ids(&findings), [(FindingId::KmsReachable, Severity::Ok)]);
         assert_eq!(
@@ -385,26 +386,20 @@ mod tests {
 
     #[test]
     fn some_failing_is_a_warning_per_failing_host() {
-        let d = domain(
-            SrvAnswer::Records,
-            vec![
-                target(
-                    "kms1.corp.example.",
-                    vec![probed("192.0.2.1:1688", Outcome::Kms, 2)],
-                ),
-                target(
-                    "kms2.corp.example.",
-                    vec![
-                        probed("192.0.2.2:1688", refused(), 1),
-                        probed("[2001:db8::2]:1688", Outcome::Kms, 2),
-                    ],
-                ),
-                target(
-                    "kms3.corp.example.",
-                    vec![AddressResult::dns_failed("no A or AAAA")],
-                ),
-            ],
-        );
+        let d = answered(vec![
+            host("kms1.corp.example.", "192.0.2.1:1688", Outcome::Kms),
+            target(
+                "kms2.corp.example.",
+                vec![
+                    probed("192.0.2.2:1688", refused(), 1),
+                    probed("[2001:db8::2]:1688", Outcome::Kms, 2),
+                ],
+            ),
+            target(
+                "kms3.corp.example.",
+                vec![AddressResult::dns_failed("no A or AAAA")],
+            ),
+        ]);
         let findings = domain_findings(&d, Role::Required, SLOW);
         assert_eq!(
             ids(&findings),
@@ -436,26 +431,17 @@ mod tests {
 
     #[test]
     fn none_kms_is_critical_and_names_the_windows_errors() {
-        let d = domain(
-            SrvAnswer::Records,
-            vec![
-                target(
-                    "kms1.corp.example.",
-                    vec![probed("192.0.2.1:1688", refused(), 1)],
-                ),
-                target(
-                    "kms2.corp.example.",
-                    vec![probed(
-                        "192.0.2.2:1688",
-                        Outcome::RpcNotKms {
-                            result: 2,
-                            reason: 1,
-                        },
-                        1,
-                    )],
-                ),
-            ],
-        );
+        let d = answered(vec![
+            host("kms1.corp.example.", "192.0.2.1:1688", refused()),
+            host(
+                "kms2.corp.example.",
+                "192.0.2.2:1688",
+                Outcome::RpcNotKms {
+                    result: 2,
+                    reason: 1,
+                },
+            ),
+        ]);
         let findings = domain_findings(&d, Role::Required, SLOW);
         assert_eq!(
             ids(&findings),
@@ -517,16 +503,13 @@ mod tests {
 
     #[test]
     fn slow_kms_addresses_are_warned_about() {
-        let d = domain(
-            SrvAnswer::Records,
-            vec![target(
-                "kms1.corp.example.",
-                vec![
-                    probed("192.0.2.1:1688", Outcome::Kms, 800),
-                    probed("192.0.2.2:1688", Outcome::Kms, 20),
-                ],
-            )],
-        );
+        let d = answered(vec![target(
+            "kms1.corp.example.",
+            vec![
+                probed("192.0.2.1:1688", Outcome::Kms, 800),
+                probed("192.0.2.2:1688", Outcome::Kms, 20),
+            ],
+        )]);
         let findings = domain_findings(&d, Role::Required, SLOW);
         assert_eq!(
             ids(&findings),
@@ -546,10 +529,10 @@ mod tests {
 
     #[test]
     fn root_target_alone_means_no_service() {
-        let d = domain(
-            SrvAnswer::Records,
-            vec![target(".", vec![AddressResult::dns_failed("no service")])],
-        );
+        let d = answered(vec![target(
+            ".",
+            vec![AddressResult::dns_failed("no service")],
+        )]);
         assert_eq!(
             ids(&domain_findings(&d, Role::Required, SLOW)),
             [(FindingId::TargetIsRoot, Severity::Critical)]
@@ -558,15 +541,12 @@ mod tests {
 
     #[test]
     fn hosts_are_judged_alone() {
-        let good = target("192.0.2.1", vec![probed("192.0.2.1:1688", Outcome::Kms, 2)]);
+        let good = host("192.0.2.1", "192.0.2.1:1688", Outcome::Kms);
         assert_eq!(
             ids(&host_findings(&good, SLOW)),
             [(FindingId::KmsReachable, Severity::Ok)]
         );
-        let bad = target(
-            "kms.corp.example.",
-            vec![probed("192.0.2.9:1688", refused(), 2)],
-        );
+        let bad = host("kms.corp.example.", "192.0.2.9:1688", refused());
         let findings = host_findings(&bad, SLOW);
         assert_eq!(
             ids(&findings),
