@@ -1081,11 +1081,8 @@ mod tests {
 
     #[test]
     fn an_unsigned_success_to_a_signed_update_is_not_believed() {
-        let error = judge_reply(
-            reply(ResponseCode::NoError, None),
-            Some(&signed_request()),
-        )
-        .unwrap_err();
+        let error =
+            judge_reply(reply(ResponseCode::NoError, None), Some(&signed_request())).unwrap_err();
         assert!(
             matches!(error, UpdateError::BadResponseSignature { .. }),
             "{error:?}"
