@@ -18,15 +18,13 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::planner::{self, Plan};
-use crate::config::{srv_owner, Config, Domain, ServerSpec, SrvRecord};
-use crate::dns::serial;
+use crate::config::{srv_owner, Config, Domain, SrvRecord};
 use crate::dns::SrvRrset;
 use crate::dns::{self, DnsOptions, Expected, Resolver, UpdateError, UpdateRequest};
 
@@ -644,29 +642,9 @@ impl Engine {
     /// SOA's MNAME (RFC 2136 §4).
     async fn target(&self, domain: &Domain) -> Result<Target, String> {
         let name = srv_owner(&domain.name);
-        let info = match domain.server.as_deref() {
-            None => dns::find_zone(&name, &self.resolver, &self.opts).await,
-            Some(ServerSpec::Addr { ip, port }) => {
-                let server = SocketAddr::new(*ip, port.unwrap_or(self.opts.dns_port));
-                dns::find_zone_at(server, &name, &self.opts).await
-            }
-            Some(ServerSpec::Name(host)) => {
-                let addresses = self.resolver.addresses(host).await.map_err(|e| {
-                    format!("cannot find the address of the configured server {host}: {e}")
-                })?;
-                let Some(server) = addresses
-                    .socket_addrs(self.opts.dns_port)
-                    .into_iter()
-                    .next()
-                else {
-                    return Err(format!(
-                        "the configured server {host} has no A or AAAA record"
-                    ));
-                };
-                dns::find_zone_at(server, &name, &self.opts).await
-            }
-        }
-        .map_err(|e| e.to_string())?;
+        let info = dns::find_primary(&name, domain.server.as_deref(), &self.resolver, &self.opts)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(Target {
             zone: info.zone,
             primary: info.primary,
@@ -677,79 +655,12 @@ impl Engine {
     async fn read(&self, target: &Target, name: &Name) -> Result<(SocketAddr, SrvRrset), String> {
         let mut last_error = String::from("the primary has no address");
         for server in &target.primary {
-            match read_rrset(*server, name, &self.opts).await {
-                Ok(current) => return Ok((*server, current)),
-                Err(e) => last_error = e,
+            match dns::read_srv(*server, name, &self.opts).await {
+                Ok(current) => return Ok((*server, current.into_rrset())),
+                Err(e) => last_error = e.to_string(),
             }
         }
         Err(last_error)
-    }
-
-    /// Polls every authoritative server of `zone` until all serve at least
-    /// `serial` and the same `_vlmcs._tcp` RRsets as the primary, or until
-    /// `deadline`. Returns the servers that had not caught up.
-    pub async fn wait_replication(
-        &self,
-        zone: &Name,
-        names: &[Name],
-        primary: SocketAddr,
-        deadline: Instant,
-    ) -> Result<Vec<Straggler>, String> {
-        let servers = dns::authoritative_servers(zone, &self.resolver, &self.opts)
-            .await
-            .map_err(|e| e.to_string())?;
-        let reference_serial = soa_serial(primary, zone, &self.opts).await?;
-        let mut reference = Vec::new();
-        for name in names {
-            reference.push(
-                read_rrset(primary, name, &self.opts)
-                    .await?
-                    .records_sorted(),
-            );
-        }
-        let mut pending: Vec<(String, SocketAddr)> = Vec::new();
-        for server in servers {
-            match server.addresses {
-                Ok(addresses) => {
-                    pending.extend(addresses.into_iter().map(|a| (server.name.to_string(), a)))
-                }
-                Err(e) => pending.push((format!("{} ({e})", server.name), primary)),
-            }
-        }
-        loop {
-            let mut stragglers = Vec::new();
-            for (name, addr) in &pending {
-                let state = async {
-                    let serial = soa_serial(*addr, zone, &self.opts).await?;
-                    if !serial::reached(serial, reference_serial) {
-                        return Ok::<_, String>(Some(format!(
-                            "serial {serial}, primary has {reference_serial}"
-                        )));
-                    }
-                    for (owner, want) in names.iter().zip(&reference) {
-                        let got = read_rrset(*addr, owner, &self.opts).await?.records_sorted();
-                        if got != *want {
-                            return Ok(Some(format!("serves other SRV records for {owner}")));
-                        }
-                    }
-                    Ok(None)
-                }
-                .await;
-                match state {
-                    Ok(None) => {}
-                    Ok(Some(why)) | Err(why) => stragglers.push(Straggler {
-                        server: name.clone(),
-                        address: *addr,
-                        why,
-                    }),
-                }
-            }
-            if stragglers.is_empty() || Instant::now() >= deadline {
-                return Ok(stragglers);
-            }
-            pending.retain(|(n, a)| stragglers.iter().any(|s| s.server == *n && s.address == *a));
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 }
 
@@ -761,34 +672,6 @@ fn first_index(done: &[(usize, DomainOutcome)], batch: &[(usize, SrvRrset, Plan)
         .map(|(index, _, _)| *index)
         .or_else(|| done.first().map(|(index, _)| *index))
         .unwrap_or_default()
-}
-
-/// A server that had not caught up when `--wait-replication` ran out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Straggler {
-    pub server: String,
-    pub address: SocketAddr,
-    pub why: String,
-}
-
-impl SrvRrset {
-    fn records_sorted(&self) -> Vec<String> {
-        let mut records: Vec<String> = self
-            .records
-            .iter()
-            .map(|r| {
-                format!(
-                    "{} {} {} {}",
-                    r.priority,
-                    r.weight,
-                    r.port,
-                    r.target.to_ascii().to_ascii_lowercase()
-                )
-            })
-            .collect();
-        records.sort();
-        records
-    }
 }
 
 /// Whether the update may have been applied although no usable reply
@@ -826,51 +709,6 @@ fn failed(error: &UpdateError, domain: &Domain) -> Outcome {
         message: error.to_string(),
         hint,
     }
-}
-
-/// Reads the SRV RRset of `name` from `server` with RD clear; a refused,
-/// failed, non-authoritative or silent read is an error, never "none".
-pub async fn read_rrset(
-    server: SocketAddr,
-    name: &Name,
-    opts: &DnsOptions,
-) -> Result<SrvRrset, String> {
-    let response = dns::query(server, name, RecordType::SRV, opts)
-        .await
-        .map_err(|e| format!("cannot read {name} SRV from {server}: {e}"))?;
-    let records = response
-        .records_of(name, RecordType::SRV)
-        .map_err(|e| format!("cannot read {name} SRV from {server}: {e}"))?;
-    let ttl = records.iter().map(Record::ttl).min();
-    let records = records
-        .iter()
-        .filter_map(|r| match r.data() {
-            RData::SRV(srv) => Some(SrvRecord {
-                priority: srv.priority(),
-                weight: srv.weight(),
-                port: srv.port(),
-                target: srv.target().clone(),
-            }),
-            _ => None,
-        })
-        .collect();
-    Ok(SrvRrset { ttl, records })
-}
-
-async fn soa_serial(server: SocketAddr, zone: &Name, opts: &DnsOptions) -> Result<u32, String> {
-    let response = dns::query(server, zone, RecordType::SOA, opts)
-        .await
-        .map_err(|e| format!("cannot read the SOA of {zone} from {server}: {e}"))?;
-    let records = response
-        .records_of(zone, RecordType::SOA)
-        .map_err(|e| format!("cannot read the SOA of {zone} from {server}: {e}"))?;
-    records
-        .iter()
-        .find_map(|r| match r.data() {
-            RData::SOA(soa) => Some(soa.serial()),
-            _ => None,
-        })
-        .ok_or_else(|| format!("{server} has no SOA for {zone}"))
 }
 
 fn srv_rdata(record: &SrvRecord) -> SRV {
