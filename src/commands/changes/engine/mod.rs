@@ -19,6 +19,8 @@
 
 mod exchange;
 mod outcome;
+#[cfg(test)]
+mod tests;
 mod zone;
 
 use std::collections::{HashMap, HashSet};
