@@ -29,9 +29,9 @@ use std::net::SocketAddr;
 use clap::Args;
 use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData};
 
-use crate::config::{self, srv_owner, Domain, ServerSpec, SrvRecord};
+use crate::config::{self, srv_owner, Domain, SrvRecord};
 use crate::context::Context;
 use crate::context::{parse_domain, Selection};
 use crate::dns::{self, Addresses, AnswerStatus, DnsOptions, Resolver};
@@ -205,52 +205,14 @@ async fn resolver_read(
     }
 }
 
-/// The SRV RRset of `owner` at `server`, RD clear: REFUSED, SERVFAIL, a
-/// reply without AA or a timeout is an error, never an empty RRset.
-pub(crate) async fn read_srv(
-    server: SocketAddr,
-    owner: &Name,
-    opts: &DnsOptions,
-) -> Result<Rrset, String> {
-    let response = dns::query(server, owner, RecordType::SRV, opts)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().map_err(|e| e.to_string())?;
-    let records = response
-        .records_of(owner, RecordType::SRV)
-        .map_err(|e| e.to_string())?;
-    let ttl = records.iter().map(|r| r.ttl()).min();
-    let records = records
-        .iter()
-        .filter_map(|r| match r.data() {
-            RData::SRV(srv) => Some(SrvRecord {
-                priority: srv.priority(),
-                weight: srv.weight(),
-                port: srv.port(),
-                target: srv.target().clone(),
-            }),
-            _ => None,
-        })
-        .collect::<Vec<_>>();
-    // NOERROR with only other types (e.g. a CNAME at the owner) is NODATA
-    // for SRV.
-    let status = match status {
-        AnswerStatus::Records if records.is_empty() => AnswerStatus::NoData,
-        status => status,
-    };
-    Ok(Rrset {
-        status,
-        ttl,
-        records,
-    })
-}
-
 /// Reads `owner` at `server`, one of `name`'s addresses.
 async fn read_at(name: &Name, server: SocketAddr, owner: &Name, opts: &DnsOptions) -> RrsetRead {
     RrsetRead {
         source: format!("{name} ({server})"),
         server: Some(server.to_string()),
-        result: read_srv(server, owner, opts).await,
+        result: dns::read_srv(server, owner, opts)
+            .await
+            .map_err(|e| e.reason.to_string()),
     }
 }
 
@@ -264,22 +226,7 @@ async fn authoritative_read(
     opts: &DnsOptions,
 ) -> (Option<Name>, RrsetRead, Option<String>) {
     if let Some(spec) = configured.and_then(|d| d.server.as_ref()) {
-        let server = match &**spec {
-            ServerSpec::Addr { ip, port } => {
-                Ok(SocketAddr::new(*ip, port.unwrap_or(opts.dns_port)))
-            }
-            ServerSpec::Name(host) => match resolver.addresses(host).await {
-                Ok(found) => found
-                    .socket_addrs(opts.dns_port)
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| format!("the configured server {host} has no A or AAAA record")),
-                Err(e) => Err(format!(
-                    "cannot find the address of the configured server {host}: {e}"
-                )),
-            },
-        };
-        let server = match server {
+        let server = match dns::server_address(spec, resolver, opts).await {
             Ok(server) => server,
             Err(error) => {
                 return (
@@ -287,7 +234,7 @@ async fn authoritative_read(
                     RrsetRead {
                         source: format!("the configured server {spec}"),
                         server: None,
-                        result: Err(error),
+                        result: Err(error.to_string()),
                     },
                     None,
                 )
@@ -300,7 +247,9 @@ async fn authoritative_read(
         let read = RrsetRead {
             source: format!("the configured server {server}"),
             server: Some(server.to_string()),
-            result: read_srv(server, owner, opts).await,
+            result: dns::read_srv(server, owner, opts)
+                .await
+                .map_err(|e| e.reason.to_string()),
         };
         return (zone, read, None);
     }

@@ -51,53 +51,9 @@ pub struct ZoneReplication {
     pub servers: Vec<ServerReplication>,
 }
 
-/// How one server address compares with the reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServerState {
-    /// The server the others are compared with.
-    Reference,
-    /// Same serial, same RRsets.
-    InSync,
-    /// An older serial (RFC 1982): it has not transferred the last changes.
-    Behind,
-    /// A newer serial than the reference, or one RFC 1982 cannot order: it
-    /// will not transfer from the primary.
-    Ahead,
-    /// Same serial but other `_vlmcs._tcp` records (or an RRset that could
-    /// not be read).
-    Differs,
-    /// No reply within the timeout.
-    Timeout,
-    /// Connection refused (TCP RST, ICMP port unreachable): nothing
-    /// listens there.
-    Refused,
-    /// Another network error (no route, …).
-    Unreachable,
-    /// Replies, but not authoritatively for the zone (REFUSED, SERVFAIL, no
-    /// AA, another zone's SOA).
-    Lame,
-    /// The NS name has no A or AAAA record, or its lookup failed.
-    NoAddress,
-}
-
-impl ServerState {
-    /// The state as in JSON.
-    pub fn word(self) -> &'static str {
-        match self {
-            ServerState::Reference => "reference",
-            ServerState::InSync => "in-sync",
-            ServerState::Behind => "behind",
-            ServerState::Ahead => "ahead",
-            ServerState::Differs => "differs",
-            ServerState::Timeout => "timeout",
-            ServerState::Refused => "refused",
-            ServerState::Unreachable => "unreachable",
-            ServerState::Lame => "lame",
-            ServerState::NoAddress => "no-address",
-        }
-    }
-}
+/// How one server address compares with the reference (computed by
+/// [`crate::dns::convergence`]).
+pub use crate::dns::convergence::ServerState;
 
 /// One server address of a zone.
 #[derive(Debug, Clone, Serialize)]
