@@ -180,24 +180,7 @@ async fn resolver_read(
     resolver: &Resolver,
     nameserver: Option<SocketAddr>,
 ) -> RrsetRead {
-    let result = resolver
-        .srv(owner)
-        .await
-        .map(|answer| Rrset {
-            status: answer.status,
-            ttl: answer.ttl,
-            records: answer
-                .records
-                .iter()
-                .map(|srv| SrvRecord {
-                    priority: srv.priority(),
-                    weight: srv.weight(),
-                    port: srv.port(),
-                    target: srv.target().clone(),
-                })
-                .collect(),
-        })
-        .map_err(|e| e.to_string());
+    let result = resolver.srv(owner).await.map_err(|e| e.to_string());
     RrsetRead {
         source: resolver.via().to_string(),
         server: nameserver.map(|s| s.to_string()),
