@@ -2,17 +2,14 @@
 //! domains and a KMS-like responder: every format, `-q`, `--fail-on`, the
 //! Prometheus textfile parsed back and replaced atomically.
 
-mod common;
-#[allow(dead_code)]
-#[path = "common/kms_responder.rs"]
-mod kms_responder;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::bind::{key_file, nsupdate, Server, TestBed};
+use common::kms_responder::{KmsResponder, Mode};
 use common::run::{Kmsdns, Run};
-use kms_responder::{KmsResponder, Mode};
 
 fn config(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("kmsdns.toml");

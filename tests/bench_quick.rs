@@ -14,6 +14,8 @@ mod bed;
 #[path = "../benches/scale/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+// bed and harness take the machine helpers as their sibling `local`.
+use crate::common::local;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -5,7 +5,7 @@
 //! characters, and the 241 that leave room for `_vlmcs._tcp.`) are unit
 //! tests beside the parser, `src/config/name.rs`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

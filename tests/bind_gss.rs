@@ -6,7 +6,7 @@
 //! `auth = "gss-tsig"`), no KDC: named-checkconf does not open the keytab.
 #![cfg(feature = "gssapi")]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

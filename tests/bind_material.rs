@@ -2,7 +2,7 @@
 //! named-checkconf accept it, a real named loads it, and the generated
 //! update-policy and nsupdate script work against that named.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! The command line as users meet it: help, usage errors, configuration
 //! errors (exit 3, clear message with file, line and column), JSON errors.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,10 +2,10 @@
 //! clients use, the exact RFC 2782 chances of a known SRV set, a seeded
 //! `--simulate` that agrees with them, and the findings.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::bind::{nsupdate, Server, TestBed};
 use common::run::{Kmsdns, Run};
@@ -152,8 +152,10 @@ fn exact_chances_and_a_seeded_simulation_that_agrees() {
             "42",
         ],
     );
+    // 20,000 picks take about 40 ms here (a debug build); the bound catches
+    // a simulation gone quadratic, not a slow machine.
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < common::OVERDUE,
         "took {:?}",
         started.elapsed()
     );

@@ -36,7 +36,7 @@
 //! the zones alone, and each `publish`/`remove` case works on its own
 //! domain (`cN.open.example`) or puts the zone back as it found it.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};

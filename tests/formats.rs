@@ -2,7 +2,7 @@
 //! report that needs no DNS: `bind --out` with a key file readable by every
 //! local user, which is a warning.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@
 //! and the packages krb5-kdc krb5-admin-server krb5-user bind9.
 #![cfg(feature = "gssapi")]
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -13,7 +13,9 @@ use std::process::{Child, Command as Process, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::bind::{Grant, NamedConf, Notify, Updates, ZoneConf, ZoneRole};
 use common::run::{Kmsdns, Run};
+use hickory_proto::rr::RecordType;
 
 const REALM: &str = "KMSDNS.TEST";
 const OWNER: &str = "_vlmcs._tcp.corp.test.";
@@ -154,20 +156,28 @@ impl Bed {
         )
         .expect("zone");
         std::fs::write(d.join("open.test.db"), zone("open.test", "")).expect("zone");
-        std::fs::write(
-            d.join("named.conf"),
-            format!(
-                "options {{\n directory \"{dir}\";\n pid-file \"{dir}/named.pid\";\n session-keyfile \"{dir}/session.key\";\n \
-                 listen-on port {dns_port} {{ 127.0.0.1; }};\n listen-on-v6 {{ none; }};\n recursion no;\n \
-                 dnssec-validation no;\n tkey-gssapi-keytab \"{dir}/dns.keytab\";\n}};\n\
-                 controls {{ }};\n\
-                 zone \"corp.test\" {{ type primary; file \"{dir}/corp.test.db\";\n  \
-                 update-policy {{ grant \"host/kms1.corp.test@{REALM}\" name {OWNER} SRV; }};\n}};\n\
-                 zone \"open.test\" {{ type primary; file \"{dir}/open.test.db\"; allow-update {{ any; }}; }};\n",
-                dir = d.display()
-            ),
-        )
-        .expect("named.conf");
+        // corp.test takes only kms1's GSS-TSIG updates of the SRV RRset;
+        // open.test takes anyone's, unsigned.
+        let mut conf = NamedConf::new(&d, Ipv4Addr::LOCALHOST, dns_port, "kmsdns-gss-tsig");
+        conf.gssapi_keytab = Some(d.join("dns.keytab"));
+        let primary = |name: &str, updates| ZoneConf {
+            name: name.to_string(),
+            file: d.join(format!("{name}.db")),
+            role: ZoneRole::Primary {
+                updates,
+                notify: Notify::NameServers,
+            },
+        };
+        conf.zones.push(primary(
+            "corp.test",
+            Updates::Policy(vec![Grant {
+                key: format!("host/kms1.corp.test@{REALM}"),
+                name: OWNER.to_string(),
+                rtype: RecordType::SRV,
+            }]),
+        ));
+        conf.zones.push(primary("open.test", Updates::Anyone));
+        conf.save(&d.join("named.conf")).expect("named.conf");
         let mut named = Process::new("named")
             .args(["-g", "-c"])
             .arg(d.join("named.conf"))

@@ -19,7 +19,7 @@
 //!
 //! What BIND serves is read directly from it, never through the relay.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

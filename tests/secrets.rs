@@ -11,7 +11,7 @@
 //! The commands are taken from `kmsdns --help`, so a command added later
 //! (such as `audit`) is covered without editing this file.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Read;

@@ -3,7 +3,7 @@
 //! replication, the update rules of each zone, a lagging secondary on
 //! request, isolation between test beds, and no process left behind.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io;

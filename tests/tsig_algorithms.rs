@@ -12,7 +12,7 @@
 //! the server holds is read with the harness's own queries, never through
 //! the code under test.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;

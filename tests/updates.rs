@@ -4,7 +4,7 @@
 //! refused" — and leaves every zone exactly as it was, serial included, on
 //! the primary and on both secondaries.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -21,12 +21,12 @@
 //!
 //! What it needs from the machine (loopback addresses, free ports, system
 //! tools, random numbers, one blocking DNS query) it shares with the test
-//! bed: `tests/common/local.rs`, included below.
+//! bed: `tests/common/local.rs`, this module's sibling `local`.
 
-// Relative to this file's directory, so the same from `cargo bench` and
-// from tests/bench_quick.rs. Public for the harness's tools.
-#[path = "../../tests/common/local.rs"]
-pub mod local;
+// A sibling, not a child: benches/scale/main.rs includes the file by
+// #[path], and the integration tests, which include this file in
+// bench_quick, already compile it once as common::local.
+use super::local;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

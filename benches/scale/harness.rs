@@ -1,7 +1,7 @@
 //! The scale benchmark: kmsdns against nsupdate, dig and dnsperf on the
 //! same BIND, in one run (issue 7).
 //!
-//! [`run`] starts [`crate::bed::Bed`] with N zones, writes a configuration
+//! [`run`] starts [`super::bed::Bed`] with N zones, writes a configuration
 //! whose publish list is those N domains (two KMS hosts, one TSIG key made
 //! by tsig-keygen), then measures, each over `repetitions` runs:
 //! `kmsdns bind`; `kmsdns publish` from empty and again without change,
@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::bed::local::tool;
-use crate::bed::{Bed, Server, HOSTS, KEY_NAME, KMS_PORT, PARENT, TTL};
+// `super::`: bed and local are this module's siblings both at the root of
+// benches/scale/main.rs and inside the integration tests' bench_quick.
+use super::bed::{Bed, Server, HOSTS, KEY_NAME, KMS_PORT, PARENT, TTL};
+use super::local::tool;
 
 /// What to run.
 #[derive(Clone, Debug)]

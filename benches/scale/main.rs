@@ -12,6 +12,9 @@
 mod bed;
 #[path = "harness.rs"]
 mod harness;
+// What bed and harness need from the machine, shared with the test bed.
+#[path = "../../tests/common/local.rs"]
+mod local;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,7 +90,7 @@ fn main() -> ExitCode {
             other => return usage(&format!("unknown option {other}")),
         }
     }
-    if options.dnsperf_seconds > 0 && bed::local::find_tool("dnsperf").is_none() {
+    if options.dnsperf_seconds > 0 && local::find_tool("dnsperf").is_none() {
         eprintln!(
             "dnsperf is not installed (apt-get install dnsperf): BIND's ceiling is not measured"
         );

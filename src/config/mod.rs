@@ -13,7 +13,6 @@ pub mod reg;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +23,7 @@ use toml::Spanned;
 
 pub use crate::dns::name;
 pub use crate::dns::srv::{srv_owner, SrvRecord};
+pub use crate::dns::ServerSpec;
 use crate::report::{Finding, FindingId, Severity};
 use key::{KeyError, TsigKey};
 use name::parse_name;
@@ -49,28 +49,6 @@ pub struct KmsHost {
     /// every host without a list of its own (at 10,000 domains one copy is
     /// about 5 MB).
     pub publish_list: Arc<PublishList>,
-}
-
-/// Where updates for a domain go, when not found from the SOA.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerSpec {
-    /// An address; the port is `--dns-port` unless given.
-    Addr { ip: IpAddr, port: Option<u16> },
-    /// A host name, resolved when used.
-    Name(Name),
-}
-
-impl fmt::Display for ServerSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServerSpec::Addr {
-                ip,
-                port: Some(port),
-            } => write!(f, "{}", SocketAddr::new(*ip, *port)),
-            ServerSpec::Addr { ip, port: None } => write!(f, "{ip}"),
-            ServerSpec::Name(name) => write!(f, "{name}"),
-        }
-    }
 }
 
 /// A domain of the publish list with everything needed to manage it.

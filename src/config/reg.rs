@@ -241,10 +241,7 @@ mod tests {
 
     #[test]
     fn writing_then_reading_round_trips() {
-        let entries = vec![
-            "corp.example, 10, 75".to_string(),
-            "bücher.example".to_string(),
-        ];
+        let entries = ["corp.example, 10, 75", "bücher.example"].map(String::from);
         let file = write_reg_file(&entries);
         assert!(
             file.lines()
@@ -262,10 +259,7 @@ mod tests {
 
     #[test]
     fn matches_regedit_layout() {
-        let entries = vec![
-            "corp.example, 10, 75".to_string(),
-            "branch.example".to_string(),
-        ];
+        let entries = ["corp.example, 10, 75", "branch.example"].map(String::from);
         let written = write_reg_file(&entries);
         let expected = EXPORT.replace("\"KeyManagementServiceVersion\"=\"6.1.7600.16385\"\r\n", "");
         assert_eq!(written, expected);
@@ -273,29 +267,30 @@ mod tests {
 
     #[test]
     fn rejects_bad_files_clearly() {
-        assert!(parse_publish_list(b"")
-            .unwrap_err()
-            .contains("no DnsDomainPublishList"));
-        assert!(parse_publish_list(&[0xFF, 0xFE, 0x00])
-            .unwrap_err()
-            .contains("UTF-16"));
-        let no_value =
-            "Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\X]\n\"Other\"=\"x\"\n";
-        assert!(parse_publish_list(no_value.as_bytes())
-            .unwrap_err()
-            .contains("has no"));
-        let bad_hex =
-            "Windows Registry Editor Version 5.00\n\"DnsDomainPublishList\"=hex(7):zz,00\n";
-        assert!(parse_publish_list(bad_hex.as_bytes())
-            .unwrap_err()
-            .contains("hex byte"));
-        let dword =
-            "Windows Registry Editor Version 5.00\n\"DnsDomainPublishList\"=dword:00000001\n";
-        assert!(parse_publish_list(dword.as_bytes())
-            .unwrap_err()
-            .contains("unexpected type"));
-        let odd =
-            "Windows Registry Editor Version 5.00\n\"DnsDomainPublishList\"=hex(7):63,00,64\n";
-        assert!(parse_publish_list(odd.as_bytes()).is_err());
+        const HEADER: &str = "Windows Registry Editor Version 5.00\n";
+        let cases: [(Vec<u8>, &str); 6] = [
+            (Vec::new(), "no DnsDomainPublishList"),
+            (vec![0xFF, 0xFE, 0x00], "UTF-16"),
+            (
+                format!("{HEADER}\n[HKEY_LOCAL_MACHINE\\X]\n\"Other\"=\"x\"\n").into(),
+                "has no",
+            ),
+            (
+                format!("{HEADER}\"DnsDomainPublishList\"=hex(7):zz,00\n").into(),
+                "hex byte",
+            ),
+            (
+                format!("{HEADER}\"DnsDomainPublishList\"=dword:00000001\n").into(),
+                "unexpected type",
+            ),
+            (
+                format!("{HEADER}\"DnsDomainPublishList\"=hex(7):63,00,64\n").into(),
+                "odd number of bytes",
+            ),
+        ];
+        for (file, expected) in cases {
+            let error = parse_publish_list(&file).unwrap_err();
+            assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+        }
     }
 }

@@ -19,7 +19,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{SOA, SRV};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use super::query::{exchanged_message, into_response, Recursion, Response};
+use super::query::{exchanged_message, into_response, Recursion, ReplyError, Response};
 use super::resolver::AnswerStatus;
 use super::transport::{check_reply, Checked, Exchanged, Expect, Transport};
 use super::tsig::{Signer, TsigVerdict};
@@ -110,6 +110,7 @@ fn read_query_reply(bytes: &[u8], id: u16) {
                 truncated,
                 transport,
                 sends: 1,
+                discarded: 0,
             };
             // query.rs: a truncated UDP reply is never read (TCP follows).
             let Some(message) = exchanged_message(exchanged) else {
@@ -153,6 +154,10 @@ fn read_response(response: &Response) {
                     "a non-authoritative reply was read"
                 );
             }
+        }
+        // A NOERROR that does not answer the question is refused as such.
+        Err(ReplyError::NotAnAnswer { .. }) => {
+            assert_eq!(response.rcode(), ResponseCode::NoError)
         }
         Err(_) => assert!(
             response.rcode() != ResponseCode::NoError && response.rcode() != ResponseCode::NXDomain
@@ -212,7 +217,7 @@ fn read_update_reply(bytes: &[u8], id: u16) {
     let request = update_request();
     let key = fuzz_key();
     for signed in [false, true] {
-        let Some((_, mut verifier)) = signed_update(id) else {
+        let Some((_, verifier)) = signed_update(id) else {
             return;
         };
         let verdict = message
@@ -224,9 +229,10 @@ fn read_update_reply(bytes: &[u8], id: u16) {
             truncated,
             transport: Transport::Tcp,
             sends: 1,
+            discarded: 0,
         };
         let (key, verifier) = if signed {
-            (Some(&key), Some(&mut verifier))
+            (Some(&key), Some(&verifier))
         } else {
             (None, None)
         };
@@ -435,7 +441,7 @@ mod tests {
     fn the_signed_seed_verifies_with_the_fuzz_key_at_the_fixed_time() {
         let bytes = seed("update-signed-noerror");
         let message = Message::from_vec(&bytes).unwrap();
-        let (_, mut verifier) = signed_update(0x4b4d).unwrap();
+        let (_, verifier) = signed_update(0x4b4d).unwrap();
         assert_eq!(
             verifier.check_at(&bytes, &message, u64::from(FUZZ_NOW)),
             TsigVerdict::Verified

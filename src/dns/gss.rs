@@ -38,7 +38,7 @@ use libgssapi::oid::{
     GSS_MECH_KRB5, GSS_MECH_SPNEGO, GSS_NT_HOSTBASED_SERVICE, GSS_NT_KRB5_PRINCIPAL,
 };
 
-use super::transport::{exchange_tcp, random_id, Exchanged, Expect};
+use super::transport::{exchange, random_id, Exchanged, Expect, Transport};
 use super::tsig::{TsigError, TsigFields};
 use super::update::{build_zone_update, first_request, judge, transport_error};
 use super::{DnsOptions, UpdateError, UpdateRequest, UpdateResponse};
@@ -224,9 +224,16 @@ pub(crate) async fn exchange_signed(
         op_code: message.op_code(),
         question: &question,
     };
-    let exchanged = exchange_tcp(server, &bytes, &expect, opts.timeout, opts.tries())
-        .await
-        .map_err(|error| transport_error(error, server, zone))?;
+    let exchanged = exchange(
+        Transport::Tcp,
+        server,
+        &bytes,
+        &expect,
+        opts.timeout,
+        opts.tries(),
+    )
+    .await
+    .map_err(|error| transport_error(error, server, zone))?;
     let Some(reply) = &exchanged.message else {
         return Err(UpdateError::Malformed {
             server,
@@ -509,9 +516,16 @@ async fn negotiate(
             op_code: OpCode::Query,
             question: &question,
         };
-        let exchanged = exchange_tcp(server, &bytes, &expect, opts.timeout, opts.tries())
-            .await
-            .map_err(|error| transport_error(error, server, zone))?;
+        let exchanged = exchange(
+            Transport::Tcp,
+            server,
+            &bytes,
+            &expect,
+            opts.timeout,
+            opts.tries(),
+        )
+        .await
+        .map_err(|error| transport_error(error, server, zone))?;
         let Some(reply) = &exchanged.message else {
             return Err(fail("the TKEY reply does not parse".into()));
         };

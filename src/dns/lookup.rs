@@ -10,13 +10,13 @@ use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
-use super::srv::srv_owner;
+use super::srv::{srv_owner, SrvRecord};
 use super::{AnswerStatus, Resolver};
 
 /// What the `_vlmcs._tcp` query of a domain returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum SrvAnswer {
+pub enum LookupStatus {
     /// SRV records.
     Records,
     /// The name exists without SRV records: clients report 0x8007251D.
@@ -27,26 +27,17 @@ pub enum SrvAnswer {
     Failed,
 }
 
-/// One SRV record as found in DNS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SrvTarget {
-    pub priority: u16,
-    pub weight: u16,
-    pub port: u16,
-    pub target: Name,
-}
-
 /// A domain's `_vlmcs._tcp` lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
     /// The domain asked about.
     pub domain: Name,
     /// Records, none (which kind), or failed.
-    pub answer: SrvAnswer,
+    pub answer: LookupStatus,
     /// Why it failed.
     pub error: Option<String>,
     /// The SRV records, in the order of the answer.
-    pub records: Vec<SrvTarget>,
+    pub records: Vec<SrvRecord>,
 }
 
 /// What the A/AAAA lookup of one target gave: its addresses, IPv4 first,
@@ -69,32 +60,20 @@ pub async fn lookup_all(resolver: &Resolver, domains: &[Name], concurrency: usiz
 }
 
 async fn lookup_srv(resolver: &Resolver, domain: &Name) -> Lookup {
-    let owner = srv_owner(domain);
-    match resolver.srv(&owner).await {
+    match resolver.srv(&srv_owner(domain)).await {
         Ok(answer) => Lookup {
             domain: domain.clone(),
             answer: match answer.status {
-                // Only aliases and no SRV data is as good as none.
-                AnswerStatus::Records if answer.records.is_empty() => SrvAnswer::Nodata,
-                AnswerStatus::Records => SrvAnswer::Records,
-                AnswerStatus::NoData => SrvAnswer::Nodata,
-                AnswerStatus::NxDomain => SrvAnswer::Nxdomain,
+                AnswerStatus::Records => LookupStatus::Records,
+                AnswerStatus::NoData => LookupStatus::Nodata,
+                AnswerStatus::NxDomain => LookupStatus::Nxdomain,
             },
             error: None,
-            records: answer
-                .records
-                .iter()
-                .map(|srv| SrvTarget {
-                    priority: srv.priority(),
-                    weight: srv.weight(),
-                    port: srv.port(),
-                    target: srv.target().clone(),
-                })
-                .collect(),
+            records: answer.records,
         },
         Err(error) => Lookup {
             domain: domain.clone(),
-            answer: SrvAnswer::Failed,
+            answer: LookupStatus::Failed,
             error: Some(error.to_string()),
             records: Vec::new(),
         },

@@ -17,8 +17,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::resolver::AnswerStatus;
 use super::transport::{
-    exchange_tcp, exchange_udp, random_id, Exchanged, Expect, Transport, TransportError,
-    EDNS_PAYLOAD,
+    exchange, random_id, Exchanged, Expect, Transport, TransportError, EDNS_PAYLOAD,
 };
 use super::DnsOptions;
 
@@ -155,6 +154,16 @@ pub enum ReplyError {
         name: Name,
         rtype: RecordType,
     },
+    /// A NOERROR reply that does not answer the question: its answer
+    /// section holds only other names' records, or a NODATA comes without
+    /// the zone's SOA (RFC 2308 §2.2). Forged or broken; never "no records".
+    #[error("{server}'s reply does not answer the question for {name} {rtype}: {why}")]
+    NotAnAnswer {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+        why: &'static str,
+    },
     #[error("{server} answered {rcode} for {name} {rtype}")]
     Rcode {
         server: SocketAddr,
@@ -285,7 +294,47 @@ impl Response {
                 rtype,
             });
         }
-        Ok(status)
+        let why = match status {
+            AnswerStatus::NoData if !self.authority_has_soa() => {
+                "a NODATA reply without the zone's SOA"
+            }
+            AnswerStatus::Records if !self.answers_question() => {
+                "its answer holds only records of other names"
+            }
+            _ => return Ok(status),
+        };
+        Err(ReplyError::NotAnAnswer {
+            server,
+            name,
+            rtype,
+            why,
+        })
+    }
+
+    /// Whether the answer section speaks of the name asked about: a record
+    /// of it (of the type asked, or the CNAME that starts a chain), or a
+    /// DNAME above it (RFC 6672), as a server puts first in its answer.
+    fn answers_question(&self) -> bool {
+        // DNAME is type 39; hickory-proto 0.25 has no name for it.
+        const DNAME: u16 = 39;
+        self.answers.iter().any(|record| {
+            let owner = record.name();
+            match record.record_type() {
+                rtype if u16::from(rtype) == DNAME => {
+                    owner.zone_of(&self.name) && owner != &self.name
+                }
+                RecordType::CNAME => owner == &self.name,
+                rtype => rtype == self.rtype && owner == &self.name,
+            }
+        })
+    }
+
+    /// Whether the authority section holds a SOA, as a negative answer must
+    /// (RFC 2308 §3).
+    fn authority_has_soa(&self) -> bool {
+        self.authority
+            .iter()
+            .any(|record| record.record_type() == RecordType::SOA)
     }
 
     /// The records of type `rtype` owned by `name` in the answer section:
@@ -382,13 +431,27 @@ pub async fn query_with(
     let mut use_edns = true;
     loop {
         let request = query_bytes(id, &question, recursion, use_edns);
-        let mut exchanged = exchange_udp(server, &request, &expect, opts.timeout, opts.tries())
+        let mut exchanged = exchange(
+            Transport::Udp,
+            server,
+            &request,
+            &expect,
+            opts.timeout,
+            opts.tries(),
+        )
+        .await
+        .map_err(fail)?;
+        if exchanged.truncated {
+            exchanged = exchange(
+                Transport::Tcp,
+                server,
+                &request,
+                &expect,
+                opts.timeout,
+                opts.tries(),
+            )
             .await
             .map_err(fail)?;
-        if exchanged.truncated {
-            exchanged = exchange_tcp(server, &request, &expect, opts.timeout, opts.tries())
-                .await
-                .map_err(fail)?;
         }
         let transport = exchanged.transport;
         let Some(message) = exchanged_message(exchanged) else {
@@ -500,7 +563,7 @@ mod tests {
     use std::net::{Ipv4Addr, SocketAddr};
 
     use hickory_proto::op::{Edns, MessageType};
-    use hickory_proto::rr::rdata::SRV;
+    use hickory_proto::rr::rdata::{CNAME, SRV};
 
     fn name(text: &str) -> Name {
         Name::from_ascii(text).unwrap()
@@ -525,6 +588,11 @@ mod tests {
             additionals: Vec::new(),
             transport: Transport::Udp,
         }
+    }
+
+    fn soa(zone: &str) -> Record {
+        let soa = SOA::new(name(zone), name(zone), 1, 3600, 600, 86400, 300);
+        Record::from_rdata(name(zone), 300, RData::SOA(soa))
     }
 
     fn srv(target: &str) -> Record {
@@ -606,13 +674,55 @@ mod tests {
         );
         assert_eq!(nx.status(), Ok(AnswerStatus::NxDomain));
         assert_eq!(nx.question_records(), Ok(Vec::new()));
-        let nodata = response(
+        let mut nodata = response(
             ResponseCode::NoError,
             true,
             Recursion::NotDesired,
             Vec::new(),
         );
+        nodata.authority.push(soa("corp.example."));
         assert_eq!(nodata.status(), Ok(AnswerStatus::NoData));
+    }
+
+    #[test]
+    fn a_reply_that_does_not_answer_the_question_is_no_answer() {
+        // NOERROR whose answer is another name's SRV: not NODATA.
+        let other = response(
+            ResponseCode::NoError,
+            true,
+            Recursion::NotDesired,
+            vec![Record::from_rdata(
+                name("_vlmcs._tcp.other.example."),
+                3600,
+                RData::SRV(SRV::new(0, 0, 1688, name("kms9.other.example."))),
+            )],
+        );
+        assert!(matches!(
+            other.status(),
+            Err(ReplyError::NotAnAnswer { .. })
+        ));
+        assert!(other.question_records().is_err());
+        // An empty NOERROR without the zone's SOA is not a negative answer.
+        let bare = response(
+            ResponseCode::NoError,
+            true,
+            Recursion::NotDesired,
+            Vec::new(),
+        );
+        assert!(matches!(bare.status(), Err(ReplyError::NotAnAnswer { .. })));
+        // A CNAME at the name starts a chain: an answer, with no SRV of it.
+        let alias = response(
+            ResponseCode::NoError,
+            true,
+            Recursion::Desired,
+            vec![Record::from_rdata(
+                name("_vlmcs._tcp.corp.example."),
+                3600,
+                RData::CNAME(CNAME(name("_vlmcs._tcp.elsewhere.example."))),
+            )],
+        );
+        assert_eq!(alias.status(), Ok(AnswerStatus::Records));
+        assert_eq!(alias.question_records(), Ok(Vec::new()));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout, timeout_at, Instant};
@@ -48,8 +48,8 @@ pub(crate) struct Expect<'a> {
     pub id: u16,
     pub op_code: OpCode,
     /// The question (for UPDATE: the zone section). An empty question
-    /// section in the reply is accepted, since servers may omit it in
-    /// error replies (RFC 6891 §7 FORMERR, RFC 2136 §3.8).
+    /// section in the reply is accepted only in error replies that say
+    /// nothing about it (RFC 6891 §7 FORMERR, RFC 2136 §3.8).
     pub question: &'a Query,
 }
 
@@ -64,7 +64,14 @@ pub(crate) struct Exchanged {
     pub transport: Transport,
     /// How many times the request was sent before this reply came.
     pub sends: u32,
+    /// Replies to a signed request that did not verify and were set aside
+    /// while waiting for one that does (RFC 8945 §5.3.2).
+    pub discarded: u32,
 }
+
+/// Whether a reply (as received, and parsed) is signed as the request's
+/// answer must be: for a TSIG-signed request, its MAC verifies.
+pub(crate) type Verify<'a> = dyn Fn(&[u8], &Message) -> bool + 'a;
 
 /// Why an exchange produced no usable reply.
 #[derive(Debug)]
@@ -105,25 +112,45 @@ pub(crate) fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// Sends `request` over UDP and waits for the matching reply, resending the
-/// same bytes after each `per_try` timeout, `attempts` times in all.
-///
-/// Inside [`SocketPool::scope`] the socket comes from the pool and goes
-/// back to it after a clean exchange; elsewhere it is opened for this one
-/// exchange.
-pub(crate) async fn exchange_udp(
+/// Sends `request` to `server` over `transport` and waits for the reply
+/// that matches `expect`, at most `attempts` times `per_try`; with `-v`,
+/// the exchange is recorded ([`trace`]).
+pub(crate) async fn exchange(
+    transport: Transport,
     server: SocketAddr,
     request: &[u8],
     expect: &Expect<'_>,
     per_try: Duration,
     attempts: u32,
 ) -> Result<Exchanged, TransportError> {
+    exchange_verified(transport, server, request, expect, per_try, attempts, None).await
+}
+
+/// [`exchange`] for a signed request: over UDP, a reply that `verify`
+/// rejects (unsigned, or a MAC that does not verify) is set aside and the
+/// wait goes on for one that verifies, as RFC 8945 §5.3.2 asks, since
+/// anyone can send a datagram with our ID and question. Only when none
+/// verifies by the end of the attempt does the first one set aside come
+/// back, for the caller to report as unverified. Over TCP the stream is
+/// ours: its one reply comes back whatever it is.
+pub(crate) async fn exchange_verified(
+    transport: Transport,
+    server: SocketAddr,
+    request: &[u8],
+    expect: &Expect<'_>,
+    per_try: Duration,
+    attempts: u32,
+    verify: Option<&Verify<'_>>,
+) -> Result<Exchanged, TransportError> {
     let started = Instant::now();
-    let result = udp(server, request, expect, per_try, attempts).await;
+    let result = match transport {
+        Transport::Udp => udp(server, request, expect, per_try, attempts, verify).await,
+        Transport::Tcp => tcp(server, request, expect, per_try, attempts).await,
+    };
     let elapsed = started.elapsed();
     trace::exchange(
         server,
-        Transport::Udp,
+        transport,
         expect.question,
         expect.op_code,
         &result,
@@ -132,12 +159,19 @@ pub(crate) async fn exchange_udp(
     result
 }
 
+/// Sends `request` over UDP and waits for the matching reply, resending the
+/// same bytes after each `per_try` timeout, `attempts` times in all.
+///
+/// Inside [`SocketPool::scope`] the socket comes from the pool and goes
+/// back to it after a clean exchange; elsewhere it is opened for this one
+/// exchange.
 async fn udp(
     server: SocketAddr,
     request: &[u8],
     expect: &Expect<'_>,
     per_try: Duration,
     attempts: u32,
+    verify: Option<&Verify<'_>>,
 ) -> Result<Exchanged, TransportError> {
     let pool = POOL.try_with(Arc::clone).ok();
     let mut socket = match pool.as_ref().and_then(|pool| pool.take(server)) {
@@ -150,11 +184,21 @@ async fn udp(
             socket
         }
     };
-    let result = socket.exchange(request, expect, per_try, attempts).await;
+    let result = socket
+        .exchange(request, expect, per_try, attempts, verify)
+        .await;
     // Only a socket that got its reply at the first send is kept: after a
     // timeout or a resend, a late copy of a reply may still be on its way,
     // and after an error the socket may be unusable.
-    if let (Some(pool), Ok(Exchanged { sends: 1, .. })) = (&pool, &result) {
+    if let (
+        Some(pool),
+        Ok(Exchanged {
+            sends: 1,
+            discarded: 0,
+            ..
+        }),
+    ) = (&pool, &result)
+    {
         pool.give_back(server, socket);
     }
     result
@@ -290,6 +334,7 @@ impl PooledSocket {
         expect: &Expect<'_>,
         per_try: Duration,
         attempts: u32,
+        verify: Option<&Verify<'_>>,
     ) -> Result<Exchanged, TransportError> {
         // Remembered from the start: the next exchange on this socket
         // skips copies of this one's reply, however it ends.
@@ -299,6 +344,8 @@ impl PooledSocket {
         self.earlier_ids.push(expect.id);
         let mut mismatch: Option<String> = None;
         let mut malformed: Option<String> = None;
+        let mut unverified: Option<Exchanged> = None;
+        let mut discarded = 0;
         let attempts = attempts.max(1);
         for sends in 1..=attempts {
             self.socket.send(request).await.map_err(classify)?;
@@ -316,28 +363,49 @@ impl PooledSocket {
                 // the kernel: a server sending more than the payload size
                 // we advertise. Taken as truncated: TCP brings it whole.
                 let cut = self.buffer.len() >= UDP_BUFFER;
-                match check_reply(&self.buffer, expect) {
-                    Checked::Reply { message, truncated } => {
-                        return Ok(Exchanged {
-                            bytes: self.buffer.clone(),
-                            message: message.filter(|_| !cut),
-                            truncated: truncated || cut,
-                            transport: Transport::Udp,
-                            sends,
-                        })
+                let reply = match check_reply(&self.buffer, expect) {
+                    Checked::Reply { message, truncated } => Exchanged {
+                        bytes: self.buffer.clone(),
+                        message: message.filter(|_| !cut),
+                        truncated: truncated || cut,
+                        transport: Transport::Udp,
+                        sends,
+                        discarded,
+                    },
+                    Checked::Malformed(_) if cut => Exchanged {
+                        bytes: self.buffer.clone(),
+                        message: None,
+                        truncated: true,
+                        transport: Transport::Udp,
+                        sends,
+                        discarded,
+                    },
+                    Checked::Mismatch(why) => {
+                        mismatch = Some(why);
+                        continue;
                     }
-                    Checked::Malformed(_) if cut => {
-                        return Ok(Exchanged {
-                            bytes: self.buffer.clone(),
-                            message: None,
-                            truncated: true,
-                            transport: Transport::Udp,
-                            sends,
-                        })
+                    Checked::Malformed(why) => {
+                        malformed = Some(why);
+                        continue;
                     }
-                    Checked::Mismatch(why) => mismatch = Some(why),
-                    Checked::Malformed(why) => malformed = Some(why),
+                };
+                // A truncated reply goes to TCP, where it is verified whole.
+                let verified = match (verify, &reply.message) {
+                    (Some(verify), Some(message)) if !reply.truncated => {
+                        verify(&reply.bytes, message)
+                    }
+                    _ => true,
+                };
+                if verified {
+                    return Ok(Exchanged { discarded, ..reply });
                 }
+                discarded += 1;
+                unverified.get_or_insert(reply);
+            }
+            // Someone answered this attempt, but not verifiably: sending
+            // again would only ask the same question of the same path.
+            if let Some(reply) = unverified {
+                return Ok(Exchanged { discarded, ..reply });
             }
         }
         Err(match (malformed, mismatch) {
@@ -350,27 +418,6 @@ impl PooledSocket {
 
 /// Sends `request` over TCP (RFC 1035 §4.2.2: two-byte length prefix), one
 /// connection per attempt, each attempt bounded by `per_try`.
-pub(crate) async fn exchange_tcp(
-    server: SocketAddr,
-    request: &[u8],
-    expect: &Expect<'_>,
-    per_try: Duration,
-    attempts: u32,
-) -> Result<Exchanged, TransportError> {
-    let started = Instant::now();
-    let result = tcp(server, request, expect, per_try, attempts).await;
-    let elapsed = started.elapsed();
-    trace::exchange(
-        server,
-        Transport::Tcp,
-        expect.question,
-        expect.op_code,
-        &result,
-        elapsed,
-    );
-    result
-}
-
 async fn tcp(
     server: SocketAddr,
     request: &[u8],
@@ -400,6 +447,7 @@ async fn tcp(
                 truncated,
                 transport: Transport::Tcp,
                 sends,
+                discarded: 0,
             }),
             Checked::Mismatch(why) => Err(TransportError::Mismatch(why)),
             Checked::Malformed(why) => Err(TransportError::Malformed(why)),
@@ -447,6 +495,21 @@ const TC_BIT: u8 = 0x02;
 /// Header flag bit of QR in the third byte.
 const QR_BIT: u8 = 0x80;
 
+/// Whether a reply with this rcode says something about the question
+/// (records, or their absence, or a prerequisite on them), and so must
+/// echo it: NOERROR, NXDOMAIN and the UPDATE prerequisite rcodes
+/// (RFC 2136 §2.2).
+fn speaks_of_the_question(rcode: ResponseCode) -> bool {
+    matches!(
+        rcode,
+        ResponseCode::NoError
+            | ResponseCode::NXDomain
+            | ResponseCode::YXDomain
+            | ResponseCode::YXRRSet
+            | ResponseCode::NXRRSet
+    )
+}
+
 pub(crate) fn check_reply(bytes: &[u8], expect: &Expect<'_>) -> Checked {
     // Look at the raw header first: a datagram that is not even a header
     // with our ID is someone else's and is dropped without parsing.
@@ -486,7 +549,10 @@ pub(crate) fn check_reply(bytes: &[u8], expect: &Expect<'_>) -> Checked {
         ));
     }
     match message.queries() {
-        [] => {}
+        // Only an error that does not speak of the question may leave it out
+        // (RFC 6891 §7 FORMERR, RFC 2136 §3.8): a reply that says something
+        // about names or records must say which.
+        [] if !speaks_of_the_question(message.response_code()) => {}
         [question]
             if question.name() == expect.question.name()
                 && question.query_type() == expect.question.query_type()
@@ -518,6 +584,15 @@ mod tests {
         )
     }
 
+    /// What every test sends: a query with ID 7 about `question`.
+    fn expect_id_7(question: &Query) -> Expect<'_> {
+        Expect {
+            id: 7,
+            op_code: OpCode::Query,
+            question,
+        }
+    }
+
     fn reply(id: u16, question: Query) -> Vec<u8> {
         let mut message = Message::new();
         message
@@ -531,11 +606,7 @@ mod tests {
     #[test]
     fn accepts_the_matching_reply_case_insensitively() {
         let q = question();
-        let expect = Expect {
-            id: 7,
-            op_code: OpCode::Query,
-            question: &q,
-        };
+        let expect = expect_id_7(&q);
         let upper = Query::query(
             Name::from_ascii("_VLMCS._TCP.Corp.Example.").unwrap(),
             RecordType::SRV,
@@ -552,11 +623,7 @@ mod tests {
     #[test]
     fn drops_other_ids_questions_and_short_datagrams() {
         let q = question();
-        let expect = Expect {
-            id: 7,
-            op_code: OpCode::Query,
-            question: &q,
-        };
+        let expect = expect_id_7(&q);
         assert!(matches!(
             check_reply(&reply(8, q.clone()), &expect),
             Checked::Mismatch(_)
@@ -573,13 +640,44 @@ mod tests {
     }
 
     #[test]
-    fn a_query_is_not_a_reply() {
+    fn only_an_error_that_says_nothing_of_the_question_may_leave_it_out() {
         let q = question();
         let expect = Expect {
             id: 7,
             op_code: OpCode::Query,
             question: &q,
         };
+        // A bare 12-byte header: ID 7, QR set, opcode QUERY, RCODE in the
+        // low nibble of the fourth byte, every count zero.
+        let header = |rcode: u8| [0, 7, 0x80, rcode, 0, 0, 0, 0, 0, 0, 0, 0];
+        for (rcode, name) in [
+            (0, "NOERROR"),
+            (3, "NXDOMAIN"),
+            (6, "YXDOMAIN"),
+            (8, "NXRRSET"),
+        ] {
+            assert!(
+                matches!(check_reply(&header(rcode), &expect), Checked::Mismatch(_)),
+                "a question-less {name} must not be taken as the answer"
+            );
+        }
+        for (rcode, name) in [
+            (1, "FORMERR"),
+            (2, "SERVFAIL"),
+            (4, "NOTIMP"),
+            (5, "REFUSED"),
+        ] {
+            assert!(
+                matches!(check_reply(&header(rcode), &expect), Checked::Reply { .. }),
+                "a question-less {name} is an error reply"
+            );
+        }
+    }
+
+    #[test]
+    fn a_query_is_not_a_reply() {
+        let q = question();
+        let expect = expect_id_7(&q);
         let mut bytes = reply(7, q.clone());
         bytes[2] &= !QR_BIT;
         assert!(matches!(check_reply(&bytes, &expect), Checked::Mismatch(_)));
@@ -588,11 +686,7 @@ mod tests {
     #[test]
     fn garbage_with_our_id_is_malformed_unless_truncated() {
         let q = question();
-        let expect = Expect {
-            id: 7,
-            op_code: OpCode::Query,
-            question: &q,
-        };
+        let expect = expect_id_7(&q);
         // ID 7, QR, one question announced, but no question follows.
         let garbage = [0, 7, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0];
         assert!(matches!(

@@ -235,7 +235,7 @@ impl fmt::Debug for ReplyVerifier {
 impl ReplyVerifier {
     /// Judges `reply` (as received) whose parsed form is `message`, against
     /// the clock now.
-    pub(crate) fn check(&mut self, reply: &[u8], message: &Message) -> TsigVerdict {
+    pub(crate) fn check(&self, reply: &[u8], message: &Message) -> TsigVerdict {
         self.check_at(reply, message, unix_now())
     }
 
@@ -243,24 +243,9 @@ impl ReplyVerifier {
     /// since the epoch). The steps follow RFC 8945 §5.2 as a client applies
     /// them to a reply (§5.3.2): the server's error, the key, the MAC, the
     /// time.
-    pub(crate) fn check_at(&mut self, reply: &[u8], message: &Message, now: u64) -> TsigVerdict {
-        let Some(record) = message.signature().last() else {
-            return TsigVerdict::Unsigned;
-        };
-        let RData::DNSSEC(DNSSECRData::TSIG(tsig)) = record.data() else {
-            return TsigVerdict::Invalid("the reply is signed with SIG(0), not TSIG".to_owned());
-        };
-        let fields = match TsigFields::of(tsig) {
-            Ok(fields) => fields,
-            Err(why) => return TsigVerdict::Invalid(why),
-        };
-        // A server that rejects our signature cannot sign its answer with
-        // our key (BADSIG, BADKEY: empty MAC), so its reason comes first.
-        if let Some(error) = TsigError::from_code(fields.error) {
-            return TsigVerdict::Rejected(Some(error));
-        }
-        if tsig.mac().is_empty() {
-            return TsigVerdict::Rejected(None);
+    pub(crate) fn check_at(&self, reply: &[u8], message: &Message, now: u64) -> TsigVerdict {
+        if let Err(verdict) = tsig_to_verify(message) {
+            return verdict;
         }
 
         let signer = &self.signer;
@@ -311,17 +296,49 @@ impl ReplyVerifier {
             ));
         }
 
-        // §5.2.3: the time, within the reply's fudge but never a wider
-        // window than ours.
-        let fudge = u64::from(tsig.fudge().min(FUDGE_SECONDS));
-        if now.abs_diff(tsig.time()) > fudge {
-            return TsigVerdict::Invalid(format!(
-                "signed at {} (seconds since 1970), more than {fudge} s from our clock ({now})",
-                tsig.time()
-            ));
+        match check_time(tsig, now) {
+            Ok(()) => TsigVerdict::Verified,
+            Err(why) => why,
         }
-        TsigVerdict::Verified
     }
+}
+
+/// RFC 8945 §5.2.3, the last step for every kind of TSIG: the time signed
+/// is within the reply's fudge of `now`, but never a wider window than
+/// ours.
+pub(super) fn check_time(tsig: &TSIG, now: u64) -> Result<(), TsigVerdict> {
+    let fudge = u64::from(tsig.fudge().min(FUDGE_SECONDS));
+    if now.abs_diff(tsig.time()) > fudge {
+        return Err(TsigVerdict::Invalid(format!(
+            "signed at {} (seconds since 1970), more than {fudge} s from our clock ({now})",
+            tsig.time()
+        )));
+    }
+    Ok(())
+}
+
+/// The steps before the MAC, the same for every kind of TSIG (HMAC here,
+/// GSS-TSIG in `gss`): the reply's TSIG record, whose key, MAC and time
+/// are still to be checked, or the verdict already reached. A server that
+/// rejects our signature cannot sign its answer with our key (BADSIG,
+/// BADKEY: empty MAC, RFC 8945 §5.3.2), so its reason comes first.
+pub(super) fn tsig_to_verify(message: &Message) -> Result<&TSIG, TsigVerdict> {
+    let Some(record) = message.signature().last() else {
+        return Err(TsigVerdict::Unsigned);
+    };
+    let RData::DNSSEC(DNSSECRData::TSIG(tsig)) = record.data() else {
+        return Err(TsigVerdict::Invalid(
+            "the reply is signed with SIG(0), not TSIG".to_owned(),
+        ));
+    };
+    let fields = TsigFields::of(tsig).map_err(TsigVerdict::Invalid)?;
+    if let Some(error) = TsigError::from_code(fields.error) {
+        return Err(TsigVerdict::Rejected(Some(error)));
+    }
+    if tsig.mac().is_empty() {
+        return Err(TsigVerdict::Rejected(None));
+    }
+    Ok(tsig)
 }
 
 /// The fields of a TSIG RDATA that hickory 0.25.2 has no getter for.
@@ -360,14 +377,7 @@ mod tests {
     use hickory_proto::op::{MessageType, OpCode, Query, ResponseCode};
     use hickory_proto::rr::{DNSClass, RecordType};
 
-    const ALL: [TsigAlgorithm; 6] = [
-        TsigAlgorithm::HmacMd5,
-        TsigAlgorithm::HmacSha1,
-        TsigAlgorithm::HmacSha224,
-        TsigAlgorithm::HmacSha256,
-        TsigAlgorithm::HmacSha384,
-        TsigAlgorithm::HmacSha512,
-    ];
+    use super::mac::ALL;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
     const NOW: u32 = 1_700_000_000;
@@ -381,8 +391,15 @@ mod tests {
         }
     }
 
+    /// The name of the tests' key, as the server's records carry it.
+    const KEY_NAME: &str = "kmsdns-secure.";
+
+    fn key_name() -> Name {
+        Name::from_ascii(KEY_NAME).unwrap()
+    }
+
     fn key(algorithm: TsigAlgorithm) -> TsigKey {
-        key_named("kmsdns-secure.", algorithm)
+        key_named(KEY_NAME, algorithm)
     }
 
     fn update() -> Message {
@@ -420,8 +437,7 @@ mod tests {
             TsigAlgorithm::HmacSha512 => HickoryAlgorithm::HmacSha512,
             _ => return mac::sign(algorithm, SECRET, covered).unwrap(),
         };
-        let name = Name::from_ascii("kmsdns-secure.").unwrap();
-        TSigner::new(SECRET.to_vec(), hickory, name, FUDGE_SECONDS)
+        TSigner::new(SECRET.to_vec(), hickory, key_name(), FUDGE_SECONDS)
             .unwrap()
             .sign(covered)
             .unwrap()
@@ -436,10 +452,7 @@ mod tests {
         rcode: ResponseCode,
         time: u64,
     ) -> (Vec<u8>, Message) {
-        let mut reply = update();
-        reply
-            .set_message_type(MessageType::Response)
-            .set_response_code(rcode);
+        let mut reply = reply_to_update(rcode);
         let unsigned = TSIG::new(
             wire_algorithm(algorithm),
             time,
@@ -449,22 +462,52 @@ mod tests {
             0,
             Vec::new(),
         );
-        let key_name = Name::from_ascii("kmsdns-secure.").unwrap();
-        let covered = message_tbs(Some(&mac_of(request)), &reply, &unsigned, &key_name).unwrap();
+        let covered = message_tbs(Some(&mac_of(request)), &reply, &unsigned, &key_name()).unwrap();
         let mac = reference_mac(algorithm, &covered);
-        reply.add_tsig(make_tsig_record(key_name, unsigned.set_mac(mac)));
+        reply.add_tsig(make_tsig_record(key_name(), unsigned.set_mac(mac)));
+        received(&reply)
+    }
+
+    /// `update()` signed with `key(algorithm)` at `NOW`, and the verifier
+    /// of its reply.
+    fn signed_update(algorithm: TsigAlgorithm) -> (Message, ReplyVerifier) {
+        let mut request = update();
+        let verifier = Signer::new(&key(algorithm))
+            .sign(&mut request, NOW)
+            .unwrap();
+        (request, verifier)
+    }
+
+    /// `update()`'s reply with `rcode`, not signed yet.
+    fn reply_to_update(rcode: ResponseCode) -> Message {
+        let mut reply = update();
+        reply
+            .set_message_type(MessageType::Response)
+            .set_response_code(rcode);
+        reply
+    }
+
+    /// A reply as the verifier gets it: the bytes received, and parsed.
+    fn received(reply: &Message) -> (Vec<u8>, Message) {
         let bytes = reply.to_vec().unwrap();
         let parsed = Message::from_vec(&bytes).unwrap();
         (bytes, parsed)
     }
 
+    /// Asserts that `verdict` is `Invalid` for a reason that mentions
+    /// `because`.
+    #[track_caller]
+    fn assert_invalid(verdict: &TsigVerdict, because: &str) {
+        assert!(
+            matches!(verdict, TsigVerdict::Invalid(why) if why.contains(because)),
+            "not invalid for {because:?}: {verdict:?}"
+        );
+    }
+
     /// BIND's answer to a signature it rejects: NOTAUTH, TSIG with an empty
     /// MAC and the error code.
     fn rejection(algorithm: TsigAlgorithm, error: u16) -> (Vec<u8>, Message) {
-        let mut reply = update();
-        reply
-            .set_message_type(MessageType::Response)
-            .set_response_code(ResponseCode::NotAuth);
+        let mut reply = reply_to_update(ResponseCode::NotAuth);
         let tsig = TSIG::new(
             wire_algorithm(algorithm),
             u64::from(NOW),
@@ -474,13 +517,8 @@ mod tests {
             error,
             Vec::new(),
         );
-        reply.add_tsig(make_tsig_record(
-            Name::from_ascii("kmsdns-secure.").unwrap(),
-            tsig,
-        ));
-        let bytes = reply.to_vec().unwrap();
-        let parsed = Message::from_vec(&bytes).unwrap();
-        (bytes, parsed)
+        reply.add_tsig(make_tsig_record(key_name(), tsig));
+        received(&reply)
     }
 
     /// What a request's MAC covers (RFC 8945 §4.3.1, §4.3.3) for the
@@ -639,7 +677,7 @@ mod tests {
                 (17, TsigError::BadKey),
                 (18, TsigError::BadTime),
             ] {
-                let mut verifier = signer.sign(&mut update(), NOW).unwrap();
+                let verifier = signer.sign(&mut update(), NOW).unwrap();
                 let (bytes, parsed) = rejection(algorithm, code);
                 assert_eq!(
                     verifier.check_at(&bytes, &parsed, u64::from(NOW)),
@@ -647,7 +685,7 @@ mod tests {
                     "{algorithm:?}"
                 );
             }
-            let mut verifier = signer.sign(&mut update(), NOW).unwrap();
+            let verifier = signer.sign(&mut update(), NOW).unwrap();
             let (bytes, parsed) = rejection(algorithm, 0);
             assert_eq!(
                 verifier.check_at(&bytes, &parsed, u64::from(NOW)),
@@ -662,7 +700,7 @@ mod tests {
         for algorithm in ALL {
             let signer = Signer::new(&key(algorithm));
             let mut request = update();
-            let mut verifier = signer.sign(&mut request, NOW).unwrap();
+            let verifier = signer.sign(&mut request, NOW).unwrap();
             let (bytes, parsed) = signed_reply(algorithm, &request, ResponseCode::Refused, now);
             assert_eq!(
                 verifier.check_at(&bytes, &parsed, now),
@@ -676,11 +714,7 @@ mod tests {
             forged[3] &= 0xf0;
             let parsed = Message::from_vec(&forged).unwrap();
             assert_eq!(parsed.response_code(), ResponseCode::NoError);
-            let verdict = verifier.check_at(&forged, &parsed, now);
-            assert!(
-                matches!(&verdict, TsigVerdict::Invalid(why) if why.contains("does not verify")),
-                "{algorithm:?}: {verdict:?}"
-            );
+            assert_invalid(&verifier.check_at(&forged, &parsed, now), "does not verify");
 
             // One bit of the MAC changed (the MAC ends 6 bytes before the
             // message: original ID, error, other len follow it).
@@ -708,9 +742,7 @@ mod tests {
     #[test]
     fn a_reply_outside_the_fudge_window_does_not_verify() {
         let now = u64::from(NOW);
-        let signer = Signer::new(&key(TsigAlgorithm::HmacSha1));
-        let mut request = update();
-        let mut verifier = signer.sign(&mut request, NOW).unwrap();
+        let (request, verifier) = signed_update(TsigAlgorithm::HmacSha1);
         for (time, valid) in [
             (now - 300, true),
             (now + 300, true),
@@ -727,10 +759,7 @@ mod tests {
             if valid {
                 assert_eq!(verdict, TsigVerdict::Verified, "signed at {time}");
             } else {
-                assert!(
-                    matches!(&verdict, TsigVerdict::Invalid(why) if why.contains("from our clock")),
-                    "signed at {time}: {verdict:?}"
-                );
+                assert_invalid(&verdict, "from our clock");
             }
         }
     }
@@ -738,48 +767,24 @@ mod tests {
     #[test]
     fn a_reply_with_another_key_algorithm_or_a_truncated_mac_does_not_verify() {
         let now = u64::from(NOW);
-        let signer = Signer::new(&key(TsigAlgorithm::HmacSha224));
-        let mut request = update();
-        let mut verifier = signer.sign(&mut request, NOW).unwrap();
+        let (request, verifier) = signed_update(TsigAlgorithm::HmacSha224);
+        let signed_with = |algorithm| signed_reply(algorithm, &request, ResponseCode::NoError, now);
 
         // Signed correctly, but with SHA-256.
-        let (bytes, parsed) = signed_reply(
-            TsigAlgorithm::HmacSha256,
-            &request,
-            ResponseCode::NoError,
-            now,
-        );
-        let verdict = verifier.check_at(&bytes, &parsed, now);
-        assert!(
-            matches!(&verdict, TsigVerdict::Invalid(why) if why.contains("algorithm")),
-            "{verdict:?}"
-        );
+        let (bytes, parsed) = signed_with(TsigAlgorithm::HmacSha256);
+        assert_invalid(&verifier.check_at(&bytes, &parsed, now), "algorithm");
 
         // Another key name.
-        let (_, mut reply) = signed_reply(
-            TsigAlgorithm::HmacSha224,
-            &request,
-            ResponseCode::NoError,
-            now,
-        );
+        let (_, mut reply) = signed_with(TsigAlgorithm::HmacSha224);
         let mut tsig = reply.take_signature().remove(0);
         tsig.set_name(Name::from_ascii("someone-else.").unwrap());
         reply.add_tsig(tsig);
         let bytes = reply.to_vec().unwrap();
-        let verdict = verifier.check_at(&bytes, &reply, now);
-        assert!(
-            matches!(&verdict, TsigVerdict::Invalid(why) if why.contains("someone-else")),
-            "{verdict:?}"
-        );
+        assert_invalid(&verifier.check_at(&bytes, &reply, now), "someone-else");
 
         // The MAC cut to its first half (RFC 8945 §5.2.2.1 would allow it;
         // kmsdns does not).
-        let (_, mut reply) = signed_reply(
-            TsigAlgorithm::HmacSha224,
-            &request,
-            ResponseCode::NoError,
-            now,
-        );
+        let (_, mut reply) = signed_with(TsigAlgorithm::HmacSha224);
         let record = reply.take_signature().remove(0);
         let RData::DNSSEC(DNSSECRData::TSIG(tsig)) = record.data() else {
             unreachable!()
@@ -790,11 +795,7 @@ mod tests {
             tsig.clone().set_mac(half),
         ));
         let bytes = reply.to_vec().unwrap();
-        let verdict = verifier.check_at(&bytes, &reply, now);
-        assert!(
-            matches!(&verdict, TsigVerdict::Invalid(why) if why.contains("truncated")),
-            "{verdict:?}"
-        );
+        assert_invalid(&verifier.check_at(&bytes, &reply, now), "truncated");
     }
 
     #[test]
@@ -806,13 +807,8 @@ mod tests {
         ] {
             let mut ours = update();
             Signer::new(&key(algorithm)).sign(&mut ours, NOW).unwrap();
-            let tsigner = TSigner::new(
-                SECRET.to_vec(),
-                hickory,
-                Name::from_ascii("kmsdns-secure.").unwrap(),
-                FUDGE_SECONDS,
-            )
-            .unwrap();
+            let tsigner =
+                TSigner::new(SECRET.to_vec(), hickory, key_name(), FUDGE_SECONDS).unwrap();
             // What a server does: check the MAC over the bytes received.
             let bytes = ours.to_vec().unwrap();
             assert!(tsigner.verify_message_byte(None, &bytes, true).is_ok());
@@ -859,7 +855,7 @@ mod tests {
     #[test]
     fn an_unsigned_reply_is_unsigned() {
         let signer = Signer::new(&key(TsigAlgorithm::HmacMd5));
-        let mut verifier = signer.sign(&mut update(), NOW).unwrap();
+        let verifier = signer.sign(&mut update(), NOW).unwrap();
         let mut reply = update();
         reply.set_message_type(MessageType::Response);
         let bytes = reply.to_vec().unwrap();

@@ -31,7 +31,7 @@ use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::transport::{
-    exchange_tcp, exchange_udp, random_id, Exchanged, Expect, Transport, TransportError,
+    exchange_verified, random_id, Exchanged, Expect, Transport, TransportError, Verify,
     CLASSIC_UDP_LIMIT,
 };
 use super::tsig::{ReplyVerifier, Signer, TsigError, TsigVerdict};
@@ -448,7 +448,7 @@ pub async fn send_update_message(
     };
     let zone = zone_section.name().clone();
 
-    let mut verifier: Option<ReplyVerifier> = match key {
+    let verifier: Option<ReplyVerifier> = match key {
         None => None,
         Some(key) => {
             let signer = Signer::new(key);
@@ -475,22 +475,47 @@ pub async fn send_update_message(
     };
     let fail = |error: TransportError| transport_error(error, server, &zone);
 
-    let mut exchanged = if bytes.len() > CLASSIC_UDP_LIMIT {
-        exchange_tcp(server, &bytes, &expect, opts.timeout, opts.tries())
-            .await
-            .map_err(fail)?
-    } else {
-        exchange_udp(server, &bytes, &expect, opts.timeout, opts.tries())
-            .await
-            .map_err(fail)?
+    // A reply to a signed update counts only once it verifies: replies that
+    // do not are set aside while the real one may still come.
+    let verify = |reply: &[u8], parsed: &Message| {
+        verifier
+            .as_ref()
+            .is_none_or(|verifier| verifier.check(reply, parsed) == TsigVerdict::Verified)
     };
+    let verify: Option<&Verify<'_>> = key.is_some().then_some(&verify);
+    let first = if bytes.len() > CLASSIC_UDP_LIMIT {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    };
+    let mut exchanged = exchange_verified(
+        first,
+        server,
+        &bytes,
+        &expect,
+        opts.timeout,
+        opts.tries(),
+        verify,
+    )
+    .await
+    .map_err(fail)?;
     let mut sends = exchanged.sends;
     if exchanged.truncated && exchanged.transport == Transport::Udp {
         // The server may have applied it already; the prerequisite makes
         // the copy over TCP harmless.
-        exchanged = exchange_tcp(server, &bytes, &expect, opts.timeout, opts.tries())
-            .await
-            .map_err(fail)?;
+        let discarded = exchanged.discarded;
+        exchanged = exchange_verified(
+            Transport::Tcp,
+            server,
+            &bytes,
+            &expect,
+            opts.timeout,
+            opts.tries(),
+            verify,
+        )
+        .await
+        .map_err(fail)?;
+        exchanged.discarded += discarded;
         sends += exchanged.sends;
     }
     judge(
@@ -500,7 +525,7 @@ pub async fn send_update_message(
         server,
         exchanged,
         sends,
-        verifier.as_mut(),
+        verifier.as_ref(),
     )
 }
 
@@ -514,7 +539,7 @@ pub(crate) fn judge(
     server: SocketAddr,
     exchanged: Exchanged,
     sends: u32,
-    verifier: Option<&mut ReplyVerifier>,
+    verifier: Option<&ReplyVerifier>,
 ) -> Result<UpdateResponse, UpdateError> {
     let zone = zone.clone();
     let Some(message) = exchanged.message else {
@@ -546,17 +571,17 @@ pub(crate) fn judge(
                     reason,
                 })
             }
-            // Only a success must be signed to be believed; an unsigned
-            // error reply (e.g. FORMERR: the server could not even read the
-            // TSIG) is reported as such.
-            TsigVerdict::Unsigned if rcode == ResponseCode::NoError => {
+            // RFC 8945 §5.3.2: an unsigned reply to a signed request is not
+            // believed, whatever its rcode: anyone can send REFUSED or
+            // NXRRSET with our ID. Its rcode is said, and the outcome is
+            // unknown, so the caller reads the zone back.
+            TsigVerdict::Unsigned => {
                 return Err(UpdateError::BadResponseSignature {
                     server,
                     zone,
-                    reason: "the reply to a signed update is not signed".to_owned(),
+                    reason: unverified_reason(rcode, exchanged.discarded),
                 })
             }
-            TsigVerdict::Unsigned => {}
         }
     }
 
@@ -605,6 +630,16 @@ pub(crate) fn judge(
             rcode,
         },
     })
+}
+
+/// Why an unsigned reply to a signed update is not believed, with what it
+/// claimed and how many other unverifiable replies came.
+fn unverified_reason(rcode: ResponseCode, discarded: u32) -> String {
+    let others = match discarded {
+        0 | 1 => String::new(),
+        n => format!(", one of {n} unverifiable replies"),
+    };
+    format!("the reply to a signed update is not signed (it said {rcode}{others})")
 }
 
 pub(super) fn transport_error(
@@ -988,12 +1023,13 @@ mod tests {
             truncated: false,
             transport: Transport::Udp,
             sends: 1,
+            discarded: 0,
         }
     }
 
     fn judge_reply(
         exchanged: Exchanged,
-        verifier: Option<&mut ReplyVerifier>,
+        verifier: Option<&ReplyVerifier>,
     ) -> Result<UpdateResponse, UpdateError> {
         let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
         let key = key();
@@ -1028,7 +1064,7 @@ mod tests {
                 ResponseCode::NotAuth,
                 Some(make_tsig_record(name("kmsdns-secure."), tsig)),
             );
-            let error = judge_reply(rejection, Some(&mut signed_request())).unwrap_err();
+            let error = judge_reply(rejection, Some(&signed_request())).unwrap_err();
             assert!(
                 matches!(
                     error,
@@ -1045,11 +1081,8 @@ mod tests {
 
     #[test]
     fn an_unsigned_success_to_a_signed_update_is_not_believed() {
-        let error = judge_reply(
-            reply(ResponseCode::NoError, None),
-            Some(&mut signed_request()),
-        )
-        .unwrap_err();
+        let error =
+            judge_reply(reply(ResponseCode::NoError, None), Some(&signed_request())).unwrap_err();
         assert!(
             matches!(error, UpdateError::BadResponseSignature { .. }),
             "{error:?}"

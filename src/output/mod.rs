@@ -162,3 +162,11 @@ pub(crate) fn write_material(
     io.stdout.flush()?;
     Ok(status)
 }
+
+/// What `write` writes, as text: the renderers' tests compare it.
+#[cfg(test)]
+pub(crate) fn written(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> String {
+    let mut out = Vec::new();
+    write(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}

@@ -18,6 +18,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::commands::audit::metrics::Metrics;
+use crate::report::words::plural;
 use crate::report::{Finding, Report, Severity};
 
 /// The service name at the start of the status line.
@@ -243,84 +244,17 @@ fn one_line(text: &str) -> String {
         .collect()
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime};
+    use std::time::SystemTime;
 
     use super::*;
-    use crate::commands::audit::metrics::{HostMetric, ServerMetric};
+    use crate::commands::audit::metrics::sample;
+    use crate::output::written;
     use crate::report::FindingId;
 
-    fn sample() -> (Report<()>, Metrics) {
-        let mut report = Report::<()>::new("audit");
-        report.push(
-            Finding::new(FindingId::SrvOk, Severity::Ok, "2 records match").domain("a.example."),
-        );
-        report.push(
-            Finding::new(
-                FindingId::SingleHost,
-                Severity::Warning,
-                "only one KMS host: no failover",
-            )
-            .domain("b.example.")
-            .host("kms1.b.example.:1688")
-            .hint("publish a second host"),
-        );
-        report.push(
-            Finding::new(
-                FindingId::SrvMissing,
-                Severity::Critical,
-                "no _vlmcs._tcp record",
-            )
-            .domain("c.example."),
-        );
-        report.push(
-            Finding::new(
-                FindingId::SerialBehind,
-                Severity::Warning,
-                "serial 41 | 3 behind 44",
-            )
-            .domain("c.example.")
-            .server("ns2.c.example."),
-        );
-        report.push(Finding::new(
-            FindingId::KeyedOnly,
-            Severity::Info,
-            "updates need the key",
-        ));
-        let mut metrics = Metrics::new(SystemTime::UNIX_EPOCH);
-        metrics.domains = vec![
-            "a.example.".into(),
-            "b.example.".into(),
-            "c.example.".into(),
-        ];
-        metrics.hosts.push(HostMetric {
-            domain: Some("a.example.".into()),
-            host: "kms1.a.example.:1688".into(),
-            address: Some("192.0.2.10:1688".parse().unwrap()),
-            kms: true,
-            latency: Some(Duration::from_micros(12_345)),
-        });
-        metrics.servers.push(ServerMetric {
-            zone: "c.example.".into(),
-            server: "ns2.c.example.".into(),
-            serial_lag: Some(3),
-        });
-        (report, metrics)
-    }
-
     fn rendered<D>(report: &Report<D>, metrics: &Metrics) -> String {
-        let mut out = Vec::new();
-        render(report, metrics, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
+        written(|out| render(report, metrics, out))
     }
 
     #[test]
@@ -370,10 +304,8 @@ mod tests {
 
     #[test]
     fn errors_are_unknown() {
-        let mut out = Vec::new();
-        render_error("cannot read kmsdns.toml: |denied|", &mut out).unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            written(|out| render_error("cannot read kmsdns.toml: |denied|", out)),
             "KMSDNS UNKNOWN - cannot read kmsdns.toml: /denied/\n"
         );
     }

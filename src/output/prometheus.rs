@@ -310,69 +310,15 @@ fn escape_help(help: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::commands::audit::metrics::{HostMetric, ServerMetric};
+    use crate::commands::audit::metrics::{sample, HostMetric};
+    use crate::output::written;
     use crate::report::{Finding, FindingId};
 
-    fn address(text: &str) -> SocketAddr {
-        text.parse().unwrap()
-    }
-
-    fn sample() -> (Report<()>, Metrics) {
-        let mut report = Report::<()>::new("audit");
-        report.push(Finding::new(FindingId::SrvOk, Severity::Ok, "ok").domain("a.example."));
-        report.push(Finding::new(FindingId::SrvOk, Severity::Ok, "ok").domain("b.example."));
-        report.push(
-            Finding::new(FindingId::SingleHost, Severity::Warning, "one host").domain("b.example."),
-        );
-        report.push(
-            Finding::new(FindingId::SrvMissing, Severity::Critical, "none").domain("c.example."),
-        );
-        let mut metrics = Metrics::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        metrics.domains = vec![
-            "a.example.".into(),
-            "b.example.".into(),
-            "c.example.".into(),
-        ];
-        metrics.hosts = vec![
-            HostMetric {
-                domain: Some("a.example.".into()),
-                host: "kms1.a.example.:1688".into(),
-                address: Some(address("192.0.2.10:1688")),
-                kms: true,
-                latency: Some(Duration::from_micros(12_500)),
-            },
-            HostMetric {
-                domain: Some("a.example.".into()),
-                host: "kms1.a.example.:1688".into(),
-                address: Some(address("[2001:db8::10]:1688")),
-                kms: false,
-                latency: None,
-            },
-            HostMetric::without_address(Some("b.example."), "kms9.b.example.:1688"),
-        ];
-        metrics.servers = vec![
-            ServerMetric {
-                zone: "a.example.".into(),
-                server: "ns1.a.example.".into(),
-                serial_lag: Some(0),
-            },
-            ServerMetric {
-                zone: "a.example.".into(),
-                server: "ns2.a.example.".into(),
-                serial_lag: None,
-            },
-        ];
-        (report, metrics)
-    }
-
     fn rendered<D>(report: &Report<D>, metrics: &Metrics) -> String {
-        let mut out = Vec::new();
-        render(report, metrics, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
+        written(|out| render(report, metrics, out))
     }
 
     #[test]
@@ -389,14 +335,16 @@ kmsdns_status 2
 # HELP kmsdns_findings Findings of the run, by severity
 # TYPE kmsdns_findings gauge
 kmsdns_findings{severity="critical"} 1
-kmsdns_findings{severity="warning"} 1
-kmsdns_findings{severity="info"} 0
+kmsdns_findings{severity="warning"} 2
+kmsdns_findings{severity="info"} 1
 kmsdns_findings{severity="ok"} 2
 # HELP kmsdns_findings_by_id Findings of the run, by finding id and severity
 # TYPE kmsdns_findings_by_id gauge
 kmsdns_findings_by_id{id="srv-ok",severity="ok"} 2
 kmsdns_findings_by_id{id="single-host",severity="warning"} 1
 kmsdns_findings_by_id{id="srv-missing",severity="critical"} 1
+kmsdns_findings_by_id{id="serial-behind",severity="warning"} 1
+kmsdns_findings_by_id{id="keyed-only",severity="info"} 1
 # HELP kmsdns_domain_status Worst finding about the domain: 0 ok, 1 warning, 2 critical
 # TYPE kmsdns_domain_status gauge
 kmsdns_domain_status{domain="a.example."} 0
@@ -409,14 +357,16 @@ kmsdns_probe_kms{domain="a.example.",host="kms1.a.example.:1688",address="[2001:
 kmsdns_probe_kms{domain="b.example.",host="kms9.b.example.:1688",address=""} 0
 # HELP kmsdns_probe_latency_seconds TCP connect plus RPC bind time of an address that answered as KMS
 # TYPE kmsdns_probe_latency_seconds gauge
-kmsdns_probe_latency_seconds{domain="a.example.",host="kms1.a.example.:1688",address="192.0.2.10:1688"} 0.0125
+kmsdns_probe_latency_seconds{domain="a.example.",host="kms1.a.example.:1688",address="192.0.2.10:1688"} 0.012345
 # HELP kmsdns_replication_server_up 1 when the authoritative server gave the zone's SOA
 # TYPE kmsdns_replication_server_up gauge
 kmsdns_replication_server_up{zone="a.example.",server="ns1.a.example."} 1
 kmsdns_replication_server_up{zone="a.example.",server="ns2.a.example."} 0
+kmsdns_replication_server_up{zone="c.example.",server="ns2.c.example."} 1
 # HELP kmsdns_replication_lag_serials SOA serials the server is behind the newest serial of the zone (RFC 1982)
 # TYPE kmsdns_replication_lag_serials gauge
 kmsdns_replication_lag_serials{zone="a.example.",server="ns1.a.example."} 0
+kmsdns_replication_lag_serials{zone="c.example.",server="ns2.c.example."} 3
 # HELP kmsdns_last_run_timestamp_seconds When the kmsdns run finished, in seconds since the Unix epoch
 # TYPE kmsdns_last_run_timestamp_seconds gauge
 kmsdns_last_run_timestamp_seconds 1700000000
@@ -445,9 +395,7 @@ kmsdns_last_run_timestamp_seconds 1700000000
 
     #[test]
     fn errors_say_down() {
-        let mut out = Vec::new();
-        render_error(UNIX_EPOCH + Duration::from_secs(5), &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = written(|out| render_error(UNIX_EPOCH + Duration::from_secs(5), out));
         assert!(text.contains("\nkmsdns_up 0\n"), "{text}");
         assert!(
             text.ends_with("\nkmsdns_last_run_timestamp_seconds 5\n"),

@@ -145,12 +145,7 @@ fn render_changes(
             about.push(format!("primary {server}"));
         }
         about.push(domain.outcome.to_string());
-        writeln!(
-            out,
-            "{} {}",
-            palette.heading(&domain.domain),
-            palette.dim(&format!("({})", about.join(", ")))
-        )?;
+        writeln!(out, "{}", palette.heading_about(&domain.domain, &about))?;
         for line in &domain.changes {
             let op = match line.op {
                 "+" => palette.paint("+", Style::new().green()),
@@ -193,7 +188,12 @@ fn render_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::written;
     use crate::report::{FindingId, Report};
+
+    fn rendered(report: &Document, color: bool, quiet: bool) -> String {
+        written(|out| render(report, Palette { color }, quiet, out))
+    }
 
     fn sample() -> Document {
         let mut report = Report::new("check");
@@ -220,11 +220,8 @@ mod tests {
 
     #[test]
     fn groups_by_domain_and_ends_with_summary() {
-        let mut out = Vec::new();
-        render(&sample(), Palette { color: false }, false, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
         assert_eq!(
-            text,
+            rendered(&sample(), false, false),
             "a.example.\n\
              \x20 ok       srv-ok           2 records match the configuration\n\
              b.example.\n\
@@ -236,32 +233,18 @@ mod tests {
 
     #[test]
     fn quiet_hides_ok_and_is_silent_when_all_ok() {
-        let mut out = Vec::new();
-        render(&sample(), Palette { color: false }, true, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = rendered(&sample(), false, true);
         assert!(!text.contains("srv-ok"), "{text}");
         assert!(text.contains("target-is-cname"), "{text}");
 
         let mut ok = Report::new("check");
         ok.push(Finding::new(FindingId::SrvOk, Severity::Ok, "fine").domain("a.example."));
-        let mut out = Vec::new();
-        render(
-            &ok.without_details(),
-            Palette { color: false },
-            true,
-            &mut out,
-        )
-        .unwrap();
-        assert!(out.is_empty());
+        assert!(rendered(&ok.without_details(), false, true).is_empty());
     }
 
     #[test]
     fn no_escape_codes_without_colour() {
-        let mut out = Vec::new();
-        render(&sample(), Palette { color: false }, false, &mut out).unwrap();
-        assert!(!out.contains(&0x1b));
-        let mut out = Vec::new();
-        render(&sample(), Palette { color: true }, false, &mut out).unwrap();
-        assert!(out.contains(&0x1b));
+        assert!(!rendered(&sample(), false, false).contains('\x1b'));
+        assert!(rendered(&sample(), true, false).contains('\x1b'));
     }
 }

@@ -11,6 +11,7 @@
 //! a finding id does not.
 
 pub mod palette;
+pub mod words;
 
 use std::fmt;
 

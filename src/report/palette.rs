@@ -52,6 +52,17 @@ impl Palette {
         self.paint(&unicode_names(text), Style::new().bold())
     }
 
+    /// A heading followed by what is known about it, dimmed and in
+    /// parentheses: `corp.example. (zone corp.example., TTL 3600)`, the
+    /// first line of a domain or zone in every command's text output.
+    pub fn heading_about(&self, heading: &str, about: &[String]) -> String {
+        format!(
+            "{} {}",
+            self.heading(heading),
+            self.dim(&format!("({})", about.join(", ")))
+        )
+    }
+
     /// Something of secondary importance (hints, ids).
     pub fn dim(&self, text: &str) -> String {
         self.paint(text, Style::new().dimmed())

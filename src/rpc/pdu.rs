@@ -57,6 +57,36 @@ impl Uuid {
         ])
     }
 
+    /// Reads a UUID written as C706 and MS-RPCE write them
+    /// (`51c82175-844e-4750-b0d8-ec255555bc06`), for the constants above:
+    /// evaluated when the crate is built, so a typo in one fails the build
+    /// instead of the probe.
+    const fn parse(text: &str) -> Uuid {
+        const fn digit(c: u8) -> u8 {
+            match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => panic!("a UUID holds hex digits"),
+            }
+        }
+        let text = text.as_bytes();
+        assert!(text.len() == 36, "a UUID is 36 characters long");
+        let mut bytes = [0u8; 16];
+        let (mut at, mut byte) = (0, 0);
+        while at < text.len() {
+            if matches!(at, 8 | 13 | 18 | 23) {
+                assert!(text[at] == b'-', "a UUID's groups are split by '-'");
+                at += 1;
+                continue;
+            }
+            bytes[byte] = digit(text[at]) << 4 | digit(text[at + 1]);
+            byte += 1;
+            at += 2;
+        }
+        Uuid(bytes)
+    }
+
     /// The wire form of an NDR little-endian UUID: the first three fields
     /// byte-swapped, the last eight bytes as they are.
     pub fn to_bytes_le(self) -> [u8; 16] {
@@ -106,36 +136,21 @@ impl SyntaxId {
     }
 }
 
-/// The KMS activation interface, `51c82175-844e-4750-b0d8-ec255555bc06` v1.0.
+/// The KMS activation interface v1.0.
 pub const KMS_INTERFACE: SyntaxId = SyntaxId {
-    uuid: Uuid::from_fields(
-        0x51c8_2175,
-        0x844e,
-        0x4750,
-        [0xb0, 0xd8, 0xec, 0x25, 0x55, 0x55, 0xbc, 0x06],
-    ),
+    uuid: Uuid::parse("51c82175-844e-4750-b0d8-ec255555bc06"),
     version: 1,
 };
 
-/// The NDR (32-bit) transfer syntax, `8a885d04-1ceb-11c9-9fe8-08002b104860` v2.
+/// The NDR (32-bit) transfer syntax v2.
 pub const NDR32: SyntaxId = SyntaxId {
-    uuid: Uuid::from_fields(
-        0x8a88_5d04,
-        0x1ceb,
-        0x11c9,
-        [0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60],
-    ),
+    uuid: Uuid::parse("8a885d04-1ceb-11c9-9fe8-08002b104860"),
     version: 2,
 };
 
-/// The NDR64 transfer syntax, `71710533-beba-4937-8319-b5dbef9ccc36` v1.
+/// The NDR64 transfer syntax v1.
 pub const NDR64: SyntaxId = SyntaxId {
-    uuid: Uuid::from_fields(
-        0x7171_0533,
-        0xbeba,
-        0x4937,
-        [0x83, 0x19, 0xb5, 0xdb, 0xef, 0x9c, 0xcc, 0x36],
-    ),
+    uuid: Uuid::parse("71710533-beba-4937-8319-b5dbef9ccc36"),
     version: 1,
 };
 
@@ -1038,11 +1053,7 @@ mod tests {
     #[test]
     fn ndr64_acceptance_counts_when_offered() {
         const WITH_NDR64: [PresentationContext; 2] = [
-            PresentationContext {
-                id: 0,
-                abstract_syntax: KMS_INTERFACE,
-                transfer_syntax: NDR32,
-            },
+            KMS_CONTEXTS[0],
             PresentationContext {
                 id: 1,
                 abstract_syntax: KMS_INTERFACE,

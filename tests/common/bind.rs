@@ -135,6 +135,9 @@ pub struct NamedConf {
     pub includes: Vec<PathBuf>,
     /// Further `options` statements, without the `;`.
     pub options: Vec<String>,
+    /// `tkey-gssapi-keytab`: the keytab holding the server's `DNS/`
+    /// principal, for GSS-TSIG (RFC 3645) updates.
+    pub gssapi_keytab: Option<PathBuf>,
     /// The zones served.
     pub zones: Vec<ZoneConf>,
 }
@@ -181,7 +184,8 @@ pub enum Updates {
 /// One `grant KEY name NAME TYPE;` rule of an `update-policy`.
 #[derive(Clone, Debug)]
 pub struct Grant {
-    /// Name of the TSIG key granted.
+    /// Name of the TSIG key granted, or the Kerberos principal
+    /// (`host/kms1.corp.test@REALM`) a GSS-TSIG update must come from.
     pub key: String,
     /// The one owner name the key may change (absolute, with trailing dot).
     pub name: String,
@@ -214,6 +218,7 @@ impl NamedConf {
             version: version.to_string(),
             includes: Vec::new(),
             options: Vec::new(),
+            gssapi_keytab: None,
             zones: Vec::new(),
         }
     }
@@ -274,6 +279,9 @@ impl fmt::Display for NamedConf {
         writeln!(f, "    transfers-in 100;")?;
         writeln!(f, "    transfers-out 100;")?;
         writeln!(f, "    transfers-per-ns 100;")?;
+        if let Some(keytab) = &self.gssapi_keytab {
+            writeln!(f, "    tkey-gssapi-keytab {};", quoted(keytab))?;
+        }
         for option in &self.options {
             writeln!(f, "    {option};")?;
         }
@@ -304,7 +312,9 @@ impl fmt::Display for ZoneConf {
                             writeln!(
                                 f,
                                 "        grant {} name {} {};",
-                                grant.key, grant.name, grant.rtype
+                                identity(&grant.key),
+                                grant.name,
+                                grant.rtype
                             )?;
                         }
                         writeln!(f, "    }};")?;
@@ -338,6 +348,20 @@ impl fmt::Display for ZoneConf {
             }
         }
         writeln!(f, "}};")
+    }
+}
+
+/// A grant's identity: a key name bare, as the test bed has always written
+/// it; anything else (a Kerberos principal) quoted, since named.conf does
+/// not take a `/` outside a string.
+fn identity(key: &str) -> String {
+    if key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        key.to_string()
+    } else {
+        quoted(key)
     }
 }
 

@@ -2,9 +2,10 @@
 //! loopback addresses, free ports below the ephemeral range, system tools,
 //! random numbers, one blocking DNS query.
 //!
-//! `tests/common/bind.rs` uses it as `super::local`; `benches/scale/bed.rs`
-//! includes this file by `#[path]`, so it depends on nothing else in
-//! `tests/common`: only std and hickory-proto.
+//! `tests/common/bind.rs` uses it as `super::local`; the scale benchmark
+//! (`benches/scale/main.rs`) includes this file by `#[path]` for its
+//! `bed.rs`, so it depends on nothing else in `tests/common`: only std and
+//! hickory-proto.
 //!
 //! The DNS helpers speak DNS with hickory-proto messages over a plain UDP
 //! socket: what they report never goes through kmsdns code, never follows

@@ -32,10 +32,13 @@ pub struct AuditDetails {
     pub probe: Option<ProbeDetails>,
 }
 
-/// One domain and the worst severity of its findings.
-#[derive(Debug, Clone, Serialize)]
+/// One domain and the worst severity of its findings: in `audit`'s
+/// details, and counted by the Nagios and Prometheus output
+/// ([`Metrics::domain_statuses`](super::metrics::Metrics::domain_statuses)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DomainStatus {
     pub domain: String,
+    /// `Ok` for a domain without findings; `Info` is reported as ok.
     pub status: Severity,
 }
 

@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
+use super::details::DomainStatus;
 use crate::report::{Report, Severity};
 use crate::rpc::AddressProbe;
 
@@ -55,14 +56,6 @@ pub struct ServerMetric {
     /// (RFC 1982 distance, 0 when current); `None` when it gave no SOA
     /// (unreachable or lame).
     pub serial_lag: Option<u32>,
-}
-
-/// The worst severity found for one domain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DomainStatus {
-    pub domain: String,
-    /// `Ok` for a domain without findings; `Info` is reported as ok.
-    pub status: Severity,
 }
 
 impl Metrics {
@@ -144,6 +137,81 @@ impl HostMetric {
 /// the Nagios plugin convention.
 pub fn status_value(severity: Severity) -> u8 {
     severity.exit_status()
+}
+
+/// The report and measurements of one audit, for the renderers' tests:
+/// three domains (ok; ok and warning; critical), findings of every
+/// severity with every kind of subject, addresses that answered as KMS or not or had no
+/// address, and servers current, behind, and without a SOA.
+#[cfg(test)]
+pub(crate) fn sample() -> (Report<()>, Metrics) {
+    use crate::report::{Finding, FindingId};
+
+    let mut report = Report::<()>::new("audit");
+    for domain in ["a.example.", "b.example."] {
+        report.push(Finding::new(FindingId::SrvOk, Severity::Ok, "2 records match").domain(domain));
+    }
+    report.push(
+        Finding::new(
+            FindingId::SingleHost,
+            Severity::Warning,
+            "only one KMS host: no failover",
+        )
+        .domain("b.example.")
+        .host("kms1.b.example.:1688")
+        .hint("publish a second host"),
+    );
+    report.push(
+        Finding::new(
+            FindingId::SrvMissing,
+            Severity::Critical,
+            "no _vlmcs._tcp record",
+        )
+        .domain("c.example."),
+    );
+    report.push(
+        Finding::new(
+            FindingId::SerialBehind,
+            Severity::Warning,
+            "serial 41 | 3 behind 44",
+        )
+        .domain("c.example.")
+        .server("ns2.c.example."),
+    );
+    report.push(Finding::new(
+        FindingId::KeyedOnly,
+        Severity::Info,
+        "updates need the key",
+    ));
+    let mut metrics = Metrics::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    metrics.domains = vec![
+        "a.example.".into(),
+        "b.example.".into(),
+        "c.example.".into(),
+    ];
+    let kms1 = |address: &str, latency: Option<Duration>| HostMetric {
+        domain: Some("a.example.".into()),
+        host: "kms1.a.example.:1688".into(),
+        address: Some(address.parse().unwrap()),
+        kms: latency.is_some(),
+        latency,
+    };
+    metrics.hosts = vec![
+        kms1("192.0.2.10:1688", Some(Duration::from_micros(12_345))),
+        kms1("[2001:db8::10]:1688", None),
+        HostMetric::without_address(Some("b.example."), "kms9.b.example.:1688"),
+    ];
+    let server = |zone: &str, server: &str, serial_lag| ServerMetric {
+        zone: zone.into(),
+        server: server.into(),
+        serial_lag,
+    };
+    metrics.servers = vec![
+        server("a.example.", "ns1.a.example.", Some(0)),
+        server("a.example.", "ns2.a.example.", None),
+        server("c.example.", "ns2.c.example.", Some(3)),
+    ];
+    (report, metrics)
 }
 
 #[cfg(test)]

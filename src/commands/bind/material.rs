@@ -197,16 +197,27 @@ fn zone_file(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
         zone = zone.name.to_ascii(),
         bare = bare(zone.name),
     );
+    push_records(config, zone, "", &mut out);
+    GeneratedFile {
+        kind: Kind::Zone,
+        about: zone.name.to_ascii(),
+        file_name: format!("{}.kmsdns.db", bare(zone.name)),
+        content: out,
+    }
+}
+
+/// The zone's records, one presentation-format line each, every line
+/// after `prefix`: the zone file writes them bare, the nsupdate script
+/// after `update add ` (whose syntax is a zone-file line, nsupdate(1)).
+/// The SRV records of each domain, then the addresses of the KMS hosts
+/// inside the zone, at the TTL of the zone's first domain.
+fn push_records(config: &Config, zone: &Zone<'_>, prefix: &str, out: &mut String) {
     for domain in &zone.domains {
+        let owner = domain.srv_name();
         for record in &domain.records {
             out.push_str(&format!(
-                "{} {} IN SRV {} {} {} {}\n",
-                domain.srv_name().to_ascii(),
-                domain.ttl,
-                record.priority,
-                record.weight,
-                record.port,
-                record.target.to_ascii()
+                "{prefix}{}\n",
+                record.presentation(&owner, domain.ttl)
             ));
         }
     }
@@ -217,17 +228,11 @@ fn zone_file(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
     for host in hosts_inside(config, zone.name) {
         for ip in &host.addresses {
             out.push_str(&format!(
-                "{} {ttl} IN {} {ip}\n",
+                "{prefix}{} {ttl} IN {} {ip}\n",
                 host.name.to_ascii(),
                 address_type(ip)
             ));
         }
-    }
-    GeneratedFile {
-        kind: Kind::Zone,
-        about: zone.name.to_ascii(),
-        file_name: format!("{}.kmsdns.db", bare(zone.name)),
-        content: out,
     }
 }
 
@@ -287,9 +292,7 @@ fn gss_stanza(config: &Config, zone: &Zone<'_>, gss: &GssAuth, zone_file: &Path,
         "// Dynamic updates are signed with GSS-TSIG (Kerberos, RFC 3645). named needs\n\
          // tkey-gssapi-keytab in its options block: see kmsdns.gss-options.conf.\n",
     );
-    // (grant identity, grant name and types) lines.
-    let mut grants: Vec<String> = Vec::new();
-    match &gss.principal {
+    let grants = match &gss.principal {
         Some(principal) => {
             let signer = match realm_of(principal) {
                 Some(_) => principal.clone(),
@@ -308,20 +311,7 @@ fn gss_stanza(config: &Config, zone: &Zone<'_>, gss: &GssAuth, zone_file: &Path,
                  // KMS records. Never use allow-update {{ any; }}: anyone who can reach this\n\
                  // server could then send every KMS client to a rogue host.\n"
             ));
-            for domain in &zone.domains {
-                grants.push(format!(
-                    "grant {signer} name {} SRV;",
-                    domain.srv_name().to_ascii()
-                ));
-            }
-            for host in hosts_inside(config, zone.name) {
-                let types: BTreeSet<&str> = host.addresses.iter().map(address_type).collect();
-                grants.push(format!(
-                    "grant {signer} name {} {};",
-                    host.name.to_ascii(),
-                    types.into_iter().collect::<Vec<_>>().join(" ")
-                ));
-            }
+            name_grants(config, zone, &signer)
         }
         None => {
             let realm = assumed_realm(zone.name);
@@ -336,14 +326,49 @@ fn gss_stanza(config: &Config, zone: &Zone<'_>, gss: &GssAuth, zone_file: &Path,
                  // zone ({name}.), which would cover every SRV record of the zone, nor use\n\
                  // allow-update {{ any; }}.\n"
             ));
-            for domain in &zone.domains {
-                grants.push(format!(
-                    "grant {realm} krb5-subdomain {} SRV;",
-                    domain.srv_name().to_ascii()
-                ));
-            }
+            zone.domains
+                .iter()
+                .map(|domain| {
+                    format!(
+                        "grant {realm} krb5-subdomain {} SRV;",
+                        domain.srv_name().to_ascii()
+                    )
+                })
+                .collect()
         }
+    };
+    push_policy_stanza(&name, zone_file, &grants, out);
+}
+
+/// One `grant <identity> name <owner> <types>;` rule per name kmsdns
+/// writes in the zone: each domain's SRV owner, then each KMS host inside
+/// the zone with the address types it has. `name` matches the owner
+/// exactly (BIND ARM, update-policy), so the identity can change nothing
+/// else.
+fn name_grants(config: &Config, zone: &Zone<'_>, identity: &str) -> Vec<String> {
+    let mut grants: Vec<String> = zone
+        .domains
+        .iter()
+        .map(|domain| {
+            format!(
+                "grant {identity} name {} SRV;",
+                domain.srv_name().to_ascii()
+            )
+        })
+        .collect();
+    for host in hosts_inside(config, zone.name) {
+        let types: BTreeSet<&str> = host.addresses.iter().map(address_type).collect();
+        grants.push(format!(
+            "grant {identity} name {} {};",
+            host.name.to_ascii(),
+            types.into_iter().collect::<Vec<_>>().join(" ")
+        ));
     }
+    grants
+}
+
+/// A primary zone stanza whose `update-policy` holds `grants`.
+fn push_policy_stanza(name: &str, zone_file: &Path, grants: &[String], out: &mut String) {
     out.push_str(&format!(
         "zone \"{name}\" {{\n\ttype primary;\n\tfile \"{}\";\n\tupdate-policy {{\n",
         zone_file.display()
@@ -377,27 +402,8 @@ fn named_conf(config: &Config, zone: &Zone<'_>, options: &Options) -> GeneratedF
                     absolute(path).display()
                 ));
             }
-            out.push_str(&format!(
-                "zone \"{name}\" {{\n\ttype primary;\n\tfile \"{}\";\n\tupdate-policy {{\n",
-                zone_file.display()
-            ));
-            for domain in &zone.domains {
-                out.push_str(&format!(
-                    "\t\tgrant {} name {} SRV;\n",
-                    key.name.to_ascii(),
-                    domain.srv_name().to_ascii()
-                ));
-            }
-            for host in hosts_inside(config, zone.name) {
-                let types: BTreeSet<&str> = host.addresses.iter().map(address_type).collect();
-                out.push_str(&format!(
-                    "\t\tgrant {} name {} {};\n",
-                    key.name.to_ascii(),
-                    host.name.to_ascii(),
-                    types.into_iter().collect::<Vec<_>>().join(" ")
-                ));
-            }
-            out.push_str("\t};\n};\n");
+            let grants = name_grants(config, zone, &key.name.to_ascii());
+            push_policy_stanza(&name, &zone_file, &grants, &mut out);
         }
         None => {
             out.push_str(
@@ -454,32 +460,7 @@ fn nsupdate(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
         }
     }
     out.push_str(&format!("zone {}\n", zone.name.to_ascii()));
-    for domain in &zone.domains {
-        for record in &domain.records {
-            out.push_str(&format!(
-                "update add {} {} IN SRV {} {} {} {}\n",
-                domain.srv_name().to_ascii(),
-                domain.ttl,
-                record.priority,
-                record.weight,
-                record.port,
-                record.target.to_ascii()
-            ));
-        }
-    }
-    let ttl = zone
-        .domains
-        .first()
-        .map_or(crate::config::DEFAULT_TTL, |d| d.ttl);
-    for host in hosts_inside(config, zone.name) {
-        for ip in &host.addresses {
-            out.push_str(&format!(
-                "update add {} {ttl} IN {} {ip}\n",
-                host.name.to_ascii(),
-                address_type(ip)
-            ));
-        }
-    }
+    push_records(config, zone, "update add ", &mut out);
     out.push_str("send\n");
     GeneratedFile {
         kind: Kind::Nsupdate,

@@ -19,7 +19,6 @@ pub fn engine(ctx: &Context, hooks: Hooks) -> Result<Engine, Error> {
         resolver: ctx.resolver()?,
         hooks,
         concurrency: usize::from(ctx.global.concurrency),
-        verbose: ctx.global.verbose > 0,
         publish_addresses: false,
     })
 }

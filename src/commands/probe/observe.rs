@@ -257,7 +257,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::dns::lookup::{SrvAnswer, SrvTarget};
+    use crate::dns::lookup::LookupStatus;
+    use crate::dns::SrvRecord;
     use crate::rpc::Outcome;
 
     #[tokio::test]
@@ -292,8 +293,8 @@ mod tests {
         assert_eq!(most.load(Ordering::SeqCst), 3, "ran three at a time");
     }
 
-    fn record(priority: u16, weight: u16, port: u16, target: &str) -> SrvTarget {
-        SrvTarget {
+    fn record(priority: u16, weight: u16, port: u16, target: &str) -> SrvRecord {
+        SrvRecord {
             priority,
             weight,
             port,
@@ -305,7 +306,7 @@ mod tests {
     fn targets_come_in_rfc_2782_order_with_their_chances() {
         let lookup = Lookup {
             domain: Name::from_ascii("corp.example.").unwrap_or_default(),
-            answer: SrvAnswer::Records,
+            answer: LookupStatus::Records,
             error: None,
             records: vec![
                 record(10, 0, 1688, "standby.corp.example."),

@@ -80,10 +80,10 @@ use hickory_proto::op::{Message, UpdateMessage};
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{DNSClass, Name, RData, Record};
 
-use crate::commands::changes::engine::read_rrset;
 use crate::config::gss::GssAuth;
 use crate::config::key::TsigKey;
-use crate::config::{srv_owner, ServerSpec};
+use crate::config::srv_owner;
+use crate::dns::ServerSpec;
 use crate::dns::SrvRrset;
 use crate::dns::{
     self, random_u64, DnsOptions, Expected, Resolver, TsigError, UpdateError, UpdateRequest,
@@ -256,10 +256,11 @@ pub async fn probe_domain(
         signed: None,
         retries: 0,
     };
-    let (zone, primaries) = match find_target(target, &name, resolver, opts).await {
-        Ok(found) => found,
-        Err(message) => {
-            probe.error = Some(message);
+    let found = dns::find_primary(&name, target.server.as_ref(), resolver, opts).await;
+    let (zone, primaries) = match found {
+        Ok(found) => (found.zone, found.primary),
+        Err(error) => {
+            probe.error = Some(error.to_string());
             return probe;
         }
     };
@@ -268,12 +269,12 @@ pub async fn probe_domain(
     let mut last_error = format!("the primary of {zone} has no address");
     let mut found = None;
     for server in &primaries {
-        match read_rrset(*server, &name, opts).await {
+        match dns::read_srv(*server, &name, opts).await {
             Ok(current) => {
-                found = Some((*server, current));
+                found = Some((*server, current.into_rrset()));
                 break;
             }
-            Err(e) => last_error = e,
+            Err(e) => last_error = e.to_string(),
         }
     }
     let Some((server, current)) = found else {
@@ -372,12 +373,14 @@ impl Session<'_> {
                     // nothing was applied; read it again and re-probe.
                     attempts += 1;
                     self.retries += 1;
-                    match read_rrset(self.server, self.name, self.opts).await {
+                    match dns::read_srv(self.server, self.name, self.opts).await {
                         Ok(current) => {
-                            self.current = current;
+                            self.current = current.into_rrset();
                             continue;
                         }
-                        Err(message) => ProbeAnswer::Failed { message },
+                        Err(error) => ProbeAnswer::Failed {
+                            message: error.to_string(),
+                        },
                     }
                 }
                 Err(UpdateError::PrerequisiteFailed { .. }) => ProbeAnswer::Failed {
@@ -421,36 +424,6 @@ impl Session<'_> {
             reason: crate::config::gss::NOT_BUILT.to_owned(),
         })
     }
-}
-
-/// The zone and primary addresses for `name`: the configured server, or
-/// the SOA MNAME (RFC 2136 §4), as `publish` finds them.
-async fn find_target(
-    target: &ProbeTarget,
-    name: &Name,
-    resolver: &Resolver,
-    opts: &DnsOptions,
-) -> Result<(Name, Vec<SocketAddr>), String> {
-    let info = match &target.server {
-        None => dns::find_zone(name, resolver, opts).await,
-        Some(ServerSpec::Addr { ip, port }) => {
-            let server = SocketAddr::new(*ip, port.unwrap_or(opts.dns_port));
-            dns::find_zone_at(server, name, opts).await
-        }
-        Some(ServerSpec::Name(host)) => {
-            let addresses = resolver.addresses(host).await.map_err(|e| {
-                format!("cannot find the address of the configured server {host}: {e}")
-            })?;
-            let Some(server) = addresses.socket_addrs(opts.dns_port).into_iter().next() else {
-                return Err(format!(
-                    "the configured server {host} has no A or AAAA record"
-                ));
-            };
-            dns::find_zone_at(server, name, opts).await
-        }
-    }
-    .map_err(|e| e.to_string())?;
-    Ok((info.zone, info.primary))
 }
 
 #[cfg(test)]

@@ -67,18 +67,20 @@ fn keyed<M: Mac + KeyInit>(key: &[u8], data: &[u8]) -> Result<M, String> {
     Ok(mac)
 }
 
+/// Every algorithm, for the tests here and in [`super`] that try each.
+#[cfg(test)]
+pub(super) const ALL: [TsigAlgorithm; 6] = [
+    TsigAlgorithm::HmacMd5,
+    TsigAlgorithm::HmacSha1,
+    TsigAlgorithm::HmacSha224,
+    TsigAlgorithm::HmacSha256,
+    TsigAlgorithm::HmacSha384,
+    TsigAlgorithm::HmacSha512,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const ALL: [TsigAlgorithm; 6] = [
-        TsigAlgorithm::HmacMd5,
-        TsigAlgorithm::HmacSha1,
-        TsigAlgorithm::HmacSha224,
-        TsigAlgorithm::HmacSha256,
-        TsigAlgorithm::HmacSha384,
-        TsigAlgorithm::HmacSha512,
-    ];
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|byte| format!("{byte:02x}")).collect()
