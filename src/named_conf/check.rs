@@ -697,60 +697,99 @@ pub(crate) fn record_type(text: &str) -> Option<u16> {
     rest.parse::<u16>().ok()
 }
 
-/// Address match lists named converts, by clause name.
-const ADDRESS_MATCH_CLAUSES: &[&str] = &[
-    "allow-notify",
+/// The lists `check_viewconf` converts for each view (or once, without
+/// views), taken from the view, else from `options`.
+const VIEW_LISTS: &[&str] = &[
     "allow-query",
     "allow-query-on",
     "allow-query-cache",
     "allow-query-cache-on",
-    "allow-recursion",
-    "allow-recursion-on",
-    "allow-transfer",
-    "allow-update",
-    "allow-update-forwarding",
     "blackhole",
     "keep-response-order",
     "match-clients",
     "match-destinations",
-    "no-case-compress",
 ];
 
-/// Every reference to an ACL in the lists named converts: each must exist,
-/// and following them must not loop.
+/// The lists `check_zoneconf` converts for each zone, taken from the zone,
+/// else its view, else `options` (named converts a zone's own `allow-query`
+/// when it configures the zone).
+const ZONE_LISTS: &[&str] = &[
+    "allow-notify",
+    "allow-transfer",
+    "allow-update",
+    "allow-update-forwarding",
+    "allow-query",
+];
+
+/// The blocks of the zone statements among `statements`.
+fn zone_blocks(statements: &[Statement]) -> Vec<&[Statement]> {
+    statements
+        .iter()
+        .filter(|s| s.is("zone"))
+        .filter_map(|s| s.block())
+        .map(|b| &b.statements[..])
+        .collect()
+}
+
+/// The address match list of clause `name` among `statements`.
+fn clause_list(statements: &[Statement], name: &str) -> Option<AddressMatchList> {
+    statements
+        .iter()
+        .find(|s| s.is(name))
+        .and_then(|s| s.block())
+        .and_then(|b| super::model::address_match_list_of_block(b).ok())
+}
+
+/// Every list named converts, as it converts them: a list that no view or
+/// zone inherits is never converted (an `allow-update` in `options` of a
+/// server without zones), nor is an ACL that none of them names; each must
+/// name only ACLs that exist, and following them must not loop.
 fn acl_references(conf: &NamedConf, out: &mut Vec<Rejection>) {
+    let empty: Vec<Statement> = Vec::new();
+    let options: &[Statement] = conf
+        .tree
+        .iter()
+        .find(|s| s.is("options"))
+        .and_then(|s| s.block())
+        .map_or(&empty[..], |b| &b.statements[..]);
+    // (view statements, zone statements) for each view; one scope without.
+    let mut scopes: Vec<(&[Statement], Vec<&[Statement]>)> = Vec::new();
+    let views: Vec<&Statement> = conf.tree.iter().filter(|s| s.is("view")).collect();
+    if views.is_empty() {
+        scopes.push((&empty[..], zone_blocks(&conf.tree)));
+    } else {
+        for view in views {
+            let statements = view.block().map_or(&empty[..], |b| &b.statements[..]);
+            scopes.push((statements, zone_blocks(statements)));
+        }
+    }
     let mut lists: Vec<AddressMatchList> = Vec::new();
-    let mut collect = |statements: &[Statement]| {
-        for statement in statements {
-            let Some(keyword) = statement.keyword() else {
-                continue;
-            };
-            if ADDRESS_MATCH_CLAUSES
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(&keyword.text))
-            {
-                if let Some(Ok(list)) = statement
-                    .block()
-                    .map(super::model::address_match_list_of_block)
-                {
-                    lists.push(list);
-                }
+    // named adds a view `_bind` (class CHAOS) unless there is one: its
+    // built-in primary zones (version.bind, …) inherit these from options.
+    let bind_view = conf.views.iter().any(|v| v.name == "_bind");
+    if !bind_view {
+        for clause in [
+            "allow-update",
+            "allow-transfer",
+            "allow-query",
+            "allow-query-on",
+        ] {
+            lists.extend(clause_list(options, clause));
+        }
+    }
+    for (view, zones) in &scopes {
+        for clause in VIEW_LISTS {
+            if let Some(list) = clause_list(view, clause).or_else(|| clause_list(options, clause)) {
+                lists.push(list);
             }
         }
-    };
-    for statement in &conf.tree {
-        let Some(block) = statement.block() else {
-            continue;
-        };
-        if statement.is("options") || statement.is("zone") {
-            collect(&block.statements);
-        } else if statement.is("view") {
-            collect(&block.statements);
-            for inner in &block.statements {
-                if inner.is("zone") {
-                    if let Some(zone_block) = inner.block() {
-                        collect(&zone_block.statements);
-                    }
+        for zone in zones {
+            for clause in ZONE_LISTS {
+                let found = clause_list(zone, clause)
+                    .or_else(|| clause_list(view, clause))
+                    .or_else(|| clause_list(options, clause));
+                if let Some(list) = found {
+                    lists.push(list);
                 }
             }
         }
@@ -942,6 +981,18 @@ mod tests {
             ("view v { }; view v { };".into(), "view 'v': already exists"),
             ("options { }; options { };".into(), "'options' redefined"),
             (
+                format!("options {{ allow-update {{ nosuch; }}; }}; view v {{ zone \"a.example\" {{ {Z} update-policy local; }}; }};"),
+                "undefined ACL 'nosuch'",
+            ),
+            (
+                "options { allow-query { nosuch; }; }; view v { };".into(),
+                "undefined ACL 'nosuch'",
+            ),
+            (
+                format!("options {{ allow-update {{ nosuch; }}; }}; view v {{ zone \"a.example\" {{ {Z} allow-update {{ any; }}; }}; }};"),
+                "undefined ACL 'nosuch'",
+            ),
+            (
                 format!("zone \"a.example\" {{ {Z} allow-update {{ 10.0.0.1/8; }}; }};"),
                 "'10.0.0.1/8': address/prefix length mismatch",
             ),
@@ -971,6 +1022,10 @@ mod tests {
             format!("options {{ allow-update {{ any; }}; }}; zone \"a.example\" {{ {Z} update-policy local; }};"),
             format!("key k {{ algorithm hmac-sha256; secret \"aaaa\"; }}; zone \"a.example\" {{ {Z} update-policy {{ grant k self . A; grant * selfsub * A; grant *.k wildcard *.a.example. A; }}; }};"),
             "dyndb x \"x.so\" { a. b. };".into(),
+            // Lists that no zone inherits are never converted (but options
+            // are: named's own view `_bind` inherits them).
+            "options { allow-transfer { none; }; }; acl loop-a { loop-b; }; acl loop-b { loop-a; }; view v { allow-update { loop-a; }; };".into(),
+            format!("view v {{ allow-update {{ nosuch; }}; }}; view w {{ zone \"a.example\" {{ {Z} }}; }};"),
             "dlz \"x\" { database \"dlopen /x.so\"; }; zone \"a.example\" { type primary; dlz \"x\"; };".into(),
         ];
         for text in cases {
