@@ -777,20 +777,34 @@ fn acl_references(conf: &NamedConf, out: &mut Vec<Rejection>) {
             lists.extend(clause_list(options, clause));
         }
     }
+    let global: Vec<Option<AddressMatchList>> = ZONE_LISTS
+        .iter()
+        .map(|clause| clause_list(options, clause))
+        .collect();
     for (view, zones) in &scopes {
         for clause in VIEW_LISTS {
             if let Some(list) = clause_list(view, clause).or_else(|| clause_list(options, clause)) {
                 lists.push(list);
             }
         }
+        // What a zone inherits, once per view (a view may hold 100,000).
+        let inherited: Vec<Option<AddressMatchList>> = ZONE_LISTS
+            .iter()
+            .zip(&global)
+            .map(|(clause, global)| clause_list(view, clause).or_else(|| global.clone()))
+            .collect();
+        let mut inherited_used = vec![false; ZONE_LISTS.len()];
         for zone in zones {
-            for clause in ZONE_LISTS {
-                let found = clause_list(zone, clause)
-                    .or_else(|| clause_list(view, clause))
-                    .or_else(|| clause_list(options, clause));
-                if let Some(list) = found {
-                    lists.push(list);
+            for (index, clause) in ZONE_LISTS.iter().enumerate() {
+                match clause_list(zone, clause) {
+                    Some(list) => lists.push(list),
+                    None => inherited_used[index] = true,
                 }
+            }
+        }
+        for (list, used) in inherited.into_iter().zip(inherited_used) {
+            if used {
+                lists.extend(list);
             }
         }
     }

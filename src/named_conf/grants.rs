@@ -531,31 +531,30 @@ pub fn find_zone<'a>(
     view: Option<&str>,
     name: &str,
 ) -> Option<ScopedZone<'a>> {
-    let (scope, zones) = match view {
+    let (scope, position) = match view {
         Some(view) => {
-            let view = conf.view(view)?;
-            (Some(view), view.zones.as_slice())
+            let position = conf.view_position(view)?;
+            (conf.views.get(position), Some(position))
         }
-        None => (None, conf.zones.as_slice()),
+        None => (None, None),
     };
     let wanted = Labels::parse(name);
-    let zone = zones
-        .iter()
-        .filter(|z| z.is_class_in() && z.holds_data())
-        .map(|z| (Labels::parse(&z.name), z))
-        .filter(|(labels, _)| wanted.is_at_or_below(labels))
-        .max_by_key(|(labels, _)| labels.len())
-        .map(|(_, z)| z)?;
+    // The most specific name first; of two zones of one name, the last.
+    let zone = wanted.up_to(&Labels(Vec::new())).iter().find_map(|above| {
+        conf.zones_named(position, above)
+            .into_iter()
+            .rev()
+            .find(|z| z.is_class_in() && z.holds_data())
+    })?;
     let Some(target) = &zone.in_view else {
         return Some(ScopedZone { view: scope, zone });
     };
     // `in-view` shares the zone of another view; BIND allows one hop only.
-    let target_view = conf.view(target)?;
-    let labels = Labels::parse(&zone.name);
-    target_view
-        .zones
-        .iter()
-        .find(|z| z.in_view.is_none() && Labels::parse(&z.name) == labels)
+    let target_position = conf.view_position(target)?;
+    let target_view = conf.views.get(target_position)?;
+    conf.zones_named(Some(target_position), &Labels::parse(&zone.name))
+        .into_iter()
+        .find(|z| z.in_view.is_none())
         .map(|zone| ScopedZone {
             view: Some(target_view),
             zone,
@@ -1169,7 +1168,11 @@ fn analyse(
     for name in names {
         let wanted = Labels::parse(name);
         let absolute = wanted.to_absolute();
-        let targets = targets(&wanted, &zone_labels);
+        let mut targets = targets(&wanted, &zone_labels);
+        if state.rules.is_none() {
+            // allow-update decides alike for every record of the zone.
+            targets.truncate(1);
+        }
         let mut seen: Vec<Seen> = Vec::new();
         // Only what this view takes is this zone's doing.
         for (client_index, client) in clients.iter().enumerate() {

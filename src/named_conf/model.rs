@@ -8,9 +8,11 @@
 //! type, …) and a wrong shape is an error with its location. Keys keep
 //! their name and algorithm, never their secret.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use super::check::Rejection;
 use super::name::Labels;
@@ -41,7 +43,23 @@ pub struct NamedConf {
     pub rejections: Vec<Rejection>,
     /// The generic statement tree, includes spliced in, secrets redacted.
     pub tree: Vec<Statement>,
+    /// The zones by name, built on first use.
+    pub(crate) zone_index: ZoneIndex,
 }
+
+/// The zones of each scope by name (scope 0: outside views; scope i + 1:
+/// view i), so that finding a zone costs a few hash lookups, not a pass
+/// over 100,000 zones. A cache: it takes no part in comparisons.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ZoneIndex(OnceLock<Vec<HashMap<Labels, Vec<usize>>>>);
+
+impl PartialEq for ZoneIndex {
+    fn eq(&self, _: &ZoneIndex) -> bool {
+        true
+    }
+}
+
+impl Eq for ZoneIndex {}
 
 /// `dlz NAME { database "DRIVER ARGS"; … };`: zones served by a DLZ
 /// driver (Samba AD's `dlopen …/dlz_bind9_18.so`, a SQL backend). Which
@@ -877,6 +895,7 @@ impl NamedConf {
             dlz: Vec::new(),
             rejections,
             tree: Vec::new(),
+            zone_index: ZoneIndex::default(),
         };
         for statement in &tree {
             let Some(keyword) = statement.keyword() else {
@@ -916,6 +935,38 @@ impl NamedConf {
     /// True when named would load this configuration.
     pub fn loads(&self) -> bool {
         self.rejections.is_empty()
+    }
+
+    /// The zones named `name` (any class) of the view at `view` (`None`:
+    /// outside views), in the order they are written.
+    pub(crate) fn zones_named(&self, view: Option<usize>, name: &Labels) -> Vec<&Zone> {
+        let index = self.zone_index.0.get_or_init(|| {
+            let scope = |zones: &[Zone]| {
+                let mut map: HashMap<Labels, Vec<usize>> = HashMap::new();
+                for (i, zone) in zones.iter().enumerate() {
+                    map.entry(Labels::parse(&zone.name)).or_default().push(i);
+                }
+                map
+            };
+            std::iter::once(scope(&self.zones))
+                .chain(self.views.iter().map(|v| scope(&v.zones)))
+                .collect()
+        });
+        let (map, zones) = match view {
+            None => (index.first(), &self.zones),
+            Some(v) => match self.views.get(v) {
+                Some(found) => (index.get(v + 1), &found.zones),
+                None => return Vec::new(),
+            },
+        };
+        map.and_then(|m| m.get(name))
+            .map(|list| list.iter().filter_map(|&i| zones.get(i)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The index of the view named `name`.
+    pub(crate) fn view_position(&self, name: &str) -> Option<usize> {
+        self.views.iter().position(|v| v.name == name)
     }
 
     /// The view named `name`.

@@ -188,8 +188,8 @@ struct ServerView<'c> {
     takes_updates: bool,
     keyring: Vec<Labels>,
     zones: &'c [Zone],
-    /// The zones' names, parsed once.
-    zone_names: Vec<Labels>,
+    /// Where each zone name is in `zones`.
+    zone_names: HashMap<Labels, Vec<usize>>,
 }
 
 /// A zone as named holds it, its lists compiled.
@@ -224,6 +224,10 @@ pub(crate) enum RuleKind {
     Local,
 }
 
+/// What view selection sees of a request: source, destination, signer,
+/// and whether the signer is a Kerberos principal.
+type RequestKind = (Endpoint, Endpoint, Option<Labels>, bool);
+
 /// A configuration as named would run it, for deciding requests.
 pub struct Server<'c> {
     conf: &'c NamedConf,
@@ -231,6 +235,17 @@ pub struct Server<'c> {
     views: Vec<ServerView<'c>>,
     session_key: Option<Labels>,
     zones: RefCell<HashMap<(usize, usize), Rc<ServerZone<'c>>>>,
+    /// The view of each kind of request already seen (by source,
+    /// destination, signer and principal-ness): the same for every zone.
+    chosen: RefCell<HashMap<RequestKind, Option<(usize, bool)>>>,
+}
+
+fn index_zones(zones: &[Zone]) -> HashMap<Labels, Vec<usize>> {
+    let mut index: HashMap<Labels, Vec<usize>> = HashMap::new();
+    for (i, zone) in zones.iter().enumerate() {
+        index.entry(Labels::parse(&zone.name)).or_default().push(i);
+    }
+    index
 }
 
 fn is_class_in(class: Option<&str>) -> bool {
@@ -269,7 +284,7 @@ impl<'c> Server<'c> {
                 takes_updates: true,
                 keyring: ring(None),
                 zones: &conf.zones,
-                zone_names: conf.zones.iter().map(|z| Labels::parse(&z.name)).collect(),
+                zone_names: index_zones(&conf.zones),
             }]
         } else {
             conf.views
@@ -282,7 +297,7 @@ impl<'c> Server<'c> {
                     takes_updates: view.is_class_in() && !view.match_recursive_only,
                     keyring: ring(Some(view)),
                     zones: &view.zones,
-                    zone_names: view.zones.iter().map(|z| Labels::parse(&z.name)).collect(),
+                    zone_names: index_zones(&view.zones),
                 })
                 .collect()
         };
@@ -292,6 +307,7 @@ impl<'c> Server<'c> {
             views,
             session_key,
             zones: RefCell::new(HashMap::new()),
+            chosen: RefCell::new(HashMap::new()),
         }
     }
 
@@ -351,6 +367,21 @@ impl<'c> Server<'c> {
 
     /// The view a request lands in, and whether the view knows its key.
     fn select_view(&self, request: &Request<'_>) -> Option<(usize, bool)> {
+        let key = (
+            request.source,
+            request.destination,
+            request.signer.map(|s| s.name.clone()),
+            request.signer.is_some_and(|s| s.principal),
+        );
+        if let Some(found) = self.chosen.borrow().get(&key) {
+            return *found;
+        }
+        let found = self.select_view_uncached(request);
+        self.chosen.borrow_mut().insert(key, found);
+        found
+    }
+
+    fn select_view_uncached(&self, request: &Request<'_>) -> Option<(usize, bool)> {
         for (index, view) in self.views.iter().enumerate() {
             if !view.takes_updates {
                 continue;
@@ -380,9 +411,12 @@ impl<'c> Server<'c> {
     /// The zone of exactly `name` in view `view`.
     pub(crate) fn zone(&self, view: usize, name: &Labels) -> Option<Rc<ServerZone<'c>>> {
         let zones = self.views[view].zones;
-        let names = &self.views[view].zone_names;
-        let index = (0..zones.len())
-            .find(|&i| names[i] == *name && is_class_in(zones[i].class.as_deref()))?;
+        let index = self.views[view]
+            .zone_names
+            .get(name)?
+            .iter()
+            .copied()
+            .find(|&i| is_class_in(zones[i].class.as_deref()))?;
         if let Some(found) = self.zones.borrow().get(&(view, index)) {
             return Some(Rc::clone(found));
         }

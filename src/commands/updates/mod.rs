@@ -202,15 +202,17 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
 /// The domains the audit found by going through every zone, for the live
 /// probe: each `_vlmcs._tcp` name's domain, once.
 fn zone_domains(audits: &[ZoneAudit]) -> Vec<Audited> {
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<Audited> = Vec::new();
     for audit in audits {
         for name in &audit.names {
-            let Ok(domain) = parse_name(&domain_of(name)) else {
+            let domain = domain_of(name);
+            if !seen.insert(domain.clone()) {
                 continue;
-            };
-            if !out.iter().any(|d| d.name == domain) {
+            }
+            if let Ok(name) = parse_name(&domain) {
                 out.push(Audited {
-                    name: domain,
+                    name,
                     configured: None,
                 });
             }
