@@ -699,7 +699,7 @@ async fn decide(shared: &Shared, request: &Request, proto: Proto) -> Vec<Step> {
             header[..2].copy_from_slice(&request.id.to_be_bytes());
             // QR, the opcode; then the rcode in the low nibble.
             header[2] = 0x80 | (opcode << 3);
-            header[3] = u8::from(rcode.low());
+            header[3] = rcode.low();
             with_reply(Some(header), forwarded().await)
         }
         Fault::OtherOwnerAnswer => {
