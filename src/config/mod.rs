@@ -24,6 +24,7 @@ use toml::Spanned;
 pub use crate::dns::name;
 pub use crate::dns::srv::{srv_owner, SrvRecord};
 pub use crate::dns::ServerSpec;
+use crate::local_file::{self, Limit};
 use crate::report::{Finding, FindingId, Severity};
 use key::{KeyError, TsigKey};
 use name::parse_name;
@@ -136,9 +137,11 @@ pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
 
 /// Reads and validates the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
+    let text = local_file::read_to_string(path, Limit::CONFIGURATION).map_err(|source| {
+        ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     parse(&text, path)
 }
@@ -519,7 +522,7 @@ impl Validator<'_> {
             (None, None) => Ok(None),
             (None, Some(reg)) => {
                 let path = self.relative(reg.get_ref());
-                let bytes = std::fs::read(&path)
+                let bytes = local_file::read(&path, Limit::PUBLISH_LIST)
                     .map_err(|e| self.err(reg, format!("cannot read {}: {e}", path.display())))?;
                 reg::parse_publish_list(&bytes)
                     .map(Some)

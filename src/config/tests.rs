@@ -201,6 +201,30 @@ fn reg_import_relative_to_the_file() {
 }
 
 #[test]
+fn inputs_that_are_not_regular_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "publish-list = [\"a.example\"]\n[[host]]\nname = \"kms1.a.example\"\n[tsig-key.k]\nfile = \"/dev/zero\"\n";
+    let err = parse_in(dir.path(), key).unwrap_err().to_string();
+    assert!(
+        err.ends_with(
+            "cannot read key file /dev/zero: it is a character device, not a regular file"
+        ),
+        "{err}"
+    );
+    let reg = "publish-list-reg = \".\"\n[[host]]\nname = \"kms1.a.example\"\n";
+    let err = parse_in(dir.path(), reg).unwrap_err().to_string();
+    assert!(
+        err.contains("it is a directory, not a regular file"),
+        "{err}"
+    );
+    let err = load(Path::new("/dev/zero")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "cannot read configuration /dev/zero: it is a character device, not a regular file"
+    );
+}
+
+#[test]
 fn key_file_readable_by_others_is_a_warning() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
