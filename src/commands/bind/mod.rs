@@ -154,13 +154,12 @@ fn load(args: &BindArgs, ctx: &Context) -> Result<Arc<Config>, Error> {
                     path: path.clone(),
                     source,
                 })?;
-            let list = reg::parse_publish_list(&bytes)
-                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
-            Ok(Arc::new(config::from_parts(
-                args.host.clone(),
-                list,
-                DEFAULT_TTL,
-            )?))
+            let import = reg::parse_publish_list(&bytes)
+                .map_err(|problem| Error::Usage(problem.in_file(path)))?;
+            let warnings = reg::warnings(&import, path);
+            let mut config = config::from_parts(args.host.clone(), import.list, DEFAULT_TTL)?;
+            config.warnings = warnings;
+            Ok(Arc::new(config))
         }
         None => ctx.config(),
     }
