@@ -60,7 +60,7 @@ pub async fn run(
     report.extend(config.warnings.iter().cloned());
 
     if let Some(wait) = args.wait_replication {
-        let waited = wait_replication(&engine, &outcomes, wait, ctx.progress).await;
+        let waited = wait_replication(&engine, &outcomes, wait, ctx).await;
         report.extend(waited);
     }
     Ok(report)
@@ -74,7 +74,7 @@ async fn wait_replication(
     engine: &Engine,
     outcomes: &[DomainOutcome],
     wait: Duration,
-    progress: bool,
+    ctx: &Context,
 ) -> Vec<Finding> {
     let deadline = Instant::now() + wait;
     // One wait per zone, for every domain of it that is now as planned.
@@ -92,7 +92,10 @@ async fn wait_replication(
             .1
             .push(srv_owner(&outcome.domain));
     }
-    let progress = progress_bar(progress, zones.len());
+    let progress = ctx.progress_bar(
+        zones.len() as u64,
+        "{spinner} waiting for replication: {pos}/{len} zone(s) ({msg})",
+    );
     let mut findings = Vec::new();
     for (zone, owners) in zones.values() {
         progress.set_message(zone.to_string());
@@ -123,24 +126,6 @@ async fn wait_replication(
     }
     progress.finish_and_clear();
     findings
-}
-
-/// A spinner on a terminal only (text output, not -q).
-fn progress_bar(shown: bool, zones: usize) -> indicatif::ProgressBar {
-    if !shown {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(zones as u64),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} waiting for replication: {pos}/{len} zone(s) ({msg})",
-    ) {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 /// `replicated` when every server caught up, else one `serial-behind` per

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
+use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::query::{query, QueryError, ReplyError};
@@ -45,6 +46,17 @@ impl std::fmt::Display for SrvRecord {
     }
 }
 
+impl From<&SRV> for SrvRecord {
+    fn from(srv: &SRV) -> Self {
+        SrvRecord {
+            priority: srv.priority(),
+            weight: srv.weight(),
+            port: srv.port(),
+            target: srv.target().clone(),
+        }
+    }
+}
+
 /// `_vlmcs._tcp.<domain>`.
 pub fn srv_owner(domain: &Name) -> Name {
     let mut owner = Name::from_ascii("_vlmcs._tcp")
@@ -58,13 +70,7 @@ pub fn srv_owner(domain: &Name) -> Name {
 /// names compare case-insensitively, and servers keep the case they were
 /// given.
 pub fn record_key(record: &SrvRecord) -> String {
-    format!(
-        "{} {} {} {}",
-        record.priority,
-        record.weight,
-        record.port,
-        record.target.to_ascii().to_ascii_lowercase()
-    )
+    record.to_string().to_ascii_lowercase()
 }
 
 /// A `_vlmcs._tcp` RRset as read from a server.

@@ -17,14 +17,9 @@ pub enum Verb {
     Remove,
 }
 
+/// A record as a zone-file line, its RDATA as [`SrvRecord`] writes it.
 fn presentation(owner: &str, ttl: u32, record: &SrvRecord) -> String {
-    format!(
-        "{owner} {ttl} IN SRV {} {} {} {}",
-        record.priority,
-        record.weight,
-        record.port,
-        record.target.to_ascii()
-    )
+    format!("{owner} {ttl} IN SRV {record}")
 }
 
 fn lines(owner: &str, plan: &Plan, current_ttl: u32) -> Vec<ChangeLine> {

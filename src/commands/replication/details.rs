@@ -7,8 +7,11 @@
 
 use std::io::{self, Write};
 
+use hickory_proto::rr::Name;
 use owo_colors::Style;
 use serde::Serialize;
+
+use super::observe::ZoneOutcome;
 
 use crate::report::palette::Palette;
 
@@ -199,6 +202,58 @@ fn rrset_cell(server: &ServerReplication) -> String {
         _ if unread > 0 => format!("{unread} RRset{} unreadable", plural(unread)),
         _ if missing + extra == 0 => format!("same {records} record{}", plural(records)),
         _ => format!("differs: {missing} missing, {extra} extra"),
+    }
+}
+
+/// The details of one zone.
+pub(super) fn zone_details(outcome: &ZoneOutcome) -> ZoneReplication {
+    let observation = &outcome.observation;
+    let verdict = &outcome.verdict;
+    let reference = verdict.reference.map(|i| &observation.servers[i]);
+    ZoneReplication {
+        zone: observation.zone.to_ascii(),
+        domains: outcome.domains.iter().map(Name::to_ascii).collect(),
+        primary: observation.mname.to_ascii(),
+        reference: reference.map(|s| match s.address {
+            Some(address) => address.to_string(),
+            None => s.name.to_ascii(),
+        }),
+        serial: verdict
+            .reference
+            .and_then(|i| verdict.servers.get(i))
+            .and_then(|s| s.serial),
+        refresh: observation.timers.refresh,
+        retry: observation.timers.retry,
+        expire: observation.timers.expire,
+        converged: verdict.converged,
+        polls: outcome.polls,
+        elapsed_ms: u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX),
+        servers: observation
+            .servers
+            .iter()
+            .zip(&verdict.servers)
+            .map(|(server, verdict)| ServerReplication {
+                name: server.name.to_ascii(),
+                address: server.address.map(|a| a.to_string()),
+                primary: server.primary,
+                in_ns_set: server.in_ns_set,
+                state: verdict.state,
+                serial: verdict.serial,
+                behind: verdict.behind,
+                rrsets: verdict
+                    .rrsets
+                    .iter()
+                    .map(|rrset| RrsetReplication {
+                        owner: rrset.owner.to_ascii(),
+                        records: rrset.records.clone(),
+                        missing: rrset.missing.clone(),
+                        extra: rrset.extra.clone(),
+                        error: rrset.error.clone(),
+                    })
+                    .collect(),
+                error: verdict.error.clone(),
+            })
+            .collect(),
     }
 }
 

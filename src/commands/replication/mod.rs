@@ -20,23 +20,24 @@
 
 pub mod details;
 pub mod judge;
+mod observe;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::Name;
 
+use crate::concurrency::in_order;
 use crate::config::srv_owner;
 use crate::context::parse_duration;
 use crate::context::Context;
 use crate::context::{parse_domain, Selection};
-use crate::dns::{self, convergence, DnsOptions, Resolver, ZoneSoa};
+use crate::dns::{self, ZoneSoa};
 use crate::error::Error;
 use crate::report::{Finding, FindingId, Report, Severity};
-use details::{ReplicationDetails, RrsetReplication, ServerReplication, ZoneReplication};
-use judge::{ZoneObservation, ZoneVerdict};
+use details::ReplicationDetails;
+use observe::ZoneWork;
 
 /// Compare every authoritative server of each zone with its primary.
 ///
@@ -62,22 +63,6 @@ pub struct ReplicationArgs {
     pub domains: Vec<Name>,
 }
 
-/// One zone to check and the publish-list domains it holds.
-struct ZoneWork {
-    soa: ZoneSoa,
-    domains: Vec<Name>,
-}
-
-/// A zone's outcome.
-struct ZoneOutcome {
-    observation: ZoneObservation,
-    verdict: ZoneVerdict,
-    domains: Vec<Name>,
-    polls: u32,
-    elapsed: Duration,
-    discovery: Vec<Finding>,
-}
-
 /// Runs `replication`.
 pub async fn run(
     args: &ReplicationArgs,
@@ -93,8 +78,8 @@ pub async fn run(
     let mut report = Report::new("replication");
 
     // 1. The zone of every domain.
-    let found: Vec<(Name, Result<ZoneSoa, String>)> = stream::iter(&selection.domains)
-        .map(|domain| {
+    let found: Vec<(Name, Result<ZoneSoa, String>)> =
+        in_order(&selection.domains, concurrency, |domain| {
             let resolver = &resolver;
             async move {
                 let soa = dns::find_zone_soa(&srv_owner(domain), resolver)
@@ -103,7 +88,6 @@ pub async fn run(
                 (domain.clone(), soa)
             }
         })
-        .buffered(concurrency)
         .collect()
         .await;
     // Nothing after this finds a zone again, in replication nor in an
@@ -143,16 +127,14 @@ pub async fn run(
     // into the report: only those are kept, not every server's reply, so
     // memory grows by what is reported.
     let mut details = Vec::new();
-    let mut judged = stream::iter(zones)
-        .map(|work| {
-            let (resolver, opts) = (&resolver, &opts);
-            async move {
-                let outcome = zone(*work, resolver, opts, deadline).await;
-                let details = zone_details(&outcome);
-                (outcome.discovery, outcome.verdict.findings, details)
-            }
-        })
-        .buffered(concurrency);
+    let mut judged = in_order(zones, concurrency, |work| {
+        let (resolver, opts) = (&resolver, &opts);
+        async move {
+            let outcome = observe::zone(*work, resolver, opts, deadline).await;
+            let details = details::zone_details(&outcome);
+            (outcome.discovery, outcome.verdict.findings, details)
+        }
+    });
     while let Some((discovery, findings, zone)) = judged.next().await {
         report.extend(discovery);
         report.extend(findings);
@@ -162,89 +144,4 @@ pub async fn run(
         report.extend(config.warnings.iter().cloned());
     }
     Ok(report.with_details(ReplicationDetails { zones: details }))
-}
-
-/// Finds the servers of one zone and polls them
-/// ([`crate::dns::convergence::watch`]), then judges the last poll.
-async fn zone(
-    work: ZoneWork,
-    resolver: &Resolver,
-    opts: &DnsOptions,
-    deadline: Option<Instant>,
-) -> ZoneOutcome {
-    let soa = &work.soa;
-    let owners: Vec<Name> = work.domains.iter().map(srv_owner).collect();
-    let watched = convergence::watch(soa, &owners, resolver, opts, deadline).await;
-    let mut discovery = Vec::new();
-    if let Some(error) = watched.ns_error {
-        let name = soa.zone.to_ascii();
-        discovery.push(
-            Finding::new(
-                FindingId::DnsReadFailed,
-                Severity::Critical,
-                format!("the NS set of {name} is unknown: {error}; only the primary is compared"),
-            )
-            .domain(&name),
-        );
-    }
-    ZoneOutcome {
-        verdict: judge::evaluate(&watched.observation),
-        observation: watched.observation,
-        domains: work.domains,
-        polls: watched.polls,
-        elapsed: watched.elapsed,
-        discovery,
-    }
-}
-
-/// The details of one zone.
-fn zone_details(outcome: &ZoneOutcome) -> ZoneReplication {
-    let observation = &outcome.observation;
-    let verdict = &outcome.verdict;
-    let reference = verdict.reference.map(|i| &observation.servers[i]);
-    ZoneReplication {
-        zone: observation.zone.to_ascii(),
-        domains: outcome.domains.iter().map(Name::to_ascii).collect(),
-        primary: observation.mname.to_ascii(),
-        reference: reference.map(|s| match s.address {
-            Some(address) => address.to_string(),
-            None => s.name.to_ascii(),
-        }),
-        serial: verdict
-            .reference
-            .and_then(|i| verdict.servers.get(i))
-            .and_then(|s| s.serial),
-        refresh: observation.timers.refresh,
-        retry: observation.timers.retry,
-        expire: observation.timers.expire,
-        converged: verdict.converged,
-        polls: outcome.polls,
-        elapsed_ms: u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX),
-        servers: observation
-            .servers
-            .iter()
-            .zip(&verdict.servers)
-            .map(|(server, verdict)| ServerReplication {
-                name: server.name.to_ascii(),
-                address: server.address.map(|a| a.to_string()),
-                primary: server.primary,
-                in_ns_set: server.in_ns_set,
-                state: verdict.state,
-                serial: verdict.serial,
-                behind: verdict.behind,
-                rrsets: verdict
-                    .rrsets
-                    .iter()
-                    .map(|rrset| RrsetReplication {
-                        owner: rrset.owner.to_ascii(),
-                        records: rrset.records.clone(),
-                        missing: rrset.missing.clone(),
-                        extra: rrset.extra.clone(),
-                        error: rrset.error.clone(),
-                    })
-                    .collect(),
-                error: verdict.error.clone(),
-            })
-            .collect(),
-    }
 }
