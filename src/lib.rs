@@ -13,6 +13,7 @@ pub mod context;
 pub mod dns;
 pub mod error;
 pub mod exit;
+pub mod local_file;
 pub mod named_conf;
 pub mod output;
 pub mod report;
