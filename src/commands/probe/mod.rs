@@ -18,7 +18,7 @@ use clap::Args;
 use hickory_proto::rr::Name;
 
 use crate::config::DEFAULT_KMS_PORT;
-use crate::context::{parse_domain, Context};
+use crate::context::{parse_domain, parse_kms_host, Context};
 use crate::dns::search_list::{self, RESOLV_CONF};
 use crate::error::Error;
 use crate::report::{Report, Severity};
@@ -86,7 +86,7 @@ pub fn parse_host_spec(text: &str) -> Result<HostSpec, String> {
             .map(|address| ip(address, DEFAULT_KMS_PORT))
             .map_err(|_| format!("\"{inner}\" is not an IPv6 address"));
     }
-    let (name, port) = super::bind::parse_host(text)?;
+    let (name, port) = parse_kms_host(text)?;
     Ok(HostSpec {
         host: HostName::Name(name),
         port,
