@@ -16,21 +16,26 @@ pub fn parse_domain(text: &str) -> Result<Name, String> {
     crate::dns::name::parse_domain(text)
 }
 
-/// A KMS host as `NAME` or `NAME:PORT` (`bind --host`, `probe --host`); the
-/// port defaults to 1688.
+/// A KMS host to publish as `NAME` or `NAME:PORT` (`bind --host`): the name
+/// must be usable as an SRV target; the port defaults to 1688.
 pub fn parse_kms_host(text: &str) -> Result<(Name, u16), String> {
-    let (name, port) = match text.rsplit_once(':') {
+    let (name, port) = split_port(text)?;
+    Ok((crate::dns::name::parse_srv_target(name)?, port))
+}
+
+/// `NAME` or `NAME:PORT`, split; the port defaults to 1688.
+pub fn split_port(text: &str) -> Result<(&str, u16), String> {
+    match text.rsplit_once(':') {
         Some((name, port)) => {
             let port = port
                 .parse::<u16>()
                 .ok()
                 .filter(|p| *p != 0)
                 .ok_or_else(|| format!("\"{port}\" is not a port from 1 to 65535"))?;
-            (name, port)
+            Ok((name, port))
         }
-        None => (text, config::DEFAULT_KMS_PORT),
-    };
-    Ok((crate::dns::name::parse_name(name)?, port))
+        None => Ok((text, config::DEFAULT_KMS_PORT)),
+    }
 }
 
 /// The domains a command works on, and the configuration when there is one.
