@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use hickory_proto::rr::Name;
 
-use super::changes::details::{self, ChangeDetails, Verb};
+use super::changes;
+use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
-use super::changes::{self};
 use crate::context::parse_duration;
 use crate::context::Context;
 use crate::dns::convergence::{
@@ -49,18 +49,14 @@ pub async fn run(
     ctx: &Context,
     hooks: Hooks,
 ) -> Result<Report<ChangeDetails>, Error> {
-    let config = ctx.config()?;
-    let mut engine = changes::engine(ctx, hooks)?;
-    engine.publish_addresses = args.addresses;
     let mode = Mode::Publish {
         set_ttl: args.set_ttl,
     };
-    let outcomes = engine.run(&config, &mode).await;
-    let mut report = details::report("publish", Verb::Publish, &outcomes);
-    report.extend(config.warnings.iter().cloned());
+    let changed = changes::run(ctx, hooks, &mode, args.addresses, Verb::Publish).await?;
+    let mut report = changed.report;
 
     if let Some(wait) = args.wait_replication {
-        let waited = wait_replication(&engine, &outcomes, wait, ctx).await;
+        let waited = wait_replication(&changed.engine, &changed.outcomes, wait, ctx).await;
         report.extend(waited);
     }
     Ok(report)

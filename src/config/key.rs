@@ -34,10 +34,13 @@ pub enum KeyError {
 /// The file is read as bytes, as BIND does: a comment in Latin-1 is not a
 /// reason to refuse it.
 pub fn load_key_file(path: &std::path::Path, name: Option<&str>) -> Result<TsigKey, KeyError> {
-    let bytes = std::fs::read(path).map_err(|source| KeyError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes =
+        crate::local_file::read(path, crate::local_file::Limit::KEY_FILE).map_err(|source| {
+            KeyError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     let text = String::from_utf8_lossy(&bytes);
     parse_key_text(&text, name, KeyOrigin::File(path.to_path_buf()))
 }

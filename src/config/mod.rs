@@ -24,9 +24,10 @@ use toml::Spanned;
 pub use crate::dns::name;
 pub use crate::dns::srv::{srv_owner, SrvRecord};
 pub use crate::dns::ServerSpec;
+use crate::local_file::{self, Limit};
 use crate::report::{Finding, FindingId, Severity};
 use key::{KeyError, TsigKey};
-use name::parse_name;
+use name::{parse_name, parse_srv_target};
 use publish_list::{parse_entry, PublishEntry, PublishList};
 
 /// The TCP port KMS hosts listen on unless told otherwise.
@@ -136,9 +137,11 @@ pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
 
 /// Reads and validates the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
+    let text = local_file::read_to_string(path, Limit::CONFIGURATION).map_err(|source| {
+        ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     parse(&text, path)
 }
@@ -281,7 +284,11 @@ impl Validator<'_> {
             None => DEFAULT_TTL,
         };
         let global_list = self
-            .publish_list(raw.publish_list.as_ref(), raw.publish_list_reg.as_ref())?
+            .publish_list(
+                raw.publish_list.as_ref(),
+                raw.publish_list_reg.as_ref(),
+                &mut warnings,
+            )?
             .map(Arc::new);
 
         if raw.host.is_empty() {
@@ -290,7 +297,8 @@ impl Validator<'_> {
         let mut hosts: Vec<KmsHost> = Vec::new();
         for host in &raw.host {
             let host = host.get_ref();
-            let name = parse_name(host.name.get_ref()).map_err(|e| self.err(&host.name, e))?;
+            let name =
+                parse_srv_target(host.name.get_ref()).map_err(|e| self.err(&host.name, e))?;
             if hosts.iter().any(|h| h.name == name) {
                 return Err(self.err(&host.name, format!("host {name} is listed twice")));
             }
@@ -308,8 +316,11 @@ impl Validator<'_> {
                 })?;
                 addresses.push(ip);
             }
-            let own_list =
-                self.publish_list(host.publish_list.as_ref(), host.publish_list_reg.as_ref())?;
+            let own_list = self.publish_list(
+                host.publish_list.as_ref(),
+                host.publish_list_reg.as_ref(),
+                &mut warnings,
+            )?;
             let publish_list = match (own_list, &global_list) {
                 (Some(list), _) => Arc::new(list),
                 (None, Some(list)) => Arc::clone(list),
@@ -511,6 +522,7 @@ impl Validator<'_> {
         &self,
         list: Option<&Spanned<Vec<Spanned<toml::Value>>>>,
         reg: Option<&Spanned<String>>,
+        warnings: &mut Vec<Finding>,
     ) -> Result<Option<PublishList>, ConfigError> {
         match (list, reg) {
             (Some(list), Some(_)) => {
@@ -519,11 +531,12 @@ impl Validator<'_> {
             (None, None) => Ok(None),
             (None, Some(reg)) => {
                 let path = self.relative(reg.get_ref());
-                let bytes = std::fs::read(&path)
+                let bytes = local_file::read(&path, Limit::PUBLISH_LIST)
                     .map_err(|e| self.err(reg, format!("cannot read {}: {e}", path.display())))?;
-                reg::parse_publish_list(&bytes)
-                    .map(Some)
-                    .map_err(|e| self.err(reg, format!("{}: {e}", path.display())))
+                let import = reg::parse_publish_list(&bytes)
+                    .map_err(|problem| self.err(reg, problem.in_file(&path)))?;
+                warnings.extend(reg::warnings(&import, &path));
+                Ok(Some(import.list))
             }
             (Some(list), None) => {
                 if list.get_ref().is_empty() {

@@ -3,15 +3,14 @@
 //! `probe` and `discover` both need them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::net::IpAddr;
 
-use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
 use super::srv::{srv_owner, SrvRecord};
 use super::{AnswerStatus, Resolver};
+use crate::concurrency::in_order;
 
 /// What the `_vlmcs._tcp` query of a domain returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,10 +52,9 @@ pub fn key(name: &Name) -> String {
 /// The `_vlmcs._tcp` lookup of each domain, at most `concurrency` at once,
 /// in the order given.
 pub async fn lookup_all(resolver: &Resolver, domains: &[Name], concurrency: usize) -> Vec<Lookup> {
-    bounded(domains.iter(), concurrency, |domain| {
-        lookup_srv(resolver, domain)
-    })
-    .await
+    in_order(domains, concurrency, |domain| lookup_srv(resolver, domain))
+        .collect()
+        .await
 }
 
 async fn lookup_srv(resolver: &Resolver, domain: &Name) -> Lookup {
@@ -86,7 +84,7 @@ pub async fn resolve_all(
     names: BTreeSet<Name>,
     concurrency: usize,
 ) -> BTreeMap<String, AddressLookup> {
-    bounded(names.into_iter(), concurrency, |name| async move {
+    in_order(names, concurrency, |name| async move {
         let result = match resolver.addresses(&name).await {
             Ok(found) if found.is_empty() => Err(format!("{name} has no A or AAAA record")),
             // Sorted (IPv4 first): resolvers rotate address sets, and the
@@ -100,24 +98,8 @@ pub async fn resolve_all(
         };
         (key(&name), result)
     })
+    .collect()
     .await
     .into_iter()
     .collect()
-}
-
-/// Runs `work` on each item, at most `concurrency` at once, in the order
-/// given.
-/// Runs `work` on every item with at most `concurrency` in flight; results
-/// in the order of the items.
-pub(crate) async fn bounded<I, F, Fut>(items: I, concurrency: usize, work: F) -> Vec<Fut::Output>
-where
-    I: Iterator,
-    F: FnMut(I::Item) -> Fut,
-    Fut: Future,
-{
-    stream::iter(items)
-        .map(work)
-        .buffered(concurrency.max(1))
-        .collect()
-        .await
 }

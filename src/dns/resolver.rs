@@ -34,6 +34,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hickory_proto::op::ResponseCode;
@@ -45,6 +46,7 @@ use super::query::{query_recursive, QueryError, Response};
 use super::srv::{SrvAnswer, SrvRecord};
 use super::DnsOptions;
 use crate::dns::search_list::RESOLV_CONF;
+use crate::local_file::{self, Limit};
 
 /// The longest CNAME chain followed (BIND's resolver stops at 16; a KMS
 /// target needs none).
@@ -268,9 +270,12 @@ impl Resolver {
     /// The resolver of this machine (the servers of `/etc/resolv.conf`),
     /// with kmsdns' timeout and attempts.
     pub fn from_system(opts: &DnsOptions) -> Result<Self, ResolverSetupError> {
-        let text = std::fs::read(RESOLV_CONF).map_err(|error| ResolverSetupError {
-            reason: format!("cannot read {RESOLV_CONF}: {error}"),
-        })?;
+        let text =
+            local_file::read(Path::new(RESOLV_CONF), Limit::RESOLV_CONF).map_err(|error| {
+                ResolverSetupError {
+                    reason: format!("cannot read {RESOLV_CONF}: {error}"),
+                }
+            })?;
         Resolver::from_resolv_conf(&text, opts)
     }
 
@@ -399,6 +404,17 @@ impl Resolver {
                             name,
                             rtype,
                         });
+                    }
+                    // Neither an answer nor a negative one: records of other
+                    // names only, or no SOA to say the name has no data
+                    // (RFC 2308 §3). Never taken for "no records".
+                    if !response.answers().is_empty() {
+                        let why = "its answer holds only records of other names";
+                        return Err(self.failed(&name, rtype, why.to_owned()));
+                    }
+                    if soa.is_none() {
+                        let why = "a NODATA reply without the zone's SOA";
+                        return Err(self.failed(&name, rtype, why.to_owned()));
                     }
                     AnswerStatus::NoData
                 }

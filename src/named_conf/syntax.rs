@@ -391,7 +391,7 @@ impl Reader {
 
     fn read_bytes(&mut self, path: &Path) -> std::io::Result<Vec<u8>> {
         use std::io::Read;
-        let file = fs::File::open(path)?;
+        let file = crate::local_file::open(path)?;
         let size = file.metadata()?.len();
         let too_big = |what: &str, limit: u64| {
             std::io::Error::new(
@@ -785,7 +785,8 @@ impl Reader {
             }
             return (Vec::new(), tried);
         }
-        match tried.iter().find(|p| p.is_file()) {
+        // Something there that is not a file is named as such when read.
+        match tried.iter().find(|p| crate::local_file::is_present(p)) {
             Some(found) => (vec![found.clone()], tried),
             None => (Vec::new(), tried),
         }

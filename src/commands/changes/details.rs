@@ -17,6 +17,17 @@ pub enum Verb {
     Remove,
 }
 
+impl Verb {
+    /// The command that does it.
+    pub fn command(self) -> &'static str {
+        match self {
+            Verb::Plan => "plan",
+            Verb::Publish => "publish",
+            Verb::Remove => "remove",
+        }
+    }
+}
+
 /// A record as a zone-file line, its RDATA as [`SrvRecord`] writes it.
 fn presentation(owner: &str, ttl: u32, record: &SrvRecord) -> String {
     format!("{owner} {ttl} IN SRV {record}")

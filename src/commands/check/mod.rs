@@ -26,9 +26,9 @@ pub mod judge;
 mod observe;
 
 use clap::Args;
-use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::Name;
 
+use crate::concurrency::in_order;
 use crate::config;
 use crate::context::Context;
 use crate::context::{parse_domain, Selection};
@@ -71,28 +71,27 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
     // grows by what is reported, not by every reply read.
     let mut report = Report::new("check");
     let mut domains = Vec::new();
-    let mut judged = stream::iter(&selection.domains)
-        .map(|domain| {
-            let configured = selection.domain(domain);
-            let selection = &selection;
-            let (resolver, opts) = (&resolver, &opts);
-            async move {
-                let (zone, observation) =
-                    observe::observe(domain, configured, resolver, nameserver, opts).await;
-                let expected = selection.config.as_ref().map(|config| Expected {
-                    records: configured.map_or(&[][..], |d| d.records.as_slice()),
-                    listed: configured.is_some(),
-                    ttl: configured.map_or(config::DEFAULT_TTL, |d| d.ttl),
-                    hosts: &config.hosts,
-                    complete: config.complete,
-                });
-                (
-                    judge::findings(&observation, expected.as_ref()),
-                    details::domain_details(zone.as_ref(), &observation),
-                )
-            }
-        })
-        .buffered(usize::from(ctx.global.concurrency).max(1));
+    let limit = usize::from(ctx.global.concurrency);
+    let mut judged = in_order(&selection.domains, limit, |domain| {
+        let configured = selection.domain(domain);
+        let selection = &selection;
+        let (resolver, opts) = (&resolver, &opts);
+        async move {
+            let (zone, observation) =
+                observe::observe(domain, configured, resolver, nameserver, opts).await;
+            let expected = selection.config.as_ref().map(|config| Expected {
+                records: configured.map_or(&[][..], |d| d.records.as_slice()),
+                listed: configured.is_some(),
+                ttl: configured.map_or(config::DEFAULT_TTL, |d| d.ttl),
+                hosts: &config.hosts,
+                complete: config.complete,
+            });
+            (
+                judge::findings(&observation, expected.as_ref()),
+                details::domain_details(zone.as_ref(), &observation),
+            )
+        }
+    });
     while let Some((findings, details)) = judged.next().await {
         report.extend(findings);
         domains.push(details);

@@ -14,8 +14,9 @@ use std::net::{IpAddr, SocketAddr};
 use hickory_proto::rr::Name;
 
 use super::details::{AddressResult, DomainProbe, TargetProbe};
+use crate::concurrency::in_order;
 use crate::config::srv_owner;
-use crate::dns::lookup::{bounded, key, lookup_all, resolve_all, AddressLookup, Lookup};
+use crate::dns::lookup::{key, lookup_all, resolve_all, AddressLookup, Lookup};
 use crate::dns::Resolver;
 use crate::report::Severity;
 use crate::rpc::{probe_address, AddressProbe, Timeouts};
@@ -152,11 +153,10 @@ where
     Fut: Future<Output = AddressProbe>,
 {
     let probe = &probe;
-    bounded(
-        sockets.into_iter(),
-        settings.concurrency,
-        |addr| async move { (addr, probe(addr, settings.timeouts).await) },
-    )
+    in_order(sockets, settings.concurrency, |addr| async move {
+        (addr, probe(addr, settings.timeouts).await)
+    })
+    .collect()
     .await
     .into_iter()
     .collect()

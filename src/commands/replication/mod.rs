@@ -26,9 +26,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::Name;
 
+use crate::concurrency::in_order;
 use crate::config::srv_owner;
 use crate::context::parse_duration;
 use crate::context::Context;
@@ -78,8 +78,8 @@ pub async fn run(
     let mut report = Report::new("replication");
 
     // 1. The zone of every domain.
-    let found: Vec<(Name, Result<ZoneSoa, String>)> = stream::iter(&selection.domains)
-        .map(|domain| {
+    let found: Vec<(Name, Result<ZoneSoa, String>)> =
+        in_order(&selection.domains, concurrency, |domain| {
             let resolver = &resolver;
             async move {
                 let soa = dns::find_zone_soa(&srv_owner(domain), resolver)
@@ -88,7 +88,6 @@ pub async fn run(
                 (domain.clone(), soa)
             }
         })
-        .buffered(concurrency)
         .collect()
         .await;
     // Nothing after this finds a zone again, in replication nor in an
@@ -128,16 +127,14 @@ pub async fn run(
     // into the report: only those are kept, not every server's reply, so
     // memory grows by what is reported.
     let mut details = Vec::new();
-    let mut judged = stream::iter(zones)
-        .map(|work| {
-            let (resolver, opts) = (&resolver, &opts);
-            async move {
-                let outcome = observe::zone(*work, resolver, opts, deadline).await;
-                let details = details::zone_details(&outcome);
-                (outcome.discovery, outcome.verdict.findings, details)
-            }
-        })
-        .buffered(concurrency);
+    let mut judged = in_order(zones, concurrency, |work| {
+        let (resolver, opts) = (&resolver, &opts);
+        async move {
+            let outcome = observe::zone(*work, resolver, opts, deadline).await;
+            let details = details::zone_details(&outcome);
+            (outcome.discovery, outcome.verdict.findings, details)
+        }
+    });
     while let Some((discovery, findings, zone)) = judged.next().await {
         report.extend(discovery);
         report.extend(findings);

@@ -27,7 +27,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use futures_util::stream::{self, StreamExt};
+use crate::concurrency::in_order;
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record};
 
@@ -138,14 +138,14 @@ impl Engine {
         mode: &Mode,
     ) -> Vec<DomainOutcome> {
         let bound = self.concurrency.max(1);
-        let targets: Vec<_> = stream::iter(&config.domains)
-            .map(|domain| exchange.find_target(domain))
-            .buffered(bound)
-            .collect()
-            .await;
+        let targets: Vec<_> = in_order(&config.domains, bound, |domain| {
+            exchange.find_target(domain)
+        })
+        .collect()
+        .await;
         let (mut outcomes, found) = self.found(config, targets);
-        let results: Vec<Vec<(usize, DomainOutcome)>> = stream::iter(groups(config, found))
-            .map(|group| {
+        let results: Vec<Vec<(usize, DomainOutcome)>> =
+            in_order(groups(config, found), bound, |group| {
                 let addresses =
                     group.first && self.publish_addresses && !matches!(mode, Mode::Remove { .. });
                 let run = zone::ZoneRun {
@@ -157,7 +157,6 @@ impl Engine {
                 };
                 async move { run.run(group.members, addresses).await }
             })
-            .buffered(bound)
             .collect()
             .await;
         for (index, outcome) in results.into_iter().flatten() {
