@@ -17,8 +17,9 @@
 //! One named runs for the whole test, on 127.53.18.1 and a free high port;
 //! each configuration is loaded with `rndc reconfig`. Then every UPDATE that
 //! matters is sent: for `_vlmcs._tcp.z1.test` and `_vlmcs._tcp.kms.z2.test`,
-//! an SRV record, and the CNAME, NS and DNAME records that would send their
-//! lookup elsewhere (at the name, and at each name above it in the zone);
+//! an SRV record, and NS, DNAME and CNAME records at the name and at each
+//! name above it in the zone (those that would send the lookup elsewhere
+//! count for the verdict, the others check the decisions too);
 //! unsigned and signed with each key (the session key of `update-policy
 //! local` included), from 127.0.0.1 and 127.53.18.2, over UDP, and unsigned
 //! over TCP too. Each UPDATE carries a prerequisite that fails (`name is in
@@ -641,21 +642,26 @@ struct Probe {
     zone: &'static str,
     owner: String,
     rtype: RecordType,
+    /// Counted by the verdict (see [`targets`]).
+    redirects: bool,
     source: Ipv4Addr,
     /// The key it is signed with, as named knows it.
     signer: Option<String>,
     tcp: bool,
 }
 
-/// The records that change, or send elsewhere, the SRV records of
-/// `_vlmcs._tcp.<domain>`: SRV, CNAME and NS at the name, NS and DNAME at
-/// each name above it up to the zone's apex.
-fn targets(zone: &str, domain: &str) -> Vec<(String, RecordType)> {
+/// The records probed for `_vlmcs._tcp.<domain>`, and whether each
+/// changes or sends elsewhere its SRV records (what the verdict counts):
+/// SRV, CNAME and NS at the name and NS and DNAME above it do; a DNAME at
+/// the name (it redirects what is below it) and a CNAME above it (it
+/// aliases that name only) do not, and are sent to check the decisions.
+fn targets(zone: &str, domain: &str) -> Vec<(String, RecordType, bool)> {
     let name = format!("_vlmcs._tcp.{domain}.");
     let mut out = vec![
-        (name.clone(), RecordType::SRV),
-        (name.clone(), RecordType::CNAME),
-        (name.clone(), RecordType::NS),
+        (name.clone(), RecordType::SRV, true),
+        (name.clone(), RecordType::CNAME, true),
+        (name.clone(), RecordType::NS, true),
+        (name.clone(), DNAME, false),
     ];
     let mut above = name.as_str();
     while let Some((_, rest)) = above.split_once('.') {
@@ -663,8 +669,9 @@ fn targets(zone: &str, domain: &str) -> Vec<(String, RecordType)> {
         if above.is_empty() || above.len() < zone.len() + 1 {
             break;
         }
-        out.push((above.to_string(), RecordType::NS));
-        out.push((above.to_string(), DNAME));
+        out.push((above.to_string(), RecordType::NS, true));
+        out.push((above.to_string(), DNAME, true));
+        out.push((above.to_string(), RecordType::CNAME, false));
     }
     out
 }
@@ -672,13 +679,14 @@ fn targets(zone: &str, domain: &str) -> Vec<(String, RecordType)> {
 fn probes(signers: &[String]) -> Vec<Probe> {
     let mut out = Vec::new();
     for (zone, domain) in DOMAINS {
-        for (owner, rtype) in targets(zone, domain) {
+        for (owner, rtype, redirects) in targets(zone, domain) {
             for source in SOURCES {
                 for signer in std::iter::once(None).chain(signers.iter().cloned().map(Some)) {
                     out.push(Probe {
                         zone,
                         owner: owner.clone(),
                         rtype,
+                        redirects,
                         source,
                         signer,
                         tcp: false,
@@ -688,6 +696,7 @@ fn probes(signers: &[String]) -> Vec<Probe> {
                     zone,
                     owner: owner.clone(),
                     rtype,
+                    redirects,
                     source,
                     signer: None,
                     tcp: true,
@@ -1055,6 +1064,7 @@ impl Bench {
                 let through = |signer: Option<&str>, source: Option<Ipv4Addr>| {
                     observed.iter().any(|(p, ok, v)| {
                         *ok && p.zone == *zone
+                            && p.redirects
                             && v.as_deref() == Some(view.as_str())
                             && p.signer.as_deref() == signer
                             && source.is_none_or(|s| p.source == s)

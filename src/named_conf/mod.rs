@@ -1,15 +1,21 @@
 //! Reader of BIND 9 `named.conf` for the static part of `kmsdns updates`:
-//! who may change the `_vlmcs._tcp` SRV records of a zone.
+//! who named would let change the `_vlmcs._tcp` SRV records of a zone, or
+//! send their lookup elsewhere.
 //!
-//! It reads a `named.conf` and every file it `include`s (comments in the
-//! three styles, quoted strings, `!` negation) into a generic statement tree
-//! ([`syntax`]), then keeps what the audit needs ([`model`]): `options`,
-//! `acl`, `key` (name and algorithm only: the secret is dropped as it is
-//! read), `view`, `zone` with `allow-update` / `update-policy`, and
-//! `primaries` / `masters` lists. [`grants`] then says, with pure
-//! functions, which zone holds a name in each view and what its update
-//! grants allow (DESIGN §2: `allow-update { any; }` lets anyone redirect
-//! every KMS client).
+//! It reads a `named.conf` and every file it `include`s (globs too;
+//! comments in the three styles, quoted strings, `!` negation) into a
+//! generic statement tree ([`syntax`]), then keeps what the audit needs
+//! ([`model`]): `options`, `acl`, `key` (name and algorithm only: the
+//! secret is dropped as it is read), `view`, `zone` with `allow-update` /
+//! `update-policy` / `allow-query`, `dlz`, and `primaries` / `masters`
+//! lists, and checks it as named does when it loads ([`check`]): a file
+//! named refuses gets named's reason, not a verdict. Address match lists
+//! are compiled and matched as BIND does ([`acl`]); [`update`] decides an
+//! UPDATE step by step as named 9.18 does; [`grants`] takes that decision
+//! for every kind of client of each view and turns it into the audit's
+//! issues and verdicts (DESIGN §2: `allow-update { any; }` lets anyone
+//! redirect every KMS client). The differential test
+//! (`tests/named_conf_live.rs`) holds the decision to a live named's.
 //!
 //! Every error names the file, line and column
 //! (`named.conf:12:5: missing ';' after 'master', found '}'`), input of any
