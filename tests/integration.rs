@@ -24,6 +24,7 @@ mod formats;
 mod gss_tsig;
 mod kill;
 mod named_conf;
+mod other_servers;
 mod probe;
 mod properties;
 mod publish;
