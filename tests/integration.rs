@@ -31,6 +31,7 @@ mod publish;
 mod replication;
 mod rpc_probe;
 mod secrets;
+mod server_matrix;
 mod testbed;
 mod tsig_algorithms;
 mod updates;

@@ -28,6 +28,7 @@ pub mod credentials;
 pub mod fuzzing;
 #[cfg(feature = "gssapi")]
 pub mod gss;
+pub mod identify;
 pub mod lookup;
 pub mod name;
 mod query;

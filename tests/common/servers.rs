@@ -418,3 +418,171 @@ impl Drop for Daemon {
         self.stop();
     }
 }
+
+//------------ One server of each kind ---------------------------------------
+
+/// The servers the commands run against, each seeded the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flavour {
+    /// BIND 9 with `update-policy { grant kmsdns-secure name … SRV; }` for
+    /// [`OWNER`] and [`REFUSED_OWNER`]; [`OTHER_KEY`] defined, not granted.
+    Bind,
+    /// Knot DNS with the ACL of `knot.rs`.
+    Knot,
+    /// PowerDNS with TSIG-ALLOW-DNSUPDATE and ALLOW-DNSUPDATE-FROM.
+    PowerDns,
+    /// PowerDNS with the Lua update policy that refuses [`REFUSED_OWNER`].
+    PowerDnsLua,
+}
+
+impl Flavour {
+    /// Every flavour.
+    pub const ALL: [Flavour; 4] = [
+        Flavour::Bind,
+        Flavour::Knot,
+        Flavour::PowerDns,
+        Flavour::PowerDnsLua,
+    ];
+}
+
+impl fmt::Display for Flavour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Flavour::Bind => "BIND",
+            Flavour::Knot => "Knot DNS",
+            Flavour::PowerDns => "PowerDNS",
+            Flavour::PowerDnsLua => "PowerDNS with a Lua policy",
+        })
+    }
+}
+
+/// The loopback address of every single BIND test server of this module.
+pub const BIND_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 33);
+
+/// One running test server of any flavour; stopped on `Drop`.
+#[derive(Debug)]
+pub enum TestServer {
+    Bind {
+        // Declared before `dir`: the server stops before its files go.
+        named: super::bind::Named,
+        dir: tempfile::TempDir,
+    },
+    Knot(super::knot::Knot),
+    PowerDns(super::pdns::Pdns),
+}
+
+impl TestServer {
+    /// Starts a server of `flavour`, serving the seeded zone.
+    pub fn start(flavour: Flavour) -> TestServer {
+        match flavour {
+            Flavour::Bind => start_bind(),
+            Flavour::Knot => TestServer::Knot(super::knot::Knot::start()),
+            Flavour::PowerDns => TestServer::PowerDns(super::pdns::Pdns::start()),
+            Flavour::PowerDnsLua => TestServer::PowerDns(super::pdns::Pdns::start_with_policy()),
+        }
+    }
+
+    /// Address and port it serves on.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            TestServer::Bind { named, .. } => named.addr(),
+            TestServer::Knot(knot) => knot.addr(),
+            TestServer::PowerDns(pdns) => pdns.addr(),
+        }
+    }
+
+    /// Its directory.
+    pub fn dir(&self) -> &Path {
+        match self {
+            TestServer::Bind { dir, .. } => dir.path(),
+            TestServer::Knot(knot) => knot.dir(),
+            TestServer::PowerDns(pdns) => pdns.dir(),
+        }
+    }
+
+    /// What the server keeps of every change: BIND's journal (its bytes,
+    /// hex), Knot's journal (as kjournalprint prints it), PowerDNS's
+    /// `records` table (every row, ids included).
+    pub fn store(&self) -> String {
+        match self {
+            TestServer::Bind { dir, .. } => {
+                let journal = dir.path().join(format!("{ZONE}.zone.jnl"));
+                let bytes = fs::read(journal).unwrap_or_default();
+                bytes.iter().map(|b| format!("{b:02x}")).collect()
+            }
+            TestServer::Knot(knot) => knot.journal(),
+            TestServer::PowerDns(pdns) => pdns.records(),
+        }
+    }
+
+    /// What its log says so far.
+    pub fn log(&self) -> String {
+        match self {
+            TestServer::Bind { named, .. } => fs::read_to_string(named.log()).unwrap_or_default(),
+            TestServer::Knot(knot) => knot.log(),
+            TestServer::PowerDns(pdns) => pdns.log(),
+        }
+    }
+
+    /// Everything a read-only command must leave as it was, read with dig
+    /// and from the server's own store.
+    pub fn state(&self) -> ServerState {
+        let addr = self.addr();
+        ServerState {
+            serial: serial(addr, ZONE),
+            rrsets: [OWNER, REFUSED_OWNER]
+                .into_iter()
+                .map(|name| (name.to_string(), srv(addr, name)))
+                .collect(),
+            store: self.store(),
+        }
+    }
+}
+
+/// What a command that changes nothing must leave as it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerState {
+    pub serial: u32,
+    /// Per `_vlmcs._tcp` name, its SRV records with their TTLs.
+    pub rrsets: Vec<(String, BTreeSet<(u32, String)>)>,
+    /// [`TestServer::store`].
+    pub store: String,
+}
+
+/// A single BIND primary for [`Flavour::Bind`].
+fn start_bind() -> TestServer {
+    use super::bind::{Grant, Named, NamedConf, Notify, Updates, ZoneConf, ZoneRole};
+    use hickory_proto::rr::RecordType;
+    let dir = tempfile::Builder::new()
+        .prefix("kmsdns-bind-")
+        .tempdir()
+        .expect("cannot create a temporary directory");
+    super::local::ensure_loopback(IpAddr::V4(BIND_IP));
+    let port = super::local::free_port(&ips(BIND_IP));
+    let token = format!("kmsdns-bind-{:016x}", super::local::random_u64());
+    let mut conf = NamedConf::new(dir.path(), BIND_IP, port, &token);
+    conf.includes = keys().iter().map(|key| key.file.clone()).collect();
+    write(dir.path(), &format!("{ZONE}.zone"), &zone_file(BIND_IP));
+    conf.zones.push(ZoneConf {
+        name: ZONE.into(),
+        file: format!("{ZONE}.zone").into(),
+        role: ZoneRole::Primary {
+            updates: Updates::Policy(
+                [OWNER, REFUSED_OWNER]
+                    .into_iter()
+                    .map(|name| Grant {
+                        key: GRANTED_KEY.into(),
+                        name: name.into(),
+                        rtype: RecordType::SRV,
+                    })
+                    .collect(),
+            ),
+            notify: Notify::Only(Vec::new()),
+        },
+    });
+    let conf_path = dir.path().join("named.conf");
+    conf.save(&conf_path).expect("cannot write named.conf");
+    let mut named = Named::start(&conf_path, dir.path(), BIND_IP.into(), port);
+    named.wait_zone(ZONE, READY_TIMEOUT);
+    TestServer::Bind { named, dir }
+}
