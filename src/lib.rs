@@ -7,11 +7,13 @@
 
 pub mod cli;
 pub mod commands;
+pub mod concurrency;
 pub mod config;
 pub mod context;
 pub mod dns;
 pub mod error;
 pub mod exit;
+pub mod local_file;
 pub mod named_conf;
 pub mod output;
 pub mod report;

@@ -526,3 +526,41 @@ fn without_configuration_or_domain_it_cannot_run() {
     assert_eq!(run.status, 3, "{run}");
     assert!(run.stderr.contains("no configuration file"), "{run}");
 }
+
+/// `-v` shows every DNS exchange on stderr (server, transport, question,
+/// rcode, time), whatever the format, and leaves stdout to the report.
+#[test]
+fn verbose_shows_each_exchange_on_stderr() {
+    let bed = TestBed::start();
+    let run = kmsdns(
+        &bed,
+        &[
+            "-v",
+            "--format",
+            "json",
+            "check",
+            "--domain",
+            "static.example",
+        ],
+    );
+    assert_eq!(run.status, 0, "{run}");
+    let report: serde_json::Value = run.json();
+    assert_eq!(report["command"], "check", "{run}");
+    let resolver = format!("kmsdns: dns {} udp QUERY", bed.primary());
+    let srv = run
+        .stderr
+        .lines()
+        .find(|line| {
+            line.starts_with(&resolver) && line.contains("_vlmcs._tcp.static.example. SRV")
+        })
+        .unwrap_or_else(|| panic!("no SRV exchange with the resolver shown:\n{run}"));
+    assert!(srv.contains(": NOERROR in "), "{srv}");
+    assert!(srv.ends_with(" ms"), "{srv}");
+    assert!(
+        run.stderr.lines().all(|line| line.starts_with("kmsdns: ")),
+        "only trace lines on stderr:\n{run}"
+    );
+
+    let quiet = kmsdns(&bed, &["check", "--domain", "static.example"]);
+    assert!(!quiet.stderr.contains("kmsdns: dns "), "{quiet}");
+}

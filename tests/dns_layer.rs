@@ -323,7 +323,7 @@ async fn the_resolver_accepts_an_authoritative_only_server_and_keeps_refused_apa
         .expect("an answer");
     assert_eq!(srv.status, AnswerStatus::Records);
     assert_eq!(srv.ttl, Some(3600));
-    let targets: BTreeSet<String> = srv.records.iter().map(|s| s.target().to_ascii()).collect();
+    let targets: BTreeSet<String> = srv.records.iter().map(|s| s.target.to_ascii()).collect();
     assert_eq!(
         targets,
         set(&["kms1.secure.example.", "kms2.secure.example."])
@@ -340,6 +340,10 @@ async fn the_resolver_accepts_an_authoritative_only_server_and_keeps_refused_apa
         .await
         .expect("NODATA is an answer");
     assert_eq!(nodata.status, AnswerStatus::NoData);
+    let nodata = resolver
+        .lookup(&name("ns1.static.example."), RecordType::SRV)
+        .await
+        .expect("NODATA is an answer");
     assert!(nodata.soa.is_some(), "the negative answer keeps its SOA");
 
     let refused = resolver.srv(&name("_vlmcs._tcp.elsewhere.test.")).await;

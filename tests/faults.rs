@@ -1053,3 +1053,173 @@ fn the_relay_applies_rules_only_where_they_match() {
     );
     assert!(!relay.log().contains("Rcode"), "{}", relay.log());
 }
+
+//------------ replies that do not answer, and forged ones ------------------
+
+/// Issue 17, item 1: a reply must answer the question it claims to. A bare
+/// header with our ID and no question (here NXDOMAIN, which would read as
+/// "no such name") comes first on the zone's path: it is not the answer,
+/// the real one that follows is. A NOERROR that echoes the question but
+/// holds only another name's record is a failed read, never NODATA.
+#[test]
+fn a_reply_that_does_not_answer_the_question_is_never_no_record() {
+    let bed = TestBed::start();
+    let zone_path = Relay::start(bed.primary());
+    let client_path = Relay::start(bed.primary());
+    let config = Config::new(&["static.example"], zone_path.addr(), false);
+    let owner = owner("static.example");
+    let check = || {
+        kmsdns(&[
+            "-c",
+            &config.arg(),
+            "--nameserver",
+            &client_path.addr().to_string(),
+            "--dns-port",
+            &bed.port().to_string(),
+            "check",
+        ])
+    };
+    let on_srv = |fault| vec![Rule::new(fault).name(&owner).qtype(RecordType::SRV)];
+
+    for rcode in [ResponseCode::NXDomain, ResponseCode::NoError] {
+        zone_path.script(on_srv(Fault::QuestionlessFirst(rcode)));
+        let run = check();
+        let case = format!("{rcode} first:\n{run}\n--- relay ---\n{}", zone_path.log());
+        assert_eq!(run.status, 0, "{case}");
+        assert_eq!(findings(&run), pairs(&[("srv-ok", "ok")]), "{case}");
+    }
+
+    zone_path.script(on_srv(Fault::OtherOwnerAnswer));
+    let run = check();
+    let case = format!("{run}\n--- relay ---\n{}", zone_path.log());
+    assert_eq!(run.status, 2, "{case}");
+    let found = findings(&run);
+    assert!(
+        found.contains(&("dns-read-failed".into(), "critical".into())),
+        "{case}"
+    );
+    assert!(!found.iter().any(|(id, _)| id == "srv-missing"), "{case}");
+    assert!(
+        message(&run, "dns-read-failed").contains("does not answer the question"),
+        "{case}"
+    );
+    assert!(!run.stdout.contains(SPOOFED_TARGET), "{case}");
+}
+
+/// Issue 17, item 3: a forged unsigned REFUSED, SERVFAIL or NXRRSET that
+/// arrives before BIND's signed NOERROR is set aside: the signed update is
+/// applied once and reported applied, exit 0.
+#[test]
+fn a_forged_unsigned_error_before_the_signed_reply_is_set_aside() {
+    let bed = TestBed::start();
+    let relay = Relay::start(bed.primary());
+    let config = Config::new(&["secure.example"], relay.addr(), true);
+    let owner = owner("secure.example");
+    for rcode in [
+        ResponseCode::Refused,
+        ResponseCode::ServFail,
+        ResponseCode::NXRRSet,
+    ] {
+        for (command, from, to) in [
+            ("publish", set(&[]), set(&[KMS1, KMS2])),
+            ("remove", set(&[KMS1, KMS2]), set(&[])),
+        ] {
+            assert_eq!(bed.srv_set(Server::PRIMARY, &owner), from);
+            relay.script(vec![Rule::new(Fault::ForgedFirst(rcode)).updates()]);
+            let serial = bed.soa_serial(Server::PRIMARY, "secure.example");
+            let run = match command {
+                "publish" => kmsdns(&["-c", &config.arg(), "publish"]),
+                _ => kmsdns(&["-c", &config.arg(), "remove", "--force"]),
+            };
+            let case = format!(
+                "{command}, {rcode} first:\n{run}\n--- relay ---\n{}",
+                relay.log()
+            );
+            assert_eq!(run.status, 0, "{case}");
+            // Taken from BIND's verified reply, not inferred by reading back.
+            assert!(!run.stdout.contains("no usable reply came"), "{case}");
+            assert_eq!(
+                run.json::<Value>()["details"]["domains"][0]["outcome"],
+                "applied",
+                "{case}"
+            );
+            assert_eq!(bed.srv_set(Server::PRIMARY, &owner), to, "{case}");
+            assert_eq!(
+                bed.soa_serial(Server::PRIMARY, "secure.example")
+                    .wrapping_sub(serial),
+                1,
+                "applied exactly once: {case}"
+            );
+            assert_eq!(relay.forwarded(Kind::Update), 1, "{case}");
+        }
+    }
+}
+
+/// Issue 17, item 3: when the only reply to a signed update is an unsigned
+/// error (BIND's signed reply replaced on the way), it is not believed: the
+/// zone is read back, and the report says what it holds. Here BIND applied
+/// the change, so publish and remove say "applied", never "refused", "failed"
+/// or "in sync".
+#[test]
+fn an_unsigned_error_in_place_of_the_signed_reply_is_read_back() {
+    let bed = TestBed::start();
+    let relay = Relay::start(bed.primary());
+    let config = Config::new(&["secure.example"], relay.addr(), true);
+    let owner = owner("secure.example");
+    for rcode in [
+        ResponseCode::Refused,
+        ResponseCode::ServFail,
+        ResponseCode::NXRRSet,
+    ] {
+        for (command, from, to) in [
+            ("publish", set(&[]), set(&[KMS1, KMS2])),
+            ("remove", set(&[KMS1, KMS2]), set(&[])),
+        ] {
+            assert_eq!(bed.srv_set(Server::PRIMARY, &owner), from);
+            relay.script(vec![Rule::new(Fault::ForgedInstead(rcode)).updates()]);
+            let run = match command {
+                "publish" => kmsdns(&["-c", &config.arg(), "publish"]),
+                _ => kmsdns(&["-c", &config.arg(), "remove", "--force"]),
+            };
+            let case = format!(
+                "{command}, {rcode} instead:\n{run}\n--- relay ---\n{}",
+                relay.log()
+            );
+            assert_eq!(bed.srv_set(Server::PRIMARY, &owner), to, "{case}");
+            assert_eq!(run.status, 0, "{case}");
+            assert_eq!(
+                run.json::<Value>()["details"]["domains"][0]["outcome"],
+                "applied",
+                "{case}"
+            );
+        }
+    }
+}
+
+/// Issue 17, item 3: the permission probe is not fooled either. A forged
+/// unsigned REFUSED before each reply: the unsigned probe is refused (as
+/// BIND refuses it), the signed one waits for BIND's signed answer, so the
+/// verdict is `keyed-only`, never `key-refused`; the zone is unchanged.
+#[test]
+fn a_forged_refusal_does_not_make_the_permission_probe_say_key_refused() {
+    let bed = TestBed::start();
+    let relay = Relay::start(bed.primary());
+    let config = Config::new(&["secure.example"], relay.addr(), true);
+    let owner = owner("secure.example");
+    let serial = bed.soa_serial(Server::PRIMARY, "secure.example");
+    let records = bed.srv_set(Server::PRIMARY, &owner);
+    relay.script(vec![
+        Rule::new(Fault::ForgedFirst(ResponseCode::Refused)).updates()
+    ]);
+    let run = kmsdns(&["-c", &config.arg(), "updates", "--live"]);
+    let case = format!("{run}\n--- relay ---\n{}", relay.log());
+    let found = findings(&run);
+    assert!(
+        found.contains(&("keyed-only".into(), "ok".into())),
+        "{case}"
+    );
+    assert!(!found.iter().any(|(id, _)| id == "key-refused"), "{case}");
+    assert_eq!(run.status, 0, "{case}");
+    assert_eq!(bed.soa_serial(Server::PRIMARY, "secure.example"), serial);
+    assert_eq!(bed.srv_set(Server::PRIMARY, &owner), records);
+}

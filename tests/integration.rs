@@ -23,6 +23,7 @@ mod faults;
 mod formats;
 mod gss_tsig;
 mod kill;
+mod local_files;
 mod named_conf;
 mod other_servers;
 mod probe;

@@ -352,7 +352,9 @@ fn configuration() -> config::Config {
         .iter()
         .map(|name| (Name::from_ascii(name).expect("a valid name"), 1688))
         .collect();
-    let list = config::reg::parse_publish_list(b"corp.example\n").expect("a list");
+    let list = config::reg::parse_publish_list(b"corp.example\n")
+        .expect("a list")
+        .list;
     config::from_parts(hosts, list, 3600).expect("a configuration")
 }
 

@@ -2,9 +2,9 @@
 
 use clap::Args;
 
-use super::changes::details::{self, ChangeDetails, Verb};
+use super::changes;
+use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{Hooks, Mode};
-use super::changes::{self};
 use crate::context::Context;
 use crate::error::Error;
 use crate::report::Report;
@@ -33,18 +33,9 @@ pub async fn run(
     ctx: &Context,
     hooks: Hooks,
 ) -> Result<Report<ChangeDetails>, Error> {
-    let config = ctx.config()?;
-    let mut engine = changes::engine(ctx, hooks)?;
-    engine.publish_addresses = args.addresses;
-    let outcomes = engine
-        .run(
-            &config,
-            &Mode::Plan {
-                set_ttl: args.set_ttl,
-            },
-        )
-        .await;
-    let mut report = details::report("plan", Verb::Plan, &outcomes);
-    report.extend(config.warnings.iter().cloned());
-    Ok(report)
+    let mode = Mode::Plan {
+        set_ttl: args.set_ttl,
+    };
+    let changed = changes::run(ctx, hooks, &mode, args.addresses, Verb::Plan).await?;
+    Ok(changed.report)
 }

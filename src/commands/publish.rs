@@ -1,18 +1,20 @@
 //! `kmsdns publish`: apply the plan by RFC 2136 dynamic update.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use hickory_proto::rr::Name;
 
-use super::changes::details::{self, ChangeDetails, Verb};
-use super::changes::engine::{Hooks, Mode, Outcome};
-use super::changes::{self};
+use super::changes;
+use super::changes::details::{ChangeDetails, Verb};
+use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
 use crate::context::parse_duration;
 use crate::context::Context;
-use crate::dns::srv_owner;
+use crate::dns::convergence::{
+    self, OwnerComparison, ServerComparison, ServerObservation, ServerState, Watched,
+};
+use crate::dns::{self, srv_owner};
 use crate::error::Error;
 use crate::report::{Finding, FindingId, Report, Severity};
 
@@ -24,7 +26,8 @@ use crate::report::{Finding, FindingId, Report, Severity};
 /// and the update, the server rejects the prerequisite and kmsdns re-reads,
 /// re-plans and retries (a bounded number of times). The result is read back
 /// from the primary. With --wait-replication, waits until every
-/// authoritative server serves it.
+/// authoritative server serves it, compared as `kmsdns replication --wait`
+/// compares them.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// Give the RRset the configured TTL; it applies to every host's record
@@ -46,96 +49,164 @@ pub async fn run(
     ctx: &Context,
     hooks: Hooks,
 ) -> Result<Report<ChangeDetails>, Error> {
-    let config = ctx.config()?;
-    let mut engine = changes::engine(ctx, hooks)?;
-    engine.publish_addresses = args.addresses;
     let mode = Mode::Publish {
         set_ttl: args.set_ttl,
     };
-    let outcomes = engine.run(&config, &mode).await;
-    let mut report = details::report("publish", Verb::Publish, &outcomes);
-    report.extend(config.warnings.iter().cloned());
+    let changed = changes::run(ctx, hooks, &mode, args.addresses, Verb::Publish).await?;
+    let mut report = changed.report;
 
     if let Some(wait) = args.wait_replication {
-        let deadline = Instant::now() + wait;
-        // One wait per zone, for every domain of it that is now as planned.
-        let mut zones: BTreeMap<String, (Name, SocketAddr, Vec<Name>)> = BTreeMap::new();
-        for outcome in &outcomes {
-            if !matches!(outcome.outcome, Outcome::Applied | Outcome::InSync) {
-                continue;
-            }
-            let Some(target) = &outcome.target else {
-                continue;
-            };
-            let Some(primary) = target.primary.first() else {
-                continue;
-            };
-            zones
-                .entry(target.zone.to_ascii().to_ascii_lowercase())
-                .or_insert_with(|| (target.zone.clone(), *primary, Vec::new()))
-                .2
-                .push(srv_owner(&outcome.domain));
-        }
-        // A spinner on a terminal only (text output, not -q).
-        let progress = if ctx.progress {
-            let bar = indicatif::ProgressBar::with_draw_target(
-                Some(zones.len() as u64),
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{spinner} waiting for replication: {pos}/{len} zone(s) ({msg})",
-            ) {
-                bar.set_style(style);
-            }
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        for (zone, primary, names) in zones.values() {
-            progress.set_message(zone.to_string());
-            let waited = engine
-                .wait_replication(zone, names, *primary, deadline)
-                .await;
-            progress.inc(1);
-            match waited {
-                Ok(stragglers) if stragglers.is_empty() => report.push(
-                    Finding::new(
-                        FindingId::Replicated,
-                        Severity::Ok,
-                        format!("every authoritative server of {zone} serves the change"),
-                    )
-                    .domain(zone),
-                ),
-                Ok(stragglers) => {
-                    for straggler in stragglers {
-                        report.push(
-                            Finding::new(
-                                FindingId::SerialBehind,
-                                Severity::Critical,
-                                format!(
-                                    "{} ({}) had not caught up after {}: {}",
-                                    straggler.server,
-                                    straggler.address,
-                                    humantime::format_duration(wait),
-                                    straggler.why
-                                ),
-                            )
-                            .domain(zone)
-                            .server(straggler.address)
-                            .hint(
-                                "check NOTIFY and zone transfers from the primary to this server",
-                            ),
-                        );
-                    }
-                }
-                Err(message) => report.push(
-                    Finding::new(FindingId::DnsReadFailed, Severity::Critical, message)
-                        .domain(zone),
-                ),
-            }
-        }
-        progress.finish_and_clear();
+        let waited = wait_replication(&changed.engine, &changed.outcomes, wait, ctx).await;
+        report.extend(waited);
     }
     Ok(report)
+}
+
+/// `--wait-replication`: every zone now as planned, watched as
+/// `replication --wait` watches it ([`convergence::watch`]) until every
+/// server a client may ask serves the primary's serial and records, or
+/// `wait` has passed.
+async fn wait_replication(
+    engine: &Engine,
+    outcomes: &[DomainOutcome],
+    wait: Duration,
+    ctx: &Context,
+) -> Vec<Finding> {
+    let deadline = Instant::now() + wait;
+    // One wait per zone, for every domain of it that is now as planned.
+    let mut zones: BTreeMap<String, (Name, Vec<Name>)> = BTreeMap::new();
+    for outcome in outcomes {
+        if !matches!(outcome.outcome, Outcome::Applied | Outcome::InSync) {
+            continue;
+        }
+        let Some(target) = &outcome.target else {
+            continue;
+        };
+        zones
+            .entry(target.zone.to_ascii().to_ascii_lowercase())
+            .or_insert_with(|| (target.zone.clone(), Vec::new()))
+            .1
+            .push(srv_owner(&outcome.domain));
+    }
+    let progress = ctx.progress_bar(
+        zones.len() as u64,
+        "{spinner} waiting for replication: {pos}/{len} zone(s) ({msg})",
+    );
+    let mut findings = Vec::new();
+    for (zone, owners) in zones.values() {
+        progress.set_message(zone.to_string());
+        // The zone's SOA as `replication` finds it: its MNAME is the
+        // reference, its NS set the servers compared.
+        match dns::find_zone_soa(&owners[0], &engine.resolver).await {
+            Ok(soa) => {
+                let watched = convergence::watch(
+                    &soa,
+                    owners,
+                    &engine.resolver,
+                    &engine.opts,
+                    Some(deadline),
+                )
+                .await;
+                findings.extend(replication_findings(zone, wait, &watched));
+            }
+            Err(error) => findings.push(
+                Finding::new(
+                    FindingId::DnsReadFailed,
+                    Severity::Critical,
+                    error.to_string(),
+                )
+                .domain(zone),
+            ),
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    findings
+}
+
+/// `replicated` when every server caught up, else one `serial-behind` per
+/// server that had not.
+fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<Finding> {
+    let observation = &watched.observation;
+    let comparison = &watched.comparison;
+    let mut findings = Vec::new();
+    if let Some(error) = &watched.ns_error {
+        findings.push(
+            Finding::new(
+                FindingId::DnsReadFailed,
+                Severity::Critical,
+                format!("the NS set of {zone} is unknown: {error}; only the primary is compared"),
+            )
+            .domain(zone),
+        );
+    }
+    if comparison.converged {
+        findings.push(
+            Finding::new(
+                FindingId::Replicated,
+                Severity::Ok,
+                format!("every authoritative server of {zone} serves the change"),
+            )
+            .domain(zone),
+        );
+        return findings;
+    }
+    let reference = comparison.reference.map(|i| &observation.servers[i]);
+    for (server, compared) in observation.servers.iter().zip(&comparison.servers) {
+        // Clients never ask a hidden primary that does not answer.
+        if compared.state.caught_up() || (server.hidden_primary() && server.answered().is_none()) {
+            continue;
+        }
+        let mut finding = Finding::new(
+            FindingId::SerialBehind,
+            Severity::Critical,
+            format!(
+                "{} had not caught up after {}: {}",
+                server.label(),
+                humantime::format_duration(wait),
+                lag(compared, reference)
+            ),
+        )
+        .domain(zone)
+        .hint("check NOTIFY and zone transfers from the primary to this server");
+        if let Some(address) = server.address {
+            finding = finding.server(address);
+        }
+        findings.push(finding);
+    }
+    findings
+}
+
+/// Why a server is not yet serving the change.
+fn lag(compared: &ServerComparison, reference: Option<&ServerObservation>) -> String {
+    let reference_serial = reference
+        .and_then(|r| r.answered())
+        .map(|(serial, _)| serial);
+    let from = match reference {
+        Some(r) if r.primary => "primary".to_string(),
+        Some(r) => r.label(),
+        None => "no server".to_string(),
+    };
+    match (compared.state, compared.serial, reference_serial) {
+        (ServerState::Behind | ServerState::Ahead, Some(serial), Some(wanted)) => {
+            format!("serial {serial}, {from} has {wanted}")
+        }
+        (ServerState::Differs, _, _) => {
+            let rrset = compared.rrsets.iter().find(|r| r.differs());
+            match rrset {
+                Some(OwnerComparison {
+                    error: Some(error), ..
+                }) => error.clone(),
+                Some(rrset) => format!("serves other SRV records for {}", rrset.owner),
+                None => "serves other SRV records".to_string(),
+            }
+        }
+        (ServerState::NoAddress, _, _) if compared.error.is_none() => {
+            "it has no A or AAAA record".to_string()
+        }
+        (state, _, _) => compared
+            .error
+            .clone()
+            .unwrap_or_else(|| state.word().to_string()),
+    }
 }

@@ -3,9 +3,9 @@
 use clap::Args;
 use hickory_proto::rr::Name;
 
-use super::changes::details::{self, ChangeDetails, Verb};
+use super::changes;
+use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{Hooks, Mode};
-use super::changes::{self};
 use crate::context::Context;
 use crate::dns::name::parse_name;
 use crate::error::Error;
@@ -42,13 +42,10 @@ pub async fn run(
             )));
         }
     }
-    let engine = changes::engine(ctx, hooks)?;
     let mode = Mode::Remove {
         force: args.force,
         host: args.host.clone(),
     };
-    let outcomes = engine.run(&config, &mode).await;
-    let mut report = details::report("remove", Verb::Remove, &outcomes);
-    report.extend(config.warnings.iter().cloned());
-    Ok(report)
+    let changed = changes::run(ctx, hooks, &mode, false, Verb::Remove).await?;
+    Ok(changed.report)
 }

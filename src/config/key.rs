@@ -27,10 +27,11 @@ pub enum KeyError {
 /// (comments `#`, `//` and `/* */` allowed). With `name`, picks that key
 /// from a file holding several.
 pub fn load_key_file(path: &std::path::Path, name: Option<&str>) -> Result<TsigKey, KeyError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::local_file::read_to_string(path, crate::local_file::Limit::KEY_FILE)
+        .map_err(|source| KeyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     parse_key_text(&text, name, KeyOrigin::File(path.to_path_buf()))
 }
 

@@ -13,7 +13,6 @@ pub mod reg;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +23,8 @@ use toml::Spanned;
 
 pub use crate::dns::name;
 pub use crate::dns::srv::{srv_owner, SrvRecord};
+pub use crate::dns::ServerSpec;
+use crate::local_file::{self, Limit};
 use crate::report::{Finding, FindingId, Severity};
 use key::{KeyError, TsigKey};
 use name::parse_name;
@@ -49,28 +50,6 @@ pub struct KmsHost {
     /// every host without a list of its own (at 10,000 domains one copy is
     /// about 5 MB).
     pub publish_list: Arc<PublishList>,
-}
-
-/// Where updates for a domain go, when not found from the SOA.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerSpec {
-    /// An address; the port is `--dns-port` unless given.
-    Addr { ip: IpAddr, port: Option<u16> },
-    /// A host name, resolved when used.
-    Name(Name),
-}
-
-impl fmt::Display for ServerSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServerSpec::Addr {
-                ip,
-                port: Some(port),
-            } => write!(f, "{}", SocketAddr::new(*ip, *port)),
-            ServerSpec::Addr { ip, port: None } => write!(f, "{ip}"),
-            ServerSpec::Name(name) => write!(f, "{name}"),
-        }
-    }
 }
 
 /// A domain of the publish list with everything needed to manage it.
@@ -158,9 +137,11 @@ pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
 
 /// Reads and validates the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
+    let text = local_file::read_to_string(path, Limit::CONFIGURATION).map_err(|source| {
+        ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     parse(&text, path)
 }
@@ -303,7 +284,11 @@ impl Validator<'_> {
             None => DEFAULT_TTL,
         };
         let global_list = self
-            .publish_list(raw.publish_list.as_ref(), raw.publish_list_reg.as_ref())?
+            .publish_list(
+                raw.publish_list.as_ref(),
+                raw.publish_list_reg.as_ref(),
+                &mut warnings,
+            )?
             .map(Arc::new);
 
         if raw.host.is_empty() {
@@ -330,8 +315,11 @@ impl Validator<'_> {
                 })?;
                 addresses.push(ip);
             }
-            let own_list =
-                self.publish_list(host.publish_list.as_ref(), host.publish_list_reg.as_ref())?;
+            let own_list = self.publish_list(
+                host.publish_list.as_ref(),
+                host.publish_list_reg.as_ref(),
+                &mut warnings,
+            )?;
             let publish_list = match (own_list, &global_list) {
                 (Some(list), _) => Arc::new(list),
                 (None, Some(list)) => Arc::clone(list),
@@ -533,6 +521,7 @@ impl Validator<'_> {
         &self,
         list: Option<&Spanned<Vec<Spanned<toml::Value>>>>,
         reg: Option<&Spanned<String>>,
+        warnings: &mut Vec<Finding>,
     ) -> Result<Option<PublishList>, ConfigError> {
         match (list, reg) {
             (Some(list), Some(_)) => {
@@ -541,11 +530,12 @@ impl Validator<'_> {
             (None, None) => Ok(None),
             (None, Some(reg)) => {
                 let path = self.relative(reg.get_ref());
-                let bytes = std::fs::read(&path)
+                let bytes = local_file::read(&path, Limit::PUBLISH_LIST)
                     .map_err(|e| self.err(reg, format!("cannot read {}: {e}", path.display())))?;
-                reg::parse_publish_list(&bytes)
-                    .map(Some)
-                    .map_err(|e| self.err(reg, format!("{}: {e}", path.display())))
+                let import = reg::parse_publish_list(&bytes)
+                    .map_err(|problem| self.err(reg, problem.in_file(&path)))?;
+                warnings.extend(reg::warnings(&import, &path));
+                Ok(Some(import.list))
             }
             (Some(list), None) => {
                 if list.get_ref().is_empty() {

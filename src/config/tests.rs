@@ -201,6 +201,59 @@ fn reg_import_relative_to_the_file() {
 }
 
 #[test]
+fn reg_import_problems_name_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = reg::KEY_PATH;
+    std::fs::write(
+        dir.path().join("list.reg"),
+        format!("REGEDIT4\n[{key}]\n\"DnsDomainPublishList\"=\"a.example\"\n\"DnsDomainPublishList\"=\"b.example\"\n"),
+    )
+    .unwrap();
+    let text = "publish-list-reg = \"list.reg\"\n[[host]]\nname = \"kms1.corp.example\"\n";
+    let config = parse_in(dir.path(), text).unwrap();
+    assert_eq!(config.domains[0].name.to_ascii(), "b.example.");
+    assert_eq!(config.warnings.len(), 1);
+    assert_eq!(config.warnings[0].id, FindingId::PublishListImport);
+    assert!(
+        config.warnings[0].message.ends_with("list.reg:4: DnsDomainPublishList is also set on line 3: regedit keeps the last, so this one (line 4) is used"),
+        "{:?}",
+        config.warnings[0]
+    );
+
+    std::fs::write(dir.path().join("list.reg"), "a.example\nbad name\n").unwrap();
+    let err = parse_in(dir.path(), text).unwrap_err().to_string();
+    assert!(err.contains("kmsdns.toml:1:20: "), "{err}");
+    assert!(
+        err.contains("list.reg:2: publish-list entry \"bad name\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn inputs_that_are_not_regular_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "publish-list = [\"a.example\"]\n[[host]]\nname = \"kms1.a.example\"\n[tsig-key.k]\nfile = \"/dev/zero\"\n";
+    let err = parse_in(dir.path(), key).unwrap_err().to_string();
+    assert!(
+        err.ends_with(
+            "cannot read key file /dev/zero: it is a character device, not a regular file"
+        ),
+        "{err}"
+    );
+    let reg = "publish-list-reg = \".\"\n[[host]]\nname = \"kms1.a.example\"\n";
+    let err = parse_in(dir.path(), reg).unwrap_err().to_string();
+    assert!(
+        err.contains("it is a directory, not a regular file"),
+        "{err}"
+    );
+    let err = load(Path::new("/dev/zero")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "cannot read configuration /dev/zero: it is a character device, not a regular file"
+    );
+}
+
+#[test]
 fn key_file_readable_by_others_is_a_warning() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,9 @@ mod global;
 mod selection;
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::dns::DnsOptions;
 
@@ -52,6 +55,21 @@ impl Context {
             config::locate(self.global.config.as_deref()).ok_or(config::ConfigError::NotFound)?;
         let config = Arc::new(config::load(&path)?);
         Ok(Arc::clone(self.config.get_or_init(|| config)))
+    }
+
+    /// A progress line on stderr counting `len` steps, drawn only where
+    /// [`progress`](Self::progress) allows: `template` is indicatif's, with
+    /// `{pos}`, `{len}` and `{msg}`.
+    pub fn progress_bar(&self, len: u64, template: &str) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
     }
 
     /// DNS options from `--timeout` and `--dns-port`.

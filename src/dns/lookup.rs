@@ -3,20 +3,19 @@
 //! `probe` and `discover` both need them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::net::IpAddr;
 
-use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
-use super::srv::srv_owner;
+use super::srv::{srv_owner, SrvRecord};
 use super::{AnswerStatus, Resolver};
+use crate::concurrency::in_order;
 
 /// What the `_vlmcs._tcp` query of a domain returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum SrvAnswer {
+pub enum LookupStatus {
     /// SRV records.
     Records,
     /// The name exists without SRV records: clients report 0x8007251D.
@@ -27,26 +26,17 @@ pub enum SrvAnswer {
     Failed,
 }
 
-/// One SRV record as found in DNS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SrvTarget {
-    pub priority: u16,
-    pub weight: u16,
-    pub port: u16,
-    pub target: Name,
-}
-
 /// A domain's `_vlmcs._tcp` lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
     /// The domain asked about.
     pub domain: Name,
     /// Records, none (which kind), or failed.
-    pub answer: SrvAnswer,
+    pub answer: LookupStatus,
     /// Why it failed.
     pub error: Option<String>,
     /// The SRV records, in the order of the answer.
-    pub records: Vec<SrvTarget>,
+    pub records: Vec<SrvRecord>,
 }
 
 /// What the A/AAAA lookup of one target gave: its addresses, IPv4 first,
@@ -62,39 +52,26 @@ pub fn key(name: &Name) -> String {
 /// The `_vlmcs._tcp` lookup of each domain, at most `concurrency` at once,
 /// in the order given.
 pub async fn lookup_all(resolver: &Resolver, domains: &[Name], concurrency: usize) -> Vec<Lookup> {
-    bounded(domains.iter(), concurrency, |domain| {
-        lookup_srv(resolver, domain)
-    })
-    .await
+    in_order(domains, concurrency, |domain| lookup_srv(resolver, domain))
+        .collect()
+        .await
 }
 
 async fn lookup_srv(resolver: &Resolver, domain: &Name) -> Lookup {
-    let owner = srv_owner(domain);
-    match resolver.srv(&owner).await {
+    match resolver.srv(&srv_owner(domain)).await {
         Ok(answer) => Lookup {
             domain: domain.clone(),
             answer: match answer.status {
-                // Only aliases and no SRV data is as good as none.
-                AnswerStatus::Records if answer.records.is_empty() => SrvAnswer::Nodata,
-                AnswerStatus::Records => SrvAnswer::Records,
-                AnswerStatus::NoData => SrvAnswer::Nodata,
-                AnswerStatus::NxDomain => SrvAnswer::Nxdomain,
+                AnswerStatus::Records => LookupStatus::Records,
+                AnswerStatus::NoData => LookupStatus::Nodata,
+                AnswerStatus::NxDomain => LookupStatus::Nxdomain,
             },
             error: None,
-            records: answer
-                .records
-                .iter()
-                .map(|srv| SrvTarget {
-                    priority: srv.priority(),
-                    weight: srv.weight(),
-                    port: srv.port(),
-                    target: srv.target().clone(),
-                })
-                .collect(),
+            records: answer.records,
         },
         Err(error) => Lookup {
             domain: domain.clone(),
-            answer: SrvAnswer::Failed,
+            answer: LookupStatus::Failed,
             error: Some(error.to_string()),
             records: Vec::new(),
         },
@@ -107,7 +84,7 @@ pub async fn resolve_all(
     names: BTreeSet<Name>,
     concurrency: usize,
 ) -> BTreeMap<String, AddressLookup> {
-    bounded(names.into_iter(), concurrency, |name| async move {
+    in_order(names, concurrency, |name| async move {
         let result = match resolver.addresses(&name).await {
             Ok(found) if found.is_empty() => Err(format!("{name} has no A or AAAA record")),
             // Sorted (IPv4 first): resolvers rotate address sets, and the
@@ -121,24 +98,8 @@ pub async fn resolve_all(
         };
         (key(&name), result)
     })
+    .collect()
     .await
     .into_iter()
     .collect()
-}
-
-/// Runs `work` on each item, at most `concurrency` at once, in the order
-/// given.
-/// Runs `work` on every item with at most `concurrency` in flight; results
-/// in the order of the items.
-pub(crate) async fn bounded<I, F, Fut>(items: I, concurrency: usize, work: F) -> Vec<Fut::Output>
-where
-    I: Iterator,
-    F: FnMut(I::Item) -> Fut,
-    Fut: Future,
-{
-    stream::iter(items)
-        .map(work)
-        .buffered(concurrency.max(1))
-        .collect()
-        .await
 }

@@ -5,9 +5,12 @@
 //!   ignored: REFUSED, SERVFAIL or a timeout are never "no records".
 //! - [`Resolver`] answers like a client's stub resolver would (the system's
 //!   `/etc/resolv.conf`, or one `--nameserver`).
-//! - [`find_zone`] and [`authoritative_servers`] find the zone that holds a
-//!   name, its primary (RFC 2136 §4, from the SOA MNAME) and every server of
-//!   its NS set.
+//! - [`find_primary`] finds the zone that holds a name and where its
+//!   updates go: the configured server, or the primary (RFC 2136 §4, from
+//!   the SOA MNAME); [`authoritative_servers`] every server of its NS set.
+//! - [`read_srv`] and [`read_serial`] read an SRV RRset and a SOA serial
+//!   at one server, authoritatively; [`convergence`] compares every server
+//!   of a zone with its primary, and waits until they agree.
 //! - [`send_update`] sends one atomic RFC 2136 UPDATE guarded by a
 //!   prerequisite on the SRV RRset as it was read, TSIG-signed (RFC 8945)
 //!   when a key is given, and maps every failure to a variant of
@@ -23,6 +26,7 @@
 // are large; they occur at network speed, where their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod convergence;
 pub mod credentials;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -50,7 +54,9 @@ pub use resolver::{
     parse_nameserver, Addresses, Answer, AnswerStatus, LookupError, NameserverError, Resolver,
     ResolverSetupError,
 };
-pub use srv::{srv_owner, SrvRecord, SrvRrset};
+pub use srv::{
+    read_srv, record_key, srv_owner, ReadError, ReadFailure, SrvAnswer, SrvRecord, SrvRrset,
+};
 pub(crate) use transport::random_u64;
 pub use transport::{SocketPool, Transport};
 pub use tsig::TsigError;
@@ -63,8 +69,8 @@ pub use update::{
     PrerequisiteRcode, UpdateError, UpdateRequest, UpdateResponse,
 };
 pub use zone::{
-    authoritative_servers, find_zone, find_zone_at, find_zone_soa, DiscoveryError, NameServer,
-    ZoneInfo, ZoneSoa,
+    authoritative_servers, find_primary, find_zone, find_zone_at, find_zone_soa, read_serial,
+    server_address, DiscoveryError, NameServer, SerialError, ServerSpec, ZoneInfo, ZoneSoa,
 };
 
 /// The standard DNS port, used for authoritative servers unless

@@ -192,7 +192,7 @@ mod tests {
     fn a_domain_leaves_room_for_vlmcs_tcp() {
         let longest = name_of_length(MAX_DOMAIN_LEN);
         let domain = parse_domain(&longest).unwrap();
-        let owner = crate::config::srv_owner(&domain);
+        let owner = crate::dns::srv_owner(&domain);
         assert_eq!(owner.to_ascii(), format!("_vlmcs._tcp.{longest}."));
         let err = parse_domain(&name_of_length(MAX_DOMAIN_LEN + 1)).unwrap_err();
         assert!(err.contains("_vlmcs._tcp") && err.contains("241"), "{err}");

@@ -34,17 +34,19 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::{ProtoError, ProtoErrorKind};
 use tokio::sync::OnceCell;
 
 use super::query::{query_recursive, QueryError, Response};
+use super::srv::{SrvAnswer, SrvRecord};
 use super::DnsOptions;
 use crate::dns::search_list::RESOLV_CONF;
+use crate::local_file::{self, Limit};
 
 /// The longest CNAME chain followed (BIND's resolver stops at 16; a KMS
 /// target needs none).
@@ -268,9 +270,12 @@ impl Resolver {
     /// The resolver of this machine (the servers of `/etc/resolv.conf`),
     /// with kmsdns' timeout and attempts.
     pub fn from_system(opts: &DnsOptions) -> Result<Self, ResolverSetupError> {
-        let text = std::fs::read(RESOLV_CONF).map_err(|error| ResolverSetupError {
-            reason: format!("cannot read {RESOLV_CONF}: {error}"),
-        })?;
+        let text =
+            local_file::read(Path::new(RESOLV_CONF), Limit::RESOLV_CONF).map_err(|error| {
+                ResolverSetupError {
+                    reason: format!("cannot read {RESOLV_CONF}: {error}"),
+                }
+            })?;
         Resolver::from_resolv_conf(&text, opts)
     }
 
@@ -494,12 +499,26 @@ impl Resolver {
     }
 
     /// The SRV RRset of `name` (`_vlmcs._tcp.<domain>.`).
-    pub async fn srv(&self, name: &Name) -> Result<Answer<SRV>, LookupError> {
+    pub async fn srv(&self, name: &Name) -> Result<SrvAnswer, LookupError> {
         let answer = self.lookup(name, RecordType::SRV).await?;
-        Ok(answer.convert(|data| match data {
-            RData::SRV(srv) => Some(srv.clone()),
-            _ => None,
-        }))
+        let records: Vec<SrvRecord> = answer
+            .records
+            .iter()
+            .filter_map(|record| match record.data() {
+                RData::SRV(srv) => Some(SrvRecord::from(srv)),
+                _ => None,
+            })
+            .collect();
+        // Only aliases and no SRV data is as good as none.
+        let status = match answer.status {
+            AnswerStatus::Records if records.is_empty() => AnswerStatus::NoData,
+            status => status,
+        };
+        Ok(SrvAnswer {
+            status,
+            ttl: answer.ttl,
+            records,
+        })
     }
 
     /// The SOA lookup of `name`, which finds the zone that holds it: the

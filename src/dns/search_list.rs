@@ -7,6 +7,7 @@ use std::path::Path;
 use hickory_proto::rr::Name;
 
 use crate::dns::name::parse_domain;
+use crate::local_file::{self, Limit};
 
 /// Where the system resolver's configuration lives.
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -43,7 +44,7 @@ pub fn parse(text: &str) -> Vec<Name> {
 
 /// Reads the search list from the resolv.conf at `path`.
 pub fn read(path: &Path) -> std::io::Result<Vec<Name>> {
-    std::fs::read_to_string(path).map(|text| parse(&text))
+    local_file::read_to_string(path, Limit::RESOLV_CONF).map(|text| parse(&text))
 }
 
 #[cfg(test)]

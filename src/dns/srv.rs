@@ -1,7 +1,16 @@
 //! The `_vlmcs._tcp` SRV records (RFC 2782) that KMS clients look up: the
-//! owner name, one record, and an RRset as read.
+//! owner name, one record, an RRset as read, and the one authoritative
+//! read of it ([`read_srv`]) every command uses.
 
-use hickory_proto::rr::Name;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use hickory_proto::rr::rdata::SRV;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use super::query::{query, QueryError, ReplyError};
+use super::resolver::AnswerStatus;
+use super::DnsOptions;
 
 /// One `_vlmcs._tcp` SRV record: what the configuration wants, or what a
 /// server serves.
@@ -37,6 +46,17 @@ impl std::fmt::Display for SrvRecord {
     }
 }
 
+impl From<&SRV> for SrvRecord {
+    fn from(srv: &SRV) -> Self {
+        SrvRecord {
+            priority: srv.priority(),
+            weight: srv.weight(),
+            port: srv.port(),
+            target: srv.target().clone(),
+        }
+    }
+}
+
 /// `_vlmcs._tcp.<domain>`.
 pub fn srv_owner(domain: &Name) -> Name {
     let mut owner = Name::from_ascii("_vlmcs._tcp")
@@ -46,12 +66,108 @@ pub fn srv_owner(domain: &Name) -> Name {
     owner
 }
 
+/// `priority weight port target.` with the target in lower case: DNS
+/// names compare case-insensitively, and servers keep the case they were
+/// given.
+pub fn record_key(record: &SrvRecord) -> String {
+    record.to_string().to_ascii_lowercase()
+}
+
 /// A `_vlmcs._tcp` RRset as read from a server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SrvRrset {
     /// TTL of the RRset; `None` when it does not exist.
     pub ttl: Option<u32>,
     pub records: Vec<SrvRecord>,
+}
+
+/// An SRV RRset as one source served it: records, or NODATA / NXDOMAIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrvAnswer {
+    pub status: AnswerStatus,
+    /// The RRset's TTL (the smallest, should the records disagree).
+    pub ttl: Option<u32>,
+    pub records: Vec<SrvRecord>,
+}
+
+impl SrvAnswer {
+    /// The records as comparable keys (see [`record_key`]).
+    pub fn keys(&self) -> BTreeSet<String> {
+        self.records.iter().map(record_key).collect()
+    }
+
+    /// The RRset without the answer's status.
+    pub fn into_rrset(self) -> SrvRrset {
+        SrvRrset {
+            ttl: self.ttl,
+            records: self.records,
+        }
+    }
+}
+
+/// An SRV read at one server that gave no answer, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {owner} SRV from {server}: {reason}")]
+pub struct ReadError {
+    pub owner: Name,
+    pub server: SocketAddr,
+    pub reason: ReadFailure,
+}
+
+/// Why an authoritative read gave no answer: no usable reply, or a reply
+/// that does not answer for the zone (REFUSED, SERVFAIL, no AA…).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadFailure {
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error(transparent)]
+    Reply(#[from] ReplyError),
+}
+
+/// The SRV RRset of `owner` at `server`, RD clear and AA required: a
+/// refused, failed, non-authoritative or silent read is an error, never
+/// "no records".
+pub async fn read_srv(
+    server: SocketAddr,
+    owner: &Name,
+    opts: &DnsOptions,
+) -> Result<SrvAnswer, ReadError> {
+    let failed = |reason: ReadFailure| ReadError {
+        owner: owner.clone(),
+        server,
+        reason,
+    };
+    let response = query(server, owner, RecordType::SRV, opts)
+        .await
+        .map_err(|e| failed(e.into()))?;
+    let status = response.status().map_err(|e| failed(e.into()))?;
+    let records = response
+        .records_of(owner, RecordType::SRV)
+        .map_err(|e| failed(e.into()))?;
+    let ttl = records.iter().map(Record::ttl).min();
+    let records: Vec<SrvRecord> = records
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::SRV(srv) => Some(SrvRecord {
+                priority: srv.priority(),
+                weight: srv.weight(),
+                port: srv.port(),
+                target: srv.target().clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    // NOERROR with only other types (e.g. a CNAME at the owner) is NODATA
+    // for SRV.
+    let status = match status {
+        AnswerStatus::Records if records.is_empty() => AnswerStatus::NoData,
+        status => status,
+    };
+    Ok(SrvAnswer {
+        status,
+        ttl,
+        records,
+    })
 }
 
 #[cfg(test)]

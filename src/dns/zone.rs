@@ -10,15 +10,39 @@
 //! Replication checks need every server of the zone: the NS set (RFC 1034
 //! §4.2.1), each name resolved to all its A and AAAA records.
 
-use std::net::SocketAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 
 use futures_util::future::join_all;
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::query::{query, QueryError, ReplyError};
-use super::resolver::{LookupError, Resolver};
+use super::resolver::{AnswerStatus, LookupError, Resolver};
 use super::DnsOptions;
+
+/// Where updates for a domain go, when not found from the SOA (the
+/// configuration's `server =`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerSpec {
+    /// An address; the port is `--dns-port` unless given.
+    Addr { ip: IpAddr, port: Option<u16> },
+    /// A host name, resolved when used.
+    Name(Name),
+}
+
+impl fmt::Display for ServerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerSpec::Addr {
+                ip,
+                port: Some(port),
+            } => write!(f, "{}", SocketAddr::new(*ip, *port)),
+            ServerSpec::Addr { ip, port: None } => write!(f, "{ip}"),
+            ServerSpec::Name(name) => write!(f, "{name}"),
+        }
+    }
+}
 
 /// A zone's SOA, found for a name inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +153,51 @@ pub enum DiscoveryError {
     NsLookup { zone: Name, source: LookupError },
     #[error("{via} has no NS records for zone {zone}")]
     NoNameServers { zone: Name, via: String },
+    #[error("cannot find the address of the configured server {host}: {source}")]
+    ServerLookup { host: Name, source: LookupError },
+    #[error("the configured server {host} has no A or AAAA record")]
+    ServerNoAddress { host: Name },
+}
+
+/// The address of a configured server: its own, at `opts.dns_port` unless
+/// it names a port, or the first address of its name.
+pub async fn server_address(
+    spec: &ServerSpec,
+    resolver: &Resolver,
+    opts: &DnsOptions,
+) -> Result<SocketAddr, DiscoveryError> {
+    match spec {
+        ServerSpec::Addr { ip, port } => Ok(SocketAddr::new(*ip, port.unwrap_or(opts.dns_port))),
+        ServerSpec::Name(host) => resolver
+            .addresses(host)
+            .await
+            .map_err(|source| DiscoveryError::ServerLookup {
+                host: host.clone(),
+                source,
+            })?
+            .socket_addrs(opts.dns_port)
+            .into_iter()
+            .next()
+            .ok_or_else(|| DiscoveryError::ServerNoAddress { host: host.clone() }),
+    }
+}
+
+/// The zone that holds `name` and where its updates go: the configured
+/// `server` when there is one ([`find_zone_at`]), else the primary named by
+/// the SOA MNAME ([`find_zone`], RFC 2136 §4).
+pub async fn find_primary(
+    name: &Name,
+    server: Option<&ServerSpec>,
+    resolver: &Resolver,
+    opts: &DnsOptions,
+) -> Result<ZoneInfo, DiscoveryError> {
+    match server {
+        None => find_zone(name, resolver, opts).await,
+        Some(spec) => {
+            let server = server_address(spec, resolver, opts).await?;
+            find_zone_at(server, name, opts).await
+        }
+    }
 }
 
 /// The zone that holds `name` and its SOA, as `resolver` sees it.
@@ -186,7 +255,7 @@ pub async fn find_zone(
         return Err(DiscoveryError::NoPrimaryAddress {
             zone: soa.zone,
             mname: soa.mname,
-            nxdomain: addresses.ipv4.status == super::AnswerStatus::NxDomain,
+            nxdomain: addresses.ipv4.status == AnswerStatus::NxDomain,
         });
     }
     Ok(ZoneInfo::new(soa, primary))
@@ -268,4 +337,46 @@ pub async fn authoritative_servers(
         NameServer { name, addresses }
     });
     Ok(join_all(lookups).await)
+}
+
+/// Why a server gave no SOA serial for a zone.
+#[derive(Debug, thiserror::Error)]
+pub enum SerialError {
+    /// No usable reply.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// A reply that does not answer for the zone (REFUSED, SERVFAIL, no
+    /// AA…).
+    #[error(transparent)]
+    Reply(#[from] ReplyError),
+    /// An authoritative answer without the zone's SOA: the server serves
+    /// another zone (a parent?).
+    #[error("{server} answers {status} for the SOA of {zone}: it serves another zone")]
+    NoSoa {
+        server: SocketAddr,
+        zone: Name,
+        status: AnswerStatus,
+    },
+}
+
+/// The SOA serial of `zone` at `server`, RD clear and AA required.
+pub async fn read_serial(
+    server: SocketAddr,
+    zone: &Name,
+    opts: &DnsOptions,
+) -> Result<u32, SerialError> {
+    let response = query(server, zone, RecordType::SOA, opts).await?;
+    let status = response.status()?;
+    response
+        .records_of(zone, RecordType::SOA)?
+        .iter()
+        .find_map(|record| match record.data() {
+            RData::SOA(soa) => Some(soa.serial()),
+            _ => None,
+        })
+        .ok_or_else(|| SerialError::NoSoa {
+            server,
+            zone: zone.clone(),
+            status,
+        })
 }

@@ -351,7 +351,7 @@ impl Reader {
 
     fn read_bytes(&mut self, path: &Path) -> std::io::Result<Vec<u8>> {
         use std::io::Read;
-        let file = fs::File::open(path)?;
+        let file = crate::local_file::open(path)?;
         let size = file.metadata()?.len();
         let too_big = |what: &str, limit: u64| {
             std::io::Error::new(
@@ -564,7 +564,11 @@ impl Reader {
             }));
         }
         let candidates = self.candidates(&cursor.dir, &name);
-        let Some(path) = candidates.iter().find(|p| p.is_file()).cloned() else {
+        let Some(path) = candidates
+            .iter()
+            .find(|p| crate::local_file::is_present(p))
+            .cloned()
+        else {
             return Err(problem(IncludeProblem::NotFound { tried: candidates }));
         };
         let canonical = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());

@@ -129,6 +129,9 @@ pub enum FindingId {
     UpdatePolicyUnverifiable,
     /// A key file is readable by group or others.
     KeyFilePermissions,
+    /// An imported `.reg` publish list is not what regedit would import
+    /// as is: the value set twice, or outside the publish list's key.
+    PublishListImport,
     /// The KMS host answered the RPC bind for the KMS interface.
     KmsReachable,
     /// No address of any host in the domain reaches KMS.

@@ -108,6 +108,19 @@ pub enum Fault {
     /// TCP only: forwarded; the length and half the reply are written, then
     /// the connection is closed.
     CloseMidMessage,
+    /// Forwarded; an unsigned reply with the request's ID, its question and
+    /// this rcode comes first (someone on the path who saw the request),
+    /// then the backend's.
+    ForgedFirst(ResponseCode),
+    /// Forwarded; a bare 12-byte header with the request's ID and opcode,
+    /// this rcode and no question comes first, then the backend's.
+    QuestionlessFirst(ResponseCode),
+    /// Not forwarded; a NOERROR that echoes the question but whose answer
+    /// holds only another name's SRV record.
+    OtherOwnerAnswer,
+    /// Forwarded (the backend acts on it), but the client gets only an
+    /// unsigned reply with this rcode in place of the backend's.
+    ForgedInstead(ResponseCode),
     /// TCP only: the connection is accepted and the request read, but not
     /// forwarded and never answered; the connection stays open.
     NeverAnswer,
@@ -679,6 +692,35 @@ async fn decide(shared: &Shared, request: &Request, proto: Proto) -> Vec<Step> {
             let mut reply = request.reply(request.id, ResponseCode::NoError);
             reply.set_truncated(true).set_authoritative(true);
             encode(&reply).map(Step::Send).into_iter().collect()
+        }
+        Fault::ForgedFirst(rcode) => {
+            let forged = encode(&request.reply(request.id, rcode));
+            with_reply(forged, forwarded().await)
+        }
+        Fault::QuestionlessFirst(rcode) => {
+            let opcode: u8 = if request.kind == Kind::Update { 5 } else { 0 };
+            let mut header = vec![0u8; 12];
+            header[..2].copy_from_slice(&request.id.to_be_bytes());
+            // QR, the opcode; then the rcode in the low nibble.
+            header[2] = 0x80 | (opcode << 3);
+            header[3] = rcode.low();
+            with_reply(Some(header), forwarded().await)
+        }
+        Fault::OtherOwnerAnswer => {
+            let mut reply = request.reply(request.id, ResponseCode::NoError);
+            reply.set_authoritative(true).add_answer(Record::from_rdata(
+                absolute(SPOOFED_NAME),
+                60,
+                RData::SRV(SRV::new(0, 0, 1688, absolute(SPOOFED_TARGET))),
+            ));
+            encode(&reply).map(Step::Send).into_iter().collect()
+        }
+        Fault::ForgedInstead(rcode) => {
+            forwarded().await;
+            encode(&request.reply(request.id, rcode))
+                .map(Step::Send)
+                .into_iter()
+                .collect()
         }
         Fault::WrongIdFirst => {
             let spoof = spoofed(request, request.id.wrapping_add(1), false);

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use clap::Args;
 use hickory_proto::rr::Name;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::check::CheckArgs;
 use super::probe::ProbeArgs;
@@ -295,14 +295,7 @@ impl Merged<'_> {
 fn progress_bar(ctx: &Context, args: &AuditArgs) -> ProgressBar {
     let parts =
         2 + u64::from(!(args.no_updates && args.named_conf.is_none())) + u64::from(!args.no_probe);
-    if !ctx.progress {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(parts), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{spinner} audit: {pos}/{len} parts ({msg})") {
-        bar.set_style(style);
-    }
+    let bar = ctx.progress_bar(parts, "{spinner} audit: {pos}/{len} parts ({msg})");
     bar.set_message("running");
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }

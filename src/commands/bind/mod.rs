@@ -12,6 +12,7 @@ use hickory_proto::rr::Name;
 use crate::config::{self, name::parse_name, reg, Config, DEFAULT_KMS_PORT, DEFAULT_TTL};
 use crate::context::Context;
 use crate::error::Error;
+use crate::local_file::{self, Limit};
 use crate::report::Report;
 use details::{BindDetails, BindFile, BindFiles};
 use material::{GeneratedFile, Kind, Made};
@@ -148,17 +149,17 @@ fn write_each(
 fn load(args: &BindArgs, ctx: &Context) -> Result<Arc<Config>, Error> {
     match &args.publish_list_reg {
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|source| Error::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let list = reg::parse_publish_list(&bytes)
-                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
-            Ok(Arc::new(config::from_parts(
-                args.host.clone(),
-                list,
-                DEFAULT_TTL,
-            )?))
+            let bytes =
+                local_file::read(path, Limit::PUBLISH_LIST).map_err(|source| Error::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+            let import = reg::parse_publish_list(&bytes)
+                .map_err(|problem| Error::Usage(problem.in_file(path)))?;
+            let warnings = reg::warnings(&import, path);
+            let mut config = config::from_parts(args.host.clone(), import.list, DEFAULT_TTL)?;
+            config.warnings = warnings;
+            Ok(Arc::new(config))
         }
         None => ctx.config(),
     }

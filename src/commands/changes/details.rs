@@ -17,14 +17,20 @@ pub enum Verb {
     Remove,
 }
 
+impl Verb {
+    /// The command that does it.
+    pub fn command(self) -> &'static str {
+        match self {
+            Verb::Plan => "plan",
+            Verb::Publish => "publish",
+            Verb::Remove => "remove",
+        }
+    }
+}
+
+/// A record as a zone-file line, its RDATA as [`SrvRecord`] writes it.
 fn presentation(owner: &str, ttl: u32, record: &SrvRecord) -> String {
-    format!(
-        "{owner} {ttl} IN SRV {} {} {} {}",
-        record.priority,
-        record.weight,
-        record.port,
-        record.target.to_ascii()
-    )
+    format!("{owner} {ttl} IN SRV {record}")
 }
 
 fn lines(owner: &str, plan: &Plan, current_ttl: u32) -> Vec<ChangeLine> {
@@ -168,24 +174,24 @@ pub fn report(
                     Finding::new(FindingId::UpdateApplied, Severity::Ok, message),
                 )
             }
-            Outcome::Refused { message, hint } => (
+            Outcome::Refused(refusal) => (
                 "refused",
                 Finding::new(
                     FindingId::RemoveLastRecord,
                     Severity::Critical,
-                    message.clone(),
+                    refusal.to_string(),
                 )
-                .hint(hint.clone()),
+                .hint(refusal.hint()),
             ),
-            Outcome::Failed { message, hint } => {
+            Outcome::Failed(failure) => {
                 let id = if outcome.target.is_none() || outcome.plan.is_none() {
                     FindingId::DnsReadFailed
                 } else {
                     FindingId::UpdateFailed
                 };
-                let mut finding = Finding::new(id, Severity::Critical, message.clone());
-                if let Some(hint) = hint {
-                    finding = finding.hint(hint.clone());
+                let mut finding = Finding::new(id, Severity::Critical, failure.to_string());
+                if let Some(hint) = failure.hint() {
+                    finding = finding.hint(hint);
                 }
                 ("failed", finding)
             }
@@ -233,12 +239,7 @@ pub fn report(
                 }))
                 .collect(),
             retries: outcome.retries,
-            error: match &outcome.outcome {
-                Outcome::Failed { message, .. } | Outcome::Refused { message, .. } => {
-                    Some(message.clone())
-                }
-                _ => None,
-            },
+            error: outcome.outcome.message(),
         });
     }
     report.with_details(ChangeDetails { domains })

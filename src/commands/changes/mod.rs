@@ -9,17 +9,43 @@ pub mod planner;
 
 use crate::context::Context;
 use crate::error::Error;
-use engine::{Engine, Hooks};
+use crate::report::Report;
+use details::{ChangeDetails, Verb};
+use engine::{DomainOutcome, Engine, Hooks, Mode};
 
-/// The update engine, set up from the global options, with `hooks` (empty
-/// outside tests).
-pub fn engine(ctx: &Context, hooks: Hooks) -> Result<Engine, Error> {
-    Ok(Engine {
+/// What one run of `plan`, `publish` or `remove` did.
+pub struct Changed {
+    /// The engine, for what comes after (publish's wait for replication).
+    pub engine: Engine,
+    pub outcomes: Vec<DomainOutcome>,
+    /// Each domain's outcome, and the configuration's own warnings.
+    pub report: Report<ChangeDetails>,
+}
+
+/// Runs the engine over every domain of the configuration in `mode`
+/// (`addresses`: also add the hosts' A/AAAA in changed zones), with `hooks`
+/// (empty outside tests).
+pub async fn run(
+    ctx: &Context,
+    hooks: Hooks,
+    mode: &Mode,
+    addresses: bool,
+    verb: Verb,
+) -> Result<Changed, Error> {
+    let config = ctx.config()?;
+    let engine = Engine {
         opts: ctx.dns_options(),
         resolver: ctx.resolver()?,
         hooks,
         concurrency: usize::from(ctx.global.concurrency),
-        verbose: ctx.global.verbose > 0,
-        publish_addresses: false,
+        publish_addresses: addresses,
+    };
+    let outcomes = engine.run(&config, mode).await;
+    let mut report = details::report(verb.command(), verb, &outcomes);
+    report.extend(config.warnings.iter().cloned());
+    Ok(Changed {
+        engine,
+        outcomes,
+        report,
     })
 }

@@ -7,8 +7,11 @@
 
 use std::io::{self, Write};
 
+use hickory_proto::rr::Name;
 use serde::Serialize;
 
+use super::judge::{DomainObservation, RrsetRead};
+use crate::dns::{AnswerStatus, SrvRecord};
 use crate::report::palette::Palette;
 
 /// What `check` shows above its findings: one entry per domain checked.
@@ -175,6 +178,78 @@ fn same_records(a: &[SrvData], b: &[SrvData]) -> bool {
     a.sort();
     b.sort();
     a == b
+}
+
+/// The records in RFC 2782 order (priority, then weight, heaviest first),
+/// then by target: servers rotate their order on every answer.
+fn sorted(records: &[SrvRecord]) -> Vec<SrvData> {
+    let mut records: Vec<SrvData> = records
+        .iter()
+        .map(|r| SrvData {
+            priority: r.priority,
+            weight: r.weight,
+            port: r.port,
+            target: r.target.to_ascii(),
+        })
+        .collect();
+    let key = |r: &SrvData| {
+        (
+            r.priority,
+            std::cmp::Reverse(r.weight),
+            r.target.to_ascii_lowercase(),
+            r.port,
+        )
+    };
+    records.sort_by_key(key);
+    records
+}
+
+/// The details shown for one domain.
+pub(super) fn domain_details(zone: Option<&Name>, observation: &DomainObservation) -> DomainCheck {
+    let source = |read: &RrsetRead| match &read.result {
+        Ok(rrset) => RrsetSource {
+            via: read.source.clone(),
+            status: match rrset.status {
+                AnswerStatus::Records => "records",
+                AnswerStatus::NoData => "nodata",
+                AnswerStatus::NxDomain => "nxdomain",
+            },
+            ttl: rrset.ttl,
+            records: sorted(&rrset.records),
+            error: None,
+        },
+        Err(error) => RrsetSource {
+            via: read.source.clone(),
+            status: "failed",
+            ttl: None,
+            records: Vec::new(),
+            error: Some(error.clone()),
+        },
+    };
+    DomainCheck {
+        domain: observation.domain.to_ascii(),
+        zone: zone.map(Name::to_ascii),
+        authoritative: source(&observation.authoritative),
+        resolver: source(&observation.resolver),
+        targets: observation
+            .targets
+            .iter()
+            .map(|lookup| match &lookup.result {
+                Ok(found) => TargetAddresses {
+                    target: lookup.target.to_ascii(),
+                    addresses: found.addresses.iter().map(ToString::to_string).collect(),
+                    alias_of: found.canonical.as_ref().map(Name::to_ascii),
+                    error: None,
+                },
+                Err(error) => TargetAddresses {
+                    target: lookup.target.to_ascii(),
+                    addresses: Vec::new(),
+                    alias_of: None,
+                    error: Some(error.clone()),
+                },
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -14,28 +14,14 @@ use std::net::IpAddr;
 use hickory_proto::rr::Name;
 
 use crate::config::{KmsHost, SrvRecord};
-use crate::dns::AnswerStatus;
+use crate::dns::{record_key, AnswerStatus};
 use crate::report::{Finding, FindingId, Severity};
 
 /// One KMS host key may be installed on at most six hosts (DESIGN §2).
 pub const MAX_HOSTS_PER_KEY: usize = 6;
 
 /// An SRV RRset as one source served it: records, or NODATA / NXDOMAIN.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rrset {
-    pub status: AnswerStatus,
-    /// The RRset's TTL (the smallest, should the records disagree).
-    pub ttl: Option<u32>,
-    pub records: Vec<SrvRecord>,
-}
-
-impl Rrset {
-    /// The records as comparable keys (`"0 0 1688 kms1.corp.example."`,
-    /// target in lower case: DNS names compare case-insensitively).
-    pub fn keys(&self) -> BTreeSet<String> {
-        self.records.iter().map(record_key).collect()
-    }
-}
+pub use crate::dns::SrvAnswer as Rrset;
 
 /// Where an RRset was read, and what came back. A failed read is an error,
 /// never an empty RRset.
@@ -94,17 +80,6 @@ pub struct DomainObservation {
     pub primary_unread: Option<String>,
     /// One lookup per distinct target of either RRset (not `.`).
     pub targets: Vec<TargetLookup>,
-}
-
-/// `priority weight port target.` with the target in lower case.
-pub fn record_key(record: &SrvRecord) -> String {
-    format!(
-        "{} {} {} {}",
-        record.priority,
-        record.weight,
-        record.port,
-        record.target.to_ascii().to_ascii_lowercase()
-    )
 }
 
 /// The owner name of the RRset, for messages.

@@ -21,7 +21,7 @@ use std::io::{self, Write};
 use owo_colors::Style;
 use serde::Serialize;
 
-use crate::dns::lookup::SrvAnswer;
+use crate::dns::lookup::LookupStatus;
 use crate::report::palette::Palette;
 
 /// The label every discover output carries.
@@ -88,7 +88,7 @@ pub struct SuffixQuery {
     /// `_vlmcs._tcp.<domain>`.
     pub query: String,
     /// What came back.
-    pub answer: SrvAnswer,
+    pub answer: LookupStatus,
     /// How many SRV records.
     pub records: usize,
     /// Why the lookup failed.
@@ -168,14 +168,14 @@ pub fn render(details: &DiscoverDetails, palette: Palette, out: &mut dyn Write) 
         .unwrap_or(0);
     for query in &details.queries {
         let answer = match query.answer {
-            SrvAnswer::Records => format!(
+            LookupStatus::Records => format!(
                 "{} record{}",
                 query.records,
                 if query.records == 1 { "" } else { "s" }
             ),
-            SrvAnswer::Nodata => "NODATA".to_string(),
-            SrvAnswer::Nxdomain => "NXDOMAIN".to_string(),
-            SrvAnswer::Failed => format!(
+            LookupStatus::Nodata => "NODATA".to_string(),
+            LookupStatus::Nxdomain => "NXDOMAIN".to_string(),
+            LookupStatus::Failed => format!(
                 "lookup failed: {}",
                 query.error.as_deref().unwrap_or("no answer")
             ),
@@ -275,7 +275,7 @@ mod tests {
                     domain: "corp.example.".into(),
                     source: SuffixSource::PrimarySuffix,
                     query: "_vlmcs._tcp.corp.example.".into(),
-                    answer: SrvAnswer::Nxdomain,
+                    answer: LookupStatus::Nxdomain,
                     records: 0,
                     error: None,
                     used: false,
@@ -284,7 +284,7 @@ mod tests {
                     domain: "lab.example.".into(),
                     source: SuffixSource::SearchList,
                     query: "_vlmcs._tcp.lab.example.".into(),
-                    answer: SrvAnswer::Records,
+                    answer: LookupStatus::Records,
                     records: 2,
                     error: None,
                     used: true,

@@ -17,7 +17,8 @@ use hickory_proto::rr::Name;
 use crate::commands::discover::details::{
     HostChance, PriorityGroupChances, SimulationSummary, SuffixQuery, SuffixSource,
 };
-use crate::dns::lookup::{key, AddressLookup, Lookup, SrvAnswer, SrvTarget};
+use crate::dns::lookup::{key, AddressLookup, Lookup, LookupStatus};
+use crate::dns::SrvRecord;
 use crate::report::words::plural;
 use crate::report::{Finding, FindingId, Severity};
 use crate::srv_order::{first_pick_probabilities, priority_groups, simulate, Weighted};
@@ -49,7 +50,7 @@ pub fn candidates(
 pub fn selected(lookups: &[Lookup]) -> Option<usize> {
     lookups
         .iter()
-        .position(|l| l.answer == SrvAnswer::Records && !l.records.is_empty())
+        .position(|l| l.answer == LookupStatus::Records && !l.records.is_empty())
 }
 
 /// The queries as shown.
@@ -77,7 +78,7 @@ pub fn queries(
 /// The priority groups of `records` with each host's chance of being picked
 /// first, likeliest first; `addresses` by [`key`] of the target.
 pub fn groups(
-    records: &[SrvTarget],
+    records: &[SrvRecord],
     addresses: &BTreeMap<String, AddressLookup>,
 ) -> Vec<PriorityGroupChances> {
     let weighted = weighted(records);
@@ -136,7 +137,7 @@ pub fn groups(
         .collect()
 }
 
-fn weighted(records: &[SrvTarget]) -> Vec<Weighted> {
+fn weighted(records: &[SrvRecord]) -> Vec<Weighted> {
     records
         .iter()
         .map(|r| Weighted {
@@ -149,7 +150,7 @@ fn weighted(records: &[SrvTarget]) -> Vec<Weighted> {
 /// Runs `clients` seeded selections over `records` and writes the observed
 /// shares into `groups` (as made by [`groups`] from the same records).
 pub fn attach_simulation(
-    records: &[SrvTarget],
+    records: &[SrvRecord],
     groups: &mut [PriorityGroupChances],
     clients: u64,
     seed: u64,
@@ -254,7 +255,7 @@ pub fn findings(
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (i, lookup) in lookups.iter().enumerate() {
-        if lookup.answer != SrvAnswer::Failed {
+        if lookup.answer != LookupStatus::Failed {
             continue;
         }
         let (severity, why) = match used {
@@ -281,7 +282,7 @@ pub fn findings(
     }
 
     let Some(used) = used else {
-        let nxdomain = lookups.iter().all(|l| l.answer == SrvAnswer::Nxdomain);
+        let nxdomain = lookups.iter().all(|l| l.answer == LookupStatus::Nxdomain);
         let names: Vec<String> = lookups.iter().map(|l| l.domain.to_ascii()).collect();
         findings.push(
             Finding::new(
@@ -408,8 +409,8 @@ mod tests {
         Name::from_ascii(text).unwrap_or_default()
     }
 
-    fn record(priority: u16, weight: u16, target: &str) -> SrvTarget {
-        SrvTarget {
+    fn record(priority: u16, weight: u16, target: &str) -> SrvRecord {
+        SrvRecord {
             priority,
             weight,
             port: 1688,
@@ -417,11 +418,11 @@ mod tests {
         }
     }
 
-    fn lookup(domain: &str, answer: SrvAnswer, records: Vec<SrvTarget>) -> Lookup {
+    fn lookup(domain: &str, answer: LookupStatus, records: Vec<SrvRecord>) -> Lookup {
         Lookup {
             domain: name(domain),
             answer,
-            error: (answer == SrvAnswer::Failed).then(|| "timeout".to_string()),
+            error: (answer == LookupStatus::Failed).then(|| "timeout".to_string()),
             records,
         }
     }
@@ -459,11 +460,11 @@ mod tests {
     #[test]
     fn the_first_domain_with_records_is_used() {
         let lookups = [
-            lookup("a.example.", SrvAnswer::Nxdomain, vec![]),
-            lookup("b.example.", SrvAnswer::Failed, vec![]),
+            lookup("a.example.", LookupStatus::Nxdomain, vec![]),
+            lookup("b.example.", LookupStatus::Failed, vec![]),
             lookup(
                 "c.example.",
-                SrvAnswer::Records,
+                LookupStatus::Records,
                 vec![
                     record(0, 0, "kms1.c.example."),
                     record(0, 0, "kms2.c.example."),
@@ -471,7 +472,7 @@ mod tests {
             ),
             lookup(
                 "d.example.",
-                SrvAnswer::Records,
+                LookupStatus::Records,
                 vec![record(0, 0, "kms.d.example.")],
             ),
         ];
@@ -494,8 +495,8 @@ mod tests {
     #[test]
     fn nothing_found_is_critical_with_the_windows_error() {
         let lookups = [
-            lookup("a.example.", SrvAnswer::Nxdomain, vec![]),
-            lookup("b.example.", SrvAnswer::Nodata, vec![]),
+            lookup("a.example.", LookupStatus::Nxdomain, vec![]),
+            lookup("b.example.", LookupStatus::Nodata, vec![]),
         ];
         let found = findings(&lookups, selected(&lookups), &[], false);
         assert_eq!(found.len(), 1);
@@ -506,7 +507,7 @@ mod tests {
             "{}",
             found[0].message
         );
-        let nx = [lookup("a.example.", SrvAnswer::Nxdomain, vec![])];
+        let nx = [lookup("a.example.", LookupStatus::Nxdomain, vec![])];
         assert!(findings(&nx, None, &[], true)[0]
             .message
             .contains("the pinned domain a.example.: clients report 0x8007232B"));
@@ -559,7 +560,11 @@ mod tests {
         assert_eq!(groups[0].total_weight, 90);
         assert_eq!(groups[0].hosts[0].addresses, ["192.0.2.1"]);
 
-        let lookups = [lookup("corp.example.", SrvAnswer::Records, records.clone())];
+        let lookups = [lookup(
+            "corp.example.",
+            LookupStatus::Records,
+            records.clone(),
+        )];
         let ids: Vec<FindingId> = findings(&lookups, Some(0), &groups, false)
             .iter()
             .map(|f| f.id)
@@ -615,7 +620,7 @@ mod tests {
         ];
         let mut rotated = records.clone();
         rotated.rotate_left(1);
-        let observe = |records: &[SrvTarget]| {
+        let observe = |records: &[SrvRecord]| {
             let mut groups = groups(records, &BTreeMap::new());
             attach_simulation(records, &mut groups, 500, 4);
             groups[0]

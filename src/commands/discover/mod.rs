@@ -14,9 +14,9 @@ use std::path::PathBuf;
 use clap::Args;
 use hickory_proto::rr::Name;
 
+use crate::context::parse_domain;
 use crate::context::Context;
 use crate::dns::lookup::{lookup_all, resolve_all};
-use crate::dns::name::parse_domain;
 use crate::dns::search_list::{self, RESOLV_CONF};
 use crate::error::Error;
 use crate::report::{Finding, FindingId, Report, Severity};

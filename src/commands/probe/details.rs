@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use owo_colors::Style;
 use serde::Serialize;
 
-use crate::dns::lookup::SrvAnswer;
+use crate::dns::lookup::LookupStatus;
 use crate::report::palette::Palette;
 use crate::report::Severity;
 use crate::rpc::{AddressProbe, Outcome};
@@ -53,7 +53,7 @@ pub struct DomainProbe {
     /// The name asked for: `_vlmcs._tcp.<domain>`.
     pub query: String,
     /// What came back.
-    pub answer: SrvAnswer,
+    pub answer: LookupStatus,
     /// Why the lookup failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -172,13 +172,13 @@ const VERDICT_WIDTH: usize = 16;
 pub fn render(details: &ProbeDetails, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
     for domain in &details.domains {
         let answer = match domain.answer {
-            SrvAnswer::Records => {
+            LookupStatus::Records => {
                 let n = domain.targets.len();
                 format!("{n} SRV record{}", if n == 1 { "" } else { "s" })
             }
-            SrvAnswer::Nodata => "no SRV record (NODATA)".to_string(),
-            SrvAnswer::Nxdomain => "no such name (NXDOMAIN)".to_string(),
-            SrvAnswer::Failed => format!(
+            LookupStatus::Nodata => "no SRV record (NODATA)".to_string(),
+            LookupStatus::Nxdomain => "no such name (NXDOMAIN)".to_string(),
+            LookupStatus::Failed => format!(
                 "lookup failed: {}",
                 domain.error.as_deref().unwrap_or("no answer")
             ),
@@ -311,7 +311,7 @@ mod tests {
             domains: vec![DomainProbe {
                 domain: "corp.example.".into(),
                 query: "_vlmcs._tcp.corp.example.".into(),
-                answer: SrvAnswer::Records,
+                answer: LookupStatus::Records,
                 error: None,
                 status: Severity::Warning,
                 reachable: 1,

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::details::{AddressResult, DomainProbe, TargetProbe};
-use crate::dns::lookup::SrvAnswer;
+use crate::dns::lookup::LookupStatus;
 use crate::report::{Finding, FindingId, Severity};
 
 /// How a domain came to be probed, which decides how bad a missing record is.
@@ -37,7 +37,7 @@ pub fn domain_findings(domain: &DomainProbe, role: Role, slow: Duration) -> Vec<
     let mut findings = Vec::new();
     let name = domain.domain.as_str();
     match (domain.answer, role) {
-        (SrvAnswer::Failed, _) => {
+        (LookupStatus::Failed, _) => {
             findings.push(
                 Finding::new(
                     FindingId::DnsReadFailed,
@@ -53,7 +53,7 @@ pub fn domain_findings(domain: &DomainProbe, role: Role, slow: Duration) -> Vec<
             );
             return findings;
         }
-        (SrvAnswer::Nxdomain | SrvAnswer::Nodata, Role::SearchList) => {
+        (LookupStatus::Nxdomain | LookupStatus::Nodata, Role::SearchList) => {
             findings.push(
                 Finding::new(
                     FindingId::SrvMissing,
@@ -67,11 +67,11 @@ pub fn domain_findings(domain: &DomainProbe, role: Role, slow: Duration) -> Vec<
             );
             return findings;
         }
-        (SrvAnswer::Nxdomain | SrvAnswer::Nodata, Role::Required) => {
+        (LookupStatus::Nxdomain | LookupStatus::Nodata, Role::Required) => {
             findings.push(missing(domain));
             return findings;
         }
-        (SrvAnswer::Records, _) => {}
+        (LookupStatus::Records, _) => {}
     }
 
     let roots = domain.targets.iter().filter(|t| t.target == ".").count();
@@ -183,11 +183,11 @@ pub fn host_findings(host: &TargetProbe, slow: Duration) -> Vec<Finding> {
 /// When a search list was probed and none of its domains has records,
 /// clients find no KMS host at all.
 pub fn search_list_finding(domains: &[DomainProbe]) -> Option<Finding> {
-    if domains.iter().any(|d| d.answer == SrvAnswer::Records) {
+    if domains.iter().any(|d| d.answer == LookupStatus::Records) {
         return None;
     }
-    let failed = domains.iter().any(|d| d.answer == SrvAnswer::Failed);
-    let nxdomain = domains.iter().all(|d| d.answer == SrvAnswer::Nxdomain);
+    let failed = domains.iter().any(|d| d.answer == LookupStatus::Failed);
+    let nxdomain = domains.iter().all(|d| d.answer == LookupStatus::Nxdomain);
     let names: Vec<&str> = domains.iter().map(|d| d.domain.as_str()).collect();
     Some(
         Finding::new(
@@ -210,7 +210,7 @@ pub fn search_list_finding(domains: &[DomainProbe]) -> Option<Finding> {
 
 fn missing(domain: &DomainProbe) -> Finding {
     let (status, code) = match domain.answer {
-        SrvAnswer::Nxdomain => ("NXDOMAIN", "0x8007232B (DNS name does not exist)"),
+        LookupStatus::Nxdomain => ("NXDOMAIN", "0x8007232B (DNS name does not exist)"),
         _ => ("NODATA", "0x8007251D (no records found)"),
     };
     Finding::new(
@@ -335,7 +335,7 @@ mod tests {
         }
     }
 
-    fn domain(answer: SrvAnswer, targets: Vec<TargetProbe>) -> DomainProbe {
+    fn domain(answer: LookupStatus, targets: Vec<TargetProbe>) -> DomainProbe {
         DomainProbe {
             domain: "corp.example.".into(),
             query: "_vlmcs._tcp.corp.example.".into(),
@@ -355,7 +355,7 @@ mod tests {
 
     /// A domain whose SRV records name `targets`.
     fn answered(targets: Vec<TargetProbe>) -> DomainProbe {
-        domain(SrvAnswer::Records, targets)
+        domain(LookupStatus::Records, targets)
     }
 
     fn refused() -> Outcome {
@@ -460,14 +460,14 @@ mod tests {
 
     #[test]
     fn missing_records_depend_on_the_role() {
-        let nx = domain(SrvAnswer::Nxdomain, Vec::new());
+        let nx = domain(LookupStatus::Nxdomain, Vec::new());
         let findings = domain_findings(&nx, Role::Required, SLOW);
         assert_eq!(
             ids(&findings),
             [(FindingId::SrvMissing, Severity::Critical)]
         );
         assert!(findings[0].message.contains("0x8007232B"));
-        let nodata = domain(SrvAnswer::Nodata, Vec::new());
+        let nodata = domain(LookupStatus::Nodata, Vec::new());
         assert!(domain_findings(&nodata, Role::Required, SLOW)[0]
             .message
             .contains("0x8007251D"));
@@ -475,7 +475,7 @@ mod tests {
             ids(&domain_findings(&nodata, Role::SearchList, SLOW)),
             [(FindingId::SrvMissing, Severity::Info)]
         );
-        let failed = domain(SrvAnswer::Failed, Vec::new());
+        let failed = domain(LookupStatus::Failed, Vec::new());
         assert_eq!(
             ids(&domain_findings(&failed, Role::SearchList, SLOW)),
             [(FindingId::DnsReadFailed, Severity::Critical)]
@@ -485,10 +485,10 @@ mod tests {
     #[test]
     fn search_list_without_any_records_is_critical() {
         let lists = [
-            vec![domain(SrvAnswer::Nxdomain, Vec::new())],
+            vec![domain(LookupStatus::Nxdomain, Vec::new())],
             vec![
-                domain(SrvAnswer::Nodata, Vec::new()),
-                domain(SrvAnswer::Nxdomain, Vec::new()),
+                domain(LookupStatus::Nodata, Vec::new()),
+                domain(LookupStatus::Nxdomain, Vec::new()),
             ],
         ];
         let nx = search_list_finding(&lists[0]);
@@ -497,7 +497,7 @@ mod tests {
             .is_some_and(|f| f.severity == Severity::Critical && f.message.contains("0x8007232B")));
         let nodata = search_list_finding(&lists[1]);
         assert!(nodata.is_some_and(|f| f.message.contains("0x8007251D")));
-        let with_records = [domain(SrvAnswer::Records, Vec::new())];
+        let with_records = [domain(LookupStatus::Records, Vec::new())];
         assert!(search_list_finding(&with_records).is_none());
     }
 

@@ -18,8 +18,7 @@ use clap::Args;
 use hickory_proto::rr::Name;
 
 use crate::config::DEFAULT_KMS_PORT;
-use crate::context::Context;
-use crate::dns::name::parse_name;
+use crate::context::{parse_domain, Context};
 use crate::dns::search_list::{self, RESOLV_CONF};
 use crate::error::Error;
 use crate::report::{Report, Severity};
@@ -44,7 +43,7 @@ use observe::{probe_domains, probe_hosts, HostName, HostSpec, Settings};
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// Probe this domain instead of the publish list; repeat for several
-    #[arg(long, value_name = "DOMAIN", value_parser = parse_name)]
+    #[arg(long, value_name = "DOMAIN", value_parser = parse_domain)]
     pub domain: Vec<Name>,
 
     /// Probe every domain of this machine's suffix search list

@@ -14,8 +14,9 @@ use std::net::{IpAddr, SocketAddr};
 use hickory_proto::rr::Name;
 
 use super::details::{AddressResult, DomainProbe, TargetProbe};
+use crate::concurrency::in_order;
 use crate::config::srv_owner;
-use crate::dns::lookup::{bounded, key, lookup_all, resolve_all, AddressLookup, Lookup};
+use crate::dns::lookup::{key, lookup_all, resolve_all, AddressLookup, Lookup};
 use crate::dns::Resolver;
 use crate::report::Severity;
 use crate::rpc::{probe_address, AddressProbe, Timeouts};
@@ -152,11 +153,10 @@ where
     Fut: Future<Output = AddressProbe>,
 {
     let probe = &probe;
-    bounded(
-        sockets.into_iter(),
-        settings.concurrency,
-        |addr| async move { (addr, probe(addr, settings.timeouts).await) },
-    )
+    in_order(sockets, settings.concurrency, |addr| async move {
+        (addr, probe(addr, settings.timeouts).await)
+    })
+    .collect()
     .await
     .into_iter()
     .collect()
@@ -257,7 +257,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::dns::lookup::{SrvAnswer, SrvTarget};
+    use crate::dns::lookup::LookupStatus;
+    use crate::dns::SrvRecord;
     use crate::rpc::Outcome;
 
     #[tokio::test]
@@ -292,8 +293,8 @@ mod tests {
         assert_eq!(most.load(Ordering::SeqCst), 3, "ran three at a time");
     }
 
-    fn record(priority: u16, weight: u16, port: u16, target: &str) -> SrvTarget {
-        SrvTarget {
+    fn record(priority: u16, weight: u16, port: u16, target: &str) -> SrvRecord {
+        SrvRecord {
             priority,
             weight,
             port,
@@ -305,7 +306,7 @@ mod tests {
     fn targets_come_in_rfc_2782_order_with_their_chances() {
         let lookup = Lookup {
             domain: Name::from_ascii("corp.example.").unwrap_or_default(),
-            answer: SrvAnswer::Records,
+            answer: LookupStatus::Records,
             error: None,
             records: vec![
                 record(10, 0, 1688, "standby.corp.example."),

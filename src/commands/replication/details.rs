@@ -7,8 +7,11 @@
 
 use std::io::{self, Write};
 
+use hickory_proto::rr::Name;
 use owo_colors::Style;
 use serde::Serialize;
+
+use super::observe::ZoneOutcome;
 
 use crate::report::palette::Palette;
 
@@ -51,53 +54,9 @@ pub struct ZoneReplication {
     pub servers: Vec<ServerReplication>,
 }
 
-/// How one server address compares with the reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServerState {
-    /// The server the others are compared with.
-    Reference,
-    /// Same serial, same RRsets.
-    InSync,
-    /// An older serial (RFC 1982): it has not transferred the last changes.
-    Behind,
-    /// A newer serial than the reference, or one RFC 1982 cannot order: it
-    /// will not transfer from the primary.
-    Ahead,
-    /// Same serial but other `_vlmcs._tcp` records (or an RRset that could
-    /// not be read).
-    Differs,
-    /// No reply within the timeout.
-    Timeout,
-    /// Connection refused (TCP RST, ICMP port unreachable): nothing
-    /// listens there.
-    Refused,
-    /// Another network error (no route, …).
-    Unreachable,
-    /// Replies, but not authoritatively for the zone (REFUSED, SERVFAIL, no
-    /// AA, another zone's SOA).
-    Lame,
-    /// The NS name has no A or AAAA record, or its lookup failed.
-    NoAddress,
-}
-
-impl ServerState {
-    /// The state as in JSON.
-    pub fn word(self) -> &'static str {
-        match self {
-            ServerState::Reference => "reference",
-            ServerState::InSync => "in-sync",
-            ServerState::Behind => "behind",
-            ServerState::Ahead => "ahead",
-            ServerState::Differs => "differs",
-            ServerState::Timeout => "timeout",
-            ServerState::Refused => "refused",
-            ServerState::Unreachable => "unreachable",
-            ServerState::Lame => "lame",
-            ServerState::NoAddress => "no-address",
-        }
-    }
-}
+/// How one server address compares with the reference (computed by
+/// [`crate::dns::convergence`]).
+pub use crate::dns::convergence::ServerState;
 
 /// One server address of a zone.
 #[derive(Debug, Clone, Serialize)]
@@ -243,6 +202,58 @@ fn rrset_cell(server: &ServerReplication) -> String {
         _ if unread > 0 => format!("{unread} RRset{} unreadable", plural(unread)),
         _ if missing + extra == 0 => format!("same {records} record{}", plural(records)),
         _ => format!("differs: {missing} missing, {extra} extra"),
+    }
+}
+
+/// The details of one zone.
+pub(super) fn zone_details(outcome: &ZoneOutcome) -> ZoneReplication {
+    let observation = &outcome.observation;
+    let verdict = &outcome.verdict;
+    let reference = verdict.reference.map(|i| &observation.servers[i]);
+    ZoneReplication {
+        zone: observation.zone.to_ascii(),
+        domains: outcome.domains.iter().map(Name::to_ascii).collect(),
+        primary: observation.mname.to_ascii(),
+        reference: reference.map(|s| match s.address {
+            Some(address) => address.to_string(),
+            None => s.name.to_ascii(),
+        }),
+        serial: verdict
+            .reference
+            .and_then(|i| verdict.servers.get(i))
+            .and_then(|s| s.serial),
+        refresh: observation.timers.refresh,
+        retry: observation.timers.retry,
+        expire: observation.timers.expire,
+        converged: verdict.converged,
+        polls: outcome.polls,
+        elapsed_ms: u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX),
+        servers: observation
+            .servers
+            .iter()
+            .zip(&verdict.servers)
+            .map(|(server, verdict)| ServerReplication {
+                name: server.name.to_ascii(),
+                address: server.address.map(|a| a.to_string()),
+                primary: server.primary,
+                in_ns_set: server.in_ns_set,
+                state: verdict.state,
+                serial: verdict.serial,
+                behind: verdict.behind,
+                rrsets: verdict
+                    .rrsets
+                    .iter()
+                    .map(|rrset| RrsetReplication {
+                        owner: rrset.owner.to_ascii(),
+                        records: rrset.records.clone(),
+                        missing: rrset.missing.clone(),
+                        extra: rrset.extra.clone(),
+                        error: rrset.error.clone(),
+                    })
+                    .collect(),
+                error: verdict.error.clone(),
+            })
+            .collect(),
     }
 }
 

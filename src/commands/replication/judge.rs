@@ -1,6 +1,8 @@
 //! The findings of `replication` for one zone: every authoritative server
 //! against the primary.
 //!
+//! - The comparison itself (reference, states, RRset differences) is
+//!   [`crate::dns::convergence`]'s, shared with `publish --wait-replication`.
 //! - Serials are compared with RFC 1982 serial arithmetic
 //!   ([`crate::dns::serial`]): a secondary transfers the zone only when the
 //!   primary's serial is *newer* than its own, so one that is ahead (or
@@ -16,96 +18,15 @@
 //!   and critical when none does.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use hickory_proto::rr::Name;
-
-use crate::commands::replication::details::ServerState;
+use crate::dns::convergence::{self, Comparison};
+pub use crate::dns::convergence::{
+    OwnerComparison, OwnerRead, ServerComparison as ServerVerdict, ServerObservation, ServerRead,
+    ServerState, SoaTimers, ZoneObservation,
+};
 use crate::dns::serial;
 use crate::report::{Finding, FindingId, Severity};
-
-/// The zone's SOA timers, in seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SoaTimers {
-    pub refresh: u32,
-    pub retry: u32,
-    pub expire: u32,
-}
-
-/// One `_vlmcs._tcp` RRset read at one server: its records as keys
-/// (`priority weight port target.`, see [`super::records::record_key`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnerRead {
-    pub owner: Name,
-    pub result: Result<BTreeSet<String>, String>,
-}
-
-/// What one server address said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerRead {
-    /// The NS name exists but has no A or AAAA record (lame delegation).
-    NoAddress,
-    /// The NS name's addresses could not be looked up.
-    AddressUnknown(String),
-    /// No reply, every attempt.
-    Timeout(String),
-    /// Connection refused: nothing listens there.
-    Refused(String),
-    /// Another network error.
-    Unreachable(String),
-    /// A reply that does not serve the zone.
-    Lame(String),
-    /// The zone's SOA serial and each RRset.
-    Answered { serial: u32, rrsets: Vec<OwnerRead> },
-}
-
-/// One server address and what it said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerObservation {
-    pub name: Name,
-    pub address: Option<SocketAddr>,
-    /// This is the SOA MNAME.
-    pub primary: bool,
-    /// The name is in the NS set.
-    pub in_ns_set: bool,
-    pub read: ServerRead,
-    /// How long polls have seen it behind the reference without a break
-    /// (zero on the first poll that sees it behind; `None` otherwise).
-    pub behind_for: Option<Duration>,
-}
-
-/// Everything read for one zone in one poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneObservation {
-    pub zone: Name,
-    /// The primary (SOA MNAME).
-    pub mname: Name,
-    pub timers: SoaTimers,
-    /// Every server address, the primary first.
-    pub servers: Vec<ServerObservation>,
-}
-
-/// How one RRset of one server compares with the reference's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnerComparison {
-    pub owner: Name,
-    pub records: Vec<String>,
-    pub missing: Vec<String>,
-    pub extra: Vec<String>,
-    pub error: Option<String>,
-}
-
-/// The verdict on one server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerVerdict {
-    pub state: ServerState,
-    pub serial: Option<u32>,
-    /// Serial increments behind the reference.
-    pub behind: Option<u32>,
-    pub rrsets: Vec<OwnerComparison>,
-    pub error: Option<String>,
-}
 
 /// The verdict on a zone.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,292 +40,202 @@ pub struct ZoneVerdict {
     pub findings: Vec<Finding>,
 }
 
-fn label(server: &ServerObservation) -> String {
-    match server.address {
-        Some(address) => format!("{} ({address})", server.name),
-        None => server.name.to_string(),
-    }
-}
-
-/// The serial and RRsets of a server that answered for the zone.
-fn answered(server: &ServerObservation) -> Option<(u32, &[OwnerRead])> {
-    match &server.read {
-        ServerRead::Answered { serial, rrsets } => Some((*serial, rrsets)),
-        _ => None,
-    }
-}
-
 fn seconds(duration: Duration) -> String {
     format!("{:.1} s", duration.as_secs_f64())
 }
 
-/// Compares every server of the zone with the reference: the primary, or,
-/// when it cannot be read, the server with the newest serial.
+/// Compares every server of the zone with the reference
+/// ([`convergence::compare`]) and says what each difference means.
 pub fn evaluate(zone: &ZoneObservation) -> ZoneVerdict {
-    let name = zone.zone.to_ascii();
-    let mut findings = Vec::new();
-    let reference = zone
+    let comparison = convergence::compare(zone);
+    let mut findings: Vec<Finding> = reference_finding(zone, comparison.reference)
+        .into_iter()
+        .collect();
+    for index in 0..zone.servers.len() {
+        findings.extend(server_findings(zone, &comparison, index));
+    }
+    if comparison.converged {
+        findings.push(replicated(zone, comparison.reference));
+    }
+    ZoneVerdict {
+        reference: comparison.reference,
+        servers: comparison.servers,
+        converged: comparison.converged,
+        findings,
+    }
+}
+
+/// Why the servers are compared with another server than the primary.
+fn reference_finding(zone: &ZoneObservation, reference: Option<usize>) -> Option<Finding> {
+    let index = reference.filter(|i| !zone.servers[*i].primary)?;
+    let primary = zone.servers.iter().find(|s| s.primary);
+    let why = match primary.map(|p| &p.read) {
+        None => "it is not among the servers found".to_string(),
+        Some(ServerRead::NoAddress) => "it has no A or AAAA record".to_string(),
+        Some(
+            ServerRead::AddressUnknown(e)
+            | ServerRead::Timeout(e)
+            | ServerRead::Refused(e)
+            | ServerRead::Unreachable(e)
+            | ServerRead::Lame(e),
+        ) => e.clone(),
+        Some(ServerRead::Answered { .. }) => String::new(),
+    };
+    let hidden = primary.is_none_or(|p| !p.in_ns_set);
+    Some(
+        Finding::new(
+            FindingId::DnsReadFailed,
+            if hidden { Severity::Info } else { Severity::Warning },
+            format!(
+                "the primary {} could not be read ({why}); the servers are compared with the newest serial found, at {}",
+                zone.mname,
+                zone.servers[index].label()
+            ),
+        )
+        .domain(zone.zone.to_ascii()),
+    )
+}
+
+/// `replicated`: every server serves the reference.
+fn replicated(zone: &ZoneObservation, reference: Option<usize>) -> Finding {
+    let addresses = zone.servers.len();
+    let names: BTreeSet<String> = zone
         .servers
         .iter()
-        .position(|s| s.primary && answered(s).is_some())
-        .or_else(|| newest(zone));
-    if let Some(index) = reference.filter(|i| !zone.servers[*i].primary) {
-        let primary = zone.servers.iter().find(|s| s.primary);
-        let why = match primary.map(|p| &p.read) {
-            None => "it is not among the servers found".to_string(),
-            Some(ServerRead::NoAddress) => "it has no A or AAAA record".to_string(),
-            Some(
-                ServerRead::AddressUnknown(e)
-                | ServerRead::Timeout(e)
-                | ServerRead::Refused(e)
-                | ServerRead::Unreachable(e)
-                | ServerRead::Lame(e),
-            ) => e.clone(),
-            Some(ServerRead::Answered { .. }) => String::new(),
-        };
-        let hidden = primary.is_none_or(|p| !p.in_ns_set);
-        findings.push(
-            Finding::new(
-                FindingId::DnsReadFailed,
-                if hidden { Severity::Info } else { Severity::Warning },
-                format!(
-                    "the primary {} could not be read ({why}); the servers are compared with the newest serial found, at {}",
-                    zone.mname,
-                    label(&zone.servers[index])
-                ),
-            )
-            .domain(&name),
-        );
+        .map(|s| s.name.to_lowercase().to_ascii())
+        .collect();
+    let serial = reference
+        .and_then(|i| zone.servers[i].answered())
+        .map(|(serial, _)| serial)
+        .unwrap_or_default();
+    Finding::new(
+        FindingId::Replicated,
+        Severity::Ok,
+        format!(
+            "all {} server(s) ({addresses} address(es)) serve serial {serial} and the same _vlmcs._tcp records",
+            names.len()
+        ),
+    )
+    .domain(zone.zone.to_ascii())
+}
+
+/// The findings on the server at `index`.
+fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize) -> Vec<Finding> {
+    let server = &zone.servers[index];
+    let mut findings = Vec::new();
+    // A hidden primary (not in the NS set) is often unreachable from
+    // anywhere but its secondaries: no client asks it, so failing to
+    // read it is no finding of its own (the reference finding says it).
+    if server.hidden_primary() {
+        return findings;
     }
-    let any_authoritative = zone.servers.iter().any(|s| answered(s).is_some());
-    let down_severity = |this: &ServerObservation| {
+    let name = zone.zone.to_ascii();
+    let mut finding = |id, severity, message: String, hint: &str| {
+        let mut finding = Finding::new(id, severity, message).domain(&name).hint(hint);
+        if let Some(address) = server.address {
+            finding = finding.server(address);
+        }
+        findings.push(finding);
+    };
+    let down_severity = || {
         let others = zone
             .servers
             .iter()
-            .any(|s| !std::ptr::eq(s, this) && answered(s).is_some());
+            .any(|s| !std::ptr::eq(s, server) && s.answered().is_some());
         if others {
             Severity::Warning
         } else {
             Severity::Critical
         }
     };
-
-    let mut verdicts = Vec::new();
-    let mut converged = reference.is_some();
-    for (index, server) in zone.servers.iter().enumerate() {
-        // A hidden primary (not in the NS set) is often unreachable from
-        // anywhere but its secondaries: no client asks it, so failing to
-        // read it is no finding of its own (the reference finding says it).
-        let hidden_primary = server.primary && !server.in_ns_set;
-        let mut finding = |id, severity, message: String, hint: &str| {
-            if hidden_primary {
-                return;
+    match &server.read {
+        ServerRead::NoAddress => finding(
+            FindingId::ServerLame,
+            down_severity(),
+            format!("name server {} has no A or AAAA record: nobody can ask it (lame delegation)", server.name),
+            "add its address, or remove it from the zone's NS records (and the parent's delegation)",
+        ),
+        ServerRead::AddressUnknown(error) => finding(
+            FindingId::DnsReadFailed,
+            Severity::Critical,
+            format!("the addresses of name server {} could not be read: {error}", server.name),
+            "a failed read says nothing about the server: fix the resolver or the path to it",
+        ),
+        ServerRead::Timeout(error) => finding(
+            FindingId::ServerUnreachable,
+            down_severity(),
+            format!("{} does not answer (timed out): {error}", server.label()),
+            "check that named runs there and that the DNS port is open to this host",
+        ),
+        ServerRead::Refused(error) => finding(
+            FindingId::ServerUnreachable,
+            down_severity(),
+            format!(
+                "{} refuses the connection (nothing listens on the DNS port): {error}",
+                server.label()
+            ),
+            "check that named runs there and listens on this address and port",
+        ),
+        ServerRead::Unreachable(error) => finding(
+            FindingId::ServerUnreachable,
+            down_severity(),
+            format!("{} is unreachable: {error}", server.label()),
+            "check the route and firewalls between this host and the server",
+        ),
+        ServerRead::Lame(error) => finding(
+            FindingId::ServerLame,
+            down_severity(),
+            format!("{} is listed for {name} but does not serve it: {error}", server.label()),
+            "configure the zone on this server (as a secondary of the primary), or remove it from the NS records",
+        ),
+        ServerRead::Answered { serial, .. } => {
+            let reference_index = comparison.reference.unwrap_or(index);
+            if index == reference_index {
+                return findings;
             }
-            let mut finding = Finding::new(id, severity, message).domain(&name).hint(hint);
-            if let Some(address) = server.address {
-                finding = finding.server(address);
-            }
-            findings.push(finding);
-        };
-        let unread = |state: ServerState, error: Option<String>| ServerVerdict {
-            state,
-            serial: None,
-            behind: None,
-            rrsets: Vec::new(),
-            error,
-        };
-        let verdict = match &server.read {
-            ServerRead::NoAddress => {
-                finding(
-                    FindingId::ServerLame,
-                    down_severity(server),
-                    format!("name server {} has no A or AAAA record: nobody can ask it (lame delegation)", server.name),
-                    "add its address, or remove it from the zone's NS records (and the parent's delegation)",
-                );
-                unread(ServerState::NoAddress, None)
-            }
-            ServerRead::AddressUnknown(error) => {
-                finding(
-                    FindingId::DnsReadFailed,
-                    Severity::Critical,
-                    format!("the addresses of name server {} could not be read: {error}", server.name),
-                    "a failed read says nothing about the server: fix the resolver or the path to it",
-                );
-                unread(ServerState::NoAddress, Some(error.clone()))
-            }
-            ServerRead::Timeout(error) => {
-                finding(
-                    FindingId::ServerUnreachable,
-                    down_severity(server),
-                    format!("{} does not answer (timed out): {error}", label(server)),
-                    "check that named runs there and that the DNS port is open to this host",
-                );
-                unread(ServerState::Timeout, Some(error.clone()))
-            }
-            ServerRead::Refused(error) => {
-                finding(
-                    FindingId::ServerUnreachable,
-                    down_severity(server),
-                    format!(
-                        "{} refuses the connection (nothing listens on the DNS port): {error}",
-                        label(server)
-                    ),
-                    "check that named runs there and listens on this address and port",
-                );
-                unread(ServerState::Refused, Some(error.clone()))
-            }
-            ServerRead::Unreachable(error) => {
-                finding(
-                    FindingId::ServerUnreachable,
-                    down_severity(server),
-                    format!("{} is unreachable: {error}", label(server)),
-                    "check the route and firewalls between this host and the server",
-                );
-                unread(ServerState::Unreachable, Some(error.clone()))
-            }
-            ServerRead::Lame(error) => {
-                finding(
-                    FindingId::ServerLame,
-                    down_severity(server),
-                    format!("{} is listed for {name} but does not serve it: {error}", label(server)),
-                    "configure the zone on this server (as a secondary of the primary), or remove it from the NS records",
-                );
-                unread(ServerState::Lame, Some(error.clone()))
-            }
-            ServerRead::Answered { serial, rrsets } => {
-                let reference_index = reference.unwrap_or(index);
-                let (reference_serial, reference_rrsets) =
-                    answered(&zone.servers[reference_index]).unwrap_or((*serial, rrsets));
-                let comparisons = compare(rrsets, reference_rrsets);
-                let differs = comparisons
-                    .iter()
-                    .any(|c| c.error.is_some() || !c.missing.is_empty() || !c.extra.is_empty());
-                let mut behind = None;
-                let mut state = if index == reference_index {
-                    ServerState::Reference
-                } else {
-                    ServerState::InSync
-                };
-                if index != reference_index {
-                    let reference_label = label(&zone.servers[reference_index]);
-                    match serial::compare(*serial, reference_serial) {
-                        Some(std::cmp::Ordering::Equal) => {}
-                        Some(std::cmp::Ordering::Less) => {
-                            let by =
-                                serial::behind_by(*serial, reference_serial).unwrap_or_default();
-                            behind = Some(by);
-                            state = ServerState::Behind;
-                            let (severity, message) = lag(
-                                server,
-                                by,
-                                *serial,
-                                reference_serial,
-                                &reference_label,
-                                zone,
-                            );
-                            finding(
-                                FindingId::SerialBehind,
-                                severity,
-                                message,
-                                "check NOTIFY (also-notify, notify-source) and zone transfers (allow-transfer) from the primary to this server; `rndc refresh ZONE` there asks at once",
-                            );
-                        }
-                        ordering => {
-                            state = ServerState::Ahead;
-                            let how = if ordering.is_none() {
-                                "exactly 2^31 away from".to_string()
-                            } else {
-                                format!(
-                                    "ahead of ({} increments)",
-                                    serial.wrapping_sub(reference_serial)
-                                )
-                            };
-                            finding(
-                                FindingId::SerialAhead,
-                                Severity::Critical,
-                                format!(
-                                    "{} serves serial {serial}, {how} the serial {reference_serial} of {reference_label}: RFC 1982 never makes the primary's serial newer, so it will not transfer the zone again",
-                                    label(server)
-                                ),
-                                "raise the primary's serial past this one (RFC 1982 §7 explains how to step across), or reload the zone on this server from scratch",
-                            );
-                        }
-                    }
-                    for comparison in &comparisons {
-                        rrset_finding(&mut finding, server, comparison, &reference_label);
-                    }
-                    if differs && state == ServerState::InSync {
-                        state = ServerState::Differs;
-                    }
+            let reference = &zone.servers[reference_index];
+            let reference_serial = reference.answered().map_or(*serial, |(s, _)| s);
+            let reference_label = reference.label();
+            let verdict = &comparison.servers[index];
+            match verdict.state {
+                ServerState::Behind => {
+                    let by = verdict.behind.unwrap_or_default();
+                    let (severity, message) =
+                        lag(server, by, *serial, reference_serial, &reference_label, zone);
+                    finding(
+                        FindingId::SerialBehind,
+                        severity,
+                        message,
+                        "check NOTIFY (also-notify, notify-source) and zone transfers (allow-transfer) from the primary to this server; `rndc refresh ZONE` there asks at once",
+                    );
                 }
-                if state != ServerState::Reference && state != ServerState::InSync {
-                    converged = false;
+                ServerState::Ahead => {
+                    let how = if serial::compare(*serial, reference_serial).is_none() {
+                        "exactly 2^31 away from".to_string()
+                    } else {
+                        format!(
+                            "ahead of ({} increments)",
+                            serial.wrapping_sub(reference_serial)
+                        )
+                    };
+                    finding(
+                        FindingId::SerialAhead,
+                        Severity::Critical,
+                        format!(
+                            "{} serves serial {serial}, {how} the serial {reference_serial} of {reference_label}: RFC 1982 never makes the primary's serial newer, so it will not transfer the zone again",
+                            server.label()
+                        ),
+                        "raise the primary's serial past this one (RFC 1982 §7 explains how to step across), or reload the zone on this server from scratch",
+                    );
                 }
-                ServerVerdict {
-                    state,
-                    serial: Some(*serial),
-                    behind,
-                    rrsets: comparisons,
-                    error: None,
-                }
+                _ => {}
             }
-        };
-        // Clients never ask a hidden primary: the zone has converged when
-        // every server they may ask serves the reference.
-        if !hidden_primary && !matches!(verdict.state, ServerState::Reference | ServerState::InSync)
-        {
-            converged = false;
-        }
-        verdicts.push(verdict);
-    }
-    if !any_authoritative {
-        converged = false;
-    }
-    if converged {
-        let addresses = zone.servers.len();
-        let names: BTreeSet<String> = zone
-            .servers
-            .iter()
-            .map(|s| s.name.to_lowercase().to_ascii())
-            .collect();
-        let serial = reference
-            .and_then(|i| answered(&zone.servers[i]))
-            .map(|(serial, _)| serial)
-            .unwrap_or_default();
-        findings.push(
-            Finding::new(
-                FindingId::Replicated,
-                Severity::Ok,
-                format!(
-                    "all {} server(s) ({addresses} address(es)) serve serial {serial} and the same _vlmcs._tcp records",
-                    names.len()
-                ),
-            )
-            .domain(&name),
-        );
-    }
-    ZoneVerdict {
-        reference,
-        servers: verdicts,
-        converged,
-        findings,
-    }
-}
-
-/// The answering server with the newest serial (RFC 1982), first found
-/// on ties and on pairs RFC 1982 cannot order.
-fn newest(zone: &ZoneObservation) -> Option<usize> {
-    let mut best: Option<(usize, u32)> = None;
-    for (index, server) in zone.servers.iter().enumerate() {
-        if let ServerRead::Answered { serial, .. } = &server.read {
-            match best {
-                Some((_, current))
-                    if serial::compare(*serial, current) != Some(std::cmp::Ordering::Greater) => {}
-                _ => best = Some((index, *serial)),
+            for rrset in &verdict.rrsets {
+                rrset_finding(&mut finding, server, rrset, &reference_label);
             }
         }
     }
-    best.map(|(index, _)| index)
+    findings
 }
 
 /// `serial-behind`: by how much, and what the SOA timers make of it.
@@ -421,7 +252,7 @@ fn lag(
     } = zone.timers;
     let head = format!(
         "{} serves serial {serial}, {reference} has {reference_serial}: behind by {by}",
-        label(server)
+        server.label()
     );
     let refresh_d = Duration::from_secs(refresh.into());
     let expire_d = Duration::from_secs(expire.into());
@@ -456,43 +287,6 @@ fn lag(
     }
 }
 
-/// Each owner's RRset against the reference's.
-fn compare(rrsets: &[OwnerRead], reference: &[OwnerRead]) -> Vec<OwnerComparison> {
-    rrsets
-        .iter()
-        .map(|read| {
-            let want = reference
-                .iter()
-                .find(|r| r.owner == read.owner)
-                .and_then(|r| r.result.as_ref().ok());
-            match (&read.result, want) {
-                (Ok(got), Some(want)) => OwnerComparison {
-                    owner: read.owner.clone(),
-                    records: got.iter().cloned().collect(),
-                    missing: want.difference(got).cloned().collect(),
-                    extra: got.difference(want).cloned().collect(),
-                    error: None,
-                },
-                // Nothing to compare with: the reference's read failed.
-                (Ok(got), None) => OwnerComparison {
-                    owner: read.owner.clone(),
-                    records: got.iter().cloned().collect(),
-                    missing: Vec::new(),
-                    extra: Vec::new(),
-                    error: None,
-                },
-                (Err(error), _) => OwnerComparison {
-                    owner: read.owner.clone(),
-                    records: Vec::new(),
-                    missing: Vec::new(),
-                    extra: Vec::new(),
-                    error: Some(error.clone()),
-                },
-            }
-        })
-        .collect()
-}
-
 /// `rrset-differs` (or `dns-read-failed`) for one owner on one server.
 fn rrset_finding(
     finding: &mut impl FnMut(FindingId, Severity, String, &str),
@@ -505,7 +299,7 @@ fn rrset_finding(
         finding(
             FindingId::DnsReadFailed,
             Severity::Critical,
-            format!("{owner} SRV at {} is unknown: {error}", label(server)),
+            format!("{owner} SRV at {} is unknown: {error}", server.label()),
             "a failed read says nothing about the records: fix the server, then check again",
         );
         return;
@@ -532,7 +326,7 @@ fn rrset_finding(
         severity,
         format!(
             "{} serves other {owner} records than {reference}: {}",
-            label(server),
+            server.label(),
             parts.join("; ")
         ),
         "the server has not transferred the latest zone: see its serial, NOTIFY and zone transfers",
@@ -542,6 +336,8 @@ fn rrset_finding(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hickory_proto::rr::Name;
+    use std::net::SocketAddr;
 
     fn name(text: &str) -> Name {
         Name::from_ascii(text).unwrap()

@@ -19,8 +19,8 @@ pub mod permission;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::concurrency::in_order;
 use clap::Args;
-use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::Name;
 
 use crate::config::{self, Config};
@@ -124,24 +124,23 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
         let identities = permission::Identities::default();
         // Each probe becomes findings and details as soon as it is done:
         // only those are kept, not every probe's reads.
-        let mut probes = stream::iter(domains)
-            .map(|d| {
-                let configured = d
-                    .configured
-                    .and_then(|at| Some(&config.as_ref()?.domains[at]));
-                let target = ProbeTarget {
-                    domain: d.name,
-                    key: configured.and_then(|c| c.key.as_deref().cloned()),
-                    gss: configured.and_then(|c| c.gss.as_deref().cloned()),
-                    server: configured.and_then(|c| c.server.as_deref().cloned()),
-                };
-                let (resolver, opts, identities) = (&resolver, &opts, &identities);
-                async move {
-                    let probe = permission::probe_domain(&target, resolver, identities, opts).await;
-                    (probe, configured.is_some())
-                }
-            })
-            .buffered(usize::from(ctx.global.concurrency).max(1));
+        let limit = usize::from(ctx.global.concurrency);
+        let mut probes = in_order(domains, limit, |d| {
+            let configured = d
+                .configured
+                .and_then(|at| Some(&config.as_ref()?.domains[at]));
+            let target = ProbeTarget {
+                domain: d.name,
+                key: configured.and_then(|c| c.key.as_deref().cloned()),
+                gss: configured.and_then(|c| c.gss.as_deref().cloned()),
+                server: configured.and_then(|c| c.server.as_deref().cloned()),
+            };
+            let (resolver, opts, identities) = (&resolver, &opts, &identities);
+            async move {
+                let probe = permission::probe_domain(&target, resolver, identities, opts).await;
+                (probe, configured.is_some())
+            }
+        });
         while let Some((probe, from_config)) = probes.next().await {
             let findings = live_findings(&probe, from_config);
             let entry = zones.entry(probe.zone.as_ref().map(show_name));

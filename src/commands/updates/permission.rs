@@ -82,13 +82,13 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::config::gss::GssAuth;
 use crate::config::key::TsigKey;
-use crate::config::{srv_owner, ServerSpec};
+use crate::config::srv_owner;
 use crate::dns::identify::{self, SignedRead, Software};
-use crate::dns::SrvRecord;
 use crate::dns::{
     self, random_u64, DnsOptions, Expected, Resolver, TsigError, UpdateError, UpdateRequest,
     UpdateResponse,
 };
+use crate::dns::{ServerSpec, SrvRecord};
 
 /// Priority of the sentinel: the last any client would try (RFC 2782).
 pub const SENTINEL_PRIORITY: u16 = 65535;
@@ -347,10 +347,11 @@ pub async fn probe_domain(
         signed: None,
         changed: Vec::new(),
     };
-    let (zone, primaries) = match find_target(target, &name, resolver, opts).await {
-        Ok(found) => found,
-        Err(message) => {
-            probe.error = Some(message);
+    let found = dns::find_primary(&name, target.server.as_ref(), resolver, opts).await;
+    let (zone, primaries) = match found {
+        Ok(found) => (found.zone, found.primary),
+        Err(error) => {
+            probe.error = Some(error.to_string());
             return probe;
         }
     };
@@ -709,36 +710,6 @@ impl Session<'_> {
             reason: crate::config::gss::NOT_BUILT.to_owned(),
         })
     }
-}
-
-/// The zone and primary addresses for `name`: the configured server, or
-/// the SOA MNAME (RFC 2136 §4), as `publish` finds them.
-async fn find_target(
-    target: &ProbeTarget,
-    name: &Name,
-    resolver: &Resolver,
-    opts: &DnsOptions,
-) -> Result<(Name, Vec<SocketAddr>), String> {
-    let info = match &target.server {
-        None => dns::find_zone(name, resolver, opts).await,
-        Some(ServerSpec::Addr { ip, port }) => {
-            let server = SocketAddr::new(*ip, port.unwrap_or(opts.dns_port));
-            dns::find_zone_at(server, name, opts).await
-        }
-        Some(ServerSpec::Name(host)) => {
-            let addresses = resolver.addresses(host).await.map_err(|e| {
-                format!("cannot find the address of the configured server {host}: {e}")
-            })?;
-            let Some(server) = addresses.socket_addrs(opts.dns_port).into_iter().next() else {
-                return Err(format!(
-                    "the configured server {host} has no A or AAAA record"
-                ));
-            };
-            dns::find_zone_at(server, name, opts).await
-        }
-    }
-    .map_err(|e| e.to_string())?;
-    Ok((info.zone, info.primary))
 }
 
 #[cfg(test)]

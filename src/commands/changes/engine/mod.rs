@@ -1,0 +1,291 @@
+//! Reading, planning and changing one domain's `_vlmcs._tcp` RRset on its
+//! primary: the engine behind `plan`, `publish` and `remove`.
+//!
+//! Per domain (RFC 2136 §4 and DESIGN §7):
+//! 1. find the zone and its primary from the SOA, unless a server is
+//!    configured;
+//! 2. read the RRset from the primary;
+//! 3. plan with [`crate::commands::changes::planner`];
+//! 4. send one UPDATE per zone (every domain of it together) whose
+//!    prerequisites are the RRsets exactly as read;
+//! 5. on a prerequisite failure (someone else changed the RRset), go back
+//!    to 2, a bounded number of times;
+//! 6. read back and check the primary serves what was planned.
+//!
+//! Steps 2–6 for one zone are [`zone`]'s; every exchange with DNS goes
+//! through [`Exchange`], so the safety loop is unit-tested without a
+//! server. A failure in one domain never stops the others: every domain
+//! ends with an [`Outcome`].
+
+mod exchange;
+mod outcome;
+#[cfg(test)]
+mod tests;
+mod zone;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::concurrency::in_order;
+use hickory_proto::rr::rdata::SRV;
+use hickory_proto::rr::{Name, RData, Record};
+
+use super::planner::Plan;
+use crate::config::{Config, SrvRecord};
+use crate::dns::{
+    DiscoveryError, DnsOptions, Expected, GssAuth, Resolver, SrvRrset, UpdateRequest,
+};
+pub use exchange::{Dns, Exchange};
+pub use outcome::{Failure, Note, Outcome, ReadProblem, Refusal};
+
+/// How many times a domain is re-read and re-planned after another host
+/// changed its RRset between our read and our update.
+pub const MAX_RETRIES: u32 = 3;
+
+/// What to do with each domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Read and plan a publish; change nothing.
+    Plan { set_ttl: bool },
+    /// Make our records exactly the configured ones.
+    Publish { set_ttl: bool },
+    /// Delete our records (only `host`'s when given).
+    Remove { force: bool, host: Option<Name> },
+}
+
+/// A callback given the domain being worked on.
+pub type DomainHook = Arc<dyn Fn(&Name) + Send + Sync>;
+
+/// Test seams. Production code leaves them empty.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Called after a domain is planned and before its UPDATE is sent.
+    pub before_update: Option<DomainHook>,
+}
+
+/// Where a domain's updates go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub zone: Name,
+    /// The primary's addresses, first the one that answered.
+    pub primary: Vec<SocketAddr>,
+}
+
+/// Everything known about one domain after the run.
+#[derive(Debug, Clone)]
+pub struct DomainOutcome {
+    pub domain: Name,
+    pub target: Option<Target>,
+    /// The plan that was applied, or would be.
+    pub plan: Option<Plan>,
+    pub outcome: Outcome,
+    /// How many times another host's concurrent change forced a re-read.
+    pub retries: u32,
+    /// Why the update counts as applied without a verified reply.
+    pub note: Option<Note>,
+    /// A/AAAA records of KMS hosts inside the zone to add (`--addresses`),
+    /// in zone-file syntax; reported on the zone's first domain.
+    pub addresses: Vec<String>,
+}
+
+impl DomainOutcome {
+    /// A domain nothing is known of yet.
+    fn new(domain: &Name) -> Self {
+        DomainOutcome {
+            domain: domain.clone(),
+            target: None,
+            plan: None,
+            outcome: Outcome::InSync,
+            retries: 0,
+            note: None,
+            addresses: Vec::new(),
+        }
+    }
+}
+
+/// The engine: DNS options, the resolver for discovery, and hooks.
+pub struct Engine {
+    pub opts: DnsOptions,
+    pub resolver: Resolver,
+    pub hooks: Hooks,
+    pub concurrency: usize,
+    /// Also add the configured A/AAAA of KMS hosts whose names lie inside
+    /// a zone being changed (`--addresses`). Addresses are only added, never
+    /// deleted: a host may have others that kmsdns does not know.
+    pub publish_addresses: bool,
+}
+
+impl Engine {
+    /// Runs `mode` over every domain of `config`, results in configuration
+    /// order, exchanging with DNS through [`Dns`].
+    pub async fn run(&self, config: &Config, mode: &Mode) -> Vec<DomainOutcome> {
+        let dns = Dns {
+            opts: &self.opts,
+            resolver: &self.resolver,
+        };
+        self.run_with(&dns, config, mode).await
+    }
+
+    /// [`Engine::run`] over any [`Exchange`]. Zones are found concurrently;
+    /// then the domains of one zone (same primary, same key) are changed by
+    /// one atomic UPDATE, zones concurrently, both with the `concurrency`
+    /// bound.
+    pub async fn run_with(
+        &self,
+        exchange: &impl Exchange,
+        config: &Config,
+        mode: &Mode,
+    ) -> Vec<DomainOutcome> {
+        let bound = self.concurrency.max(1);
+        let targets: Vec<_> = in_order(&config.domains, bound, |domain| {
+            exchange.find_target(domain)
+        })
+        .collect()
+        .await;
+        let (mut outcomes, found) = self.found(config, targets);
+        let results: Vec<Vec<(usize, DomainOutcome)>> =
+            in_order(groups(config, found), bound, |group| {
+                let addresses =
+                    group.first && self.publish_addresses && !matches!(mode, Mode::Remove { .. });
+                let run = zone::ZoneRun {
+                    exchange,
+                    config,
+                    mode,
+                    target: group.target,
+                    hooks: &self.hooks,
+                };
+                async move { run.run(group.members, addresses).await }
+            })
+            .collect()
+            .await;
+        for (index, outcome) in results.into_iter().flatten() {
+            outcomes[index] = outcome;
+        }
+        outcomes
+    }
+
+    /// Every domain's outcome so far (failed where its zone is unknown),
+    /// and the domains whose zone was found.
+    fn found(
+        &self,
+        config: &Config,
+        targets: Vec<Result<Target, DiscoveryError>>,
+    ) -> (Vec<DomainOutcome>, Vec<(usize, Target)>) {
+        let mut outcomes: Vec<DomainOutcome> = config
+            .domains
+            .iter()
+            .map(|domain| DomainOutcome::new(&domain.name))
+            .collect();
+        let mut found = Vec::new();
+        for (index, target) in targets.into_iter().enumerate() {
+            match target {
+                Err(error) => {
+                    outcomes[index].outcome = Outcome::Failed(Failure::Discovery(Arc::new(error)))
+                }
+                Ok(target) => {
+                    say(|| found_line(&config.domains[index].name, &target));
+                    outcomes[index].target = Some(target.clone());
+                    found.push((index, target));
+                }
+            }
+        }
+        (outcomes, found)
+    }
+}
+
+/// A step of the engine, shown with `-v` ([`crate::dns::trace`]).
+fn say(line: impl FnOnce() -> String) {
+    crate::dns::trace::note(line);
+}
+
+/// `-v`: where a domain's updates go.
+fn found_line(domain: &Name, target: &Target) -> String {
+    let primary: Vec<String> = target.primary.iter().map(ToString::to_string).collect();
+    format!(
+        "{domain}: zone {}, primary {}",
+        target.zone,
+        primary.join(" ")
+    )
+}
+
+/// The domains of one zone that go into one UPDATE.
+struct Group {
+    target: Target,
+    members: Vec<usize>,
+    /// The zone's first group: host addresses are handled with it.
+    first: bool,
+}
+
+/// Groups the domains whose zone was found by zone, primary and key
+/// (TSIG key name and GSS-TSIG options), in configuration order.
+fn groups(config: &Config, found: Vec<(usize, Target)>) -> Vec<Group> {
+    let key = |i: usize| -> (Option<Name>, &Option<Box<GssAuth>>) {
+        let domain = &config.domains[i];
+        (domain.key.as_ref().map(|k| k.name.clone()), &domain.gss)
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    // The groups of each (target, key name): thousands of zones must not
+    // cost a scan of every group per domain.
+    let mut groups_of: HashMap<(Target, Option<Name>), Vec<usize>> = HashMap::new();
+    for (index, target) in found {
+        let candidates = groups_of.entry((target.clone(), key(index).0)).or_default();
+        match candidates
+            .iter()
+            .find(|&&at| key(groups[at].members[0]) == key(index))
+        {
+            Some(&at) => groups[at].members.push(index),
+            None => {
+                candidates.push(groups.len());
+                groups.push(Group {
+                    target,
+                    members: vec![index],
+                    first: false,
+                });
+            }
+        }
+    }
+    let mut seen_zones: HashSet<Name> = HashSet::new();
+    for group in &mut groups {
+        group.first = seen_zones.insert(group.target.zone.clone());
+    }
+    groups
+}
+
+fn srv_rdata(record: &SrvRecord) -> SRV {
+    SRV::new(
+        record.priority,
+        record.weight,
+        record.port,
+        record.target.clone(),
+    )
+}
+
+fn srv_record(owner: &Name, ttl: u32, record: &SrvRecord) -> Record {
+    Record::from_rdata(owner.clone(), ttl, RData::SRV(srv_rdata(record)))
+}
+
+/// The UPDATE for a plan: prerequisite = the RRset as read; deletes by
+/// exact RDATA; adds with the plan's TTL.
+pub fn update_request(zone: &Name, owner: &Name, current: &SrvRrset, plan: &Plan) -> UpdateRequest {
+    let expected = if current.records.is_empty() {
+        Expected::Absent
+    } else {
+        Expected::Exactly(current.records.iter().map(srv_rdata).collect())
+    };
+    UpdateRequest {
+        zone: zone.clone(),
+        name: owner.clone(),
+        expected,
+        delete: plan
+            .deletes()
+            .into_iter()
+            .map(|r| srv_record(owner, 0, r))
+            .collect(),
+        add: plan
+            .adds()
+            .into_iter()
+            .map(|r| srv_record(owner, plan.ttl, r))
+            .collect(),
+    }
+}

@@ -1,0 +1,525 @@
+//! The safety rules of DESIGN §7, each against a scripted primary: no
+//! BIND, no network. [`Primary`] is a tiny RFC 2136 server: it keeps one
+//! zone's `_vlmcs._tcp` RRsets, checks each UPDATE's prerequisites
+//! against them (NXRRSET / YXRRSET when they differ), applies it
+//! atomically, and follows a script for what else happens around each
+//! UPDATE (another host's change, a lost reply, a refusal). The BIND
+//! integration tests (`tests/publish.rs`, `tests/faults.rs`) prove the
+//! same against a real server.
+
+// The scripted server answers with `UpdateError`s, large as they are in
+// `dns` (hickory `Name`s as context).
+#![allow(clippy::result_large_err)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Mutex;
+
+use hickory_proto::rr::rdata::SRV;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use super::*;
+use crate::config::{self, Domain};
+use crate::dns::{
+    DiscoveryError, PrerequisiteRcode, ReadError, ReadFailure, UpdateError, UpdateRequest,
+};
+
+const PRIMARY: &str = "192.0.2.53:53";
+
+/// The domain's outcome matches `pattern`, or the test shows it.
+macro_rules! assert_outcome {
+    ($done:expr, $pattern:pat) => {
+        assert!(matches!($done.outcome, $pattern), "{:?}", $done.outcome)
+    };
+}
+
+fn name(text: &str) -> Name {
+    Name::from_ascii(text).unwrap()
+}
+
+fn srv(port: u16, target: &str) -> SrvRecord {
+    SrvRecord {
+        priority: 0,
+        weight: 0,
+        port,
+        target: name(target),
+    }
+}
+
+/// What happens around one UPDATE.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Check the prerequisites, apply, answer NOERROR.
+    Apply,
+    /// Another host adds this record to every RRset just before the
+    /// UPDATE arrives.
+    OtherHostAdds(SrvRecord),
+    /// Applied, but the reply never comes.
+    ReplyLost,
+    /// Neither the UPDATE nor a reply arrives.
+    RequestLost,
+    /// The first copy is applied and its reply lost; the retransmitted copy
+    /// fails its prerequisite.
+    RetransmissionConflicts,
+    /// REFUSED: nothing applied.
+    Refuse,
+}
+
+/// What the engine asked, in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Asked {
+    Read(Name),
+    Update(Vec<UpdateRequest>),
+}
+
+/// A scripted primary for the zone `corp.example.`.
+struct Primary {
+    zone: Name,
+    ttl: u32,
+    rrsets: Mutex<Vec<(Name, Vec<SrvRecord>)>>,
+    /// One step per UPDATE; [`Step::Apply`] once it runs out.
+    script: Mutex<VecDeque<Step>>,
+    asked: Mutex<Vec<Asked>>,
+}
+
+impl Primary {
+    fn new(records: &[SrvRecord], script: &[Step]) -> Self {
+        Primary {
+            zone: name("corp.example."),
+            ttl: 3600,
+            rrsets: Mutex::new(vec![(owner(), records.to_vec())]),
+            script: Mutex::new(script.iter().cloned().collect()),
+            asked: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn server() -> SocketAddr {
+        PRIMARY.parse().unwrap()
+    }
+
+    /// The records the zone now holds at `_vlmcs._tcp.corp.example.`.
+    fn records(&self) -> Vec<SrvRecord> {
+        self.rrset(&owner())
+    }
+
+    fn rrset(&self, owner: &Name) -> Vec<SrvRecord> {
+        let rrsets = self.rrsets.lock().unwrap();
+        rrsets
+            .iter()
+            .find(|(name, _)| name == owner)
+            .map(|(_, records)| records.clone())
+            .unwrap_or_default()
+    }
+
+    fn updates(&self) -> Vec<Vec<UpdateRequest>> {
+        let asked = self.asked.lock().unwrap();
+        asked
+            .iter()
+            .filter_map(|a| match a {
+                Asked::Update(requests) => Some(requests.clone()),
+                Asked::Read(_) => None,
+            })
+            .collect()
+    }
+
+    fn reads(&self) -> usize {
+        let asked = self.asked.lock().unwrap();
+        asked.iter().filter(|a| matches!(a, Asked::Read(_))).count()
+    }
+
+    /// RFC 2136 §3.2: every prerequisite holds, or the rcode that says
+    /// which does not.
+    fn prerequisites(&self, requests: &[UpdateRequest]) -> Result<(), PrerequisiteRcode> {
+        for request in requests {
+            let now: Vec<RData> = self.rrset(&request.name).iter().map(rdata).collect();
+            let holds = |want: &[SRV]| {
+                want.len() == now.len() && want.iter().all(|r| now.contains(&RData::SRV(r.clone())))
+            };
+            match &request.expected {
+                Expected::Absent if !now.is_empty() => return Err(PrerequisiteRcode::YxRrset),
+                Expected::Exactly(want) if !holds(want) => return Err(PrerequisiteRcode::NxRrset),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// RFC 2136 §3.4: deletes by exact RDATA, then adds, all at once.
+    fn apply(&self, requests: &[UpdateRequest]) {
+        let mut rrsets = self.rrsets.lock().unwrap();
+        for request in requests {
+            let at = match rrsets.iter().position(|(n, _)| *n == request.name) {
+                Some(at) => at,
+                None => {
+                    rrsets.push((request.name.clone(), Vec::new()));
+                    rrsets.len() - 1
+                }
+            };
+            let records = &mut rrsets[at].1;
+            for delete in &request.delete {
+                records.retain(|r| rdata(r) != *delete.data());
+            }
+            for add in &request.add {
+                if let RData::SRV(s) = add.data() {
+                    let record = SrvRecord {
+                        priority: s.priority(),
+                        weight: s.weight(),
+                        port: s.port(),
+                        target: s.target().clone(),
+                    };
+                    if !records.contains(&record) {
+                        records.push(record);
+                    }
+                }
+            }
+        }
+    }
+
+    fn other_host_adds(&self, record: &SrvRecord) {
+        let mut rrsets = self.rrsets.lock().unwrap();
+        for (_, records) in rrsets.iter_mut() {
+            records.push(record.clone());
+        }
+    }
+
+    fn conflict(&self, rcode: PrerequisiteRcode, retransmitted: bool) -> UpdateError {
+        UpdateError::PrerequisiteFailed {
+            server: Primary::server(),
+            zone: self.zone.clone(),
+            name: owner(),
+            rcode,
+            retransmitted,
+        }
+    }
+
+    fn timeout(&self) -> UpdateError {
+        UpdateError::Timeout {
+            server: Primary::server(),
+            zone: self.zone.clone(),
+            attempts: 3,
+        }
+    }
+}
+
+fn owner() -> Name {
+    name("_vlmcs._tcp.corp.example.")
+}
+
+fn rdata(record: &SrvRecord) -> RData {
+    RData::SRV(srv_rdata(record))
+}
+
+impl Exchange for Primary {
+    async fn find_target(&self, _domain: &Domain) -> Result<Target, DiscoveryError> {
+        Ok(Target {
+            zone: self.zone.clone(),
+            primary: vec![Primary::server()],
+        })
+    }
+
+    async fn read_srv(&self, _server: SocketAddr, owner: &Name) -> Result<SrvRrset, ReadError> {
+        self.asked.lock().unwrap().push(Asked::Read(owner.clone()));
+        let records = self.rrset(owner);
+        Ok(SrvRrset {
+            ttl: (!records.is_empty()).then_some(self.ttl),
+            records,
+        })
+    }
+
+    async fn read_records(
+        &self,
+        _server: SocketAddr,
+        _name: &Name,
+        _rtype: RecordType,
+    ) -> Result<Vec<Record>, ReadFailure> {
+        Ok(Vec::new())
+    }
+
+    async fn send(
+        &self,
+        _server: SocketAddr,
+        requests: &[UpdateRequest],
+        _domain: &Domain,
+    ) -> Result<(), UpdateError> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(Asked::Update(requests.to_vec()));
+        let step = self.script.lock().unwrap().pop_front();
+        let checked_and_applied = || {
+            self.prerequisites(requests)
+                .map(|()| self.apply(requests))
+                .map_err(|rcode| self.conflict(rcode, false))
+        };
+        match step.unwrap_or(Step::Apply) {
+            Step::Apply => checked_and_applied(),
+            Step::OtherHostAdds(record) => {
+                self.other_host_adds(&record);
+                checked_and_applied()
+            }
+            Step::ReplyLost => checked_and_applied().and(Err(self.timeout())),
+            Step::RequestLost => Err(self.timeout()),
+            Step::RetransmissionConflicts => {
+                checked_and_applied()?;
+                let rcode = self.prerequisites(requests).err();
+                Err(self.conflict(rcode.unwrap_or(PrerequisiteRcode::NxRrset), true))
+            }
+            Step::Refuse => Err(UpdateError::Refused {
+                server: Primary::server(),
+                zone: self.zone.clone(),
+                name: owner(),
+                signed: false,
+                key: None,
+            }),
+        }
+    }
+}
+
+/// kms1 and kms2 are ours; kms9 belongs to someone else.
+fn config() -> Config {
+    config::parse(
+        r#"
+publish-list = ["corp.example"]
+
+[[host]]
+name = "kms1.corp.example"
+
+[[host]]
+name = "kms2.corp.example"
+"#,
+        Path::new("/nonexistent/kmsdns.toml"),
+    )
+    .unwrap()
+}
+
+fn ours() -> Vec<SrvRecord> {
+    config().domains[0].records.clone()
+}
+
+fn foreign() -> SrvRecord {
+    srv(1688, "kms9.corp.example.")
+}
+
+fn engine() -> Engine {
+    let opts = DnsOptions::default();
+    Engine {
+        opts,
+        resolver: Resolver::with_nameserver(Primary::server(), &opts),
+        hooks: Hooks::default(),
+        concurrency: 1,
+        publish_addresses: false,
+    }
+}
+
+const PUBLISH: Mode = Mode::Publish { set_ttl: false };
+
+fn remove(force: bool) -> Mode {
+    Mode::Remove { force, host: None }
+}
+
+/// Runs `mode` against `primary` and returns the one domain's outcome.
+fn run(primary: &Primary, mode: &Mode) -> DomainOutcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut outcomes = runtime.block_on(engine().run_with(primary, &config(), mode));
+    assert_eq!(outcomes.len(), 1);
+    outcomes.remove(0)
+}
+
+fn sorted(mut records: Vec<SrvRecord>) -> Vec<String> {
+    let mut keys: Vec<String> = records
+        .drain(..)
+        .map(|r| crate::dns::record_key(&r))
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Rule: a concurrent change is detected by the prerequisite (NXRRSET on
+/// an RRset that had records), re-read and retried, never overwritten.
+#[test]
+fn a_failed_prerequisite_on_a_changed_rrset_is_reread_and_retried() {
+    let other = srv(1688, "kms8.corp.example.");
+    let primary = Primary::new(&[foreign()], &[Step::OtherHostAdds(other.clone())]);
+    let done = run(&primary, &PUBLISH);
+    assert_outcome!(done, Outcome::Applied);
+    assert_eq!(done.retries, 1);
+    let updates = primary.updates();
+    assert_eq!(updates.len(), 2, "one retry");
+    // The retry's prerequisite is the RRset as re-read: the other host's
+    // record included.
+    let Expected::Exactly(expected) = &updates[1][0].expected else {
+        panic!("{:?}", updates[1][0].expected);
+    };
+    assert!(expected.contains(&srv_rdata(&other)));
+    let mut want = ours();
+    want.extend([foreign(), other]);
+    assert_eq!(sorted(primary.records()), sorted(want));
+}
+
+/// The same when the RRset did not exist: YXRRSET, re-read, retried.
+#[test]
+fn a_failed_prerequisite_on_an_absent_rrset_is_reread_and_retried() {
+    let other = srv(1688, "kms8.corp.example.");
+    let primary = Primary::new(&[], &[Step::OtherHostAdds(other.clone())]);
+    let done = run(&primary, &PUBLISH);
+    assert_outcome!(done, Outcome::Applied);
+    assert_eq!(done.retries, 1);
+    let updates = primary.updates();
+    assert_eq!(updates[0][0].expected, Expected::Absent);
+    assert!(matches!(updates[1][0].expected, Expected::Exactly(_)));
+    let mut want = ours();
+    want.push(other);
+    assert_eq!(sorted(primary.records()), sorted(want));
+}
+
+/// The loop is bounded: MAX_RETRIES re-reads, then a failure that says
+/// the records kept changing, and the other hosts' records all survive.
+#[test]
+fn retries_are_bounded_by_max_retries() {
+    let script: Vec<Step> = (0..10)
+        .map(|n| Step::OtherHostAdds(srv(2000 + n, "kms8.corp.example.")))
+        .collect();
+    let primary = Primary::new(&[foreign()], &script);
+    let done = run(&primary, &PUBLISH);
+    let attempts = MAX_RETRIES + 1;
+    assert!(
+        matches!(
+            &done.outcome,
+            Outcome::Failed(Failure::KeptChanging { attempts: a, .. }) if *a == attempts
+        ),
+        "{:?}",
+        done.outcome
+    );
+    assert_eq!(primary.updates().len(), attempts as usize);
+    assert_eq!(done.retries, MAX_RETRIES);
+    assert!(ours().iter().all(|r| !primary.records().contains(r)));
+    assert_eq!(primary.records().len(), 1 + attempts as usize);
+}
+
+/// Rule: an UPDATE whose reply is lost may have been applied: the RRset
+/// is read back, and it counts as applied because the primary serves it.
+#[test]
+fn a_lost_reply_is_read_back_and_the_change_found() {
+    let primary = Primary::new(&[foreign()], &[Step::ReplyLost]);
+    let done = run(&primary, &PUBLISH);
+    assert_outcome!(done, Outcome::Applied);
+    assert_eq!(done.note, Some(Note::ReplyLost));
+    assert_eq!(primary.updates().len(), 1, "not sent again");
+    assert_eq!(primary.reads(), 2, "read, then read back");
+}
+
+/// When the read-back shows the change was not made, the failure is
+/// reported as what it was (a timeout), and nothing is sent again.
+#[test]
+fn a_lost_request_is_read_back_and_reported_failed() {
+    let primary = Primary::new(&[foreign()], &[Step::RequestLost]);
+    let done = run(&primary, &PUBLISH);
+    match &done.outcome {
+        Outcome::Failed(failure @ Failure::Update { error, .. }) => {
+            assert!(matches!(**error, UpdateError::Timeout { .. }));
+            assert!(failure.hint().unwrap().contains("reachable"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(done.note, None);
+    assert_eq!(primary.updates().len(), 1);
+    assert_eq!(primary.reads(), 2, "read, then read back");
+    assert_eq!(primary.records(), [foreign()], "the zone as it was");
+}
+
+/// A retransmitted copy that fails its prerequisite because the first
+/// copy was applied: the re-read finds nothing left to do, and the change
+/// is reported applied once, not as another host's.
+#[test]
+fn a_retransmission_that_finds_its_own_change_is_applied_once() {
+    let primary = Primary::new(&[foreign()], &[Step::RetransmissionConflicts]);
+    let done = run(&primary, &PUBLISH);
+    assert_outcome!(done, Outcome::Applied);
+    assert_eq!(done.note, Some(Note::RetransmissionFoundItDone));
+    assert_eq!(done.retries, 0, "no other host was involved");
+    assert_eq!(primary.updates().len(), 1);
+}
+
+/// Rule: only our records change. Another host's record is in no delete
+/// (neither by publish nor by remove) and survives both.
+#[test]
+fn a_foreign_record_is_never_touched() {
+    let stale = srv(11688, "kms1.corp.example.");
+    let primary = Primary::new(&[foreign(), stale.clone()], &[]);
+    let done = run(&primary, &PUBLISH);
+    assert_outcome!(done, Outcome::Applied);
+    let deleted: Vec<RData> = primary.updates()[0][0]
+        .delete
+        .iter()
+        .map(|r| r.data().clone())
+        .collect();
+    assert_eq!(deleted, [rdata(&stale)], "only our stale record");
+    assert!(primary.records().contains(&foreign()));
+
+    let done = run(&primary, &remove(false));
+    assert_outcome!(done, Outcome::Applied);
+    let removal = &primary.updates()[1][0];
+    assert!(removal
+        .delete
+        .iter()
+        .all(|r| *r.data() != rdata(&foreign())));
+    assert_eq!(removal.delete.len(), ours().len());
+    assert_eq!(primary.records(), [foreign()]);
+}
+
+/// Rule: removing the last KMS record of a domain is refused without
+/// --force (every client there would fail to activate); nothing is sent.
+#[test]
+fn removing_the_last_record_is_braked() {
+    let primary = Primary::new(&ours(), &[]);
+    let done = run(&primary, &remove(false));
+    match &done.outcome {
+        Outcome::Refused(refusal @ Refusal::LastRecord { domain }) => {
+            assert_eq!(*domain, name("corp.example."));
+            assert!(refusal.to_string().contains("0x8007251D"));
+            assert!(refusal.hint().contains("--force"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(primary.updates().is_empty(), "nothing sent");
+    assert_eq!(sorted(primary.records()), sorted(ours()));
+
+    let done = run(&primary, &remove(true));
+    assert_outcome!(done, Outcome::Applied);
+    assert!(primary.records().is_empty());
+}
+
+/// A refused UPDATE applied nothing (RFC 2136 §3.8): it is reported as
+/// refused, with what to configure, and neither retried nor read back.
+#[test]
+fn a_refused_update_is_reported_and_not_retried() {
+    let primary = Primary::new(&[foreign()], &[Step::Refuse]);
+    let done = run(&primary, &PUBLISH);
+    match &done.outcome {
+        Outcome::Failed(failure @ Failure::Update { error, .. }) => {
+            assert!(matches!(**error, UpdateError::Refused { .. }));
+            assert!(failure.to_string().contains("refused"), "{failure}");
+            assert!(failure.hint().unwrap().contains("TSIG key"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(done.retries, 0);
+    assert_eq!(primary.updates().len(), 1, "not retried");
+    assert_eq!(primary.reads(), 1, "not read back");
+    assert_eq!(primary.records(), [foreign()]);
+}
+
+/// `plan` reads and plans, and sends nothing.
+#[test]
+fn plan_sends_nothing() {
+    let primary = Primary::new(&[foreign()], &[]);
+    let done = run(&primary, &Mode::Plan { set_ttl: false });
+    assert_outcome!(done, Outcome::Pending);
+    assert!(primary.updates().is_empty());
+    let done = run(&Primary::new(&ours(), &[]), &PUBLISH);
+    assert_outcome!(done, Outcome::InSync);
+}

@@ -1,0 +1,212 @@
+//! What `check` reads from the network for one domain: the SRV RRset
+//! through the resolver and at the zone's primary (or the configured
+//! server, or another authoritative server standing in), and every
+//! target's A and AAAA with its CNAME chain.
+
+use std::net::SocketAddr;
+
+use futures_util::future::join_all;
+use hickory_proto::rr::{Name, RData};
+
+use super::judge::{DomainObservation, Rrset, RrsetRead, TargetAddresses, TargetLookup};
+use crate::config::{srv_owner, Domain};
+use crate::dns::{self, Addresses, DnsOptions, Resolver};
+
+/// Everything read for one domain, and the zone found for it.
+pub(super) async fn observe(
+    domain: &Name,
+    configured: Option<&Domain>,
+    resolver: &Resolver,
+    nameserver: Option<SocketAddr>,
+    opts: &DnsOptions,
+) -> (Option<Name>, DomainObservation) {
+    let owner = srv_owner(domain);
+    let (through_resolver, (zone, authoritative, primary_unread)) = tokio::join!(
+        resolver_read(&owner, resolver, nameserver),
+        authoritative_read(&owner, configured, resolver, opts)
+    );
+    let mut names: Vec<Name> = Vec::new();
+    for read in [&through_resolver, &authoritative] {
+        if let Ok(rrset) = &read.result {
+            for record in &rrset.records {
+                if !record.target.is_root() && !names.contains(&record.target) {
+                    names.push(record.target.clone());
+                }
+            }
+        }
+    }
+    let targets = join_all(names.into_iter().map(|target| async move {
+        let result = resolver
+            .addresses(&target)
+            .await
+            .map(|found| TargetAddresses {
+                addresses: found.ips(),
+                canonical: canonical(&target, &found),
+            })
+            .map_err(|e| e.to_string());
+        TargetLookup { target, result }
+    }))
+    .await;
+    let observation = DomainObservation {
+        domain: domain.clone(),
+        resolver: through_resolver,
+        authoritative,
+        primary_unread,
+        targets,
+    };
+    (zone, observation)
+}
+
+/// The name at the end of the CNAME chain from `target`, if it is an alias.
+fn canonical(target: &Name, found: &Addresses) -> Option<Name> {
+    let aliases: Vec<_> = found
+        .ipv4
+        .aliases
+        .iter()
+        .chain(&found.ipv6.aliases)
+        .collect();
+    let mut current = target.clone();
+    // Each step follows one CNAME, so a loop ends after as many steps.
+    for _ in 0..aliases.len() {
+        let next = aliases.iter().find_map(|record| match record.data() {
+            RData::CNAME(cname) if *record.name() == current => Some(cname.0.clone()),
+            _ => None,
+        });
+        match next {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    (current != *target).then_some(current)
+}
+
+/// The SRV RRset as a client's resolver answers it.
+async fn resolver_read(
+    owner: &Name,
+    resolver: &Resolver,
+    nameserver: Option<SocketAddr>,
+) -> RrsetRead {
+    let result = resolver.srv(owner).await.map_err(|e| e.to_string());
+    RrsetRead {
+        source: resolver.via().to_string(),
+        server: nameserver.map(|s| s.to_string()),
+        result,
+    }
+}
+
+/// Reads `owner` at `server`, one of `name`'s addresses.
+async fn read_at(name: &Name, server: SocketAddr, owner: &Name, opts: &DnsOptions) -> RrsetRead {
+    RrsetRead {
+        source: format!("{name} ({server})"),
+        server: Some(server.to_string()),
+        result: dns::read_srv(server, owner, opts)
+            .await
+            .map_err(|e| e.reason.to_string()),
+    }
+}
+
+/// The zone's answer: the configured server, else the primary (SOA MNAME)
+/// at each of its addresses, else the first other NS server that answers.
+/// Returns the zone, the read, and why the primary was not the one read.
+async fn authoritative_read(
+    owner: &Name,
+    configured: Option<&Domain>,
+    resolver: &Resolver,
+    opts: &DnsOptions,
+) -> (Option<Name>, RrsetRead, Option<String>) {
+    if let Some(spec) = configured.and_then(|d| d.server.as_ref()) {
+        let server = match dns::server_address(spec, resolver, opts).await {
+            Ok(server) => server,
+            Err(error) => {
+                return (
+                    None,
+                    RrsetRead {
+                        source: format!("the configured server {spec}"),
+                        server: None,
+                        result: Err(error.to_string()),
+                    },
+                    None,
+                )
+            }
+        };
+        let zone = dns::find_zone_at(server, owner, opts)
+            .await
+            .ok()
+            .map(|z| z.zone);
+        let read = RrsetRead {
+            source: format!("the configured server {server}"),
+            server: Some(server.to_string()),
+            result: dns::read_srv(server, owner, opts)
+                .await
+                .map_err(|e| e.reason.to_string()),
+        };
+        return (zone, read, None);
+    }
+
+    let soa = match dns::find_zone_soa(owner, resolver).await {
+        Ok(soa) => soa,
+        Err(e) => {
+            return (
+                None,
+                RrsetRead {
+                    source: "the zone's servers".into(),
+                    server: None,
+                    result: Err(e.to_string()),
+                },
+                None,
+            )
+        }
+    };
+    let zone = Some(soa.zone.clone());
+
+    // RFC 2136 §4: the primary is the SOA MNAME.
+    let unread = |result: Result<Rrset, String>| RrsetRead {
+        source: format!("the primary {}", soa.mname),
+        server: None,
+        result,
+    };
+    let failure = match resolver.addresses(&soa.mname).await {
+        Ok(found) => {
+            let mut failure = unread(Err(format!(
+                "the primary {} (SOA MNAME of {}) has no A or AAAA record",
+                soa.mname, soa.zone
+            )));
+            for (n, server) in found.socket_addrs(opts.dns_port).into_iter().enumerate() {
+                let read = read_at(&soa.mname, server, owner, opts).await;
+                if read.result.is_ok() {
+                    return (zone, read, None);
+                }
+                if n == 0 {
+                    failure = read;
+                }
+            }
+            failure
+        }
+        Err(e) => unread(Err(format!(
+            "cannot find the address of the primary {}: {e}",
+            soa.mname
+        ))),
+    };
+    let why = match &failure.result {
+        Err(e) => format!("{}: {e}", failure.source),
+        Ok(_) => failure.source.clone(),
+    };
+
+    // A hidden or unreachable primary: another server of the NS set, in
+    // name order (the NS answer's order rotates).
+    if let Ok(mut servers) = dns::authoritative_servers(&soa.zone, resolver, opts).await {
+        servers.sort_by_key(|s| s.name.to_lowercase());
+        for server in servers.iter().filter(|s| s.name != soa.mname) {
+            let Ok(addresses) = &server.addresses else {
+                continue;
+            };
+            for address in addresses {
+                let read = read_at(&server.name, *address, owner, opts).await;
+                if read.result.is_ok() {
+                    return (zone, read, Some(why));
+                }
+            }
+        }
+    }
+    (zone, failure, None)
+}

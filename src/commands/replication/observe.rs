@@ -1,0 +1,61 @@
+//! What `replication` reads from the network for one zone: its servers
+//! and, at each, the serial and the `_vlmcs._tcp` RRsets, polled with
+//! `--wait` ([`crate::dns::convergence::watch`]).
+
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::Name;
+
+use super::judge::{self, ZoneObservation, ZoneVerdict};
+use crate::config::srv_owner;
+use crate::dns::{convergence, DnsOptions, Resolver, ZoneSoa};
+use crate::report::{Finding, FindingId, Severity};
+
+/// One zone to check and the publish-list domains it holds.
+pub(super) struct ZoneWork {
+    pub soa: ZoneSoa,
+    pub domains: Vec<Name>,
+}
+
+/// A zone's outcome.
+pub(super) struct ZoneOutcome {
+    pub observation: ZoneObservation,
+    pub verdict: ZoneVerdict,
+    pub domains: Vec<Name>,
+    pub polls: u32,
+    pub elapsed: Duration,
+    pub discovery: Vec<Finding>,
+}
+
+/// Finds the servers of one zone and polls them
+/// ([`crate::dns::convergence::watch`]), then judges the last poll.
+pub(super) async fn zone(
+    work: ZoneWork,
+    resolver: &Resolver,
+    opts: &DnsOptions,
+    deadline: Option<Instant>,
+) -> ZoneOutcome {
+    let soa = &work.soa;
+    let owners: Vec<Name> = work.domains.iter().map(srv_owner).collect();
+    let watched = convergence::watch(soa, &owners, resolver, opts, deadline).await;
+    let mut discovery = Vec::new();
+    if let Some(error) = watched.ns_error {
+        let name = soa.zone.to_ascii();
+        discovery.push(
+            Finding::new(
+                FindingId::DnsReadFailed,
+                Severity::Critical,
+                format!("the NS set of {name} is unknown: {error}; only the primary is compared"),
+            )
+            .domain(&name),
+        );
+    }
+    ZoneOutcome {
+        verdict: judge::evaluate(&watched.observation),
+        observation: watched.observation,
+        domains: work.domains,
+        polls: watched.polls,
+        elapsed: watched.elapsed,
+        discovery,
+    }
+}

@@ -1,0 +1,540 @@
+//! Has every authoritative server of a zone caught up with the primary?
+//! The one observation and comparison behind `replication` (and its
+//! `--wait`) and `publish --wait-replication`.
+//!
+//! - The servers: the primary named by the SOA MNAME (RFC 2136 §4), which
+//!   may be hidden (not in the NS set), then every NS name (RFC 1034
+//!   §4.2.1) at each of its A and AAAA.
+//! - At each address, RD clear and AA required: the zone's SOA serial and
+//!   each `_vlmcs._tcp` RRset asked about.
+//! - The reference is the primary, or, when it cannot be read, the server
+//!   with the newest serial; serials compare in RFC 1982 arithmetic
+//!   ([`super::serial`]). The zone has converged when every server a
+//!   client may ask serves the reference's serial and RRsets.
+//! - [`watch`] reads and compares until the zone has converged or a
+//!   deadline passes, and tells for how long each server was seen behind.
+//!
+//! What a difference *means* (findings, severities, hints) is each
+//! command's business; this module only observes and compares.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use hickory_proto::rr::Name;
+use serde::Serialize;
+
+use super::query::{QueryError, ReplyError};
+use super::resolver::Resolver;
+use super::serial;
+use super::srv::read_srv;
+use super::zone::{authoritative_servers, read_serial, SerialError, ZoneSoa};
+use super::DnsOptions;
+
+/// Time between two polls of [`watch`].
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The zone's SOA timers, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoaTimers {
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+}
+
+/// One `_vlmcs._tcp` RRset read at one server: its records as keys
+/// (`priority weight port target.`, see [`super::srv::record_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRead {
+    pub owner: Name,
+    pub result: Result<BTreeSet<String>, String>,
+}
+
+/// What one server address said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerRead {
+    /// The NS name exists but has no A or AAAA record (lame delegation).
+    NoAddress,
+    /// The NS name's addresses could not be looked up.
+    AddressUnknown(String),
+    /// No reply, every attempt.
+    Timeout(String),
+    /// Connection refused: nothing listens there.
+    Refused(String),
+    /// Another network error.
+    Unreachable(String),
+    /// A reply that does not serve the zone.
+    Lame(String),
+    /// The zone's SOA serial and each RRset.
+    Answered { serial: u32, rrsets: Vec<OwnerRead> },
+}
+
+/// One server address and what it said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerObservation {
+    pub name: Name,
+    pub address: Option<SocketAddr>,
+    /// This is the SOA MNAME.
+    pub primary: bool,
+    /// The name is in the NS set.
+    pub in_ns_set: bool,
+    pub read: ServerRead,
+    /// How long polls have seen it behind the reference without a break
+    /// (zero on the first poll that sees it behind; `None` otherwise).
+    pub behind_for: Option<Duration>,
+}
+
+impl ServerObservation {
+    /// `ns2.corp.example. (192.0.2.2:53)`, or the name alone.
+    pub fn label(&self) -> String {
+        match self.address {
+            Some(address) => format!("{} ({address})", self.name),
+            None => self.name.to_string(),
+        }
+    }
+
+    /// The serial and RRsets of a server that answered for the zone.
+    pub fn answered(&self) -> Option<(u32, &[OwnerRead])> {
+        match &self.read {
+            ServerRead::Answered { serial, rrsets } => Some((*serial, rrsets)),
+            _ => None,
+        }
+    }
+
+    /// A primary outside the NS set: no client asks it.
+    pub fn hidden_primary(&self) -> bool {
+        self.primary && !self.in_ns_set
+    }
+}
+
+/// Everything read for one zone in one poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneObservation {
+    pub zone: Name,
+    /// The primary (SOA MNAME).
+    pub mname: Name,
+    pub timers: SoaTimers,
+    /// Every server address, the primary first.
+    pub servers: Vec<ServerObservation>,
+}
+
+/// How one server address compares with the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerState {
+    /// The server the others are compared with.
+    Reference,
+    /// Same serial, same RRsets.
+    InSync,
+    /// An older serial (RFC 1982): it has not transferred the last changes.
+    Behind,
+    /// A newer serial than the reference, or one RFC 1982 cannot order: it
+    /// will not transfer from the primary.
+    Ahead,
+    /// Same serial but other `_vlmcs._tcp` records (or an RRset that could
+    /// not be read).
+    Differs,
+    /// No reply within the timeout.
+    Timeout,
+    /// Connection refused (TCP RST, ICMP port unreachable): nothing
+    /// listens there.
+    Refused,
+    /// Another network error (no route, …).
+    Unreachable,
+    /// Replies, but not authoritatively for the zone (REFUSED, SERVFAIL, no
+    /// AA, another zone's SOA).
+    Lame,
+    /// The NS name has no A or AAAA record, or its lookup failed.
+    NoAddress,
+}
+
+impl ServerState {
+    /// The state as in JSON.
+    pub fn word(self) -> &'static str {
+        match self {
+            ServerState::Reference => "reference",
+            ServerState::InSync => "in-sync",
+            ServerState::Behind => "behind",
+            ServerState::Ahead => "ahead",
+            ServerState::Differs => "differs",
+            ServerState::Timeout => "timeout",
+            ServerState::Refused => "refused",
+            ServerState::Unreachable => "unreachable",
+            ServerState::Lame => "lame",
+            ServerState::NoAddress => "no-address",
+        }
+    }
+
+    /// Serves what the reference serves.
+    pub fn caught_up(self) -> bool {
+        matches!(self, ServerState::Reference | ServerState::InSync)
+    }
+}
+
+/// How one RRset of one server compares with the reference's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerComparison {
+    pub owner: Name,
+    pub records: Vec<String>,
+    pub missing: Vec<String>,
+    pub extra: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl OwnerComparison {
+    /// Unknown, or other records than the reference's.
+    pub fn differs(&self) -> bool {
+        self.error.is_some() || !self.missing.is_empty() || !self.extra.is_empty()
+    }
+}
+
+/// One server against the reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerComparison {
+    pub state: ServerState,
+    pub serial: Option<u32>,
+    /// Serial increments behind the reference.
+    pub behind: Option<u32>,
+    pub rrsets: Vec<OwnerComparison>,
+    pub error: Option<String>,
+}
+
+/// A zone's servers against the reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    /// Index in `servers` of the server compared with, if any answered.
+    pub reference: Option<usize>,
+    /// One per observed server, in the same order.
+    pub servers: Vec<ServerComparison>,
+    /// Every server a client may ask serves the reference's serial and
+    /// RRsets.
+    pub converged: bool,
+}
+
+/// Compares every server of the zone with the reference: the primary, or,
+/// when it cannot be read, the server with the newest serial.
+pub fn compare(zone: &ZoneObservation) -> Comparison {
+    let reference = zone
+        .servers
+        .iter()
+        .position(|s| s.primary && s.answered().is_some())
+        .or_else(|| newest(zone));
+    let any_authoritative = zone.servers.iter().any(|s| s.answered().is_some());
+    let mut converged = reference.is_some() && any_authoritative;
+    let mut servers = Vec::new();
+    for (index, server) in zone.servers.iter().enumerate() {
+        let compared = compare_server(zone, server, reference.unwrap_or(index), index);
+        // Clients never ask a hidden primary: the zone has converged when
+        // every server they may ask serves the reference. A hidden primary
+        // that answers must still agree.
+        let counts = !server.hidden_primary() || server.answered().is_some();
+        if counts && !compared.state.caught_up() {
+            converged = false;
+        }
+        servers.push(compared);
+    }
+    Comparison {
+        reference,
+        servers,
+        converged,
+    }
+}
+
+/// One server against the server at `reference` (itself when none).
+fn compare_server(
+    zone: &ZoneObservation,
+    server: &ServerObservation,
+    reference: usize,
+    index: usize,
+) -> ServerComparison {
+    let unread = |state: ServerState, error: Option<&String>| ServerComparison {
+        state,
+        serial: None,
+        behind: None,
+        rrsets: Vec::new(),
+        error: error.cloned(),
+    };
+    let (serial, rrsets) = match &server.read {
+        ServerRead::NoAddress => return unread(ServerState::NoAddress, None),
+        ServerRead::AddressUnknown(e) => return unread(ServerState::NoAddress, Some(e)),
+        ServerRead::Timeout(e) => return unread(ServerState::Timeout, Some(e)),
+        ServerRead::Refused(e) => return unread(ServerState::Refused, Some(e)),
+        ServerRead::Unreachable(e) => return unread(ServerState::Unreachable, Some(e)),
+        ServerRead::Lame(e) => return unread(ServerState::Lame, Some(e)),
+        ServerRead::Answered { serial, rrsets } => (*serial, rrsets.as_slice()),
+    };
+    let (reference_serial, reference_rrsets) = zone.servers[reference]
+        .answered()
+        .unwrap_or((serial, rrsets));
+    let rrsets = compare_rrsets(rrsets, reference_rrsets);
+    let mut behind = None;
+    let state = if index == reference {
+        ServerState::Reference
+    } else {
+        match serial::compare(serial, reference_serial) {
+            Some(std::cmp::Ordering::Equal) if rrsets.iter().any(OwnerComparison::differs) => {
+                ServerState::Differs
+            }
+            Some(std::cmp::Ordering::Equal) => ServerState::InSync,
+            Some(std::cmp::Ordering::Less) => {
+                behind = serial::behind_by(serial, reference_serial);
+                ServerState::Behind
+            }
+            _ => ServerState::Ahead,
+        }
+    };
+    ServerComparison {
+        state,
+        serial: Some(serial),
+        behind,
+        rrsets,
+        error: None,
+    }
+}
+
+/// The answering server with the newest serial (RFC 1982), first found
+/// on ties and on pairs RFC 1982 cannot order.
+fn newest(zone: &ZoneObservation) -> Option<usize> {
+    let mut best: Option<(usize, u32)> = None;
+    for (index, server) in zone.servers.iter().enumerate() {
+        if let Some((serial, _)) = server.answered() {
+            match best {
+                Some((_, current))
+                    if serial::compare(serial, current) != Some(std::cmp::Ordering::Greater) => {}
+                _ => best = Some((index, serial)),
+            }
+        }
+    }
+    best.map(|(index, _)| index)
+}
+
+/// Each owner's RRset against the reference's.
+fn compare_rrsets(rrsets: &[OwnerRead], reference: &[OwnerRead]) -> Vec<OwnerComparison> {
+    rrsets
+        .iter()
+        .map(|read| {
+            let want = reference
+                .iter()
+                .find(|r| r.owner == read.owner)
+                .and_then(|r| r.result.as_ref().ok());
+            let mut comparison = OwnerComparison {
+                owner: read.owner.clone(),
+                records: Vec::new(),
+                missing: Vec::new(),
+                extra: Vec::new(),
+                error: None,
+            };
+            match (&read.result, want) {
+                (Ok(got), Some(want)) => {
+                    comparison.records = got.iter().cloned().collect();
+                    comparison.missing = want.difference(got).cloned().collect();
+                    comparison.extra = got.difference(want).cloned().collect();
+                }
+                // Nothing to compare with: the reference's read failed.
+                (Ok(got), None) => comparison.records = got.iter().cloned().collect(),
+                (Err(error), _) => comparison.error = Some(error.clone()),
+            }
+            comparison
+        })
+        .collect()
+}
+
+/// One address (or an addressless NS name) to read each poll.
+#[derive(Debug, Clone)]
+struct Server {
+    name: Name,
+    address: Result<SocketAddr, ServerRead>,
+    primary: bool,
+    in_ns_set: bool,
+}
+
+/// The last poll of [`watch`].
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub observation: ZoneObservation,
+    pub comparison: Comparison,
+    /// How many times the servers were read.
+    pub polls: u32,
+    /// From the first read to the last.
+    pub elapsed: Duration,
+    /// Why the NS set is unknown, if it is: then only the primary was read.
+    pub ns_error: Option<String>,
+}
+
+/// Reads every server of `soa`'s zone (the primary, then the NS set) and
+/// compares them ([`compare`]); with a `deadline`, again every
+/// [`POLL_INTERVAL`] until the zone has converged or the deadline has
+/// passed.
+pub async fn watch(
+    soa: &ZoneSoa,
+    owners: &[Name],
+    resolver: &Resolver,
+    opts: &DnsOptions,
+    deadline: Option<Instant>,
+) -> Watched {
+    let (servers, ns_error) = servers(soa, resolver, opts).await;
+    let timers = SoaTimers {
+        refresh: soa.refresh,
+        retry: soa.retry,
+        expire: soa.expire,
+    };
+    let started = Instant::now();
+    let mut polls = 0;
+    // When each server was first seen behind, over consecutive polls.
+    let mut behind_since: HashMap<usize, Instant> = HashMap::new();
+    loop {
+        polls += 1;
+        let poll_started = Instant::now();
+        let reads = join_all(
+            servers
+                .iter()
+                .map(|server| read(server, &soa.zone, owners, opts)),
+        )
+        .await;
+        let observation = ZoneObservation {
+            zone: soa.zone.clone(),
+            mname: soa.mname.clone(),
+            timers,
+            servers: servers
+                .iter()
+                .zip(reads)
+                .enumerate()
+                .map(|(index, (server, read))| ServerObservation {
+                    name: server.name.clone(),
+                    address: server.address.as_ref().ok().copied(),
+                    primary: server.primary,
+                    in_ns_set: server.in_ns_set,
+                    read,
+                    behind_for: behind_since
+                        .get(&index)
+                        .map(|since| poll_started.saturating_duration_since(*since)),
+                })
+                .collect(),
+        };
+        let comparison = compare(&observation);
+        for (index, server) in comparison.servers.iter().enumerate() {
+            if server.state == ServerState::Behind {
+                behind_since.entry(index).or_insert(poll_started);
+            } else {
+                behind_since.remove(&index);
+            }
+        }
+        let now = Instant::now();
+        let Some(deadline) = deadline.filter(|d| !comparison.converged && now < *d) else {
+            return Watched {
+                observation,
+                comparison,
+                polls,
+                elapsed: started.elapsed(),
+                ns_error,
+            };
+        };
+        tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
+    }
+}
+
+/// The primary (SOA MNAME) first, then every other NS name, each at all
+/// its addresses; and why the NS set is unknown, if it is.
+async fn servers(
+    soa: &ZoneSoa,
+    resolver: &Resolver,
+    opts: &DnsOptions,
+) -> (Vec<Server>, Option<String>) {
+    let (found, ns_error) = match authoritative_servers(&soa.zone, resolver, opts).await {
+        Ok(found) => (found, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    // With the NS set unknown, the primary cannot be called hidden.
+    let in_ns_set = ns_error.is_some() || found.iter().any(|s| s.name == soa.mname);
+    let primary_addresses = match found.iter().find(|s| s.name == soa.mname) {
+        Some(server) => server.addresses.clone(),
+        None => resolver
+            .addresses(&soa.mname)
+            .await
+            .map(|addresses| addresses.socket_addrs(opts.dns_port)),
+    };
+    let mut servers = Vec::new();
+    let mut add = |name: &Name, addresses: Result<Vec<SocketAddr>, String>, primary, in_ns_set| {
+        let list = match addresses {
+            Ok(list) if list.is_empty() => vec![Err(ServerRead::NoAddress)],
+            Ok(list) => list.into_iter().map(Ok).collect(),
+            Err(error) => vec![Err(ServerRead::AddressUnknown(error))],
+        };
+        for address in list {
+            servers.push(Server {
+                name: name.clone(),
+                address,
+                primary,
+                in_ns_set,
+            });
+        }
+    };
+    add(
+        &soa.mname,
+        primary_addresses.map_err(|e| e.to_string()),
+        true,
+        in_ns_set,
+    );
+    // The NS answer's order rotates; a stable one reads better.
+    let mut others: Vec<_> = found.iter().filter(|s| s.name != soa.mname).collect();
+    others.sort_by_key(|s| s.name.to_lowercase());
+    for server in others {
+        add(
+            &server.name,
+            server.addresses.clone().map_err(|e| e.to_string()),
+            false,
+            true,
+        );
+    }
+    (servers, ns_error)
+}
+
+/// One server address: the zone's SOA serial, then each RRset.
+async fn read(server: &Server, zone: &Name, owners: &[Name], opts: &DnsOptions) -> ServerRead {
+    let address = match &server.address {
+        Ok(address) => *address,
+        Err(read) => return read.clone(),
+    };
+    let serial = match read_serial(address, zone, opts).await {
+        Ok(serial) => serial,
+        Err(error) => return unanswered(error, zone),
+    };
+    let rrsets = join_all(owners.iter().map(|owner| async move {
+        OwnerRead {
+            owner: owner.clone(),
+            result: read_srv(address, owner, opts)
+                .await
+                .map(|rrset| rrset.keys())
+                .map_err(|e| e.reason.to_string()),
+        }
+    }))
+    .await;
+    ServerRead::Answered { serial, rrsets }
+}
+
+/// How a server failed to give the zone's serial: silent, unreachable, or
+/// lame for the zone.
+fn unanswered(error: SerialError, zone: &Name) -> ServerRead {
+    match error {
+        SerialError::Query(error @ QueryError::Timeout { .. }) => {
+            ServerRead::Timeout(error.to_string())
+        }
+        SerialError::Query(error @ QueryError::Unreachable { .. }) => {
+            ServerRead::Refused(error.to_string())
+        }
+        SerialError::Query(error @ QueryError::Io { .. }) => {
+            ServerRead::Unreachable(error.to_string())
+        }
+        SerialError::Query(error) => ServerRead::Lame(error.to_string()),
+        SerialError::Reply(error) => ServerRead::Lame(match error {
+            ReplyError::Refused { .. } => "it answers REFUSED for the zone: it is not configured to serve it".to_string(),
+            ReplyError::ServFail { .. } => "it answers SERVFAIL for the zone: the zone failed to load there, or expired on this secondary".to_string(),
+            ReplyError::NotAuthoritative { .. } => "its answer lacks the AA bit: it is not authoritative for the zone".to_string(),
+            other => other.to_string(),
+        }),
+        SerialError::NoSoa { status, .. } => ServerRead::Lame(format!(
+            "it answers {status} for the zone's SOA: it serves another zone (a parent?), not {zone}"
+        )),
+    }
+}
