@@ -55,7 +55,8 @@ pub use resolver::{
     ResolverSetupError,
 };
 pub use srv::{
-    read_srv, record_key, srv_owner, ReadError, ReadFailure, SrvAnswer, SrvRecord, SrvRrset,
+    distinct_ttls, read_srv, record_key, srv_owner, ReadError, ReadFailure, SrvAnswer, SrvRecord,
+    SrvRrset,
 };
 pub(crate) use transport::random_u64;
 pub use transport::{SocketPool, Transport};
