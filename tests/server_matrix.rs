@@ -13,13 +13,19 @@
 
 use crate::common;
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::bind::key_file;
+use common::bind::{key_file, nsupdate};
 use common::run::{Kmsdns, Run};
-use common::servers::{Flavour, ServerState, TestServer, GRANTED_KEY, OTHER_KEY};
+use common::servers::{
+    serial, srv, srv_rdata, Flavour, Key, ServerState, TestServer, FOREIGN, GRANTED_KEY, OTHER_KEY,
+    OWNER, REFUSED_OWNER, ZONE,
+};
 use serde_json::Value;
 
 /// A kmsdns configuration for the seeded zone: the publish list
@@ -46,6 +52,13 @@ enum Signer {
 
 impl Setup {
     fn new(signer: Signer, extra: &str) -> Setup {
+        Setup::for_domains(&["secure.example", "refused.secure.example"], signer, extra)
+    }
+
+    /// A configuration publishing kms1 and kms2 to `domains` (Windows'
+    /// entry syntax).
+    fn for_domains(domains: &[&str], signer: Signer, extra: &str) -> Setup {
+        let list: Vec<String> = domains.iter().map(|d| format!("\"{d}\"")).collect();
         let dir = tempfile::tempdir().expect("temp dir");
         let key = match signer {
             Signer::Granted => "key = \"granted\"\n",
@@ -55,8 +68,9 @@ impl Setup {
             Signer::None => "",
         };
         let mut text = format!(
-            "{key}publish-list = [\"secure.example\", \"refused.secure.example\"]\n\
-             [[host]]\nname = \"kms1.secure.example\"\n[[host]]\nname = \"kms2.secure.example\"\n"
+            "{key}publish-list = [{}]\n\
+             [[host]]\nname = \"kms1.secure.example\"\n[[host]]\nname = \"kms2.secure.example\"\n",
+            list.join(", ")
         );
         for (name, stem) in [
             ("granted", GRANTED_KEY),
@@ -343,4 +357,319 @@ fn twenty_probes_and_audits_change_nothing_on_powerdns() {
 #[test]
 fn twenty_probes_and_audits_change_nothing_on_powerdns_with_lua() {
     twenty_probes_and_audits_change_nothing(Flavour::PowerDnsLua);
+}
+
+//------------ every command -------------------------------------------------
+
+/// kms1's and kms2's records as the configuration publishes them.
+const KMS1: &str = "0 0 1688 kms1.secure.example.";
+const KMS2: &str = "0 0 1688 kms2.secure.example.";
+/// A record another host publishes while kmsdns works.
+const RIVAL: &str = "7 7 1688 another-kms.example.";
+
+/// The SRV records at `name` with their TTLs, as a set to compare with.
+fn records(entries: &[(u32, &str)]) -> BTreeSet<(u32, String)> {
+    entries.iter().map(|(t, r)| (*t, r.to_string())).collect()
+}
+
+/// Runs `args` with `setup` against `server`; the exit status must be
+/// `status`, and no BIND wording may appear about another server.
+fn step(flavour: Flavour, server: &TestServer, setup: &Setup, args: &[&str], status: i32) -> Run {
+    let run = kmsdns(server, setup, args);
+    assert_eq!(run.status, status, "{flavour}: {run}");
+    if flavour != Flavour::Bind {
+        assert_no_bind_words(flavour, &run);
+    }
+    run
+}
+
+/// `publish` in this process, with a second host publishing [`RIVAL`]
+/// between kmsdns's read and its update (the engine's test hook).
+fn publish_racing_a_rival(server: &TestServer, setup: &Setup) -> (u8, String) {
+    let addr = server.addr();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let hooks = kmsdns::commands::changes::engine::Hooks {
+        before_update: Some(Arc::new(move |_domain: &hickory_proto::rr::Name| {
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                nsupdate(
+                    Some(&Key::from_file(GRANTED_KEY).file),
+                    &format!(
+                        "server {} {}\nzone {ZONE}\nupdate add {OWNER} 3600 IN SRV {RIVAL}\nsend\n",
+                        addr.ip(),
+                        addr.port()
+                    ),
+                );
+            }
+        })),
+    };
+    let args = [
+        "kmsdns".to_string(),
+        "-c".into(),
+        setup.path().display().to_string(),
+        "--nameserver".into(),
+        addr.to_string(),
+        "--dns-port".into(),
+        addr.port().to_string(),
+        "--format".into(),
+        "json".into(),
+        "publish".into(),
+    ];
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = {
+        let mut io = kmsdns::Io {
+            stdout: &mut out,
+            stderr: &mut err,
+            stdout_is_terminal: false,
+            stderr_is_terminal: false,
+        };
+        kmsdns::run_with_hooks(args, &mut io, hooks)
+    };
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "planned before and after");
+    (
+        status,
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&err)
+        ),
+    )
+}
+
+/// plan, publish (again, with --set-ttl, racing another host), check,
+/// replication, updates --live, audit, remove (braked on the last record,
+/// then forced) against `flavour`; after each, what the server serves,
+/// read with dig, and the foreign record still there.
+fn every_command(flavour: Flavour) {
+    let server = TestServer::start(flavour);
+    let addr = server.addr();
+    let setup = Setup::for_domains(&["secure.example"], Signer::Granted, "");
+    let seeded = records(&[(3600, FOREIGN)]);
+    let start = server.state();
+    assert_eq!(srv(addr, OWNER), seeded, "{flavour}: the seed");
+
+    // plan: what publish would add; nothing changes.
+    let plan = step(flavour, &server, &setup, &["plan"], 1);
+    for line in [
+        format!("+ {OWNER} 3600 IN SRV {KMS1}"),
+        format!("= {OWNER} 3600 IN SRV {FOREIGN}"),
+    ] {
+        assert!(plan.stdout.contains(&line), "{flavour}: {line}\n{plan}");
+    }
+    assert_eq!(server.state(), start, "{flavour}: plan changed nothing");
+
+    // publish: both hosts added beside the foreign record.
+    step(flavour, &server, &setup, &["publish"], 0);
+    let published = records(&[(3600, KMS1), (3600, KMS2), (3600, FOREIGN)]);
+    assert_eq!(srv(addr, OWNER), published, "{flavour}: publish");
+    let serial = serial(addr, ZONE);
+    assert_ne!(serial, start.serial, "{flavour}: publish moved the serial");
+
+    // Again: in sync, no update.
+    let again = step(
+        flavour,
+        &server,
+        &setup,
+        &["--format", "json", "publish"],
+        0,
+    );
+    let doc: Value = again.json();
+    assert_eq!(
+        doc["details"]["domains"][0]["outcome"], "in-sync",
+        "{again}"
+    );
+    let state = server.state();
+    assert_eq!(state.serial, serial, "{flavour}: nothing sent");
+
+    // check, replication, updates --live, audit: read only.
+    let check = step(flavour, &server, &setup, &["--format", "json", "check"], 1);
+    let ids: Vec<String> = findings(&check.json())
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert!(
+        ids.contains(&"unknown-target".to_string()),
+        "{flavour}: {check}"
+    );
+    assert!(
+        !ids.contains(&"dns-read-failed".to_string()),
+        "{flavour}: {check}"
+    );
+    let replication = step(flavour, &server, &setup, &["replication"], 0);
+    assert!(replication.stdout.contains("replicated"), "{replication}");
+    let probed = step(flavour, &server, &setup, &["updates", "--live"], 0);
+    assert!(probed.stdout.contains("keyed-only"), "{flavour}: {probed}");
+    step(flavour, &server, &setup, &["audit", "--no-probe"], 1);
+    assert_eq!(server.state(), state, "{flavour}: the read-only commands");
+
+    // publish --set-ttl: the whole RRset takes the configured TTL.
+    let short = Setup::for_domains(
+        &["secure.example"],
+        Signer::Granted,
+        "[domain.\"secure.example\"]\nttl = 600\n",
+    );
+    let pending = step(flavour, &server, &short, &["plan"], 0);
+    assert!(pending.stdout.contains("ttl-differs"), "{pending}");
+    step(flavour, &server, &short, &["publish", "--set-ttl"], 0);
+    assert_eq!(
+        srv(addr, OWNER),
+        records(&[(600, KMS1), (600, KMS2), (600, FOREIGN)]),
+        "{flavour}: --set-ttl"
+    );
+    step(flavour, &server, &short, &["plan"], 0);
+
+    // A rival publishes between our read and our update: caught by the
+    // prerequisite, re-read, and both survive.
+    let moved = Setup::for_domains(&["secure.example, 10, 50"], Signer::Granted, "");
+    let (status, output) = publish_racing_a_rival(&server, &moved);
+    assert_eq!(status, 0, "{flavour}: {output}");
+    let doc: Value = serde_json::from_str(&output).expect("JSON");
+    assert_eq!(doc["details"]["domains"][0]["retries"], 1, "{output}");
+    assert_eq!(
+        srv_rdata(addr, OWNER),
+        [
+            "10 50 1688 kms1.secure.example.",
+            "10 50 1688 kms2.secure.example.",
+            FOREIGN,
+            RIVAL
+        ]
+        .map(String::from)
+        .into(),
+        "{flavour}: after the race"
+    );
+
+    // remove: ours go, the other hosts' stay.
+    step(flavour, &server, &moved, &["remove"], 0);
+    assert_eq!(
+        srv_rdata(addr, OWNER),
+        [FOREIGN, RIVAL].map(String::from).into(),
+        "{flavour}: remove"
+    );
+
+    // The last records of a domain: the brake, then --force.
+    let alone = Setup::for_domains(&["refused.secure.example"], Signer::Granted, "");
+    step(flavour, &server, &alone, &["publish"], 0);
+    let braked = step(flavour, &server, &alone, &["remove"], 2);
+    assert!(braked.stdout.contains("remove-last-record"), "{braked}");
+    assert_eq!(
+        srv_rdata(addr, REFUSED_OWNER),
+        [KMS1, KMS2].map(String::from).into(),
+        "{flavour}: braked"
+    );
+    step(flavour, &server, &alone, &["remove", "--force"], 0);
+    assert!(srv(addr, REFUSED_OWNER).is_empty(), "{flavour}: forced");
+    assert!(
+        srv_rdata(addr, OWNER).contains(FOREIGN),
+        "{flavour}: the foreign record"
+    );
+}
+
+#[test]
+fn every_command_on_bind() {
+    every_command(Flavour::Bind);
+}
+
+#[test]
+fn every_command_on_knot() {
+    every_command(Flavour::Knot);
+}
+
+#[test]
+fn every_command_on_powerdns() {
+    every_command(Flavour::PowerDns);
+}
+
+/// PowerDNS with a Lua update policy answers NOERROR to what the policy
+/// refuses: publish reads back, finds nothing applied, and says the policy
+/// refused it — not that another host changed the records.
+#[test]
+fn powerdns_lua_refusals_are_named_by_publish() {
+    let flavour = Flavour::PowerDnsLua;
+    let server = TestServer::start(flavour);
+    let addr = server.addr();
+    let before = server.state();
+    for (domains, signer) in [
+        (&["refused.secure.example"][..], Signer::Granted),
+        (&["secure.example"][..], Signer::None),
+        (&["secure.example"][..], Signer::Other),
+    ] {
+        let setup = Setup::for_domains(domains, signer, "");
+        let run = kmsdns(&server, &setup, &["publish"]);
+        assert_eq!(run.status, 2, "{signer:?}: {run}\n{}", server.log());
+        assert_no_bind_words(flavour, &run);
+        assert!(
+            run.stdout
+                .contains("applied nothing: the server's update policy refused it"),
+            "{signer:?}: {run}"
+        );
+        assert!(!run.stdout.contains("another host"), "{signer:?}: {run}");
+        assert!(run.stdout.contains("lua-dnsupdate-policy-script"), "{run}");
+        assert_same(flavour, "a refused publish", &before, &server.state());
+    }
+    // What the policy allows is applied.
+    let allowed = Setup::for_domains(&["secure.example"], Signer::Granted, "");
+    step(flavour, &server, &allowed, &["publish"], 0);
+    assert_eq!(
+        srv_rdata(addr, OWNER),
+        [KMS1, KMS2, FOREIGN].map(String::from).into()
+    );
+}
+
+/// A refused publish names what to change in the server that refused it,
+/// and changes nothing.
+#[test]
+fn publish_refusals_name_what_to_fix_in_each_server() {
+    let cases: [(Flavour, Signer, &[&str]); 7] = [
+        (Flavour::Bind, Signer::Other, &["update-policy"]),
+        (
+            Flavour::Knot,
+            Signer::Other,
+            &["NOTAUTH, BADKEY", "Knot DNS answers so", "acl with key"],
+        ),
+        (
+            Flavour::Knot,
+            Signer::None,
+            &["refused the unsigned update", "NOTAUTH", "acl"],
+        ),
+        (
+            Flavour::PowerDns,
+            Signer::Other,
+            &["pdnsutil set-meta secure.example TSIG-ALLOW-DNSUPDATE"],
+        ),
+        (
+            Flavour::PowerDns,
+            Signer::Unknown,
+            &[
+                "PowerDNS does so for a key it does not know",
+                "pdnsutil list-tsig-keys",
+            ],
+        ),
+        (
+            Flavour::PowerDns,
+            Signer::WrongSecret,
+            &["PowerDNS does so for a key it does not know"],
+        ),
+        (Flavour::PowerDns, Signer::None, &["TSIG-ALLOW-DNSUPDATE"]),
+    ];
+    let mut servers: Vec<(Flavour, TestServer)> = Vec::new();
+    for (flavour, signer, words) in cases {
+        if !servers.iter().any(|(f, _)| *f == flavour) {
+            servers.push((flavour, TestServer::start(flavour)));
+        }
+        let server = &servers
+            .iter()
+            .find(|(f, _)| *f == flavour)
+            .expect("started")
+            .1;
+        let before = server.state();
+        let setup = Setup::for_domains(&["secure.example"], signer, "");
+        let run = step(flavour, server, &setup, &["publish"], 2);
+        for word in words {
+            assert!(
+                run.stdout.contains(word),
+                "{flavour}, {signer:?}: {word:?}\n{run}"
+            );
+        }
+        assert_same(flavour, "a refused publish", &before, &server.state());
+    }
 }

@@ -8,6 +8,9 @@
 //!    PowerDNS answer it too): "9.18.49-1~deb12u3-Debian", "Knot DNS
 //!    3.2.6", "PowerDNS Authoritative Server 4.7.3". Administrators often
 //!    hide or replace it, so it is believed only when it names one of these.
+//!    BIND rate-limits its CHAOS answers (a few a second, then it drops
+//!    them), so the question is asked once, with a short wait: a missing
+//!    answer only means "by behaviour, then".
 //! 2. Behaviour, when it does not: a read signed with a key the server
 //!    cannot know ([`throwaway_key`]). RFC 8945 §5.2.2 asks for NOTAUTH
 //!    with a TSIG record whose error is BADKEY; BIND and Knot do so,
@@ -21,7 +24,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
@@ -90,7 +93,12 @@ impl fmt::Display for Software {
     }
 }
 
-/// The `version.bind CH TXT` string of `server`, if it gives one.
+/// How long `version.bind` is waited for: it is optional, and BIND drops
+/// CHAOS answers beyond its rate limit.
+const VERSION_WAIT: Duration = Duration::from_secs(1);
+
+/// The `version.bind CH TXT` string of `server`, if it gives one: asked
+/// once, for at most a second (or `opts.timeout` when shorter).
 pub async fn version_bind(server: SocketAddr, opts: &DnsOptions) -> Option<String> {
     let name = Name::from_ascii("version.bind.").ok()?;
     let mut question = Query::query(name, RecordType::TXT);
@@ -113,8 +121,8 @@ pub async fn version_bind(server: SocketAddr, opts: &DnsOptions) -> Option<Strin
         server,
         &bytes,
         &expect,
-        opts.timeout,
-        opts.tries(),
+        opts.timeout.min(VERSION_WAIT),
+        1,
     )
     .await
     .ok()?;

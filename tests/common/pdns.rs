@@ -85,6 +85,8 @@ pub struct PdnsConf {
     pub allow_from: Vec<String>,
     /// `lua-dnsupdate-policy-script`, the script's text.
     pub lua_policy: Option<String>,
+    /// `distributor-threads`; `None` keeps PowerDNS's default (3).
+    pub distributor_threads: Option<u32>,
 }
 
 impl PdnsConf {
@@ -101,6 +103,7 @@ impl PdnsConf {
             tsig_allow: vec![GRANTED_KEY.into()],
             allow_from: vec!["127.0.0.0/8".into()],
             lua_policy: None,
+            distributor_threads: None,
         }
     }
 
@@ -216,7 +219,12 @@ impl fmt::Display for PdnsConf {
         writeln!(f, "query-cache-ttl=0")?;
         writeln!(f, "negquery-cache-ttl=0")?;
         writeln!(f, "receiver-threads=1")?;
-        writeln!(f, "distributor-threads=1")?;
+        // Not distributor-threads=1: with one distributor thread, PowerDNS
+        // 4.7.3 hands a Lua update policy the TSIG key name of the previous
+        // signed request for an unsigned one (other_servers.rs pins it).
+        if let Some(threads) = self.distributor_threads {
+            writeln!(f, "distributor-threads={threads}")?;
+        }
         // Info level: every update is logged with what it did.
         writeln!(f, "loglevel=6")?;
         writeln!(f, "dnsupdate=yes")?;

@@ -10,7 +10,8 @@
 //! secure.example.              3600 NS    ns1
 //! ns1                          3600 A     <the server's address>
 //! kms1 / kms2                  3600 A     127.53.1.1 / 127.53.1.2   (the test KMS hosts)
-//! _vlmcs._tcp                  3600 SRV   5 5 1688 other-kms.example.   (the foreign record)
+//! other-kms                    3600 A     127.53.1.9   (another KMS host)
+//! _vlmcs._tcp                  3600 SRV   5 5 1688 other-kms.secure.example.   (the foreign record)
 //! ```
 //!
 //! The foreign record belongs to a KMS host the test configurations do not
@@ -43,8 +44,10 @@ pub const OWNER: &str = "_vlmcs._tcp.secure.example.";
 /// A second publish-list domain inside the zone: granted like [`OWNER`],
 /// except on the PowerDNS server whose Lua policy refuses it.
 pub const REFUSED_OWNER: &str = "_vlmcs._tcp.refused.secure.example.";
-/// RDATA of the record another KMS host published: it must survive.
-pub const FOREIGN: &str = "5 5 1688 other-kms.example.";
+/// RDATA of the record another KMS host published: it must survive. Its
+/// target has an address in the zone, so that `check` can resolve it
+/// through the server itself.
+pub const FOREIGN: &str = "5 5 1688 other-kms.secure.example.";
 /// TTL of every seeded record.
 pub const SEED_TTL: u32 = 3600;
 /// The key granted the `_vlmcs._tcp` SRV records (`zones/keys/kmsdns-secure.key`).
@@ -146,6 +149,7 @@ pub fn seed(ns_ip: Ipv4Addr) -> Vec<SeedRecord> {
         record("ns1", "A", ns_ip.to_string()),
         record("kms1", "A", "127.53.1.1".into()),
         record("kms2", "A", "127.53.1.2".into()),
+        record("other-kms", "A", "127.53.1.9".into()),
         record("_vlmcs._tcp", "SRV", FOREIGN.into()),
     ]
 }

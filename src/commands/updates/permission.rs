@@ -239,7 +239,6 @@ impl Identities {
                 ));
             }
         }
-        self.lock().insert(server, found.clone());
         found
     }
 
