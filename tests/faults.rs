@@ -1128,7 +1128,7 @@ fn a_forged_unsigned_error_before_the_signed_reply_is_set_aside() {
             relay.script(vec![Rule::new(Fault::ForgedFirst(rcode)).updates()]);
             let serial = bed.soa_serial(Server::PRIMARY, "secure.example");
             let run = match command {
-                "publish" => kmsdns(&["-c", &config.arg(), "publish"]),
+                "publish" => kmsdns(&["-v", "-c", &config.arg(), "publish"]),
                 _ => kmsdns(&["-c", &config.arg(), "remove", "--force"]),
             };
             let case = format!(
@@ -1138,6 +1138,12 @@ fn a_forged_unsigned_error_before_the_signed_reply_is_set_aside() {
             assert_eq!(run.status, 0, "{case}");
             // Taken from BIND's verified reply, not inferred by reading back.
             assert!(!run.stdout.contains("no usable reply came"), "{case}");
+            if command == "publish" {
+                assert!(
+                    run.stderr.contains("(1 unverified reply set aside)"),
+                    "-v counts the reply set aside: {case}"
+                );
+            }
             assert_eq!(
                 run.json::<Value>()["details"]["domains"][0]["outcome"],
                 "applied",

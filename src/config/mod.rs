@@ -27,7 +27,7 @@ pub use crate::dns::ServerSpec;
 use crate::local_file::{self, Limit};
 use crate::report::{Finding, FindingId, Severity};
 use key::{KeyError, TsigKey};
-use name::parse_name;
+use name::{parse_name, parse_srv_target};
 use publish_list::{parse_entry, PublishEntry, PublishList};
 
 /// The TCP port KMS hosts listen on unless told otherwise.
@@ -297,7 +297,8 @@ impl Validator<'_> {
         let mut hosts: Vec<KmsHost> = Vec::new();
         for host in &raw.host {
             let host = host.get_ref();
-            let name = parse_name(host.name.get_ref()).map_err(|e| self.err(&host.name, e))?;
+            let name =
+                parse_srv_target(host.name.get_ref()).map_err(|e| self.err(&host.name, e))?;
             if hosts.iter().any(|h| h.name == name) {
                 return Err(self.err(&host.name, format!("host {name} is listed twice")));
             }

@@ -299,3 +299,13 @@ fn servers_parse() {
     assert!(parse_server("1.2.3.4:0").is_err());
     assert!(parse_server("no way").is_err());
 }
+
+#[test]
+fn a_host_that_cannot_be_an_srv_target_is_refused_where_it_is_written() {
+    for (name, says) in [("192.0.2.1", "is an IP address"), ("kms1", "single label")] {
+        let text = format!("publish-list = [\"corp.example\"]\n[[host]]\nname = \"{name}\"\n");
+        let message = error(&text);
+        assert!(message.contains(says), "{name}: {message}");
+        assert!(message.contains(":3:"), "the line of the name: {message}");
+    }
+}

@@ -26,7 +26,7 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
-    /// Say more about what is being done (repeat for more)
+    /// Show each DNS exchange (server, question, rcode, time) and each update step on stderr
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 

@@ -19,7 +19,7 @@ use crate::dns::Resolver;
 use crate::error::Error;
 
 pub use global::{parse_duration, ColorChoice, FailOn, Format, GlobalArgs};
-pub use selection::{parse_domain, Selection};
+pub use selection::{parse_domain, parse_kms_host, split_port, Selection};
 
 /// What every command gets: the global options.
 #[derive(Debug)]

@@ -16,6 +16,28 @@ pub fn parse_domain(text: &str) -> Result<Name, String> {
     crate::dns::name::parse_domain(text)
 }
 
+/// A KMS host to publish as `NAME` or `NAME:PORT` (`bind --host`): the name
+/// must be usable as an SRV target; the port defaults to 1688.
+pub fn parse_kms_host(text: &str) -> Result<(Name, u16), String> {
+    let (name, port) = split_port(text)?;
+    Ok((crate::dns::name::parse_srv_target(name)?, port))
+}
+
+/// `NAME` or `NAME:PORT`, split; the port defaults to 1688.
+pub fn split_port(text: &str) -> Result<(&str, u16), String> {
+    match text.rsplit_once(':') {
+        Some((name, port)) => {
+            let port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("\"{port}\" is not a port from 1 to 65535"))?;
+            Ok((name, port))
+        }
+        None => Ok((text, config::DEFAULT_KMS_PORT)),
+    }
+}
+
 /// The domains a command works on, and the configuration when there is one.
 pub struct Selection {
     pub config: Option<Arc<Config>>,
@@ -63,5 +85,23 @@ impl Selection {
     pub fn domain(&self, domain: &Name) -> Option<&Domain> {
         let at = *self.index.get(domain)?;
         self.config.as_ref().map(|c| &c.domains[at])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_with_and_without_port() {
+        let (name, port) = parse_kms_host("kms1.corp.example").unwrap();
+        assert_eq!(
+            (name.to_ascii().as_str(), port),
+            ("kms1.corp.example.", 1688)
+        );
+        assert_eq!(parse_kms_host("kms1.corp.example:11688").unwrap().1, 11688);
+        assert!(parse_kms_host("kms1.corp.example:0").is_err());
+        assert!(parse_kms_host("kms1.corp.example:99999").is_err());
+        assert!(parse_kms_host("bad name").is_err());
     }
 }

@@ -229,7 +229,10 @@ pub fn compare(zone: &ZoneObservation) -> Comparison {
         // every server they may ask serves the reference. A hidden primary
         // that answers must still agree.
         let counts = !server.hidden_primary() || server.answered().is_some();
-        if counts && !compared.state.caught_up() {
+        // An RRset that could not be read, at the reference above all,
+        // says nothing of whether the servers agree.
+        let unread = compared.rrsets.iter().any(|rrset| rrset.error.is_some());
+        if counts && (!compared.state.caught_up() || unread) {
             converged = false;
         }
         servers.push(compared);
@@ -536,5 +539,70 @@ fn unanswered(error: SerialError, zone: &Name) -> ServerRead {
         SerialError::NoSoa { status, .. } => ServerRead::Lame(format!(
             "it answers {status} for the zone's SOA: it serves another zone (a parent?), not {zone}"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    fn server(host: &str, primary: bool, result: Result<&[&str], &str>) -> ServerObservation {
+        let result = result
+            .map(|records| records.iter().map(|r| (*r).to_owned()).collect())
+            .map_err(str::to_owned);
+        ServerObservation {
+            name: name(host),
+            address: None,
+            primary,
+            in_ns_set: true,
+            read: ServerRead::Answered {
+                serial: 5,
+                rrsets: vec![OwnerRead {
+                    owner: name("_vlmcs._tcp.corp.example."),
+                    result,
+                }],
+            },
+            behind_for: None,
+        }
+    }
+
+    fn zone(servers: Vec<ServerObservation>) -> ZoneObservation {
+        ZoneObservation {
+            zone: name("corp.example."),
+            mname: name("ns1.corp.example."),
+            timers: SoaTimers {
+                refresh: 3600,
+                retry: 600,
+                expire: 86400,
+            },
+            servers,
+        }
+    }
+
+    const KMS1: &str = "0 0 1688 kms1.corp.example.";
+
+    #[test]
+    fn equal_serials_and_records_converge() {
+        let zone = zone(vec![
+            server("ns1.corp.example.", true, Ok(&[KMS1])),
+            server("ns2.corp.example.", false, Ok(&[KMS1])),
+        ]);
+        assert!(compare(&zone).converged);
+    }
+
+    #[test]
+    fn an_unread_rrset_at_the_reference_is_not_convergence() {
+        // The primary's SRV read failed: the secondary has nothing to be
+        // compared with, which proves nothing.
+        let zone = zone(vec![
+            server("ns1.corp.example.", true, Err("SERVFAIL")),
+            server("ns2.corp.example.", false, Ok(&[KMS1])),
+        ]);
+        let comparison = compare(&zone);
+        assert!(!comparison.converged, "{comparison:?}");
     }
 }

@@ -41,6 +41,30 @@ pub fn parse_name(text: &str) -> Result<Name, String> {
     Ok(name)
 }
 
+/// A KMS host's name as an SRV target (RFC 2782): a host name with at least
+/// two labels. An IP address or a single label would be published as a
+/// target (`192.0.2.1.`, `kms1.`) that no client can resolve.
+pub fn parse_srv_target(text: &str) -> Result<Name, String> {
+    let trimmed = text.trim();
+    let bare = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']'));
+    if trimmed.parse::<std::net::IpAddr>().is_ok()
+        || bare.is_some_and(|b| b.parse::<std::net::IpAddr>().is_ok())
+    {
+        return Err(format!(
+            "\"{trimmed}\" is an IP address; an SRV target must be a host name (RFC 2782), \
+             e.g. kms1.corp.example, with an A or AAAA record"
+        ));
+    }
+    let name = parse_name(trimmed)?;
+    if name.num_labels() < 2 {
+        return Err(format!(
+            "\"{trimmed}\" is a single label; clients take an SRV target as an absolute \
+             name, so give the host's full name, e.g. {trimmed}.corp.example"
+        ));
+    }
+    Ok(name)
+}
+
 fn check_label(text: &str, label: &str) -> Result<(), String> {
     if label.is_empty() {
         return Err(format!(
@@ -208,5 +232,20 @@ mod tests {
         assert!(parsed.windows(2).all(|w| w[0] == w[1]));
         // The spelling is kept for display.
         assert_eq!(parsed[1].to_ascii(), "CORP.Example.");
+    }
+
+    #[test]
+    fn an_srv_target_is_a_host_name_of_two_labels_or_more() {
+        assert_eq!(
+            parse_srv_target("kms1.corp.example").unwrap().to_ascii(),
+            "kms1.corp.example."
+        );
+        let ip = parse_srv_target("192.0.2.1").unwrap_err();
+        assert!(ip.contains("is an IP address"), "{ip}");
+        assert!(parse_srv_target("2001:db8::1").is_err());
+        assert!(parse_srv_target("[2001:db8::1]").is_err());
+        let single = parse_srv_target("kms1").unwrap_err();
+        assert!(single.contains("single label"), "{single}");
+        assert!(parse_srv_target("kms1.").is_err());
     }
 }

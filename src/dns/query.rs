@@ -156,7 +156,8 @@ pub enum ReplyError {
     },
     /// A NOERROR reply that does not answer the question: its answer
     /// section holds only other names' records, or a NODATA comes without
-    /// the zone's SOA (RFC 2308 §2.2). Forged or broken; never "no records".
+    /// the zone's SOA, which a negative answer carries (RFC 2308 §3).
+    /// Forged or broken; never "no records".
     #[error("{server}'s reply does not answer the question for {name} {rtype}: {why}")]
     NotAnAnswer {
         server: SocketAddr,

@@ -405,6 +405,17 @@ impl Resolver {
                             rtype,
                         });
                     }
+                    // Neither an answer nor a negative one: records of other
+                    // names only, or no SOA to say the name has no data
+                    // (RFC 2308 §3). Never taken for "no records".
+                    if !response.answers().is_empty() {
+                        let why = "its answer holds only records of other names";
+                        return Err(self.failed(&name, rtype, why.to_owned()));
+                    }
+                    if soa.is_none() {
+                        let why = "a NODATA reply without the zone's SOA";
+                        return Err(self.failed(&name, rtype, why.to_owned()));
+                    }
                     AnswerStatus::NoData
                 }
                 ResponseCode::NXDomain => AnswerStatus::NxDomain,

@@ -39,6 +39,8 @@ pub struct Exchange {
     pub outcome: String,
     /// How many times the request was sent.
     pub sends: u32,
+    /// Replies to a signed request set aside because they did not verify.
+    pub discarded: u32,
     pub elapsed: Duration,
 }
 
@@ -72,6 +74,7 @@ pub(crate) fn exchange(
     elapsed: Duration,
 ) {
     let _ = TRACE.try_with(|events| {
+        let discarded = result.as_ref().map_or(0, |exchanged| exchanged.discarded);
         let (outcome, sends) = match result {
             Ok(exchanged) => (
                 rcode(&exchanged.bytes, exchanged.truncated),
@@ -92,6 +95,7 @@ pub(crate) fn exchange(
             question: question(request),
             outcome,
             sends,
+            discarded,
             elapsed,
         }))
     });
@@ -143,6 +147,14 @@ impl fmt::Display for Event {
                 )?;
                 if e.sends > 1 {
                     write!(f, " ({} sends)", e.sends)?;
+                }
+                if e.discarded > 0 {
+                    write!(
+                        f,
+                        " ({} unverified repl{} set aside)",
+                        e.discarded,
+                        if e.discarded == 1 { "y" } else { "ies" }
+                    )?;
                 }
                 Ok(())
             }

@@ -42,15 +42,20 @@ pub fn render(
     )
 }
 
-/// Findings grouped by domain (in order of first appearance), then those
-/// about no domain.
+/// Findings grouped by what they are about, in order of first appearance:
+/// their domain, or for a host asked about without a domain (`probe
+/// --host`) that host, or else nothing in particular.
 fn render_findings(findings: &[&Finding], palette: Palette, out: &mut dyn Write) -> io::Result<()> {
-    let mut groups: Vec<(Option<&str>, Vec<&Finding>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<&Finding>)> = Vec::new();
     for finding in findings {
-        let domain = finding.subject.domain.as_deref();
-        match groups.iter_mut().find(|(d, _)| *d == domain) {
+        let heading = match (&finding.subject.domain, &finding.subject.host) {
+            (Some(domain), _) => domain.clone(),
+            (None, Some(host)) => format!("host {host}"),
+            (None, None) => "(general)".to_owned(),
+        };
+        match groups.iter_mut().find(|(h, _)| *h == heading) {
             Some((_, group)) => group.push(finding),
-            None => groups.push((domain, vec![finding])),
+            None => groups.push((heading, vec![finding])),
         }
     }
     let id_width = findings
@@ -58,8 +63,8 @@ fn render_findings(findings: &[&Finding], palette: Palette, out: &mut dyn Write)
         .map(|f| f.id.to_string().len())
         .max()
         .unwrap_or(0);
-    for (domain, group) in groups {
-        writeln!(out, "{}", palette.heading(domain.unwrap_or("(general)")))?;
+    for (heading, group) in groups {
+        writeln!(out, "{}", palette.heading(&heading))?;
         for finding in group {
             let word = severity_word(finding.severity);
             let pad = " ".repeat(8 - word.len());
@@ -240,6 +245,36 @@ mod tests {
         let mut ok = Report::new("check");
         ok.push(Finding::new(FindingId::SrvOk, Severity::Ok, "fine").domain("a.example."));
         assert!(rendered(&ok.without_details(), false, true).is_empty());
+    }
+
+    #[test]
+    fn a_host_asked_about_without_a_domain_gets_its_own_heading() {
+        let mut report = Report::new("probe");
+        report.push(
+            Finding::new(
+                FindingId::KmsReachable,
+                Severity::Ok,
+                "answers as a KMS host",
+            )
+            .host("kms9.example.:1688"),
+        );
+        report.push(Finding::new(
+            FindingId::KeyFilePermissions,
+            Severity::Warning,
+            "k",
+        ));
+        let mut out = Vec::new();
+        render(
+            &report.without_details(),
+            Palette { color: false },
+            false,
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let host = text.find("host kms9.example.:1688\n").expect(&text);
+        let general = text.find("(general)\n").expect(&text);
+        assert!(host < general, "{text}");
     }
 
     #[test]

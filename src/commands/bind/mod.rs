@@ -9,8 +9,8 @@ use std::sync::Arc;
 use clap::Args;
 use hickory_proto::rr::Name;
 
-use crate::config::{self, name::parse_name, reg, Config, DEFAULT_KMS_PORT, DEFAULT_TTL};
-use crate::context::Context;
+use crate::config::{self, reg, Config, DEFAULT_TTL};
+use crate::context::{parse_kms_host, Context};
 use crate::error::Error;
 use crate::local_file::{self, Limit};
 use crate::report::Report;
@@ -44,24 +44,8 @@ pub struct BindArgs {
     pub publish_list_reg: Option<PathBuf>,
 
     /// KMS host publishing that list, NAME[:PORT]; repeat for several
-    #[arg(long, value_name = "NAME[:PORT]", value_parser = parse_host, requires = "publish_list_reg")]
+    #[arg(long, value_name = "NAME[:PORT]", value_parser = parse_kms_host, requires = "publish_list_reg")]
     pub host: Vec<(Name, u16)>,
-}
-
-/// `NAME` or `NAME:PORT`.
-pub fn parse_host(text: &str) -> Result<(Name, u16), String> {
-    let (name, port) = match text.rsplit_once(':') {
-        Some((name, port)) => {
-            let port = port
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| format!("\"{port}\" is not a port from 1 to 65535"))?;
-            (name, port)
-        }
-        None => (text, DEFAULT_KMS_PORT),
-    };
-    Ok((parse_name(name)?, port))
 }
 
 /// What `bind` produced.
@@ -162,23 +146,5 @@ fn load(args: &BindArgs, ctx: &Context) -> Result<Arc<Config>, Error> {
             Ok(Arc::new(config))
         }
         None => ctx.config(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts_with_and_without_port() {
-        let (name, port) = parse_host("kms1.corp.example").unwrap();
-        assert_eq!(
-            (name.to_ascii().as_str(), port),
-            ("kms1.corp.example.", 1688)
-        );
-        assert_eq!(parse_host("kms1.corp.example:11688").unwrap().1, 11688);
-        assert!(parse_host("kms1.corp.example:0").is_err());
-        assert!(parse_host("kms1.corp.example:99999").is_err());
-        assert!(parse_host("bad name").is_err());
     }
 }

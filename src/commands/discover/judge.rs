@@ -232,14 +232,16 @@ pub fn notes(found: bool) -> Vec<String> {
     let mut notes = Vec::new();
     if found {
         notes.push(
-            "the first host that answers is cached and used again (renewal every 7 days) until it fails; \
-             only then does the client ask DNS again, so changed weights reach clients slowly"
+            "host caching (slmgr /skhc, the default): the first host that answers is cached and \
+             used again at every renewal (every 7 days; an activation is valid 180 days) until it \
+             fails; only then does the client ask DNS again, so priority and weight shape only the \
+             first contact and the failover; with slmgr /ckhc the client asks DNS every time"
                 .to_string(),
         );
     }
     notes.push(
         "when no host answers: 0x800706BA (RPC server unavailable) for each, then 0xC004F074 \
-         (no KMS host could be contacted); the client retries every 2 hours"
+         (no KMS host could be contacted); while not activated, the client retries every 120 minutes"
             .to_string(),
     );
     notes
@@ -630,5 +632,17 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(observe(&records), observe(&rotated));
+    }
+
+    #[test]
+    fn the_notes_say_how_host_caching_shapes_the_choice_and_the_real_intervals() {
+        let with = notes(true).join("\n");
+        assert!(with.contains("slmgr /skhc, the default"), "{with}");
+        assert!(with.contains("slmgr /ckhc"), "{with}");
+        assert!(with.contains("every 7 days"), "{with}");
+        assert!(with.contains("180 days"), "{with}");
+        assert!(with.contains("every 120 minutes"), "{with}");
+        let without = notes(false).join("\n");
+        assert!(!without.contains("skhc"), "{without}");
     }
 }

@@ -18,7 +18,8 @@ use clap::Args;
 use hickory_proto::rr::Name;
 
 use crate::config::DEFAULT_KMS_PORT;
-use crate::context::{parse_domain, Context};
+use crate::context::{parse_domain, split_port, Context};
+use crate::dns::name::parse_name;
 use crate::dns::search_list::{self, RESOLV_CONF};
 use crate::error::Error;
 use crate::report::{Report, Severity};
@@ -86,9 +87,11 @@ pub fn parse_host_spec(text: &str) -> Result<HostSpec, String> {
             .map(|address| ip(address, DEFAULT_KMS_PORT))
             .map_err(|_| format!("\"{inner}\" is not an IPv6 address"));
     }
-    let (name, port) = super::bind::parse_host(text)?;
+    // Like `slmgr /skms`, any name: a single label resolves through the
+    // search list.
+    let (name, port) = split_port(text)?;
     Ok(HostSpec {
-        host: HostName::Name(name),
+        host: HostName::Name(parse_name(name)?),
         port,
     })
 }

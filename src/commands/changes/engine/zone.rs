@@ -629,15 +629,19 @@ fn lead(batch: &[Planned], done: &[(usize, DomainOutcome)]) -> usize {
 
 /// Whether the update may have been applied although no usable reply
 /// says so: nothing came back, the reply could not be read or verified, or
-/// the connection broke after the request went out. A server's own error
-/// rcode (REFUSED, SERVFAIL, NOTAUTH…) means it applied nothing (RFC 2136
-/// §3.8: the update is atomic), so only these need a re-read.
+/// the connection broke after the request went out. A server's own verified
+/// error rcode (REFUSED, SERVFAIL…) means it applied nothing (RFC 2136
+/// §3.8: the update is atomic). A TSIG rejection (NOTAUTH with BADSIG,
+/// BADKEY, BADTIME or an empty MAC) cannot be signed with our key, so
+/// anyone who saw the request could have sent it: it is read back too,
+/// and reported as the server's word only when the zone is unchanged.
 fn outcome_unknown(error: &UpdateError) -> bool {
     matches!(
         error,
         UpdateError::Timeout { .. }
             | UpdateError::Malformed { .. }
             | UpdateError::BadResponseSignature { .. }
+            | UpdateError::NotAuth { .. }
             | UpdateError::Io { .. }
             | UpdateError::Unreachable { .. }
     )
