@@ -700,3 +700,44 @@ fn publish_refusals_name_what_to_fix_in_each_server() {
         assert_same(flavour, "a refused publish", &before, &server.state());
     }
 }
+
+/// Servers that hide their version are recognised by how they answer:
+/// PowerDNS rejects a read signed with an unknown key without TSIG, Knot
+/// refuses an unsigned update with NOTAUTH; their words follow.
+#[test]
+fn servers_that_hide_their_version_are_recognised_by_behaviour() {
+    let knot = TestServer::Knot(common::knot::Knot::start_with(|conf| {
+        conf.version = Some(String::new());
+    }));
+    let pdns = TestServer::PowerDns(common::pdns::Pdns::start_with(|conf| {
+        conf.version_string = Some("none of your business".into());
+    }));
+    for (flavour, server, software) in [
+        (Flavour::Knot, &knot, "knot"),
+        (Flavour::PowerDns, &pdns, "powerdns"),
+    ] {
+        let version =
+            common::servers::chaos_txt(server.addr(), "version.bind", Duration::from_secs(2))
+                .unwrap_or_default();
+        assert!(
+            !version.contains("Knot") && !version.contains("PowerDNS"),
+            "{flavour}: {version:?}"
+        );
+        let run = kmsdns(
+            server,
+            &Setup::new(Signer::Other, ""),
+            &["--format", "json", "updates", "--live"],
+        );
+        let doc: Value = run.json();
+        let verdict = live(&doc, "secure.example.");
+        assert_eq!(verdict["software"], software, "{flavour}: {run}");
+        assert!(
+            verdict["recognised_by"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("behaviour"),
+            "{flavour}: {run}"
+        );
+        assert_no_bind_words(flavour, &run);
+    }
+}
