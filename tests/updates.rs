@@ -15,11 +15,9 @@ use std::time::Duration;
 use common::bind::{key_file, nsupdate, try_nsupdate, Server, TestBed, ZONES};
 use common::run::{Kmsdns, Run};
 use hickory_proto::rr::{Name, RecordType};
-use kmsdns::commands::updates::permission::send_probe;
+use kmsdns::commands::updates::permission::{answer_of, send_probe, sentinel, ProbeAnswer};
 use kmsdns::config::key::{load_key_file, TsigKey};
-use kmsdns::config::SrvRecord;
-use kmsdns::dns::SrvRrset;
-use kmsdns::dns::{DnsOptions, PrerequisiteRcode, UpdateError};
+use kmsdns::dns::DnsOptions;
 use serde_json::Value;
 
 /// Long enough for a NOTIFY and a transfer on the test bed (50–100 ms), so
@@ -315,90 +313,68 @@ fn live_probes_leave_every_zone_as_it_was() {
     }
 }
 
-/// The BIND behaviour the probe's design rests on (update_probe module
-/// docs), pinned with the real nsupdate: the add must come first, and must
-/// carry the RRset's TTL.
+/// The BIND 9.18 behaviour the probe's design rests on (permission module
+/// docs), pinned with the real nsupdate: `update-policy` is checked before
+/// the prerequisites, for an added SRV record, but not for the delete of
+/// one that does not exist.
 #[test]
 fn bind_facts_behind_the_probe() {
     let bed = TestBed::start();
-    let script = |body: &str| {
+    let secure = |body: &str| {
         format!(
-            "server {} {}\nzone open.example\n{body}\nsend\n",
+            "server {} {}\nzone secure.example\n{body}\nsend\n",
             Server::PRIMARY.ip(),
             bed.port()
         )
     };
-    let owner = "_vlmcs._tcp.open.example.";
-    nsupdate(
-        None,
-        &script(&format!(
-            "update add {owner} 600 IN SRV 0 0 1688 kms1.secure.example."
-        )),
-    );
-    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    let owner = "_vlmcs._tcp.secure.example.";
+    let branch = "_vlmcs._tcp.static.secure.example.";
     let sentinel = "65535 0 0 kmsdns-probe-0000000000000001.invalid.";
+    let granted = key_file("kmsdns-secure");
+    let serial = bed.soa_serial(Server::PRIMARY, "secure.example");
+    let cannot_hold = |name: &str| {
+        format!("prereq yxrrset {name} SRV {sentinel}\nupdate add {name} 3600 IN SRV {sentinel}")
+    };
 
-    // Add then delete, the RRset's TTL: nothing changes.
-    nsupdate(
-        None,
-        &script(&format!(
-            "update add {owner} 600 IN SRV {sentinel}\nupdate delete {owner} 600 IN SRV {sentinel}"
-        )),
-    );
-    assert_eq!(bed.soa_serial(Server::PRIMARY, "open.example"), serial);
-
-    // Another TTL: BIND rewrites the RRset's TTL, and the serial moves.
-    nsupdate(
-        None,
-        &script(&format!(
-            "update add {owner} 300 IN SRV {sentinel}\nupdate delete {owner} 300 IN SRV {sentinel}"
-        )),
-    );
-    let bumped = bed.soa_serial(Server::PRIMARY, "open.example");
-    assert_ne!(bumped, serial, "a TTL rewrite is a change");
-
-    // Delete then add: the sentinel stays.
-    nsupdate(
-        None,
-        &script(&format!(
-            "update delete {owner} 300 IN SRV {sentinel}\nupdate add {owner} 300 IN SRV {sentinel}"
-        )),
-    );
-    assert!(bed.srv_set(Server::PRIMARY, owner).contains(sentinel));
-
-    // On a keyed zone the unsigned add-and-delete is refused.
-    let refused = try_nsupdate(
-        None,
-        &format!(
-            "server {} {}\nzone secure.example\n\
-             update add _vlmcs._tcp.secure.example. 3600 IN SRV {sentinel}\n\
-             update delete _vlmcs._tcp.secure.example. 3600 IN SRV {sentinel}\nsend\n",
-            Server::PRIMARY.ip(),
-            bed.port()
-        ),
-    );
+    // The granted key at its name: past update-policy, stopped by the
+    // prerequisite.
+    let granted_probe = try_nsupdate(Some(&granted), &secure(&cannot_hold(owner)));
     assert!(
-        refused.as_ref().is_err_and(|out| out.contains("REFUSED")),
-        "{refused:?}"
+        granted_probe
+            .as_ref()
+            .is_err_and(|out| out.contains("NXRRSET")),
+        "{granted_probe:?}"
+    );
+    // Unsigned, or the key at a name it is not granted: REFUSED, although
+    // the prerequisite would fail too.
+    for (key, name) in [(None, owner), (Some(&granted), branch)] {
+        let refused = try_nsupdate(key.map(PathBuf::as_path), &secure(&cannot_hold(name)));
+        assert!(
+            refused.as_ref().is_err_and(|out| out.contains("REFUSED")),
+            "{key:?} {name}: {refused:?}"
+        );
+    }
+    // The delete of an SRV record that does not exist is not held against
+    // update-policy: a key not granted the name gets NOERROR. (This is why
+    // the probe adds.)
+    nsupdate(
+        Some(&granted),
+        &secure(&format!("update delete {branch} SRV {sentinel}")),
+    );
+    assert_eq!(
+        bed.soa_serial(Server::PRIMARY, "secure.example"),
+        serial,
+        "nothing applied"
     );
 }
 
-/// The prerequisite guards the probe: sent with a stale view of the RRset
-/// it is not applied. (BIND judges permission first: an unsigned probe of
-/// a keyed zone is REFUSED whatever the prerequisite says.)
+/// The probe's answers from BIND, through kmsdns's own sender: refused
+/// where the sender is not granted, stopped at the prerequisite where it
+/// is — and the zone left as it was.
 #[test]
 #[allow(clippy::result_large_err)] // UpdateError, as kmsdns::dns returns it
-fn a_probe_with_a_stale_read_applies_nothing() {
+fn the_probe_stops_at_the_permission_check_or_at_its_prerequisite() {
     let bed = TestBed::start();
-    nsupdate(
-        None,
-        &format!(
-            "server {} {}\nzone open.example\n\
-             update add _vlmcs._tcp.open.example. 600 IN SRV 0 0 1688 kms2.secure.example.\nsend\n",
-            Server::PRIMARY.ip(),
-            bed.port()
-        ),
-    );
     converged(&bed);
     let before = state(&bed);
     let opts = DnsOptions {
@@ -411,66 +387,44 @@ fn a_probe_with_a_stale_read_applies_nothing() {
         .build()
         .expect("runtime");
     let name = |text: &str| Name::from_ascii(text).expect("name");
-    let empty = SrvRrset {
-        ttl: None,
-        records: Vec::new(),
-    };
-    let one = SrvRrset {
-        ttl: Some(3600),
-        records: vec![SrvRecord {
-            priority: 0,
-            weight: 0,
-            port: 1688,
-            target: name("kms1.secure.example."),
-        }],
-    };
     let key = load_key_file(&key_file("kmsdns-secure"), None).expect("key");
-    let probe = |zone: &str, current: &SrvRrset, key: Option<&TsigKey>| {
-        runtime.block_on(send_probe(
+    let probe = |zone: &str, owner: &str, key: Option<&TsigKey>| {
+        let sentinel = sentinel(common::local::random_u64()).expect("sentinel");
+        let outcome = runtime.block_on(send_probe(
             bed.primary(),
             &name(zone),
-            &name(&format!("_vlmcs._tcp.{zone}")),
-            current,
-            600,
+            &name(owner),
+            &sentinel,
+            3600,
             key,
             &opts,
-        ))
+        ));
+        answer_of(&outcome, key.is_some())
     };
 
-    // open.example holds a record; the probe believes it empty.
-    let stale = probe("open.example.", &empty, None);
-    assert!(
-        matches!(
-            stale,
-            Err(UpdateError::PrerequisiteFailed {
-                rcode: PrerequisiteRcode::YxRrset,
-                ..
-            })
+    assert_eq!(
+        probe("open.example.", "_vlmcs._tcp.open.example.", None),
+        ProbeAnswer::Accepted
+    );
+    assert_eq!(
+        probe("secure.example.", "_vlmcs._tcp.secure.example.", None),
+        ProbeAnswer::Refused { notauth: false }
+    );
+    assert_eq!(
+        probe("secure.example.", "_vlmcs._tcp.secure.example.", Some(&key)),
+        ProbeAnswer::Accepted
+    );
+    assert_eq!(
+        probe(
+            "secure.example.",
+            "_vlmcs._tcp.static.secure.example.",
+            Some(&key)
         ),
-        "{stale:?}"
+        ProbeAnswer::Refused { notauth: false }
     );
-    // secure.example is empty; the probe believes it holds kms1.
-    let refused = probe("secure.example.", &one, None);
-    assert!(
-        matches!(refused, Err(UpdateError::Refused { .. })),
-        "{refused:?}"
-    );
-    let stale = probe("secure.example.", &one, Some(&key));
-    assert!(
-        matches!(
-            stale,
-            Err(UpdateError::PrerequisiteFailed {
-                rcode: PrerequisiteRcode::NxRrset,
-                ..
-            })
-        ),
-        "{stale:?}"
-    );
-    // And as read, the granted key is accepted.
-    let accepted = probe("secure.example.", &empty, Some(&key));
-    assert!(
-        accepted.as_ref().is_ok_and(|reply| reply.signed),
-        "{accepted:?}"
+    assert_eq!(
+        probe("static.example.", "_vlmcs._tcp.static.example.", Some(&key)),
+        ProbeAnswer::Refused { notauth: false }
     );
     assert_unchanged(&bed, &before);
 }
@@ -1262,4 +1216,46 @@ fn named_conf_alone_audits_every_zone() {
         ],
     );
     assert_eq!(run.status, 3, "{run}");
+}
+
+//------------ a server that ignores prerequisites ---------------------------
+
+/// The safety net: a server that applied the probe although its
+/// prerequisite cannot hold (here BIND behind a relay that strips the
+/// prerequisite) is caught by the read-back: a critical finding says what
+/// changed, kmsdns deletes the sentinel again, and only the serial is left
+/// moved (twice: the add and the delete).
+#[test]
+fn a_server_that_ignores_the_prerequisite_is_caught_and_cleaned_up() {
+    use common::relay::{Fault, Relay, Rule};
+    let bed = TestBed::start();
+    let relay = Relay::start(bed.primary());
+    relay.push(Rule::new(Fault::IgnorePrerequisites).updates().times(1));
+    let setup = Setup::new(
+        &["open.example"],
+        None,
+        &format!("[domain.\"open.example\"]\nserver = \"{}\"\n", relay.addr()),
+    );
+    let owner = "_vlmcs._tcp.open.example.";
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    let run = kmsdns(
+        Some(&bed),
+        &["-c", &setup.path(), "--format", "json", "updates", "--live"],
+    );
+    let case = format!("{run}\n--- relay ---\n{}", relay.log());
+    assert_eq!(run.status, 2, "{case}");
+    let doc: Value = run.json();
+    let changed = finding(&doc, "probe-changed-zone", "open.example.");
+    let message = changed["message"].as_str().expect("message");
+    assert!(message.contains("kmsdns-probe-"), "{case}");
+    assert!(message.contains("added"), "{case}");
+    assert!(message.contains("deleted the sentinel"), "{case}");
+    assert!(
+        message.contains("applied an update whose prerequisite cannot hold"),
+        "{case}"
+    );
+    assert_eq!(live(&doc, "open.example.")["unsigned"], "applied", "{case}");
+    // The records are as before; the serial moved.
+    assert!(bed.srv_set(Server::PRIMARY, owner).is_empty(), "{case}");
+    assert_ne!(bed.soa_serial(Server::PRIMARY, "open.example"), serial);
 }

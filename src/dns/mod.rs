@@ -32,6 +32,7 @@ pub mod credentials;
 pub mod fuzzing;
 #[cfg(feature = "gssapi")]
 pub mod gss;
+pub mod identify;
 pub mod lookup;
 pub mod name;
 mod query;
@@ -54,7 +55,8 @@ pub use resolver::{
     ResolverSetupError,
 };
 pub use srv::{
-    read_srv, record_key, srv_owner, ReadError, ReadFailure, SrvAnswer, SrvRecord, SrvRrset,
+    distinct_ttls, read_srv, record_key, srv_owner, ReadError, ReadFailure, SrvAnswer, SrvRecord,
+    SrvRrset,
 };
 pub(crate) use transport::random_u64;
 pub use transport::{SocketPool, Transport};

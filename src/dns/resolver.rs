@@ -525,10 +525,17 @@ impl Resolver {
             AnswerStatus::Records if records.is_empty() => AnswerStatus::NoData,
             status => status,
         };
+        let srv: Vec<Record> = answer
+            .records
+            .iter()
+            .filter(|record| record.record_type() == RecordType::SRV)
+            .cloned()
+            .collect();
         Ok(SrvAnswer {
             status,
             ttl: answer.ttl,
             records,
+            ttls: super::srv::distinct_ttls(&srv),
         })
     }
 

@@ -76,9 +76,27 @@ pub fn record_key(record: &SrvRecord) -> String {
 /// A `_vlmcs._tcp` RRset as read from a server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SrvRrset {
-    /// TTL of the RRset; `None` when it does not exist.
+    /// TTL of the RRset (the smallest, should the records disagree);
+    /// `None` when it does not exist.
     pub ttl: Option<u32>,
     pub records: Vec<SrvRecord>,
+    /// Every TTL its records carry, sorted, once each. More than one is an
+    /// RRset whose records disagree, which RFC 2181 §5.2 forbids: no
+    /// answer about it is "in sync".
+    pub ttls: Vec<u32>,
+}
+
+impl SrvRrset {
+    /// Whether its records carry different TTLs.
+    pub fn mixed_ttls(&self) -> bool {
+        self.ttls.len() > 1
+    }
+}
+
+/// Every TTL of `records`, sorted, once each.
+pub fn distinct_ttls(records: &[Record]) -> Vec<u32> {
+    let ttls: BTreeSet<u32> = records.iter().map(Record::ttl).collect();
+    ttls.into_iter().collect()
 }
 
 /// An SRV RRset as one source served it: records, or NODATA / NXDOMAIN.
@@ -88,6 +106,8 @@ pub struct SrvAnswer {
     /// The RRset's TTL (the smallest, should the records disagree).
     pub ttl: Option<u32>,
     pub records: Vec<SrvRecord>,
+    /// Every TTL of its records (see [`SrvRrset::ttls`]).
+    pub ttls: Vec<u32>,
 }
 
 impl SrvAnswer {
@@ -101,6 +121,7 @@ impl SrvAnswer {
         SrvRrset {
             ttl: self.ttl,
             records: self.records,
+            ttls: self.ttls,
         }
     }
 }
@@ -145,6 +166,7 @@ pub async fn read_srv(
         .records_of(owner, RecordType::SRV)
         .map_err(|e| failed(e.into()))?;
     let ttl = records.iter().map(Record::ttl).min();
+    let ttls = distinct_ttls(&records);
     let records: Vec<SrvRecord> = records
         .iter()
         .filter_map(|r| match r.data() {
@@ -167,6 +189,7 @@ pub async fn read_srv(
         status,
         ttl,
         records,
+        ttls,
     })
 }
 

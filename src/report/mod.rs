@@ -120,6 +120,13 @@ pub enum FindingId {
     NoKey,
     /// The live update probe got no usable answer.
     UpdateProbeFailed,
+    /// The zone changed around a live update probe, which must change
+    /// nothing: what changed, and what kmsdns did about it.
+    ProbeChangedZone,
+    /// The server's answer to the live update probe cannot tell whether it
+    /// would apply a change (PowerDNS past its TSIG and address checks,
+    /// where a Lua update policy may still refuse).
+    UpdatePolicyUnverifiable,
     /// A key file is readable by group or others.
     KeyFilePermissions,
     /// An imported `.reg` publish list is not what regedit would import

@@ -11,9 +11,12 @@ use std::time::Duration;
 
 pub mod bind;
 pub mod kms_responder;
+pub mod knot;
 pub mod local;
+pub mod pdns;
 pub mod relay;
 pub mod run;
+pub mod servers;
 
 /// Upper bound for work that must end by its own timeouts or waits, and
 /// does so here within about a second: a silent server asked with

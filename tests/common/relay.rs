@@ -124,6 +124,10 @@ pub enum Fault {
     /// TCP only: the connection is accepted and the request read, but not
     /// forwarded and never answered; the connection stays open.
     NeverAnswer,
+    /// Forwarded without its prerequisite section (an unsigned UPDATE):
+    /// the backend then acts as a server that ignores prerequisites
+    /// (RFC 2136 §3.2), which must never be taken for one that honours them.
+    IgnorePrerequisites,
 }
 
 impl Fault {
@@ -764,6 +768,22 @@ async fn decide(shared: &Shared, request: &Request, proto: Proto) -> Vec<Step> {
             .into_iter()
             .collect(),
         Fault::NeverAnswer => vec![Step::Hold],
+        Fault::IgnorePrerequisites => {
+            let stripped = request.message.as_ref().and_then(|message| {
+                let mut message = message.clone();
+                // In an UPDATE the answer section holds the prerequisites.
+                message.take_answers();
+                message.to_vec().ok()
+            });
+            let Some(bytes) = stripped else {
+                return forwarded().await.map(Step::Send).into_iter().collect();
+            };
+            forward(shared, &Request::parse(bytes), proto)
+                .await
+                .map(Step::Send)
+                .into_iter()
+                .collect()
+        }
     }
 }
 

@@ -47,7 +47,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     pub named_conf: Option<PathBuf>,
 
-    /// Skip the live update probe (an UPDATE that adds and deletes a sentinel record)
+    /// Skip the live update probe (an UPDATE of a sentinel record that cannot apply)
     #[arg(long)]
     pub no_updates: bool,
 

@@ -106,6 +106,21 @@ fn plan_counts(plan: &Plan) -> String {
     parts.join(", ")
 }
 
+/// `ttl-differs` for an RRset whose records carry different TTLs, left so:
+/// never "in sync" (RFC 2181 §5.2: one RRset, one TTL).
+fn mixed_ttls(owner: &str, (lowest, highest, configured): (u32, u32, u32)) -> Finding {
+    Finding::new(
+        FindingId::TtlDiffers,
+        Severity::Warning,
+        format!(
+            "the records of {owner} carry different TTLs ({lowest} to {highest} s): one RRset has one TTL (RFC 2181 §5.2), and caches may keep some records longer than others"
+        ),
+    )
+    .hint(format!(
+        "kmsdns publish --set-ttl gives every record the configured {configured} s"
+    ))
+}
+
 /// The report for a run: details per domain, and one finding per domain
 /// (plus one for a TTL difference left alone).
 pub fn report(
@@ -128,6 +143,13 @@ pub fn report(
             .as_ref()
             .and_then(|t| t.primary.first())
             .map(ToString::to_string);
+        // Records that disagree on their TTL, left so: (lowest, highest, configured).
+        let mixed = outcome
+            .plan
+            .as_ref()
+            .and_then(|p| p.ttl_change)
+            .filter(|t| !t.applied)
+            .and_then(|t| t.mixed.map(|highest| (t.from, highest, t.to)));
         let (name, finding) = match &outcome.outcome {
             Outcome::InSync => (
                 "in-sync",
@@ -140,6 +162,9 @@ pub fn report(
                     },
                 ),
             ),
+            Outcome::Pending if mixed.is_some() && counts(outcome).is_empty() => {
+                ("pending", mixed_ttls(&owner, mixed.unwrap_or_default()))
+            }
             Outcome::Pending => (
                 "pending",
                 Finding::new(
@@ -207,7 +232,9 @@ pub fn report(
             .and_then(|p| p.ttl_change)
             .filter(|t| !t.applied)
         {
-            if verb != Verb::Remove {
+            if verb != Verb::Remove
+                && !matches!(outcome.outcome, Outcome::Pending if mixed.is_some() && counts(outcome).is_empty())
+            {
                 report.push(
                     Finding::new(
                         FindingId::TtlDiffers,

@@ -39,10 +39,15 @@ impl Change {
 /// A TTL difference: TTL belongs to the whole RRset, other hosts' records included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TtlChange {
+    /// The RRset's TTL (the lowest, when its records disagree).
     pub from: u32,
     pub to: u32,
     /// Whether the plan applies it (`--set-ttl`); otherwise it is only shown.
     pub applied: bool,
+    /// The highest TTL, when the records carry different ones (RFC 2181
+    /// §5.2 forbids it): such an RRset is never in sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mixed: Option<u32>,
 }
 
 /// The plan for one domain.
@@ -60,36 +65,41 @@ impl Plan {
         self.changes.iter().any(Change::is_change) || self.ttl_change.is_some_and(|t| t.applied)
     }
 
-    /// Records to delete, each by its exact RDATA.
+    /// Whether the plan changes the RRset's TTL (`--set-ttl`).
+    pub fn sets_ttl(&self) -> bool {
+        self.ttl_change.is_some_and(|t| t.applied)
+    }
+
+    /// Records to delete, each by its exact RDATA. With an applied TTL
+    /// change, our kept records too: they are added back with the new TTL
+    /// (see [`Plan::adds`]).
     pub fn deletes(&self) -> Vec<&SrvRecord> {
+        let sets_ttl = self.sets_ttl();
         self.changes
             .iter()
             .filter_map(|c| match c {
                 Change::Delete(r) | Change::Modify { from: r, .. } => Some(r),
+                Change::Keep(r) if sets_ttl => Some(r),
                 _ => None,
             })
             .collect()
     }
 
-    /// Records to add. With an applied TTL change and nothing else to add,
-    /// one kept record is added again: re-adding an RR with a new TTL is
-    /// how RFC 2136 changes the TTL of an RRset.
+    /// Records to add, with the plan's TTL. With an applied TTL change,
+    /// our kept records are deleted and added back in the same UPDATE: a
+    /// record added with another TTL gives the whole RRset that TTL (BIND,
+    /// PowerDNS, and Knot, which ignores the re-add of a record it already
+    /// holds, whatever its TTL). Other hosts' records are never re-added.
     pub fn adds(&self) -> Vec<&SrvRecord> {
-        let mut adds: Vec<&SrvRecord> = self
-            .changes
+        let sets_ttl = self.sets_ttl();
+        self.changes
             .iter()
             .filter_map(|c| match c {
                 Change::Add(r) | Change::Modify { to: r, .. } => Some(r),
+                Change::Keep(r) if sets_ttl => Some(r),
                 _ => None,
             })
-            .collect();
-        if adds.is_empty() && self.ttl_change.is_some_and(|t| t.applied) {
-            adds.extend(self.changes.iter().find_map(|c| match c {
-                Change::Keep(r) | Change::Foreign(r) => Some(r),
-                _ => None,
-            }));
-        }
-        adds
+            .collect()
     }
 
     /// How many records remain once the plan is applied.
@@ -167,17 +177,33 @@ pub fn remove(current: &SrvRrset, owns: impl Fn(&Name) -> bool, only_host: Optio
     finish(current, changes, ttl, false)
 }
 
+/// The plan's TTL: the RRset's own, unless `set_ttl` and a record of ours
+/// can carry `wanted_ttl` in (one added, changed or kept: only our records
+/// are ever deleted and added back). Records that disagree on their TTL
+/// are always a difference.
 fn finish(current: &SrvRrset, changes: Vec<Change>, wanted_ttl: u32, set_ttl: bool) -> Plan {
+    let highest = current.ttls.iter().copied().max();
+    let mixed = current.mixed_ttls();
     match current.ttl {
-        Some(existing) if existing != wanted_ttl && !current.records.is_empty() => Plan {
-            changes,
-            ttl: if set_ttl { wanted_ttl } else { existing },
-            ttl_change: Some(TtlChange {
-                from: existing,
-                to: wanted_ttl,
-                applied: set_ttl,
-            }),
-        },
+        Some(existing)
+            if (existing != wanted_ttl || current.ttls.iter().any(|t| *t != wanted_ttl))
+                && !current.records.is_empty() =>
+        {
+            let ours = changes
+                .iter()
+                .any(|c| matches!(c, Change::Add(_) | Change::Modify { .. } | Change::Keep(_)));
+            let applied = set_ttl && ours;
+            Plan {
+                changes,
+                ttl: if applied { wanted_ttl } else { existing },
+                ttl_change: Some(TtlChange {
+                    from: existing,
+                    to: wanted_ttl,
+                    applied,
+                    mixed: if mixed { highest } else { None },
+                }),
+            }
+        }
         _ => Plan {
             changes,
             ttl: wanted_ttl,
@@ -217,6 +243,7 @@ mod tests {
     fn in_sync_has_no_changes_and_foreign_records_stay() {
         let current = SrvRrset {
             ttl: Some(3600),
+            ttls: vec![3600],
             records: vec![srv(0, 0, 1688, "kms1.a."), srv(0, 0, 1688, "other.a.")],
         };
         let plan = publish(&current, &[srv(0, 0, 1688, "kms1.a.")], 3600, false, ours);
@@ -230,6 +257,7 @@ mod tests {
     fn changed_values_are_a_modification_and_stale_ones_deleted() {
         let current = SrvRrset {
             ttl: Some(600),
+            ttls: vec![600],
             records: vec![
                 srv(0, 0, 1688, "kms1.a."),
                 srv(0, 0, 1688, "kms3.a."),
@@ -255,6 +283,7 @@ mod tests {
     fn ttl_difference_is_shown_and_only_applied_when_asked() {
         let current = SrvRrset {
             ttl: Some(600),
+            ttls: vec![600],
             records: vec![srv(0, 0, 1688, "other.a.")],
         };
         let wanted = [srv(0, 0, 1688, "kms1.a.")];
@@ -265,7 +294,8 @@ mod tests {
             Some(TtlChange {
                 from: 600,
                 to: 3600,
-                applied: false
+                applied: false,
+                mixed: None,
             })
         );
         let plan = publish(&current, &wanted, 3600, true, ours);
@@ -274,19 +304,54 @@ mod tests {
         // Only a TTL change: one record is re-added with the new TTL.
         let current = SrvRrset {
             ttl: Some(600),
+            ttls: vec![600],
             records: vec![srv(0, 0, 1688, "kms1.a.")],
         };
         let plan = publish(&current, &wanted, 3600, false, ours);
         assert!(!plan.has_changes());
         let plan = publish(&current, &wanted, 3600, true, ours);
         assert!(plan.has_changes());
+        // Deleted and added back in one UPDATE: Knot ignores a bare re-add.
+        assert_eq!(plan.deletes(), vec![&wanted[0]]);
         assert_eq!(plan.adds(), vec![&wanted[0]]);
+
+        // Only other hosts' records: nothing of ours to carry the TTL in.
+        let current = SrvRrset {
+            ttl: Some(600),
+            records: vec![srv(0, 0, 1688, "other.a.")],
+            ttls: vec![600],
+        };
+        let plan = publish(&current, &[], 3600, true, ours);
+        assert!(!plan.has_changes(), "{plan:?}");
+        assert!(plan.deletes().is_empty() && plan.adds().is_empty());
+    }
+
+    #[test]
+    fn records_with_different_ttls_are_never_in_sync() {
+        let current = SrvRrset {
+            ttl: Some(600),
+            records: vec![srv(0, 0, 1688, "kms1.a."), srv(0, 0, 1688, "other.a.")],
+            ttls: vec![600, 3600],
+        };
+        let wanted = [srv(0, 0, 1688, "kms1.a.")];
+        for configured in [600, 3600] {
+            let plan = publish(&current, &wanted, configured, false, ours);
+            let change = plan.ttl_change.expect("a TTL difference");
+            assert_eq!(change.mixed, Some(3600), "{plan:?}");
+            assert!(!change.applied);
+            let plan = publish(&current, &wanted, configured, true, ours);
+            assert!(plan.sets_ttl());
+            assert_eq!(plan.ttl, configured);
+            assert_eq!(plan.deletes(), vec![&wanted[0]]);
+            assert_eq!(plan.adds(), vec![&wanted[0]]);
+        }
     }
 
     #[test]
     fn remove_deletes_only_ours_and_counts_what_remains() {
         let current = SrvRrset {
             ttl: Some(3600),
+            ttls: vec![3600],
             records: vec![
                 srv(0, 0, 1688, "kms1.a."),
                 srv(0, 0, 1688, "kms2.a."),

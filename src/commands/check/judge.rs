@@ -473,7 +473,24 @@ fn compare_with_configuration(
             );
         }
     }
-    if let Some(ttl) = rrset.ttl.filter(|ttl| *ttl != expected.ttl) {
+    if rrset.ttls.len() > 1 {
+        let ttls: Vec<String> = rrset.ttls.iter().map(u32::to_string).collect();
+        push(
+            Finding::new(
+                FindingId::TtlDiffers,
+                Severity::Warning,
+                format!(
+                    "the records of {} carry different TTLs ({} s): one RRset has one TTL (RFC 2181 §5.2), and caches may keep some records longer than others",
+                    owner(&observation.domain),
+                    ttls.join(", ")
+                ),
+            )
+            .hint(format!(
+                "kmsdns publish --set-ttl gives every record the configured {} s",
+                expected.ttl
+            )),
+        );
+    } else if let Some(ttl) = rrset.ttl.filter(|ttl| *ttl != expected.ttl) {
         push(
             Finding::new(
                 FindingId::TtlDiffers,
@@ -577,6 +594,11 @@ mod tests {
         Rrset {
             status,
             ttl: (!records.is_empty()).then_some(3600),
+            ttls: if records.is_empty() {
+                Vec::new()
+            } else {
+                vec![3600]
+            },
             records,
         }
     }
@@ -663,6 +685,7 @@ mod tests {
             status: AnswerStatus::NoData,
             ttl: None,
             records: Vec::new(),
+            ttls: Vec::new(),
         };
         observation.authoritative.result = Ok(nodata.clone());
         observation.resolver.result = Ok(nodata);

@@ -173,6 +173,12 @@ pub struct LiveVerdict {
     /// The primary probed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub primary: Option<String>,
+    /// The primary's software (`bind`, `knot`, `powerdns`), when recognised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software: Option<String>,
+    /// How it was recognised: its `version.bind`, or its behaviour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recognised_by: Option<String>,
     /// TTL of the RRset as read, which the sentinel carried (none: empty).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u32>,
@@ -187,8 +193,13 @@ pub struct LiveVerdict {
     /// The answer to the signed probe.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed: Option<Answer>,
-    /// Re-reads forced by another host changing the RRset meanwhile.
+    /// Always 0: the probe's own prerequisite cannot hold, so another
+    /// host's change forces no re-read any more (kept for schema 1).
     pub retries: u32,
+    /// What changed around a probe, which must change nothing (normally
+    /// empty): one line per change, then what kmsdns did about it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
     /// Why the domain could not be probed, or a probe got no usable answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -202,12 +213,16 @@ pub struct LiveVerdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Answer {
-    /// NOERROR: the change would be applied.
+    /// Past the permission check (the probe stopped at its prerequisite):
+    /// the change would be applied.
     Accepted,
-    /// REFUSED.
+    /// REFUSED, or NOTAUTH without a TSIG error from the primary.
     Refused,
-    /// NOTAUTH: the signature was not accepted (BADSIG, BADKEY, …).
+    /// The signature was not accepted (BADSIG, BADKEY, …).
     KeyRejected,
+    /// NOERROR: the server applied the probe although its prerequisite
+    /// cannot hold.
+    Applied,
     /// No usable answer.
     Failed,
 }
@@ -218,6 +233,7 @@ impl Answer {
             Answer::Accepted => "accepted",
             Answer::Refused => "refused",
             Answer::KeyRejected => "signature rejected",
+            Answer::Applied => "applied (prerequisite ignored)",
             Answer::Failed => "no answer",
         }
     }
@@ -309,6 +325,9 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
             if let Some(primary) = &verdict.primary {
                 about.push(format!("primary {primary}"));
             }
+            if let Some(software) = &verdict.software {
+                about.push(software.clone());
+            }
             writeln!(
                 out,
                 "  live    {}{} {}  {}: {}",
@@ -361,12 +380,15 @@ mod tests {
                     domain: "open.example.".into(),
                     name: "_vlmcs._tcp.open.example.".into(),
                     primary: Some("192.0.2.53:53".into()),
+                    software: None,
+                    recognised_by: None,
                     ttl: None,
                     records: 0,
                     unsigned: Some(Answer::Accepted),
                     key: None,
                     signed: None,
                     retries: 0,
+                    changed: Vec::new(),
                     error: None,
                     verdict: Some(FindingId::UnsignedUpdatesAccepted),
                     severity: Severity::Critical,

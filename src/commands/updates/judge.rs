@@ -15,7 +15,12 @@
 //!   refused live, or our signature rejected (BADSIG, BADKEY, BADTIME)
 //!   (`key-refused`). A probe or read that got no usable answer is
 //!   critical too (`update-probe-failed`, `dns-read-failed`): a failed read
-//!   is never taken for a good answer.
+//!   is never taken for a good answer. So is a zone that changed around a
+//!   probe, which must change nothing (`probe-changed-zone`).
+//! - **warning**, live — a PowerDNS primary lets an unsigned probe past its
+//!   TSIG and address checks (`update-policy-unverifiable`): it accepts
+//!   unsigned updates, unless a Lua update policy refuses them after the
+//!   prerequisites, which no probe that changes nothing can see.
 //! - **warning** — works, but should be fixed: keyed grants that reach more
 //!   than the `_vlmcs._tcp` SRV records (`grant-too-wide`), `allow-update`
 //!   beside `update-policy` (`allow-update-ignored`: BIND 9.18 refuses to
@@ -37,7 +42,8 @@
 
 use hickory_proto::rr::Name;
 
-use crate::commands::updates::permission::{LiveProbe, ProbeAnswer};
+use crate::commands::updates::permission::{LiveProbe, ProbeAnswer, ProbeChange};
+use crate::dns::identify::Software;
 use crate::dns::TsigError;
 use crate::named_conf::{find_zone, GrantIssue, NamedConf, Refusal, ZoneAudit};
 use crate::report::{Finding, FindingId, Severity};
@@ -243,11 +249,23 @@ fn subject(audit: &ZoneAudit, issue: &GrantIssue) -> String {
 
 /// The findings of the live probe of one domain. `from_config`: the domain
 /// comes from the configuration, so `publish` is expected to work there.
+///
+/// Each verdict is worded for the software that answered (BIND, Knot DNS,
+/// PowerDNS; see [`crate::dns::identify`]), naming what to change there,
+/// and neutrally when it is not known.
 pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
     let domain = absolute(&probe.domain.to_ascii());
     let name = absolute(&probe.name.to_ascii());
+    let zone = probe
+        .zone
+        .as_ref()
+        .map_or_else(|| domain.clone(), show_name);
+    let software = probe.software();
     // The finding's `server` names the primary's address.
-    let server = "the primary";
+    let server = match software {
+        Some(software) => format!("the primary ({software})"),
+        None => "the primary".to_string(),
+    };
     let about = |finding: Finding| {
         let finding = finding.domain(&domain);
         match probe.primary {
@@ -267,42 +285,74 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
         ));
         return findings;
     }
-    match &probe.unsigned {
-        Some(ProbeAnswer::Accepted) => findings.push(about(
+    for change in &probe.changed {
+        findings.push(about(changed_finding(probe, change, &server, &zone)));
+    }
+    let unsigned_accepted = matches!(
+        probe.unsigned,
+        Some(ProbeAnswer::Accepted | ProbeAnswer::Applied)
+    );
+    // PowerDNS asks a Lua update policy only after the prerequisites, and
+    // answers NOERROR when it refuses: past its TSIG and address checks, an
+    // update that changes nothing cannot tell "allowed" from "refused".
+    let opaque =
+        software == Some(Software::PowerDns) && probe.unsigned == Some(ProbeAnswer::Accepted);
+    if opaque {
+        findings.push(about(
+            Finding::new(
+                FindingId::UpdatePolicyUnverifiable,
+                Severity::Warning,
+                format!(
+                    "{server} lets an unsigned update of {name} SRV past its TSIG and address checks: it accepts unsigned updates there, unless a Lua update policy (lua-dnsupdate-policy-script) refuses them — PowerDNS consults such a policy only while applying a change and answers NOERROR either way, so an update that changes nothing cannot tell"
+                ),
+            )
+            .hint(format!(
+                "without a Lua policy anyone who can reach the server can redirect KMS clients: name the keys that may update in the zone's metadata (pdnsutil set-meta {} TSIG-ALLOW-DNSUPDATE KEY); with one, make sure the script refuses requests whose getTsigName() is empty; `kmsdns publish` reads back what it sends and reports a refusal",
+                zone.trim_end_matches('.')
+            )),
+        ));
+    } else if unsigned_accepted {
+        findings.push(about(
             Finding::new(
                 FindingId::UnsignedUpdatesAccepted,
                 Severity::Critical,
                 format!(
-                    "{server} accepts unsigned updates of {name} SRV: anyone who can reach it can redirect KMS clients (probed with a sentinel added and deleted in one message: nothing changed)"
+                    "{server} accepts unsigned updates of {name} SRV: anyone who can reach it can redirect KMS clients (probed with an update that cannot apply: it got past the permission check and stopped at its prerequisite)"
                 ),
             )
-            .hint(format!(
-                "remove allow-update from the zone and use a TSIG key with {} (`kmsdns bind` writes both)",
-                narrow_grant(std::slice::from_ref(&name))
-            )),
-        )),
-        Some(ProbeAnswer::Failed { message })
-        | Some(ProbeAnswer::KeyRejected { message, .. }) => {
+            .hint(keyed_only_hint(software, &name, &zone)),
+        ));
+    }
+    match &probe.unsigned {
+        Some(ProbeAnswer::Failed { message }) | Some(ProbeAnswer::KeyRejected { message, .. }) => {
             findings.push(about(Finding::new(
                 FindingId::UpdateProbeFailed,
                 Severity::Critical,
                 format!("the unsigned update probe of {name} got no usable answer: {message}"),
             )))
         }
-        Some(ProbeAnswer::Refused) | None => {}
+        Some(ProbeAnswer::Accepted | ProbeAnswer::Applied | ProbeAnswer::Refused { .. }) | None => {
+        }
     }
-    let unsigned_refused = probe.unsigned == Some(ProbeAnswer::Refused);
+    let unsigned_refused = matches!(probe.unsigned, Some(ProbeAnswer::Refused { .. }));
     match (&probe.key, &probe.signed) {
-        (Some(key), Some(ProbeAnswer::Accepted)) if unsigned_refused => {
+        // Said by the finding above: the signed answer means as little.
+        (Some(_), Some(ProbeAnswer::Accepted)) if opaque => {}
+        (Some(key), Some(ProbeAnswer::Accepted | ProbeAnswer::Applied)) if unsigned_refused => {
+            let scope = if software == Some(Software::PowerDns) {
+                " (PowerDNS lets a key named in TSIG-ALLOW-DNSUPDATE change the whole zone)"
+            } else {
+                ""
+            };
             findings.push(about(Finding::new(
                 FindingId::KeyedOnly,
                 Severity::Ok,
                 format!(
-                    "{server} refuses unsigned updates of {name} SRV and accepts them signed with key {key}"
+                    "{server} refuses unsigned updates of {name} SRV and accepts them signed with key {key}{scope}"
                 ),
             )))
         }
-        (Some(key), Some(ProbeAnswer::Refused)) => findings.push(about(
+        (Some(key), Some(ProbeAnswer::Refused { .. })) => findings.push(about(
             Finding::new(
                 FindingId::KeyRefused,
                 Severity::Critical,
@@ -310,19 +360,33 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
                     "{server} refuses updates of {name} SRV signed with key {key}: kmsdns publish will fail"
                 ),
             )
-            .hint(format!(
-                "grant the key in the zone: update-policy {{ grant {} name {name} SRV; }}; (`kmsdns bind` writes it), or configure the key that is granted",
-                key.to_ascii().trim_end_matches('.')
-            )),
+            .hint(grant_hint(software, &key_name(key), &name, &zone)),
         )),
-        (Some(_), Some(ProbeAnswer::KeyRejected { tsig_error, message })) => findings.push(
+        (
+            Some(key),
+            Some(ProbeAnswer::KeyRejected {
+                tsig_error: Some(TsigError::BadKey),
+                key_known: Some(true),
+                ..
+            }),
+        ) => findings.push(about(
+            Finding::new(
+                FindingId::KeyRefused,
+                Severity::Critical,
+                format!(
+                    "{server} knows key {key} (a read signed with it verifies) but does not let it update {name} SRV (NOTAUTH, BADKEY): kmsdns publish will fail"
+                ),
+            )
+            .hint(grant_hint(software, &key_name(key), &name, &zone)),
+        )),
+        (Some(_), Some(ProbeAnswer::KeyRejected { tsig_error, message, .. })) => findings.push(
             about(
                 Finding::new(
                     FindingId::KeyRefused,
                     Severity::Critical,
                     format!("{message}: kmsdns publish will fail"),
                 )
-                .hint(key_hint(*tsig_error)),
+                .hint(key_hint(software, *tsig_error)),
             ),
         ),
         (Some(_), Some(ProbeAnswer::Failed { message })) => findings.push(about(Finding::new(
@@ -349,12 +413,100 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
     findings
 }
 
-fn key_hint(error: Option<TsigError>) -> String {
+/// A probe changed the zone: say exactly how, and what kmsdns did about it.
+fn changed_finding(probe: &LiveProbe, change: &ProbeChange, server: &str, zone: &str) -> Finding {
+    let answer = if change.probe == "unsigned" {
+        probe.unsigned.as_ref()
+    } else {
+        probe.signed.as_ref()
+    };
+    let why = if answer == Some(&ProbeAnswer::Applied) {
+        "it applied an update whose prerequisite cannot hold"
+    } else {
+        "it answered that it applied nothing, so another host may have changed the zone at the same moment"
+    };
+    let mut message = format!(
+        "{zone} changed on {server} around the {} update probe ({why}): {}",
+        change.probe,
+        change.changes.join("; ")
+    );
+    if let Some(repair) = &change.repair {
+        message.push_str(&format!("; {repair}"));
+    }
+    Finding::new(FindingId::ProbeChangedZone, Severity::Critical, message).hint(
+        "check the zone's records and serial; a server that applies updates whose prerequisites fail (RFC 2136 §3.2) cannot be probed safely: skip the probe (`kmsdns audit --no-updates`) until it is fixed",
+    )
+}
+
+/// A key name as a grant writes it: without the trailing dot.
+fn key_name(key: &Name) -> String {
+    key.to_ascii().trim_end_matches('.').to_string()
+}
+
+/// `_vlmcs._tcp.<domain>.` relative to the zone, as Knot's
+/// `update-owner-name` takes it.
+fn relative(name: &str, zone: &str) -> String {
+    let suffix = format!(".{}", zone.trim_start_matches('.'));
+    name.strip_suffix(&suffix)
+        .map_or_else(|| name.to_string(), str::to_string)
+}
+
+/// How to let `key` change exactly the SRV records of `name`, in the
+/// software that answered.
+fn grant_hint(software: Option<Software>, key: &str, name: &str, zone: &str) -> String {
+    match software {
+        Some(Software::Bind) => format!(
+            "grant the key in the zone: update-policy {{ grant {key} name {name} SRV; }}; (`kmsdns bind` writes it), or configure the key that is granted"
+        ),
+        Some(Software::Knot) => format!(
+            "let the key update in knot.conf: an acl with key: {key}, action: update, update-type: [SRV], update-owner: name, update-owner-match: equal, update-owner-name: [{}], listed in the zone's acl; or configure the key that is allowed",
+            relative(name, zone)
+        ),
+        Some(Software::PowerDns) => format!(
+            "let the key update the zone: pdnsutil set-meta {} TSIG-ALLOW-DNSUPDATE {key} (and this host's address in ALLOW-DNSUPDATE-FROM), or, with a Lua update policy, allow it there",
+            zone.trim_end_matches('.')
+        ),
+        None => format!(
+            "let key {key} update the SRV records of {name} on the primary (BIND: update-policy grant; Knot DNS: an acl with action: update; PowerDNS: TSIG-ALLOW-DNSUPDATE metadata), or configure the key that is allowed"
+        ),
+    }
+}
+
+/// How to require a key for updates of `name`, in the software that
+/// answered.
+fn keyed_only_hint(software: Option<Software>, name: &str, zone: &str) -> String {
+    match software {
+        Some(Software::Bind) => format!(
+            "remove allow-update from the zone and use a TSIG key with {} (`kmsdns bind` writes both)",
+            narrow_grant(std::slice::from_ref(&name.to_string()))
+        ),
+        Some(Software::Knot) => format!(
+            "remove the zone's update acl without a key (address only), and let only a key update: an acl with key: KEY, action: update, update-type: [SRV], update-owner: name, update-owner-match: equal, update-owner-name: [{}]",
+            relative(name, zone)
+        ),
+        Some(Software::PowerDns) => format!(
+            "name the keys that may update in the zone's metadata: pdnsutil set-meta {} TSIG-ALLOW-DNSUPDATE KEY",
+            zone.trim_end_matches('.')
+        ),
+        None => format!(
+            "require a TSIG key for updates of the zone, granted only the SRV records of {name} (BIND: update-policy grant; Knot DNS: an acl with a key; PowerDNS: TSIG-ALLOW-DNSUPDATE metadata)"
+        ),
+    }
+}
+
+/// How to fix a key whose signature the server rejects.
+fn key_hint(software: Option<Software>, error: Option<TsigError>) -> String {
+    let keys = match software {
+        Some(Software::Bind) => "the key statement in named.conf",
+        Some(Software::Knot) => "the key section of knot.conf",
+        Some(Software::PowerDns) => "what `pdnsutil list-tsig-keys` shows on the server",
+        None => "the server's key",
+    };
     match error {
-        Some(TsigError::BadSig) => "the secret differs from the server's: copy the key file the server uses (tsig-keygen output)".into(),
-        Some(TsigError::BadKey) => "the server has no key of this name and algorithm: compare the key statement in named.conf with the configured key".into(),
+        Some(TsigError::BadSig) => format!("the secret differs from the server's: copy the key from {keys}"),
+        Some(TsigError::BadKey) => format!("the server has no key of this name and algorithm: compare {keys} with the configured key"),
         Some(TsigError::BadTime) => "the clocks of this machine and the server differ by more than 5 minutes: synchronise them (NTP)".into(),
-        _ => "compare the key name, algorithm and secret with the server's key statement".into(),
+        _ => format!("compare the key name, algorithm and secret with {keys}"),
     }
 }
 
@@ -368,6 +520,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    use crate::commands::updates::permission::Recognition;
     use crate::named_conf::audit_domains;
 
     fn conf(text: &str) -> NamedConf {
@@ -517,6 +670,8 @@ mod tests {
         assert!(findings[1].message.ends_with("(view \"outside\")"));
     }
 
+    const REFUSED: ProbeAnswer = ProbeAnswer::Refused { notauth: false };
+
     fn probe(unsigned: ProbeAnswer, signed: Option<ProbeAnswer>) -> LiveProbe {
         LiveProbe {
             domain: Name::from_ascii("corp.example.").unwrap(),
@@ -531,7 +686,8 @@ mod tests {
                 .as_ref()
                 .map(|_| Name::from_ascii("kms-publisher.").unwrap()),
             signed,
-            retries: 0,
+            software: None,
+            changed: Vec::new(),
         }
     }
 
@@ -547,25 +703,26 @@ mod tests {
                 vec![(FindingId::UnsignedUpdatesAccepted, Severity::Critical)],
             ),
             (
-                probe(ProbeAnswer::Refused, Some(ProbeAnswer::Accepted)),
+                probe(REFUSED, Some(ProbeAnswer::Accepted)),
                 vec![(FindingId::KeyedOnly, Severity::Ok)],
             ),
             (
-                probe(ProbeAnswer::Refused, Some(ProbeAnswer::Refused)),
+                probe(REFUSED, Some(REFUSED)),
                 vec![(FindingId::KeyRefused, Severity::Critical)],
             ),
             (
                 probe(
-                    ProbeAnswer::Refused,
+                    REFUSED,
                     Some(ProbeAnswer::KeyRejected {
                         tsig_error: Some(TsigError::BadSig),
+                        key_known: Some(false),
                         message: "x (NOTAUTH, BADSIG)".into(),
                     }),
                 ),
                 vec![(FindingId::KeyRefused, Severity::Critical)],
             ),
             (
-                probe(ProbeAnswer::Refused, None),
+                probe(REFUSED, None),
                 vec![(FindingId::NoKey, Severity::Warning)],
             ),
             (
@@ -588,9 +745,10 @@ mod tests {
         }
         let badsig = live_findings(
             &probe(
-                ProbeAnswer::Refused,
+                REFUSED,
                 Some(ProbeAnswer::KeyRejected {
                     tsig_error: Some(TsigError::BadSig),
+                    key_known: Some(false),
                     message: "rejected (NOTAUTH, BADSIG)".into(),
                 }),
             ),
@@ -599,13 +757,193 @@ mod tests {
         assert!(badsig[0].message.contains("BADSIG"));
         assert!(badsig[0].hint.as_deref().unwrap_or("").contains("secret"));
         // Without a configuration, a missing key is only worth knowing.
-        let info = live_findings(&probe(ProbeAnswer::Refused, None), false);
+        let info = live_findings(&probe(REFUSED, None), false);
         assert_eq!(ids(&info), [(FindingId::NoKey, Severity::Info)]);
+    }
+
+    fn on(software: Software, mut probe: LiveProbe) -> LiveProbe {
+        probe.software = Some((software, Recognition::Behaviour("test")));
+        probe
+    }
+
+    fn texts(findings: &[Finding]) -> String {
+        findings
+            .iter()
+            .map(|f| format!("{} {}", f.message, f.hint.as_deref().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// BIND's words (named.conf, update-policy) never reach a finding about
+    /// Knot DNS or PowerDNS.
+    fn assert_no_bind_words(findings: &[Finding]) {
+        let text = texts(findings);
+        for word in [
+            "named.conf",
+            "update-policy {",
+            "update-policy grant",
+            "allow-update",
+            "kmsdns bind",
+        ] {
+            assert!(!text.contains(word), "{word:?} in: {text}");
+        }
+    }
+
+    #[test]
+    fn knot_refusals_are_verdicts_in_knot_words() {
+        // Unsigned NOTAUTH, signed past the ACL: keyed only.
+        let keyed = on(
+            Software::Knot,
+            probe(
+                ProbeAnswer::Refused { notauth: true },
+                Some(ProbeAnswer::Accepted),
+            ),
+        );
+        let findings = live_findings(&keyed, true);
+        assert_eq!(ids(&findings), [(FindingId::KeyedOnly, Severity::Ok)]);
+        assert!(
+            findings[0].message.contains("Knot DNS"),
+            "{}",
+            findings[0].message
+        );
+        // A known key the ACL does not allow: NOTAUTH with BADKEY.
+        let not_granted = on(
+            Software::Knot,
+            probe(
+                ProbeAnswer::Refused { notauth: true },
+                Some(ProbeAnswer::KeyRejected {
+                    tsig_error: Some(TsigError::BadKey),
+                    key_known: Some(true),
+                    message: "does not know key".into(),
+                }),
+            ),
+        );
+        let findings = live_findings(&not_granted, true);
+        assert_eq!(
+            ids(&findings),
+            [(FindingId::KeyRefused, Severity::Critical)]
+        );
+        let text = texts(&findings);
+        assert!(text.contains("knows key kms-publisher."), "{text}");
+        assert!(text.contains("update-owner-name: [_vlmcs._tcp]"), "{text}");
+        assert!(!text.contains("does not know"), "{text}");
+        assert_no_bind_words(&findings);
+        // An unknown key: the key section of knot.conf.
+        let unknown = on(
+            Software::Knot,
+            probe(
+                ProbeAnswer::Refused { notauth: true },
+                Some(ProbeAnswer::KeyRejected {
+                    tsig_error: Some(TsigError::BadKey),
+                    key_known: Some(false),
+                    message: "x does not know key kms-publisher. (NOTAUTH, BADKEY)".into(),
+                }),
+            ),
+        );
+        let findings = live_findings(&unknown, true);
+        assert!(
+            texts(&findings).contains("knot.conf"),
+            "{}",
+            texts(&findings)
+        );
+        assert_no_bind_words(&findings);
+    }
+
+    #[test]
+    fn powerdns_verdicts_name_its_metadata_and_its_blind_spot() {
+        // REFUSED to our signed probe: TSIG-ALLOW-DNSUPDATE.
+        let refused = on(Software::PowerDns, probe(REFUSED, Some(REFUSED)));
+        let findings = live_findings(&refused, true);
+        assert_eq!(
+            ids(&findings),
+            [(FindingId::KeyRefused, Severity::Critical)]
+        );
+        assert!(
+            texts(&findings)
+                .contains("pdnsutil set-meta corp.example TSIG-ALLOW-DNSUPDATE kms-publisher"),
+            "{}",
+            texts(&findings)
+        );
+        assert_no_bind_words(&findings);
+        // Unsigned past the checks: accepted, or a Lua policy decides later.
+        let opaque = on(
+            Software::PowerDns,
+            probe(ProbeAnswer::Accepted, Some(ProbeAnswer::Accepted)),
+        );
+        let findings = live_findings(&opaque, true);
+        assert_eq!(
+            ids(&findings),
+            [(FindingId::UpdatePolicyUnverifiable, Severity::Warning)]
+        );
+        assert!(
+            findings[0].message.contains("Lua"),
+            "{}",
+            findings[0].message
+        );
+        assert_no_bind_words(&findings);
+        // Unsigned refused, key accepted: keyed only, the whole zone.
+        let keyed = on(
+            Software::PowerDns,
+            probe(REFUSED, Some(ProbeAnswer::Accepted)),
+        );
+        let findings = live_findings(&keyed, true);
+        assert_eq!(ids(&findings), [(FindingId::KeyedOnly, Severity::Ok)]);
+        assert!(findings[0].message.contains("whole zone"));
+        // A key PowerDNS does not accept: no TSIG error to name.
+        let unknown = on(
+            Software::PowerDns,
+            probe(
+                REFUSED,
+                Some(ProbeAnswer::KeyRejected {
+                    tsig_error: None,
+                    key_known: Some(false),
+                    message: "x does not accept the signature of key kms-publisher.".into(),
+                }),
+            ),
+        );
+        let findings = live_findings(&unknown, true);
+        assert!(texts(&findings).contains("pdnsutil list-tsig-keys"));
+        assert_no_bind_words(&findings);
+    }
+
+    #[test]
+    fn a_probe_that_changed_the_zone_is_critical_and_says_what() {
+        let mut changed = probe(ProbeAnswer::Applied, None);
+        changed.changed.push(ProbeChange {
+            probe: "unsigned".into(),
+            changes: vec![
+                "serial 1 → 2".into(),
+                "SRV 65535 0 0 kmsdns-probe-1.invalid. (TTL 3600) added".into(),
+            ],
+            repair: Some("kmsdns deleted the sentinel again".into()),
+        });
+        let findings = live_findings(&changed, true);
+        assert_eq!(
+            ids(&findings),
+            [
+                (FindingId::ProbeChangedZone, Severity::Critical),
+                (FindingId::UnsignedUpdatesAccepted, Severity::Critical)
+            ]
+        );
+        let message = &findings[0].message;
+        assert!(message.contains("serial 1 → 2"), "{message}");
+        assert!(message.contains("added"), "{message}");
+        assert!(message.contains("deleted the sentinel again"), "{message}");
+        assert!(message.contains("prerequisite cannot hold"), "{message}");
+    }
+
+    #[test]
+    fn unknown_software_gets_every_servers_words() {
+        let findings = live_findings(&probe(REFUSED, Some(REFUSED)), true);
+        let text = texts(&findings);
+        for words in ["update-policy", "acl", "TSIG-ALLOW-DNSUPDATE"] {
+            assert!(text.contains(words), "{words}: {text}");
+        }
     }
 
     #[test]
     fn an_unprobed_domain_is_a_failed_read() {
-        let mut unprobed = probe(ProbeAnswer::Refused, None);
+        let mut unprobed = probe(REFUSED, None);
         unprobed.unsigned = None;
         unprobed.primary = None;
         unprobed.error = Some("no SOA".into());

@@ -9,7 +9,8 @@
 //! 3. Live (`--live`, the default without `--named-conf`): probe each
 //!    domain's primary with [`crate::commands::updates::permission`], unsigned then signed,
 //!    concurrently up to `--concurrency` domains; the probe changes nothing
-//!    (RFC 2136 add and delete of one sentinel RR in one message).
+//!    (an RFC 2136 add of a sentinel RR guarded by a prerequisite that
+//!    cannot hold), and the zone is read back after it.
 //! 4. Report per zone: static verdicts, live verdicts, then the findings.
 
 pub mod details;
@@ -36,7 +37,7 @@ use details::{
     ZoneUpdates,
 };
 use judge::{absolute, domain_of, live_findings, show_name, static_findings, worst};
-use permission::{LiveProbe, ProbeAnswer, ProbeTarget};
+use permission::{LiveProbe, ProbeAnswer, ProbeTarget, Recognition};
 
 /// Audit who may change the _vlmcs._tcp records: statically from BIND's
 /// named.conf, and live with an update probe that changes nothing.
@@ -54,12 +55,15 @@ use permission::{LiveProbe, ProbeAnswer, ProbeTarget};
 /// named's reason, not a verdict.
 ///
 /// With --live (the default without --named-conf): sends each domain's
-/// primary one RFC 2136 UPDATE that adds a sentinel SRV record and deletes
-/// it again, guarded by the RRset as read and with its TTL, so nothing
-/// changes, not even the SOA serial. Sent unsigned, then signed with the
-/// configured key, it tells "accepts unsigned updates" (critical) from
-/// "keyed only" (ok) from "our key is refused" (critical: publish will
-/// fail). The server logs each attempt.
+/// primary one RFC 2136 UPDATE that adds a sentinel SRV record under a
+/// prerequisite that cannot hold, so nothing changes, not even the SOA
+/// serial: a server that refuses the sender says REFUSED or NOTAUTH, one
+/// that would accept it stops at the prerequisite (NXRRSET). Sent
+/// unsigned, then signed with the configured key, it tells "accepts
+/// unsigned updates" (critical) from "keyed only" (ok) from "our key is
+/// refused" (critical: publish will fail), in the words of the server
+/// that answered (BIND, Knot DNS, PowerDNS). The serial and the records
+/// are read back after each probe. The server logs each attempt.
 #[derive(Debug, Args)]
 pub struct UpdatesArgs {
     /// Audit the update grants of this BIND configuration (includes are followed)
@@ -153,6 +157,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
         // once per run.
         let resolver = ctx.reading_resolver()?;
         let opts = ctx.dns_options();
+        let identities = permission::Identities::default();
         // Each probe becomes findings and details as soon as it is done:
         // only those are kept, not every probe's reads.
         let limit = usize::from(ctx.global.concurrency);
@@ -166,9 +171,9 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
                 gss: configured.and_then(|c| c.gss.as_deref().cloned()),
                 server: configured.and_then(|c| c.server.as_deref().cloned()),
             };
-            let (resolver, opts) = (&resolver, &opts);
+            let (resolver, opts, identities) = (&resolver, &opts, &identities);
             async move {
-                let probe = permission::probe_domain(&target, resolver, opts).await;
+                let probe = permission::probe_domain(&target, resolver, identities, opts).await;
                 (probe, configured.is_some())
             }
         });
@@ -310,8 +315,15 @@ fn verdict_of(findings: &[Finding]) -> (Option<crate::report::FindingId>, Severi
 fn answer(probe: Option<&ProbeAnswer>) -> Option<Answer> {
     probe.map(|answer| match answer {
         ProbeAnswer::Accepted => Answer::Accepted,
-        ProbeAnswer::Refused => Answer::Refused,
+        ProbeAnswer::Refused { .. } => Answer::Refused,
+        // Knot's answer to a key it knows but does not let update.
+        ProbeAnswer::KeyRejected {
+            tsig_error: Some(crate::dns::TsigError::BadKey),
+            key_known: Some(true),
+            ..
+        } => Answer::Refused,
         ProbeAnswer::KeyRejected { .. } => Answer::KeyRejected,
+        ProbeAnswer::Applied => Answer::Applied,
         ProbeAnswer::Failed { .. } => Answer::Failed,
     })
 }
@@ -328,12 +340,28 @@ fn live_verdict(probe: &LiveProbe, findings: &[Finding]) -> LiveVerdict {
         domain: show_name(&probe.domain),
         name: show_name(&probe.name),
         primary: probe.primary.map(|p| p.to_string()),
+        software: probe.software().map(|s| s.id().to_string()),
+        recognised_by: probe.software.as_ref().map(|(_, how)| match how {
+            Recognition::Version(version) => format!("version.bind \"{version}\""),
+            Recognition::Behaviour(what) => format!("behaviour: {what}"),
+        }),
         ttl: probe.ttl,
         records: probe.records,
         unsigned: answer(probe.unsigned.as_ref()),
         key: probe.key.as_ref().map(|k| k.to_ascii()),
         signed: answer(probe.signed.as_ref()),
-        retries: probe.retries,
+        retries: 0,
+        changed: probe
+            .changed
+            .iter()
+            .flat_map(|change| {
+                let head = change
+                    .changes
+                    .iter()
+                    .map(move |line| format!("{} probe: {line}", change.probe));
+                head.chain(change.repair.clone())
+            })
+            .collect(),
         error: probe
             .error
             .clone()

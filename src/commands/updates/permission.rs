@@ -2,93 +2,93 @@
 //! would let a sender change the `_vlmcs._tcp` SRV records, and leaves the
 //! zone exactly as it was (RFC 2136 dynamic update, RFC 8945 TSIG).
 //!
-//! DNS has no "may I update?" question, so the probe is a real UPDATE whose
-//! net effect is nothing:
+//! DNS has no "may I update?" question, so the probe is a real UPDATE that
+//! cannot apply:
 //!
 //! ```text
-//! zone          <zone>. SOA IN                                     (RFC 2136 §2.3)
-//! prerequisite  the SRV RRset of _vlmcs._tcp.<domain>. exactly as just read
-//!               (§2.4.2; "does not exist", §2.4.3, when it is empty)
-//! update        1. add    _vlmcs._tcp.<domain>. <TTL> IN SRV 65535 0 0 kmsdns-probe-<random>.invalid.   (§2.5.1)
-//!               2. delete the same RR (class NONE, TTL 0)                                              (§2.5.4)
+//! zone          <zone>. SOA IN                                                        (RFC 2136 §2.3)
+//! prerequisite  _vlmcs._tcp.<domain>. SRV 65535 0 0 kmsdns-probe-<random>.invalid.    "RRset exists, value dependent" (§2.4.2)
+//! update        add _vlmcs._tcp.<domain>. <TTL> IN SRV 65535 0 0 kmsdns-probe-<random>.invalid.   (§2.5.1)
 //! ```
 //!
-//! Why each part is there (verified against BIND 9.18 in `tests/updates.rs`
-//! and in `notes/hickory-and-bind.md`, "May we update?" probes):
+//! The prerequisite says the RRset is exactly the sentinel, which never
+//! holds: the sentinel's target is a random name under `invalid.`, which
+//! nobody can have published (RFC 6761 §6.4). So a server that honours
+//! prerequisites applies nothing, whoever sends it. What the probe learns
+//! is *which check stops it*:
 //!
-//! 1. **A real change at the real name and type.** Permission (§3.3) is
-//!    judged on the update section: `allow-update` on the sender,
-//!    `update-policy` on the signer *and on every RR's name and type*. An
-//!    UPDATE with only a prerequisite and no update RR is not enough: BIND
-//!    has no RR to hold against the `update-policy`, so any *valid* key
-//!    passes whether or not it is granted the SRV records, and over TCP
-//!    BIND skips even its unsigned check for `update-policy` zones. The
-//!    sentinel is added at `_vlmcs._tcp.<domain>.` type SRV, exactly what
-//!    `publish` changes, so the answer is the grant `publish` will meet.
-//! 2. **Add first, then delete.** The update section is applied in order
-//!    (§3.4.2): delete-then-add would delete nothing and leave the sentinel
-//!    in the zone. This is why the probe is not built by
-//!    [`crate::dns::send_update`], whose [`crate::dns::UpdateRequest`]
-//!    always puts deletes before adds (right for `publish`); it reuses
-//!    [`crate::dns::build_update`] for the zone, prerequisite and add
-//!    sections and appends the delete itself.
-//! 3. **No net change, serial untouched.** BIND collects the changes of one
-//!    message as a minimal diff: the add and the delete of the same RR
-//!    cancel out, the diff is empty, and an empty diff bumps no serial,
-//!    writes no journal and sends no NOTIFY. The whole message is atomic
-//!    (§3.7), so the sentinel never exists for a reader.
-//! 4. **The RRset's own TTL.** The TTL belongs to the RRset (RFC 2181 §5.2):
-//!    BIND answers an add with another TTL by rewriting the TTL of every RR
-//!    of `_vlmcs._tcp` (other hosts' too), and that rewrite does *not*
-//!    cancel with the delete — the serial moves. So the TTL is read from the
-//!    primary just before, and the sentinel carries it.
-//! 5. **The prerequisite.** If another host changes the RRset between our
-//!    read and our probe, the server applies nothing and answers
-//!    NXRRSET/YXRRSET; the probe re-reads and tries again (a bounded number
-//!    of times). Prerequisites carry no TTL (§2.4.2), so a change of the TTL
-//!    alone in the milliseconds between read and probe is the one race left:
-//!    the probe would then put the old TTL back.
-//! 6. **A sentinel that cannot matter.** Its target is a random label under
-//!    `invalid.` (RFC 6761 §6.4: never resolves), so it can equal no real
-//!    record, and even a server that broke atomicity could send no client
-//!    anywhere with it; priority 65535 puts it after every real host
-//!    (RFC 2782). An in-zone target would be created by nobody today but
-//!    could be tomorrow.
+//! - **REFUSED, or NOTAUTH** (from the primary, which has just answered
+//!   the RRset read authoritatively): the permission check. This sender may
+//!   not change the SRV records.
+//! - **NXRRSET**: the prerequisite. The sender got past every permission
+//!   check the server makes before the prerequisites — it would be allowed.
+//! - **NOERROR**: the server applied an update whose prerequisite cannot
+//!   hold. kmsdns reads the zone back, says exactly what changed
+//!   (critical), and deletes the sentinel again.
+//!
+//! Why this form, as verified against the real servers in
+//! `tests/updates.rs` and `tests/server_matrix.rs`:
+//!
+//! 1. **An add at the real name and type.** BIND 9.18 checks
+//!    `update-policy` against every record of the update section *before*
+//!    the prerequisites (`send_update`'s prescan), and for SRV records
+//!    only when the record is added or exists: a delete of a record that
+//!    does not exist passes any key, granted or not, and an UPDATE without
+//!    update records passes any valid key. Knot 3.2 checks its ACL
+//!    (`update-type`, `update-owner`) per record before anything else, and
+//!    answers NOTAUTH (BADKEY when signed with a key it knows). PowerDNS
+//!    4.7 checks TSIG-ALLOW-DNSUPDATE and ALLOW-DNSUPDATE-FROM for the
+//!    whole message first, and answers REFUSED. The sentinel is added at
+//!    `_vlmcs._tcp.<domain>.` type SRV, exactly what `publish` changes, so
+//!    the answer is the grant `publish` will meet.
+//! 2. **No add+delete.** The previous probe added the sentinel and deleted
+//!    it in one message: a no-op on BIND (the two cancel in one diff) and
+//!    Knot, but PowerDNS applies all deletes of a message before all adds,
+//!    so the sentinel stayed and the serial moved on every run.
+//! 3. **The RRset's own TTL.** Should a server ignore the prerequisite, an
+//!    add with another TTL would also rewrite the TTL of every record
+//!    (RFC 2181 §5.2): the sentinel carries the TTL just read.
+//! 4. **A sentinel that cannot matter**: priority 65535 (after every real
+//!    host, RFC 2782), port 0, a target that never resolves.
+//!
+//! What no probe that changes nothing can tell: a PowerDNS server with a
+//! `lua-dnsupdate-policy-script` consults the script after the
+//! prerequisites, record by record, skips what it refuses and answers
+//! NOERROR either way; its answer to an unchangeable probe is NXRRSET for
+//! everyone. The findings say so rather than guess (`judge.rs`), and
+//! `publish` reads back what it sent.
+//!
+//! After each probe the primary's SOA serial and SRV RRset (every record's
+//! TTL included) are read again and compared with what they were before.
 //!
 //! The probe goes unsigned first (does the zone accept anyone?), then signed
-//! with the domain's configured key (would `publish` be accepted?). It is
-//! sent by [`crate::dns::send_update_message`], as `publish` sends its
-//! updates: signed with the same TSIG signer, so with every algorithm
-//! `publish` uses (hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256/384/512),
-//! over UDP as `nsupdate` sends it (TCP beyond 512 bytes or when the reply
-//! is truncated). A lost reply is answered by the same message again,
-//! which repeats the same no-op. A signed reply is believed only when its
-//! TSIG verifies; a rejected signature is reported with the server's TSIG
-//! error (BADSIG: wrong secret, BADKEY: unknown key name or algorithm,
-//! BADTIME: clock skew).
-//!
-//! Every attempt is logged by the server (`update 'zone/IN' denied`, or
-//! `updating zone …: adding an RR` and `deleting an RR` when accepted).
+//! with the domain's configured key (would `publish` be accepted?), signed
+//! as `publish` signs ([`crate::dns::send_update_message`]). The software of
+//! the primary ([`crate::dns::identify`]) is recognised from `version.bind`
+//! where it says, and from behaviour where it does not, so that the findings
+//! name what to fix in the server that answered.
 
 // The errors are the DNS layer's `UpdateError`, large because they carry
 // hickory `Name`s as context; they occur at network speed.
 #![allow(clippy::result_large_err)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use hickory_proto::op::{Message, UpdateMessage};
+use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::SRV;
-use hickory_proto::rr::{DNSClass, Name, RData, Record};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::config::gss::GssAuth;
 use crate::config::key::TsigKey;
 use crate::config::srv_owner;
-use crate::dns::ServerSpec;
-use crate::dns::SrvRrset;
+use crate::dns::identify::{self, SignedRead, Software};
 use crate::dns::{
     self, random_u64, DnsOptions, Expected, Resolver, TsigError, UpdateError, UpdateRequest,
     UpdateResponse,
 };
+use crate::dns::{ServerSpec, SrvRecord};
 
 /// Priority of the sentinel: the last any client would try (RFC 2782).
 pub const SENTINEL_PRIORITY: u16 = 65535;
@@ -96,10 +96,6 @@ pub const SENTINEL_PRIORITY: u16 = 65535;
 pub const SENTINEL_WEIGHT: u16 = 0;
 /// Port of the sentinel: no service listens on port 0.
 pub const SENTINEL_PORT: u16 = 0;
-
-/// How many times a probe re-reads the RRset after another host changed it
-/// between the read and the probe.
-pub const MAX_RETRIES: u32 = 3;
 
 /// A domain whose `_vlmcs._tcp` records are probed.
 #[derive(Debug, Clone)]
@@ -117,22 +113,54 @@ pub struct ProbeTarget {
 /// How the primary answered one probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeAnswer {
-    /// NOERROR: the server would apply a change from this sender.
+    /// NXRRSET: the probe got past the permission checks and stopped at
+    /// its prerequisite — a real change from this sender would be applied.
     Accepted,
-    /// REFUSED: this sender may not change the SRV records.
-    Refused,
-    /// NOTAUTH: the server did not accept our signature.
+    /// REFUSED, or NOTAUTH from the zone's own primary: this sender may not
+    /// change the SRV records.
+    Refused {
+        /// The server said NOTAUTH (Knot's refusal), not REFUSED.
+        notauth: bool,
+    },
+    /// The server did not accept our signature.
     KeyRejected {
-        /// The TSIG error the server named (BADSIG, BADKEY, BADTIME, …).
+        /// The TSIG error the server named (BADSIG, BADKEY, BADTIME), if any.
         tsig_error: Option<TsigError>,
+        /// Whether a read signed with the same key verified: the server
+        /// knows the key (name, algorithm and secret) and refuses it the
+        /// update only. `None`: not asked, or no usable answer.
+        key_known: Option<bool>,
         /// The whole explanation.
         message: String,
     },
+    /// NOERROR: the server applied an update whose prerequisite cannot
+    /// hold (see the probe's changes).
+    Applied,
     /// No usable answer: what the server allows is unknown.
     Failed {
         /// Why.
         message: String,
     },
+}
+
+/// What one probe changed in the zone, although it should change nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeChange {
+    /// Which probe: `unsigned`, or the key it was signed with.
+    pub probe: String,
+    /// Exactly what differs, before → after.
+    pub changes: Vec<String>,
+    /// What kmsdns did about it (the sentinel deleted again, or why not).
+    pub repair: Option<String>,
+}
+
+/// How the software of the primary was recognised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recognition {
+    /// Its `version.bind` names it.
+    Version(String),
+    /// Its answers: what gave it away.
+    Behaviour(&'static str),
 }
 
 /// What the live probe learnt about one domain.
@@ -146,9 +174,11 @@ pub struct LiveProbe {
     pub zone: Option<Name>,
     /// The primary address probed.
     pub primary: Option<SocketAddr>,
-    /// TTL of the RRset as last read (`None`: the RRset is empty).
+    /// The primary's software, when recognised, and how.
+    pub software: Option<(Software, Recognition)>,
+    /// TTL of the RRset as read (`None`: the RRset is empty).
     pub ttl: Option<u32>,
-    /// Number of SRV records as last read.
+    /// Number of SRV records as read.
     pub records: usize,
     /// Why nothing could be probed (zone, primary or RRset unknown).
     pub error: Option<String>,
@@ -158,12 +188,67 @@ pub struct LiveProbe {
     pub key: Option<Name>,
     /// The answer to the signed probe.
     pub signed: Option<ProbeAnswer>,
-    /// Re-reads forced by another host changing the RRset meanwhile.
-    pub retries: u32,
+    /// Changes found after a probe: none, normally.
+    pub changed: Vec<ProbeChange>,
 }
 
-/// The SRV RR the probe adds and deletes: priority 65535, weight 0, port 0,
-/// target `kmsdns-probe-<nonce>.invalid.`.
+impl LiveProbe {
+    /// The software, when recognised.
+    pub fn software(&self) -> Option<Software> {
+        self.software.as_ref().map(|(software, _)| *software)
+    }
+}
+
+/// What is known of each primary's software, shared by the probes of one
+/// run: `version.bind` and the signed-read fingerprint are asked once per
+/// server address, not once per domain.
+#[derive(Debug, Clone, Default)]
+pub struct Identities {
+    known: Arc<Mutex<Known>>,
+}
+
+/// Per server address: its software and how it was recognised, or `None`
+/// when nothing told.
+type Known = HashMap<SocketAddr, Option<(Software, Recognition)>>;
+
+impl Identities {
+    /// What `server` tells of its software by `version.bind`, or by how it
+    /// rejects a read signed with a key it cannot know.
+    async fn of(
+        &self,
+        server: SocketAddr,
+        zone: &Name,
+        opts: &DnsOptions,
+    ) -> Option<(Software, Recognition)> {
+        if let Some(known) = self.lock().get(&server) {
+            return known.clone();
+        }
+        let mut found = None;
+        if let Some(version) = identify::version_bind(server, opts).await {
+            if let Some(software) = Software::from_version(&version) {
+                found = Some((software, Recognition::Version(version)));
+            }
+        }
+        if found.is_none() {
+            if let Some(software) = identify::fingerprint(server, zone, opts).await {
+                found = Some((
+                    software,
+                    Recognition::Behaviour(
+                        "it rejects a read signed with an unknown key without a TSIG record",
+                    ),
+                ));
+            }
+        }
+        found
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The SRV RR the probe adds: priority 65535, weight 0, port 0, target
+/// `kmsdns-probe-<nonce>.invalid.`.
 pub fn sentinel(nonce: u64) -> Result<SRV, String> {
     let target = Name::from_ascii(format!("kmsdns-probe-{nonce:016x}.invalid."))
         .map_err(|e| format!("cannot make the sentinel's name: {e}"))?;
@@ -175,71 +260,75 @@ pub fn sentinel(nonce: u64) -> Result<SRV, String> {
     ))
 }
 
-/// The probe message: zone, the RRset as read as prerequisite, then the
-/// sentinel added with `ttl` and deleted again (see the module docs).
+/// The probe message: zone, the prerequisite "the RRset is exactly the
+/// sentinel" (which cannot hold), and the sentinel's add with `ttl`.
 pub fn build_probe(
     zone: &Name,
     name: &Name,
-    current: &SrvRrset,
     sentinel: &SRV,
     ttl: u32,
     id: u16,
 ) -> Result<Message, UpdateError> {
     let mut owner = name.clone();
     owner.set_fqdn(true);
-    let add = Record::from_rdata(owner.clone(), ttl, RData::SRV(sentinel.clone()));
-    let expected = if current.records.is_empty() {
-        Expected::Absent
-    } else {
-        Expected::Exactly(
-            current
-                .records
-                .iter()
-                .map(|r| SRV::new(r.priority, r.weight, r.port, r.target.clone()))
-                .collect(),
-        )
-    };
     let request = UpdateRequest {
         zone: zone.clone(),
-        name: owner,
-        expected,
+        name: owner.clone(),
+        expected: Expected::Exactly(vec![sentinel.clone()]),
         delete: Vec::new(),
-        add: vec![add.clone()],
+        add: vec![Record::from_rdata(owner, ttl, RData::SRV(sentinel.clone()))],
     };
-    let mut message = dns::build_update(&request, id)?;
-    // §2.5.4: delete one RR: class NONE, TTL 0, the exact RDATA. After the
-    // add, so that the two cancel (§3.4.2: in order).
-    let mut delete = add;
-    delete.set_dns_class(DNSClass::NONE).set_ttl(0);
-    message.add_update(delete);
-    Ok(message)
+    dns::build_update(&request, id)
 }
 
 /// Sends the probe for `name` to `server`, signed with `key` when given.
-/// `Ok` means the server accepted it (and, being a no-op, changed nothing).
+/// `Err(PrerequisiteFailed)` is the server's "you may" (see the module
+/// docs); `Ok` means it applied the sentinel.
 pub async fn send_probe(
     server: SocketAddr,
     zone: &Name,
     name: &Name,
-    current: &SrvRrset,
+    sentinel: &SRV,
     ttl: u32,
     key: Option<&TsigKey>,
     opts: &DnsOptions,
 ) -> Result<UpdateResponse, UpdateError> {
     let id = (random_u64() & 0xffff) as u16;
-    let sentinel = sentinel(random_u64()).map_err(|reason| UpdateError::InvalidRequest {
-        zone: zone.clone(),
-        reason,
-    })?;
-    let message = build_probe(zone, name, current, &sentinel, ttl, id)?;
+    let message = build_probe(zone, name, sentinel, ttl, id)?;
     dns::send_update_message(server, message, name, key, opts).await
 }
 
-/// Probes one domain: finds its zone and primary, reads the RRset, then
-/// sends the probe unsigned and, with a key, signed.
+/// The answer a probe's outcome stands for. `signed`: the probe was signed
+/// (a NOTAUTH then concerns the signature).
+pub fn answer_of(outcome: &Result<UpdateResponse, UpdateError>, signed: bool) -> ProbeAnswer {
+    match outcome {
+        Ok(_) => ProbeAnswer::Applied,
+        Err(UpdateError::PrerequisiteFailed { .. }) => ProbeAnswer::Accepted,
+        Err(UpdateError::Refused { .. }) => ProbeAnswer::Refused { notauth: false },
+        // The primary has just answered the RRset read authoritatively, so
+        // an unsigned NOTAUTH is no "not authoritative": it is a refusal
+        // (Knot's answer to an update its ACL denies).
+        Err(UpdateError::NotAuth {
+            tsig_error: None, ..
+        }) if !signed => ProbeAnswer::Refused { notauth: true },
+        Err(error @ UpdateError::NotAuth { tsig_error, .. }) => ProbeAnswer::KeyRejected {
+            tsig_error: *tsig_error,
+            key_known: None,
+            message: error.to_string(),
+        },
+        Err(error) => ProbeAnswer::Failed {
+            message: error.to_string(),
+        },
+    }
+}
+
+/// Probes one domain: finds its zone and primary, reads the RRset and the
+/// serial, recognises the software, then sends the probe unsigned and,
+/// with a key, signed, reading the zone back after each.
 pub async fn probe_domain(
     target: &ProbeTarget,
     resolver: &Resolver,
+    identities: &Identities,
     opts: &DnsOptions,
 ) -> LiveProbe {
     let name = srv_owner(&target.domain);
@@ -248,13 +337,14 @@ pub async fn probe_domain(
         name: name.clone(),
         zone: None,
         primary: None,
+        software: None,
         ttl: None,
         records: 0,
         error: None,
         unsigned: None,
         key: target.key.as_ref().map(|k| k.name.clone()),
         signed: None,
-        retries: 0,
+        changed: Vec::new(),
     };
     let found = dns::find_primary(&name, target.server.as_ref(), resolver, opts).await;
     let (zone, primaries) = match found {
@@ -269,32 +359,40 @@ pub async fn probe_domain(
     let mut last_error = format!("the primary of {zone} has no address");
     let mut found = None;
     for server in &primaries {
-        match dns::read_srv(*server, &name, opts).await {
-            Ok(current) => {
-                found = Some((*server, current.into_rrset()));
+        match ZoneState::read(*server, &zone, &name, opts).await {
+            Ok(state) => {
+                found = Some((*server, state));
                 break;
             }
-            Err(e) => last_error = e.to_string(),
+            Err(e) => last_error = e,
         }
     }
-    let Some((server, current)) = found else {
+    let Some((server, before)) = found else {
         probe.error = Some(last_error);
         return probe;
     };
     probe.primary = Some(server);
-    probe.ttl = current.ttl;
-    probe.records = current.records.len();
-    let mut session = Session {
+    probe.ttl = before.ttl();
+    probe.records = before.records.len();
+    probe.software = identities.of(server, &zone, opts).await;
+
+    let session = Session {
         server,
         zone: &zone,
         name: &name,
-        current,
         opts,
-        retries: 0,
+        ttl: before.ttl().unwrap_or(crate::config::DEFAULT_TTL),
     };
-    probe.unsigned = Some(session.ask(None, None).await);
+    let (unsigned, change, _) = session.ask(&before, None, None).await;
+    probe.unsigned = Some(unsigned);
+    probe.changed.extend(change);
     if let Some(key) = &target.key {
-        probe.signed = Some(session.ask(Some(key), None).await);
+        let (mut signed, change, unverified) = session.ask(&before, Some(key), None).await;
+        probe.changed.extend(change);
+        session
+            .explain_signature(&mut signed, key, unverified)
+            .await;
+        probe.signed = Some(signed);
     } else if let Some(gss) = &target.gss {
         // The Kerberos principal stands where a key name would: the
         // findings name it as the identity that signed.
@@ -303,96 +401,283 @@ pub async fn probe_domain(
             .or_else(|_| Name::from_labels(principal.split('.')))
             .or_else(|_| Name::from_ascii("gss-tsig"))
             .ok();
-        probe.signed = Some(session.ask(None, Some(gss)).await);
+        let (signed, change, _) = session.ask(&before, None, Some(gss)).await;
+        probe.changed.extend(change);
+        probe.signed = Some(signed);
     }
-    probe.ttl = session.current.ttl;
-    probe.records = session.current.records.len();
-    probe.retries = session.retries;
+    if probe.software.is_none() {
+        probe.software = recognise_by_answers(&probe);
+    }
     probe
 }
 
-/// The state of one domain's probes: the RRset as last read.
+/// The software, from how it answered the probes, when neither its
+/// `version.bind` nor its rejection of an unknown key said.
+fn recognise_by_answers(probe: &LiveProbe) -> Option<(Software, Recognition)> {
+    match probe.unsigned {
+        Some(ProbeAnswer::Refused { notauth: true }) => Some((
+            Software::Knot,
+            Recognition::Behaviour("it refuses an unsigned update with NOTAUTH"),
+        )),
+        Some(ProbeAnswer::Refused { notauth: false }) => Some((
+            Software::Bind,
+            Recognition::Behaviour(
+                "it refuses an unsigned update with REFUSED and rejects unknown keys with BADKEY",
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// The primary's serial and SRV RRset, every record with its TTL: what a
+/// probe must leave as it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneState {
+    pub serial: u32,
+    /// `(TTL, record)`, sorted.
+    pub records: Vec<(u32, SrvRecord)>,
+}
+
+impl ZoneState {
+    /// Reads the state from `server` (RD clear); a refused, failed or
+    /// non-authoritative read is an error, never an empty RRset.
+    pub async fn read(
+        server: SocketAddr,
+        zone: &Name,
+        name: &Name,
+        opts: &DnsOptions,
+    ) -> Result<ZoneState, String> {
+        let soa = dns::query(server, zone, RecordType::SOA, opts)
+            .await
+            .map_err(|e| format!("cannot read the SOA of {zone} from {server}: {e}"))?;
+        let serial = soa
+            .records_of(zone, RecordType::SOA)
+            .map_err(|e| format!("cannot read the SOA of {zone} from {server}: {e}"))?
+            .iter()
+            .find_map(|r| match r.data() {
+                RData::SOA(soa) => Some(soa.serial()),
+                _ => None,
+            })
+            .ok_or_else(|| format!("{server} has no SOA for {zone}"))?;
+        let response = dns::query(server, name, RecordType::SRV, opts)
+            .await
+            .map_err(|e| format!("cannot read {name} SRV from {server}: {e}"))?;
+        let mut records: Vec<(u32, SrvRecord)> = response
+            .records_of(name, RecordType::SRV)
+            .map_err(|e| format!("cannot read {name} SRV from {server}: {e}"))?
+            .iter()
+            .filter_map(|r| match r.data() {
+                RData::SRV(srv) => Some((
+                    r.ttl(),
+                    SrvRecord {
+                        priority: srv.priority(),
+                        weight: srv.weight(),
+                        port: srv.port(),
+                        target: srv.target().clone(),
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
+        records.sort_by_key(|(ttl, record)| (record.to_string().to_ascii_lowercase(), *ttl));
+        Ok(ZoneState { serial, records })
+    }
+
+    /// The RRset's TTL (the lowest, should its records disagree).
+    pub fn ttl(&self) -> Option<u32> {
+        self.records.iter().map(|(ttl, _)| *ttl).min()
+    }
+
+    /// What differs from `before`, one line each: the serial, records gone,
+    /// records come, TTLs changed.
+    pub fn changes_since(&self, before: &ZoneState) -> Vec<String> {
+        let mut changes = Vec::new();
+        if self.serial != before.serial {
+            changes.push(format!("serial {} → {}", before.serial, self.serial));
+        }
+        let key = |record: &SrvRecord| record.to_string().to_ascii_lowercase();
+        for (ttl, record) in &before.records {
+            match self.records.iter().find(|(_, r)| key(r) == key(record)) {
+                None => changes.push(format!("SRV {record} (TTL {ttl}) deleted")),
+                Some((now, _)) if now != ttl => {
+                    changes.push(format!("SRV {record}: TTL {ttl} → {now}"))
+                }
+                Some(_) => {}
+            }
+        }
+        for (ttl, record) in &self.records {
+            if !before.records.iter().any(|(_, r)| key(r) == key(record)) {
+                changes.push(format!("SRV {record} (TTL {ttl}) added"));
+            }
+        }
+        changes
+    }
+}
+
+/// One domain's probes.
 struct Session<'a> {
     server: SocketAddr,
     zone: &'a Name,
     name: &'a Name,
-    current: SrvRrset,
     opts: &'a DnsOptions,
-    retries: u32,
+    /// The RRset's TTL as read, which the sentinel carries.
+    ttl: u32,
 }
 
 impl Session<'_> {
-    /// One probe, re-read and re-sent when the RRset changed meanwhile.
-    async fn ask(&mut self, key: Option<&TsigKey>, gss: Option<&GssAuth>) -> ProbeAnswer {
-        let mut attempts = 0;
-        loop {
-            // An empty RRset has no TTL to keep: the sentinel is alone in it
-            // and leaves with it, so any TTL does.
-            let ttl = self.current.ttl.unwrap_or(crate::config::DEFAULT_TTL);
-            crate::dns::trace::note(|| {
-                let how = key.map_or("unsigned".to_string(), |k| {
-                    format!("signed with {}", k.name)
-                });
-                format!(
-                    "probing {} at {} ({how}, TTL {ttl}, {} record(s) as prerequisite)",
-                    self.name,
+    /// One probe, then the zone read back: its answer, what it changed if
+    /// anything did, and whether the reply was one a signed request cannot
+    /// believe (unsigned, or its TSIG does not verify).
+    async fn ask(
+        &self,
+        before: &ZoneState,
+        key: Option<&TsigKey>,
+        gss: Option<&GssAuth>,
+    ) -> (ProbeAnswer, Option<ProbeChange>, bool) {
+        let sentinel = match sentinel(random_u64()) {
+            Ok(sentinel) => sentinel,
+            Err(message) => return (ProbeAnswer::Failed { message }, None, false),
+        };
+        let how = match (key, gss) {
+            (Some(key), _) => format!("signed with {}", key.name),
+            (None, Some(_)) => "signed with GSS-TSIG".to_string(),
+            (None, None) => "unsigned".to_string(),
+        };
+        crate::dns::trace::note(|| {
+            format!(
+                "probing {} at {} ({how}, TTL {}, with a prerequisite that cannot hold)",
+                self.name, self.server, self.ttl
+            )
+        });
+        let outcome = match gss {
+            Some(gss) => self.send_gss(gss, &sentinel).await,
+            None => {
+                send_probe(
                     self.server,
-                    self.current.records.len()
+                    self.zone,
+                    self.name,
+                    &sentinel,
+                    self.ttl,
+                    key,
+                    self.opts,
                 )
-            });
-            let sent = match gss {
-                Some(gss) => self.send_gss(gss, ttl).await,
-                None => {
-                    send_probe(
-                        self.server,
-                        self.zone,
-                        self.name,
-                        &self.current,
-                        ttl,
-                        key,
-                        self.opts,
-                    )
-                    .await
+                .await
+            }
+        };
+        let answer = answer_of(&outcome, key.is_some() || gss.is_some());
+        let unverified = matches!(outcome, Err(UpdateError::BadResponseSignature { .. }));
+        let change = self.read_back(before, &sentinel, key, &how).await;
+        (answer, change, unverified)
+    }
+
+    /// Reads the zone again after a probe; when anything differs, says
+    /// exactly what, and deletes the sentinel if it is there.
+    async fn read_back(
+        &self,
+        before: &ZoneState,
+        sentinel: &SRV,
+        key: Option<&TsigKey>,
+        probe: &str,
+    ) -> Option<ProbeChange> {
+        let after = match ZoneState::read(self.server, self.zone, self.name, self.opts).await {
+            Ok(after) => after,
+            Err(message) => {
+                return Some(ProbeChange {
+                    probe: probe.to_string(),
+                    changes: vec![format!("cannot read the zone back: {message}")],
+                    repair: None,
+                })
+            }
+        };
+        let changes = after.changes_since(before);
+        if changes.is_empty() {
+            return None;
+        }
+        let wanted = SrvRecord {
+            priority: sentinel.priority(),
+            weight: sentinel.weight(),
+            port: sentinel.port(),
+            target: sentinel.target().clone(),
+        };
+        let left = after
+            .records
+            .iter()
+            .find(|(_, r)| r.to_string().eq_ignore_ascii_case(&wanted.to_string()));
+        let repair = match left {
+            None => None,
+            Some((ttl, _)) => Some(self.remove_sentinel(&after, sentinel, *ttl, key).await),
+        };
+        Some(ProbeChange {
+            probe: probe.to_string(),
+            changes,
+            repair,
+        })
+    }
+
+    /// Deletes the sentinel the probe left, guarded by the RRset as just
+    /// read, as the probe was signed; says how that went.
+    async fn remove_sentinel(
+        &self,
+        now: &ZoneState,
+        sentinel: &SRV,
+        ttl: u32,
+        key: Option<&TsigKey>,
+    ) -> String {
+        let request = UpdateRequest {
+            zone: self.zone.clone(),
+            name: self.name.clone(),
+            expected: Expected::Exactly(
+                now.records
+                    .iter()
+                    .map(|(_, r)| SRV::new(r.priority, r.weight, r.port, r.target.clone()))
+                    .collect(),
+            ),
+            delete: vec![Record::from_rdata(
+                self.name.clone(),
+                ttl,
+                RData::SRV(sentinel.clone()),
+            )],
+            add: Vec::new(),
+        };
+        match dns::send_update(self.server, &request, key, self.opts).await {
+            Ok(_) => format!("kmsdns deleted the sentinel {sentinel} again"),
+            Err(error) => format!(
+                "kmsdns could not delete the sentinel {sentinel}: {error}; delete it by hand"
+            ),
+        }
+    }
+
+    /// Words a rejected or unverifiable signature by what the server does
+    /// with a read signed with the same key: a server that verifies the
+    /// read knows the key, and only refuses it the update.
+    async fn explain_signature(&self, answer: &mut ProbeAnswer, key: &TsigKey, unverified: bool) {
+        let unverifiable = unverified
+            && matches!(
+                identify::signed_read(self.server, self.zone, key, self.opts).await,
+                SignedRead::Rejected {
+                    with_tsig: false,
+                    ..
                 }
+            );
+        if unverifiable {
+            // PowerDNS's answer to a key it does not know or whose secret
+            // differs: REFUSED without a TSIG record, and a signed read
+            // gets NOTAUTH without one.
+            *answer = ProbeAnswer::KeyRejected {
+                tsig_error: None,
+                key_known: Some(false),
+                message: format!(
+                    "{} does not accept the signature of key {} (it answers without a TSIG record, so it does not say whether the name, the algorithm or the secret differs)",
+                    self.server, key.name
+                ),
             };
-            return match sent {
-                Ok(_) => ProbeAnswer::Accepted,
-                Err(UpdateError::Refused { .. }) => ProbeAnswer::Refused,
-                Err(error @ UpdateError::NotAuth { .. }) if key.is_some() => {
-                    let tsig_error = match &error {
-                        UpdateError::NotAuth { tsig_error, .. } => *tsig_error,
-                        _ => None,
-                    };
-                    ProbeAnswer::KeyRejected {
-                        tsig_error,
-                        message: error.to_string(),
-                    }
-                }
-                Err(UpdateError::PrerequisiteFailed { .. }) if attempts < MAX_RETRIES => {
-                    // Another host changed the RRset since it was read:
-                    // nothing was applied; read it again and re-probe.
-                    attempts += 1;
-                    self.retries += 1;
-                    match dns::read_srv(self.server, self.name, self.opts).await {
-                        Ok(current) => {
-                            self.current = current.into_rrset();
-                            continue;
-                        }
-                        Err(error) => ProbeAnswer::Failed {
-                            message: error.to_string(),
-                        },
-                    }
-                }
-                Err(UpdateError::PrerequisiteFailed { .. }) => ProbeAnswer::Failed {
-                    message: format!(
-                        "the SRV records of {} kept changing while kmsdns probed ({} attempts)",
-                        self.name,
-                        MAX_RETRIES + 1
-                    ),
-                },
-                Err(error) => ProbeAnswer::Failed {
-                    message: error.to_string(),
-                },
+            return;
+        }
+        if let ProbeAnswer::KeyRejected { key_known, .. } = answer {
+            *key_known = match identify::signed_read(self.server, self.zone, key, self.opts).await {
+                SignedRead::Verified => Some(true),
+                SignedRead::Rejected { .. } => Some(false),
+                SignedRead::Inconclusive(_) => None,
             };
         }
     }
@@ -401,14 +686,10 @@ impl Session<'_> {
 impl Session<'_> {
     /// The probe signed with GSS-TSIG (RFC 3645), over TCP.
     #[cfg(feature = "gssapi")]
-    async fn send_gss(&self, gss: &GssAuth, ttl: u32) -> Result<UpdateResponse, UpdateError> {
+    async fn send_gss(&self, gss: &GssAuth, sentinel: &SRV) -> Result<UpdateResponse, UpdateError> {
         let zone = self.zone;
         let id = (random_u64() & 0xffff) as u16;
-        let sentinel = sentinel(random_u64()).map_err(|reason| UpdateError::InvalidRequest {
-            zone: zone.clone(),
-            reason,
-        })?;
-        let message = build_probe(zone, self.name, &self.current, &sentinel, ttl, id)?;
+        let message = build_probe(zone, self.name, sentinel, self.ttl, id)?;
         let (exchanged, _principal) =
             dns::gss::exchange_signed(self.server, zone, gss, message, self.opts).await?;
         let sends = exchanged.sends;
@@ -418,7 +699,11 @@ impl Session<'_> {
     /// Without the `gssapi` feature a `gss-tsig` domain cannot be probed
     /// signed (the configuration reader refuses it before this).
     #[cfg(not(feature = "gssapi"))]
-    async fn send_gss(&self, _gss: &GssAuth, _ttl: u32) -> Result<UpdateResponse, UpdateError> {
+    async fn send_gss(
+        &self,
+        _gss: &GssAuth,
+        _sentinel: &SRV,
+    ) -> Result<UpdateResponse, UpdateError> {
         Err(UpdateError::InvalidRequest {
             zone: self.zone.clone(),
             reason: crate::config::gss::NOT_BUILT.to_owned(),
@@ -429,26 +714,19 @@ impl Session<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SrvRecord;
-    use hickory_proto::op::OpCode;
-    use hickory_proto::rr::RecordType;
+    use hickory_proto::op::{OpCode, UpdateMessage};
+    use hickory_proto::rr::DNSClass;
 
     fn name(text: &str) -> Name {
         Name::from_ascii(text).unwrap()
     }
 
-    fn current(ttl: Option<u32>, targets: &[&str]) -> SrvRrset {
-        SrvRrset {
-            ttl,
-            records: targets
-                .iter()
-                .map(|t| SrvRecord {
-                    priority: 0,
-                    weight: 0,
-                    port: 1688,
-                    target: name(t),
-                })
-                .collect(),
+    fn record(target: &str) -> SrvRecord {
+        SrvRecord {
+            priority: 0,
+            weight: 0,
+            port: 1688,
+            target: name(target),
         }
     }
 
@@ -465,13 +743,11 @@ mod tests {
     }
 
     #[test]
-    fn the_add_comes_before_the_delete_with_the_rrset_ttl() {
+    fn the_prerequisite_is_the_sentinel_and_the_update_its_add() {
         let srv = sentinel(7).unwrap();
-        let read = current(Some(600), &["kms1.corp.example.", "kms2.corp.example."]);
         let message = build_probe(
             &name("corp.example."),
             &name("_vlmcs._tcp.corp.example."),
-            &read,
             &srv,
             600,
             1,
@@ -479,47 +755,27 @@ mod tests {
         .unwrap();
         assert_eq!(message.op_code(), OpCode::Update);
         let prerequisites = message.prerequisites();
-        assert_eq!(prerequisites.len(), 2, "the RRset as read, value dependent");
-        assert!(prerequisites.iter().all(|p| p.dns_class() == DNSClass::IN));
+        assert_eq!(prerequisites.len(), 1, "the sentinel alone");
+        assert_eq!(
+            prerequisites[0].dns_class(),
+            DNSClass::IN,
+            "value dependent"
+        );
+        assert_eq!(prerequisites[0].ttl(), 0);
+        assert_eq!(prerequisites[0].data(), &RData::SRV(srv.clone()));
         let updates = message.updates();
-        assert_eq!(updates.len(), 2);
-        // 1. the add: class IN, the RRset's TTL.
+        assert_eq!(updates.len(), 1, "one add, no delete");
         assert_eq!(updates[0].dns_class(), DNSClass::IN);
         assert_eq!(updates[0].ttl(), 600);
-        assert_eq!(updates[0].data(), &RData::SRV(srv.clone()));
-        // 2. the delete of the same RR: class NONE, TTL 0.
-        assert_eq!(updates[1].dns_class(), DNSClass::NONE);
-        assert_eq!(updates[1].ttl(), 0);
-        assert_eq!(updates[1].data(), &RData::SRV(srv));
-        for update in updates {
-            assert_eq!(update.name(), &name("_vlmcs._tcp.corp.example."));
-            assert_eq!(update.record_type(), RecordType::SRV);
-        }
+        assert_eq!(updates[0].data(), &RData::SRV(srv));
+        assert_eq!(updates[0].name(), &name("_vlmcs._tcp.corp.example."));
     }
 
     #[test]
-    fn an_empty_rrset_is_the_does_not_exist_prerequisite() {
+    fn wire_form_of_the_probe() {
         let message = build_probe(
             &name("corp.example."),
             &name("_vlmcs._tcp.corp.example."),
-            &current(None, &[]),
-            &sentinel(7).unwrap(),
-            3600,
-            1,
-        )
-        .unwrap();
-        let prerequisites = message.prerequisites();
-        assert_eq!(prerequisites.len(), 1);
-        assert_eq!(prerequisites[0].dns_class(), DNSClass::NONE);
-        assert_eq!(prerequisites[0].record_type(), RecordType::SRV);
-    }
-
-    #[test]
-    fn wire_form_of_the_update_section() {
-        let message = build_probe(
-            &name("corp.example."),
-            &name("_vlmcs._tcp.corp.example."),
-            &current(None, &[]),
             &SRV::new(65535, 0, 0, name("p.invalid.")),
             3600,
             0xbeef,
@@ -531,23 +787,116 @@ mod tests {
             0xbe, 0xef, // ID
             0x28, 0x00, // QR=0, opcode 5 (UPDATE); rcode 0
             0, 1,       // ZOCOUNT
-            0, 1,       // PRCOUNT: the RRset does not exist
-            0, 2,       // UPCOUNT: the add and the delete
+            0, 1,       // PRCOUNT: the sentinel
+            0, 1,       // UPCOUNT: its add
             0, 0,       // ADCOUNT
         ];
         assert_eq!(&bytes[..12], &header);
-        // Zone (offset 12, 18 bytes) and prerequisite (offset 30: owner
-        // with a pointer to the zone, 14 bytes, then 10 bytes of fields).
-        let updates = &bytes[12 + 18 + 14 + 10..];
         let rdata = b"\xff\xff\x00\x00\x00\x00\x01p\x07invalid\x00";
-        let mut expected = Vec::new();
+        // Zone section at offset 12 (18 bytes). The prerequisite at offset
+        // 30: owner (_vlmcs._tcp + pointer to the zone, 14 bytes), SRV, IN,
+        // TTL 0, RDLENGTH 17, the sentinel.
+        let mut expected = b"\x06_vlmcs\x04_tcp\xc0\x0c".to_vec();
+        expected.extend_from_slice(&[0, 33, 0, 1, 0, 0, 0, 0, 0, 17]);
+        expected.extend_from_slice(rdata);
         // The add: owner (pointer to offset 30), SRV, IN, TTL 3600.
         expected.extend_from_slice(&[0xc0, 30, 0, 33, 0, 1, 0, 0, 0x0e, 0x10, 0, 17]);
-        // priority 65535, weight 0, port 0, target p.invalid.
         expected.extend_from_slice(rdata);
-        // The delete: the same owner, SRV, class NONE (254), TTL 0.
-        expected.extend_from_slice(&[0xc0, 30, 0, 33, 0, 0xfe, 0, 0, 0, 0, 0, 17]);
-        expected.extend_from_slice(rdata);
-        assert_eq!(updates, &expected[..]);
+        assert_eq!(&bytes[30..], &expected[..]);
+    }
+
+    #[test]
+    fn answers_by_rcode() {
+        use crate::dns::PrerequisiteRcode;
+        let server: SocketAddr = "192.0.2.53:53".parse().unwrap();
+        let zone = name("corp.example.");
+        let owner = name("_vlmcs._tcp.corp.example.");
+        let nxrrset = Err(UpdateError::PrerequisiteFailed {
+            server,
+            zone: zone.clone(),
+            name: owner.clone(),
+            rcode: PrerequisiteRcode::NxRrset,
+            retransmitted: false,
+        });
+        assert_eq!(answer_of(&nxrrset, false), ProbeAnswer::Accepted);
+        let refused = Err(UpdateError::Refused {
+            server,
+            zone: zone.clone(),
+            name: owner,
+            signed: false,
+            key: None,
+        });
+        assert_eq!(
+            answer_of(&refused, false),
+            ProbeAnswer::Refused { notauth: false }
+        );
+        let notauth = Err(UpdateError::NotAuth {
+            server,
+            zone: zone.clone(),
+            key: None,
+            tsig_error: None,
+        });
+        assert_eq!(
+            answer_of(&notauth, false),
+            ProbeAnswer::Refused { notauth: true }
+        );
+        let badkey = Err(UpdateError::NotAuth {
+            server,
+            zone: zone.clone(),
+            key: Some(name("k.")),
+            tsig_error: Some(TsigError::BadKey),
+        });
+        assert!(matches!(
+            answer_of(&badkey, true),
+            ProbeAnswer::KeyRejected {
+                tsig_error: Some(TsigError::BadKey),
+                ..
+            }
+        ));
+        let applied = Ok(UpdateResponse {
+            server,
+            zone,
+            signed: false,
+            transport: crate::dns::Transport::Udp,
+            sends: 1,
+        });
+        assert_eq!(answer_of(&applied, false), ProbeAnswer::Applied);
+    }
+
+    #[test]
+    fn changes_name_serial_records_and_ttls() {
+        let before = ZoneState {
+            serial: 7,
+            records: vec![
+                (3600, record("a.corp.example.")),
+                (3600, record("b.corp.example.")),
+            ],
+        };
+        assert!(before.changes_since(&before).is_empty());
+        let after = ZoneState {
+            serial: 8,
+            records: vec![
+                (600, record("a.corp.example.")),
+                (600, record("c.corp.example.")),
+            ],
+        };
+        assert_eq!(
+            after.changes_since(&before),
+            [
+                "serial 7 → 8",
+                "SRV 0 0 1688 a.corp.example.: TTL 3600 → 600",
+                "SRV 0 0 1688 b.corp.example. (TTL 3600) deleted",
+                "SRV 0 0 1688 c.corp.example. (TTL 600) added",
+            ]
+        );
+        // Case does not make a record another.
+        let upper = ZoneState {
+            serial: 7,
+            records: vec![
+                (3600, record("A.corp.example.")),
+                (3600, record("b.corp.example.")),
+            ],
+        };
+        assert!(upper.changes_since(&before).is_empty());
     }
 }

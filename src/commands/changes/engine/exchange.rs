@@ -10,6 +10,7 @@ use hickory_proto::rr::{Name, Record, RecordType};
 
 use super::Target;
 use crate::config::Domain;
+use crate::dns::identify::{self, Software};
 use crate::dns::{
     self, DiscoveryError, DnsOptions, ReadError, ReadFailure, Resolver, SrvRrset, UpdateError,
     UpdateRequest,
@@ -34,6 +35,10 @@ pub trait Exchange {
         name: &Name,
         rtype: RecordType,
     ) -> impl Future<Output = Result<Vec<Record>, ReadFailure>>;
+
+    /// The software of the primary at `server` (authoritative for `zone`),
+    /// when it tells: only to word a failure in its terms.
+    fn identify(&self, server: SocketAddr, zone: &Name) -> impl Future<Output = Option<Software>>;
 
     /// One atomic UPDATE of `requests` to `server`, signed as `domain` says
     /// (its TSIG key, or GSS-TSIG).
@@ -76,6 +81,14 @@ impl Exchange for Dns<'_> {
     ) -> Result<Vec<Record>, ReadFailure> {
         let response = dns::query(server, name, rtype, self.opts).await?;
         Ok(response.records_of(name, rtype)?)
+    }
+
+    async fn identify(&self, server: SocketAddr, zone: &Name) -> Option<Software> {
+        let version = identify::version_bind(server, self.opts).await;
+        match version.as_deref().and_then(Software::from_version) {
+            Some(software) => Some(software),
+            None => identify::fingerprint(server, zone, self.opts).await,
+        }
     }
 
     async fn send(

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RecordType};
 
-use crate::dns::{DiscoveryError, ReadError, ReadFailure, UpdateError};
+use crate::dns::identify::Software;
+use crate::dns::{DiscoveryError, ReadError, ReadFailure, TsigError, UpdateError};
 
 /// How a domain ended.
 #[derive(Debug, Clone)]
@@ -96,10 +97,11 @@ pub enum Failure {
         reason: Arc<ReadFailure>,
     },
     /// The server did not apply the update. `domain` names the domain the
-    /// hint is for.
+    /// hint is for; `software`, the primary's, words it.
     Update {
         error: Arc<UpdateError>,
         domain: Name,
+        software: Option<Software>,
     },
     /// The update's outcome is unknown and the re-read shows the addresses
     /// are not all served.
@@ -112,6 +114,20 @@ pub enum Failure {
     /// The server accepted the update, but the read-back differs from the
     /// plan.
     NotServed { server: SocketAddr },
+    /// The server answered NOERROR, and the read-back shows the RRset
+    /// exactly as it was before: it applied nothing. PowerDNS answers so
+    /// to what its Lua update policy refuses.
+    NothingApplied {
+        server: SocketAddr,
+        software: Option<Software>,
+    },
+    /// The server applied the records, but they do not all carry the
+    /// planned TTL.
+    TtlNotServed {
+        server: SocketAddr,
+        ttls: Vec<u32>,
+        wanted: u32,
+    },
     /// The same, for the addresses.
     AddressesNotServed { server: SocketAddr },
     /// The server accepted the update, and the read-back failed.
@@ -129,7 +145,13 @@ impl fmt::Display for Failure {
                 server,
                 reason,
             } => write!(f, "cannot read {host} {rtype} from {server}: {reason}"),
-            Failure::Update { error, .. } | Failure::AddressesUnknown(error) => error.fmt(f),
+            Failure::Update {
+                error, software, ..
+            } => match refusal_in_its_words(error, *software) {
+                Some(words) => f.write_str(&words),
+                None => error.fmt(f),
+            },
+            Failure::AddressesUnknown(error) => error.fmt(f),
             Failure::KeptChanging { domain, attempts } => write!(
                 f,
                 "the SRV records of {domain} kept changing while kmsdns tried to update them ({attempts} attempts)"
@@ -141,6 +163,27 @@ impl fmt::Display for Failure {
                 f,
                 "{server} accepted the update but does not serve the planned records"
             ),
+            Failure::NothingApplied { server, software } => write!(
+                f,
+                "{server} answered NOERROR but applied nothing: the server's update policy refused it{}",
+                if *software == Some(Software::Knot) || *software == Some(Software::Bind) {
+                    ""
+                } else {
+                    " (PowerDNS answers NOERROR to what its Lua update policy refuses)"
+                }
+            ),
+            Failure::TtlNotServed {
+                server,
+                ttls,
+                wanted,
+            } => {
+                let ttls: Vec<String> = ttls.iter().map(u32::to_string).collect();
+                write!(
+                    f,
+                    "{server} applied the update, but its records carry TTL {} s, not the planned {wanted} s",
+                    ttls.join(" and ")
+                )
+            }
             Failure::AddressesNotServed { server } => write!(
                 f,
                 "{server} accepted the update but does not serve the planned addresses"
@@ -160,7 +203,18 @@ impl Failure {
             Failure::Discovery(_) => {
                 Some("check that the domain exists, or set `server` under [domain.\"…\"]".into())
             }
-            Failure::Update { error, domain } => update_hint(error, domain),
+            Failure::Update {
+                error,
+                domain,
+                software,
+            } => update_hint(error, domain, *software),
+            Failure::NothingApplied { software, .. } => Some(match software {
+                Some(Software::PowerDns) | None => "let the key change the _vlmcs._tcp SRV records in the server's update policy: PowerDNS's lua-dnsupdate-policy-script, which answers NOERROR to what it refuses".to_string(),
+                Some(software) => format!("check what {software} lets this key change"),
+            }),
+            Failure::TtlNotServed { .. } => Some(
+                "read the records with dig; run kmsdns publish --set-ttl again".into(),
+            ),
             Failure::KeptChanging { .. } => {
                 Some("another host is updating them at the same time; run publish again".into())
             }
@@ -172,17 +226,92 @@ impl Failure {
     }
 }
 
-fn update_hint(error: &UpdateError, domain: &Name) -> Option<String> {
-    match error {
-        UpdateError::Refused { signed: false, .. } => Some(format!(
-            "configure a TSIG key for {domain} ([tsig-key] and `key`), granted in the zone's update-policy"
+/// A refusal the DNS layer words generically, in the words of the
+/// software that sent it; `None`: the generic words are right.
+fn refusal_in_its_words(error: &UpdateError, software: Option<Software>) -> Option<String> {
+    match (error, software) {
+        // Knot's answer to an update no ACL of the zone allows.
+        (
+            UpdateError::NotAuth {
+                server,
+                zone,
+                key: None,
+                tsig_error: None,
+            },
+            Some(Software::Knot) | None,
+        ) => Some(format!(
+            "{server} refused the unsigned update to zone {zone} (NOTAUTH: no ACL of the zone lets an update without a key)"
         )),
-        UpdateError::Refused { signed: true, .. } => Some(
+        (
+            UpdateError::NotAuth {
+                server,
+                zone,
+                key: Some(key),
+                tsig_error: Some(TsigError::BadKey),
+            },
+            Some(Software::Knot),
+        ) => Some(format!(
+            "{server} did not accept key {key} for an update of zone {zone} (NOTAUTH, BADKEY): Knot DNS answers so to a key it does not know and to one no ACL of the zone lets update"
+        )),
+        // PowerDNS rejects a key it does not know, or whose secret differs,
+        // with REFUSED and no TSIG record at all.
+        (UpdateError::BadResponseSignature { server, zone, .. }, Some(Software::PowerDns)) => {
+            Some(format!(
+                "{server} refused the update to zone {zone} without signing its answer: PowerDNS does so for a key it does not know, or whose secret differs (nothing was applied)"
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// What to change in the software that answered (or in any, when it is
+/// not known).
+fn update_hint(error: &UpdateError, domain: &Name, software: Option<Software>) -> Option<String> {
+    let zone = match error {
+        UpdateError::Refused { zone, .. }
+        | UpdateError::NotAuth { zone, .. }
+        | UpdateError::BadResponseSignature { zone, .. } => zone.to_ascii(),
+        _ => domain.to_ascii(),
+    };
+    let zone = zone.trim_end_matches('.');
+    let grant = match software {
+        Some(Software::Bind) => {
             "grant the key the _vlmcs._tcp SRV name in the zone's update-policy (see `kmsdns bind`)"
-                .into(),
+                .to_string()
+        }
+        Some(Software::Knot) => "let the key update in knot.conf: an acl with key: KEY, action: update, update-type: [SRV], update-owner: name, update-owner-name: [_vlmcs._tcp…], listed in the zone's acl".to_string(),
+        Some(Software::PowerDns) => format!(
+            "name the key in the zone's metadata: pdnsutil set-meta {zone} TSIG-ALLOW-DNSUPDATE KEY, with this host's address in ALLOW-DNSUPDATE-FROM"
         ),
-        UpdateError::NotAuth { .. } => Some(
-            "compare the key name, algorithm and secret with the server's key statement".into(),
+        None => "let the key update the _vlmcs._tcp SRV records on the primary (BIND: update-policy grant; Knot DNS: an acl with action: update; PowerDNS: TSIG-ALLOW-DNSUPDATE metadata)".to_string(),
+    };
+    let keys = match software {
+        Some(Software::Bind) => "the server's key statement",
+        Some(Software::Knot) => "the key section of knot.conf",
+        Some(Software::PowerDns) => "`pdnsutil list-tsig-keys` on the server",
+        None => "the server's key",
+    };
+    match error {
+        UpdateError::Refused { signed: false, .. }
+        | UpdateError::NotAuth {
+            key: None,
+            tsig_error: None,
+            ..
+        } => Some(format!(
+            "configure a TSIG key for {domain} ([tsig-key] and `key`); {grant}"
+        )),
+        UpdateError::Refused { signed: true, .. } => Some(grant),
+        UpdateError::NotAuth {
+            tsig_error: Some(TsigError::BadKey),
+            ..
+        } if software == Some(Software::Knot) => Some(format!(
+            "compare the key name and algorithm with {keys}; if it is there, {grant}"
+        )),
+        UpdateError::NotAuth { .. } => Some(format!(
+            "compare the key name, algorithm and secret with {keys}"
+        )),
+        UpdateError::BadResponseSignature { .. } if software == Some(Software::PowerDns) => Some(
+            format!("compare the key name, algorithm and secret with {keys}"),
         ),
         UpdateError::Timeout { .. } | UpdateError::Unreachable { .. } => {
             Some("check that the primary is up and reachable on the DNS port".into())

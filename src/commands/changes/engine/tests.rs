@@ -223,8 +223,21 @@ impl Exchange for Primary {
         let records = self.rrset(owner);
         Ok(SrvRrset {
             ttl: (!records.is_empty()).then_some(self.ttl),
+            ttls: if records.is_empty() {
+                Vec::new()
+            } else {
+                vec![self.ttl]
+            },
             records,
         })
+    }
+
+    async fn identify(
+        &self,
+        _server: SocketAddr,
+        _zone: &Name,
+    ) -> Option<crate::dns::identify::Software> {
+        None
     }
 
     async fn read_records(

@@ -222,12 +222,17 @@ impl<E: Exchange> ZoneRun<'_, E> {
             note,
         };
         if !plan.has_changes() {
+            // Records that disagree on their TTL are never in sync: only
+            // `--set-ttl` evens them out.
+            let mixed = plan.ttl_change.is_some_and(|t| t.mixed.is_some())
+                && !matches!(self.mode, Mode::Remove { .. });
             return match state.maybe_applied.iter().find(|(i, _)| *i == index) {
                 Some((_, sent)) => done(
                     sent.clone(),
                     Outcome::Applied,
                     Some(Note::RetransmissionFoundItDone),
                 ),
+                None if mixed => done(plan, Outcome::Pending, None),
                 None => done(plan, Outcome::InSync, None),
             };
         }
@@ -325,14 +330,15 @@ impl<E: Exchange> ZoneRun<'_, E> {
                 .await
             }
             Sent::Failed(error) => {
+                let software = self.exchange.identify(server, &self.target.zone).await;
                 for Planned { index, plan, .. } in batch {
-                    let failed = self.update_failed(&error, index);
+                    let failed = self.update_failed(&error, index, software);
                     state
                         .done
                         .push(self.finish(state, index, Some(plan), failed, None));
                 }
                 let lead = lead(&[], &state.done);
-                (!addresses.is_empty()).then(|| self.update_failed(&error, lead))
+                (!addresses.is_empty()).then(|| self.update_failed(&error, lead, software))
             }
         };
         Next::Done(address_outcome)
@@ -374,8 +380,13 @@ impl<E: Exchange> ZoneRun<'_, E> {
 
     /// After an accepted update, each domain's RRset read back.
     async fn verify_all(&self, state: &mut State, server: SocketAddr, batch: Vec<Planned>) {
-        for Planned { index, plan, .. } in batch {
-            let outcome = self.verify(index, server).await;
+        for Planned {
+            index,
+            plan,
+            current,
+        } in batch
+        {
+            let outcome = self.verify(index, server, &current, &plan).await;
             state
                 .done
                 .push(self.finish(state, index, Some(plan), outcome, None));
@@ -386,6 +397,7 @@ impl<E: Exchange> ZoneRun<'_, E> {
     /// each domain's RRset is read back, and counts as applied only if the
     /// primary serves the plan.
     async fn read_back(&self, state: &mut State, error: &Arc<UpdateError>, batch: Vec<Planned>) {
+        let mut software = None;
         for Planned { index, plan, .. } in batch {
             let domain = &self.config.domains[index];
             let (outcome, note) = match self.read(&domain.srv_name()).await {
@@ -396,7 +408,14 @@ impl<E: Exchange> ZoneRun<'_, E> {
                         _ => Note::NoUsableReply,
                     }),
                 ),
-                _ => (self.update_failed(error, index), None),
+                _ => {
+                    if software.is_none() {
+                        if let Some(server) = self.target.primary.first() {
+                            software = self.exchange.identify(*server, &self.target.zone).await;
+                        }
+                    }
+                    (self.update_failed(error, index, software), None)
+                }
             };
             state
                 .done
@@ -405,11 +424,35 @@ impl<E: Exchange> ZoneRun<'_, E> {
     }
 
     /// Reads the RRset back after an accepted update: the primary must now
-    /// serve what was planned.
-    async fn verify(&self, index: usize, server: SocketAddr) -> Outcome {
+    /// serve what was planned, every record with the plan's TTL when it set
+    /// one. An RRset exactly as it was before means nothing was applied
+    /// (PowerDNS's NOERROR to what its Lua update policy refuses), not
+    /// another host's change.
+    async fn verify(
+        &self,
+        index: usize,
+        server: SocketAddr,
+        before: &SrvRrset,
+        sent: &Plan,
+    ) -> Outcome {
         let domain = &self.config.domains[index];
         match self.read(&domain.srv_name()).await {
-            Ok((_, after)) if !self.plan(domain, &after).has_changes() => Outcome::Applied,
+            Ok((_, after)) if !self.plan(domain, &after).has_changes() => {
+                let ttl_served = !sent.sets_ttl() || after.ttls.iter().all(|t| *t == sent.ttl);
+                if ttl_served && !after.mixed_ttls() {
+                    Outcome::Applied
+                } else {
+                    Outcome::Failed(Failure::TtlNotServed {
+                        server,
+                        ttls: after.ttls,
+                        wanted: sent.ttl,
+                    })
+                }
+            }
+            Ok((_, after)) if unchanged(before, &after) => {
+                let software = self.exchange.identify(server, &self.target.zone).await;
+                Outcome::Failed(Failure::NothingApplied { server, software })
+            }
             Ok(_) => Outcome::Failed(Failure::NotServed { server }),
             Err(problem) => Outcome::Failed(Failure::ReadBack(problem)),
         }
@@ -434,10 +477,16 @@ impl<E: Exchange> ZoneRun<'_, E> {
         }))
     }
 
-    fn update_failed(&self, error: &Arc<UpdateError>, index: usize) -> Outcome {
+    fn update_failed(
+        &self,
+        error: &Arc<UpdateError>,
+        index: usize,
+        software: Option<crate::dns::identify::Software>,
+    ) -> Outcome {
         Outcome::Failed(Failure::Update {
             error: error.clone(),
             domain: self.config.domains[index].name.clone(),
+            software,
         })
     }
 
@@ -545,6 +594,15 @@ impl<E: Exchange> ZoneRun<'_, E> {
             },
         )
     }
+}
+
+/// Whether the RRset read back is exactly the one read before the update:
+/// the same records, with the same TTLs.
+fn unchanged(before: &SrvRrset, after: &SrvRrset) -> bool {
+    let keys = |rrset: &SrvRrset| -> std::collections::BTreeSet<String> {
+        rrset.records.iter().map(crate::dns::record_key).collect()
+    };
+    keys(before) == keys(after) && before.ttls == after.ttls
 }
 
 /// The configured addresses of `host` of type `rtype`.
