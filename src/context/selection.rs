@@ -83,8 +83,13 @@ impl Selection {
 
     /// The configuration's entry for `domain`, if it is in a publish list.
     pub fn domain(&self, domain: &Name) -> Option<&Domain> {
-        let at = *self.index.get(domain)?;
+        let at = self.position(domain)?;
         self.config.as_ref().map(|c| &c.domains[at])
+    }
+
+    /// Where `domain` is in the configuration's domains, if it is there.
+    pub fn position(&self, domain: &Name) -> Option<usize> {
+        self.index.get(domain).copied()
     }
 }
 

@@ -127,7 +127,7 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         let updates_args = UpdatesArgs {
             named_conf: args.named_conf.clone(),
             live: !args.no_updates,
-            domains: args.domains.iter().map(|d| d.to_ascii()).collect(),
+            domains: args.domains.clone(),
         };
         Some(step(
             &progress,

@@ -25,7 +25,7 @@ use clap::Args;
 use hickory_proto::rr::Name;
 
 use crate::config::{self, Config};
-use crate::context::Context;
+use crate::context::{parse_domain, Context, Selection};
 use crate::dns::name::parse_name;
 use crate::error::Error;
 use crate::named_conf::{
@@ -76,8 +76,8 @@ pub struct UpdatesArgs {
 
     /// Audit DOMAIN instead of the configuration's publish list (repeatable;
     /// with --named-conf, no domain and no configuration: every zone)
-    #[arg(long = "domain", value_name = "DOMAIN")]
-    pub domains: Vec<String>,
+    #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain)]
+    pub domains: Vec<Name>,
 }
 
 /// One domain to audit.
@@ -233,46 +233,27 @@ type Chosen = (Option<Vec<Audited>>, Option<Arc<Config>>);
 /// them), or of the configuration's publish list; `None` when the static
 /// audit is to go through every zone (`--named-conf` alone).
 fn domains(args: &UpdatesArgs, ctx: &Context) -> Result<Chosen, Error> {
-    if args.domains.is_empty() {
-        if config::locate(ctx.global.config.as_deref()).is_none() {
-            if args.named_conf.is_some() {
-                return Ok((None, None));
-            }
-            return Err(Error::Usage(format!(
-                "no domains to audit: give --domain DOMAIN, or a configuration (-c FILE, or {})",
-                config::SEARCH_PATH.join(" or ")
-            )));
+    if args.domains.is_empty() && config::locate(ctx.global.config.as_deref()).is_none() {
+        if args.named_conf.is_some() {
+            return Ok((None, None));
         }
-        let config = ctx.config()?;
-        let domains = config
-            .domains
-            .iter()
-            .enumerate()
-            .map(|(at, d)| Audited {
-                name: d.name.clone(),
-                configured: Some(at),
-            })
-            .collect();
-        return Ok((Some(domains), Some(config)));
+        return Err(Error::Usage(format!(
+            "no domains to audit: give --domain DOMAIN, or a configuration (-c FILE, or {})",
+            config::SEARCH_PATH.join(" or ")
+        )));
     }
-    // Without -c, --domain works without any configuration file.
-    let config = match &ctx.global.config {
-        Some(_) => Some(ctx.config()?),
-        None => None,
-    };
-    let mut domains: Vec<Audited> = Vec::new();
-    for text in &args.domains {
-        let name =
-            parse_name(text).map_err(|e| Error::Usage(format!("--domain \"{text}\": {e}")))?;
-        if domains.iter().any(|d| d.name == name) {
-            continue;
-        }
-        let configured = config
-            .as_ref()
-            .and_then(|c| c.domains.iter().position(|d| d.name == name));
-        domains.push(Audited { name, configured });
-    }
-    Ok((Some(domains), config))
+    // The same selection as every command: --domain, with the keys and
+    // servers of the configuration when there is one.
+    let selection = Selection::new(&args.domains, ctx)?;
+    let domains = selection
+        .domains
+        .iter()
+        .map(|name| Audited {
+            name: name.clone(),
+            configured: selection.position(name),
+        })
+        .collect();
+    Ok((Some(domains), selection.config))
 }
 
 /// The JSON form of who may change a name.
