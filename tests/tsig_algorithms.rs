@@ -28,7 +28,7 @@ use common::local::{free_port, soa_serial, version};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use kmsdns::commands::updates::permission::{send_probe, sentinel};
+use kmsdns::commands::updates::observe::{send_probe, sentinel};
 use kmsdns::config::key::{load_key_file, TsigAlgorithm, TsigKey};
 use kmsdns::dns::{
     self, DnsOptions, Expected, PrerequisiteRcode, Transport, TsigError, UpdateError,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::bind::{key_file, nsupdate, try_nsupdate, Server, TestBed, ZONES};
 use common::run::{Kmsdns, Run};
 use hickory_proto::rr::{Name, RecordType};
-use kmsdns::commands::updates::permission::{answer_of, send_probe, sentinel, ProbeAnswer};
+use kmsdns::commands::updates::observe::{answer_of, send_probe, sentinel, ProbeAnswer};
 use kmsdns::config::key::{load_key_file, TsigKey};
 use kmsdns::dns::DnsOptions;
 use serde_json::Value;

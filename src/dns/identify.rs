@@ -16,7 +16,7 @@
 //!    with a TSIG record whose error is BADKEY; BIND and Knot do so,
 //!    PowerDNS 4.7 answers NOTAUTH without any TSIG record. (The update
 //!    probe adds its own evidence: Knot alone answers an unsigned update
-//!    it refuses with NOTAUTH; see `commands::updates::permission`.)
+//!    it refuses with NOTAUTH; see `commands::updates::observe`.)
 //!
 //! [`signed_read`] also tells whether the server knows *our* key: a read
 //! signed with it gets a verified answer from a server that has the key

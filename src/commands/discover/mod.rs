@@ -7,8 +7,8 @@
 
 pub mod details;
 pub mod judge;
+mod observe;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -16,11 +16,11 @@ use hickory_proto::rr::Name;
 
 use crate::context::parse_domain;
 use crate::context::Context;
-use crate::dns::lookup::{lookup_all, resolve_all};
 use crate::dns::search_list::{self, RESOLV_CONF};
 use crate::error::Error;
 use crate::report::{Finding, FindingId, Report, Severity};
 use details::{DiscoverDetails, SuffixSource, MODEL, MODEL_NOTE};
+use observe::Observed;
 
 /// Show what KMS clients would do: which suffix's _vlmcs._tcp query they
 /// use, the hosts in RFC 2782 order with each one's chance of being picked
@@ -97,22 +97,12 @@ pub async fn run(args: &DiscoverArgs, ctx: &Context) -> Result<Report<DiscoverDe
 
     let resolver = ctx.resolver()?;
     let concurrency = usize::from(ctx.global.concurrency);
-    let lookups = lookup_all(&resolver, &names, concurrency).await;
-    let used = judge::selected(&lookups);
-    let records = used
-        .and_then(|i| lookups.get(i))
-        .map(|l| l.records.clone())
-        .unwrap_or_default();
-    let targets = records
-        .iter()
-        .filter(|r| !r.target.is_root())
-        .map(|r| r.target.clone())
-        .collect();
-    let addresses = if records.is_empty() {
-        BTreeMap::new()
-    } else {
-        resolve_all(&resolver, targets, concurrency).await
-    };
+    let Observed {
+        lookups,
+        used,
+        records,
+        addresses,
+    } = observe::observe(&resolver, &names, concurrency).await;
     let mut groups = judge::groups(&records, &addresses);
     let simulation = match args.simulate {
         Some(clients) if !records.is_empty() => Some(judge::attach_simulation(

@@ -4,7 +4,7 @@
 //! Pure functions, no I/O. The static half turns the named.conf grant
 //! analysis ([`crate::named_conf::audit_domains`]) into findings, each
 //! naming the `file:line:column` it comes from; the live half turns the
-//! answers to the update probe ([`crate::commands::updates::permission`]) into findings.
+//! answers to the update probe ([`crate::commands::updates::observe`]) into findings.
 //!
 //! Severities, and why:
 //!
@@ -42,7 +42,7 @@
 
 use hickory_proto::rr::Name;
 
-use crate::commands::updates::permission::{LiveProbe, ProbeAnswer, ProbeChange};
+use crate::commands::updates::observe::{LiveProbe, ProbeAnswer, ProbeChange};
 use crate::dns::identify::Software;
 use crate::dns::TsigError;
 use crate::named_conf::{find_zone, GrantIssue, NamedConf, Refusal, ZoneAudit};
@@ -520,7 +520,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    use crate::commands::updates::permission::Recognition;
+    use crate::commands::updates::observe::Recognition;
     use crate::named_conf::audit_domains;
 
     fn conf(text: &str) -> NamedConf {

@@ -7,7 +7,7 @@
 //!    each view, analyse its grants, and map them to findings with
 //!    [`crate::commands::updates::judge`].
 //! 3. Live (`--live`, the default without `--named-conf`): probe each
-//!    domain's primary with [`crate::commands::updates::permission`], unsigned then signed,
+//!    domain's primary with [`crate::commands::updates::observe`], unsigned then signed,
 //!    concurrently up to `--concurrency` domains; the probe changes nothing
 //!    (an RFC 2136 add of a sentinel RR guarded by a prerequisite that
 //!    cannot hold), and the zone is read back after it.
@@ -15,7 +15,7 @@
 
 pub mod details;
 pub mod judge;
-pub mod permission;
+pub mod observe;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ use details::{
     ZoneUpdates,
 };
 use judge::{absolute, domain_of, live_findings, show_name, static_findings, worst};
-use permission::{LiveProbe, ProbeAnswer, ProbeTarget, Recognition};
+use observe::{LiveProbe, ProbeAnswer, ProbeTarget, Recognition};
 
 /// Audit who may change the _vlmcs._tcp records: statically from BIND's
 /// named.conf, and live with an update probe that changes nothing.
@@ -157,7 +157,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
         // once per run.
         let resolver = ctx.reading_resolver()?;
         let opts = ctx.dns_options();
-        let identities = permission::Identities::default();
+        let identities = observe::Identities::default();
         // Each probe becomes findings and details as soon as it is done:
         // only those are kept, not every probe's reads.
         let limit = usize::from(ctx.global.concurrency);
@@ -173,7 +173,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
             };
             let (resolver, opts, identities) = (&resolver, &opts, &identities);
             async move {
-                let probe = permission::probe_domain(&target, resolver, identities, opts).await;
+                let probe = observe::probe_domain(&target, resolver, identities, opts).await;
                 (probe, configured.is_some())
             }
         });

@@ -1,6 +1,7 @@
-//! The live half of `kmsdns updates`: asks each zone's primary whether it
-//! would let a sender change the `_vlmcs._tcp` SRV records, and leaves the
-//! zone exactly as it was (RFC 2136 dynamic update, RFC 8945 TSIG).
+//! What `kmsdns updates` reads from the network: the live permission probe,
+//! which asks each zone's primary whether it would let a sender change the
+//! `_vlmcs._tcp` SRV records, and leaves the zone exactly as it was
+//! (RFC 2136 dynamic update, RFC 8945 TSIG).
 //!
 //! DNS has no "may I update?" question, so the probe is a real UPDATE that
 //! cannot apply:
