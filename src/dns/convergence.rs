@@ -543,7 +543,7 @@ fn unanswered(error: SerialError, zone: &Name) -> ServerRead {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn name(text: &str) -> Name {
@@ -570,7 +570,9 @@ mod tests {
         }
     }
 
-    fn zone(servers: Vec<ServerObservation>) -> ZoneObservation {
+    /// corp.example. with `servers`, its MNAME ns1, and common timers: the
+    /// zone the convergence and replication tests observe.
+    pub(crate) fn zone(servers: Vec<ServerObservation>) -> ZoneObservation {
         ZoneObservation {
             zone: name("corp.example."),
             mname: name("ns1.corp.example."),

@@ -170,12 +170,7 @@ pub async fn read_srv(
     let records: Vec<SrvRecord> = records
         .iter()
         .filter_map(|r| match r.data() {
-            RData::SRV(srv) => Some(SrvRecord {
-                priority: srv.priority(),
-                weight: srv.weight(),
-                port: srv.port(),
-                target: srv.target().clone(),
-            }),
+            RData::SRV(srv) => Some(SrvRecord::from(srv)),
             _ => None,
         })
         .collect();

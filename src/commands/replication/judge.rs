@@ -336,6 +336,7 @@ fn rrset_finding(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dns::convergence::tests::zone;
     use hickory_proto::rr::Name;
     use std::net::SocketAddr;
 
@@ -363,19 +364,6 @@ mod tests {
             in_ns_set: true,
             read,
             behind_for: None,
-        }
-    }
-
-    fn zone(servers: Vec<ServerObservation>) -> ZoneObservation {
-        ZoneObservation {
-            zone: name("corp.example."),
-            mname: name("ns1.corp.example."),
-            timers: SoaTimers {
-                refresh: 3600,
-                retry: 600,
-                expire: 86400,
-            },
-            servers,
         }
     }
 

@@ -468,15 +468,7 @@ impl ZoneState {
             .map_err(|e| format!("cannot read {name} SRV from {server}: {e}"))?
             .iter()
             .filter_map(|r| match r.data() {
-                RData::SRV(srv) => Some((
-                    r.ttl(),
-                    SrvRecord {
-                        priority: srv.priority(),
-                        weight: srv.weight(),
-                        port: srv.port(),
-                        target: srv.target().clone(),
-                    },
-                )),
+                RData::SRV(srv) => Some((r.ttl(), SrvRecord::from(srv))),
                 _ => None,
             })
             .collect();
