@@ -58,9 +58,6 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long `named` gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// A test bed retries with a new port this often when another named took it.
-const PORT_ATTEMPTS: usize = 5;
-
 /// Lines of a named log quoted in a panic message.
 const LOG_TAIL_LINES: usize = 40;
 
@@ -652,14 +649,7 @@ impl TestBedBuilder {
 
     /// Starts the three servers and waits until each serves every zone.
     pub fn start(self) -> TestBed {
-        let mut clashes = Vec::new();
-        for _ in 0..PORT_ATTEMPTS {
-            match self.try_start() {
-                Ok(bed) => return bed,
-                Err(clash) => clashes.push(clash),
-            }
-        }
-        panic!("every port tried was already served by another named: {clashes:?}")
+        super::servers::on_a_free_port("named", || self.try_start())
     }
 
     /// Starts a test bed on a free port; `Err` when another named answered

@@ -33,13 +33,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::local::{free_port, random_u64, tool};
-use super::servers::{ips, keys, write, zone_file, Daemon, Key, GRANTED_KEY, OTHER_KEY, ZONE};
+use super::servers::{
+    ips, keys, on_a_free_port, write, zone_file, Daemon, Key, GRANTED_KEY, OTHER_KEY, ZONE,
+};
 
 /// The loopback address of every Knot test server (each has its own port).
 pub const KNOT_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 31);
-
-/// A test server retries with a new port this often when another took it.
-const PORT_ATTEMPTS: usize = 5;
 
 //------------ KnotConf ------------------------------------------------------
 
@@ -206,14 +205,7 @@ impl Knot {
 
     /// A server whose default configuration `edit` changed first.
     pub fn start_with(edit: impl Fn(&mut KnotConf)) -> Knot {
-        let mut clashes = Vec::new();
-        for _ in 0..PORT_ATTEMPTS {
-            match Knot::try_start(&edit) {
-                Ok(knot) => return knot,
-                Err(clash) => clashes.push(clash),
-            }
-        }
-        panic!("every port tried was taken by another server: {clashes:?}")
+        on_a_free_port("knotd", || Knot::try_start(&edit))
     }
 
     fn try_start(edit: &impl Fn(&mut KnotConf)) -> Result<Knot, String> {

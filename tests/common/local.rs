@@ -132,14 +132,14 @@ pub fn soa_serial_of(response: &Message) -> Result<u32, String> {
 /// own, which tells it from another named that holds the same address and
 /// port.
 pub fn version(server: SocketAddr, timeout: Duration) -> Result<String, String> {
-    let response = query_udp(
-        server,
-        "version.bind",
-        RecordType::TXT,
-        DNSClass::CH,
-        timeout,
-    )
-    .map_err(|err| err.to_string())?;
+    chaos_txt(server, "version.bind", timeout)
+}
+
+/// A `CH TXT` string of `server`, such as `id.server` or `version.bind`,
+/// asked once with `timeout`.
+pub fn chaos_txt(server: SocketAddr, name: &str, timeout: Duration) -> Result<String, String> {
+    let response = query_udp(server, name, RecordType::TXT, DNSClass::CH, timeout)
+        .map_err(|err| err.to_string())?;
     response
         .answers()
         .iter()
@@ -152,7 +152,7 @@ pub fn version(server: SocketAddr, timeout: Duration) -> Result<String, String> 
             ),
             _ => None,
         })
-        .ok_or_else(|| format!("no TXT in the answer ({})", response.response_code()))
+        .ok_or_else(|| format!("no TXT for {name} ({})", response.response_code()))
 }
 
 //------------ The machine ---------------------------------------------------

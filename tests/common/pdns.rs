@@ -33,7 +33,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::local::{free_port, random_u64, tool};
-use super::servers::{ips, keys, seed, write, Daemon, Key, GRANTED_KEY, REFUSED_OWNER, ZONE};
+use super::servers::{
+    ips, keys, on_a_free_port, seed, write, Daemon, Key, GRANTED_KEY, REFUSED_OWNER, ZONE,
+};
 
 /// The loopback address of every PowerDNS test server (each has its own
 /// port).
@@ -41,9 +43,6 @@ pub const PDNS_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 32);
 
 /// The gsqlite3 schema the Debian package ships.
 const SCHEMA: &str = "/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql";
-
-/// A test server retries with a new port this often when another took it.
-const PORT_ATTEMPTS: usize = 5;
 
 /// The Lua update policy of the policy variant: [`GRANTED_KEY`] may change
 /// SRV records, except at [`REFUSED_OWNER`], which nobody may change; an
@@ -266,14 +265,7 @@ impl Pdns {
 
     /// A server whose default configuration `edit` changed first.
     pub fn start_with(edit: impl Fn(&mut PdnsConf)) -> Pdns {
-        let mut clashes = Vec::new();
-        for _ in 0..PORT_ATTEMPTS {
-            match Pdns::try_start(&edit) {
-                Ok(pdns) => return pdns,
-                Err(clash) => clashes.push(clash),
-            }
-        }
-        panic!("every port tried was taken by another server: {clashes:?}")
+        on_a_free_port("pdns_server", || Pdns::try_start(&edit))
     }
 
     fn try_start(edit: &impl Fn(&mut PdnsConf)) -> Result<Pdns, String> {

@@ -32,10 +32,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hickory_proto::rr::{DNSClass, RData, RecordType};
-
 use super::bind::key_file;
-use super::local::{query_udp, soa_serial, tool};
+use super::local::{soa_serial, tool};
 
 /// The zone every server serves.
 pub const ZONE: &str = "secure.example";
@@ -272,25 +270,24 @@ pub fn ips(ip: Ipv4Addr) -> [IpAddr; 1] {
     [IpAddr::V4(ip)]
 }
 
-/// A `CH TXT` string of `server`, such as `id.server` or `version.bind`,
-/// asked once with `timeout`.
-pub fn chaos_txt(server: SocketAddr, name: &str, timeout: Duration) -> Result<String, String> {
-    let response = query_udp(server, name, RecordType::TXT, DNSClass::CH, timeout)
-        .map_err(|err| err.to_string())?;
-    response
-        .answers()
-        .iter()
-        .find_map(|record| match record.data() {
-            RData::TXT(txt) => Some(
-                txt.txt_data()
-                    .iter()
-                    .map(|part| String::from_utf8_lossy(part))
-                    .collect::<String>(),
-            ),
-            _ => None,
-        })
-        .ok_or_else(|| format!("no TXT for {name} ({})", response.response_code()))
+pub use super::local::chaos_txt;
+
+/// Starts a server by `try_start` until one gets a port nobody took between
+/// the port check and the server's bind: at most [`PORT_ATTEMPTS`] tries,
+/// then the test fails with every clash.
+pub fn on_a_free_port<T>(what: &str, mut try_start: impl FnMut() -> Result<T, String>) -> T {
+    let mut clashes = Vec::new();
+    for _ in 0..PORT_ATTEMPTS {
+        match try_start() {
+            Ok(server) => return server,
+            Err(clash) => clashes.push(clash),
+        }
+    }
+    panic!("every port tried was already served by another {what}: {clashes:?}")
 }
+
+/// How many free ports a server start tries before the test fails.
+pub const PORT_ATTEMPTS: usize = 5;
 
 /// How long a server may take to serve its zone after exec; they take
 /// 50–300 ms.
