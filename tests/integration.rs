@@ -35,6 +35,7 @@ mod rpc_probe;
 mod secrets;
 mod server_matrix;
 mod testbed;
+mod timeouts;
 mod tsig_algorithms;
 mod updates;
 
