@@ -11,6 +11,7 @@
 //! finding can say where the time went without any command passing a
 //! tracker around.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -94,22 +95,27 @@ pub struct Overrun {
     pub step: Option<String>,
 }
 
-impl Overrun {
-    /// The `deadline-exceeded` finding for a domain (or a zone) cut off by
-    /// its deadline: nothing after the step it was on was read or judged,
-    /// so it is reported at `severity`, as a failed read would be there.
-    pub fn finding(&self, severity: Severity) -> Finding {
+impl fmt::Display for Overrun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let limit = humantime::format_duration(self.limit);
         let step = match &self.step {
             Some(step) => format!("while {step}"),
             None => "before its first step".to_owned(),
         };
-        Finding::new(
-            FindingId::DeadlineExceeded,
-            severity,
-            format!("stopped after {limit} (--deadline) {step}; nothing after that step was read or judged"),
+        write!(
+            f,
+            "stopped after {limit} (--deadline) {step}; nothing after that step was read or judged"
         )
-        .hint("a server on the way is slow or silent: fix it or the path to it, or raise --deadline (see Timeouts in the README)")
+    }
+}
+
+impl Overrun {
+    /// The `deadline-exceeded` finding for a domain (or a zone) cut off by
+    /// its deadline: nothing after the step it was on was read or judged,
+    /// so it is reported at `severity`, as a failed read would be there.
+    pub fn finding(&self, severity: Severity) -> Finding {
+        Finding::new(FindingId::DeadlineExceeded, severity, self.to_string())
+            .hint("a server on the way is slow or silent: fix it or the path to it, or raise --deadline (see Timeouts in the README)")
     }
 }
 
