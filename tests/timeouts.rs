@@ -54,14 +54,19 @@ fn config_with_server(dir: &tempfile::TempDir, server: &str) -> PathBuf {
     path
 }
 
-fn check(bed: &TestBed, config: &Path, extra: &[&str]) -> Run {
+/// `command` (with its own arguments) under `config`, JSON output.
+fn kmsdns_json(bed: &TestBed, config: &Path, extra: &[&str], command: &[&str]) -> Run {
     Kmsdns::new()
         .bed(bed)
         .args(["-c", &config.display().to_string(), "--format", "json"])
         .args(extra)
-        .arg("check")
+        .args(command)
         .timeout(common::OVERDUE)
         .run()
+}
+
+fn check(bed: &TestBed, config: &Path, extra: &[&str]) -> Run {
+    kmsdns_json(bed, config, extra, &["check"])
 }
 
 #[test]
@@ -124,6 +129,29 @@ fn a_domain_past_its_deadline_is_cut_off_and_names_the_step_it_was_on() {
             && doc.findings.iter().any(|f| f.id == "dns-read-failed"),
         "{run}"
     );
+    drop(silent);
+}
+
+#[test]
+fn every_command_that_reads_a_domain_stops_at_its_deadline() {
+    let bed = TestBed::start();
+    let silent = silent_socket();
+    let address = silent.local_addr().expect("address");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with_server(&dir, &address.to_string());
+    let limits = ["--timeout", "2s", "--deadline", "1s"];
+    for command in [&["plan"][..], &["publish"], &["updates", "--live"]] {
+        let run = kmsdns_json(&bed, &config, &limits, command);
+        assert_eq!(run.status, 2, "{run}");
+        assert!(run.took < Duration::from_secs(4), "cut at 1 s: {run}");
+        let doc = run.json::<Document>();
+        let cut = doc.with_id("deadline-exceeded");
+        assert_eq!(cut.len(), 1, "{run}");
+        assert!(
+            cut[0].message.contains(&format!("from {address} over UDP")),
+            "names the step: {run}"
+        );
+    }
     drop(silent);
 }
 
