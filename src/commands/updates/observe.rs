@@ -683,10 +683,17 @@ impl Session<'_> {
         let zone = self.zone;
         let id = (random_u64() & 0xffff) as u16;
         let message = build_probe(zone, self.name, sentinel, self.ttl, id)?;
-        let (exchanged, _principal) =
-            dns::gss::exchange_signed(self.server, zone, gss, message, self.opts).await?;
-        let sends = exchanged.sends;
-        dns::judge(zone, self.name, None, self.server, exchanged, sends, None)
+        let signed = dns::gss::exchange_signed(self.server, zone, gss, message, self.opts).await?;
+        let sends = signed.exchanged.sends;
+        dns::judge(
+            zone,
+            self.name,
+            None,
+            self.server,
+            signed.exchanged,
+            sends,
+            None,
+        )
     }
 
     /// Without the `gssapi` feature a `gss-tsig` domain cannot be probed
