@@ -20,6 +20,16 @@ use common::samba::{SambaDc, KMS1, KMS2};
 
 const FOREIGN: &str = "3600 0 0 1688 foreign.ad.example.";
 
+/// The ids of a JSON report's findings, in order.
+fn finding_ids(doc: &serde_json::Value) -> Vec<&str> {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|finding| finding["id"].as_str())
+        .collect()
+}
+
 fn ours(host: &str) -> String {
     format!("3600 0 0 1688 {host}.")
 }
@@ -130,4 +140,63 @@ fn a_concurrent_change_answered_by_an_echoed_nxrrset_is_retried() {
         "{shown}"
     );
     assert_eq!(dc.srv(&name), vec![ours("kms1.ad.example")]);
+}
+
+#[test]
+fn the_live_probe_is_keyed_only_creates_no_directory_object_and_blocks_nobody() {
+    let dc = SambaDc::shared();
+    let name = SambaDc::owner_name("probe");
+    let before = dc.dns_nodes();
+    let probe = dc.kmsdns(
+        &dc.config("probe", "kms1.ad.example", KMS1, ""),
+        &["--format", "json", "updates", "--live"],
+    );
+    assert_eq!(probe.status, 0, "{probe}");
+    let doc: serde_json::Value = probe.json();
+    let verdict = &doc["details"]["zones"][0]["live"][0];
+    assert_eq!(verdict["software"], "active-directory", "{probe}");
+    assert_eq!(verdict["unsigned"], "refused", "{probe}");
+    assert_eq!(verdict["signed"], "accepted", "{probe}");
+    assert_eq!(verdict["principal"], "KMS1$@AD.EXAMPLE", "{probe}");
+    assert!(verdict.get("key").is_none(), "{probe}");
+    let ids = finding_ids(&doc);
+    assert_eq!(ids, ["keyed-only"], "{probe}");
+    assert!(
+        probe.stdout.contains("Kerberos principal KMS1$@AD.EXAMPLE"),
+        "{probe}"
+    );
+    // No directory object appeared, not even a tombstoned one, and the
+    // name is still free for another host's principal.
+    assert_eq!(dc.dns_nodes(), before);
+    assert!(dc.srv(&name).is_empty());
+    let other = dc.kmsdns(
+        &dc.config("probe", "kms2.ad.example", KMS2, ""),
+        &["publish"],
+    );
+    assert_eq!(other.status, 0, "{other}");
+    assert_eq!(dc.srv(&name), vec![ours("kms2.ad.example")]);
+    assert_eq!(dc.node_owner(&name), dc.sid(KMS2));
+}
+
+#[test]
+fn audit_of_a_healthy_samba_zone_is_not_critical() {
+    let dc = SambaDc::shared();
+    // The DC itself as the KMS host: a target with an address. The KMS
+    // probe is skipped: nothing listens on the KMS port in the namespace.
+    let config = dc.config("audit", "dc1.ad.example", KMS1, "");
+    let published = dc.kmsdns(&config, &["publish"]);
+    assert_eq!(published.status, 0, "{published}");
+    let audit = dc.kmsdns(&config, &["--format", "json", "audit", "--no-probe"]);
+    let doc: serde_json::Value = audit.json();
+    assert_eq!(doc["summary"]["critical"], 0, "{audit}");
+    assert_ne!(audit.status, 2, "{audit}");
+    let ids = finding_ids(&doc);
+    assert!(ids.contains(&"keyed-only"), "{audit}");
+    // One DC, one serial: replicated, and no serial finding.
+    assert!(ids.contains(&"replicated"), "{audit}");
+    assert!(!ids.iter().any(|id| id.starts_with("serial-")), "{audit}");
+    assert_eq!(
+        dc.srv(&SambaDc::owner_name("audit")),
+        vec!["3600 0 0 1688 dc1.ad.example.".to_owned()]
+    );
 }

@@ -215,7 +215,8 @@ pub async fn send_zone_update_gss(
             if signed.echoed =>
         {
             let name = request.name.clone();
-            let name_exists = has_srv_records(server, &name, opts).await;
+            // A refusal on a name that has records is AD's ownership problem.
+            let name_exists = super::identify::serves_srv(server, &name, opts).await;
             Err(UpdateError::Gss(GssError::Denied {
                 server,
                 zone,
@@ -250,20 +251,6 @@ pub async fn send_zone_update_gss(
         }
         other => other,
     }
-}
-
-/// Whether `name` has SRV records on `server`: a refusal on a name that
-/// exists is the ownership problem of AD-integrated DNS. A failed read
-/// counts as "no".
-async fn has_srv_records(server: SocketAddr, name: &Name, opts: &DnsOptions) -> bool {
-    super::query(server, name, RecordType::SRV, opts)
-        .await
-        .is_ok_and(|response| {
-            response
-                .answers()
-                .iter()
-                .any(|record| record.record_type() == RecordType::SRV)
-        })
 }
 
 /// A signed exchange: what came back, who signed, and whether the reply

@@ -610,7 +610,10 @@ impl Drop for SambaDc {
             .output()
         {
             for pid in String::from_utf8_lossy(&output.stdout).split_whitespace() {
-                let _ = Command::new("kill").args(["-KILL", pid]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", pid])
+                    .stderr(Stdio::null())
+                    .status();
             }
         }
         let _ = Command::new(&ip)
