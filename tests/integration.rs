@@ -32,6 +32,7 @@ mod properties;
 mod publish;
 mod replication;
 mod rpc_probe;
+mod samba_ad;
 mod secrets;
 mod server_matrix;
 mod testbed;

@@ -111,7 +111,7 @@ fn question(query: &Query) -> String {
 
 /// The rcode of a reply from its header (RFC 1035 §4.1.1; the extended
 /// bits of EDNS are not needed to tell what happened).
-fn rcode(bytes: &[u8], truncated: bool) -> String {
+pub(crate) fn rcode(bytes: &[u8], truncated: bool) -> String {
     // The mnemonics of RFC 1035 §4.1.1 and RFC 2136 §2.2, as dig prints them.
     const NAMES: [&str; 11] = [
         "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",

@@ -257,6 +257,7 @@ impl UpdateError {
             UpdateError::Gss(error) => match error {
                 super::gss::GssError::Negotiation { server, .. }
                 | super::gss::GssError::Refused { server, .. }
+                | super::gss::GssError::Denied { server, .. }
                 | super::gss::GssError::Rejected { server, .. } => Some(*server),
                 _ => None,
             },

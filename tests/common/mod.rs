@@ -16,6 +16,8 @@ pub mod local;
 pub mod pdns;
 pub mod relay;
 pub mod run;
+#[cfg(feature = "gssapi")]
+pub mod samba;
 pub mod servers;
 
 /// Upper bound for work that must end by its own timeouts or waits, and

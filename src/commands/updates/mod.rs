@@ -332,6 +332,7 @@ fn live_verdict(probe: &LiveProbe, findings: &[Finding]) -> LiveVerdict {
         records: probe.records,
         unsigned: answer(probe.unsigned.as_ref()),
         key: probe.key.as_ref().map(|k| k.to_ascii()),
+        principal: probe.principal.clone(),
         signed: answer(probe.signed.as_ref()),
         retries: 0,
         changed: probe

@@ -645,7 +645,17 @@ fn lead(batch: &[Planned], done: &[(usize, DomainOutcome)]) -> usize {
 /// BADKEY, BADTIME or an empty MAC) cannot be signed with our key, so
 /// anyone who saw the request could have sent it: it is read back too,
 /// and reported as the server's word only when the zone is unchanged.
+///
+/// A GSS-TSIG refusal that came as an unsigned echo of the request (Samba)
+/// is read back for the same reason.
 fn outcome_unknown(error: &UpdateError) -> bool {
+    #[cfg(feature = "gssapi")]
+    if matches!(
+        error,
+        UpdateError::Gss(crate::dns::gss::GssError::Denied { .. })
+    ) {
+        return true;
+    }
     matches!(
         error,
         UpdateError::Timeout { .. }
