@@ -424,27 +424,29 @@ pub async fn probe_domain(
     let reads = async {
         let (zone, server, before) = locate(target, &name, resolver, opts).await?;
         let software = identities.of(server, &zone, opts).await;
-        Ok((zone, server, before, software))
+        let active_directory = identify::active_directory(server, &zone, opts).await;
+        Ok((zone, server, before, software, active_directory))
     };
-    let (zone, server, before, software) = match deadline::within(limit, reads).await {
-        Ok(Ok(located)) => located,
-        Ok(Err((zone, error))) => {
-            probe.zone = zone;
-            probe.error = Some(error);
-            return probe;
-        }
-        Err(overrun) => {
-            probe.overrun = Some(overrun);
-            return probe;
-        }
-    };
+    let (zone, server, before, software, active_directory) =
+        match deadline::within(limit, reads).await {
+            Ok(Ok(located)) => located,
+            Ok(Err((zone, error))) => {
+                probe.zone = zone;
+                probe.error = Some(error);
+                return probe;
+            }
+            Err(overrun) => {
+                probe.overrun = Some(overrun);
+                return probe;
+            }
+        };
     probe.zone = Some(zone.clone());
     probe.primary = Some(server);
     probe.ttl = before.ttl();
     probe.records = before.records.len();
     probe.software = software;
 
-    let form = if identify::active_directory(server, &zone, opts).await {
+    let form = if active_directory {
         ProbeForm::ZoneOnly
     } else {
         ProbeForm::Sentinel
