@@ -85,6 +85,8 @@ struct Primary {
     /// How long each read and each UPDATE takes (on tokio's clock).
     read_time: Duration,
     update_time: Duration,
+    /// How long each read takes once an UPDATE has been sent.
+    read_time_after_update: Duration,
 }
 
 impl Primary {
@@ -97,6 +99,7 @@ impl Primary {
             asked: Mutex::new(Vec::new()),
             read_time: Duration::ZERO,
             update_time: Duration::ZERO,
+            read_time_after_update: Duration::ZERO,
         }
     }
 
@@ -233,7 +236,13 @@ impl Exchange for Primary {
 
     async fn read_srv(&self, _server: SocketAddr, owner: &Name) -> Result<SrvRrset, ReadError> {
         self.asked.lock().unwrap().push(Asked::Read(owner.clone()));
-        tokio::time::sleep(self.read_time).await;
+        let after_update = !self.updates().is_empty();
+        tokio::time::sleep(if after_update {
+            self.read_time_after_update
+        } else {
+            self.read_time
+        })
+        .await;
         let records = self.rrset(owner);
         Ok(SrvRrset {
             ttl: (!records.is_empty()).then_some(self.ttl),
@@ -588,6 +597,18 @@ fn a_read_past_the_deadline_sends_nothing() {
 #[test]
 fn an_update_in_flight_outlives_the_deadline() {
     let primary = Primary::new(&[], &[]).slow(Duration::ZERO, DEADLINE * 2);
+    let done = run_paused(&primary, &PUBLISH);
+    assert_outcome!(done, Outcome::Applied);
+    assert_eq!(sorted(primary.records()), sorted(ours()));
+}
+
+/// Rule: after an UPDATE, reads are never cut by the deadline: a re-read
+/// after a lost reply's retransmission conflicted (first copy applied)
+/// finds the change, however slow the primary is.
+#[test]
+fn reads_after_an_update_outlive_the_deadline() {
+    let mut primary = Primary::new(&[], &[Step::RetransmissionConflicts]);
+    primary.read_time_after_update = DEADLINE * 2;
     let done = run_paused(&primary, &PUBLISH);
     assert_outcome!(done, Outcome::Applied);
     assert_eq!(sorted(primary.records()), sorted(ours()));
