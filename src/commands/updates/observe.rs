@@ -459,22 +459,27 @@ pub async fn probe_domain(
         opts,
         ttl: before.ttl().unwrap_or(crate::config::DEFAULT_TTL),
     };
-    let (unsigned, change, _) = session.ask(&before, None, None).await;
-    probe.unsigned = Some(unsigned);
-    probe.changed.extend(change);
-    if let Some(key) = &target.key {
-        let (mut signed, change, unverified) = session.ask(&before, Some(key), None).await;
+    // Once a probe is sent, every read says what it did: none is skipped
+    // for a silence seen earlier in the run.
+    dns::asking_again(async {
+        let (unsigned, change, _) = session.ask(&before, None, None).await;
+        probe.unsigned = Some(unsigned);
         probe.changed.extend(change);
-        session
-            .explain_signature(&mut signed, key, unverified)
-            .await;
-        probe.signed = Some(signed);
-    } else if let Some(gss) = &target.gss {
-        probe.principal = Some(gss.principal_text());
-        let (signed, change, _) = session.ask(&before, None, Some(gss)).await;
-        probe.changed.extend(change);
-        probe.signed = Some(signed);
-    }
+        if let Some(key) = &target.key {
+            let (mut signed, change, unverified) = session.ask(&before, Some(key), None).await;
+            probe.changed.extend(change);
+            session
+                .explain_signature(&mut signed, key, unverified)
+                .await;
+            probe.signed = Some(signed);
+        } else if let Some(gss) = &target.gss {
+            probe.principal = Some(gss.principal_text());
+            let (signed, change, _) = session.ask(&before, None, Some(gss)).await;
+            probe.changed.extend(change);
+            probe.signed = Some(signed);
+        }
+    })
+    .await;
     if probe.software.is_none() {
         probe.software = match form {
             ProbeForm::ZoneOnly => Some((
