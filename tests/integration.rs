@@ -26,6 +26,7 @@ mod kill;
 mod local_files;
 mod named_conf;
 mod named_conf_live;
+mod options;
 mod other_servers;
 mod probe;
 mod properties;

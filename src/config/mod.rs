@@ -85,6 +85,9 @@ pub struct Config {
     pub hosts: Vec<KmsHost>,
     /// Every domain of every host's publish list, in first-seen order.
     pub domains: Vec<Domain>,
+    /// The top-level `key`: that of every domain without its own, and of
+    /// a `--domain` that is in no publish list.
+    pub key: Option<Arc<TsigKey>>,
     /// The hosts are all the KMS hosts there are: any other SRV target is a rogue.
     pub complete: bool,
     /// Things worth telling that do not stop the run (e.g. key file permissions).
@@ -406,6 +409,7 @@ impl Validator<'_> {
             path: Some(self.path.to_path_buf()),
             hosts,
             domains,
+            key: default_key,
             complete: raw.complete.unwrap_or(false),
             warnings,
         })
@@ -666,6 +670,7 @@ pub fn from_parts(
         path: None,
         hosts,
         domains,
+        key: None,
         complete: false,
         warnings: Vec::new(),
     })

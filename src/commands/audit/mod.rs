@@ -144,7 +144,6 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
             search: false,
             host: Vec::new(),
             slow: args.slow,
-            resolv_conf: PathBuf::from(crate::dns::search_list::RESOLV_CONF),
         };
         Some(step(
             &progress,
