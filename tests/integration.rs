@@ -24,6 +24,7 @@ mod formats;
 mod gss_tsig;
 mod kill;
 mod local_files;
+mod monitoring;
 mod named_conf;
 mod named_conf_live;
 mod options;

@@ -67,7 +67,9 @@ pub(crate) fn write_report(
         Format::Json => json::render(report, io.stdout),
         Format::Nagios => nagios::render(report, &Metrics::new(SystemTime::now()), io.stdout),
         Format::Prometheus => {
-            prometheus::render(report, &Metrics::new(SystemTime::now()), io.stdout)
+            let metrics = Metrics::new(SystemTime::now());
+            let metrics = prometheus::series::metrics(report.details.as_ref(), metrics);
+            prometheus::render(report, &metrics, io.stdout)
         }
     }?;
     io.stdout.flush()
