@@ -17,6 +17,7 @@ mod bind_material;
 mod check;
 mod cli;
 mod completions;
+mod contrib;
 mod discover;
 mod dns_layer;
 mod faults;

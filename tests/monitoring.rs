@@ -8,7 +8,7 @@
 
 use crate::common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::bind::{nsupdate, Server, TestBed};
@@ -225,4 +225,180 @@ fn every_command_has_its_own_series_and_audit_the_same_names() {
             }
         }
     }
+}
+
+/// `values` of a promtool input series: `value` at every step of `steps`.
+fn held(value: &str, steps: u32) -> String {
+    format!("{value}+0x{steps}")
+}
+
+/// The input series of a promtool test: every sample of `textfile`, its
+/// value given by `values`.
+fn input_series(textfile: &str, values: impl Fn(&str, &str) -> String) -> String {
+    let mut yaml = String::from("    input_series:\n");
+    for line in textfile.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').expect("series and value");
+        yaml.push_str(&format!(
+            "      - series: '{series}'\n        values: '{}'\n",
+            values(series, value)
+        ));
+    }
+    yaml
+}
+
+/// One `alert_rule_test` entry: `alerts` is each expected alert's labels
+/// (besides `alertname`) and annotations, as YAML flow mappings.
+fn expect(at: &str, alert: &str, alerts: &[(String, String)]) -> String {
+    let mut yaml =
+        format!("      - eval_time: {at}\n        alertname: {alert}\n        exp_alerts:");
+    if alerts.is_empty() {
+        yaml.push_str(" []\n");
+        return yaml;
+    }
+    yaml.push('\n');
+    for (labels, annotations) in alerts {
+        yaml.push_str(&format!(
+            "          - exp_labels: {labels}\n            exp_annotations: {annotations}\n"
+        ));
+    }
+    yaml
+}
+
+/// The alert of `contrib/prometheus/kmsdns.rules.yml` on a domain.
+fn domain_alert(domain: &str, severity: &str) -> (String, String) {
+    let summary = if severity == "critical" {
+        format!("KMS clients in {domain} cannot find a working KMS host")
+    } else {
+        format!("The KMS DNS records of {domain} need attention")
+    };
+    (
+        format!("{{severity: {severity}, domain: \"{domain}\"}}"),
+        format!(
+            "{{summary: \"{summary}\", description: \"Run `kmsdns audit --domain {domain}` for the findings and their fixes.\"}}"
+        ),
+    )
+}
+
+#[test]
+fn the_shipped_alerts_fire_on_textfiles_kmsdns_wrote() {
+    let estate = Estate::start();
+    let dir = estate.dir.path();
+    let open = "open.example.";
+    let nothing = "nothing.open.example.";
+
+    // A run as the timer makes it, and one that cannot run at all.
+    let broken = dir.join("broken.prom");
+    let run = estate.prometheus(&["audit", "--textfile", broken.to_str().expect("UTF-8")]);
+    assert_eq!(run.status, 2, "{run}");
+    let broken = std::fs::read_to_string(&broken).expect("textfile");
+    // The timestamp counts seconds: the second run ends in another one.
+    std::thread::sleep(Duration::from_millis(1100));
+    let failed = dir.join("failed.prom");
+    let run = Kmsdns::new()
+        .cwd(dir)
+        .args([
+            "-c",
+            "gone.toml",
+            "--format",
+            "prometheus",
+            "audit",
+            "--textfile",
+        ])
+        .arg(&failed)
+        .run();
+    assert_eq!(run.status, 3, "{run}");
+    let failed = std::fs::read_to_string(&failed).expect("a textfile, even when the run failed");
+    let samples = parse(&broken);
+    // What the alerts below expect of the estate.
+    assert_eq!(
+        value(&samples, "kmsdns_domain_status", &[("domain", open)]),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&samples, "kmsdns_domain_status", &[("domain", nothing)]),
+        Some(2.0)
+    );
+    assert_eq!(value(&parse(&failed), "kmsdns_up", &[]), Some(0.0));
+    let stamp = |text: &str| {
+        value(&parse(text), "kmsdns_last_run_timestamp_seconds", &[])
+            .expect("a timestamp")
+            .to_string()
+    };
+    let (first, second) = (stamp(&broken), stamp(&failed));
+    assert_ne!(first, second, "two runs, two timestamps");
+    let primary = format!("{}:{}", Server::PRIMARY.ip(), estate.bed.port());
+
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/prometheus/kmsdns.rules.yml");
+    let mut yaml = format!(
+        "rule_files:\n  - {}\nevaluation_interval: 1m\ntests:\n",
+        rules.display()
+    );
+    // 1. The broken estate, audited every 15 minutes (each run a new
+    //    timestamp): its domains alert after 30 minutes, the healthy KMS
+    //    host and the running audit do not.
+    yaml.push_str("  - interval: 1m\n");
+    yaml.push_str(&input_series(&broken, |series, value| {
+        if series == "kmsdns_last_run_timestamp_seconds" {
+            // Alternating between two real timestamps: a new run every 15m.
+            (0..8)
+                .map(|i| format!("{}x14", if i % 2 == 0 { &first } else { &second }))
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            held(value, 120)
+        }
+    }));
+    yaml.push_str("    alert_rule_test:\n");
+    yaml.push_str(&expect("20m", "KmsDnsCritical", &[]));
+    yaml.push_str(&expect(
+        "40m",
+        "KmsDnsCritical",
+        &[
+            domain_alert(open, "critical"),
+            domain_alert(nothing, "critical"),
+        ],
+    ));
+    yaml.push_str(&expect("3h", "KmsDnsWarning", &[]));
+    // Both domains are in open.example, which takes anyone's update.
+    let unsigned = |domain: &str| {
+        (
+            format!("{{severity: critical, domain: \"{domain}\", primary: \"{primary}\"}}"),
+            format!(
+                "{{summary: \"{primary} accepts unsigned updates of the KMS records of {domain}\", \
+                 description: \"Anyone who can reach it can point KMS clients at a rogue host; run `kmsdns updates`.\"}}"
+            ),
+        )
+    };
+    yaml.push_str(&expect(
+        "1m",
+        "KmsDnsUnsignedUpdates",
+        &[unsigned(nothing), unsigned(open)],
+    ));
+    yaml.push_str(&expect("1h", "KmsHostUnreachable", &[]));
+    yaml.push_str(&expect("2h", "KmsDnsReplicationLag", &[]));
+    yaml.push_str(&expect("2h", "KmsDnsAuditFailed", &[]));
+    yaml.push_str(&expect("2h", "KmsDnsAuditStale", &[]));
+    // 2. The run that could not run, and nothing since: kmsdns_up 0 and a
+    //    timestamp that no longer moves.
+    yaml.push_str("  - interval: 1m\n");
+    yaml.push_str(&input_series(&failed, |_, value| held(value, 120)));
+    yaml.push_str("    alert_rule_test:\n");
+    yaml.push_str(&expect("20m", "KmsDnsAuditFailed", &[]));
+    let failed_alert = (
+        "{severity: warning}".to_string(),
+        "{summary: \"kmsdns audit could not run\", description: \"See `journalctl -u kmsdns-audit` for why.\"}".to_string(),
+    );
+    yaml.push_str(&expect("40m", "KmsDnsAuditFailed", &[failed_alert]));
+    let stale_alert = (
+        "{severity: warning}".to_string(),
+        "{summary: \"No kmsdns audit has finished for 90 minutes\", description: \"Is kmsdns-audit.timer enabled (`systemctl list-timers kmsdns-audit.timer`)?\"}".to_string(),
+    );
+    yaml.push_str(&expect("20m", "KmsDnsAuditStale", &[]));
+    yaml.push_str(&expect("40m", "KmsDnsAuditStale", &[stale_alert]));
+
+    let file = dir.join("kmsdns.rules.test.yml");
+    std::fs::write(&file, &yaml).expect("write the rules test");
+    promtool(&["check", "rules", rules.to_str().expect("UTF-8")], "");
+    let out = promtool(&["test", "rules", file.to_str().expect("UTF-8")], "");
+    assert!(out.contains("SUCCESS"), "{out}\n{yaml}");
 }

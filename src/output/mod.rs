@@ -104,6 +104,27 @@ pub(crate) fn write_audit(
     Ok(report.exit_status())
 }
 
+/// Writes why kmsdns could not run, as [`write_error`] does, and for
+/// `audit --textfile PATH` writes `kmsdns_up 0` to PATH: node-exporter then
+/// shows that the audit failed instead of the last good run's file.
+pub(crate) fn write_run_error(
+    command: &str,
+    message: &str,
+    textfile: Option<&std::path::Path>,
+    format: Format,
+    io: &mut Io<'_>,
+) -> io::Result<u8> {
+    let Some(path) = textfile else {
+        return write_error(command, message, format, io);
+    };
+    let mut text = Vec::new();
+    prometheus::render_error(SystemTime::now(), &mut text)?;
+    match prometheus::write_textfile(path, &String::from_utf8_lossy(&text)) {
+        Ok(()) => write_error(command, message, format, io),
+        Err(error) => write_error(command, &format!("{message}; and {error}"), format, io),
+    }
+}
+
 /// Writes why kmsdns could not run, in the format its reader expects, and
 /// returns the UNKNOWN exit status.
 pub(crate) fn write_error(
