@@ -30,6 +30,7 @@ mod named_conf;
 mod named_conf_live;
 mod options;
 mod other_servers;
+mod package;
 mod probe;
 mod properties;
 mod publish;
