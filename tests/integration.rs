@@ -36,9 +36,11 @@ mod properties;
 mod publish;
 mod replication;
 mod rpc_probe;
+mod samba_ad;
 mod secrets;
 mod server_matrix;
 mod testbed;
+mod timeouts;
 mod tsig_algorithms;
 mod updates;
 

@@ -83,6 +83,12 @@ impl Context {
         }
     }
 
+    /// `--deadline`: how long one domain's work may take in all
+    /// ([`crate::concurrency::deadline`]).
+    pub fn deadline(&self) -> Duration {
+        self.global.deadline
+    }
+
     /// The resolv.conf(5) of the run: `--resolv-conf`, or the system's.
     /// Its nameservers are the resolver's (unless `--nameserver` is given)
     /// and its search list is the one `discover` and `probe --search` use:

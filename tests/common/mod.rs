@@ -17,6 +17,8 @@ pub mod pdns;
 pub mod prometheus;
 pub mod relay;
 pub mod run;
+#[cfg(feature = "gssapi")]
+pub mod samba;
 pub mod servers;
 
 /// Upper bound for work that must end by its own timeouts or waits, and
