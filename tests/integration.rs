@@ -36,6 +36,7 @@ mod samba_ad;
 mod secrets;
 mod server_matrix;
 mod testbed;
+mod timeouts;
 mod tsig_algorithms;
 mod updates;
 

@@ -81,6 +81,12 @@ impl Context {
         }
     }
 
+    /// `--deadline`: how long one domain's work may take in all
+    /// ([`crate::concurrency::deadline`]).
+    pub fn deadline(&self) -> Duration {
+        self.global.deadline
+    }
+
     /// The resolver: `--nameserver`, or the system's.
     pub fn resolver(&self) -> Result<Resolver, Error> {
         let opts = self.dns_options();

@@ -29,6 +29,7 @@ use super::query::{QueryError, ReplyError};
 use super::resolver::Resolver;
 use super::serial;
 use super::srv::read_srv;
+use super::transport::polling;
 use super::zone::{authoritative_servers, read_serial, SerialError, ZoneSoa};
 use super::DnsOptions;
 
@@ -405,8 +406,13 @@ pub async fn watch(
             servers
                 .iter()
                 .map(|server| read(server, &soa.zone, owners, opts)),
-        )
-        .await;
+        );
+        // A server silent in one poll may answer in the next: polling
+        // asks again whatever the run has seen of it.
+        let reads = match deadline {
+            Some(_) => polling(reads).await,
+            None => reads.await,
+        };
         let observation = ZoneObservation {
             zone: soa.zone.clone(),
             mname: soa.mname.clone(),
@@ -546,7 +552,7 @@ async fn read(server: &Server, zone: &Name, owners: &[Name], opts: &DnsOptions) 
 /// lame for the zone.
 fn unanswered(error: SerialError, zone: &Name) -> ServerRead {
     match error {
-        SerialError::Query(error @ QueryError::Timeout { .. }) => {
+        SerialError::Query(error @ (QueryError::Timeout { .. } | QueryError::Silent { .. })) => {
             ServerRead::Timeout(error.to_string())
         }
         SerialError::Query(error @ QueryError::Unreachable { .. }) => {

@@ -41,6 +41,17 @@ pub enum QueryError {
         rtype: RecordType,
         attempts: u32,
     },
+    /// Not asked: the server let every attempt of an earlier query time
+    /// out in this run.
+    #[error(
+        "no reply from {server} to the query for {name} {rtype}: {}",
+        super::transport::SILENT_EARLIER
+    )]
+    Silent {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+    },
     #[error("{server} is unreachable (query for {name} {rtype}): {source}")]
     Unreachable {
         server: SocketAddr,
@@ -76,6 +87,7 @@ impl QueryError {
     pub fn server(&self) -> SocketAddr {
         match self {
             QueryError::Timeout { server, .. }
+            | QueryError::Silent { server, .. }
             | QueryError::Unreachable { server, .. }
             | QueryError::Io { server, .. }
             | QueryError::Malformed { server, .. }
@@ -96,6 +108,11 @@ impl QueryError {
                 name,
                 rtype,
                 attempts,
+            },
+            TransportError::Silent => QueryError::Silent {
+                server,
+                name,
+                rtype,
             },
             TransportError::Unreachable(source) => QueryError::Unreachable {
                 server,

@@ -473,6 +473,12 @@ impl Resolver {
         let (via, name) = (self.via.clone(), name.clone());
         match error {
             QueryError::Timeout { .. } => LookupError::Timeout { via, name, rtype },
+            QueryError::Silent { .. } => LookupError::Failed {
+                via,
+                name,
+                rtype,
+                reason: super::transport::SILENT_EARLIER.to_owned(),
+            },
             QueryError::Unreachable { source, .. } => LookupError::Unreachable {
                 via,
                 name,

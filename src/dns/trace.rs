@@ -83,6 +83,7 @@ pub(crate) fn exchange(
             Err(TransportError::Timeout { attempts }) => {
                 ("no reply (timeout)".to_owned(), *attempts)
             }
+            Err(TransportError::Silent) => ("not sent: no reply earlier in this run".to_owned(), 0),
             Err(TransportError::Unreachable(e)) => (format!("unreachable ({e})"), 1),
             Err(TransportError::Io(e)) => (format!("socket error ({e})"), 1),
             Err(TransportError::Malformed(why)) => (format!("malformed reply ({why})"), 1),

@@ -32,7 +32,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::transport::{
     exchange_verified, random_id, Exchanged, Expect, Transport, TransportError, Verify,
-    CLASSIC_UDP_LIMIT,
+    CLASSIC_UDP_LIMIT, SILENT_EARLIER,
 };
 use super::tsig::{ReplyVerifier, Signer, TsigError, TsigVerdict};
 use super::DnsOptions;
@@ -659,6 +659,12 @@ pub(super) fn transport_error(
             server,
             zone,
             source,
+        },
+        // Queries only (a GSS-TSIG TKEY negotiation) are skipped so.
+        TransportError::Silent => UpdateError::Unreachable {
+            server,
+            zone,
+            source: io::Error::new(io::ErrorKind::TimedOut, SILENT_EARLIER),
         },
         TransportError::Io(source) => UpdateError::Io {
             server,

@@ -102,7 +102,7 @@ pub async fn run(args: &DiscoverArgs, ctx: &Context) -> Result<Report<DiscoverDe
         used,
         records,
         addresses,
-    } = observe::observe(&resolver, &names, concurrency).await;
+    } = observe::observe(&resolver, &names, concurrency, ctx.deadline()).await;
     let mut groups = judge::groups(&records, &addresses);
     let simulation = match args.simulate {
         Some(clients) if !records.is_empty() => Some(judge::attach_simulation(

@@ -104,6 +104,7 @@ pub async fn run(args: &ProbeArgs, ctx: &Context) -> Result<Report<ProbeDetails>
             reply: ctx.global.timeout,
         },
         concurrency: usize::from(ctx.global.concurrency),
+        deadline: ctx.deadline(),
     };
     let slow = Duration::from_millis(args.slow);
 

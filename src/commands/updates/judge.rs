@@ -274,6 +274,11 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
         }
     };
     let mut findings = Vec::new();
+    if let Some(overrun) = &probe.overrun {
+        // Like a failed read: who may update is unknown.
+        findings.push(about(overrun.finding(Severity::Critical)));
+        return findings;
+    }
     if let Some(error) = &probe.error {
         findings.push(about(
             Finding::new(
@@ -553,6 +558,7 @@ mod tests {
     use std::path::Path;
 
     use crate::commands::updates::observe::Recognition;
+    use crate::concurrency::deadline::Overrun;
     use crate::named_conf::audit_domains;
 
     fn conf(text: &str) -> NamedConf {
@@ -713,6 +719,7 @@ mod tests {
             ttl: Some(3600),
             records: 1,
             error: None,
+            overrun: None,
             unsigned: Some(unsigned),
             key: signed
                 .as_ref()
@@ -986,6 +993,24 @@ mod tests {
             [(FindingId::DnsReadFailed, Severity::Critical)]
         );
         assert_eq!(findings[0].subject.server, None);
+    }
+
+    #[test]
+    fn a_domain_past_its_deadline_is_cut_off_before_any_probe() {
+        let mut unprobed = probe(REFUSED, None);
+        unprobed.unsigned = None;
+        unprobed.overrun = Some(Overrun {
+            limit: std::time::Duration::from_secs(15),
+            step: Some("reading corp.example. SOA from 192.0.2.53:53 over UDP".into()),
+        });
+        let findings = live_findings(&unprobed, true);
+        assert_eq!(
+            ids(&findings),
+            [(FindingId::DeadlineExceeded, Severity::Critical)]
+        );
+        assert!(findings[0]
+            .message
+            .contains("while reading corp.example. SOA"));
     }
 
     #[test]

@@ -161,6 +161,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
         // Each probe becomes findings and details as soon as it is done:
         // only those are kept, not every probe's reads.
         let limit = usize::from(ctx.global.concurrency);
+        let time_limit = ctx.deadline();
         let mut probes = in_order(domains.unwrap_or_default(), limit, |d| {
             let configured = d
                 .configured
@@ -173,7 +174,8 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
             };
             let (resolver, opts, identities) = (&resolver, &opts, &identities);
             async move {
-                let probe = observe::probe_domain(&target, resolver, identities, opts).await;
+                let probe =
+                    observe::probe_domain(&target, resolver, identities, opts, time_limit).await;
                 (probe, configured.is_some())
             }
         });
@@ -347,6 +349,7 @@ fn live_verdict(probe: &LiveProbe, findings: &[Finding]) -> LiveVerdict {
         error: probe
             .error
             .clone()
+            .or_else(|| probe.overrun.as_ref().map(ToString::to_string))
             .or_else(|| failure(probe.unsigned.as_ref()))
             .or_else(|| failure(probe.signed.as_ref())),
         verdict,

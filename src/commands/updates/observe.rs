@@ -87,11 +87,13 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+use crate::concurrency::deadline::{self, Overrun};
 use crate::config::gss::GssAuth;
 use crate::config::key::TsigKey;
 use crate::config::srv_owner;
@@ -194,6 +196,9 @@ pub struct LiveProbe {
     pub records: usize,
     /// Why nothing could be probed (zone, primary or RRset unknown).
     pub error: Option<String>,
+    /// Finding the zone and reading it before the probe passed
+    /// `--deadline`: nothing was sent.
+    pub overrun: Option<Overrun>,
     /// The answer to the unsigned probe.
     pub unsigned: Option<ProbeAnswer>,
     /// The key of the signed probe.
@@ -362,14 +367,40 @@ pub fn answer_of(outcome: &Result<UpdateResponse, UpdateError>, signed: bool) ->
     }
 }
 
+/// The zone of `name`, the first address of its primary that answers,
+/// and the zone there; or the zone if found, and why it cannot be probed.
+async fn locate(
+    target: &ProbeTarget,
+    name: &Name,
+    resolver: &Resolver,
+    opts: &DnsOptions,
+) -> Result<(Name, SocketAddr, ZoneState), (Option<Name>, String)> {
+    let found = dns::find_primary(name, target.server.as_ref(), resolver, opts).await;
+    let (zone, primaries) = match found {
+        Ok(found) => (found.zone, found.primary),
+        Err(error) => return Err((None, error.to_string())),
+    };
+    // The first primary address that answers the read is the one probed.
+    let mut last_error = format!("the primary of {zone} has no address");
+    for server in &primaries {
+        match ZoneState::read(*server, &zone, name, opts).await {
+            Ok(state) => return Ok((zone, *server, state)),
+            Err(e) => last_error = e,
+        }
+    }
+    Err((Some(zone), last_error))
+}
+
 /// Probes one domain: finds its zone and primary, reads the RRset and the
-/// serial, recognises the software, then sends the probe unsigned and,
-/// with a key, signed, reading the zone back after each.
+/// serial (within `limit`, `--deadline`), recognises the software, then
+/// sends the probe unsigned and, with a key, signed, reading the zone back
+/// after each.
 pub async fn probe_domain(
     target: &ProbeTarget,
     resolver: &Resolver,
     identities: &Identities,
     opts: &DnsOptions,
+    limit: Duration,
 ) -> LiveProbe {
     let name = srv_owner(&target.domain);
     let mut probe = LiveProbe {
@@ -381,37 +412,29 @@ pub async fn probe_domain(
         ttl: None,
         records: 0,
         error: None,
+        overrun: None,
         unsigned: None,
         key: target.key.as_ref().map(|k| k.name.clone()),
         principal: None,
         signed: None,
         changed: Vec::new(),
     };
-    let found = dns::find_primary(&name, target.server.as_ref(), resolver, opts).await;
-    let (zone, primaries) = match found {
-        Ok(found) => (found.zone, found.primary),
-        Err(error) => {
-            probe.error = Some(error.to_string());
-            return probe;
-        }
-    };
-    probe.zone = Some(zone.clone());
-    // The first primary address that answers the read is the one probed.
-    let mut last_error = format!("the primary of {zone} has no address");
-    let mut found = None;
-    for server in &primaries {
-        match ZoneState::read(*server, &zone, &name, opts).await {
-            Ok(state) => {
-                found = Some((*server, state));
-                break;
+    // Only the reads before the first probe UPDATE are bounded by the
+    // deadline: a probe sent is always read back and undone if need be.
+    let (zone, server, before) =
+        match deadline::within(limit, locate(target, &name, resolver, opts)).await {
+            Ok(Ok(located)) => located,
+            Ok(Err((zone, error))) => {
+                probe.zone = zone;
+                probe.error = Some(error);
+                return probe;
             }
-            Err(e) => last_error = e,
-        }
-    }
-    let Some((server, before)) = found else {
-        probe.error = Some(last_error);
-        return probe;
-    };
+            Err(overrun) => {
+                probe.overrun = Some(overrun);
+                return probe;
+            }
+        };
+    probe.zone = Some(zone.clone());
     probe.primary = Some(server);
     probe.ttl = before.ttl();
     probe.records = before.records.len();

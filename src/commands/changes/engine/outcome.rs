@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RecordType};
 
+use crate::concurrency::deadline::Overrun;
 use crate::dns::identify::Software;
 use crate::dns::{DiscoveryError, ReadError, ReadFailure, TsigError, UpdateError};
 
@@ -87,6 +88,9 @@ impl fmt::Display for ReadProblem {
 pub enum Failure {
     /// Its zone or primary could not be found.
     Discovery(Arc<DiscoveryError>),
+    /// Finding its zone, or reading its RRset before an UPDATE, passed
+    /// `--deadline`: nothing was sent for it.
+    Deadline(Overrun),
     /// Its RRset could not be read at the primary.
     Read(ReadProblem),
     /// The A/AAAA RRset of a host (`--addresses`) could not be read.
@@ -138,6 +142,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Discovery(error) => error.fmt(f),
+            Failure::Deadline(overrun) => overrun.fmt(f),
             Failure::Read(problem) => problem.fmt(f),
             Failure::AddressRead {
                 host,
