@@ -87,6 +87,8 @@ struct Primary {
     update_time: Duration,
     /// How long each read takes once an UPDATE has been sent.
     read_time_after_update: Duration,
+    /// How long each read of a host's A or AAAA RRset takes.
+    address_read_time: Duration,
 }
 
 impl Primary {
@@ -100,6 +102,7 @@ impl Primary {
             read_time: Duration::ZERO,
             update_time: Duration::ZERO,
             read_time_after_update: Duration::ZERO,
+            address_read_time: Duration::ZERO,
         }
     }
 
@@ -269,6 +272,7 @@ impl Exchange for Primary {
         _name: &Name,
         _rtype: RecordType,
     ) -> Result<Vec<Record>, ReadFailure> {
+        tokio::time::sleep(self.address_read_time).await;
         Ok(Vec::new())
     }
 
@@ -612,4 +616,36 @@ fn reads_after_an_update_outlive_the_deadline() {
     let done = run_paused(&primary, &PUBLISH);
     assert_outcome!(done, Outcome::Applied);
     assert_eq!(sorted(primary.records()), sorted(ours()));
+}
+
+/// Rule: the reads of hosts' addresses (`--addresses`) before the UPDATE
+/// are bounded by the deadline like the SRV RRset's: past it, nothing is
+/// sent.
+#[test]
+fn an_address_read_past_the_deadline_sends_nothing() {
+    let config = config::parse(
+        r#"
+publish-list = ["corp.example"]
+
+[[host]]
+name = "kms1.corp.example"
+addresses = ["192.0.2.10"]
+"#,
+        Path::new("/nonexistent/kmsdns.toml"),
+    )
+    .unwrap();
+    let mut primary = Primary::new(&[], &[]);
+    primary.address_read_time = DEADLINE * 2;
+    let engine = Engine {
+        publish_addresses: true,
+        ..engine()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let done = runtime.block_on(engine.run_with(&primary, &config, &PUBLISH));
+    assert_outcome!(done[0], Outcome::Failed(Failure::Deadline(_)));
+    assert!(primary.updates().is_empty());
 }

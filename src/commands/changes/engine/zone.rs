@@ -152,9 +152,27 @@ impl<E: Exchange> ZoneRun<'_, E> {
             let lead = lead(&batch, &state.done);
             let ttl = self.config.domains[lead].ttl;
             let addresses = if with_addresses {
-                match self.address_changes(server, ttl).await {
+                let reading = self.address_changes(server, ttl);
+                let read = if sent_any {
+                    dns::asking_again(reading).await
+                } else {
+                    deadline::within(self.deadline, reading)
+                        .await
+                        .unwrap_or_else(|overrun| Err(Failure::Deadline(overrun)))
+                };
+                match read {
                     Ok(changes) => changes,
-                    Err(failure) => return Some(Outcome::Failed(failure)),
+                    Err(failure) => {
+                        // Nothing is sent: the domains planned for this
+                        // UPDATE fail with it, never left as in sync.
+                        for Planned { index, plan, .. } in batch {
+                            let failed = Outcome::Failed(failure.clone());
+                            state
+                                .done
+                                .push(self.finish(state, index, Some(plan), failed, None));
+                        }
+                        return Some(Outcome::Failed(failure));
+                    }
                 }
             } else {
                 Vec::new()
