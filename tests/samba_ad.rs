@@ -200,3 +200,26 @@ fn audit_of_a_healthy_samba_zone_is_not_critical() {
         vec!["3600 0 0 1688 dc1.ad.example.".to_owned()]
     );
 }
+
+#[test]
+fn replication_recognises_the_multi_master_zone_and_compares_no_serials() {
+    let dc = SambaDc::shared();
+    let config = dc.config("repl", "kms1.ad.example", KMS1, "");
+    let published = dc.kmsdns(&config, &["publish"]);
+    assert_eq!(published.status, 0, "{published}");
+    let run = dc.kmsdns(
+        &config,
+        &["--format", "json", "replication", "--wait", "5s"],
+    );
+    assert_eq!(run.status, 0, "{run}");
+    let doc: serde_json::Value = run.json();
+    let ids = finding_ids(&doc);
+    assert_eq!(ids, ["replicated"], "{run}");
+    let message = doc["findings"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("multi-master"), "{run}");
+    assert!(!message.contains("serial 1"), "{run}");
+    assert_eq!(
+        dc.srv(&SambaDc::owner_name("repl")),
+        vec![ours("kms1.ad.example")]
+    );
+}

@@ -82,6 +82,8 @@ fn cut_off(work: ZoneWork, overrun: &deadline::Overrun, elapsed: Duration) -> Zo
             expire: soa.expire,
         },
         servers: Vec::new(),
+        // Not known either: no server was asked.
+        multi_master: false,
     };
     // Like a zone whose servers cannot be read: nothing is known.
     let finding = overrun
