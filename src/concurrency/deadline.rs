@@ -49,7 +49,7 @@ impl Steps {
             return inner.last.clone();
         }
         let running: Vec<&str> = inner.running.iter().map(|(_, s)| s.as_str()).collect();
-        Some(running.join("; "))
+        Some(running.join(" and "))
     }
 }
 
@@ -176,7 +176,7 @@ mod tests {
     async fn steps_in_parallel_are_all_named() {
         let work = async { tokio::join!(slow_read("one", 60), slow_read("two", 60)) };
         let overrun = within(Duration::from_secs(1), work).await.unwrap_err();
-        assert_eq!(overrun.step.as_deref(), Some("reading one; reading two"));
+        assert_eq!(overrun.step.as_deref(), Some("reading one and reading two"));
     }
 
     #[tokio::test(start_paused = true)]

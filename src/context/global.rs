@@ -46,6 +46,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "ADDR[:PORT]", value_parser = parse_nameserver)]
     pub nameserver: Option<SocketAddr>,
 
+    /// resolv.conf to use instead of /etc/resolv.conf: its nameservers and its search list
+    #[arg(long, global = true, value_name = "FILE")]
+    pub resolv_conf: Option<PathBuf>,
+
     /// Port of every authoritative server contacted
     #[arg(long, global = true, value_name = "PORT", default_value_t = 53, value_parser = clap::value_parser!(u16).range(1..))]
     pub dns_port: u16,

@@ -17,7 +17,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::resolver::AnswerStatus;
 use super::transport::{
-    exchange, random_id, Exchanged, Expect, Transport, TransportError, EDNS_PAYLOAD,
+    exchange_remembering, random_id, Exchanged, Expect, Transport, TransportError, EDNS_PAYLOAD,
 };
 use super::DnsOptions;
 
@@ -449,7 +449,7 @@ pub async fn query_with(
     let mut use_edns = true;
     loop {
         let request = query_bytes(id, &question, recursion, use_edns);
-        let mut exchanged = exchange(
+        let mut exchanged = exchange_remembering(
             Transport::Udp,
             server,
             &request,
@@ -460,7 +460,7 @@ pub async fn query_with(
         .await
         .map_err(fail)?;
         if exchanged.truncated {
-            exchanged = exchange(
+            exchanged = exchange_remembering(
                 Transport::Tcp,
                 server,
                 &request,

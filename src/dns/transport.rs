@@ -12,9 +12,11 @@
 //! A server that let every attempt of a query time out is remembered for
 //! the run ([`SocketPool`]): later queries to it over the same transport
 //! fail at once with [`TransportError::Silent`], so a dead `server =` costs
-//! a domain one exchange bound, not one per question (issue 17). Polling
-//! ([`polling`]) neither uses nor feeds that memory: a server may come
-//! back between two polls.
+//! a domain one exchange bound, not one per question (issue 17). Only
+//! plain queries take part ([`exchange_remembering`]): a server may drop a
+//! CHAOS `version.bind` query, a signed read or an UPDATE and still answer
+//! queries. Polling ([`polling`]) neither uses nor feeds that memory: a
+//! server may come back between two polls.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -134,7 +136,95 @@ pub(crate) async fn exchange(
     per_try: Duration,
     attempts: u32,
 ) -> Result<Exchanged, TransportError> {
-    exchange_verified(transport, server, request, expect, per_try, attempts, None).await
+    let sending = Sending::new(transport, server, request, expect, per_try, attempts);
+    sending.run(None, false).await
+}
+
+/// [`exchange`] for a plain query (class IN, unsigned, the run's full
+/// attempts): a server that let every attempt time out is remembered for
+/// the run, and later queries to it over `transport` fail at once.
+pub(crate) async fn exchange_remembering(
+    transport: Transport,
+    server: SocketAddr,
+    request: &[u8],
+    expect: &Expect<'_>,
+    per_try: Duration,
+    attempts: u32,
+) -> Result<Exchanged, TransportError> {
+    let sending = Sending::new(transport, server, request, expect, per_try, attempts);
+    sending.run(None, true).await
+}
+
+/// One request to send and how long to wait for its reply.
+struct Sending<'a> {
+    transport: Transport,
+    server: SocketAddr,
+    request: &'a [u8],
+    expect: &'a Expect<'a>,
+    per_try: Duration,
+    attempts: u32,
+}
+
+impl<'a> Sending<'a> {
+    fn new(
+        transport: Transport,
+        server: SocketAddr,
+        request: &'a [u8],
+        expect: &'a Expect<'a>,
+        per_try: Duration,
+        attempts: u32,
+    ) -> Self {
+        Sending {
+            transport,
+            server,
+            request,
+            expect,
+            per_try,
+            attempts,
+        }
+    }
+
+    /// Sends, waits, and records the exchange for `-v`; with `remember`,
+    /// through the run's memory of silent servers.
+    async fn run(
+        self,
+        verify: Option<&Verify<'_>>,
+        remember: bool,
+    ) -> Result<Exchanged, TransportError> {
+        let Sending {
+            transport,
+            server,
+            request,
+            expect,
+            per_try,
+            attempts,
+        } = self;
+        let started = Instant::now();
+        let memory = if remember { silence_memory() } else { None };
+        let result = match &memory {
+            Some(pool) if pool.is_silent(server, transport) => Err(TransportError::Silent),
+            _ => {
+                let _step = deadline::step(|| describe(transport, server, expect));
+                match transport {
+                    Transport::Udp => udp(server, request, expect, per_try, attempts, verify).await,
+                    Transport::Tcp => tcp(server, request, expect, per_try, attempts).await,
+                }
+            }
+        };
+        if let (Some(pool), Err(TransportError::Timeout { .. })) = (&memory, &result) {
+            pool.remember_silent(server, transport);
+        }
+        let elapsed = started.elapsed();
+        trace::exchange(
+            server,
+            transport,
+            expect.question,
+            expect.op_code,
+            &result,
+            elapsed,
+        );
+        result
+    }
 }
 
 /// [`exchange`] for a signed request: over UDP, a reply that `verify`
@@ -153,31 +243,8 @@ pub(crate) async fn exchange_verified(
     attempts: u32,
     verify: Option<&Verify<'_>>,
 ) -> Result<Exchanged, TransportError> {
-    let started = Instant::now();
-    let memory = silence_memory(expect.op_code);
-    let result = match &memory {
-        Some(pool) if pool.is_silent(server, transport) => Err(TransportError::Silent),
-        _ => {
-            let _step = deadline::step(|| describe(transport, server, expect));
-            match transport {
-                Transport::Udp => udp(server, request, expect, per_try, attempts, verify).await,
-                Transport::Tcp => tcp(server, request, expect, per_try, attempts).await,
-            }
-        }
-    };
-    if let (Some(pool), Err(TransportError::Timeout { .. })) = (&memory, &result) {
-        pool.remember_silent(server, transport);
-    }
-    let elapsed = started.elapsed();
-    trace::exchange(
-        server,
-        transport,
-        expect.question,
-        expect.op_code,
-        &result,
-        elapsed,
-    );
-    result
+    let sending = Sending::new(transport, server, request, expect, per_try, attempts);
+    sending.run(verify, false).await
 }
 
 /// Why a server was not asked: every attempt of an earlier query to it
@@ -205,11 +272,10 @@ fn describe(transport: Transport, server: SocketAddr, expect: &Expect<'_>) -> St
     }
 }
 
-/// The run's memory of silent servers, for an exchange with this opcode:
-/// queries only (an UPDATE is never skipped on a guess), and not while
-/// [`polling`].
-fn silence_memory(op_code: OpCode) -> Option<Arc<PoolInner>> {
-    if op_code != OpCode::Query || POLLING.try_with(|_| ()).is_ok() {
+/// The run's memory of silent servers: inside [`SocketPool::scope`], and
+/// not while [`polling`].
+fn silence_memory() -> Option<Arc<PoolInner>> {
+    if POLLING.try_with(|_| ()).is_ok() {
         return None;
     }
     POOL.try_with(Arc::clone).ok()
@@ -793,7 +859,7 @@ mod tests {
         let expect = expect_id_7(&q);
         let ask = || async {
             let started = Instant::now();
-            let result = exchange(
+            let result = exchange_remembering(
                 Transport::Udp,
                 server,
                 &reply(7, q.clone()),
@@ -833,6 +899,29 @@ mod tests {
         let silent = pool.inner.silent.lock().unwrap();
         assert_eq!(silent.len(), 1, "one server remembered");
         silent.iter().next().unwrap().0
+    }
+
+    #[tokio::test]
+    async fn only_plain_queries_are_remembered() {
+        // A CHAOS version.bind query, a signed read, an UPDATE: a server
+        // may drop them and still answer queries.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = silent.local_addr().unwrap();
+        let q = question();
+        let expect = expect_id_7(&q);
+        let pool = SocketPool::new();
+        let asked = pool
+            .scope(exchange(
+                Transport::Udp,
+                server,
+                &reply(7, q.clone()),
+                &expect,
+                Duration::from_millis(50),
+                1,
+            ))
+            .await;
+        assert!(matches!(asked, Err(TransportError::Timeout { .. })));
+        assert!(!pool.inner.is_silent(server, Transport::Udp));
     }
 
     #[tokio::test]

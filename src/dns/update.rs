@@ -660,7 +660,7 @@ pub(super) fn transport_error(
             zone,
             source,
         },
-        // Queries only (a GSS-TSIG TKEY negotiation) are skipped so.
+        // Only plain queries are ever skipped so, never an UPDATE.
         TransportError::Silent => UpdateError::Unreachable {
             server,
             zone,

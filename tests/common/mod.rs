@@ -14,6 +14,7 @@ pub mod kms_responder;
 pub mod knot;
 pub mod local;
 pub mod pdns;
+pub mod prometheus;
 pub mod relay;
 pub mod run;
 #[cfg(feature = "gssapi")]

@@ -166,9 +166,16 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
             let configured = d
                 .configured
                 .and_then(|at| Some(&config.as_ref()?.domains[at]));
+            // A `--domain` in no publish list is signed with the
+            // configuration's top-level key, as every publish-list domain
+            // without a key of its own is.
+            let key = match configured {
+                Some(domain) => domain.key.as_deref(),
+                None => config.as_ref().and_then(|c| c.key.as_deref()),
+            };
             let target = ProbeTarget {
                 domain: d.name,
-                key: configured.and_then(|c| c.key.as_deref().cloned()),
+                key: key.cloned(),
                 gss: configured.and_then(|c| c.gss.as_deref().cloned()),
                 server: configured.and_then(|c| c.server.as_deref().cloned()),
             };

@@ -421,24 +421,28 @@ pub async fn probe_domain(
     };
     // Only the reads before the first probe UPDATE are bounded by the
     // deadline: a probe sent is always read back and undone if need be.
-    let (zone, server, before) =
-        match deadline::within(limit, locate(target, &name, resolver, opts)).await {
-            Ok(Ok(located)) => located,
-            Ok(Err((zone, error))) => {
-                probe.zone = zone;
-                probe.error = Some(error);
-                return probe;
-            }
-            Err(overrun) => {
-                probe.overrun = Some(overrun);
-                return probe;
-            }
-        };
+    let reads = async {
+        let (zone, server, before) = locate(target, &name, resolver, opts).await?;
+        let software = identities.of(server, &zone, opts).await;
+        Ok((zone, server, before, software))
+    };
+    let (zone, server, before, software) = match deadline::within(limit, reads).await {
+        Ok(Ok(located)) => located,
+        Ok(Err((zone, error))) => {
+            probe.zone = zone;
+            probe.error = Some(error);
+            return probe;
+        }
+        Err(overrun) => {
+            probe.overrun = Some(overrun);
+            return probe;
+        }
+    };
     probe.zone = Some(zone.clone());
     probe.primary = Some(server);
     probe.ttl = before.ttl();
     probe.records = before.records.len();
-    probe.software = identities.of(server, &zone, opts).await;
+    probe.software = software;
 
     let form = if identify::active_directory(server, &zone, opts).await {
         ProbeForm::ZoneOnly
