@@ -1,6 +1,7 @@
 //! What `replication` reads from the network for one zone: its servers
 //! and, at each, the serial and the `_vlmcs._tcp` RRsets, polled with
-//! `--wait` ([`crate::dns::convergence::watch`]).
+//! `--wait` ([`crate::dns::convergence::watch`]); then, for a signed zone,
+//! the signatures each server serves ([`crate::dns::dnssec`]).
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use hickory_proto::rr::Name;
 
 use super::judge::{self, ZoneObservation, ZoneVerdict};
 use crate::config::srv_owner;
+use crate::dns::dnssec::{self, SignedServer};
 use crate::dns::{convergence, DnsOptions, Resolver, ZoneSoa};
 use crate::report::{Finding, FindingId, Severity};
 
@@ -34,6 +36,7 @@ pub(super) async fn zone(
     resolver: &Resolver,
     opts: &DnsOptions,
     deadline: Option<Instant>,
+    signatures: Option<Duration>,
 ) -> ZoneOutcome {
     let soa = &work.soa;
     let owners: Vec<Name> = work.domains.iter().map(srv_owner).collect();
@@ -50,8 +53,29 @@ pub(super) async fn zone(
             .domain(&name),
         );
     }
+    let mut verdict = judge::evaluate(&watched.observation);
+    if let Some(expiry_warning) = signatures {
+        let servers: Vec<SignedServer> = watched
+            .observation
+            .servers
+            .iter()
+            .filter(|server| server.answered().is_some())
+            .filter_map(|server| {
+                Some(SignedServer {
+                    label: server.label(),
+                    address: server.address?,
+                })
+            })
+            .collect();
+        let zone = dnssec::observe_zone(&soa.zone, &owners, &servers, resolver, opts).await;
+        verdict.findings.extend(dnssec::findings(
+            &soa.zone.to_ascii(),
+            &zone,
+            expiry_warning,
+        ));
+    }
     ZoneOutcome {
-        verdict: judge::evaluate(&watched.observation),
+        verdict,
         observation: watched.observation,
         domains: work.domains,
         polls: watched.polls,
