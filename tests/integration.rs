@@ -19,6 +19,7 @@ mod cli;
 mod completions;
 mod discover;
 mod dns_layer;
+mod dnssec;
 mod faults;
 mod formats;
 mod gss_tsig;

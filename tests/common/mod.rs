@@ -17,6 +17,7 @@ pub mod pdns;
 pub mod relay;
 pub mod run;
 pub mod servers;
+pub mod signed;
 
 /// Upper bound for work that must end by its own timeouts or waits, and
 /// does so here within about a second: a silent server asked with

@@ -1,0 +1,295 @@
+//! DNSSEC of the `_vlmcs._tcp` RRsets against real BIND
+//! (`tests/common/signed.rs`): a zone BIND signs itself (`dnssec-policy
+//! default`, inline signing) and replicates, a server without keys, RRSIGs
+//! corrupted or expired in a file signed beforehand with `dnssec-signzone`
+//! and loaded without re-signing, and a validating BIND resolver in front.
+//! Every verdict is what kmsdns reads from these servers, compared with
+//! what `dig` or the resolver itself says.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use serde_json::Value;
+
+use common::run::{Kmsdns, Run};
+use common::signed::{
+    corrupt_rrsig, presign, query_do, signed_answer, Second, SignedBed, Signing, OWNER, ZONE,
+};
+
+/// A configuration publishing kms1 and kms2 of the signed zone.
+fn config(dir: &Path) -> PathBuf {
+    let path = dir.join("kmsdns.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "publish-list = [\"{ZONE}\"]\n[[host]]\nname = \"kms1.{ZONE}\"\n[[host]]\nname = \"kms2.{ZONE}\"\n"
+        ),
+    )
+    .expect("cannot write kmsdns.toml");
+    path
+}
+
+/// kmsdns with the primary (authoritative only) as resolver, as the test
+/// bed of tests/common/bind.rs does.
+fn kmsdns(bed: &SignedBed, args: &[&str]) -> Run {
+    kmsdns_via(bed, &bed.primary().to_string(), args)
+}
+
+fn kmsdns_via(bed: &SignedBed, nameserver: &str, args: &[&str]) -> Run {
+    let config = config(bed.dir());
+    Kmsdns::new()
+        .cwd(bed.dir())
+        .args(["-c", config.to_str().expect("UTF-8 path")])
+        .args(["--nameserver", nameserver])
+        .args(["--dns-port", &bed.port().to_string()])
+        .args(["--format", "json"])
+        .args(args)
+        .run()
+}
+
+/// The findings of a JSON run with `id`.
+fn findings<'a>(json: &'a Value, id: &str) -> Vec<&'a Value> {
+    json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["id"] == id)
+        .collect()
+}
+
+fn ids(json: &Value) -> Vec<String> {
+    json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| format!("{} {}", f["id"], f["severity"]))
+        .collect()
+}
+
+const PROBLEMS: [&str; 5] = [
+    "rrsig-missing",
+    "rrsig-bogus",
+    "rrsig-expiring",
+    "rrsig-expired",
+    "denial-bogus",
+];
+
+#[test]
+fn a_zone_signed_by_bind_is_valid_at_every_server_after_publish() {
+    let bed = SignedBed::start(Signing::Policy, Second::Secondary, false);
+    bed.wait_signed(bed.secondary(), ZONE, RecordType::SOA);
+
+    let publish = kmsdns(&bed, &["publish"]);
+    assert_eq!(publish.status, 0, "{publish}");
+    // BIND signs the new RRset; the secondary transfers it.
+    for server in [bed.primary(), bed.secondary()] {
+        bed.wait_signed(server, OWNER, RecordType::SRV);
+    }
+
+    for command in ["check", "replication"] {
+        let run = kmsdns(&bed, &[command]);
+        let json: Value = run.json();
+        assert_eq!(run.status, 0, "{command}: {:?}\n{run}", ids(&json));
+        let ok = findings(&json, "dnssec-ok");
+        assert_eq!(ok.len(), 1, "{command}: {:?}\n{run}", ids(&json));
+        let message = ok[0]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("ECDSAP256SHA256") && message.contains("2 server(s)"),
+            "{command}: {message}"
+        );
+        for id in PROBLEMS {
+            assert!(findings(&json, id).is_empty(), "{command}: {id}\n{run}");
+        }
+    }
+
+    // BIND's default policy signs for 14 days: a 30-day threshold warns,
+    // naming each server.
+    let early = kmsdns(&bed, &["check", "--sig-expiry-warn", "30days"]);
+    let json: Value = early.json();
+    assert_eq!(early.status, 1, "{early}");
+    let expiring = findings(&json, "rrsig-expiring");
+    for server in [bed.primary(), bed.secondary()] {
+        assert!(
+            expiring.iter().any(|f| f["server"]
+                .as_str()
+                .is_some_and(|s| s.contains(&server.to_string()))),
+            "{server} not named: {early}"
+        );
+    }
+}
+
+#[test]
+fn a_server_without_the_keys_serves_records_without_signatures() {
+    // ns2 serves its own unsigned copy of the zone (kms1 only), as a
+    // server that holds no private key does.
+    let bed = SignedBed::start(Signing::Policy, Second::UnsignedCopy, false);
+    let run = kmsdns(&bed, &["check"]);
+    let json: Value = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    let missing = findings(&json, "rrsig-missing");
+    let at_ns2: Vec<_> = missing
+        .iter()
+        .filter(|f| {
+            f["server"]
+                .as_str()
+                .is_some_and(|s| s.contains(&bed.secondary().to_string()))
+        })
+        .collect();
+    assert!(
+        at_ns2
+            .iter()
+            .any(|f| f["message"].as_str().unwrap_or_default().contains("DNSKEY")),
+        "{run}"
+    );
+    assert!(
+        missing.iter().all(|f| f["severity"] == "critical"
+            && f["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("SERVFAIL")),
+        "{run}"
+    );
+    // The primary's own signatures are fine.
+    assert!(
+        missing.iter().all(|f| !f["server"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&bed.primary().to_string())),
+        "{run}"
+    );
+    // What dig sees at ns2: the SOA, unsigned.
+    assert_eq!(
+        signed_answer(bed.secondary(), ZONE, RecordType::SOA),
+        Ok(false)
+    );
+}
+
+/// A bed serving a file signed by dnssec-signzone with `-s`/`-e`, first
+/// passed through `alter`.
+fn presigned(
+    inception: &str,
+    expiration: &str,
+    alter: impl Fn(&Path),
+    resolver: bool,
+) -> (SignedBed, tempfile::TempDir) {
+    let keys = tempfile::tempdir().expect("temp dir");
+    let signed = presign(keys.path(), inception, expiration);
+    alter(&signed);
+    let bed = SignedBed::start(Signing::Presigned(signed), Second::Secondary, resolver);
+    (bed, keys)
+}
+
+/// The key tag of the RRSIG over the SRV RRset, as the server sends it.
+fn srv_key_tag(bed: &SignedBed) -> u16 {
+    let response = query_do(bed.primary(), OWNER, RecordType::SRV).expect("an answer");
+    response
+        .answers()
+        .iter()
+        .find_map(|record| match record.data() {
+            hickory_proto::rr::RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(
+                rrsig,
+            )) => Some(rrsig.key_tag()),
+            _ => None,
+        })
+        .expect("an RRSIG over the SRV RRset")
+}
+
+#[test]
+fn a_corrupted_rrsig_loaded_without_re_signing_is_bogus() {
+    let (bed, _keys) = presigned(
+        "now-3600",
+        "now+2592000",
+        |file| corrupt_rrsig(file, OWNER, "SRV"),
+        false,
+    );
+    bed.wait_signed(bed.secondary(), OWNER, RecordType::SRV);
+    let tag = srv_key_tag(&bed);
+    for command in ["check", "replication"] {
+        let run = kmsdns(&bed, &[command]);
+        let json: Value = run.json();
+        assert_eq!(run.status, 2, "{command}\n{run}");
+        let bogus = findings(&json, "rrsig-bogus");
+        assert_eq!(bogus.len(), 2, "one per server: {command}\n{run}");
+        for finding in bogus {
+            let message = finding["message"].as_str().unwrap_or_default();
+            assert_eq!(finding["severity"], "critical");
+            assert!(message.contains(&format!("key tag {tag}")), "{message}");
+            assert!(message.contains("SERVFAIL"), "{message}");
+            assert!(message.contains(OWNER), "{message}");
+        }
+        // The other RRsets verify.
+        assert!(findings(&json, "rrsig-missing").is_empty(), "{run}");
+        assert!(findings(&json, "rrsig-expired").is_empty(), "{run}");
+    }
+}
+
+#[test]
+fn signatures_made_in_the_past_are_expired() {
+    let (bed, _keys) = presigned("now-2592000", "now-86400", |_| {}, false);
+    let run = kmsdns(&bed, &["check"]);
+    let json: Value = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    let expired = findings(&json, "rrsig-expired");
+    // SRV and DNSKEY, and kms1's A, at both servers.
+    for server in [bed.primary(), bed.secondary()] {
+        for what in [OWNER, "kms1.signed.example. A", "DNSKEY"] {
+            assert!(
+                expired.iter().any(|f| {
+                    f["server"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains(&server.to_string())
+                        && f["message"].as_str().unwrap_or_default().contains(what)
+                }),
+                "{what} at {server}: {run}"
+            );
+        }
+    }
+    assert!(findings(&json, "dnssec-ok").is_empty(), "{run}");
+}
+
+#[test]
+fn a_validating_resolver_servfail_is_a_validation_failure() {
+    let (bed, _keys) = presigned(
+        "now-3600",
+        "now+2592000",
+        |file| corrupt_rrsig(file, OWNER, "SRV"),
+        true,
+    );
+    // The resolver itself: SERVFAIL, and the records with CD.
+    let resolver = bed.resolver_addr();
+    let plain = common::signed::query_recursive(resolver, OWNER, RecordType::SRV, false)
+        .expect("an answer");
+    assert_eq!(plain.response_code(), ResponseCode::ServFail);
+    let unchecked =
+        common::signed::query_recursive(resolver, OWNER, RecordType::SRV, true).expect("an answer");
+    assert_eq!(unchecked.response_code(), ResponseCode::NoError);
+
+    let run = kmsdns_via(&bed, &resolver.to_string(), &["check"]);
+    let json: Value = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    let failed = findings(&json, "validation-failed");
+    assert_eq!(failed.len(), 1, "{run}");
+    assert_eq!(failed[0]["severity"], "critical");
+    assert!(
+        failed[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("SERVFAIL"),
+        "{run}"
+    );
+    // Never a bare read failure of the resolver.
+    assert!(
+        findings(&json, "dns-read-failed")
+            .iter()
+            .all(|f| f["server"]
+                .as_str()
+                .is_none_or(|s| s != resolver.to_string())),
+        "{run}"
+    );
+    // The authoritative servers say why.
+    assert_eq!(findings(&json, "rrsig-bogus").len(), 2, "{run}");
+}
