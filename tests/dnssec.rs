@@ -176,10 +176,20 @@ fn presigned(
     resolver: bool,
 ) -> (SignedBed, tempfile::TempDir) {
     let keys = tempfile::tempdir().expect("temp dir");
-    let signed = presign(keys.path(), inception, expiration);
-    alter(&signed);
-    let bed = SignedBed::start(Signing::Presigned(signed), Second::Secondary, resolver);
+    let file = presign(keys.path(), inception, expiration);
+    alter(&file);
+    let signing = Signing::Presigned {
+        file,
+        updates: false,
+    };
+    let bed = SignedBed::start(signing, Second::Secondary, resolver);
     (bed, keys)
+}
+
+/// A bed whose SRV RRSIG was corrupted after signing (valid for 30 days).
+fn bogus_srv(resolver: bool) -> (SignedBed, tempfile::TempDir) {
+    let corrupt = |file: &Path| corrupt_rrsig(file, OWNER, "SRV");
+    presigned("now-3600", "now+2592000", corrupt, resolver)
 }
 
 /// The key tag of the RRSIG over the SRV RRset, as the server sends it.
@@ -199,12 +209,7 @@ fn srv_key_tag(bed: &SignedBed) -> u16 {
 
 #[test]
 fn a_corrupted_rrsig_loaded_without_re_signing_is_bogus() {
-    let (bed, _keys) = presigned(
-        "now-3600",
-        "now+2592000",
-        |file| corrupt_rrsig(file, OWNER, "SRV"),
-        false,
-    );
+    let (bed, _keys) = bogus_srv(false);
     bed.wait_signed(bed.secondary(), OWNER, RecordType::SRV);
     let tag = srv_key_tag(&bed);
     for command in ["check", "replication"] {
@@ -253,12 +258,7 @@ fn signatures_made_in_the_past_are_expired() {
 
 #[test]
 fn a_validating_resolver_servfail_is_a_validation_failure() {
-    let (bed, _keys) = presigned(
-        "now-3600",
-        "now+2592000",
-        |file| corrupt_rrsig(file, OWNER, "SRV"),
-        true,
-    );
+    let (bed, _keys) = bogus_srv(true);
     // The resolver itself: SERVFAIL, and the records with CD.
     let resolver = bed.resolver_addr();
     let plain = common::signed::query_recursive(resolver, OWNER, RecordType::SRV, false)
@@ -292,4 +292,49 @@ fn a_validating_resolver_servfail_is_a_validation_failure() {
     );
     // The authoritative servers say why.
     assert_eq!(findings(&json, "rrsig-bogus").len(), 2, "{run}");
+}
+
+#[test]
+fn publish_waits_for_valid_signatures_not_only_for_the_records() {
+    // Both servers serve the same presigned zone, whose SRV RRset (kms1)
+    // is what a configuration of kms1 alone publishes: serials and records
+    // agree at once, but the RRSIG over the RRset does not verify.
+    let (bed, _keys) = bogus_srv(false);
+    bed.wait_signed(bed.secondary(), OWNER, RecordType::SRV);
+    let config = bed.dir().join("kms1.toml");
+    std::fs::write(
+        &config,
+        format!("publish-list = [\"{ZONE}\"]\n[[host]]\nname = \"kms1.{ZONE}\"\n"),
+    )
+    .expect("cannot write the configuration");
+    let run = Kmsdns::new()
+        .cwd(bed.dir())
+        .args(["-c", config.to_str().expect("UTF-8 path")])
+        .args(["--nameserver", &bed.primary().to_string()])
+        .args(["--dns-port", &bed.port().to_string()])
+        .args(["--format", "json", "publish", "--wait-replication", "2s"])
+        .run();
+    let json: Value = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    assert_eq!(findings(&json, "in-sync").len(), 1, "{run}");
+    assert!(findings(&json, "replicated").is_empty(), "{run}");
+    assert!(findings(&json, "serial-behind").is_empty(), "{run}");
+    assert_eq!(findings(&json, "rrsig-bogus").len(), 2, "{run}");
+    assert!(
+        run.took >= std::time::Duration::from_secs(2),
+        "waited: {run}"
+    );
+
+    // Where BIND signs, the same wait ends with `replicated`, and the
+    // secondary already serves the signed RRset when publish returns.
+    let bed = SignedBed::start(Signing::Policy, Second::Secondary, false);
+    bed.wait_signed(bed.secondary(), ZONE, RecordType::SOA);
+    let run = kmsdns(&bed, &["publish", "--wait-replication", "20s"]);
+    let json: Value = run.json();
+    assert_eq!(run.status, 0, "{run}");
+    assert_eq!(findings(&json, "replicated").len(), 1, "{run}");
+    assert_eq!(
+        signed_answer(bed.secondary(), OWNER, RecordType::SRV),
+        Ok(true)
+    );
 }

@@ -65,9 +65,9 @@ pub enum Signing {
     /// BIND signs (`dnssec-policy default; inline-signing yes;`) and
     /// re-signs every update (`allow-update { any; }`).
     Policy,
-    /// The file, signed beforehand, is served as is: no key, no policy,
-    /// no updates.
-    Presigned(PathBuf),
+    /// The file, signed beforehand, is served as is: no key, no policy;
+    /// updates allowed when `updates` (BIND then applies them unsigned).
+    Presigned { file: PathBuf, updates: bool },
     /// The unsigned zone, served as is, updates allowed: a server that
     /// holds no key.
     Unsigned,
@@ -350,7 +350,10 @@ fn primary_zone(signing: &Signing, second: Second, port: u16) -> String {
         Signing::Policy => {
             "    file \"signed.zone\";\n    dnssec-policy default;\n    inline-signing yes;\n    allow-update { any; };\n"
         }
-        Signing::Presigned(_) => "    file \"signed.zone\";\n",
+        Signing::Presigned { updates: false, .. } => "    file \"signed.zone\";\n",
+        Signing::Presigned { updates: true, .. } => {
+            "    file \"signed.zone\";\n    allow-update { any; };\n"
+        }
         Signing::Unsigned => "    file \"signed.zone\";\n    allow-update { any; };\n",
     };
     format!("zone \"{ZONE}\" {{\n    type primary;\n{body}{notify}}};\n")
@@ -391,7 +394,7 @@ pub fn corrupt_rrsig(file: &Path, owner: &str, rtype: &str) {
 pub fn prepare(dir: &Path, signing: &Signing) {
     let target = dir.join("signed.zone");
     match signing {
-        Signing::Presigned(file) => fs::copy(file, target).map(|_| ()),
+        Signing::Presigned { file, .. } => fs::copy(file, target).map(|_| ()),
         Signing::Policy | Signing::Unsigned => fs::write(target, zone_text(false)),
     }
     .expect("cannot write the zone file");

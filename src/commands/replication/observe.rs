@@ -9,7 +9,7 @@ use hickory_proto::rr::Name;
 
 use super::judge::{self, ZoneObservation, ZoneVerdict};
 use crate::config::srv_owner;
-use crate::dns::dnssec::{self, SignedServer};
+use crate::dns::dnssec;
 use crate::dns::{convergence, DnsOptions, Resolver, ZoneSoa};
 use crate::report::{Finding, FindingId, Severity};
 
@@ -55,18 +55,7 @@ pub(super) async fn zone(
     }
     let mut verdict = judge::evaluate(&watched.observation);
     if let Some(expiry_warning) = signatures {
-        let servers: Vec<SignedServer> = watched
-            .observation
-            .servers
-            .iter()
-            .filter(|server| server.answered().is_some())
-            .filter_map(|server| {
-                Some(SignedServer {
-                    label: server.label(),
-                    address: server.address?,
-                })
-            })
-            .collect();
+        let servers = convergence::signed_servers(&watched.observation);
         let zone = dnssec::observe_zone(&soa.zone, &owners, &servers, resolver, opts).await;
         verdict.findings.extend(dnssec::findings(
             &soa.zone.to_ascii(),

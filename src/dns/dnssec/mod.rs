@@ -193,6 +193,24 @@ pub struct SignedServer {
     pub address: SocketAddr,
 }
 
+/// Whether every RRset checked at every server is validly signed (or
+/// validly denied); true for an unsigned zone.
+pub fn all_valid(zone: &ZoneSignatures) -> bool {
+    zone.servers.iter().all(|server| {
+        server.keys.is_ok()
+            && server.rrsets.iter().all(|rrset| {
+                matches!(
+                    rrset.read,
+                    SignedRead::Records(SignatureVerdict::Valid { .. })
+                        | SignedRead::Denied {
+                            verdict: DenialVerdict::Proven { .. },
+                            ..
+                        }
+                )
+            })
+    })
+}
+
 /// Seconds since the epoch, mod 2^32 as RRSIG times are (RFC 4034 §3.1.5).
 pub fn unix_now() -> u32 {
     SystemTime::now()
