@@ -338,3 +338,68 @@ fn publish_waits_for_valid_signatures_not_only_for_the_records() {
         Ok(true)
     );
 }
+
+#[test]
+fn bind_material_with_a_policy_makes_named_sign_the_zone_and_each_update() {
+    use common::bind::{key_file, nsupdate, Named, NamedConf};
+    let address = common::signed::PRIMARY;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (out, zones) = (dir.path().join("out"), dir.path().join("zones"));
+    std::fs::create_dir_all(&zones).expect("zone dir");
+    key_file("kmsdns-secure");
+    let run = Kmsdns::new()
+        .args([
+            "bind",
+            "-c",
+            "zones/example.toml",
+            "--dnssec-policy",
+            "default",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .arg("--zone-dir")
+        .arg(&zones)
+        .run();
+    assert!(matches!(run.status, 0 | 1), "{run}");
+    let stanza = std::fs::read_to_string(out.join("secure.example.named.conf")).expect("stanza");
+    assert!(
+        stanza.contains("\tdnssec-policy \"default\";\n\tinline-signing yes;\n"),
+        "{stanza}"
+    );
+    for zone in ["secure.example", "open.example", "static.example"] {
+        let records = out.join(format!("{zone}.kmsdns.db"));
+        std::fs::write(
+            zones.join(format!("{zone}.db")),
+            format!(
+                "$ORIGIN {zone}.\n$TTL 3600\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A {address}\n$INCLUDE \"{}\"\n",
+                records.display()
+            ),
+        )
+        .expect("zone file");
+    }
+    let port = common::local::free_port(&[address.into()]);
+    let mut conf = NamedConf::new(dir.path(), address, port, "kmsdns-dnssec-bind");
+    conf.includes.push(out.join("kmsdns.named.conf"));
+    let conf_path = dir.path().join("named.conf");
+    conf.save(&conf_path).expect("named.conf");
+    let named = Named::start(&conf_path, dir.path(), address.into(), port);
+    let server = named.addr();
+    // named signs the zone it loaded...
+    let deadline = std::time::Instant::now() + common::signed::SIGNING_TIMEOUT;
+    while signed_answer(server, "secure.example.", RecordType::DNSKEY) != Ok(true) {
+        assert!(std::time::Instant::now() < deadline, "{}", named.log_tail());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // ...and the records the generated nsupdate script adds.
+    let owner = "_vlmcs._tcp.secure.example.";
+    nsupdate(
+        Some(&key_file("kmsdns-secure")),
+        &format!(
+            "server {address} {port}\nzone secure.example\nupdate add {owner} 3600 IN SRV 0 0 1688 new-kms.secure.example.\nsend\n"
+        ),
+    );
+    while signed_answer(server, owner, RecordType::SRV) != Ok(true) {
+        assert!(std::time::Instant::now() < deadline, "{}", named.log_tail());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

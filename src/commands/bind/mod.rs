@@ -24,7 +24,8 @@ use material::{GeneratedFile, Kind, Made};
 /// stanza grants the configured TSIG key the _vlmcs._tcp SRV name only, never
 /// `allow-update { any; }`. Keys are included by the path of their key file;
 /// secrets are never printed. A publish-list domain below another one is
-/// taken to live in that domain's zone.
+/// taken to live in that domain's zone. With --dnssec-policy, each stanza
+/// also makes named sign the zone and every update (docs/dnssec.md).
 #[derive(Debug, Args)]
 pub struct BindArgs {
     /// Write one file per zone and kind (and kmsdns.named.conf) into DIR instead of printing
@@ -46,6 +47,27 @@ pub struct BindArgs {
     /// KMS host publishing that list, NAME[:PORT]; repeat for several
     #[arg(long, value_name = "NAME[:PORT]", value_parser = parse_kms_host, requires = "publish_list_reg")]
     pub host: Vec<(Name, u16)>,
+
+    /// Sign the zones: add `dnssec-policy POLICY` (e.g. default) and `inline-signing yes` to each stanza, so named signs every update
+    #[arg(long, value_name = "POLICY", value_parser = parse_policy_name)]
+    pub dnssec_policy: Option<String>,
+}
+
+/// A `dnssec-policy` name as named.conf takes it quoted: letters, digits,
+/// `-`, `_` and `.` (nothing that could end the string).
+fn parse_policy_name(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "\"{text}\" is not a dnssec-policy name (letters, digits, -, _ and . only)"
+        ))
+    }
 }
 
 /// What `bind` produced.
@@ -62,6 +84,7 @@ pub fn run(args: &BindArgs, ctx: &Context) -> Result<BindOutput, Error> {
     let config = load(args, ctx)?;
     let options = material::Options {
         zone_dir: args.zone_dir.clone(),
+        dnssec_policy: args.dnssec_policy.clone(),
     };
     let mut report = Report::new("bind");
     report.extend(config.warnings.iter().cloned());
