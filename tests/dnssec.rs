@@ -403,3 +403,54 @@ fn bind_material_with_a_policy_makes_named_sign_the_zone_and_each_update() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_secondary_frozen_before_the_signed_zone_transfers_serves_no_signatures() {
+    // ns2 transfers the zone while it is unsigned; then the primary signs
+    // it, and ns2, neither notified nor due to refresh for an hour, keeps
+    // the unsigned copy.
+    let mut bed = SignedBed::start(Signing::Unsigned, Second::Lagging, false);
+    bed.sign_primary(Second::Lagging);
+    assert_eq!(
+        signed_answer(bed.secondary(), ZONE, RecordType::SOA),
+        Ok(false)
+    );
+    let publish = kmsdns(&bed, &["publish"]);
+    assert_eq!(publish.status, 0, "{publish}");
+    bed.wait_signed(bed.primary(), OWNER, RecordType::SRV);
+
+    let at = |f: &&Value, server: std::net::SocketAddr| {
+        f["server"]
+            .as_str()
+            .is_some_and(|s| s.contains(&server.to_string()))
+    };
+    for command in ["check", "replication"] {
+        let run = kmsdns(&bed, &[command]);
+        let json: Value = run.json();
+        assert_eq!(run.status, 2, "{command}\n{run}");
+        let missing = findings(&json, "rrsig-missing");
+        assert!(
+            missing.iter().any(|f| at(f, bed.secondary())
+                && f["message"].as_str().unwrap_or_default().contains("DNSKEY")),
+            "{command}: {run}"
+        );
+        assert!(
+            !missing.iter().any(|f| at(f, bed.primary())),
+            "{command}: {run}"
+        );
+    }
+    // replication also says why: ns2 is behind the primary.
+    let run = kmsdns(&bed, &["replication"]);
+    let json: Value = run.json();
+    assert!(
+        findings(&json, "serial-behind")
+            .iter()
+            .any(|f| at(f, bed.secondary())),
+        "{run}"
+    );
+    // And publish does not call it replicated.
+    let wait = kmsdns(&bed, &["publish", "--wait-replication", "1s"]);
+    let json: Value = wait.json();
+    assert_eq!(wait.status, 2, "{wait}");
+    assert!(findings(&json, "replicated").is_empty(), "{wait}");
+}

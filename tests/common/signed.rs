@@ -127,7 +127,9 @@ impl SignedBed {
         bed.servers.push(primary?);
         // A secondary started before the first signing would transfer the
         // unsigned zone.
-        bed.wait_signed(bed.primary(), ZONE, RecordType::SOA);
+        if !matches!(signing, Signing::Unsigned) {
+            bed.wait_signed(bed.primary(), ZONE, RecordType::SOA);
+        }
         let zone = match second {
             Second::UnsignedCopy => {
                 fs::write(bed.dir.path().join("copy.zone"), zone_text(false))
@@ -249,9 +251,23 @@ impl SignedBed {
         self.dir.path()
     }
 
-    /// Stops the second server.
-    pub fn stop_second(&mut self) {
-        self.servers[1].stop();
+    /// Restarts the primary signing the zone (`dnssec-policy default`,
+    /// inline signing) and waits until it serves it signed; a secondary
+    /// it does not notify keeps what it had.
+    pub fn sign_primary(&mut self, second: Second) {
+        self.servers[0].stop();
+        let dir = self.dir.path().join("ns1");
+        let path = dir.join("named.conf");
+        let text = fs::read_to_string(&path).expect("cannot read named.conf");
+        let zone_at = text.find("zone \"").expect("a zone statement");
+        let conf = format!(
+            "{}{}",
+            &text[..zone_at],
+            primary_zone(&Signing::Policy, second, self.port)
+        );
+        fs::write(&path, conf).expect("cannot write named.conf");
+        self.servers[0] = Named::start(&path, &dir, IpAddr::V4(PRIMARY), self.port);
+        self.wait_signed(self.primary(), ZONE, RecordType::SOA);
     }
 
     /// Waits until `server` serves `name`/`rtype` with an RRSIG over it.
