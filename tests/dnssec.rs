@@ -69,6 +69,10 @@ fn ids(json: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `audit` without its parts that would leave loopback (the KMS probe of
+/// the 192.0.2.x hosts) or write to the zone (the live update probe).
+const AUDIT: [&str; 3] = ["audit", "--no-probe", "--no-updates"];
+
 const PROBLEMS: [&str; 5] = [
     "rrsig-missing",
     "rrsig-bogus",
@@ -89,19 +93,19 @@ fn a_zone_signed_by_bind_is_valid_at_every_server_after_publish() {
         bed.wait_signed(server, OWNER, RecordType::SRV);
     }
 
-    for command in ["check", "replication"] {
-        let run = kmsdns(&bed, &[command]);
+    for command in [&["check"][..], &["replication"], &AUDIT] {
+        let run = kmsdns(&bed, command);
         let json: Value = run.json();
-        assert_eq!(run.status, 0, "{command}: {:?}\n{run}", ids(&json));
+        assert_eq!(run.status, 0, "{command:?}: {:?}\n{run}", ids(&json));
         let ok = findings(&json, "dnssec-ok");
-        assert_eq!(ok.len(), 1, "{command}: {:?}\n{run}", ids(&json));
+        assert_eq!(ok.len(), 1, "{command:?}: {:?}\n{run}", ids(&json));
         let message = ok[0]["message"].as_str().unwrap_or_default();
         assert!(
             message.contains("ECDSAP256SHA256") && message.contains("2 server(s)"),
-            "{command}: {message}"
+            "{command:?}: {message}"
         );
         for id in PROBLEMS {
-            assert!(findings(&json, id).is_empty(), "{command}: {id}\n{run}");
+            assert!(findings(&json, id).is_empty(), "{command:?}: {id}\n{run}");
         }
     }
 
@@ -212,12 +216,13 @@ fn a_corrupted_rrsig_loaded_without_re_signing_is_bogus() {
     let (bed, _keys) = bogus_srv(false);
     bed.wait_signed(bed.secondary(), OWNER, RecordType::SRV);
     let tag = srv_key_tag(&bed);
-    for command in ["check", "replication"] {
-        let run = kmsdns(&bed, &[command]);
+    // audit: check's findings only, not replication's copy of them.
+    for command in [&["check"][..], &["replication"], &AUDIT] {
+        let run = kmsdns(&bed, command);
         let json: Value = run.json();
-        assert_eq!(run.status, 2, "{command}\n{run}");
+        assert_eq!(run.status, 2, "{command:?}\n{run}");
         let bogus = findings(&json, "rrsig-bogus");
-        assert_eq!(bogus.len(), 2, "one per server: {command}\n{run}");
+        assert_eq!(bogus.len(), 2, "one per server: {command:?}\n{run}");
         for finding in bogus {
             let message = finding["message"].as_str().unwrap_or_default();
             assert_eq!(finding["severity"], "critical");

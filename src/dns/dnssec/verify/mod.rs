@@ -74,7 +74,15 @@ fn one_signature(
         match key.verify_rrsig(name, DNSClass::IN, rrsig, rrset.iter()) {
             Ok(()) => true,
             Err(error) => {
-                failure = error.to_string();
+                // ring says only "Unspecified" for a signature that does
+                // not match; anything else (a malformed key) is worth
+                // quoting.
+                let text = error.to_string();
+                failure = if text.contains("Unspecified") {
+                    "it does not match the RRset served".to_owned()
+                } else {
+                    text
+                };
                 false
             }
         }
