@@ -459,3 +459,34 @@ fn a_secondary_frozen_before_the_signed_zone_transfers_serves_no_signatures() {
     assert_eq!(wait.status, 2, "{wait}");
     assert!(findings(&json, "replicated").is_empty(), "{wait}");
 }
+
+#[test]
+fn a_target_address_failing_validation_is_a_validation_failure() {
+    // The SRV RRset verifies; the A record of its target does not.
+    let corrupt = |file: &Path| corrupt_rrsig(file, "kms1.signed.example.", "A");
+    let (bed, _keys) = presigned("now-3600", "now+2592000", corrupt, true);
+    let resolver = bed.resolver_addr();
+    let a = common::signed::query_recursive(resolver, "kms1.signed.example.", RecordType::A, false)
+        .expect("an answer");
+    assert_eq!(a.response_code(), ResponseCode::ServFail);
+
+    let run = kmsdns_via(&bed, &resolver.to_string(), &["check"]);
+    let json: Value = run.json();
+    assert_eq!(run.status, 2, "{run}");
+    let failed = findings(&json, "validation-failed");
+    assert_eq!(failed.len(), 1, "{run}");
+    assert_eq!(failed[0]["host"], "kms1.signed.example.", "{run}");
+    assert!(
+        findings(&json, "dns-read-failed")
+            .iter()
+            .all(|f| f["host"] != "kms1.signed.example."),
+        "{run}"
+    );
+    assert!(
+        findings(&json, "rrsig-bogus").iter().all(|f| f["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("kms1.signed.example. A")),
+        "{run}"
+    );
+}

@@ -81,8 +81,12 @@ pub struct DomainObservation {
     pub primary_unread: Option<String>,
     /// One lookup per distinct target of either RRset (not `.`).
     pub targets: Vec<TargetLookup>,
-    /// Whether the resolver's SERVFAIL is a DNSSEC validation failure.
+    /// Whether the resolver's SERVFAIL for the SRV RRset is a DNSSEC
+    /// validation failure.
     pub validation: Validation,
+    /// The targets whose address lookup failed DNSSEC validation, and
+    /// how (only those).
+    pub target_validations: Vec<(Name, Validation)>,
     /// The zone's signatures at each authoritative server, when the zone
     /// is known.
     pub signatures: Option<ZoneSignatures>,
@@ -325,14 +329,32 @@ fn records(
         }
         match lookup(targets, target).map(|l| &l.result) {
             None => {}
-            Some(Err(error)) => push(
-                Finding::new(
-                    FindingId::DnsReadFailed,
-                    Severity::Critical,
-                    format!("the addresses of target {name} could not be read: {error}"),
+            Some(Err(error)) => {
+                let failed = observation
+                    .target_validations
+                    .iter()
+                    .find(|(failed, _)| failed == target)
+                    .and_then(|(_, validation)| {
+                        dnssec::validation_finding(
+                            &observation.domain.to_ascii(),
+                            &format!("the addresses of {name}"),
+                            validation,
+                        )
+                    });
+                push(
+                    failed
+                        .unwrap_or_else(|| {
+                            Finding::new(
+                                FindingId::DnsReadFailed,
+                                Severity::Critical,
+                                format!(
+                                    "the addresses of target {name} could not be read: {error}"
+                                ),
+                            )
+                        })
+                        .host(&name),
                 )
-                .host(&name),
-            ),
+            }
             Some(Ok(found)) => {
                 if let Some(canonical) = &found.canonical {
                     push(
@@ -660,6 +682,7 @@ mod tests {
             primary_unread: None,
             targets,
             validation: Validation::Consistent,
+            target_validations: Vec::new(),
             signatures: None,
         }
     }

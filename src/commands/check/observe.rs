@@ -42,18 +42,31 @@ pub(super) async fn observe(
             }
         }
     }
-    let targets = join_all(names.into_iter().map(|target| async move {
-        let result = resolver
-            .addresses(&target)
-            .await
+    let looked_up = join_all(names.into_iter().map(|target| async move {
+        let found = resolver.addresses(&target).await;
+        let validation = match &found {
+            Err(LookupError::ServFail { name, rtype, .. }) => {
+                dnssec::validation(resolver.servers(), name, *rtype, opts).await
+            }
+            _ => Validation::Consistent,
+        };
+        let result = found
             .map(|found| TargetAddresses {
                 addresses: found.ips(),
                 canonical: canonical(&target, &found),
             })
             .map_err(|e| e.to_string());
-        TargetLookup { target, result }
+        (TargetLookup { target, result }, validation)
     }))
     .await;
+    let mut targets = Vec::new();
+    let mut target_validations = Vec::new();
+    for (lookup, validation) in looked_up {
+        if validation != Validation::Consistent {
+            target_validations.push((lookup.target.clone(), validation));
+        }
+        targets.push(lookup);
+    }
     let observation = DomainObservation {
         domain: domain.clone(),
         resolver: through_resolver,
@@ -61,6 +74,7 @@ pub(super) async fn observe(
         primary_unread,
         targets,
         validation,
+        target_validations,
         signatures,
     };
     (zone, observation)
