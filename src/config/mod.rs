@@ -46,6 +46,9 @@ pub struct KmsHost {
     pub port: u16,
     /// Addresses to publish as A/AAAA when the host lies inside a zone.
     pub addresses: Vec<IpAddr>,
+    /// TTL of those A/AAAA records (`address-ttl`, the host's or the
+    /// top-level one); `None`: keep the TTL of the RRset already there.
+    pub address_ttl: Option<u32>,
     /// The host's `DnsDomainPublishList`; the top-level list is shared by
     /// every host without a list of its own (at 10,000 domains one copy is
     /// about 5 MB).
@@ -66,6 +69,9 @@ pub struct Domain {
     /// `auth = "gss-tsig"`: updates signed with GSS-TSIG instead of `key`
     /// (boxed: rare, and 10,000 empty slots of its size were 1.3 MB).
     pub gss: Option<Box<gss::GssAuth>>,
+    /// `zone =`: the zone that holds the domain's names (the domain itself,
+    /// or an ancestor), for `bind`; boxed: rare.
+    pub zone: Option<Box<Name>>,
     /// The records this configuration owns here, one per publishing host.
     pub records: Vec<SrvRecord>,
 }
@@ -85,6 +91,9 @@ pub struct Config {
     pub hosts: Vec<KmsHost>,
     /// Every domain of every host's publish list, in first-seen order.
     pub domains: Vec<Domain>,
+    /// The top-level `key`: that of every domain without its own, and of
+    /// a `--domain` that is in no publish list.
+    pub key: Option<Arc<TsigKey>>,
     /// The hosts are all the KMS hosts there are: any other SRV target is a rogue.
     pub complete: bool,
     /// Things worth telling that do not stop the run (e.g. key file permissions).
@@ -178,6 +187,7 @@ fn at(text: &str, path: &Path, offset: usize, message: String) -> ConfigError {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawConfig {
     ttl: Option<Spanned<i64>>,
+    address_ttl: Option<Spanned<i64>>,
     complete: Option<bool>,
     key: Option<Spanned<String>>,
     publish_list: Option<Spanned<Vec<Spanned<toml::Value>>>>,
@@ -197,6 +207,7 @@ struct RawHost {
     port: Option<Spanned<i64>>,
     #[serde(default)]
     addresses: Vec<Spanned<String>>,
+    address_ttl: Option<Spanned<i64>>,
     publish_list: Option<Spanned<Vec<Spanned<toml::Value>>>>,
     publish_list_reg: Option<Spanned<String>>,
 }
@@ -205,6 +216,7 @@ struct RawHost {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawDomain {
     ttl: Option<Spanned<i64>>,
+    zone: Option<Spanned<String>>,
     server: Option<Spanned<String>>,
     key: Option<Spanned<String>>,
     auth: Option<Spanned<String>>,
@@ -283,6 +295,12 @@ impl Validator<'_> {
             Some(ttl) => self.number(ttl, "ttl", 0, MAX_TTL.into())? as u32,
             None => DEFAULT_TTL,
         };
+        let address_ttl = |ttl: &Option<Spanned<i64>>| -> Result<Option<u32>, ConfigError> {
+            ttl.as_ref()
+                .map(|ttl| Ok(self.number(ttl, "address-ttl", 0, MAX_TTL.into())? as u32))
+                .transpose()
+        };
+        let default_address_ttl = address_ttl(&raw.address_ttl)?;
         let global_list = self
             .publish_list(
                 raw.publish_list.as_ref(),
@@ -335,6 +353,7 @@ impl Validator<'_> {
                 name,
                 port,
                 addresses,
+                address_ttl: address_ttl(&host.address_ttl)?.or(default_address_ttl),
                 publish_list,
             });
         }
@@ -361,6 +380,7 @@ impl Validator<'_> {
                             server: None,
                             key: default_key.clone(),
                             gss: None,
+                            zone: None,
                             records: vec![record],
                         })
                     }
@@ -389,6 +409,9 @@ impl Validator<'_> {
             if let Some(key) = &options.key {
                 domain.key = Some(key_ref(key)?);
             }
+            if let Some(zone) = &options.zone {
+                domain.zone = Some(Box::new(self.zone_of(zone, &domain.name)?));
+            }
             if let Some(gss) = self.gss_auth(options)? {
                 domain.key = None;
                 domain.gss = Some(Box::new(gss));
@@ -406,9 +429,23 @@ impl Validator<'_> {
             path: Some(self.path.to_path_buf()),
             hosts,
             domains,
+            key: default_key,
             complete: raw.complete.unwrap_or(false),
             warnings,
         })
+    }
+
+    /// `zone = "…"` of the domain `name`: the domain itself or an ancestor.
+    fn zone_of(&self, zone: &Spanned<String>, name: &Name) -> Result<Name, ConfigError> {
+        let parsed =
+            parse_name(zone.get_ref()).map_err(|e| self.err(zone, format!("zone: {e}")))?;
+        if !parsed.zone_of(name) {
+            return Err(self.err(
+                zone,
+                format!("zone {parsed} does not hold {name}: give {name} or a zone above it"),
+            ));
+        }
+        Ok(parsed)
     }
 
     /// The `auth` options of a `[domain."…"]` table: `None` for TSIG
@@ -641,6 +678,7 @@ pub fn from_parts(
             name,
             port,
             addresses: Vec::new(),
+            address_ttl: None,
             publish_list: Arc::clone(&list),
         })
         .collect();
@@ -651,6 +689,7 @@ pub fn from_parts(
             server: None,
             key: None,
             gss: None,
+            zone: None,
             records: hosts
                 .iter()
                 .map(|h| SrvRecord {
@@ -666,6 +705,7 @@ pub fn from_parts(
         path: None,
         hosts,
         domains,
+        key: None,
         complete: false,
         warnings: Vec::new(),
     })

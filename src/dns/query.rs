@@ -18,7 +18,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::resolver::AnswerStatus;
 use super::transport::{
-    exchange, random_id, Exchanged, Expect, Transport, TransportError, EDNS_PAYLOAD,
+    exchange_remembering, random_id, Exchanged, Expect, Transport, TransportError, EDNS_PAYLOAD,
 };
 use super::DnsOptions;
 
@@ -61,6 +61,17 @@ pub enum QueryError {
         rtype: RecordType,
         attempts: u32,
     },
+    /// Not asked: the server let every attempt of an earlier query time
+    /// out in this run.
+    #[error(
+        "no reply from {server} to the query for {name} {rtype}: {}",
+        super::transport::SILENT_EARLIER
+    )]
+    Silent {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
+    },
     #[error("{server} is unreachable (query for {name} {rtype}): {source}")]
     Unreachable {
         server: SocketAddr,
@@ -96,6 +107,7 @@ impl QueryError {
     pub fn server(&self) -> SocketAddr {
         match self {
             QueryError::Timeout { server, .. }
+            | QueryError::Silent { server, .. }
             | QueryError::Unreachable { server, .. }
             | QueryError::Io { server, .. }
             | QueryError::Malformed { server, .. }
@@ -116,6 +128,11 @@ impl QueryError {
                 name,
                 rtype,
                 attempts,
+            },
+            TransportError::Silent => QueryError::Silent {
+                server,
+                name,
+                rtype,
             },
             TransportError::Unreachable(source) => QueryError::Unreachable {
                 server,
@@ -471,7 +488,7 @@ pub async fn query_dnssec(
     let mut use_edns = true;
     loop {
         let request = query_bytes(id, &question, recursion, bits, use_edns);
-        let mut exchanged = exchange(
+        let mut exchanged = exchange_remembering(
             Transport::Udp,
             server,
             &request,
@@ -482,7 +499,7 @@ pub async fn query_dnssec(
         .await
         .map_err(fail)?;
         if exchanged.truncated {
-            exchanged = exchange(
+            exchanged = exchange_remembering(
                 Transport::Tcp,
                 server,
                 &request,

@@ -634,6 +634,7 @@ mod tests {
             name: name(host),
             port: 1688,
             addresses: Vec::new(),
+            address_ttl: None,
             publish_list: Default::default(),
         }
     }

@@ -11,6 +11,7 @@ use futures_util::future::join_all;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::judge::{DomainObservation, Rrset, RrsetRead, TargetAddresses, TargetLookup};
+use crate::concurrency::deadline::Overrun;
 use crate::config::{srv_owner, Domain};
 use crate::dns::dnssec::{self, SignedServer, Validation, ZoneSignatures};
 use crate::dns::{self, Addresses, DnsOptions, LookupError, Resolver};
@@ -101,6 +102,28 @@ async fn signatures(
         })
         .collect();
     dnssec::observe_zone(zone, std::slice::from_ref(owner), &servers, resolver, opts).await
+}
+
+/// What is known of a domain whose deadline passed: nothing was read.
+pub(super) fn cut_off(domain: &Name, resolver: &Resolver, overrun: &Overrun) -> DomainObservation {
+    let unread = |source: String| RrsetRead {
+        source,
+        server: None,
+        result: Err(format!(
+            "not read: the domain's {} deadline passed",
+            humantime::format_duration(overrun.limit)
+        )),
+    };
+    DomainObservation {
+        domain: domain.clone(),
+        resolver: unread(resolver.via().to_string()),
+        authoritative: unread("the zone's servers".to_owned()),
+        primary_unread: None,
+        targets: Vec::new(),
+        validation: Validation::Consistent,
+        target_validations: Vec::new(),
+        signatures: None,
+    }
 }
 
 /// The name at the end of the CNAME chain from `target`, if it is an alias.
