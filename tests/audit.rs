@@ -5,10 +5,11 @@
 use crate::common;
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use common::bind::{key_file, nsupdate, Server, TestBed};
-use common::kms_responder::{KmsResponder, Mode};
+use common::bind::{key_file, TestBed};
+use common::kms_responder::published_in_open_example;
 use common::prometheus::parse;
 use common::run::{Kmsdns, Run};
 
@@ -202,22 +203,8 @@ fn fail_on_chooses_what_makes_a_non_zero_exit() {
 #[test]
 fn probe_metrics_reach_prometheus_and_the_textfile_is_replaced_atomically() {
     let bed = TestBed::start();
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let kms = runtime
-        .block_on(KmsResponder::start_on(
-            "127.53.1.21".parse().expect("ip"),
-            Mode::Kms,
-        ))
-        .expect("responder");
+    let (_runtime, kms) = published_in_open_example(&bed, Ipv4Addr::new(127, 53, 1, 21), "kms21");
     let port = kms.addr().port();
-    nsupdate(
-        None,
-        &format!(
-            "server {} {}\nzone open.example\nupdate add kms21.open.example. 60 IN A 127.53.1.21\nupdate add _vlmcs._tcp.open.example. 60 IN SRV 0 0 {port} kms21.open.example.\nsend\n",
-            Server::PRIMARY.ip(),
-            bed.port()
-        ),
-    );
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config(
         dir.path(),
