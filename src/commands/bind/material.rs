@@ -108,7 +108,7 @@ fn hosts_inside<'a>(config: &'a Config, zone: &Name) -> Vec<&'a KmsHost> {
     config
         .hosts
         .iter()
-        .filter(|h| zone.zone_of(&h.name) && !h.addresses.is_empty())
+        .filter(|h| h.managed && zone.zone_of(&h.name) && !h.addresses.is_empty())
         .collect()
 }
 
@@ -184,7 +184,8 @@ pub fn generate_each<E>(
         emit(named_conf(config, &zone, options))?;
         emit(nsupdate(config, &zone))?;
     }
-    for host in &config.hosts {
+    // A host of another team (`managed = false`) publishes its own list.
+    for host in config.hosts.iter().filter(|h| h.managed) {
         emit(reg_file(host))?;
     }
     Ok(())

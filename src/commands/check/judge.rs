@@ -61,8 +61,11 @@ pub struct Expected<'a> {
     pub listed: bool,
     /// The configured TTL of the RRset.
     pub ttl: u32,
-    /// Every configured KMS host.
+    /// Every configured KMS host, those not managed here included.
     pub hosts: &'a [KmsHost],
+    /// Hosts not managed here whose record must be in this domain
+    /// (`managed = false`, `required = true`).
+    pub required_foreign: &'a [Name],
     /// The hosts are all there are: any other target is a possible rogue.
     pub complete: bool,
 }
@@ -352,8 +355,11 @@ fn records(
                         .hint("if it is a KMS host of yours, add it as a [[host]]; if not, find who published it and delete its record"),
                 );
             }
+            // A host of another team (`managed = false`) may be anywhere.
             Some(host)
-                if expected.listed && !expected.records.iter().any(|r| r.target == host.name) =>
+                if host.managed
+                    && expected.listed
+                    && !expected.records.iter().any(|r| r.target == host.name) =>
             {
                 push(
                 Finding::new(
@@ -414,6 +420,24 @@ fn compare_with_configuration(
 ) {
     if !expected.listed {
         return;
+    }
+    for host in expected.required_foreign {
+        if !rrset.records.iter().any(|r| r.target == *host) {
+            let name = host.to_ascii();
+            push(
+                Finding::new(
+                    FindingId::RecordMissing,
+                    Severity::Warning,
+                    format!(
+                        "{name} (managed = false, required = true) has no record here: clients cannot fail over to it"
+                    ),
+                )
+                .host(&name)
+                .hint(format!(
+                    "kmsdns never publishes {name}: ask whoever runs it to publish its record here"
+                )),
+            );
+        }
     }
     for want in expected.records {
         let name = want.target.to_ascii();
@@ -582,6 +606,8 @@ mod tests {
             port: 1688,
             addresses: Vec::new(),
             publish_list: Default::default(),
+            managed: true,
+            required: false,
         }
     }
 
@@ -660,6 +686,7 @@ mod tests {
             listed: true,
             ttl: 3600,
             hosts: &hosts,
+            required_foreign: &[],
             complete: true,
         };
         let found = findings(&observe(records.clone(), targets), Some(&expected));
@@ -772,6 +799,7 @@ mod tests {
             listed: true,
             ttl: 3600,
             hosts: &hosts,
+            required_foreign: &[],
             complete: true,
         };
         let found = findings(&observe(records, targets), Some(&expected));
@@ -789,6 +817,42 @@ mod tests {
     }
 
     #[test]
+    fn a_host_not_managed_here_is_ok_and_missing_only_when_required() {
+        const OTHER: &str = "other-team.corp.example.";
+        let (mut records, mut targets) = two_hosts();
+        records.push(srv(0, 0, 1688, OTHER));
+        targets.push(address(OTHER, Some("192.0.2.77")));
+        let mut foreign = kms(OTHER);
+        foreign.managed = false;
+        let hosts = [kms(KMS1), kms(KMS2), foreign];
+        let configured = [srv(0, 0, 1688, KMS1), srv(0, 0, 1688, KMS2)];
+        let required = [name(OTHER)];
+        let mut expected = Expected {
+            records: &configured,
+            listed: true,
+            ttl: 3600,
+            hosts: &hosts,
+            required_foreign: &[],
+            complete: true,
+        };
+        // Present, with complete = true: neither unknown nor out of its list.
+        let found = findings(&observe(records, targets.clone()), Some(&expected));
+        assert_eq!(ids(&found), [("srv-ok".to_string(), Severity::Ok)]);
+        // Absent and not required: nothing to say.
+        let (ours, our_targets) = two_hosts();
+        let found = findings(&observe(ours.clone(), our_targets.clone()), Some(&expected));
+        assert_eq!(ids(&found), [("srv-ok".to_string(), Severity::Ok)]);
+        // Absent and required: record-missing, naming it.
+        expected.required_foreign = &required;
+        let found = findings(&observe(ours, our_targets), Some(&expected));
+        assert_eq!(
+            ids(&found),
+            [("record-missing".to_string(), Severity::Warning)]
+        );
+        assert!(found[0].message.contains(OTHER), "{:?}", found[0]);
+    }
+
+    #[test]
     fn unknown_targets_are_critical_only_when_the_list_is_complete() {
         let (mut records, mut targets) = two_hosts();
         records.push(srv(0, 0, 1688, "rogue.corp.example."));
@@ -800,6 +864,7 @@ mod tests {
             listed: true,
             ttl: 3600,
             hosts: &hosts,
+            required_foreign: &[],
             complete: false,
         };
         let observation = observe(records, targets);
@@ -843,6 +908,7 @@ mod tests {
             listed: true,
             ttl: 3600,
             hosts: &hosts,
+            required_foreign: &[],
             complete: true,
         };
         let found = findings(&observation, Some(&expected));

@@ -511,7 +511,7 @@ impl<E: Exchange> ZoneRun<'_, E> {
         ttl: u32,
     ) -> Result<Vec<AddressChange>, Failure> {
         let mut changes = Vec::new();
-        for host in &self.config.hosts {
+        for host in self.config.hosts.iter().filter(|h| h.managed) {
             if !self.target.zone.zone_of(&host.name) {
                 continue;
             }
