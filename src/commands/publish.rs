@@ -38,6 +38,10 @@ pub struct PublishArgs {
     #[arg(long)]
     pub addresses: bool,
 
+    /// Also delete SRV records whose target is no configured host (needs complete = true); never a managed = false host's, never the last record
+    #[arg(long)]
+    pub prune: bool,
+
     /// Then wait up to DUR until every authoritative server serves the change (e.g. 30s)
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub wait_replication: Option<Duration>,
@@ -49,8 +53,12 @@ pub async fn run(
     ctx: &Context,
     hooks: Hooks,
 ) -> Result<Report<ChangeDetails>, Error> {
+    if args.prune {
+        changes::check_prune(ctx)?;
+    }
     let mode = Mode::Publish {
         set_ttl: args.set_ttl,
+        prune: args.prune,
     };
     let changed = changes::run(ctx, hooks, &mode, args.addresses, Verb::Publish).await?;
     let mut report = changed.report;

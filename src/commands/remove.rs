@@ -37,12 +37,16 @@ pub async fn run(
     let config = ctx.config()?;
     if let Some(host) = &args.host {
         match config.host(host) {
-            None => return Err(Error::Usage(format!(
+            None => {
+                return Err(Error::Usage(format!(
                 "{host} is not a host of this configuration; kmsdns only removes records it owns"
-            ))),
-            Some(known) if !known.managed => return Err(Error::Usage(format!(
+            )))
+            }
+            Some(known) if !known.managed => {
+                return Err(Error::Usage(format!(
                 "{host} has managed = false in the configuration; kmsdns never removes its records"
-            ))),
+            )))
+            }
             Some(_) => {}
         }
     }

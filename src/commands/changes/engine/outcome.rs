@@ -40,17 +40,50 @@ impl Outcome {
 /// A change a safety rule (DESIGN §7) refused to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// `remove` would delete the domain's last KMS record.
-    LastRecord { domain: Name },
+    /// `remove` (or `publish --prune`) would delete the domain's last KMS
+    /// record; `after` is what its `_vlmcs._tcp` name would then be.
+    LastRecord { domain: Name, after: NameAfter },
+}
+
+/// What a `_vlmcs._tcp` name would be once its SRV records are gone,
+/// decided from what the primary serves at it: the Windows error its
+/// clients would get differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameAfter {
+    /// Nothing else is at the name: NXDOMAIN, 0x8007232B.
+    Gone,
+    /// Other RRsets stay at the name (their types): NODATA, 0x8007251D.
+    Stays(Vec<RecordType>),
+    /// The name could not be read (why): one of the two.
+    Unknown(String),
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::LastRecord { domain } => write!(
-                f,
-                "removing would leave {domain} without any KMS record: every client there would fail to activate (0x8007251D)"
-            ),
+            Refusal::LastRecord { domain, after } => {
+                write!(
+                    f,
+                    "removing would leave {domain} without any KMS record: every client there would fail to activate"
+                )?;
+                match after {
+                    NameAfter::Gone => f.write_str(
+                        " with 0x8007232B (DNS name does not exist): nothing else is at _vlmcs._tcp, so the name would be NXDOMAIN",
+                    ),
+                    NameAfter::Stays(types) => {
+                        let types: Vec<String> = types.iter().map(ToString::to_string).collect();
+                        write!(
+                            f,
+                            " with 0x8007251D (no records found): the name keeps its {} record(s), so the SRV query would be NODATA",
+                            types.join(", ")
+                        )
+                    }
+                    NameAfter::Unknown(why) => write!(
+                        f,
+                        " with 0x8007232B (name does not exist) or 0x8007251D (no records found); what else is at the name could not be read: {why}"
+                    ),
+                }
+            }
         }
     }
 }

@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::outcome::{Failure, Note, Outcome, ReadProblem, Refusal};
+use super::outcome::{Failure, NameAfter, Note, Outcome, ReadProblem, Refusal};
 use super::{say, update_request, DomainOutcome, Exchange, Hooks, Mode, Target, MAX_RETRIES};
 use crate::commands::changes::planner::{self, Plan};
-use crate::config::{Config, Domain, KmsHost};
+use crate::config::{Config, Domain, KmsHost, TargetKind};
 use crate::dns::{Expected, SrvRrset, UpdateError, UpdateRequest};
 
 /// One zone's domains (those signed alike), changed together.
@@ -202,11 +202,16 @@ impl<E: Exchange> ZoneRun<'_, E> {
                 }),
                 Settled::Done {
                     plan,
-                    outcome,
+                    mut outcome,
                     note,
-                } => state
-                    .done
-                    .push(self.finish(state, index, Some(plan), outcome, note)),
+                } => {
+                    if let Outcome::Refused(Refusal::LastRecord { after, .. }) = &mut outcome {
+                        *after = self.name_after(answered, &domain.srv_name()).await;
+                    }
+                    state
+                        .done
+                        .push(self.finish(state, index, Some(plan), outcome, note))
+                }
             }
         }
         (batch, server)
@@ -237,12 +242,49 @@ impl<E: Exchange> ZoneRun<'_, E> {
             };
         }
         match self.mode {
-            Mode::Plan { .. } => done(plan, Outcome::Pending, None),
-            Mode::Remove { force: false, .. } if plan.remaining() == 0 => {
+            Mode::Remove { force: true, .. } => Settled::Send(plan),
+            // The brake holds for every other write: `publish --prune`
+            // never leaves a domain without a record either. What the
+            // name would then be is read in `read_and_plan`.
+            _ if plan.remaining() == 0 => {
                 let domain = self.config.domains[index].name.clone();
-                done(plan, Outcome::Refused(Refusal::LastRecord { domain }), None)
+                let after = NameAfter::Unknown(String::new());
+                done(
+                    plan,
+                    Outcome::Refused(Refusal::LastRecord { domain, after }),
+                    None,
+                )
             }
+            Mode::Plan { .. } => done(plan, Outcome::Pending, None),
             _ => Settled::Send(plan),
+        }
+    }
+
+    /// What `owner` would be without its SRV records, from what `server`
+    /// serves at it: the Windows error of the last-record brake.
+    async fn name_after(&self, server: SocketAddr, owner: &Name) -> NameAfter {
+        match self.exchange.types_at(server, owner).await {
+            Ok(types) => {
+                // Signatures and denial records go with the SRV RRset.
+                let others: Vec<RecordType> = types
+                    .into_iter()
+                    .filter(|t| {
+                        !matches!(
+                            t,
+                            RecordType::SRV
+                                | RecordType::RRSIG
+                                | RecordType::NSEC
+                                | RecordType::NSEC3
+                        )
+                    })
+                    .collect();
+                if others.is_empty() {
+                    NameAfter::Gone
+                } else {
+                    NameAfter::Stays(others)
+                }
+            }
+            Err(error) => NameAfter::Unknown(error.to_string()),
         }
     }
 
@@ -250,8 +292,15 @@ impl<E: Exchange> ZoneRun<'_, E> {
     fn plan(&self, domain: &Domain, current: &SrvRrset) -> Plan {
         let owns = |target: &Name| self.config.owns_target(target);
         match self.mode {
-            Mode::Plan { set_ttl } | Mode::Publish { set_ttl } => {
-                planner::publish(current, &domain.records, domain.ttl, *set_ttl, owns)
+            Mode::Plan { set_ttl, prune } | Mode::Publish { set_ttl, prune } => {
+                let plan = planner::publish(current, &domain.records, domain.ttl, *set_ttl, owns);
+                if *prune {
+                    planner::prune(plan, |target| {
+                        self.config.target_kind(target) == TargetKind::Unknown
+                    })
+                } else {
+                    plan
+                }
             }
             Mode::Remove { host, .. } => planner::remove(current, owns, host.as_ref()),
         }
