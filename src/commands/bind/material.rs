@@ -24,6 +24,7 @@ use crate::config::gss::GssAuth;
 use crate::config::key::KeyOrigin;
 use crate::config::publish_list::format_entry;
 use crate::config::{reg, Config, Domain, KmsHost};
+use crate::named_conf::grant_line::name_grant;
 
 /// What a generated file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -350,20 +351,12 @@ fn name_grants(config: &Config, zone: &Zone<'_>, identity: &str) -> Vec<String> 
     let mut grants: Vec<String> = zone
         .domains
         .iter()
-        .map(|domain| {
-            format!(
-                "grant {identity} name {} SRV;",
-                domain.srv_name().to_ascii()
-            )
-        })
+        .map(|domain| name_grant(identity, &domain.srv_name().to_ascii(), &["SRV"]))
         .collect();
     for host in hosts_inside(config, zone.name) {
         let types: BTreeSet<&str> = host.addresses.iter().map(address_type).collect();
-        grants.push(format!(
-            "grant {identity} name {} {};",
-            host.name.to_ascii(),
-            types.into_iter().collect::<Vec<_>>().join(" ")
-        ));
+        let types: Vec<&str> = types.into_iter().collect();
+        grants.push(name_grant(identity, &host.name.to_ascii(), &types));
     }
     grants
 }
