@@ -763,3 +763,42 @@ fn the_last_record_brake_names_nxdomain_or_nodata_from_the_server() {
     );
     assert!(answer.answers().is_empty());
 }
+
+/// BIND refuses a whole UPDATE when the key lacks a grant for one RRset
+/// (here kms3's A record, added by --addresses): the failure lists every
+/// RRset the UPDATE carried and quotes the grant lines `kmsdns bind`
+/// writes, instead of blaming the SRV grant, which exists.
+#[test]
+fn a_refused_update_lists_its_rrsets_and_the_grants_bind_needs() {
+    let bed = TestBed::start();
+    let setup = Setup::new(
+        "key = \"secure\"\npublish-list = [\"secure.example\"]\n\
+         [[host]]\nname = \"kms1.secure.example\"\n\
+         [[host]]\nname = \"kms3.secure.example\"\naddresses = [\"127.53.1.3\"]\n",
+    );
+    let serial = bed.soa_serial(Server::PRIMARY, "secure.example");
+    let run = kmsdns(&bed, &setup.path(), &["publish", "--addresses"]);
+    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
+    let text = run.text();
+    assert!(
+        text.contains(
+            "carried 2 RRset(s): _vlmcs._tcp.secure.example. SRV, kms3.secure.example. A"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("may lack a grant for any of them"), "{text}");
+    assert!(!text.contains("is not granted for"), "{text}");
+    assert!(
+        text.contains("grant kmsdns-secure name _vlmcs._tcp.secure.example. SRV;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("grant kmsdns-secure name kms3.secure.example. A;"),
+        "{text}"
+    );
+    assert!(
+        bed.srv_set(Server::PRIMARY, OWNER).is_empty(),
+        "nothing applied"
+    );
+    assert_eq!(bed.soa_serial(Server::PRIMARY, "secure.example"), serial);
+}

@@ -37,7 +37,7 @@ use crate::dns::{
     DiscoveryError, DnsOptions, Expected, GssAuth, Resolver, SrvRrset, UpdateRequest,
 };
 pub use exchange::{Dns, Exchange};
-pub use outcome::{Failure, NameAfter, Note, Outcome, ReadProblem, Refusal};
+pub use outcome::{Carried, Failure, NameAfter, Note, Outcome, ReadProblem, Refusal};
 
 /// How many times a domain is re-read and re-planned after another host
 /// changed its RRset between our read and our update.

@@ -64,6 +64,8 @@ enum Step {
     RetransmissionConflicts,
     /// REFUSED: nothing applied.
     Refuse,
+    /// REFUSED to an UPDATE signed with key `kmsdns-corp.`.
+    RefuseSigned,
 }
 
 /// What the engine asked, in order.
@@ -83,6 +85,8 @@ struct Primary {
     asked: Mutex<Vec<Asked>>,
     /// The types of the other RRsets at the `_vlmcs._tcp` name.
     others: Vec<RecordType>,
+    /// What the server says it is.
+    software: Option<crate::dns::identify::Software>,
 }
 
 impl Primary {
@@ -94,6 +98,7 @@ impl Primary {
             script: Mutex::new(script.iter().cloned().collect()),
             asked: Mutex::new(Vec::new()),
             others: Vec::new(),
+            software: None,
         }
     }
 
@@ -240,7 +245,7 @@ impl Exchange for Primary {
         _server: SocketAddr,
         _zone: &Name,
     ) -> Option<crate::dns::identify::Software> {
-        None
+        self.software
     }
 
     async fn read_records(
@@ -299,6 +304,13 @@ impl Exchange for Primary {
                 name: owner(),
                 signed: false,
                 key: None,
+            }),
+            Step::RefuseSigned => Err(UpdateError::Refused {
+                server: Primary::server(),
+                zone: self.zone.clone(),
+                name: owner(),
+                signed: true,
+                key: Some(name("kmsdns-corp.")),
             }),
         }
     }
@@ -653,6 +665,31 @@ fn a_refused_update_is_reported_and_not_retried() {
     assert_eq!(primary.updates().len(), 1, "not retried");
     assert_eq!(primary.reads(), 1, "not read back");
     assert_eq!(primary.records(), [foreign()]);
+}
+
+/// A signed UPDATE refused whole names every RRset it carried, says any
+/// may lack a grant, and for BIND quotes the grant lines `kmsdns bind`
+/// writes for them.
+#[test]
+fn a_refused_signed_update_names_every_rrset_and_the_grants() {
+    let mut primary = Primary::new(&[], &[Step::RefuseSigned]);
+    primary.software = Some(crate::dns::identify::Software::Bind);
+    let done = run(&primary, &PUBLISH);
+    let Outcome::Failed(failure) = &done.outcome else {
+        panic!("{:?}", done.outcome);
+    };
+    let message = failure.to_string();
+    assert!(
+        message.contains("carried 1 RRset(s): _vlmcs._tcp.corp.example. SRV"),
+        "{message}"
+    );
+    assert!(message.contains("any of them"), "{message}");
+    let hint = failure.hint().unwrap();
+    assert!(
+        hint.contains("grant kmsdns-corp. name _vlmcs._tcp.corp.example. SRV;"),
+        "{hint}"
+    );
+    assert!(primary.records().is_empty());
 }
 
 /// `plan` reads and plans, and sends nothing.

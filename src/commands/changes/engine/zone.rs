@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::outcome::{Failure, NameAfter, Note, Outcome, ReadProblem, Refusal};
+use super::outcome::{Carried, Failure, NameAfter, Note, Outcome, ReadProblem, Refusal};
 use super::{say, update_request, DomainOutcome, Exchange, Hooks, Mode, Target, MAX_RETRIES};
 use crate::commands::changes::planner::{self, Plan};
 use crate::config::{Config, Domain, KmsHost, TargetKind};
@@ -380,14 +380,16 @@ impl<E: Exchange> ZoneRun<'_, E> {
             }
             Sent::Failed(error) => {
                 let software = self.exchange.identify(server, &self.target.zone).await;
+                let carried = carried(&self.config.domains, &batch, addresses);
                 for Planned { index, plan, .. } in batch {
-                    let failed = self.update_failed(&error, index, software);
+                    let failed = self.update_failed(&error, index, software, &carried);
                     state
                         .done
                         .push(self.finish(state, index, Some(plan), failed, None));
                 }
                 let lead = lead(&[], &state.done);
-                (!addresses.is_empty()).then(|| self.update_failed(&error, lead, software))
+                (!addresses.is_empty())
+                    .then(|| self.update_failed(&error, lead, software, &carried))
             }
         };
         Next::Done(address_outcome)
@@ -463,7 +465,10 @@ impl<E: Exchange> ZoneRun<'_, E> {
                             software = self.exchange.identify(*server, &self.target.zone).await;
                         }
                     }
-                    (self.update_failed(error, index, software), None)
+                    (
+                        self.update_failed(error, index, software, &Arc::from([])),
+                        None,
+                    )
                 }
             };
             state
@@ -531,11 +536,13 @@ impl<E: Exchange> ZoneRun<'_, E> {
         error: &Arc<UpdateError>,
         index: usize,
         software: Option<crate::dns::identify::Software>,
+        carried: &Arc<[Carried]>,
     ) -> Outcome {
         Outcome::Failed(Failure::Update {
             error: error.clone(),
             domain: self.config.domains[index].name.clone(),
             software,
+            carried: Arc::clone(carried),
         })
     }
 
@@ -694,4 +701,23 @@ fn outcome_unknown(error: &UpdateError) -> bool {
             | UpdateError::Io { .. }
             | UpdateError::Unreachable { .. }
     )
+}
+
+/// Every RRset an UPDATE carried, in its order: a server that refuses it
+/// whole (BIND's REFUSED) does not say which one it would not take.
+fn carried(domains: &[Domain], batch: &[Planned], addresses: &[AddressChange]) -> Arc<[Carried]> {
+    let srv = batch.iter().map(|planned| Carried {
+        owner: domains[planned.index].srv_name(),
+        types: vec![RecordType::SRV],
+    });
+    let hosts = addresses.iter().map(|change| {
+        let mut types: Vec<RecordType> =
+            change.request.add.iter().map(Record::record_type).collect();
+        types.dedup();
+        Carried {
+            owner: change.request.name.clone(),
+            types,
+        }
+    });
+    srv.chain(hosts).collect()
 }
