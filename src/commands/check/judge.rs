@@ -42,6 +42,8 @@ pub struct TargetAddresses {
     pub addresses: Vec<IpAddr>,
     /// The name at the end of the CNAME chain, when the target is an alias.
     pub canonical: Option<Name>,
+    /// Whether the name exists: an empty answer is NODATA, not NXDOMAIN.
+    pub exists: bool,
 }
 
 /// The address lookup of one distinct SRV target.
@@ -320,11 +322,18 @@ fn records(
                     );
                 }
                 if found.addresses.is_empty() {
+                    // A name that does not exist is a typo or a removed
+                    // host; one that exists lacks only its addresses.
+                    let what = if found.exists {
+                        "exists but has no A or AAAA record"
+                    } else {
+                        "does not exist (NXDOMAIN)"
+                    };
                     push(
                         Finding::new(
                             FindingId::TargetNoAddress,
                             defect,
-                            format!("target {name} has no A or AAAA record: {defect_note}"),
+                            format!("target {name} {what}: {defect_note}"),
                         )
                         .host(&name)
                         .hint(format!(
@@ -643,6 +652,7 @@ mod tests {
             result: Ok(TargetAddresses {
                 addresses: ip.map(|ip| ip.parse().unwrap()).into_iter().collect(),
                 canonical: None,
+                exists: true,
             }),
         }
     }
@@ -741,6 +751,36 @@ mod tests {
     }
 
     #[test]
+    fn a_target_that_does_not_exist_is_told_from_one_without_address() {
+        let records = vec![
+            srv(0, 0, 1688, KMS1),
+            srv(0, 0, 1688, "gone.corp.example."),
+            srv(0, 0, 1688, "txtonly.corp.example."),
+        ];
+        let mut gone = address("gone.corp.example.", None);
+        if let Ok(found) = &mut gone.result {
+            found.exists = false;
+        }
+        let targets = vec![
+            address(KMS1, Some("192.0.2.10")),
+            gone,
+            address("txtonly.corp.example.", None),
+        ];
+        let found = findings(&observe(records, targets), None);
+        let message = |host: &str| {
+            found
+                .iter()
+                .find(|f| {
+                    f.id == FindingId::TargetNoAddress && f.subject.host.as_deref() == Some(host)
+                })
+                .map(|f| f.message.clone())
+                .unwrap_or_else(|| panic!("no target-no-address for {host}: {found:?}"))
+        };
+        assert!(message("gone.corp.example.").contains("does not exist (NXDOMAIN)"));
+        assert!(message("txtonly.corp.example.").contains("exists but has no A or AAAA record"));
+    }
+
+    #[test]
     fn defects_are_warnings_while_another_record_works() {
         let records = vec![
             srv(0, 0, 1688, KMS1),
@@ -788,6 +828,7 @@ mod tests {
                 result: Ok(TargetAddresses {
                     addresses: vec!["192.0.2.10".parse().unwrap()],
                     canonical: Some(name(KMS1)),
+                    exists: true,
                 }),
             },
             address(KMS1, Some("192.0.2.10")),

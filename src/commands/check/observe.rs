@@ -10,7 +10,7 @@ use hickory_proto::rr::{Name, RData};
 
 use super::judge::{DomainObservation, Rrset, RrsetRead, TargetAddresses, TargetLookup};
 use crate::config::{srv_owner, Domain};
-use crate::dns::{self, Addresses, DnsOptions, Resolver};
+use crate::dns::{self, Addresses, AnswerStatus, DnsOptions, Resolver};
 
 /// Everything read for one domain, and the zone found for it.
 pub(super) async fn observe(
@@ -42,6 +42,8 @@ pub(super) async fn observe(
             .map(|found| TargetAddresses {
                 addresses: found.ips(),
                 canonical: canonical(&target, &found),
+                exists: found.ipv4.status != AnswerStatus::NxDomain
+                    || found.ipv6.status != AnswerStatus::NxDomain,
             })
             .map_err(|e| e.to_string());
         TargetLookup { target, result }
