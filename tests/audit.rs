@@ -30,6 +30,15 @@ fn audit(bed: &TestBed, config: &Path, args: &[&str]) -> Run {
         .run()
 }
 
+/// A KMS-like responder on `ip`, with the runtime that serves it.
+fn kms_responder(ip: &str) -> (tokio::runtime::Runtime, KmsResponder) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let kms = runtime
+        .block_on(KmsResponder::start_on(ip.parse().expect("ip"), Mode::Kms))
+        .expect("responder");
+    (runtime, kms)
+}
+
 /// The ports and the bed's own numbers change every run.
 fn redact(text: &str, bed: &TestBed) -> String {
     text.replace(&format!(":{}", bed.port()), ":PORT")
@@ -227,13 +236,7 @@ fn parse_prometheus(text: &str) -> Vec<(String, BTreeMap<String, String>, f64)> 
 #[test]
 fn probe_metrics_reach_prometheus_and_the_textfile_is_replaced_atomically() {
     let bed = TestBed::start();
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let kms = runtime
-        .block_on(KmsResponder::start_on(
-            "127.53.1.21".parse().expect("ip"),
-            Mode::Kms,
-        ))
-        .expect("responder");
+    let (_runtime, kms) = kms_responder("127.53.1.21");
     let port = kms.addr().port();
     nsupdate(
         None,
@@ -302,5 +305,75 @@ fn probe_metrics_reach_prometheus_and_the_textfile_is_replaced_atomically() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "no temp file left: {leftovers:?}");
+    drop(kms);
+}
+
+/// Three domains of one zone, two served by the same KMS host, one without
+/// records: the host and its address count once, and `srv-missing`,
+/// found by check and by probe, is one finding with both sources.
+#[test]
+fn one_finding_per_fact_and_distinct_addresses_counted_once() {
+    let bed = TestBed::start();
+    let (_runtime, kms) = kms_responder("127.53.1.22");
+    let port = kms.addr().port();
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n\
+             update add kms22.open.example. 60 IN A 127.53.1.22\n\
+             update add _vlmcs._tcp.open.example. 60 IN SRV 0 0 {port} kms22.open.example.\n\
+             update add _vlmcs._tcp.sub.open.example. 60 IN SRV 0 0 {port} kms22.open.example.\n\
+             send\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(
+        dir.path(),
+        &format!("publish-list = [\"open.example\", \"sub.open.example\", \"empty.open.example\"]\n[[host]]\nname = \"kms22.open.example\"\nport = {port}\n"),
+    );
+
+    let json = audit(
+        &bed,
+        &config,
+        &["--format", "json", "audit", "--no-updates"],
+    );
+    assert_eq!(json.status, 2, "{}{}", json.stdout, json.stderr);
+    let doc: serde_json::Value = json.json();
+    let missing: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["id"] == "srv-missing")
+        .collect();
+    assert_eq!(missing.len(), 1, "{doc:#}");
+    assert_eq!(missing[0]["domain"], "empty.open.example.");
+    assert_eq!(missing[0]["sources"], serde_json::json!(["check", "probe"]));
+    let details = &doc["details"];
+    assert_eq!(details["addresses_probed"], 1, "{details:#}");
+    assert_eq!(details["addresses_reachable"], 1);
+    assert_eq!(details["hosts_probed"], 1);
+    assert_eq!(details["hosts_reachable"], 1);
+
+    let text = audit(&bed, &config, &["audit", "--no-updates"]);
+    assert_eq!(text.lines_with("srv-missing").len(), 1, "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("1 of 1 KMS address(es) reachable, 1 of 1 host(s)"),
+        "{}",
+        text.stdout
+    );
+    let nagios = audit(
+        &bed,
+        &config,
+        &["--format", "nagios", "audit", "--no-updates"],
+    );
+    let lines: Vec<&str> = nagios
+        .stdout
+        .lines()
+        .filter(|l| l.contains("srv-missing"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", nagios.stdout);
     drop(kms);
 }

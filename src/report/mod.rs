@@ -185,6 +185,10 @@ pub struct Finding {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// `audit` only: the parts that found it (`check`, `replication`,
+    /// `updates`, `probe`), one fact found by two parts being one finding.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<&'static str>,
 }
 
 /// Number of findings of each severity.
@@ -315,6 +319,7 @@ impl Finding {
             subject: Subject::default(),
             message: message.into(),
             hint: None,
+            sources: Vec::new(),
         }
     }
 
