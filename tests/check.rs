@@ -622,3 +622,28 @@ fn nxdomain_and_nodata_targets_are_told_apart() {
     assert!(!nxdomain("txtonly.open.example."));
     assert!(!nxdomain("kms1.secure.example."));
 }
+
+/// A `managed = false` host in the RRset is known (no unknown-target, even
+/// with complete = true); one with `required = true` that is absent is
+/// record-missing.
+#[test]
+fn hosts_not_managed_here_are_ok_present_and_missing_only_when_required() {
+    let bed = TestBed::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("kmsdns.toml"),
+        "complete = true\npublish-list = [\"static.example\"]\n\
+         [[host]]\nname = \"kms1.secure.example\"\n\
+         [[host]]\nname = \"kms2.secure.example\"\nmanaged = false\n\
+         [[host]]\nname = \"kms.other-team.example\"\nmanaged = false\nrequired = true\npublish-list = [\"static.example\"]\n",
+    )
+    .expect("config");
+    let config = dir.path().join("kmsdns.toml");
+    let run = kmsdns(&bed, &["-c", config.to_str().expect("UTF-8"), "check"]);
+    assert_eq!(run.status, 1, "{run}");
+    assert!(run.lines_with("unknown-target").is_empty(), "{run}");
+    let missing = run.lines_with("record-missing");
+    assert_eq!(missing.len(), 1, "{run}");
+    assert!(missing[0].contains("kms.other-team.example."), "{run}");
+    assert!(missing[0].contains("required = true"), "{run}");
+}
