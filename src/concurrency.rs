@@ -8,6 +8,10 @@
 //! first, and finished results wait in a reorder buffer only until the ones
 //! before them are done: the order is restored where results are taken, not
 //! where work is done.
+//!
+//! [`deadline`] bounds the work on one item (`--deadline`).
+
+pub mod deadline;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -32,7 +32,7 @@ use commands::changes::engine::Hooks;
 use context::{ColorChoice, Context, Format};
 use error::Error;
 pub use output::Io;
-use output::{write_audit, write_error, write_material, write_report, Details, Document};
+use output::{write_audit, write_material, write_report, write_run_error, Details, Document};
 use report::palette::Palette;
 use report::Report;
 
@@ -91,6 +91,11 @@ where
     let mut runner = Runner {
         verbose: verbose.then_some(&mut *io.stderr),
     };
+    // Written even when the audit cannot run (see `write_run_error`).
+    let textfile = match &cli.command {
+        Command::Audit(args) => args.textfile.clone(),
+        _ => None,
+    };
     let result = dispatch(cli.command, &ctx, hooks, &mut runner);
     let written = match result {
         Ok(Output::Report(report)) => {
@@ -117,7 +122,13 @@ where
             .write_all(text.as_bytes())
             .and_then(|_| io.stdout.flush())
             .map(|_| exit::OK),
-        Err(error) => write_error(command_name, &error.to_string(), format, io),
+        Err(error) => write_run_error(
+            command_name,
+            &error.to_string(),
+            textfile.as_deref(),
+            format,
+            io,
+        ),
     };
     match written {
         Ok(status) => fail_on.exit_status(status),

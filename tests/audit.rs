@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::bind::{key_file, nsupdate, Server, TestBed};
 use common::kms_responder::{KmsResponder, Mode};
+use common::prometheus::parse;
 use common::run::{Kmsdns, Run};
 
 fn config(dir: &Path, body: &str) -> PathBuf {
@@ -207,32 +208,6 @@ fn fail_on_chooses_what_makes_a_non_zero_exit() {
     assert_eq!(warning_on.status, 1);
 }
 
-/// Parses node-exporter text: `name{labels} value` lines, comments skipped.
-fn parse_prometheus(text: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
-    let mut samples = Vec::new();
-    for line in text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-    {
-        let (series, value) = line.rsplit_once(' ').expect("name and value");
-        let value: f64 = value.parse().expect("a number");
-        let (name, labels) = match series.split_once('{') {
-            Some((name, rest)) => {
-                let inner = rest.strip_suffix('}').expect("closing brace");
-                let mut labels = BTreeMap::new();
-                for pair in inner.split("\",").filter(|p| !p.is_empty()) {
-                    let (key, value) = pair.split_once("=\"").expect("key=\"value\"");
-                    labels.insert(key.to_string(), value.trim_end_matches('"').to_string());
-                }
-                (name.to_string(), labels)
-            }
-            None => (series.to_string(), BTreeMap::new()),
-        };
-        samples.push((name, labels, value));
-    }
-    samples
-}
-
 #[test]
 fn probe_metrics_reach_prometheus_and_the_textfile_is_replaced_atomically() {
     let bed = TestBed::start();
@@ -269,7 +244,7 @@ fn probe_metrics_reach_prometheus_and_the_textfile_is_replaced_atomically() {
     assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
     let written = std::fs::read_to_string(&textfile).expect("textfile");
     assert_eq!(written, run.stdout, "the file holds what was printed");
-    let samples = parse_prometheus(&written);
+    let samples = parse(&written);
     let value = |name: &str, label: Option<(&str, &str)>| {
         samples
             .iter()
@@ -500,7 +475,7 @@ fn findings_belong_to_configured_domains_never_to_a_zone_apex() {
         &config,
         &[&["--format", "prometheus"][..], &args].concat(),
     );
-    let statuses: Vec<String> = parse_prometheus(&prometheus.stdout)
+    let statuses: Vec<String> = parse(&prometheus.stdout)
         .into_iter()
         .filter(|(name, _, _)| name == "kmsdns_domain_status")
         .filter_map(|(_, labels, _)| labels.get("domain").cloned())

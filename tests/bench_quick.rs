@@ -14,11 +14,13 @@ mod bed;
 #[path = "../benches/scale/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+#[path = "../benches/scale/silent.rs"]
+mod silent;
 // bed and harness take the machine helpers as their sibling `local`.
 use crate::common::local;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const DOMAINS: usize = 20;
 
@@ -132,4 +134,41 @@ fn quick_mode_publishes_verifies_and_measures_every_operation() {
     assert_eq!(json["rows"].as_array().map(Vec::len), Some(8));
     // Not asserted (the machine may be loaded): it takes a few seconds.
     eprintln!("quick mode took {:?}", started.elapsed());
+}
+
+/// The silent-server case (issue 17) at 20 domains, 8 of them read at
+/// silent servers, 4 at once, 300 ms per attempt: both placements run
+/// and are verified inside (exactly the 8 domains fail their
+/// authoritative read, no domain passes its deadline). One exchange's
+/// bound is 0.9 s, so the case's bound is 2 × 0.9 s + 10 %; asking each
+/// silent server twice (SOA, then SRV) would take 4 × 0.9 s. Asserted
+/// with room for a loaded machine: under 3 s.
+#[test]
+fn quick_silent_servers_cost_one_exchange_bound_per_wave() {
+    let options = silent::SilentOptions {
+        domains: DOMAINS,
+        silent: 8,
+        concurrency: 4,
+        timeout: Duration::from_millis(300),
+        named_threads: 1,
+        kmsdns: PathBuf::from(env!("CARGO_BIN_EXE_kmsdns")),
+        verbose: false,
+    };
+    assert_eq!(options.bound(), Duration::from_millis(1980));
+    let results = silent::run(&options)
+        .unwrap_or_else(|error| panic!("the silent-server case failed: {error}"));
+    let placements: Vec<silent::Placement> = results.runs.iter().map(|r| r.placement).collect();
+    assert_eq!(
+        placements,
+        [silent::Placement::Spread, silent::Placement::First]
+    );
+    for run in &results.runs {
+        assert!(run.seconds < 3.0, "{run:?}");
+    }
+    let table = results.table();
+    assert!(table.contains("| Spread |"), "{table}");
+    assert_eq!(
+        silent::silent_indices(DOMAINS, 8, silent::Placement::Spread),
+        [0, 2, 5, 7, 10, 12, 15, 17]
+    );
 }

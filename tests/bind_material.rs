@@ -147,3 +147,142 @@ fn example_material_passes_bind_checks_and_loads_in_named() {
         "the grant is limited to the KMS names"
     );
 }
+
+/// The TTL of `name`'s `rtype` RRset on `server`.
+fn rrset_ttl(server: std::net::SocketAddr, name: &str, rtype: RecordType) -> Option<u32> {
+    let reply = common::local::query_udp(
+        server,
+        name,
+        rtype,
+        hickory_proto::rr::DNSClass::IN,
+        Duration::from_secs(2),
+    )
+    .expect("answer");
+    reply
+        .answers()
+        .iter()
+        .find(|r| r.record_type() == rtype)
+        .map(|r| r.ttl())
+}
+
+/// Issue 19: a publish-list name inside a delegated sub-zone goes to that
+/// zone's material (`zone =`), and each host's addresses to the zone that
+/// holds its name; the nsupdate scripts then apply against a named serving
+/// the parent and the delegated child (no REFUSED), and an A RRset already
+/// there keeps its TTL.
+#[test]
+fn a_delegated_sub_zone_gets_its_own_material_and_existing_ttls_stay() {
+    const CHILD_ADDRESS: &str = "127.53.2.7";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let zone_dir = dir.path().join("zones");
+    std::fs::create_dir_all(&zone_dir).expect("zone dir");
+    let key = key_file("kmsdns-secure");
+    let config = dir.path().join("kmsdns.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "key = \"secure\"\n\
+             publish-list = [\"corp.test\", \"branch.corp.test\", \"x.branch.corp.test\"]\n\
+             [[host]]\nname = \"kms1.corp.test\"\naddresses = [\"{ADDRESS}\"]\n\
+             [[host]]\nname = \"kms2.branch.corp.test\"\naddresses = [\"{CHILD_ADDRESS}\"]\naddress-ttl = 600\n\
+             [domain.\"branch.corp.test\"]\nzone = \"branch.corp.test\"\n\
+             [tsig-key.secure]\nfile = \"{}\"\n",
+            key.display()
+        ),
+    )
+    .expect("config");
+    let run = Kmsdns::new()
+        .args(["bind", "-c"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .arg("--zone-dir")
+        .arg(&zone_dir)
+        .run();
+    assert!(matches!(run.status, 0 | 1), "{run}");
+    // branch.corp.test is a zone of its own, and holds x.branch.corp.test.
+    let child = std::fs::read_to_string(out.join("branch.corp.test.nsupdate")).expect("script");
+    assert!(child.contains("zone branch.corp.test."), "{child}");
+    assert!(child.contains("_vlmcs._tcp.x.branch.corp.test."), "{child}");
+    assert!(
+        child.contains(&format!(
+            "update add kms2.branch.corp.test. 600 IN A {CHILD_ADDRESS}"
+        )),
+        "{child}"
+    );
+    let parent = std::fs::read_to_string(out.join("corp.test.nsupdate")).expect("script");
+    for below in [
+        "_vlmcs._tcp.branch.corp.test.",
+        "_vlmcs._tcp.x.branch.corp.test.",
+        "kms2.branch.corp.test. 600",
+    ] {
+        assert!(!parent.contains(below), "{below} in the parent:\n{parent}");
+    }
+    // kms1 has no address-ttl: its A RRset is left alone.
+    assert!(!parent.contains("update add kms1.corp.test."), "{parent}");
+
+    // The zones as their administrators keep them: the parent delegates
+    // branch (to the same server), and kms1 has an A record at TTL 300.
+    std::fs::write(
+        zone_dir.join("corp.test.db"),
+        format!(
+            "$ORIGIN corp.test.\n$TTL 3600\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\n\
+             ns1 A {ADDRESS}\nkms1 300 A {ADDRESS}\nbranch NS ns1.corp.test.\n"
+        ),
+    )
+    .expect("parent zone");
+    std::fs::write(
+        zone_dir.join("branch.corp.test.db"),
+        "$ORIGIN branch.corp.test.\n$TTL 3600\n@ SOA ns1.corp.test. hostmaster 1 3600 600 86400 60\n\
+         @ NS ns1.corp.test.\n",
+    )
+    .expect("child zone");
+    let port = free_port(&[ADDRESS.parse().expect("address")]);
+    let mut conf = NamedConf::new(
+        dir.path(),
+        ADDRESS.parse().expect("address"),
+        port,
+        "kmsdns-bind-delegation",
+    );
+    conf.includes.push(out.join("kmsdns.named.conf"));
+    let conf_path = dir.path().join("named.conf");
+    conf.save(&conf_path).expect("named.conf");
+    let mut named = Named::start(
+        &conf_path,
+        dir.path(),
+        ADDRESS.parse().expect("address"),
+        port,
+    );
+    for zone in ["corp.test", "branch.corp.test"] {
+        named.wait_zone(zone, Duration::from_secs(10));
+    }
+    for zone in ["corp.test", "branch.corp.test"] {
+        let script = std::fs::read_to_string(out.join(format!("{zone}.nsupdate"))).expect("script");
+        nsupdate(Some(&key), &format!("server {ADDRESS} {port}\n{script}"));
+    }
+    for (name, records) in [
+        ("_vlmcs._tcp.corp.test.", 2),
+        ("_vlmcs._tcp.branch.corp.test.", 2),
+        ("_vlmcs._tcp.x.branch.corp.test.", 2),
+    ] {
+        let srv = common::local::query_udp(
+            named.addr(),
+            name,
+            RecordType::SRV,
+            hickory_proto::rr::DNSClass::IN,
+            Duration::from_secs(2),
+        )
+        .expect("answer");
+        assert_eq!(srv.answers().len(), records, "{name}: {srv:?}");
+    }
+    assert_eq!(
+        rrset_ttl(named.addr(), "kms1.corp.test.", RecordType::A),
+        Some(300),
+        "the existing A RRset keeps its TTL"
+    );
+    assert_eq!(
+        rrset_ttl(named.addr(), "kms2.branch.corp.test.", RecordType::A),
+        Some(600)
+    );
+}

@@ -884,6 +884,14 @@ fn median_counts(counts: &[(u64, u64)]) -> (u64, u64) {
 
 /// The configuration: the N domains, two hosts, the key.
 fn write_config(bed: &Bed) -> Result<PathBuf, String> {
+    let path = bed.dir().join("kmsdns.toml");
+    fs::write(&path, config_text(bed)).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// The benchmark's configuration: every zone of the bed in the publish
+/// list, the two KMS hosts, the bed's TSIG key.
+pub fn config_text(bed: &Bed) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -903,9 +911,7 @@ fn write_config(bed: &Bed) -> Result<PathBuf, String> {
         "\n[tsig-key.bench]\nfile = \"{}\"\nname = \"{KEY_NAME}\"",
         bed.key_file.display()
     );
-    let path = bed.dir().join("kmsdns.toml");
-    fs::write(&path, text).map_err(|e| e.to_string())?;
-    Ok(path)
+    text
 }
 
 fn server_ip(index: u8) -> std::net::Ipv4Addr {

@@ -12,6 +12,8 @@
 mod bed;
 #[path = "harness.rs"]
 mod harness;
+#[path = "silent.rs"]
+mod silent;
 // What bed and harness need from the machine, shared with the test bed.
 #[path = "../../tests/common/local.rs"]
 mod local;
@@ -30,6 +32,9 @@ usage: cargo bench --bench scale -- [options]
   --out DIR            where scale-N.json and scale-N.md go (default target/bench)
   --keep               keep BIND's directory
   --hold S             publish, then keep BIND serving S seconds for profiling by hand; measure nothing else
+  --silent S           measure only check with S of the --domains read at silent servers (issue 17), e.g. --domains 2000 --silent 600
+  --silent-concurrency N   --concurrency of those check runs (default 64)
+  --silent-timeout-ms T    --timeout of those check runs (default 2000)
 ";
 
 fn main() -> ExitCode {
@@ -46,6 +51,9 @@ fn main() -> ExitCode {
         hold: None,
     };
     let mut out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    let mut silent: Option<usize> = None;
+    let mut silent_concurrency = 64;
+    let mut silent_timeout_ms = 2000;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -83,12 +91,36 @@ fn main() -> ExitCode {
                 Some(n) => options.hold = Some(std::time::Duration::from_secs(n as u64)),
                 None => return usage("--hold takes seconds"),
             },
+            "--silent" => match number(value()) {
+                Some(n) if n > 0 => silent = Some(n),
+                _ => return usage("--silent takes a positive number"),
+            },
+            "--silent-concurrency" => match number(value()) {
+                Some(n) if n > 0 => silent_concurrency = n,
+                _ => return usage("--silent-concurrency takes a positive number"),
+            },
+            "--silent-timeout-ms" => match number(value()) {
+                Some(n) if n > 0 => silent_timeout_ms = n as u64,
+                _ => return usage("--silent-timeout-ms takes a positive number"),
+            },
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             other => return usage(&format!("unknown option {other}")),
         }
+    }
+    if let Some(silent) = silent {
+        let options = silent::SilentOptions {
+            domains: options.domains,
+            silent,
+            concurrency: silent_concurrency,
+            timeout: std::time::Duration::from_millis(silent_timeout_ms),
+            named_threads: options.named_threads,
+            kmsdns: options.kmsdns.clone(),
+            verbose: options.verbose,
+        };
+        return run_silent(&options, &out);
     }
     if options.dnsperf_seconds > 0 && local::find_tool("dnsperf").is_none() {
         eprintln!(
@@ -121,6 +153,38 @@ fn main() -> ExitCode {
             eprintln!("cannot write the results to {}: {error}", out.display());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The silent-server case alone: its table, and scale-N-silent-S.json.
+fn run_silent(options: &silent::SilentOptions, out: &std::path::Path) -> ExitCode {
+    let results = match silent::run(options) {
+        Ok(results) => results,
+        Err(error) => {
+            eprintln!("silent-server benchmark failed: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let table = results.table();
+    println!("\n{table}");
+    let stem = out.join(format!(
+        "scale-{}-silent-{}",
+        options.domains, options.silent
+    ));
+    let written = std::fs::create_dir_all(out).and_then(|_| {
+        let json = serde_json::to_string_pretty(&results).map_err(std::io::Error::other)?;
+        std::fs::write(stem.with_extension("json"), json)?;
+        std::fs::write(stem.with_extension("md"), &table)
+    });
+    if let Err(error) = written {
+        eprintln!("cannot write the results to {}: {error}", out.display());
+        return ExitCode::FAILURE;
+    }
+    if results.runs.iter().all(|run| run.met) {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("the bound is not met");
+        ExitCode::FAILURE
     }
 }
 

@@ -46,6 +46,9 @@ pub struct KmsHost {
     pub port: u16,
     /// Addresses to publish as A/AAAA when the host lies inside a zone.
     pub addresses: Vec<IpAddr>,
+    /// TTL of those A/AAAA records (`address-ttl`, the host's or the
+    /// top-level one); `None`: keep the TTL of the RRset already there.
+    pub address_ttl: Option<u32>,
     /// The host's `DnsDomainPublishList`; the top-level list is shared by
     /// every host without a list of its own (at 10,000 domains one copy is
     /// about 5 MB). Empty for a host kmsdns does not manage and that has
@@ -73,6 +76,9 @@ pub struct Domain {
     /// `auth = "gss-tsig"`: updates signed with GSS-TSIG instead of `key`
     /// (boxed: rare, and 10,000 empty slots of its size were 1.3 MB).
     pub gss: Option<Box<gss::GssAuth>>,
+    /// `zone =`: the zone that holds the domain's names (the domain itself,
+    /// or an ancestor), for `bind`; boxed: rare.
+    pub zone: Option<Box<Name>>,
     /// The records this configuration owns here, one per publishing host.
     pub records: Vec<SrvRecord>,
     /// Hosts not managed here (`managed = false`, `required = true`) whose
@@ -95,6 +101,9 @@ pub struct Config {
     pub hosts: Vec<KmsHost>,
     /// Every domain of every host's publish list, in first-seen order.
     pub domains: Vec<Domain>,
+    /// The top-level `key`: that of every domain without its own, and of
+    /// a `--domain` that is in no publish list.
+    pub key: Option<Arc<TsigKey>>,
     /// The hosts are all the KMS hosts there are: any other SRV target is a rogue.
     pub complete: bool,
     /// Things worth telling that do not stop the run (e.g. key file permissions).
@@ -209,6 +218,7 @@ fn at(text: &str, path: &Path, offset: usize, message: String) -> ConfigError {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawConfig {
     ttl: Option<Spanned<i64>>,
+    address_ttl: Option<Spanned<i64>>,
     complete: Option<bool>,
     key: Option<Spanned<String>>,
     publish_list: Option<Spanned<Vec<Spanned<toml::Value>>>>,
@@ -228,6 +238,7 @@ struct RawHost {
     port: Option<Spanned<i64>>,
     #[serde(default)]
     addresses: Vec<Spanned<String>>,
+    address_ttl: Option<Spanned<i64>>,
     publish_list: Option<Spanned<Vec<Spanned<toml::Value>>>>,
     publish_list_reg: Option<Spanned<String>>,
     managed: Option<bool>,
@@ -238,6 +249,7 @@ struct RawHost {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawDomain {
     ttl: Option<Spanned<i64>>,
+    zone: Option<Spanned<String>>,
     server: Option<Spanned<String>>,
     key: Option<Spanned<String>>,
     auth: Option<Spanned<String>>,
@@ -316,6 +328,12 @@ impl Validator<'_> {
             Some(ttl) => self.number(ttl, "ttl", 0, MAX_TTL.into())? as u32,
             None => DEFAULT_TTL,
         };
+        let address_ttl = |ttl: &Option<Spanned<i64>>| -> Result<Option<u32>, ConfigError> {
+            ttl.as_ref()
+                .map(|ttl| Ok(self.number(ttl, "address-ttl", 0, MAX_TTL.into())? as u32))
+                .transpose()
+        };
+        let default_address_ttl = address_ttl(&raw.address_ttl)?;
         let global_list = self
             .publish_list(
                 raw.publish_list.as_ref(),
@@ -387,6 +405,7 @@ impl Validator<'_> {
                 name,
                 port,
                 addresses,
+                address_ttl: address_ttl(&host.address_ttl)?.or(default_address_ttl),
                 publish_list,
                 managed,
                 required,
@@ -420,6 +439,7 @@ impl Validator<'_> {
                             server: None,
                             key: default_key.clone(),
                             gss: None,
+                            zone: None,
                             records: vec![record],
                             required_foreign: Vec::new(),
                         })
@@ -465,6 +485,9 @@ impl Validator<'_> {
             if let Some(key) = &options.key {
                 domain.key = Some(key_ref(key)?);
             }
+            if let Some(zone) = &options.zone {
+                domain.zone = Some(Box::new(self.zone_of(zone, &domain.name)?));
+            }
             if let Some(gss) = self.gss_auth(options)? {
                 domain.key = None;
                 domain.gss = Some(Box::new(gss));
@@ -482,9 +505,23 @@ impl Validator<'_> {
             path: Some(self.path.to_path_buf()),
             hosts,
             domains,
+            key: default_key,
             complete: raw.complete.unwrap_or(false),
             warnings,
         })
+    }
+
+    /// `zone = "…"` of the domain `name`: the domain itself or an ancestor.
+    fn zone_of(&self, zone: &Spanned<String>, name: &Name) -> Result<Name, ConfigError> {
+        let parsed =
+            parse_name(zone.get_ref()).map_err(|e| self.err(zone, format!("zone: {e}")))?;
+        if !parsed.zone_of(name) {
+            return Err(self.err(
+                zone,
+                format!("zone {parsed} does not hold {name}: give {name} or a zone above it"),
+            ));
+        }
+        Ok(parsed)
     }
 
     /// The `auth` options of a `[domain."…"]` table: `None` for TSIG
@@ -717,6 +754,7 @@ pub fn from_parts(
             name,
             port,
             addresses: Vec::new(),
+            address_ttl: None,
             publish_list: Arc::clone(&list),
             managed: true,
             required: false,
@@ -729,6 +767,7 @@ pub fn from_parts(
             server: None,
             key: None,
             gss: None,
+            zone: None,
             records: hosts
                 .iter()
                 .map(|h| SrvRecord {
@@ -745,6 +784,7 @@ pub fn from_parts(
         path: None,
         hosts,
         domains,
+        key: None,
         complete: false,
         warnings: Vec::new(),
     })

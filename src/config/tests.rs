@@ -376,3 +376,45 @@ fn managed_false_options_are_checked() {
         "{message}"
     );
 }
+
+#[test]
+fn zone_and_address_ttl() {
+    let config = parse_str(
+        "address-ttl = 300\npublish-list = [\"corp.example\", \"branch.corp.example\"]\n\
+         [[host]]\nname = \"kms1.corp.example\"\n\
+         [[host]]\nname = \"kms2.corp.example\"\naddress-ttl = 60\n\
+         [domain.\"branch.corp.example\"]\nzone = \"branch.corp.example\"\n",
+    )
+    .unwrap();
+    let ttls: Vec<Option<u32>> = config.hosts.iter().map(|h| h.address_ttl).collect();
+    assert_eq!(ttls, [Some(300), Some(60)]);
+    let zones: Vec<Option<String>> = config
+        .domains
+        .iter()
+        .map(|d| d.zone.as_ref().map(|z| z.to_ascii()))
+        .collect();
+    assert_eq!(zones, [None, Some("branch.corp.example.".to_string())]);
+    // No address-ttl anywhere: keep the TTL of what is there.
+    let config =
+        parse_str("publish-list = [\"corp.example\"]\n[[host]]\nname = \"kms1.corp.example\"\n")
+            .unwrap();
+    assert_eq!(config.hosts[0].address_ttl, None);
+
+    let below = error(
+        "publish-list = [\"corp.example\"]\n[[host]]\nname = \"kms1.corp.example\"\n\
+         [domain.\"corp.example\"]\nzone = \"branch.corp.example\"\n",
+    );
+    assert!(
+        below.contains(":5:8: zone branch.corp.example. does not hold corp.example."),
+        "{below}"
+    );
+    let beside = error(
+        "publish-list = [\"corp.example\"]\n[[host]]\nname = \"kms1.corp.example\"\n\
+         [domain.\"corp.example\"]\nzone = \"other.example\"\n",
+    );
+    assert!(beside.contains("does not hold corp.example."), "{beside}");
+    let ttl = error(
+        "address-ttl = -1\npublish-list = [\"corp.example\"]\n[[host]]\nname = \"kms1.corp.example\"\n",
+    );
+    assert!(ttl.contains("address-ttl"), "{ttl}");
+}

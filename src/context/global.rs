@@ -34,6 +34,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
 
+    /// Longest time spent on one domain (every query, resend, TCP fallback and probe step); past it, the domain gets a deadline-exceeded finding
+    #[arg(long, global = true, value_name = "DUR", default_value = "15s", value_parser = parse_duration)]
+    pub deadline: Duration,
+
     /// How many domains or servers to work on at once
     #[arg(long, global = true, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub concurrency: u16,
@@ -41,6 +45,10 @@ pub struct GlobalArgs {
     /// Resolver to use instead of the system's (ADDR or ADDR:PORT)
     #[arg(long, global = true, value_name = "ADDR[:PORT]", value_parser = parse_nameserver)]
     pub nameserver: Option<SocketAddr>,
+
+    /// resolv.conf to use instead of /etc/resolv.conf: its nameservers and its search list
+    #[arg(long, global = true, value_name = "FILE")]
+    pub resolv_conf: Option<PathBuf>,
 
     /// Port of every authoritative server contacted
     #[arg(long, global = true, value_name = "PORT", default_value_t = 53, value_parser = clap::value_parser!(u16).range(1..))]

@@ -7,6 +7,7 @@
 mod global;
 mod selection;
 
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::dns::DnsOptions;
 
 use crate::config::{self, Config};
+use crate::dns::search_list::RESOLV_CONF;
 use crate::dns::Resolver;
 use crate::error::Error;
 
@@ -81,12 +83,31 @@ impl Context {
         }
     }
 
-    /// The resolver: `--nameserver`, or the system's.
+    /// `--deadline`: how long one domain's work may take in all
+    /// ([`crate::concurrency::deadline`]).
+    pub fn deadline(&self) -> Duration {
+        self.global.deadline
+    }
+
+    /// The resolv.conf(5) of the run: `--resolv-conf`, or the system's.
+    /// Its nameservers are the resolver's (unless `--nameserver` is given)
+    /// and its search list is the one `discover` and `probe --search` use:
+    /// one file, as on the client it stands for.
+    pub fn resolv_conf(&self) -> &Path {
+        self.global
+            .resolv_conf
+            .as_deref()
+            .unwrap_or(Path::new(RESOLV_CONF))
+    }
+
+    /// The resolver: `--nameserver`, or the nameservers of
+    /// [`resolv_conf`](Self::resolv_conf).
     pub fn resolver(&self) -> Result<Resolver, Error> {
         let opts = self.dns_options();
         match self.global.nameserver {
             Some(server) => Ok(Resolver::with_nameserver(server, &opts)),
-            None => Resolver::from_system(&opts).map_err(|e| Error::Runtime(e.to_string())),
+            None => Resolver::from_file(self.resolv_conf(), &opts)
+                .map_err(|e| Error::Runtime(e.to_string())),
         }
     }
 

@@ -29,6 +29,7 @@ use super::query::{QueryError, ReplyError};
 use super::resolver::Resolver;
 use super::serial;
 use super::srv::read_srv;
+use super::transport::polling;
 use super::zone::{authoritative_servers, read_serial, SerialError, ZoneSoa};
 use super::DnsOptions;
 
@@ -117,6 +118,11 @@ pub struct ZoneObservation {
     pub timers: SoaTimers,
     /// Every server address, the primary first.
     pub servers: Vec<ServerObservation>,
+    /// Every server is a primary (Active Directory-integrated DNS): each
+    /// keeps its own serial, which says nothing of what it serves (Samba
+    /// does not even move it on updates; Microsoft KB 282826), so only the
+    /// records are compared.
+    pub multi_master: bool,
 }
 
 /// How one server address compares with the reference.
@@ -274,6 +280,12 @@ fn compare_server(
     let mut behind = None;
     let state = if index == reference {
         ServerState::Reference
+    } else if zone.multi_master {
+        if rrsets.iter().any(OwnerComparison::differs) {
+            ServerState::Differs
+        } else {
+            ServerState::InSync
+        }
     } else {
         match serial::compare(serial, reference_serial) {
             Some(std::cmp::Ordering::Equal) if rrsets.iter().any(OwnerComparison::differs) => {
@@ -377,6 +389,7 @@ pub async fn watch(
     deadline: Option<Instant>,
 ) -> Watched {
     let (servers, ns_error) = servers(soa, resolver, opts).await;
+    let multi_master = is_multi_master(&servers, &soa.zone, opts).await;
     let timers = SoaTimers {
         refresh: soa.refresh,
         retry: soa.retry,
@@ -393,8 +406,13 @@ pub async fn watch(
             servers
                 .iter()
                 .map(|server| read(server, &soa.zone, owners, opts)),
-        )
-        .await;
+        );
+        // A server silent in one poll may answer in the next: polling
+        // asks again whatever the run has seen of it.
+        let reads = match deadline {
+            Some(_) => polling(reads).await,
+            None => reads.await,
+        };
         let observation = ZoneObservation {
             zone: soa.zone.clone(),
             mname: soa.mname.clone(),
@@ -414,6 +432,7 @@ pub async fn watch(
                         .map(|since| poll_started.saturating_duration_since(*since)),
                 })
                 .collect(),
+            multi_master,
         };
         let comparison = compare(&observation);
         for (index, server) in comparison.servers.iter().enumerate() {
@@ -434,6 +453,19 @@ pub async fn watch(
             };
         };
         tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
+    }
+}
+
+/// Whether the zone is Active Directory-integrated, asked of the first
+/// server with an address (the primary when it has one): every DC is a
+/// primary ([`super::identify::active_directory`]).
+async fn is_multi_master(servers: &[Server], zone: &Name, opts: &DnsOptions) -> bool {
+    match servers
+        .iter()
+        .find_map(|server| server.address.as_ref().ok())
+    {
+        Some(address) => super::identify::active_directory(*address, zone, opts).await,
+        None => false,
     }
 }
 
@@ -520,7 +552,7 @@ async fn read(server: &Server, zone: &Name, owners: &[Name], opts: &DnsOptions) 
 /// lame for the zone.
 fn unanswered(error: SerialError, zone: &Name) -> ServerRead {
     match error {
-        SerialError::Query(error @ QueryError::Timeout { .. }) => {
+        SerialError::Query(error @ (QueryError::Timeout { .. } | QueryError::Silent { .. })) => {
             ServerRead::Timeout(error.to_string())
         }
         SerialError::Query(error @ QueryError::Unreachable { .. }) => {
@@ -582,10 +614,47 @@ pub(crate) mod tests {
                 expire: 86400,
             },
             servers,
+            multi_master: false,
         }
     }
 
     const KMS1: &str = "0 0 1688 kms1.corp.example.";
+    const KMS2: &str = "0 0 1688 kms2.corp.example.";
+
+    /// `server` with another serial.
+    fn with_serial(mut server: ServerObservation, new: u32) -> ServerObservation {
+        if let ServerRead::Answered { serial, .. } = &mut server.read {
+            *serial = new;
+        }
+        server
+    }
+
+    #[test]
+    fn multi_master_zones_compare_records_never_serials() {
+        // Two AD DCs: each its own serial, the same records.
+        let mut zone = zone(vec![
+            with_serial(server("dc1.corp.example.", true, Ok(&[KMS1])), 110),
+            with_serial(server("dc2.corp.example.", false, Ok(&[KMS1])), 7),
+        ]);
+        zone.multi_master = true;
+        let comparison = compare(&zone);
+        assert!(comparison.converged, "{comparison:?}");
+        assert_eq!(comparison.servers[1].state, ServerState::InSync);
+        assert_eq!(comparison.servers[1].behind, None);
+        // A record not yet replicated to dc2: it differs, whatever the
+        // serials say, and is named.
+        zone.servers[0] = with_serial(server("dc1.corp.example.", true, Ok(&[KMS1, KMS2])), 110);
+        let comparison = compare(&zone);
+        assert!(!comparison.converged);
+        assert_eq!(comparison.servers[1].state, ServerState::Differs);
+        assert_eq!(
+            comparison.servers[1].rrsets[0].missing,
+            vec![KMS2.to_owned()]
+        );
+        // The same zone without multi-master is a serial lag.
+        zone.multi_master = false;
+        assert_eq!(compare(&zone).servers[1].state, ServerState::Behind);
+    }
 
     #[test]
     fn equal_serials_and_records_converge() {

@@ -38,6 +38,7 @@ use libgssapi::oid::{
     GSS_MECH_KRB5, GSS_MECH_SPNEGO, GSS_NT_HOSTBASED_SERVICE, GSS_NT_KRB5_PRINCIPAL,
 };
 
+use super::trace;
 use super::transport::{exchange, random_id, Exchanged, Expect, Transport};
 use super::tsig::{TsigError, TsigFields};
 use super::update::{build_zone_update, first_request, judge, transport_error};
@@ -82,6 +83,20 @@ pub enum GssError {
         name: Name,
         principal: String,
     },
+    /// Samba's (and Windows') answer to a principal the name's security
+    /// descriptor does not let write: SERVFAIL or REFUSED, sent as an
+    /// unsigned echo of the request.
+    #[error("{server} refused the update of {name} in zone {zone} signed by Kerberos principal {principal} ({rcode}, unsigned){}", denied_hint(*name_exists, name, zone))]
+    Denied {
+        server: SocketAddr,
+        zone: Name,
+        name: Name,
+        principal: String,
+        /// The rcode's mnemonic: SERVFAIL (Samba's access denied) or REFUSED.
+        rcode: String,
+        /// Whether the name had records when the refusal came.
+        name_exists: bool,
+    },
     #[error("{server} rejected the GSS-TSIG signature of {principal} for zone {zone} (NOTAUTH, {}): {}", tsig_error.map_or_else(|| "no TSIG error".to_owned(), |e| e.to_string()), rejection_hint(*tsig_error))]
     Rejected {
         server: SocketAddr,
@@ -89,6 +104,50 @@ pub enum GssError {
         principal: String,
         tsig_error: Option<TsigError>,
     },
+}
+
+/// Why an AD-integrated zone refuses a granted principal: the name's
+/// creator owns its directory object (dnsNode), and nobody else may write
+/// it unless its security descriptor says so. The records do not show the
+/// owner; the directory does.
+fn denied_hint(name_exists: bool, name: &Name, zone: &Name) -> String {
+    if !name_exists {
+        return ": the principal may not create names in the zone (on Active Directory: \
+                the zone's security must let it create child objects), or the zone \
+                takes no secure updates from it"
+            .to_owned();
+    }
+    format!(
+        ": {name} exists, and in Active Directory-integrated DNS the principal that created \
+         a name owns it; only the owner (and administrators) may change it. The records do \
+         not show the owner, the directory does: `samba-tool dsacl get --objectdn={}` on \
+         Samba, the Security tab of the _vlmcs node in DNS Manager or ADSI Edit on Windows. \
+         Fix it either way: give a group holding every KMS host's account Full Control on \
+         the _VLMCS._TCP node, or publish every host with one principal",
+        dns_node_dn(name, zone)
+    )
+}
+
+/// The distinguished name of `name`'s dnsNode object when `zone` is stored
+/// in the domain's DomainDnsZones partition, as Samba and Windows store
+/// AD-integrated zones by default.
+fn dns_node_dn(name: &Name, zone: &Name) -> String {
+    let text = |n: &Name| n.to_ascii().trim_end_matches('.').to_owned();
+    let zone_text = text(zone);
+    let full = text(name);
+    let relative = full
+        .strip_suffix(&zone_text)
+        .map(|head| head.trim_end_matches('.'))
+        .filter(|head| !head.is_empty())
+        .unwrap_or("@");
+    let domain: Vec<String> = zone_text
+        .split('.')
+        .map(|label| format!("DC={label}"))
+        .collect();
+    format!(
+        "DC={relative},DC={zone_text},CN=MicrosoftDNS,DC=DomainDnsZones,{}",
+        domain.join(",")
+    )
 }
 
 fn rejection_hint(error: Option<TsigError>) -> &'static str {
@@ -127,6 +186,12 @@ fn slot(server: SocketAddr, auth: &GssAuth) -> Slot {
 /// Like [`super::send_zone_update`], signed with GSS-TSIG: negotiates (or
 /// reuses) the context with `server`, sends the UPDATE over TCP signed with
 /// the context's MIC, and verifies the reply's.
+///
+/// An unsigned echo of the request (Samba's error replies) is read by its
+/// rcode: NXRRSET and YXRRSET are failed prerequisites, which the caller
+/// re-reads and retries; SERVFAIL and REFUSED are a refusal of this
+/// principal ([`GssError::Denied`]), which nobody signed, so the caller
+/// reads back whether anything changed before reporting it.
 pub async fn send_zone_update_gss(
     server: SocketAddr,
     requests: &[UpdateRequest],
@@ -135,17 +200,32 @@ pub async fn send_zone_update_gss(
 ) -> Result<UpdateResponse, UpdateError> {
     let request = first_request(requests)?;
     let message = build_zone_update(requests, random_id())?;
-    let (exchanged, principal) =
-        exchange_signed(server, &request.zone, auth, message, opts).await?;
+    let signed = exchange_signed(server, &request.zone, auth, message, opts).await?;
+    let principal = signed.principal;
     match judge(
         &request.zone,
         &request.name,
         None,
         server,
-        exchanged,
+        signed.exchanged,
         1,
         None,
     ) {
+        Err(UpdateError::Refused { zone, .. } | UpdateError::ServFail { zone, .. })
+            if signed.echoed =>
+        {
+            let name = request.name.clone();
+            // A refusal on a name that has records is AD's ownership problem.
+            let name_exists = super::identify::serves_srv(server, &name, opts).await;
+            Err(UpdateError::Gss(GssError::Denied {
+                server,
+                zone,
+                name,
+                principal,
+                rcode: signed.rcode,
+                name_exists,
+            }))
+        }
         Err(UpdateError::Refused {
             server, zone, name, ..
         }) => Err(UpdateError::Gss(GssError::Refused {
@@ -173,18 +253,31 @@ pub async fn send_zone_update_gss(
     }
 }
 
+/// A signed exchange: what came back, who signed, and whether the reply
+/// was an unsigned echo of the request.
+pub(crate) struct SignedExchange {
+    pub exchanged: Exchanged,
+    /// The client principal of the context that signed.
+    pub principal: String,
+    /// The reply carried the request's own TSIG: its rcode is the server's
+    /// unsigned word.
+    pub echoed: bool,
+    /// The reply's rcode mnemonic, as dig prints it.
+    pub rcode: String,
+}
+
 /// Signs `message` (an UPDATE of `zone`) with the context for `server`,
-/// sends it over TCP and verifies the reply's TSIG: what came back, and
-/// the client principal that signed. A reply with a TSIG error or an empty
-/// MAC is returned as it is (its rcode says NOTAUTH); a MIC that does not
-/// verify, or an unsigned success, is an error.
+/// sends it over TCP and verifies the reply's TSIG. A reply with a TSIG
+/// error or an empty MAC is returned as it is (its rcode says NOTAUTH), and
+/// so is an error reply that echoes the request's own TSIG; a MIC that does
+/// not verify, or an unsigned (or echoed) success, is an error.
 pub(crate) async fn exchange_signed(
     server: SocketAddr,
     zone: &Name,
     auth: &GssAuth,
     mut message: Message,
     opts: &DnsOptions,
-) -> Result<(Exchanged, String), UpdateError> {
+) -> Result<SignedExchange, UpdateError> {
     let slot = slot(server, auth);
     let mut guard = slot.lock().await;
     if guard
@@ -246,13 +339,18 @@ pub(crate) async fn exchange_signed(
         zone: zone.clone(),
         reason,
     };
-    match verify(
+    let rcode = reply.response_code();
+    let verdict = verify(
         &exchanged.bytes,
         reply,
         Some(&request_mac),
         &mut session.ctx,
-    ) {
-        Verdict::Verified => {}
+    );
+    let echoed = verdict == Verdict::Echo;
+    match verdict {
+        Verdict::Verified(form) => {
+            trace::note(|| format!("GSS-TSIG reply from {server} verified ({form})"));
+        }
         Verdict::Rejected(tsig_error) => {
             return Err(UpdateError::Gss(GssError::Rejected {
                 server,
@@ -261,14 +359,35 @@ pub(crate) async fn exchange_signed(
                 tsig_error,
             }))
         }
+        // Samba answers errors with the request itself, rcode set: its
+        // rcode is read as an unsigned error reply's, never as a forgery.
+        Verdict::Echo if rcode != ResponseCode::NoError => {
+            trace::note(|| {
+                format!(
+                    "{server} answered {} by echoing the request with its own TSIG: an unsigned error reply",
+                    trace::rcode(&exchanged.bytes, false)
+                )
+            });
+        }
+        Verdict::Echo => {
+            return Err(bad(
+                "the reply says NOERROR but carries the request's own MAC, not the server's".into(),
+            ))
+        }
         // An error rcode the server could not sign (e.g. FORMERR) is
         // reported as such; only a success must be signed to be believed.
-        Verdict::Unsigned if reply.response_code() != ResponseCode::NoError => {}
+        Verdict::Unsigned if rcode != ResponseCode::NoError => {}
         Verdict::Unsigned => return Err(bad("the reply to a signed update is not signed".into())),
         Verdict::Invalid(reason) => return Err(bad(reason)),
     }
     let principal = session.principal.clone();
-    Ok((exchanged, principal))
+    let rcode = trace::rcode(&exchanged.bytes, false);
+    Ok(SignedExchange {
+        exchanged,
+        principal,
+        echoed,
+        rcode,
+    })
 }
 
 /// Appends a GSS-TSIG record to `message` signed at `now` (RFC 3645 §3.2:
@@ -302,23 +421,68 @@ fn sign(
     Ok(mic)
 }
 
+/// The digest a reply's MIC verified over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignatureForm {
+    /// RFC 8945 §4.3.3: the request MAC with its 2-byte length, then the
+    /// reply (BIND).
+    Rfc8945,
+    /// The request MAC without its length (Samba 4's internal DNS server).
+    /// Accepted for GSS-TSIG only: an HMAC key is never checked this way.
+    SambaMacWithoutLength,
+}
+
+impl std::fmt::Display for SignatureForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SignatureForm::Rfc8945 => "RFC 8945 form",
+            SignatureForm::SambaMacWithoutLength => {
+                "Samba's form: the request MAC without its length"
+            }
+        })
+    }
+}
+
 /// What a reply's GSS-TSIG says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Verdict {
-    Verified,
+    Verified(SignatureForm),
     Unsigned,
+    /// The reply carries the request's own TSIG, MAC unchanged: the server
+    /// echoed the request with an rcode set (Samba does so for errors).
+    /// Nothing in it is signed by the server.
+    Echo,
     Rejected(Option<TsigError>),
     Invalid(String),
 }
 
 /// Verifies the TSIG of `bytes` (parsed: `reply`) with the context: the
 /// server's error first, then the algorithm, the MIC over RFC 8945 §4.3's
-/// digest chained to `request_mac`, and the time.
+/// digest chained to `request_mac` (else over Samba's form of it), and the
+/// time.
 fn verify(
     bytes: &[u8],
     reply: &Message,
     request_mac: Option<&[u8]>,
     ctx: &mut ClientCtx,
+) -> Verdict {
+    verify_with(bytes, reply, request_mac, &mut |covered, mic| {
+        ctx.verify_mic(covered, mic)
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    })
+}
+
+/// GSS_VerifyMIC of a MIC over some bytes: `(covered, mic)`.
+type VerifyMic<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), String> + 'a;
+
+/// [`verify`] with `verify_mic(covered, mic)` standing for the context's
+/// GSS_VerifyMIC.
+fn verify_with(
+    bytes: &[u8],
+    reply: &Message,
+    request_mac: Option<&[u8]>,
+    verify_mic: &mut VerifyMic<'_>,
 ) -> Verdict {
     let Some(record) = reply.signature().last() else {
         return Verdict::Unsigned;
@@ -336,6 +500,9 @@ fn verify(
     if tsig.mac().is_empty() {
         return Verdict::Rejected(None);
     }
+    if is_echo(tsig.mac(), request_mac) {
+        return Verdict::Echo;
+    }
     if tsig.algorithm() != &TsigAlgorithm::Gss {
         return Verdict::Invalid(format!(
             "signed with algorithm {}, not gss-tsig",
@@ -349,9 +516,10 @@ fn verify(
     let RData::DNSSEC(DNSSECRData::TSIG(tsig)) = record.data() else {
         return Verdict::Invalid("the reply's last record is not TSIG".to_owned());
     };
-    if let Err(error) = ctx.verify_mic(&covered, tsig.mac()) {
-        return Verdict::Invalid(format!("the GSS MIC does not verify: {error}"));
-    }
+    let form = match verify_either_form(verify_mic, &covered, request_mac.is_some(), tsig.mac()) {
+        Ok(form) => form,
+        Err(error) => return Verdict::Invalid(format!("the GSS MIC does not verify: {error}")),
+    };
     let now = unix_now();
     let fudge = u64::from(tsig.fudge().min(FUDGE_SECONDS));
     if now.abs_diff(tsig.time()) > fudge {
@@ -360,7 +528,44 @@ fn verify(
             tsig.time()
         ));
     }
-    Verdict::Verified
+    Verdict::Verified(form)
+}
+
+/// Whether a reply's MAC is the request's own: an echo, not a signature.
+fn is_echo(reply_mac: &[u8], request_mac: Option<&[u8]>) -> bool {
+    request_mac.is_some_and(|request| request == reply_mac)
+}
+
+/// The MIC over `covered` (RFC 8945's digest, starting with the request
+/// MAC's length when `chained`), else over the same bytes without that
+/// length, as Samba digests: the form that verified, or the RFC form's
+/// error.
+fn verify_either_form(
+    verify_mic: &mut VerifyMic<'_>,
+    covered: &[u8],
+    chained: bool,
+    mic: &[u8],
+) -> Result<SignatureForm, String> {
+    let rfc_error = match verify_mic(covered, mic) {
+        Ok(()) => return Ok(SignatureForm::Rfc8945),
+        Err(error) => error,
+    };
+    match samba_form(covered, chained) {
+        Some(without_length) if verify_mic(without_length, mic).is_ok() => {
+            Ok(SignatureForm::SambaMacWithoutLength)
+        }
+        _ => Err(rfc_error),
+    }
+}
+
+/// RFC 8945's reply digest without the 2-byte length of the request MAC it
+/// starts with; `None` when it starts with no request MAC.
+fn samba_form(covered: &[u8], chained: bool) -> Option<&[u8]> {
+    if chained {
+        covered.get(2..)
+    } else {
+        None
+    }
 }
 
 /// Serialises the environment changes that point MIT Kerberos at a
@@ -555,13 +760,13 @@ async fn negotiate(
             _ => {
                 // §3.1.3.1: the last answer is signed with the new context.
                 return match verify(&exchanged.bytes, reply, None, &mut ctx) {
-                    Verdict::Verified => Ok(Session {
+                    Verdict::Verified(_) => Ok(Session {
                         key_name,
                         ctx,
                         principal,
                         negotiated: Instant::now(),
                     }),
-                    Verdict::Unsigned => {
+                    Verdict::Unsigned | Verdict::Echo => {
                         Err(fail("the server's final TKEY answer is not signed".into()))
                     }
                     Verdict::Rejected(error) => Err(fail(format!(
@@ -770,6 +975,134 @@ mod tests {
         assert_eq!(parsed.queries()[0].query_type(), RecordType::Unknown(TKEY));
         assert_eq!(parsed.additionals().len(), 1);
         assert_eq!(parsed.additionals()[0].dns_class(), DNSClass::ANY);
+    }
+
+    #[test]
+    fn the_dns_node_of_a_name_in_an_ad_zone() {
+        let zone = Name::from_ascii("ad.example.").unwrap();
+        let name = Name::from_ascii("_vlmcs._tcp.branch.ad.example.").unwrap();
+        assert_eq!(
+            dns_node_dn(&name, &zone),
+            "DC=_vlmcs._tcp.branch,DC=ad.example,CN=MicrosoftDNS,DC=DomainDnsZones,DC=ad,DC=example"
+        );
+        assert!(dns_node_dn(&zone, &zone).starts_with("DC=@,DC=ad.example,"));
+    }
+
+    /// A reply to an UPDATE of `ad.example.`, rcode `rcode`, carrying a
+    /// gss-tsig TSIG with `mac`, signed now.
+    fn reply_with_mac(rcode: ResponseCode, mac: Vec<u8>) -> Vec<u8> {
+        let mut reply = Message::new();
+        reply
+            .set_id(4242)
+            .set_message_type(MessageType::Response)
+            .set_op_code(OpCode::Update)
+            .set_response_code(rcode)
+            .add_query(Query::query(
+                Name::from_ascii("ad.example.").unwrap(),
+                RecordType::SOA,
+            ));
+        let tsig = TSIG::new(
+            TsigAlgorithm::Gss,
+            unix_now(),
+            FUDGE_SECONDS,
+            mac,
+            4242,
+            0,
+            Vec::new(),
+        );
+        reply.add_tsig(make_tsig_record(
+            Name::from_ascii("1.sig-kmsdns.").unwrap(),
+            tsig,
+        ));
+        reply.to_vec().unwrap()
+    }
+
+    /// A stand-in for GSS: the "MIC" of some bytes is their length and
+    /// first eight bytes, so a MIC over one digest never matches another.
+    fn fake_mic(covered: &[u8]) -> Vec<u8> {
+        let mut mic = (covered.len() as u32).to_be_bytes().to_vec();
+        mic.extend(covered.iter().take(8));
+        mic
+    }
+
+    /// Signs a reply as a server would: the digest of `form` (with the
+    /// request MAC's length: RFC 8945; without: Samba) under the fake MIC.
+    fn signed_reply(request_mac: &[u8], samba: bool) -> (Vec<u8>, Message) {
+        let draft = reply_with_mac(ResponseCode::NoError, vec![0; 12]);
+        let (covered, _) = signed_bitmessage_to_buf(Some(request_mac), &draft, true).unwrap();
+        let digest = if samba { &covered[2..] } else { &covered[..] };
+        let bytes = reply_with_mac(ResponseCode::NoError, fake_mic(digest));
+        let message = Message::from_vec(&bytes).unwrap();
+        (bytes, message)
+    }
+
+    fn check_fake(covered: &[u8], mic: &[u8]) -> Result<(), String> {
+        if fake_mic(covered) == mic {
+            Ok(())
+        } else {
+            Err("bad MIC".to_owned())
+        }
+    }
+
+    #[test]
+    fn a_reply_signed_per_rfc_8945_verifies_in_that_form() {
+        let request_mac = [7u8; 28];
+        let (bytes, reply) = signed_reply(&request_mac, false);
+        assert_eq!(
+            verify_with(&bytes, &reply, Some(&request_mac), &mut check_fake),
+            Verdict::Verified(SignatureForm::Rfc8945)
+        );
+    }
+
+    #[test]
+    fn a_reply_signed_as_samba_signs_verifies_in_samba_form() {
+        let request_mac = [7u8; 28];
+        let (bytes, reply) = signed_reply(&request_mac, true);
+        assert_eq!(
+            verify_with(&bytes, &reply, Some(&request_mac), &mut check_fake),
+            Verdict::Verified(SignatureForm::SambaMacWithoutLength)
+        );
+        // Chained to another request's MAC, neither form verifies.
+        assert!(matches!(
+            verify_with(&bytes, &reply, Some(&[8u8; 28]), &mut check_fake),
+            Verdict::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn samba_form_drops_only_the_request_mac_length() {
+        #[rustfmt::skip]
+        let covered = [
+            0, 3,          // request MAC length
+            0xaa, 0xbb, 0xcc, // request MAC
+            0x10, 0x92,    // the reply's header follows
+        ];
+        assert_eq!(
+            samba_form(&covered, true),
+            Some(&[0xaa, 0xbb, 0xcc, 0x10, 0x92][..])
+        );
+        // The first message of a context (TKEY) has no request MAC.
+        assert_eq!(samba_form(&covered, false), None);
+    }
+
+    #[test]
+    fn an_error_reply_carrying_the_request_mac_is_an_echo_not_a_forgery() {
+        let request_mac = vec![9u8; 28];
+        let bytes = reply_with_mac(ResponseCode::NXRRSet, request_mac.clone());
+        let reply = Message::from_vec(&bytes).unwrap();
+        let mut never =
+            |_: &[u8], _: &[u8]| -> Result<(), String> { panic!("an echo has no MIC to verify") };
+        assert_eq!(
+            verify_with(&bytes, &reply, Some(&request_mac), &mut never),
+            Verdict::Echo
+        );
+        // Another MAC is a signature, checked (and here failing).
+        let other = reply_with_mac(ResponseCode::NXRRSet, vec![1u8; 28]);
+        let other_reply = Message::from_vec(&other).unwrap();
+        assert!(matches!(
+            verify_with(&other, &other_reply, Some(&request_mac), &mut check_fake),
+            Verdict::Invalid(_)
+        ));
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum Software {
     /// PowerDNS Authoritative: TSIG-ALLOW-DNSUPDATE and ALLOW-DNSUPDATE-FROM
     /// zone metadata, or a Lua update policy.
     PowerDns,
+    /// An Active Directory domain controller's DNS (Samba's internal DNS
+    /// or Windows): secure updates only, a security descriptor per name.
+    ActiveDirectory,
 }
 
 impl Software {
@@ -53,6 +56,7 @@ impl Software {
             Software::Bind => "BIND",
             Software::Knot => "Knot DNS",
             Software::PowerDns => "PowerDNS",
+            Software::ActiveDirectory => "Active Directory DNS",
         }
     }
 
@@ -62,6 +66,7 @@ impl Software {
             Software::Bind => "bind",
             Software::Knot => "knot",
             Software::PowerDns => "powerdns",
+            Software::ActiveDirectory => "active-directory",
         }
     }
 
@@ -141,6 +146,32 @@ pub async fn version_bind(server: SocketAddr, opts: &DnsOptions) -> Option<Strin
         })?;
     // Bounded: it is quoted in reports.
     Some(text.chars().take(80).collect())
+}
+
+/// Whether `zone` on `server` is Active Directory-integrated: the domain
+/// controllers' locator record `_ldap._tcp.dc._msdcs.<zone>` SRV, which
+/// every AD DC registers (Samba's internal DNS and Windows alike), is
+/// served. Such a zone takes only secure updates, is multi-master, and
+/// keeps a directory object per name.
+pub async fn active_directory(server: SocketAddr, zone: &Name, opts: &DnsOptions) -> bool {
+    let Ok(locator) = Name::from_ascii("_ldap._tcp.dc._msdcs").and_then(|n| n.append_domain(zone))
+    else {
+        return false;
+    };
+    serves_srv(server, &locator, opts).await
+}
+
+/// Whether `server` answers SRV records at `name`; a failed read counts as
+/// "no".
+pub(crate) async fn serves_srv(server: SocketAddr, name: &Name, opts: &DnsOptions) -> bool {
+    super::query(server, name, RecordType::SRV, opts)
+        .await
+        .is_ok_and(|response| {
+            response
+                .answers()
+                .iter()
+                .any(|record| record.record_type() == RecordType::SRV)
+        })
 }
 
 /// How a server answered a read of the zone's SOA signed with a key.

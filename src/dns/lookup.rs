@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::time::Duration;
 
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
 use super::srv::{srv_owner, SrvRecord};
 use super::{AnswerStatus, Resolver};
-use crate::concurrency::in_order;
+use crate::concurrency::{deadline, in_order};
 
 /// What the `_vlmcs._tcp` query of a domain returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,11 +51,25 @@ pub fn key(name: &Name) -> String {
 }
 
 /// The `_vlmcs._tcp` lookup of each domain, at most `concurrency` at once,
-/// in the order given.
-pub async fn lookup_all(resolver: &Resolver, domains: &[Name], concurrency: usize) -> Vec<Lookup> {
-    in_order(domains, concurrency, |domain| lookup_srv(resolver, domain))
-        .collect()
-        .await
+/// each within `limit` (`--deadline`), in the order given.
+pub async fn lookup_all(
+    resolver: &Resolver,
+    domains: &[Name],
+    concurrency: usize,
+    limit: Duration,
+) -> Vec<Lookup> {
+    in_order(domains, concurrency, |domain| async move {
+        deadline::within(limit, lookup_srv(resolver, domain))
+            .await
+            .unwrap_or_else(|overrun| Lookup {
+                domain: domain.clone(),
+                answer: LookupStatus::Failed,
+                error: Some(overrun.to_string()),
+                records: Vec::new(),
+            })
+    })
+    .collect()
+    .await
 }
 
 async fn lookup_srv(resolver: &Resolver, domain: &Name) -> Lookup {
@@ -78,23 +93,29 @@ async fn lookup_srv(resolver: &Resolver, domain: &Name) -> Lookup {
     }
 }
 
-/// Every A and AAAA address of each name, by [`key`].
+/// Every A and AAAA address of each name, by [`key`], each lookup within
+/// `limit` (`--deadline`).
 pub async fn resolve_all(
     resolver: &Resolver,
     names: BTreeSet<Name>,
     concurrency: usize,
+    limit: Duration,
 ) -> BTreeMap<String, AddressLookup> {
     in_order(names, concurrency, |name| async move {
-        let result = match resolver.addresses(&name).await {
-            Ok(found) if found.is_empty() => Err(format!("{name} has no A or AAAA record")),
-            // Sorted (IPv4 first): resolvers rotate address sets, and the
-            // output should not change with them.
-            Ok(found) => {
-                let mut ips = found.ips();
-                ips.sort();
-                Ok(ips)
-            }
-            Err(error) => Err(error.to_string()),
+        let found = deadline::within(limit, resolver.addresses(&name)).await;
+        let result = match found {
+            Err(overrun) => Err(overrun.to_string()),
+            Ok(found) => match found {
+                Ok(found) if found.is_empty() => Err(format!("{name} has no A or AAAA record")),
+                // Sorted (IPv4 first): resolvers rotate address sets, and the
+                // output should not change with them.
+                Ok(found) => {
+                    let mut ips = found.ips();
+                    ips.sort();
+                    Ok(ips)
+                }
+                Err(error) => Err(error.to_string()),
+            },
         };
         (key(&name), result)
     })

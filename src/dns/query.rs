@@ -17,7 +17,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::resolver::AnswerStatus;
 use super::transport::{
-    exchange, random_id, Exchanged, Expect, Transport, TransportError, EDNS_PAYLOAD,
+    exchange_remembering, random_id, Exchanged, Expect, Transport, TransportError, EDNS_PAYLOAD,
 };
 use super::DnsOptions;
 
@@ -40,6 +40,17 @@ pub enum QueryError {
         name: Name,
         rtype: RecordType,
         attempts: u32,
+    },
+    /// Not asked: the server let every attempt of an earlier query time
+    /// out in this run.
+    #[error(
+        "no reply from {server} to the query for {name} {rtype}: {}",
+        super::transport::SILENT_EARLIER
+    )]
+    Silent {
+        server: SocketAddr,
+        name: Name,
+        rtype: RecordType,
     },
     #[error("{server} is unreachable (query for {name} {rtype}): {source}")]
     Unreachable {
@@ -76,6 +87,7 @@ impl QueryError {
     pub fn server(&self) -> SocketAddr {
         match self {
             QueryError::Timeout { server, .. }
+            | QueryError::Silent { server, .. }
             | QueryError::Unreachable { server, .. }
             | QueryError::Io { server, .. }
             | QueryError::Malformed { server, .. }
@@ -96,6 +108,11 @@ impl QueryError {
                 name,
                 rtype,
                 attempts,
+            },
+            TransportError::Silent => QueryError::Silent {
+                server,
+                name,
+                rtype,
             },
             TransportError::Unreachable(source) => QueryError::Unreachable {
                 server,
@@ -435,7 +452,7 @@ pub async fn query_with(
     let mut use_edns = true;
     loop {
         let request = query_bytes(id, &question, recursion, use_edns);
-        let mut exchanged = exchange(
+        let mut exchanged = exchange_remembering(
             Transport::Udp,
             server,
             &request,
@@ -446,7 +463,7 @@ pub async fn query_with(
         .await
         .map_err(fail)?;
         if exchanged.truncated {
-            exchanged = exchange(
+            exchanged = exchange_remembering(
                 Transport::Tcp,
                 server,
                 &request,

@@ -1,7 +1,7 @@
 //! What clients see: lookups through a stub resolver.
 //!
 //! A Windows KMS client asks its configured DNS servers with RD set (DESIGN
-//! §2); [`Resolver`] does the same, to the servers of `/etc/resolv.conf`
+//! §2); [`Resolver`] does the same, to the servers of `/etc/resolv.conf` or `--resolv-conf`
 //! (parsed by hickory-resolver's `system_conf`) or to one
 //! `--nameserver ADDR[:PORT]`, through [`query_recursive`] — the same
 //! exchange, socket pool and reply checks as every other query:
@@ -201,9 +201,9 @@ pub enum LookupError {
     },
 }
 
-/// The system resolver configuration could not be read.
+/// The resolver configuration (`/etc/resolv.conf` or `--resolv-conf`) could not be used.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot use the system resolver configuration: {reason}")]
+#[error("cannot use the resolver configuration: {reason}")]
 pub struct ResolverSetupError {
     pub reason: String,
 }
@@ -267,21 +267,27 @@ impl fmt::Debug for Resolver {
 }
 
 impl Resolver {
-    /// The resolver of this machine (the servers of `/etc/resolv.conf`),
+    /// The resolver that the resolv.conf(5) at `path` describes
+    /// (`--resolv-conf`, or the system's `/etc/resolv.conf`): its
+    /// `nameserver` lines, in order, on port 53 as the C library asks them,
     /// with kmsdns' timeout and attempts.
-    pub fn from_system(opts: &DnsOptions) -> Result<Self, ResolverSetupError> {
+    pub fn from_file(path: &Path, opts: &DnsOptions) -> Result<Self, ResolverSetupError> {
         let text =
-            local_file::read(Path::new(RESOLV_CONF), Limit::RESOLV_CONF).map_err(|error| {
-                ResolverSetupError {
-                    reason: format!("cannot read {RESOLV_CONF}: {error}"),
-                }
+            local_file::read(path, Limit::RESOLV_CONF).map_err(|error| ResolverSetupError {
+                reason: format!("cannot read {}: {error}", path.display()),
             })?;
-        Resolver::from_resolv_conf(&text, opts)
+        Resolver::from_resolv_conf(&text, path, opts)
     }
 
-    /// The resolver that `text`, a resolv.conf(5), describes: its
-    /// `nameserver` lines, in order (hickory-resolver's parser).
-    fn from_resolv_conf(text: &[u8], opts: &DnsOptions) -> Result<Self, ResolverSetupError> {
+    /// The resolver that `text`, the resolv.conf(5) read from `path`,
+    /// describes: its `nameserver` lines, in order (hickory-resolver's
+    /// parser).
+    fn from_resolv_conf(
+        text: &[u8],
+        path: &Path,
+        opts: &DnsOptions,
+    ) -> Result<Self, ResolverSetupError> {
+        let file = path.display();
         let (config, _) =
             hickory_resolver::system_conf::parse_resolv_conf(text).map_err(|error| {
                 // hickory wraps the parser's words in "proto error: io
@@ -291,7 +297,7 @@ impl Resolver {
                     _ => error.to_string(),
                 };
                 ResolverSetupError {
-                    reason: format!("{RESOLV_CONF}: {reason}"),
+                    reason: format!("{file}: {reason}"),
                 }
             })?;
         // Each server is listed twice (UDP and TCP): ask it once.
@@ -303,10 +309,15 @@ impl Resolver {
         }
         let listed: Vec<String> = servers.iter().map(ToString::to_string).collect();
         let resolver = Resolver::with_nameservers(&servers, opts).ok_or(ResolverSetupError {
-            reason: format!("{RESOLV_CONF} names no nameserver"),
+            reason: format!("{file} names no nameserver"),
         })?;
+        let whose = if path == Path::new(RESOLV_CONF) {
+            "the system resolver".to_owned()
+        } else {
+            format!("the resolver of {file}")
+        };
         Ok(Resolver {
-            via: format!("the system resolver ({})", listed.join(", ")),
+            via: format!("{whose} ({})", listed.join(", ")),
             ..resolver
         })
     }
@@ -473,6 +484,12 @@ impl Resolver {
         let (via, name) = (self.via.clone(), name.clone());
         match error {
             QueryError::Timeout { .. } => LookupError::Timeout { via, name, rtype },
+            QueryError::Silent { .. } => LookupError::Failed {
+                via,
+                name,
+                rtype,
+                reason: super::transport::SILENT_EARLIER.to_owned(),
+            },
             QueryError::Unreachable { source, .. } => LookupError::Unreachable {
                 via,
                 name,
@@ -697,7 +714,8 @@ mod tests {
     fn the_system_resolver_asks_each_nameserver_once_in_order() {
         let opts = DnsOptions::default();
         let text = b"# written by hand\nsearch corp.example\nnameserver 192.0.2.53\nnameserver 2001:db8::53\noptions timeout:1\n";
-        let resolver = Resolver::from_resolv_conf(text, &opts).expect("a resolver");
+        let resolver =
+            Resolver::from_resolv_conf(text, Path::new(RESOLV_CONF), &opts).expect("a resolver");
         let expected: [SocketAddr; 2] = [
             "192.0.2.53:53".parse().expect("address"),
             "[2001:db8::53]:53".parse().expect("address"),
@@ -718,12 +736,12 @@ mod tests {
             (b"nameserver not-an-address\n", "invalid IP address"),
         ];
         for (text, why) in cases {
-            let error = Resolver::from_resolv_conf(text, &opts).expect_err("no resolver");
+            let error = Resolver::from_resolv_conf(text, Path::new(RESOLV_CONF), &opts)
+                .expect_err("no resolver");
             let message = error.to_string();
             assert!(
-                message.starts_with(
-                    "cannot use the system resolver configuration: /etc/resolv.conf: "
-                ) && message.contains(why)
+                message.starts_with("cannot use the resolver configuration: /etc/resolv.conf: ")
+                    && message.contains(why)
                     && !message.contains("proto error"),
                 "{message}"
             );

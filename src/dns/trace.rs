@@ -83,6 +83,7 @@ pub(crate) fn exchange(
             Err(TransportError::Timeout { attempts }) => {
                 ("no reply (timeout)".to_owned(), *attempts)
             }
+            Err(TransportError::Silent) => ("not sent: no reply earlier in this run".to_owned(), 0),
             Err(TransportError::Unreachable(e)) => (format!("unreachable ({e})"), 1),
             Err(TransportError::Io(e)) => (format!("socket error ({e})"), 1),
             Err(TransportError::Malformed(why)) => (format!("malformed reply ({why})"), 1),
@@ -110,7 +111,7 @@ fn question(query: &Query) -> String {
 
 /// The rcode of a reply from its header (RFC 1035 §4.1.1; the extended
 /// bits of EDNS are not needed to tell what happened).
-fn rcode(bytes: &[u8], truncated: bool) -> String {
+pub(crate) fn rcode(bytes: &[u8], truncated: bool) -> String {
     // The mnemonics of RFC 1035 §4.1.1 and RFC 2136 §2.2, as dig prints them.
     const NAMES: [&str; 11] = [
         "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",

@@ -8,9 +8,18 @@
 //! asks: anyone can send a datagram with our ID, and the real reply may
 //! still come. Over TCP the stream belongs to us, so such a reply is an
 //! error at once.
+//!
+//! A server that let every attempt of a query time out is remembered for
+//! the run ([`SocketPool`]): later queries to it over the same transport
+//! fail at once with [`TransportError::Silent`], so a dead `server =` costs
+//! a domain one exchange bound, not one per question (issue 17). Only
+//! plain queries take part ([`exchange_remembering`]): a server may drop a
+//! CHAOS `version.bind` query, a signed read or an UPDATE and still answer
+//! queries. Polling ([`polling`]) neither uses nor feeds that memory: a
+//! server may come back between two polls.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
@@ -25,6 +34,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout, timeout_at, Instant};
 
 use super::trace;
+use crate::concurrency::deadline;
 
 /// The largest UDP payload kmsdns advertises with EDNS(0): the 2020 "DNS
 /// flag day" value, which avoids IP fragmentation (RFC 9715).
@@ -35,7 +45,7 @@ pub(crate) const EDNS_PAYLOAD: u16 = 1232;
 pub(crate) const CLASSIC_UDP_LIMIT: usize = 512;
 
 /// Which transport carried an exchange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     /// DNS over UDP (RFC 1035 §4.2.1).
     Udp,
@@ -78,6 +88,9 @@ pub(crate) type Verify<'a> = dyn Fn(&[u8], &Message) -> bool + 'a;
 pub(crate) enum TransportError {
     /// Nothing matching came back within `attempts × timeout`.
     Timeout { attempts: u32 },
+    /// Not sent: the server let every attempt of an earlier query time
+    /// out in this run.
+    Silent,
     /// Connection refused (TCP RST, or ICMP port unreachable on UDP):
     /// nothing listens there.
     Unreachable(io::Error),
@@ -123,7 +136,95 @@ pub(crate) async fn exchange(
     per_try: Duration,
     attempts: u32,
 ) -> Result<Exchanged, TransportError> {
-    exchange_verified(transport, server, request, expect, per_try, attempts, None).await
+    let sending = Sending::new(transport, server, request, expect, per_try, attempts);
+    sending.run(None, false).await
+}
+
+/// [`exchange`] for a plain query (class IN, unsigned, the run's full
+/// attempts): a server that let every attempt time out is remembered for
+/// the run, and later queries to it over `transport` fail at once.
+pub(crate) async fn exchange_remembering(
+    transport: Transport,
+    server: SocketAddr,
+    request: &[u8],
+    expect: &Expect<'_>,
+    per_try: Duration,
+    attempts: u32,
+) -> Result<Exchanged, TransportError> {
+    let sending = Sending::new(transport, server, request, expect, per_try, attempts);
+    sending.run(None, true).await
+}
+
+/// One request to send and how long to wait for its reply.
+struct Sending<'a> {
+    transport: Transport,
+    server: SocketAddr,
+    request: &'a [u8],
+    expect: &'a Expect<'a>,
+    per_try: Duration,
+    attempts: u32,
+}
+
+impl<'a> Sending<'a> {
+    fn new(
+        transport: Transport,
+        server: SocketAddr,
+        request: &'a [u8],
+        expect: &'a Expect<'a>,
+        per_try: Duration,
+        attempts: u32,
+    ) -> Self {
+        Sending {
+            transport,
+            server,
+            request,
+            expect,
+            per_try,
+            attempts,
+        }
+    }
+
+    /// Sends, waits, and records the exchange for `-v`; with `remember`,
+    /// through the run's memory of silent servers.
+    async fn run(
+        self,
+        verify: Option<&Verify<'_>>,
+        remember: bool,
+    ) -> Result<Exchanged, TransportError> {
+        let Sending {
+            transport,
+            server,
+            request,
+            expect,
+            per_try,
+            attempts,
+        } = self;
+        let started = Instant::now();
+        let memory = if remember { silence_memory() } else { None };
+        let result = match &memory {
+            Some(pool) if pool.is_silent(server, transport) => Err(TransportError::Silent),
+            _ => {
+                let _step = deadline::step(|| describe(transport, server, expect));
+                match transport {
+                    Transport::Udp => udp(server, request, expect, per_try, attempts, verify).await,
+                    Transport::Tcp => tcp(server, request, expect, per_try, attempts).await,
+                }
+            }
+        };
+        if let (Some(pool), Err(TransportError::Timeout { .. })) = (&memory, &result) {
+            pool.remember_silent(server, transport);
+        }
+        let elapsed = started.elapsed();
+        trace::exchange(
+            server,
+            transport,
+            expect.question,
+            expect.op_code,
+            &result,
+            elapsed,
+        );
+        result
+    }
 }
 
 /// [`exchange`] for a signed request: over UDP, a reply that `verify`
@@ -142,21 +243,50 @@ pub(crate) async fn exchange_verified(
     attempts: u32,
     verify: Option<&Verify<'_>>,
 ) -> Result<Exchanged, TransportError> {
-    let started = Instant::now();
-    let result = match transport {
-        Transport::Udp => udp(server, request, expect, per_try, attempts, verify).await,
-        Transport::Tcp => tcp(server, request, expect, per_try, attempts).await,
+    let sending = Sending::new(transport, server, request, expect, per_try, attempts);
+    sending.run(verify, false).await
+}
+
+/// Why a server was not asked: every attempt of an earlier query to it
+/// timed out in this run.
+pub(crate) const SILENT_EARLIER: &str =
+    "no answer earlier in this run (every attempt timed out), so not asked again";
+
+/// The step an exchange is, as a deadline finding names it.
+fn describe(transport: Transport, server: SocketAddr, expect: &Expect<'_>) -> String {
+    let over = match transport {
+        Transport::Udp => "UDP",
+        Transport::Tcp => "TCP",
     };
-    let elapsed = started.elapsed();
-    trace::exchange(
-        server,
-        transport,
-        expect.question,
-        expect.op_code,
-        &result,
-        elapsed,
-    );
-    result
+    let question = expect.question;
+    match expect.op_code {
+        OpCode::Update => format!(
+            "sending the UPDATE of zone {} to {server} over {over}",
+            question.name()
+        ),
+        _ => format!(
+            "reading {} {} from {server} over {over}",
+            question.name(),
+            question.query_type()
+        ),
+    }
+}
+
+/// The run's memory of silent servers: inside [`SocketPool::scope`], and
+/// not while [`polling`].
+fn silence_memory() -> Option<Arc<PoolInner>> {
+    if POLLING.try_with(|_| ()).is_ok() {
+        return None;
+    }
+    POOL.try_with(Arc::clone).ok()
+}
+
+/// Runs `future` as one round of polling a server until it has caught up
+/// (`replication --wait`, `publish --wait-replication`): a server that was
+/// silent earlier in the run is asked again, and its silence now is not
+/// remembered, since it may come back before the next round.
+pub(crate) async fn polling<F: Future>(future: F) -> F::Output {
+    POLLING.scope((), future).await
 }
 
 /// Sends `request` over UDP and waits for the matching reply, resending the
@@ -206,6 +336,7 @@ async fn udp(
 
 tokio::task_local! {
     static POOL: Arc<PoolInner>;
+    static POLLING: ();
 }
 
 /// Connected UDP sockets kept for reuse during one command run.
@@ -234,6 +365,9 @@ pub struct SocketPool {
 struct PoolInner {
     idle: Mutex<HashMap<SocketAddr, Vec<PooledSocket>>>,
     opened: AtomicUsize,
+    /// Servers that let every attempt of a query time out, and over
+    /// which transport: asked once per run.
+    silent: Mutex<HashSet<(SocketAddr, Transport)>>,
 }
 
 /// Idle sockets kept per server, beyond which a returned one is closed.
@@ -265,6 +399,16 @@ impl PoolInner {
     /// An idle socket connected to `server`.
     fn take(&self, server: SocketAddr) -> Option<PooledSocket> {
         self.idle().get_mut(&server)?.pop()
+    }
+
+    fn is_silent(&self, server: SocketAddr, transport: Transport) -> bool {
+        let silent = self.silent.lock().unwrap_or_else(PoisonError::into_inner);
+        silent.contains(&(server, transport))
+    }
+
+    fn remember_silent(&self, server: SocketAddr, transport: Transport) {
+        let mut silent = self.silent.lock().unwrap_or_else(PoisonError::into_inner);
+        silent.insert((server, transport));
     }
 
     fn give_back(&self, server: SocketAddr, socket: PooledSocket) {
@@ -704,6 +848,114 @@ mod tests {
                 truncated: true
             }
         ));
+    }
+
+    /// Two queries in a row to a UDP socket that never answers, then one
+    /// more while polling: how long each took, and how it ended.
+    async fn ask_a_silent_server_three_times() -> Vec<(Duration, String)> {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = silent.local_addr().unwrap();
+        let q = question();
+        let expect = expect_id_7(&q);
+        let ask = || async {
+            let started = Instant::now();
+            let result = exchange_remembering(
+                Transport::Udp,
+                server,
+                &reply(7, q.clone()),
+                &expect,
+                Duration::from_millis(100),
+                2,
+            )
+            .await;
+            let outcome = match result {
+                Ok(_) => "reply".to_owned(),
+                Err(TransportError::Timeout { attempts }) => format!("timeout after {attempts}"),
+                Err(TransportError::Silent) => "silent earlier".to_owned(),
+                Err(other) => format!("{other:?}"),
+            };
+            (started.elapsed(), outcome)
+        };
+        vec![ask().await, ask().await, polling(ask()).await]
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_is_asked_once_per_run_but_again_when_polling() {
+        let pool = SocketPool::new();
+        let asked = pool.scope(ask_a_silent_server_three_times()).await;
+        assert_eq!(asked[0].1, "timeout after 2");
+        assert!(asked[0].0 >= Duration::from_millis(200), "{asked:?}");
+        // Not sent again: failed at once.
+        assert_eq!(asked[1].1, "silent earlier");
+        assert!(asked[1].0 < Duration::from_millis(50), "{asked:?}");
+        // Polling asks again: the server may have come back.
+        assert_eq!(asked[2].1, "timeout after 2");
+        assert!(asked[2].0 >= Duration::from_millis(200), "{asked:?}");
+        assert!(pool.inner.is_silent(asked_server(&pool), Transport::Udp));
+    }
+
+    /// The one server a pool remembers as silent.
+    fn asked_server(pool: &SocketPool) -> SocketAddr {
+        let silent = pool.inner.silent.lock().unwrap();
+        assert_eq!(silent.len(), 1, "one server remembered");
+        silent.iter().next().unwrap().0
+    }
+
+    #[tokio::test]
+    async fn only_plain_queries_are_remembered() {
+        // A CHAOS version.bind query, a signed read, an UPDATE: a server
+        // may drop them and still answer queries.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = silent.local_addr().unwrap();
+        let q = question();
+        let expect = expect_id_7(&q);
+        let pool = SocketPool::new();
+        let asked = pool
+            .scope(exchange(
+                Transport::Udp,
+                server,
+                &reply(7, q.clone()),
+                &expect,
+                Duration::from_millis(50),
+                1,
+            ))
+            .await;
+        assert!(matches!(asked, Err(TransportError::Timeout { .. })));
+        assert!(!pool.inner.is_silent(server, Transport::Udp));
+    }
+
+    #[tokio::test]
+    async fn outside_a_run_nothing_is_remembered() {
+        let asked = ask_a_silent_server_three_times().await;
+        for (took, outcome) in &asked {
+            assert_eq!(outcome, "timeout after 2");
+            assert!(*took >= Duration::from_millis(200));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_exchange_is_a_step_of_its_deadline() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = silent.local_addr().unwrap();
+        let q = question();
+        let expect = expect_id_7(&q);
+        let request = reply(7, q.clone());
+        let asking = exchange(
+            Transport::Udp,
+            server,
+            &request,
+            &expect,
+            Duration::from_secs(10),
+            3,
+        );
+        let overrun = deadline::within(Duration::from_millis(100), asking)
+            .await
+            .map(drop)
+            .unwrap_err();
+        assert_eq!(
+            overrun.step.as_deref(),
+            Some(format!("reading _vlmcs._tcp.corp.example. SRV from {server} over UDP").as_str())
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::transport::{
     exchange_verified, random_id, Exchanged, Expect, Transport, TransportError, Verify,
-    CLASSIC_UDP_LIMIT,
+    CLASSIC_UDP_LIMIT, SILENT_EARLIER,
 };
 use super::tsig::{ReplyVerifier, Signer, TsigError, TsigVerdict};
 use super::DnsOptions;
@@ -257,6 +257,7 @@ impl UpdateError {
             UpdateError::Gss(error) => match error {
                 super::gss::GssError::Negotiation { server, .. }
                 | super::gss::GssError::Refused { server, .. }
+                | super::gss::GssError::Denied { server, .. }
                 | super::gss::GssError::Rejected { server, .. } => Some(*server),
                 _ => None,
             },
@@ -658,6 +659,12 @@ pub(super) fn transport_error(
             server,
             zone,
             source,
+        },
+        // Only plain queries are ever skipped so, never an UPDATE.
+        TransportError::Silent => UpdateError::Unreachable {
+            server,
+            zone,
+            source: io::Error::new(io::ErrorKind::TimedOut, SILENT_EARLIER),
         },
         TransportError::Io(source) => UpdateError::Io {
             server,

@@ -67,7 +67,9 @@ pub(crate) fn write_report(
         Format::Json => json::render(report, io.stdout),
         Format::Nagios => nagios::render(report, &Metrics::new(SystemTime::now()), io.stdout),
         Format::Prometheus => {
-            prometheus::render(report, &Metrics::new(SystemTime::now()), io.stdout)
+            let metrics = Metrics::new(SystemTime::now());
+            let metrics = prometheus::series::metrics(report.details.as_ref(), metrics);
+            prometheus::render(report, &metrics, io.stdout)
         }
     }?;
     io.stdout.flush()
@@ -100,6 +102,27 @@ pub(crate) fn write_audit(
     }
     io.stdout.flush()?;
     Ok(report.exit_status())
+}
+
+/// Writes why kmsdns could not run, as [`write_error`] does, and for
+/// `audit --textfile PATH` writes `kmsdns_up 0` to PATH: node-exporter then
+/// shows that the audit failed instead of the last good run's file.
+pub(crate) fn write_run_error(
+    command: &str,
+    message: &str,
+    textfile: Option<&std::path::Path>,
+    format: Format,
+    io: &mut Io<'_>,
+) -> io::Result<u8> {
+    let Some(path) = textfile else {
+        return write_error(command, message, format, io);
+    };
+    let mut text = Vec::new();
+    prometheus::render_error(SystemTime::now(), &mut text)?;
+    match prometheus::write_textfile(path, &String::from_utf8_lossy(&text)) {
+        Ok(()) => write_error(command, message, format, io),
+        Err(error) => write_error(command, &format!("{message}; and {error}"), format, io),
+    }
 }
 
 /// Writes why kmsdns could not run, in the format its reader expects, and

@@ -61,6 +61,9 @@ pub enum FindingId {
     TooManyHosts,
     /// A DNS read failed, was refused or timed out.
     DnsReadFailed,
+    /// The work for a domain (or zone) passed `--deadline`: the finding
+    /// names the step it was on; nothing after it was judged.
+    DeadlineExceeded,
     /// The resolver's answer differs from the authoritative one.
     StaleResolver,
     /// Changes are pending (plan).

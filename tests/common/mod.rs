@@ -14,8 +14,11 @@ pub mod kms_responder;
 pub mod knot;
 pub mod local;
 pub mod pdns;
+pub mod prometheus;
 pub mod relay;
 pub mod run;
+#[cfg(feature = "gssapi")]
+pub mod samba;
 pub mod servers;
 
 /// Upper bound for work that must end by its own timeouts or waits, and

@@ -155,3 +155,26 @@ impl Kmsdns {
 pub fn kmsdns(bed: &TestBed, args: &[&str]) -> Run {
     Kmsdns::new().bed(bed).args(args).run()
 }
+
+/// Runs kmsdns in this test process with `hooks` (`kmsdns::run_with_hooks`):
+/// exit status, stdout, stderr.
+pub fn in_process(
+    argv: Vec<String>,
+    hooks: kmsdns::commands::changes::engine::Hooks,
+) -> (u8, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = {
+        let mut io = kmsdns::Io {
+            stdout: &mut out,
+            stderr: &mut err,
+            stdout_is_terminal: false,
+            stderr_is_terminal: false,
+        };
+        kmsdns::run_with_hooks(argv, &mut io, hooks)
+    };
+    (
+        status,
+        String::from_utf8(out).expect("kmsdns writes UTF-8 to stdout"),
+        String::from_utf8(err).expect("kmsdns writes UTF-8 to stderr"),
+    )
+}

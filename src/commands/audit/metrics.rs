@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use super::details::DomainStatus;
+use crate::commands::replication::details::ReplicationDetails;
 use crate::report::{Report, Severity};
 use crate::rpc::AddressProbe;
 
@@ -130,6 +131,26 @@ impl HostMetric {
             kms: false,
             latency: None,
         }
+    }
+}
+
+impl ServerMetric {
+    /// Every server `replication` compared, with its lag when it gave a SOA.
+    pub fn of_replication(replication: &ReplicationDetails) -> Vec<ServerMetric> {
+        let mut servers = Vec::new();
+        for zone in &replication.zones {
+            for server in &zone.servers {
+                servers.push(ServerMetric {
+                    zone: zone.zone.clone(),
+                    server: server
+                        .address
+                        .clone()
+                        .unwrap_or_else(|| server.name.clone()),
+                    serial_lag: server.serial.map(|_| server.behind.unwrap_or(0)),
+                });
+            }
+        }
+        servers
     }
 }
 

@@ -144,7 +144,6 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
             search: false,
             host: Vec::new(),
             slow: args.slow,
-            resolv_conf: PathBuf::from(crate::dns::search_list::RESOLV_CONF),
         };
         Some(step(
             &progress,
@@ -199,18 +198,7 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         details.check = Some(d);
     }
     if let Some(d) = replication {
-        for zone in &d.zones {
-            for server in &zone.servers {
-                metrics.servers.push(ServerMetric {
-                    zone: zone.zone.clone(),
-                    server: server
-                        .address
-                        .clone()
-                        .unwrap_or_else(|| server.name.clone()),
-                    serial_lag: server.serial.map(|_| server.behind.unwrap_or(0)),
-                });
-            }
-        }
+        metrics.servers.extend(ServerMetric::of_replication(&d));
         details.replication = Some(d);
     }
     if let Some(Some(d)) = updates {

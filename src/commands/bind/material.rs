@@ -58,32 +58,39 @@ pub struct Options {
     pub zone_dir: PathBuf,
 }
 
-/// A zone as `bind` sees it: a publish-list domain that has no other
-/// publish-list domain above it, with the domains below it folded in.
+/// A zone as `bind` sees it: a declared zone (`zone =`) or a publish-list
+/// domain that has no other publish-list domain above it, with the domains
+/// it holds folded in, and the KMS hosts whose addresses it holds.
 struct Zone<'a> {
     name: &'a Name,
     domains: Vec<&'a Domain>,
+    hosts: Vec<&'a KmsHost>,
 }
 
-/// Groups domains into zones: a domain below another publish-list domain
-/// is taken to live in that domain's zone (e.g. `branch.corp.example` in
-/// `corp.example`).
+/// Groups domains into zones. A domain's zone is its `zone =`; else the
+/// closest zone some domain declares above it (a delegated `branch.corp.
+/// example` holds `x.branch.corp.example` too); else its highest ancestor
+/// in the publish list (`branch.corp.example` in `corp.example`), or
+/// itself. A KMS host's addresses go into the closest of these zones that
+/// holds its name: an UPDATE of a name below a zone cut, sent to the
+/// parent zone, is refused.
 fn zones(config: &Config) -> Vec<Zone<'_>> {
-    // The apex of a domain is its highest ancestor (or itself) in the
-    // publish list: walking up its labels is linear in the list's size,
-    // where comparing every pair of domains was quadratic.
+    // Walking up a domain's labels is linear in the list's size, where
+    // comparing every pair of domains was quadratic.
     let listed: HashMap<&Name, &Name> = config.domains.iter().map(|d| (&d.name, &d.name)).collect();
+    let declared: HashMap<&Name, &Name> = config
+        .domains
+        .iter()
+        .filter_map(|d| d.zone.as_deref())
+        .map(|zone| (zone, zone))
+        .collect();
     let mut zones: Vec<Zone<'_>> = Vec::new();
     let mut index: HashMap<&Name, usize> = HashMap::new();
     for domain in &config.domains {
-        let mut apex = &domain.name;
-        let mut ancestor = domain.name.base_name();
-        while ancestor.num_labels() > 0 {
-            if let Some(listed) = listed.get(&ancestor) {
-                apex = listed;
-            }
-            ancestor = ancestor.base_name();
-        }
+        let apex = match domain.zone.as_deref() {
+            Some(zone) => zone,
+            None => apex(&domain.name, &listed, &declared),
+        };
         match index.get(apex) {
             Some(&at) => zones[at].domains.push(domain),
             None => {
@@ -91,26 +98,54 @@ fn zones(config: &Config) -> Vec<Zone<'_>> {
                 zones.push(Zone {
                     name: apex,
                     domains: vec![domain],
+                    hosts: Vec::new(),
                 })
             }
         }
     }
+    for host in config
+        .hosts
+        .iter()
+        .filter(|h| h.managed && !h.addresses.is_empty())
+    {
+        let closest = zones
+            .iter_mut()
+            .filter(|zone| zone.name.zone_of(&host.name))
+            .max_by_key(|zone| zone.name.num_labels());
+        if let Some(zone) = closest {
+            zone.hosts.push(host);
+        }
+    }
     zones
+}
+
+/// The zone of a domain without `zone =`: the closest declared zone above
+/// it, else its highest ancestor in the publish list, else itself.
+fn apex<'a>(
+    name: &'a Name,
+    listed: &HashMap<&Name, &'a Name>,
+    declared: &HashMap<&Name, &'a Name>,
+) -> &'a Name {
+    let mut apex = name;
+    let mut ancestor = name.clone();
+    loop {
+        if let Some(zone) = declared.get(&ancestor) {
+            return zone;
+        }
+        if let Some(listed) = listed.get(&ancestor) {
+            apex = listed;
+        }
+        if ancestor.num_labels() == 0 {
+            return apex;
+        }
+        ancestor = ancestor.base_name();
+    }
 }
 
 /// Zone names without the final dot, as named.conf writes them.
 fn bare(name: &Name) -> String {
     let text = name.to_ascii();
     text.strip_suffix('.').unwrap_or(&text).to_string()
-}
-
-/// Hosts that live inside `zone` and have addresses to publish there.
-fn hosts_inside<'a>(config: &'a Config, zone: &Name) -> Vec<&'a KmsHost> {
-    config
-        .hosts
-        .iter()
-        .filter(|h| h.managed && zone.zone_of(&h.name) && !h.addresses.is_empty())
-        .collect()
 }
 
 fn address_type(ip: &IpAddr) -> &'static str {
@@ -181,9 +216,9 @@ pub fn generate_each<E>(
         emit(gss_options())?;
     }
     for zone in zones {
-        emit(zone_file(config, &zone))?;
-        emit(named_conf(config, &zone, options))?;
-        emit(nsupdate(config, &zone))?;
+        emit(zone_file(&zone))?;
+        emit(named_conf(&zone, options))?;
+        emit(nsupdate(&zone))?;
     }
     // A host of another team (`managed = false`) publishes its own list.
     for host in config.hosts.iter().filter(|h| h.managed) {
@@ -192,14 +227,15 @@ pub fn generate_each<E>(
     Ok(())
 }
 
-fn zone_file(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
+fn zone_file(zone: &Zone<'_>) -> GeneratedFile {
     let mut out = format!(
         "; kmsdns: KMS records for zone {zone}\n\
          ; Add to the zone's file with: $INCLUDE \"{bare}.kmsdns.db\"\n",
         zone = zone.name.to_ascii(),
         bare = bare(zone.name),
     );
-    push_records(config, zone, "", &mut out);
+    push_srv_records(zone, "", &mut out);
+    push_address_lines(zone, &mut out);
     GeneratedFile {
         kind: Kind::Zone,
         about: zone.name.to_ascii(),
@@ -208,12 +244,11 @@ fn zone_file(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
     }
 }
 
-/// The zone's records, one presentation-format line each, every line
-/// after `prefix`: the zone file writes them bare, the nsupdate script
-/// after `update add ` (whose syntax is a zone-file line, nsupdate(1)).
-/// The SRV records of each domain, then the addresses of the KMS hosts
-/// inside the zone, at the TTL of the zone's first domain.
-fn push_records(config: &Config, zone: &Zone<'_>, prefix: &str, out: &mut String) {
+/// The SRV records of each domain of the zone, one presentation-format
+/// line each after `prefix`: the zone file writes them bare, the nsupdate
+/// script after `update add ` (whose syntax is a zone-file line,
+/// nsupdate(1)).
+fn push_srv_records(zone: &Zone<'_>, prefix: &str, out: &mut String) {
     for domain in &zone.domains {
         let owner = domain.srv_name();
         for record in &domain.records {
@@ -223,17 +258,47 @@ fn push_records(config: &Config, zone: &Zone<'_>, prefix: &str, out: &mut String
             ));
         }
     }
-    let ttl = zone
-        .domains
-        .first()
-        .map_or(crate::config::DEFAULT_TTL, |d| d.ttl);
-    for host in hosts_inside(config, zone.name) {
+}
+
+/// The A/AAAA lines of the KMS hosts inside the zone, for the zone file:
+/// at the host's `address-ttl`, else without a TTL (the zone's `$TTL`).
+fn push_address_lines(zone: &Zone<'_>, out: &mut String) {
+    for host in &zone.hosts {
+        let ttl = host
+            .address_ttl
+            .map(|t| format!(" {t}"))
+            .unwrap_or_default();
         for ip in &host.addresses {
             out.push_str(&format!(
-                "{prefix}{} {ttl} IN {} {ip}\n",
+                "{}{ttl} IN {} {ip}\n",
                 host.name.to_ascii(),
                 address_type(ip)
             ));
+        }
+    }
+}
+
+/// The A/AAAA updates of the KMS hosts inside the zone, for nsupdate. An
+/// UPDATE that adds a record at another TTL than its RRset's rewrites the
+/// whole RRset's TTL (RFC 2136 §3.4.2.2), so only hosts with an
+/// `address-ttl` are added; the others are named in a comment.
+fn push_address_updates(zone: &Zone<'_>, out: &mut String) {
+    for host in &zone.hosts {
+        let name = host.name.to_ascii();
+        match host.address_ttl {
+            Some(ttl) => {
+                for ip in &host.addresses {
+                    out.push_str(&format!(
+                        "update add {name} {ttl} IN {} {ip}\n",
+                        address_type(ip)
+                    ));
+                }
+            }
+            None => out.push_str(&format!(
+                "; {name} has addresses but no address-ttl: they are left out, so that the\n\
+                 ; TTL of an A/AAAA RRset already there is not rewritten. Set address-ttl\n\
+                 ; for the host to have them added.\n"
+            )),
         }
     }
 }
@@ -288,7 +353,7 @@ fn assumed_realm(zone: &Name) -> String {
 }
 
 /// The zone stanza of a GSS-TSIG zone.
-fn gss_stanza(config: &Config, zone: &Zone<'_>, gss: &GssAuth, zone_file: &Path, out: &mut String) {
+fn gss_stanza(zone: &Zone<'_>, gss: &GssAuth, zone_file: &Path, out: &mut String) {
     let name = bare(zone.name);
     out.push_str(
         "// Dynamic updates are signed with GSS-TSIG (Kerberos, RFC 3645). named needs\n\
@@ -313,7 +378,7 @@ fn gss_stanza(config: &Config, zone: &Zone<'_>, gss: &GssAuth, zone_file: &Path,
                  // KMS records. Never use allow-update {{ any; }}: anyone who can reach this\n\
                  // server could then send every KMS client to a rogue host.\n"
             ));
-            name_grants(config, zone, &signer)
+            name_grants(zone, &signer)
         }
         None => {
             let realm = assumed_realm(zone.name);
@@ -347,13 +412,13 @@ fn gss_stanza(config: &Config, zone: &Zone<'_>, gss: &GssAuth, zone_file: &Path,
 /// the zone with the address types it has. `name` matches the owner
 /// exactly (BIND ARM, update-policy), so the identity can change nothing
 /// else.
-fn name_grants(config: &Config, zone: &Zone<'_>, identity: &str) -> Vec<String> {
+fn name_grants(zone: &Zone<'_>, identity: &str) -> Vec<String> {
     let mut grants: Vec<String> = zone
         .domains
         .iter()
         .map(|domain| name_grant(identity, &domain.srv_name().to_ascii(), &["SRV"]))
         .collect();
-    for host in hosts_inside(config, zone.name) {
+    for host in &zone.hosts {
         let types: BTreeSet<&str> = host.addresses.iter().map(address_type).collect();
         let types: Vec<&str> = types.into_iter().collect();
         grants.push(name_grant(identity, &host.name.to_ascii(), &types));
@@ -373,14 +438,14 @@ fn push_policy_stanza(name: &str, zone_file: &Path, grants: &[String], out: &mut
     out.push_str("\t};\n};\n");
 }
 
-fn named_conf(config: &Config, zone: &Zone<'_>, options: &Options) -> GeneratedFile {
+fn named_conf(zone: &Zone<'_>, options: &Options) -> GeneratedFile {
     let name = bare(zone.name);
     let mut out = format!("// kmsdns: zone stanza for {}\n", zone.name.to_ascii());
     let zone_file = options.zone_dir.join(format!("{name}.db"));
     match zone_key(zone) {
         None if zone_gss(zone).is_some() => {
             if let Some(gss) = zone_gss(zone) {
-                gss_stanza(config, zone, gss, &zone_file, &mut out);
+                gss_stanza(zone, gss, &zone_file, &mut out);
             }
         }
         Some(key) => {
@@ -396,7 +461,7 @@ fn named_conf(config: &Config, zone: &Zone<'_>, options: &Options) -> GeneratedF
                     absolute(path).display()
                 ));
             }
-            let grants = name_grants(config, zone, &key.name.to_ascii());
+            let grants = name_grants(zone, &key.name.to_ascii());
             push_policy_stanza(&name, &zone_file, &grants, &mut out);
         }
         None => {
@@ -421,7 +486,7 @@ fn named_conf(config: &Config, zone: &Zone<'_>, options: &Options) -> GeneratedF
     }
 }
 
-fn nsupdate(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
+fn nsupdate(zone: &Zone<'_>) -> GeneratedFile {
     let name = bare(zone.name);
     let mut out = format!(
         "; kmsdns: nsupdate script for zone {}\n",
@@ -454,7 +519,8 @@ fn nsupdate(config: &Config, zone: &Zone<'_>) -> GeneratedFile {
         }
     }
     out.push_str(&format!("zone {}\n", zone.name.to_ascii()));
-    push_records(config, zone, "update add ", &mut out);
+    push_srv_records(zone, "update add ", &mut out);
+    push_address_updates(zone, &mut out);
     out.push_str("send\n");
     GeneratedFile {
         kind: Kind::Nsupdate,

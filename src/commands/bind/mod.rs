@@ -23,8 +23,11 @@ use material::{GeneratedFile, Kind, Made};
 /// Records go into a file meant for `$INCLUDE` in the zone's own file. The
 /// stanza grants the configured TSIG key the _vlmcs._tcp SRV name only, never
 /// `allow-update { any; }`. Keys are included by the path of their key file;
-/// secrets are never printed. A publish-list domain below another one is
-/// taken to live in that domain's zone.
+/// secrets are never printed. A publish-list domain is in the zone its
+/// `zone =` names, else in the closest declared zone above it, else in the
+/// zone of its highest ancestor in the publish list. A/AAAA records are
+/// written at the host's address-ttl; without one, the nsupdate script
+/// leaves them out so that an existing RRset keeps its TTL.
 #[derive(Debug, Args)]
 pub struct BindArgs {
     /// Write one file per zone and kind (and kmsdns.named.conf) into DIR instead of printing

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::engine::{DomainOutcome, Outcome};
+use super::engine::{DomainOutcome, Failure, Outcome};
 use super::planner::{Change, Plan};
 use crate::dns::SrvRecord;
 use crate::report::{Finding, FindingId, Report, Severity};
@@ -223,6 +223,9 @@ pub fn report(
                 )
                 .hint(refusal.hint()),
             ),
+            Outcome::Failed(Failure::Deadline(overrun)) => {
+                ("failed", overrun.finding(Severity::Critical))
+            }
             Outcome::Failed(failure) => {
                 let id = if outcome.target.is_none() || outcome.plan.is_none() {
                     FindingId::DnsReadFailed

@@ -39,6 +39,7 @@ pub async fn run(
         hooks,
         concurrency: usize::from(ctx.global.concurrency),
         publish_addresses: addresses,
+        deadline: ctx.deadline(),
     };
     let outcomes = engine.run(&config, mode).await;
     let mut report = details::report(verb.command(), verb, &outcomes);

@@ -614,6 +614,7 @@ mod tests {
             name: name(host),
             port: 1688,
             addresses: Vec::new(),
+            address_ttl: None,
             publish_list: Default::default(),
             managed: true,
             required: false,

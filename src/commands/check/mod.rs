@@ -28,12 +28,12 @@ mod observe;
 use clap::Args;
 use hickory_proto::rr::Name;
 
-use crate::concurrency::in_order;
+use crate::concurrency::{deadline, in_order};
 use crate::config;
 use crate::context::Context;
 use crate::context::{parse_domain, Selection};
 use crate::error::Error;
-use crate::report::Report;
+use crate::report::{Report, Severity};
 use details::CheckDetails;
 use judge::Expected;
 
@@ -72,13 +72,28 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
     let mut report = Report::new("check");
     let mut domains = Vec::new();
     let limit = usize::from(ctx.global.concurrency);
+    let time_limit = ctx.deadline();
     let mut judged = in_order(&selection.domains, limit, |domain| {
         let configured = selection.domain(domain);
         let selection = &selection;
         let (resolver, opts) = (&resolver, &opts);
         async move {
-            let (zone, observation) =
-                observe::observe(domain, configured, resolver, nameserver, opts).await;
+            let observed = deadline::within(
+                time_limit,
+                observe::observe(domain, configured, resolver, nameserver, opts),
+            )
+            .await;
+            let (zone, observation) = match observed {
+                Ok(observed) => observed,
+                Err(overrun) => {
+                    // Like a failed read: nothing can be said of the records.
+                    let finding = overrun
+                        .finding(Severity::Critical)
+                        .domain(domain.to_ascii());
+                    let observation = observe::cut_off(domain, resolver, &overrun);
+                    return (vec![finding], details::domain_details(None, &observation));
+                }
+            };
             let expected = selection.config.as_ref().map(|config| Expected {
                 records: configured.map_or(&[][..], |d| d.records.as_slice()),
                 listed: configured.is_some(),

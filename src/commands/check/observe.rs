@@ -9,6 +9,7 @@ use futures_util::future::join_all;
 use hickory_proto::rr::{Name, RData};
 
 use super::judge::{DomainObservation, Rrset, RrsetRead, TargetAddresses, TargetLookup};
+use crate::concurrency::deadline::Overrun;
 use crate::config::{srv_owner, Domain};
 use crate::dns::{self, Addresses, AnswerStatus, DnsOptions, Resolver};
 
@@ -57,6 +58,25 @@ pub(super) async fn observe(
         targets,
     };
     (zone, observation)
+}
+
+/// What is known of a domain whose deadline passed: nothing was read.
+pub(super) fn cut_off(domain: &Name, resolver: &Resolver, overrun: &Overrun) -> DomainObservation {
+    let unread = |source: String| RrsetRead {
+        source,
+        server: None,
+        result: Err(format!(
+            "not read: the domain's {} deadline passed",
+            humantime::format_duration(overrun.limit)
+        )),
+    };
+    DomainObservation {
+        domain: domain.clone(),
+        resolver: unread(resolver.via().to_string()),
+        authoritative: unread("the zone's servers".to_owned()),
+        primary_unread: None,
+        targets: Vec::new(),
+    }
 }
 
 /// The name at the end of the CNAME chain from `target`, if it is an alias.

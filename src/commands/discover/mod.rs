@@ -9,14 +9,12 @@ pub mod details;
 pub mod judge;
 mod observe;
 
-use std::path::PathBuf;
-
 use clap::Args;
 use hickory_proto::rr::Name;
 
 use crate::context::parse_domain;
 use crate::context::Context;
-use crate::dns::search_list::{self, RESOLV_CONF};
+use crate::dns::search_list;
 use crate::error::Error;
 use crate::report::{Finding, FindingId, Report, Severity};
 use details::{DiscoverDetails, SuffixSource, MODEL, MODEL_NOTE};
@@ -41,7 +39,7 @@ pub struct DiscoverArgs {
     #[arg(long, value_name = "DOMAIN", value_parser = parse_domain)]
     pub suffix: Option<Name>,
 
-    /// The client's suffix search list, comma-separated [default: from /etc/resolv.conf]
+    /// The client's suffix search list, comma-separated [default: from /etc/resolv.conf or --resolv-conf]
     #[arg(long, value_name = "A,B,...", value_delimiter = ',', value_parser = parse_domain)]
     pub search: Vec<Name>,
 
@@ -56,18 +54,15 @@ pub struct DiscoverArgs {
     /// Seed of --simulate: the same seed gives the same run
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
-
-    /// Where the default search list is read
-    #[arg(long, value_name = "FILE", default_value = RESOLV_CONF)]
-    pub resolv_conf: PathBuf,
 }
 
 /// Runs the client's lookups and models its choice.
 pub async fn run(args: &DiscoverArgs, ctx: &Context) -> Result<Report<DiscoverDetails>, Error> {
     let mut report = Report::new("discover");
     let mut search = args.search.clone();
+    let resolv_conf = ctx.resolv_conf();
     if args.skms_domain.is_none() && search.is_empty() {
-        match search_list::read(&args.resolv_conf) {
+        match search_list::read(resolv_conf) {
             Ok(list) => search = list,
             // With a primary suffix there is still something to ask.
             Err(error) if args.suffix.is_some() => report.push(Finding::new(
@@ -75,12 +70,12 @@ pub async fn run(args: &DiscoverArgs, ctx: &Context) -> Result<Report<DiscoverDe
                 Severity::Info,
                 format!(
                     "no search list: cannot read {}: {error}; asking the primary suffix only",
-                    args.resolv_conf.display()
+                    resolv_conf.display()
                 ),
             )),
             Err(source) => {
                 return Err(Error::Read {
-                    path: args.resolv_conf.clone(),
+                    path: resolv_conf.to_path_buf(),
                     source,
                 })
             }
@@ -90,7 +85,7 @@ pub async fn run(args: &DiscoverArgs, ctx: &Context) -> Result<Report<DiscoverDe
     if candidates.is_empty() {
         return Err(Error::Usage(format!(
             "no domain to ask: {} has no search list; give --suffix, --search or --skms-domain",
-            args.resolv_conf.display()
+            resolv_conf.display()
         )));
     }
     let (names, sources): (Vec<Name>, Vec<SuffixSource>) = candidates.into_iter().unzip();
@@ -102,7 +97,7 @@ pub async fn run(args: &DiscoverArgs, ctx: &Context) -> Result<Report<DiscoverDe
         used,
         records,
         addresses,
-    } = observe::observe(&resolver, &names, concurrency).await;
+    } = observe::observe(&resolver, &names, concurrency, ctx.deadline()).await;
     let mut groups = judge::groups(&records, &addresses);
     let simulation = match args.simulate {
         Some(clients) if !records.is_empty() => Some(judge::attach_simulation(

@@ -3,6 +3,7 @@
 //! the targets of the suffix whose query answers.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use hickory_proto::rr::Name;
 
@@ -23,8 +24,13 @@ pub(super) struct Observed {
 }
 
 /// Asks every candidate suffix, then the addresses of the one a client uses.
-pub(super) async fn observe(resolver: &Resolver, names: &[Name], concurrency: usize) -> Observed {
-    let lookups = lookup_all(resolver, names, concurrency).await;
+pub(super) async fn observe(
+    resolver: &Resolver,
+    names: &[Name],
+    concurrency: usize,
+    limit: Duration,
+) -> Observed {
+    let lookups = lookup_all(resolver, names, concurrency, limit).await;
     let used = judge::selected(&lookups);
     let records = used
         .and_then(|i| lookups.get(i))
@@ -38,7 +44,7 @@ pub(super) async fn observe(resolver: &Resolver, names: &[Name], concurrency: us
     let addresses = if records.is_empty() {
         BTreeMap::new()
     } else {
-        resolve_all(resolver, targets, concurrency).await
+        resolve_all(resolver, targets, concurrency, limit).await
     };
     Observed {
         lookups,

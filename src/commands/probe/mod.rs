@@ -11,7 +11,6 @@ pub mod judge;
 pub mod observe;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -20,7 +19,7 @@ use hickory_proto::rr::Name;
 use crate::config::DEFAULT_KMS_PORT;
 use crate::context::{parse_domain, split_port, Context};
 use crate::dns::name::parse_name;
-use crate::dns::search_list::{self, RESOLV_CONF};
+use crate::dns::search_list;
 use crate::error::Error;
 use crate::report::{Report, Severity};
 use crate::rpc::Timeouts;
@@ -58,10 +57,6 @@ pub struct ProbeArgs {
     /// Warn when connect plus bind takes longer than MS milliseconds
     #[arg(long, value_name = "MS", default_value_t = 500)]
     pub slow: u64,
-
-    /// Where --search reads the search list
-    #[arg(long, value_name = "FILE", default_value = RESOLV_CONF)]
-    pub resolv_conf: PathBuf,
 }
 
 /// `NAME`, `NAME:PORT`, `ADDR`, `ADDR:PORT`, `[IPv6]` or `[IPv6]:PORT`;
@@ -104,6 +99,7 @@ pub async fn run(args: &ProbeArgs, ctx: &Context) -> Result<Report<ProbeDetails>
             reply: ctx.global.timeout,
         },
         concurrency: usize::from(ctx.global.concurrency),
+        deadline: ctx.deadline(),
     };
     let slow = Duration::from_millis(args.slow);
 
@@ -133,14 +129,15 @@ pub async fn run(args: &ProbeArgs, ctx: &Context) -> Result<Report<ProbeDetails>
         );
     }
     if args.search {
-        let list = search_list::read(&args.resolv_conf).map_err(|source| Error::Read {
-            path: args.resolv_conf.clone(),
+        let resolv_conf = ctx.resolv_conf();
+        let list = search_list::read(resolv_conf).map_err(|source| Error::Read {
+            path: resolv_conf.to_path_buf(),
             source,
         })?;
         if list.is_empty() {
             return Err(Error::Usage(format!(
                 "{} has no search list (no `search` or `domain` line); give --domain",
-                args.resolv_conf.display()
+                resolv_conf.display()
             )));
         }
         for name in list {

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use hickory_proto::rr::Name;
 
@@ -29,6 +30,9 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// How many lookups or probes at once (at least 1).
     pub concurrency: usize,
+    /// `--deadline`: the bound of each domain's SRV lookup and each
+    /// target's address lookup.
+    pub deadline: Duration,
 }
 
 /// A host given on the command line, like `slmgr /skms NAME:PORT`.
@@ -63,7 +67,7 @@ pub async fn probe_domains(
     domains: &[Name],
     settings: Settings,
 ) -> Vec<DomainProbe> {
-    let lookups = lookup_all(resolver, domains, settings.concurrency).await;
+    let lookups = lookup_all(resolver, domains, settings.concurrency, settings.deadline).await;
 
     let names: BTreeSet<Name> = lookups
         .iter()
@@ -71,7 +75,7 @@ pub async fn probe_domains(
         .filter(|r| !r.target.is_root())
         .map(|r| r.target.clone())
         .collect();
-    let addresses = resolve_all(resolver, names, settings.concurrency).await;
+    let addresses = resolve_all(resolver, names, settings.concurrency, settings.deadline).await;
 
     let mut sockets: BTreeSet<SocketAddr> = BTreeSet::new();
     for lookup in &lookups {
@@ -104,7 +108,9 @@ pub async fn probe_hosts(
         })
         .collect();
     let addresses = match resolver {
-        Some(resolver) => resolve_all(resolver, names, settings.concurrency).await,
+        Some(resolver) => {
+            resolve_all(resolver, names, settings.concurrency, settings.deadline).await
+        }
         None => names
             .iter()
             .map(|n| (key(n), Err("no resolver to look it up".to_string())))
@@ -268,6 +274,7 @@ mod tests {
         let settings = Settings {
             timeouts: Timeouts::default(),
             concurrency: 3,
+            deadline: Duration::from_secs(15),
         };
         let sockets: Vec<SocketAddr> = (1..=10)
             .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))

@@ -108,11 +108,16 @@ fn replicated(zone: &ZoneObservation, reference: Option<usize>) -> Finding {
         .and_then(|i| zone.servers[i].answered())
         .map(|(serial, _)| serial)
         .unwrap_or_default();
+    let what = if zone.multi_master {
+        "the same _vlmcs._tcp records (a multi-master zone: every server a primary with its own serial, so serials are not compared)".to_string()
+    } else {
+        format!("serial {serial} and the same _vlmcs._tcp records")
+    };
     Finding::new(
         FindingId::Replicated,
         Severity::Ok,
         format!(
-            "all {} server(s) ({addresses} address(es)) serve serial {serial} and the same _vlmcs._tcp records",
+            "all {} server(s) ({addresses} address(es)) serve {what}",
             names.len()
         ),
     )

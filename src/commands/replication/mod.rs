@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use hickory_proto::rr::Name;
 
-use crate::concurrency::in_order;
+use crate::concurrency::{deadline, in_order};
 use crate::config::srv_owner;
 use crate::context::parse_duration;
 use crate::context::Context;
@@ -63,6 +63,17 @@ pub struct ReplicationArgs {
     pub domains: Vec<Name>,
 }
 
+/// `dns-read-failed` for a domain whose zone could not be found.
+fn unknown_zone(domain: &Name, error: &str) -> Finding {
+    Finding::new(
+        FindingId::DnsReadFailed,
+        Severity::Critical,
+        format!("the zone of {domain} is unknown: {error}"),
+    )
+    .domain(domain)
+    .hint("a failed, refused or timed-out read says nothing about the zone: fix the resolver or the path to it, then check again")
+}
+
 /// Runs `replication`.
 pub async fn run(
     args: &ReplicationArgs,
@@ -74,17 +85,26 @@ pub async fn run(
     let resolver = ctx.reading_resolver()?;
     let opts = ctx.dns_options();
     let concurrency = usize::from(ctx.global.concurrency).max(1);
-    let deadline = args.wait.map(|wait| Instant::now() + wait);
+    let wait_until = args.wait.map(|wait| Instant::now() + wait);
+    // `--wait` is a wait of its own: a zone's deadline starts after it.
+    let zone_limit = ctx.deadline() + args.wait.unwrap_or_default();
+    let domain_limit = ctx.deadline();
     let mut report = Report::new("replication");
 
     // 1. The zone of every domain.
-    let found: Vec<(Name, Result<ZoneSoa, String>)> =
+    let found: Vec<(Name, Result<ZoneSoa, Finding>)> =
         in_order(&selection.domains, concurrency, |domain| {
             let resolver = &resolver;
             async move {
-                let soa = dns::find_zone_soa(&srv_owner(domain), resolver)
-                    .await
-                    .map_err(|e| e.to_string());
+                let owner = srv_owner(domain);
+                let finding = dns::find_zone_soa(&owner, resolver);
+                let soa = match deadline::within(domain_limit, finding).await {
+                    Ok(Ok(soa)) => Ok(soa),
+                    Ok(Err(error)) => Err(unknown_zone(domain, &error.to_string())),
+                    Err(overrun) => Err(overrun
+                        .finding(Severity::Critical)
+                        .domain(domain.to_ascii())),
+                };
                 (domain.clone(), soa)
             }
         })
@@ -110,15 +130,7 @@ pub async fn run(
                     }))
                 }
             },
-            Err(error) => report.push(
-                Finding::new(
-                    FindingId::DnsReadFailed,
-                    Severity::Critical,
-                    format!("the zone of {domain} is unknown: {error}"),
-                )
-                .domain(&domain)
-                .hint("a failed, refused or timed-out read says nothing about the zone: fix the resolver or the path to it, then check again"),
-            ),
+            Err(finding) => report.push(finding),
         }
     }
 
@@ -130,7 +142,7 @@ pub async fn run(
     let mut judged = in_order(zones, concurrency, |work| {
         let (resolver, opts) = (&resolver, &opts);
         async move {
-            let outcome = observe::zone(*work, resolver, opts, deadline).await;
+            let outcome = observe::zone(*work, resolver, opts, wait_until, zone_limit).await;
             let details = details::zone_details(&outcome);
             let zone = &outcome.observation.zone;
             let domains: Vec<String> = outcome.domains.iter().map(Name::to_ascii).collect();

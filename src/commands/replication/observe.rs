@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::rr::Name;
 
 use super::judge::{self, ZoneObservation, ZoneVerdict};
+use crate::concurrency::deadline;
 use crate::config::srv_owner;
 use crate::dns::{convergence, DnsOptions, Resolver, ZoneSoa};
 use crate::report::{Finding, FindingId, Severity};
@@ -28,16 +29,24 @@ pub(super) struct ZoneOutcome {
 }
 
 /// Finds the servers of one zone and polls them
-/// ([`crate::dns::convergence::watch`]), then judges the last poll.
+/// ([`crate::dns::convergence::watch`]), then judges the last poll; a
+/// zone whose work outlasts `time_limit` gets a `deadline-exceeded`
+/// finding instead.
 pub(super) async fn zone(
     work: ZoneWork,
     resolver: &Resolver,
     opts: &DnsOptions,
-    deadline: Option<Instant>,
+    wait_until: Option<Instant>,
+    time_limit: Duration,
 ) -> ZoneOutcome {
     let soa = &work.soa;
     let owners: Vec<Name> = work.domains.iter().map(srv_owner).collect();
-    let watched = convergence::watch(soa, &owners, resolver, opts, deadline).await;
+    let started = Instant::now();
+    let watching = convergence::watch(soa, &owners, resolver, opts, wait_until);
+    let watched = match deadline::within(time_limit, watching).await {
+        Ok(watched) => watched,
+        Err(overrun) => return cut_off(work, &overrun, started.elapsed()),
+    };
     let mut discovery = Vec::new();
     if let Some(error) = watched.ns_error {
         let name = soa.zone.to_ascii();
@@ -57,5 +66,40 @@ pub(super) async fn zone(
         polls: watched.polls,
         elapsed: watched.elapsed,
         discovery,
+    }
+}
+
+/// A zone whose deadline passed: no server's reads are kept, only the
+/// finding that names the step it was on.
+fn cut_off(work: ZoneWork, overrun: &deadline::Overrun, elapsed: Duration) -> ZoneOutcome {
+    let soa = work.soa;
+    let observation = ZoneObservation {
+        zone: soa.zone.clone(),
+        mname: soa.mname,
+        timers: convergence::SoaTimers {
+            refresh: soa.refresh,
+            retry: soa.retry,
+            expire: soa.expire,
+        },
+        servers: Vec::new(),
+        // Not known either: no server was asked.
+        multi_master: false,
+    };
+    // Like a zone whose servers cannot be read: nothing is known.
+    let finding = overrun
+        .finding(Severity::Critical)
+        .domain(soa.zone.to_ascii());
+    ZoneOutcome {
+        verdict: ZoneVerdict {
+            reference: None,
+            servers: Vec::new(),
+            converged: false,
+            findings: vec![finding],
+        },
+        observation,
+        domains: work.domains,
+        polls: 0,
+        elapsed,
+        discovery: Vec::new(),
     }
 }

@@ -190,6 +190,9 @@ pub struct LiveVerdict {
     /// The key of the signed probe.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// The Kerberos principal of a probe signed with GSS-TSIG.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     /// The answer to the signed probe.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed: Option<Answer>,
@@ -318,6 +321,9 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
             if let (Some(key), Some(signed)) = (&verdict.key, verdict.signed) {
                 answers.push(format!("key {key} {}", signed.word()));
             }
+            if let (Some(principal), Some(signed)) = (&verdict.principal, verdict.signed) {
+                answers.push(format!("principal {principal} {}", signed.word()));
+            }
             if answers.is_empty() {
                 answers.push("not probed".to_string());
             }
@@ -386,6 +392,7 @@ mod tests {
                     records: 0,
                     unsigned: Some(Answer::Accepted),
                     key: None,
+                    principal: None,
                     signed: None,
                     retries: 0,
                     changed: Vec::new(),

@@ -274,6 +274,11 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
         }
     };
     let mut findings = Vec::new();
+    if let Some(overrun) = &probe.overrun {
+        // Like a failed read: who may update is unknown.
+        findings.push(about(overrun.finding(Severity::Critical)));
+        return findings;
+    }
     if let Some(error) = &probe.error {
         findings.push(about(
             Finding::new(
@@ -335,7 +340,7 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
         }
     }
     let unsigned_refused = matches!(probe.unsigned, Some(ProbeAnswer::Refused { .. }));
-    match (&probe.key, &probe.signed) {
+    match (signer(probe), &probe.signed) {
         // Said by the finding above: the signed answer means as little.
         (Some(_), Some(ProbeAnswer::Accepted)) if opaque => {}
         (Some(key), Some(ProbeAnswer::Accepted | ProbeAnswer::Applied)) if unsigned_refused => {
@@ -348,7 +353,8 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
                 FindingId::KeyedOnly,
                 Severity::Ok,
                 format!(
-                    "{server} refuses unsigned updates of {name} SRV and accepts them signed with key {key}{scope}"
+                    "{server} refuses unsigned updates of {name} SRV and accepts them signed with {}{scope}",
+                    key.described
                 ),
             )))
         }
@@ -357,10 +363,11 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
                 FindingId::KeyRefused,
                 Severity::Critical,
                 format!(
-                    "{server} refuses updates of {name} SRV signed with key {key}: kmsdns publish will fail"
+                    "{server} refuses updates of {name} SRV signed with {}: kmsdns publish will fail",
+                    key.described
                 ),
             )
-            .hint(grant_hint(software, &key_name(key), &name, &zone)),
+            .hint(grant_hint(software, &key.name, &name, &zone)),
         )),
         (
             Some(key),
@@ -374,10 +381,11 @@ pub fn live_findings(probe: &LiveProbe, from_config: bool) -> Vec<Finding> {
                 FindingId::KeyRefused,
                 Severity::Critical,
                 format!(
-                    "{server} knows key {key} (a read signed with it verifies) but does not let it update {name} SRV (NOTAUTH, BADKEY): kmsdns publish will fail"
+                    "{server} knows {} (a read signed with it verifies) but does not let it update {name} SRV (NOTAUTH, BADKEY): kmsdns publish will fail",
+                    key.described
                 ),
             )
-            .hint(grant_hint(software, &key_name(key), &name, &zone)),
+            .hint(grant_hint(software, &key.name, &name, &zone)),
         )),
         (Some(_), Some(ProbeAnswer::KeyRejected { tsig_error, message, .. })) => findings.push(
             about(
@@ -438,6 +446,27 @@ fn changed_finding(probe: &LiveProbe, change: &ProbeChange, server: &str, zone: 
     )
 }
 
+/// Who signed the signed probe, if it was signed.
+struct Signer {
+    /// `key kms-publisher`, `Kerberos principal KMS1$@AD.EXAMPLE`.
+    described: String,
+    /// The key name as a grant writes it, or the principal.
+    name: String,
+}
+
+fn signer(probe: &LiveProbe) -> Option<Signer> {
+    if let Some(principal) = &probe.principal {
+        return Some(Signer {
+            described: format!("Kerberos principal {principal}"),
+            name: principal.clone(),
+        });
+    }
+    probe.key.as_ref().map(|key| Signer {
+        described: format!("key {key}"),
+        name: key_name(key),
+    })
+}
+
 /// A key name as a grant writes it: without the trailing dot.
 fn key_name(key: &Name) -> String {
     key.to_ascii().trim_end_matches('.').to_string()
@@ -466,6 +495,10 @@ fn grant_hint(software: Option<Software>, key: &str, name: &str, zone: &str) -> 
             "let the key update the zone: pdnsutil set-meta {} TSIG-ALLOW-DNSUPDATE {key} (and this host's address in ALLOW-DNSUPDATE-FROM), or, with a Lua update policy, allow it there",
             zone.trim_end_matches('.')
         ),
+        Some(Software::ActiveDirectory) => format!(
+            "on Active Directory the creator of {name} owns it: give {key} (or a group holding every KMS host's account) Full Control on the _VLMCS._TCP node of zone {}, or publish with the principal that owns it",
+            zone.trim_end_matches('.')
+        ),
         None => format!(
             "let key {key} update the SRV records of {name} on the primary (BIND: update-policy grant; Knot DNS: an acl with action: update; PowerDNS: TSIG-ALLOW-DNSUPDATE metadata), or configure the key that is allowed"
         ),
@@ -488,6 +521,10 @@ fn keyed_only_hint(software: Option<Software>, name: &str, zone: &str) -> String
             "name the keys that may update in the zone's metadata: pdnsutil set-meta {} TSIG-ALLOW-DNSUPDATE KEY",
             zone.trim_end_matches('.')
         ),
+        Some(Software::ActiveDirectory) => format!(
+            "set the zone {} to secure dynamic updates only (Samba: allow dns updates = secure only; Windows: the zone's Dynamic updates: Secure only)",
+            zone.trim_end_matches('.')
+        ),
         None => format!(
             "require a TSIG key for updates of the zone, granted only the SRV records of {name} (BIND: update-policy grant; Knot DNS: an acl with a key; PowerDNS: TSIG-ALLOW-DNSUPDATE metadata)"
         ),
@@ -500,7 +537,7 @@ fn key_hint(software: Option<Software>, error: Option<TsigError>) -> String {
         Some(Software::Bind) => "the key statement in named.conf",
         Some(Software::Knot) => "the key section of knot.conf",
         Some(Software::PowerDns) => "what `pdnsutil list-tsig-keys` shows on the server",
-        None => "the server's key",
+        Some(Software::ActiveDirectory) | None => "the server's key",
     };
     match error {
         Some(TsigError::BadSig) => format!("the secret differs from the server's: copy the key from {keys}"),
@@ -521,6 +558,7 @@ mod tests {
     use std::path::Path;
 
     use crate::commands::updates::observe::Recognition;
+    use crate::concurrency::deadline::Overrun;
     use crate::named_conf::audit_domains;
 
     fn conf(text: &str) -> NamedConf {
@@ -681,10 +719,12 @@ mod tests {
             ttl: Some(3600),
             records: 1,
             error: None,
+            overrun: None,
             unsigned: Some(unsigned),
             key: signed
                 .as_ref()
                 .map(|_| Name::from_ascii("kms-publisher.").unwrap()),
+            principal: None,
             signed,
             software: None,
             changed: Vec::new(),
@@ -953,6 +993,24 @@ mod tests {
             [(FindingId::DnsReadFailed, Severity::Critical)]
         );
         assert_eq!(findings[0].subject.server, None);
+    }
+
+    #[test]
+    fn a_domain_past_its_deadline_is_cut_off_before_any_probe() {
+        let mut unprobed = probe(REFUSED, None);
+        unprobed.unsigned = None;
+        unprobed.overrun = Some(Overrun {
+            limit: std::time::Duration::from_secs(15),
+            step: Some("reading corp.example. SOA from 192.0.2.53:53 over UDP".into()),
+        });
+        let findings = live_findings(&unprobed, true);
+        assert_eq!(
+            ids(&findings),
+            [(FindingId::DeadlineExceeded, Severity::Critical)]
+        );
+        assert!(findings[0]
+            .message
+            .contains("while reading corp.example. SOA"));
     }
 
     #[test]

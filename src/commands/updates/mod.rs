@@ -161,19 +161,28 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
         // Each probe becomes findings and details as soon as it is done:
         // only those are kept, not every probe's reads.
         let limit = usize::from(ctx.global.concurrency);
+        let time_limit = ctx.deadline();
         let mut probes = in_order(domains.unwrap_or_default(), limit, |d| {
             let configured = d
                 .configured
                 .and_then(|at| Some(&config.as_ref()?.domains[at]));
+            // A `--domain` in no publish list is signed with the
+            // configuration's top-level key, as every publish-list domain
+            // without a key of its own is.
+            let key = match configured {
+                Some(domain) => domain.key.as_deref(),
+                None => config.as_ref().and_then(|c| c.key.as_deref()),
+            };
             let target = ProbeTarget {
                 domain: d.name,
-                key: configured.and_then(|c| c.key.as_deref().cloned()),
+                key: key.cloned(),
                 gss: configured.and_then(|c| c.gss.as_deref().cloned()),
                 server: configured.and_then(|c| c.server.as_deref().cloned()),
             };
             let (resolver, opts, identities) = (&resolver, &opts, &identities);
             async move {
-                let probe = observe::probe_domain(&target, resolver, identities, opts).await;
+                let probe =
+                    observe::probe_domain(&target, resolver, identities, opts, time_limit).await;
                 (probe, configured.is_some())
             }
         });
@@ -330,6 +339,7 @@ fn live_verdict(probe: &LiveProbe, findings: &[Finding]) -> LiveVerdict {
         records: probe.records,
         unsigned: answer(probe.unsigned.as_ref()),
         key: probe.key.as_ref().map(|k| k.to_ascii()),
+        principal: probe.principal.clone(),
         signed: answer(probe.signed.as_ref()),
         retries: 0,
         changed: probe
@@ -346,6 +356,7 @@ fn live_verdict(probe: &LiveProbe, findings: &[Finding]) -> LiveVerdict {
         error: probe
             .error
             .clone()
+            .or_else(|| probe.overrun.as_ref().map(ToString::to_string))
             .or_else(|| failure(probe.unsigned.as_ref()))
             .or_else(|| failure(probe.signed.as_ref())),
         verdict,

@@ -59,6 +59,17 @@
 //! everyone. The findings say so rather than guess (`judge.rs`), and
 //! `publish` reads back what it sent.
 //!
+//! **Active Directory-integrated zones** (recognised by the DCs' locator
+//! record, [`identify::active_directory`]) get another form: an UPDATE
+//! with its zone section and nothing else. Samba 4.17 checks prerequisites
+//! *before* it checks who sends (an unsigned sentinel probe gets NXRRSET,
+//! which would read as "unsigned updates accepted"), and AD keeps a
+//! directory object per name, owned by its creator: any update at
+//! `_vlmcs._tcp` may leave one. The empty UPDATE touches no name; AD
+//! answers it REFUSED unsigned (secure updates only) and NOERROR to a
+//! principal it authenticates. What it cannot tell is whether that
+//! principal owns `_vlmcs._tcp` — `publish` says so when it does not.
+//!
 //! After each probe the primary's SOA serial and SRV RRset (every record's
 //! TTL included) are read again and compared with what they were before.
 //!
@@ -76,11 +87,13 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+use crate::concurrency::deadline::{self, Overrun};
 use crate::config::gss::GssAuth;
 use crate::config::key::TsigKey;
 use crate::config::srv_owner;
@@ -183,10 +196,15 @@ pub struct LiveProbe {
     pub records: usize,
     /// Why nothing could be probed (zone, primary or RRset unknown).
     pub error: Option<String>,
+    /// Finding the zone and reading it before the probe passed
+    /// `--deadline`: nothing was sent.
+    pub overrun: Option<Overrun>,
     /// The answer to the unsigned probe.
     pub unsigned: Option<ProbeAnswer>,
     /// The key of the signed probe.
     pub key: Option<Name>,
+    /// The Kerberos principal of a probe signed with GSS-TSIG.
+    pub principal: Option<String>,
     /// The answer to the signed probe.
     pub signed: Option<ProbeAnswer>,
     /// Changes found after a probe: none, normally.
@@ -282,6 +300,32 @@ pub fn build_probe(
     dns::build_update(&request, id)
 }
 
+/// How the probe asks (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProbeForm {
+    /// The sentinel, added behind a prerequisite that cannot hold.
+    Sentinel,
+    /// An UPDATE of the zone with no prerequisite and no update: for
+    /// Active Directory-integrated zones, where it touches no name.
+    ZoneOnly,
+}
+
+/// An UPDATE of `zone` with its zone section only (RFC 2136 §2.3): a
+/// server applies nothing, and answers whether it takes updates from the
+/// sender at all.
+pub fn build_zone_only_probe(zone: &Name, id: u16) -> Message {
+    use hickory_proto::op::{MessageType, OpCode, Query};
+    let mut zone = zone.clone();
+    zone.set_fqdn(true);
+    let mut message = Message::new();
+    message
+        .set_id(id)
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Update)
+        .add_query(Query::query(zone, RecordType::SOA));
+    message
+}
+
 /// Sends the probe for `name` to `server`, signed with `key` when given.
 /// `Err(PrerequisiteFailed)` is the server's "you may" (see the module
 /// docs); `Ok` means it applied the sentinel.
@@ -323,14 +367,40 @@ pub fn answer_of(outcome: &Result<UpdateResponse, UpdateError>, signed: bool) ->
     }
 }
 
+/// The zone of `name`, the first address of its primary that answers,
+/// and the zone there; or the zone if found, and why it cannot be probed.
+async fn locate(
+    target: &ProbeTarget,
+    name: &Name,
+    resolver: &Resolver,
+    opts: &DnsOptions,
+) -> Result<(Name, SocketAddr, ZoneState), (Option<Name>, String)> {
+    let found = dns::find_primary(name, target.server.as_ref(), resolver, opts).await;
+    let (zone, primaries) = match found {
+        Ok(found) => (found.zone, found.primary),
+        Err(error) => return Err((None, error.to_string())),
+    };
+    // The first primary address that answers the read is the one probed.
+    let mut last_error = format!("the primary of {zone} has no address");
+    for server in &primaries {
+        match ZoneState::read(*server, &zone, name, opts).await {
+            Ok(state) => return Ok((zone, *server, state)),
+            Err(e) => last_error = e,
+        }
+    }
+    Err((Some(zone), last_error))
+}
+
 /// Probes one domain: finds its zone and primary, reads the RRset and the
-/// serial, recognises the software, then sends the probe unsigned and,
-/// with a key, signed, reading the zone back after each.
+/// serial (within `limit`, `--deadline`), recognises the software, then
+/// sends the probe unsigned and, with a key, signed, reading the zone back
+/// after each.
 pub async fn probe_domain(
     target: &ProbeTarget,
     resolver: &Resolver,
     identities: &Identities,
     opts: &DnsOptions,
+    limit: Duration,
 ) -> LiveProbe {
     let name = srv_owner(&target.domain);
     let mut probe = LiveProbe {
@@ -342,43 +412,46 @@ pub async fn probe_domain(
         ttl: None,
         records: 0,
         error: None,
+        overrun: None,
         unsigned: None,
         key: target.key.as_ref().map(|k| k.name.clone()),
+        principal: None,
         signed: None,
         changed: Vec::new(),
     };
-    let found = dns::find_primary(&name, target.server.as_ref(), resolver, opts).await;
-    let (zone, primaries) = match found {
-        Ok(found) => (found.zone, found.primary),
-        Err(error) => {
-            probe.error = Some(error.to_string());
+    // Only the reads before the first probe UPDATE are bounded by the
+    // deadline: a probe sent is always read back and undone if need be.
+    let reads = async {
+        let (zone, server, before) = locate(target, &name, resolver, opts).await?;
+        let software = identities.of(server, &zone, opts).await;
+        Ok((zone, server, before, software))
+    };
+    let (zone, server, before, software) = match deadline::within(limit, reads).await {
+        Ok(Ok(located)) => located,
+        Ok(Err((zone, error))) => {
+            probe.zone = zone;
+            probe.error = Some(error);
+            return probe;
+        }
+        Err(overrun) => {
+            probe.overrun = Some(overrun);
             return probe;
         }
     };
     probe.zone = Some(zone.clone());
-    // The first primary address that answers the read is the one probed.
-    let mut last_error = format!("the primary of {zone} has no address");
-    let mut found = None;
-    for server in &primaries {
-        match ZoneState::read(*server, &zone, &name, opts).await {
-            Ok(state) => {
-                found = Some((*server, state));
-                break;
-            }
-            Err(e) => last_error = e,
-        }
-    }
-    let Some((server, before)) = found else {
-        probe.error = Some(last_error);
-        return probe;
-    };
     probe.primary = Some(server);
     probe.ttl = before.ttl();
     probe.records = before.records.len();
-    probe.software = identities.of(server, &zone, opts).await;
+    probe.software = software;
 
+    let form = if identify::active_directory(server, &zone, opts).await {
+        ProbeForm::ZoneOnly
+    } else {
+        ProbeForm::Sentinel
+    };
     let session = Session {
         server,
+        form,
         zone: &zone,
         name: &name,
         opts,
@@ -395,19 +468,21 @@ pub async fn probe_domain(
             .await;
         probe.signed = Some(signed);
     } else if let Some(gss) = &target.gss {
-        // The Kerberos principal stands where a key name would: the
-        // findings name it as the identity that signed.
-        let principal = gss.principal.as_deref().unwrap_or("gss-tsig");
-        probe.key = Name::from_ascii(principal)
-            .or_else(|_| Name::from_labels(principal.split('.')))
-            .or_else(|_| Name::from_ascii("gss-tsig"))
-            .ok();
+        probe.principal = Some(gss.principal_text());
         let (signed, change, _) = session.ask(&before, None, Some(gss)).await;
         probe.changed.extend(change);
         probe.signed = Some(signed);
     }
     if probe.software.is_none() {
-        probe.software = recognise_by_answers(&probe);
+        probe.software = match form {
+            ProbeForm::ZoneOnly => Some((
+                Software::ActiveDirectory,
+                Recognition::Behaviour(
+                    "it serves the domain controllers' locator record _ldap._tcp.dc._msdcs",
+                ),
+            )),
+            ProbeForm::Sentinel => recognise_by_answers(&probe),
+        };
     }
     probe
 }
@@ -510,6 +585,7 @@ impl ZoneState {
 /// One domain's probes.
 struct Session<'a> {
     server: SocketAddr,
+    form: ProbeForm,
     zone: &'a Name,
     name: &'a Name,
     opts: &'a DnsOptions,
@@ -537,27 +613,34 @@ impl Session<'_> {
             (None, None) => "unsigned".to_string(),
         };
         crate::dns::trace::note(|| {
-            format!(
+            match self.form {
+            ProbeForm::Sentinel => format!(
                 "probing {} at {} ({how}, TTL {}, with a prerequisite that cannot hold)",
                 self.name, self.server, self.ttl
-            )
+            ),
+            ProbeForm::ZoneOnly => format!(
+                "probing zone {} at {} ({how}, an UPDATE with no records: the zone is Active Directory-integrated, where any update at a name may leave a directory object)",
+                self.zone, self.server
+            ),
+        }
         });
-        let outcome = match gss {
-            Some(gss) => self.send_gss(gss, &sentinel).await,
-            None => {
-                send_probe(
-                    self.server,
-                    self.zone,
-                    self.name,
-                    &sentinel,
-                    self.ttl,
-                    key,
-                    self.opts,
-                )
-                .await
+        let id = (random_u64() & 0xffff) as u16;
+        let message = match self.form {
+            ProbeForm::Sentinel => build_probe(self.zone, self.name, &sentinel, self.ttl, id),
+            ProbeForm::ZoneOnly => Ok(build_zone_only_probe(self.zone, id)),
+        };
+        let outcome = match (message, gss) {
+            (Err(error), _) => Err(error),
+            (Ok(message), Some(gss)) => self.send_gss(gss, message).await,
+            (Ok(message), None) => {
+                dns::send_update_message(self.server, message, self.name, key, self.opts).await
             }
         };
-        let answer = answer_of(&outcome, key.is_some() || gss.is_some());
+        let answer = match (self.form, &outcome) {
+            // Nothing to apply: NOERROR is the zone's "you may update".
+            (ProbeForm::ZoneOnly, Ok(_)) => ProbeAnswer::Accepted,
+            _ => answer_of(&outcome, key.is_some() || gss.is_some()),
+        };
         let unverified = matches!(outcome, Err(UpdateError::BadResponseSignature { .. }));
         let change = self.read_back(before, &sentinel, key, &how).await;
         (answer, change, unverified)
@@ -679,14 +762,23 @@ impl Session<'_> {
 impl Session<'_> {
     /// The probe signed with GSS-TSIG (RFC 3645), over TCP.
     #[cfg(feature = "gssapi")]
-    async fn send_gss(&self, gss: &GssAuth, sentinel: &SRV) -> Result<UpdateResponse, UpdateError> {
+    async fn send_gss(
+        &self,
+        gss: &GssAuth,
+        message: Message,
+    ) -> Result<UpdateResponse, UpdateError> {
         let zone = self.zone;
-        let id = (random_u64() & 0xffff) as u16;
-        let message = build_probe(zone, self.name, sentinel, self.ttl, id)?;
-        let (exchanged, _principal) =
-            dns::gss::exchange_signed(self.server, zone, gss, message, self.opts).await?;
-        let sends = exchanged.sends;
-        dns::judge(zone, self.name, None, self.server, exchanged, sends, None)
+        let signed = dns::gss::exchange_signed(self.server, zone, gss, message, self.opts).await?;
+        let sends = signed.exchanged.sends;
+        dns::judge(
+            zone,
+            self.name,
+            None,
+            self.server,
+            signed.exchanged,
+            sends,
+            None,
+        )
     }
 
     /// Without the `gssapi` feature a `gss-tsig` domain cannot be probed
@@ -695,7 +787,7 @@ impl Session<'_> {
     async fn send_gss(
         &self,
         _gss: &GssAuth,
-        _sentinel: &SRV,
+        _message: Message,
     ) -> Result<UpdateResponse, UpdateError> {
         Err(UpdateError::InvalidRequest {
             zone: self.zone.clone(),

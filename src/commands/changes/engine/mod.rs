@@ -26,7 +26,9 @@ mod zone;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::concurrency::deadline::{self, Overrun};
 use crate::concurrency::in_order;
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record};
@@ -115,6 +117,10 @@ pub struct Engine {
     /// a zone being changed (`--addresses`). Addresses are only added, never
     /// deleted: a host may have others that kmsdns does not know.
     pub publish_addresses: bool,
+    /// `--deadline`: bounds finding each domain's zone and each read
+    /// before an UPDATE; an UPDATE in flight and the read-back after it
+    /// run to their own bounds, so no outcome is left unknown.
+    pub deadline: Duration,
 }
 
 impl Engine {
@@ -140,7 +146,7 @@ impl Engine {
     ) -> Vec<DomainOutcome> {
         let bound = self.concurrency.max(1);
         let targets: Vec<_> = in_order(&config.domains, bound, |domain| {
-            exchange.find_target(domain)
+            deadline::within(self.deadline, exchange.find_target(domain))
         })
         .collect()
         .await;
@@ -155,6 +161,7 @@ impl Engine {
                     mode,
                     target: group.target,
                     hooks: &self.hooks,
+                    deadline: self.deadline,
                 };
                 async move { run.run(group.members, addresses).await }
             })
@@ -171,7 +178,7 @@ impl Engine {
     fn found(
         &self,
         config: &Config,
-        targets: Vec<Result<Target, DiscoveryError>>,
+        targets: Vec<Result<Result<Target, DiscoveryError>, Overrun>>,
     ) -> (Vec<DomainOutcome>, Vec<(usize, Target)>) {
         let mut outcomes: Vec<DomainOutcome> = config
             .domains
@@ -181,10 +188,13 @@ impl Engine {
         let mut found = Vec::new();
         for (index, target) in targets.into_iter().enumerate() {
             match target {
-                Err(error) => {
+                Err(overrun) => {
+                    outcomes[index].outcome = Outcome::Failed(Failure::Deadline(overrun))
+                }
+                Ok(Err(error)) => {
                     outcomes[index].outcome = Outcome::Failed(Failure::Discovery(Arc::new(error)))
                 }
-                Ok(target) => {
+                Ok(Ok(target)) => {
                     say(|| found_line(&config.domains[index].name, &target));
                     outcomes[index].target = Some(target.clone());
                     found.push((index, target));

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RecordType};
 
+use crate::concurrency::deadline::Overrun;
 use crate::dns::identify::Software;
 use crate::dns::{DiscoveryError, ReadError, ReadFailure, TsigError, UpdateError};
 use crate::named_conf::grant_line::name_grant;
@@ -135,6 +136,9 @@ impl fmt::Display for ReadProblem {
 pub enum Failure {
     /// Its zone or primary could not be found.
     Discovery(Arc<DiscoveryError>),
+    /// Finding its zone, or reading its RRset before an UPDATE, passed
+    /// `--deadline`: nothing was sent for it.
+    Deadline(Overrun),
     /// Its RRset could not be read at the primary.
     Read(ReadProblem),
     /// The A/AAAA RRset of a host (`--addresses`) could not be read.
@@ -188,6 +192,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Discovery(error) => error.fmt(f),
+            Failure::Deadline(overrun) => overrun.fmt(f),
             Failure::Read(problem) => problem.fmt(f),
             Failure::AddressRead {
                 host,
@@ -380,13 +385,14 @@ fn update_hint(
         Some(Software::PowerDns) => format!(
             "name the key in the zone's metadata: pdnsutil set-meta {zone} TSIG-ALLOW-DNSUPDATE KEY, with this host's address in ALLOW-DNSUPDATE-FROM"
         ),
+        Some(Software::ActiveDirectory) => "let the principal write the _vlmcs._tcp node: Full Control for a group of every KMS host's account on the _VLMCS._TCP node (DNS Manager: the record's Security tab), or one principal for all hosts".to_string(),
         None => "let the key update the _vlmcs._tcp SRV records on the primary (BIND: update-policy grant; Knot DNS: an acl with action: update; PowerDNS: TSIG-ALLOW-DNSUPDATE metadata)".to_string(),
     };
     let keys = match software {
         Some(Software::Bind) => "the server's key statement",
         Some(Software::Knot) => "the key section of knot.conf",
         Some(Software::PowerDns) => "`pdnsutil list-tsig-keys` on the server",
-        None => "the server's key",
+        Some(Software::ActiveDirectory) | None => "the server's key",
     };
     match error {
         UpdateError::Refused { signed: false, .. }

@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -87,6 +88,9 @@ struct Primary {
     others: Vec<RecordType>,
     /// What the server says it is.
     software: Option<crate::dns::identify::Software>,
+    /// How long each read and each UPDATE takes (on tokio's clock).
+    read_time: Duration,
+    update_time: Duration,
 }
 
 impl Primary {
@@ -99,7 +103,16 @@ impl Primary {
             asked: Mutex::new(Vec::new()),
             others: Vec::new(),
             software: None,
+            read_time: Duration::ZERO,
+            update_time: Duration::ZERO,
         }
+    }
+
+    /// Reads and UPDATEs that take this long.
+    fn slow(mut self, read_time: Duration, update_time: Duration) -> Self {
+        self.read_time = read_time;
+        self.update_time = update_time;
+        self
     }
 
     fn server() -> SocketAddr {
@@ -228,6 +241,7 @@ impl Exchange for Primary {
 
     async fn read_srv(&self, _server: SocketAddr, owner: &Name) -> Result<SrvRrset, ReadError> {
         self.asked.lock().unwrap().push(Asked::Read(owner.clone()));
+        tokio::time::sleep(self.read_time).await;
         let records = self.rrset(owner);
         Ok(SrvRrset {
             ttl: (!records.is_empty()).then_some(self.ttl),
@@ -279,6 +293,7 @@ impl Exchange for Primary {
             .lock()
             .unwrap()
             .push(Asked::Update(requests.to_vec()));
+        tokio::time::sleep(self.update_time).await;
         let step = self.script.lock().unwrap().pop_front();
         let checked_and_applied = || {
             self.prerequisites(requests)
@@ -341,6 +356,9 @@ fn foreign() -> SrvRecord {
     srv(1688, "kms9.corp.example.")
 }
 
+/// The engine's `--deadline`.
+const DEADLINE: Duration = Duration::from_secs(15);
+
 fn engine() -> Engine {
     let opts = DnsOptions::default();
     Engine {
@@ -349,6 +367,7 @@ fn engine() -> Engine {
         hooks: Hooks::default(),
         concurrency: 1,
         publish_addresses: false,
+        deadline: DEADLINE,
     }
 }
 
@@ -707,4 +726,41 @@ fn plan_sends_nothing() {
     assert!(primary.updates().is_empty());
     let done = run(&Primary::new(&ours(), &[]), &PUBLISH);
     assert_outcome!(done, Outcome::InSync);
+}
+
+/// Runs `mode` on tokio's paused clock, where sleeps take no real time.
+fn run_paused(primary: &Primary, mode: &Mode) -> DomainOutcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let mut outcomes = runtime.block_on(engine().run_with(primary, &config(), mode));
+    outcomes.remove(0)
+}
+
+/// Rule: a read before the UPDATE that outlasts `--deadline` ends the
+/// domain with `deadline-exceeded`, and nothing is sent for it.
+#[test]
+fn a_read_past_the_deadline_sends_nothing() {
+    let primary = Primary::new(&[], &[]).slow(DEADLINE * 2, Duration::ZERO);
+    let done = run_paused(&primary, &PUBLISH);
+    assert_outcome!(done, Outcome::Failed(Failure::Deadline(_)));
+    assert!(primary.updates().is_empty());
+    assert!(primary.records().is_empty());
+    let Outcome::Failed(failure) = &done.outcome else {
+        unreachable!("matched above")
+    };
+    assert!(failure.to_string().contains("(--deadline)"), "{failure}");
+}
+
+/// Rule: an UPDATE in flight is never abandoned at the deadline: it runs
+/// to its own bound and its outcome is judged (here: applied and read
+/// back).
+#[test]
+fn an_update_in_flight_outlives_the_deadline() {
+    let primary = Primary::new(&[], &[]).slow(Duration::ZERO, DEADLINE * 2);
+    let done = run_paused(&primary, &PUBLISH);
+    assert_outcome!(done, Outcome::Applied);
+    assert_eq!(sorted(primary.records()), sorted(ours()));
 }

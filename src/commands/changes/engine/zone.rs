@@ -11,12 +11,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::outcome::{Carried, Failure, NameAfter, Note, Outcome, ReadProblem, Refusal};
 use super::{say, update_request, DomainOutcome, Exchange, Hooks, Mode, Target, MAX_RETRIES};
 use crate::commands::changes::planner::{self, Plan};
+use crate::concurrency::deadline;
 use crate::config::{Config, Domain, KmsHost, TargetKind};
 use crate::dns::{Expected, SrvRrset, UpdateError, UpdateRequest};
 
@@ -27,6 +29,9 @@ pub(super) struct ZoneRun<'a, E> {
     pub mode: &'a Mode,
     pub target: Target,
     pub hooks: &'a Hooks,
+    /// `--deadline`: bounds each read before an UPDATE, never an UPDATE
+    /// nor the read-back that says what an unanswered one did.
+    pub deadline: Duration,
 }
 
 /// A domain read and planned, with changes to send.
@@ -182,10 +187,15 @@ impl<E: Exchange> ZoneRun<'_, E> {
         let mut server = None;
         for index in active {
             let domain = &self.config.domains[index];
-            let (answered, current) = match self.read(&domain.srv_name()).await {
+            let owner = domain.srv_name();
+            let read = deadline::within(self.deadline, self.read(&owner))
+                .await
+                .map_err(Failure::Deadline)
+                .and_then(|read| read.map_err(Failure::Read));
+            let (answered, current) = match read {
                 Ok(read) => read,
-                Err(problem) => {
-                    let failed = Outcome::Failed(Failure::Read(problem));
+                Err(failure) => {
+                    let failed = Outcome::Failed(failure);
                     state
                         .done
                         .push(self.finish(state, index, None, failed, None));
@@ -691,7 +701,17 @@ fn lead(batch: &[Planned], done: &[(usize, DomainOutcome)]) -> usize {
 /// BADKEY, BADTIME or an empty MAC) cannot be signed with our key, so
 /// anyone who saw the request could have sent it: it is read back too,
 /// and reported as the server's word only when the zone is unchanged.
+///
+/// A GSS-TSIG refusal that came as an unsigned echo of the request (Samba)
+/// is read back for the same reason.
 fn outcome_unknown(error: &UpdateError) -> bool {
+    #[cfg(feature = "gssapi")]
+    if matches!(
+        error,
+        UpdateError::Gss(crate::dns::gss::GssError::Denied { .. })
+    ) {
+        return true;
+    }
     matches!(
         error,
         UpdateError::Timeout { .. }

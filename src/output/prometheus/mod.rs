@@ -15,7 +15,18 @@
 //! | `kmsdns_probe_latency_seconds` | `domain`, `host`, `address` | connect + RPC bind |
 //! | `kmsdns_replication_server_up` | `zone`, `server` | 1 the server gave its SOA |
 //! | `kmsdns_replication_lag_serials` | `zone`, `server` | serials behind the zone's newest |
+//! | `kmsdns_replication_converged` | `zone` | 1 every server has the reference |
+//! | `kmsdns_check_answered` | `domain`, `source` | 1 the SRV read got an answer |
+//! | `kmsdns_check_srv_records` | `domain`, `source` | SRV records answered |
+//! | `kmsdns_check_srv_ttl_seconds` | `domain`, `source` | the RRset's TTL |
+//! | `kmsdns_check_target_addresses` | `domain`, `target` | A and AAAA of a target |
+//! | `kmsdns_updates_unsigned_accepted` | `domain`, `primary` | 1 unsigned updates would apply |
+//! | `kmsdns_updates_key_accepted` | `domain`, `primary`, `key` | 1 our key's updates would apply |
+//! | `kmsdns_updates_static_status` | `zone`, `view` | worst named.conf grant finding |
 //! | `kmsdns_last_run_timestamp_seconds` | | end of the run, Unix time |
+//!
+//! The `kmsdns_check_*`, `kmsdns_updates_*` and `kmsdns_replication_converged`
+//! series come from the command's details ([`series`]), alone or in `audit`.
 //!
 //! node-exporter rejects a whole file with a duplicate sample, so a label
 //! set is written once (the first one wins), and it reads every `*.prom`
@@ -27,12 +38,16 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+pub mod series;
+
 use crate::commands::audit::metrics::{status_value, Metrics};
 use crate::error::Error;
-use crate::report::{Report, Severity};
+use crate::output::Document;
+use crate::report::Severity;
 
-/// Writes `report` and `metrics` in the text exposition format.
-pub fn render<D>(report: &Report<D>, metrics: &Metrics, out: &mut dyn Write) -> io::Result<()> {
+/// Writes `report`, `metrics` and the series of the command's own facts
+/// ([`series::of`]) in the text exposition format.
+pub fn render(report: &Document, metrics: &Metrics, out: &mut dyn Write) -> io::Result<()> {
     let mut families = Vec::new();
 
     let mut up = Family::new(
@@ -140,6 +155,7 @@ pub fn render<D>(report: &Report<D>, metrics: &Metrics, out: &mut dyn Write) -> 
     families.push(server_up);
     families.push(lag);
 
+    families.extend(series::of(report.details.as_ref()));
     families.push(last_run_family(metrics.last_run));
 
     for family in &families {
@@ -315,10 +331,11 @@ mod tests {
     use super::*;
     use crate::commands::audit::metrics::{sample, HostMetric};
     use crate::output::written;
-    use crate::report::{Finding, FindingId};
+    use crate::report::{Finding, FindingId, Report};
 
-    fn rendered<D>(report: &Report<D>, metrics: &Metrics) -> String {
-        written(|out| render(report, metrics, out))
+    fn rendered(report: &Report<()>, metrics: &Metrics) -> String {
+        let report: Document = report.clone().without_details();
+        written(|out| render(&report, metrics, out))
     }
 
     #[test]

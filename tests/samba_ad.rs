@@ -1,0 +1,225 @@
+//! kmsdns against Active Directory-integrated DNS: a Samba 4 AD DC with its
+//! internal DNS server (`tests/common/samba.rs`), GSS-TSIG signed by the
+//! KMS hosts' machine accounts, every result checked in the zone with `dig`
+//! and, where the directory matters (who owns a name, which objects
+//! exist), with `samba-tool` and `ldbsearch`.
+//!
+//! What Samba does that BIND does not, and these tests pin: it signs its
+//! replies over the request MAC without its length; it answers errors
+//! (access denied as SERVFAIL, a failed prerequisite as NXRRSET) by echoing
+//! the request, kmsdns's own TSIG included; the principal that created a
+//! name owns it.
+#![cfg(feature = "gssapi")]
+
+use crate::common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::samba::{SambaDc, KMS1, KMS2};
+
+const FOREIGN: &str = "3600 0 0 1688 foreign.ad.example.";
+
+/// The ids of a JSON report's findings, in order.
+fn finding_ids(doc: &serde_json::Value) -> Vec<&str> {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|finding| finding["id"].as_str())
+        .collect()
+}
+
+fn ours(host: &str) -> String {
+    format!("3600 0 0 1688 {host}.")
+}
+
+#[test]
+fn publish_again_and_remove_verify_samba_signatures() {
+    let dc = SambaDc::shared();
+    let name = SambaDc::owner_name("pub");
+    dc.seed(Some(KMS1), &name, 3600, "0 0 1688 foreign.ad.example.");
+    let config = dc.config("pub", "kms1.ad.example", KMS1, "");
+
+    let first = dc.kmsdns(&config, &["-v", "publish"]);
+    assert_eq!(first.status, 0, "{first}");
+    assert!(
+        first
+            .stderr
+            .contains("verified (Samba's form: the request MAC without its length)"),
+        "-v does not say which form verified:\n{first}"
+    );
+    assert!(first.stdout.contains("update-applied"), "{first}");
+    assert_eq!(
+        dc.srv(&name),
+        vec![FOREIGN.to_owned(), ours("kms1.ad.example")]
+    );
+
+    let second = dc.kmsdns(&config, &["publish"]);
+    assert_eq!(second.status, 0, "{second}");
+    assert!(second.stdout.contains("in-sync"), "{second}");
+    assert_eq!(
+        dc.srv(&name),
+        vec![FOREIGN.to_owned(), ours("kms1.ad.example")]
+    );
+
+    let removed = dc.kmsdns(&config, &["remove"]);
+    assert_eq!(removed.status, 0, "{removed}");
+    assert_eq!(dc.srv(&name), vec![FOREIGN.to_owned()]);
+    let directory = dc.directory_records(&name);
+    assert!(directory.contains("foreign.ad.example."), "{directory}");
+    assert!(!directory.contains("kms1.ad.example."), "{directory}");
+}
+
+#[test]
+fn a_second_host_is_refused_on_the_first_hosts_name_with_the_ownership_explained() {
+    let dc = SambaDc::shared();
+    let name = SambaDc::owner_name("own");
+    let first = dc.kmsdns(&dc.config("own", "kms1.ad.example", KMS1, ""), &["publish"]);
+    assert_eq!(first.status, 0, "{first}");
+    assert_eq!(dc.srv(&name), vec![ours("kms1.ad.example")]);
+    // The directory says who created the name: the first host's account.
+    assert_eq!(dc.node_owner(&name), dc.sid(KMS1));
+
+    let second = dc.kmsdns(&dc.config("own", "kms2.ad.example", KMS2, ""), &["publish"]);
+    assert_eq!(second.status, 2, "{second}");
+    let text = second.text();
+    for words in [
+        "KMS2$@AD.EXAMPLE",
+        "the principal that created a name owns it",
+        "samba-tool dsacl get --objectdn=DC=_vlmcs._tcp.own,DC=ad.example,CN=MicrosoftDNS,DC=DomainDnsZones,DC=ad,DC=example",
+        "Full Control",
+        "one principal",
+    ] {
+        assert!(text.contains(words), "no {words:?} in:\n{second}");
+    }
+    assert!(!text.contains("TSIG verification"), "{second}");
+    // Nothing changed, and the owner is still the first host.
+    assert_eq!(dc.srv(&name), vec![ours("kms1.ad.example")]);
+    assert_eq!(dc.node_owner(&name), dc.sid(KMS1));
+}
+
+#[test]
+fn a_concurrent_change_answered_by_an_echoed_nxrrset_is_retried() {
+    let dc = SambaDc::shared();
+    let name = SambaDc::owner_name("race");
+    dc.seed(Some(KMS1), &name, 3600, "0 0 1688 foreign.ad.example.");
+    let config = dc.config("race", "kms1.ad.example", KMS1, "");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let seeder = Arc::clone(&dc);
+    let owner = name.clone();
+    let hooks = kmsdns::commands::changes::engine::Hooks {
+        before_update: Some(Arc::new(move |_domain: &hickory_proto::rr::Name| {
+            // Between kmsdns's read and its update, once: the foreign
+            // record it read goes. (Samba checks a value-dependent
+            // prerequisite as "these records exist", so a record *added*
+            // meanwhile would not trip it; one gone does.)
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                seeder.unseed(Some(KMS1), &owner, "0 0 1688 foreign.ad.example.");
+            }
+        })),
+    };
+    let (status, stdout, stderr) =
+        dc.kmsdns_with_hooks(&config, &["-v", "--format", "json", "publish"], hooks);
+    let shown = format!(
+        "exit {status}, {} plan(s), records now {:?}\n{stdout}\n{stderr}",
+        calls.load(Ordering::SeqCst),
+        dc.srv(&name)
+    );
+    assert_eq!(status, 0, "{shown}");
+    assert!(
+        stderr.contains("answered NXRRSET by echoing the request"),
+        "Samba's answer to the stale prerequisite is not an echoed NXRRSET:\n{shown}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "planned twice:\n{shown}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(doc["details"]["domains"][0]["retries"], 1, "{shown}");
+    assert_eq!(
+        doc["details"]["domains"][0]["outcome"], "applied",
+        "{shown}"
+    );
+    assert_eq!(dc.srv(&name), vec![ours("kms1.ad.example")]);
+}
+
+#[test]
+fn the_live_probe_is_keyed_only_creates_no_directory_object_and_blocks_nobody() {
+    let dc = SambaDc::shared();
+    let name = SambaDc::owner_name("probe");
+    let before = dc.dns_nodes();
+    let probe = dc.kmsdns(
+        &dc.config("probe", "kms1.ad.example", KMS1, ""),
+        &["--format", "json", "updates", "--live"],
+    );
+    assert_eq!(probe.status, 0, "{probe}");
+    let doc: serde_json::Value = probe.json();
+    let verdict = &doc["details"]["zones"][0]["live"][0];
+    assert_eq!(verdict["software"], "active-directory", "{probe}");
+    assert_eq!(verdict["unsigned"], "refused", "{probe}");
+    assert_eq!(verdict["signed"], "accepted", "{probe}");
+    assert_eq!(verdict["principal"], "KMS1$@AD.EXAMPLE", "{probe}");
+    assert!(verdict.get("key").is_none(), "{probe}");
+    let ids = finding_ids(&doc);
+    assert_eq!(ids, ["keyed-only"], "{probe}");
+    assert!(
+        probe.stdout.contains("Kerberos principal KMS1$@AD.EXAMPLE"),
+        "{probe}"
+    );
+    // No directory object appeared, not even a tombstoned one, and the
+    // name is still free for another host's principal.
+    assert_eq!(dc.dns_nodes(), before);
+    assert!(dc.srv(&name).is_empty());
+    let other = dc.kmsdns(
+        &dc.config("probe", "kms2.ad.example", KMS2, ""),
+        &["publish"],
+    );
+    assert_eq!(other.status, 0, "{other}");
+    assert_eq!(dc.srv(&name), vec![ours("kms2.ad.example")]);
+    assert_eq!(dc.node_owner(&name), dc.sid(KMS2));
+}
+
+#[test]
+fn audit_of_a_healthy_samba_zone_is_not_critical() {
+    let dc = SambaDc::shared();
+    // The DC itself as the KMS host: a target with an address. The KMS
+    // probe is skipped: nothing listens on the KMS port in the namespace.
+    let config = dc.config("audit", "dc1.ad.example", KMS1, "");
+    let published = dc.kmsdns(&config, &["publish"]);
+    assert_eq!(published.status, 0, "{published}");
+    let audit = dc.kmsdns(&config, &["--format", "json", "audit", "--no-probe"]);
+    let doc: serde_json::Value = audit.json();
+    assert_eq!(doc["summary"]["critical"], 0, "{audit}");
+    assert_ne!(audit.status, 2, "{audit}");
+    let ids = finding_ids(&doc);
+    assert!(ids.contains(&"keyed-only"), "{audit}");
+    // One DC, one serial: replicated, and no serial finding.
+    assert!(ids.contains(&"replicated"), "{audit}");
+    assert!(!ids.iter().any(|id| id.starts_with("serial-")), "{audit}");
+    assert_eq!(
+        dc.srv(&SambaDc::owner_name("audit")),
+        vec!["3600 0 0 1688 dc1.ad.example.".to_owned()]
+    );
+}
+
+#[test]
+fn replication_recognises_the_multi_master_zone_and_compares_no_serials() {
+    let dc = SambaDc::shared();
+    let config = dc.config("repl", "kms1.ad.example", KMS1, "");
+    let published = dc.kmsdns(&config, &["publish"]);
+    assert_eq!(published.status, 0, "{published}");
+    let run = dc.kmsdns(
+        &config,
+        &["--format", "json", "replication", "--wait", "5s"],
+    );
+    assert_eq!(run.status, 0, "{run}");
+    let doc: serde_json::Value = run.json();
+    let ids = finding_ids(&doc);
+    assert_eq!(ids, ["replicated"], "{run}");
+    let message = doc["findings"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("multi-master"), "{run}");
+    assert!(!message.contains("serial 1"), "{run}");
+    assert_eq!(
+        dc.srv(&SambaDc::owner_name("repl")),
+        vec![ours("kms1.ad.example")]
+    );
+}

@@ -1,0 +1,200 @@
+//! Time that means what it says (issue 17): a silent server is asked once
+//! per run, a domain's work ends at `--deadline` with the step it was on,
+//! and polling still sees a server that comes back.
+//!
+//! A silent server here is a UDP socket on loopback that never answers,
+//! or a BIND stopped with SIGSTOP.
+
+use crate::common;
+
+use std::net::{Ipv4Addr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::Duration;
+
+use common::bind::{nsupdate, Server, TestBed};
+use common::run::{Kmsdns, Run};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+struct Document {
+    findings: Vec<Finding>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Finding {
+    id: String,
+    severity: String,
+    message: String,
+}
+
+impl Document {
+    fn with_id(&self, id: &str) -> Vec<&Finding> {
+        self.findings.iter().filter(|f| f.id == id).collect()
+    }
+}
+
+/// A socket that takes every datagram and answers none.
+fn silent_socket() -> UdpSocket {
+    UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a silent socket")
+}
+
+/// A configuration whose one domain, static.example, is read at `server`.
+fn config_with_server(dir: &tempfile::TempDir, server: &str) -> PathBuf {
+    let path = dir.path().join("kmsdns.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "publish-list = [\"static.example\"]\n\
+             [[host]]\nname = \"kms1.secure.example\"\n\
+             [domain.\"static.example\"]\nserver = \"{server}\"\n"
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+/// `command` (with its own arguments) under `config`, JSON output.
+fn kmsdns_json(bed: &TestBed, config: &Path, extra: &[&str], command: &[&str]) -> Run {
+    Kmsdns::new()
+        .bed(bed)
+        .args(["-c", &config.display().to_string(), "--format", "json"])
+        .args(extra)
+        .args(command)
+        .timeout(common::OVERDUE)
+        .run()
+}
+
+fn check(bed: &TestBed, config: &Path, extra: &[&str]) -> Run {
+    kmsdns_json(bed, config, extra, &["check"])
+}
+
+#[test]
+fn a_silent_configured_server_costs_a_domain_one_exchange_bound_not_two() {
+    let bed = TestBed::start();
+    let silent = silent_socket();
+    let address = silent.local_addr().expect("address");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with_server(&dir, &address.to_string());
+    // One exchange's bound: 3 attempts of 500 ms. The zone's SOA, then the
+    // SRV RRset, both at the silent server: without the memory of silent
+    // servers 3 s, with it 1.5 s.
+    let run = check(&bed, &config, &["--timeout", "500ms"]);
+    assert_eq!(run.status, 2, "{run}");
+    assert!(
+        run.took < Duration::from_millis(2500),
+        "one exchange bound (1.5 s), not two (3 s): {run}"
+    );
+    let doc = run.json::<Document>();
+    let failed = doc.with_id("dns-read-failed");
+    assert_eq!(failed.len(), 1, "{run}");
+    assert_eq!(failed[0].severity, "critical");
+    assert!(
+        failed[0].message.contains(&address.to_string())
+            && failed[0].message.contains("no answer earlier in this run"),
+        "the SRV read says why it was not sent: {run}"
+    );
+    assert!(doc.findings.iter().all(|f| f.id != "srv-missing"), "{run}");
+    drop(silent);
+}
+
+#[test]
+fn a_domain_past_its_deadline_is_cut_off_and_names_the_step_it_was_on() {
+    let bed = TestBed::start();
+    let silent = silent_socket();
+    let address = silent.local_addr().expect("address");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with_server(&dir, &address.to_string());
+    // One exchange at the silent server could take 3 × 2 s; the domain
+    // may take 1 s in all.
+    let run = check(&bed, &config, &["--timeout", "2s", "--deadline", "1s"]);
+    assert_eq!(run.status, 2, "critical, like a failed read: {run}");
+    assert!(run.took < Duration::from_secs(4), "cut at 1 s: {run}");
+    let doc = run.json::<Document>();
+    let cut = doc.with_id("deadline-exceeded");
+    assert_eq!(cut.len(), 1, "{run}");
+    assert_eq!(cut[0].severity, "critical");
+    assert!(
+        cut[0].message.contains("1s (--deadline)")
+            && cut[0].message.contains(&format!("from {address} over UDP")),
+        "names the step: {run}"
+    );
+    assert!(doc.findings.iter().all(|f| f.id != "srv-missing"), "{run}");
+
+    // Within its deadline the same domain is judged as before.
+    let run = check(&bed, &config, &["--timeout", "200ms", "--deadline", "5s"]);
+    let doc = run.json::<Document>();
+    assert!(
+        doc.findings.iter().all(|f| f.id != "deadline-exceeded")
+            && doc.findings.iter().any(|f| f.id == "dns-read-failed"),
+        "{run}"
+    );
+    drop(silent);
+}
+
+#[test]
+fn every_command_that_reads_a_domain_stops_at_its_deadline() {
+    let bed = TestBed::start();
+    let silent = silent_socket();
+    let address = silent.local_addr().expect("address");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with_server(&dir, &address.to_string());
+    let limits = ["--timeout", "2s", "--deadline", "1s"];
+    for command in [&["plan"][..], &["publish"], &["updates", "--live"]] {
+        let run = kmsdns_json(&bed, &config, &limits, command);
+        assert_eq!(run.status, 2, "{run}");
+        assert!(run.took < Duration::from_secs(4), "cut at 1 s: {run}");
+        let doc = run.json::<Document>();
+        let cut = doc.with_id("deadline-exceeded");
+        assert_eq!(cut.len(), 1, "{run}");
+        assert!(
+            cut[0].message.contains(&format!("from {address} over UDP")),
+            "names the step: {run}"
+        );
+    }
+    drop(silent);
+}
+
+#[test]
+fn replication_wait_sees_a_silent_server_that_comes_back() {
+    let mut bed = TestBed::start();
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\nupdate add _vlmcs._tcp.open.example. 3600 IN SRV 0 0 1688 kms1.secure.example.\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    bed.pause(Server::Ns3);
+    // The first polls find ns3 silent (3 × 300 ms each); the wait and the
+    // deadline (here shorter than the wait) must both let it come back.
+    let command = Kmsdns::new()
+        .bed(&bed)
+        .args([
+            "--format",
+            "json",
+            "--timeout",
+            "300ms",
+            "--deadline",
+            "2s",
+            "replication",
+            "--wait",
+            "20s",
+            "--domain",
+            "open.example",
+        ])
+        .timeout(common::OVERDUE);
+    let running = thread::spawn(move || command.run());
+    thread::sleep(Duration::from_secs(3));
+    bed.resume(Server::Ns3);
+    let run = running.join().expect("the kmsdns run");
+    assert_eq!(run.status, 0, "converged once ns3 answered again: {run}");
+    assert!(run.took >= Duration::from_secs(3), "{run}");
+    let doc = run.json::<Document>();
+    assert!(doc.findings.iter().any(|f| f.id == "replicated"), "{run}");
+    assert!(
+        doc.findings.iter().all(|f| f.id != "deadline-exceeded"),
+        "{run}"
+    );
+}
