@@ -5,10 +5,11 @@
 use crate::common;
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use common::bind::{key_file, nsupdate, Server, TestBed};
-use common::kms_responder::{KmsResponder, Mode};
+use common::kms_responder::published_in_open_example;
 use common::prometheus::parse;
 use common::run::{Kmsdns, Run};
 
@@ -29,15 +30,6 @@ fn audit(bed: &TestBed, config: &Path, args: &[&str]) -> Run {
         .args(["--timeout", "500ms"])
         .args(args)
         .run()
-}
-
-/// A KMS-like responder on `ip`, with the runtime that serves it.
-fn kms_responder(ip: &str) -> (tokio::runtime::Runtime, KmsResponder) {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let kms = runtime
-        .block_on(KmsResponder::start_on(ip.parse().expect("ip"), Mode::Kms))
-        .expect("responder");
-    (runtime, kms)
 }
 
 /// The ports and the bed's own numbers change every run.
@@ -211,16 +203,8 @@ fn fail_on_chooses_what_makes_a_non_zero_exit() {
 #[test]
 fn probe_metrics_reach_prometheus_and_the_textfile_is_replaced_atomically() {
     let bed = TestBed::start();
-    let (_runtime, kms) = kms_responder("127.53.1.21");
+    let (_runtime, kms) = published_in_open_example(&bed, Ipv4Addr::new(127, 53, 1, 21), "kms21");
     let port = kms.addr().port();
-    nsupdate(
-        None,
-        &format!(
-            "server {} {}\nzone open.example\nupdate add kms21.open.example. 60 IN A 127.53.1.21\nupdate add _vlmcs._tcp.open.example. 60 IN SRV 0 0 {port} kms21.open.example.\nsend\n",
-            Server::PRIMARY.ip(),
-            bed.port()
-        ),
-    );
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config(
         dir.path(),
@@ -289,14 +273,12 @@ fn probe_metrics_reach_prometheus_and_the_textfile_is_replaced_atomically() {
 #[test]
 fn one_finding_per_fact_and_distinct_addresses_counted_once() {
     let bed = TestBed::start();
-    let (_runtime, kms) = kms_responder("127.53.1.22");
+    let (_runtime, kms) = published_in_open_example(&bed, Ipv4Addr::new(127, 53, 1, 22), "kms22");
     let port = kms.addr().port();
     nsupdate(
         None,
         &format!(
             "server {} {}\nzone open.example\n\
-             update add kms22.open.example. 60 IN A 127.53.1.22\n\
-             update add _vlmcs._tcp.open.example. 60 IN SRV 0 0 {port} kms22.open.example.\n\
              update add _vlmcs._tcp.sub.open.example. 60 IN SRV 0 0 {port} kms22.open.example.\n\
              send\n",
             Server::PRIMARY.ip(),

@@ -8,11 +8,12 @@
 
 use crate::common;
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::bind::{nsupdate, Server, TestBed};
-use common::kms_responder::{KmsResponder, Mode};
+use common::bind::{Server, TestBed};
+use common::kms_responder::{published_in_open_example, KmsResponder};
 use common::prometheus::{parse, promtool, value, Sample};
 use common::run::{Kmsdns, Run};
 
@@ -43,25 +44,9 @@ struct Estate {
 impl Estate {
     fn start() -> Estate {
         let bed = TestBed::start();
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let kms = runtime
-            .block_on(KmsResponder::start_on(
-                "127.53.1.71".parse().expect("ip"),
-                Mode::Kms,
-            ))
-            .expect("responder");
+        let (runtime, kms) =
+            published_in_open_example(&bed, Ipv4Addr::new(127, 53, 1, 71), "kms71");
         let port = kms.addr().port();
-        nsupdate(
-            None,
-            &format!(
-                "server {} {}\nzone open.example\n\
-                 update add kms71.open.example. 60 IN A 127.53.1.71\n\
-                 update add _vlmcs._tcp.open.example. 60 IN SRV 0 0 {port} kms71.open.example.\n\
-                 send\n",
-                Server::PRIMARY.ip(),
-                bed.port()
-            ),
-        );
         let serial = bed.soa_serial(Server::PRIMARY, "open.example");
         for secondary in Server::SECONDARIES {
             bed.wait_serial(secondary, "open.example", serial, Duration::from_secs(10));

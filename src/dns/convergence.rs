@@ -29,7 +29,7 @@ use super::query::{QueryError, ReplyError};
 use super::resolver::Resolver;
 use super::serial;
 use super::srv::read_srv;
-use super::transport::polling;
+use super::transport::asking_again;
 use super::zone::{authoritative_servers, read_serial, SerialError, ZoneSoa};
 use super::DnsOptions;
 
@@ -410,7 +410,7 @@ pub async fn watch(
         // A server silent in one poll may answer in the next: polling
         // asks again whatever the run has seen of it.
         let reads = match deadline {
-            Some(_) => polling(reads).await,
+            Some(_) => asking_again(reads).await,
             None => reads.await,
         };
         let observation = ZoneObservation {

@@ -59,7 +59,7 @@ pub use srv::{
     SrvRrset,
 };
 pub(crate) use transport::random_u64;
-pub use transport::{SocketPool, Transport};
+pub use transport::{asking_again, SocketPool, Transport};
 pub use tsig::TsigError;
 /// For the `updates` probe signed with GSS-TSIG, which exchanges through
 /// [`gss`] and judges the reply as [`send_update_message`] does.

@@ -283,3 +283,31 @@ fn bind_nak(call_id: u32, reason: u16) -> Vec<u8> {
     pdu.extend_from_slice(&[0, 0, 0]); // padding
     finish(pdu)
 }
+
+/// A KMS-like responder on `ip`, published in the test bed's open.example
+/// (unsigned) as `host`.open.example: its A record and one SRV record of
+/// open.example, both at TTL 60. The responder runs on the returned
+/// runtime: keep both for the test.
+pub fn published_in_open_example(
+    bed: &super::bind::TestBed,
+    ip: Ipv4Addr,
+    host: &str,
+) -> (tokio::runtime::Runtime, KmsResponder) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let kms = runtime
+        .block_on(KmsResponder::start_on(IpAddr::V4(ip), Mode::Kms))
+        .expect("responder");
+    let port = kms.addr().port();
+    super::bind::nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n\
+             update add {host}.open.example. 60 IN A {ip}\n\
+             update add _vlmcs._tcp.open.example. 60 IN SRV 0 0 {port} {host}.open.example.\n\
+             send\n",
+            super::bind::Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    (runtime, kms)
+}

@@ -86,7 +86,8 @@ pub async fn run(
     let opts = ctx.dns_options();
     let concurrency = usize::from(ctx.global.concurrency).max(1);
     let wait_until = args.wait.map(|wait| Instant::now() + wait);
-    // `--wait` is a wait of its own: a zone's deadline starts after it.
+    // `--wait` is a wait of its own, never cut short: a zone's deadline is
+    // the wait plus `--deadline`.
     let zone_limit = ctx.deadline() + args.wait.unwrap_or_default();
     let domain_limit = ctx.deadline();
     let mut report = Report::new("replication");
@@ -97,8 +98,8 @@ pub async fn run(
             let resolver = &resolver;
             async move {
                 let owner = srv_owner(domain);
-                let finding = dns::find_zone_soa(&owner, resolver);
-                let soa = match deadline::within(domain_limit, finding).await {
+                let finding_zone = dns::find_zone_soa(&owner, resolver);
+                let soa = match deadline::within(domain_limit, finding_zone).await {
                     Ok(Ok(soa)) => Ok(soa),
                     Ok(Err(error)) => Err(unknown_zone(domain, &error.to_string())),
                     Err(overrun) => Err(overrun
