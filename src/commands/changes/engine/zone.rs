@@ -300,8 +300,12 @@ impl<E: Exchange> ZoneRun<'_, E> {
     /// What `owner` would be without its SRV records, from what `server`
     /// serves at it: the Windows error of the last-record brake.
     async fn name_after(&self, server: SocketAddr, owner: &Name) -> NameAfter {
-        match self.exchange.types_at(server, owner).await {
-            Ok(types) => {
+        // Nothing is sent after it: the read is bounded like every read
+        // before an UPDATE.
+        let read = deadline::within(self.deadline, self.exchange.types_at(server, owner)).await;
+        match read {
+            Err(overrun) => NameAfter::Unknown(overrun.to_string()),
+            Ok(Ok(types)) => {
                 // Signatures and denial records go with the SRV RRset.
                 let others: Vec<RecordType> = types
                     .into_iter()
@@ -321,7 +325,7 @@ impl<E: Exchange> ZoneRun<'_, E> {
                     NameAfter::Stays(others)
                 }
             }
-            Err(error) => NameAfter::Unknown(error.to_string()),
+            Ok(Err(error)) => NameAfter::Unknown(error.to_string()),
         }
     }
 
