@@ -418,10 +418,13 @@ fn alert_group(textfile: &str, alerts: &[String]) -> String {
 /// KmsDnsWarning, KmsHostUnreachable and KmsDnsReplicationLag, each made to
 /// fire by what kmsdns wrote about a real estate: secure.example publishing
 /// a working KMS host beside a dead address (a warning, no critical), then
-/// the same with a stopped secondary.
+/// the same with a stopped secondary; and open.example on a secondary that
+/// missed a change (the other half of the replication alert).
 #[test]
 fn the_warning_unreachable_and_lag_alerts_fire_on_textfiles_kmsdns_wrote() {
-    let mut bed = TestBed::start();
+    let mut bed = TestBed::builder()
+        .lagging_secondary("open.example", Server::Ns2)
+        .start();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     // kms1.secure.example (127.53.1.1) answers as KMS; nothing listens on
     // kms2.secure.example (127.53.1.2) at the same port.
@@ -482,6 +485,37 @@ fn the_warning_unreachable_and_lag_alerts_fire_on_textfiles_kmsdns_wrote() {
         .expect("the dead address's host label");
     assert!(host.starts_with("kms2.secure.example."), "{host}");
 
+    // A change of open.example that ns2 never hears of: a serial behind.
+    let open = "open.example.";
+    let ns2 = format!("{}:{}", Server::Ns2.ip(), bed.port());
+    common::bind::nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n\
+             update add lag.open.example. 60 IN TXT \"lag\"\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    bed.wait_serial(Server::Ns3, "open.example", serial, Duration::from_secs(10));
+    let behind = Kmsdns::new()
+        .cwd(dir.path())
+        .bed(&bed)
+        .args(["--timeout", "500ms", "--format", "prometheus"])
+        .args(["replication", "--domain", "open.example"])
+        .run();
+    let ns2_behind = behind.stdout.clone();
+    assert_eq!(
+        value(
+            &parse(&ns2_behind),
+            "kmsdns_replication_lag_serials",
+            &[("zone", open), ("server", &ns2)]
+        ),
+        Some(1.0),
+        "{behind}"
+    );
+
     bed.stop(Server::Ns3);
     let ns3_down = audit_textfile(&bed, dir.path(), "down.prom");
     assert_eq!(
@@ -509,6 +543,13 @@ fn the_warning_unreachable_and_lag_alerts_fire_on_textfiles_kmsdns_wrote() {
              description: \"Clients asking it see old _vlmcs._tcp records; run `kmsdns replication`.\"}}"
         ),
     );
+    let behind_alert = (
+        format!("{{severity: warning, zone: \"{open}\", server: \"{ns2}\"}}"),
+        format!(
+            "{{summary: \"{ns2} serves an old copy of {open}, or none\", \
+             description: \"Clients asking it see old _vlmcs._tcp records; run `kmsdns replication`.\"}}"
+        ),
+    );
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/prometheus/kmsdns.rules.yml");
     let mut yaml = format!(
         "rule_files:\n  - {}\nevaluation_interval: 1m\ntests:\n",
@@ -533,6 +574,14 @@ fn the_warning_unreachable_and_lag_alerts_fire_on_textfiles_kmsdns_wrote() {
         &[
             expect("50m", "KmsDnsReplicationLag", &[]),
             expect("70m", "KmsDnsReplicationLag", &[lag]),
+        ],
+    ));
+    // ns2 a serial behind on open.example.
+    yaml.push_str(&alert_group(
+        &ns2_behind,
+        &[
+            expect("50m", "KmsDnsReplicationLag", &[]),
+            expect("70m", "KmsDnsReplicationLag", &[behind_alert]),
         ],
     ));
     let file = dir.path().join("kmsdns.rules.test.yml");
