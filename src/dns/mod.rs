@@ -28,6 +28,7 @@
 
 pub mod convergence;
 pub mod credentials;
+pub mod dnssec;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "gssapi")]
@@ -49,7 +50,10 @@ mod zone;
 use std::time::Duration;
 
 pub use credentials::{GssAuth, GssMechanism, KeyOrigin, Secret, TsigAlgorithm, TsigKey};
-pub use query::{query, query_recursive, query_with, QueryError, Recursion, ReplyError, Response};
+pub use query::{
+    query, query_dnssec, query_recursive, query_with, DnssecBits, ExtendedError, QueryError,
+    Recursion, ReplyError, Response,
+};
 pub use resolver::{
     parse_nameserver, Addresses, Answer, AnswerStatus, LookupError, NameserverError, Resolver,
     ResolverSetupError,
@@ -59,7 +63,7 @@ pub use srv::{
     SrvRrset,
 };
 pub(crate) use transport::random_u64;
-pub use transport::{SocketPool, Transport};
+pub use transport::{asking_again, SocketPool, Transport};
 pub use tsig::TsigError;
 /// For the `updates` probe signed with GSS-TSIG, which exchanges through
 /// [`gss`] and judges the reply as [`send_update_message`] does.

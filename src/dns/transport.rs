@@ -15,8 +15,9 @@
 //! a domain one exchange bound, not one per question (issue 17). Only
 //! plain queries take part ([`exchange_remembering`]): a server may drop a
 //! CHAOS `version.bind` query, a signed read or an UPDATE and still answer
-//! queries. Polling ([`polling`]) neither uses nor feeds that memory: a
-//! server may come back between two polls.
+//! queries. Polling, and the reads after an UPDATE ([`asking_again`]),
+//! neither use nor feed that memory: a server may come back between two
+//! polls, and what an UPDATE did must be read, not guessed.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -273,7 +274,7 @@ fn describe(transport: Transport, server: SocketAddr, expect: &Expect<'_>) -> St
 }
 
 /// The run's memory of silent servers: inside [`SocketPool::scope`], and
-/// not while [`polling`].
+/// not inside [`asking_again`].
 fn silence_memory() -> Option<Arc<PoolInner>> {
     if POLLING.try_with(|_| ()).is_ok() {
         return None;
@@ -281,11 +282,12 @@ fn silence_memory() -> Option<Arc<PoolInner>> {
     POOL.try_with(Arc::clone).ok()
 }
 
-/// Runs `future` as one round of polling a server until it has caught up
-/// (`replication --wait`, `publish --wait-replication`): a server that was
-/// silent earlier in the run is asked again, and its silence now is not
-/// remembered, since it may come back before the next round.
-pub(crate) async fn polling<F: Future>(future: F) -> F::Output {
+/// Runs `future` asking every server again, whatever the run has seen of
+/// it, and remembering none of its silence: for polling until servers
+/// have caught up (`replication --wait`, `publish --wait-replication`),
+/// where a server may come back before the next round, and for the reads
+/// after an UPDATE, which say what it did and must not be skipped.
+pub async fn asking_again<F: Future>(future: F) -> F::Output {
     POLLING.scope((), future).await
 }
 
@@ -876,7 +878,7 @@ mod tests {
             };
             (started.elapsed(), outcome)
         };
-        vec![ask().await, ask().await, polling(ask()).await]
+        vec![ask().await, ask().await, asking_again(ask()).await]
     }
 
     #[tokio::test]

@@ -424,27 +424,29 @@ pub async fn probe_domain(
     let reads = async {
         let (zone, server, before) = locate(target, &name, resolver, opts).await?;
         let software = identities.of(server, &zone, opts).await;
-        Ok((zone, server, before, software))
+        let active_directory = identify::active_directory(server, &zone, opts).await;
+        Ok((zone, server, before, software, active_directory))
     };
-    let (zone, server, before, software) = match deadline::within(limit, reads).await {
-        Ok(Ok(located)) => located,
-        Ok(Err((zone, error))) => {
-            probe.zone = zone;
-            probe.error = Some(error);
-            return probe;
-        }
-        Err(overrun) => {
-            probe.overrun = Some(overrun);
-            return probe;
-        }
-    };
+    let (zone, server, before, software, active_directory) =
+        match deadline::within(limit, reads).await {
+            Ok(Ok(located)) => located,
+            Ok(Err((zone, error))) => {
+                probe.zone = zone;
+                probe.error = Some(error);
+                return probe;
+            }
+            Err(overrun) => {
+                probe.overrun = Some(overrun);
+                return probe;
+            }
+        };
     probe.zone = Some(zone.clone());
     probe.primary = Some(server);
     probe.ttl = before.ttl();
     probe.records = before.records.len();
     probe.software = software;
 
-    let form = if identify::active_directory(server, &zone, opts).await {
+    let form = if active_directory {
         ProbeForm::ZoneOnly
     } else {
         ProbeForm::Sentinel
@@ -457,22 +459,27 @@ pub async fn probe_domain(
         opts,
         ttl: before.ttl().unwrap_or(crate::config::DEFAULT_TTL),
     };
-    let (unsigned, change, _) = session.ask(&before, None, None).await;
-    probe.unsigned = Some(unsigned);
-    probe.changed.extend(change);
-    if let Some(key) = &target.key {
-        let (mut signed, change, unverified) = session.ask(&before, Some(key), None).await;
+    // Once a probe is sent, every read says what it did: none is skipped
+    // for a silence seen earlier in the run.
+    dns::asking_again(async {
+        let (unsigned, change, _) = session.ask(&before, None, None).await;
+        probe.unsigned = Some(unsigned);
         probe.changed.extend(change);
-        session
-            .explain_signature(&mut signed, key, unverified)
-            .await;
-        probe.signed = Some(signed);
-    } else if let Some(gss) = &target.gss {
-        probe.principal = Some(gss.principal_text());
-        let (signed, change, _) = session.ask(&before, None, Some(gss)).await;
-        probe.changed.extend(change);
-        probe.signed = Some(signed);
-    }
+        if let Some(key) = &target.key {
+            let (mut signed, change, unverified) = session.ask(&before, Some(key), None).await;
+            probe.changed.extend(change);
+            session
+                .explain_signature(&mut signed, key, unverified)
+                .await;
+            probe.signed = Some(signed);
+        } else if let Some(gss) = &target.gss {
+            probe.principal = Some(gss.principal_text());
+            let (signed, change, _) = session.ask(&before, None, Some(gss)).await;
+            probe.changed.extend(change);
+            probe.signed = Some(signed);
+        }
+    })
+    .await;
     if probe.software.is_none() {
         probe.software = match form {
             ProbeForm::ZoneOnly => Some((

@@ -65,6 +65,10 @@ enum Step {
     RetransmissionConflicts,
     /// REFUSED: nothing applied.
     Refuse,
+    /// Samba's access denied to a principal that does not own the name:
+    /// an unsigned echo of the request with SERVFAIL; nothing applied.
+    #[cfg(feature = "gssapi")]
+    DenyOwnership,
 }
 
 /// What the engine asked, in order.
@@ -85,6 +89,10 @@ struct Primary {
     /// How long each read and each UPDATE takes (on tokio's clock).
     read_time: Duration,
     update_time: Duration,
+    /// How long each read takes once an UPDATE has been sent.
+    read_time_after_update: Duration,
+    /// How long each read of a host's A or AAAA RRset takes.
+    address_read_time: Duration,
 }
 
 impl Primary {
@@ -97,6 +105,8 @@ impl Primary {
             asked: Mutex::new(Vec::new()),
             read_time: Duration::ZERO,
             update_time: Duration::ZERO,
+            read_time_after_update: Duration::ZERO,
+            address_read_time: Duration::ZERO,
         }
     }
 
@@ -233,7 +243,13 @@ impl Exchange for Primary {
 
     async fn read_srv(&self, _server: SocketAddr, owner: &Name) -> Result<SrvRrset, ReadError> {
         self.asked.lock().unwrap().push(Asked::Read(owner.clone()));
-        tokio::time::sleep(self.read_time).await;
+        let after_update = !self.updates().is_empty();
+        tokio::time::sleep(if after_update {
+            self.read_time_after_update
+        } else {
+            self.read_time
+        })
+        .await;
         let records = self.rrset(owner);
         Ok(SrvRrset {
             ttl: (!records.is_empty()).then_some(self.ttl),
@@ -260,6 +276,7 @@ impl Exchange for Primary {
         _name: &Name,
         _rtype: RecordType,
     ) -> Result<Vec<Record>, ReadFailure> {
+        tokio::time::sleep(self.address_read_time).await;
         Ok(Vec::new())
     }
 
@@ -300,6 +317,15 @@ impl Exchange for Primary {
                 signed: false,
                 key: None,
             }),
+            #[cfg(feature = "gssapi")]
+            Step::DenyOwnership => Err(UpdateError::Gss(crate::dns::gss::GssError::Denied {
+                server: Primary::server(),
+                zone: self.zone.clone(),
+                name: owner(),
+                principal: "KMS2$@CORP.EXAMPLE".to_owned(),
+                rcode: "SERVFAIL".to_owned(),
+                name_exists: true,
+            })),
         }
     }
 }
@@ -545,6 +571,32 @@ fn a_refused_update_is_reported_and_not_retried() {
     assert_eq!(primary.records(), [foreign()]);
 }
 
+/// An AD refusal comes unsigned (an echo of the request): nobody vouches
+/// that nothing was applied, so the RRset is read back; unchanged, the
+/// refusal is reported with AD's ownership explained, and not retried.
+#[cfg(feature = "gssapi")]
+#[test]
+fn an_unsigned_ad_refusal_is_read_back_then_reported_with_the_owner_problem() {
+    let primary = Primary::new(&[foreign()], &[Step::DenyOwnership]);
+    let done = run(&primary, &PUBLISH);
+    match &done.outcome {
+        Outcome::Failed(failure @ Failure::Update { error, .. }) => {
+            assert!(matches!(**error, UpdateError::Gss(_)));
+            let text = failure.to_string();
+            assert!(text.contains("KMS2$@CORP.EXAMPLE"), "{text}");
+            assert!(
+                text.contains("the principal that created a name owns it"),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(done.retries, 0);
+    assert_eq!(primary.updates().len(), 1, "not retried");
+    assert_eq!(primary.reads(), 2, "read, then read back");
+    assert_eq!(primary.records(), [foreign()]);
+}
+
 /// `plan` reads and plans, and sends nothing.
 #[test]
 fn plan_sends_nothing() {
@@ -591,4 +643,48 @@ fn an_update_in_flight_outlives_the_deadline() {
     let done = run_paused(&primary, &PUBLISH);
     assert_outcome!(done, Outcome::Applied);
     assert_eq!(sorted(primary.records()), sorted(ours()));
+}
+
+/// Rule: after an UPDATE, reads are never cut by the deadline: a re-read
+/// after a lost reply's retransmission conflicted (first copy applied)
+/// finds the change, however slow the primary is.
+#[test]
+fn reads_after_an_update_outlive_the_deadline() {
+    let mut primary = Primary::new(&[], &[Step::RetransmissionConflicts]);
+    primary.read_time_after_update = DEADLINE * 2;
+    let done = run_paused(&primary, &PUBLISH);
+    assert_outcome!(done, Outcome::Applied);
+    assert_eq!(sorted(primary.records()), sorted(ours()));
+}
+
+/// Rule: the reads of hosts' addresses (`--addresses`) before the UPDATE
+/// are bounded by the deadline like the SRV RRset's: past it, nothing is
+/// sent.
+#[test]
+fn an_address_read_past_the_deadline_sends_nothing() {
+    let config = config::parse(
+        r#"
+publish-list = ["corp.example"]
+
+[[host]]
+name = "kms1.corp.example"
+addresses = ["192.0.2.10"]
+"#,
+        Path::new("/nonexistent/kmsdns.toml"),
+    )
+    .unwrap();
+    let mut primary = Primary::new(&[], &[]);
+    primary.address_read_time = DEADLINE * 2;
+    let engine = Engine {
+        publish_addresses: true,
+        ..engine()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let done = runtime.block_on(engine.run_with(&primary, &config, &PUBLISH));
+    assert_outcome!(done[0], Outcome::Failed(Failure::Deadline(_)));
+    assert!(primary.updates().is_empty());
 }

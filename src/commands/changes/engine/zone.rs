@@ -20,7 +20,7 @@ use super::{say, update_request, DomainOutcome, Exchange, Hooks, Mode, Target, M
 use crate::commands::changes::planner::{self, Plan};
 use crate::concurrency::deadline;
 use crate::config::{Config, Domain, KmsHost};
-use crate::dns::{Expected, SrvRrset, UpdateError, UpdateRequest};
+use crate::dns::{self, Expected, SrvRrset, UpdateError, UpdateRequest};
 
 /// One zone's domains (those signed alike), changed together.
 pub(super) struct ZoneRun<'a, E> {
@@ -142,16 +142,37 @@ impl<E: Exchange> ZoneRun<'_, E> {
         mut active: Vec<usize>,
         with_addresses: bool,
     ) -> Option<Outcome> {
+        // Until an UPDATE is sent, reads are bounded by the deadline; after
+        // one, every read says what it did and is never cut nor skipped.
+        let mut sent_any = false;
         loop {
-            let (batch, server) = self.read_and_plan(state, active).await;
+            let (batch, server) = self.read_and_plan(state, active, !sent_any).await;
             let server = server.or(state.last_server)?;
             state.last_server = Some(server);
             let lead = lead(&batch, &state.done);
             let ttl = self.config.domains[lead].ttl;
             let addresses = if with_addresses {
-                match self.address_changes(server, ttl).await {
+                let reading = self.address_changes(server, ttl);
+                let read = if sent_any {
+                    dns::asking_again(reading).await
+                } else {
+                    deadline::within(self.deadline, reading)
+                        .await
+                        .unwrap_or_else(|overrun| Err(Failure::Deadline(overrun)))
+                };
+                match read {
                     Ok(changes) => changes,
-                    Err(failure) => return Some(Outcome::Failed(failure)),
+                    Err(failure) => {
+                        // Nothing is sent: the domains planned for this
+                        // UPDATE fail with it, never left as in sync.
+                        for Planned { index, plan, .. } in batch {
+                            let failed = Outcome::Failed(failure.clone());
+                            state
+                                .done
+                                .push(self.finish(state, index, Some(plan), failed, None));
+                        }
+                        return Some(Outcome::Failed(failure));
+                    }
                 }
             } else {
                 Vec::new()
@@ -165,33 +186,39 @@ impl<E: Exchange> ZoneRun<'_, E> {
                 return Some(Outcome::Pending);
             }
             let sent = self.send(server, &batch, &addresses, lead).await;
-            match self
-                .judge(state, sent, server, batch, &addresses, ttl)
-                .await
-            {
+            sent_any = true;
+            let judged = self.judge(state, sent, server, batch, &addresses, ttl);
+            match dns::asking_again(judged).await {
                 Next::Done(address_outcome) => return address_outcome,
                 Next::Retry(indices) => active = indices,
             }
         }
     }
 
-    /// Step 1: reads and plans every domain of `active`. Those with nothing
-    /// to send are done; the others come back with the server that
-    /// answered.
+    /// Step 1: reads and plans every domain of `active`, each read within
+    /// the deadline while `before_any_update`. Those with nothing to send
+    /// are done; the others come back with the server that answered.
     async fn read_and_plan(
         &self,
         state: &mut State,
         active: Vec<usize>,
+        before_any_update: bool,
     ) -> (Vec<Planned>, Option<SocketAddr>) {
         let mut batch = Vec::new();
         let mut server = None;
         for index in active {
             let domain = &self.config.domains[index];
             let owner = domain.srv_name();
-            let read = deadline::within(self.deadline, self.read(&owner))
-                .await
-                .map_err(Failure::Deadline)
-                .and_then(|read| read.map_err(Failure::Read));
+            let read = if before_any_update {
+                deadline::within(self.deadline, self.read(&owner))
+                    .await
+                    .map_err(Failure::Deadline)
+                    .and_then(|read| read.map_err(Failure::Read))
+            } else {
+                dns::asking_again(self.read(&owner))
+                    .await
+                    .map_err(Failure::Read)
+            };
             let (answered, current) = match read {
                 Ok(read) => read,
                 Err(failure) => {
@@ -293,9 +320,14 @@ impl<E: Exchange> ZoneRun<'_, E> {
         say(|| {
             let deletes: usize = requests.iter().map(|r| r.delete.len()).sum();
             let adds: usize = requests.iter().map(|r| r.add.len()).sum();
-            let key = domain.key.as_ref().map_or("unsigned".to_string(), |k| {
-                format!("signed with key {}", k.name)
-            });
+            let key = match (&domain.key, &domain.gss) {
+                (Some(k), _) => format!("signed with key {}", k.name),
+                (None, Some(gss)) => format!(
+                    "signed with GSS-TSIG as Kerberos principal {}",
+                    gss.principal_text()
+                ),
+                (None, None) => "unsigned".to_string(),
+            };
             format!(
                 "zone {}: sending one UPDATE to {server} for {} RRset(s) ({deletes} delete, {adds} add, {key})",
                 self.target.zone,
