@@ -283,7 +283,7 @@ fn describe(transport: Transport, server: SocketAddr, expect: &Expect<'_>) -> St
 /// The run's memory of silent servers: inside [`SocketPool::scope`], and
 /// not inside [`asking_again`].
 fn silence_memory() -> Option<Arc<PoolInner>> {
-    if POLLING.try_with(|_| ()).is_ok() {
+    if asks_again() {
         return None;
     }
     POOL.try_with(Arc::clone).ok()
@@ -296,6 +296,11 @@ fn silence_memory() -> Option<Arc<PoolInner>> {
 /// after an UPDATE, which say what it did and must not be skipped.
 pub async fn asking_again<F: Future>(future: F) -> F::Output {
     POLLING.scope((), future).await
+}
+
+/// Whether this task runs inside [`asking_again`].
+pub(crate) fn asks_again() -> bool {
+    POLLING.try_with(|_| ()).is_ok()
 }
 
 /// Sends `request` over UDP and waits for the matching reply, resending the
