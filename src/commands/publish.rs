@@ -1,7 +1,7 @@
 //! `kmsdns publish`: apply the plan by RFC 2136 dynamic update.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use hickory_proto::rr::Name;
@@ -9,7 +9,7 @@ use hickory_proto::rr::Name;
 use super::changes;
 use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
-use crate::context::parse_duration;
+use crate::context::parse_wait;
 use crate::context::Context;
 use crate::dns::convergence::{
     self, OwnerComparison, ServerComparison, ServerObservation, ServerState, Watched,
@@ -39,7 +39,7 @@ pub struct PublishArgs {
     pub addresses: bool,
 
     /// Then wait up to DUR until every authoritative server serves the change (e.g. 30s)
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_wait)]
     pub wait_replication: Option<Duration>,
 }
 
@@ -72,7 +72,7 @@ async fn wait_replication(
     wait: Duration,
     ctx: &Context,
 ) -> Vec<Finding> {
-    let deadline = Instant::now() + wait;
+    let deadline = crate::concurrency::deadline::instant_after(wait);
     // One wait per zone, for every domain of it that is now as planned.
     let mut zones: BTreeMap<String, (Name, Vec<Name>)> = BTreeMap::new();
     for outcome in outcomes {

@@ -15,7 +15,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::report::{Finding, FindingId, Severity};
 
@@ -119,6 +119,18 @@ impl Overrun {
     }
 }
 
+/// Far enough ahead to be "never" for a run: a hundred years.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The instant `duration` from now; one a hundred years ahead when the
+/// clock cannot hold it, never a panic on a long duration.
+pub fn instant_after(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
 /// Runs `work` for at most `limit`; past it, the work is dropped (every
 /// socket it held closed) and the step it was on comes back.
 pub async fn within<F: Future>(limit: Duration, work: F) -> Result<F::Output, Overrun> {
@@ -138,6 +150,14 @@ pub async fn within<F: Future>(limit: Duration, work: F) -> Result<F::Output, Ov
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_instant_past_what_the_clock_holds_is_far_ahead_not_a_panic() {
+        let far = instant_after(Duration::MAX);
+        assert!(far > Instant::now() + Duration::from_secs(3600 * 24 * 365));
+        let soon = instant_after(Duration::from_secs(1));
+        assert!(soon <= Instant::now() + Duration::from_secs(1));
+    }
 
     async fn slow_read(name: &str, seconds: u64) -> &str {
         let _step = step(|| format!("reading {name}"));

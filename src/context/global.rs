@@ -109,8 +109,27 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Parses `2s`, `500ms`, `1m30s`; a bare number means seconds.
+/// The longest `--timeout` or `--deadline`: a day.
+const MAX_BOUND: Duration = Duration::from_secs(24 * 3600);
+
+/// The longest wait for convergence (`--wait`, `--wait-replication`): a
+/// week.
+const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `--timeout` and `--deadline`: `2s`, `500ms`, `1m30s`, or a bare
+/// number of seconds, at most a day. (clap names the option in the
+/// error.)
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_at_most(text, MAX_BOUND, "1 day (24h)")
+}
+
+/// `--wait` and `--wait-replication`: as [`parse_duration`], at most a
+/// week.
+pub fn parse_wait(text: &str) -> Result<Duration, String> {
+    parse_at_most(text, MAX_WAIT, "1 week (7d)")
+}
+
+fn parse_at_most(text: &str, max: Duration, said: &str) -> Result<Duration, String> {
     let text = text.trim();
     let duration = match text.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
@@ -119,6 +138,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     if duration.is_zero() {
         return Err("the duration must be more than zero".into());
+    }
+    if duration > max {
+        return Err(format!("at most {said} is allowed"));
     }
     Ok(duration)
 }
@@ -151,5 +173,18 @@ mod tests {
         assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn durations_are_capped_not_overflowed() {
+        assert_eq!(parse_duration("24h").unwrap(), MAX_BOUND);
+        for long in ["86401", "18446744073709551615", "25h", "2d"] {
+            let error = parse_duration(long).unwrap_err();
+            assert!(error.contains("at most 1 day"), "{long}: {error}");
+        }
+        assert_eq!(parse_wait("2d").unwrap(), Duration::from_secs(2 * 86400));
+        assert_eq!(parse_wait("7d").unwrap(), MAX_WAIT);
+        let error = parse_wait("18446744073709551615").unwrap_err();
+        assert!(error.contains("at most 1 week"), "{error}");
     }
 }

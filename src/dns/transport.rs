@@ -515,7 +515,7 @@ impl PooledSocket {
         let attempts = attempts.max(1);
         for sends in 1..=attempts {
             self.socket.send(request).await.map_err(classify)?;
-            let deadline = Instant::now() + per_try;
+            let deadline = Instant::from_std(deadline::instant_after(per_try));
             loop {
                 self.buffer.clear();
                 match timeout_at(deadline, self.socket.recv_buf(&mut self.buffer)).await {
