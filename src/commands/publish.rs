@@ -38,7 +38,7 @@ pub struct PublishArgs {
     #[arg(long)]
     pub addresses: bool,
 
-    /// Then wait up to DUR until every authoritative server serves the change (e.g. 30s)
+    /// Then wait up to DUR until every authoritative server serves the change (e.g. 30s; at most 7d)
     #[arg(long, value_name = "DUR", value_parser = parse_wait)]
     pub wait_replication: Option<Duration>,
 }

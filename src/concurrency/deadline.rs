@@ -1,15 +1,16 @@
-//! The per-domain deadline (`--deadline`): one bound on everything done
-//! for one domain — every query, resend, TCP fallback and probe step —
+//! The per-domain deadline (`--deadline`): one bound on the DNS reads done
+//! for one domain — every query, resend, TCP fallback and resolver step —
 //! and, when it passes, the step the domain was on.
 //!
 //! `--timeout` bounds one attempt and `DnsOptions::attempts` how many, but
 //! a domain is many exchanges, some after others: one `check` with every
 //! answer just inside its limit took 17.7 s, a `replication` 39 s (issue
-//! 17). [`within`] cuts the domain's work off at its deadline. The I/O
-//! below records what it is doing with [`step`] as it goes (the DNS
-//! transport for each exchange, the probe for each address), so the
-//! finding can say where the time went without any command passing a
-//! tracker around.
+//! 17). [`within`] cuts the domain's work off at its deadline. The DNS
+//! transport records each exchange it is in with [`step`] as it goes, so
+//! the finding can say where the time went without any command passing a
+//! tracker around. What is not under it (UPDATEs sent and the reads after
+//! them, `probe`'s KMS connections, the waits for convergence) has its own
+//! bound: docs/timeouts.md.
 
 use std::fmt;
 use std::future::Future;

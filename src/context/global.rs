@@ -30,11 +30,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Time to wait for each DNS reply or TCP step (e.g. 2s, 500ms)
+    /// Time to wait for each DNS reply or TCP step (e.g. 2s, 500ms; at most 24h)
     #[arg(long, global = true, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
 
-    /// Longest time spent on one domain (every query, resend, TCP fallback and probe step); past it, the domain gets a deadline-exceeded finding
+    /// Bound on one domain's DNS reads (every query, resend and TCP fallback; for publish, remove and updates --live only those before the first UPDATE); past it, the domain is reported with the step it was on
     #[arg(long, global = true, value_name = "DUR", default_value = "15s", value_parser = parse_duration)]
     pub deadline: Duration,
 

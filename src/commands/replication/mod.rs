@@ -54,7 +54,7 @@ use observe::ZoneWork;
 /// a configuration file.
 #[derive(Debug, Args)]
 pub struct ReplicationArgs {
-    /// Poll until every server serves the primary's serial and records, for at most DUR (e.g. 30s)
+    /// Poll until every server serves the primary's serial and records, for at most DUR (e.g. 30s; at most 7d)
     #[arg(long, value_name = "DUR", value_parser = parse_wait)]
     pub wait: Option<Duration>,
 
