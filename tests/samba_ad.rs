@@ -49,6 +49,12 @@ fn publish_again_and_remove_verify_samba_signatures() {
             .contains("verified (Samba's form: the request MAC without its length)"),
         "-v does not say which form verified:\n{first}"
     );
+    assert!(
+        first
+            .stderr
+            .contains("signed with GSS-TSIG as Kerberos principal KMS1$@AD.EXAMPLE"),
+        "-v does not name the principal:\n{first}"
+    );
     assert!(first.stdout.contains("update-applied"), "{first}");
     assert_eq!(
         dc.srv(&name),

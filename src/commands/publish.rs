@@ -1,7 +1,7 @@
 //! `kmsdns publish`: apply the plan by RFC 2136 dynamic update.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use hickory_proto::rr::Name;
@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::dns::convergence::{
     self, OwnerComparison, ServerComparison, ServerObservation, ServerState, Watched,
 };
-use crate::dns::{self, srv_owner};
+use crate::dns::{self, dnssec, srv_owner};
 use crate::error::Error;
 use crate::report::{Finding, FindingId, Report, Severity};
 
@@ -38,7 +38,7 @@ pub struct PublishArgs {
     #[arg(long)]
     pub addresses: bool,
 
-    /// Then wait up to DUR until every authoritative server serves the change (e.g. 30s; at most 7d)
+    /// Then wait up to DUR until every authoritative server serves the change, validly signed in a signed zone (e.g. 30s; at most 7d)
     #[arg(long, value_name = "DUR", value_parser = parse_wait)]
     pub wait_replication: Option<Duration>,
 }
@@ -64,8 +64,8 @@ pub async fn run(
 
 /// `--wait-replication`: every zone now as planned, watched as
 /// `replication --wait` watches it ([`convergence::watch`]) until every
-/// server a client may ask serves the primary's serial and records, or
-/// `wait` has passed.
+/// server a client may ask serves the primary's serial and records (and,
+/// in a signed zone, valid signatures over them), or `wait` has passed.
 async fn wait_replication(
     engine: &Engine,
     outcomes: &[DomainOutcome],
@@ -107,7 +107,11 @@ async fn wait_replication(
                     Some(deadline),
                 )
                 .await;
-                findings.extend(replication_findings(zone, wait, &watched));
+                let mut waited = replication_findings(zone, wait, &watched);
+                if watched.comparison.converged {
+                    waited = signature_wait(zone, owners, &watched, deadline, engine, waited).await;
+                }
+                findings.extend(waited);
             }
             Err(error) => findings.push(
                 Finding::new(
@@ -121,6 +125,38 @@ async fn wait_replication(
         progress.inc(1);
     }
     progress.finish_and_clear();
+    findings
+}
+
+/// In a signed zone, `replicated` only once every server also serves a
+/// valid signature over the new RRsets
+/// ([`convergence::watch_signatures`]); else what is wrong with them.
+async fn signature_wait(
+    zone: &Name,
+    owners: &[Name],
+    watched: &Watched,
+    deadline: Instant,
+    engine: &Engine,
+    mut findings: Vec<Finding>,
+) -> Vec<Finding> {
+    let signatures = convergence::watch_signatures(
+        &watched.observation,
+        owners,
+        &engine.resolver,
+        &engine.opts,
+        deadline,
+    )
+    .await;
+    if dnssec::all_valid(&signatures) {
+        return findings;
+    }
+    findings.retain(|finding| finding.id != FindingId::Replicated);
+    let problems = dnssec::findings(&zone.to_ascii(), &signatures, Duration::ZERO);
+    findings.extend(
+        problems
+            .into_iter()
+            .filter(|finding| finding.severity >= Severity::Warning),
+    );
     findings
 }
 

@@ -31,11 +31,11 @@ pub struct GlobalArgs {
     pub verbose: u8,
 
     /// Time to wait for each DNS reply or TCP step (e.g. 2s, 500ms; at most 24h)
-    #[arg(long, global = true, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DUR", default_value = "2s", value_parser = parse_bound)]
     pub timeout: Duration,
 
     /// Bound on one domain's DNS reads (every query, resend and TCP fallback; for publish, remove and updates --live only those before the first UPDATE); past it, the domain is reported with the step it was on
-    #[arg(long, global = true, value_name = "DUR", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DUR", default_value = "15s", value_parser = parse_bound)]
     pub deadline: Duration,
 
     /// How many domains or servers to work on at once
@@ -116,10 +116,18 @@ const MAX_BOUND: Duration = Duration::from_secs(24 * 3600);
 /// week.
 const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// `--timeout` and `--deadline`: `2s`, `500ms`, `1m30s`, or a bare
-/// number of seconds, at most a day. (clap names the option in the
-/// error.)
+/// The longest of any other duration: ten years, far below what the
+/// clocks overflow at.
+const MAX_DURATION: Duration = Duration::from_secs(3650 * 24 * 3600);
+
+/// `2s`, `500ms`, `1m30s`, `3days`, or a bare number of seconds, at most
+/// ten years. (clap names the option in the error.)
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_at_most(text, MAX_DURATION, "10 years (3650d)")
+}
+
+/// `--timeout` and `--deadline`: as [`parse_duration`], at most a day.
+pub fn parse_bound(text: &str) -> Result<Duration, String> {
     parse_at_most(text, MAX_BOUND, "1 day (24h)")
 }
 
@@ -177,11 +185,17 @@ mod tests {
 
     #[test]
     fn durations_are_capped_not_overflowed() {
-        assert_eq!(parse_duration("24h").unwrap(), MAX_BOUND);
+        assert_eq!(parse_bound("24h").unwrap(), MAX_BOUND);
         for long in ["86401", "18446744073709551615", "25h", "2d"] {
-            let error = parse_duration(long).unwrap_err();
+            let error = parse_bound(long).unwrap_err();
             assert!(error.contains("at most 1 day"), "{long}: {error}");
         }
+        assert_eq!(
+            parse_duration("3days").unwrap(),
+            Duration::from_secs(3 * 86400)
+        );
+        let error = parse_duration("18446744073709551615").unwrap_err();
+        assert!(error.contains("at most 10 years"), "{error}");
         assert_eq!(parse_wait("2d").unwrap(), Duration::from_secs(2 * 86400));
         assert_eq!(parse_wait("7d").unwrap(), MAX_WAIT);
         let error = parse_wait("18446744073709551615").unwrap_err();

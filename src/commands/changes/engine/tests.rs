@@ -65,6 +65,10 @@ enum Step {
     RetransmissionConflicts,
     /// REFUSED: nothing applied.
     Refuse,
+    /// Samba's access denied to a principal that does not own the name:
+    /// an unsigned echo of the request with SERVFAIL; nothing applied.
+    #[cfg(feature = "gssapi")]
+    DenyOwnership,
 }
 
 /// What the engine asked, in order.
@@ -319,6 +323,15 @@ impl Exchange for Primary {
                 signed: false,
                 key: None,
             }),
+            #[cfg(feature = "gssapi")]
+            Step::DenyOwnership => Err(UpdateError::Gss(crate::dns::gss::GssError::Denied {
+                server: Primary::server(),
+                zone: self.zone.clone(),
+                name: owner(),
+                principal: "KMS2$@CORP.EXAMPLE".to_owned(),
+                rcode: "SERVFAIL".to_owned(),
+                name_exists: true,
+            })),
         }
     }
 }
@@ -583,6 +596,32 @@ fn a_refused_update_is_reported_and_not_retried() {
     assert_eq!(done.retries, 0);
     assert_eq!(primary.updates().len(), 1, "not retried");
     assert_eq!(primary.reads(), 1, "not read back");
+    assert_eq!(primary.records(), [foreign()]);
+}
+
+/// An AD refusal comes unsigned (an echo of the request): nobody vouches
+/// that nothing was applied, so the RRset is read back; unchanged, the
+/// refusal is reported with AD's ownership explained, and not retried.
+#[cfg(feature = "gssapi")]
+#[test]
+fn an_unsigned_ad_refusal_is_read_back_then_reported_with_the_owner_problem() {
+    let primary = Primary::new(&[foreign()], &[Step::DenyOwnership]);
+    let done = run(&primary, &PUBLISH);
+    match &done.outcome {
+        Outcome::Failed(failure @ Failure::Update { error, .. }) => {
+            assert!(matches!(**error, UpdateError::Gss(_)));
+            let text = failure.to_string();
+            assert!(text.contains("KMS2$@CORP.EXAMPLE"), "{text}");
+            assert!(
+                text.contains("the principal that created a name owns it"),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(done.retries, 0);
+    assert_eq!(primary.updates().len(), 1, "not retried");
+    assert_eq!(primary.reads(), 2, "read, then read back");
     assert_eq!(primary.records(), [foreign()]);
 }
 

@@ -320,9 +320,14 @@ impl<E: Exchange> ZoneRun<'_, E> {
         say(|| {
             let deletes: usize = requests.iter().map(|r| r.delete.len()).sum();
             let adds: usize = requests.iter().map(|r| r.add.len()).sum();
-            let key = domain.key.as_ref().map_or("unsigned".to_string(), |k| {
-                format!("signed with key {}", k.name)
-            });
+            let key = match (&domain.key, &domain.gss) {
+                (Some(k), _) => format!("signed with key {}", k.name),
+                (None, Some(gss)) => format!(
+                    "signed with GSS-TSIG as Kerberos principal {}",
+                    gss.principal_text()
+                ),
+                (None, None) => "unsigned".to_string(),
+            };
             format!(
                 "zone {}: sending one UPDATE to {server} for {} RRset(s) ({deletes} delete, {adds} add, {key})",
                 self.target.zone,
