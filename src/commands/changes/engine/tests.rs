@@ -489,7 +489,7 @@ fn reads_after_an_update_are_never_skipped_as_silent() {
         (Step::RetransmissionConflicts, 2),
         (Step::OtherHostAdds(srv(1688, "kms9.corp.example.")), 3),
     ] {
-        let primary = Primary::new(&[foreign()], &[step.clone()]);
+        let primary = Primary::new(&[foreign()], std::slice::from_ref(&step));
         run(&primary, &PUBLISH);
         let asked_again = primary.asked_again.lock().unwrap().clone();
         let mut want = vec![true; reads];
