@@ -495,6 +495,73 @@ async fn ipv6_addresses_come_from_aaaa_records() {
     assert_eq!(dual.targets[0].port, port);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bind_reply_that_never_comes_is_cut_off_at_the_deadline_naming_the_step() {
+    let bed = TestBed::start();
+    let silent = responder([127, 53, 1, 44], Mode::NeverAnswer).await;
+    add_records(
+        &bed,
+        &[
+            "mute.open.example. 60 IN A 127.53.1.44".to_string(),
+            srv(
+                "stalled.open.example",
+                0,
+                0,
+                silent.addr().port(),
+                "mute.open.example",
+            ),
+        ],
+    );
+    // The probe's own bound is 2 × 5 s; the domain may take 1 s in all.
+    let run = kmsdns(through(
+        &bed,
+        &[
+            "--timeout",
+            "5s",
+            "--deadline",
+            "1s",
+            "--format",
+            "json",
+            "probe",
+            "--domain",
+            "stalled.open.example",
+        ],
+    ))
+    .await;
+    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.took < Duration::from_secs(3),
+        "cut at 1 s: {:?}",
+        run.took
+    );
+    let doc = run.json::<Document>();
+    let domain = doc.domain("stalled.open.example.");
+    assert_eq!(
+        domain.verdicts(),
+        [(Some(silent.addr()), "deadline-exceeded")]
+    );
+    assert!(
+        doc.ids_for("stalled.open.example.")
+            .contains(&("deadline-exceeded", "critical")),
+        "{:#?}",
+        doc.findings
+    );
+    let cut = doc
+        .findings
+        .iter()
+        .find(|f| f.id == "deadline-exceeded")
+        .map(|f| f.message.as_str())
+        .unwrap_or_default();
+    assert!(
+        cut.contains(&format!(
+            "1s (--deadline) while waiting for the RPC bind reply from {}",
+            silent.addr()
+        )),
+        "{cut}"
+    );
+    assert_only_binds(&[&silent]);
+}
+
 /// Accepts, waits `delay`, then relays to `to`: a KMS host far away.
 async fn slow_relay(to: SocketAddr, delay: Duration) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind(("127.53.1.41", 0))

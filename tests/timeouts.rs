@@ -273,3 +273,37 @@ fn replication_wait_sees_a_silent_server_that_comes_back() {
         "{run}"
     );
 }
+
+/// `--nameserver` at a silent socket, then `command`, JSON output.
+fn through_silent_resolver(address: &str, command: &[&str]) -> Run {
+    Kmsdns::new()
+        .args(["--nameserver", address, "--format", "json"])
+        .args(["--timeout", "2s", "--deadline", "1s"])
+        .args(command)
+        .timeout(common::OVERDUE)
+        .run()
+}
+
+#[test]
+fn probe_and_discover_report_a_lookup_past_its_deadline_as_such() {
+    let silent = silent_socket();
+    let address = silent.local_addr().expect("address").to_string();
+    let probe = &["probe", "--domain", "cut.example"][..];
+    let discover = &["discover", "--skms-domain", "cut.example"][..];
+    for command in [probe, discover] {
+        let run = through_silent_resolver(&address, command);
+        // Critical in both: for discover, no other domain has records.
+        assert_eq!(run.status, 2, "{run}");
+        assert!(run.took < Duration::from_secs(4), "cut at 1 s: {run}");
+        let doc = run.json::<Document>();
+        let cut = doc.with_id("deadline-exceeded");
+        assert_eq!(cut.len(), 1, "{run}");
+        assert_eq!(cut[0].severity, "critical", "{run}");
+        assert!(
+            cut[0].message.contains("1s (--deadline) while") && cut[0].message.contains(&address),
+            "names the step: {run}"
+        );
+        assert!(doc.with_id("dns-read-failed").is_empty(), "{run}");
+    }
+    drop(silent);
+}

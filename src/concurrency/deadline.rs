@@ -8,9 +8,9 @@
 //! 17). [`within`] cuts the domain's work off at its deadline. The DNS
 //! transport records each exchange it is in with [`step`] as it goes, so
 //! the finding can say where the time went without any command passing a
-//! tracker around. What is not under it (UPDATEs sent and the reads after
-//! them, `probe`'s KMS connections, the waits for convergence) has its own
-//! bound: docs/timeouts.md.
+//! tracker around; `probe`'s KMS connections (src/rpc) record theirs the
+//! same way. What is not under it (UPDATEs sent and the reads after them,
+//! the waits for convergence) has its own bound: docs/timeouts.md.
 
 use std::fmt;
 use std::future::Future;
@@ -107,6 +107,13 @@ impl fmt::Display for Overrun {
             f,
             "stopped after {limit} (--deadline) {step}; nothing after that step was read or judged"
         )
+    }
+}
+
+/// JSON carries an overrun as its sentence.
+impl serde::Serialize for Overrun {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

@@ -34,7 +34,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DUR", default_value = "2s", value_parser = parse_bound)]
     pub timeout: Duration,
 
-    /// Bound on one domain's DNS reads (every query, resend and TCP fallback; for publish, remove and updates --live only those before the first UPDATE); past it, the domain is reported with the step it was on
+    /// Bound on one domain's DNS reads (every query, resend and TCP fallback, and each of probe's KMS connections; for publish, remove and updates --live only those before the first UPDATE); past it, the domain is reported with the step it was on
     #[arg(long, global = true, value_name = "DUR", default_value = "15s", value_parser = parse_bound)]
     pub deadline: Duration,
 

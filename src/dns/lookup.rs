@@ -36,6 +36,9 @@ pub struct Lookup {
     pub answer: LookupStatus,
     /// Why it failed.
     pub error: Option<String>,
+    /// Set when it failed because `--deadline` passed, with the step it
+    /// was on.
+    pub overrun: Option<deadline::Overrun>,
     /// The SRV records, in the order of the answer.
     pub records: Vec<SrvRecord>,
 }
@@ -65,6 +68,7 @@ pub async fn lookup_all(
                 domain: domain.clone(),
                 answer: LookupStatus::Failed,
                 error: Some(overrun.to_string()),
+                overrun: Some(overrun),
                 records: Vec::new(),
             })
     })
@@ -82,12 +86,14 @@ async fn lookup_srv(resolver: &Resolver, domain: &Name) -> Lookup {
                 AnswerStatus::NxDomain => LookupStatus::Nxdomain,
             },
             error: None,
+            overrun: None,
             records: answer.records,
         },
         Err(error) => Lookup {
             domain: domain.clone(),
             answer: LookupStatus::Failed,
             error: Some(error.to_string()),
+            overrun: None,
             records: Vec::new(),
         },
     }

@@ -22,6 +22,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time;
 
+use crate::concurrency::deadline::{self, Overrun};
+
 use super::pdu::{
     rejection_reason_name, result_name, BindPdu, ParseError, RejectReason, ReplyHeader, Verdict,
     HEADER_LEN,
@@ -108,6 +110,12 @@ pub enum Outcome {
         /// The step that was pending.
         step: Step,
     },
+    /// `--deadline` passed before the probe ended (the domain's or the
+    /// host's deadline, docs/timeouts.md).
+    DeadlineExceeded {
+        /// When it passed and the step the probe was on.
+        error: Overrun,
+    },
     /// The connection was reset or closed before a full reply.
     Reset {
         /// The step at which it happened.
@@ -152,6 +160,7 @@ impl fmt::Display for Outcome {
             Outcome::NotRpc { why } => write!(f, "port open but not DCE/RPC: {why}"),
             Outcome::TcpRefused { error } => write!(f, "TCP connection failed: {error}"),
             Outcome::TcpTimeout { step } => write!(f, "timed out at {step}"),
+            Outcome::DeadlineExceeded { error } => write!(f, "{error}"),
             Outcome::Reset { step, error } => write!(f, "connection lost at {step}: {error}"),
         }
     }
@@ -194,6 +203,7 @@ pub async fn probe_address(addr: SocketAddr, timeouts: Timeouts) -> AddressProbe
     let bind = BindPdu::kms(NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed));
 
     let started = Instant::now();
+    let connecting = deadline::step(|| format!("probing {addr}"));
     let connected = time::timeout(timeouts.connect, TcpStream::connect(addr)).await;
     let connect = Some(started.elapsed());
     let mut stream = match connected {
@@ -217,11 +227,13 @@ pub async fn probe_address(addr: SocketAddr, timeouts: Timeouts) -> AddressProbe
             }
         }
     };
+    drop(connecting);
     // The bind is one small write; do not let Nagle hold it back.
     let _ = stream.set_nodelay(true);
 
     let mut step = Step::Send;
     let sent = Instant::now();
+    let _waiting = deadline::step(|| format!("waiting for the RPC bind reply from {addr}"));
     let exchanged = time::timeout(timeouts.reply, exchange(&mut stream, &bind, &mut step)).await;
     let reply = Some(sent.elapsed());
     let outcome = exchanged.unwrap_or(Outcome::TcpTimeout { step });
@@ -339,6 +351,33 @@ async fn read_some(
 mod tests {
     use super::*;
     use crate::rpc::pdu::{PTYPE_BIND, PTYPE_REQUEST};
+
+    #[tokio::test]
+    async fn under_a_deadline_a_bind_never_answered_names_its_step() {
+        let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
+            panic!("cannot listen on loopback");
+        };
+        let addr = listener
+            .local_addr()
+            .unwrap_or(SocketAddr::from(([0; 4], 0)));
+        // Accepts and holds the connection, never answering.
+        let silent = tokio::spawn(async move {
+            let held = listener.accept().await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(held);
+        });
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(5),
+            reply: Duration::from_secs(5),
+        };
+        let cut = deadline::within(Duration::from_millis(200), probe_address(addr, timeouts)).await;
+        silent.abort();
+        let step = cut.err().and_then(|overrun| overrun.step);
+        assert_eq!(
+            step,
+            Some(format!("waiting for the RPC bind reply from {addr}"))
+        );
+    }
 
     #[test]
     fn call_ids_differ_and_binds_are_never_requests() {

@@ -268,19 +268,23 @@ pub fn findings(
             ),
             Some(_) => (Severity::Info, "after the domain clients use"),
         };
-        findings.push(
-            Finding::new(
+        let owner = crate::config::srv_owner(&lookup.domain).to_ascii();
+        let finding = match &lookup.overrun {
+            Some(overrun) => Finding {
+                message: format!("the {owner} query was cut off, {why}: {overrun}"),
+                ..overrun.finding(severity)
+            },
+            None => Finding::new(
                 FindingId::DnsReadFailed,
                 severity,
                 format!(
-                    "the {} query failed, {why}: {}",
-                    crate::config::srv_owner(&lookup.domain).to_ascii(),
+                    "the {owner} query failed, {why}: {}",
                     lookup.error.as_deref().unwrap_or("no answer")
                 ),
             )
-            .domain(lookup.domain.to_ascii())
             .hint("check the resolver (--nameserver) and the zone's servers"),
-        );
+        };
+        findings.push(finding.domain(lookup.domain.to_ascii()));
     }
 
     let Some(used) = used else {
@@ -405,7 +409,10 @@ pub fn findings(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::concurrency::deadline::Overrun;
 
     fn name(text: &str) -> Name {
         Name::from_ascii(text).unwrap_or_default()
@@ -425,6 +432,7 @@ mod tests {
             domain: name(domain),
             answer,
             error: (answer == LookupStatus::Failed).then(|| "timeout".to_string()),
+            overrun: None,
             records,
         }
     }
@@ -457,6 +465,42 @@ mod tests {
         );
         assert_eq!(pinned.len(), 1);
         assert_eq!(pinned[0].1, SuffixSource::SkmsDomain);
+    }
+
+    #[test]
+    fn a_query_past_its_deadline_keeps_the_severity_of_its_place() {
+        let mut cut = lookup("a.example.", LookupStatus::Failed, vec![]);
+        cut.overrun = Some(Overrun {
+            limit: Duration::from_secs(1),
+            step: Some("reading _vlmcs._tcp.a.example. SRV".to_string()),
+        });
+        let used = lookup(
+            "b.example.",
+            LookupStatus::Records,
+            vec![record(0, 0, "kms.b.example.")],
+        );
+        let before = findings(&[cut.clone(), used.clone()], Some(1), &[], false);
+        assert_eq!(
+            (before[0].id, before[0].severity),
+            (FindingId::DeadlineExceeded, Severity::Warning)
+        );
+        assert!(
+            before[0]
+                .message
+                .contains("while reading _vlmcs._tcp.a.example. SRV"),
+            "{}",
+            before[0].message
+        );
+        let after = findings(&[used, cut.clone()], Some(0), &[], false);
+        assert_eq!(
+            (after[0].id, after[0].severity),
+            (FindingId::DeadlineExceeded, Severity::Info)
+        );
+        let alone = findings(&[cut], None, &[], false);
+        assert_eq!(
+            (alone[0].id, alone[0].severity),
+            (FindingId::DeadlineExceeded, Severity::Critical)
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use owo_colors::Style;
 use serde::Serialize;
 
+use crate::concurrency::deadline::Overrun;
 use crate::dns::lookup::LookupStatus;
 use crate::report::palette::Palette;
 use crate::report::Severity;
@@ -57,6 +58,10 @@ pub struct DomainProbe {
     /// Why the lookup failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Set when the lookup failed because `--deadline` passed (`error`
+    /// says the same in words).
+    #[serde(skip)]
+    pub overrun: Option<Overrun>,
     /// The worst finding about this domain.
     pub status: Severity,
     /// Addresses that answered as a KMS host.
@@ -161,11 +166,12 @@ pub fn verdict_name(outcome: &Outcome) -> &'static str {
         Outcome::TcpRefused { .. } => "tcp-refused",
         Outcome::TcpTimeout { .. } => "tcp-timeout",
         Outcome::Reset { .. } => "reset",
+        Outcome::DeadlineExceeded { .. } => "deadline-exceeded",
     }
 }
 
 /// The longest verdict name, for alignment.
-const VERDICT_WIDTH: usize = 16;
+const VERDICT_WIDTH: usize = 17;
 
 /// Writes the details as text: per domain its answer, then each target in
 /// RFC 2782 order with the verdict of each address.
@@ -313,6 +319,7 @@ mod tests {
                 query: "_vlmcs._tcp.corp.example.".into(),
                 answer: LookupStatus::Records,
                 error: None,
+                overrun: None,
                 status: Severity::Warning,
                 reachable: 1,
                 addresses: 3,
@@ -359,10 +366,10 @@ mod tests {
             "corp.example. _vlmcs._tcp.corp.example.: 2 SRV records\n\
              \x20 priority 0\n\
              \x20   kms1.corp.example.:1688 (weight 0, first pick 1/2 (50.0%))\n\
-             \x20     192.0.2.10:1688      kms               connect 0.2 ms, bind 1.2 ms\n\
-             \x20     [2001:db8::10]:1688  tcp-refused       connect 0.2 ms, bind 1.2 ms  TCP connection failed: Connection refused\n\
+             \x20     192.0.2.10:1688      kms                connect 0.2 ms, bind 1.2 ms\n\
+             \x20     [2001:db8::10]:1688  tcp-refused        connect 0.2 ms, bind 1.2 ms  TCP connection failed: Connection refused\n\
              \x20   kms2.corp.example.:1688 (weight 0, first pick 1/2 (50.0%))\n\
-             \x20     -  dns-failed        no A or AAAA record\n\
+             \x20     -  dns-failed         no A or AAAA record\n\
              \n"
         );
     }

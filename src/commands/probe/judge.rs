@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::details::{AddressResult, DomainProbe, TargetProbe};
 use crate::dns::lookup::LookupStatus;
 use crate::report::{Finding, FindingId, Severity};
+use crate::rpc::{AddressProbe, Outcome};
 
 /// How a domain came to be probed, which decides how bad a missing record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,15 @@ pub fn domain_findings(domain: &DomainProbe, role: Role, slow: Duration) -> Vec<
     let mut findings = Vec::new();
     let name = domain.domain.as_str();
     match (domain.answer, role) {
+        (LookupStatus::Failed, _) if domain.overrun.is_some() => {
+            findings.extend(
+                domain
+                    .overrun
+                    .iter()
+                    .map(|overrun| overrun.finding(Severity::Critical).domain(name)),
+            );
+            return findings;
+        }
         (LookupStatus::Failed, _) => {
             findings.push(
                 Finding::new(
@@ -137,9 +147,23 @@ pub fn domain_findings(domain: &DomainProbe, role: Role, slow: Duration) -> Vec<
         }
     }
     for target in &domain.targets {
+        findings.extend(overruns(target).map(|f| f.domain(name)));
         findings.extend(slow_addresses(target, slow).map(|f| f.domain(name)));
     }
     findings
+}
+
+/// A `deadline-exceeded` finding, critical as everywhere, for each address
+/// of `target` whose probe `--deadline` cut off: it names the step
+/// ("probing 10.0.0.5:1688", "waiting for the RPC bind reply from …").
+fn overruns(target: &TargetProbe) -> impl Iterator<Item = Finding> + '_ {
+    target.addresses.iter().filter_map(|result| match result {
+        AddressResult::Probed(AddressProbe {
+            outcome: Outcome::DeadlineExceeded { error },
+            ..
+        }) => Some(error.finding(Severity::Critical)),
+        _ => None,
+    })
 }
 
 /// The findings about one host given with `--host`.
@@ -176,6 +200,7 @@ pub fn host_findings(host: &TargetProbe, slow: Duration) -> Vec<Finding> {
         );
         findings.extend(failing_addresses(host));
     }
+    findings.extend(overruns(host).map(|f| f.host(&label)));
     findings.extend(slow_addresses(host, slow));
     findings
 }
@@ -312,7 +337,7 @@ mod tests {
     use std::net::SocketAddr;
 
     use super::*;
-    use crate::rpc::{AddressProbe, Outcome};
+    use crate::concurrency::deadline::Overrun;
 
     fn probed(addr: &str, outcome: Outcome, millis: u64) -> AddressResult {
         AddressResult::Probed(AddressProbe {
@@ -341,6 +366,7 @@ mod tests {
             query: "_vlmcs._tcp.corp.example.".into(),
             answer,
             error: None,
+            overrun: None,
             status: Severity::Ok,
             reachable: targets.iter().map(TargetProbe::reachable).sum(),
             addresses: targets.iter().map(|t| t.addresses.len()).sum(),
@@ -480,6 +506,47 @@ mod tests {
             ids(&domain_findings(&failed, Role::SearchList, SLOW)),
             [(FindingId::DnsReadFailed, Severity::Critical)]
         );
+    }
+
+    fn overrun(step: &str) -> Overrun {
+        Overrun {
+            limit: Duration::from_secs(1),
+            step: Some(step.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_lookup_or_a_probe_past_its_deadline_is_critical_and_names_its_step() {
+        let mut cut = domain(LookupStatus::Failed, Vec::new());
+        cut.overrun = Some(overrun("reading the SRV RRset"));
+        let findings = domain_findings(&cut, Role::SearchList, SLOW);
+        assert_eq!(
+            ids(&findings),
+            [(FindingId::DeadlineExceeded, Severity::Critical)]
+        );
+        assert!(findings[0].message.contains("while reading the SRV RRset"));
+
+        let step = "waiting for the RPC bind reply from 192.0.2.2:1688";
+        let stalled = Outcome::DeadlineExceeded {
+            error: overrun(step),
+        };
+        let d = answered(vec![
+            host("kms1.corp.example.", "192.0.2.1:1688", Outcome::Kms),
+            host("kms2.corp.example.", "192.0.2.2:1688", stalled.clone()),
+        ]);
+        let findings = domain_findings(&d, Role::Required, SLOW);
+        let cut: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.id == FindingId::DeadlineExceeded)
+            .collect();
+        assert_eq!(cut.len(), 1, "{findings:#?}");
+        assert_eq!(cut[0].severity, Severity::Critical);
+        assert!(cut[0].message.contains(step), "{}", cut[0].message);
+
+        let findings = host_findings(&host("192.0.2.2", "192.0.2.2:1688", stalled), SLOW);
+        assert!(findings
+            .iter()
+            .any(|f| f.id == FindingId::DeadlineExceeded && f.severity == Severity::Critical));
     }
 
     #[test]

@@ -15,12 +15,12 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 
 use super::details::{AddressResult, DomainProbe, TargetProbe};
-use crate::concurrency::in_order;
+use crate::concurrency::{deadline, in_order};
 use crate::config::srv_owner;
 use crate::dns::lookup::{key, lookup_all, resolve_all, AddressLookup, Lookup};
 use crate::dns::Resolver;
 use crate::report::Severity;
-use crate::rpc::{probe_address, AddressProbe, Timeouts};
+use crate::rpc::{probe_address, AddressProbe, Outcome, Timeouts};
 use crate::srv_order::{first_pick_probabilities, priority_groups, Weighted};
 
 /// How probes are run.
@@ -30,8 +30,8 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// How many lookups or probes at once (at least 1).
     pub concurrency: usize,
-    /// `--deadline`: the bound of each domain's SRV lookup and each
-    /// target's address lookup.
+    /// `--deadline`: the bound of each domain's SRV lookup, each target's
+    /// address lookup and each address's probe (connect and bind).
     pub deadline: Duration,
 }
 
@@ -160,7 +160,15 @@ where
 {
     let probe = &probe;
     in_order(sockets, settings.concurrency, |addr| async move {
-        (addr, probe(addr, settings.timeouts).await)
+        let probed = deadline::within(settings.deadline, probe(addr, settings.timeouts))
+            .await
+            .unwrap_or_else(|error| AddressProbe {
+                address: addr,
+                outcome: Outcome::DeadlineExceeded { error },
+                connect: None,
+                reply: None,
+            });
+        (addr, probed)
     })
     .collect()
     .await
@@ -250,6 +258,7 @@ fn assemble_domain(
         query: srv_owner(&lookup.domain).to_ascii(),
         answer: lookup.answer,
         error: lookup.error,
+        overrun: lookup.overrun,
         status: Severity::Ok,
         reachable: targets.iter().map(TargetProbe::reachable).sum(),
         addresses: targets.iter().map(|t| t.addresses.len()).sum(),
@@ -265,7 +274,16 @@ mod tests {
     use super::*;
     use crate::dns::lookup::LookupStatus;
     use crate::dns::SrvRecord;
-    use crate::rpc::Outcome;
+
+    /// What probing a KMS host at `address` finds.
+    fn kms_at(address: SocketAddr) -> AddressProbe {
+        AddressProbe {
+            address,
+            outcome: Outcome::Kms,
+            connect: None,
+            reply: None,
+        }
+    }
 
     #[tokio::test]
     async fn probes_stay_within_the_concurrency_bound() {
@@ -286,18 +304,35 @@ mod tests {
                 most.fetch_max(now, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 in_flight.fetch_sub(1, Ordering::SeqCst);
-                AddressProbe {
-                    address,
-                    outcome: Outcome::Kms,
-                    connect: None,
-                    reply: None,
-                }
+                kms_at(address)
             }
         })
         .await;
         assert_eq!(probes.len(), 10);
         assert_eq!(probes.keys().copied().collect::<Vec<_>>(), sockets);
         assert_eq!(most.load(Ordering::SeqCst), 3, "ran three at a time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_past_the_deadline_is_cut_off_with_its_step() {
+        let settings = Settings {
+            timeouts: Timeouts::default(),
+            concurrency: 2,
+            deadline: Duration::from_secs(1),
+        };
+        let stalled = SocketAddr::from(([127, 0, 0, 1], 1688));
+        let probes = probe_all([stalled], settings, |address, _| async move {
+            let _step = deadline::step(|| format!("probing {address}"));
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            kms_at(address)
+        })
+        .await;
+        let Some(Outcome::DeadlineExceeded { error }) = probes.get(&stalled).map(|p| &p.outcome)
+        else {
+            panic!("not cut off: {probes:?}");
+        };
+        assert_eq!(error.limit, Duration::from_secs(1));
+        assert_eq!(error.step.as_deref(), Some("probing 127.0.0.1:1688"));
     }
 
     fn record(priority: u16, weight: u16, port: u16, target: &str) -> SrvRecord {
@@ -315,6 +350,7 @@ mod tests {
             domain: Name::from_ascii("corp.example.").unwrap_or_default(),
             answer: LookupStatus::Records,
             error: None,
+            overrun: None,
             records: vec![
                 record(10, 0, 1688, "standby.corp.example."),
                 record(0, 0, 1688, "light.corp.example."),
@@ -330,15 +366,7 @@ mod tests {
         }
         let mut probes = BTreeMap::new();
         let addr = SocketAddr::new(ip, 1688);
-        probes.insert(
-            addr,
-            AddressProbe {
-                address: addr,
-                outcome: Outcome::Kms,
-                connect: None,
-                reply: None,
-            },
-        );
+        probes.insert(addr, kms_at(addr));
         let domain = assemble_domain(lookup, &addresses, &probes);
         let order: Vec<(&str, &str)> = domain
             .targets
