@@ -105,6 +105,7 @@ async fn wait_replication(
                     &engine.resolver,
                     &engine.opts,
                     Some(deadline),
+                    None,
                 )
                 .await;
                 findings.extend(replication_findings(zone, wait, &watched));
