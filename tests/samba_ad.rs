@@ -229,3 +229,32 @@ fn replication_recognises_the_multi_master_zone_and_compares_no_serials() {
         vec![ours("kms1.ad.example")]
     );
 }
+
+/// Issue 16: with a keytab and no `principal =`, the probe names the
+/// principal of the negotiated context, not "the first principal of
+/// keytab …".
+#[test]
+fn the_probe_names_the_negotiated_principal_when_none_is_configured() {
+    let dc = SambaDc::shared();
+    let configured = dc.config("anyprincipal", "kms1.ad.example", KMS1, "");
+    let text = std::fs::read_to_string(&configured).expect("config");
+    let keytab_only: String = text
+        .lines()
+        .filter(|line| !line.starts_with("principal ="))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_ne!(keytab_only, text, "the configuration named no principal");
+    let path = configured.with_extension("keytab-only.toml");
+    std::fs::write(&path, keytab_only).expect("config");
+    let probe = dc.kmsdns(&path, &["--format", "json", "updates", "--live"]);
+    assert_eq!(probe.status, 0, "{probe}");
+    let doc: serde_json::Value = probe.json();
+    let principal = doc["details"]["zones"][0]["live"][0]["principal"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        principal.ends_with("@AD.EXAMPLE") && !principal.contains("keytab"),
+        "{principal:?}\n{probe}"
+    );
+}

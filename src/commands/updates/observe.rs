@@ -488,6 +488,7 @@ pub async fn probe_domain(
         name: &name,
         opts,
         ttl: before.ttl().unwrap_or(crate::config::DEFAULT_TTL),
+        principal: std::sync::OnceLock::new(),
     };
     // Once a probe is sent, every read says what it did: none is skipped
     // for a silence seen earlier in the run.
@@ -503,8 +504,10 @@ pub async fn probe_domain(
                 .await;
             probe.signed = Some(signed);
         } else if let Some(gss) = &target.gss {
-            probe.principal = Some(gss.principal_text());
             let (signed, change, _) = session.ask(&before, None, Some(gss)).await;
+            // The negotiated principal; the configured one when no context
+            // was made (never "the first principal of keytab …").
+            probe.principal = session.principal.get().cloned().or(gss.principal.clone());
             probe.changed.extend(change);
             probe.signed = Some(signed);
         }
@@ -628,6 +631,9 @@ struct Session<'a> {
     opts: &'a DnsOptions,
     /// The RRset's TTL as read, which the sentinel carries.
     ttl: u32,
+    /// The client principal of the GSS-API context that signed a probe:
+    /// who the server saw, not what the configuration asked for.
+    principal: std::sync::OnceLock<String>,
 }
 
 impl Session<'_> {
@@ -806,6 +812,7 @@ impl Session<'_> {
     ) -> Result<UpdateResponse, UpdateError> {
         let zone = self.zone;
         let signed = dns::gss::exchange_signed(self.server, zone, gss, message, self.opts).await?;
+        let _ = self.principal.set(signed.principal);
         let sends = signed.exchanged.sends;
         dns::judge(
             zone,
