@@ -9,7 +9,9 @@
 # The package holds the binary, the man pages and shell completions that
 # the binary generates (`kmsdns man`, `kmsdns completions`), an example
 # configuration, the systemd units (not enabled), and contrib/ under
-# /usr/share/doc/kmsdns. Its postinst creates the system user kmsdns that
+# /usr/share/doc/kmsdns. The binary is one built without the gssapi feature
+# (its Depends name no Kerberos library): no GSS-TSIG for Active Directory
+# zones. Its postinst creates the system user kmsdns that
 # kmsdns-audit.service runs as.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

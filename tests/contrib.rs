@@ -8,6 +8,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use common::bind::TestBed;
 use common::local::tool;
@@ -101,6 +102,27 @@ fn command_lines(text: &str) -> Vec<(String, String)> {
     commands
 }
 
+/// Nagios' default `service_check_timeout`: a check still running then is
+/// killed and reported as CRITICAL, whatever kmsdns would have found.
+const NAGIOS_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The value of `option` on a command line, as a duration.
+fn duration_option(line: &str, option: &str) -> Duration {
+    let mut words = line.split_whitespace();
+    let value = words
+        .find(|w| *w == option)
+        .and_then(|_| words.next())
+        .unwrap_or_else(|| panic!("no {option} in {line}"));
+    humantime::parse_duration(value).unwrap_or_else(|e| panic!("{option} {value}: {e}"))
+}
+
+/// The longest an `audit` of at most `--concurrency` domains takes, per
+/// the README's worst-case run time: a deadline each for check, updates
+/// and probe, two for replication, and probe's connects (2 timeouts).
+fn worst_audit(line: &str) -> Duration {
+    5 * duration_option(line, "--deadline") + 2 * duration_option(line, "--timeout")
+}
+
 #[test]
 fn nagios_commands_run_as_nagios_would_run_them() {
     let bed = TestBed::start();
@@ -127,6 +149,10 @@ fn nagios_commands_run_as_nagios_would_run_them() {
             .replace("$ARG2$", "static.example");
         let mut words = line.split_whitespace();
         assert_eq!(words.next(), Some("/usr/bin/kmsdns"), "{name}");
+        assert!(
+            worst_audit(&line) <= NAGIOS_CHECK_TIMEOUT,
+            "{name}: an audit may outlast service_check_timeout: {line}"
+        );
         // Nagios runs the line as it is; the test bed adds its resolver
         // and port, and the probe finds no KMS host there (critical).
         let run = Kmsdns::new().cwd(dir.path()).bed(&bed).args(words).run();

@@ -20,6 +20,7 @@ mod completions;
 mod contrib;
 mod discover;
 mod dns_layer;
+mod dnssec;
 mod faults;
 mod formats;
 mod gss_tsig;

@@ -387,3 +387,206 @@ fn the_shipped_alerts_fire_on_textfiles_kmsdns_wrote() {
     let out = promtool(&["test", "rules", file.to_str().expect("UTF-8")], "");
     assert!(out.contains("SUCCESS"), "{out}\n{yaml}");
 }
+
+/// `kmsdns -c CONFIG --format prometheus audit --textfile DIR/NAME` against
+/// `bed`, in `dir`: the textfile the shipped timer writes, read back.
+fn audit_textfile(bed: &TestBed, dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
+    let run = Kmsdns::new()
+        .cwd(dir)
+        .bed(bed)
+        .args(["-c", "kmsdns.toml", "--timeout", "500ms"])
+        .args(["--format", "prometheus", "audit", "--textfile"])
+        .arg(&path)
+        .run();
+    assert!(run.status <= 2, "{run}");
+    std::fs::read_to_string(&path).expect("the textfile")
+}
+
+/// A `tests:` group of a promtool rules test: `textfile`'s samples held for
+/// two hours, then `alerts`.
+fn alert_group(textfile: &str, alerts: &[String]) -> String {
+    let mut yaml = String::from("  - interval: 1m\n");
+    yaml.push_str(&input_series(textfile, |_, value| held(value, 240)));
+    yaml.push_str("    alert_rule_test:\n");
+    for alert in alerts {
+        yaml.push_str(alert);
+    }
+    yaml
+}
+
+/// KmsDnsWarning, KmsHostUnreachable and KmsDnsReplicationLag, each made to
+/// fire by what kmsdns wrote about a real estate: secure.example publishing
+/// a working KMS host beside a dead address (a warning, no critical), then
+/// the same with a stopped secondary; and open.example on a secondary that
+/// missed a change (the other half of the replication alert).
+#[test]
+fn the_warning_unreachable_and_lag_alerts_fire_on_textfiles_kmsdns_wrote() {
+    let mut bed = TestBed::builder()
+        .lagging_secondary("open.example", Server::Ns2)
+        .start();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // kms1.secure.example (127.53.1.1) answers as KMS; nothing listens on
+    // kms2.secure.example (127.53.1.2) at the same port.
+    let kms = runtime
+        .block_on(KmsResponder::start_on(
+            Ipv4Addr::new(127, 53, 1, 1).into(),
+            common::kms_responder::Mode::Kms,
+        ))
+        .expect("responder");
+    let port = kms.addr().port();
+    common::bind::nsupdate(
+        Some(&common::bind::key_file("kmsdns-secure")),
+        &format!(
+            "server {} {}\nzone secure.example\n\
+             update add _vlmcs._tcp.secure.example. 60 IN SRV 0 0 {port} kms1.secure.example.\n\
+             update add _vlmcs._tcp.secure.example. 60 IN SRV 0 0 {port} kms2.secure.example.\n\
+             send\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    let serial = bed.soa_serial(Server::PRIMARY, "secure.example");
+    for secondary in Server::SECONDARIES {
+        bed.wait_serial(secondary, "secure.example", serial, Duration::from_secs(10));
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("kmsdns.toml"),
+        format!(
+            "publish-list = [\"secure.example\"]\n\
+             [[host]]\nname = \"kms1.secure.example\"\nport = {port}\n\
+             [[host]]\nname = \"kms2.secure.example\"\nport = {port}\n"
+        ),
+    )
+    .expect("config");
+    let domain = "secure.example.";
+    let zone = "secure.example.";
+    let dead = format!("127.53.1.2:{port}");
+    let ns3 = format!("{}:{}", Server::Ns3.ip(), bed.port());
+
+    let all_up = audit_textfile(&bed, dir.path(), "up.prom");
+    let samples = parse(&all_up);
+    // What the alerts below expect of the estate.
+    assert_eq!(
+        value(&samples, "kmsdns_domain_status", &[("domain", domain)]),
+        Some(1.0),
+        "a warning, no critical:\n{all_up}"
+    );
+    assert_eq!(
+        value(&samples, "kmsdns_probe_kms", &[("address", &dead)]),
+        Some(0.0),
+        "{all_up}"
+    );
+    let host = samples
+        .iter()
+        .find(|(n, labels, _)| n == "kmsdns_probe_kms" && labels.get("address") == Some(&dead))
+        .and_then(|(_, labels, _)| labels.get("host").cloned())
+        .expect("the dead address's host label");
+    assert!(host.starts_with("kms2.secure.example."), "{host}");
+
+    // A change of open.example that ns2 never hears of: a serial behind.
+    let open = "open.example.";
+    let ns2 = format!("{}:{}", Server::Ns2.ip(), bed.port());
+    common::bind::nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n\
+             update add lag.open.example. 60 IN TXT \"lag\"\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    bed.wait_serial(Server::Ns3, "open.example", serial, Duration::from_secs(10));
+    let behind = Kmsdns::new()
+        .cwd(dir.path())
+        .bed(&bed)
+        .args(["--timeout", "500ms", "--format", "prometheus"])
+        .args(["replication", "--domain", "open.example"])
+        .run();
+    let ns2_behind = behind.stdout.clone();
+    assert_eq!(
+        value(
+            &parse(&ns2_behind),
+            "kmsdns_replication_lag_serials",
+            &[("zone", open), ("server", &ns2)]
+        ),
+        Some(1.0),
+        "{behind}"
+    );
+
+    bed.stop(Server::Ns3);
+    let ns3_down = audit_textfile(&bed, dir.path(), "down.prom");
+    assert_eq!(
+        value(
+            &parse(&ns3_down),
+            "kmsdns_replication_server_up",
+            &[("zone", zone), ("server", &ns3)]
+        ),
+        Some(0.0),
+        "{ns3_down}"
+    );
+
+    let warning = domain_alert(domain, "warning");
+    let unreachable = (
+        format!("{{severity: warning, domain: \"{domain}\", host: \"{host}\", address: \"{dead}\"}}"),
+        format!(
+            "{{summary: \"{host} ({dead}) does not answer as a KMS host\", \
+             description: \"Clients in {domain} that pick it wait for the connection to fail before trying the next host.\"}}"
+        ),
+    );
+    let lag = (
+        format!("{{severity: warning, zone: \"{zone}\", server: \"{ns3}\"}}"),
+        format!(
+            "{{summary: \"{ns3} serves an old copy of {zone}, or none\", \
+             description: \"Clients asking it see old _vlmcs._tcp records; run `kmsdns replication`.\"}}"
+        ),
+    );
+    let behind_alert = (
+        format!("{{severity: warning, zone: \"{open}\", server: \"{ns2}\"}}"),
+        format!(
+            "{{summary: \"{ns2} serves an old copy of {open}, or none\", \
+             description: \"Clients asking it see old _vlmcs._tcp records; run `kmsdns replication`.\"}}"
+        ),
+    );
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/prometheus/kmsdns.rules.yml");
+    let mut yaml = format!(
+        "rule_files:\n  - {}\nevaluation_interval: 1m\ntests:\n",
+        rules.display()
+    );
+    // Every server up: a warning after two hours, the dead address after
+    // 30 minutes; no replication alert, no critical one.
+    yaml.push_str(&alert_group(
+        &all_up,
+        &[
+            expect("1h", "KmsDnsWarning", &[]),
+            expect("3h", "KmsDnsWarning", &[warning]),
+            expect("20m", "KmsHostUnreachable", &[]),
+            expect("40m", "KmsHostUnreachable", &[unreachable]),
+            expect("3h", "KmsDnsReplicationLag", &[]),
+            expect("3h", "KmsDnsCritical", &[]),
+        ],
+    ));
+    // ns3 stopped: its copy is missing after an hour.
+    yaml.push_str(&alert_group(
+        &ns3_down,
+        &[
+            expect("50m", "KmsDnsReplicationLag", &[]),
+            expect("70m", "KmsDnsReplicationLag", &[lag]),
+        ],
+    ));
+    // ns2 a serial behind on open.example.
+    yaml.push_str(&alert_group(
+        &ns2_behind,
+        &[
+            expect("50m", "KmsDnsReplicationLag", &[]),
+            expect("70m", "KmsDnsReplicationLag", &[behind_alert]),
+        ],
+    ));
+    let file = dir.path().join("kmsdns.rules.test.yml");
+    std::fs::write(&file, &yaml).expect("write the rules test");
+    let out = promtool(&["test", "rules", file.to_str().expect("UTF-8")], "");
+    assert!(out.contains("SUCCESS"), "{out}\n{yaml}");
+    drop(kms);
+}

@@ -1,6 +1,6 @@
 //! `kmsdns publish`: apply the plan by RFC 2136 dynamic update.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::dns::convergence::{
     self, OwnerComparison, ServerComparison, ServerObservation, ServerState, Watched,
 };
-use crate::dns::{self, srv_owner};
+use crate::dns::{self, dnssec, srv_owner};
 use crate::error::Error;
 use crate::report::{Finding, FindingId, Report, Severity};
 
@@ -38,7 +38,7 @@ pub struct PublishArgs {
     #[arg(long)]
     pub addresses: bool,
 
-    /// Then wait up to DUR until every authoritative server serves the change (e.g. 30s)
+    /// Then wait up to DUR until every authoritative server serves the change (e.g. 30s), validly signed in a signed zone
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub wait_replication: Option<Duration>,
 }
@@ -64,8 +64,8 @@ pub async fn run(
 
 /// `--wait-replication`: every zone now as planned, watched as
 /// `replication --wait` watches it ([`convergence::watch`]) until every
-/// server a client may ask serves the primary's serial and records, or
-/// `wait` has passed.
+/// server a client may ask serves the primary's serial and records (and,
+/// in a signed zone, valid signatures over them), or `wait` has passed.
 async fn wait_replication(
     engine: &Engine,
     outcomes: &[DomainOutcome],
@@ -74,7 +74,14 @@ async fn wait_replication(
 ) -> Vec<Finding> {
     let deadline = Instant::now() + wait;
     // One wait per zone, for every domain of it that is now as planned.
-    let mut zones: BTreeMap<String, (Name, Vec<Name>)> = BTreeMap::new();
+    let mut zones: BTreeMap<String, (Name, Vec<Name>, Option<bool>)> = BTreeMap::new();
+    // `multi-master =` of the domains that say (usually none).
+    let config = ctx.config().ok();
+    let said: HashMap<&Name, bool> = config
+        .iter()
+        .flat_map(|c| c.domains.iter())
+        .filter_map(|d| Some((&d.name, d.multi_master?)))
+        .collect();
     for outcome in outcomes {
         if !matches!(outcome.outcome, Outcome::Applied | Outcome::InSync) {
             continue;
@@ -82,18 +89,18 @@ async fn wait_replication(
         let Some(target) = &outcome.target else {
             continue;
         };
-        zones
+        let zone = zones
             .entry(target.zone.to_ascii().to_ascii_lowercase())
-            .or_insert_with(|| (target.zone.clone(), Vec::new()))
-            .1
-            .push(srv_owner(&outcome.domain));
+            .or_insert_with(|| (target.zone.clone(), Vec::new(), None));
+        zone.1.push(srv_owner(&outcome.domain));
+        zone.2 = zone.2.or(said.get(&outcome.domain).copied());
     }
     let progress = ctx.progress_bar(
         zones.len() as u64,
         "{spinner} waiting for replication: {pos}/{len} zone(s) ({msg})",
     );
     let mut findings = Vec::new();
-    for (zone, owners) in zones.values() {
+    for (zone, owners, multi_master) in zones.values() {
         progress.set_message(zone.to_string());
         // The zone's SOA as `replication` finds it: its MNAME is the
         // reference, its NS set the servers compared.
@@ -105,10 +112,14 @@ async fn wait_replication(
                     &engine.resolver,
                     &engine.opts,
                     Some(deadline),
-                    None,
+                    *multi_master,
                 )
                 .await;
-                findings.extend(replication_findings(zone, wait, &watched));
+                let mut waited = replication_findings(zone, wait, &watched);
+                if watched.comparison.converged {
+                    waited = signature_wait(zone, owners, &watched, deadline, engine, waited).await;
+                }
+                findings.extend(waited);
             }
             Err(error) => findings.push(
                 Finding::new(
@@ -122,6 +133,38 @@ async fn wait_replication(
         progress.inc(1);
     }
     progress.finish_and_clear();
+    findings
+}
+
+/// In a signed zone, `replicated` only once every server also serves a
+/// valid signature over the new RRsets
+/// ([`convergence::watch_signatures`]); else what is wrong with them.
+async fn signature_wait(
+    zone: &Name,
+    owners: &[Name],
+    watched: &Watched,
+    deadline: Instant,
+    engine: &Engine,
+    mut findings: Vec<Finding>,
+) -> Vec<Finding> {
+    let signatures = convergence::watch_signatures(
+        &watched.observation,
+        owners,
+        &engine.resolver,
+        &engine.opts,
+        deadline,
+    )
+    .await;
+    if dnssec::all_valid(&signatures) {
+        return findings;
+    }
+    findings.retain(|finding| finding.id != FindingId::Replicated);
+    let problems = dnssec::findings(&zone.to_ascii(), &signatures, Duration::ZERO);
+    findings.extend(
+        problems
+            .into_iter()
+            .filter(|finding| finding.severity >= Severity::Warning),
+    );
     findings
 }
 

@@ -25,6 +25,7 @@ use futures_util::future::join_all;
 use hickory_proto::rr::{Name, RecordType};
 use serde::Serialize;
 
+use super::dnssec::{self, SignedServer, ZoneSignatures};
 use super::identify::Integration;
 use super::query::{QueryError, ReplyError};
 use super::resolver::Resolver;
@@ -480,6 +481,47 @@ pub async fn watch(
                 ns_error,
             };
         };
+        tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
+    }
+}
+
+/// The servers of `observation` that answered for the zone, for
+/// [`dnssec::observe_zone`].
+pub fn signed_servers(observation: &ZoneObservation) -> Vec<SignedServer> {
+    observation
+        .servers
+        .iter()
+        .filter(|server| server.answered().is_some())
+        .filter_map(|server| {
+            Some(SignedServer {
+                label: server.label(),
+                address: server.address?,
+            })
+        })
+        .collect()
+}
+
+/// For a signed zone, reads the signatures at every server of
+/// `observation` that answered ([`dnssec::observe_zone`]) until each
+/// serves a valid one over every RRset of `owners` (and its in-zone
+/// targets' addresses), or `deadline` has passed: an RRset a server has
+/// not re-signed, or whose signatures a secondary has not transferred yet,
+/// fails validating resolvers. An unsigned zone is read once.
+pub async fn watch_signatures(
+    observation: &ZoneObservation,
+    owners: &[Name],
+    resolver: &Resolver,
+    opts: &DnsOptions,
+    deadline: Instant,
+) -> ZoneSignatures {
+    let servers = signed_servers(observation);
+    loop {
+        let signatures =
+            dnssec::observe_zone(&observation.zone, owners, &servers, resolver, opts).await;
+        let now = Instant::now();
+        if dnssec::all_valid(&signatures) || now >= deadline {
+            return signatures;
+        }
         tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
     }
 }

@@ -28,6 +28,7 @@
 
 pub mod convergence;
 pub mod credentials;
+pub mod dnssec;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "gssapi")]
@@ -49,7 +50,10 @@ mod zone;
 use std::time::Duration;
 
 pub use credentials::{GssAuth, GssMechanism, KeyOrigin, Secret, TsigAlgorithm, TsigKey};
-pub use query::{query, query_recursive, query_with, QueryError, Recursion, ReplyError, Response};
+pub use query::{
+    query, query_dnssec, query_recursive, query_with, DnssecBits, ExtendedError, QueryError,
+    Recursion, ReplyError, Response,
+};
 pub use resolver::{
     parse_nameserver, Addresses, Answer, AnswerStatus, LookupError, NameserverError, Resolver,
     ResolverSetupError,

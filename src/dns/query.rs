@@ -12,6 +12,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
@@ -29,6 +30,25 @@ pub enum Recursion {
     NotDesired,
     /// RD set: a recursive resolver may look the answer up for us.
     Desired,
+}
+
+/// The DNSSEC bits of a query (RFC 4035 §3.2.1, §3.2.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DnssecBits {
+    /// DO in the OPT record: send the RRSIG, NSEC and NSEC3 records.
+    pub dnssec_ok: bool,
+    /// CD in the header: a validating resolver answers without validating.
+    pub checking_disabled: bool,
+}
+
+/// An Extended DNS Error option of a reply (RFC 8914): why a resolver
+/// failed, such as "DNSSEC Bogus" or "Signature Expired".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtendedError {
+    /// The INFO-CODE (RFC 8914 §4).
+    pub code: u16,
+    /// The EXTRA-TEXT, if any.
+    pub text: String,
 }
 
 /// Why a query got no reply that can be read.
@@ -204,6 +224,7 @@ pub struct Response {
     answers: Vec<Record>,
     authority: Vec<Record>,
     additionals: Vec<Record>,
+    extended_error: Option<ExtendedError>,
     transport: Transport,
 }
 
@@ -262,6 +283,11 @@ impl Response {
     /// The raw additional section (without OPT and TSIG).
     pub fn additionals(&self) -> &[Record] {
         &self.additionals
+    }
+
+    /// The Extended DNS Error the reply carries (RFC 8914), if any.
+    pub fn extended_error(&self) -> Option<&ExtendedError> {
+        self.extended_error.as_ref()
     }
 
     /// What the reply says about the question: records, NODATA or NXDOMAIN
@@ -435,6 +461,19 @@ pub async fn query_with(
     recursion: Recursion,
     opts: &DnsOptions,
 ) -> Result<Response, QueryError> {
+    query_dnssec(server, name, rtype, recursion, DnssecBits::default(), opts).await
+}
+
+/// [`query_with`] with the DNSSEC bits `bits`: with DO the reply carries
+/// the RRSIGs of its RRsets and the NSEC or NSEC3 records of a denial.
+pub async fn query_dnssec(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    recursion: Recursion,
+    bits: DnssecBits,
+    opts: &DnsOptions,
+) -> Result<Response, QueryError> {
     let mut name = name.clone();
     name.set_fqdn(true);
     let question = Query::query(name.clone(), rtype);
@@ -448,7 +487,7 @@ pub async fn query_with(
 
     let mut use_edns = true;
     loop {
-        let request = query_bytes(id, &question, recursion, use_edns);
+        let request = query_bytes(id, &question, recursion, bits, use_edns);
         let mut exchanged = exchange_remembering(
             Transport::Udp,
             server,
@@ -504,21 +543,29 @@ pub(super) fn exchanged_message(exchanged: Exchanged) -> Option<Message> {
 
 /// The wire form of a query (RFC 1035 §4.1): the header, one question
 /// and, with EDNS, an OPT record (RFC 6891 §6.1.2) advertising
-/// [`EDNS_PAYLOAD`] bytes, DO clear and no option.
+/// [`EDNS_PAYLOAD`] bytes, DO as `bits` say and no option. Without EDNS
+/// there is no DO bit (RFC 3225 §3).
 ///
 /// Written here rather than through hickory's `Message`: its encoder keeps
 /// a copy of every name suffix it might compress later, and a message of
 /// one name has nothing to compress. That was a quarter of the
 /// allocations of a query, for 30 to 60 bytes.
-fn query_bytes(id: u16, question: &Query, recursion: Recursion, use_edns: bool) -> Vec<u8> {
+fn query_bytes(
+    id: u16,
+    question: &Query,
+    recursion: Recursion,
+    bits: DnssecBits,
+    use_edns: bool,
+) -> Vec<u8> {
     // A Name's labels are at most 63 bytes and the whole at most 255
     // (RFC 1035 §2.3.4): hickory checks that when a Name is made.
     let name: usize = question.name().iter().map(|label| label.len() + 1).sum();
     let mut bytes = Vec::with_capacity(12 + name + 1 + 4 + 11);
     bytes.extend_from_slice(&id.to_be_bytes());
-    // QR 0, opcode QUERY, AA 0, TC 0, RD as asked | RA 0, Z 0, rcode 0.
+    // QR 0, opcode QUERY, AA 0, TC 0, RD as asked | RA 0, Z 0, AD 0, CD
+    // as asked, rcode 0.
     bytes.push(u8::from(recursion == Recursion::Desired));
-    bytes.push(0);
+    bytes.push(if bits.checking_disabled { 0x10 } else { 0 });
     // QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 1 with the OPT record.
     bytes.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(use_edns)]);
     for label in question.name().iter() {
@@ -530,11 +577,12 @@ fn query_bytes(id: u16, question: &Query, recursion: Recursion, use_edns: bool) 
     bytes.extend_from_slice(&u16::from(question.query_class()).to_be_bytes());
     if use_edns {
         // Owner: the root; TYPE 41; CLASS: the payload size; TTL: extended
-        // rcode 0, version 0, flags 0; RDLENGTH 0.
+        // rcode 0, version 0, flags (DO is the top bit); RDLENGTH 0.
         bytes.push(0);
         bytes.extend_from_slice(&41u16.to_be_bytes());
         bytes.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
-        bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        let flags = if bits.dnssec_ok { 0x80 } else { 0 };
+        bytes.extend_from_slice(&[0, 0, flags, 0, 0, 0]);
     }
     bytes
 }
@@ -548,6 +596,7 @@ pub(super) fn into_response(
     transport: Transport,
 ) -> Response {
     let in_class = |record: &Record| record.dns_class() == DNSClass::IN;
+    let extended_error = extended_error(&message);
     Response {
         server,
         name,
@@ -571,8 +620,26 @@ pub(super) fn into_response(
             .into_iter()
             .filter(in_class)
             .collect(),
+        extended_error,
         transport,
     }
+}
+
+/// The Extended DNS Error option of `message` (RFC 8914 §2: INFO-CODE,
+/// then EXTRA-TEXT in UTF-8); hickory 0.25 has no type for it.
+fn extended_error(message: &Message) -> Option<ExtendedError> {
+    const EDE: u16 = 15;
+    let option = message.extensions().as_ref()?.option(EdnsCode::from(EDE))?;
+    let EdnsOption::Unknown(_, data) = option else {
+        return None;
+    };
+    let (code, text) = data.split_first_chunk::<2>()?;
+    Some(ExtendedError {
+        code: u16::from_be_bytes(*code),
+        text: String::from_utf8_lossy(text)
+            .trim_end_matches('\0')
+            .to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -604,6 +671,7 @@ mod tests {
             answers,
             authority: Vec::new(),
             additionals: Vec::new(),
+            extended_error: None,
             transport: Transport::Udp,
         }
     }
@@ -624,7 +692,13 @@ mod tests {
     #[test]
     fn the_query_message_has_rd_clear_and_edns() {
         let question = Query::query(name("corp.example."), RecordType::SOA);
-        let bytes = query_bytes(0x1234, &question, Recursion::NotDesired, true);
+        let bytes = query_bytes(
+            0x1234,
+            &question,
+            Recursion::NotDesired,
+            DnssecBits::default(),
+            true,
+        );
         #[rustfmt::skip]
         let expected = [
             0x12, 0x34, // ID
@@ -640,10 +714,54 @@ mod tests {
         ];
         assert_eq!(bytes, expected);
 
-        let recursive = query_bytes(1, &question, Recursion::Desired, false);
+        let recursive = query_bytes(
+            1,
+            &question,
+            Recursion::Desired,
+            DnssecBits::default(),
+            false,
+        );
         assert_eq!(recursive[2], 0x01, "RD set");
         assert_eq!(&recursive[10..12], &[0, 0], "no OPT record");
         assert_eq!(recursive.len(), expected.len() - 11);
+    }
+
+    #[test]
+    fn do_and_cd_are_set_when_asked() {
+        let question = Query::query(name("_vlmcs._tcp.corp.example."), RecordType::SRV);
+        let bits = DnssecBits {
+            dnssec_ok: true,
+            checking_disabled: true,
+        };
+        let bytes = query_bytes(7, &question, Recursion::Desired, bits, true);
+        assert_eq!(bytes[3], 0x10, "CD is bit 4 of the second flags byte");
+        let opt = bytes.len() - 11;
+        assert_eq!(bytes[opt + 7], 0x80, "DO is the top bit of the OPT flags");
+        let parsed = Message::from_vec(&bytes).expect("hickory parses it");
+        assert!(parsed.checking_disabled());
+        assert!(parsed
+            .extensions()
+            .as_ref()
+            .is_some_and(|edns| edns.flags().dnssec_ok));
+    }
+
+    #[test]
+    fn an_extended_dns_error_is_read() {
+        let mut message = Message::new();
+        let mut edns = Edns::new();
+        // INFO-CODE 6 (DNSSEC Bogus), EXTRA-TEXT.
+        let mut data = vec![0, 6];
+        data.extend_from_slice(b"bad sig");
+        edns.options_mut().insert(EdnsOption::Unknown(15, data));
+        message.set_edns(edns);
+        assert_eq!(
+            extended_error(&message),
+            Some(ExtendedError {
+                code: 6,
+                text: "bad sig".to_owned()
+            })
+        );
+        assert_eq!(extended_error(&Message::new()), None);
     }
 
     /// hickory reads back what kmsdns writes: the question, its case, the
@@ -657,7 +775,7 @@ mod tests {
         ] {
             let question = Query::query(name(text), rtype);
             for (recursion, edns) in [(Recursion::Desired, true), (Recursion::NotDesired, false)] {
-                let bytes = query_bytes(0xbeef, &question, recursion, edns);
+                let bytes = query_bytes(0xbeef, &question, recursion, DnssecBits::default(), edns);
                 let parsed = Message::from_vec(&bytes).expect("hickory parses it");
                 assert_eq!(parsed.id(), 0xbeef);
                 assert_eq!(parsed.message_type(), MessageType::Query);

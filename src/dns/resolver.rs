@@ -360,6 +360,11 @@ impl Resolver {
         self
     }
 
+    /// The servers asked, in order.
+    pub fn servers(&self) -> &[SocketAddr] {
+        &self.servers
+    }
+
     /// Who answers: "nameserver 127.0.0.1:5300", "the system resolver (…)".
     pub fn via(&self) -> &str {
         &self.via

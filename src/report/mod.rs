@@ -154,6 +154,23 @@ pub enum FindingId {
     /// The zone may be served by a DLZ driver: its permissions are not in
     /// named.conf.
     ZoneInDlz,
+    /// A signed zone's RRsets verify at every server (DNSSEC).
+    DnssecOk,
+    /// An RRset of a signed zone has no RRSIG by a key of its DNSKEY set.
+    RrsigMissing,
+    /// An RRSIG does not verify: validating resolvers answer SERVFAIL.
+    RrsigBogus,
+    /// A valid RRSIG expires sooner than `--sig-expiry-warn`.
+    RrsigExpiring,
+    /// An RRSIG is past its expiration (or before its inception).
+    RrsigExpired,
+    /// The NSEC/NSEC3 proof of a negative answer does not verify.
+    DenialBogus,
+    /// No DS at the parent matches the zone's keys (or there is none).
+    DsMismatch,
+    /// A validating resolver answers SERVFAIL where checking disabled
+    /// (CD) gets records.
+    ValidationFailed,
 }
 
 impl fmt::Display for FindingId {

@@ -20,6 +20,7 @@ pub mod run;
 #[cfg(feature = "gssapi")]
 pub mod samba;
 pub mod servers;
+pub mod signed;
 
 /// Upper bound for work that must end by its own timeouts or waits, and
 /// does so here within about a second: a silent server asked with

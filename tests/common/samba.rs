@@ -42,7 +42,7 @@ pub const ZONE: &str = "ad.example";
 pub const KMS1: &str = "KMS1$";
 pub const KMS2: &str = "KMS2$";
 
-const PACKAGES: &str = "samba samba-ad-dc krb5-user smbclient winbind ldb-tools";
+const PACKAGES: &str = "samba samba-ad-dc samba-ad-provision krb5-user smbclient winbind ldb-tools";
 
 /// A running Samba AD DC in its own network namespace.
 pub struct SambaDc {

@@ -20,7 +20,7 @@ use super::replication::ReplicationArgs;
 use super::updates::UpdatesArgs;
 use crate::commands::probe::details::AddressResult;
 use crate::context::Context;
-use crate::context::{parse_domain, Selection};
+use crate::context::{parse_domain, parse_duration, Selection};
 use crate::error::Error;
 use crate::report::{Finding, Report};
 use details::AuditDetails;
@@ -62,6 +62,10 @@ pub struct AuditArgs {
     /// Also write the Prometheus metrics to PATH, atomically (node-exporter textfile collector)
     #[arg(long, value_name = "PATH")]
     pub textfile: Option<PathBuf>,
+
+    /// In a signed zone, warn when a valid RRSIG expires within DUR
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "3days")]
+    pub sig_expiry_warn: std::time::Duration,
 }
 
 /// The report, and the measurements monitoring formats graph.
@@ -99,6 +103,7 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
             super::check::run(
                 &CheckArgs {
                     domains: args.domains.clone(),
+                    sig_expiry_warn: args.sig_expiry_warn,
                 },
                 ctx,
             )
@@ -113,6 +118,9 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
                 &ReplicationArgs {
                     wait: None,
                     domains: args.domains.clone(),
+                    sig_expiry_warn: args.sig_expiry_warn,
+                    // check verifies them at every server already.
+                    no_signatures: true,
                 },
                 ctx,
             )

@@ -55,6 +55,8 @@ pub struct GeneratedFile {
 pub struct Options {
     /// Directory named reads zone files from (`file` in the stanza).
     pub zone_dir: PathBuf,
+    /// The `dnssec-policy` to sign every zone with, if any.
+    pub dnssec_policy: Option<String>,
 }
 
 /// A zone as `bind` sees it: a declared zone (`zone =`) or a publish-list
@@ -480,12 +482,33 @@ fn named_conf(zone: &Zone<'_>, options: &Options) -> GeneratedFile {
             ));
         }
     }
+    if let Some(policy) = &options.dnssec_policy {
+        sign_with(policy, &mut out);
+    }
     GeneratedFile {
         kind: Kind::NamedConf,
         about: zone.name.to_ascii(),
         file_name: format!("{name}.named.conf"),
         content: out,
     }
+}
+
+/// Adds to the zone stanza that ends `out` the lines that make named sign
+/// the zone, and re-sign it after every dynamic update.
+fn sign_with(policy: &str, out: &mut String) {
+    let Some(end) = out.rfind("};\n") else {
+        return;
+    };
+    let lines = format!(
+        "\t// Signed zone (DNSSEC): named keeps the keys and signs by the policy\n\
+         \t// \"{policy}\", and re-signs every dynamic update, so the KMS records\n\
+         \t// kmsdns publishes are signed at once. inline-signing keeps the zone\n\
+         \t// file as written (signed copy in a .signed file); without it a dynamic\n\
+         \t// zone is signed in place. Secondaries transfer the signed zone.\n\
+         \tdnssec-policy \"{policy}\";\n\
+         \tinline-signing yes;\n"
+    );
+    out.insert_str(end, &lines);
 }
 
 fn nsupdate(zone: &Zone<'_>) -> GeneratedFile {
@@ -633,9 +656,27 @@ mod tests {
         config
     }
 
+    #[test]
+    fn a_policy_signs_the_zone_inline() {
+        let mut options = options();
+        options.dnssec_policy = Some("default".to_owned());
+        let files = generate(
+            &gss_config(Some("host/kms1.corp.example@CORP.EXAMPLE")),
+            &options,
+        );
+        let stanza = file(&files, "corp.example.named.conf");
+        assert!(
+            stanza.ends_with("\tdnssec-policy \"default\";\n\tinline-signing yes;\n};\n"),
+            "{stanza}"
+        );
+        let unsigned = generate(&gss_config(None), &self::options());
+        assert!(!file(&unsigned, "corp.example.named.conf").contains("dnssec-policy"));
+    }
+
     fn options() -> Options {
         Options {
             zone_dir: PathBuf::from("/var/lib/bind"),
+            dnssec_policy: None,
         }
     }
 

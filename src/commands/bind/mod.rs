@@ -27,7 +27,9 @@ use material::{GeneratedFile, Kind, Made};
 /// `zone =` names, else in the closest declared zone above it, else in the
 /// zone of its highest ancestor in the publish list. A/AAAA records are
 /// written at the host's address-ttl; without one, the nsupdate script
-/// leaves them out so that an existing RRset keeps its TTL.
+/// leaves them out so that an existing RRset keeps its TTL. With
+/// --dnssec-policy, each stanza also makes named sign the zone and every
+/// update (docs/dnssec.md).
 #[derive(Debug, Args)]
 pub struct BindArgs {
     /// Write one file per zone and kind (and kmsdns.named.conf) into DIR instead of printing
@@ -49,6 +51,27 @@ pub struct BindArgs {
     /// KMS host publishing that list, NAME[:PORT]; repeat for several
     #[arg(long, value_name = "NAME[:PORT]", value_parser = parse_kms_host, requires = "publish_list_reg")]
     pub host: Vec<(Name, u16)>,
+
+    /// Sign the zones: add `dnssec-policy POLICY` (e.g. default) and `inline-signing yes` to each stanza, so named signs every update
+    #[arg(long, value_name = "POLICY", value_parser = parse_policy_name)]
+    pub dnssec_policy: Option<String>,
+}
+
+/// A `dnssec-policy` name as named.conf takes it quoted: letters, digits,
+/// `-`, `_` and `.` (nothing that could end the string).
+fn parse_policy_name(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "\"{text}\" is not a dnssec-policy name (letters, digits, -, _ and . only)"
+        ))
+    }
 }
 
 /// What `bind` produced.
@@ -65,6 +88,7 @@ pub fn run(args: &BindArgs, ctx: &Context) -> Result<BindOutput, Error> {
     let config = load(args, ctx)?;
     let options = material::Options {
         zone_dir: args.zone_dir.clone(),
+        dnssec_policy: args.dnssec_policy.clone(),
     };
     let mut report = Report::new("bind");
     report.extend(config.warnings.iter().cloned());

@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use hickory_proto::rr::Name;
 
 use crate::config::{KmsHost, SrvRecord};
+use crate::dns::dnssec::{self, Validation, ZoneSignatures};
 use crate::dns::{record_key, AnswerStatus};
 use crate::report::{Finding, FindingId, Severity};
 
@@ -80,11 +81,34 @@ pub struct DomainObservation {
     pub primary_unread: Option<String>,
     /// One lookup per distinct target of either RRset (not `.`).
     pub targets: Vec<TargetLookup>,
+    /// Whether the resolver's SERVFAIL for the SRV RRset is a DNSSEC
+    /// validation failure.
+    pub validation: Validation,
+    /// The targets whose address lookup failed DNSSEC validation, and
+    /// how (only those).
+    pub target_validations: Vec<(Name, Validation)>,
+    /// The zone's signatures at each authoritative server, when the zone
+    /// is known.
+    pub signatures: Option<ZoneSignatures>,
 }
 
 /// The owner name of the RRset, for messages.
 fn owner(domain: &Name) -> String {
     crate::config::srv_owner(domain).to_ascii()
+}
+
+/// The DNSSEC findings of a signed zone (nothing for an unsigned one): a
+/// valid signature that expires within `expiry_warning` is a warning.
+pub fn signature_findings(
+    observation: &DomainObservation,
+    expiry_warning: std::time::Duration,
+) -> Vec<Finding> {
+    let domain = observation.domain.to_ascii();
+    observation
+        .signatures
+        .as_ref()
+        .map(|zone| dnssec::findings(&domain, zone, expiry_warning))
+        .unwrap_or_default()
 }
 
 /// The findings for one domain; `expected` is `None` without a
@@ -94,11 +118,22 @@ pub fn findings(observation: &DomainObservation, expected: Option<&Expected<'_>>
     let mut out: Vec<Finding> = Vec::new();
     let mut push = |finding: Finding| out.push(finding.domain(&domain));
 
+    // A SERVFAIL that CD turns into records is DNSSEC failing, not the
+    // resolver.
+    let what = format!("{} SRV", owner(&observation.domain));
+    let validation = dnssec::validation_finding(&domain, &what, &observation.validation);
+    let validation_failed = validation.is_some();
+    if let Some(finding) = validation {
+        push(finding);
+    }
     for (read, what) in [
         (&observation.resolver, "the resolver's answer"),
         (&observation.authoritative, "the zone's own answer"),
     ] {
         if let Err(error) = &read.result {
+            if validation_failed && std::ptr::eq(read, &observation.resolver) {
+                continue;
+            }
             let mut finding = Finding::new(
                 FindingId::DnsReadFailed,
                 Severity::Critical,
@@ -294,14 +329,32 @@ fn records(
         }
         match lookup(targets, target).map(|l| &l.result) {
             None => {}
-            Some(Err(error)) => push(
-                Finding::new(
-                    FindingId::DnsReadFailed,
-                    Severity::Critical,
-                    format!("the addresses of target {name} could not be read: {error}"),
+            Some(Err(error)) => {
+                let failed = observation
+                    .target_validations
+                    .iter()
+                    .find(|(failed, _)| failed == target)
+                    .and_then(|(_, validation)| {
+                        dnssec::validation_finding(
+                            &observation.domain.to_ascii(),
+                            &format!("the addresses of {name}"),
+                            validation,
+                        )
+                    });
+                push(
+                    failed
+                        .unwrap_or_else(|| {
+                            Finding::new(
+                                FindingId::DnsReadFailed,
+                                Severity::Critical,
+                                format!(
+                                    "the addresses of target {name} could not be read: {error}"
+                                ),
+                            )
+                        })
+                        .host(&name),
                 )
-                .host(&name),
-            ),
+            }
             Some(Ok(found)) => {
                 if let Some(canonical) = &found.canonical {
                     push(
@@ -629,6 +682,9 @@ mod tests {
             authoritative: read("ns1.corp.example. (192.0.2.53:53)", Ok(rrset(records))),
             primary_unread: None,
             targets,
+            validation: Validation::Consistent,
+            target_validations: Vec::new(),
+            signatures: None,
         }
     }
 

@@ -25,13 +25,15 @@ pub mod details;
 pub mod judge;
 mod observe;
 
+use std::time::Duration;
+
 use clap::Args;
 use hickory_proto::rr::Name;
 
 use crate::concurrency::{deadline, in_order};
 use crate::config;
 use crate::context::Context;
-use crate::context::{parse_domain, Selection};
+use crate::context::{parse_domain, parse_duration, Selection};
 use crate::error::Error;
 use crate::report::{Report, Severity};
 use details::CheckDetails;
@@ -49,6 +51,12 @@ use judge::Expected;
 /// resolver that answers differently from the zone. A read that fails, is
 /// refused or times out is reported as such, never as "no record".
 ///
+/// In a signed zone, also verifies at every authoritative server the
+/// RRSIGs over the SRV RRset and over its in-zone targets' A and AAAA (and
+/// the NSEC/NSEC3 proof of a negative answer) against the zone's DNSKEY
+/// set, and reports a resolver's SERVFAIL that checking disabled (CD) turns
+/// into records as a DNSSEC validation failure (docs/dnssec.md).
+///
 /// With --domain, checks those domains only, and works without a
 /// configuration file.
 #[derive(Debug, Args)]
@@ -56,6 +64,10 @@ pub struct CheckArgs {
     /// Check DOMAIN instead of the publish list (repeatable); no configuration file needed
     #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain)]
     pub domains: Vec<Name>,
+
+    /// In a signed zone, warn when a valid RRSIG expires within DUR
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "3days")]
+    pub sig_expiry_warn: Duration,
 }
 
 /// Checks every selected domain.
@@ -72,6 +84,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
     let mut report = Report::new("check");
     let mut domains = Vec::new();
     let limit = usize::from(ctx.global.concurrency);
+    let expiry_warning = args.sig_expiry_warn;
     let time_limit = ctx.deadline();
     let mut judged = in_order(&selection.domains, limit, |domain| {
         let configured = selection.domain(domain);
@@ -101,8 +114,10 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
                 hosts: &config.hosts,
                 complete: config.complete,
             });
+            let mut findings = judge::findings(&observation, expected.as_ref());
+            findings.extend(judge::signature_findings(&observation, expiry_warning));
             (
-                judge::findings(&observation, expected.as_ref()),
+                findings,
                 details::domain_details(zone.as_ref(), &observation),
             )
         }

@@ -1,17 +1,20 @@
 //! What `check` reads from the network for one domain: the SRV RRset
 //! through the resolver and at the zone's primary (or the configured
 //! server, or another authoritative server standing in), and every
-//! target's A and AAAA with its CNAME chain.
+//! target's A and AAAA with its CNAME chain; for a signed zone, the
+//! signatures at every authoritative server ([`dns::dnssec`]), and the
+//! resolver again with CD when it answered SERVFAIL.
 
 use std::net::SocketAddr;
 
 use futures_util::future::join_all;
-use hickory_proto::rr::{Name, RData};
+use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::judge::{DomainObservation, Rrset, RrsetRead, TargetAddresses, TargetLookup};
 use crate::concurrency::deadline::Overrun;
 use crate::config::{srv_owner, Domain};
-use crate::dns::{self, Addresses, DnsOptions, Resolver};
+use crate::dns::dnssec::{self, SignedServer, Validation, ZoneSignatures};
+use crate::dns::{self, Addresses, DnsOptions, LookupError, Resolver};
 
 /// Everything read for one domain, and the zone found for it.
 pub(super) async fn observe(
@@ -22,10 +25,14 @@ pub(super) async fn observe(
     opts: &DnsOptions,
 ) -> (Option<Name>, DomainObservation) {
     let owner = srv_owner(domain);
-    let (through_resolver, (zone, authoritative, primary_unread)) = tokio::join!(
-        resolver_read(&owner, resolver, nameserver),
+    let ((through_resolver, validation), (zone, authoritative, primary_unread)) = tokio::join!(
+        resolver_read(&owner, resolver, nameserver, opts),
         authoritative_read(&owner, configured, resolver, opts)
     );
+    let signatures = match &zone {
+        Some(zone) => Some(signatures(zone, &owner, resolver, opts).await),
+        None => None,
+    };
     let mut names: Vec<Name> = Vec::new();
     for read in [&through_resolver, &authoritative] {
         if let Ok(rrset) = &read.result {
@@ -36,26 +43,65 @@ pub(super) async fn observe(
             }
         }
     }
-    let targets = join_all(names.into_iter().map(|target| async move {
-        let result = resolver
-            .addresses(&target)
-            .await
+    let looked_up = join_all(names.into_iter().map(|target| async move {
+        let found = resolver.addresses(&target).await;
+        let validation = match &found {
+            Err(LookupError::ServFail { name, rtype, .. }) => {
+                dnssec::validation(resolver.servers(), name, *rtype, opts).await
+            }
+            _ => Validation::Consistent,
+        };
+        let result = found
             .map(|found| TargetAddresses {
                 addresses: found.ips(),
                 canonical: canonical(&target, &found),
             })
             .map_err(|e| e.to_string());
-        TargetLookup { target, result }
+        (TargetLookup { target, result }, validation)
     }))
     .await;
+    let mut targets = Vec::new();
+    let mut target_validations = Vec::new();
+    for (lookup, validation) in looked_up {
+        if validation != Validation::Consistent {
+            target_validations.push((lookup.target.clone(), validation));
+        }
+        targets.push(lookup);
+    }
     let observation = DomainObservation {
         domain: domain.clone(),
         resolver: through_resolver,
         authoritative,
         primary_unread,
         targets,
+        validation,
+        target_validations,
+        signatures,
     };
     (zone, observation)
+}
+
+/// The signatures of `owner` and its in-zone targets at every server of
+/// the zone's NS set.
+async fn signatures(
+    zone: &Name,
+    owner: &Name,
+    resolver: &Resolver,
+    opts: &DnsOptions,
+) -> ZoneSignatures {
+    let servers: Vec<SignedServer> = dns::authoritative_servers(zone, resolver, opts)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|server| {
+            let addresses = server.addresses.unwrap_or_default();
+            addresses.into_iter().map(move |address| SignedServer {
+                label: format!("{} ({address})", server.name),
+                address,
+            })
+        })
+        .collect();
+    dnssec::observe_zone(zone, std::slice::from_ref(owner), &servers, resolver, opts).await
 }
 
 /// What is known of a domain whose deadline passed: nothing was read.
@@ -74,6 +120,9 @@ pub(super) fn cut_off(domain: &Name, resolver: &Resolver, overrun: &Overrun) -> 
         authoritative: unread("the zone's servers".to_owned()),
         primary_unread: None,
         targets: Vec::new(),
+        validation: Validation::Consistent,
+        target_validations: Vec::new(),
+        signatures: None,
     }
 }
 
@@ -100,18 +149,27 @@ fn canonical(target: &Name, found: &Addresses) -> Option<Name> {
     (current != *target).then_some(current)
 }
 
-/// The SRV RRset as a client's resolver answers it.
+/// The SRV RRset as a client's resolver answers it; after a SERVFAIL,
+/// whether checking disabled (CD) gets records: a validation failure.
 async fn resolver_read(
     owner: &Name,
     resolver: &Resolver,
     nameserver: Option<SocketAddr>,
-) -> RrsetRead {
-    let result = resolver.srv(owner).await.map_err(|e| e.to_string());
-    RrsetRead {
+    opts: &DnsOptions,
+) -> (RrsetRead, Validation) {
+    let result = resolver.srv(owner).await;
+    let validation = match &result {
+        Err(LookupError::ServFail { .. }) => {
+            dnssec::validation(resolver.servers(), owner, RecordType::SRV, opts).await
+        }
+        _ => Validation::Consistent,
+    };
+    let read = RrsetRead {
         source: resolver.via().to_string(),
         server: nameserver.map(|s| s.to_string()),
-        result,
-    }
+        result: result.map_err(|e| e.to_string()),
+    };
+    (read, validation)
 }
 
 /// Reads `owner` at `server`, one of `name`'s addresses.

@@ -49,6 +49,10 @@ use observe::ZoneWork;
 /// records that differ, unreachable servers (timeout or refused) and lame
 /// ones (REFUSED, SERVFAIL or no authoritative answer for the zone).
 ///
+/// In a signed zone, also verifies at every server the RRSIGs over each
+/// _vlmcs._tcp RRset, over its in-zone targets' addresses and over the
+/// DNSKEY set (docs/dnssec.md).
+///
 /// With --wait, polls until every server has caught up or the time is up.
 /// With --domain, checks the zones of those domains only, and works without
 /// a configuration file.
@@ -61,6 +65,14 @@ pub struct ReplicationArgs {
     /// Check the zone of DOMAIN instead of the publish list's (repeatable); no configuration file needed
     #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain)]
     pub domains: Vec<Name>,
+
+    /// In a signed zone, warn when a valid RRSIG expires within DUR
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "3days")]
+    pub sig_expiry_warn: Duration,
+
+    /// Leave the signatures out (audit: check verifies them at every server)
+    #[arg(skip)]
+    pub no_signatures: bool,
 }
 
 /// `dns-read-failed` for a domain whose zone could not be found.
@@ -90,6 +102,7 @@ pub async fn run(
     // the wait plus `--deadline`.
     let zone_limit = ctx.deadline() + args.wait.unwrap_or_default();
     let domain_limit = ctx.deadline();
+    let signatures = (!args.no_signatures).then_some(args.sig_expiry_warn);
     let mut report = Report::new("replication");
 
     // 1. The zone of every domain.
@@ -151,7 +164,8 @@ pub async fn run(
     let mut judged = in_order(zones, concurrency, |work| {
         let (resolver, opts) = (&resolver, &opts);
         async move {
-            let outcome = observe::zone(*work, resolver, opts, wait_until, zone_limit).await;
+            let outcome =
+                observe::zone(*work, resolver, opts, wait_until, zone_limit, signatures).await;
             let details = details::zone_details(&outcome);
             (outcome.discovery, outcome.verdict.findings, details)
         }

@@ -1,6 +1,7 @@
 //! What `replication` reads from the network for one zone: its servers
 //! and, at each, the serial and the `_vlmcs._tcp` RRsets, polled with
-//! `--wait` ([`crate::dns::convergence::watch`]).
+//! `--wait` ([`crate::dns::convergence::watch`]); then, for a signed zone,
+//! the signatures each server serves ([`crate::dns::dnssec`]).
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,7 @@ use hickory_proto::rr::Name;
 use super::judge::{self, ZoneObservation, ZoneVerdict};
 use crate::concurrency::deadline;
 use crate::config::srv_owner;
+use crate::dns::dnssec;
 use crate::dns::{convergence, DnsOptions, Resolver, ZoneSoa};
 use crate::report::{Finding, FindingId, Severity};
 
@@ -40,6 +42,7 @@ pub(super) async fn zone(
     opts: &DnsOptions,
     wait_until: Option<Instant>,
     time_limit: Duration,
+    signatures: Option<Duration>,
 ) -> ZoneOutcome {
     let soa = &work.soa;
     let owners: Vec<Name> = work.domains.iter().map(srv_owner).collect();
@@ -73,8 +76,24 @@ pub(super) async fn zone(
             .domain(&name),
         );
     }
+    let mut verdict = judge::evaluate(&watched.observation);
+    if let Some(expiry_warning) = signatures {
+        // The signature reads count against the zone's deadline too.
+        let servers = convergence::signed_servers(&watched.observation);
+        let reading = dnssec::observe_zone(&soa.zone, &owners, &servers, resolver, opts);
+        let left = time_limit.saturating_sub(started.elapsed());
+        let name = soa.zone.to_ascii();
+        match deadline::within(left, reading).await {
+            Ok(zone) => verdict
+                .findings
+                .extend(dnssec::findings(&name, &zone, expiry_warning)),
+            Err(overrun) => verdict
+                .findings
+                .push(overrun.finding(Severity::Warning).domain(&name)),
+        }
+    }
     ZoneOutcome {
-        verdict: judge::evaluate(&watched.observation),
+        verdict,
         observation: watched.observation,
         domains: work.domains,
         polls: watched.polls,
