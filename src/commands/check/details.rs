@@ -76,6 +76,9 @@ pub struct TargetAddresses {
     /// The name the target is an alias (CNAME) of, if it is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alias_of: Option<String>,
+    /// The name does not exist (NXDOMAIN), rather than having no address.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nxdomain: bool,
     /// Why the addresses could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -122,6 +125,7 @@ pub fn render(details: &CheckDetails, palette: Palette, out: &mut dyn Write) -> 
                 Some(t) => {
                     let mut text = match (&t.error, t.addresses.is_empty()) {
                         (Some(error), _) => format!("(unreadable: {error})"),
+                        (None, true) if t.nxdomain => "(does not exist)".to_string(),
                         (None, true) => "(no address)".to_string(),
                         (None, false) => t.addresses.join(" "),
                     };
@@ -239,12 +243,14 @@ pub(super) fn domain_details(zone: Option<&Name>, observation: &DomainObservatio
                     target: lookup.target.to_ascii(),
                     addresses: found.addresses.iter().map(ToString::to_string).collect(),
                     alias_of: found.canonical.as_ref().map(Name::to_ascii),
+                    nxdomain: !found.exists,
                     error: None,
                 },
                 Err(error) => TargetAddresses {
                     target: lookup.target.to_ascii(),
                     addresses: Vec::new(),
                     alias_of: None,
+                    nxdomain: false,
                     error: Some(error.clone()),
                 },
             })
@@ -285,12 +291,14 @@ mod tests {
                         target: "kms1.corp.example.".into(),
                         addresses: vec!["192.0.2.10".into()],
                         alias_of: None,
+                        nxdomain: false,
                         error: None,
                     },
                     TargetAddresses {
                         target: "noaddr.corp.example.".into(),
                         addresses: Vec::new(),
                         alias_of: None,
+                        nxdomain: false,
                         error: None,
                     },
                 ],

@@ -112,6 +112,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
                 listed: configured.is_some(),
                 ttl: configured.map_or(config::DEFAULT_TTL, |d| d.ttl),
                 hosts: &config.hosts,
+                required_foreign: configured.map_or(&[][..], |d| d.required_foreign.as_slice()),
                 complete: config.complete,
             });
             let mut findings = judge::findings(&observation, expected.as_ref());

@@ -14,7 +14,7 @@ use super::judge::{DomainObservation, Rrset, RrsetRead, TargetAddresses, TargetL
 use crate::concurrency::deadline::Overrun;
 use crate::config::{srv_owner, Domain};
 use crate::dns::dnssec::{self, SignedServer, Validation, ZoneSignatures};
-use crate::dns::{self, Addresses, DnsOptions, LookupError, Resolver};
+use crate::dns::{self, Addresses, AnswerStatus, DnsOptions, LookupError, Resolver};
 
 /// Everything read for one domain, and the zone found for it.
 pub(super) async fn observe(
@@ -55,6 +55,8 @@ pub(super) async fn observe(
             .map(|found| TargetAddresses {
                 addresses: found.ips(),
                 canonical: canonical(&target, &found),
+                exists: found.ipv4.status != AnswerStatus::NxDomain
+                    || found.ipv6.status != AnswerStatus::NxDomain,
             })
             .map_err(|e| e.to_string());
         (TargetLookup { target, result }, validation)

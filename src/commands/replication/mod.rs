@@ -35,7 +35,7 @@ use crate::context::Context;
 use crate::context::{parse_domain, Selection};
 use crate::dns::{self, ZoneSoa};
 use crate::error::Error;
-use crate::report::{Finding, FindingId, Report, Severity};
+use crate::report::{attribute_to_domains, Finding, FindingId, Report, Severity};
 use details::ReplicationDetails;
 use observe::ZoneWork;
 
@@ -167,7 +167,12 @@ pub async fn run(
             let outcome =
                 observe::zone(*work, resolver, opts, wait_until, zone_limit, signatures).await;
             let details = details::zone_details(&outcome);
-            (outcome.discovery, outcome.verdict.findings, details)
+            let zone = &outcome.observation.zone;
+            let domains: Vec<String> = outcome.domains.iter().map(Name::to_ascii).collect();
+            let apex = zone.to_ascii();
+            let discovery = attribute_to_domains(outcome.discovery, &apex, &domains);
+            let findings = attribute_to_domains(outcome.verdict.findings, &apex, &domains);
+            (discovery, findings, details)
         }
     });
     while let Some((discovery, findings, zone)) = judged.next().await {
