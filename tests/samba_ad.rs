@@ -257,4 +257,11 @@ fn the_probe_names_the_negotiated_principal_when_none_is_configured() {
         principal.ends_with("@AD.EXAMPLE") && !principal.contains("keytab"),
         "{principal:?}\n{probe}"
     );
+    // publish's JSON carries the identity it signed with.
+    let published = dc.kmsdns(&path, &["--format", "json", "publish"]);
+    assert_eq!(published.status, 0, "{published}");
+    let doc: serde_json::Value = published.json();
+    let domain = &doc["details"]["domains"][0];
+    assert_eq!(domain["principal"], principal.as_str(), "{published}");
+    assert!(domain.get("key").is_none(), "{published}");
 }

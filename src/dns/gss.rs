@@ -183,6 +183,18 @@ fn slot(server: SocketAddr, auth: &GssAuth) -> Slot {
     map.entry((server, auth.clone())).or_default().clone()
 }
 
+/// The client principal of the context negotiated with `server` for
+/// `auth` in this run, if there is one and no exchange holds it.
+pub fn negotiated_principal(server: SocketAddr, auth: &GssAuth) -> Option<String> {
+    let slot = sessions()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(&(server, auth.clone()))?
+        .clone();
+    let session = slot.try_lock().ok()?;
+    session.as_ref().map(|s| s.principal.clone())
+}
+
 /// Like [`super::send_zone_update`], signed with GSS-TSIG: negotiates (or
 /// reuses) the context with `server`, sends the UPDATE over TCP signed with
 /// the context's MIC, and verifies the reply's.

@@ -198,6 +198,7 @@ pub(crate) async fn srv_presence(
 
 /// Whether `server` answers SRV records at `name`; a failed read counts as
 /// "no" (for wording a message only, never for a decision).
+#[cfg(feature = "gssapi")]
 pub(crate) async fn serves_srv(server: SocketAddr, name: &Name, opts: &DnsOptions) -> bool {
     srv_presence(server, name, opts).await.unwrap_or(false)
 }
