@@ -9,7 +9,7 @@ use hickory_proto::rr::Name;
 use super::changes;
 use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
-use crate::context::parse_duration;
+use crate::context::parse_wait;
 use crate::context::Context;
 use crate::dns::convergence::{
     self, OwnerComparison, ServerComparison, ServerObservation, ServerState, Watched,
@@ -42,8 +42,8 @@ pub struct PublishArgs {
     #[arg(long)]
     pub prune: bool,
 
-    /// Then wait up to DUR until every authoritative server serves the change (e.g. 30s), validly signed in a signed zone
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    /// Then wait up to DUR until every authoritative server serves the change, validly signed in a signed zone (e.g. 30s; at most 7d)
+    #[arg(long, value_name = "DUR", value_parser = parse_wait)]
     pub wait_replication: Option<Duration>,
 }
 
@@ -80,7 +80,7 @@ async fn wait_replication(
     wait: Duration,
     ctx: &Context,
 ) -> Vec<Finding> {
-    let deadline = Instant::now() + wait;
+    let deadline = crate::concurrency::deadline::instant_after(wait);
     // One wait per zone, for every domain of it that is now as planned.
     let mut zones: BTreeMap<String, (Name, Vec<Name>, Option<bool>)> = BTreeMap::new();
     let mut domains: BTreeMap<String, Vec<String>> = BTreeMap::new();

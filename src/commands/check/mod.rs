@@ -34,6 +34,7 @@ use crate::concurrency::{deadline, in_order};
 use crate::config;
 use crate::context::Context;
 use crate::context::{parse_domain, parse_duration, Selection};
+use crate::dns::dnssec;
 use crate::error::Error;
 use crate::report::{Report, Severity};
 use details::CheckDetails;
@@ -86,14 +87,16 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
     let limit = usize::from(ctx.global.concurrency);
     let expiry_warning = args.sig_expiry_warn;
     let time_limit = ctx.deadline();
+    // A zone's NS set, DNSKEY RRsets and DS: once per zone, not per domain.
+    let zone_keys = dnssec::KeyMemo::default();
     let mut judged = in_order(&selection.domains, limit, |domain| {
         let configured = selection.domain(domain);
         let selection = &selection;
-        let (resolver, opts) = (&resolver, &opts);
+        let (resolver, opts, zone_keys) = (&resolver, &opts, &zone_keys);
         async move {
             let observed = deadline::within(
                 time_limit,
-                observe::observe(domain, configured, resolver, nameserver, opts),
+                observe::observe(domain, configured, resolver, nameserver, opts, zone_keys),
             )
             .await;
             let (zone, observation) = match observed {

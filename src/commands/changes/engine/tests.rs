@@ -88,6 +88,9 @@ struct Primary {
     /// One step per UPDATE; [`Step::Apply`] once it runs out.
     script: Mutex<VecDeque<Step>>,
     asked: Mutex<Vec<Asked>>,
+    /// For each read, whether it ran inside `dns::asking_again` (neither
+    /// skipped nor remembered by the run's memory of silent servers).
+    asked_again: Mutex<Vec<bool>>,
     /// The types of the other RRsets at the `_vlmcs._tcp` name.
     others: Vec<RecordType>,
     /// What the server says it is.
@@ -109,6 +112,7 @@ impl Primary {
             rrsets: Mutex::new(vec![(owner(), records.to_vec())]),
             script: Mutex::new(script.iter().cloned().collect()),
             asked: Mutex::new(Vec::new()),
+            asked_again: Mutex::new(Vec::new()),
             others: Vec::new(),
             software: None,
             read_time: Duration::ZERO,
@@ -251,6 +255,8 @@ impl Exchange for Primary {
 
     async fn read_srv(&self, _server: SocketAddr, owner: &Name) -> Result<SrvRrset, ReadError> {
         self.asked.lock().unwrap().push(Asked::Read(owner.clone()));
+        let again = crate::dns::asks_again();
+        self.asked_again.lock().unwrap().push(again);
         let after_update = !self.updates().is_empty();
         tokio::time::sleep(if after_update {
             self.read_time_after_update
@@ -507,6 +513,28 @@ fn a_lost_reply_is_read_back_and_the_change_found() {
     assert_eq!(done.note, Some(Note::ReplyLost));
     assert_eq!(primary.updates().len(), 1, "not sent again");
     assert_eq!(primary.reads(), 2, "read, then read back");
+}
+
+/// Rule: every read after an UPDATE (the verification of an accepted
+/// one, the read-back of an unanswered one, the re-read after a failed
+/// prerequisite) says what it did, so none is skipped for a silence seen
+/// earlier in the run; the reads before it are.
+#[test]
+fn reads_after_an_update_are_never_skipped_as_silent() {
+    for (step, reads) in [
+        (Step::Apply, 2),
+        (Step::ReplyLost, 2),
+        (Step::RequestLost, 2),
+        (Step::RetransmissionConflicts, 2),
+        (Step::OtherHostAdds(srv(1688, "kms9.corp.example.")), 3),
+    ] {
+        let primary = Primary::new(&[foreign()], std::slice::from_ref(&step));
+        run(&primary, &PUBLISH);
+        let asked_again = primary.asked_again.lock().unwrap().clone();
+        let mut want = vec![true; reads];
+        want[0] = false;
+        assert_eq!(asked_again, want, "{step:?}");
+    }
 }
 
 /// When the read-back shows the change was not made, the failure is
