@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use common::bind::{key_file, TestBed};
+use common::bind::{key_file, nsupdate, Server, TestBed};
 use common::kms_responder::published_in_open_example;
 use common::prometheus::parse;
 use common::run::{Kmsdns, Run};
@@ -265,4 +265,202 @@ fn probe_metrics_reach_prometheus_and_the_textfile_is_replaced_atomically() {
         .collect();
     assert!(leftovers.is_empty(), "no temp file left: {leftovers:?}");
     drop(kms);
+}
+
+/// Three domains of one zone, two served by the same KMS host, one without
+/// records: the host and its address count once, and `srv-missing`,
+/// found by check and by probe, is one finding with both sources.
+#[test]
+fn one_finding_per_fact_and_distinct_addresses_counted_once() {
+    let bed = TestBed::start();
+    let (_runtime, kms) = published_in_open_example(&bed, Ipv4Addr::new(127, 53, 1, 22), "kms22");
+    let port = kms.addr().port();
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n\
+             update add _vlmcs._tcp.sub.open.example. 60 IN SRV 0 0 {port} kms22.open.example.\n\
+             send\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(
+        dir.path(),
+        &format!("publish-list = [\"open.example\", \"sub.open.example\", \"empty.open.example\"]\n[[host]]\nname = \"kms22.open.example\"\nport = {port}\n"),
+    );
+
+    let json = audit(
+        &bed,
+        &config,
+        &["--format", "json", "audit", "--no-updates"],
+    );
+    assert_eq!(json.status, 2, "{}{}", json.stdout, json.stderr);
+    let doc: serde_json::Value = json.json();
+    let missing: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["id"] == "srv-missing")
+        .collect();
+    assert_eq!(missing.len(), 1, "{doc:#}");
+    assert_eq!(missing[0]["domain"], "empty.open.example.");
+    assert_eq!(missing[0]["sources"], serde_json::json!(["check", "probe"]));
+    let details = &doc["details"];
+    assert_eq!(details["addresses_probed"], 1, "{details:#}");
+    assert_eq!(details["addresses_reachable"], 1);
+    assert_eq!(details["hosts_probed"], 1);
+    assert_eq!(details["hosts_reachable"], 1);
+
+    let text = audit(&bed, &config, &["audit", "--no-updates"]);
+    assert_eq!(text.lines_with("srv-missing").len(), 1, "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("1 of 1 KMS address(es) reachable, 1 of 1 host(s)"),
+        "{}",
+        text.stdout
+    );
+    let nagios = audit(
+        &bed,
+        &config,
+        &["--format", "nagios", "audit", "--no-updates"],
+    );
+    let lines: Vec<&str> = nagios
+        .stdout
+        .lines()
+        .filter(|l| l.contains("srv-missing"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", nagios.stdout);
+    drop(kms);
+}
+
+/// The delegated sub-zone branch.open.example, served by the three servers.
+const BRANCH_ZONE: &str = "$ORIGIN branch.open.example.\n$TTL 3600\n\
+@ IN SOA ns1.open.example. hostmaster.open.example. 1 3600 600 86400 60\n\
+@ IN NS ns1.open.example.\n@ IN NS ns2.open.example.\n@ IN NS ns3.open.example.\n\
+_vlmcs._tcp IN SRV 0 0 1688 kms1.secure.example.\n\
+_vlmcs._tcp IN SRV 0 0 1688 kms2.secure.example.\n";
+
+/// Every finding belongs to a configured domain: emea.open.example (a name
+/// inside zone open.example, whose apex is not configured) and
+/// branch.open.example (a delegated sub-zone), with one secondary
+/// stopped. The zone-level facts are filed under each configured domain,
+/// naming the zone, and no format lists open.example.
+#[test]
+fn findings_belong_to_configured_domains_never_to_a_zone_apex() {
+    let mut bed = TestBed::builder()
+        .zone("branch.open.example", BRANCH_ZONE)
+        .start();
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n\
+             update add branch.open.example. 3600 IN NS ns1.open.example.\n\
+             update add branch.open.example. 3600 IN NS ns2.open.example.\n\
+             update add branch.open.example. 3600 IN NS ns3.open.example.\n\
+             update add _vlmcs._tcp.emea.open.example. 3600 IN SRV 0 0 1688 kms1.secure.example.\n\
+             update add _vlmcs._tcp.emea.open.example. 3600 IN SRV 0 0 1688 kms2.secure.example.\n\
+             send\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    bed.wait_serial(
+        Server::Ns2,
+        "open.example",
+        serial,
+        std::time::Duration::from_secs(10),
+    );
+    bed.stop(Server::Ns3);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(
+        dir.path(),
+        "publish-list = [\"emea.open.example\", \"branch.open.example\"]\n[[host]]\nname = \"kms1.secure.example\"\n[[host]]\nname = \"kms2.secure.example\"\n",
+    );
+    let configured = ["emea.open.example.", "branch.open.example."];
+    let args = ["audit", "--no-updates", "--no-probe"];
+
+    let json = audit(&bed, &config, &[&["--format", "json"][..], &args].concat());
+    assert_eq!(
+        json.status, 1,
+        "a stopped secondary is a warning\n{}{}",
+        json.stdout, json.stderr
+    );
+    let doc: serde_json::Value = json.json();
+    let domains: Vec<&str> = doc["details"]["domains"]
+        .as_array()
+        .expect("domains")
+        .iter()
+        .filter_map(|d| d["domain"].as_str())
+        .collect();
+    assert_eq!(domains, configured, "{doc:#}");
+    let findings = doc["findings"].as_array().expect("findings");
+    for finding in findings {
+        let domain = finding["domain"].as_str().unwrap_or_default();
+        assert!(configured.contains(&domain), "{finding}");
+    }
+    // The stopped server is a fact of each zone, so of both domains; the
+    // domain inside zone open.example names it.
+    for domain in configured {
+        let unreachable: Vec<&serde_json::Value> = findings
+            .iter()
+            .filter(|f| f["id"] == "server-unreachable" && f["domain"] == domain)
+            .collect();
+        assert!(!unreachable.is_empty(), "{domain}: {doc:#}");
+    }
+    for (at, _) in configured.iter().enumerate() {
+        assert_eq!(
+            doc["details"]["domains"][at]["status"], "warning",
+            "{doc:#}"
+        );
+    }
+    assert!(findings
+        .iter()
+        .filter(|f| f["domain"] == "emea.open.example.")
+        .any(|f| f["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("zone open.example.: ")));
+
+    let text = audit(&bed, &config, &args);
+    assert!(
+        text.stdout
+            .starts_with("audit 2 domain(s): 0 ok, 2 warning, 0 critical"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        !text
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("open.example.")),
+        "{}",
+        text.stdout
+    );
+    let nagios = audit(
+        &bed,
+        &config,
+        &[&["--format", "nagios"][..], &args].concat(),
+    );
+    assert!(
+        !nagios
+            .stdout
+            .lines()
+            .any(|l| l.split(' ').nth(1) == Some("open.example.")),
+        "{}",
+        nagios.stdout
+    );
+    let prometheus = audit(
+        &bed,
+        &config,
+        &[&["--format", "prometheus"][..], &args].concat(),
+    );
+    let statuses: Vec<String> = parse(&prometheus.stdout)
+        .into_iter()
+        .filter(|(name, _, _)| name == "kmsdns_domain_status")
+        .filter_map(|(_, labels, _)| labels.get("domain").cloned())
+        .collect();
+    assert_eq!(statuses, configured, "{}", prometheus.stdout);
 }

@@ -165,6 +165,10 @@ fn each_broken_record_has_its_finding() {
     let no_address = run.lines_with("target-no-address");
     assert_eq!(no_address.len(), 1, "{run}");
     assert!(no_address[0].contains("noaddr.broken.example."), "{run}");
+    assert!(
+        no_address[0].contains("exists but has no A or AAAA record"),
+        "noaddr has a TXT record:\n{run}"
+    );
     let unknown = run.lines_with("unknown-target");
     assert_eq!(
         unknown.len(),
@@ -563,4 +567,83 @@ fn verbose_shows_each_exchange_on_stderr() {
 
     let quiet = kmsdns(&bed, &["check", "--domain", "static.example"]);
     assert!(!quiet.stderr.contains("kmsdns: dns "), "{quiet}");
+}
+
+/// A target that does not exist (NXDOMAIN) is told from one that exists
+/// without an address (NODATA), in the finding, the text and the JSON.
+#[test]
+fn nxdomain_and_nodata_targets_are_told_apart() {
+    let bed = TestBed::start();
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n\
+             update add _vlmcs._tcp.open.example. 3600 IN SRV 0 0 1688 kms1.secure.example.\n\
+             update add _vlmcs._tcp.open.example. 3600 IN SRV 0 0 1688 gone.open.example.\n\
+             update add _vlmcs._tcp.open.example. 3600 IN SRV 0 0 1688 txtonly.open.example.\n\
+             update add txtonly.open.example. 3600 IN TXT \"no address\"\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    let run = kmsdns(&bed, &["check", "--domain", "open.example"]);
+    assert_eq!(run.status, 1, "warnings: kms1 works\n{run}");
+    let lines = run.lines_with("target-no-address");
+    assert_eq!(lines.len(), 2, "{run}");
+    let gone = lines
+        .iter()
+        .find(|l| l.contains("gone.open.example."))
+        .expect("gone");
+    assert!(gone.contains("does not exist (NXDOMAIN)"), "{run}");
+    let txt = lines
+        .iter()
+        .find(|l| l.contains("txtonly.open.example."))
+        .expect("txtonly");
+    assert!(txt.contains("exists but has no A or AAAA record"), "{run}");
+    assert!(run.stdout.contains("(does not exist)"), "{run}");
+
+    let json = kmsdns(
+        &bed,
+        &["--format", "json", "check", "--domain", "open.example"],
+    );
+    let doc: serde_json::Value = json.json();
+    let targets = doc["details"]["domains"][0]["targets"]
+        .as_array()
+        .expect("targets")
+        .clone();
+    let nxdomain = |name: &str| {
+        targets
+            .iter()
+            .find(|t| t["target"] == name)
+            .map(|t| t["nxdomain"] == true)
+            .unwrap_or_else(|| panic!("{name} in {targets:?}"))
+    };
+    assert!(nxdomain("gone.open.example."));
+    assert!(!nxdomain("txtonly.open.example."));
+    assert!(!nxdomain("kms1.secure.example."));
+}
+
+/// A `managed = false` host in the RRset is known (no unknown-target, even
+/// with complete = true); one with `required = true` that is absent is
+/// record-missing.
+#[test]
+fn hosts_not_managed_here_are_ok_present_and_missing_only_when_required() {
+    let bed = TestBed::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("kmsdns.toml"),
+        "complete = true\npublish-list = [\"static.example\"]\n\
+         [[host]]\nname = \"kms1.secure.example\"\n\
+         [[host]]\nname = \"kms2.secure.example\"\nmanaged = false\n\
+         [[host]]\nname = \"kms.other-team.example\"\nmanaged = false\nrequired = true\npublish-list = [\"static.example\"]\n",
+    )
+    .expect("config");
+    let config = dir.path().join("kmsdns.toml");
+    let run = kmsdns(&bed, &["-c", config.to_str().expect("UTF-8"), "check"]);
+    assert_eq!(run.status, 1, "{run}");
+    assert!(run.lines_with("unknown-target").is_empty(), "{run}");
+    let missing = run.lines_with("record-missing");
+    assert_eq!(missing.len(), 1, "{run}");
+    assert!(missing[0].contains("kms.other-team.example."), "{run}");
+    assert!(missing[0].contains("required = true"), "{run}");
 }

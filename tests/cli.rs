@@ -45,6 +45,43 @@ fn usage_errors_exit_3_not_clap_2() {
     assert_eq!(none.status, 3);
 }
 
+/// A duration too long for the clock is a usage error naming the option
+/// and its cap, never a panic ("overflow when adding durations").
+#[test]
+fn overlong_durations_are_refused_not_a_panic() {
+    let max = "18446744073709551615";
+    for (args, option, cap) in [
+        (
+            vec!["--deadline", max, "replication", "--wait", "1"],
+            "--deadline",
+            "at most 1 day",
+        ),
+        (
+            vec!["--timeout", max, "check"],
+            "--timeout",
+            "at most 1 day",
+        ),
+        (
+            vec!["replication", "--wait", max],
+            "--wait",
+            "at most 1 week",
+        ),
+        (
+            vec!["publish", "--wait-replication", max],
+            "--wait-replication",
+            "at most 1 week",
+        ),
+    ] {
+        let refused = run(&args);
+        assert_eq!(refused.status, 3, "{refused}");
+        assert!(
+            refused.stderr.contains(option) && refused.stderr.contains(cap),
+            "{refused}"
+        );
+        assert!(!refused.stderr.contains("panicked"), "{refused}");
+    }
+}
+
 #[test]
 fn version_exits_0() {
     let version = run(&["--version"]);

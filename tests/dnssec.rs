@@ -16,16 +16,24 @@ use serde_json::Value;
 
 use common::run::{Kmsdns, Run};
 use common::signed::{
-    corrupt_rrsig, presign, query_do, signed_answer, Second, SignedBed, Signing, OWNER, ZONE,
+    corrupt_rrsig, corrupt_rrsigs, denial_zone_text, ds_from_keys, presign, presign_zone, query_do,
+    signed_answer, Denial, Second, SignedBed, Signing, OWNER, ZONE,
 };
 
 /// A configuration publishing kms1 and kms2 of the signed zone.
 fn config(dir: &Path) -> PathBuf {
+    config_of(dir, &[ZONE])
+}
+
+/// A configuration publishing kms1 and kms2 in each of `domains`.
+fn config_of(dir: &Path, domains: &[&str]) -> PathBuf {
     let path = dir.join("kmsdns.toml");
+    let list: Vec<String> = domains.iter().map(|d| format!("\"{d}\"")).collect();
     std::fs::write(
         &path,
         format!(
-            "publish-list = [\"{ZONE}\"]\n[[host]]\nname = \"kms1.{ZONE}\"\n[[host]]\nname = \"kms2.{ZONE}\"\n"
+            "publish-list = [{}]\n[[host]]\nname = \"kms1.{ZONE}\"\n[[host]]\nname = \"kms2.{ZONE}\"\n",
+            list.join(", ")
         ),
     )
     .expect("cannot write kmsdns.toml");
@@ -40,6 +48,10 @@ fn kmsdns(bed: &SignedBed, args: &[&str]) -> Run {
 
 fn kmsdns_via(bed: &SignedBed, nameserver: &str, args: &[&str]) -> Run {
     let config = config(bed.dir());
+    kmsdns_run(bed, &config, nameserver, args)
+}
+
+fn kmsdns_run(bed: &SignedBed, config: &Path, nameserver: &str, args: &[&str]) -> Run {
     Kmsdns::new()
         .cwd(bed.dir())
         .args(["-c", config.to_str().expect("UTF-8 path")])
@@ -489,4 +501,226 @@ fn a_target_address_failing_validation_is_a_validation_failure() {
             .contains("kms1.signed.example. A")),
         "{run}"
     );
+}
+
+/// The `dnssec` block of `check`'s details for `domain`.
+fn dnssec_block<'a>(json: &'a Value, domain: &str) -> &'a Value {
+    json["details"]["domains"]
+        .as_array()
+        .expect("details.domains")
+        .iter()
+        .find(|d| d["domain"] == format!("{domain}."))
+        .map(|d| &d["dnssec"])
+        .unwrap_or_else(|| panic!("no details for {domain}: {json}"))
+}
+
+#[test]
+fn check_details_say_per_server_which_keys_verified_and_when_signatures_expire() {
+    let (bed, _keys) = presigned("now-3600", "now+2592000", |_| {}, false);
+    bed.wait_signed(bed.secondary(), OWNER, RecordType::SRV);
+    let tag = srv_key_tag(&bed);
+    let run = kmsdns(&bed, &["check"]);
+    let json: Value = run.json();
+    let block = dnssec_block(&json, ZONE);
+    assert_eq!(block["signed"], true, "{block}");
+    let servers = block["servers"].as_array().expect("servers");
+    assert_eq!(servers.len(), 2, "{block}");
+    for server in servers {
+        // DNSKEY, SRV, kms1's A and its AAAA (NODATA, proven by NSEC).
+        assert_eq!(server["rrsets_checked"], 4, "{server}");
+        assert_eq!(server["rrsets_valid"], 4, "{server}");
+        let tags = server["key_tags_verified"].as_array().expect("tags");
+        assert!(tags.contains(&Value::from(tag)), "{server}");
+        // dnssec-signzone -e now+2592000: 30 days from now.
+        let expiry = server["earliest_expiry"].as_str().expect("expiry");
+        let in_30_days = std::time::SystemTime::now() + std::time::Duration::from_secs(2_592_000);
+        let date = humantime::format_rfc3339(in_30_days).to_string();
+        assert!(expiry.starts_with(&date[..10]), "{expiry} vs {date}");
+    }
+}
+
+#[test]
+fn check_details_of_an_unsigned_zone_say_so() {
+    let bed = SignedBed::start(Signing::Unsigned, Second::UnsignedCopy, false);
+    let run = kmsdns(&bed, &["check"]);
+    let json: Value = run.json();
+    let block = dnssec_block(&json, ZONE);
+    assert_eq!(block["signed"], false, "{run}");
+    assert_eq!(block["servers"], Value::Array(Vec::new()), "{run}");
+    assert!(findings(&json, "dnssec-ok").is_empty(), "{run}");
+}
+
+/// Waits until `server` proves kms3's non-existence with NSEC3: BIND
+/// has built the NSEC3 chain.
+fn wait_nsec3(server: std::net::SocketAddr) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let nsec3 = query_do(server, &format!("kms3.{ZONE}"), RecordType::A).is_ok_and(|r| {
+            r.response_code() == ResponseCode::NXDomain
+                && r.name_servers()
+                    .iter()
+                    .any(|r| r.record_type() == RecordType::NSEC3)
+        });
+        if nsec3 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{server} serves no NSEC3 proof"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// `check` of the zone and of `nodata.signed.example` (a TXT but no SRV).
+fn check_denials(bed: &SignedBed) -> (Run, Value) {
+    let config = config_of(bed.dir(), &[ZONE, &format!("nodata.{ZONE}")]);
+    let run = kmsdns_run(bed, &config, &bed.primary().to_string(), &["check"]);
+    let json: Value = run.json();
+    (run, json)
+}
+
+#[test]
+fn nsec3_denials_signed_by_a_bind_policy_verify() {
+    let bed = SignedBed::start(Signing::Nsec3Policy, Second::Secondary, false);
+    for server in [bed.primary(), bed.secondary()] {
+        bed.wait_signed(server, OWNER, RecordType::SRV);
+        wait_nsec3(server);
+    }
+    let (run, json) = check_denials(&bed);
+    assert!(findings(&json, "denial-bogus").is_empty(), "{run}");
+    for id in PROBLEMS {
+        assert!(findings(&json, id).is_empty(), "{id}\n{run}");
+    }
+    // Every RRset and denial checked verified, at both servers: the SRV
+    // RRset, kms1's A, the NODATA of its AAAA, the NXDOMAIN of kms3's A
+    // and AAAA; for nodata.signed.example the NODATA of its SRV.
+    for (domain, checked) in [(ZONE.to_owned(), 6), (format!("nodata.{ZONE}"), 2)] {
+        let block = dnssec_block(&json, &domain);
+        for server in block["servers"].as_array().expect("servers") {
+            assert_eq!(server["rrsets_checked"], checked, "{domain}: {server}");
+            assert_eq!(server["rrsets_valid"], checked, "{domain}: {server}");
+        }
+    }
+}
+
+#[test]
+fn a_corrupted_nsec3_signature_is_a_bogus_denial() {
+    let keys = tempfile::tempdir().expect("temp dir");
+    let text = denial_zone_text();
+    let file = presign_zone(keys.path(), "now-3600", "now+2592000", &text, Denial::Nsec3);
+    corrupt_rrsigs(&file, "NSEC3");
+    let signing = Signing::Presigned {
+        file,
+        updates: false,
+    };
+    let bed = SignedBed::start(signing, Second::Secondary, false);
+    bed.wait_signed(bed.secondary(), OWNER, RecordType::SRV);
+    wait_nsec3(bed.primary());
+    wait_nsec3(bed.secondary());
+    let (run, json) = check_denials(&bed);
+    assert_eq!(run.status, 2, "{run}");
+    let bogus = findings(&json, "denial-bogus");
+    let nodata_srv = format!("_vlmcs._tcp.nodata.{ZONE}. SRV");
+    for server in [bed.primary(), bed.secondary()] {
+        let at = |f: &&&Value| {
+            f["server"]
+                .as_str()
+                .is_some_and(|s| s.contains(&server.to_string()))
+        };
+        let critical: Vec<_> = bogus
+            .iter()
+            .filter(at)
+            .filter(|f| f["severity"] == "critical")
+            .collect();
+        assert!(
+            critical.iter().any(|f| f["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&nodata_srv) && m.contains("key tag"))),
+            "{server}: {run}"
+        );
+        // The NXDOMAIN of kms3, a target, is bogus too.
+        assert!(
+            bogus.iter().filter(at).any(|f| f["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("kms3.{ZONE}.")))),
+            "{server}: {run}"
+        );
+    }
+    // The records themselves still verify.
+    assert!(findings(&json, "rrsig-bogus").is_empty(), "{run}");
+}
+
+/// A presigned bed whose primary also serves the parent zone with `ds`.
+fn with_parent(alter_ds: impl Fn(String) -> String) -> (SignedBed, tempfile::TempDir) {
+    let keys = tempfile::tempdir().expect("temp dir");
+    let file = presign(keys.path(), "now-3600", "now+2592000");
+    let ds = alter_ds(ds_from_keys(&file));
+    let signing = Signing::Presigned {
+        file,
+        updates: false,
+    };
+    let mut bed = SignedBed::start(signing, Second::Secondary, false);
+    bed.serve_parent(&ds);
+    (bed, keys)
+}
+
+#[test]
+fn a_ds_at_the_parent_matching_the_key_signing_key_is_no_finding() {
+    let (bed, _keys) = with_parent(|ds| ds);
+    // The parent answers the DS, as the resolver will ask it.
+    let response = query_do(bed.primary(), ZONE, RecordType::DS).expect("an answer");
+    assert!(
+        response
+            .answers()
+            .iter()
+            .any(|r| r.record_type() == RecordType::DS),
+        "{response:?}"
+    );
+    let run = kmsdns(&bed, &["check"]);
+    let json: Value = run.json();
+    assert!(findings(&json, "ds-mismatch").is_empty(), "{run}");
+    assert_eq!(dnssec_block(&json, ZONE)["ds"], "matched", "{run}");
+    assert_eq!(findings(&json, "dnssec-ok").len(), 1, "{run}");
+}
+
+#[test]
+fn a_ds_matching_no_key_is_a_critical_ds_mismatch() {
+    // The same DS, its digest's first hex digit changed.
+    let (bed, _keys) = with_parent(|ds| {
+        let digest_at = ds.rfind(' ').expect("a digest") + 1;
+        let mut ds = ds.trim_end().to_owned();
+        let first = &ds[digest_at..digest_at + 1];
+        let other = if first == "0" { "1" } else { "0" };
+        ds.replace_range(digest_at..digest_at + 1, other);
+        ds
+    });
+    let run = kmsdns(&bed, &["check"]);
+    let json: Value = run.json();
+    let mismatch = findings(&json, "ds-mismatch");
+    assert_eq!(mismatch.len(), 1, "{run}");
+    assert_eq!(mismatch[0]["severity"], "critical", "{run}");
+    assert_eq!(dnssec_block(&json, ZONE)["ds"], "mismatch", "{run}");
+    assert_eq!(run.status, 2, "{run}");
+}
+
+#[test]
+fn check_asks_each_server_for_the_dnskey_set_once_per_zone_not_per_domain() {
+    let bed = SignedBed::start(Signing::Unsigned, Second::UnsignedCopy, false);
+    let domains: Vec<String> = std::iter::once(ZONE.to_owned())
+        .chain(["a", "b", "c"].map(|d| format!("{d}.{ZONE}")))
+        .collect();
+    let list: Vec<&str> = domains.iter().map(String::as_str).collect();
+    let config = config_of(bed.dir(), &list);
+    let before = [bed.primary(), bed.secondary()].map(|s| bed.queries_of(s, RecordType::DNSKEY));
+    let run = kmsdns_run(&bed, &config, &bed.primary().to_string(), &["check"]);
+    let json: Value = run.json();
+    for domain in &list {
+        assert_eq!(dnssec_block(&json, domain)["signed"], false, "{run}");
+    }
+    // Four domains of one unsigned zone: one DNSKEY query per server.
+    for (server, before) in [bed.primary(), bed.secondary()].into_iter().zip(before) {
+        let asked = bed.queries_of(server, RecordType::DNSKEY) - before;
+        assert_eq!(asked, 1, "DNSKEY queries at {server}\n{run}");
+    }
 }

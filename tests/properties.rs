@@ -400,6 +400,7 @@ fn never_touches_foreign(plan: &Plan, current: &SrvRrset, config: &config::Confi
                 "{change:?} touches another host's record"
             ),
             Change::Foreign(record) => assert!(!config.owns_target(&record.target)),
+            Change::Prune(record) => panic!("{record:?} pruned without --prune"),
             Change::Add(_) | Change::Keep(_) => {}
         }
     }

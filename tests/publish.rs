@@ -63,10 +63,15 @@ fn set(records: &[&str]) -> BTreeSet<String> {
 }
 
 fn add_foreign(bed: &TestBed, owner: &str) {
+    add_srv(bed, owner, FOREIGN);
+}
+
+/// Adds `owner 3600 IN SRV <rdata>` to secure.example with nsupdate.
+fn add_srv(bed: &TestBed, owner: &str, rdata: &str) {
     nsupdate(
         Some(&key_file("kmsdns-secure")),
         &format!(
-            "server {} {}\nzone secure.example\nupdate add {owner} 3600 IN SRV {FOREIGN}\nsend\n",
+            "server {} {}\nzone secure.example\nupdate add {owner} 3600 IN SRV {rdata}\nsend\n",
             Server::PRIMARY.ip(),
             bed.port()
         ),
@@ -594,4 +599,206 @@ fn addresses_of_hosts_inside_the_zone() {
     assert_eq!(again.status, 0, "{}", again.stdout);
     assert!(again.stdout.contains("in-sync"), "{}", again.stdout);
     assert_eq!(bed.soa_serial(Server::PRIMARY, "open.example"), before + 1);
+}
+
+const STALE: &str = "0 0 1688 old-kms.secure.example.";
+
+/// A complete configuration: kms1 and kms2 managed, other-kms.example
+/// (the FOREIGN record's target) known with managed = false.
+fn complete_setup(complete: bool) -> Setup {
+    Setup::new(&format!(
+        "complete = {complete}\nkey = \"secure\"\npublish-list = [\"secure.example\"]\n[[host]]\nname = \"kms1.secure.example\"\n[[host]]\nname = \"kms2.secure.example\"\n[[host]]\nname = \"other-kms.example\"\nmanaged = false\n"
+    ))
+}
+
+/// `--prune` deletes the stale host's record in the same UPDATE that adds
+/// ours, keeps the managed = false host's, and needs complete = true.
+#[test]
+fn prune_deletes_stale_hosts_and_keeps_hosts_not_managed_here() {
+    let bed = TestBed::start();
+    add_foreign(&bed, OWNER);
+    add_srv(&bed, OWNER, STALE);
+    let before = set(&[FOREIGN, STALE]);
+    assert_eq!(bed.srv_set(Server::PRIMARY, OWNER), before);
+    let serial = bed.soa_serial(Server::PRIMARY, "secure.example");
+
+    let incomplete = complete_setup(false);
+    for command in ["plan", "publish"] {
+        let refused = kmsdns(&bed, &incomplete.path(), &[command, "--prune"]);
+        assert_eq!(refused.status, 3, "{}{}", refused.stdout, refused.stderr);
+        assert!(
+            refused.stderr.contains("set complete = true"),
+            "{}",
+            refused.stderr
+        );
+    }
+    assert_eq!(bed.srv_set(Server::PRIMARY, OWNER), before);
+
+    let setup = complete_setup(true);
+    let plan = kmsdns(&bed, &setup.path(), &["plan", "--prune"]);
+    assert_eq!(plan.status, 1, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains(&format!(
+            "- prune {OWNER} 3600 IN SRV {STALE} (not a configured host)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(&format!("= {OWNER} 3600 IN SRV {FOREIGN}")),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("1 to prune"), "{}", plan.stdout);
+    assert_eq!(
+        bed.srv_set(Server::PRIMARY, OWNER),
+        before,
+        "plan changed nothing"
+    );
+
+    // Without --prune, publish leaves the stale record.
+    let plain = kmsdns(&bed, &setup.path(), &["--format", "json", "plan"]);
+    let doc: serde_json::Value = plain.json();
+    let changes = doc["details"]["domains"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(changes.iter().all(|c| c["prune"].is_null()), "{changes:?}");
+
+    let published = kmsdns(
+        &bed,
+        &setup.path(),
+        &["--format", "json", "publish", "--prune"],
+    );
+    assert_eq!(
+        published.status, 0,
+        "{}{}",
+        published.stdout, published.stderr
+    );
+    let doc: serde_json::Value = published.json();
+    let pruned: Vec<&serde_json::Value> = doc["details"]["domains"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["prune"] == true)
+        .collect();
+    assert_eq!(pruned.len(), 1, "{doc}");
+    assert_eq!(pruned[0]["op"], "-");
+    assert_eq!(
+        bed.srv_set(Server::PRIMARY, OWNER),
+        set(&[KMS1, KMS2, FOREIGN])
+    );
+    assert_eq!(
+        bed.soa_serial(Server::PRIMARY, "secure.example"),
+        serial.wrapping_add(1),
+        "one atomic UPDATE"
+    );
+
+    // The managed = false host is checked, not reported as unknown, and
+    // never removed.
+    let check = kmsdns(&bed, &setup.path(), &["check"]);
+    assert!(!check.stdout.contains("unknown-target"), "{}", check.stdout);
+    let refused = kmsdns(
+        &bed,
+        &setup.path(),
+        &["remove", "--host", "other-kms.example"],
+    );
+    assert_eq!(refused.status, 3, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("managed = false"),
+        "{}",
+        refused.stderr
+    );
+    let removed = kmsdns(&bed, &setup.path(), &["remove"]);
+    assert_eq!(removed.status, 0, "{}{}", removed.stdout, removed.stderr);
+    assert_eq!(bed.srv_set(Server::PRIMARY, OWNER), set(&[FOREIGN]));
+}
+
+/// The last-record brake names the Windows error the name would give,
+/// from what BIND serves at it: NXDOMAIN when nothing else is there,
+/// NODATA when a TXT record stays.
+#[test]
+fn the_last_record_brake_names_nxdomain_or_nodata_from_the_server() {
+    let bed = TestBed::start();
+    let owner = "_vlmcs._tcp.open.example.";
+    let setup = Setup::hosts(&["open.example"], "secure");
+    assert_eq!(kmsdns(&bed, &setup.path(), &["publish"]).status, 0);
+
+    let refused = kmsdns(&bed, &setup.path(), &["remove"]);
+    assert_eq!(refused.status, 2, "{}", refused.stdout);
+    let line = refused.lines_with("remove-last-record").join("\n");
+    assert!(line.contains("0x8007232B"), "{}", refused.stdout);
+    assert!(!line.contains("0x8007251D"), "{}", refused.stdout);
+
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\nupdate add {owner} 3600 IN TXT \"kms\"\nsend\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    let refused = kmsdns(&bed, &setup.path(), &["remove"]);
+    assert_eq!(refused.status, 2, "{}", refused.stdout);
+    let line = refused.lines_with("remove-last-record").join("\n");
+    assert!(line.contains("0x8007251D"), "{}", refused.stdout);
+    assert!(line.contains("TXT"), "{}", refused.stdout);
+    assert!(!line.contains("0x8007232B"), "{}", refused.stdout);
+    assert_eq!(
+        bed.srv_set(Server::PRIMARY, owner).len(),
+        2,
+        "nothing removed"
+    );
+
+    // What clients get after --force is what the brake said: NODATA.
+    assert_eq!(
+        kmsdns(&bed, &setup.path(), &["remove", "--force"]).status,
+        0
+    );
+    let answer = bed.query(Server::PRIMARY, owner, hickory_proto::rr::RecordType::SRV);
+    assert_eq!(
+        answer.response_code(),
+        hickory_proto::op::ResponseCode::NoError
+    );
+    assert!(answer.answers().is_empty());
+}
+
+/// BIND refuses a whole UPDATE when the key lacks a grant for one RRset
+/// (here kms3's A record, added by --addresses): the failure lists every
+/// RRset the UPDATE carried and quotes the grant lines `kmsdns bind`
+/// writes, instead of blaming the SRV grant, which exists.
+#[test]
+fn a_refused_update_lists_its_rrsets_and_the_grants_bind_needs() {
+    let bed = TestBed::start();
+    let setup = Setup::new(
+        "key = \"secure\"\npublish-list = [\"secure.example\"]\n\
+         [[host]]\nname = \"kms1.secure.example\"\n\
+         [[host]]\nname = \"kms3.secure.example\"\naddresses = [\"127.53.1.3\"]\n",
+    );
+    let serial = bed.soa_serial(Server::PRIMARY, "secure.example");
+    let run = kmsdns(&bed, &setup.path(), &["publish", "--addresses"]);
+    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
+    let text = run.text();
+    assert!(
+        text.contains(
+            "carried 2 RRset(s): _vlmcs._tcp.secure.example. SRV, kms3.secure.example. A"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("may lack a grant for any of them"), "{text}");
+    assert!(!text.contains("is not granted for"), "{text}");
+    assert!(
+        text.contains("grant kmsdns-secure name _vlmcs._tcp.secure.example. SRV;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("grant kmsdns-secure name kms3.secure.example. A;"),
+        "{text}"
+    );
+    assert!(
+        bed.srv_set(Server::PRIMARY, OWNER).is_empty(),
+        "nothing applied"
+    );
+    assert_eq!(bed.soa_serial(Server::PRIMARY, "secure.example"), serial);
 }

@@ -13,6 +13,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::bind::{nsupdate, Server, TestBed};
+use common::relay::{Fault, Relay, Rule};
 use common::run::{Kmsdns, Run};
 use serde::Deserialize;
 
@@ -96,6 +97,80 @@ fn a_silent_configured_server_costs_a_domain_one_exchange_bound_not_two() {
     );
     assert!(doc.findings.iter().all(|f| f.id != "srv-missing"), "{run}");
     drop(silent);
+}
+
+/// open.example then static.example, read one at a time; `server` (if
+/// any) is both domains' authoritative server.
+fn two_domains(dir: &tempfile::TempDir, server: Option<&str>) -> PathBuf {
+    let name = if server.is_some() {
+        "server.toml"
+    } else {
+        "resolver.toml"
+    };
+    let path = dir.path().join(name);
+    let mut text = "publish-list = [\"open.example\", \"static.example\"]\n\
+                    [[host]]\nname = \"kms1.secure.example\"\n\
+                    [[host]]\nname = \"kms2.secure.example\"\n"
+        .to_owned();
+    for domain in ["open.example", "static.example"] {
+        if let Some(server) = server {
+            text.push_str(&format!("[domain.\"{domain}\"]\nserver = \"{server}\"\n"));
+        }
+    }
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// A server silent about one zone (a resolver waiting on that zone's dead
+/// servers, or an authoritative server dropping its queries) is still
+/// asked about the other domains, recursive queries or not: only the
+/// silent zone's domain fails.
+#[test]
+fn a_server_silent_about_one_zone_still_answers_for_the_others() {
+    let bed = TestBed::start();
+    let relay = Relay::start(bed.primary());
+    relay.push(
+        Rule::new(Fault::DropRequest)
+            .queries()
+            .under("open.example"),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let relayed = relay.addr().to_string();
+    for (path, config, nameserver) in [
+        // The relay as resolver (RD queries), BIND itself authoritative.
+        ("resolver", two_domains(&dir, None), relayed.as_str()),
+        // BIND as resolver, the relay as both domains' server (no RD).
+        (
+            "authoritative",
+            two_domains(&dir, Some(&relayed)),
+            &bed.primary().to_string(),
+        ),
+    ] {
+        let run = Kmsdns::new()
+            .args(["--nameserver", nameserver])
+            .args(["--dns-port", &bed.port().to_string()])
+            .cwd(bed.dir())
+            .args(["-c", &config.display().to_string(), "--format", "json"])
+            .args(["--timeout", "300ms", "--concurrency", "1", "check"])
+            .timeout(common::OVERDUE)
+            .run();
+        let case = format!("{path}: {run}\n--- relay ---\n{}", relay.log());
+        let doc = run.json::<Document>();
+        assert!(
+            doc.findings
+                .iter()
+                .all(|f| f.message.contains("open.example")
+                    || !f.message.contains("no answer earlier in this run")),
+            "static.example was asked: {case}"
+        );
+        let failed = doc.with_id("dns-read-failed");
+        assert!(!failed.is_empty(), "{case}");
+        assert!(
+            failed.iter().all(|f| f.message.contains("open.example")),
+            "{case}"
+        );
+        assert_eq!(doc.with_id("srv-ok").len(), 1, "static.example: {case}");
+    }
 }
 
 #[test]

@@ -1259,3 +1259,42 @@ fn a_server_that_ignores_the_prerequisite_is_caught_and_cleaned_up() {
     assert!(bed.srv_set(Server::PRIMARY, owner).is_empty(), "{case}");
     assert_ne!(bed.soa_serial(Server::PRIMARY, "open.example"), serial);
 }
+
+/// A fact of a zone (open.example takes unsigned updates) found in
+/// named.conf belongs to each configured domain in it, never to the zone
+/// apex when the apex is not configured.
+#[test]
+fn zone_facts_of_the_static_audit_belong_to_the_configured_domains() {
+    let bed = TestBed::start();
+    let conf = primary_conf(&bed);
+    let setup = Setup::new(&["emea.open.example", "lab.open.example"], None, "");
+    let run = kmsdns(
+        Some(&bed),
+        &[
+            "-c",
+            &setup.path(),
+            "--format",
+            "json",
+            "updates",
+            "--named-conf",
+            conf.to_str().expect("UTF-8"),
+        ],
+    );
+    assert_eq!(run.status, 2, "{run}");
+    let doc: Value = run.json();
+    let got = findings(&doc);
+    assert!(
+        got.iter().all(|(_, _, domain)| domain != "open.example."),
+        "{doc:#}"
+    );
+    for domain in ["emea.open.example.", "lab.open.example."] {
+        let unsigned = finding(&doc, "unsigned-updates-accepted", domain);
+        assert!(
+            unsigned["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("zone open.example.: "),
+            "{unsigned}"
+        );
+    }
+}

@@ -25,6 +25,10 @@ pub struct PlanArgs {
     /// Also add the configured addresses (A/AAAA) of KMS hosts whose names lie inside a changed zone; never deletes any
     #[arg(long)]
     pub addresses: bool,
+
+    /// Also delete SRV records whose target is no configured host (needs complete = true); never a managed = false host's, never the last record
+    #[arg(long)]
+    pub prune: bool,
 }
 
 /// Reads and plans every domain.
@@ -33,8 +37,12 @@ pub async fn run(
     ctx: &Context,
     hooks: Hooks,
 ) -> Result<Report<ChangeDetails>, Error> {
+    if args.prune {
+        changes::check_prune(ctx)?;
+    }
     let mode = Mode::Plan {
         set_ttl: args.set_ttl,
+        prune: args.prune,
     };
     let changed = changes::run(ctx, hooks, &mode, args.addresses, Verb::Plan).await?;
     Ok(changed.report)

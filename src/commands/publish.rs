@@ -9,14 +9,14 @@ use hickory_proto::rr::Name;
 use super::changes;
 use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
-use crate::context::parse_duration;
+use crate::context::parse_wait;
 use crate::context::Context;
 use crate::dns::convergence::{
     self, OwnerComparison, ServerComparison, ServerObservation, ServerState, Watched,
 };
 use crate::dns::{self, dnssec, srv_owner};
 use crate::error::Error;
-use crate::report::{Finding, FindingId, Report, Severity};
+use crate::report::{attribute_to_domains, Finding, FindingId, Report, Severity};
 
 /// Apply the plan: one atomic RFC 2136 UPDATE per zone, TSIG-signed when
 /// a key is configured, guarded by a prerequisite on the RRset as read.
@@ -38,8 +38,12 @@ pub struct PublishArgs {
     #[arg(long)]
     pub addresses: bool,
 
-    /// Then wait up to DUR until every authoritative server serves the change (e.g. 30s), validly signed in a signed zone
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    /// Also delete SRV records whose target is no configured host (needs complete = true); never a managed = false host's, never the last record
+    #[arg(long)]
+    pub prune: bool,
+
+    /// Then wait up to DUR until every authoritative server serves the change, validly signed in a signed zone (e.g. 30s; at most 7d)
+    #[arg(long, value_name = "DUR", value_parser = parse_wait)]
     pub wait_replication: Option<Duration>,
 }
 
@@ -49,8 +53,12 @@ pub async fn run(
     ctx: &Context,
     hooks: Hooks,
 ) -> Result<Report<ChangeDetails>, Error> {
+    if args.prune {
+        changes::check_prune(ctx)?;
+    }
     let mode = Mode::Publish {
         set_ttl: args.set_ttl,
+        prune: args.prune,
     };
     let changed = changes::run(ctx, hooks, &mode, args.addresses, Verb::Publish).await?;
     let mut report = changed.report;
@@ -72,9 +80,10 @@ async fn wait_replication(
     wait: Duration,
     ctx: &Context,
 ) -> Vec<Finding> {
-    let deadline = Instant::now() + wait;
+    let deadline = crate::concurrency::deadline::instant_after(wait);
     // One wait per zone, for every domain of it that is now as planned.
     let mut zones: BTreeMap<String, (Name, Vec<Name>)> = BTreeMap::new();
+    let mut domains: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for outcome in outcomes {
         if !matches!(outcome.outcome, Outcome::Applied | Outcome::InSync) {
             continue;
@@ -82,8 +91,13 @@ async fn wait_replication(
         let Some(target) = &outcome.target else {
             continue;
         };
+        let key = target.zone.to_ascii().to_ascii_lowercase();
+        domains
+            .entry(key.clone())
+            .or_default()
+            .push(outcome.domain.to_ascii());
         zones
-            .entry(target.zone.to_ascii().to_ascii_lowercase())
+            .entry(key)
             .or_insert_with(|| (target.zone.clone(), Vec::new()))
             .1
             .push(srv_owner(&outcome.domain));
@@ -93,11 +107,11 @@ async fn wait_replication(
         "{spinner} waiting for replication: {pos}/{len} zone(s) ({msg})",
     );
     let mut findings = Vec::new();
-    for (zone, owners) in zones.values() {
+    for (key, (zone, owners)) in &zones {
         progress.set_message(zone.to_string());
         // The zone's SOA as `replication` finds it: its MNAME is the
         // reference, its NS set the servers compared.
-        match dns::find_zone_soa(&owners[0], &engine.resolver).await {
+        let found = match dns::find_zone_soa(&owners[0], &engine.resolver).await {
             Ok(soa) => {
                 let watched = convergence::watch(
                     &soa,
@@ -111,17 +125,18 @@ async fn wait_replication(
                 if watched.comparison.converged {
                     waited = signature_wait(zone, owners, &watched, deadline, engine, waited).await;
                 }
-                findings.extend(waited);
+                waited
             }
-            Err(error) => findings.push(
-                Finding::new(
-                    FindingId::DnsReadFailed,
-                    Severity::Critical,
-                    error.to_string(),
-                )
-                .domain(zone),
-            ),
-        }
+            Err(error) => vec![Finding::new(
+                FindingId::DnsReadFailed,
+                Severity::Critical,
+                error.to_string(),
+            )
+            .domain(zone)],
+        };
+        // Each a fact of every domain published in the zone.
+        let published = domains.get(key).map_or(&[][..], Vec::as_slice);
+        findings.extend(attribute_to_domains(found, &zone.to_string(), published));
         progress.inc(1);
     }
     progress.finish_and_clear();

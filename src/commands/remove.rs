@@ -36,10 +36,18 @@ pub async fn run(
 ) -> Result<Report<ChangeDetails>, Error> {
     let config = ctx.config()?;
     if let Some(host) = &args.host {
-        if config.host(host).is_none() {
-            return Err(Error::Usage(format!(
+        match config.host(host) {
+            None => {
+                return Err(Error::Usage(format!(
                 "{host} is not a host of this configuration; kmsdns only removes records it owns"
-            )));
+            )))
+            }
+            Some(known) if !known.managed => {
+                return Err(Error::Usage(format!(
+                "{host} has managed = false in the configuration; kmsdns never removes its records"
+            )))
+            }
+            Some(_) => {}
         }
     }
     let mode = Mode::Remove {

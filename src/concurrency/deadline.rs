@@ -1,21 +1,22 @@
-//! The per-domain deadline (`--deadline`): one bound on everything done
-//! for one domain — every query, resend, TCP fallback and probe step —
+//! The per-domain deadline (`--deadline`): one bound on the DNS reads done
+//! for one domain — every query, resend, TCP fallback and resolver step —
 //! and, when it passes, the step the domain was on.
 //!
 //! `--timeout` bounds one attempt and `DnsOptions::attempts` how many, but
 //! a domain is many exchanges, some after others: one `check` with every
 //! answer just inside its limit took 17.7 s, a `replication` 39 s (issue
-//! 17). [`within`] cuts the domain's work off at its deadline. The I/O
-//! below records what it is doing with [`step`] as it goes (the DNS
-//! transport for each exchange, the probe for each address), so the
-//! finding can say where the time went without any command passing a
-//! tracker around.
+//! 17). [`within`] cuts the domain's work off at its deadline. The DNS
+//! transport records each exchange it is in with [`step`] as it goes, so
+//! the finding can say where the time went without any command passing a
+//! tracker around. What is not under it (UPDATEs sent and the reads after
+//! them, `probe`'s KMS connections, the waits for convergence) has its own
+//! bound: docs/timeouts.md.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::report::{Finding, FindingId, Severity};
 
@@ -119,6 +120,18 @@ impl Overrun {
     }
 }
 
+/// Far enough ahead to be "never" for a run: a hundred years.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The instant `duration` from now; one a hundred years ahead when the
+/// clock cannot hold it, never a panic on a long duration.
+pub fn instant_after(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
 /// Runs `work` for at most `limit`; past it, the work is dropped (every
 /// socket it held closed) and the step it was on comes back.
 pub async fn within<F: Future>(limit: Duration, work: F) -> Result<F::Output, Overrun> {
@@ -138,6 +151,14 @@ pub async fn within<F: Future>(limit: Duration, work: F) -> Result<F::Output, Ov
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_instant_past_what_the_clock_holds_is_far_ahead_not_a_panic() {
+        let far = instant_after(Duration::MAX);
+        assert!(far > Instant::now() + Duration::from_secs(3600 * 24 * 365));
+        let soon = instant_after(Duration::from_secs(1));
+        assert!(soon <= Instant::now() + Duration::from_secs(1));
+    }
 
     async fn slow_read(name: &str, seconds: u64) -> &str {
         let _step = step(|| format!("reading {name}"));

@@ -51,8 +51,15 @@ pub struct KmsHost {
     pub address_ttl: Option<u32>,
     /// The host's `DnsDomainPublishList`; the top-level list is shared by
     /// every host without a list of its own (at 10,000 domains one copy is
-    /// about 5 MB).
+    /// about 5 MB). Empty for a host kmsdns does not manage and that has
+    /// no list of its own.
     pub publish_list: Arc<PublishList>,
+    /// `managed = false`: another team's KMS host, known but never
+    /// published, changed, pruned or removed.
+    pub managed: bool,
+    /// `required = true` (only with `managed = false`): its absence from
+    /// a domain of its own publish list is a finding.
+    pub required: bool,
 }
 
 /// A domain of the publish list with everything needed to manage it.
@@ -74,6 +81,9 @@ pub struct Domain {
     pub zone: Option<Box<Name>>,
     /// The records this configuration owns here, one per publishing host.
     pub records: Vec<SrvRecord>,
+    /// Hosts not managed here (`managed = false`, `required = true`) whose
+    /// record this domain must have.
+    pub required_foreign: Vec<Name>,
 }
 
 impl Domain {
@@ -101,15 +111,36 @@ pub struct Config {
 }
 
 impl Config {
-    /// Whether `target` is one of the configured KMS hosts.
+    /// Whether `target` is one of the KMS hosts this configuration manages:
+    /// only their records are ever added, changed or deleted.
     pub fn owns_target(&self, target: &Name) -> bool {
-        self.hosts.iter().any(|h| h.name == *target)
+        self.hosts.iter().any(|h| h.managed && h.name == *target)
+    }
+
+    /// What the configuration says about an SRV target.
+    pub fn target_kind(&self, target: &Name) -> TargetKind {
+        match self.host(target) {
+            Some(host) if host.managed => TargetKind::Managed,
+            Some(_) => TargetKind::Foreign,
+            None => TargetKind::Unknown,
+        }
     }
 
     /// The configured host named `name`, if any.
     pub fn host(&self, name: &Name) -> Option<&KmsHost> {
         self.hosts.iter().find(|h| h.name == *name)
     }
+}
+
+/// What the configuration says about an SRV target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// A `[[host]]` kmsdns manages.
+    Managed,
+    /// A `[[host]]` with `managed = false`: known, never changed.
+    Foreign,
+    /// Not a configured host.
+    Unknown,
 }
 
 /// Why a configuration could not be used.
@@ -210,6 +241,8 @@ struct RawHost {
     address_ttl: Option<Spanned<i64>>,
     publish_list: Option<Spanned<Vec<Spanned<toml::Value>>>>,
     publish_list_reg: Option<Spanned<String>>,
+    managed: Option<bool>,
+    required: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,8 +372,27 @@ impl Validator<'_> {
                 host.publish_list_reg.as_ref(),
                 &mut warnings,
             )?;
+            let managed = host.managed.unwrap_or(true);
+            let required = match &host.required {
+                Some(required) if managed => {
+                    return Err(self.err(
+                        required,
+                        format!("host {name}: `required` is for hosts with managed = false (a managed host's records are always expected)"),
+                    ))
+                }
+                Some(required) if *required.get_ref() && own_list.is_none() => {
+                    return Err(self.err(
+                        required,
+                        format!("host {name}: required = true needs the host's own publish-list (the domains it must be in)"),
+                    ))
+                }
+                Some(required) => *required.get_ref(),
+                None => false,
+            };
             let publish_list = match (own_list, &global_list) {
                 (Some(list), _) => Arc::new(list),
+                // A host of another team does not take this configuration's list.
+                (None, _) if !managed => Arc::new(PublishList::default()),
                 (None, Some(list)) => Arc::clone(list),
                 (None, None) => {
                     return Err(self.err(
@@ -355,14 +407,21 @@ impl Validator<'_> {
                 addresses,
                 address_ttl: address_ttl(&host.address_ttl)?.or(default_address_ttl),
                 publish_list,
+                managed,
+                required,
             });
+        }
+        if !hosts.iter().any(|h| h.managed) {
+            return Err(self.file_err(
+                "every [[host]] has managed = false: add at least one host kmsdns manages",
+            ));
         }
 
         let mut domains: Vec<Domain> = Vec::new();
         // Where each domain is in `domains`: a publish list of thousands of
         // domains must not cost a scan per entry.
         let mut index: HashMap<Name, usize> = HashMap::new();
-        for host in &hosts {
+        for host in hosts.iter().filter(|h| h.managed) {
             for entry in host.publish_list.entries() {
                 let record = SrvRecord {
                     priority: entry.priority,
@@ -382,8 +441,25 @@ impl Validator<'_> {
                             gss: None,
                             zone: None,
                             records: vec![record],
+                            required_foreign: Vec::new(),
                         })
                     }
+                }
+            }
+        }
+        for (host, raw_host) in hosts.iter().zip(&raw.host).filter(|(h, _)| !h.managed) {
+            for entry in host.publish_list.entries() {
+                let Some(&at) = index.get(&entry.domain) else {
+                    return Err(self.err(
+                        &raw_host.get_ref().name,
+                        format!(
+                            "host {} (managed = false) lists {}, which no managed host publishes to",
+                            host.name, entry.domain
+                        ),
+                    ));
+                };
+                if host.required {
+                    domains[at].required_foreign.push(host.name.clone());
                 }
             }
         }
@@ -680,6 +756,8 @@ pub fn from_parts(
             addresses: Vec::new(),
             address_ttl: None,
             publish_list: Arc::clone(&list),
+            managed: true,
+            required: false,
         })
         .collect();
     for entry in list.entries() {
@@ -699,6 +777,7 @@ pub fn from_parts(
                     target: h.name.clone(),
                 })
                 .collect(),
+            required_foreign: Vec::new(),
         });
     }
     Ok(Config {

@@ -311,6 +311,73 @@ fn a_host_that_cannot_be_an_srv_target_is_refused_where_it_is_written() {
 }
 
 #[test]
+fn hosts_not_managed_here_are_known_never_owned() {
+    let config = parse_str(
+        r#"
+publish-list = ["corp.example", "lab.example"]
+
+[[host]]
+name = "kms1.corp.example"
+
+[[host]]
+name = "other.corp.example"
+managed = false
+
+[[host]]
+name = "shared.corp.example"
+managed = false
+required = true
+publish-list = ["lab.example"]
+"#,
+    )
+    .unwrap();
+    let other = name::parse_name("other.corp.example").unwrap();
+    let shared = name::parse_name("shared.corp.example").unwrap();
+    assert_eq!(config.target_kind(&other), TargetKind::Foreign);
+    assert!(!config.owns_target(&other));
+    // Never in a domain's records: never published, changed or removed.
+    for domain in &config.domains {
+        assert!(domain
+            .records
+            .iter()
+            .all(|r| r.target != other && r.target != shared));
+    }
+    assert!(config.domains[0].required_foreign.is_empty());
+    assert_eq!(config.domains[1].required_foreign, [shared]);
+}
+
+#[test]
+fn managed_false_options_are_checked() {
+    let base = "publish-list = [\"corp.example\"]\n[[host]]\nname = \"kms1.corp.example\"\n";
+    let message = error(&format!(
+        "{base}[[host]]\nname = \"o.example\"\nmanaged = false\nrequired = true\n"
+    ));
+    assert!(
+        message.contains("needs the host's own publish-list"),
+        "{message}"
+    );
+    let message = error(&format!("{base}required = true\n"));
+    assert!(
+        message.contains("for hosts with managed = false"),
+        "{message}"
+    );
+    let message = error(&format!(
+        "{base}[[host]]\nname = \"o.example\"\nmanaged = false\npublish-list = [\"elsewhere.example\"]\n"
+    ));
+    assert!(
+        message.contains("no managed host publishes to"),
+        "{message}"
+    );
+    let message = error(
+        "publish-list = [\"corp.example\"]\n[[host]]\nname = \"o.example\"\nmanaged = false\n",
+    );
+    assert!(
+        message.contains("add at least one host kmsdns manages"),
+        "{message}"
+    );
+}
+
+#[test]
 fn zone_and_address_ttl() {
     let config = parse_str(
         "address-ttl = 300\npublish-list = [\"corp.example\", \"branch.corp.example\"]\n\

@@ -30,12 +30,12 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Time to wait for each DNS reply or TCP step (e.g. 2s, 500ms)
-    #[arg(long, global = true, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
+    /// Time to wait for each DNS reply or TCP step (e.g. 2s, 500ms; at most 24h)
+    #[arg(long, global = true, value_name = "DUR", default_value = "2s", value_parser = parse_bound)]
     pub timeout: Duration,
 
-    /// Longest time spent on one domain (every query, resend, TCP fallback and probe step); past it, the domain gets a deadline-exceeded finding
-    #[arg(long, global = true, value_name = "DUR", default_value = "15s", value_parser = parse_duration)]
+    /// Bound on one domain's DNS reads (every query, resend and TCP fallback; for publish, remove and updates --live only those before the first UPDATE); past it, the domain is reported with the step it was on
+    #[arg(long, global = true, value_name = "DUR", default_value = "15s", value_parser = parse_bound)]
     pub deadline: Duration,
 
     /// How many domains or servers to work on at once
@@ -109,8 +109,35 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Parses `2s`, `500ms`, `1m30s`; a bare number means seconds.
+/// The longest `--timeout` or `--deadline`: a day.
+const MAX_BOUND: Duration = Duration::from_secs(24 * 3600);
+
+/// The longest wait for convergence (`--wait`, `--wait-replication`): a
+/// week.
+const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The longest of any other duration: ten years, far below what the
+/// clocks overflow at.
+const MAX_DURATION: Duration = Duration::from_secs(3650 * 24 * 3600);
+
+/// `2s`, `500ms`, `1m30s`, `3days`, or a bare number of seconds, at most
+/// ten years. (clap names the option in the error.)
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_at_most(text, MAX_DURATION, "10 years (3650d)")
+}
+
+/// `--timeout` and `--deadline`: as [`parse_duration`], at most a day.
+pub fn parse_bound(text: &str) -> Result<Duration, String> {
+    parse_at_most(text, MAX_BOUND, "1 day (24h)")
+}
+
+/// `--wait` and `--wait-replication`: as [`parse_duration`], at most a
+/// week.
+pub fn parse_wait(text: &str) -> Result<Duration, String> {
+    parse_at_most(text, MAX_WAIT, "1 week (7d)")
+}
+
+fn parse_at_most(text: &str, max: Duration, said: &str) -> Result<Duration, String> {
     let text = text.trim();
     let duration = match text.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
@@ -119,6 +146,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     if duration.is_zero() {
         return Err("the duration must be more than zero".into());
+    }
+    if duration > max {
+        return Err(format!("at most {said} is allowed"));
     }
     Ok(duration)
 }
@@ -151,5 +181,24 @@ mod tests {
         assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn durations_are_capped_not_overflowed() {
+        assert_eq!(parse_bound("24h").unwrap(), MAX_BOUND);
+        for long in ["86401", "18446744073709551615", "25h", "2d"] {
+            let error = parse_bound(long).unwrap_err();
+            assert!(error.contains("at most 1 day"), "{long}: {error}");
+        }
+        assert_eq!(
+            parse_duration("3days").unwrap(),
+            Duration::from_secs(3 * 86400)
+        );
+        let error = parse_duration("18446744073709551615").unwrap_err();
+        assert!(error.contains("at most 10 years"), "{error}");
+        assert_eq!(parse_wait("2d").unwrap(), Duration::from_secs(2 * 86400));
+        assert_eq!(parse_wait("7d").unwrap(), MAX_WAIT);
+        let error = parse_wait("18446744073709551615").unwrap_err();
+        assert!(error.contains("at most 1 week"), "{error}");
     }
 }

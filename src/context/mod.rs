@@ -20,7 +20,7 @@ use crate::dns::search_list::RESOLV_CONF;
 use crate::dns::Resolver;
 use crate::error::Error;
 
-pub use global::{parse_duration, ColorChoice, FailOn, Format, GlobalArgs};
+pub use global::{parse_duration, parse_wait, ColorChoice, FailOn, Format, GlobalArgs};
 pub use selection::{parse_domain, parse_kms_host, split_port, Selection};
 
 /// What every command gets: the global options.

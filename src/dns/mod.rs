@@ -62,6 +62,8 @@ pub use srv::{
     distinct_ttls, read_srv, record_key, srv_owner, ReadError, ReadFailure, SrvAnswer, SrvRecord,
     SrvRrset,
 };
+#[cfg(test)]
+pub(crate) use transport::asks_again;
 pub(crate) use transport::random_u64;
 pub use transport::{asking_again, SocketPool, Transport};
 pub use tsig::TsigError;

@@ -368,6 +368,9 @@ impl Response {
                     owner.zone_of(&self.name) && owner != &self.name
                 }
                 RecordType::CNAME => owner == &self.name,
+                // An ANY query (RFC 8482 §4.1 lets servers answer it with
+                // any subset) is answered by any record of the name.
+                _ if self.rtype == RecordType::ANY => owner == &self.name,
                 rtype => rtype == self.rtype && owner == &self.name,
             }
         })
@@ -687,6 +690,36 @@ mod tests {
             3600,
             RData::SRV(SRV::new(0, 0, 1688, name(target))),
         )
+    }
+
+    /// An ANY query is answered by records of the name of any type, and
+    /// still not by records of another name.
+    #[test]
+    fn an_any_query_is_answered_by_any_type_of_the_name() {
+        let txt = Record::from_rdata(
+            name("_vlmcs._tcp.corp.example."),
+            3600,
+            RData::TXT(hickory_proto::rr::rdata::TXT::new(vec!["kms".into()])),
+        );
+        let mut reply = response(
+            ResponseCode::NoError,
+            true,
+            Recursion::NotDesired,
+            vec![txt],
+        );
+        assert!(
+            reply.status().is_err(),
+            "a TXT does not answer an SRV query"
+        );
+        reply.rtype = RecordType::ANY;
+        assert_eq!(reply.status().unwrap(), AnswerStatus::Records);
+        let mut other = srv("kms1.corp.example.");
+        other.set_name(name("other.corp.example."));
+        reply.answers = vec![other];
+        assert!(
+            reply.status().is_err(),
+            "another name's records answer nothing"
+        );
     }
 
     #[test]

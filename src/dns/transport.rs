@@ -10,9 +10,13 @@
 //! error at once.
 //!
 //! A server that let every attempt of a query time out is remembered for
-//! the run ([`SocketPool`]): later queries to it over the same transport
-//! fail at once with [`TransportError::Silent`], so a dead `server =` costs
-//! a domain one exchange bound, not one per question (issue 17). Only
+//! the run ([`SocketPool`]), with the name it was asked about: later
+//! queries to it over the same transport about that name or a name below
+//! it fail at once with [`TransportError::Silent`], so a dead `server =`
+//! costs a domain one exchange bound, not one per question (issue 17).
+//! Other names are still asked: a resolver waiting on a dead zone's
+//! servers, or an authoritative server dropping one zone's queries, is
+//! silent about that zone and answers the rest, recursive or not. Only
 //! plain queries take part ([`exchange_remembering`]): a server may drop a
 //! CHAOS `version.bind` query, a signed read or an UPDATE and still answer
 //! queries. Polling, and the reads after an UPDATE ([`asking_again`]),
@@ -20,7 +24,7 @@
 //! polls, and what an UPDATE did must be read, not guessed.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
@@ -30,6 +34,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::Name;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout, timeout_at, Instant};
@@ -203,7 +208,9 @@ impl<'a> Sending<'a> {
         let started = Instant::now();
         let memory = if remember { silence_memory() } else { None };
         let result = match &memory {
-            Some(pool) if pool.is_silent(server, transport) => Err(TransportError::Silent),
+            Some(pool) if pool.is_silent(server, transport, expect.question.name()) => {
+                Err(TransportError::Silent)
+            }
             _ => {
                 let _step = deadline::step(|| describe(transport, server, expect));
                 match transport {
@@ -213,7 +220,7 @@ impl<'a> Sending<'a> {
             }
         };
         if let (Some(pool), Err(TransportError::Timeout { .. })) = (&memory, &result) {
-            pool.remember_silent(server, transport);
+            pool.remember_silent(server, transport, expect.question.name());
         }
         let elapsed = started.elapsed();
         trace::exchange(
@@ -276,7 +283,7 @@ fn describe(transport: Transport, server: SocketAddr, expect: &Expect<'_>) -> St
 /// The run's memory of silent servers: inside [`SocketPool::scope`], and
 /// not inside [`asking_again`].
 fn silence_memory() -> Option<Arc<PoolInner>> {
-    if POLLING.try_with(|_| ()).is_ok() {
+    if asks_again() {
         return None;
     }
     POOL.try_with(Arc::clone).ok()
@@ -289,6 +296,11 @@ fn silence_memory() -> Option<Arc<PoolInner>> {
 /// after an UPDATE, which say what it did and must not be skipped.
 pub async fn asking_again<F: Future>(future: F) -> F::Output {
     POLLING.scope((), future).await
+}
+
+/// Whether this task runs inside [`asking_again`].
+pub(crate) fn asks_again() -> bool {
+    POLLING.try_with(|_| ()).is_ok()
 }
 
 /// Sends `request` over UDP and waits for the matching reply, resending the
@@ -367,9 +379,10 @@ pub struct SocketPool {
 struct PoolInner {
     idle: Mutex<HashMap<SocketAddr, Vec<PooledSocket>>>,
     opened: AtomicUsize,
-    /// Servers that let every attempt of a query time out, and over
-    /// which transport: asked once per run.
-    silent: Mutex<HashSet<(SocketAddr, Transport)>>,
+    /// Servers that let every attempt of a query time out, over which
+    /// transport, and the names they were silent about: not asked again
+    /// about those names or any name below them in this run.
+    silent: Mutex<HashMap<(SocketAddr, Transport), Vec<Name>>>,
 }
 
 /// Idle sockets kept per server, beyond which a returned one is closed.
@@ -403,14 +416,21 @@ impl PoolInner {
         self.idle().get_mut(&server)?.pop()
     }
 
-    fn is_silent(&self, server: SocketAddr, transport: Transport) -> bool {
+    /// Whether `server` was silent earlier in the run about `name` or a
+    /// name above it.
+    fn is_silent(&self, server: SocketAddr, transport: Transport, name: &Name) -> bool {
         let silent = self.silent.lock().unwrap_or_else(PoisonError::into_inner);
-        silent.contains(&(server, transport))
+        silent
+            .get(&(server, transport))
+            .is_some_and(|names| names.iter().any(|silent| silent.zone_of(name)))
     }
 
-    fn remember_silent(&self, server: SocketAddr, transport: Transport) {
+    fn remember_silent(&self, server: SocketAddr, transport: Transport, name: &Name) {
         let mut silent = self.silent.lock().unwrap_or_else(PoisonError::into_inner);
-        silent.insert((server, transport));
+        let names = silent.entry((server, transport)).or_default();
+        if !names.iter().any(|known| known.zone_of(name)) {
+            names.push(name.clone());
+        }
     }
 
     fn give_back(&self, server: SocketAddr, socket: PooledSocket) {
@@ -495,7 +515,7 @@ impl PooledSocket {
         let attempts = attempts.max(1);
         for sends in 1..=attempts {
             self.socket.send(request).await.map_err(classify)?;
-            let deadline = Instant::now() + per_try;
+            let deadline = Instant::from_std(deadline::instant_after(per_try));
             loop {
                 self.buffer.clear();
                 match timeout_at(deadline, self.socket.recv_buf(&mut self.buffer)).await {
@@ -893,14 +913,116 @@ mod tests {
         // Polling asks again: the server may have come back.
         assert_eq!(asked[2].1, "timeout after 2");
         assert!(asked[2].0 >= Duration::from_millis(200), "{asked:?}");
-        assert!(pool.inner.is_silent(asked_server(&pool), Transport::Udp));
+        let name = q_name();
+        assert!(pool
+            .inner
+            .is_silent(asked_server(&pool), Transport::Udp, &name));
+    }
+
+    fn q_name() -> Name {
+        question().name().clone()
+    }
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    /// A server on loopback that answers every query except those about
+    /// `dead` or a name below it, as a resolver waiting on a dead zone's
+    /// servers does.
+    async fn silent_about(dead: Name) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server = socket.local_addr().unwrap();
+        let answering = tokio::spawn(async move {
+            let mut buffer = [0u8; 512];
+            loop {
+                let Ok((len, from)) = socket.recv_from(&mut buffer).await else {
+                    return;
+                };
+                let Ok(query) = Message::from_vec(&buffer[..len]) else {
+                    continue;
+                };
+                let Some(question) = query.queries().first().cloned() else {
+                    continue;
+                };
+                if !dead.zone_of(question.name()) {
+                    let _ = socket.send_to(&reply(query.id(), question), from).await;
+                }
+            }
+        });
+        (server, answering)
+    }
+
+    /// How a plain query about `name` to `server` ended.
+    async fn ask_about(server: SocketAddr, name: Name, record_type: RecordType) -> String {
+        let q = Query::query(name, record_type);
+        let expect = expect_id_7(&q);
+        let request = reply(7, q.clone());
+        let sent = exchange_remembering(
+            Transport::Udp,
+            server,
+            &request,
+            &expect,
+            Duration::from_millis(100),
+            2,
+        );
+        match sent.await {
+            Ok(_) => "reply".to_owned(),
+            Err(TransportError::Timeout { .. }) => "timeout".to_owned(),
+            Err(TransportError::Silent) => "silent earlier".to_owned(),
+            Err(other) => format!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_silent_about_one_name_is_still_asked_about_others() {
+        let (server, answering) = silent_about(name("dead.test.")).await;
+        let pool = SocketPool::new();
+        let asked = pool
+            .scope(async {
+                vec![
+                    ask_about(server, name("dead.test."), RecordType::SOA).await,
+                    // Below the silent name: one exchange bound per domain.
+                    ask_about(server, name("_vlmcs._tcp.Dead.Test."), RecordType::SRV).await,
+                    // Other names, above or beside it, are asked.
+                    ask_about(server, name("alive.test."), RecordType::SOA).await,
+                    ask_about(server, name("test."), RecordType::SOA).await,
+                    ask_about(server, name("_vlmcs._tcp.alive.test."), RecordType::SRV).await,
+                ]
+            })
+            .await;
+        answering.abort();
+        assert_eq!(
+            asked,
+            ["timeout", "silent earlier", "reply", "reply", "reply"]
+        );
+    }
+
+    #[test]
+    fn the_memory_covers_a_name_and_the_names_below_it() {
+        let pool = PoolInner::default();
+        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        pool.remember_silent(server, Transport::Udp, &name("corp.test."));
+        pool.remember_silent(server, Transport::Udp, &name("a.corp.test."));
+        assert!(pool.is_silent(server, Transport::Udp, &name("corp.test.")));
+        assert!(pool.is_silent(server, Transport::Udp, &name("x.y.CORP.test.")));
+        assert!(!pool.is_silent(server, Transport::Udp, &name("test.")));
+        assert!(!pool.is_silent(server, Transport::Udp, &name("othercorp.test.")));
+        assert!(!pool.is_silent(server, Transport::Tcp, &name("corp.test.")));
+        let other: SocketAddr = "127.0.0.2:53".parse().unwrap();
+        assert!(!pool.is_silent(other, Transport::Udp, &name("corp.test.")));
+        // A name below one remembered adds nothing.
+        assert_eq!(
+            pool.silent.lock().unwrap()[&(server, Transport::Udp)].len(),
+            1
+        );
     }
 
     /// The one server a pool remembers as silent.
     fn asked_server(pool: &SocketPool) -> SocketAddr {
         let silent = pool.inner.silent.lock().unwrap();
         assert_eq!(silent.len(), 1, "one server remembered");
-        silent.iter().next().unwrap().0
+        silent.keys().next().unwrap().0
     }
 
     #[tokio::test]
@@ -923,7 +1045,7 @@ mod tests {
             ))
             .await;
         assert!(matches!(asked, Err(TransportError::Timeout { .. })));
-        assert!(!pool.inner.is_silent(server, Transport::Udp));
+        assert!(!pool.inner.is_silent(server, Transport::Udp, &q_name()));
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@
 pub mod acl;
 pub mod check;
 mod glob;
+pub mod grant_line;
 pub mod grants;
 mod lexer;
 pub mod model;

@@ -167,6 +167,12 @@ fn render_changes(
             };
             match &line.from {
                 Some(from) => writeln!(out, "  {op} {from}\n      -> {}", line.record)?,
+                None if line.prune => writeln!(
+                    out,
+                    "  {op} prune {} {}",
+                    line.record,
+                    palette.dim("(not a configured host)")
+                )?,
                 None if line.op == "=" => writeln!(
                     out,
                     "  {op} {} {}",

@@ -205,6 +205,10 @@ pub struct Finding {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// `audit` only: the parts that found it (`check`, `replication`,
+    /// `updates`, `probe`), one fact found by two parts being one finding.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<&'static str>,
 }
 
 /// Number of findings of each severity.
@@ -335,6 +339,7 @@ impl Finding {
             subject: Subject::default(),
             message: message.into(),
             hint: None,
+            sources: Vec::new(),
         }
     }
 
@@ -363,9 +368,76 @@ impl Finding {
     }
 }
 
+/// Zone-level findings (about `zone`: a lagging server, a serial, RRsets
+/// that differ) as facts of every domain checked in the zone: monitoring
+/// counts and alerts per configured domain, and a zone apex that is not
+/// one of them must not appear. The zone is named in the message of a
+/// domain inside it. Other findings, and all of them when `domains` is
+/// empty, are left as they are.
+pub fn attribute_to_domains(
+    findings: Vec<Finding>,
+    zone: &str,
+    domains: &[String],
+) -> Vec<Finding> {
+    let mut out = Vec::with_capacity(findings.len() * domains.len().max(1));
+    for finding in findings {
+        let about_zone = finding
+            .subject
+            .domain
+            .as_deref()
+            .is_some_and(|d| d.eq_ignore_ascii_case(zone));
+        if !about_zone || domains.is_empty() {
+            out.push(finding);
+            continue;
+        }
+        for domain in domains {
+            let mut copy = finding.clone();
+            if !domain.eq_ignore_ascii_case(zone) {
+                copy.message = format!("zone {zone}: {}", finding.message);
+            }
+            copy.subject.domain = Some(domain.clone());
+            out.push(copy);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zone_findings_belong_to_each_domain_of_the_zone() {
+        let lag = Finding::new(
+            FindingId::SerialBehind,
+            Severity::Warning,
+            "ns2 is 1 behind",
+        )
+        .domain("corp.test.")
+        .server("127.0.0.2:53");
+        let other =
+            Finding::new(FindingId::DnsReadFailed, Severity::Critical, "x").domain("b.test.");
+        let domains = ["emea.corp.test.".to_string(), "corp.test.".to_string()];
+        let found = attribute_to_domains(vec![lag, other], "corp.test.", &domains);
+        let about: Vec<(&str, &str)> = found
+            .iter()
+            .map(|f| {
+                (
+                    f.subject.domain.as_deref().unwrap_or(""),
+                    f.message.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            about,
+            [
+                ("emea.corp.test.", "zone corp.test.: ns2 is 1 behind"),
+                ("corp.test.", "ns2 is 1 behind"),
+                ("b.test.", "x"),
+            ]
+        );
+        assert_eq!(found[0].subject.server.as_deref(), Some("127.0.0.2:53"));
+    }
 
     #[test]
     fn status_is_the_worst_finding() {

@@ -611,6 +611,8 @@ pub struct TestBedBuilder {
     keys: Vec<(String, PathBuf)>,
     /// Further `options` statements for every server.
     options: Vec<String>,
+    /// Further zones, open to unsigned updates: (zone name, zone file text).
+    zones: Vec<(String, String)>,
 }
 
 impl TestBedBuilder {
@@ -644,6 +646,15 @@ impl TestBedBuilder {
     /// RRset of more than 100 records unless told otherwise.
     pub fn option(mut self, statement: &str) -> Self {
         self.options.push(statement.to_string());
+        self
+    }
+
+    /// Also serves zone `name` from the file text `zone` on the primary
+    /// (`allow-update { any; }`) and both secondaries: a delegated
+    /// sub-zone of one of `ZONES`, once the test adds the delegation's NS
+    /// records to the parent.
+    pub fn zone(mut self, name: &str, zone: &str) -> Self {
+        self.zones.push((name.to_string(), zone.to_string()));
         self
     }
 
@@ -687,7 +698,7 @@ impl TestBedBuilder {
                 tokens.push(token);
             }
             for (named, token) in bed.servers[first..].iter_mut().zip(&tokens[first..]) {
-                wait_ready(named, token)?;
+                wait_ready(named, token, &self.zones)?;
             }
         }
         Ok(bed)
@@ -698,8 +709,9 @@ impl TestBedBuilder {
         let mut conf = NamedConf::new(dir, server.ip(), port, token);
         conf.options.extend(self.options.iter().cloned());
         let primary = SocketAddr::new(Server::PRIMARY.ip().into(), port);
+        let extra = self.zones.iter().map(|(name, _)| name.as_str());
         if server.is_secondary() {
-            for zone in ZONES {
+            for zone in ZONES.into_iter().chain(extra) {
                 conf.zones.push(ZoneConf {
                     name: zone.to_string(),
                     file: format!("{zone}.db").into(),
@@ -707,6 +719,19 @@ impl TestBedBuilder {
                 });
             }
             return conf;
+        }
+        for (zone, text) in &self.zones {
+            let file = format!("{zone}.zone");
+            fs::write(dir.join(&file), text)
+                .unwrap_or_else(|err| panic!("cannot write {file}: {err}"));
+            conf.zones.push(ZoneConf {
+                name: zone.clone(),
+                file: file.into(),
+                role: ZoneRole::Primary {
+                    updates: Updates::Anyone,
+                    notify: Notify::NameServers,
+                },
+            });
         }
         conf.includes.push(key_file(SECURE_KEY_NAME));
         conf.includes
@@ -765,7 +790,7 @@ impl TestBedBuilder {
 
 /// Waits until `named` answers with our `token` and serves every zone
 /// authoritatively; `Err` if another named answers for the address.
-fn wait_ready(named: &mut Named, token: &str) -> Result<(), String> {
+fn wait_ready(named: &mut Named, token: &str, extra: &[(String, String)]) -> Result<(), String> {
     let started = Instant::now();
     // Asked again until ready, so each try may be short.
     let answered = named.wait_for("answer version.bind", READY_TIMEOUT, |addr| {
@@ -777,7 +802,10 @@ fn wait_ready(named: &mut Named, token: &str) -> Result<(), String> {
             named.addr
         ));
     }
-    for zone in ZONES {
+    for zone in ZONES
+        .into_iter()
+        .chain(extra.iter().map(|(name, _)| name.as_str()))
+    {
         named.wait_zone(zone, READY_TIMEOUT.saturating_sub(started.elapsed()));
     }
     Ok(())

@@ -15,6 +15,7 @@
 //! is stopped on `Drop`.
 
 use std::fs;
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,12 +60,44 @@ pub fn zone_text(with_srv: bool) -> String {
     )
 }
 
+/// [`zone_text`] with negative answers to prove: the SRV RRset points at
+/// kms1 (which has no AAAA: NODATA) and at kms3, which does not exist
+/// (NXDOMAIN), and `_vlmcs._tcp.nodata` holds a TXT record but no SRV
+/// (NODATA for the domain `nodata.signed.example`).
+pub fn denial_zone_text() -> String {
+    format!(
+        "{}_vlmcs._tcp IN SRV 0 0 1688 kms3\n_vlmcs._tcp.nodata IN TXT \"no KMS here\"\n",
+        zone_text(true)
+    )
+}
+
+/// Alters the signature of every RRSIG over `rtype` in a signed zone file
+/// written with `-O full`, so that none verifies.
+pub fn corrupt_rrsigs(file: &Path, rtype: &str) {
+    let text = fs::read_to_string(file).expect("cannot read the signed zone");
+    let owners: Vec<String> = text
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.len() > 5 && fields[3] == "RRSIG" && fields[4] == rtype)
+                .then(|| fields[0].to_owned())
+        })
+        .collect();
+    assert!(!owners.is_empty(), "no RRSIG {rtype} in {}", file.display());
+    for owner in owners {
+        corrupt_rrsig(file, &owner, rtype);
+    }
+}
+
 /// How the primary serves the zone.
 #[derive(Clone, Debug)]
 pub enum Signing {
     /// BIND signs (`dnssec-policy default; inline-signing yes;`) and
     /// re-signs every update (`allow-update { any; }`).
     Policy,
+    /// As [`Signing::Policy`], denials proven by NSEC3 (`nsec3param
+    /// iterations 0 optout no salt-length 0`), serving [`denial_zone_text`].
+    Nsec3Policy,
     /// The file, signed beforehand, is served as is: no key, no policy;
     /// updates allowed when `updates` (BIND then applies them unsigned).
     Presigned { file: PathBuf, updates: bool },
@@ -92,6 +125,8 @@ pub struct SignedBed {
     servers: Vec<Named>,
     dir: tempfile::TempDir,
     port: u16,
+    /// BIND's statistics channel, on each authoritative server.
+    stats_port: u16,
 }
 
 impl SignedBed {
@@ -117,10 +152,14 @@ impl SignedBed {
             ensure_loopback(*ip);
         }
         let port = free_port(&ips);
+        let stats_port = std::iter::repeat_with(|| free_port(&ips))
+            .find(|&stats| stats != port)
+            .expect("a free port");
         let mut bed = SignedBed {
             servers: Vec::new(),
             dir,
             port,
+            stats_port,
         };
         prepare(bed.dir.path(), &signing);
         let primary = bed.instance("ns1", PRIMARY, &primary_zone(&signing, second, port));
@@ -164,7 +203,11 @@ impl SignedBed {
         }
         let token = format!("kmsdns-signed-{:016x}-{name}", random_u64());
         let conf = NamedConf::new(&dir, address, self.port, &token);
-        let text = format!("{conf}{zone}");
+        let stats = format!(
+            "statistics-channels {{ inet {address} port {} allow {{ 127.0.0.0/8; }}; }};\n",
+            self.stats_port
+        );
+        let text = format!("{conf}{stats}{zone}");
         let path = dir.join("named.conf");
         fs::write(&path, text).expect("cannot write named.conf");
         let mut named = Named::start(&path, &dir, IpAddr::V4(address), self.port);
@@ -246,6 +289,31 @@ impl SignedBed {
         SocketAddr::new(RESOLVER.into(), self.port)
     }
 
+    /// How many queries of `rtype` `server` (one of the bed's
+    /// authoritative servers) received since it started, as BIND's
+    /// statistics channel counts them.
+    pub fn queries_of(&self, server: SocketAddr, rtype: RecordType) -> u64 {
+        let stats = SocketAddr::new(server.ip(), self.stats_port);
+        let mut stream = std::net::TcpStream::connect_timeout(&stats, Duration::from_secs(2))
+            .unwrap_or_else(|e| panic!("statistics channel {stats}: {e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("a timeout");
+        write!(
+            stream,
+            "GET /json/v1/server HTTP/1.0\r\nHost: {stats}\r\n\r\n"
+        )
+        .expect("cannot ask the statistics channel");
+        let mut reply = String::new();
+        stream
+            .read_to_string(&mut reply)
+            .expect("cannot read the statistics");
+        let body = reply.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        let json: serde_json::Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("statistics of {server}: {e}\n{reply}"));
+        json["qtypes"][rtype.to_string()].as_u64().unwrap_or(0)
+    }
+
     /// The temporary directory.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -268,6 +336,29 @@ impl SignedBed {
         fs::write(&path, conf).expect("cannot write named.conf");
         self.servers[0] = Named::start(&path, &dir, IpAddr::V4(PRIMARY), self.port);
         self.wait_signed(self.primary(), ZONE, RecordType::SOA);
+    }
+
+    /// Restarts the primary also serving the parent zone `example`, which
+    /// delegates the zone to both servers with the DS records `ds` (zone
+    /// file lines, as `dnssec-dsfromkey` prints them).
+    pub fn serve_parent(&mut self, ds: &str) {
+        self.servers[0].stop();
+        let dir = self.dir.path().join("ns1");
+        let parent = format!(
+            "$ORIGIN example.\n$TTL 3600\n\
+             @ IN SOA ns1.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 60\n\
+             @ IN NS ns1.{ZONE}.\n\
+             signed IN NS ns1.signed\nsigned IN NS ns2.signed\n\
+             ns1.signed IN A {PRIMARY}\nns2.signed IN A {SECONDARY}\n{ds}\n"
+        );
+        fs::write(dir.join("parent.zone"), parent).expect("cannot write the parent zone");
+        let path = dir.join("named.conf");
+        let mut conf = fs::read_to_string(&path).expect("cannot read named.conf");
+        conf.push_str("zone \"example\" {\n    type primary;\n    file \"parent.zone\";\n};\n");
+        fs::write(&path, conf).expect("cannot write named.conf");
+        self.servers[0] = Named::start(&path, &dir, IpAddr::V4(PRIMARY), self.port);
+        self.servers[0].wait_zone("example", SIGNING_TIMEOUT);
+        self.servers[0].wait_zone(ZONE, SIGNING_TIMEOUT);
     }
 
     /// Waits until `server` serves `name`/`rtype` with an RRSIG over it.
@@ -366,6 +457,12 @@ fn primary_zone(signing: &Signing, second: Second, port: u16) -> String {
         Signing::Policy => {
             "    file \"signed.zone\";\n    dnssec-policy default;\n    inline-signing yes;\n    allow-update { any; };\n"
         }
+        Signing::Nsec3Policy => {
+            return format!(
+                "dnssec-policy \"nsec3\" {{\n    nsec3param iterations 0 optout no salt-length 0;\n}};\n\
+                 zone \"{ZONE}\" {{\n    type primary;\n    file \"signed.zone\";\n    dnssec-policy \"nsec3\";\n    inline-signing yes;\n{notify}}};\n"
+            )
+        }
         Signing::Presigned { updates: false, .. } => "    file \"signed.zone\";\n",
         Signing::Presigned { updates: true, .. } => {
             "    file \"signed.zone\";\n    allow-update { any; };\n"
@@ -412,8 +509,27 @@ pub fn prepare(dir: &Path, signing: &Signing) {
     match signing {
         Signing::Presigned { file, .. } => fs::copy(file, target).map(|_| ()),
         Signing::Policy | Signing::Unsigned => fs::write(target, zone_text(false)),
+        Signing::Nsec3Policy => fs::write(target, denial_zone_text()),
     }
     .expect("cannot write the zone file");
+}
+
+/// The DS records of the key-signing keys in the signed zone `file`
+/// (SHA-256), as `dnssec-dsfromkey` prints them.
+pub fn ds_from_keys(file: &Path) -> String {
+    let output = Command::new(tool("dnssec-dsfromkey", "bind9-utils"))
+        .args(["-2", "-f"])
+        .arg(file)
+        .arg(ZONE)
+        .output()
+        .expect("cannot run dnssec-dsfromkey");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success() && text.contains(" DS "),
+        "dnssec-dsfromkey failed:\n{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text
 }
 
 /// Signs [`zone_text`] (with the SRV record) in `dir` with a fresh
@@ -421,8 +537,27 @@ pub fn prepare(dir: &Path, signing: &Signing) {
 /// from `inception` to `expiration` (dnssec-signzone's `-s`/`-e`, e.g.
 /// `now-2592000`), and returns the signed file.
 pub fn presign(dir: &Path, inception: &str, expiration: &str) -> PathBuf {
+    presign_zone(dir, inception, expiration, &zone_text(true), Denial::Nsec)
+}
+
+/// How a zone signed beforehand proves that names or types do not exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    Nsec,
+    /// NSEC3, SHA-1, no salt, no extra iterations (RFC 9276).
+    Nsec3,
+}
+
+/// [`presign`] of the zone `text`, denials proven as `denial` says.
+pub fn presign_zone(
+    dir: &Path,
+    inception: &str,
+    expiration: &str,
+    text: &str,
+    denial: Denial,
+) -> PathBuf {
     let unsigned = dir.join("unsigned.zone");
-    fs::write(&unsigned, zone_text(true)).expect("cannot write the zone");
+    fs::write(&unsigned, text).expect("cannot write the zone");
     let keygen = tool("dnssec-keygen", "bind9-utils");
     for flags in [&["-f", "KSK"][..], &[][..]] {
         let status = Command::new(&keygen)
@@ -443,6 +578,10 @@ pub fn presign(dir: &Path, inception: &str, expiration: &str) -> PathBuf {
         // -P: signatures already expired fail the post-signing check.
         .args(["-P", "-S", "-K", ".", "-O", "full"])
         .args(["-s", inception, "-e", expiration])
+        .args(match denial {
+            Denial::Nsec => &[][..],
+            Denial::Nsec3 => &["-3", "-", "-H", "0"][..],
+        })
         .args(["-o", ZONE, "-f"])
         .arg(&signed)
         .arg(&unsigned)

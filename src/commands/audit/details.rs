@@ -17,9 +17,14 @@ use crate::report::Severity;
 pub struct AuditDetails {
     /// Every domain audited with the worst severity found for it.
     pub domains: Vec<DomainStatus>,
-    /// KMS addresses that answered the RPC bind, of those probed.
+    /// Distinct KMS addresses that answered the RPC bind, of the distinct
+    /// addresses probed (an address in three domains counts once).
     pub addresses_reachable: usize,
     pub addresses_probed: usize,
+    /// Distinct KMS hosts (`name:port`) with an address that answered, of
+    /// those probed.
+    pub hosts_reachable: usize,
+    pub hosts_probed: usize,
     /// The parts that ran: `check`, `replication`, `updates`, `probe`.
     pub parts: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,7 +61,7 @@ pub fn render(details: &AuditDetails, palette: Palette, out: &mut dyn Write) -> 
     };
     writeln!(
         out,
-        "{} {} domain(s): {} ok, {} warning, {} critical; {} of {} KMS address(es) reachable ({})",
+        "{} {} domain(s): {} ok, {} warning, {} critical; {} of {} KMS address(es) reachable, {} of {} host(s) ({})",
         palette.heading("audit"),
         details.domains.len(),
         count(Severity::Ok),
@@ -64,6 +69,8 @@ pub fn render(details: &AuditDetails, palette: Palette, out: &mut dyn Write) -> 
         count(Severity::Critical),
         details.addresses_reachable,
         details.addresses_probed,
+        details.hosts_reachable,
+        details.hosts_probed,
         details.parts.join(", ")
     )?;
     let width = details

@@ -167,13 +167,12 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
     // values until it is done (it groups them by zone); the others keep
     // only compact JSON.
     let mut merged = Merged {
-        report: Report::new("audit"),
+        findings: warnings.to_vec(),
         parts: Vec::new(),
         state: RandomState::new(),
         seen: HashMap::new(),
         warnings: &warnings,
     };
-    merged.report.extend(warnings.iter().cloned());
     // Each part's findings join the audit's as soon as the part is done,
     // in the order check, replication, updates, probe.
     let dns_parts = async {
@@ -192,6 +191,8 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         domains: Vec::new(),
         addresses_reachable: 0,
         addresses_probed: 0,
+        hosts_reachable: 0,
+        hosts_probed: 0,
         parts: Vec::new(),
         check: None,
         replication: None,
@@ -213,36 +214,28 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
     }
     if let Some(probe) = probe {
         if let Some(d) = merged.merge(probe, "probe") {
+            let mut reach = Reach::default();
             for domain in &d.domains {
                 for target in &domain.targets {
                     let label = target.label();
                     for address in &target.addresses {
-                        details.addresses_probed += 1;
-                        match address {
+                        reach.add(&label, address);
+                        metrics.hosts.push(match address {
                             AddressResult::Probed(probe) => {
-                                if probe.outcome.is_kms() {
-                                    details.addresses_reachable += 1;
-                                }
-                                metrics.hosts.push(HostMetric::from_probe(
-                                    Some(&domain.domain),
-                                    &label,
-                                    probe,
-                                ));
+                                HostMetric::from_probe(Some(&domain.domain), &label, probe)
                             }
                             AddressResult::DnsFailed(_) => {
-                                metrics.hosts.push(HostMetric::without_address(
-                                    Some(&domain.domain),
-                                    &label,
-                                ));
+                                HostMetric::without_address(Some(&domain.domain), &label)
                             }
-                        }
+                        });
                     }
                 }
             }
+            reach.fill(&mut details);
             details.probe = Some(d);
         }
     }
-    let Merged { report, parts, .. } = merged;
+    let (report, parts) = merged.report();
     details.parts = parts;
     details.domains = metrics.domain_statuses(&report);
     Ok(AuditOutcome {
@@ -251,15 +244,14 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
     })
 }
 
-/// The audit's report as the parts' findings join it.
+/// The audit's findings as the parts' findings join it: one per fact.
 struct Merged<'a> {
-    report: Report<()>,
+    findings: Vec<Finding>,
     /// The parts merged, in order.
     parts: Vec<&'static str>,
-    /// Findings already in the report, by hash: the parts overlap (the
-    /// configuration's warnings, a failed read seen by two parts), and
-    /// thousands of domains must cost neither a scan per finding nor a
-    /// second copy of every finding.
+    /// Findings already there, by the hash of their id, domain and host:
+    /// thousands of domains must cost neither a scan per finding
+    /// nor a second copy of every finding.
     state: RandomState,
     seen: HashMap<u64, Vec<usize>>,
     /// The configuration's own warnings, which come once, not once per
@@ -268,21 +260,108 @@ struct Merged<'a> {
 }
 
 impl Merged<'_> {
-    /// Adds the findings of `part` not already there; returns its details.
+    /// Adds the findings of `part`, each fact once; returns its details.
+    ///
+    /// A finding another part made about the same thing (id, domain and
+    /// host, and the same server when both name one: `srv-missing` of a
+    /// domain from check, which names the server it read, and from probe,
+    /// which asked the resolver) is the same fact: it is merged into the
+    /// one already there, which keeps the worse severity with its words
+    /// and lists both parts in `sources`. Two findings of one part are two
+    /// facts (two differing records of one host), and stay two.
     fn merge<D>(&mut self, part: Report<D>, name: &'static str) -> Option<D> {
         self.parts.push(name);
-        for finding in part.findings {
+        for mut finding in part.findings {
             if self.warnings.contains(&finding) {
                 continue;
             }
-            let same = self.seen.entry(self.state.hash_one(&finding)).or_default();
-            if same.iter().any(|&at| self.report.findings[at] == finding) {
-                continue;
+            let subject = &finding.subject;
+            let key = self
+                .state
+                .hash_one((finding.id, &subject.domain, &subject.host));
+            let same = self.seen.entry(key).or_default();
+            let earlier = same.iter().copied().find(|&at| {
+                let there = &self.findings[at];
+                if there.id != finding.id {
+                    return false;
+                }
+                if there.sources.contains(&name) {
+                    return there.subject == *subject && same_words(there, &finding);
+                }
+                there.subject.domain == subject.domain
+                    && there.subject.host == subject.host
+                    && (there.subject.server.is_none()
+                        || subject.server.is_none()
+                        || there.subject.server == subject.server)
+            });
+            match earlier {
+                Some(at) => absorb(&mut self.findings[at], finding, name),
+                None => {
+                    finding.sources = vec![name];
+                    same.push(self.findings.len());
+                    self.findings.push(finding);
+                }
             }
-            same.push(self.report.findings.len());
-            self.report.push(finding);
         }
         part.details
+    }
+
+    /// The report of every finding merged.
+    fn report(self) -> (Report<()>, Vec<&'static str>) {
+        let mut report = Report::new("audit");
+        report.extend(self.findings);
+        (report, self.parts)
+    }
+}
+
+/// Whether two findings say the same words (a failed read seen twice).
+fn same_words(a: &Finding, b: &Finding) -> bool {
+    a.severity == b.severity && a.message == b.message && a.hint == b.hint
+}
+
+/// `finding` of `part` joins `into`, the same fact found earlier: the
+/// worse severity wins with its words; both parts are sources.
+fn absorb(into: &mut Finding, finding: Finding, part: &'static str) {
+    if into.subject.server.is_none() {
+        into.subject.server = finding.subject.server;
+    }
+    if finding.severity > into.severity {
+        into.severity = finding.severity;
+        into.message = finding.message;
+        into.hint = finding.hint;
+    }
+    if !into.sources.contains(&part) {
+        into.sources.push(part);
+    }
+}
+
+/// Distinct KMS addresses and hosts probed, and which answered: a host
+/// in the SRV set of three domains is one host, probed three times.
+#[derive(Default)]
+struct Reach {
+    /// By address (or by host, for a target without one): reachable.
+    addresses: HashMap<String, bool>,
+    /// By host (`name:port`): reachable at one of its addresses.
+    hosts: HashMap<String, bool>,
+}
+
+impl Reach {
+    fn add(&mut self, host: &str, address: &AddressResult) {
+        let kms = address.is_kms();
+        let key = match address {
+            AddressResult::Probed(probe) => probe.address.to_string(),
+            AddressResult::DnsFailed(_) => format!("{host} (no address)"),
+        };
+        *self.addresses.entry(key).or_default() |= kms;
+        *self.hosts.entry(host.to_string()).or_default() |= kms;
+    }
+
+    fn fill(&self, details: &mut AuditDetails) {
+        let count = |map: &HashMap<String, bool>| map.values().filter(|kms| **kms).count();
+        details.addresses_probed = self.addresses.len();
+        details.addresses_reachable = count(&self.addresses);
+        details.hosts_probed = self.hosts.len();
+        details.hosts_reachable = count(&self.hosts);
     }
 }
 
@@ -294,4 +373,89 @@ fn progress_bar(ctx: &Context, args: &AuditArgs) -> ProgressBar {
     let bar = ctx.progress_bar(parts, "{spinner} audit: {pos}/{len} parts ({msg})");
     bar.set_message("running");
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{FindingId, Severity};
+
+    fn merged(warnings: &[Finding]) -> Merged<'_> {
+        Merged {
+            findings: Vec::new(),
+            parts: Vec::new(),
+            state: RandomState::new(),
+            seen: HashMap::new(),
+            warnings,
+        }
+    }
+
+    fn part(findings: Vec<Finding>) -> Report<()> {
+        let mut report = Report::new("part");
+        report.extend(findings);
+        report
+    }
+
+    fn missing(message: &str) -> Finding {
+        Finding::new(FindingId::SrvMissing, Severity::Critical, message).domain("a.example.")
+    }
+
+    #[test]
+    fn one_fact_from_two_parts_is_one_finding_with_both_sources() {
+        let mut audit = merged(&[]);
+        audit.merge(
+            part(vec![missing("as ns1 answers").server("192.0.2.53:53")]),
+            "check",
+        );
+        audit.merge(part(vec![missing("through the resolver")]), "probe");
+        let (report, _) = audit.report();
+        assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+        let finding = &report.findings[0];
+        assert_eq!(finding.sources, ["check", "probe"]);
+        assert_eq!(finding.message, "as ns1 answers", "the first words stay");
+        assert_eq!(finding.subject.server.as_deref(), Some("192.0.2.53:53"));
+        assert_eq!(report.summary.critical, 1);
+    }
+
+    #[test]
+    fn two_facts_stay_two() {
+        let mut audit = merged(&[]);
+        let differs = |message: &str| {
+            Finding::new(FindingId::RecordDiffers, Severity::Warning, message)
+                .domain("a.example.")
+                .host("kms1.a.example.")
+        };
+        let unreachable = |server: &str| {
+            Finding::new(FindingId::DnsReadFailed, Severity::Critical, "no reply")
+                .domain("a.example.")
+                .server(server)
+        };
+        audit.merge(
+            part(vec![
+                differs("port"),
+                differs("weight"),
+                unreachable("192.0.2.1:53"),
+            ]),
+            "check",
+        );
+        audit.merge(part(vec![unreachable("192.0.2.2:53")]), "replication");
+        let (report, _) = audit.report();
+        assert_eq!(report.findings.len(), 4, "{:?}", report.findings);
+    }
+
+    #[test]
+    fn the_worse_severity_of_a_merged_fact_wins_with_its_words() {
+        let mut worse = missing("critical").domain("b.example.");
+        worse.severity = Severity::Critical;
+        let mut first = missing("warning").domain("b.example.");
+        first.severity = Severity::Warning;
+        let mut audit = merged(&[]);
+        audit.merge(part(vec![first]), "check");
+        audit.merge(part(vec![worse]), "probe");
+        let (report, _) = audit.report();
+        assert_eq!(report.findings.len(), 1);
+        assert_eq!(report.findings[0].severity, Severity::Critical);
+        assert_eq!(report.findings[0].message, "critical");
+        assert_eq!(report.summary.warning, 0);
+    }
 }

@@ -24,6 +24,7 @@ use crate::config::gss::GssAuth;
 use crate::config::key::KeyOrigin;
 use crate::config::publish_list::format_entry;
 use crate::config::{reg, Config, Domain, KmsHost};
+use crate::named_conf::grant_line::name_grant;
 
 /// What a generated file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -104,7 +105,11 @@ fn zones(config: &Config) -> Vec<Zone<'_>> {
             }
         }
     }
-    for host in config.hosts.iter().filter(|h| !h.addresses.is_empty()) {
+    for host in config
+        .hosts
+        .iter()
+        .filter(|h| h.managed && !h.addresses.is_empty())
+    {
         let closest = zones
             .iter_mut()
             .filter(|zone| zone.name.zone_of(&host.name))
@@ -217,7 +222,8 @@ pub fn generate_each<E>(
         emit(named_conf(&zone, options))?;
         emit(nsupdate(&zone))?;
     }
-    for host in &config.hosts {
+    // A host of another team (`managed = false`) publishes its own list.
+    for host in config.hosts.iter().filter(|h| h.managed) {
         emit(reg_file(host))?;
     }
     Ok(())
@@ -412,20 +418,12 @@ fn name_grants(zone: &Zone<'_>, identity: &str) -> Vec<String> {
     let mut grants: Vec<String> = zone
         .domains
         .iter()
-        .map(|domain| {
-            format!(
-                "grant {identity} name {} SRV;",
-                domain.srv_name().to_ascii()
-            )
-        })
+        .map(|domain| name_grant(identity, &domain.srv_name().to_ascii(), &["SRV"]))
         .collect();
     for host in &zone.hosts {
         let types: BTreeSet<&str> = host.addresses.iter().map(address_type).collect();
-        grants.push(format!(
-            "grant {identity} name {} {};",
-            host.name.to_ascii(),
-            types.into_iter().collect::<Vec<_>>().join(" ")
-        ));
+        let types: Vec<&str> = types.into_iter().collect();
+        grants.push(name_grant(identity, &host.name.to_ascii(), &types));
     }
     grants
 }

@@ -41,26 +41,37 @@ fn lines(owner: &str, plan: &Plan, current_ttl: u32) -> Vec<ChangeLine> {
                 op: "+",
                 record: presentation(owner, plan.ttl, r),
                 from: None,
+                prune: false,
             },
             Change::Delete(r) => ChangeLine {
                 op: "-",
                 record: presentation(owner, current_ttl, r),
                 from: None,
+                prune: false,
             },
             Change::Modify { from, to } => ChangeLine {
                 op: "~",
                 record: presentation(owner, plan.ttl, to),
                 from: Some(presentation(owner, current_ttl, from)),
+                prune: false,
             },
             Change::Keep(r) => ChangeLine {
                 op: " ",
                 record: presentation(owner, current_ttl, r),
                 from: None,
+                prune: false,
             },
             Change::Foreign(r) => ChangeLine {
                 op: "=",
                 record: presentation(owner, current_ttl, r),
                 from: None,
+                prune: false,
+            },
+            Change::Prune(r) => ChangeLine {
+                op: "-",
+                record: presentation(owner, current_ttl, r),
+                from: None,
+                prune: true,
             },
         })
         .collect()
@@ -81,11 +92,12 @@ fn counts(outcome: &DomainOutcome) -> String {
 }
 
 fn plan_counts(plan: &Plan) -> String {
-    let (mut add, mut delete, mut modify) = (0, 0, 0);
+    let (mut add, mut delete, mut modify, mut prune) = (0, 0, 0, 0);
     for change in &plan.changes {
         match change {
             Change::Add(_) => add += 1,
             Change::Delete(_) => delete += 1,
+            Change::Prune(_) => prune += 1,
             Change::Modify { .. } => modify += 1,
             _ => {}
         }
@@ -99,6 +111,9 @@ fn plan_counts(plan: &Plan) -> String {
     }
     if modify > 0 {
         parts.push(format!("{modify} to change"));
+    }
+    if prune > 0 {
+        parts.push(format!("{prune} to prune"));
     }
     if plan.ttl_change.is_some_and(|t| t.applied) {
         parts.push("the TTL to change".into());
@@ -266,6 +281,7 @@ pub fn report(
                     op: "+",
                     record: record.clone(),
                     from: None,
+                    prune: false,
                 }))
                 .collect(),
             retries: outcome.retries,
@@ -315,4 +331,7 @@ pub struct ChangeLine {
     /// For `~`: the record it replaces.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// A `-` of `--prune`: the target is no configured host.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub prune: bool,
 }

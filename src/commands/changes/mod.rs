@@ -50,3 +50,19 @@ pub async fn run(
         report,
     })
 }
+
+/// `--prune` deletes whatever the configuration does not know: only a
+/// configuration that says it lists every KMS host may ask for it.
+pub fn check_prune(ctx: &Context) -> Result<(), Error> {
+    let config = ctx.config()?;
+    if config.complete {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "--prune deletes every SRV record whose target is not a [[host]] of {}: set complete = true there first (and list other teams' hosts with managed = false)",
+        config
+            .path
+            .as_ref()
+            .map_or("the configuration".to_string(), |p| p.display().to_string())
+    )))
+}

@@ -4,7 +4,10 @@
 //!
 //! Safety rule (DESIGN §7): a record whose target is not one of the
 //! configuration's hosts is never deleted or changed; it shows as
-//! [`Change::Foreign`].
+//! [`Change::Foreign`]. The one exception is asked for by name: `--prune`
+//! with `complete = true` ([`prune`]) deletes the records of targets the
+//! configuration does not know at all, never those of a `managed = false`
+//! host.
 
 use hickory_proto::rr::Name;
 use serde::Serialize;
@@ -24,6 +27,9 @@ pub enum Change {
     Keep(SrvRecord),
     /// `=` another host's record, left alone.
     Foreign(SrvRecord),
+    /// `- prune`: a record whose target is not a configured host, deleted
+    /// (`--prune` with `complete = true`).
+    Prune(SrvRecord),
 }
 
 impl Change {
@@ -31,7 +37,7 @@ impl Change {
     pub fn is_change(&self) -> bool {
         matches!(
             self,
-            Change::Add(_) | Change::Delete(_) | Change::Modify { .. }
+            Change::Add(_) | Change::Delete(_) | Change::Modify { .. } | Change::Prune(_)
         )
     }
 }
@@ -78,7 +84,7 @@ impl Plan {
         self.changes
             .iter()
             .filter_map(|c| match c {
-                Change::Delete(r) | Change::Modify { from: r, .. } => Some(r),
+                Change::Delete(r) | Change::Modify { from: r, .. } | Change::Prune(r) => Some(r),
                 Change::Keep(r) if sets_ttl => Some(r),
                 _ => None,
             })
@@ -154,6 +160,21 @@ pub fn publish(
     }
     changes.extend(unmatched.into_iter().cloned().map(Change::Delete));
     finish(current, changes, ttl, set_ttl)
+}
+
+/// `--prune`: the other hosts' records of `plan` whose target is not a
+/// configured host at all (`unknown`) become deletions, in the same plan,
+/// so in the same atomic UPDATE under the same prerequisite. A record that
+/// is merely not ours (a `managed = false` host) stays.
+pub fn prune(mut plan: Plan, unknown: impl Fn(&Name) -> bool) -> Plan {
+    for change in &mut plan.changes {
+        if let Change::Foreign(record) = change {
+            if unknown(&record.target) {
+                *change = Change::Prune(record.clone());
+            }
+        }
+    }
+    plan
 }
 
 /// What `remove` would do: delete our records (only those of `only_host`
@@ -237,6 +258,29 @@ mod tests {
         assert!(plan.deletes().is_empty());
         assert_eq!(plan.ttl, 3600);
         assert!(plan.ttl_change.is_none());
+    }
+
+    #[test]
+    fn prune_deletes_only_unknown_targets_and_keeps_ours() {
+        let current = SrvRrset {
+            ttl: Some(3600),
+            ttls: vec![3600],
+            records: vec![
+                srv(0, 0, 1688, "kms1.a."),
+                srv(0, 0, 1688, "stale.a."),
+                srv(0, 0, 1688, "other-team.a."),
+            ],
+        };
+        let plan = publish(&current, &[srv(0, 0, 1688, "kms1.a.")], 3600, false, ours);
+        assert!(!plan.has_changes());
+        let plan = prune(plan, |name| name.to_ascii() == "stale.a.");
+        assert!(plan.has_changes());
+        assert_eq!(plan.deletes(), [&srv(0, 0, 1688, "stale.a.")]);
+        assert!(plan.adds().is_empty());
+        assert!(plan
+            .changes
+            .contains(&Change::Foreign(srv(0, 0, 1688, "other-team.a."))));
+        assert_eq!(plan.remaining(), 2);
     }
 
     #[test]

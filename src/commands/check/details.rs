@@ -11,6 +11,9 @@ use hickory_proto::rr::Name;
 use serde::Serialize;
 
 use super::judge::{DomainObservation, RrsetRead};
+use crate::dns::dnssec::{
+    self, DenialVerdict, DsMatch, SignatureVerdict, SignedRead, ZoneSignatures,
+};
 use crate::dns::{AnswerStatus, SrvRecord};
 use crate::report::palette::Palette;
 
@@ -37,6 +40,39 @@ pub struct DomainCheck {
     pub resolver: RrsetSource,
     /// Every distinct target of either answer, with its addresses.
     pub targets: Vec<TargetAddresses>,
+    /// The zone's DNSSEC state, when the zone was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<DnssecState>,
+}
+
+/// What the zone's signatures are, server by server (docs/dnssec.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct DnssecState {
+    /// Whether any server serves a DNSKEY RRset at the apex.
+    pub signed: bool,
+    /// The DS at the parent: `matched`, `mismatch`, `none` or `unknown`
+    /// (absent when the zone is not signed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ds: Option<&'static str>,
+    /// Each authoritative server (none when the zone is not signed).
+    pub servers: Vec<ServerDnssec>,
+}
+
+/// The signatures read at one server.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerDnssec {
+    pub server: String,
+    /// The key tags of the signatures that verified there, ascending.
+    pub key_tags_verified: Vec<u16>,
+    /// RRsets (and denials) checked, and how many of them are valid.
+    pub rrsets_checked: usize,
+    pub rrsets_valid: usize,
+    /// When the first valid signature there expires (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earliest_expiry: Option<String>,
+    /// Why the server's DNSKEY set could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One answer for `_vlmcs._tcp.<domain>` SRV.
@@ -76,6 +112,9 @@ pub struct TargetAddresses {
     /// The name the target is an alias (CNAME) of, if it is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alias_of: Option<String>,
+    /// The name does not exist (NXDOMAIN), rather than having no address.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nxdomain: bool,
     /// Why the addresses could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -122,6 +161,7 @@ pub fn render(details: &CheckDetails, palette: Palette, out: &mut dyn Write) -> 
                 Some(t) => {
                     let mut text = match (&t.error, t.addresses.is_empty()) {
                         (Some(error), _) => format!("(unreadable: {error})"),
+                        (None, true) if t.nxdomain => "(does not exist)".to_string(),
                         (None, true) => "(no address)".to_string(),
                         (None, false) => t.addresses.join(" "),
                     };
@@ -239,16 +279,78 @@ pub(super) fn domain_details(zone: Option<&Name>, observation: &DomainObservatio
                     target: lookup.target.to_ascii(),
                     addresses: found.addresses.iter().map(ToString::to_string).collect(),
                     alias_of: found.canonical.as_ref().map(Name::to_ascii),
+                    nxdomain: !found.exists,
                     error: None,
                 },
                 Err(error) => TargetAddresses {
                     target: lookup.target.to_ascii(),
                     addresses: Vec::new(),
                     alias_of: None,
+                    nxdomain: false,
                     error: Some(error.clone()),
                 },
             })
             .collect(),
+        dnssec: observation.signatures.as_ref().map(dnssec_state),
+    }
+}
+
+/// The JSON form of a zone's signatures.
+fn dnssec_state(zone: &ZoneSignatures) -> DnssecState {
+    let ds = zone.signed.then_some(match zone.ds {
+        DsMatch::Matched { .. } => "matched",
+        DsMatch::NoMatch { .. } => "mismatch",
+        DsMatch::NoDs => "none",
+        DsMatch::Unknown(_) => "unknown",
+    });
+    let servers = zone
+        .servers
+        .iter()
+        .map(|server| {
+            let mut tags = Vec::new();
+            let mut valid = 0;
+            let mut earliest: Option<u32> = None;
+            for rrset in &server.rrsets {
+                match &rrset.read {
+                    SignedRead::Records(SignatureVerdict::Valid {
+                        key_tag,
+                        expiration,
+                        ..
+                    }) => {
+                        valid += 1;
+                        tags.push(*key_tag);
+                        // RRSIG times are serial numbers (RFC 4034 §3.1.5).
+                        let left = expiration.wrapping_sub(zone.now);
+                        if earliest.is_none_or(|e| left < e.wrapping_sub(zone.now)) {
+                            earliest = Some(*expiration);
+                        }
+                    }
+                    SignedRead::Denied {
+                        verdict: DenialVerdict::Proven { key_tag },
+                        ..
+                    } => {
+                        valid += 1;
+                        tags.push(*key_tag);
+                    }
+                    _ => {}
+                }
+            }
+            tags.sort_unstable();
+            tags.dedup();
+            ServerDnssec {
+                server: server.server.clone(),
+                key_tags_verified: tags,
+                rrsets_checked: server.rrsets.len(),
+                rrsets_valid: valid,
+                earliest_expiry: earliest.map(dnssec::timestamp),
+                error: server.keys.as_ref().err().cloned(),
+            }
+        })
+        .collect();
+    DnssecState {
+        signed: zone.signed,
+        ds,
+        servers,
     }
 }
 
@@ -285,15 +387,18 @@ mod tests {
                         target: "kms1.corp.example.".into(),
                         addresses: vec!["192.0.2.10".into()],
                         alias_of: None,
+                        nxdomain: false,
                         error: None,
                     },
                     TargetAddresses {
                         target: "noaddr.corp.example.".into(),
                         addresses: Vec::new(),
                         alias_of: None,
+                        nxdomain: false,
                         error: None,
                     },
                 ],
+                dnssec: None,
             }],
         };
         let mut out = Vec::new();

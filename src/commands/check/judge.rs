@@ -43,6 +43,8 @@ pub struct TargetAddresses {
     pub addresses: Vec<IpAddr>,
     /// The name at the end of the CNAME chain, when the target is an alias.
     pub canonical: Option<Name>,
+    /// Whether the name exists: an empty answer is NODATA, not NXDOMAIN.
+    pub exists: bool,
 }
 
 /// The address lookup of one distinct SRV target.
@@ -62,8 +64,11 @@ pub struct Expected<'a> {
     pub listed: bool,
     /// The configured TTL of the RRset.
     pub ttl: u32,
-    /// Every configured KMS host.
+    /// Every configured KMS host, those not managed here included.
     pub hosts: &'a [KmsHost],
+    /// Hosts not managed here whose record must be in this domain
+    /// (`managed = false`, `required = true`).
+    pub required_foreign: &'a [Name],
     /// The hosts are all there are: any other target is a possible rogue.
     pub complete: bool,
 }
@@ -370,11 +375,18 @@ fn records(
                     );
                 }
                 if found.addresses.is_empty() {
+                    // A name that does not exist is a typo or a removed
+                    // host; one that exists lacks only its addresses.
+                    let what = if found.exists {
+                        "exists but has no A or AAAA record"
+                    } else {
+                        "does not exist (NXDOMAIN)"
+                    };
                     push(
                         Finding::new(
                             FindingId::TargetNoAddress,
                             defect,
-                            format!("target {name} has no A or AAAA record: {defect_note}"),
+                            format!("target {name} {what}: {defect_note}"),
                         )
                         .host(&name)
                         .hint(format!(
@@ -405,8 +417,11 @@ fn records(
                         .hint("if it is a KMS host of yours, add it as a [[host]]; if not, find who published it and delete its record"),
                 );
             }
+            // A host of another team (`managed = false`) may be anywhere.
             Some(host)
-                if expected.listed && !expected.records.iter().any(|r| r.target == host.name) =>
+                if host.managed
+                    && expected.listed
+                    && !expected.records.iter().any(|r| r.target == host.name) =>
             {
                 push(
                 Finding::new(
@@ -467,6 +482,24 @@ fn compare_with_configuration(
 ) {
     if !expected.listed {
         return;
+    }
+    for host in expected.required_foreign {
+        if !rrset.records.iter().any(|r| r.target == *host) {
+            let name = host.to_ascii();
+            push(
+                Finding::new(
+                    FindingId::RecordMissing,
+                    Severity::Warning,
+                    format!(
+                        "{name} (managed = false, required = true) has no record here: clients cannot fail over to it"
+                    ),
+                )
+                .host(&name)
+                .hint(format!(
+                    "kmsdns never publishes {name}: ask whoever runs it to publish its record here"
+                )),
+            );
+        }
     }
     for want in expected.records {
         let name = want.target.to_ascii();
@@ -636,6 +669,8 @@ mod tests {
             addresses: Vec::new(),
             address_ttl: None,
             publish_list: Default::default(),
+            managed: true,
+            required: false,
         }
     }
 
@@ -671,6 +706,7 @@ mod tests {
             result: Ok(TargetAddresses {
                 addresses: ip.map(|ip| ip.parse().unwrap()).into_iter().collect(),
                 canonical: None,
+                exists: true,
             }),
         }
     }
@@ -717,6 +753,7 @@ mod tests {
             listed: true,
             ttl: 3600,
             hosts: &hosts,
+            required_foreign: &[],
             complete: true,
         };
         let found = findings(&observe(records.clone(), targets), Some(&expected));
@@ -771,6 +808,36 @@ mod tests {
     }
 
     #[test]
+    fn a_target_that_does_not_exist_is_told_from_one_without_address() {
+        let records = vec![
+            srv(0, 0, 1688, KMS1),
+            srv(0, 0, 1688, "gone.corp.example."),
+            srv(0, 0, 1688, "txtonly.corp.example."),
+        ];
+        let mut gone = address("gone.corp.example.", None);
+        if let Ok(found) = &mut gone.result {
+            found.exists = false;
+        }
+        let targets = vec![
+            address(KMS1, Some("192.0.2.10")),
+            gone,
+            address("txtonly.corp.example.", None),
+        ];
+        let found = findings(&observe(records, targets), None);
+        let message = |host: &str| {
+            found
+                .iter()
+                .find(|f| {
+                    f.id == FindingId::TargetNoAddress && f.subject.host.as_deref() == Some(host)
+                })
+                .map(|f| f.message.clone())
+                .unwrap_or_else(|| panic!("no target-no-address for {host}: {found:?}"))
+        };
+        assert!(message("gone.corp.example.").contains("does not exist (NXDOMAIN)"));
+        assert!(message("txtonly.corp.example.").contains("exists but has no A or AAAA record"));
+    }
+
+    #[test]
     fn defects_are_warnings_while_another_record_works() {
         let records = vec![
             srv(0, 0, 1688, KMS1),
@@ -818,6 +885,7 @@ mod tests {
                 result: Ok(TargetAddresses {
                     addresses: vec!["192.0.2.10".parse().unwrap()],
                     canonical: Some(name(KMS1)),
+                    exists: true,
                 }),
             },
             address(KMS1, Some("192.0.2.10")),
@@ -829,6 +897,7 @@ mod tests {
             listed: true,
             ttl: 3600,
             hosts: &hosts,
+            required_foreign: &[],
             complete: true,
         };
         let found = findings(&observe(records, targets), Some(&expected));
@@ -846,6 +915,42 @@ mod tests {
     }
 
     #[test]
+    fn a_host_not_managed_here_is_ok_and_missing_only_when_required() {
+        const OTHER: &str = "other-team.corp.example.";
+        let (mut records, mut targets) = two_hosts();
+        records.push(srv(0, 0, 1688, OTHER));
+        targets.push(address(OTHER, Some("192.0.2.77")));
+        let mut foreign = kms(OTHER);
+        foreign.managed = false;
+        let hosts = [kms(KMS1), kms(KMS2), foreign];
+        let configured = [srv(0, 0, 1688, KMS1), srv(0, 0, 1688, KMS2)];
+        let required = [name(OTHER)];
+        let mut expected = Expected {
+            records: &configured,
+            listed: true,
+            ttl: 3600,
+            hosts: &hosts,
+            required_foreign: &[],
+            complete: true,
+        };
+        // Present, with complete = true: neither unknown nor out of its list.
+        let found = findings(&observe(records, targets.clone()), Some(&expected));
+        assert_eq!(ids(&found), [("srv-ok".to_string(), Severity::Ok)]);
+        // Absent and not required: nothing to say.
+        let (ours, our_targets) = two_hosts();
+        let found = findings(&observe(ours.clone(), our_targets.clone()), Some(&expected));
+        assert_eq!(ids(&found), [("srv-ok".to_string(), Severity::Ok)]);
+        // Absent and required: record-missing, naming it.
+        expected.required_foreign = &required;
+        let found = findings(&observe(ours, our_targets), Some(&expected));
+        assert_eq!(
+            ids(&found),
+            [("record-missing".to_string(), Severity::Warning)]
+        );
+        assert!(found[0].message.contains(OTHER), "{:?}", found[0]);
+    }
+
+    #[test]
     fn unknown_targets_are_critical_only_when_the_list_is_complete() {
         let (mut records, mut targets) = two_hosts();
         records.push(srv(0, 0, 1688, "rogue.corp.example."));
@@ -857,6 +962,7 @@ mod tests {
             listed: true,
             ttl: 3600,
             hosts: &hosts,
+            required_foreign: &[],
             complete: false,
         };
         let observation = observe(records, targets);
@@ -900,6 +1006,7 @@ mod tests {
             listed: true,
             ttl: 3600,
             hosts: &hosts,
+            required_foreign: &[],
             complete: true,
         };
         let found = findings(&observation, Some(&expected));

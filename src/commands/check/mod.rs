@@ -34,6 +34,7 @@ use crate::concurrency::{deadline, in_order};
 use crate::config;
 use crate::context::Context;
 use crate::context::{parse_domain, parse_duration, Selection};
+use crate::dns::dnssec;
 use crate::error::Error;
 use crate::report::{Report, Severity};
 use details::CheckDetails;
@@ -86,14 +87,16 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
     let limit = usize::from(ctx.global.concurrency);
     let expiry_warning = args.sig_expiry_warn;
     let time_limit = ctx.deadline();
+    // A zone's NS set, DNSKEY RRsets and DS: once per zone, not per domain.
+    let zone_keys = dnssec::KeyMemo::default();
     let mut judged = in_order(&selection.domains, limit, |domain| {
         let configured = selection.domain(domain);
         let selection = &selection;
-        let (resolver, opts) = (&resolver, &opts);
+        let (resolver, opts, zone_keys) = (&resolver, &opts, &zone_keys);
         async move {
             let observed = deadline::within(
                 time_limit,
-                observe::observe(domain, configured, resolver, nameserver, opts),
+                observe::observe(domain, configured, resolver, nameserver, opts, zone_keys),
             )
             .await;
             let (zone, observation) = match observed {
@@ -112,6 +115,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
                 listed: configured.is_some(),
                 ttl: configured.map_or(config::DEFAULT_TTL, |d| d.ttl),
                 hosts: &config.hosts,
+                required_foreign: configured.map_or(&[][..], |d| d.required_foreign.as_slice()),
                 complete: config.complete,
             });
             let mut findings = judge::findings(&observation, expected.as_ref());

@@ -13,8 +13,8 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use super::judge::{DomainObservation, Rrset, RrsetRead, TargetAddresses, TargetLookup};
 use crate::concurrency::deadline::Overrun;
 use crate::config::{srv_owner, Domain};
-use crate::dns::dnssec::{self, SignedServer, Validation, ZoneSignatures};
-use crate::dns::{self, Addresses, DnsOptions, LookupError, Resolver};
+use crate::dns::dnssec::{self, KeyMemo, SignedServer, Validation, ZoneSignatures};
+use crate::dns::{self, Addresses, AnswerStatus, DnsOptions, LookupError, Resolver};
 
 /// Everything read for one domain, and the zone found for it.
 pub(super) async fn observe(
@@ -23,6 +23,7 @@ pub(super) async fn observe(
     resolver: &Resolver,
     nameserver: Option<SocketAddr>,
     opts: &DnsOptions,
+    zone_keys: &KeyMemo,
 ) -> (Option<Name>, DomainObservation) {
     let owner = srv_owner(domain);
     let ((through_resolver, validation), (zone, authoritative, primary_unread)) = tokio::join!(
@@ -30,7 +31,7 @@ pub(super) async fn observe(
         authoritative_read(&owner, configured, resolver, opts)
     );
     let signatures = match &zone {
-        Some(zone) => Some(signatures(zone, &owner, resolver, opts).await),
+        Some(zone) => Some(signatures(zone, &owner, resolver, opts, zone_keys).await),
         None => None,
     };
     let mut names: Vec<Name> = Vec::new();
@@ -55,6 +56,8 @@ pub(super) async fn observe(
             .map(|found| TargetAddresses {
                 addresses: found.ips(),
                 canonical: canonical(&target, &found),
+                exists: found.ipv4.status != AnswerStatus::NxDomain
+                    || found.ipv6.status != AnswerStatus::NxDomain,
             })
             .map_err(|e| e.to_string());
         (TargetLookup { target, result }, validation)
@@ -82,14 +85,28 @@ pub(super) async fn observe(
 }
 
 /// The signatures of `owner` and its in-zone targets at every server of
-/// the zone's NS set.
+/// the zone's NS set; the NS set, the DNSKEY RRsets and the DS are read
+/// once per zone and run (`zone_keys`), so an unsigned zone costs its
+/// domains after the first no query at all.
 async fn signatures(
     zone: &Name,
     owner: &Name,
     resolver: &Resolver,
     opts: &DnsOptions,
+    zone_keys: &KeyMemo,
 ) -> ZoneSignatures {
-    let servers: Vec<SignedServer> = dns::authoritative_servers(zone, resolver, opts)
+    let keys = zone_keys
+        .get_or_read(zone, || async {
+            let servers = zone_servers(zone, resolver, opts).await;
+            dnssec::read_zone_keys(zone, servers, resolver, opts).await
+        })
+        .await;
+    dnssec::observe_with_keys(zone, std::slice::from_ref(owner), &keys, opts).await
+}
+
+/// Every address of every server of the zone's NS set.
+async fn zone_servers(zone: &Name, resolver: &Resolver, opts: &DnsOptions) -> Vec<SignedServer> {
+    dns::authoritative_servers(zone, resolver, opts)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -100,8 +117,7 @@ async fn signatures(
                 address,
             })
         })
-        .collect();
-    dnssec::observe_zone(zone, std::slice::from_ref(owner), &servers, resolver, opts).await
+        .collect()
 }
 
 /// What is known of a domain whose deadline passed: nothing was read.

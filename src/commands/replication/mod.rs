@@ -23,19 +23,19 @@ pub mod judge;
 mod observe;
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use hickory_proto::rr::Name;
 
 use crate::concurrency::{deadline, in_order};
 use crate::config::srv_owner;
-use crate::context::parse_duration;
 use crate::context::Context;
 use crate::context::{parse_domain, Selection};
+use crate::context::{parse_duration, parse_wait};
 use crate::dns::{self, ZoneSoa};
 use crate::error::Error;
-use crate::report::{Finding, FindingId, Report, Severity};
+use crate::report::{attribute_to_domains, Finding, FindingId, Report, Severity};
 use details::ReplicationDetails;
 use observe::ZoneWork;
 
@@ -58,8 +58,8 @@ use observe::ZoneWork;
 /// a configuration file.
 #[derive(Debug, Args)]
 pub struct ReplicationArgs {
-    /// Poll until every server serves the primary's serial and records, for at most DUR (e.g. 30s)
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    /// Poll until every server serves the primary's serial and records, for at most DUR (e.g. 30s; at most 7d)
+    #[arg(long, value_name = "DUR", value_parser = parse_wait)]
     pub wait: Option<Duration>,
 
     /// Check the zone of DOMAIN instead of the publish list's (repeatable); no configuration file needed
@@ -97,10 +97,10 @@ pub async fn run(
     let resolver = ctx.reading_resolver()?;
     let opts = ctx.dns_options();
     let concurrency = usize::from(ctx.global.concurrency).max(1);
-    let wait_until = args.wait.map(|wait| Instant::now() + wait);
+    let wait_until = args.wait.map(deadline::instant_after);
     // `--wait` is a wait of its own, never cut short: a zone's deadline is
     // the wait plus `--deadline`.
-    let zone_limit = ctx.deadline() + args.wait.unwrap_or_default();
+    let zone_limit = ctx.deadline().saturating_add(args.wait.unwrap_or_default());
     let domain_limit = ctx.deadline();
     let signatures = (!args.no_signatures).then_some(args.sig_expiry_warn);
     let mut report = Report::new("replication");
@@ -159,7 +159,12 @@ pub async fn run(
             let outcome =
                 observe::zone(*work, resolver, opts, wait_until, zone_limit, signatures).await;
             let details = details::zone_details(&outcome);
-            (outcome.discovery, outcome.verdict.findings, details)
+            let zone = &outcome.observation.zone;
+            let domains: Vec<String> = outcome.domains.iter().map(Name::to_ascii).collect();
+            let apex = zone.to_ascii();
+            let discovery = attribute_to_domains(outcome.discovery, &apex, &domains);
+            let findings = attribute_to_domains(outcome.verdict.findings, &apex, &domains);
+            (discovery, findings, details)
         }
     });
     while let Some((discovery, findings, zone)) = judged.next().await {

@@ -46,7 +46,7 @@ use crate::commands::updates::observe::{LiveProbe, ProbeAnswer, ProbeChange};
 use crate::dns::identify::Software;
 use crate::dns::TsigError;
 use crate::named_conf::{find_zone, GrantIssue, NamedConf, Refusal, ZoneAudit};
-use crate::report::{Finding, FindingId, Severity};
+use crate::report::{attribute_to_domains, Finding, FindingId, Severity};
 
 /// `text` as an absolute, lower-case domain name (`corp.example.`), the
 /// form every finding of `updates` names its domain in.
@@ -90,11 +90,36 @@ fn narrow_grant(names: &[String]) -> String {
 
 /// The findings of one zone (in one view) of the static audit.
 pub fn static_findings(conf: &NamedConf, audit: &ZoneAudit) -> Vec<Finding> {
-    audit
-        .issues
-        .iter()
-        .map(|issue| static_finding(conf, audit, issue))
-        .collect()
+    let domains: Vec<String> = audit.names.iter().map(|n| domain_of(n)).collect();
+    let mut findings = Vec::new();
+    for issue in &audit.issues {
+        let finding = static_finding(conf, audit, issue);
+        match &audit.zone {
+            // A fact of the zone is a fact of each domain audited in it.
+            Some(zone) if about_the_zone(issue) => findings.extend(attribute_to_domains(
+                vec![finding],
+                &absolute(zone),
+                &domains,
+            )),
+            _ => findings.push(finding),
+        }
+    }
+    findings
+}
+
+/// Whether `issue` is about the zone as a whole, not about one name
+/// (the last arm of [`subject`]).
+fn about_the_zone(issue: &GrantIssue) -> bool {
+    match issue {
+        GrantIssue::ZoneNotFound { .. }
+        | GrantIssue::GrantWiderThanNeeded { .. }
+        | GrantIssue::NarrowGrant { .. }
+        | GrantIssue::DenyRule { .. }
+        | GrantIssue::RedirectGrant { .. }
+        | GrantIssue::NoGrant { .. } => false,
+        GrantIssue::DlzZone { name, .. } => !name.starts_with("_vlmcs"),
+        _ => true,
+    }
 }
 
 fn static_finding(conf: &NamedConf, audit: &ZoneAudit, issue: &GrantIssue) -> Finding {

@@ -270,3 +270,60 @@ pub fn validation_finding(domain: &str, what: &str, validation: &Validation) -> 
         .hint("check the zone's signatures at every authoritative server (kmsdns check, kmsdns replication) and the trust anchor or DS the resolver validates with"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::rr::Name;
+
+    use super::*;
+    use crate::dns::dnssec::{RrsetCheck, ServerSignatures};
+
+    /// A signed zone whose one server signed the SRV RRset as `verdict`.
+    fn zone_with(verdict: SignatureVerdict) -> ZoneSignatures {
+        let zone = Name::from_ascii("signed.example.").unwrap();
+        ZoneSignatures {
+            zone: zone.clone(),
+            signed: true,
+            ds: DsMatch::Matched { key_tag: 1 },
+            servers: vec![ServerSignatures {
+                server: "ns1.signed.example. (192.0.2.53:53)".to_owned(),
+                keys: Ok(vec![4242]),
+                rrsets: vec![RrsetCheck {
+                    name: Name::from_ascii("_vlmcs._tcp.signed.example.").unwrap(),
+                    rtype: RecordType::SRV,
+                    read: SignedRead::Records(verdict),
+                }],
+            }],
+            now: 1_800_000_000,
+        }
+    }
+
+    #[test]
+    fn an_algorithm_ring_cannot_verify_is_reported_as_info_not_as_bogus() {
+        let verdict = SignatureVerdict::Unsupported {
+            key_tag: 4242,
+            algorithm: "ECC-GOST".to_owned(),
+        };
+        let found = findings(
+            "signed.example",
+            &zone_with(verdict),
+            DEFAULT_EXPIRY_WARNING,
+        );
+        let unverified: Vec<&Finding> = found
+            .iter()
+            .filter(|f| f.id == FindingId::RrsigBogus)
+            .collect();
+        assert_eq!(unverified.len(), 1, "{found:?}");
+        assert_eq!(unverified[0].severity, Severity::Info);
+        let message = &unverified[0].message;
+        assert!(
+            message.contains("ECC-GOST") && message.contains("key tag 4242"),
+            "{message}"
+        );
+        assert!(!message.contains("SERVFAIL"), "{message}");
+        assert!(
+            found.iter().all(|f| f.severity < Severity::Warning),
+            "{found:?}"
+        );
+    }
+}

@@ -29,13 +29,17 @@
 mod judge;
 mod verify;
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, DS};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::sync::OnceCell;
 
 pub use judge::{findings, validation_finding, DEFAULT_EXPIRY_WARNING};
 
@@ -241,6 +245,94 @@ pub fn timestamp(seconds: u32) -> String {
     )
 }
 
+/// The DNSKEY RRset of one zone at each of its servers, and, when any
+/// serves one, its DS at the parent: what every domain of the zone is
+/// verified against, read once per zone ([`KeyMemo`]).
+#[derive(Debug, Clone)]
+pub struct ZoneKeys {
+    servers: Vec<SignedServer>,
+    /// Per server, in the order of `servers`: the DNSKEY answer (keys and
+    /// their RRSIGs), empty when the zone is not signed there.
+    keys: Vec<Result<Vec<Record>, String>>,
+    /// Read only for a signed zone.
+    ds: Option<Result<Vec<DS>, String>>,
+}
+
+impl ZoneKeys {
+    /// Whether any server serves a DNSKEY RRset at the apex.
+    pub fn signed(&self) -> bool {
+        self.keys
+            .iter()
+            .any(|k| matches!(k, Ok(keys) if !keys.is_empty()))
+    }
+}
+
+/// Asks every one of `servers` for the DNSKEY RRset of `zone`, and, when
+/// any serves one, the resolver for the DS.
+///
+/// Every server is asked, not only the first: a zone the primary serves
+/// unsigned while another server signs it (a stale copy, a signer of its
+/// own) fails validating resolvers whenever they ask that server, and
+/// asking the first alone would hide it. [`KeyMemo`] keeps the cost to one
+/// query per server per zone and run.
+pub async fn read_zone_keys(
+    zone: &Name,
+    servers: Vec<SignedServer>,
+    resolver: &Resolver,
+    opts: &DnsOptions,
+) -> ZoneKeys {
+    let keys = join_all(servers.iter().map(|s| read_keys(s.address, zone, opts))).await;
+    let mut read = ZoneKeys {
+        servers,
+        keys,
+        ds: None,
+    };
+    if read.signed() {
+        read.ds = Some(read_ds(zone, resolver).await);
+    }
+    read
+}
+
+/// How many zones' keys a run remembers: beyond, each domain reads its
+/// zone's again (a run over thousands of zones holds no more than this).
+const REMEMBERED_ZONES: usize = 1024;
+
+/// The [`ZoneKeys`] read during one run, by zone, so that the domains of
+/// one zone ask its servers for the DNSKEY RRset (and its NS set and DS)
+/// once, not once each; bounded by [`REMEMBERED_ZONES`]. Domains of one
+/// zone checked at once wait for the same read.
+#[derive(Debug, Default)]
+pub struct KeyMemo {
+    zones: Mutex<HashMap<Name, Arc<OnceCell<ZoneKeys>>>>,
+}
+
+impl KeyMemo {
+    /// The keys of `zone`: remembered, or read by `read` (and remembered
+    /// while there is room).
+    pub async fn get_or_read<F, R>(&self, zone: &Name, read: F) -> ZoneKeys
+    where
+        F: FnOnce() -> R,
+        R: Future<Output = ZoneKeys>,
+    {
+        let mut key = zone.clone();
+        key.set_fqdn(true);
+        let cell = {
+            let mut zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
+            match zones.get(&key) {
+                Some(cell) => Some(cell.clone()),
+                None if zones.len() < REMEMBERED_ZONES => {
+                    Some(zones.entry(key).or_default().clone())
+                }
+                None => None,
+            }
+        };
+        match cell {
+            Some(cell) => cell.get_or_init(read).await.clone(),
+            None => read().await,
+        }
+    }
+}
+
 /// Reads and verifies, at every server of `zone`, the DNSKEY RRset, the
 /// SRV RRsets at `owners` and the addresses of their targets inside the
 /// zone; the DS through `resolver`.
@@ -251,29 +343,39 @@ pub async fn observe_zone(
     resolver: &Resolver,
     opts: &DnsOptions,
 ) -> ZoneSignatures {
+    let keys = read_zone_keys(zone, servers.to_vec(), resolver, opts).await;
+    observe_with_keys(zone, owners, &keys, opts).await
+}
+
+/// [`observe_zone`] with the zone's keys already read: nothing more is
+/// asked when the zone is not signed.
+pub async fn observe_with_keys(
+    zone: &Name,
+    owners: &[Name],
+    keys: &ZoneKeys,
+    opts: &DnsOptions,
+) -> ZoneSignatures {
     let now = unix_now();
-    let keys = join_all(servers.iter().map(|s| read_keys(s.address, zone, opts))).await;
-    let signed = keys
-        .iter()
-        .any(|k| matches!(k, Ok(keys) if !keys.is_empty()));
-    if !signed {
+    let (true, Some(ds)) = (keys.signed(), &keys.ds) else {
         return ZoneSignatures {
             zone: zone.clone(),
-            signed,
+            signed: false,
             ds: DsMatch::NoDs,
             servers: Vec::new(),
             now,
         };
-    }
-    let checked = servers.iter().zip(keys).map(|(server, keys)| async move {
-        observe_server(server, zone, owners, keys, opts, now).await
-    });
-    let (servers, ds) = futures_util::join!(join_all(checked), read_ds(zone, resolver));
+    };
+    let checked = keys
+        .servers
+        .iter()
+        .zip(&keys.keys)
+        .map(|(server, keys)| observe_server(server, zone, owners, keys.clone(), opts, now));
+    let servers = join_all(checked).await;
     let all_keys: Vec<DNSKEY> = servers.iter().flat_map(|(_, keys)| keys.clone()).collect();
     ZoneSignatures {
         zone: zone.clone(),
-        signed,
-        ds: ds_match(ds, zone, &all_keys),
+        signed: true,
+        ds: ds_match(ds.clone(), zone, &all_keys),
         servers: servers.into_iter().map(|(server, _)| server).collect(),
         now,
     }

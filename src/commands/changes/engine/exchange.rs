@@ -36,6 +36,14 @@ pub trait Exchange {
         rtype: RecordType,
     ) -> impl Future<Output = Result<Vec<Record>, ReadFailure>>;
 
+    /// The types of the RRsets at `name` on `server` (an ANY query,
+    /// authoritatively); empty when the name does not exist (NXDOMAIN).
+    fn types_at(
+        &self,
+        server: SocketAddr,
+        name: &Name,
+    ) -> impl Future<Output = Result<Vec<RecordType>, ReadFailure>>;
+
     /// The software of the primary at `server` (authoritative for `zone`),
     /// when it tells: only to word a failure in its terms.
     fn identify(&self, server: SocketAddr, zone: &Name) -> impl Future<Output = Option<Software>>;
@@ -81,6 +89,26 @@ impl Exchange for Dns<'_> {
     ) -> Result<Vec<Record>, ReadFailure> {
         let response = dns::query(server, name, rtype, self.opts).await?;
         Ok(response.records_of(name, rtype)?)
+    }
+
+    async fn types_at(
+        &self,
+        server: SocketAddr,
+        name: &Name,
+    ) -> Result<Vec<RecordType>, ReadFailure> {
+        let response = dns::query(server, name, RecordType::ANY, self.opts).await?;
+        if response.status()? == dns::AnswerStatus::NxDomain {
+            return Ok(Vec::new());
+        }
+        let mut types: Vec<RecordType> = response
+            .answers()
+            .iter()
+            .filter(|record| record.name() == name)
+            .map(Record::record_type)
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        Ok(types)
     }
 
     async fn identify(&self, server: SocketAddr, zone: &Name) -> Option<Software> {

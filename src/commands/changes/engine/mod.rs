@@ -39,7 +39,7 @@ use crate::dns::{
     DiscoveryError, DnsOptions, Expected, GssAuth, Resolver, SrvRrset, UpdateRequest,
 };
 pub use exchange::{Dns, Exchange};
-pub use outcome::{Failure, Note, Outcome, ReadProblem, Refusal};
+pub use outcome::{Carried, Failure, NameAfter, Note, Outcome, ReadProblem, Refusal};
 
 /// How many times a domain is re-read and re-planned after another host
 /// changed its RRset between our read and our update.
@@ -49,9 +49,10 @@ pub const MAX_RETRIES: u32 = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     /// Read and plan a publish; change nothing.
-    Plan { set_ttl: bool },
-    /// Make our records exactly the configured ones.
-    Publish { set_ttl: bool },
+    Plan { set_ttl: bool, prune: bool },
+    /// Make our records exactly the configured ones; with `prune`, also
+    /// delete the records of targets that are no configured host.
+    Publish { set_ttl: bool, prune: bool },
     /// Delete our records (only `host`'s when given).
     Remove { force: bool, host: Option<Name> },
 }

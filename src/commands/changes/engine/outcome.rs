@@ -11,6 +11,7 @@ use hickory_proto::rr::{Name, RecordType};
 use crate::concurrency::deadline::Overrun;
 use crate::dns::identify::Software;
 use crate::dns::{DiscoveryError, ReadError, ReadFailure, TsigError, UpdateError};
+use crate::named_conf::grant_line::name_grant;
 
 /// How a domain ended.
 #[derive(Debug, Clone)]
@@ -41,17 +42,50 @@ impl Outcome {
 /// A change a safety rule (DESIGN §7) refused to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// `remove` would delete the domain's last KMS record.
-    LastRecord { domain: Name },
+    /// `remove` (or `publish --prune`) would delete the domain's last KMS
+    /// record; `after` is what its `_vlmcs._tcp` name would then be.
+    LastRecord { domain: Name, after: NameAfter },
+}
+
+/// What a `_vlmcs._tcp` name would be once its SRV records are gone,
+/// decided from what the primary serves at it: the Windows error its
+/// clients would get differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameAfter {
+    /// Nothing else is at the name: NXDOMAIN, 0x8007232B.
+    Gone,
+    /// Other RRsets stay at the name (their types): NODATA, 0x8007251D.
+    Stays(Vec<RecordType>),
+    /// The name could not be read (why): one of the two.
+    Unknown(String),
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::LastRecord { domain } => write!(
-                f,
-                "removing would leave {domain} without any KMS record: every client there would fail to activate (0x8007251D)"
-            ),
+            Refusal::LastRecord { domain, after } => {
+                write!(
+                    f,
+                    "removing would leave {domain} without any KMS record: every client there would fail to activate"
+                )?;
+                match after {
+                    NameAfter::Gone => f.write_str(
+                        " with 0x8007232B (DNS name does not exist): nothing else is at _vlmcs._tcp, so the name would be NXDOMAIN",
+                    ),
+                    NameAfter::Stays(types) => {
+                        let types: Vec<String> = types.iter().map(ToString::to_string).collect();
+                        write!(
+                            f,
+                            " with 0x8007251D (no records found): the name keeps its {} record(s), so the SRV query would be NODATA",
+                            types.join(", ")
+                        )
+                    }
+                    NameAfter::Unknown(why) => write!(
+                        f,
+                        " with 0x8007232B (name does not exist) or 0x8007251D (no records found); what else is at the name could not be read: {why}"
+                    ),
+                }
+            }
         }
     }
 }
@@ -62,6 +96,20 @@ impl Refusal {
         match self {
             Refusal::LastRecord { .. } => "publish another KMS host first, or use --force if the domain really has no KMS host any more".into(),
         }
+    }
+}
+
+/// An RRset an UPDATE changed: its owner and the types added or deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carried {
+    pub owner: Name,
+    pub types: Vec<RecordType>,
+}
+
+impl fmt::Display for Carried {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let types: Vec<String> = self.types.iter().map(ToString::to_string).collect();
+        write!(f, "{} {}", self.owner, types.join(" "))
     }
 }
 
@@ -101,11 +149,13 @@ pub enum Failure {
         reason: Arc<ReadFailure>,
     },
     /// The server did not apply the update. `domain` names the domain the
-    /// hint is for; `software`, the primary's, words it.
+    /// hint is for; `software`, the primary's, words it; `carried` is every
+    /// RRset the UPDATE changed (empty when not known).
     Update {
         error: Arc<UpdateError>,
         domain: Name,
         software: Option<Software>,
+        carried: Arc<[Carried]>,
     },
     /// The update's outcome is unknown and the re-read shows the addresses
     /// are not all served.
@@ -151,8 +201,11 @@ impl fmt::Display for Failure {
                 reason,
             } => write!(f, "cannot read {host} {rtype} from {server}: {reason}"),
             Failure::Update {
-                error, software, ..
-            } => match refusal_in_its_words(error, *software) {
+                error,
+                software,
+                carried,
+                ..
+            } => match refusal_in_its_words(error, *software, carried) {
                 Some(words) => f.write_str(&words),
                 None => error.fmt(f),
             },
@@ -212,7 +265,8 @@ impl Failure {
                 error,
                 domain,
                 software,
-            } => update_hint(error, domain, *software),
+                carried,
+            } => update_hint(error, domain, *software, carried),
             Failure::NothingApplied { software, .. } => Some(match software {
                 Some(Software::PowerDns) | None => "let the key change the _vlmcs._tcp SRV records in the server's update policy: PowerDNS's lua-dnsupdate-policy-script, which answers NOERROR to what it refuses".to_string(),
                 Some(software) => format!("check what {software} lets this key change"),
@@ -233,8 +287,31 @@ impl Failure {
 
 /// A refusal the DNS layer words generically, in the words of the
 /// software that sent it; `None`: the generic words are right.
-fn refusal_in_its_words(error: &UpdateError, software: Option<Software>) -> Option<String> {
+fn refusal_in_its_words(
+    error: &UpdateError,
+    software: Option<Software>,
+    carried: &[Carried],
+) -> Option<String> {
     match (error, software) {
+        // A signed UPDATE refused whole: the server does not say which
+        // RRset it would not take (BIND answers REFUSED to the message).
+        (
+            UpdateError::Refused {
+                server,
+                zone,
+                signed: true,
+                key: Some(key),
+                ..
+            },
+            _,
+        ) if !carried.is_empty() => {
+            let rrsets: Vec<String> = carried.iter().map(ToString::to_string).collect();
+            Some(format!(
+                "{server} refused the update to zone {zone} signed with key {key}, which carried {} RRset(s): {}; the server does not say which it refused: the key may lack a grant for any of them (or updates are disabled, or the server is not the zone's primary)",
+                carried.len(),
+                rrsets.join(", ")
+            ))
+        }
         // Knot's answer to an update no ACL of the zone allows.
         (
             UpdateError::NotAuth {
@@ -271,7 +348,27 @@ fn refusal_in_its_words(error: &UpdateError, software: Option<Software>) -> Opti
 
 /// What to change in the software that answered (or in any, when it is
 /// not known).
-fn update_hint(error: &UpdateError, domain: &Name, software: Option<Software>) -> Option<String> {
+fn update_hint(
+    error: &UpdateError,
+    domain: &Name,
+    software: Option<Software>,
+    carried: &[Carried],
+) -> Option<String> {
+    // BIND, or a server that does not say what it is: the grant lines.
+    if let UpdateError::Refused {
+        signed: true,
+        key: Some(key),
+        ..
+    } = error
+    {
+        if !carried.is_empty() && matches!(software, Some(Software::Bind) | None) {
+            return Some(bind_grants_hint(
+                &key.to_ascii(),
+                carried,
+                software.is_none(),
+            ));
+        }
+    }
     let zone = match error {
         UpdateError::Refused { zone, .. }
         | UpdateError::NotAuth { zone, .. }
@@ -324,6 +421,28 @@ fn update_hint(error: &UpdateError, domain: &Name, software: Option<Software>) -
         }
         _ => None,
     }
+}
+
+/// The `update-policy` lines `kmsdns bind` writes for what the UPDATE
+/// carried: what a BIND that refused it may lack.
+fn bind_grants_hint(key: &str, carried: &[Carried], unidentified: bool) -> String {
+    let grants: Vec<String> = carried
+        .iter()
+        .map(|rrset| {
+            let types: Vec<String> = rrset.types.iter().map(ToString::to_string).collect();
+            let types: Vec<&str> = types.iter().map(String::as_str).collect();
+            name_grant(key, &rrset.owner.to_ascii(), &types)
+        })
+        .collect();
+    let server = if unidentified {
+        "the key's grants on the primary; on BIND, the zone's update-policy"
+    } else {
+        "the zone's update-policy"
+    };
+    format!(
+        "check {server} holds a grant for each, as `kmsdns bind` writes them: {}",
+        grants.join(" ")
+    )
 }
 
 /// Why an update counts as applied although no verified reply said so.

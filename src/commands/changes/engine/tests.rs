@@ -65,6 +65,8 @@ enum Step {
     RetransmissionConflicts,
     /// REFUSED: nothing applied.
     Refuse,
+    /// REFUSED to an UPDATE signed with key `kmsdns-corp.`.
+    RefuseSigned,
     /// Samba's access denied to a principal that does not own the name:
     /// an unsigned echo of the request with SERVFAIL; nothing applied.
     #[cfg(feature = "gssapi")]
@@ -86,6 +88,13 @@ struct Primary {
     /// One step per UPDATE; [`Step::Apply`] once it runs out.
     script: Mutex<VecDeque<Step>>,
     asked: Mutex<Vec<Asked>>,
+    /// For each read, whether it ran inside `dns::asking_again` (neither
+    /// skipped nor remembered by the run's memory of silent servers).
+    asked_again: Mutex<Vec<bool>>,
+    /// The types of the other RRsets at the `_vlmcs._tcp` name.
+    others: Vec<RecordType>,
+    /// What the server says it is.
+    software: Option<crate::dns::identify::Software>,
     /// How long each read and each UPDATE takes (on tokio's clock).
     read_time: Duration,
     update_time: Duration,
@@ -103,6 +112,9 @@ impl Primary {
             rrsets: Mutex::new(vec![(owner(), records.to_vec())]),
             script: Mutex::new(script.iter().cloned().collect()),
             asked: Mutex::new(Vec::new()),
+            asked_again: Mutex::new(Vec::new()),
+            others: Vec::new(),
+            software: None,
             read_time: Duration::ZERO,
             update_time: Duration::ZERO,
             read_time_after_update: Duration::ZERO,
@@ -243,6 +255,8 @@ impl Exchange for Primary {
 
     async fn read_srv(&self, _server: SocketAddr, owner: &Name) -> Result<SrvRrset, ReadError> {
         self.asked.lock().unwrap().push(Asked::Read(owner.clone()));
+        let again = crate::dns::asks_again();
+        self.asked_again.lock().unwrap().push(again);
         let after_update = !self.updates().is_empty();
         tokio::time::sleep(if after_update {
             self.read_time_after_update
@@ -267,7 +281,7 @@ impl Exchange for Primary {
         _server: SocketAddr,
         _zone: &Name,
     ) -> Option<crate::dns::identify::Software> {
-        None
+        self.software
     }
 
     async fn read_records(
@@ -278,6 +292,18 @@ impl Exchange for Primary {
     ) -> Result<Vec<Record>, ReadFailure> {
         tokio::time::sleep(self.address_read_time).await;
         Ok(Vec::new())
+    }
+
+    async fn types_at(
+        &self,
+        _server: SocketAddr,
+        name: &Name,
+    ) -> Result<Vec<RecordType>, ReadFailure> {
+        let mut types = self.others.clone();
+        if !self.rrset(name).is_empty() {
+            types.push(RecordType::SRV);
+        }
+        Ok(types)
     }
 
     async fn send(
@@ -316,6 +342,13 @@ impl Exchange for Primary {
                 name: owner(),
                 signed: false,
                 key: None,
+            }),
+            Step::RefuseSigned => Err(UpdateError::Refused {
+                server: Primary::server(),
+                zone: self.zone.clone(),
+                name: owner(),
+                signed: true,
+                key: Some(name("kmsdns-corp.")),
             }),
             #[cfg(feature = "gssapi")]
             Step::DenyOwnership => Err(UpdateError::Gss(crate::dns::gss::GssError::Denied {
@@ -370,7 +403,14 @@ fn engine() -> Engine {
     }
 }
 
-const PUBLISH: Mode = Mode::Publish { set_ttl: false };
+const PUBLISH: Mode = Mode::Publish {
+    set_ttl: false,
+    prune: false,
+};
+const PRUNE: Mode = Mode::Publish {
+    set_ttl: false,
+    prune: true,
+};
 
 fn remove(force: bool) -> Mode {
     Mode::Remove { force, host: None }
@@ -378,11 +418,16 @@ fn remove(force: bool) -> Mode {
 
 /// Runs `mode` against `primary` and returns the one domain's outcome.
 fn run(primary: &Primary, mode: &Mode) -> DomainOutcome {
+    run_config(primary, mode, &config())
+}
+
+/// The same with another configuration.
+fn run_config(primary: &Primary, mode: &Mode, config: &Config) -> DomainOutcome {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let mut outcomes = runtime.block_on(engine().run_with(primary, &config(), mode));
+    let mut outcomes = runtime.block_on(engine().run_with(primary, config, mode));
     assert_eq!(outcomes.len(), 1);
     outcomes.remove(0)
 }
@@ -470,6 +515,28 @@ fn a_lost_reply_is_read_back_and_the_change_found() {
     assert_eq!(primary.reads(), 2, "read, then read back");
 }
 
+/// Rule: every read after an UPDATE (the verification of an accepted
+/// one, the read-back of an unanswered one, the re-read after a failed
+/// prerequisite) says what it did, so none is skipped for a silence seen
+/// earlier in the run; the reads before it are.
+#[test]
+fn reads_after_an_update_are_never_skipped_as_silent() {
+    for (step, reads) in [
+        (Step::Apply, 2),
+        (Step::ReplyLost, 2),
+        (Step::RequestLost, 2),
+        (Step::RetransmissionConflicts, 2),
+        (Step::OtherHostAdds(srv(1688, "kms9.corp.example.")), 3),
+    ] {
+        let primary = Primary::new(&[foreign()], std::slice::from_ref(&step));
+        run(&primary, &PUBLISH);
+        let asked_again = primary.asked_again.lock().unwrap().clone();
+        let mut want = vec![true; reads];
+        want[0] = false;
+        assert_eq!(asked_again, want, "{step:?}");
+    }
+}
+
 /// When the read-back shows the change was not made, the failure is
 /// reported as what it was (a timeout), and nothing is sent again.
 #[test]
@@ -531,14 +598,18 @@ fn a_foreign_record_is_never_touched() {
 
 /// Rule: removing the last KMS record of a domain is refused without
 /// --force (every client there would fail to activate); nothing is sent.
+/// The Windows error named is the one the name would give: NXDOMAIN
+/// (0x8007232B) when nothing else is at it.
 #[test]
 fn removing_the_last_record_is_braked() {
     let primary = Primary::new(&ours(), &[]);
     let done = run(&primary, &remove(false));
     match &done.outcome {
-        Outcome::Refused(refusal @ Refusal::LastRecord { domain }) => {
+        Outcome::Refused(refusal @ Refusal::LastRecord { domain, after }) => {
             assert_eq!(*domain, name("corp.example."));
-            assert!(refusal.to_string().contains("0x8007251D"));
+            assert_eq!(*after, NameAfter::Gone);
+            assert!(refusal.to_string().contains("0x8007232B"), "{refusal}");
+            assert!(!refusal.to_string().contains("0x8007251D"), "{refusal}");
             assert!(refusal.hint().contains("--force"));
         }
         other => panic!("{other:?}"),
@@ -549,6 +620,104 @@ fn removing_the_last_record_is_braked() {
     let done = run(&primary, &remove(true));
     assert_outcome!(done, Outcome::Applied);
     assert!(primary.records().is_empty());
+}
+
+/// With another RRset at the name (a TXT), the SRV query would be NODATA:
+/// 0x8007251D.
+#[test]
+fn the_last_record_brake_names_nodata_when_the_name_stays() {
+    let mut primary = Primary::new(&ours(), &[]);
+    primary.others = vec![RecordType::TXT];
+    let done = run(&primary, &remove(false));
+    match &done.outcome {
+        Outcome::Refused(refusal @ Refusal::LastRecord { after, .. }) => {
+            assert_eq!(*after, NameAfter::Stays(vec![RecordType::TXT]));
+            assert!(refusal.to_string().contains("0x8007251D"), "{refusal}");
+            assert!(!refusal.to_string().contains("0x8007232B"), "{refusal}");
+            assert!(refusal.to_string().contains("TXT"), "{refusal}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(primary.updates().is_empty(), "nothing sent");
+}
+
+/// kms1 and kms2 are ours, other-team is known but not managed, and the
+/// list is complete: `--prune` may delete what no [[host]] names.
+fn complete_config() -> Config {
+    config::parse(
+        r#"
+complete = true
+publish-list = ["corp.example"]
+
+[[host]]
+name = "kms1.corp.example"
+
+[[host]]
+name = "kms2.corp.example"
+
+[[host]]
+name = "other-team.corp.example"
+managed = false
+"#,
+        Path::new("/nonexistent/kmsdns.toml"),
+    )
+    .unwrap()
+}
+
+/// Rule: `--prune` deletes the records of unknown targets in the same
+/// UPDATE as our adds, under the same prerequisite (the RRset as read),
+/// and never a `managed = false` host's.
+#[test]
+fn prune_deletes_unknown_targets_in_the_same_guarded_update() {
+    let stale = srv(1688, "stale.corp.example.");
+    let other_team = srv(1688, "other-team.corp.example.");
+    let primary = Primary::new(&[stale.clone(), other_team.clone()], &[]);
+    let done = run_config(&primary, &PRUNE, &complete_config());
+    assert_outcome!(done, Outcome::Applied);
+    let updates = primary.updates();
+    assert_eq!(updates.len(), 1, "one UPDATE");
+    assert_eq!(updates[0].len(), 1, "one RRset");
+    let request = &updates[0][0];
+    let Expected::Exactly(expected) = &request.expected else {
+        panic!("{:?}", request.expected);
+    };
+    assert_eq!(expected.len(), 2, "the RRset as read is the prerequisite");
+    assert_eq!(request.delete.len(), 1);
+    assert_eq!(*request.delete[0].data(), rdata(&stale));
+    assert_eq!(request.add.len(), 2);
+    let mut want = ours();
+    want.push(other_team);
+    assert_eq!(sorted(primary.records()), sorted(want));
+
+    // Without --prune the stale record stays.
+    let primary = Primary::new(std::slice::from_ref(&stale), &[]);
+    run_config(&primary, &PUBLISH, &complete_config());
+    assert!(primary.records().contains(&stale));
+}
+
+/// Rule: the last-record brake holds for `--prune` too: a domain whose
+/// only records would be pruned, with nothing of ours to add, keeps them.
+#[test]
+fn prune_never_deletes_the_last_record() {
+    let stale = srv(1688, "stale.corp.example.");
+    let primary = Primary::new(std::slice::from_ref(&stale), &[]);
+    let mut config = complete_config();
+    config.domains[0].records.clear();
+    let done = run_config(&primary, &PRUNE, &config);
+    match &done.outcome {
+        Outcome::Refused(Refusal::LastRecord { after, .. }) => {
+            assert_eq!(*after, NameAfter::Gone)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(primary.updates().is_empty(), "nothing sent");
+    assert_eq!(primary.records(), [stale]);
+    let plan = Mode::Plan {
+        set_ttl: false,
+        prune: true,
+    };
+    let done = run_config(&primary, &plan, &config);
+    assert_outcome!(done, Outcome::Refused(_));
 }
 
 /// A refused UPDATE applied nothing (RFC 2136 §3.8): it is reported as
@@ -569,6 +738,31 @@ fn a_refused_update_is_reported_and_not_retried() {
     assert_eq!(primary.updates().len(), 1, "not retried");
     assert_eq!(primary.reads(), 1, "not read back");
     assert_eq!(primary.records(), [foreign()]);
+}
+
+/// A signed UPDATE refused whole names every RRset it carried, says any
+/// may lack a grant, and for BIND quotes the grant lines `kmsdns bind`
+/// writes for them.
+#[test]
+fn a_refused_signed_update_names_every_rrset_and_the_grants() {
+    let mut primary = Primary::new(&[], &[Step::RefuseSigned]);
+    primary.software = Some(crate::dns::identify::Software::Bind);
+    let done = run(&primary, &PUBLISH);
+    let Outcome::Failed(failure) = &done.outcome else {
+        panic!("{:?}", done.outcome);
+    };
+    let message = failure.to_string();
+    assert!(
+        message.contains("carried 1 RRset(s): _vlmcs._tcp.corp.example. SRV"),
+        "{message}"
+    );
+    assert!(message.contains("any of them"), "{message}");
+    let hint = failure.hint().unwrap();
+    assert!(
+        hint.contains("grant kmsdns-corp. name _vlmcs._tcp.corp.example. SRV;"),
+        "{hint}"
+    );
+    assert!(primary.records().is_empty());
 }
 
 /// An AD refusal comes unsigned (an echo of the request): nobody vouches
@@ -601,7 +795,13 @@ fn an_unsigned_ad_refusal_is_read_back_then_reported_with_the_owner_problem() {
 #[test]
 fn plan_sends_nothing() {
     let primary = Primary::new(&[foreign()], &[]);
-    let done = run(&primary, &Mode::Plan { set_ttl: false });
+    let done = run(
+        &primary,
+        &Mode::Plan {
+            set_ttl: false,
+            prune: false,
+        },
+    );
     assert_outcome!(done, Outcome::Pending);
     assert!(primary.updates().is_empty());
     let done = run(&Primary::new(&ours(), &[]), &PUBLISH);

@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::outcome::{Failure, Note, Outcome, ReadProblem, Refusal};
+use super::outcome::{Carried, Failure, NameAfter, Note, Outcome, ReadProblem, Refusal};
 use super::{say, update_request, DomainOutcome, Exchange, Hooks, Mode, Target, MAX_RETRIES};
 use crate::commands::changes::planner::{self, Plan};
 use crate::concurrency::deadline;
-use crate::config::{Config, Domain, KmsHost};
+use crate::config::{Config, Domain, KmsHost, TargetKind};
 use crate::dns::{self, Expected, SrvRrset, UpdateError, UpdateRequest};
 
 /// One zone's domains (those signed alike), changed together.
@@ -239,11 +239,16 @@ impl<E: Exchange> ZoneRun<'_, E> {
                 }),
                 Settled::Done {
                     plan,
-                    outcome,
+                    mut outcome,
                     note,
-                } => state
-                    .done
-                    .push(self.finish(state, index, Some(plan), outcome, note)),
+                } => {
+                    if let Outcome::Refused(Refusal::LastRecord { after, .. }) = &mut outcome {
+                        *after = self.name_after(answered, &domain.srv_name()).await;
+                    }
+                    state
+                        .done
+                        .push(self.finish(state, index, Some(plan), outcome, note))
+                }
             }
         }
         (batch, server)
@@ -274,12 +279,53 @@ impl<E: Exchange> ZoneRun<'_, E> {
             };
         }
         match self.mode {
-            Mode::Plan { .. } => done(plan, Outcome::Pending, None),
-            Mode::Remove { force: false, .. } if plan.remaining() == 0 => {
+            Mode::Remove { force: true, .. } => Settled::Send(plan),
+            // The brake holds for every other write: `publish --prune`
+            // never leaves a domain without a record either. What the
+            // name would then be is read in `read_and_plan`.
+            _ if plan.remaining() == 0 => {
                 let domain = self.config.domains[index].name.clone();
-                done(plan, Outcome::Refused(Refusal::LastRecord { domain }), None)
+                let after = NameAfter::Unknown(String::new());
+                done(
+                    plan,
+                    Outcome::Refused(Refusal::LastRecord { domain, after }),
+                    None,
+                )
             }
+            Mode::Plan { .. } => done(plan, Outcome::Pending, None),
             _ => Settled::Send(plan),
+        }
+    }
+
+    /// What `owner` would be without its SRV records, from what `server`
+    /// serves at it: the Windows error of the last-record brake.
+    async fn name_after(&self, server: SocketAddr, owner: &Name) -> NameAfter {
+        // Nothing is sent after it: the read is bounded like every read
+        // before an UPDATE.
+        let read = deadline::within(self.deadline, self.exchange.types_at(server, owner)).await;
+        match read {
+            Err(overrun) => NameAfter::Unknown(overrun.to_string()),
+            Ok(Ok(types)) => {
+                // Signatures and denial records go with the SRV RRset.
+                let others: Vec<RecordType> = types
+                    .into_iter()
+                    .filter(|t| {
+                        !matches!(
+                            t,
+                            RecordType::SRV
+                                | RecordType::RRSIG
+                                | RecordType::NSEC
+                                | RecordType::NSEC3
+                        )
+                    })
+                    .collect();
+                if others.is_empty() {
+                    NameAfter::Gone
+                } else {
+                    NameAfter::Stays(others)
+                }
+            }
+            Ok(Err(error)) => NameAfter::Unknown(error.to_string()),
         }
     }
 
@@ -287,8 +333,15 @@ impl<E: Exchange> ZoneRun<'_, E> {
     fn plan(&self, domain: &Domain, current: &SrvRrset) -> Plan {
         let owns = |target: &Name| self.config.owns_target(target);
         match self.mode {
-            Mode::Plan { set_ttl } | Mode::Publish { set_ttl } => {
-                planner::publish(current, &domain.records, domain.ttl, *set_ttl, owns)
+            Mode::Plan { set_ttl, prune } | Mode::Publish { set_ttl, prune } => {
+                let plan = planner::publish(current, &domain.records, domain.ttl, *set_ttl, owns);
+                if *prune {
+                    planner::prune(plan, |target| {
+                        self.config.target_kind(target) == TargetKind::Unknown
+                    })
+                } else {
+                    plan
+                }
             }
             Mode::Remove { host, .. } => planner::remove(current, owns, host.as_ref()),
         }
@@ -373,14 +426,16 @@ impl<E: Exchange> ZoneRun<'_, E> {
             }
             Sent::Failed(error) => {
                 let software = self.exchange.identify(server, &self.target.zone).await;
+                let carried = carried(&self.config.domains, &batch, addresses);
                 for Planned { index, plan, .. } in batch {
-                    let failed = self.update_failed(&error, index, software);
+                    let failed = self.update_failed(&error, index, software, &carried);
                     state
                         .done
                         .push(self.finish(state, index, Some(plan), failed, None));
                 }
                 let lead = lead(&[], &state.done);
-                (!addresses.is_empty()).then(|| self.update_failed(&error, lead, software))
+                (!addresses.is_empty())
+                    .then(|| self.update_failed(&error, lead, software, &carried))
             }
         };
         Next::Done(address_outcome)
@@ -456,7 +511,10 @@ impl<E: Exchange> ZoneRun<'_, E> {
                             software = self.exchange.identify(*server, &self.target.zone).await;
                         }
                     }
-                    (self.update_failed(error, index, software), None)
+                    (
+                        self.update_failed(error, index, software, &Arc::from([])),
+                        None,
+                    )
                 }
             };
             state
@@ -524,11 +582,13 @@ impl<E: Exchange> ZoneRun<'_, E> {
         error: &Arc<UpdateError>,
         index: usize,
         software: Option<crate::dns::identify::Software>,
+        carried: &Arc<[Carried]>,
     ) -> Outcome {
         Outcome::Failed(Failure::Update {
             error: error.clone(),
             domain: self.config.domains[index].name.clone(),
             software,
+            carried: Arc::clone(carried),
         })
     }
 
@@ -553,7 +613,7 @@ impl<E: Exchange> ZoneRun<'_, E> {
         ttl: u32,
     ) -> Result<Vec<AddressChange>, Failure> {
         let mut changes = Vec::new();
-        for host in &self.config.hosts {
+        for host in self.config.hosts.iter().filter(|h| h.managed) {
             if !self.target.zone.zone_of(&host.name) {
                 continue;
             }
@@ -697,4 +757,23 @@ fn outcome_unknown(error: &UpdateError) -> bool {
             | UpdateError::Io { .. }
             | UpdateError::Unreachable { .. }
     )
+}
+
+/// Every RRset an UPDATE carried, in its order: a server that refuses it
+/// whole (BIND's REFUSED) does not say which one it would not take.
+fn carried(domains: &[Domain], batch: &[Planned], addresses: &[AddressChange]) -> Arc<[Carried]> {
+    let srv = batch.iter().map(|planned| Carried {
+        owner: domains[planned.index].srv_name(),
+        types: vec![RecordType::SRV],
+    });
+    let hosts = addresses.iter().map(|change| {
+        let mut types: Vec<RecordType> =
+            change.request.add.iter().map(Record::record_type).collect();
+        types.dedup();
+        Carried {
+            owner: change.request.name.clone(),
+            types,
+        }
+    });
+    srv.chain(hosts).collect()
 }

@@ -2,12 +2,12 @@
 //! (hickory-proto's signer), at a fixed clock.
 
 use hickory_proto::dnssec::crypto::EcdsaSigningKey;
-use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, NSEC, RRSIG};
-use hickory_proto::dnssec::{Algorithm, SigningKey, TBS};
+use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, NSEC, NSEC3, RRSIG};
+use hickory_proto::dnssec::{Algorithm, Nsec3HashAlgorithm, SigningKey, TBS};
 use hickory_proto::rr::rdata::{A, SRV};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use super::{denial, rrset};
+use super::{denial, next_hash, rrset};
 use crate::dns::dnssec::{DenialVerdict, SignatureVerdict};
 use crate::dns::AnswerStatus;
 
@@ -329,4 +329,136 @@ fn a_records_of_a_target_verify_like_srv() {
         rrset(&records, &target, RecordType::A, &zone(), key.keys(), NOW),
         SignatureVerdict::Valid { .. }
     ));
+}
+
+/// The NSEC3 hash of `name` (SHA-1, no salt, no extra iterations, as
+/// `nsec3param iterations 0 optout no salt-length 0` makes BIND use).
+fn nsec3_hash(name: &Name) -> Vec<u8> {
+    Nsec3HashAlgorithm::SHA1
+        .hash(&[], name, 0)
+        .unwrap()
+        .as_ref()
+        .to_vec()
+}
+
+/// The owner name of the NSEC3 record for `hash`: its base32hex label in
+/// the zone.
+fn nsec3_owner(hash: &[u8]) -> Name {
+    let carrier = NSEC3::new(
+        Nsec3HashAlgorithm::SHA1,
+        false,
+        0,
+        Vec::new(),
+        hash.to_vec(),
+        [],
+    );
+    let label = next_hash(&carrier).unwrap();
+    name(&format!("{label}.signed.example."))
+}
+
+/// A hash just before (`step` = -1) or just after (+1) `hash`.
+fn beside(hash: &[u8], step: i8) -> Vec<u8> {
+    let mut out = hash.to_vec();
+    let (edge, reset) = if step < 0 { (0x00, 0xff) } else { (0xff, 0x00) };
+    let at = out.iter().rposition(|b| *b != edge).unwrap();
+    out[at] = out[at].wrapping_add_signed(step);
+    for byte in &mut out[at + 1..] {
+        *byte = reset;
+    }
+    out
+}
+
+/// The NSEC3 record with hash `owner`, pointing at `next`, with `types`,
+/// signed by `key`.
+fn signed_nsec3(key: &Key, owner: &[u8], next: &[u8], types: Vec<RecordType>) -> Vec<Record> {
+    let owner = nsec3_owner(owner);
+    let nsec3 = NSEC3::new(
+        Nsec3HashAlgorithm::SHA1,
+        false,
+        0,
+        Vec::new(),
+        next.to_vec(),
+        types,
+    );
+    let record = Record::from_rdata(
+        owner.clone(),
+        3600,
+        RData::DNSSEC(DNSSECRData::NSEC3(nsec3)),
+    );
+    let rrsig = sign(
+        key,
+        std::slice::from_ref(&record),
+        &owner,
+        RecordType::NSEC3,
+        NOW - DAY,
+        NOW + DAY,
+    );
+    vec![record, rrsig]
+}
+
+#[test]
+fn nodata_is_proven_by_a_signed_nsec3_matching_the_name_without_the_type() {
+    let key = key();
+    let keys = [key.dnskey.clone()];
+    let hash = nsec3_hash(&owner());
+    let next = beside(&hash, 1);
+    let authority = signed_nsec3(&key, &hash, &next, vec![RecordType::TXT]);
+    let proven = deny(&authority, AnswerStatus::NoData, &keys);
+    assert_eq!(proven, DenialVerdict::Proven { key_tag: key.tag });
+
+    let listed = signed_nsec3(&key, &hash, &next, vec![RecordType::SRV]);
+    let bogus = deny(&listed, AnswerStatus::NoData, &keys);
+    assert!(matches!(bogus, DenialVerdict::Bogus { .. }), "{bogus:?}");
+
+    // An NSEC3 of another name proves nothing about this one.
+    let other = nsec3_hash(&name("kms1.signed.example."));
+    let elsewhere = signed_nsec3(&key, &other, &beside(&other, 1), vec![RecordType::TXT]);
+    let bogus = deny(&elsewhere, AnswerStatus::NoData, &keys);
+    assert!(matches!(bogus, DenialVerdict::Bogus { .. }), "{bogus:?}");
+}
+
+#[test]
+fn nxdomain_is_proven_by_a_closest_encloser_and_a_covering_nsec3() {
+    let key = key();
+    let keys = [key.dnskey.clone()];
+    // _vlmcs._tcp.signed.example. does not exist: the apex is its closest
+    // encloser, _tcp.signed.example. the next closer name.
+    let apex = nsec3_hash(&zone());
+    let next_closer = nsec3_hash(&name("_tcp.signed.example."));
+    let encloser = signed_nsec3(&key, &apex, &beside(&apex, 1), vec![RecordType::SOA]);
+    let covering = signed_nsec3(
+        &key,
+        &beside(&next_closer, -1),
+        &beside(&next_closer, 1),
+        vec![RecordType::A],
+    );
+    let authority: Vec<Record> = encloser.iter().chain(&covering).cloned().collect();
+    let proven = deny(&authority, AnswerStatus::NxDomain, &keys);
+    assert_eq!(proven, DenialVerdict::Proven { key_tag: key.tag });
+
+    // Without the covering record, or without the encloser, no proof.
+    let bogus = deny(&encloser, AnswerStatus::NxDomain, &keys);
+    assert!(matches!(bogus, DenialVerdict::Bogus { .. }), "{bogus:?}");
+    let bogus = deny(&covering, AnswerStatus::NxDomain, &keys);
+    assert!(matches!(bogus, DenialVerdict::Bogus { .. }), "{bogus:?}");
+
+    // A covering record whose signature no longer matches it.
+    let mut forged = authority.clone();
+    forged[2] = Record::from_rdata(
+        forged[2].name().clone(),
+        3600,
+        RData::DNSSEC(DNSSECRData::NSEC3(NSEC3::new(
+            Nsec3HashAlgorithm::SHA1,
+            false,
+            0,
+            Vec::new(),
+            beside(&next_closer, 1),
+            vec![RecordType::AAAA],
+        ))),
+    );
+    let bogus = deny(&forged, AnswerStatus::NxDomain, &keys);
+    assert!(
+        matches!(bogus, DenialVerdict::Bogus { key_tag: Some(tag), .. } if tag == key.tag),
+        "{bogus:?}"
+    );
 }
