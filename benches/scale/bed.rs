@@ -217,6 +217,11 @@ impl Bed {
     }
 
     /// The working directory (configuration, scripts, outputs go here).
+    /// The named.conf `server` runs with.
+    pub fn named_conf(&self, server: Server) -> PathBuf {
+        self.dir.path().join(server.name()).join("named.conf")
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

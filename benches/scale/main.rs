@@ -12,6 +12,8 @@
 mod bed;
 #[path = "harness.rs"]
 mod harness;
+#[path = "linearity.rs"]
+mod linearity;
 #[path = "silent.rs"]
 mod silent;
 // What bed and harness need from the machine, shared with the test bed.
@@ -24,6 +26,8 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: cargo bench --bench scale -- [options]
   --domains N          zones and publish-list domains (default 1000; 10000 for the large run)
+  --sizes N,N,...      run once per size (e.g. 100,1000,10000,100000) and print µs per domain
+                       for each; sizes of 100,000 and more get one repetition
   --repetitions R      runs of each measurement, median reported (default 5)
   --named-threads T    named -n T (default 2)
   --dnsperf-seconds S  length of each dnsperf run; 0 skips dnsperf (default 5)
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
     };
     let mut out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     let mut silent: Option<usize> = None;
+    let mut sizes: Vec<usize> = Vec::new();
     let mut silent_concurrency = 64;
     let mut silent_timeout_ms = 2000;
     let mut args = std::env::args().skip(1);
@@ -68,8 +73,16 @@ fn main() -> ExitCode {
             // cargo bench appends --bench to every harness = false target.
             "--bench" => {}
             "--domains" => match number(value()) {
-                Some(n) if n > 0 && n <= 99_999 => options.domains = n,
-                _ => return usage("--domains takes 1 to 99999"),
+                Some(n) if n > 0 => options.domains = n,
+                _ => return usage("--domains takes a positive number"),
+            },
+            "--sizes" => match value()
+                .split(',')
+                .map(|n| number(n.trim().replace('_', "")).filter(|&n| n > 0))
+                .collect::<Option<Vec<usize>>>()
+            {
+                Some(list) if !list.is_empty() => sizes = list,
+                _ => return usage("--sizes takes positive numbers separated by commas"),
             },
             "--repetitions" => match number(value()) {
                 Some(n) if n > 0 => options.repetitions = n,
@@ -128,6 +141,9 @@ fn main() -> ExitCode {
         );
         options.dnsperf_seconds = 0;
     }
+    if !sizes.is_empty() {
+        return run_sizes(&options, &sizes, &out);
+    }
     let results = match harness::run(&options) {
         Ok(results) => results,
         Err(error) => {
@@ -135,17 +151,71 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let table = results.table();
-    println!("\n{table}");
-    let written = std::fs::create_dir_all(&out).and_then(|_| {
-        let stem = out.join(format!("scale-{}", options.domains));
-        let json = serde_json::to_string_pretty(&results).map_err(std::io::Error::other)?;
-        std::fs::write(stem.with_extension("json"), json)?;
-        std::fs::write(stem.with_extension("md"), &table)?;
-        Ok(stem)
-    });
-    match written {
+    println!("\n{}", results.table());
+    match write(&results, &out) {
         Ok(stem) => {
+            eprintln!("written: {}.json and .md", stem.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cannot write the results to {}: {error}", out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `target/bench/scale-N.json` and `.md`; returns the path without extension.
+fn write(results: &harness::Results, out: &std::path::Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(out)?;
+    let stem = out.join(format!("scale-{}", results.domains));
+    let json = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
+    std::fs::write(stem.with_extension("json"), json)?;
+    std::fs::write(stem.with_extension("md"), results.table())?;
+    Ok(stem)
+}
+
+/// The benchmark once per size, smallest first, each written as by
+/// `--domains`; then µs per domain for each size, to stdout and to
+/// `scale-sizes.json` and `.md`.
+fn run_sizes(options: &harness::Options, sizes: &[usize], out: &std::path::Path) -> ExitCode {
+    let mut sizes = sizes.to_vec();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut runs = Vec::new();
+    for &domains in &sizes {
+        let options = harness::Options {
+            domains,
+            repetitions: if domains >= 100_000 {
+                1
+            } else {
+                options.repetitions
+            },
+            ..options.clone()
+        };
+        let results = match harness::run(&options) {
+            Ok(results) => results,
+            Err(error) => {
+                eprintln!("scale benchmark failed at {domains} domains: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("\n{}", results.table());
+        if let Err(error) = write(&results, out) {
+            eprintln!("cannot write the results to {}: {error}", out.display());
+            return ExitCode::FAILURE;
+        }
+        runs.push(results);
+    }
+    let linearity = linearity::Linearity::of(&runs);
+    let table = linearity.table();
+    println!("\n{table}");
+    let stem = out.join("scale-sizes");
+    let written = serde_json::to_string_pretty(&linearity)
+        .map_err(std::io::Error::other)
+        .and_then(|json| std::fs::write(stem.with_extension("json"), json))
+        .and_then(|_| std::fs::write(stem.with_extension("md"), &table));
+    match written {
+        Ok(()) => {
             eprintln!("written: {}.json and .md", stem.display());
             ExitCode::SUCCESS
         }

@@ -32,7 +32,7 @@
 //! driver is named as such; an `external` rule is reported as deciding
 //! for whoever its daemon accepts.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -611,34 +611,38 @@ struct Group<'a> {
 }
 
 /// Finds the zone of every domain's `_vlmcs._tcp` name in every view and
-/// analyses each zone once for all the names it holds.
+/// analyses each zone once for all the names it holds. Groups are found
+/// through an index, not by going through the groups made so far: with one
+/// zone per domain that was quadratic (20,000 domains took 29 s).
 pub fn audit_domains(conf: &NamedConf, domains: &[&str]) -> Vec<ZoneAudit> {
-    let names: Vec<String> = domains.iter().map(|d| vlmcs_name(d)).collect();
+    let mut seen = HashSet::new();
+    let names: Vec<String> = domains
+        .iter()
+        .map(|d| vlmcs_name(d))
+        .filter(|name| seen.insert(name.clone()))
+        .collect();
     if !conf.loads() {
         return vec![not_loaded(conf, names)];
     }
     let mut groups: Vec<Group<'_>> = Vec::new();
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
     for name in &names {
+        // One lookup per view: a name joins a group at most once.
         for lookup in zones_holding(conf, name) {
-            let same = |g: &Group<'_>| {
-                same_view(g.view, lookup.view)
-                    && match (g.zone, lookup.zone) {
-                        (Some(a), Some(b)) => std::ptr::eq(a.zone, b.zone),
-                        (None, None) => true,
-                        _ => false,
-                    }
-            };
-            match groups.iter_mut().find(|g| same(g)) {
-                Some(group) => {
-                    if !group.names.contains(name) {
-                        group.names.push(name.clone());
-                    }
+            let key = (
+                lookup.view.map(|v| v as *const View),
+                lookup.zone.map(|z| z.zone as *const Zone),
+            );
+            match index.get(&key) {
+                Some(&at) => groups[at].names.push(name.clone()),
+                None => {
+                    index.insert(key, groups.len());
+                    groups.push(Group {
+                        view: lookup.view,
+                        zone: lookup.zone,
+                        names: vec![name.clone()],
+                    });
                 }
-                None => groups.push(Group {
-                    view: lookup.view,
-                    zone: lookup.zone,
-                    names: vec![name.clone()],
-                }),
             }
         }
     }
@@ -648,6 +652,10 @@ pub fn audit_domains(conf: &NamedConf, domains: &[&str]) -> Vec<ZoneAudit> {
         .map(|group| audit_group(&server, group, true))
         .collect()
 }
+
+/// A group's identity: its view and its zone, as the configuration holds
+/// them (the same zone statement, not only the same name).
+type GroupKey = (Option<*const View>, Option<*const Zone>);
 
 /// Every primary zone of every view, for `_vlmcs._tcp` anywhere in it: at
 /// its apex, and below every name its `update-policy` rules single out
@@ -2004,6 +2012,56 @@ mod tests {
         assert!(
             message.contains("served by a DLZ driver; its permissions are not in named.conf"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn domains_are_grouped_by_zone_in_order_of_first_appearance() {
+        let zones: String = (0..300)
+            .map(|i| format!("zone \"z{i}.example\" {{ type primary; file \"db{i}\"; }};\n"))
+            .collect();
+        let text = format!("{KEYS}{zones}");
+        // Every zone once, backwards; a second domain in z7 and z0, a
+        // duplicate, and two domains no zone holds.
+        let mut domains: Vec<String> = (0..300).rev().map(|i| format!("z{i}.example")).collect();
+        domains.extend(
+            [
+                "branch.z7.example",
+                "z5.example",
+                "a.nowhere",
+                "branch.z0.example",
+                "b.nowhere",
+            ]
+            .map(String::from),
+        );
+        let domains: Vec<&str> = domains.iter().map(String::as_str).collect();
+        let found = audits(&text, &domains);
+        let zone_order: Vec<Option<&str>> = found.iter().map(|a| a.zone.as_deref()).collect();
+        let expected: Vec<Option<String>> = (0..300)
+            .rev()
+            .map(|i| Some(format!("z{i}.example")))
+            .chain([None])
+            .collect();
+        assert_eq!(
+            zone_order,
+            expected.iter().map(Option::as_deref).collect::<Vec<_>>()
+        );
+        let names = |zone: Option<&str>| {
+            let audit = found.iter().find(|a| a.zone.as_deref() == zone).unwrap();
+            audit.names.iter().map(String::as_str).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(Some("z7.example")),
+            ["_vlmcs._tcp.z7.example.", "_vlmcs._tcp.branch.z7.example."]
+        );
+        assert_eq!(names(Some("z5.example")), ["_vlmcs._tcp.z5.example."]);
+        assert_eq!(
+            names(Some("z0.example")),
+            ["_vlmcs._tcp.z0.example.", "_vlmcs._tcp.branch.z0.example."]
+        );
+        assert_eq!(
+            names(None),
+            ["_vlmcs._tcp.a.nowhere.", "_vlmcs._tcp.b.nowhere."]
         );
     }
 

@@ -1,5 +1,6 @@
 //! Text for people: grouped by domain, aligned, coloured on a terminal.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use owo_colors::Style;
@@ -44,18 +45,24 @@ pub fn render(
 
 /// Findings grouped by what they are about, in order of first appearance:
 /// their domain, or for a host asked about without a domain (`probe
-/// --host`) that host, or else nothing in particular.
+/// --host`) that host, or else nothing in particular. Groups are found
+/// through an index: a scan of the groups per finding was quadratic in
+/// the number of domains.
 fn render_findings(findings: &[&Finding], palette: Palette, out: &mut dyn Write) -> io::Result<()> {
     let mut groups: Vec<(String, Vec<&Finding>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     for finding in findings {
         let heading = match (&finding.subject.domain, &finding.subject.host) {
             (Some(domain), _) => domain.clone(),
             (None, Some(host)) => format!("host {host}"),
             (None, None) => "(general)".to_owned(),
         };
-        match groups.iter_mut().find(|(h, _)| *h == heading) {
-            Some((_, group)) => group.push(finding),
-            None => groups.push((heading, vec![finding])),
+        match index.get(&heading) {
+            Some(&at) => groups[at].1.push(finding),
+            None => {
+                index.insert(heading.clone(), groups.len());
+                groups.push((heading, vec![finding]));
+            }
         }
     }
     let id_width = findings
@@ -239,6 +246,46 @@ mod tests {
              \x20 critical target-is-cname  [host kms3.b.example.] target is an alias\n\
              \x20                           hint: point the SRV record at the canonical name\n\
              CRITICAL 1 ok, 0 info, 0 warning, 1 critical\n"
+        );
+    }
+
+    #[test]
+    fn interleaved_findings_are_gathered_under_their_domain() {
+        let mut report = Report::new("check");
+        for domain in [
+            "a.example.",
+            "b.example.",
+            "a.example.",
+            "c.example.",
+            "b.example.",
+        ] {
+            report.push(Finding::new(FindingId::SrvOk, Severity::Ok, "fine").domain(domain));
+        }
+        let text = rendered(&report.without_details(), false, false);
+        let headings: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
+        assert_eq!(
+            headings,
+            [
+                "a.example.",
+                "b.example.",
+                "c.example.",
+                "OK 5 ok, 0 info, 0 warning, 0 critical"
+            ]
+        );
+        let under = |heading: &str| {
+            text.split('\n')
+                .skip_while(|l| *l != heading)
+                .skip(1)
+                .take_while(|l| l.starts_with(' '))
+                .count()
+        };
+        assert_eq!(
+            (
+                under("a.example."),
+                under("b.example."),
+                under("c.example.")
+            ),
+            (2, 2, 1)
         );
     }
 

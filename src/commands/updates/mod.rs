@@ -178,6 +178,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
                 key: key.cloned(),
                 gss: configured.and_then(|c| c.gss.as_deref().cloned()),
                 server: configured.and_then(|c| c.server.as_deref().cloned()),
+                multi_master: configured.and_then(|c| c.multi_master),
             };
             let (resolver, opts, identities) = (&resolver, &opts, &identities);
             async move {
@@ -375,11 +376,14 @@ struct Zones {
 struct ZoneEntry {
     details: ZoneUpdates,
     findings: Vec<Finding>,
+    /// The domains of `details.domains`, to add each once without going
+    /// through the list (quadratic with many domains in one zone).
+    known: std::collections::HashSet<String>,
 }
 
 impl ZoneEntry {
     fn add_domain(&mut self, domain: String) {
-        if !self.details.domains.contains(&domain) {
+        if self.known.insert(domain.clone()) {
             self.details.domains.push(domain);
         }
     }
@@ -403,10 +407,52 @@ impl Zones {
                         live: Vec::new(),
                     },
                     findings: Vec::new(),
+                    known: std::collections::HashSet::new(),
                 });
                 self.entries.len() - 1
             }
         };
         &mut self.entries[index]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_zone_lists_its_domains_once_in_order_of_first_appearance() {
+        let mut zones = Zones::default();
+        for (zone, domain) in [
+            ("b.example", "x.b.example"),
+            ("a.example", "a.example"),
+            ("b.example", "b.example"),
+            ("b.example", "x.b.example"),
+            ("a.example", "a.example"),
+        ] {
+            zones.entry(Some(zone.into())).add_domain(domain.into());
+        }
+        // A zone that is not known gets its own entry each time.
+        zones.entry(None).add_domain("c.example".into());
+        zones.entry(None).add_domain("c.example".into());
+        let listed: Vec<(Option<&str>, Vec<&str>)> = zones
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.details.zone.as_deref(),
+                    e.details.domains.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (Some("b.example"), vec!["x.b.example", "b.example"]),
+                (Some("a.example"), vec!["a.example"]),
+                (None, vec!["c.example"]),
+                (None, vec!["c.example"]),
+            ]
+        );
     }
 }
