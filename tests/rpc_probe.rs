@@ -235,16 +235,16 @@ async fn closed_port_is_tcp_refused() {
     assert_eq!(probe.reply, None);
 }
 
-#[tokio::test]
-async fn full_accept_queue_is_a_connect_timeout() {
-    // A listener that never accepts, with a backlog of 1: once the queue is
-    // full, Linux drops further SYNs and the handshake never completes.
+/// A listener on `ip` that never accepts, with a backlog of 1, and the
+/// connections that fill its queue: once it is full, Linux drops further
+/// SYNs and a handshake never completes.
+async fn full_accept_queue(ip: Ipv4Addr) -> (TcpListener, SocketAddr, Vec<TcpStream>) {
     let Ok(socket) = TcpSocket::new_v4() else {
         panic!("no socket");
     };
-    let bound = socket.bind(SocketAddr::from((Ipv4Addr::new(127, 53, 1, 9), 0)));
+    let bound = socket.bind(SocketAddr::from((ip, 0)));
     let Ok(listener) = bound.and_then(|()| socket.listen(1)) else {
-        panic!("cannot listen on 127.53.1.9");
+        panic!("cannot listen on {ip}");
     };
     let Ok(addr) = listener.local_addr() else {
         panic!("no local address");
@@ -256,6 +256,12 @@ async fn full_accept_queue_is_a_connect_timeout() {
             fillers.push(stream);
         }
     }
+    (listener, addr, fillers)
+}
+
+#[tokio::test]
+async fn full_accept_queue_is_a_connect_timeout() {
+    let (_listener, addr, fillers) = full_accept_queue(Ipv4Addr::new(127, 53, 1, 9)).await;
     let timeouts = Timeouts {
         connect: Duration::from_millis(300),
         reply: TIMEOUTS.reply,
