@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use kmsdns::concurrency::deadline;
 use kmsdns::rpc::{probe_address, AddressProbe, Outcome, RejectReason, Step, Timeouts};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -275,6 +276,25 @@ async fn full_accept_queue_is_a_connect_timeout() {
     );
     assert!(elapsed >= timeouts.connect && elapsed < timeouts.connect + MARGIN);
     assert_eq!(probe.reply, None);
+    drop(fillers);
+}
+
+#[tokio::test]
+async fn under_a_deadline_a_connect_that_never_completes_names_its_step() {
+    let (_listener, addr, fillers) = full_accept_queue(Ipv4Addr::new(127, 53, 1, 10)).await;
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        reply: Duration::from_secs(5),
+    };
+    let started = Instant::now();
+    let limit = Duration::from_millis(300);
+    let cut = deadline::within(limit, probe_address(addr, timeouts)).await;
+    let elapsed = started.elapsed();
+    assert!(elapsed >= limit && elapsed < limit + MARGIN, "{elapsed:?}");
+    assert_eq!(
+        cut.err().and_then(|overrun| overrun.step),
+        Some(format!("probing {addr}"))
+    );
     drop(fillers);
 }
 
