@@ -1230,3 +1230,37 @@ fn a_forged_refusal_does_not_make_the_permission_probe_say_key_refused() {
     assert_eq!(bed.soa_serial(Server::PRIMARY, "secure.example"), serial);
     assert_eq!(bed.srv_set(Server::PRIMARY, &owner), records);
 }
+
+/// Issue 16: whether a zone is Active Directory-integrated decides the
+/// probe's form (on AD the sentinel at `_vlmcs._tcp` may leave a directory
+/// object). A SERVFAIL for the locator record `_ldap._tcp.dc._msdcs.<zone>`
+/// (and `version.bind` unanswered, so the software is unknown) is not "not
+/// AD": no probe is sent, and the failed read is the finding.
+#[test]
+fn an_unreadable_locator_record_sends_no_probe() {
+    let bed = TestBed::start();
+    let relay = Relay::start(bed.primary());
+    let config = Config::new(&["secure.example"], relay.addr(), true);
+    relay.script(vec![
+        Rule::new(Fault::DropRequest).name("version.bind"),
+        Rule::new(Fault::Rcode(ResponseCode::ServFail)).name("_ldap._tcp.dc._msdcs.secure.example"),
+    ]);
+    let run = kmsdns(&["-c", &config.arg(), "updates", "--live"]);
+    let case = format!("{run}\n--- relay ---\n{}", relay.log());
+    assert_eq!(
+        findings(&run),
+        [("dns-read-failed".to_string(), "critical".to_string())],
+        "{case}"
+    );
+    let message = run.json::<Value>()["findings"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("Active Directory-integrated is unknown")
+            && message.contains("multi-master = true or false"),
+        "{case}"
+    );
+    assert_eq!(relay.forwarded(Kind::Update), 0, "{case}");
+    assert_eq!(run.status, 2, "{case}");
+}

@@ -110,6 +110,9 @@ fn publish_to_empty_rrset_then_again_changes_nothing() {
     assert_eq!(second.status, 0, "{}{}", second.stdout, second.stderr);
     let doc: serde_json::Value = second.json();
     assert_eq!(doc["details"]["domains"][0]["outcome"], "in-sync");
+    // The identity the updates are signed with (issue 16).
+    assert_eq!(doc["details"]["domains"][0]["key"], "kmsdns-secure");
+    assert!(doc["details"]["domains"][0].get("principal").is_none());
     assert_eq!(doc["status"], "ok");
     assert_eq!(
         bed.soa_serial(Server::PRIMARY, "secure.example"),

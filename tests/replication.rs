@@ -534,3 +534,24 @@ fn an_unknown_zone_is_a_failed_read_and_json_has_the_documented_fields() {
         .iter()
         .all(|r| r.records.is_empty() && r.missing.is_empty() && r.extra.is_empty()));
 }
+
+/// Issue 16: a BIND primary with secondaries serving a zone named like an
+/// Active Directory one (the DCs' locator record) is not multi-master: its
+/// secondaries name ns1 in their SOA, so serials are still compared and a
+/// lagging secondary is `serial-behind`, not just different records.
+#[test]
+fn a_bind_zone_named_like_active_directory_keeps_its_serial_comparison() {
+    let bed = TestBed::builder()
+        .ad_locator("open.example")
+        .lagging_secondary("open.example", Server::Ns3)
+        .start();
+    add_kms(&bed, "kms1.secure.example");
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    bed.wait_serial(Server::Ns2, "open.example", serial, Duration::from_secs(5));
+    let run = kmsdns(&bed, &["replication", "--domain", "open.example"]);
+    assert_eq!(run.status, 2, "{run}");
+    let lag = run.lines_with("serial-behind");
+    assert_eq!(lag.len(), 1, "{run}");
+    assert!(lag[0].contains("127.53.0.3"), "{run}");
+    assert!(run.lines_with("multi-master").is_empty(), "{run}");
+}

@@ -152,7 +152,11 @@ fn a_concurrent_change_answered_by_an_echoed_nxrrset_is_retried() {
 fn the_live_probe_is_keyed_only_creates_no_directory_object_and_blocks_nobody() {
     let dc = SambaDc::shared();
     let name = SambaDc::owner_name("probe");
-    let before = dc.dns_nodes();
+    // Only this test's label: other tests publish on the shared DC meanwhile.
+    let ours_only = |nodes: Vec<String>| -> Vec<String> {
+        nodes.into_iter().filter(|n| n.contains("probe,")).collect()
+    };
+    let before = ours_only(dc.dns_nodes());
     let probe = dc.kmsdns(
         &dc.config("probe", "kms1.ad.example", KMS1, ""),
         &["--format", "json", "updates", "--live"],
@@ -173,7 +177,7 @@ fn the_live_probe_is_keyed_only_creates_no_directory_object_and_blocks_nobody() 
     );
     // No directory object appeared, not even a tombstoned one, and the
     // name is still free for another host's principal.
-    assert_eq!(dc.dns_nodes(), before);
+    assert_eq!(ours_only(dc.dns_nodes()), before);
     assert!(dc.srv(&name).is_empty());
     let other = dc.kmsdns(
         &dc.config("probe", "kms2.ad.example", KMS2, ""),
@@ -228,4 +232,40 @@ fn replication_recognises_the_multi_master_zone_and_compares_no_serials() {
         dc.srv(&SambaDc::owner_name("repl")),
         vec![ours("kms1.ad.example")]
     );
+}
+
+/// Issue 16: with a keytab and no `principal =`, the probe names the
+/// principal of the negotiated context, not "the first principal of
+/// keytab …".
+#[test]
+fn the_probe_names_the_negotiated_principal_when_none_is_configured() {
+    let dc = SambaDc::shared();
+    let configured = dc.config("anyprincipal", "kms1.ad.example", KMS1, "");
+    let text = std::fs::read_to_string(&configured).expect("config");
+    let keytab_only: String = text
+        .lines()
+        .filter(|line| !line.starts_with("principal ="))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_ne!(keytab_only, text, "the configuration named no principal");
+    let path = configured.with_extension("keytab-only.toml");
+    std::fs::write(&path, keytab_only).expect("config");
+    let probe = dc.kmsdns(&path, &["--format", "json", "updates", "--live"]);
+    assert_eq!(probe.status, 0, "{probe}");
+    let doc: serde_json::Value = probe.json();
+    let principal = doc["details"]["zones"][0]["live"][0]["principal"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        principal.ends_with("@AD.EXAMPLE") && !principal.contains("keytab"),
+        "{principal:?}\n{probe}"
+    );
+    // publish's JSON carries the identity it signed with.
+    let published = dc.kmsdns(&path, &["--format", "json", "publish"]);
+    assert_eq!(published.status, 0, "{published}");
+    let doc: serde_json::Value = published.json();
+    let domain = &doc["details"]["domains"][0];
+    assert_eq!(domain["principal"], principal.as_str(), "{published}");
+    assert!(domain.get("key").is_none(), "{published}");
 }

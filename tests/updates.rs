@@ -1260,6 +1260,39 @@ fn a_server_that_ignores_the_prerequisite_is_caught_and_cleaned_up() {
     assert_ne!(bed.soa_serial(Server::PRIMARY, "open.example"), serial);
 }
 
+/// Issue 16: BIND answers an UPDATE without records NOERROR for any valid
+/// key (it checks update-policy per record), so the zone-only probe meant
+/// for Active Directory would hide a key that may change nothing. A BIND
+/// zone named like an AD one (it serves the DCs' locator record) still gets
+/// the sentinel probe, and the key without a grant is `key-refused`.
+#[test]
+fn a_bind_zone_named_like_active_directory_still_meets_the_grant() {
+    let bed = TestBed::builder()
+        .ad_locator("secure.example")
+        .version_like_bind()
+        .start();
+    // No grant for _vlmcs._tcp.other.secure.example., to any key.
+    let setup = Setup::new(&["other.secure.example"], Some("secure"), "");
+    let before = state(&bed);
+    let run = kmsdns(
+        Some(&bed),
+        &["-c", &setup.path(), "--format", "json", "updates", "--live"],
+    );
+    let doc: Value = run.json();
+    assert!(
+        findings(&doc).contains(&(
+            "key-refused".into(),
+            "critical".into(),
+            "other.secure.example.".into()
+        )),
+        "{run}"
+    );
+    let verdict = live(&doc, "other.secure.example.");
+    assert_eq!(verdict["signed"], "refused", "{run}");
+    assert_eq!(run.status, 2, "{run}");
+    assert_unchanged(&bed, &before);
+}
+
 /// A fact of a zone (open.example takes unsigned updates) found in
 /// named.conf belongs to each configured domain in it, never to the zone
 /// apex when the apex is not configured.

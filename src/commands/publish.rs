@@ -1,6 +1,6 @@
 //! `kmsdns publish`: apply the plan by RFC 2136 dynamic update.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -82,8 +82,15 @@ async fn wait_replication(
 ) -> Vec<Finding> {
     let deadline = crate::concurrency::deadline::instant_after(wait);
     // One wait per zone, for every domain of it that is now as planned.
-    let mut zones: BTreeMap<String, (Name, Vec<Name>)> = BTreeMap::new();
+    let mut zones: BTreeMap<String, (Name, Vec<Name>, Option<bool>)> = BTreeMap::new();
     let mut domains: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // `multi-master =` of the domains that say (usually none).
+    let config = ctx.config().ok();
+    let said: HashMap<&Name, bool> = config
+        .iter()
+        .flat_map(|c| c.domains.iter())
+        .filter_map(|d| Some((&d.name, d.multi_master?)))
+        .collect();
     for outcome in outcomes {
         if !matches!(outcome.outcome, Outcome::Applied | Outcome::InSync) {
             continue;
@@ -96,18 +103,18 @@ async fn wait_replication(
             .entry(key.clone())
             .or_default()
             .push(outcome.domain.to_ascii());
-        zones
+        let zone = zones
             .entry(key)
-            .or_insert_with(|| (target.zone.clone(), Vec::new()))
-            .1
-            .push(srv_owner(&outcome.domain));
+            .or_insert_with(|| (target.zone.clone(), Vec::new(), None));
+        zone.1.push(srv_owner(&outcome.domain));
+        zone.2 = zone.2.or(said.get(&outcome.domain).copied());
     }
     let progress = ctx.progress_bar(
         zones.len() as u64,
         "{spinner} waiting for replication: {pos}/{len} zone(s) ({msg})",
     );
     let mut findings = Vec::new();
-    for (key, (zone, owners)) in &zones {
+    for (key, (zone, owners, multi_master)) in &zones {
         progress.set_message(zone.to_string());
         // The zone's SOA as `replication` finds it: its MNAME is the
         // reference, its NS set the servers compared.
@@ -119,6 +126,7 @@ async fn wait_replication(
                     &engine.resolver,
                     &engine.opts,
                     Some(deadline),
+                    *multi_master,
                 )
                 .await;
                 let mut waited = replication_findings(zone, wait, &watched);

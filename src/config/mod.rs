@@ -79,6 +79,10 @@ pub struct Domain {
     /// `zone =`: the zone that holds the domain's names (the domain itself,
     /// or an ancestor), for `bind`; boxed: rare.
     pub zone: Option<Box<Name>>,
+    /// `multi-master =`: whether every server of the zone is a primary (an
+    /// Active Directory-integrated zone), when the administrator says so
+    /// instead of leaving it to detection.
+    pub multi_master: Option<bool>,
     /// The records this configuration owns here, one per publishing host.
     pub records: Vec<SrvRecord>,
     /// Hosts not managed here (`managed = false`, `required = true`) whose
@@ -250,6 +254,7 @@ struct RawHost {
 struct RawDomain {
     ttl: Option<Spanned<i64>>,
     zone: Option<Spanned<String>>,
+    multi_master: Option<bool>,
     server: Option<Spanned<String>>,
     key: Option<Spanned<String>>,
     auth: Option<Spanned<String>>,
@@ -440,6 +445,7 @@ impl Validator<'_> {
                             key: default_key.clone(),
                             gss: None,
                             zone: None,
+                            multi_master: None,
                             records: vec![record],
                             required_foreign: Vec::new(),
                         })
@@ -487,6 +493,9 @@ impl Validator<'_> {
             }
             if let Some(zone) = &options.zone {
                 domain.zone = Some(Box::new(self.zone_of(zone, &domain.name)?));
+            }
+            if options.multi_master.is_some() {
+                domain.multi_master = options.multi_master;
             }
             if let Some(gss) = self.gss_auth(options)? {
                 domain.key = None;
@@ -768,6 +777,7 @@ pub fn from_parts(
             key: None,
             gss: None,
             zone: None,
+            multi_master: None,
             records: hosts
                 .iter()
                 .map(|h| SrvRecord {

@@ -418,3 +418,21 @@ fn zone_and_address_ttl() {
     );
     assert!(ttl.contains("address-ttl"), "{ttl}");
 }
+
+#[test]
+fn multi_master_is_said_per_domain_or_left_to_detection() {
+    let config = parse_str(
+        "publish-list = [\"ad.example\", \"bind.example\", \"plain.example\"]\n\
+         [[host]]\nname = \"kms1.ad.example\"\n\
+         [domain.\"ad.example\"]\nmulti-master = true\n\
+         [domain.\"bind.example\"]\nmulti-master = false\n",
+    )
+    .unwrap();
+    let said: Vec<Option<bool>> = config.domains.iter().map(|d| d.multi_master).collect();
+    assert_eq!(said, [Some(true), Some(false), None]);
+    assert!(error(
+        "publish-list = [\"ad.example\"]\n[[host]]\nname = \"kms1.ad.example\"\n\
+         [domain.\"ad.example\"]\nmulti-master = \"yes\"\n"
+    )
+    .contains("expected a boolean"));
+}

@@ -22,10 +22,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use hickory_proto::rr::Name;
+use hickory_proto::rr::{Name, RecordType};
 use serde::Serialize;
 
 use super::dnssec::{self, SignedServer, ZoneSignatures};
+use super::identify::Integration;
 use super::query::{QueryError, ReplyError};
 use super::resolver::Resolver;
 use super::serial;
@@ -119,11 +120,33 @@ pub struct ZoneObservation {
     pub timers: SoaTimers,
     /// Every server address, the primary first.
     pub servers: Vec<ServerObservation>,
-    /// Every server is a primary (Active Directory-integrated DNS): each
-    /// keeps its own serial, which says nothing of what it serves (Samba
-    /// does not even move it on updates; Microsoft KB 282826), so only the
-    /// records are compared.
-    pub multi_master: bool,
+    /// Whether every server is a primary (Active Directory-integrated
+    /// DNS): each keeps its own serial, which says nothing of what it
+    /// serves (Samba does not even move it on updates; Microsoft KB
+    /// 282826), so only the records are compared — and serials are not
+    /// compared either while this is unknown.
+    pub multi_master: MultiMaster,
+}
+
+/// Whether every server of a zone is a primary, as far as is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MultiMaster {
+    /// Configured (`multi-master = true`), or shown by behaviour: the
+    /// domain controllers' locator record is served and every server's
+    /// own SOA names itself as the primary.
+    Yes,
+    /// One primary: serials are compared.
+    No,
+    /// Neither the configuration nor the reads tell (why): serials are
+    /// not compared, and the report says so.
+    Unknown(String),
+}
+
+impl MultiMaster {
+    /// Whether serials say anything about replication here.
+    pub fn compares_serials(&self) -> bool {
+        *self == MultiMaster::No
+    }
 }
 
 /// How one server address compares with the reference.
@@ -281,7 +304,7 @@ fn compare_server(
     let mut behind = None;
     let state = if index == reference {
         ServerState::Reference
-    } else if zone.multi_master {
+    } else if !zone.multi_master.compares_serials() {
         if rrsets.iter().any(OwnerComparison::differs) {
             ServerState::Differs
         } else {
@@ -388,9 +411,14 @@ pub async fn watch(
     resolver: &Resolver,
     opts: &DnsOptions,
     deadline: Option<Instant>,
+    configured: Option<bool>,
 ) -> Watched {
     let (servers, ns_error) = servers(soa, resolver, opts).await;
-    let multi_master = is_multi_master(&servers, &soa.zone, opts).await;
+    let multi_master = match configured {
+        Some(true) => MultiMaster::Yes,
+        Some(false) => MultiMaster::No,
+        None => multi_master(&servers, &soa.zone, opts).await,
+    };
     let timers = SoaTimers {
         refresh: soa.refresh,
         retry: soa.retry,
@@ -433,7 +461,7 @@ pub async fn watch(
                         .map(|since| poll_started.saturating_duration_since(*since)),
                 })
                 .collect(),
-            multi_master,
+            multi_master: multi_master.clone(),
         };
         let comparison = compare(&observation);
         for (index, server) in comparison.servers.iter().enumerate() {
@@ -498,17 +526,49 @@ pub async fn watch_signatures(
     }
 }
 
-/// Whether the zone is Active Directory-integrated, asked of the first
-/// server with an address (the primary when it has one): every DC is a
-/// primary ([`super::identify::active_directory`]).
-async fn is_multi_master(servers: &[Server], zone: &Name, opts: &DnsOptions) -> bool {
-    match servers
-        .iter()
-        .find_map(|server| server.address.as_ref().ok())
-    {
-        Some(address) => super::identify::active_directory(*address, zone, opts).await,
-        None => false,
+/// Whether the zone is multi-master, by behaviour: the locator record
+/// ([`super::identify::active_directory`]) asked of the primary first and
+/// of the others while reads fail, and then every server answering as a
+/// primary ([`every_server_a_primary`]) — a zone merely named like an AD
+/// zone on a BIND primary with secondaries keeps its serial comparison.
+async fn multi_master(servers: &[Server], zone: &Name, opts: &DnsOptions) -> MultiMaster {
+    let mut why = format!("no server of {zone} has an address");
+    for address in servers.iter().filter_map(|s| s.address.as_ref().ok()) {
+        match super::identify::active_directory(*address, zone, opts).await {
+            Integration::Unknown(error) => why = error,
+            Integration::Plain => return MultiMaster::No,
+            Integration::ActiveDirectory => {
+                return every_server_a_primary(servers, zone, opts).await
+            }
+        }
     }
+    MultiMaster::Unknown(why)
+}
+
+/// Whether each server's own SOA names that server as the primary, as
+/// every AD domain controller's does (a secondary names its primary).
+async fn every_server_a_primary(servers: &[Server], zone: &Name, opts: &DnsOptions) -> MultiMaster {
+    for server in servers {
+        let Ok(address) = &server.address else {
+            continue;
+        };
+        let read = super::query(*address, zone, RecordType::SOA, opts).await;
+        let mname = match &read {
+            Ok(response) => response.zone_soa().map(|(_, soa)| soa.mname().clone()),
+            Err(_) => None,
+        };
+        match mname {
+            Some(mname) if mname == server.name => {}
+            Some(_) => return MultiMaster::No,
+            None => {
+                let why = read.err().map_or("no SOA".to_string(), |e| e.to_string());
+                return MultiMaster::Unknown(format!(
+                    "reading the SOA of {zone} from {address}: {why}"
+                ));
+            }
+        }
+    }
+    MultiMaster::Yes
 }
 
 /// The primary (SOA MNAME) first, then every other NS name, each at all
@@ -656,7 +716,7 @@ pub(crate) mod tests {
                 expire: 86400,
             },
             servers,
-            multi_master: false,
+            multi_master: MultiMaster::No,
         }
     }
 
@@ -678,7 +738,7 @@ pub(crate) mod tests {
             with_serial(server("dc1.corp.example.", true, Ok(&[KMS1])), 110),
             with_serial(server("dc2.corp.example.", false, Ok(&[KMS1])), 7),
         ]);
-        zone.multi_master = true;
+        zone.multi_master = MultiMaster::Yes;
         let comparison = compare(&zone);
         assert!(comparison.converged, "{comparison:?}");
         assert_eq!(comparison.servers[1].state, ServerState::InSync);
@@ -694,8 +754,22 @@ pub(crate) mod tests {
             vec![KMS2.to_owned()]
         );
         // The same zone without multi-master is a serial lag.
-        zone.multi_master = false;
+        zone.multi_master = MultiMaster::No;
         assert_eq!(compare(&zone).servers[1].state, ServerState::Behind);
+    }
+
+    #[test]
+    fn an_unknown_multi_master_compares_no_serials() {
+        // The locator read failed: a serial behind proves nothing, only
+        // records are compared.
+        let mut zone = zone(vec![
+            with_serial(server("dc1.corp.example.", true, Ok(&[KMS1])), 110),
+            with_serial(server("dc2.corp.example.", false, Ok(&[KMS1])), 7),
+        ]);
+        zone.multi_master = MultiMaster::Unknown("timed out".into());
+        let comparison = compare(&zone);
+        assert_eq!(comparison.servers[1].state, ServerState::InSync);
+        assert_eq!(comparison.servers[1].behind, None);
     }
 
     #[test]

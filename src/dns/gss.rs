@@ -183,6 +183,18 @@ fn slot(server: SocketAddr, auth: &GssAuth) -> Slot {
     map.entry((server, auth.clone())).or_default().clone()
 }
 
+/// The client principal of the context negotiated with `server` for
+/// `auth` in this run, if there is one and no exchange holds it.
+pub fn negotiated_principal(server: SocketAddr, auth: &GssAuth) -> Option<String> {
+    let slot = sessions()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(&(server, auth.clone()))?
+        .clone();
+    let session = slot.try_lock().ok()?;
+    session.as_ref().map(|s| s.principal.clone())
+}
+
 /// Like [`super::send_zone_update`], signed with GSS-TSIG: negotiates (or
 /// reuses) the context with `server`, sends the UPDATE over TCP signed with
 /// the context's MIC, and verifies the reply's.
@@ -334,11 +346,6 @@ pub(crate) async fn exchange_signed(
             reason: "the reply does not parse".to_owned(),
         });
     };
-    let bad = |reason: String| UpdateError::BadResponseSignature {
-        server,
-        zone: zone.clone(),
-        reason,
-    };
     let rcode = reply.response_code();
     let verdict = verify(
         &exchanged.bytes,
@@ -347,39 +354,18 @@ pub(crate) async fn exchange_signed(
         &mut session.ctx,
     );
     let echoed = verdict == Verdict::Echo;
-    match verdict {
-        Verdict::Verified(form) => {
-            trace::note(|| format!("GSS-TSIG reply from {server} verified ({form})"));
-        }
-        Verdict::Rejected(tsig_error) => {
-            return Err(UpdateError::Gss(GssError::Rejected {
-                server,
-                zone: zone.clone(),
-                principal: session.principal.clone(),
-                tsig_error,
-            }))
-        }
-        // Samba answers errors with the request itself, rcode set: its
-        // rcode is read as an unsigned error reply's, never as a forgery.
-        Verdict::Echo if rcode != ResponseCode::NoError => {
-            trace::note(|| {
-                format!(
-                    "{server} answered {} by echoing the request with its own TSIG: an unsigned error reply",
-                    trace::rcode(&exchanged.bytes, false)
-                )
-            });
-        }
-        Verdict::Echo => {
-            return Err(bad(
-                "the reply says NOERROR but carries the request's own MAC, not the server's".into(),
-            ))
-        }
-        // An error rcode the server could not sign (e.g. FORMERR) is
-        // reported as such; only a success must be signed to be believed.
-        Verdict::Unsigned if rcode != ResponseCode::NoError => {}
-        Verdict::Unsigned => return Err(bad("the reply to a signed update is not signed".into())),
-        Verdict::Invalid(reason) => return Err(bad(reason)),
+    if let Verdict::Verified(form) = &verdict {
+        trace::note(|| format!("GSS-TSIG reply from {server} verified ({form})"));
     }
+    if verdict == Verdict::Echo && rcode != ResponseCode::NoError {
+        trace::note(|| {
+            format!(
+                "{server} answered {} by echoing the request with its own TSIG: an unsigned error reply",
+                trace::rcode(&exchanged.bytes, false)
+            )
+        });
+    }
+    believe(verdict, rcode, server, zone, &session.principal)?;
     let principal = session.principal.clone();
     let rcode = trace::rcode(&exchanged.bytes, false);
     Ok(SignedExchange {
@@ -388,6 +374,46 @@ pub(crate) async fn exchange_signed(
         echoed,
         rcode,
     })
+}
+
+/// Whether a reply whose TSIG got `verdict` may be read by its `rcode`.
+///
+/// A verified reply may. So may an error that echoes the request (Samba
+/// answers errors with the request itself, rcode set): it is read as an
+/// unsigned error reply, never as a forgery, and the caller reads back
+/// what changed before reporting a refusal. Any other unsigned reply is not
+/// believed, whatever its rcode (RFC 8945 §5.3.2, as on the HMAC path):
+/// anyone who saw the request can send REFUSED or SERVFAIL with its ID, so
+/// the outcome is unknown and the caller reads the zone back.
+fn believe(
+    verdict: Verdict,
+    rcode: ResponseCode,
+    server: SocketAddr,
+    zone: &Name,
+    principal: &str,
+) -> Result<(), UpdateError> {
+    let bad = |reason: String| UpdateError::BadResponseSignature {
+        server,
+        zone: zone.clone(),
+        reason,
+    };
+    match verdict {
+        Verdict::Verified(_) => Ok(()),
+        Verdict::Rejected(tsig_error) => Err(UpdateError::Gss(GssError::Rejected {
+            server,
+            zone: zone.clone(),
+            principal: principal.to_owned(),
+            tsig_error,
+        })),
+        Verdict::Echo if rcode != ResponseCode::NoError => Ok(()),
+        Verdict::Echo => Err(bad(
+            "the reply says NOERROR but carries the request's own MAC, not the server's".into(),
+        )),
+        Verdict::Unsigned => Err(bad(format!(
+            "the reply to a signed update is not signed (it said {rcode})"
+        ))),
+        Verdict::Invalid(reason) => Err(bad(reason)),
+    }
 }
 
 /// Appends a GSS-TSIG record to `message` signed at `now` (RFC 3645 §3.2:
@@ -934,6 +960,45 @@ fn random_u32() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unsigned_error_that_is_no_echo_is_not_believed() {
+        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        let zone = Name::from_ascii("ad.example.").unwrap();
+        let p = "KMS1$@AD.EXAMPLE";
+        // A plain unsigned REFUSED or SERVFAIL to a signed UPDATE: anyone
+        // could have sent it, so the outcome is unknown (read back), never
+        // the server's refusal.
+        for rcode in [
+            ResponseCode::Refused,
+            ResponseCode::ServFail,
+            ResponseCode::NoError,
+        ] {
+            let error = believe(Verdict::Unsigned, rcode, server, &zone, p).unwrap_err();
+            assert!(
+                matches!(error, UpdateError::BadResponseSignature { .. }),
+                "{rcode}: {error:?}"
+            );
+            assert!(error.to_string().contains("not signed"), "{error}");
+        }
+        // Samba's echo of the request with an error rcode is read by it.
+        for rcode in [
+            ResponseCode::Refused,
+            ResponseCode::ServFail,
+            ResponseCode::NXRRSet,
+        ] {
+            assert!(believe(Verdict::Echo, rcode, server, &zone, p).is_ok());
+        }
+        assert!(believe(Verdict::Echo, ResponseCode::NoError, server, &zone, p).is_err());
+        assert!(believe(
+            Verdict::Verified(SignatureForm::Rfc8945),
+            ResponseCode::Refused,
+            server,
+            &zone,
+            p
+        )
+        .is_ok());
+    }
 
     #[test]
     fn tkey_rdata_wire_form() {

@@ -148,30 +148,59 @@ pub async fn version_bind(server: SocketAddr, opts: &DnsOptions) -> Option<Strin
     Some(text.chars().take(80).collect())
 }
 
+/// What a read of the domain controllers' locator record says about a zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Integration {
+    /// `_ldap._tcp.dc._msdcs.<zone>` SRV is served: an Active
+    /// Directory-integrated zone (or one named like it).
+    ActiveDirectory,
+    /// The server answered authoritatively that there is no such record.
+    Plain,
+    /// The read failed (timeout, SERVFAIL, REFUSED…): nothing is known,
+    /// and nothing may be assumed either way. Why, for messages.
+    Unknown(String),
+}
+
 /// Whether `zone` on `server` is Active Directory-integrated: the domain
 /// controllers' locator record `_ldap._tcp.dc._msdcs.<zone>` SRV, which
 /// every AD DC registers (Samba's internal DNS and Windows alike), is
 /// served. Such a zone takes only secure updates, is multi-master, and
-/// keeps a directory object per name.
-pub async fn active_directory(server: SocketAddr, zone: &Name, opts: &DnsOptions) -> bool {
+/// keeps a directory object per name. A failed read is
+/// [`Integration::Unknown`], never "not AD".
+pub async fn active_directory(server: SocketAddr, zone: &Name, opts: &DnsOptions) -> Integration {
     let Ok(locator) = Name::from_ascii("_ldap._tcp.dc._msdcs").and_then(|n| n.append_domain(zone))
     else {
-        return false;
+        return Integration::Unknown(format!("{zone} is too long for the locator name"));
     };
-    serves_srv(server, &locator, opts).await
+    match srv_presence(server, &locator, opts).await {
+        Ok(true) => Integration::ActiveDirectory,
+        Ok(false) => Integration::Plain,
+        Err(why) => Integration::Unknown(format!("reading {locator} SRV: {why}")),
+    }
+}
+
+/// Whether `server` answers SRV records at `name`: `Ok(false)` only for an
+/// authoritative NXDOMAIN or NODATA, `Err` when the read failed.
+pub(crate) async fn srv_presence(
+    server: SocketAddr,
+    name: &Name,
+    opts: &DnsOptions,
+) -> Result<bool, String> {
+    let response = super::query(server, name, RecordType::SRV, opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    response.status().map_err(|e| e.to_string())?;
+    Ok(response
+        .answers()
+        .iter()
+        .any(|record| record.record_type() == RecordType::SRV))
 }
 
 /// Whether `server` answers SRV records at `name`; a failed read counts as
-/// "no".
+/// "no" (for wording a message only, never for a decision).
+#[cfg(feature = "gssapi")]
 pub(crate) async fn serves_srv(server: SocketAddr, name: &Name, opts: &DnsOptions) -> bool {
-    super::query(server, name, RecordType::SRV, opts)
-        .await
-        .is_ok_and(|response| {
-            response
-                .answers()
-                .iter()
-                .any(|record| record.record_type() == RecordType::SRV)
-        })
+    srv_presence(server, name, opts).await.unwrap_or(false)
 }
 
 /// How a server answered a read of the zone's SOA signed with a key.

@@ -611,6 +611,10 @@ pub struct TestBedBuilder {
     keys: Vec<(String, PathBuf)>,
     /// Further `options` statements for every server.
     options: Vec<String>,
+    /// Zones that also hold an AD domain controllers' locator record.
+    locators: Vec<String>,
+    /// `version.bind` answers like a stock BIND (`9.18-…`).
+    bind_version: bool,
     /// Further zones, open to unsigned updates: (zone name, zone file text).
     zones: Vec<(String, String)>,
 }
@@ -646,6 +650,22 @@ impl TestBedBuilder {
     /// RRset of more than 100 records unless told otherwise.
     pub fn option(mut self, statement: &str) -> Self {
         self.options.push(statement.to_string());
+        self
+    }
+
+    /// Adds the Active Directory locator record
+    /// `_ldap._tcp.dc._msdcs.<zone>` SRV to `zone` on the primary: a BIND
+    /// zone named like an AD-integrated one.
+    pub fn ad_locator(mut self, zone: &str) -> Self {
+        assert!(ZONES.contains(&zone), "ad_locator: unknown zone {zone}");
+        self.locators.push(zone.to_string());
+        self
+    }
+
+    /// Makes `version.bind` answer as a stock BIND does (`9.18-…`, still
+    /// unique per bed), so that kmsdns recognises the software.
+    pub fn version_like_bind(mut self) -> Self {
+        self.bind_version = true;
         self
     }
 
@@ -687,7 +707,8 @@ impl TestBedBuilder {
         for group in [&[Server::Ns1][..], &Server::SECONDARIES[..]] {
             let first = bed.servers.len();
             for &server in group {
-                let token = format!("kmsdns-testbed-{instance:016x}-{}", server.name());
+                let prefix = if self.bind_version { "9.18-" } else { "" };
+                let token = format!("{prefix}kmsdns-testbed-{instance:016x}-{}", server.name());
                 let dir = bed.dir.path().join(server.name());
                 fs::create_dir(&dir).expect("cannot create an instance directory");
                 let conf = self.conf(server, &dir, port, &token);
@@ -740,6 +761,11 @@ impl TestBedBuilder {
             let file = format!("{zone}.zone");
             fs::copy(zones_dir().join(&file), dir.join(&file))
                 .unwrap_or_else(|err| panic!("cannot copy zones/{file}: {err}"));
+            if self.locators.iter().any(|z| z == zone) {
+                let mut text = fs::read_to_string(dir.join(&file)).expect("zone file");
+                text.push_str("_ldap._tcp.dc._msdcs IN SRV 0 100 389 ns1\n");
+                fs::write(dir.join(&file), text).expect("zone file");
+            }
             let updates = match zone {
                 "secure.example" => Updates::Policy(
                     [

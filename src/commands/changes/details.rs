@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::engine::{DomainOutcome, Failure, Outcome};
+use super::engine::{DomainOutcome, Failure, Outcome, Signer};
 use super::planner::{Change, Plan};
 use crate::dns::SrvRecord;
 use crate::report::{Finding, FindingId, Report, Severity};
@@ -268,6 +268,14 @@ pub fn report(
             domain,
             zone: outcome.target.as_ref().map(|t| t.zone.to_ascii()),
             server,
+            key: match &outcome.signer {
+                Some(Signer::Key(key)) => Some(key.clone()),
+                _ => None,
+            },
+            principal: match &outcome.signer {
+                Some(Signer::Principal(principal)) => Some(principal.clone()),
+                _ => None,
+            },
             outcome: name,
             ttl: outcome.plan.as_ref().map(|p| p.ttl),
             ttl_change: outcome.plan.as_ref().and_then(|p| p.ttl_change),
@@ -307,6 +315,12 @@ pub struct DomainChanges {
     /// The primary server read and updated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// The TSIG key the updates are signed with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The Kerberos principal they are signed as (GSS-TSIG).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     /// `in-sync`, `pending`, `applied`, `refused` or `failed`.
     pub outcome: &'static str,
     /// TTL of added records.

@@ -20,7 +20,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::dns::convergence::{self, Comparison};
+use crate::dns::convergence::{self, Comparison, MultiMaster};
 pub use crate::dns::convergence::{
     OwnerComparison, OwnerRead, ServerComparison as ServerVerdict, ServerObservation, ServerRead,
     ServerState, SoaTimers, ZoneObservation,
@@ -108,10 +108,10 @@ fn replicated(zone: &ZoneObservation, reference: Option<usize>) -> Finding {
         .and_then(|i| zone.servers[i].answered())
         .map(|(serial, _)| serial)
         .unwrap_or_default();
-    let what = if zone.multi_master {
-        "the same _vlmcs._tcp records (a multi-master zone: every server a primary with its own serial, so serials are not compared)".to_string()
-    } else {
-        format!("serial {serial} and the same _vlmcs._tcp records")
+    let what = match &zone.multi_master {
+        MultiMaster::Yes => "the same _vlmcs._tcp records (a multi-master zone: every server a primary with its own serial, so serials are not compared)".to_string(),
+        MultiMaster::Unknown(_) => "the same _vlmcs._tcp records (serials not compared: whether the zone is multi-master is unknown)".to_string(),
+        MultiMaster::No => format!("serial {serial} and the same _vlmcs._tcp records"),
     };
     Finding::new(
         FindingId::Replicated,

@@ -134,16 +134,24 @@ pub async fn run(
     let mut index: HashMap<Name, usize> = HashMap::new();
     for (domain, soa) in found {
         match soa {
-            Ok(soa) => match index.get(&soa.zone) {
-                Some(&at) => zones[at].domains.push(domain),
-                None => {
-                    index.insert(soa.zone.clone(), zones.len());
-                    zones.push(Box::new(ZoneWork {
-                        soa,
-                        domains: vec![domain],
-                    }))
+            Ok(soa) => {
+                let multi_master = selection.domain(&domain).and_then(|d| d.multi_master);
+                match index.get(&soa.zone) {
+                    Some(&at) => {
+                        let work = &mut zones[at];
+                        work.multi_master = work.multi_master.or(multi_master);
+                        work.domains.push(domain);
+                    }
+                    None => {
+                        index.insert(soa.zone.clone(), zones.len());
+                        zones.push(Box::new(ZoneWork {
+                            soa,
+                            domains: vec![domain],
+                            multi_master,
+                        }))
+                    }
                 }
-            },
+            }
             Err(finding) => report.push(finding),
         }
     }

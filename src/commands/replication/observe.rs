@@ -18,6 +18,8 @@ use crate::report::{Finding, FindingId, Severity};
 pub(super) struct ZoneWork {
     pub soa: ZoneSoa,
     pub domains: Vec<Name>,
+    /// `multi-master =` of the first of its domains that says.
+    pub multi_master: Option<bool>,
 }
 
 /// A zone's outcome.
@@ -45,7 +47,7 @@ pub(super) async fn zone(
     let soa = &work.soa;
     let owners: Vec<Name> = work.domains.iter().map(srv_owner).collect();
     let started = Instant::now();
-    let watching = convergence::watch(soa, &owners, resolver, opts, wait_until);
+    let watching = convergence::watch(soa, &owners, resolver, opts, wait_until, work.multi_master);
     let watched = match deadline::within(time_limit, watching).await {
         Ok(watched) => watched,
         Err(overrun) => return cut_off(work, &overrun, started.elapsed()),
@@ -59,6 +61,18 @@ pub(super) async fn zone(
                 Severity::Critical,
                 format!("the NS set of {name} is unknown: {error}; only the primary is compared"),
             )
+            .domain(&name),
+        );
+    }
+    if let convergence::MultiMaster::Unknown(why) = &watched.observation.multi_master {
+        let name = soa.zone.to_ascii();
+        discovery.push(
+            Finding::new(
+                FindingId::DnsReadFailed,
+                Severity::Warning,
+                format!("whether {name} is multi-master (every server a primary with its own serial) is unknown: {why}; only records are compared, not serials"),
+            )
+            .hint("set multi-master = true (Active Directory-integrated) or false under the domain's [domain.\"…\"] to decide")
             .domain(&name),
         );
     }
@@ -102,7 +116,7 @@ fn cut_off(work: ZoneWork, overrun: &deadline::Overrun, elapsed: Duration) -> Zo
         },
         servers: Vec::new(),
         // Not known either: no server was asked.
-        multi_master: false,
+        multi_master: convergence::MultiMaster::No,
     };
     // Like a zone whose servers cannot be read: nothing is known.
     let finding = overrun

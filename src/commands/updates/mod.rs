@@ -178,6 +178,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
                 key: key.cloned(),
                 gss: configured.and_then(|c| c.gss.as_deref().cloned()),
                 server: configured.and_then(|c| c.server.as_deref().cloned()),
+                multi_master: configured.and_then(|c| c.multi_master),
             };
             let (resolver, opts, identities) = (&resolver, &opts, &identities);
             async move {

@@ -97,7 +97,7 @@ use crate::concurrency::deadline::{self, Overrun};
 use crate::config::gss::GssAuth;
 use crate::config::key::TsigKey;
 use crate::config::srv_owner;
-use crate::dns::identify::{self, SignedRead, Software};
+use crate::dns::identify::{self, Integration, SignedRead, Software};
 use crate::dns::{
     self, random_u64, DnsOptions, Expected, Resolver, TsigError, UpdateError, UpdateRequest,
     UpdateResponse,
@@ -122,6 +122,9 @@ pub struct ProbeTarget {
     pub gss: Option<GssAuth>,
     /// Where updates go, when configured instead of the SOA MNAME.
     pub server: Option<ServerSpec>,
+    /// `multi-master =` of the domain: an Active Directory-integrated zone
+    /// (or not) by configuration, instead of by its locator record.
+    pub multi_master: Option<bool>,
 }
 
 /// How the primary answered one probe.
@@ -310,6 +313,23 @@ enum ProbeForm {
     ZoneOnly,
 }
 
+/// The probe form when it is known without reading the locator record:
+/// never the zone-only form for BIND, Knot or PowerDNS, which answer an
+/// UPDATE without records NOERROR for any valid key (BIND checks
+/// `update-policy` per record), hiding a key that may change nothing;
+/// then what the configuration says.
+fn known_form(software: Option<Software>, multi_master: Option<bool>) -> Option<ProbeForm> {
+    match (software, multi_master) {
+        (Some(Software::Bind | Software::Knot | Software::PowerDns), _) => {
+            Some(ProbeForm::Sentinel)
+        }
+        (_, Some(true)) => Some(ProbeForm::ZoneOnly),
+        (_, Some(false)) => Some(ProbeForm::Sentinel),
+        (Some(Software::ActiveDirectory), None) => Some(ProbeForm::ZoneOnly),
+        (None, None) => None,
+    }
+}
+
 /// An UPDATE of `zone` with its zone section only (RFC 2136 §2.3): a
 /// server applies nothing, and answers whether it takes updates from the
 /// sender at all.
@@ -424,32 +444,42 @@ pub async fn probe_domain(
     let reads = async {
         let (zone, server, before) = locate(target, &name, resolver, opts).await?;
         let software = identities.of(server, &zone, opts).await;
-        let active_directory = identify::active_directory(server, &zone, opts).await;
-        Ok((zone, server, before, software, active_directory))
-    };
-    let (zone, server, before, software, active_directory) =
-        match deadline::within(limit, reads).await {
-            Ok(Ok(located)) => located,
-            Ok(Err((zone, error))) => {
-                probe.zone = zone;
-                probe.error = Some(error);
-                return probe;
-            }
-            Err(overrun) => {
-                probe.overrun = Some(overrun);
-                return probe;
-            }
+        let integration = match known_form(software.as_ref().map(|(s, _)| *s), target.multi_master)
+        {
+            Some(ProbeForm::ZoneOnly) => Integration::ActiveDirectory,
+            Some(ProbeForm::Sentinel) => Integration::Plain,
+            None => identify::active_directory(server, &zone, opts).await,
         };
+        Ok((zone, server, before, software, integration))
+    };
+    let (zone, server, before, software, integration) = match deadline::within(limit, reads).await {
+        Ok(Ok(located)) => located,
+        Ok(Err((zone, error))) => {
+            probe.zone = zone;
+            probe.error = Some(error);
+            return probe;
+        }
+        Err(overrun) => {
+            probe.overrun = Some(overrun);
+            return probe;
+        }
+    };
     probe.zone = Some(zone.clone());
     probe.primary = Some(server);
     probe.ttl = before.ttl();
     probe.records = before.records.len();
     probe.software = software;
 
-    let form = if active_directory {
-        ProbeForm::ZoneOnly
-    } else {
-        ProbeForm::Sentinel
+    let form = match integration {
+        Integration::ActiveDirectory => ProbeForm::ZoneOnly,
+        Integration::Plain => ProbeForm::Sentinel,
+        Integration::Unknown(why) => {
+            probe.error = Some(format!(
+                "no probe sent: whether {zone} is Active Directory-integrated is unknown ({why}), and on AD a probe at {name} may leave a directory object; set multi-master = true or false under [domain.\"{}\"] to decide",
+                target.domain.to_string().trim_end_matches('.')
+            ));
+            return probe;
+        }
     };
     let session = Session {
         server,
@@ -458,6 +488,7 @@ pub async fn probe_domain(
         name: &name,
         opts,
         ttl: before.ttl().unwrap_or(crate::config::DEFAULT_TTL),
+        principal: std::sync::OnceLock::new(),
     };
     // Once a probe is sent, every read says what it did: none is skipped
     // for a silence seen earlier in the run.
@@ -473,8 +504,10 @@ pub async fn probe_domain(
                 .await;
             probe.signed = Some(signed);
         } else if let Some(gss) = &target.gss {
-            probe.principal = Some(gss.principal_text());
             let (signed, change, _) = session.ask(&before, None, Some(gss)).await;
+            // The negotiated principal; the configured one when no context
+            // was made (never "the first principal of keytab …").
+            probe.principal = session.principal.get().cloned().or(gss.principal.clone());
             probe.changed.extend(change);
             probe.signed = Some(signed);
         }
@@ -598,6 +631,9 @@ struct Session<'a> {
     opts: &'a DnsOptions,
     /// The RRset's TTL as read, which the sentinel carries.
     ttl: u32,
+    /// The client principal of the GSS-API context that signed a probe:
+    /// who the server saw, not what the configuration asked for.
+    principal: std::sync::OnceLock<String>,
 }
 
 impl Session<'_> {
@@ -776,6 +812,7 @@ impl Session<'_> {
     ) -> Result<UpdateResponse, UpdateError> {
         let zone = self.zone;
         let signed = dns::gss::exchange_signed(self.server, zone, gss, message, self.opts).await?;
+        let _ = self.principal.set(signed.principal);
         let sends = signed.exchanged.sends;
         dns::judge(
             zone,
@@ -811,6 +848,28 @@ mod tests {
 
     fn name(text: &str) -> Name {
         Name::from_ascii(text).unwrap()
+    }
+
+    #[test]
+    fn the_zone_only_probe_never_goes_to_bind_knot_or_powerdns() {
+        // An empty signed UPDATE passes any valid key on these servers, so
+        // neither the locator record nor the configuration may choose it.
+        for software in [Software::Bind, Software::Knot, Software::PowerDns] {
+            for configured in [None, Some(true), Some(false)] {
+                assert_eq!(
+                    known_form(Some(software), configured),
+                    Some(ProbeForm::Sentinel)
+                );
+            }
+        }
+        assert_eq!(known_form(None, Some(true)), Some(ProbeForm::ZoneOnly));
+        assert_eq!(known_form(None, Some(false)), Some(ProbeForm::Sentinel));
+        assert_eq!(
+            known_form(Some(Software::ActiveDirectory), None),
+            Some(ProbeForm::ZoneOnly)
+        );
+        // Unknown software, nothing configured: the locator record decides.
+        assert_eq!(known_form(None, None), None);
     }
 
     fn record(target: &str) -> SrvRecord {

@@ -90,6 +90,16 @@ pub struct DomainOutcome {
     /// A/AAAA records of KMS hosts inside the zone to add (`--addresses`),
     /// in zone-file syntax; reported on the zone's first domain.
     pub addresses: Vec<String>,
+    /// Who signed: the TSIG key's name, or the Kerberos principal (the
+    /// negotiated context's when there was one).
+    pub signer: Option<Signer>,
+}
+
+/// The identity an update was signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signer {
+    Key(String),
+    Principal(String),
 }
 
 impl DomainOutcome {
@@ -103,6 +113,7 @@ impl DomainOutcome {
             retries: 0,
             note: None,
             addresses: Vec::new(),
+            signer: None,
         }
     }
 }

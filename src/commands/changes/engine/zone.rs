@@ -693,9 +693,31 @@ impl<E: Exchange> ZoneRun<'_, E> {
                 retries: state.retries,
                 note,
                 addresses: Vec::new(),
+                signer: signer(domain, &self.target.primary),
             },
         )
     }
+}
+
+/// Who signs `domain`'s updates: its key, or the principal of the context
+/// negotiated with one of `servers` (else the configured principal).
+fn signer(domain: &crate::config::Domain, servers: &[SocketAddr]) -> Option<super::Signer> {
+    if let Some(key) = &domain.key {
+        return Some(super::Signer::Key(
+            key.name.to_ascii().trim_end_matches('.').to_string(),
+        ));
+    }
+    let gss = domain.gss.as_deref()?;
+    #[cfg(feature = "gssapi")]
+    if let Some(principal) = servers
+        .iter()
+        .find_map(|server| crate::dns::gss::negotiated_principal(*server, gss))
+    {
+        return Some(super::Signer::Principal(principal));
+    }
+    #[cfg(not(feature = "gssapi"))]
+    let _ = servers;
+    gss.principal.clone().map(super::Signer::Principal)
 }
 
 /// Whether the RRset read back is exactly the one read before the update:
