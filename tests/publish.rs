@@ -263,18 +263,8 @@ fn concurrent_change_is_caught_and_retried() {
         "json".into(),
         "publish".into(),
     ];
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let status = {
-        let mut io = kmsdns::Io {
-            stdout: &mut out,
-            stderr: &mut err,
-            stdout_is_terminal: false,
-            stderr_is_terminal: false,
-        };
-        kmsdns::run_with_hooks(args, &mut io, hooks)
-    };
-    let stdout = String::from_utf8(out).expect("UTF-8");
-    assert_eq!(status, 0, "{stdout}{}", String::from_utf8_lossy(&err));
+    let (status, stdout, stderr) = common::run::in_process(args.into(), hooks);
+    assert_eq!(status, 0, "{stdout}{stderr}");
     assert_eq!(
         calls.load(Ordering::SeqCst),
         2,

@@ -422,25 +422,9 @@ fn publish_racing_a_rival(server: &TestServer, setup: &Setup) -> (u8, String) {
         "json".into(),
         "publish".into(),
     ];
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let status = {
-        let mut io = kmsdns::Io {
-            stdout: &mut out,
-            stderr: &mut err,
-            stdout_is_terminal: false,
-            stderr_is_terminal: false,
-        };
-        kmsdns::run_with_hooks(args, &mut io, hooks)
-    };
+    let (status, stdout, stderr) = common::run::in_process(args.into(), hooks);
     assert_eq!(calls.load(Ordering::SeqCst), 2, "planned before and after");
-    (
-        status,
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out),
-            String::from_utf8_lossy(&err)
-        ),
-    )
+    (status, format!("{stdout}{stderr}"))
 }
 
 /// plan, publish (again, with --set-ttl, racing another host), check,
