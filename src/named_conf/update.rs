@@ -723,28 +723,13 @@ fn krb5_matches(
     realm: &str,
     subdomain: bool,
 ) -> bool {
-    let Some(signer) = signer else { return false };
-    let text = signer.name.to_principal();
-    let Some((left, signer_realm)) = text.split_once('@') else {
+    let Some(left) = principal_in_realm(signer, realm) else {
         return false;
     };
-    if signer_realm != realm.trim_end_matches('.') {
-        return false;
-    }
     let Some(("host", machine)) = left.split_once('/') else {
         return false;
     };
-    match name {
-        None => true,
-        Some(name) => {
-            let machine = Labels::parse(machine);
-            if subdomain {
-                name.is_at_or_below(&machine)
-            } else {
-                *name == machine
-            }
-        }
-    }
+    machine_matches(name, || Labels::parse(machine), subdomain)
 }
 
 /// `dst_gssapi_identitymatchesrealmms`: `MACHINE$@REALM`, the machine's
@@ -755,27 +740,44 @@ fn ms_matches(
     realm: &str,
     subdomain: bool,
 ) -> bool {
-    let Some(signer) = signer else { return false };
-    let text = signer.name.to_principal();
-    let Some((left, signer_realm)) = text.split_once('@') else {
+    let Some(left) = principal_in_realm(signer, realm) else {
         return false;
     };
     let Some(machine) = left.strip_suffix('$') else {
         return false;
     };
-    if machine.contains('$') || signer_realm != realm.trim_end_matches('.') {
+    if machine.contains('$') {
         return false;
     }
-    match name {
-        None => true,
-        Some(name) => {
-            let machine = Labels::parse(&format!("{machine}.{}", realm.trim_end_matches('.')));
-            if subdomain {
-                name.is_at_or_below(&machine)
-            } else {
-                *name == machine
-            }
-        }
+    let realm = realm.trim_end_matches('.');
+    machine_matches(
+        name,
+        || Labels::parse(&format!("{machine}.{realm}")),
+        subdomain,
+    )
+}
+
+/// The part of the signer's principal before `@REALM`, when it has one and
+/// its realm is `realm` (compared with case, as BIND does).
+fn principal_in_realm(signer: Option<&Signer>, realm: &str) -> Option<String> {
+    let text = signer?.name.to_principal();
+    let (left, signer_realm) = text.split_once('@')?;
+    (signer_realm == realm.trim_end_matches('.')).then(|| left.to_owned())
+}
+
+/// Whether the rule's `name` (none: any) is the signer's machine, or for
+/// `subdomain` at or below it.
+fn machine_matches(
+    name: Option<&Labels>,
+    machine: impl FnOnce() -> Labels,
+    subdomain: bool,
+) -> bool {
+    let Some(name) = name else { return true };
+    let machine = machine();
+    if subdomain {
+        name.is_at_or_below(&machine)
+    } else {
+        *name == machine
     }
 }
 
