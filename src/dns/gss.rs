@@ -594,17 +594,9 @@ fn samba_form(covered: &[u8], chained: bool) -> Option<&[u8]> {
     }
 }
 
-/// Serialises the environment changes that point MIT Kerberos at a
-/// keytab: it reads `KRB5_CLIENT_KTNAME` and `KRB5CCNAME` when the
-/// credential is acquired.
-static ENVIRONMENT: Mutex<()> = Mutex::new(());
-
 /// The first leg, which may contact the KDC (blocking): the credential,
 /// the context and its first token.
 fn start(auth: &GssAuth, service: &str) -> Result<(ClientCtx, String, Vec<u8>), GssError> {
-    let _env = ENVIRONMENT
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let wanted = auth.principal_text();
     if let Some(keytab) = &auth.keytab {
         if !keytab.is_file() {
@@ -613,13 +605,6 @@ fn start(auth: &GssAuth, service: &str) -> Result<(ClientCtx, String, Vec<u8>), 
                 detail: format!("keytab {} does not exist", keytab.display()),
             });
         }
-        // A private, in-memory credential cache: the ticket got from the
-        // keytab never lands in (or mixes with) the user's cache.
-        std::env::set_var("KRB5_CLIENT_KTNAME", keytab);
-        std::env::set_var(
-            "KRB5CCNAME",
-            format!("MEMORY:kmsdns-{}", std::process::id()),
-        );
     }
     let mech = match auth.mechanism {
         GssMechanism::Spnego => GSS_MECH_SPNEGO,
@@ -629,15 +614,22 @@ fn start(auth: &GssAuth, service: &str) -> Result<(ClientCtx, String, Vec<u8>), 
         principal: wanted.clone(),
         detail,
     };
-    let name = match &auth.principal {
-        Some(principal) => Some(
-            GssName::new(principal.as_bytes(), Some(GSS_NT_KRB5_PRINCIPAL))
-                .map_err(|e| no_credentials(format!("invalid principal: {e}")))?,
-        ),
-        None => None,
-    };
-    let cred = Cred::acquire(name.as_ref(), None, CredUsage::Initiate, None)
-        .map_err(|e| classify(&e.to_string(), &wanted, service))?;
+    let cred = match &auth.keytab {
+        // A private, in-memory credential cache: the ticket got from the
+        // keytab never lands in (or mixes with) the user's cache.
+        Some(keytab) => super::gss_keytab::acquire(auth.principal.as_deref(), keytab),
+        None => {
+            let name = match &auth.principal {
+                Some(principal) => Some(
+                    GssName::new(principal.as_bytes(), Some(GSS_NT_KRB5_PRINCIPAL))
+                        .map_err(|e| no_credentials(format!("invalid principal: {e}")))?,
+                ),
+                None => None,
+            };
+            Cred::acquire(name.as_ref(), None, CredUsage::Initiate, None)
+        }
+    }
+    .map_err(|e| classify(&e.to_string(), &wanted, service))?;
     let principal = cred
         .name()
         .map(|n| n.to_string())
@@ -1168,6 +1160,31 @@ mod tests {
             verify_with(&other, &other_reply, Some(&request_mac), &mut check_fake),
             Verdict::Invalid(_)
         ));
+    }
+
+    /// Issue 16: a keytab is handed to MIT Kerberos per call, never
+    /// through `KRB5_CLIENT_KTNAME` and `KRB5CCNAME`, which every other
+    /// thread (libkrb5's included) reads at the same time. An empty keytab
+    /// fails before any KDC is looked up.
+    #[test]
+    fn a_keytab_credential_leaves_the_process_environment_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let keytab = dir.path().join("empty.keytab");
+        std::fs::write(&keytab, b"").unwrap();
+        let environment = || ["KRB5_CLIENT_KTNAME", "KRB5CCNAME"].map(std::env::var_os);
+        let before = environment();
+        let auth = GssAuth {
+            principal: Some("KMS1$@AD.EXAMPLE".to_owned()),
+            keytab: Some(keytab),
+            service_host: None,
+            mechanism: GssMechanism::Spnego,
+        };
+        let error = start(&auth, "DNS@dc1.ad.example").map(|_| ()).unwrap_err();
+        assert!(
+            matches!(&error, GssError::NoCredentials { principal, .. } if principal == "KMS1$@AD.EXAMPLE"),
+            "{error:?}"
+        );
+        assert_eq!(environment(), before);
     }
 
     #[test]
