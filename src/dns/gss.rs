@@ -18,6 +18,7 @@
 //! hickory-proto 0.25.2 has no TKEY type: the TKEY RR is written and read
 //! here as an unknown type 249 with its RDATA laid out by hand.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -39,7 +40,7 @@ use libgssapi::oid::{
 };
 
 use super::trace;
-use super::transport::{exchange, random_id, Exchanged, Expect, Transport};
+use super::transport::{exchange, exchange_verified, random_id, Exchanged, Expect, Transport};
 use super::tsig::{TsigError, TsigFields};
 use super::update::{build_zone_update, first_request, judge, transport_error};
 use super::{DnsOptions, UpdateError, UpdateRequest, UpdateResponse};
@@ -279,7 +280,9 @@ pub(crate) struct SignedExchange {
 }
 
 /// Signs `message` (an UPDATE of `zone`) with the context for `server`,
-/// sends it over TCP and verifies the reply's TSIG. A reply with a TSIG
+/// sends it over TCP and verifies the reply's TSIG. A reply that does not
+/// verify is set aside while the server's may still come on the
+/// connection ([`is_readable`]); only when none does is it judged. A reply with a TSIG
 /// error or an empty MAC is returned as it is (its rcode says NOTAUTH), and
 /// so is an error reply that echoes the request's own TSIG; a MIC that does
 /// not verify, or an unsigned (or echoed) success, is an error.
@@ -329,13 +332,24 @@ pub(crate) async fn exchange_signed(
         op_code: message.op_code(),
         question: &question,
     };
-    let exchanged = exchange(
+    // Each reply's verdict is kept: the context's replay detection lets a
+    // MIC verify only once.
+    let verdicts: RefCell<Vec<(Vec<u8>, Verdict)>> = RefCell::new(Vec::new());
+    let ctx = RefCell::new(&mut session.ctx);
+    let readable = |bytes: &[u8], reply: &Message| {
+        let verdict = verify(bytes, reply, Some(&request_mac), &mut ctx.borrow_mut());
+        let readable = is_readable(&verdict, reply.response_code());
+        verdicts.borrow_mut().push((bytes.to_vec(), verdict));
+        readable
+    };
+    let exchanged = exchange_verified(
         Transport::Tcp,
         server,
         &bytes,
         &expect,
         opts.timeout,
         opts.tries(),
+        Some(&readable),
     )
     .await
     .map_err(|error| transport_error(error, server, zone))?;
@@ -347,12 +361,11 @@ pub(crate) async fn exchange_signed(
         });
     };
     let rcode = reply.response_code();
-    let verdict = verify(
-        &exchanged.bytes,
-        reply,
-        Some(&request_mac),
-        &mut session.ctx,
-    );
+    let verdict = verdicts
+        .into_inner()
+        .into_iter()
+        .find(|(bytes, _)| *bytes == exchanged.bytes)
+        .map_or(Verdict::Unsigned, |(_, verdict)| verdict);
     let echoed = verdict == Verdict::Echo;
     if let Verdict::Verified(form) = &verdict {
         trace::note(|| format!("GSS-TSIG reply from {server} verified ({form})"));
@@ -374,6 +387,18 @@ pub(crate) async fn exchange_signed(
         echoed,
         rcode,
     })
+}
+
+/// Whether a reply whose TSIG got `verdict` ends the wait for the server's
+/// answer: one [`believe`] reads by its rcode. Any other (unsigned, a MIC
+/// that does not verify, a TSIG error nobody signed) is set aside while a
+/// verified reply may still come on the connection.
+fn is_readable(verdict: &Verdict, rcode: ResponseCode) -> bool {
+    match verdict {
+        Verdict::Verified(_) => true,
+        Verdict::Echo => rcode != ResponseCode::NoError,
+        Verdict::Unsigned | Verdict::Rejected(_) | Verdict::Invalid(_) => false,
+    }
 }
 
 /// Whether a reply whose TSIG got `verdict` may be read by its `rcode`.
