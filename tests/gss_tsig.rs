@@ -573,6 +573,27 @@ fn a_forged_unsigned_refusal_in_place_of_the_signed_reply_is_read_back() {
     });
 }
 
+/// Issue 16: a forged echo of the request (its own TSIG copied into a
+/// REFUSED or SERVFAIL, the form of Samba's unsigned error replies) ahead
+/// of BIND's signed reply ends the wait, as Samba's own echo must; but it
+/// is never taken as BIND's refusal: the zone is read back, BIND applied
+/// the change, and it is reported applied, "no usable reply".
+#[test]
+fn a_forged_echo_of_the_request_is_read_back_not_believed() {
+    forged_changes(Fault::EchoFirst, &["-v"], |run, case| {
+        assert!(
+            run.stderr
+                .contains("by echoing the request with its own TSIG"),
+            "{case}"
+        );
+        assert!(
+            run.stdout
+                .contains("no usable reply came, but the primary serves the change"),
+            "{case}"
+        );
+    });
+}
+
 /// Issue 16: a forged unsigned REFUSED when BIND never got the UPDATE (the
 /// relay answers in its place): the zone is read back, is unchanged, and
 /// the failure says the reply was not signed, never that BIND refused the

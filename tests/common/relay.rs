@@ -112,6 +112,11 @@ pub enum Fault {
     /// this rcode comes first (someone on the path who saw the request),
     /// then the backend's.
     ForgedFirst(ResponseCode),
+    /// Forwarded; the request itself comes back first, as a reply with
+    /// this rcode (QR set, every record kept, its TSIG unchanged: the form
+    /// of Samba's error replies, sent by someone who saw the request),
+    /// then the backend's.
+    EchoFirst(ResponseCode),
     /// Forwarded; a bare 12-byte header with the request's ID and opcode,
     /// this rcode and no question comes first, then the backend's.
     QuestionlessFirst(ResponseCode),
@@ -712,6 +717,15 @@ async fn decide(shared: &Shared, request: &Request, proto: Proto) -> Vec<Step> {
         Fault::ForgedFirst(rcode) => {
             let forged = encode(&request.reply(request.id, rcode));
             with_reply(forged, forwarded().await)
+        }
+        Fault::EchoFirst(rcode) => {
+            let mut echo = request.bytes.clone();
+            if echo.len() >= 12 {
+                // QR; the rcode in the low nibble of the fourth byte.
+                echo[2] |= 0x80;
+                echo[3] = (echo[3] & 0xf0) | rcode.low();
+            }
+            with_reply(Some(echo), forwarded().await)
         }
         Fault::QuestionlessFirst(rcode) => {
             let opcode: u8 = if request.kind == Kind::Update { 5 } else { 0 };
