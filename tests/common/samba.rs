@@ -9,7 +9,8 @@
 //! the machine. Every client — kmsdns, `kinit`, `dig`, `nsupdate -g`,
 //! `samba-tool dns query` — runs inside that namespace (`ip netns exec`),
 //! with `KRB5_CONFIG` pointing at this bed's krb5.conf and a credential cache
-//! per principal.
+//! per principal; so does a test's relay ([`SambaDc::relay`]). The test
+//! process itself never changes its environment.
 //!
 //! Two KMS hosts have machine accounts (`KMS1$`, `KMS2$`) with keytabs
 //! exported by `samba-tool domain exportkeytab`, as a Windows host's
