@@ -332,14 +332,19 @@ pub(crate) async fn exchange_signed(
         op_code: message.op_code(),
         question: &question,
     };
-    // Each reply's verdict is kept: the context's replay detection lets a
-    // MIC verify only once.
-    let verdicts: RefCell<Vec<(Vec<u8>, Verdict)>> = RefCell::new(Vec::new());
+    // The verdicts of the replies exchange_verified may return (the one
+    // that ends the wait, or the first set aside) are kept, as the
+    // context's replay detection lets a MIC verify only once; the others
+    // are dropped, however many come.
+    let first_set_aside: RefCell<Option<(Vec<u8>, Verdict)>> = RefCell::new(None);
+    let ending: RefCell<Option<(Vec<u8>, Verdict)>> = RefCell::new(None);
     let ctx = RefCell::new(&mut session.ctx);
     let readable = |bytes: &[u8], reply: &Message| {
         let verdict = verify(bytes, reply, Some(&request_mac), &mut ctx.borrow_mut());
         let readable = is_readable(&verdict, reply.response_code());
-        verdicts.borrow_mut().push((bytes.to_vec(), verdict));
+        let keep = if readable { &ending } else { &first_set_aside };
+        keep.borrow_mut()
+            .get_or_insert_with(|| (bytes.to_vec(), verdict));
         readable
     };
     let exchanged = exchange_verified(
@@ -361,9 +366,9 @@ pub(crate) async fn exchange_signed(
         });
     };
     let rcode = reply.response_code();
-    let verdict = verdicts
-        .into_inner()
+    let verdict = [ending.into_inner(), first_set_aside.into_inner()]
         .into_iter()
+        .flatten()
         .find(|(bytes, _)| *bytes == exchanged.bytes)
         .map_or(Verdict::Unsigned, |(_, verdict)| verdict);
     let echoed = verdict == Verdict::Echo;
