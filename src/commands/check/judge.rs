@@ -15,7 +15,7 @@ use hickory_proto::rr::Name;
 
 use crate::config::{KmsHost, SrvRecord};
 use crate::dns::dnssec::{self, Validation, ZoneSignatures};
-use crate::dns::{record_key, AnswerStatus};
+use crate::dns::{record_key, AnswerStatus, TtlScope};
 use crate::report::{Finding, FindingId, Severity};
 
 /// One KMS host key may be installed on at most six hosts (DESIGN §2).
@@ -95,6 +95,9 @@ pub struct DomainObservation {
     /// The zone's signatures at each authoritative server, when the zone
     /// is known.
     pub signatures: Option<ZoneSignatures>,
+    /// What the server that answered keeps a TTL for: read only when the
+    /// zone's answer carries different TTLs.
+    pub ttl_scope: Option<TtlScope>,
 }
 
 /// The owner name of the RRset, for messages.
@@ -443,6 +446,15 @@ fn records(
     if let Some(expected) = expected {
         compare_with_configuration(observation, rrset, expected, defect, push);
     }
+    if rrset.mixed_ttls() {
+        push(crate::dns::ttl::mixed_finding(
+            &owner(&observation.domain),
+            &rrset.records,
+            &rrset.record_ttls,
+            observation.ttl_scope.unwrap_or(TtlScope::Unknown),
+            expected.filter(|e| e.listed).map(|e| e.ttl),
+        ));
+    }
 
     let hosts = distinct_hosts(rrset, targets);
     if hosts.len() == 1 {
@@ -559,24 +571,11 @@ fn compare_with_configuration(
             );
         }
     }
-    if rrset.ttls.len() > 1 {
-        let ttls: Vec<String> = rrset.ttls.iter().map(u32::to_string).collect();
-        push(
-            Finding::new(
-                FindingId::TtlDiffers,
-                Severity::Warning,
-                format!(
-                    "the records of {} carry different TTLs ({} s): one RRset has one TTL (RFC 2181 §5.2), and caches may keep some records longer than others",
-                    owner(&observation.domain),
-                    ttls.join(", ")
-                ),
-            )
-            .hint(format!(
-                "kmsdns publish --set-ttl gives every record the configured {} s",
-                expected.ttl
-            )),
-        );
-    } else if let Some(ttl) = rrset.ttl.filter(|ttl| *ttl != expected.ttl) {
+    // Mixed TTLs are `ttl-mixed` (see `records`), not a difference.
+    if let Some(ttl) = rrset
+        .ttl
+        .filter(|ttl| *ttl != expected.ttl && !rrset.mixed_ttls())
+    {
         push(
             Finding::new(
                 FindingId::TtlDiffers,
@@ -680,15 +679,13 @@ mod tests {
         } else {
             AnswerStatus::Records
         };
+        let served = crate::dns::SrvRrset::served(records.into_iter().map(|r| (r, 3600)).collect());
         Rrset {
             status,
-            ttl: (!records.is_empty()).then_some(3600),
-            ttls: if records.is_empty() {
-                Vec::new()
-            } else {
-                vec![3600]
-            },
-            records,
+            ttl: served.ttl,
+            ttls: served.ttls,
+            records: served.records,
+            record_ttls: served.record_ttls,
         }
     }
 
@@ -721,6 +718,7 @@ mod tests {
             validation: Validation::Consistent,
             target_validations: Vec::new(),
             signatures: None,
+            ttl_scope: None,
         }
     }
 
@@ -780,6 +778,7 @@ mod tests {
             ttl: None,
             records: Vec::new(),
             ttls: Vec::new(),
+            record_ttls: Vec::new(),
         };
         observation.authoritative.result = Ok(nodata.clone());
         observation.resolver.result = Ok(nodata);
