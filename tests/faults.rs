@@ -588,6 +588,42 @@ fn replication_reports_a_faulty_server_and_a_faulty_primary() {
         }
     }
 
+    // Two records; ns9 answers them with different TTLs (which BIND never
+    // serves): `ttl-mixed` at warning for ns9 alone, still replicated.
+    let owner = owner("open.example");
+    nsupdate(
+        None,
+        &format!(
+            "server {} {port}
+zone open.example
+             update add {owner} 3600 IN SRV {KMS1}
+update add {owner} 3600 IN SRV {KMS2}
+send
+",
+            Server::PRIMARY.ip()
+        ),
+    );
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    for secondary in Server::SECONDARIES {
+        bed.wait_serial(secondary, "open.example", serial, Duration::from_secs(5));
+    }
+    relay.script(vec![Rule::new(Fault::FirstAnswerTtl(60))
+        .name(&owner)
+        .qtype(RecordType::SRV)]);
+    let run = replication();
+    let case = format!("mixed TTLs at ns9:\n{run}\n--- relay ---\n{}", relay.log());
+    assert_eq!(run.status, 1, "{case}");
+    assert_eq!(
+        findings(&run),
+        pairs(&[("ttl-mixed", "warning"), ("replicated", "ok")]),
+        "{case}"
+    );
+    let said = message(&run, "ttl-mixed");
+    assert!(
+        said.contains(&ns9_addr) && said.contains("(60 s: "),
+        "{case}"
+    );
+
     // ns9 becomes the primary (SOA MNAME): a fault on it now hides the
     // reference, and the newest serial of the others stands in.
     nsupdate(
