@@ -339,5 +339,24 @@ fn set_ttl_changes_our_record_and_the_foreign_record_keeps_its_ttl() {
     );
     assert!(message.contains("Active Directory"), "{check}");
     assert!(!finding_ids(&doc).contains(&"ttl-differs"), "{check}");
+    // Each record with its own TTL in the details.
+    let mut served: Vec<(String, u64)> = doc["details"]["domains"][0]["authoritative"]["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| {
+            let target = r["target"].as_str().unwrap_or_default().to_owned();
+            (target, r["ttl"].as_u64().unwrap_or_default())
+        })
+        .collect();
+    served.sort();
+    assert_eq!(
+        served,
+        [
+            ("dc1.ad.example.".to_owned(), 300),
+            ("foreign.ad.example.".to_owned(), 3600)
+        ],
+        "{check}"
+    );
     assert_eq!(dc.srv(&name), after);
 }
