@@ -358,5 +358,18 @@ fn set_ttl_changes_our_record_and_the_foreign_record_keeps_its_ttl() {
         ],
         "{check}"
     );
+
+    // audit reports it once (check's), at info, and is not critical.
+    let audit = dc.kmsdns(&config, &["--format", "json", "audit", "--no-probe"]);
+    assert_ne!(audit.status, 2, "{audit}");
+    let doc: serde_json::Value = audit.json();
+    let mixed: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["id"] == "ttl-mixed")
+        .collect();
+    assert_eq!(mixed.len(), 1, "{audit}");
+    assert_eq!(mixed[0]["severity"], "info", "{audit}");
     assert_eq!(dc.srv(&name), after);
 }
