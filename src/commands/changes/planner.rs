@@ -245,7 +245,10 @@ fn finish(
         })
         .collect();
     let (compared, existing) = match scope {
-        TtlScope::Record => (staying.clone(), staying.iter().copied().min()),
+        TtlScope::Record => {
+            let lowest = staying.iter().copied().min();
+            (staying, lowest)
+        }
         TtlScope::Rrset | TtlScope::Unknown => (current.ttls.clone(), current.ttl),
     };
     let plan = |ttl, ttl_change| Plan {
@@ -277,8 +280,9 @@ fn finish(
                 }),
             )
         }
-        // Nothing of ours stays on AD: adds get the configured TTL,
-        // whatever other hosts' records carry.
+        // No TTL differs, the RRset is empty, or nothing of ours stays on
+        // AD (whatever other hosts' records carry): adds get the
+        // configured TTL.
         _ => plan(wanted_ttl, None),
     }
 }
