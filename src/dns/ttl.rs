@@ -64,7 +64,8 @@ pub async fn ttl_scope(server: SocketAddr, zone: &Name, opts: &DnsOptions) -> Tt
 /// `ttls` (in the same order), not all the same: info where TTLs are per
 /// record, where it is normal; a warning elsewhere, where it can only be
 /// a change caught midway or a server that does not conform.
-/// `configured`: the TTL the configuration wants, for the hint.
+/// `configured`: the TTL `publish --set-ttl` would give, for the hint;
+/// `None` when it would have nothing to do.
 pub fn mixed_finding(
     owner: &str,
     records: &[SrvRecord],

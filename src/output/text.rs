@@ -194,7 +194,7 @@ fn render_changes(
             };
             let reach = match ttl.scope {
                 TtlScope::Rrset => "every record of the RRset, other hosts' too",
-                TtlScope::Record => "our records (AD keeps a TTL per record)",
+                TtlScope::Record => "our records only: AD keeps a TTL per record",
                 TtlScope::Unknown => {
                     "our records, and other hosts' too unless the server keeps a TTL per record"
                 }

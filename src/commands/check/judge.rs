@@ -447,12 +447,23 @@ fn records(
         compare_with_configuration(observation, rrset, expected, defect, push);
     }
     if rrset.mixed_ttls() {
+        let scope = observation.ttl_scope.unwrap_or(TtlScope::Unknown);
+        // Where TTLs are per record, `--set-ttl` has something to do only
+        // when a configured record is not at the configured TTL.
+        let configured = expected.filter(|e| e.listed).map(|e| e.ttl).filter(|ttl| {
+            scope != TtlScope::Record
+                || expected.is_some_and(|e| {
+                    e.records
+                        .iter()
+                        .any(|r| rrset.ttl_of(r).is_some_and(|served| served != *ttl))
+                })
+        });
         push(crate::dns::ttl::mixed_finding(
             &owner(&observation.domain),
             &rrset.records,
             &rrset.record_ttls,
-            observation.ttl_scope.unwrap_or(TtlScope::Unknown),
-            expected.filter(|e| e.listed).map(|e| e.ttl),
+            scope,
+            configured,
         ));
     }
 
@@ -740,6 +751,78 @@ mod tests {
                 address(KMS2, Some("192.0.2.11")),
             ],
         )
+    }
+
+    /// kms1 (configured) at 300, kms2 (a host not managed here) at 3600.
+    #[test]
+    fn mixed_ttls_are_ttl_mixed_at_the_scope_s_severity_and_never_ttl_differs() {
+        let (records, targets) = two_hosts();
+        let mut other = kms(KMS2);
+        other.managed = false;
+        let hosts = [kms(KMS1), other];
+        let mixed = crate::dns::SrvRrset::served(vec![
+            (records[0].clone(), 300),
+            (records[1].clone(), 3600),
+        ]);
+        for (scope, configured, severity, hint) in [
+            (TtlScope::Record, 300, Severity::Info, None),
+            (
+                TtlScope::Record,
+                600,
+                Severity::Info,
+                Some("our records the configured 600 s"),
+            ),
+            (
+                TtlScope::Rrset,
+                300,
+                Severity::Warning,
+                Some("every record the configured 300 s"),
+            ),
+            (
+                TtlScope::Unknown,
+                300,
+                Severity::Warning,
+                Some("every record"),
+            ),
+        ] {
+            let ours = [records[0].clone()];
+            let expected = Expected {
+                records: &ours,
+                listed: true,
+                ttl: configured,
+                hosts: &hosts,
+                required_foreign: &[],
+                complete: true,
+            };
+            let mut observation = observe(records.clone(), targets.clone());
+            observation.ttl_scope = Some(scope);
+            if let Ok(answer) = &mut observation.authoritative.result {
+                answer.ttl = mixed.ttl;
+                answer.ttls = mixed.ttls.clone();
+                answer.record_ttls = mixed.record_ttls.clone();
+            }
+            let found = findings(&observation, Some(&expected));
+            let case = format!("{scope:?} {configured}: {found:?}");
+            // Info leaves the domain `srv-ok`; a warning does not.
+            let mut want = vec![("ttl-mixed".to_string(), severity)];
+            if severity == Severity::Info {
+                want.push(("srv-ok".to_string(), Severity::Ok));
+            }
+            assert_eq!(ids(&found), want, "{case}");
+            assert!(
+                found[0]
+                    .message
+                    .contains("(300 s: kms1.corp.example.; 3600 s: kms2.corp.example.)"),
+                "{case}"
+            );
+            match hint {
+                None => assert_eq!(found[0].hint, None, "{case}"),
+                Some(words) => assert!(
+                    found[0].hint.as_deref().is_some_and(|h| h.contains(words)),
+                    "{case}"
+                ),
+            }
+        }
     }
 
     #[test]
