@@ -584,6 +584,13 @@ impl PooledSocket {
     }
 }
 
+/// How long a signed exchange over TCP still waits once it has set a
+/// message aside: the server's own reply follows a forged one within
+/// milliseconds, while a genuine unsigned TSIG error (BIND's BADKEY,
+/// BADSIG, BADTIME with an empty MAC) is all that comes, and should not
+/// cost a whole `--timeout`.
+const SET_ASIDE_GRACE: Duration = Duration::from_secs(1);
+
 /// Sends `request` over TCP (RFC 1035 §4.2.2: two-byte length prefix), one
 /// connection per attempt, each attempt bounded by `per_try`.
 ///
@@ -591,10 +598,14 @@ impl PooledSocket {
 /// the next message on the same connection is read, as over UDP (RFC 8945
 /// §5.3.2): whoever can put one message into the stream can put a forged
 /// one before the server's. The wait ends at the first reply that
-/// verifies, when the attempt's time runs out, or when the peer closes the
+/// verifies, when the attempt's time runs out ([`SET_ASIDE_GRACE`] after
+/// the first message set aside, at the latest), or when the peer closes the
 /// connection; then the first reply set aside comes back, for the caller
-/// to report as unverified. Each message is at most 65,535 bytes (its
-/// length is a `u16`), and only the first one set aside is kept.
+/// to report as unverified. A message that is no reply to ours (another
+/// ID or question, unreadable, or cut with TC) is set aside the same way,
+/// and its error comes back only when nothing else did. Each message is
+/// at most 65,535 bytes (its length is a `u16`), and only the first one
+/// set aside is kept.
 async fn tcp(
     server: SocketAddr,
     request: &[u8],
@@ -614,29 +625,48 @@ async fn tcp(
     })?;
     let attempts = attempts.max(1);
     for sends in 1..=attempts {
-        let deadline = Instant::from_std(deadline::instant_after(per_try));
+        let mut deadline = Instant::from_std(deadline::instant_after(per_try));
         let mut stream = match timeout_at(deadline, tcp_send(server, length, request)).await {
             Err(_elapsed) => continue,
             Ok(stream) => stream.map_err(classify)?,
         };
         let mut unverified: Option<Exchanged> = None;
+        // The first message of a signed exchange that was no reply at all.
+        let mut rejected: Option<TransportError> = None;
         let mut discarded = 0;
         loop {
             let reply = match timeout_at(deadline, tcp_read(&mut stream)).await {
                 Err(_elapsed) => break,
                 Ok(Ok(reply)) => reply,
                 // Closed by the peer: nothing more will come on it.
-                Ok(Err(_)) if unverified.is_some() => break,
+                Ok(Err(_)) if unverified.is_some() || rejected.is_some() => break,
                 Ok(Err(error)) => return Err(classify(error)),
             };
-            let (message, truncated) = match check_reply(&reply, expect) {
-                Checked::Reply { message, truncated } => (message, truncated),
-                Checked::Mismatch(why) => return Err(TransportError::Mismatch(why)),
-                Checked::Malformed(why) => return Err(TransportError::Malformed(why)),
+            let (message, truncated) = match (check_reply(&reply, expect), verify) {
+                (Checked::Reply { message, truncated }, _) => (message, truncated),
+                (Checked::Mismatch(why), None) => return Err(TransportError::Mismatch(why)),
+                (Checked::Malformed(why), None) => return Err(TransportError::Malformed(why)),
+                // Signed: a message that is not our reply proves nothing
+                // and must not end the wait for the one that verifies.
+                (Checked::Mismatch(why), Some(_)) => {
+                    discarded += 1;
+                    rejected.get_or_insert(TransportError::Mismatch(why));
+                    deadline = deadline.min(Instant::now() + SET_ASIDE_GRACE);
+                    continue;
+                }
+                (Checked::Malformed(why), Some(_)) => {
+                    discarded += 1;
+                    rejected.get_or_insert(TransportError::Malformed(why));
+                    deadline = deadline.min(Instant::now() + SET_ASIDE_GRACE);
+                    continue;
+                }
             };
+            // Signed, a reply that cannot be read whole (TC without a
+            // message) cannot be verified either: set aside.
             let verified = match (verify, &message) {
                 (Some(verify), Some(message)) => verify(&reply, message),
-                _ => true,
+                (Some(_), None) => false,
+                (None, _) => true,
             };
             let exchanged = Exchanged {
                 bytes: reply,
@@ -651,11 +681,15 @@ async fn tcp(
             }
             discarded += 1;
             unverified.get_or_insert(exchanged);
+            deadline = deadline.min(Instant::now() + SET_ASIDE_GRACE);
         }
         // Someone answered this attempt, but not verifiably: as over UDP,
         // sending again would only ask the same path again.
         if let Some(reply) = unverified {
             return Ok(Exchanged { discarded, ..reply });
+        }
+        if let Some(error) = rejected {
+            return Err(error);
         }
     }
     Err(TransportError::Timeout { attempts })
@@ -1004,6 +1038,33 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
+    /// A message that is no reply to ours ahead of the real reply of a
+    /// signed exchange (a bare 12-byte header of another ID; our ID with
+    /// garbage after it, TC set or not) is set aside, not the end of the
+    /// wait; when nothing else comes, its error does.
+    #[tokio::test]
+    async fn over_tcp_a_message_that_is_no_reply_is_set_aside_for_the_real_one() {
+        let other_id = vec![0, 9, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let garbage = vec![0, 7, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        let mut cut = garbage.clone();
+        cut[2] |= TC_BIT;
+        for forged in [other_id, garbage, cut] {
+            let (peer, accepted) = tcp_peer(
+                vec![forged.clone(), reply_with(ResponseCode::NoError)],
+                true,
+            )
+            .await;
+            let (result, took) = signed_over_tcp(peer, Duration::from_secs(20)).await;
+            assert_eq!(result, Ok((ResponseCode::NoError, 1)), "{forged:?}");
+            assert!(took < Duration::from_secs(10), "waited {took:?}");
+            assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        }
+        let malformed = vec![0, 7, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        let (peer, _) = tcp_peer(vec![malformed], false).await;
+        let (result, _) = signed_over_tcp(peer, Duration::from_secs(20)).await;
+        assert!(result.is_err_and(|e| e.starts_with("Malformed")));
+    }
+
     /// When nothing verifies, the first reply set aside comes back (for
     /// the caller to report as unverified) once the peer closes the
     /// connection, without waiting out the attempt or sending again.
@@ -1032,6 +1093,19 @@ mod tests {
         assert_eq!(result, Ok((ResponseCode::Refused, 1)));
         assert!(took >= Duration::from_millis(300), "waited {took:?}");
         assert!(took < Duration::from_secs(10), "waited {took:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    /// A reply set aside (a TSIG error nobody signed, as BIND sends for a
+    /// key it does not know) on a connection kept open costs the grace
+    /// period, not the whole attempt, then comes back as what it is.
+    #[tokio::test]
+    async fn over_tcp_a_reply_set_aside_is_waited_on_for_the_grace_period_only() {
+        let (peer, accepted) = tcp_peer(vec![reply_with(ResponseCode::NotAuth)], true).await;
+        let (result, took) = signed_over_tcp(peer, Duration::from_secs(20)).await;
+        assert_eq!(result, Ok((ResponseCode::NotAuth, 1)));
+        assert!(took >= SET_ASIDE_GRACE, "waited {took:?}");
+        assert!(took < SET_ASIDE_GRACE * 4, "waited {took:?}");
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
