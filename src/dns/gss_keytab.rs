@@ -11,10 +11,10 @@
 //! libgssapi's types as soon as they exist.
 
 use std::ffi::CString;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use libgssapi::credential::Cred;
 use libgssapi::error::{Error, MajorFlags};
@@ -28,21 +28,16 @@ use libgssapi_sys::{
 const KRB5_PRINCIPAL_OID: &[u8] = b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02\x01";
 
 /// An initiator credential for `principal` (or the keytab's first one)
-/// from `keytab`, its tickets kept in an in-memory cache of its own: they
-/// never land in, or mix with, the user's cache or another acquisition's.
+/// from `keytab`, its tickets kept in an in-memory cache of that pair's
+/// own (see [`ccache_name`]): they never land in, or mix with, the user's
+/// cache or another principal's.
 pub(crate) fn acquire(principal: Option<&str>, keytab: &Path) -> Result<Cred, Error> {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
     let invalid = || Error {
         major: MajorFlags::GSS_S_CALL_INACCESSIBLE_READ,
         minor: 0,
     };
+    let ccache = CString::new(ccache_name(principal, keytab)).map_err(|_| invalid())?;
     let keytab = CString::new(keytab.as_os_str().as_bytes()).map_err(|_| invalid())?;
-    let ccache = CString::new(format!(
-        "MEMORY:kmsdns-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ))
-    .map_err(|_| invalid())?;
     let mut elements = [
         gss_key_value_element_desc {
             key: c"client_keytab".as_ptr(),
@@ -89,6 +84,21 @@ pub(crate) fn acquire(principal: Option<&str>, keytab: &Path) -> Result<Cred, Er
     Ok(unsafe { Cred::from_c(cred) })
 }
 
+/// The in-memory cache for `principal` from `keytab`: one per pair and
+/// process, so every acquisition of the pair reuses it (and its tickets).
+/// A MEMORY: cache lives until the process ends or it is destroyed, and
+/// MIT's `gss_release_cred` only closes it: a new name per acquisition
+/// would keep one more cache for every zone and retry of a long run.
+fn ccache_name(principal: Option<&str>, keytab: &Path) -> String {
+    let mut hasher = DefaultHasher::new();
+    (principal, keytab).hash(&mut hasher);
+    format!(
+        "MEMORY:kmsdns-{}-{:016x}",
+        std::process::id(),
+        hasher.finish()
+    )
+}
+
 /// A GSS-API name imported here (libgssapi's `Name` does not hand out its
 /// handle), released on drop.
 struct ImportedName(gss_name_t);
@@ -124,6 +134,32 @@ impl Drop for ImportedName {
         // SAFETY: a name gss_import_name returned, released once.
         unsafe {
             gss_release_name(&mut minor, &mut self.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rule: acquisitions of one principal from one keytab share a cache
+    /// (none is left behind per acquisition); another principal or keytab
+    /// has its own.
+    #[test]
+    fn one_cache_per_principal_and_keytab() {
+        let keytab = Path::new("/etc/kmsdns/a.keytab");
+        let name = ccache_name(Some("KMS1$@CORP.EXAMPLE"), keytab);
+        assert!(name.starts_with("MEMORY:kmsdns-"), "{name}");
+        assert_eq!(name, ccache_name(Some("KMS1$@CORP.EXAMPLE"), keytab));
+        for other in [
+            ccache_name(Some("KMS2$@CORP.EXAMPLE"), keytab),
+            ccache_name(None, keytab),
+            ccache_name(
+                Some("KMS1$@CORP.EXAMPLE"),
+                Path::new("/etc/kmsdns/b.keytab"),
+            ),
+        ] {
+            assert_ne!(name, other);
         }
     }
 }
