@@ -52,8 +52,9 @@ impl Change {
 /// other hosts' records included; on AD to each record ([`TtlScope`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TtlChange {
-    /// The TTL compared: our records' (the lowest) where TTLs are per
-    /// record, else the RRset's (the lowest, when its records disagree).
+    /// The TTL compared: our records' (the lowest not configured) where
+    /// TTLs are per record, else the RRset's (the lowest, when its records
+    /// disagree).
     pub from: u32,
     pub to: u32,
     /// Whether the plan applies it (`--set-ttl`); otherwise it is only shown.
@@ -246,8 +247,9 @@ fn finish(
         .collect();
     let (compared, existing) = match scope {
         TtlScope::Record => {
-            let lowest = staying.iter().copied().min();
-            (staying, lowest)
+            // The lowest of ours that differs, so `from` is never `to`.
+            let differing = staying.iter().copied().filter(|t| *t != wanted_ttl).min();
+            (staying, differing)
         }
         TtlScope::Rrset | TtlScope::Unknown => (current.ttls.clone(), current.ttl),
     };
@@ -265,8 +267,13 @@ fn finish(
                 .any(|c| matches!(c, Change::Add(_) | Change::Modify { .. } | Change::Keep(_)));
             let applied = set_ttl && ours;
             let mixed = scope != TtlScope::Record && current.mixed_ttls();
+            let per_record = scope == TtlScope::Record;
             plan(
-                if applied { wanted_ttl } else { existing },
+                if applied || per_record {
+                    wanted_ttl
+                } else {
+                    existing
+                },
                 Some(TtlChange {
                     from: existing,
                     to: wanted_ttl,
@@ -483,6 +490,28 @@ mod tests {
             let plan = publish(&current, &wanted, (300, false), scope, ours);
             assert_eq!(plan.ttl, 3600, "{scope:?}");
         }
+    }
+
+    /// Rule: on AD the TTL change names one of ours that differs, never
+    /// the configured TTL as `from`, and an add gets the configured TTL
+    /// whatever ours that stay carry (it changes no other record).
+    #[test]
+    fn per_record_from_is_a_differing_ttl_and_adds_get_the_configured_one() {
+        let current = SrvRrset::served(vec![
+            (srv(0, 0, 1688, "kms1.a."), 300),
+            (srv(0, 0, 1688, "kms2.a."), 600),
+        ]);
+        let wanted = [
+            srv(0, 0, 1688, "kms1.a."),
+            srv(0, 0, 1688, "kms2.a."),
+            srv(0, 0, 1688, "kms3.a."),
+        ];
+        let plan = publish(&current, &wanted, (300, false), TtlScope::Record, ours);
+        let change = plan.ttl_change.expect("kms2 differs");
+        assert_eq!((change.from, change.to), (600, 300));
+        assert!(!change.applied);
+        assert_eq!(plan.adds(), vec![&wanted[2]]);
+        assert_eq!(plan.ttl, 300, "the add gets the configured TTL");
     }
 
     #[test]
