@@ -49,6 +49,21 @@ impl TtlScope {
     }
 }
 
+/// What the configuration says a zone keeps a TTL for: each record where
+/// it names the zone multi-master (`multi-master = true`: AD-integrated,
+/// every DC a primary), the RRset where it says it is not, nothing when
+/// it leaves that to detection. What the administrator says outranks
+/// the DC locator, which a zone may lack or serve by accident.
+pub fn configured_scope(multi_master: Option<bool>) -> Option<TtlScope> {
+    multi_master.map(|yes| {
+        if yes {
+            TtlScope::Record
+        } else {
+            TtlScope::Rrset
+        }
+    })
+}
+
 /// What `server` keeps a TTL for in `zone`: each record where the zone is
 /// Active Directory-integrated (its DC locator record is served), the
 /// RRset where it is not, unknown when that read fails.

@@ -597,8 +597,19 @@ fn compare_with_configuration(
                     expected.ttl
                 ),
             )
-            .hint("kmsdns publish --set-ttl applies it (to every host's record: the TTL belongs to the whole RRset)"),
+            .hint(set_ttl_hint(
+                observation.ttl_scope.unwrap_or(TtlScope::Unknown),
+            )),
         );
+    }
+}
+
+/// What `--set-ttl` changes where the server keeps a TTL for `scope`.
+fn set_ttl_hint(scope: TtlScope) -> &'static str {
+    match scope {
+        TtlScope::Rrset => "kmsdns publish --set-ttl applies it (to every host's record: the TTL belongs to the whole RRset)",
+        TtlScope::Record => "kmsdns publish --set-ttl applies it (to our records only: this zone keeps a TTL per record)",
+        TtlScope::Unknown => "kmsdns publish --set-ttl applies it (to every host's record, or to ours only if the zone is Active Directory-integrated, which could not be read)",
     }
 }
 
@@ -822,6 +833,38 @@ mod tests {
                     "{case}"
                 ),
             }
+        }
+    }
+
+    /// Rule: the `ttl-differs` hint names the records `--set-ttl` would
+    /// change on this server: every host's where the TTL is the RRset's,
+    /// ours only on AD.
+    #[test]
+    fn the_ttl_differs_hint_names_the_records_set_ttl_changes_by_scope() {
+        let (records, targets) = two_hosts();
+        let hosts = [kms(KMS1), kms(KMS2)];
+        let expected = Expected {
+            records: &records,
+            listed: true,
+            ttl: 600,
+            hosts: &hosts,
+            required_foreign: &[],
+            complete: true,
+        };
+        for (scope, words) in [
+            (TtlScope::Record, "to our records only"),
+            (TtlScope::Rrset, "to every host's record: the TTL belongs"),
+            (TtlScope::Unknown, "or to ours only if"),
+        ] {
+            let mut observation = observe(records.clone(), targets.clone());
+            observation.ttl_scope = Some(scope);
+            let found = findings(&observation, Some(&expected));
+            let differs = found
+                .iter()
+                .find(|f| f.id == FindingId::TtlDiffers)
+                .unwrap_or_else(|| panic!("{scope:?}: {found:?}"));
+            let hint = differs.hint.as_deref().unwrap_or_default();
+            assert!(hint.contains(words), "{scope:?}: {hint}");
         }
     }
 

@@ -35,7 +35,7 @@ pub(super) async fn observe(
         None => None,
     };
     let ttl_scope = match &zone {
-        Some(zone) => ttl_scope(zone, &authoritative, opts).await,
+        Some(zone) => ttl_scope(zone, configured, &authoritative, opts).await,
         None => None,
     };
     let mut names: Vec<Name> = Vec::new();
@@ -90,13 +90,26 @@ pub(super) async fn observe(
 }
 
 /// What the server behind `read` keeps a TTL for, when its answer carries
-/// different TTLs: that decides whether they are normal (AD) or not.
-async fn ttl_scope(zone: &Name, read: &RrsetRead, opts: &DnsOptions) -> Option<TtlScope> {
-    let mixed = read.result.as_ref().is_ok_and(|rrset| rrset.mixed_ttls());
-    let server: SocketAddr = read.server.as_deref()?.parse().ok()?;
-    if !mixed {
+/// different TTLs or one other than the configured: that decides whether
+/// mixed TTLs are normal (AD) and which records `--set-ttl` would change.
+/// What the configuration says (`multi-master =`) comes first.
+async fn ttl_scope(
+    zone: &Name,
+    configured: Option<&Domain>,
+    read: &RrsetRead,
+    opts: &DnsOptions,
+) -> Option<TtlScope> {
+    let wanted = configured.map(|domain| domain.ttl);
+    let differs = read.result.as_ref().is_ok_and(|rrset| {
+        rrset.mixed_ttls() || wanted.is_some_and(|ttl| rrset.ttls.iter().any(|t| *t != ttl))
+    });
+    if !differs {
         return None;
     }
+    if let Some(scope) = dns::ttl::configured_scope(configured.and_then(|d| d.multi_master)) {
+        return Some(scope);
+    }
+    let server: SocketAddr = read.server.as_deref()?.parse().ok()?;
     Some(dns::ttl::ttl_scope(server, zone, opts).await)
 }
 

@@ -445,7 +445,8 @@ fn bind_grants_hint(key: &str, carried: &[Carried], unidentified: bool) -> Strin
     )
 }
 
-/// Why an update counts as applied although no verified reply said so.
+/// Why an update counts as applied although its reply, or the server as
+/// read before it, would not say so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Note {
     /// A retransmitted copy failed its prerequisite, and the re-read found
@@ -456,6 +457,11 @@ pub enum Note {
     /// The reply was unusable (cut, unreadable, unverified), and the
     /// re-read shows the change.
     NoUsableReply,
+    /// The zone was not read as Active Directory-integrated, yet the
+    /// primary kept a TTL per record: ours carry the TTL sent, other hosts'
+    /// records kept theirs. The update was applied as that server applies
+    /// one.
+    TtlPerRecord,
 }
 
 impl fmt::Display for Note {
@@ -466,6 +472,9 @@ impl fmt::Display for Note {
             }
             Note::ReplyLost => "the reply was lost, but the primary serves the change",
             Note::NoUsableReply => "no usable reply came, but the primary serves the change",
+            Note::TtlPerRecord => {
+                "the primary keeps a TTL per record (as Active Directory does) although the zone was not read as Active Directory-integrated: our records carry the TTL sent, other hosts' records keep theirs"
+            }
         })
     }
 }

@@ -57,6 +57,12 @@ enum Step {
     /// Another host adds this record to every RRset just before the
     /// UPDATE arrives.
     OtherHostAdds(SrvRecord),
+    /// Applied; then another host adds this record with this TTL of its
+    /// own, before the read-back; the reply is lost if the flag says so.
+    OtherHostAddsAfter(SrvRecord, u32, bool),
+    /// Applied, but the TTLs stay as they were: a server that takes the
+    /// records and not the TTL.
+    KeepsTtls,
     /// Applied, but the reply never comes.
     ReplyLost,
     /// Neither the UPDATE nor a reply arrives.
@@ -229,6 +235,11 @@ impl Primary {
 
     /// RFC 2136 §3.4: deletes by exact RDATA, then adds, all at once.
     fn apply(&self, requests: &[UpdateRequest]) {
+        self.apply_keeping(requests, false);
+    }
+
+    /// The same, the TTLs left as they were if `keep_ttls`.
+    fn apply_keeping(&self, requests: &[UpdateRequest], keep_ttls: bool) {
         let mut rrsets = self.rrsets.lock().unwrap();
         for request in requests {
             let at = match rrsets.iter().position(|(n, _)| *n == request.name) {
@@ -251,12 +262,13 @@ impl Primary {
                         target: s.target().clone(),
                     };
                     let mut ttls = self.record_ttls.lock().unwrap();
-                    if self.ttl_per_record {
-                        ttls.insert(crate::dns::record_key(&record), add.ttl());
-                    } else {
-                        for held in records.iter().chain([&record]) {
-                            ttls.insert(crate::dns::record_key(held), add.ttl());
-                        }
+                    let given: Vec<&SrvRecord> = match (keep_ttls, self.ttl_per_record) {
+                        (true, _) => Vec::new(),
+                        (false, true) => vec![&record],
+                        (false, false) => records.iter().chain([&record]).collect(),
+                    };
+                    for held in given {
+                        ttls.insert(crate::dns::record_key(held), add.ttl());
                     }
                     if !records.contains(&record) {
                         records.push(record);
@@ -388,6 +400,21 @@ impl Exchange for Primary {
                 self.other_host_adds(&record);
                 checked_and_applied()
             }
+            Step::OtherHostAddsAfter(record, ttl, reply_lost) => {
+                checked_and_applied()?;
+                self.other_host_adds(&record);
+                let key = crate::dns::record_key(&record);
+                self.record_ttls.lock().unwrap().insert(key, ttl);
+                if reply_lost {
+                    Err(self.timeout())
+                } else {
+                    Ok(())
+                }
+            }
+            Step::KeepsTtls => self
+                .prerequisites(requests)
+                .map(|()| self.apply_keeping(requests, true))
+                .map_err(|rcode| self.conflict(rcode, false)),
             Step::ReplyLost => checked_and_applied().and(Err(self.timeout())),
             Step::RequestLost => Err(self.timeout()),
             Step::RetransmissionConflicts => {
@@ -1012,11 +1039,83 @@ fn set_ttl_where_the_ttl_is_the_rrsets_accepts_the_whole_rrset_changed() {
     assert_outcome!(done, Outcome::Applied);
     assert!(primary.served().iter().all(|r| r.starts_with("3600 ")));
 
-    // A server found to keep one TTL per RRset that then keeps the other
-    // host's: not what was planned.
-    let primary = Primary::with_ttls(&mixed(), true, TtlScope::Rrset);
+    // A server that takes the records and not the TTL: not what was sent.
+    let primary = Primary::with_ttls(&mixed(), false, TtlScope::Rrset);
+    primary.script.lock().unwrap().push_back(Step::KeepsTtls);
     let done = run(&primary, &SET_TTL);
     assert_outcome!(done, Outcome::Failed(Failure::TtlNotServed { .. }));
+}
+
+/// Rule: a zone not read as AD-integrated whose server keeps a TTL per
+/// record all the same (ours at the new TTL, the other host's at its own)
+/// applied what it was sent: applied, with a note that says so.
+#[test]
+fn set_ttl_on_a_zone_read_as_plain_that_keeps_ttls_per_record_is_applied_with_a_note() {
+    let primary = Primary::with_ttls(&mixed(), true, TtlScope::Rrset);
+    let done = run(&primary, &SET_TTL);
+    assert_outcome!(done, Outcome::Applied);
+    assert_eq!(done.note, Some(Note::TtlPerRecord));
+    assert_eq!(primary.ttl_of(&ours()[0]), 3600);
+    assert_eq!(primary.ttl_of(&foreign()), 7200);
+}
+
+/// `config()` with `multi-master = multi_master` for corp.example.
+fn config_multi_master(multi_master: bool) -> Config {
+    config::parse(
+        &format!(
+            r#"
+publish-list = ["corp.example"]
+
+[[host]]
+name = "kms1.corp.example"
+
+[[host]]
+name = "kms2.corp.example"
+
+[domain."corp.example"]
+multi-master = {multi_master}
+"#
+        ),
+        Path::new("/nonexistent/kmsdns.toml"),
+    )
+    .unwrap()
+}
+
+/// Rule: what the configuration says (`multi-master =`) decides the TTL
+/// scope, whatever the DC locator read says: per record when the zone is
+/// said multi-master, per RRset when it is said not to be.
+#[test]
+fn multi_master_in_the_configuration_decides_the_ttl_scope() {
+    for (multi_master, read, want) in [
+        (true, TtlScope::Rrset, TtlScope::Record),
+        (true, TtlScope::Unknown, TtlScope::Record),
+        (false, TtlScope::Record, TtlScope::Rrset),
+    ] {
+        let primary = Primary::with_ttls(&mixed(), multi_master, read);
+        let done = run_config(&primary, &SET_TTL, &config_multi_master(multi_master));
+        assert_outcome!(done, Outcome::Applied);
+        assert_eq!(done.note, None, "{multi_master} {read:?}");
+        let plan = done.plan.expect("a plan");
+        assert_eq!(plan.scope, want, "{multi_master} {read:?}");
+    }
+}
+
+/// Rule: on AD, a record another host adds (at a TTL of its own) between
+/// our update and its read-back is that host's change: our records carry
+/// the new TTL, so the update is applied, whether its reply came or not.
+#[test]
+fn set_ttl_on_ad_accepts_a_record_another_host_added_meanwhile() {
+    let other = srv(1688, "kms8.corp.example.");
+    for reply_lost in [false, true] {
+        let primary = Primary::with_ttls(&mixed(), true, TtlScope::Record);
+        let step = Step::OtherHostAddsAfter(other.clone(), 1200, reply_lost);
+        primary.script.lock().unwrap().push_back(step);
+        let done = run(&primary, &SET_TTL);
+        assert_outcome!(done, Outcome::Applied);
+        assert_eq!(primary.updates().len(), 1, "no retry");
+        assert_eq!(primary.ttl_of(&ours()[0]), 3600);
+        assert_eq!(primary.ttl_of(&other), 1200);
+    }
 }
 
 /// Rule: a server whose scope could not be read is judged by what it did

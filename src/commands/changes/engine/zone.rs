@@ -332,10 +332,11 @@ impl<E: Exchange> ZoneRun<'_, E> {
         }
     }
 
-    /// What the primary at `server` keeps a TTL for: read once per zone
-    /// (within the deadline, as every read before an UPDATE), and only when
-    /// a publish finds a TTL other than the configured one, since the plan
-    /// is the same either way otherwise.
+    /// What the primary at `server` keeps a TTL for: what the configuration
+    /// says (`multi-master =`), else read once per zone (within the
+    /// deadline, as every read before an UPDATE), and only when a publish
+    /// finds a TTL other than the configured one, since the plan is the
+    /// same either way otherwise.
     async fn scope(
         &self,
         state: &mut State,
@@ -343,6 +344,9 @@ impl<E: Exchange> ZoneRun<'_, E> {
         domain: &Domain,
         current: &SrvRrset,
     ) -> TtlScope {
+        if let Some(scope) = dns::ttl::configured_scope(domain.multi_master) {
+            return scope;
+        }
         let differs = current.ttls.iter().any(|ttl| *ttl != domain.ttl);
         if !differs || matches!(self.mode, Mode::Remove { .. }) {
             return state.scope.unwrap_or(TtlScope::Unknown);
@@ -514,10 +518,10 @@ impl<E: Exchange> ZoneRun<'_, E> {
             current,
         } in batch
         {
-            let outcome = self.verify(index, server, &current, &plan).await;
+            let (outcome, note) = self.verify(index, server, &current, &plan).await;
             state
                 .done
-                .push(self.finish(state, index, Some(plan), outcome, None));
+                .push(self.finish(state, index, Some(plan), outcome, note));
         }
     }
 
@@ -528,9 +532,12 @@ impl<E: Exchange> ZoneRun<'_, E> {
         let mut software = None;
         for Planned { index, plan, .. } in batch {
             let domain = &self.config.domains[index];
+            let owns = |target: &Name| self.config.owns_target(target);
             let (outcome, note) = match self.read(&domain.srv_name()).await {
                 Ok((_, after))
-                    if self.serves(domain, &plan, &after) && ttls_as_sent(&plan, &after) =>
+                    if self.serves(domain, &plan, &after)
+                        && (ttls_as_sent(&plan, &after, owns)
+                            || ours_as_sent(&plan, &after, owns)) =>
                 {
                     (
                         Outcome::Applied,
@@ -562,33 +569,41 @@ impl<E: Exchange> ZoneRun<'_, E> {
     /// serve what was planned, every record with the TTL the server's
     /// [`TtlScope`] gives it when the plan set one. An RRset exactly as it
     /// was before means nothing was applied (PowerDNS's NOERROR to what
-    /// its Lua update policy refuses), not another host's change.
+    /// its Lua update policy refuses), not another host's change. A zone
+    /// not read as AD-integrated whose server kept a TTL per record all the
+    /// same (ours at the TTL sent, others' at their own) applied what it
+    /// was sent: that is said in a note, not reported as a failure.
     async fn verify(
         &self,
         index: usize,
         server: SocketAddr,
         before: &SrvRrset,
         sent: &Plan,
-    ) -> Outcome {
+    ) -> (Outcome, Option<Note>) {
         let domain = &self.config.domains[index];
         match self.read(&domain.srv_name()).await {
             Ok((_, after)) if self.serves(domain, sent, &after) => {
-                if ttls_as_sent(sent, &after) {
-                    Outcome::Applied
+                let owns = |target: &Name| self.config.owns_target(target);
+                if ttls_as_sent(sent, &after, owns) {
+                    (Outcome::Applied, None)
+                } else if ours_as_sent(sent, &after, owns) {
+                    (Outcome::Applied, Some(Note::TtlPerRecord))
                 } else {
-                    Outcome::Failed(Failure::TtlNotServed {
+                    let failure = Failure::TtlNotServed {
                         server,
                         ttls: after.ttls,
                         wanted: sent.ttl,
-                    })
+                    };
+                    (Outcome::Failed(failure), None)
                 }
             }
             Ok((_, after)) if unchanged(before, &after) => {
                 let software = self.exchange.identify(server, &self.target.zone).await;
-                Outcome::Failed(Failure::NothingApplied { server, software })
+                let failure = Failure::NothingApplied { server, software };
+                (Outcome::Failed(failure), None)
             }
-            Ok(_) => Outcome::Failed(Failure::NotServed { server }),
-            Err(problem) => Outcome::Failed(Failure::ReadBack(problem)),
+            Ok(_) => (Outcome::Failed(Failure::NotServed { server }), None),
+            Err(problem) => (Outcome::Failed(Failure::ReadBack(problem)), None),
         }
     }
 
@@ -794,26 +809,30 @@ fn shown_scope(sent: &Plan, after: &SrvRrset) -> TtlScope {
 
 /// Whether the TTLs of `after` are those `sent` leads to on its server:
 /// one TTL for the whole RRset, the new one when `sent` set it; or, where
-/// TTLs are per record, ours at the new one when `sent` set it and other
-/// hosts' records at their own as read.
-fn ttls_as_sent(sent: &Plan, after: &SrvRrset) -> bool {
+/// TTLs are per record, ours at the new one when `sent` set it (see
+/// [`ours_as_sent`]).
+fn ttls_as_sent(sent: &Plan, after: &SrvRrset, owns: impl Fn(&Name) -> bool) -> bool {
     match shown_scope(sent, after) {
         TtlScope::Rrset => {
             (!sent.sets_ttl() || after.ttls.iter().all(|t| *t == sent.ttl)) && !after.mixed_ttls()
         }
-        TtlScope::Record => after
-            .records
-            .iter()
-            .zip(&after.record_ttls)
-            .all(|(r, ttl)| {
-                if foreign(sent).any(|f| f == r) {
-                    Some(*ttl) == sent.read.ttl_of(r)
-                } else {
-                    !sent.sets_ttl() || *ttl == sent.ttl
-                }
-            }),
+        TtlScope::Record => ours_as_sent(sent, after, owns),
         TtlScope::Unknown => true,
     }
+}
+
+/// Whether every record of ours in `after` carries the TTL `sent` set
+/// (any, when it set none). Other hosts' records are not judged: where
+/// TTLs are per record ours do not change theirs, and one another host
+/// added or changed meanwhile is its change, not a TTL our update failed
+/// to give. Ours are told by the configuration, not by the plan sent,
+/// which does not know a record added since.
+fn ours_as_sent(sent: &Plan, after: &SrvRrset, owns: impl Fn(&Name) -> bool) -> bool {
+    after
+        .records
+        .iter()
+        .zip(&after.record_ttls)
+        .all(|(r, ttl)| !owns(&r.target) || !sent.sets_ttl() || *ttl == sent.ttl)
 }
 
 /// The other hosts' records a plan leaves alone.
