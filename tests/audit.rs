@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+use common::bind::published_in_open_example;
 use common::bind::{key_file, nsupdate, Server, TestBed};
-use common::kms_responder::published_in_open_example;
 use common::prometheus::parse;
 use common::run::{Kmsdns, Run};
 
