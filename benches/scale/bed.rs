@@ -47,7 +47,8 @@ use local::{ensure_loopback, free_port, query_udp, random_u64, soa_serial, tool,
 pub const PARENT: &str = "kmsbench.test";
 /// The TSIG key granted the `_vlmcs._tcp` SRV records of every zone.
 pub const KEY_NAME: &str = "kmsdns-bench";
-/// The two KMS hosts every domain publishes (never contacted: no probe).
+/// The two KMS hosts every domain publishes, at 127.53.7.11 and .12 (only
+/// the probe cases, `probe.rs`, contact them).
 pub const HOSTS: [&str; 2] = ["kms1.kmsbench.test", "kms2.kmsbench.test"];
 /// The port of every SRV record.
 pub const KMS_PORT: u16 = 1688;
@@ -209,6 +210,15 @@ impl Bed {
                 last = now;
             }
         }
+    }
+
+    /// Stops `server` (SIGSTOP) until the guard is dropped (SIGCONT): it
+    /// takes every query and answers none, like a server that is down.
+    pub fn pause(&self, server: Server) -> Paused<'_> {
+        let pid = self.servers[server as usize].child.id() as libc::pid_t;
+        // SAFETY: kill(2) on the PID of our own child, not yet reaped.
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        Paused { _bed: self, pid }
     }
 
     /// Address and port of `server`.
@@ -429,6 +439,20 @@ impl Counters {
             self.queries.saturating_sub(before.queries),
             self.updates.saturating_sub(before.updates),
         )
+    }
+}
+
+/// A server stopped by [`Bed::pause`]; continued on drop.
+pub struct Paused<'a> {
+    /// The bed outlives the guard: the PID is still its unreaped child's.
+    _bed: &'a Bed,
+    pid: libc::pid_t,
+}
+
+impl Drop for Paused<'_> {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the PID of the bed's child, not yet reaped.
+        unsafe { libc::kill(self.pid, libc::SIGCONT) };
     }
 }
 

@@ -12,8 +12,14 @@
 mod bed;
 #[path = "harness.rs"]
 mod harness;
+// The test bed's stand-in KMS host, for the probe cases.
+#[path = "../../tests/common/kms_responder.rs"]
+#[allow(dead_code)]
+mod kms_responder;
 #[path = "linearity.rs"]
 mod linearity;
+#[path = "probe.rs"]
+mod probe;
 #[path = "silent.rs"]
 mod silent;
 // What bed and harness need from the machine, shared with the test bed.
@@ -39,6 +45,10 @@ usage: cargo bench --bench scale -- [options]
   --silent S           measure only check with S of the --domains read at silent servers (issue 17), e.g. --domains 2000 --silent 600
   --silent-concurrency N   --concurrency of those check runs (default 64)
   --silent-timeout-ms T    --timeout of those check runs (default 2000)
+  --probe              measure only audit as users run it: with the KMS probe (hosts answering,
+                       one silent, none listening) and with one of three servers stopped; peak RSS
+                       and own CPU of each (--domains, --repetitions, --kmsdns-arg apply)
+  --probe-timeout-ms T     --timeout of those audit runs (default 500)
 ";
 
 fn main() -> ExitCode {
@@ -59,6 +69,8 @@ fn main() -> ExitCode {
     let mut sizes: Vec<usize> = Vec::new();
     let mut silent_concurrency = 64;
     let mut silent_timeout_ms = 2000;
+    let mut probe = false;
+    let mut probe_timeout_ms = 500;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -116,6 +128,11 @@ fn main() -> ExitCode {
                 Some(n) if n > 0 => silent_timeout_ms = n as u64,
                 _ => return usage("--silent-timeout-ms takes a positive number"),
             },
+            "--probe" => probe = true,
+            "--probe-timeout-ms" => match number(value()) {
+                Some(n) if n > 0 => probe_timeout_ms = n as u64,
+                _ => return usage("--probe-timeout-ms takes a positive number"),
+            },
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -134,6 +151,18 @@ fn main() -> ExitCode {
             verbose: options.verbose,
         };
         return run_silent(&options, &out);
+    }
+    if probe {
+        let options = probe::ProbeOptions {
+            domains: options.domains,
+            repetitions: options.repetitions,
+            named_threads: options.named_threads,
+            kmsdns: options.kmsdns.clone(),
+            timeout: std::time::Duration::from_millis(probe_timeout_ms),
+            kmsdns_args: options.kmsdns_args.clone(),
+            verbose: options.verbose,
+        };
+        return run_probe(&options, &out);
     }
     if options.dnsperf_seconds > 0 && local::find_tool("dnsperf").is_none() {
         eprintln!(
@@ -255,6 +284,32 @@ fn run_silent(options: &silent::SilentOptions, out: &std::path::Path) -> ExitCod
     } else {
         eprintln!("the bound is not met");
         ExitCode::FAILURE
+    }
+}
+
+/// The cases users run alone: their table, and scale-N-probe.json.
+fn run_probe(options: &probe::ProbeOptions, out: &std::path::Path) -> ExitCode {
+    let results = match probe::run(options) {
+        Ok(results) => results,
+        Err(error) => {
+            eprintln!("probe benchmark failed: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let table = results.table();
+    println!("\n{table}");
+    let stem = out.join(format!("scale-{}-probe", options.domains));
+    let written = std::fs::create_dir_all(out).and_then(|_| {
+        let json = serde_json::to_string_pretty(&results).map_err(std::io::Error::other)?;
+        std::fs::write(stem.with_extension("json"), json)?;
+        std::fs::write(stem.with_extension("md"), &table)
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cannot write the results to {}: {error}", out.display());
+            ExitCode::FAILURE
+        }
     }
 }
 
