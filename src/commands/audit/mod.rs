@@ -128,34 +128,24 @@ pub async fn run(
         .as_ref()
         .map(|c| c.warnings.clone())
         .unwrap_or_default();
+    // Only the names are needed from here on, not the selection's index
+    // of every configured domain.
+    let selected = selection.into_domains();
     let size = sink
         .window_size()
         .unwrap_or(usize::MAX)
-        .clamp(1, selection.domains.len().max(1));
-    // One window: the parts take the selection as given (the publish list,
-    // or --domain); more: each window's domains as --domain.
-    let windows: Vec<Vec<Name>> = if size >= selection.domains.len() {
-        vec![args.domains.clone()]
-    } else {
-        selection
-            .domains
-            .chunks(size)
-            .map(<[Name]>::to_vec)
-            .collect()
-    };
-    let names: Vec<Vec<String>> = selection
-        .domains
-        .chunks(size)
-        .map(|chunk| chunk.iter().map(Name::to_ascii).collect())
-        .collect();
-    drop(selection);
-
-    let progress = progress_bar(ctx, args, windows.len());
+        .clamp(1, selected.len().max(1));
+    let one = size >= selected.len();
+    let progress = progress_bar(ctx, args, selected.len().div_ceil(size).max(1));
     let mut general = General::new(&warnings);
     let mut reach = Reach::default();
     let mut parts = Vec::new();
-    for (domains, audited) in windows.into_iter().zip(names) {
-        let window = audit_window(args, ctx, &domains, &warnings, &progress).await?;
+    for chunk in selected.chunks(size) {
+        // One window: the parts take the selection as given (the publish
+        // list, or --domain); more: each window's domains as --domain.
+        let domains = if one { &args.domains[..] } else { chunk };
+        let audited: Vec<String> = chunk.iter().map(Name::to_ascii).collect();
+        let window = audit_window(args, ctx, domains, &warnings, &progress).await?;
         let (merged, details) = window;
         let (mut report, window_parts) = merged.report(&mut general);
         parts = window_parts;
