@@ -1131,7 +1131,7 @@ fn seconds(value: f64) -> String {
     }
 }
 
-fn loadavg() -> String {
+pub fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()

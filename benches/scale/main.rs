@@ -49,6 +49,7 @@ usage: cargo bench --bench scale -- [options]
                        one silent, none listening) and with one of three servers stopped; peak RSS
                        and own CPU of each (--domains, --repetitions, --kmsdns-arg apply)
   --probe-timeout-ms T     --timeout of those audit runs (default 500)
+  --no-stopped-server      leave out the stopped-server case (long: every zone waits for the server)
 ";
 
 fn main() -> ExitCode {
@@ -71,6 +72,7 @@ fn main() -> ExitCode {
     let mut silent_timeout_ms = 2000;
     let mut probe = false;
     let mut probe_timeout_ms = 500;
+    let mut stopped_server = true;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -129,6 +131,7 @@ fn main() -> ExitCode {
                 _ => return usage("--silent-timeout-ms takes a positive number"),
             },
             "--probe" => probe = true,
+            "--no-stopped-server" => stopped_server = false,
             "--probe-timeout-ms" => match number(value()) {
                 Some(n) if n > 0 => probe_timeout_ms = n as u64,
                 _ => return usage("--probe-timeout-ms takes a positive number"),
@@ -160,6 +163,7 @@ fn main() -> ExitCode {
             kmsdns: options.kmsdns.clone(),
             timeout: std::time::Duration::from_millis(probe_timeout_ms),
             kmsdns_args: options.kmsdns_args.clone(),
+            stopped_server,
             verbose: options.verbose,
         };
         return run_probe(&options, &out);
