@@ -2,7 +2,9 @@
 //! the KMS probe, and with one of the three servers silent; peak RSS and
 //! own CPU of each.
 //!
-//! The bed's two KMS hosts (`kms1`, `kms2` of the parent zone, at
+//! The bed's zones are written with their two SRV records, as `publish`
+//! leaves them (no N updates and 2 × N transfers before the first case).
+//! Its two KMS hosts (`kms1`, `kms2` of the parent zone, at
 //! 127.53.7.11 and .12) get stand-in KMS responders on port 1688, the
 //! test bed's (`tests/common/kms_responder.rs`), which answer the RPC bind
 //! as a KMS host does. The cases:
@@ -111,8 +113,11 @@ pub fn run(options: &ProbeOptions) -> Result<ProbeResults, String> {
             eprintln!("[{:7.1}s] {what}", started.elapsed().as_secs_f64());
         }
     };
-    say(&format!("starting BIND with {} zones", options.domains));
-    let bed = Bed::start(options.domains, options.named_threads);
+    say(&format!(
+        "starting BIND with {} zones, their SRV records in place",
+        options.domains
+    ));
+    let bed = Bed::start_published(options.domains, options.named_threads);
     for index in 0..2 {
         super::local::ensure_loopback(host_ip(index));
     }
@@ -123,16 +128,6 @@ pub fn run(options: &ProbeOptions) -> Result<ProbeResults, String> {
         bed: &bed,
         config,
     };
-    say("kmsdns publish");
-    let (status, stdout, stderr) = bench.once(&["publish"])?;
-    if status != 0 {
-        return Err(format!(
-            "publish exited {status}:\n{}{stderr}",
-            head(&stdout)
-        ));
-    }
-    bed.wait_replicated(Duration::from_secs(600))?;
-    bed.settle();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -296,8 +291,8 @@ impl Runner<'_> {
     }
 
     /// The options of every run: the bed's configuration, resolver, port,
-    /// and for the measured runs `--timeout`.
-    fn common_args(&self, timed: bool) -> Vec<String> {
+    /// `--timeout`.
+    fn common_args(&self) -> Vec<String> {
         let port = self.bed.port.to_string();
         let mut args = vec![
             "-c".to_string(),
@@ -306,27 +301,11 @@ impl Runner<'_> {
             format!("{}:{port}", Server::Ns1.ip()),
             "--dns-port".to_string(),
             port,
+            "--timeout".to_string(),
+            format!("{}ms", self.options.timeout.as_millis()),
         ];
-        if timed {
-            args.push("--timeout".to_string());
-            args.push(format!("{}ms", self.options.timeout.as_millis()));
-        }
         args.extend(self.options.kmsdns_args.iter().cloned());
         args
-    }
-
-    /// Runs kmsdns once, untimed: (exit status, stdout, stderr).
-    fn once(&self, args: &[&str]) -> Result<(i32, String, String), String> {
-        let output = Command::new(&self.options.kmsdns)
-            .args(self.common_args(false))
-            .args(args)
-            .output()
-            .map_err(|e| format!("cannot run kmsdns: {e}"))?;
-        Ok((
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        ))
     }
 
     /// Runs kmsdns under GNU time; stdout to a file, so that a large
@@ -340,7 +319,7 @@ impl Runner<'_> {
             .args(["-f", "%M %U %S", "-o"])
             .arg(&usage)
             .arg(&self.options.kmsdns)
-            .args(self.common_args(true))
+            .args(self.common_args())
             .args(args);
         let started = Instant::now();
         let status = command
