@@ -56,9 +56,8 @@ impl AuditWriter {
         quiet: bool,
         textfile: Option<PathBuf>,
     ) -> io::Result<Self> {
-        let prometheus = (format == Format::Prometheus || textfile.is_some())
-            .then(PrometheusSpool::new)
-            .transpose()?;
+        let prometheus =
+            (format == Format::Prometheus || textfile.is_some()).then(PrometheusSpool::new);
         Ok(AuditWriter {
             format,
             window,
@@ -428,13 +427,13 @@ struct PrometheusSpool {
 }
 
 impl PrometheusSpool {
-    fn new() -> io::Result<Self> {
-        Ok(PrometheusSpool {
+    fn new() -> Self {
+        PrometheusSpool {
             families: Vec::new(),
             by_id: Vec::new(),
             zones: HashSet::new(),
             state: RandomState::new(),
-        })
+        }
     }
 
     fn add(&mut self, window: &AuditWindow) -> io::Result<()> {
