@@ -1093,8 +1093,8 @@ fn all_threads_stopped(pid: u32) -> bool {
 
 /// A KMS-like responder on `ip`, published in the test bed's open.example
 /// (unsigned) as `host`.open.example: its A record and one SRV record of
-/// open.example, both at TTL 60. The responder runs on the returned
-/// runtime: keep both for the test.
+/// open.example, both at TTL 60, served by every server when it returns.
+/// The responder runs on the returned runtime: keep both for the test.
 pub fn published_in_open_example(
     bed: &TestBed,
     ip: Ipv4Addr,
@@ -1116,5 +1116,11 @@ pub fn published_in_open_example(
             bed.port()
         ),
     );
+    // The secondaries serve the records before the test reads them: on a
+    // busy machine a read at once found them a serial behind.
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    for server in [Server::Ns2, Server::Ns3] {
+        bed.wait_serial(server, "open.example", serial, Duration::from_secs(30));
+    }
     (runtime, kms)
 }
