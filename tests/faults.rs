@@ -1134,6 +1134,46 @@ fn a_forged_unsigned_error_before_the_signed_reply_is_set_aside() {
     });
 }
 
+/// Issue 16: the same over TCP, where a signed UPDATE goes after a
+/// truncated UDP reply: a forged unsigned REFUSED ahead of BIND's signed
+/// reply on the connection is set aside, and BIND's reply is the answer
+/// (the first message on a TCP connection used to be final).
+#[test]
+fn a_forged_unsigned_error_before_the_signed_reply_over_tcp_is_set_aside() {
+    let bed = TestBed::start();
+    let relay = Relay::start(bed.primary());
+    let config = Config::new(&["secure.example"], relay.addr(), true);
+    let owner = owner("secure.example");
+    relay.script(vec![
+        Rule::new(Fault::Truncate { forward: false })
+            .updates()
+            .udp(),
+        Rule::new(Fault::ForgedFirst(ResponseCode::Refused))
+            .updates()
+            .tcp(),
+    ]);
+    let run = kmsdns(&["-v", "-c", &config.arg(), "publish"]);
+    let case = format!("{run}\n--- relay ---\n{}", relay.log());
+    assert_eq!(
+        bed.srv_set(Server::PRIMARY, &owner),
+        set(&[KMS1, KMS2]),
+        "{case}"
+    );
+    assert_eq!(run.status, 0, "{case}");
+    assert_eq!(
+        run.json::<Value>()["details"]["domains"][0]["outcome"],
+        "applied",
+        "{case}"
+    );
+    assert!(!run.stdout.contains("no usable reply came"), "{case}");
+    assert!(
+        run.stderr.contains("(1 unverified reply set aside)"),
+        "{case}"
+    );
+    assert_eq!(relay.received_over(Kind::Update, Proto::Tcp), 1, "{case}");
+    assert_eq!(relay.forwarded(Kind::Update), 1, "{case}");
+}
+
 /// Issue 17, item 3: when the only reply to a signed update is an unsigned
 /// error (BIND's signed reply replaced on the way), it is not believed: the
 /// zone is read back, and the report says what it holds. Here BIND applied

@@ -14,7 +14,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::bind::{Grant, NamedConf, Notify, Updates, ZoneConf, ZoneRole};
+use common::relay::{Fault, Kind, Proto, Relay, Rule};
 use common::run::{Kmsdns, Run};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 const REALM: &str = "KMSDNS.TEST";
@@ -226,17 +228,26 @@ impl Bed {
     /// A configuration publishing kms1 to `domain` with the `[domain]`
     /// options `options`.
     fn config(&self, domain: &str, options: &str) -> PathBuf {
+        self.config_via(self.dns_addr(), domain, options)
+    }
+
+    /// [`Bed::config`] with `server` (a relay) as the domain's server.
+    fn config_via(&self, server: SocketAddr, domain: &str, options: &str) -> PathBuf {
         let path = self.path("kmsdns.toml");
         std::fs::write(
             &path,
             format!(
                 "publish-list = [\"{domain}\"]\n[[host]]\nname = \"kms1.corp.test\"\n\
-                 [domain.\"{domain}\"]\nserver = \"127.0.0.1:{}\"\n{options}\n",
-                self.dns_port
+                 [domain.\"{domain}\"]\nserver = \"{server}\"\n{options}\n"
             ),
         )
         .expect("config");
         path
+    }
+
+    /// Where named answers.
+    fn dns_addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.dns_port))
     }
 
     fn gss(&self, keytab: &str, principal: &str) -> String {
@@ -473,4 +484,138 @@ fn the_updates_probe_tells_gss_only_from_open_zones() {
     let open = bed.kmsdns(&config, &["updates", "--live"]);
     assert_eq!(open.status, 2, "allow-update any:\n{}", open.text());
     assert!(open.text().contains("unsigned"), "{}", open.text());
+}
+
+//------------ forged unsigned refusals, through the relay -----------------
+
+/// The SRV records of corp.test after publish and after remove.
+const PUBLISHED: [&str; 2] = [KMS1, FOREIGN];
+
+/// The outcome kmsdns's JSON reports for the one domain.
+fn outcome(run: &Run) -> String {
+    run.json::<serde_json::Value>()["details"]["domains"][0]["outcome"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A relay in front of the bed's named, and a configuration of corp.test
+/// signed as kms1 whose server is the relay.
+fn relayed(bed: &Bed) -> (Relay, PathBuf) {
+    let relay = Relay::start(bed.dns_addr());
+    let config = bed.config_via(
+        relay.addr(),
+        "corp.test",
+        &bed.gss("kms1.keytab", "host/kms1.corp.test"),
+    );
+    (relay, config)
+}
+
+/// Publishes and removes corp.test through the relay with `args`, with
+/// `fault` (given a REFUSED, then a SERVFAIL) on every UPDATE: each run
+/// must exit 0, be reported applied, have sent one UPDATE (over TCP) that
+/// reached BIND, and leave the planned records; `more(run, case)` asserts
+/// the rest.
+fn forged_changes(fault: fn(ResponseCode) -> Fault, args: &[&str], more: impl Fn(&Run, &str)) {
+    let bed = Bed::start();
+    let (relay, config) = relayed(&bed);
+    for rcode in [ResponseCode::Refused, ResponseCode::ServFail] {
+        for (command, after) in [("publish", &PUBLISHED[..]), ("remove", &[FOREIGN][..])] {
+            relay.script(vec![Rule::new(fault(rcode)).updates()]);
+            let mut all = args.to_vec();
+            all.extend(["--format", "json", command]);
+            let run = bed.kmsdns(&config, &all);
+            let case = format!(
+                "{command}, {:?}:\n{run}\n--- relay ---\n{}",
+                fault(rcode),
+                relay.log()
+            );
+            assert_eq!(bed.dig("SRV"), after, "{case}");
+            assert_eq!(run.status, 0, "{case}");
+            assert_eq!(outcome(&run), "applied", "{case}");
+            // Sent once: an unverified reply is no reason to send again.
+            assert_eq!(relay.received_over(Kind::Update, Proto::Tcp), 1, "{case}");
+            assert_eq!(relay.forwarded(Kind::Update), 1, "{case}");
+            more(&run, &case);
+        }
+    }
+}
+
+/// Issue 16: a forged unsigned REFUSED or SERVFAIL arriving on the
+/// UPDATE's TCP connection before BIND's signed reply is set aside, and
+/// BIND's verified NOERROR is the answer: never "refused", nor "no usable
+/// reply". (GSS-TSIG updates always go over TCP.)
+#[test]
+fn a_forged_unsigned_refusal_before_the_signed_reply_is_set_aside() {
+    forged_changes(Fault::ForgedFirst, &["-v"], |run, case| {
+        assert!(!run.text().contains("no usable reply"), "{case}");
+        assert!(
+            run.stderr.contains("(1 unverified reply set aside)"),
+            "-v counts the forged reply set aside: {case}"
+        );
+    });
+}
+
+/// Issue 16: when the only reply to a signed UPDATE is a forged unsigned
+/// refusal (BIND's signed reply dropped on the way), kmsdns waits out the
+/// attempt for a verified one, then does not take the refusal as BIND's
+/// word: it reads the zone back and reports what it holds. BIND applied
+/// the change, so it is reported applied, with the "no usable reply"
+/// wording.
+#[test]
+fn a_forged_unsigned_refusal_in_place_of_the_signed_reply_is_read_back() {
+    forged_changes(Fault::ForgedInstead, &["--timeout", "1s"], |run, case| {
+        assert!(
+            run.stdout
+                .contains("no usable reply came, but the primary serves the change"),
+            "{case}"
+        );
+    });
+}
+
+/// Issue 16: a forged echo of the request (its own TSIG copied into a
+/// REFUSED or SERVFAIL, the form of Samba's unsigned error replies) ahead
+/// of BIND's signed reply ends the wait, as Samba's own echo must; but it
+/// is never taken as BIND's refusal: the zone is read back, BIND applied
+/// the change, and it is reported applied, "no usable reply".
+#[test]
+fn a_forged_echo_of_the_request_is_read_back_not_believed() {
+    forged_changes(Fault::EchoFirst, &["-v"], |run, case| {
+        assert!(
+            run.stderr
+                .contains("by echoing the request with its own TSIG"),
+            "{case}"
+        );
+        assert!(
+            run.stdout
+                .contains("no usable reply came, but the primary serves the change"),
+            "{case}"
+        );
+    });
+}
+
+/// Issue 16: a forged unsigned REFUSED when BIND never got the UPDATE (the
+/// relay answers in its place): the zone is read back, is unchanged, and
+/// the failure says the reply was not signed, never that BIND refused the
+/// principal. Exit 2.
+#[test]
+fn a_forged_unsigned_refusal_of_an_update_never_sent_is_not_the_servers_refusal() {
+    let bed = Bed::start();
+    let (relay, config) = relayed(&bed);
+    relay.script(vec![
+        Rule::new(Fault::Rcode(ResponseCode::Refused)).updates()
+    ]);
+    let run = bed.kmsdns(&config, &["--timeout", "1s", "--format", "json", "publish"]);
+    let case = format!("{run}\n--- relay ---\n{}", relay.log());
+    assert_eq!(bed.dig("SRV"), vec![FOREIGN.to_owned()], "{case}");
+    assert_eq!(relay.forwarded(Kind::Update), 0, "{case}");
+    assert_eq!(run.status, 2, "{case}");
+    assert_ne!(outcome(&run), "applied", "{case}");
+    assert!(
+        run.stdout
+            .contains("the reply to a signed update is not signed (it said Query Refused)"),
+        "{case}"
+    );
+    // Never BIND's refusal of the principal.
+    assert!(!run.stdout.contains("refused the update"), "{case}");
 }

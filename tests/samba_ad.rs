@@ -13,9 +13,9 @@
 
 use crate::common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::time::Duration;
 
+use common::relay::{Fault, Kind, Rule};
 use common::samba::{SambaDc, KMS1, KMS2};
 
 const FOREIGN: &str = "3600 0 0 1688 foreign.ad.example.";
@@ -105,41 +105,49 @@ fn a_second_host_is_refused_on_the_first_hosts_name_with_the_ownership_explained
     assert_eq!(dc.node_owner(&name), dc.sid(KMS1));
 }
 
+/// A concurrent change between kmsdns's read and its update: kmsdns (a
+/// child process in the namespace, with its own Kerberos environment) goes
+/// through a relay that holds its first UPDATE until the foreign record it
+/// read has been deleted by another client (`nsupdate -g`). (Samba checks a
+/// value-dependent prerequisite as "these records exist", so a record
+/// *added* meanwhile would not trip it; one gone does.)
 #[test]
 fn a_concurrent_change_answered_by_an_echoed_nxrrset_is_retried() {
     let dc = SambaDc::shared();
     let name = SambaDc::owner_name("race");
     dc.seed(Some(KMS1), &name, 3600, "0 0 1688 foreign.ad.example.");
-    let config = dc.config("race", "kms1.ad.example", KMS1, "");
-    let calls = Arc::new(AtomicUsize::new(0));
-    let seen = calls.clone();
-    let seeder = Arc::clone(&dc);
-    let owner = name.clone();
-    let hooks = kmsdns::commands::changes::engine::Hooks {
-        before_update: Some(Arc::new(move |_domain: &hickory_proto::rr::Name| {
-            // Between kmsdns's read and its update, once: the foreign
-            // record it read goes. (Samba checks a value-dependent
-            // prerequisite as "these records exist", so a record *added*
-            // meanwhile would not trip it; one gone does.)
-            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
-                seeder.unseed(Some(KMS1), &owner, "0 0 1688 foreign.ad.example.");
-            }
-        })),
-    };
-    let (status, stdout, stderr) =
-        dc.kmsdns_with_hooks(&config, &["-v", "--format", "json", "publish"], hooks);
-    let shown = format!(
-        "exit {status}, {} plan(s), records now {:?}\n{stdout}\n{stderr}",
-        calls.load(Ordering::SeqCst),
-        dc.srv(&name)
+    let relay = dc.relay();
+    relay.script(vec![Rule::new(Fault::Gate).updates().times(1)]);
+    let config = dc.config_via(
+        &dc.config("race", "kms1.ad.example", KMS1, ""),
+        relay.addr(),
     );
-    assert_eq!(status, 0, "{shown}");
+    // One long attempt: the held UPDATE is not sent again meanwhile.
+    let args = ["-v", "--timeout", "60s", "--format", "json", "publish"];
+    let run = std::thread::scope(|scope| {
+        let kmsdns = scope.spawn(|| dc.kmsdns(&config, &args));
+        let held = relay.wait_received(Kind::Update, 1, Duration::from_secs(60));
+        if held {
+            dc.unseed(Some(KMS1), &name, "0 0 1688 foreign.ad.example.");
+        }
+        relay.open_gate();
+        let run = kmsdns.join().expect("the kmsdns thread");
+        assert!(held, "no UPDATE reached the relay:\n{run}\n{}", relay.log());
+        run
+    });
+    let shown = format!(
+        "{run}\nrecords now {:?}\n--- relay ---\n{}",
+        dc.srv(&name),
+        relay.log()
+    );
+    assert_eq!(run.status, 0, "{shown}");
     assert!(
-        stderr.contains("answered NXRRSET by echoing the request"),
+        run.stderr
+            .contains("answered NXRRSET by echoing the request"),
         "Samba's answer to the stale prerequisite is not an echoed NXRRSET:\n{shown}"
     );
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "planned twice:\n{shown}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(relay.forwarded(Kind::Update), 2, "updated twice:\n{shown}");
+    let doc: serde_json::Value = run.json();
     assert_eq!(doc["details"]["domains"][0]["retries"], 1, "{shown}");
     assert_eq!(
         doc["details"]["domains"][0]["outcome"], "applied",

@@ -74,7 +74,14 @@ pub fn parse_key_text(
 
 /// Reads `NAME:ALG:SECRET` from the environment variable `var`.
 pub fn load_key_env(var: &str) -> Result<TsigKey, KeyError> {
-    let value = std::env::var(var).map_err(|_| KeyError::EnvMissing(var.to_string()))?;
+    parse_key_env(var, std::env::var(var).ok())
+}
+
+/// The key `value` of the environment variable `var` holds (`None`: unset
+/// or not Unicode); apart from [`load_key_env`] so that tests need not
+/// change the process environment, which other threads read meanwhile.
+fn parse_key_env(var: &str, value: Option<String>) -> Result<TsigKey, KeyError> {
+    let value = value.ok_or_else(|| KeyError::EnvMissing(var.to_string()))?;
     let origin = KeyOrigin::Env(var.to_string());
     let syntax = |message: String| KeyError::Syntax {
         origin: origin.clone(),
@@ -615,12 +622,12 @@ mod tests {
 
     #[test]
     fn reads_environment_form() {
-        std::env::set_var("KMSDNS_TEST_KEY_UNIT", "kmsdns-test:hmac-sha512:AAAA");
-        let key = load_key_env("KMSDNS_TEST_KEY_UNIT").unwrap();
+        let var = "KMSDNS_TEST_KEY_UNIT";
+        let key = parse_key_env(var, Some("kmsdns-test:hmac-sha512:AAAA".into())).unwrap();
         assert_eq!(key.algorithm, TsigAlgorithm::HmacSha512);
         assert_eq!(key.secret.expose(), &[0, 0, 0]);
-        std::env::set_var("KMSDNS_TEST_KEY_UNIT2", "kmsdns-test:hmac-sha512");
-        assert!(load_key_env("KMSDNS_TEST_KEY_UNIT2")
+        assert!(matches!(key.origin, KeyOrigin::Env(ref v) if v == var));
+        assert!(parse_key_env(var, Some("kmsdns-test:hmac-sha512".into()))
             .unwrap_err()
             .to_string()
             .contains("NAME:ALGORITHM:SECRET"));

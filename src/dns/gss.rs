@@ -18,6 +18,7 @@
 //! hickory-proto 0.25.2 has no TKEY type: the TKEY RR is written and read
 //! here as an unknown type 249 with its RDATA laid out by hand.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -39,7 +40,7 @@ use libgssapi::oid::{
 };
 
 use super::trace;
-use super::transport::{exchange, random_id, Exchanged, Expect, Transport};
+use super::transport::{exchange, exchange_verified, random_id, Exchanged, Expect, Transport};
 use super::tsig::{TsigError, TsigFields};
 use super::update::{build_zone_update, first_request, judge, transport_error};
 use super::{DnsOptions, UpdateError, UpdateRequest, UpdateResponse};
@@ -279,7 +280,9 @@ pub(crate) struct SignedExchange {
 }
 
 /// Signs `message` (an UPDATE of `zone`) with the context for `server`,
-/// sends it over TCP and verifies the reply's TSIG. A reply with a TSIG
+/// sends it over TCP and verifies the reply's TSIG. A reply that does not
+/// verify is set aside while the server's may still come on the
+/// connection ([`is_readable`]); only when none does is it judged. A reply with a TSIG
 /// error or an empty MAC is returned as it is (its rcode says NOTAUTH), and
 /// so is an error reply that echoes the request's own TSIG; a MIC that does
 /// not verify, or an unsigned (or echoed) success, is an error.
@@ -329,13 +332,29 @@ pub(crate) async fn exchange_signed(
         op_code: message.op_code(),
         question: &question,
     };
-    let exchanged = exchange(
+    // The verdicts of the replies exchange_verified may return (the one
+    // that ends the wait, or the first set aside) are kept, as the
+    // context's replay detection lets a MIC verify only once; the others
+    // are dropped, however many come.
+    let first_set_aside: RefCell<Option<(Vec<u8>, Verdict)>> = RefCell::new(None);
+    let ending: RefCell<Option<(Vec<u8>, Verdict)>> = RefCell::new(None);
+    let ctx = RefCell::new(&mut session.ctx);
+    let readable = |bytes: &[u8], reply: &Message| {
+        let verdict = verify(bytes, reply, Some(&request_mac), &mut ctx.borrow_mut());
+        let readable = is_readable(&verdict, reply.response_code());
+        let keep = if readable { &ending } else { &first_set_aside };
+        keep.borrow_mut()
+            .get_or_insert_with(|| (bytes.to_vec(), verdict));
+        readable
+    };
+    let exchanged = exchange_verified(
         Transport::Tcp,
         server,
         &bytes,
         &expect,
         opts.timeout,
         opts.tries(),
+        Some(&readable),
     )
     .await
     .map_err(|error| transport_error(error, server, zone))?;
@@ -347,12 +366,11 @@ pub(crate) async fn exchange_signed(
         });
     };
     let rcode = reply.response_code();
-    let verdict = verify(
-        &exchanged.bytes,
-        reply,
-        Some(&request_mac),
-        &mut session.ctx,
-    );
+    let verdict = [ending.into_inner(), first_set_aside.into_inner()]
+        .into_iter()
+        .flatten()
+        .find(|(bytes, _)| *bytes == exchanged.bytes)
+        .map_or(Verdict::Unsigned, |(_, verdict)| verdict);
     let echoed = verdict == Verdict::Echo;
     if let Verdict::Verified(form) = &verdict {
         trace::note(|| format!("GSS-TSIG reply from {server} verified ({form})"));
@@ -374,6 +392,18 @@ pub(crate) async fn exchange_signed(
         echoed,
         rcode,
     })
+}
+
+/// Whether a reply whose TSIG got `verdict` ends the wait for the server's
+/// answer: one [`believe`] reads by its rcode. Any other (unsigned, a MIC
+/// that does not verify, a TSIG error nobody signed) is set aside while a
+/// verified reply may still come on the connection.
+fn is_readable(verdict: &Verdict, rcode: ResponseCode) -> bool {
+    match verdict {
+        Verdict::Verified(_) => true,
+        Verdict::Echo => rcode != ResponseCode::NoError,
+        Verdict::Unsigned | Verdict::Rejected(_) | Verdict::Invalid(_) => false,
+    }
 }
 
 /// Whether a reply whose TSIG got `verdict` may be read by its `rcode`.
@@ -594,17 +624,9 @@ fn samba_form(covered: &[u8], chained: bool) -> Option<&[u8]> {
     }
 }
 
-/// Serialises the environment changes that point MIT Kerberos at a
-/// keytab: it reads `KRB5_CLIENT_KTNAME` and `KRB5CCNAME` when the
-/// credential is acquired.
-static ENVIRONMENT: Mutex<()> = Mutex::new(());
-
 /// The first leg, which may contact the KDC (blocking): the credential,
 /// the context and its first token.
 fn start(auth: &GssAuth, service: &str) -> Result<(ClientCtx, String, Vec<u8>), GssError> {
-    let _env = ENVIRONMENT
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let wanted = auth.principal_text();
     if let Some(keytab) = &auth.keytab {
         if !keytab.is_file() {
@@ -613,13 +635,6 @@ fn start(auth: &GssAuth, service: &str) -> Result<(ClientCtx, String, Vec<u8>), 
                 detail: format!("keytab {} does not exist", keytab.display()),
             });
         }
-        // A private, in-memory credential cache: the ticket got from the
-        // keytab never lands in (or mixes with) the user's cache.
-        std::env::set_var("KRB5_CLIENT_KTNAME", keytab);
-        std::env::set_var(
-            "KRB5CCNAME",
-            format!("MEMORY:kmsdns-{}", std::process::id()),
-        );
     }
     let mech = match auth.mechanism {
         GssMechanism::Spnego => GSS_MECH_SPNEGO,
@@ -629,15 +644,22 @@ fn start(auth: &GssAuth, service: &str) -> Result<(ClientCtx, String, Vec<u8>), 
         principal: wanted.clone(),
         detail,
     };
-    let name = match &auth.principal {
-        Some(principal) => Some(
-            GssName::new(principal.as_bytes(), Some(GSS_NT_KRB5_PRINCIPAL))
-                .map_err(|e| no_credentials(format!("invalid principal: {e}")))?,
-        ),
-        None => None,
-    };
-    let cred = Cred::acquire(name.as_ref(), None, CredUsage::Initiate, None)
-        .map_err(|e| classify(&e.to_string(), &wanted, service))?;
+    let cred = match &auth.keytab {
+        // A private, in-memory credential cache: the ticket got from the
+        // keytab never lands in (or mixes with) the user's cache.
+        Some(keytab) => super::gss_keytab::acquire(auth.principal.as_deref(), keytab),
+        None => {
+            let name = match &auth.principal {
+                Some(principal) => Some(
+                    GssName::new(principal.as_bytes(), Some(GSS_NT_KRB5_PRINCIPAL))
+                        .map_err(|e| no_credentials(format!("invalid principal: {e}")))?,
+                ),
+                None => None,
+            };
+            Cred::acquire(name.as_ref(), None, CredUsage::Initiate, None)
+        }
+    }
+    .map_err(|e| classify(&e.to_string(), &wanted, service))?;
     let principal = cred
         .name()
         .map(|n| n.to_string())
@@ -1168,6 +1190,31 @@ mod tests {
             verify_with(&other, &other_reply, Some(&request_mac), &mut check_fake),
             Verdict::Invalid(_)
         ));
+    }
+
+    /// Issue 16: a keytab is handed to MIT Kerberos per call, never
+    /// through `KRB5_CLIENT_KTNAME` and `KRB5CCNAME`, which every other
+    /// thread (libkrb5's included) reads at the same time. An empty keytab
+    /// fails before any KDC is looked up.
+    #[test]
+    fn a_keytab_credential_leaves_the_process_environment_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let keytab = dir.path().join("empty.keytab");
+        std::fs::write(&keytab, b"").unwrap();
+        let environment = || ["KRB5_CLIENT_KTNAME", "KRB5CCNAME"].map(std::env::var_os);
+        let before = environment();
+        let auth = GssAuth {
+            principal: Some("KMS1$@AD.EXAMPLE".to_owned()),
+            keytab: Some(keytab),
+            service_host: None,
+            mechanism: GssMechanism::Spnego,
+        };
+        let error = start(&auth, "DNS@dc1.ad.example").map(|_| ()).unwrap_err();
+        assert!(
+            matches!(&error, GssError::NoCredentials { principal, .. } if principal == "KMS1$@AD.EXAMPLE"),
+            "{error:?}"
+        );
+        assert_eq!(environment(), before);
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub mod dnssec;
 pub mod fuzzing;
 #[cfg(feature = "gssapi")]
 pub mod gss;
+#[cfg(feature = "gssapi")]
+mod gss_keytab;
 pub mod identify;
 pub mod lookup;
 pub mod name;

@@ -7,7 +7,9 @@
 //! ID that do not parse) are dropped and the wait goes on, as RFC 5452 §9.1
 //! asks: anyone can send a datagram with our ID, and the real reply may
 //! still come. Over TCP the stream belongs to us, so such a reply is an
-//! error at once.
+//! error at once; but a reply to a signed request that does not verify is
+//! set aside on either transport while a verified one may still come
+//! ([`exchange_verified`]).
 //!
 //! A server that let every attempt of a query time out is remembered for
 //! the run ([`SocketPool`]), with the name it was asked about: later
@@ -37,7 +39,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::Name;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{timeout, Instant};
+use tokio::time::{timeout_at, Instant};
 
 use super::trace;
 use crate::concurrency::deadline;
@@ -218,7 +220,7 @@ impl<'a> Sending<'a> {
                 let _step = deadline::step(|| describe(transport, server, expect));
                 match transport {
                     Transport::Udp => udp(server, request, expect, per_try, attempts, verify).await,
-                    Transport::Tcp => tcp(server, request, expect, per_try, attempts).await,
+                    Transport::Tcp => tcp(server, request, expect, per_try, attempts, verify).await,
                 }
             }
         };
@@ -238,13 +240,13 @@ impl<'a> Sending<'a> {
     }
 }
 
-/// [`exchange`] for a signed request: over UDP, a reply that `verify`
-/// rejects (unsigned, or a MAC that does not verify) is set aside and the
-/// wait goes on for one that verifies, as RFC 8945 §5.3.2 asks, since
-/// anyone can send a datagram with our ID and question. Only when none
-/// verifies by the end of the attempt does the first one set aside come
-/// back, for the caller to report as unverified. Over TCP the stream is
-/// ours: its one reply comes back whatever it is.
+/// [`exchange`] for a signed request: a reply that `verify` rejects
+/// (unsigned, or a MAC that does not verify) is set aside and the wait
+/// goes on for one that verifies, as RFC 8945 §5.3.2 asks, since anyone
+/// can send a datagram with our ID and question, and anyone on the path can
+/// put a message into a TCP stream. Only when none verifies by the end of
+/// the attempt (over TCP: or the peer closes the connection) does the
+/// first one set aside come back, for the caller to report as unverified.
 pub(crate) async fn exchange_verified(
     transport: Transport,
     server: SocketAddr,
@@ -449,12 +451,22 @@ impl PoolInner {
 
 /// Sends `request` over TCP (RFC 1035 §4.2.2: two-byte length prefix), one
 /// connection per attempt, each attempt bounded by `per_try`.
+///
+/// For a signed request, a reply that `verify` rejects is set aside and
+/// the next message on the same connection is read, as over UDP (RFC 8945
+/// §5.3.2): whoever can put one message into the stream can put a forged
+/// one before the server's. The wait ends at the first reply that
+/// verifies, when the attempt's time runs out, or when the peer closes the
+/// connection; then the first reply set aside comes back, for the caller
+/// to report as unverified. Each message is at most 65,535 bytes (its
+/// length is a `u16`), and only the first one set aside is kept.
 async fn tcp(
     server: SocketAddr,
     request: &[u8],
     expect: &Expect<'_>,
     per_try: Duration,
     attempts: u32,
+    verify: Option<&Verify<'_>>,
 ) -> Result<Exchanged, TransportError> {
     let length = u16::try_from(request.len()).map_err(|_| {
         TransportError::Io(io::Error::new(
@@ -467,33 +479,66 @@ async fn tcp(
     })?;
     let attempts = attempts.max(1);
     for sends in 1..=attempts {
-        let reply = match timeout(per_try, tcp_once(server, length, request)).await {
+        let deadline = Instant::from_std(deadline::instant_after(per_try));
+        let mut stream = match timeout_at(deadline, tcp_send(server, length, request)).await {
             Err(_elapsed) => continue,
-            Ok(reply) => reply.map_err(classify)?,
+            Ok(stream) => stream.map_err(classify)?,
         };
-        return match check_reply(&reply, expect) {
-            Checked::Reply { message, truncated } => Ok(Exchanged {
+        let mut unverified: Option<Exchanged> = None;
+        let mut discarded = 0;
+        loop {
+            let reply = match timeout_at(deadline, tcp_read(&mut stream)).await {
+                Err(_elapsed) => break,
+                Ok(Ok(reply)) => reply,
+                // Closed by the peer: nothing more will come on it.
+                Ok(Err(_)) if unverified.is_some() => break,
+                Ok(Err(error)) => return Err(classify(error)),
+            };
+            let (message, truncated) = match check_reply(&reply, expect) {
+                Checked::Reply { message, truncated } => (message, truncated),
+                Checked::Mismatch(why) => return Err(TransportError::Mismatch(why)),
+                Checked::Malformed(why) => return Err(TransportError::Malformed(why)),
+            };
+            let verified = match (verify, &message) {
+                (Some(verify), Some(message)) => verify(&reply, message),
+                _ => true,
+            };
+            let exchanged = Exchanged {
                 bytes: reply,
                 message,
                 truncated,
                 transport: Transport::Tcp,
                 sends,
-                discarded: 0,
-            }),
-            Checked::Mismatch(why) => Err(TransportError::Mismatch(why)),
-            Checked::Malformed(why) => Err(TransportError::Malformed(why)),
-        };
+                discarded,
+            };
+            if verified {
+                return Ok(exchanged);
+            }
+            discarded += 1;
+            unverified.get_or_insert(exchanged);
+        }
+        // Someone answered this attempt, but not verifiably: as over UDP,
+        // sending again would only ask the same path again.
+        if let Some(reply) = unverified {
+            return Ok(Exchanged { discarded, ..reply });
+        }
     }
     Err(TransportError::Timeout { attempts })
 }
 
-async fn tcp_once(server: SocketAddr, length: u16, request: &[u8]) -> io::Result<Vec<u8>> {
+/// Connects and writes the length-prefixed request.
+async fn tcp_send(server: SocketAddr, length: u16, request: &[u8]) -> io::Result<TcpStream> {
     let mut stream = TcpStream::connect(server).await?;
     stream.set_nodelay(true)?;
     let mut framed = Vec::with_capacity(request.len() + 2);
     framed.extend_from_slice(&length.to_be_bytes());
     framed.extend_from_slice(request);
     stream.write_all(&framed).await?;
+    Ok(stream)
+}
+
+/// Reads one length-prefixed message.
+async fn tcp_read(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
     let mut prefix = [0u8; 2];
     stream.read_exact(&mut prefix).await?;
     let mut reply = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
@@ -736,6 +781,155 @@ mod tests {
                 truncated: true
             }
         ));
+    }
+
+    /// A reply with ID 7 about `question` and `rcode`.
+    fn reply_with(rcode: ResponseCode) -> Vec<u8> {
+        let mut message = Message::from_vec(&reply(7, question())).unwrap();
+        message.set_response_code(rcode);
+        message.to_vec().unwrap()
+    }
+
+    /// A scripted DNS-over-TCP peer on loopback: for each connection, reads
+    /// the request, writes `replies` (length-prefixed), then closes the
+    /// connection or, with `hold`, keeps it open. Its address, and how many
+    /// connections it accepted.
+    async fn tcp_peer(replies: Vec<Vec<u8>>, hold: bool) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let replies = replies.clone();
+                tokio::spawn(async move {
+                    if tcp_read(&mut stream).await.is_err() {
+                        return;
+                    }
+                    for reply in replies {
+                        let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+                        framed.extend_from_slice(&reply);
+                        if stream.write_all(&framed).await.is_err() {
+                            return;
+                        }
+                    }
+                    if hold {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    /// A signed exchange over TCP with `peer`, where only NOERROR
+    /// "verifies": the rcode it ended with, how many replies were set
+    /// aside, and how long it took.
+    async fn signed_over_tcp(
+        peer: SocketAddr,
+        per_try: Duration,
+    ) -> (Result<(ResponseCode, u32), String>, Duration) {
+        let q = question();
+        let expect = expect_id_7(&q);
+        let verify = |_: &[u8], message: &Message| message.response_code() == ResponseCode::NoError;
+        let started = Instant::now();
+        let result = exchange_verified(
+            Transport::Tcp,
+            peer,
+            &reply(7, q.clone()),
+            &expect,
+            per_try,
+            2,
+            Some(&verify),
+        )
+        .await
+        .map(|exchanged| {
+            let message = exchanged.message.expect("parsed");
+            (message.response_code(), exchanged.discarded)
+        })
+        .map_err(|error| format!("{error:?}"));
+        (result, started.elapsed())
+    }
+
+    /// Issue 16: a forged reply first on the TCP connection of a signed
+    /// exchange is set aside, and the real one after it is the answer.
+    #[tokio::test]
+    async fn over_tcp_a_reply_that_does_not_verify_is_set_aside_for_the_one_after_it() {
+        let (peer, accepted) = tcp_peer(
+            vec![
+                reply_with(ResponseCode::Refused),
+                reply_with(ResponseCode::NoError),
+            ],
+            true,
+        )
+        .await;
+        let (result, took) = signed_over_tcp(peer, Duration::from_secs(20)).await;
+        assert_eq!(result, Ok((ResponseCode::NoError, 1)));
+        assert!(took < Duration::from_secs(10), "waited {took:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    /// When nothing verifies, the first reply set aside comes back (for
+    /// the caller to report as unverified) once the peer closes the
+    /// connection, without waiting out the attempt or sending again.
+    #[tokio::test]
+    async fn over_tcp_a_closed_connection_ends_the_wait_with_the_first_reply_set_aside() {
+        let (peer, accepted) = tcp_peer(
+            vec![
+                reply_with(ResponseCode::Refused),
+                reply_with(ResponseCode::ServFail),
+            ],
+            false,
+        )
+        .await;
+        let (result, took) = signed_over_tcp(peer, Duration::from_secs(20)).await;
+        assert_eq!(result, Ok((ResponseCode::Refused, 2)));
+        assert!(took < Duration::from_secs(10), "waited {took:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    /// A peer that sends only a forged reply and keeps the connection open
+    /// is waited for until the attempt's time is up, and no longer.
+    #[tokio::test]
+    async fn over_tcp_the_wait_for_a_verified_reply_is_bounded_by_the_attempt() {
+        let (peer, accepted) = tcp_peer(vec![reply_with(ResponseCode::Refused)], true).await;
+        let (result, took) = signed_over_tcp(peer, Duration::from_millis(300)).await;
+        assert_eq!(result, Ok((ResponseCode::Refused, 1)));
+        assert!(took >= Duration::from_millis(300), "waited {took:?}");
+        assert!(took < Duration::from_secs(10), "waited {took:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    /// An unsigned exchange over TCP takes the first reply, whatever it
+    /// says: there is nothing to verify.
+    #[tokio::test]
+    async fn over_tcp_an_unsigned_exchange_takes_the_first_reply() {
+        let (peer, _) = tcp_peer(
+            vec![
+                reply_with(ResponseCode::Refused),
+                reply_with(ResponseCode::NoError),
+            ],
+            true,
+        )
+        .await;
+        let q = question();
+        let expect = expect_id_7(&q);
+        let exchanged = exchange(
+            Transport::Tcp,
+            peer,
+            &reply(7, q.clone()),
+            &expect,
+            Duration::from_secs(20),
+            1,
+        )
+        .await
+        .map_err(|error| format!("{error:?}"))
+        .unwrap();
+        assert_eq!(
+            exchanged.message.map(|m| m.response_code()),
+            Some(ResponseCode::Refused)
+        );
     }
 
     /// Two queries in a row to a UDP socket that never answers, then one

@@ -112,6 +112,11 @@ pub enum Fault {
     /// this rcode comes first (someone on the path who saw the request),
     /// then the backend's.
     ForgedFirst(ResponseCode),
+    /// Forwarded; the request itself comes back first, as a reply with
+    /// this rcode (QR set, every record kept, its TSIG unchanged: the form
+    /// of Samba's error replies, sent by someone who saw the request),
+    /// then the backend's.
+    EchoFirst(ResponseCode),
     /// Forwarded; a bare 12-byte header with the request's ID and opcode,
     /// this rcode and no question comes first, then the backend's.
     QuestionlessFirst(ResponseCode),
@@ -124,6 +129,10 @@ pub enum Fault {
     /// TCP only: the connection is accepted and the request read, but not
     /// forwarded and never answered; the connection stays open.
     NeverAnswer,
+    /// Held until the test calls [`Relay::open_gate`], then forwarded
+    /// and its reply sent: for a test that changes the zone between a
+    /// client's read and its update, as another client would.
+    Gate,
     /// Forwarded without its prerequisite section (an unsigned UPDATE):
     /// the backend then acts as a server that ignores prerequisites
     /// (RFC 2136 §3.2), which must never be taken for one that honours them.
@@ -322,6 +331,8 @@ struct Shared {
     changed: Condvar,
     log: Mutex<Vec<String>>,
     started: Instant,
+    /// Open (true) lets requests held by [`Fault::Gate`] go on.
+    gate: tokio::sync::watch::Sender<bool>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -410,6 +421,7 @@ impl Relay {
             changed: Condvar::new(),
             log: Mutex::new(Vec::new()),
             started: Instant::now(),
+            gate: tokio::sync::watch::Sender::new(false),
         });
         {
             let _context = runtime.enter();
@@ -442,11 +454,20 @@ impl Relay {
         lock(&self.shared.rules).push(rule);
     }
 
-    /// Replaces the script; the counters and the log start over.
+    /// Replaces the script; the counters and the log start over, and the
+    /// gate is closed.
     pub fn script(&self, rules: Vec<Rule>) {
         *lock(&self.shared.rules) = rules;
+        self.shared.gate.send_replace(false);
         *lock(&self.shared.counters) = Counters::default();
         lock(&self.shared.log).clear();
+    }
+
+    /// Lets every request held by [`Fault::Gate`], and every later one,
+    /// go on to the backend.
+    pub fn open_gate(&self) {
+        self.shared.note("gate opened".to_string());
+        self.shared.gate.send_replace(true);
     }
 
     /// Removes every rule: everything passes through.
@@ -697,6 +718,15 @@ async fn decide(shared: &Shared, request: &Request, proto: Proto) -> Vec<Step> {
             let forged = encode(&request.reply(request.id, rcode));
             with_reply(forged, forwarded().await)
         }
+        Fault::EchoFirst(rcode) => {
+            let mut echo = request.bytes.clone();
+            if echo.len() >= 12 {
+                // QR; the rcode in the low nibble of the fourth byte.
+                echo[2] |= 0x80;
+                echo[3] = (echo[3] & 0xf0) | rcode.low();
+            }
+            with_reply(Some(echo), forwarded().await)
+        }
         Fault::QuestionlessFirst(rcode) => {
             let opcode: u8 = if request.kind == Kind::Update { 5 } else { 0 };
             let mut header = vec![0u8; 12];
@@ -768,6 +798,11 @@ async fn decide(shared: &Shared, request: &Request, proto: Proto) -> Vec<Step> {
             .into_iter()
             .collect(),
         Fault::NeverAnswer => vec![Step::Hold],
+        Fault::Gate => {
+            // Closed only by a new script, which ends this test's use.
+            let _ = shared.gate.subscribe().wait_for(|open| *open).await;
+            forwarded().await.map(Step::Send).into_iter().collect()
+        }
         Fault::IgnorePrerequisites => {
             let stripped = request.message.as_ref().and_then(|message| {
                 let mut message = message.clone();

@@ -9,7 +9,8 @@
 //! the machine. Every client — kmsdns, `kinit`, `dig`, `nsupdate -g`,
 //! `samba-tool dns query` — runs inside that namespace (`ip netns exec`),
 //! with `KRB5_CONFIG` pointing at this bed's krb5.conf and a credential cache
-//! per principal.
+//! per principal; so does a test's relay ([`SambaDc::relay`]). The test
+//! process itself never changes its environment.
 //!
 //! Two KMS hosts have machine accounts (`KMS1$`, `KMS2$`) with keytabs
 //! exported by `samba-tool domain exportkeytab`, as a Windows host's
@@ -22,6 +23,7 @@
 //!
 //! Facts this rests on: /work/shared/notes/other-servers.md, "Samba 4 AD DC".
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,10 +34,12 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use super::local::tool;
+use super::relay::Relay;
 use super::run::Run;
 
 /// The DC's address inside its namespace.
 pub const DC_ADDRESS: &str = "127.0.0.10";
+const DC_IP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 10);
 pub const REALM: &str = "AD.EXAMPLE";
 pub const ZONE: &str = "ad.example";
 /// The two KMS hosts' machine accounts.
@@ -169,32 +173,16 @@ impl SambaDc {
         run
     }
 
-    /// kmsdns run in this test process (`kmsdns::run_with_hooks`), on a
-    /// thread moved into the DC's namespace (setns(2): a thread's network
-    /// namespace is its own, and the runtime's threads it starts inherit
-    /// it): exit status, stdout, stderr. For what only a hook can do, such
-    /// as changing the zone between kmsdns's read and its update.
-    pub fn kmsdns_with_hooks(
-        &self,
-        config: &Path,
-        args: &[&str],
-        hooks: kmsdns::commands::changes::engine::Hooks,
-    ) -> (u8, String, String) {
+    /// A fault-injecting relay ([`Relay`]) to the DC's DNS, listening on
+    /// 127.0.0.1 inside the namespace, where kmsdns runs. It is started on
+    /// a thread moved into the namespace (setns(2) moves only the calling
+    /// thread), so its sockets, and the runtime threads it starts, live
+    /// there; nothing else of this process changes namespace or
+    /// environment.
+    pub fn relay(&self) -> Relay {
         use std::os::fd::AsRawFd;
         let netns = std::fs::File::open(Path::new("/var/run/netns").join(&self.netns))
             .expect("the namespace's handle");
-        // MIT Kerberos reads its configuration from the environment, which
-        // is the whole process's: only this bed's tests run kmsdns in
-        // process with Kerberos.
-        std::env::set_var("KRB5_CONFIG", self.path("krb5.conf"));
-        let mut argv = vec![
-            "kmsdns".to_owned(),
-            "-c".to_owned(),
-            config.display().to_string(),
-            "--nameserver".to_owned(),
-            DC_ADDRESS.to_owned(),
-        ];
-        argv.extend(args.iter().map(|a| (*a).to_owned()));
         thread::scope(|scope| {
             scope
                 .spawn(move || {
@@ -202,11 +190,25 @@ impl SambaDc {
                     // which moves only this thread.
                     let moved = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
                     assert_eq!(moved, 0, "setns: {}", std::io::Error::last_os_error());
-                    super::run::in_process(argv, hooks)
+                    Relay::start(SocketAddr::from((DC_IP, 53)))
                 })
                 .join()
-                .expect("the kmsdns thread")
+                .expect("the relay thread")
         })
+    }
+
+    /// `config` with its `server =` pointing at `server` (a relay): a
+    /// copy beside it.
+    pub fn config_via(&self, config: &Path, server: SocketAddr) -> PathBuf {
+        let text = std::fs::read_to_string(config).expect("config");
+        let via = text.replace(
+            &format!("server = \"{DC_ADDRESS}\""),
+            &format!("server = \"{server}\""),
+        );
+        assert_ne!(via, text, "no server = line in {}", config.display());
+        let path = config.with_extension("via.toml");
+        std::fs::write(&path, via).expect("config");
+        path
     }
 
     /// A kmsdns configuration publishing `host` to `<label>.ad.example`,
