@@ -3,12 +3,13 @@
 //!
 //! A socket per exchange cost a reply two reads: the one after the send
 //! found nothing yet (EAGAIN), the one after the wake-up read the reply.
-//! Here one of the exchanges waiting on a [`Channel`] is its reader: woken
-//! when the socket is readable, it reads every datagram that is ready and
-//! hands each to the exchange whose message ID it carries, which alone is
-//! woken. A wake-up costs one EAGAIN however many replies it brings, and
-//! the other exchanges are not polled for nothing. When the reader's
-//! exchange ends, another waiting one takes its place.
+//! Here every exchange waiting on a [`Channel`] waits for the socket to
+//! be readable; the first one polled reads every datagram that is ready
+//! and hands each to the exchange whose message ID it carries, so a
+//! wake-up costs one EAGAIN however many replies it brings (the others
+//! find the readiness cleared and read nothing). Any of them may read: a
+//! single reader stalled every exchange on its socket whenever its own
+//! future was not being polled (2 s resends under load).
 //!
 //! What a socket per exchange gave is kept (RFC 5452): each socket has its
 //! own random source port from the kernel and is connected, so it receives
@@ -56,8 +57,6 @@ struct State {
     waiting: HashMap<u16, Arc<Inbox>>,
     /// IDs of the last [`FINISHED_IDS`] exchanges that ended, oldest first.
     finished: VecDeque<u16>,
-    /// The exchange that waits for the socket to be readable, if any.
-    reader: Option<u16>,
     /// Filled by each read without being zeroed first.
     buffer: Vec<u8>,
 }
@@ -100,7 +99,6 @@ impl Channel {
             state: Mutex::new(State {
                 waiting: HashMap::new(),
                 finished: VecDeque::new(),
-                reader: None,
                 buffer: Vec::with_capacity(UDP_BUFFER),
             }),
         })
@@ -253,24 +251,10 @@ impl Drop for Registration {
             state.finished.pop_front();
         }
         state.finished.push_back(self.id);
-        if state.reader == Some(self.id) {
-            // Another waiting exchange wakes up and becomes the reader.
-            state.reader = None;
-            if let Some(next) = state.waiting.values().next() {
-                next.arrived.notify_one();
-            }
-        }
     }
 }
 
 impl Registration {
-    /// Whether this exchange is the socket's reader, which it becomes when
-    /// there is none.
-    fn is_reader(&self) -> bool {
-        let mut state = lock(&self.channel.state);
-        *state.reader.get_or_insert(self.id) == self.id
-    }
-
     async fn wait(
         &self,
         request: &[u8],
@@ -346,14 +330,6 @@ impl Registration {
                 if !lock(&self.inbox.mail).is_empty() {
                     continue;
                 }
-                if !self.is_reader() {
-                    tokio::select! {
-                        biased;
-                        () = self.inbox.arrived.notified() => {}
-                        () = sleep_until(deadline) => break,
-                    }
-                    continue;
-                }
                 tokio::select! {
                     biased;
                     () = self.inbox.arrived.notified() => {}
@@ -387,6 +363,7 @@ impl Mail {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future as _;
     use std::net::UdpSocket as StdUdpSocket;
 
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
@@ -587,6 +564,49 @@ mod tests {
         assert_eq!(ask_at_once(&pool, server, 6).await, ["unreachable"; 6]);
         // The sockets stay usable for the run.
         assert_eq!(ask_at_once(&pool, server, 2).await, ["unreachable"; 2]);
+    }
+
+    #[tokio::test]
+    async fn an_exchange_reads_its_reply_while_the_others_on_its_socket_are_not_polled() {
+        // Only the query with ID 200 is answered.
+        let server = server(1, |requests| match requests[0].id() {
+            200 => vec![(0, message(200, &requests[0].queries()[0], true))],
+            _ => Vec::new(),
+        });
+        let pool = SocketPool::new();
+        let ask = |id: u16| async move {
+            let question = question(usize::from(id));
+            let expect = Expect {
+                id,
+                op_code: OpCode::Query,
+                question: &question,
+            };
+            let request = message(id, &question, false);
+            let timeout = Duration::from_millis(500);
+            exchange(Transport::Udp, server, &request, &expect, timeout, 1).await
+        };
+        let answered = pool.scope(async {
+            // One exchange in flight on each of the server's sockets, sent
+            // and then never polled again (as when its caller waits on
+            // something else).
+            let mut stalled: Vec<_> = (100..100 + SOCKETS_PER_SERVER as u16)
+                .map(|id| Box::pin(ask(id)))
+                .collect();
+            for exchange in &mut stalled {
+                futures_util::future::poll_fn(|cx| {
+                    let _ = exchange.as_mut().poll(cx);
+                    std::task::Poll::Ready(())
+                })
+                .await;
+            }
+            let started = Instant::now();
+            let answered = ask(200).await;
+            (answered, started.elapsed())
+        });
+        let (answered, took) = answered.await;
+        assert!(answered.is_ok(), "{:?}", answered.err());
+        assert!(took < Duration::from_millis(400), "waited {took:?}");
+        assert_eq!(pool.opened(), SOCKETS_PER_SERVER, "the socket was shared");
     }
 
     #[tokio::test]
