@@ -439,6 +439,44 @@ fn check_reports_each_fault_as_a_failed_read_or_survives_it() {
     assert_eq!(bed.srv_set(Server::PRIMARY, &owner), records);
 }
 
+/// A zone answer whose records carry different TTLs from a server that is
+/// not AD-integrated (BIND behind a relay that changes one record's TTL,
+/// as BIND itself never serves): `ttl-mixed` at warning, naming the TTLs,
+/// and not `ttl-differs` besides; nothing changed.
+#[test]
+fn mixed_ttls_from_a_plain_zone_are_a_ttl_mixed_warning() {
+    let bed = TestBed::start();
+    let zone_path = Relay::start(bed.primary());
+    let config = Config::new(&["static.example"], zone_path.addr(), false);
+    let owner = owner("static.example");
+    let records = bed.srv_set(Server::PRIMARY, &owner);
+    zone_path.push(
+        Rule::new(Fault::FirstAnswerTtl(60))
+            .name(&owner)
+            .qtype(RecordType::SRV),
+    );
+    let run = kmsdns(&[
+        "-c",
+        &config.arg(),
+        "--nameserver",
+        &bed.primary().to_string(),
+        "--dns-port",
+        &bed.port().to_string(),
+        "check",
+    ]);
+    let case = format!("{run}\n--- relay ---\n{}", zone_path.log());
+    assert_eq!(run.status, 1, "{case}");
+    assert_eq!(findings(&run), pairs(&[("ttl-mixed", "warning")]), "{case}");
+    let said = message(&run, "ttl-mixed");
+    assert!(said.contains("(60 s: "), "{case}");
+    assert!(
+        said.contains("caught midway or a server that does not conform"),
+        "{case}"
+    );
+    assert_eq!(zone_path.received(Kind::Update), 0, "{case}");
+    assert_eq!(bed.srv_set(Server::PRIMARY, &owner), records);
+}
+
 //------------ replication ---------------------------------------------------
 
 /// What the relayed server's row says.
@@ -549,6 +587,42 @@ fn replication_reports_a_faulty_server_and_a_faulty_primary() {
             }
         }
     }
+
+    // Two records; ns9 answers them with different TTLs (which BIND never
+    // serves): `ttl-mixed` at warning for ns9 alone, still replicated.
+    let owner = owner("open.example");
+    nsupdate(
+        None,
+        &format!(
+            "server {} {port}
+zone open.example
+             update add {owner} 3600 IN SRV {KMS1}
+update add {owner} 3600 IN SRV {KMS2}
+send
+",
+            Server::PRIMARY.ip()
+        ),
+    );
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    for secondary in Server::SECONDARIES {
+        bed.wait_serial(secondary, "open.example", serial, Duration::from_secs(5));
+    }
+    relay.script(vec![Rule::new(Fault::FirstAnswerTtl(60))
+        .name(&owner)
+        .qtype(RecordType::SRV)]);
+    let run = replication();
+    let case = format!("mixed TTLs at ns9:\n{run}\n--- relay ---\n{}", relay.log());
+    assert_eq!(run.status, 1, "{case}");
+    assert_eq!(
+        findings(&run),
+        pairs(&[("ttl-mixed", "warning"), ("replicated", "ok")]),
+        "{case}"
+    );
+    let said = message(&run, "ttl-mixed");
+    assert!(
+        said.contains(&ns9_addr) && said.contains("(60 s: "),
+        "{case}"
+    );
 
     // ns9 becomes the primary (SOA MNAME): a fault on it now hides the
     // reference, and the newest serial of the others stands in.

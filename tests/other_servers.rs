@@ -53,6 +53,27 @@ fn signed_read_status(server: SocketAddr, key: &Key) -> String {
         .to_string()
 }
 
+/// One add at 600 beside the foreign record (3600) gives the whole RRset
+/// the add's TTL (RFC 2136 §3.4.2.2), as BIND does, where AD would keep the
+/// foreign record's.
+fn one_add_sets_the_whole_rrsets_ttl(addr: SocketAddr) {
+    add(
+        addr,
+        Some(&granted()),
+        OWNER,
+        "0 0 1688 kms1.secure.example.",
+    )
+    .expect("granted");
+    assert_eq!(
+        srv(addr, OWNER),
+        [
+            (600, "0 0 1688 kms1.secure.example.".to_string()),
+            (600, FOREIGN.to_string())
+        ]
+        .into()
+    );
+}
+
 fn seeded() -> BTreeSet<(u32, String)> {
     [(SEED_TTL, FOREIGN.to_string())].into()
 }
@@ -120,6 +141,8 @@ fn knot_starts_fast_serves_the_seed_and_grants_only_the_srv_names() {
         "{}",
         knot.journal()
     );
+
+    one_add_sets_the_whole_rrsets_ttl(addr);
 }
 
 #[test]
@@ -152,22 +175,7 @@ fn powerdns_starts_fast_serves_the_seed_and_grants_the_metadata_key() {
     );
     assert_eq!(pdns.records(), before, "nothing was applied");
 
-    add(
-        addr,
-        Some(&granted()),
-        OWNER,
-        "0 0 1688 kms1.secure.example.",
-    )
-    .expect("granted");
-    // PowerDNS gives the whole RRset the TTL of the add.
-    assert_eq!(
-        srv(addr, OWNER),
-        [
-            (600, "0 0 1688 kms1.secure.example.".to_string()),
-            (600, FOREIGN.to_string())
-        ]
-        .into()
-    );
+    one_add_sets_the_whole_rrsets_ttl(addr);
     assert_ne!(serial(addr, ZONE), 1);
     assert_ne!(pdns.records(), before);
 }

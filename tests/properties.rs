@@ -10,7 +10,7 @@ use hickory_proto::rr::Name;
 use kmsdns::commands::changes::planner::{self as plan, Change, Plan};
 use kmsdns::config::{self, SrvRecord};
 use kmsdns::dns::serial;
-use kmsdns::dns::SrvRrset;
+use kmsdns::dns::{SrvRrset, TtlScope};
 use kmsdns::srv_order::{
     first_pick_probabilities, order, pick, priority_groups, simulate, Fraction, Random, SplitMix64,
     Weighted,
@@ -316,15 +316,7 @@ fn current() -> impl Strategy<Value = SrvRrset> {
                     set.push(record);
                 }
             }
-            SrvRrset {
-                ttl: (!set.is_empty()).then_some(ttl),
-                ttls: if set.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![ttl]
-                },
-                records: set,
-            }
+            SrvRrset::served(set.into_iter().map(|r| (r, ttl)).collect())
         })
 }
 
@@ -365,31 +357,27 @@ fn configuration() -> config::Config {
 
 /// What the server holds after the UPDATE built from `plan` (RFC 2136
 /// §3.4.2): each delete removes the RR with that exact RDATA, each add
-/// adds it unless present; BIND gives the RRset the TTL of the adds.
-fn apply(current: &SrvRrset, plan: &Plan) -> SrvRrset {
+/// adds it unless present; BIND gives the RRset the TTL of the adds
+/// ([`TtlScope::Rrset`]), AD only the records added ([`TtlScope::Record`]).
+fn apply(current: &SrvRrset, plan: &Plan, scope: TtlScope) -> SrvRrset {
     let deletes = plan.deletes();
-    let mut records: Vec<SrvRecord> = current
+    let adds = plan.adds();
+    let mut served: Vec<(SrvRecord, u32)> = current
         .records
         .iter()
-        .filter(|r| !deletes.contains(r))
-        .cloned()
+        .zip(&current.record_ttls)
+        .filter(|(r, _)| !deletes.contains(r))
+        .map(|(r, ttl)| (r.clone(), *ttl))
         .collect();
-    let adds = plan.adds();
     for add in &adds {
-        if !records.contains(add) {
-            records.push((*add).clone());
+        if !served.iter().any(|(r, _)| r == *add) {
+            served.push(((*add).clone(), plan.ttl));
         }
     }
-    let ttl = match (records.is_empty(), adds.is_empty()) {
-        (true, _) => None,
-        (false, false) => Some(plan.ttl),
-        (false, true) => current.ttl,
-    };
-    SrvRrset {
-        ttls: ttl.into_iter().collect(),
-        ttl,
-        records,
+    if scope == TtlScope::Rrset && !adds.is_empty() {
+        served.iter_mut().for_each(|(_, ttl)| *ttl = plan.ttl);
     }
+    SrvRrset::served(served)
 }
 
 fn never_touches_foreign(plan: &Plan, current: &SrvRrset, config: &config::Config) {
@@ -407,7 +395,7 @@ fn never_touches_foreign(plan: &Plan, current: &SrvRrset, config: &config::Confi
     for record in plan.deletes() {
         assert!(config.owns_target(&record.target));
     }
-    let after = apply(current, plan);
+    let after = apply(current, plan, TtlScope::Rrset);
     for record in &current.records {
         if !config.owns_target(&record.target) {
             assert!(after.records.contains(record), "{record:?} was lost");
@@ -424,12 +412,13 @@ proptest! {
         wanted in wanted(),
         ttl in prop_oneof![Just(600u32), Just(3600), Just(60)],
         set_ttl in any::<bool>(),
+        scope in prop_oneof![Just(TtlScope::Rrset), Just(TtlScope::Record)],
     ) {
         let config = configuration();
         let owns = |name: &Name| config.owns_target(name);
-        let first = plan::publish(&current, &wanted, ttl, set_ttl, owns);
-        let after = apply(&current, &first);
-        let again = plan::publish(&after, &wanted, ttl, set_ttl, owns);
+        let first = plan::publish(&current, &wanted, (ttl, set_ttl), scope, owns);
+        let after = apply(&current, &first, scope);
+        let again = plan::publish(&after, &wanted, (ttl, set_ttl), scope, owns);
         prop_assert!(!again.has_changes(), "second plan {:?} after {:?}", again, after);
         prop_assert!(again.changes.iter().all(|c| !c.is_change()));
         // Our hosts' records are now exactly the configured ones.
@@ -439,11 +428,17 @@ proptest! {
         for record in &wanted {
             prop_assert!(after.records.contains(record));
         }
-        // --set-ttl gives the RRset the configured TTL whenever a record of
-        // ours is there to carry it in (other hosts' records are never
-        // deleted and added back).
+        // --set-ttl gives the RRset (AD: our records) the configured TTL
+        // whenever a record of ours is there to carry it in (other hosts'
+        // records are never deleted and added back).
         if set_ttl && !ours.is_empty() {
-            prop_assert_eq!(after.ttl, Some(ttl));
+            for (record, served) in after.records.iter().zip(&after.record_ttls) {
+                if scope == TtlScope::Rrset || owns(&record.target) {
+                    prop_assert_eq!(*served, ttl, "{:?}", record);
+                } else {
+                    prop_assert_eq!(Some(*served), current.ttl_of(record));
+                }
+            }
         }
         prop_assert_eq!(first.remaining(), after.records.len());
     }
@@ -457,7 +452,7 @@ proptest! {
     ) {
         let config = configuration();
         let owns = |name: &Name| config.owns_target(name);
-        let published = plan::publish(&current, &wanted, 3600, set_ttl, owns);
+        let published = plan::publish(&current, &wanted, (3600, set_ttl), TtlScope::Rrset, owns);
         never_touches_foreign(&published, &current, &config);
         let host = only.map(|i| {
             let all: Vec<&str> = OWNED.iter().chain(FOREIGN.iter()).copied().collect();
@@ -483,7 +478,7 @@ proptest! {
         let owns = |name: &Name| config.owns_target(name);
         let host = only.map(|i| spelled(OWNED[i], true));
         let plan = plan::remove(&current, owns, host.as_ref());
-        let after = apply(&current, &plan);
+        let after = apply(&current, &plan, TtlScope::Rrset);
         prop_assert_eq!(plan.remaining(), after.records.len());
         prop_assert_eq!(plan.remaining() == 0, after.records.is_empty());
         if current.records.iter().any(|r| !owns(&r.target)) {
@@ -496,23 +491,22 @@ proptest! {
 fn target_case_does_not_make_a_change() {
     let config = configuration();
     let owns = |name: &Name| config.owns_target(name);
-    let current = SrvRrset {
-        ttl: Some(3600),
-        ttls: vec![3600],
-        records: vec![SrvRecord {
+    let current = SrvRrset::served(vec![(
+        SrvRecord {
             priority: 0,
             weight: 0,
             port: 1688,
             target: spelled(OWNED[1], true),
-        }],
-    };
+        },
+        3600,
+    )]);
     let wanted = [SrvRecord {
         priority: 0,
         weight: 0,
         port: 1688,
         target: spelled(OWNED[1], false),
     }];
-    let plan = plan::publish(&current, &wanted, 3600, false, owns);
+    let plan = plan::publish(&current, &wanted, (3600, false), TtlScope::Rrset, owns);
     assert!(!plan.has_changes(), "{plan:?}");
     assert!(matches!(plan.changes.as_slice(), [Change::Keep(_)]));
 }

@@ -277,3 +277,107 @@ fn the_probe_names_the_negotiated_principal_when_none_is_configured() {
     assert_eq!(domain["principal"], principal.as_str(), "{published}");
     assert!(domain.get("key").is_none(), "{published}");
 }
+
+/// Samba keeps a TTL per record: an add with another TTL changes only the
+/// record added. `--set-ttl` re-adds our record with the configured TTL,
+/// the foreign record keeps 3600, the plan says so, the read-back accepts
+/// it, the next publish is in sync, and `check` calls the mixed RRset
+/// normal (`ttl-mixed` at info).
+#[test]
+fn set_ttl_changes_our_record_and_the_foreign_record_keeps_its_ttl() {
+    let dc = SambaDc::shared();
+    let name = SambaDc::owner_name("ttl");
+    dc.seed(Some(KMS1), &name, 3600, "0 0 1688 foreign.ad.example.");
+    dc.seed(Some(KMS1), &name, 600, "0 0 1688 dc1.ad.example.");
+    let before = vec![
+        FOREIGN.to_owned(),
+        "600 0 0 1688 dc1.ad.example.".to_owned(),
+    ];
+    assert_eq!(dc.srv(&name), before, "Samba keeps a TTL per record");
+    // The DC itself as the KMS host: a target with an address.
+    let config = dc.config("ttl", "dc1.ad.example", KMS1, "ttl = 300");
+
+    let plan = dc.kmsdns(&config, &["plan", "--set-ttl"]);
+    assert_eq!(plan.status, 1, "{plan}");
+    assert!(
+        plan.stdout.contains(&format!(
+            "= {name} 3600 IN SRV 0 0 1688 foreign.ad.example. (foreign record keeps TTL 3600)"
+        )),
+        "{plan}"
+    );
+    assert!(
+        plan.stdout.contains("TTL 600 -> 300 for our records"),
+        "{plan}"
+    );
+    assert_eq!(dc.srv(&name), before, "plan changes nothing");
+
+    let published = dc.kmsdns(&config, &["publish", "--set-ttl"]);
+    assert_eq!(published.status, 0, "{published}");
+    assert!(published.stdout.contains("update-applied"), "{published}");
+    let after = vec![
+        "300 0 0 1688 dc1.ad.example.".to_owned(),
+        FOREIGN.to_owned(),
+    ];
+    assert_eq!(dc.srv(&name), after);
+
+    for args in [&["publish", "--set-ttl"][..], &["publish"]] {
+        let again = dc.kmsdns(&config, args);
+        assert_eq!(again.status, 0, "{again}");
+        assert!(again.stdout.contains("in-sync"), "{again}");
+        assert!(!again.stdout.contains("update-applied"), "{again}");
+        assert_eq!(dc.srv(&name), after);
+    }
+
+    let check = dc.kmsdns(&config, &["--format", "json", "check"]);
+    assert_ne!(check.status, 2, "{check}");
+    let doc: serde_json::Value = check.json();
+    assert_eq!(doc["summary"]["critical"], 0, "{check}");
+    let mixed: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["id"] == "ttl-mixed")
+        .collect();
+    assert_eq!(mixed.len(), 1, "{check}");
+    assert_eq!(mixed[0]["severity"], "info", "{check}");
+    let message = mixed[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("300 s: dc1.ad.example.; 3600 s: foreign.ad.example."),
+        "{check}"
+    );
+    assert!(message.contains("Active Directory"), "{check}");
+    assert!(!finding_ids(&doc).contains(&"ttl-differs"), "{check}");
+    // Each record with its own TTL in the details.
+    let mut served: Vec<(String, u64)> = doc["details"]["domains"][0]["authoritative"]["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| {
+            let target = r["target"].as_str().unwrap_or_default().to_owned();
+            (target, r["ttl"].as_u64().unwrap_or_default())
+        })
+        .collect();
+    served.sort();
+    assert_eq!(
+        served,
+        [
+            ("dc1.ad.example.".to_owned(), 300),
+            ("foreign.ad.example.".to_owned(), 3600)
+        ],
+        "{check}"
+    );
+
+    // audit reports it once (check's), at info, and is not critical.
+    let audit = dc.kmsdns(&config, &["--format", "json", "audit", "--no-probe"]);
+    assert_ne!(audit.status, 2, "{audit}");
+    let doc: serde_json::Value = audit.json();
+    let mixed: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["id"] == "ttl-mixed")
+        .collect();
+    assert_eq!(mixed.len(), 1, "{audit}");
+    assert_eq!(mixed[0]["severity"], "info", "{audit}");
+    assert_eq!(dc.srv(&name), after);
+}

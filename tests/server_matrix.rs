@@ -507,6 +507,14 @@ fn every_command(flavour: Flavour) {
     );
     let pending = step(flavour, &server, &short, &["plan"], 0);
     assert!(pending.stdout.contains("ttl-differs"), "{pending}");
+    // The plan says what the server will do to the foreign record's TTL.
+    let planned = step(flavour, &server, &short, &["plan", "--set-ttl"], 1);
+    assert!(
+        planned.stdout.contains(&format!(
+            "= {OWNER} 3600 IN SRV {FOREIGN} (foreign record's TTL changes from 3600 to 600 with the RRset)"
+        )),
+        "{flavour}: {planned}"
+    );
     step(flavour, &server, &short, &["publish", "--set-ttl"], 0);
     assert_eq!(
         srv(addr, OWNER),

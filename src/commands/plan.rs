@@ -18,7 +18,7 @@ use crate::report::Report;
 /// can alert on drift), 2 when a domain could not be read.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Plan to give the RRset the configured TTL (it applies to every host's record)
+    /// Plan to give our records the configured TTL (on most servers every host's record gets it; AD keeps other hosts' records at theirs)
     #[arg(long)]
     pub set_ttl: bool,
 

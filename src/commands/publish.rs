@@ -30,7 +30,7 @@ use crate::report::{attribute_to_domains, Finding, FindingId, Report, Severity};
 /// compares them.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// Give the RRset the configured TTL; it applies to every host's record
+    /// Give our records the configured TTL: on most servers the TTL is the RRset's, so every host's record gets it; in AD-integrated zones (a TTL per record) other hosts' records keep theirs
     #[arg(long)]
     pub set_ttl: bool,
 

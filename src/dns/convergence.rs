@@ -30,7 +30,7 @@ use super::identify::Integration;
 use super::query::{QueryError, ReplyError};
 use super::resolver::Resolver;
 use super::serial;
-use super::srv::read_srv;
+use super::srv::{read_srv, SrvRrset};
 use super::transport::asking_again;
 use super::zone::{authoritative_servers, read_serial, SerialError, ZoneSoa};
 use super::DnsOptions;
@@ -52,6 +52,9 @@ pub struct SoaTimers {
 pub struct OwnerRead {
     pub owner: Name,
     pub result: Result<BTreeSet<String>, String>,
+    /// The RRset with each record's TTL, when its records carry different
+    /// TTLs (`ttl-mixed`).
+    pub mixed: Option<SrvRrset>,
 }
 
 /// What one server address said.
@@ -638,12 +641,18 @@ async fn read(server: &Server, zone: &Name, owners: &[Name], opts: &DnsOptions) 
         Err(error) => return unanswered(error, zone),
     };
     let rrsets = join_all(owners.iter().map(|owner| async move {
+        let read = read_srv(address, owner, opts).await;
+        let mixed = read
+            .as_ref()
+            .ok()
+            .filter(|answer| answer.mixed_ttls())
+            .map(|answer| answer.clone().into_rrset());
         OwnerRead {
             owner: owner.clone(),
-            result: read_srv(address, owner, opts)
-                .await
+            result: read
                 .map(|rrset| rrset.keys())
                 .map_err(|e| e.reason.to_string()),
+            mixed,
         }
     }))
     .await;
@@ -698,6 +707,7 @@ pub(crate) mod tests {
                 rrsets: vec![OwnerRead {
                     owner: name("_vlmcs._tcp.corp.example."),
                     result,
+                    mixed: None,
                 }],
             },
             behind_for: None,

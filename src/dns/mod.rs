@@ -11,6 +11,7 @@
 //! - [`read_srv`] and [`read_serial`] read an SRV RRset and a SOA serial
 //!   at one server, authoritatively; [`convergence`] compares every server
 //!   of a zone with its primary, and waits until they agree.
+//! - [`ttl`]: whether a server keeps a TTL per RRset or per record (AD).
 //! - [`send_update`] sends one atomic RFC 2136 UPDATE guarded by a
 //!   prerequisite on the SRV RRset as it was read, TSIG-signed (RFC 8945)
 //!   when a key is given, and maps every failure to a variant of
@@ -46,6 +47,7 @@ pub mod srv;
 pub mod trace;
 mod transport;
 mod tsig;
+pub mod ttl;
 mod update;
 mod zone;
 
@@ -69,6 +71,7 @@ pub(crate) use transport::asks_again;
 pub(crate) use transport::random_u64;
 pub use transport::{asking_again, SocketPool, Transport};
 pub use tsig::TsigError;
+pub use ttl::TtlScope;
 /// For the `updates` probe signed with GSS-TSIG, which exchanges through
 /// [`gss`] and judges the reply as [`send_update_message`] does.
 #[cfg(feature = "gssapi")]

@@ -43,7 +43,7 @@ use hickory_proto::{ProtoError, ProtoErrorKind};
 use tokio::sync::OnceCell;
 
 use super::query::{query_recursive, QueryError, Response};
-use super::srv::{SrvAnswer, SrvRecord};
+use super::srv::SrvAnswer;
 use super::DnsOptions;
 use crate::dns::search_list::RESOLV_CONF;
 use crate::local_file::{self, Limit};
@@ -534,14 +534,7 @@ impl Resolver {
     /// The SRV RRset of `name` (`_vlmcs._tcp.<domain>.`).
     pub async fn srv(&self, name: &Name) -> Result<SrvAnswer, LookupError> {
         let answer = self.lookup(name, RecordType::SRV).await?;
-        let records: Vec<SrvRecord> = answer
-            .records
-            .iter()
-            .filter_map(|record| match record.data() {
-                RData::SRV(srv) => Some(SrvRecord::from(srv)),
-                _ => None,
-            })
-            .collect();
+        let (records, record_ttls) = super::srv::srv_records(&answer.records);
         // Only aliases and no SRV data is as good as none.
         let status = match answer.status {
             AnswerStatus::Records if records.is_empty() => AnswerStatus::NoData,
@@ -558,6 +551,7 @@ impl Resolver {
             ttl: answer.ttl,
             records,
             ttls: super::srv::distinct_ttls(&srv),
+            record_ttls,
         })
     }
 

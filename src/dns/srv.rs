@@ -81,16 +81,48 @@ pub struct SrvRrset {
     pub ttl: Option<u32>,
     pub records: Vec<SrvRecord>,
     /// Every TTL its records carry, sorted, once each. More than one is an
-    /// RRset whose records disagree, which RFC 2181 §5.2 forbids: no
-    /// answer about it is "in sync".
+    /// RRset whose records disagree (see [`SrvRrset::mixed_ttls`]).
     pub ttls: Vec<u32>,
+    /// Each record's own TTL, in the order of `records`: Active
+    /// Directory keeps a TTL per record, so a `--set-ttl` that re-adds
+    /// only our records leaves other hosts' records at theirs.
+    pub record_ttls: Vec<u32>,
 }
 
 impl SrvRrset {
-    /// Whether its records carry different TTLs.
+    /// The RRset of `served` records, each with its own TTL.
+    pub fn served(served: Vec<(SrvRecord, u32)>) -> Self {
+        let record_ttls: Vec<u32> = served.iter().map(|(_, ttl)| *ttl).collect();
+        let ttls: BTreeSet<u32> = record_ttls.iter().copied().collect();
+        SrvRrset {
+            ttl: ttls.first().copied(),
+            records: served.into_iter().map(|(record, _)| record).collect(),
+            ttls: ttls.into_iter().collect(),
+            record_ttls,
+        }
+    }
+
+    /// Whether its records carry different TTLs: normal in Active
+    /// Directory, which keeps a TTL per record; elsewhere RFC 2181 §5.2
+    /// forbids it, and BIND gives the whole RRset the TTL of any add (RFC
+    /// 2136 §3.4.2.2), so it can only be a moment's or a non-conforming
+    /// server's.
     pub fn mixed_ttls(&self) -> bool {
         self.ttls.len() > 1
     }
+
+    /// The TTL `record` is served with, if it is served.
+    pub fn ttl_of(&self, record: &SrvRecord) -> Option<u32> {
+        record_ttl(&self.records, &self.record_ttls, record)
+    }
+}
+
+/// The TTL of `record` among `records`, whose TTLs are `ttls` in order.
+fn record_ttl(records: &[SrvRecord], ttls: &[u32], record: &SrvRecord) -> Option<u32> {
+    records
+        .iter()
+        .position(|r| r == record)
+        .and_then(|i| ttls.get(i).copied())
 }
 
 /// Every TTL of `records`, sorted, once each.
@@ -108,6 +140,8 @@ pub struct SrvAnswer {
     pub records: Vec<SrvRecord>,
     /// Every TTL of its records (see [`SrvRrset::ttls`]).
     pub ttls: Vec<u32>,
+    /// Each record's own TTL (see [`SrvRrset::record_ttls`]).
+    pub record_ttls: Vec<u32>,
 }
 
 impl SrvAnswer {
@@ -116,12 +150,24 @@ impl SrvAnswer {
         self.records.iter().map(record_key).collect()
     }
 
+    /// The TTL `record` is served with, if it is served.
+    pub fn ttl_of(&self, record: &SrvRecord) -> Option<u32> {
+        record_ttl(&self.records, &self.record_ttls, record)
+    }
+
+    /// Whether its records carry different TTLs (see
+    /// [`SrvRrset::mixed_ttls`]).
+    pub fn mixed_ttls(&self) -> bool {
+        self.ttls.len() > 1
+    }
+
     /// The RRset without the answer's status.
     pub fn into_rrset(self) -> SrvRrset {
         SrvRrset {
             ttl: self.ttl,
             records: self.records,
             ttls: self.ttls,
+            record_ttls: self.record_ttls,
         }
     }
 }
@@ -167,13 +213,7 @@ pub async fn read_srv(
         .map_err(|e| failed(e.into()))?;
     let ttl = records.iter().map(Record::ttl).min();
     let ttls = distinct_ttls(&records);
-    let records: Vec<SrvRecord> = records
-        .iter()
-        .filter_map(|r| match r.data() {
-            RData::SRV(srv) => Some(SrvRecord::from(srv)),
-            _ => None,
-        })
-        .collect();
+    let (records, record_ttls) = srv_records(&records);
     // NOERROR with only other types (e.g. a CNAME at the owner) is NODATA
     // for SRV.
     let status = match status {
@@ -185,7 +225,19 @@ pub async fn read_srv(
         ttl,
         records,
         ttls,
+        record_ttls,
     })
+}
+
+/// The SRV records among `records`, and each one's TTL in the same order.
+pub(super) fn srv_records(records: &[Record]) -> (Vec<SrvRecord>, Vec<u32>) {
+    records
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::SRV(srv) => Some((SrvRecord::from(srv), r.ttl())),
+            _ => None,
+        })
+        .unzip()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use owo_colors::Style;
 use super::{Details, Document};
 use crate::commands::bind::details::BindFiles;
 use crate::commands::changes::details::ChangeDetails;
+use crate::dns::TtlScope;
 use crate::report::palette::{severity_word, Palette};
 use crate::report::{Finding, Severity};
 
@@ -177,7 +178,10 @@ fn render_changes(
                     out,
                     "  {op} {} {}",
                     line.record,
-                    palette.dim("(not ours: left alone)")
+                    palette.dim(&format!(
+                        "({})",
+                        line.ttl_note.as_deref().unwrap_or("not ours: left alone")
+                    ))
                 )?,
                 None => writeln!(out, "  {op} {}", line.record)?,
             }
@@ -188,9 +192,16 @@ fn render_changes(
             } else {
                 "not applied: use --set-ttl"
             };
+            let reach = match ttl.scope {
+                TtlScope::Rrset => "every record of the RRset, other hosts' too",
+                TtlScope::Record => "our records only: AD keeps a TTL per record",
+                TtlScope::Unknown => {
+                    "our records, and other hosts' too unless the server keeps a TTL per record"
+                }
+            };
             writeln!(
                 out,
-                "  {} TTL {} -> {} for every record of the RRset, other hosts' too ({how})",
+                "  {} TTL {} -> {} for {reach} ({how})",
                 palette.paint("~", Style::new().yellow()),
                 ttl.from,
                 ttl.to

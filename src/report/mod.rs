@@ -74,6 +74,10 @@ pub enum FindingId {
     UpdateApplied,
     /// The TTL of an RRset differs from the configuration.
     TtlDiffers,
+    /// The records of an RRset carry different TTLs: normal where Active
+    /// Directory keeps a TTL per record, a moment's or a non-conforming
+    /// server's elsewhere.
+    TtlMixed,
     /// Every authoritative server serves the change.
     Replicated,
     /// An update failed.

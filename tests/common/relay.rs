@@ -137,6 +137,9 @@ pub enum Fault {
     /// the backend then acts as a server that ignores prerequisites
     /// (RFC 2136 §3.2), which must never be taken for one that honours them.
     IgnorePrerequisites,
+    /// Forwarded; the first record of the reply's answer section gets this
+    /// TTL: an RRset whose records disagree, as BIND never serves one.
+    FirstAnswerTtl(u32),
 }
 
 impl Fault {
@@ -803,6 +806,12 @@ async fn decide(shared: &Shared, request: &Request, proto: Proto) -> Vec<Step> {
             let _ = shared.gate.subscribe().wait_for(|open| *open).await;
             forwarded().await.map(Step::Send).into_iter().collect()
         }
+        Fault::FirstAnswerTtl(ttl) => forwarded()
+            .await
+            .and_then(|reply| first_answer_ttl(&reply, ttl))
+            .map(Step::Send)
+            .into_iter()
+            .collect(),
         Fault::IgnorePrerequisites => {
             let stripped = request.message.as_ref().and_then(|message| {
                 let mut message = message.clone();
@@ -820,6 +829,17 @@ async fn decide(shared: &Shared, request: &Request, proto: Proto) -> Vec<Step> {
                 .collect()
         }
     }
+}
+
+/// `reply` with the TTL of its first answer record set to `ttl`.
+fn first_answer_ttl(reply: &[u8], ttl: u32) -> Option<Vec<u8>> {
+    let mut message = Message::from_vec(reply).ok()?;
+    let mut answers = message.take_answers();
+    if let Some(first) = answers.first_mut() {
+        first.set_ttl(ttl);
+    }
+    message.add_answers(answers);
+    encode(&message)
 }
 
 fn with_reply(first: Option<Vec<u8>>, reply: Option<Vec<u8>>) -> Vec<Step> {

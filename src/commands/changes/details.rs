@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::engine::{DomainOutcome, Failure, Outcome, Signer};
-use super::planner::{Change, Plan};
+use super::planner::{Change, Plan, TtlScope};
 use crate::dns::SrvRecord;
 use crate::report::{Finding, FindingId, Report, Severity};
 
@@ -34,47 +34,55 @@ fn presentation(owner: &str, ttl: u32, record: &SrvRecord) -> String {
 }
 
 fn lines(owner: &str, plan: &Plan, current_ttl: u32) -> Vec<ChangeLine> {
+    // Each record read is shown with its own TTL (AD keeps one per record).
+    let served = |r: &SrvRecord| presentation(owner, plan.read.ttl_of(r).unwrap_or(current_ttl), r);
+    let line = |op, record, from| ChangeLine {
+        op,
+        record,
+        from,
+        prune: false,
+        ttl_note: None,
+    };
     plan.changes
         .iter()
         .map(|change| match change {
-            Change::Add(r) => ChangeLine {
-                op: "+",
-                record: presentation(owner, plan.ttl, r),
-                from: None,
-                prune: false,
-            },
-            Change::Delete(r) => ChangeLine {
-                op: "-",
-                record: presentation(owner, current_ttl, r),
-                from: None,
-                prune: false,
-            },
-            Change::Modify { from, to } => ChangeLine {
-                op: "~",
-                record: presentation(owner, plan.ttl, to),
-                from: Some(presentation(owner, current_ttl, from)),
-                prune: false,
-            },
-            Change::Keep(r) => ChangeLine {
-                op: " ",
-                record: presentation(owner, current_ttl, r),
-                from: None,
-                prune: false,
-            },
+            Change::Add(r) => line("+", presentation(owner, plan.ttl, r), None),
+            Change::Delete(r) => line("-", served(r), None),
+            Change::Modify { from, to } => {
+                line("~", presentation(owner, plan.ttl, to), Some(served(from)))
+            }
+            Change::Keep(r) => line(" ", served(r), None),
             Change::Foreign(r) => ChangeLine {
-                op: "=",
-                record: presentation(owner, current_ttl, r),
-                from: None,
-                prune: false,
+                ttl_note: foreign_ttl_note(plan, r),
+                ..line("=", served(r), None)
             },
             Change::Prune(r) => ChangeLine {
-                op: "-",
-                record: presentation(owner, current_ttl, r),
-                from: None,
                 prune: true,
+                ..line("-", served(r), None)
             },
         })
         .collect()
+}
+
+/// What a TTL change does to another host's record, which is never
+/// re-added: on AD it keeps its own; where the TTL is the RRset's, the
+/// server gives it the new one with ours.
+fn foreign_ttl_note(plan: &Plan, record: &SrvRecord) -> Option<String> {
+    if !plan.sets_ttl() {
+        return None;
+    }
+    let own = plan.read.ttl_of(record)?;
+    let new = plan.ttl;
+    Some(match plan.scope {
+        TtlScope::Record => format!("foreign record keeps TTL {own}"),
+        TtlScope::Rrset if own == new => format!("foreign record already has TTL {new}"),
+        TtlScope::Rrset => {
+            format!("foreign record's TTL changes from {own} to {new} with the RRset")
+        }
+        TtlScope::Unknown => format!(
+            "foreign record keeps TTL {own} if the server keeps a TTL per record (Active Directory), else changes to {new} with the RRset"
+        ),
+    })
 }
 
 fn counts(outcome: &DomainOutcome) -> String {
@@ -121,18 +129,20 @@ fn plan_counts(plan: &Plan) -> String {
     parts.join(", ")
 }
 
-/// `ttl-differs` for an RRset whose records carry different TTLs, left so:
-/// never "in sync" (RFC 2181 §5.2: one RRset, one TTL).
-fn mixed_ttls(owner: &str, (lowest, highest, configured): (u32, u32, u32)) -> Finding {
-    Finding::new(
-        FindingId::TtlDiffers,
-        Severity::Warning,
-        format!(
-            "the records of {owner} carry different TTLs ({lowest} to {highest} s): one RRset has one TTL (RFC 2181 §5.2), and caches may keep some records longer than others"
-        ),
-    )
-    .hint(format!(
-        "kmsdns publish --set-ttl gives every record the configured {configured} s"
+/// `ttl-mixed` for an RRset as read whose records carry different TTLs,
+/// left so: a remove or a publish without `--set-ttl`.
+fn left_mixed(verb: Verb, outcome: &DomainOutcome, owner: &str) -> Option<Finding> {
+    let plan = outcome.plan.as_ref()?;
+    if verb == Verb::Remove || plan.sets_ttl() || !plan.read.mixed_ttls() {
+        return None;
+    }
+    let configured = plan.ttl_change.map(|t| t.to);
+    Some(crate::dns::ttl::mixed_finding(
+        owner,
+        &plan.read.records,
+        &plan.read.record_ttls,
+        plan.scope,
+        configured,
     ))
 }
 
@@ -158,13 +168,13 @@ pub fn report(
             .as_ref()
             .and_then(|t| t.primary.first())
             .map(ToString::to_string);
-        // Records that disagree on their TTL, left so: (lowest, highest, configured).
-        let mixed = outcome
-            .plan
-            .as_ref()
-            .and_then(|p| p.ttl_change)
-            .filter(|t| !t.applied)
-            .and_then(|t| t.mixed.map(|highest| (t.from, highest, t.to)));
+        // Records that disagree on their TTL, left so; the whole news of a
+        // plan that is pending for that alone.
+        let mut mixed = left_mixed(verb, outcome, &owner);
+        let only_mixed = matches!(outcome.outcome, Outcome::Pending)
+            && mixed.is_some()
+            && counts(outcome).is_empty();
+        let pending_mixed = mixed.take_if(|_| only_mixed);
         let (name, finding) = match &outcome.outcome {
             Outcome::InSync => (
                 "in-sync",
@@ -177,17 +187,16 @@ pub fn report(
                     },
                 ),
             ),
-            Outcome::Pending if mixed.is_some() && counts(outcome).is_empty() => {
-                ("pending", mixed_ttls(&owner, mixed.unwrap_or_default()))
-            }
             Outcome::Pending => (
                 "pending",
-                Finding::new(
-                    FindingId::ChangesPending,
-                    Severity::Warning,
-                    format!("changes pending: {}", counts(outcome)),
-                )
-                .hint("kmsdns publish applies them"),
+                pending_mixed.unwrap_or_else(|| {
+                    Finding::new(
+                        FindingId::ChangesPending,
+                        Severity::Warning,
+                        format!("changes pending: {}", counts(outcome)),
+                    )
+                    .hint("kmsdns publish applies them")
+                }),
             ),
             Outcome::Applied => {
                 let plan_counts = counts(outcome);
@@ -244,25 +253,35 @@ pub fn report(
             finding = finding.server(server);
         }
         report.push(finding);
-        if let Some(ttl) = outcome
+        if let Some(mixed) = mixed {
+            report.push(mixed.domain(&domain));
+        } else if let Some(ttl) = outcome
             .plan
             .as_ref()
             .and_then(|p| p.ttl_change)
-            .filter(|t| !t.applied)
+            .filter(|t| !t.applied && !only_mixed && verb != Verb::Remove)
         {
-            if verb != Verb::Remove
-                && !matches!(outcome.outcome, Outcome::Pending if mixed.is_some() && counts(outcome).is_empty())
-            {
-                report.push(
-                    Finding::new(
-                        FindingId::TtlDiffers,
-                        Severity::Info,
-                        format!("the RRset TTL is {}, the configuration says {}", ttl.from, ttl.to),
-                    )
-                    .domain(&domain)
-                    .hint("--set-ttl applies it, to every host's record (TTL belongs to the whole RRset)"),
-                );
-            }
+            let reach = match ttl.scope {
+                TtlScope::Record => {
+                    "to our records; other hosts' keep theirs (AD keeps a TTL per record)"
+                }
+                TtlScope::Rrset => "to every host's record (TTL belongs to the whole RRset)",
+                TtlScope::Unknown => {
+                    "to our records, and to every host's where the TTL belongs to the whole RRset"
+                }
+            };
+            report.push(
+                Finding::new(
+                    FindingId::TtlDiffers,
+                    Severity::Info,
+                    format!(
+                        "the RRset TTL is {}, the configuration says {}",
+                        ttl.from, ttl.to
+                    ),
+                )
+                .domain(&domain)
+                .hint(format!("--set-ttl applies it, {reach}")),
+            );
         }
         domains.push(DomainChanges {
             domain,
@@ -290,6 +309,7 @@ pub fn report(
                     record: record.clone(),
                     from: None,
                     prune: false,
+                    ttl_note: None,
                 }))
                 .collect(),
             retries: outcome.retries,
@@ -348,4 +368,8 @@ pub struct ChangeLine {
     /// A `-` of `--prune`: the target is no configured host.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub prune: bool,
+    /// For `=` with `--set-ttl`: what becomes of the record's TTL, which
+    /// is the server's doing (AD keeps it, others change it with ours).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_note: Option<String>,
 }

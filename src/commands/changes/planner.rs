@@ -8,10 +8,16 @@
 //! with `complete = true` ([`prune`]) deletes the records of targets the
 //! configuration does not know at all, never those of a `managed = false`
 //! host.
+//!
+//! Who keeps a TTL ([`TtlScope`]) decides what `--set-ttl` can change:
+//! RFC 2136 servers keep one per RRset, so re-adding our records gives
+//! other hosts' records the new TTL too; Active Directory keeps one per
+//! record, so other hosts' records keep theirs and only ours are compared.
 
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
+pub use crate::dns::TtlScope;
 use crate::dns::{SrvRecord, SrvRrset};
 
 /// One line of a plan.
@@ -42,27 +48,38 @@ impl Change {
     }
 }
 
-/// A TTL difference: TTL belongs to the whole RRset, other hosts' records included.
+/// A TTL difference: on most servers TTL belongs to the whole RRset,
+/// other hosts' records included; on AD to each record ([`TtlScope`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TtlChange {
-    /// The RRset's TTL (the lowest, when its records disagree).
+    /// The TTL compared: our records' (the lowest) where TTLs are per
+    /// record, else the RRset's (the lowest, when its records disagree).
     pub from: u32,
     pub to: u32,
     /// Whether the plan applies it (`--set-ttl`); otherwise it is only shown.
     pub applied: bool,
-    /// The highest TTL, when the records carry different ones (RFC 2181
-    /// §5.2 forbids it): such an RRset is never in sync.
+    /// The highest TTL, when the records carry different ones and that is
+    /// a difference (RFC 2181 §5.2 forbids it outside AD): such an RRset is
+    /// never in sync.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mixed: Option<u32>,
+    /// Which records the new TTL reaches.
+    pub scope: TtlScope,
 }
 
 /// The plan for one domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub changes: Vec<Change>,
-    /// The TTL new records get: the RRset's own unless `--set-ttl`.
+    /// The TTL new records get: the RRset's own unless `--set-ttl` or
+    /// TTLs are per record.
     pub ttl: u32,
     pub ttl_change: Option<TtlChange>,
+    /// The RRset as read, each record with its own TTL, for the plan's
+    /// lines.
+    pub read: SrvRrset,
+    /// What the server keeps a TTL for.
+    pub scope: TtlScope,
 }
 
 impl Plan {
@@ -95,7 +112,8 @@ impl Plan {
     /// our kept records are deleted and added back in the same UPDATE: a
     /// record added with another TTL gives the whole RRset that TTL (BIND,
     /// PowerDNS, and Knot, which ignores the re-add of a record it already
-    /// holds, whatever its TTL). Other hosts' records are never re-added.
+    /// holds, whatever its TTL), or itself only (AD). Other hosts' records
+    /// are never re-added.
     pub fn adds(&self) -> Vec<&SrvRecord> {
         let sets_ttl = self.sets_ttl();
         self.changes
@@ -123,12 +141,13 @@ impl Plan {
 }
 
 /// What `publish` would do: make the records of our hosts exactly the
-/// configured ones, leaving every other record alone.
+/// configured ones, with the TTL `ttl` (`set_ttl`: also those we keep),
+/// leaving every other record alone, on a server keeping TTLs per `scope`.
 pub fn publish(
     current: &SrvRrset,
     wanted: &[SrvRecord],
-    ttl: u32,
-    set_ttl: bool,
+    (ttl, set_ttl): (u32, bool),
+    scope: TtlScope,
     owns: impl Fn(&Name) -> bool,
 ) -> Plan {
     let mut changes = Vec::new();
@@ -159,7 +178,7 @@ pub fn publish(
         }
     }
     changes.extend(unmatched.into_iter().cloned().map(Change::Delete));
-    finish(current, changes, ttl, set_ttl)
+    finish(current, changes, (ttl, set_ttl), scope)
 }
 
 /// `--prune`: the other hosts' records of `plan` whose target is not a
@@ -194,42 +213,77 @@ pub fn remove(current: &SrvRrset, owns: impl Fn(&Name) -> bool, only_host: Optio
             }
         })
         .collect();
-    let ttl = current.ttl.unwrap_or_default();
-    finish(current, changes, ttl, false)
+    // A removal adds nothing: no TTL to compare.
+    Plan {
+        changes,
+        ttl: current.ttl.unwrap_or_default(),
+        ttl_change: None,
+        read: current.clone(),
+        scope: TtlScope::Unknown,
+    }
 }
 
-/// The plan's TTL: the RRset's own, unless `set_ttl` and a record of ours
-/// can carry `wanted_ttl` in (one added, changed or kept: only our records
-/// are ever deleted and added back). Records that disagree on their TTL
-/// are always a difference.
-fn finish(current: &SrvRrset, changes: Vec<Change>, wanted_ttl: u32, set_ttl: bool) -> Plan {
-    let highest = current.ttls.iter().copied().max();
-    let mixed = current.mixed_ttls();
-    match current.ttl {
-        Some(existing)
-            if (existing != wanted_ttl || current.ttls.iter().any(|t| *t != wanted_ttl))
-                && !current.records.is_empty() =>
-        {
+/// The plan's TTL. Where TTLs are per record ([`TtlScope::Record`]) only
+/// our records that stay are compared, and added ones get `wanted_ttl`:
+/// other hosts' records keep theirs whatever we add. Elsewhere every
+/// record is compared (records that disagree are always a difference),
+/// and adds keep the RRset's TTL unless `set_ttl`, since any add sets the
+/// whole RRset's. `set_ttl` applies only when a record of ours can carry
+/// `wanted_ttl` in (one added, changed or kept: only our records are ever
+/// deleted and added back).
+fn finish(
+    current: &SrvRrset,
+    changes: Vec<Change>,
+    (wanted_ttl, set_ttl): (u32, bool),
+    scope: TtlScope,
+) -> Plan {
+    let staying: Vec<u32> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Keep(r) | Change::Modify { from: r, .. } => current.ttl_of(r),
+            _ => None,
+        })
+        .collect();
+    let (compared, existing) = match scope {
+        TtlScope::Record => {
+            let lowest = staying.iter().copied().min();
+            (staying, lowest)
+        }
+        TtlScope::Rrset | TtlScope::Unknown => (current.ttls.clone(), current.ttl),
+    };
+    let plan = |ttl, ttl_change| Plan {
+        changes: changes.clone(),
+        ttl,
+        ttl_change,
+        read: current.clone(),
+        scope,
+    };
+    match existing {
+        Some(existing) if compared.iter().any(|t| *t != wanted_ttl) => {
             let ours = changes
                 .iter()
                 .any(|c| matches!(c, Change::Add(_) | Change::Modify { .. } | Change::Keep(_)));
             let applied = set_ttl && ours;
-            Plan {
-                changes,
-                ttl: if applied { wanted_ttl } else { existing },
-                ttl_change: Some(TtlChange {
+            let mixed = scope != TtlScope::Record && current.mixed_ttls();
+            plan(
+                if applied { wanted_ttl } else { existing },
+                Some(TtlChange {
                     from: existing,
                     to: wanted_ttl,
                     applied,
-                    mixed: if mixed { highest } else { None },
+                    mixed: if mixed {
+                        current.ttls.last().copied()
+                    } else {
+                        None
+                    },
+                    scope,
                 }),
-            }
+            )
         }
-        _ => Plan {
-            changes,
-            ttl: wanted_ttl,
-            ttl_change: None,
-        },
+        // No TTL differs, the RRset is empty, or nothing of ours stays on
+        // AD (whatever other hosts' records carry): adds get the
+        // configured TTL.
+        _ => plan(wanted_ttl, None),
     }
 }
 
@@ -246,14 +300,24 @@ mod tests {
         }
     }
 
+    /// An RRset whose records all carry `ttl`.
+    fn rrset(ttl: u32, records: Vec<SrvRecord>) -> SrvRrset {
+        SrvRrset::served(records.into_iter().map(|r| (r, ttl)).collect())
+    }
+
     fn ours(name: &Name) -> bool {
         name.to_ascii().starts_with("kms")
+    }
+
+    /// The publish plan on a server keeping one TTL per RRset.
+    fn per_rrset(current: &SrvRrset, wanted: &[SrvRecord], ttl: (u32, bool)) -> Plan {
+        publish(current, wanted, ttl, TtlScope::Rrset, ours)
     }
 
     #[test]
     fn empty_rrset_gets_every_record_with_the_configured_ttl() {
         let wanted = [srv(0, 0, 1688, "kms1.a."), srv(0, 0, 1688, "kms2.a.")];
-        let plan = publish(&SrvRrset::default(), &wanted, 3600, false, ours);
+        let plan = per_rrset(&SrvRrset::default(), &wanted, (3600, false));
         assert_eq!(plan.adds().len(), 2);
         assert!(plan.deletes().is_empty());
         assert_eq!(plan.ttl, 3600);
@@ -262,16 +326,15 @@ mod tests {
 
     #[test]
     fn prune_deletes_only_unknown_targets_and_keeps_ours() {
-        let current = SrvRrset {
-            ttl: Some(3600),
-            ttls: vec![3600],
-            records: vec![
+        let current = rrset(
+            3600,
+            vec![
                 srv(0, 0, 1688, "kms1.a."),
                 srv(0, 0, 1688, "stale.a."),
                 srv(0, 0, 1688, "other-team.a."),
             ],
-        };
-        let plan = publish(&current, &[srv(0, 0, 1688, "kms1.a.")], 3600, false, ours);
+        );
+        let plan = per_rrset(&current, &[srv(0, 0, 1688, "kms1.a.")], (3600, false));
         assert!(!plan.has_changes());
         let plan = prune(plan, |name| name.to_ascii() == "stale.a.");
         assert!(plan.has_changes());
@@ -285,12 +348,11 @@ mod tests {
 
     #[test]
     fn in_sync_has_no_changes_and_foreign_records_stay() {
-        let current = SrvRrset {
-            ttl: Some(3600),
-            ttls: vec![3600],
-            records: vec![srv(0, 0, 1688, "kms1.a."), srv(0, 0, 1688, "other.a.")],
-        };
-        let plan = publish(&current, &[srv(0, 0, 1688, "kms1.a.")], 3600, false, ours);
+        let current = rrset(
+            3600,
+            vec![srv(0, 0, 1688, "kms1.a."), srv(0, 0, 1688, "other.a.")],
+        );
+        let plan = per_rrset(&current, &[srv(0, 0, 1688, "kms1.a.")], (3600, false));
         assert!(!plan.has_changes());
         assert!(plan
             .changes
@@ -299,16 +361,15 @@ mod tests {
 
     #[test]
     fn changed_values_are_a_modification_and_stale_ones_deleted() {
-        let current = SrvRrset {
-            ttl: Some(600),
-            ttls: vec![600],
-            records: vec![
+        let current = rrset(
+            600,
+            vec![
                 srv(0, 0, 1688, "kms1.a."),
                 srv(0, 0, 1688, "kms3.a."),
                 srv(5, 5, 1688, "rogue.a."),
             ],
-        };
-        let plan = publish(&current, &[srv(10, 75, 1688, "kms1.a.")], 600, false, ours);
+        );
+        let plan = per_rrset(&current, &[srv(10, 75, 1688, "kms1.a.")], (600, false));
         assert_eq!(
             plan.changes,
             vec![
@@ -325,13 +386,9 @@ mod tests {
 
     #[test]
     fn ttl_difference_is_shown_and_only_applied_when_asked() {
-        let current = SrvRrset {
-            ttl: Some(600),
-            ttls: vec![600],
-            records: vec![srv(0, 0, 1688, "other.a.")],
-        };
+        let current = rrset(600, vec![srv(0, 0, 1688, "other.a.")]);
         let wanted = [srv(0, 0, 1688, "kms1.a.")];
-        let plan = publish(&current, &wanted, 3600, false, ours);
+        let plan = per_rrset(&current, &wanted, (3600, false));
         assert_eq!(plan.ttl, 600, "adds keep the RRset's TTL");
         assert_eq!(
             plan.ttl_change,
@@ -340,50 +397,42 @@ mod tests {
                 to: 3600,
                 applied: false,
                 mixed: None,
+                scope: TtlScope::Rrset,
             })
         );
-        let plan = publish(&current, &wanted, 3600, true, ours);
+        let plan = per_rrset(&current, &wanted, (3600, true));
         assert_eq!(plan.ttl, 3600);
 
         // Only a TTL change: one record is re-added with the new TTL.
-        let current = SrvRrset {
-            ttl: Some(600),
-            ttls: vec![600],
-            records: vec![srv(0, 0, 1688, "kms1.a.")],
-        };
-        let plan = publish(&current, &wanted, 3600, false, ours);
+        let current = rrset(600, vec![srv(0, 0, 1688, "kms1.a.")]);
+        let plan = per_rrset(&current, &wanted, (3600, false));
         assert!(!plan.has_changes());
-        let plan = publish(&current, &wanted, 3600, true, ours);
+        let plan = per_rrset(&current, &wanted, (3600, true));
         assert!(plan.has_changes());
         // Deleted and added back in one UPDATE: Knot ignores a bare re-add.
         assert_eq!(plan.deletes(), vec![&wanted[0]]);
         assert_eq!(plan.adds(), vec![&wanted[0]]);
 
         // Only other hosts' records: nothing of ours to carry the TTL in.
-        let current = SrvRrset {
-            ttl: Some(600),
-            records: vec![srv(0, 0, 1688, "other.a.")],
-            ttls: vec![600],
-        };
-        let plan = publish(&current, &[], 3600, true, ours);
+        let current = rrset(600, vec![srv(0, 0, 1688, "other.a.")]);
+        let plan = per_rrset(&current, &[], (3600, true));
         assert!(!plan.has_changes(), "{plan:?}");
         assert!(plan.deletes().is_empty() && plan.adds().is_empty());
     }
 
     #[test]
     fn records_with_different_ttls_are_never_in_sync() {
-        let current = SrvRrset {
-            ttl: Some(600),
-            records: vec![srv(0, 0, 1688, "kms1.a."), srv(0, 0, 1688, "other.a.")],
-            ttls: vec![600, 3600],
-        };
+        let current = SrvRrset::served(vec![
+            (srv(0, 0, 1688, "kms1.a."), 600),
+            (srv(0, 0, 1688, "other.a."), 3600),
+        ]);
         let wanted = [srv(0, 0, 1688, "kms1.a.")];
         for configured in [600, 3600] {
-            let plan = publish(&current, &wanted, configured, false, ours);
+            let plan = per_rrset(&current, &wanted, (configured, false));
             let change = plan.ttl_change.expect("a TTL difference");
             assert_eq!(change.mixed, Some(3600), "{plan:?}");
             assert!(!change.applied);
-            let plan = publish(&current, &wanted, configured, true, ours);
+            let plan = per_rrset(&current, &wanted, (configured, true));
             assert!(plan.sets_ttl());
             assert_eq!(plan.ttl, configured);
             assert_eq!(plan.deletes(), vec![&wanted[0]]);
@@ -391,17 +440,74 @@ mod tests {
         }
     }
 
+    /// AD: kms1 (ours) at 600, other (foreign) at 3600.
+    fn per_record() -> (SrvRrset, [SrvRecord; 1]) {
+        let current = SrvRrset::served(vec![
+            (srv(0, 0, 1688, "kms1.a."), 600),
+            (srv(0, 0, 1688, "other.a."), 3600),
+        ]);
+        (current, [srv(0, 0, 1688, "kms1.a.")])
+    }
+
+    #[test]
+    fn per_record_ttls_compare_only_our_records() {
+        let (current, wanted) = per_record();
+        // Ours at the configured TTL: in sync, other hosts' TTLs are theirs.
+        let plan = publish(&current, &wanted, (600, true), TtlScope::Record, ours);
+        assert!(!plan.has_changes(), "{plan:?}");
+        assert!(plan.ttl_change.is_none());
+
+        // Ours differ: only ours are re-added, the foreign one is left.
+        let plan = publish(&current, &wanted, (300, false), TtlScope::Record, ours);
+        assert!(!plan.has_changes());
+        let change = plan.ttl_change.expect("our TTL differs");
+        assert_eq!((change.from, change.to, change.mixed), (600, 300, None));
+        let plan = publish(&current, &wanted, (300, true), TtlScope::Record, ours);
+        assert!(plan.sets_ttl());
+        assert_eq!(plan.ttl, 300);
+        assert_eq!(plan.deletes(), vec![&wanted[0]]);
+        assert_eq!(plan.adds(), vec![&wanted[0]]);
+        assert_eq!(plan.read.ttl_of(&srv(0, 0, 1688, "other.a.")), Some(3600));
+    }
+
+    #[test]
+    fn per_record_adds_get_the_configured_ttl_without_set_ttl() {
+        let current = rrset(3600, vec![srv(0, 0, 1688, "other.a.")]);
+        let wanted = [srv(0, 0, 1688, "kms1.a.")];
+        let plan = publish(&current, &wanted, (300, false), TtlScope::Record, ours);
+        assert_eq!(plan.adds(), vec![&wanted[0]]);
+        assert_eq!(plan.ttl, 300, "an add on AD changes no other record");
+        assert!(plan.ttl_change.is_none());
+        // Where the TTL is the RRset's, the add keeps it.
+        for scope in [TtlScope::Rrset, TtlScope::Unknown] {
+            let plan = publish(&current, &wanted, (300, false), scope, ours);
+            assert_eq!(plan.ttl, 3600, "{scope:?}");
+        }
+    }
+
+    #[test]
+    fn mixed_ttls_are_a_difference_unless_ttls_are_per_record() {
+        let (current, wanted) = per_record();
+        for scope in [TtlScope::Rrset, TtlScope::Unknown] {
+            let plan = publish(&current, &wanted, (600, false), scope, ours);
+            let change = plan.ttl_change.expect("mixed TTLs");
+            assert_eq!(change.mixed, Some(3600), "{scope:?}");
+            assert_eq!(change.scope, scope);
+        }
+        let plan = publish(&current, &wanted, (600, false), TtlScope::Record, ours);
+        assert_eq!(plan.ttl_change, None);
+    }
+
     #[test]
     fn remove_deletes_only_ours_and_counts_what_remains() {
-        let current = SrvRrset {
-            ttl: Some(3600),
-            ttls: vec![3600],
-            records: vec![
+        let current = rrset(
+            3600,
+            vec![
                 srv(0, 0, 1688, "kms1.a."),
                 srv(0, 0, 1688, "kms2.a."),
                 srv(0, 0, 1688, "other.a."),
             ],
-        };
+        );
         let plan = remove(&current, ours, None);
         assert_eq!(plan.deletes().len(), 2);
         assert_eq!(plan.remaining(), 1);

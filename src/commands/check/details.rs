@@ -10,11 +10,11 @@ use std::io::{self, Write};
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
-use super::judge::{DomainObservation, RrsetRead};
+use super::judge::{DomainObservation, Rrset, RrsetRead};
 use crate::dns::dnssec::{
     self, DenialVerdict, DsMatch, SignatureVerdict, SignedRead, ZoneSignatures,
 };
-use crate::dns::{AnswerStatus, SrvRecord};
+use crate::dns::AnswerStatus;
 use crate::report::palette::Palette;
 
 /// What `check` shows above its findings: one entry per domain checked.
@@ -101,6 +101,10 @@ pub struct SrvData {
     pub port: u16,
     /// Absolute, `.` for "service decidedly not available".
     pub target: String,
+    /// The record's own TTL, given only when the records' TTLs differ
+    /// (`ttl-mixed`); else the source's `ttl` is every record's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
 }
 
 /// The A and AAAA records of one SRV target, through the resolver.
@@ -135,7 +139,9 @@ pub fn render(details: &CheckDetails, palette: Palette, out: &mut dyn Write) -> 
             about.push(format!("zone {zone}"));
         }
         about.push(format!("read from {}", source.via));
-        if let Some(ttl) = source.ttl {
+        if source.records.iter().any(|r| r.ttl.is_some()) {
+            about.push("TTLs differ: each on its record".to_string());
+        } else if let Some(ttl) = source.ttl {
             about.push(format!("TTL {ttl}"));
         }
         writeln!(
@@ -171,12 +177,14 @@ pub fn render(details: &CheckDetails, palette: Palette, out: &mut dyn Write) -> 
                     text
                 }
             };
+            let ttl = record.ttl.map_or(String::new(), |ttl| {
+                format!("  {}", palette.dim(&format!("TTL {ttl}")))
+            });
             writeln!(
                 out,
-                "  {:rdata_width$}  {:target_width$}  {}",
+                "  {:rdata_width$}  {:target_width$}  {addresses}{ttl}",
                 rdata(record),
                 record.target,
-                addresses
             )?;
         }
         if domain.resolver.status != "failed" && source.via != domain.resolver.via {
@@ -220,16 +228,20 @@ fn same_records(a: &[SrvData], b: &[SrvData]) -> bool {
     a == b
 }
 
-/// The records in RFC 2782 order (priority, then weight, heaviest first),
-/// then by target: servers rotate their order on every answer.
-fn sorted(records: &[SrvRecord]) -> Vec<SrvData> {
-    let mut records: Vec<SrvData> = records
+/// The records of `rrset` in RFC 2782 order (priority, then weight,
+/// heaviest first), then by target: servers rotate their order on every
+/// answer. Each with its TTL when they differ.
+fn sorted(rrset: &Rrset) -> Vec<SrvData> {
+    let mixed = rrset.mixed_ttls();
+    let mut records: Vec<SrvData> = rrset
+        .records
         .iter()
         .map(|r| SrvData {
             priority: r.priority,
             weight: r.weight,
             port: r.port,
             target: r.target.to_ascii(),
+            ttl: rrset.ttl_of(r).filter(|_| mixed),
         })
         .collect();
     let key = |r: &SrvData| {
@@ -255,7 +267,7 @@ pub(super) fn domain_details(zone: Option<&Name>, observation: &DomainObservatio
                 AnswerStatus::NxDomain => "nxdomain",
             },
             ttl: rrset.ttl,
-            records: sorted(&rrset.records),
+            records: sorted(rrset),
             error: None,
         },
         Err(error) => RrsetSource {
@@ -364,6 +376,7 @@ mod tests {
             weight: 0,
             port: 1688,
             target: target.into(),
+            ttl: None,
         }
     }
 

@@ -15,7 +15,7 @@ use hickory_proto::rr::Name;
 
 use crate::config::{KmsHost, SrvRecord};
 use crate::dns::dnssec::{self, Validation, ZoneSignatures};
-use crate::dns::{record_key, AnswerStatus};
+use crate::dns::{record_key, AnswerStatus, TtlScope};
 use crate::report::{Finding, FindingId, Severity};
 
 /// One KMS host key may be installed on at most six hosts (DESIGN §2).
@@ -95,6 +95,9 @@ pub struct DomainObservation {
     /// The zone's signatures at each authoritative server, when the zone
     /// is known.
     pub signatures: Option<ZoneSignatures>,
+    /// What the server that answered keeps a TTL for: read only when the
+    /// zone's answer carries different TTLs.
+    pub ttl_scope: Option<TtlScope>,
 }
 
 /// The owner name of the RRset, for messages.
@@ -443,6 +446,26 @@ fn records(
     if let Some(expected) = expected {
         compare_with_configuration(observation, rrset, expected, defect, push);
     }
+    if rrset.mixed_ttls() {
+        let scope = observation.ttl_scope.unwrap_or(TtlScope::Unknown);
+        // Where TTLs are per record, `--set-ttl` has something to do only
+        // when a configured record is not at the configured TTL.
+        let configured = expected.filter(|e| e.listed).map(|e| e.ttl).filter(|ttl| {
+            scope != TtlScope::Record
+                || expected.is_some_and(|e| {
+                    e.records
+                        .iter()
+                        .any(|r| rrset.ttl_of(r).is_some_and(|served| served != *ttl))
+                })
+        });
+        push(crate::dns::ttl::mixed_finding(
+            &owner(&observation.domain),
+            &rrset.records,
+            &rrset.record_ttls,
+            scope,
+            configured,
+        ));
+    }
 
     let hosts = distinct_hosts(rrset, targets);
     if hosts.len() == 1 {
@@ -559,24 +582,11 @@ fn compare_with_configuration(
             );
         }
     }
-    if rrset.ttls.len() > 1 {
-        let ttls: Vec<String> = rrset.ttls.iter().map(u32::to_string).collect();
-        push(
-            Finding::new(
-                FindingId::TtlDiffers,
-                Severity::Warning,
-                format!(
-                    "the records of {} carry different TTLs ({} s): one RRset has one TTL (RFC 2181 §5.2), and caches may keep some records longer than others",
-                    owner(&observation.domain),
-                    ttls.join(", ")
-                ),
-            )
-            .hint(format!(
-                "kmsdns publish --set-ttl gives every record the configured {} s",
-                expected.ttl
-            )),
-        );
-    } else if let Some(ttl) = rrset.ttl.filter(|ttl| *ttl != expected.ttl) {
+    // Mixed TTLs are `ttl-mixed` (see `records`), not a difference.
+    if let Some(ttl) = rrset
+        .ttl
+        .filter(|ttl| *ttl != expected.ttl && !rrset.mixed_ttls())
+    {
         push(
             Finding::new(
                 FindingId::TtlDiffers,
@@ -680,15 +690,13 @@ mod tests {
         } else {
             AnswerStatus::Records
         };
+        let served = crate::dns::SrvRrset::served(records.into_iter().map(|r| (r, 3600)).collect());
         Rrset {
             status,
-            ttl: (!records.is_empty()).then_some(3600),
-            ttls: if records.is_empty() {
-                Vec::new()
-            } else {
-                vec![3600]
-            },
-            records,
+            ttl: served.ttl,
+            ttls: served.ttls,
+            records: served.records,
+            record_ttls: served.record_ttls,
         }
     }
 
@@ -721,6 +729,7 @@ mod tests {
             validation: Validation::Consistent,
             target_validations: Vec::new(),
             signatures: None,
+            ttl_scope: None,
         }
     }
 
@@ -742,6 +751,78 @@ mod tests {
                 address(KMS2, Some("192.0.2.11")),
             ],
         )
+    }
+
+    /// kms1 (configured) at 300, kms2 (a host not managed here) at 3600.
+    #[test]
+    fn mixed_ttls_are_ttl_mixed_at_the_scope_s_severity_and_never_ttl_differs() {
+        let (records, targets) = two_hosts();
+        let mut other = kms(KMS2);
+        other.managed = false;
+        let hosts = [kms(KMS1), other];
+        let mixed = crate::dns::SrvRrset::served(vec![
+            (records[0].clone(), 300),
+            (records[1].clone(), 3600),
+        ]);
+        for (scope, configured, severity, hint) in [
+            (TtlScope::Record, 300, Severity::Info, None),
+            (
+                TtlScope::Record,
+                600,
+                Severity::Info,
+                Some("our records the configured 600 s"),
+            ),
+            (
+                TtlScope::Rrset,
+                300,
+                Severity::Warning,
+                Some("every record the configured 300 s"),
+            ),
+            (
+                TtlScope::Unknown,
+                300,
+                Severity::Warning,
+                Some("every record"),
+            ),
+        ] {
+            let ours = [records[0].clone()];
+            let expected = Expected {
+                records: &ours,
+                listed: true,
+                ttl: configured,
+                hosts: &hosts,
+                required_foreign: &[],
+                complete: true,
+            };
+            let mut observation = observe(records.clone(), targets.clone());
+            observation.ttl_scope = Some(scope);
+            if let Ok(answer) = &mut observation.authoritative.result {
+                answer.ttl = mixed.ttl;
+                answer.ttls = mixed.ttls.clone();
+                answer.record_ttls = mixed.record_ttls.clone();
+            }
+            let found = findings(&observation, Some(&expected));
+            let case = format!("{scope:?} {configured}: {found:?}");
+            // Info leaves the domain `srv-ok`; a warning does not.
+            let mut want = vec![("ttl-mixed".to_string(), severity)];
+            if severity == Severity::Info {
+                want.push(("srv-ok".to_string(), Severity::Ok));
+            }
+            assert_eq!(ids(&found), want, "{case}");
+            assert!(
+                found[0]
+                    .message
+                    .contains("(300 s: kms1.corp.example.; 3600 s: kms2.corp.example.)"),
+                "{case}"
+            );
+            match hint {
+                None => assert_eq!(found[0].hint, None, "{case}"),
+                Some(words) => assert!(
+                    found[0].hint.as_deref().is_some_and(|h| h.contains(words)),
+                    "{case}"
+                ),
+            }
+        }
     }
 
     #[test]
@@ -780,6 +861,7 @@ mod tests {
             ttl: None,
             records: Vec::new(),
             ttls: Vec::new(),
+            record_ttls: Vec::new(),
         };
         observation.authoritative.result = Ok(nodata.clone());
         observation.resolver.result = Ok(nodata);

@@ -14,7 +14,7 @@ use super::judge::{DomainObservation, Rrset, RrsetRead, TargetAddresses, TargetL
 use crate::concurrency::deadline::Overrun;
 use crate::config::{srv_owner, Domain};
 use crate::dns::dnssec::{self, KeyMemo, SignedServer, Validation, ZoneSignatures};
-use crate::dns::{self, Addresses, AnswerStatus, DnsOptions, LookupError, Resolver};
+use crate::dns::{self, Addresses, AnswerStatus, DnsOptions, LookupError, Resolver, TtlScope};
 
 /// Everything read for one domain, and the zone found for it.
 pub(super) async fn observe(
@@ -32,6 +32,10 @@ pub(super) async fn observe(
     );
     let signatures = match &zone {
         Some(zone) => Some(signatures(zone, &owner, resolver, opts, zone_keys).await),
+        None => None,
+    };
+    let ttl_scope = match &zone {
+        Some(zone) => ttl_scope(zone, &authoritative, opts).await,
         None => None,
     };
     let mut names: Vec<Name> = Vec::new();
@@ -80,8 +84,20 @@ pub(super) async fn observe(
         validation,
         target_validations,
         signatures,
+        ttl_scope,
     };
     (zone, observation)
+}
+
+/// What the server behind `read` keeps a TTL for, when its answer carries
+/// different TTLs: that decides whether they are normal (AD) or not.
+async fn ttl_scope(zone: &Name, read: &RrsetRead, opts: &DnsOptions) -> Option<TtlScope> {
+    let mixed = read.result.as_ref().is_ok_and(|rrset| rrset.mixed_ttls());
+    let server: SocketAddr = read.server.as_deref()?.parse().ok()?;
+    if !mixed {
+        return None;
+    }
+    Some(dns::ttl::ttl_scope(server, zone, opts).await)
 }
 
 /// The signatures of `owner` and its in-zone targets at every server of
@@ -139,6 +155,7 @@ pub(super) fn cut_off(domain: &Name, resolver: &Resolver, overrun: &Overrun) -> 
         validation: Validation::Consistent,
         target_validations: Vec::new(),
         signatures: None,
+        ttl_scope: None,
     }
 }
 

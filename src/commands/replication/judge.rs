@@ -25,7 +25,7 @@ pub use crate::dns::convergence::{
     OwnerComparison, OwnerRead, ServerComparison as ServerVerdict, ServerObservation, ServerRead,
     ServerState, SoaTimers, ZoneObservation,
 };
-use crate::dns::serial;
+use crate::dns::{serial, TtlScope};
 use crate::report::{Finding, FindingId, Severity};
 
 /// The verdict on a zone.
@@ -238,9 +238,44 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
             for rrset in &verdict.rrsets {
                 rrset_finding(&mut finding, server, rrset, &reference_label);
             }
+            findings.extend(mixed_ttls(zone, server));
         }
     }
     findings
+}
+
+/// `ttl-mixed` for each RRset whose records carry different TTLs at
+/// `server`, one compared with the reference (whose answer `check` and
+/// `plan` judge): normal where every server is a primary (Active
+/// Directory keeps a TTL per record), a warning elsewhere.
+fn mixed_ttls(zone: &ZoneObservation, server: &ServerObservation) -> Vec<Finding> {
+    let scope = match zone.multi_master {
+        MultiMaster::Yes => TtlScope::Record,
+        MultiMaster::No => TtlScope::Rrset,
+        MultiMaster::Unknown(_) => TtlScope::Unknown,
+    };
+    let Some((_, rrsets)) = server.answered() else {
+        return Vec::new();
+    };
+    rrsets
+        .iter()
+        .filter_map(|read| {
+            let rrset = read.mixed.as_ref()?;
+            let owner = format!("{} at {}", read.owner, server.label());
+            let finding = crate::dns::ttl::mixed_finding(
+                &owner,
+                &rrset.records,
+                &rrset.record_ttls,
+                scope,
+                None,
+            )
+            .domain(zone.zone.to_ascii());
+            Some(match server.address {
+                Some(address) => finding.server(address),
+                None => finding,
+            })
+        })
+        .collect()
 }
 
 /// `serial-behind`: by how much, and what the SOA timers make of it.
@@ -357,6 +392,7 @@ mod tests {
             rrsets: vec![OwnerRead {
                 owner: name(OWNER),
                 result: Ok(records.iter().map(|r| r.to_string()).collect()),
+                mixed: None,
             }],
         }
     }
@@ -393,6 +429,52 @@ mod tests {
         assert_eq!(ids(&verdict), [("replicated".to_string(), Severity::Ok)]);
         assert_eq!(verdict.servers[0].state, ServerState::Reference);
         assert_eq!(verdict.servers[1].state, ServerState::InSync);
+    }
+
+    /// Each server answers kms1 at 600 and kms2 at 3600; ns2 is compared
+    /// with ns1 (the reference, whose answer check and plan judge).
+    #[test]
+    fn mixed_ttls_at_a_compared_server_are_ttl_mixed_by_the_zone_s_kind() {
+        let mixed = || {
+            let mut read = answered(7, &[KMS1, KMS2]);
+            if let ServerRead::Answered { rrsets, .. } = &mut read {
+                rrsets[0].mixed = Some(crate::dns::SrvRrset::served(vec![
+                    (srv(KMS1), 600),
+                    (srv(KMS2), 3600),
+                ]));
+            }
+            read
+        };
+        for (multi_master, severity) in [
+            (MultiMaster::Yes, Severity::Info),
+            (MultiMaster::No, Severity::Warning),
+            (MultiMaster::Unknown("timed out".into()), Severity::Warning),
+        ] {
+            let mut observed = zone(vec![server(1, mixed()), server(2, mixed())]);
+            observed.multi_master = multi_master;
+            let verdict = evaluate(&observed);
+            let found: Vec<&Finding> = verdict
+                .findings
+                .iter()
+                .filter(|f| f.id == FindingId::TtlMixed)
+                .collect();
+            assert_eq!(found.len(), 1, "{:?}", verdict.findings);
+            assert_eq!(found[0].severity, severity);
+            assert_eq!(found[0].subject.server.as_deref(), Some("192.0.2.2:53"));
+            assert!(found[0]
+                .message
+                .contains("600 s: kms1.corp.example.; 3600 s: kms2.corp.example."));
+        }
+    }
+
+    fn srv(key: &str) -> crate::dns::SrvRecord {
+        let fields: Vec<&str> = key.split(' ').collect();
+        crate::dns::SrvRecord {
+            priority: fields[0].parse().unwrap(),
+            weight: fields[1].parse().unwrap(),
+            port: fields[2].parse().unwrap(),
+            target: name(fields[3]),
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use hickory_proto::rr::{Name, Record, RecordType};
 
 use super::Target;
+use crate::commands::changes::planner::TtlScope;
 use crate::config::Domain;
 use crate::dns::identify::{self, Software};
 use crate::dns::{
@@ -47,6 +48,10 @@ pub trait Exchange {
     /// The software of the primary at `server` (authoritative for `zone`),
     /// when it tells: only to word a failure in its terms.
     fn identify(&self, server: SocketAddr, zone: &Name) -> impl Future<Output = Option<Software>>;
+
+    /// What the primary at `server` keeps a TTL for in `zone`: each record
+    /// in an Active Directory-integrated zone, else the RRset.
+    fn ttl_scope(&self, server: SocketAddr, zone: &Name) -> impl Future<Output = TtlScope>;
 
     /// One atomic UPDATE of `requests` to `server`, signed as `domain` says
     /// (its TSIG key, or GSS-TSIG).
@@ -117,6 +122,10 @@ impl Exchange for Dns<'_> {
             Some(software) => Some(software),
             None => identify::fingerprint(server, zone, self.opts).await,
         }
+    }
+
+    async fn ttl_scope(&self, server: SocketAddr, zone: &Name) -> TtlScope {
+        dns::ttl::ttl_scope(server, zone, self.opts).await
     }
 
     async fn send(

@@ -11,7 +11,7 @@
 // `dns` (hickory `Name`s as context).
 #![allow(clippy::result_large_err)]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Mutex;
@@ -21,6 +21,7 @@ use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::*;
+use crate::commands::changes::planner::TtlScope;
 use crate::config::{self, Domain};
 use crate::dns::{
     DiscoveryError, PrerequisiteRcode, ReadError, ReadFailure, UpdateError, UpdateRequest,
@@ -84,6 +85,13 @@ enum Asked {
 struct Primary {
     zone: Name,
     ttl: u32,
+    /// Each record's TTL where it is not `ttl`, by [`crate::dns::record_key`].
+    record_ttls: Mutex<HashMap<String, u32>>,
+    /// Whether an add sets only its own record's TTL (AD) rather than the
+    /// whole RRset's (RFC 2136 §3.4.2.2).
+    ttl_per_record: bool,
+    /// What it is found to keep a TTL for ([`Exchange::ttl_scope`]).
+    scope: TtlScope,
     rrsets: Mutex<Vec<(Name, Vec<SrvRecord>)>>,
     /// One step per UPDATE; [`Step::Apply`] once it runs out.
     script: Mutex<VecDeque<Step>>,
@@ -109,6 +117,9 @@ impl Primary {
         Primary {
             zone: name("corp.example."),
             ttl: 3600,
+            record_ttls: Mutex::new(HashMap::new()),
+            ttl_per_record: false,
+            scope: TtlScope::Rrset,
             rrsets: Mutex::new(vec![(owner(), records.to_vec())]),
             script: Mutex::new(script.iter().cloned().collect()),
             asked: Mutex::new(Vec::new()),
@@ -127,6 +138,42 @@ impl Primary {
         self.read_time = read_time;
         self.update_time = update_time;
         self
+    }
+
+    /// A server keeping a TTL per record (`per_record`, AD) or per RRset,
+    /// found to be `scope`, serving `records` with their TTLs.
+    fn with_ttls(records: &[(SrvRecord, u32)], per_record: bool, scope: TtlScope) -> Self {
+        let plain: Vec<SrvRecord> = records.iter().map(|(r, _)| r.clone()).collect();
+        let primary = Primary {
+            ttl_per_record: per_record,
+            scope,
+            ..Primary::new(&plain, &[])
+        };
+        let mut ttls = primary.record_ttls.lock().unwrap();
+        for (record, ttl) in records {
+            ttls.insert(crate::dns::record_key(record), *ttl);
+        }
+        drop(ttls);
+        primary
+    }
+
+    /// The TTL `record` is served with.
+    fn ttl_of(&self, record: &SrvRecord) -> u32 {
+        let ttls = self.record_ttls.lock().unwrap();
+        ttls.get(&crate::dns::record_key(record))
+            .copied()
+            .unwrap_or(self.ttl)
+    }
+
+    /// The records of `_vlmcs._tcp.corp.example.` with their TTLs, sorted.
+    fn served(&self) -> Vec<String> {
+        let mut served: Vec<String> = self
+            .records()
+            .iter()
+            .map(|r| format!("{} {r}", self.ttl_of(r)))
+            .collect();
+        served.sort();
+        served
     }
 
     fn server() -> SocketAddr {
@@ -203,6 +250,14 @@ impl Primary {
                         port: s.port(),
                         target: s.target().clone(),
                     };
+                    let mut ttls = self.record_ttls.lock().unwrap();
+                    if self.ttl_per_record {
+                        ttls.insert(crate::dns::record_key(&record), add.ttl());
+                    } else {
+                        for held in records.iter().chain([&record]) {
+                            ttls.insert(crate::dns::record_key(held), add.ttl());
+                        }
+                    }
                     if !records.contains(&record) {
                         records.push(record);
                     }
@@ -265,15 +320,19 @@ impl Exchange for Primary {
         })
         .await;
         let records = self.rrset(owner);
-        Ok(SrvRrset {
-            ttl: (!records.is_empty()).then_some(self.ttl),
-            ttls: if records.is_empty() {
-                Vec::new()
-            } else {
-                vec![self.ttl]
-            },
-            records,
-        })
+        Ok(SrvRrset::served(
+            records
+                .into_iter()
+                .map(|r| {
+                    let ttl = self.ttl_of(&r);
+                    (r, ttl)
+                })
+                .collect(),
+        ))
+    }
+
+    async fn ttl_scope(&self, _server: SocketAddr, _zone: &Name) -> TtlScope {
+        self.scope
     }
 
     async fn identify(
@@ -886,5 +945,105 @@ addresses = ["192.0.2.10"]
         .unwrap();
     let done = runtime.block_on(engine.run_with(&primary, &config, &PUBLISH));
     assert_outcome!(done[0], Outcome::Failed(Failure::Deadline(_)));
+    assert!(primary.updates().is_empty());
+}
+
+const SET_TTL: Mode = Mode::Publish {
+    set_ttl: true,
+    prune: false,
+};
+
+/// kms1 and kms2 (ours) at 600, kms9 (another host's) at 7200; the
+/// configuration wants 3600.
+fn mixed() -> Vec<(SrvRecord, u32)> {
+    let mut records: Vec<(SrvRecord, u32)> = ours().into_iter().map(|r| (r, 600)).collect();
+    records.push((foreign(), 7200));
+    records
+}
+
+/// Rule: on AD (a TTL per record) `--set-ttl` re-adds only our records,
+/// the other host's keeps its TTL, the read-back accepts that, and the
+/// next run is in sync although the TTLs stay mixed.
+#[test]
+fn set_ttl_on_ad_changes_our_records_and_accepts_the_foreign_ttl_kept() {
+    let primary = Primary::with_ttls(&mixed(), true, TtlScope::Record);
+    let done = run(&primary, &SET_TTL);
+    assert_outcome!(done, Outcome::Applied);
+    let updates = primary.updates();
+    assert_eq!(updates.len(), 1);
+    let touched: Vec<&Name> = updates[0][0]
+        .add
+        .iter()
+        .chain(&updates[0][0].delete)
+        .filter_map(|r| match r.data() {
+            RData::SRV(srv) => Some(srv.target()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(touched.len(), 4, "ours deleted and added back: {touched:?}");
+    assert!(!touched.contains(&&foreign().target), "{touched:?}");
+    assert!(updates[0][0].add.iter().all(|r| r.ttl() == 3600));
+    assert_eq!(
+        primary.served(),
+        [
+            "3600 0 0 1688 kms1.corp.example.",
+            "3600 0 0 1688 kms2.corp.example.",
+            "7200 0 0 1688 kms9.corp.example."
+        ]
+    );
+
+    // Ours are as configured: in sync, although the TTLs stay mixed.
+    let done = run(&primary, &SET_TTL);
+    assert_outcome!(done, Outcome::InSync);
+    assert_eq!(primary.updates().len(), 1, "nothing more sent");
+    let plan = done.plan.expect("a plan");
+    assert!(
+        plan.read.mixed_ttls() && plan.ttl_change.is_none(),
+        "{plan:?}"
+    );
+}
+
+/// Rule: where the TTL is the RRset's, the server gives the other host's
+/// record the new TTL with ours: the read-back accepts it (and only it).
+#[test]
+fn set_ttl_where_the_ttl_is_the_rrsets_accepts_the_whole_rrset_changed() {
+    let primary = Primary::with_ttls(&mixed(), false, TtlScope::Rrset);
+    let done = run(&primary, &SET_TTL);
+    assert_outcome!(done, Outcome::Applied);
+    assert!(primary.served().iter().all(|r| r.starts_with("3600 ")));
+
+    // A server found to keep one TTL per RRset that then keeps the other
+    // host's: not what was planned.
+    let primary = Primary::with_ttls(&mixed(), true, TtlScope::Rrset);
+    let done = run(&primary, &SET_TTL);
+    assert_outcome!(done, Outcome::Failed(Failure::TtlNotServed { .. }));
+}
+
+/// Rule: a server whose scope could not be read is judged by what it did
+/// with our update: either way is applied.
+#[test]
+fn set_ttl_on_an_unknown_server_accepts_what_it_did() {
+    for (per_record, foreign_after) in [(true, 7200), (false, 3600)] {
+        let primary = Primary::with_ttls(&mixed(), per_record, TtlScope::Unknown);
+        let done = run(&primary, &SET_TTL);
+        assert_outcome!(done, Outcome::Applied);
+        assert_eq!(primary.ttl_of(&foreign()), foreign_after);
+        assert_eq!(primary.ttl_of(&ours()[0]), 3600);
+    }
+}
+
+/// Rule: without `--set-ttl`, a mixed RRset whose records of ours are as
+/// configured is in sync on AD, and pending where the TTL is the RRset's.
+#[test]
+fn without_set_ttl_ad_mixed_ttls_are_in_sync_and_others_pending() {
+    let mut records = mixed();
+    records[0].1 = 3600;
+    records[1].1 = 3600;
+    let primary = Primary::with_ttls(&records, true, TtlScope::Record);
+    let done = run(&primary, &PUBLISH);
+    assert_outcome!(done, Outcome::InSync);
+    let primary = Primary::with_ttls(&records, false, TtlScope::Rrset);
+    let done = run(&primary, &PUBLISH);
+    assert_outcome!(done, Outcome::Pending);
     assert!(primary.updates().is_empty());
 }

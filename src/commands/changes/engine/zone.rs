@@ -17,7 +17,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::outcome::{Carried, Failure, NameAfter, Note, Outcome, ReadProblem, Refusal};
 use super::{say, update_request, DomainOutcome, Exchange, Hooks, Mode, Target, MAX_RETRIES};
-use crate::commands::changes::planner::{self, Plan};
+use crate::commands::changes::planner::{self, Change, Plan, TtlScope};
 use crate::concurrency::deadline;
 use crate::config::{Config, Domain, KmsHost, TargetKind};
 use crate::dns::{self, Expected, SrvRrset, UpdateError, UpdateRequest};
@@ -108,6 +108,8 @@ struct State {
     maybe_applied: Vec<(usize, Plan)>,
     last_server: Option<SocketAddr>,
     address_lines: Vec<String>,
+    /// What the primary keeps a TTL for, once read.
+    scope: Option<TtlScope>,
 }
 
 impl<E: Exchange> ZoneRun<'_, E> {
@@ -230,7 +232,8 @@ impl<E: Exchange> ZoneRun<'_, E> {
                 }
             };
             server.get_or_insert(answered);
-            let plan = self.plan(domain, &current);
+            let scope = self.scope(state, answered, domain, &current).await;
+            let plan = self.plan(domain, &current, scope);
             match self.settle(state, index, plan) {
                 Settled::Send(plan) => batch.push(Planned {
                     index,
@@ -329,12 +332,40 @@ impl<E: Exchange> ZoneRun<'_, E> {
         }
     }
 
+    /// What the primary at `server` keeps a TTL for: read once per zone
+    /// (within the deadline, as every read before an UPDATE), and only when
+    /// a publish finds a TTL other than the configured one, since the plan
+    /// is the same either way otherwise.
+    async fn scope(
+        &self,
+        state: &mut State,
+        server: SocketAddr,
+        domain: &Domain,
+        current: &SrvRrset,
+    ) -> TtlScope {
+        let differs = current.ttls.iter().any(|ttl| *ttl != domain.ttl);
+        if !differs || matches!(self.mode, Mode::Remove { .. }) {
+            return state.scope.unwrap_or(TtlScope::Unknown);
+        }
+        if let Some(scope) = state.scope {
+            return scope;
+        }
+        let read = self.exchange.ttl_scope(server, &self.target.zone);
+        let scope = deadline::within(self.deadline, read)
+            .await
+            .unwrap_or(TtlScope::Unknown);
+        say(|| format!("zone {}: {}", self.target.zone, scope.describe()));
+        state.scope = Some(scope);
+        scope
+    }
+
     /// The plan for `domain` given its RRset as read.
-    fn plan(&self, domain: &Domain, current: &SrvRrset) -> Plan {
+    fn plan(&self, domain: &Domain, current: &SrvRrset, scope: TtlScope) -> Plan {
         let owns = |target: &Name| self.config.owns_target(target);
         match self.mode {
             Mode::Plan { set_ttl, prune } | Mode::Publish { set_ttl, prune } => {
-                let plan = planner::publish(current, &domain.records, domain.ttl, *set_ttl, owns);
+                let wanted = (domain.ttl, *set_ttl);
+                let plan = planner::publish(current, &domain.records, wanted, scope, owns);
                 if *prune {
                     planner::prune(plan, |target| {
                         self.config.target_kind(target) == TargetKind::Unknown
@@ -498,13 +529,17 @@ impl<E: Exchange> ZoneRun<'_, E> {
         for Planned { index, plan, .. } in batch {
             let domain = &self.config.domains[index];
             let (outcome, note) = match self.read(&domain.srv_name()).await {
-                Ok((_, after)) if !self.plan(domain, &after).has_changes() => (
-                    Outcome::Applied,
-                    Some(match **error {
-                        UpdateError::Timeout { .. } => Note::ReplyLost,
-                        _ => Note::NoUsableReply,
-                    }),
-                ),
+                Ok((_, after))
+                    if self.serves(domain, &plan, &after) && ttls_as_sent(&plan, &after) =>
+                {
+                    (
+                        Outcome::Applied,
+                        Some(match **error {
+                            UpdateError::Timeout { .. } => Note::ReplyLost,
+                            _ => Note::NoUsableReply,
+                        }),
+                    )
+                }
                 _ => {
                     if software.is_none() {
                         if let Some(server) = self.target.primary.first() {
@@ -524,10 +559,10 @@ impl<E: Exchange> ZoneRun<'_, E> {
     }
 
     /// Reads the RRset back after an accepted update: the primary must now
-    /// serve what was planned, every record with the plan's TTL when it set
-    /// one. An RRset exactly as it was before means nothing was applied
-    /// (PowerDNS's NOERROR to what its Lua update policy refuses), not
-    /// another host's change.
+    /// serve what was planned, every record with the TTL the server's
+    /// [`TtlScope`] gives it when the plan set one. An RRset exactly as it
+    /// was before means nothing was applied (PowerDNS's NOERROR to what
+    /// its Lua update policy refuses), not another host's change.
     async fn verify(
         &self,
         index: usize,
@@ -537,9 +572,8 @@ impl<E: Exchange> ZoneRun<'_, E> {
     ) -> Outcome {
         let domain = &self.config.domains[index];
         match self.read(&domain.srv_name()).await {
-            Ok((_, after)) if !self.plan(domain, &after).has_changes() => {
-                let ttl_served = !sent.sets_ttl() || after.ttls.iter().all(|t| *t == sent.ttl);
-                if ttl_served && !after.mixed_ttls() {
+            Ok((_, after)) if self.serves(domain, sent, &after) => {
+                if ttls_as_sent(sent, &after) {
                     Outcome::Applied
                 } else {
                     Outcome::Failed(Failure::TtlNotServed {
@@ -556,6 +590,14 @@ impl<E: Exchange> ZoneRun<'_, E> {
             Ok(_) => Outcome::Failed(Failure::NotServed { server }),
             Err(problem) => Outcome::Failed(Failure::ReadBack(problem)),
         }
+    }
+
+    /// Whether `after`, read back after `sent`, holds the records planned
+    /// (whatever their TTLs: see [`ttls_as_sent`]).
+    fn serves(&self, domain: &Domain, sent: &Plan, after: &SrvRrset) -> bool {
+        let scope = shown_scope(sent, after);
+        let again = self.plan(domain, after, scope);
+        !again.changes.iter().any(Change::is_change)
     }
 
     /// After an update with addresses: `judged` says what it means that
@@ -721,12 +763,65 @@ fn signer(domain: &crate::config::Domain, servers: &[SocketAddr]) -> Option<supe
 }
 
 /// Whether the RRset read back is exactly the one read before the update:
-/// the same records, with the same TTLs.
+/// the same records, each with the same TTL.
 fn unchanged(before: &SrvRrset, after: &SrvRrset) -> bool {
-    let keys = |rrset: &SrvRrset| -> std::collections::BTreeSet<String> {
-        rrset.records.iter().map(crate::dns::record_key).collect()
+    let served = |rrset: &SrvRrset| -> std::collections::BTreeSet<(String, u32)> {
+        rrset
+            .records
+            .iter()
+            .zip(&rrset.record_ttls)
+            .map(|(record, ttl)| (crate::dns::record_key(record), *ttl))
+            .collect()
     };
-    keys(before) == keys(after) && before.ttls == after.ttls
+    served(before) == served(after)
+}
+
+/// What the server keeps a TTL for, as `after` shows it once `sent` was
+/// applied: when it was not known before, an add that left another
+/// host's record at a TTL of its own shows TTLs per record (AD), one that
+/// did not shows them per RRset.
+fn shown_scope(sent: &Plan, after: &SrvRrset) -> TtlScope {
+    if sent.scope != TtlScope::Unknown || sent.adds().is_empty() {
+        return sent.scope;
+    }
+    let kept_own = foreign(sent).any(|r| after.ttl_of(r).is_some_and(|ttl| ttl != sent.ttl));
+    if kept_own {
+        TtlScope::Record
+    } else {
+        TtlScope::Rrset
+    }
+}
+
+/// Whether the TTLs of `after` are those `sent` leads to on its server:
+/// one TTL for the whole RRset, the new one when `sent` set it; or, where
+/// TTLs are per record, ours at the new one when `sent` set it and other
+/// hosts' records at their own as read.
+fn ttls_as_sent(sent: &Plan, after: &SrvRrset) -> bool {
+    match shown_scope(sent, after) {
+        TtlScope::Rrset => {
+            (!sent.sets_ttl() || after.ttls.iter().all(|t| *t == sent.ttl)) && !after.mixed_ttls()
+        }
+        TtlScope::Record => after
+            .records
+            .iter()
+            .zip(&after.record_ttls)
+            .all(|(r, ttl)| {
+                if foreign(sent).any(|f| f == r) {
+                    Some(*ttl) == sent.read.ttl_of(r)
+                } else {
+                    !sent.sets_ttl() || *ttl == sent.ttl
+                }
+            }),
+        TtlScope::Unknown => true,
+    }
+}
+
+/// The other hosts' records a plan leaves alone.
+fn foreign(plan: &Plan) -> impl Iterator<Item = &crate::config::SrvRecord> {
+    plan.changes.iter().filter_map(|c| match c {
+        Change::Foreign(r) => Some(r),
+        _ => None,
+    })
 }
 
 /// The configured addresses of `host` of type `rtype`.
