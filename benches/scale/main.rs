@@ -39,6 +39,7 @@ usage: cargo bench --bench scale -- [options]
   --dnsperf-seconds S  length of each dnsperf run; 0 skips dnsperf (default 5)
   --no-baselines       skip nsupdate and dig
   --kmsdns-arg ARG     pass ARG to every kmsdns run (repeatable), e.g. --kmsdns-arg=--concurrency=128
+  --kmsdns PATH        the kmsdns binary to measure (default: this build's), e.g. an older build to compare
   --out DIR            where scale-N.json and scale-N.md go (default target/bench)
   --keep               keep BIND's directory
   --hold S             publish, then keep BIND serving S seconds for profiling by hand; measure nothing else
@@ -113,6 +114,7 @@ fn main() -> ExitCode {
             "--no-baselines" => options.baselines = false,
             "--kmsdns-arg" => options.kmsdns_args.push(value()),
             "--out" => out = PathBuf::from(value()),
+            "--kmsdns" => options.kmsdns = PathBuf::from(value()),
             "--keep" => options.keep = true,
             "--hold" => match number(value()) {
                 Some(n) => options.hold = Some(std::time::Duration::from_secs(n as u64)),
