@@ -40,7 +40,11 @@ where
 {
     let running = stream::iter(items.into_iter().enumerate())
         .map(move |(index, item)| {
-            let done = work(item);
+            // Boxed: a domain's work is a large future, and unboxed it was
+            // copied whole at every move on its way into the set of
+            // running futures (callgrind, replication of 1,000 domains:
+            // memcpy was a quarter of kmsdns's instructions, 14% boxed).
+            let done = Box::pin(work(item));
             async move { (index, done.await) }
         })
         .buffer_unordered(limit.max(1));

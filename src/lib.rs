@@ -26,13 +26,14 @@ use std::io;
 use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
-use commands::audit::metrics::Metrics;
+use commands::audit::AuditEnd;
 use commands::bind::material;
 use commands::changes::engine::Hooks;
 use context::{ColorChoice, Context, Format};
 use error::Error;
+use output::audit::AuditWriter;
 pub use output::Io;
-use output::{write_audit, write_material, write_report, write_run_error, Details, Document};
+use output::{write_material, write_report, write_run_error, Details, Document};
 use report::palette::Palette;
 use report::Report;
 
@@ -47,12 +48,11 @@ enum Output {
     },
     /// Text printed as is, whatever `--format` says (completions, man page).
     Text(String),
-    /// `audit`: a report with the measurements monitoring formats graph,
-    /// and where to write the Prometheus textfile.
+    /// `audit`: each window rendered as it was done; what is left to
+    /// write once the whole run is known.
     Audit {
-        report: Document,
-        metrics: Box<Metrics>,
-        textfile: Option<std::path::PathBuf>,
+        writer: Box<AuditWriter>,
+        end: Box<AuditEnd>,
     },
 }
 
@@ -96,7 +96,7 @@ where
         Command::Audit(args) => args.textfile.clone(),
         _ => None,
     };
-    let result = dispatch(cli.command, &ctx, hooks, &mut runner);
+    let result = dispatch(cli.command, &ctx, hooks, &mut runner, palette);
     let written = match result {
         Ok(Output::Report(report)) => {
             write_report(&report, format, palette, quiet, io).map(|_| report.exit_status())
@@ -104,19 +104,7 @@ where
         Ok(Output::Material { material, report }) => {
             write_material(material, report, format, palette, io)
         }
-        Ok(Output::Audit {
-            report,
-            metrics,
-            textfile,
-        }) => write_audit(
-            &report,
-            &metrics,
-            textfile.as_deref(),
-            format,
-            palette,
-            quiet,
-            io,
-        ),
+        Ok(Output::Audit { writer, end }) => writer.finish(*end, io),
         Ok(Output::Text(text)) => io
             .stdout
             .write_all(text.as_bytes())
@@ -146,6 +134,7 @@ fn dispatch(
     ctx: &Context,
     hooks: Hooks,
     runner: &mut Runner<'_>,
+    palette: Palette,
 ) -> Result<Output, Error> {
     match command {
         Command::Plan(args) => runner
@@ -179,11 +168,20 @@ fn dispatch(
             commands::bind::BindOutput::Written(written) => Ok(report(written, Details::Bind)),
         },
         Command::Audit(args) => {
-            let outcome = runner.block_on(commands::audit::run(&args, ctx))?;
+            let global = &ctx.global;
+            let window = args.window as usize;
+            let mut writer = AuditWriter::new(
+                global.format,
+                window,
+                palette,
+                global.quiet,
+                args.textfile.clone(),
+            )
+            .map_err(|e| Error::Runtime(format!("cannot keep the audit's output: {e}")))?;
+            let end = runner.block_on(commands::audit::run(&args, ctx, &mut writer))?;
             Ok(Output::Audit {
-                report: outcome.report.map_details(Details::Audit),
-                metrics: Box::new(outcome.metrics),
-                textfile: args.textfile,
+                writer: Box::new(writer),
+                end: Box::new(end),
             })
         }
         Command::Completions(args) => Ok(Output::Text(commands::completions::run(

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+use common::bind::published_in_open_example;
 use common::bind::{key_file, nsupdate, Server, TestBed};
-use common::kms_responder::published_in_open_example;
 use common::prometheus::parse;
 use common::run::{Kmsdns, Run};
 
@@ -82,6 +82,17 @@ fn mixed_estate_in_every_format() {
     let text = audit(&bed, &config, &args);
     assert_eq!(text.status, 2, "{}{}", text.stdout, text.stderr);
     insta::assert_snapshot!("audit-text", redact(&text.stdout, &bed));
+    // One domain at a time, kept on disk until the end: the same output.
+    let windowed = |format: &str| {
+        audit(
+            &bed,
+            &config,
+            &[&["--format", format][..], &args, &["--window", "1"]].concat(),
+        )
+    };
+    let one_by_one = windowed("text");
+    assert_eq!(one_by_one.status, 2);
+    assert_eq!(one_by_one.stdout, text.stdout);
 
     // JSON: one document, every part's details, the same findings.
     let json = audit(&bed, &config, &[&["--format", "json"][..], &args].concat());
@@ -133,6 +144,9 @@ fn mixed_estate_in_every_format() {
     );
     assert_eq!(nagios.status, 2);
     insta::assert_snapshot!("audit-nagios", redact(&nagios.stdout, &bed));
+    let one_by_one = windowed("nagios");
+    assert_eq!(one_by_one.status, 2);
+    assert_eq!(one_by_one.stdout, nagios.stdout);
     let first = nagios.stdout.lines().next().expect("status line");
     assert!(first.starts_with("KMSDNS CRITICAL - 3 domains"), "{first}");
     assert!(first.contains("| domains=3 "), "{first}");
@@ -153,17 +167,22 @@ fn mixed_estate_in_every_format() {
         &[&["--format", "prometheus"][..], &args].concat(),
     );
     assert_eq!(prometheus.status, 2);
-    let stable: String = redact(&prometheus.stdout, &bed)
-        .lines()
-        .map(
-            |line| match line.strip_prefix("kmsdns_last_run_timestamp_seconds ") {
-                Some(_) => "kmsdns_last_run_timestamp_seconds [TIME]".to_string(),
-                None => line.to_string(),
-            },
-        )
-        .collect::<Vec<_>>()
-        .join("\n");
-    insta::assert_snapshot!("audit-prometheus", stable);
+    let stable = |text: &str| {
+        redact(text, &bed)
+            .lines()
+            .map(
+                |line| match line.strip_prefix("kmsdns_last_run_timestamp_seconds ") {
+                    Some(_) => "kmsdns_last_run_timestamp_seconds [TIME]".to_string(),
+                    None => line.to_string(),
+                },
+            )
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    insta::assert_snapshot!("audit-prometheus", stable(&prometheus.stdout));
+    let one_by_one = windowed("prometheus");
+    assert_eq!(one_by_one.status, 2);
+    assert_eq!(stable(&one_by_one.stdout), stable(&prometheus.stdout));
 
     // --fail-on critical: a warning alone would exit 0; a critical still exits 2.
     let fail_on = audit(

@@ -97,6 +97,12 @@ fn quick_mode_publishes_verifies_and_measures_every_operation() {
             row.queries
         );
         assert_eq!(row.updates, 0, "{name} sends no update");
+        let cpu = row.cpu.expect("CPU per request measured");
+        assert!(
+            cpu.kmsdns > 0.0 && cpu.named_under_kmsdns >= 0.0,
+            "{name}: wait4 and /proc gave CPU times: {cpu:?}"
+        );
+        assert!(cpu.dnsperf.is_none(), "{name}: dnsperf did not run");
         assert!(
             row.baseline_time.is_some(),
             "{name}: the dig -f baseline ran"

@@ -12,8 +12,9 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::bind::published_in_open_example;
 use common::bind::{Server, TestBed};
-use common::kms_responder::{published_in_open_example, KmsResponder};
+use common::kms_responder::KmsResponder;
 use common::prometheus::{parse, promtool, value, Sample};
 use common::run::{Kmsdns, Run};
 

@@ -47,7 +47,8 @@ use local::{ensure_loopback, free_port, query_udp, random_u64, soa_serial, tool,
 pub const PARENT: &str = "kmsbench.test";
 /// The TSIG key granted the `_vlmcs._tcp` SRV records of every zone.
 pub const KEY_NAME: &str = "kmsdns-bench";
-/// The two KMS hosts every domain publishes (never contacted: no probe).
+/// The two KMS hosts every domain publishes, at 127.53.7.11 and .12 (only
+/// the probe cases, `probe.rs`, contact them).
 pub const HOSTS: [&str; 2] = ["kms1.kmsbench.test", "kms2.kmsbench.test"];
 /// The port of every SRV record.
 pub const KMS_PORT: u16 = 1688;
@@ -111,6 +112,17 @@ impl Bed {
     /// server answers for the first and last zone and the start-up
     /// NOTIFY/SOA traffic has died down.
     pub fn start(domains: usize, threads: u32) -> Bed {
+        Bed::start_serving(domains, threads, false)
+    }
+
+    /// [`Bed::start`] with the two SRV records of every zone already in
+    /// its zone files, as `publish` would leave them: an estate to read,
+    /// without N updates and 2 × N transfers first.
+    pub fn start_published(domains: usize, threads: u32) -> Bed {
+        Bed::start_serving(domains, threads, true)
+    }
+
+    fn start_serving(domains: usize, threads: u32, published: bool) -> Bed {
         let dir = tempfile::Builder::new()
             .prefix("kmsdns-bench-")
             .tempdir()
@@ -139,7 +151,7 @@ impl Bed {
         for server in Server::ALL {
             let dir = bed.dir.path().join(server.name());
             fs::create_dir_all(dir.join("zones")).expect("cannot create an instance directory");
-            bed.write_zones(&dir);
+            bed.write_zones(&dir, published);
             let conf = dir.join("named.conf");
             fs::write(
                 &conf,
@@ -211,6 +223,15 @@ impl Bed {
         }
     }
 
+    /// Stops `server` (SIGSTOP) until the guard is dropped (SIGCONT): it
+    /// takes every query and answers none, like a server that is down.
+    pub fn pause(&self, server: Server) -> Paused<'_> {
+        let pid = self.servers[server as usize].child.id() as libc::pid_t;
+        // SAFETY: kill(2) on the PID of our own child, not yet reaped.
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        Paused { _bed: self, pid }
+    }
+
     /// Address and port of `server`.
     pub fn addr(&self, server: Server) -> SocketAddr {
         SocketAddr::new(server.ip().into(), self.port)
@@ -233,7 +254,7 @@ impl Bed {
 
     /// The zone files of one instance: the same text on all three, so the
     /// secondaries start with every zone instead of transferring it.
-    fn write_zones(&self, dir: &Path) {
+    fn write_zones(&self, dir: &Path, published: bool) {
         let mut parent = String::new();
         let soa = |zone: &str| {
             format!(
@@ -255,6 +276,11 @@ impl Bed {
             let mut text = soa(zone);
             for server in Server::ALL {
                 let _ = writeln!(text, "{zone}. IN NS {}.{PARENT}.", server.name());
+            }
+            if published {
+                for host in HOSTS {
+                    let _ = writeln!(text, "_vlmcs._tcp.{zone}. IN SRV 0 0 {KMS_PORT} {host}.");
+                }
             }
             fs::write(dir.join("zones").join(format!("{zone}.zone")), text)
                 .expect("cannot write a zone file");
@@ -322,6 +348,30 @@ statistics-channels {{ inet {ip} port {stats} allow {{ 127.0.0.0/8; }}; }};
             conf.push_str(&role(zone, &format!("zones/{zone}.zone"), true));
         }
         conf
+    }
+
+    /// CPU time (user + system, seconds) the three nameds have used since
+    /// they started, from `/proc/PID/stat` (clock ticks): read before and
+    /// after a run, it separates the servers' CPU from the client's.
+    pub fn named_cpu(&self) -> f64 {
+        // SAFETY: sysconf has no preconditions.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let used = |named: &Named| {
+            let stat = fs::read_to_string(format!("/proc/{}/stat", named.child.id()));
+            // Fields 14 and 15 (utime, stime), counted after the command
+            // name, which is in parentheses and may hold spaces.
+            stat.ok()
+                .and_then(|stat| {
+                    let rest = stat.rsplit_once(')')?.1;
+                    let fields: Vec<&str> = rest.split_whitespace().collect();
+                    Some(
+                        fields.get(11)?.parse::<u64>().ok()?
+                            + fields.get(12)?.parse::<u64>().ok()?,
+                    )
+                })
+                .unwrap_or(0)
+        };
+        self.servers.iter().map(used).sum::<u64>() as f64 / ticks
     }
 
     /// QUERY and UPDATE requests counted by each server since it started
@@ -429,6 +479,20 @@ impl Counters {
             self.queries.saturating_sub(before.queries),
             self.updates.saturating_sub(before.updates),
         )
+    }
+}
+
+/// A server stopped by [`Bed::pause`]; continued on drop.
+pub struct Paused<'a> {
+    /// The bed outlives the guard: the PID is still its unreaped child's.
+    _bed: &'a Bed,
+    pid: libc::pid_t,
+}
+
+impl Drop for Paused<'_> {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the PID of the bed's child, not yet reaped.
+        unsafe { libc::kill(self.pid, libc::SIGCONT) };
     }
 }
 

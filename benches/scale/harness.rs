@@ -19,6 +19,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -115,6 +116,20 @@ pub struct Row {
     pub ceiling_source: Option<String>,
     /// rate / ceiling.
     pub share: Option<f64>,
+    /// CPU per request, µs (issue 20): kmsdns's own (user + system from
+    /// wait4, over the requests BIND counted), and the nameds' during the
+    /// kmsdns runs; then dnsperf's own and the nameds' during the ceiling
+    /// run, per query BIND counted.
+    pub cpu: Option<CpuPerRequest>,
+}
+
+/// CPU time per request BIND counted, µs, client and server apart.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct CpuPerRequest {
+    pub kmsdns: f64,
+    pub named_under_kmsdns: f64,
+    pub dnsperf: Option<f64>,
+    pub named_under_dnsperf: Option<f64>,
 }
 
 /// A baseline or ceiling measurement by itself.
@@ -160,6 +175,10 @@ pub struct Results {
 /// One process run: wall time, peak RSS (KiB), exit status, output.
 struct Sample {
     wall: f64,
+    /// User + system CPU of the process (and of GNU time around it), s.
+    cpu: f64,
+    /// The nameds' CPU during the run, s, where measured.
+    named_cpu: f64,
     max_rss_kib: u64,
     status: i32,
     stdout: String,
@@ -286,7 +305,9 @@ pub fn run(options: &Options) -> Result<Results, String> {
         bed.wait_replicated(Duration::from_secs(300))?;
         bed.settle();
         let before = bed.counters()?;
-        let sample = bench.kmsdns(&["publish"])?;
+        let named_before = bed.named_cpu();
+        let mut sample = bench.kmsdns(&["publish"])?;
+        sample.named_cpu = bed.named_cpu() - named_before;
         again_counts.push(bed.counters()?.since(&before));
         bench.expect_outcomes(&sample, "publish", "in-sync")?;
         again.push(sample);
@@ -408,13 +429,16 @@ pub fn run(options: &Options) -> Result<Results, String> {
             let mut counts = Vec::new();
             for _ in 0..reps {
                 let before = bed.counters()?;
-                let sample = bench.kmsdns(&args)?;
+                let named_before = bed.named_cpu();
+                let mut sample = bench.kmsdns(&args)?;
+                sample.named_cpu = bed.named_cpu() - named_before;
                 counts.push(bed.counters()?.since(&before));
                 bench.expect_read(&sample, args[0])?;
                 samples.push(sample);
             }
             (samples, counts)
         };
+        let mut cpu = cpu_per_request(&samples, &counts);
         let mut dig = None;
         if options.baselines {
             say(&format!(
@@ -438,7 +462,15 @@ pub fn run(options: &Options) -> Result<Results, String> {
         let mut ceiling = None;
         if options.dnsperf_seconds > 0 && !name.starts_with("publish") {
             say(&format!("dnsperf ceiling for {name}"));
-            let qps = bench.dnsperf(&mix, options.dnsperf_seconds)?;
+            let before = bed.counters()?;
+            let named_before = bed.named_cpu();
+            let (qps, dnsperf_cpu) = bench.dnsperf(&mix, options.dnsperf_seconds)?;
+            let named = bed.named_cpu() - named_before;
+            let (counted, _) = bed.counters()?.since(&before);
+            if let (Some(cpu), true) = (cpu.as_mut(), counted > 0) {
+                cpu.dnsperf = Some(dnsperf_cpu * 1e6 / counted as f64);
+                cpu.named_under_dnsperf = Some(named * 1e6 / counted as f64);
+            }
             baselines.push(Baseline {
                 name: format!("dnsperf, the mix of {name} ({} s)", options.dnsperf_seconds),
                 requests: (qps * f64::from(options.dnsperf_seconds)) as u64,
@@ -448,7 +480,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
             });
             ceiling = Some((qps, "dnsperf, same mix".to_string()));
         }
-        rows.push(row(
+        let mut read = row(
             name,
             &samples,
             median_counts(&counts),
@@ -456,7 +488,9 @@ pub fn run(options: &Options) -> Result<Results, String> {
             ceiling,
             "queries",
             None,
-        ));
+        );
+        read.cpu = cpu;
+        rows.push(read);
     }
     bench.note(format!(
         "check, replication, audit: every run exited 0 with status ok and all {n} domains (zones) in its JSON"
@@ -592,10 +626,12 @@ impl Bench<'_> {
             .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
-        let (status, max_rss_kib) = wait4(child.id())?;
+        let (status, max_rss_kib, cpu) = wait4(child.id())?;
         let wall = started.elapsed().as_secs_f64();
         Ok(Sample {
             wall,
+            cpu,
+            named_cpu: 0.0,
             max_rss_kib,
             status,
             stdout: fs::read_to_string(&out).unwrap_or_default(),
@@ -822,8 +858,9 @@ impl Bench<'_> {
     }
 
     /// BIND's ceiling for `mix`: one dnsperf per server at once, each with
-    /// its part of the mix, for `seconds`; the summed queries per second.
-    fn dnsperf(&mut self, mix: &[Question], seconds: u32) -> Result<f64, String> {
+    /// its part of the mix, for `seconds`; the summed queries per second,
+    /// and the dnsperf processes' CPU (user + system, s) from wait4.
+    fn dnsperf(&mut self, mix: &[Question], seconds: u32) -> Result<(f64, f64), String> {
         let mut children = Vec::new();
         for server in Server::ALL {
             let part: Vec<&Question> = mix.iter().filter(|q| q.server == server as u8).collect();
@@ -857,22 +894,29 @@ impl Bench<'_> {
             children.push(child);
         }
         let mut qps = 0.0;
-        for child in children {
-            let output = child.wait_with_output().map_err(|e| e.to_string())?;
-            let text = String::from_utf8_lossy(&output.stdout);
+        let mut cpu = 0.0;
+        for mut child in children {
+            // dnsperf prints a few hundred bytes: they wait in the pipes
+            // until it has been reaped with its resource usage.
+            let (_, _, used) = wait4(child.id())?;
+            cpu += used;
+            let mut stdout = String::new();
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stdout.take() {
+                let _ = pipe.read_to_string(&mut stdout);
+            }
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            let text = stdout;
             let rate = text
                 .lines()
                 .find_map(|line| line.trim().strip_prefix("Queries per second:"))
                 .and_then(|v| v.trim().parse::<f64>().ok())
-                .ok_or_else(|| {
-                    format!(
-                        "dnsperf printed no rate:\n{text}{}",
-                        String::from_utf8_lossy(&output.stderr)
-                    )
-                })?;
+                .ok_or_else(|| format!("dnsperf printed no rate:\n{text}{stderr}"))?;
             qps += rate;
         }
-        Ok(qps)
+        Ok((qps, cpu))
     }
 }
 
@@ -913,7 +957,20 @@ fn row(
         ceiling: ceiling.as_ref().map(|(c, _)| *c),
         ceiling_source: ceiling.map(|(_, s)| s),
         share,
+        cpu: None,
     }
+}
+
+/// kmsdns's and the nameds' CPU per request over all `samples`, whose
+/// runs BIND counted `counts` (queries, updates) of.
+fn cpu_per_request(samples: &[Sample], counts: &[(u64, u64)]) -> Option<CpuPerRequest> {
+    let requests: u64 = counts.iter().map(|(q, u)| q + u).sum();
+    let per = |cpu: f64| cpu * 1e6 / requests as f64;
+    (requests > 0).then(|| CpuPerRequest {
+        kmsdns: per(samples.iter().map(|s| s.cpu).sum()),
+        named_under_kmsdns: per(samples.iter().map(|s| s.named_cpu).sum()),
+        ..CpuPerRequest::default()
+    })
 }
 
 /// The median of the (queries, updates) counted per run.
@@ -1095,8 +1152,9 @@ fn allow_long_command_lines() -> Result<(), String> {
     Ok(())
 }
 
-/// waitpid with the child's resource usage: (exit status, peak RSS KiB)./// waitpid with the child's resource usage: (exit status, peak RSS KiB).
-fn wait4(pid: u32) -> Result<(i32, u64), String> {
+/// waitpid with the child's resource usage: (exit status, peak RSS KiB)./// waitpid with the child's resource usage: (exit status, peak RSS KiB,
+/// user + system CPU in seconds, its waited-for children's included).
+fn wait4(pid: u32) -> Result<(i32, u64, f64), String> {
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value; wait4 fills it in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -1111,8 +1169,10 @@ fn wait4(pid: u32) -> Result<(i32, u64), String> {
     } else {
         128 + libc::WTERMSIG(status)
     };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime);
     // ru_maxrss is in KiB on Linux.
-    Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
+    Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0), cpu))
 }
 
 fn tail(text: &str, max: usize) -> &str {
@@ -1123,6 +1183,14 @@ fn tail(text: &str, max: usize) -> &str {
     &text[start..]
 }
 
+/// `7.1 · 6.4`: a kmsdns figure and its dnsperf counterpart, if any.
+fn both(kmsdns: f64, dnsperf: Option<f64>) -> String {
+    match dnsperf {
+        Some(dnsperf) => format!("{kmsdns:.1} · {dnsperf:.1}"),
+        None => format!("{kmsdns:.1} · –"),
+    }
+}
+
 fn seconds(value: f64) -> String {
     if value < 1.0 {
         format!("{:.0} ms", value * 1000.0)
@@ -1131,7 +1199,7 @@ fn seconds(value: f64) -> String {
     }
 }
 
-fn loadavg() -> String {
+pub fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
@@ -1181,14 +1249,17 @@ impl Results {
         let _ = writeln!(text);
         let _ = writeln!(
             text,
-            "| operation | kmsdns | baseline | baseline time | kmsdns faster | kmsdns rate | BIND ceiling | share of ceiling | requests (BIND-counted) | peak RSS |"
+            "| operation | kmsdns | baseline | baseline time | kmsdns faster | kmsdns rate | BIND ceiling | share of ceiling | requests (BIND-counted) | peak RSS | CPU µs/request: kmsdns · dnsperf | named CPU µs/query: under kmsdns · dnsperf |"
         );
-        let _ = writeln!(text, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            text,
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
         for row in &self.rows {
             let opt = |v: Option<String>| v.unwrap_or_else(|| "–".to_string());
             let _ = writeln!(
                 text,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB | {} | {} |",
                 row.operation,
                 row.kmsdns.show(),
                 opt(row.baseline.clone()),
@@ -1202,7 +1273,11 @@ impl Results {
                 } else {
                     format!("{} q, {} upd", row.queries, row.updates)
                 },
-                row.peak_rss_mib
+                row.peak_rss_mib,
+                opt(row.cpu.map(|c| both(c.kmsdns, c.dnsperf))),
+                opt(row
+                    .cpu
+                    .map(|c| both(c.named_under_kmsdns, c.named_under_dnsperf))),
             );
         }
         if !self.baselines.is_empty() {

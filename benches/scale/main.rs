@@ -12,8 +12,14 @@
 mod bed;
 #[path = "harness.rs"]
 mod harness;
+// The test bed's stand-in KMS host, for the probe cases.
+#[path = "../../tests/common/kms_responder.rs"]
+#[allow(dead_code)]
+mod kms_responder;
 #[path = "linearity.rs"]
 mod linearity;
+#[path = "probe.rs"]
+mod probe;
 #[path = "silent.rs"]
 mod silent;
 // What bed and harness need from the machine, shared with the test bed.
@@ -33,12 +39,18 @@ usage: cargo bench --bench scale -- [options]
   --dnsperf-seconds S  length of each dnsperf run; 0 skips dnsperf (default 5)
   --no-baselines       skip nsupdate and dig
   --kmsdns-arg ARG     pass ARG to every kmsdns run (repeatable), e.g. --kmsdns-arg=--concurrency=128
+  --kmsdns PATH        the kmsdns binary to measure (default: this build's), e.g. an older build to compare
   --out DIR            where scale-N.json and scale-N.md go (default target/bench)
   --keep               keep BIND's directory
   --hold S             publish, then keep BIND serving S seconds for profiling by hand; measure nothing else
   --silent S           measure only check with S of the --domains read at silent servers (issue 17), e.g. --domains 2000 --silent 600
   --silent-concurrency N   --concurrency of those check runs (default 64)
   --silent-timeout-ms T    --timeout of those check runs (default 2000)
+  --probe              measure only audit as users run it: with the KMS probe (hosts answering,
+                       one silent, none listening) and with one of three servers stopped; peak RSS
+                       and own CPU of each (--domains, --repetitions, --kmsdns-arg apply)
+  --probe-timeout-ms T     --timeout of those audit runs (default 500)
+  --no-stopped-server      leave out the stopped-server case (long: every zone waits for the server)
 ";
 
 fn main() -> ExitCode {
@@ -59,6 +71,9 @@ fn main() -> ExitCode {
     let mut sizes: Vec<usize> = Vec::new();
     let mut silent_concurrency = 64;
     let mut silent_timeout_ms = 2000;
+    let mut probe = false;
+    let mut probe_timeout_ms = 500;
+    let mut stopped_server = true;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -99,6 +114,7 @@ fn main() -> ExitCode {
             "--no-baselines" => options.baselines = false,
             "--kmsdns-arg" => options.kmsdns_args.push(value()),
             "--out" => out = PathBuf::from(value()),
+            "--kmsdns" => options.kmsdns = PathBuf::from(value()),
             "--keep" => options.keep = true,
             "--hold" => match number(value()) {
                 Some(n) => options.hold = Some(std::time::Duration::from_secs(n as u64)),
@@ -115,6 +131,12 @@ fn main() -> ExitCode {
             "--silent-timeout-ms" => match number(value()) {
                 Some(n) if n > 0 => silent_timeout_ms = n as u64,
                 _ => return usage("--silent-timeout-ms takes a positive number"),
+            },
+            "--probe" => probe = true,
+            "--no-stopped-server" => stopped_server = false,
+            "--probe-timeout-ms" => match number(value()) {
+                Some(n) if n > 0 => probe_timeout_ms = n as u64,
+                _ => return usage("--probe-timeout-ms takes a positive number"),
             },
             "-h" | "--help" => {
                 print!("{USAGE}");
@@ -134,6 +156,19 @@ fn main() -> ExitCode {
             verbose: options.verbose,
         };
         return run_silent(&options, &out);
+    }
+    if probe {
+        let options = probe::ProbeOptions {
+            domains: options.domains,
+            repetitions: options.repetitions,
+            named_threads: options.named_threads,
+            kmsdns: options.kmsdns.clone(),
+            timeout: std::time::Duration::from_millis(probe_timeout_ms),
+            kmsdns_args: options.kmsdns_args.clone(),
+            stopped_server,
+            verbose: options.verbose,
+        };
+        return run_probe(&options, &out);
     }
     if options.dnsperf_seconds > 0 && local::find_tool("dnsperf").is_none() {
         eprintln!(
@@ -255,6 +290,32 @@ fn run_silent(options: &silent::SilentOptions, out: &std::path::Path) -> ExitCod
     } else {
         eprintln!("the bound is not met");
         ExitCode::FAILURE
+    }
+}
+
+/// The cases users run alone: their table, and scale-N-probe.json.
+fn run_probe(options: &probe::ProbeOptions, out: &std::path::Path) -> ExitCode {
+    let results = match probe::run(options) {
+        Ok(results) => results,
+        Err(error) => {
+            eprintln!("probe benchmark failed: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let table = results.table();
+    println!("\n{table}");
+    let stem = out.join(format!("scale-{}-probe", options.domains));
+    let written = std::fs::create_dir_all(out).and_then(|_| {
+        let json = serde_json::to_string_pretty(&results).map_err(std::io::Error::other)?;
+        std::fs::write(stem.with_extension("json"), json)?;
+        std::fs::write(stem.with_extension("md"), &table)
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cannot write the results to {}: {error}", out.display());
+            ExitCode::FAILURE
+        }
     }
 }
 

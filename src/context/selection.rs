@@ -81,6 +81,11 @@ impl Selection {
         }
     }
 
+    /// The domains alone; the rest is dropped.
+    pub fn into_domains(self) -> Vec<Name> {
+        self.domains
+    }
+
     /// The configuration's entry for `domain`, if it is in a publish list.
     pub fn domain(&self, domain: &Name) -> Option<&Domain> {
         let at = self.position(domain)?;

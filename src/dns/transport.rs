@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -38,11 +38,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::Name;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 use super::trace;
 use crate::concurrency::deadline;
+use udp::Channel;
+
+mod udp;
 
 /// The largest UDP payload kmsdns advertises with EDNS(0): the 2020 "DNS
 /// flag day" value, which avoids IP fragmentation (RFC 9715).
@@ -308,9 +311,9 @@ pub(crate) fn asks_again() -> bool {
 /// Sends `request` over UDP and waits for the matching reply, resending the
 /// same bytes after each `per_try` timeout, `attempts` times in all.
 ///
-/// Inside [`SocketPool::scope`] the socket comes from the pool and goes
-/// back to it after a clean exchange; elsewhere it is opened for this one
-/// exchange.
+/// Inside [`SocketPool::scope`] the socket is one of the pool's sockets to
+/// `server`, shared with the other exchanges in flight to it; elsewhere it
+/// is opened for this one exchange.
 async fn udp(
     server: SocketAddr,
     request: &[u8],
@@ -320,34 +323,24 @@ async fn udp(
     verify: Option<&Verify<'_>>,
 ) -> Result<Exchanged, TransportError> {
     let pool = POOL.try_with(Arc::clone).ok();
-    let mut socket = match pool.as_ref().and_then(|pool| pool.take(server)) {
-        Some(socket) => socket,
-        None => {
-            let socket = PooledSocket::open(server).await?;
-            if let Some(pool) = &pool {
-                pool.opened.fetch_add(1, Ordering::Relaxed);
-            }
-            socket
-        }
+    let channel = match &pool {
+        Some(pool) => pool.channel(server, expect.id).await?,
+        None => Arc::new(Channel::open(server).await?),
     };
-    let result = socket
+    match channel
         .exchange(request, expect, per_try, attempts, verify)
-        .await;
-    // Only a socket that got its reply at the first send is kept: after a
-    // timeout or a resend, a late copy of a reply may still be on its way,
-    // and after an error the socket may be unusable.
-    if let (
-        Some(pool),
-        Ok(Exchanged {
-            sends: 1,
-            discarded: 0,
-            ..
-        }),
-    ) = (&pool, &result)
+        .await
     {
-        pool.give_back(server, socket);
+        Some(result) => result,
+        // Another exchange took the ID on this socket while it was being
+        // chosen: this one gets a socket of its own.
+        None => Arc::new(Channel::open(server).await?)
+            .exchange(request, expect, per_try, attempts, verify)
+            .await
+            .unwrap_or(Err(TransportError::Io(io::Error::other(
+                "a fresh socket has an exchange in flight",
+            )))),
     }
-    result
 }
 
 tokio::task_local! {
@@ -355,23 +348,20 @@ tokio::task_local! {
     static POLLING: ();
 }
 
-/// Connected UDP sockets kept for reuse during one command run.
+/// UDP sockets kept for one command run, a few per server, each shared by
+/// the exchanges in flight to its server ([`udp::Channel`]).
 ///
 /// Opening a socket for every query costs five system calls beyond the
 /// send and the receive (socket, bind, connect, and registering it with
 /// the runtime and back) and a port search in the kernel: at thousands of
-/// queries a run, that was most of kmsdns's system time. Inside
-/// [`scope`](Self::scope) each exchange takes an idle socket connected to
-/// its server, or opens one, and gives it back after a clean exchange, so
-/// there are at most as many sockets per server as exchanges in flight.
-///
-/// What a fresh socket per query gave is kept where it matters
-/// (RFC 5452): every socket still has its own random source port from the
-/// kernel and every query a fresh random ID; a connected socket receives
-/// only from its server; every reply is still matched on ID, opcode and
-/// question, and a late copy of an earlier reply on a reused socket is
-/// recognised by its ID and skipped, so it is never taken for the answer
-/// nor reported as a mismatch.
+/// queries a run, that was most of kmsdns's system time. A socket per
+/// exchange in flight still cost a wasted read per reply; a shared socket
+/// brings several replies per wake-up (issue 20). Inside
+/// [`scope`](Self::scope) an exchange takes an idle socket to its server,
+/// or opens one while there are fewer than [`SOCKETS_PER_SERVER`], or else
+/// one of them at random: each has its own random source port from the
+/// kernel (RFC 5452 §10), so a run's queries to one server come from
+/// several.
 #[derive(Clone, Default)]
 pub struct SocketPool {
     inner: Arc<PoolInner>,
@@ -379,7 +369,7 @@ pub struct SocketPool {
 
 #[derive(Default)]
 struct PoolInner {
-    idle: Mutex<HashMap<SocketAddr, Vec<PooledSocket>>>,
+    channels: Mutex<HashMap<SocketAddr, Vec<Arc<Channel>>>>,
     opened: AtomicUsize,
     /// Servers that let every attempt of a query time out, over which
     /// transport, and the names they were silent about: not asked again
@@ -387,8 +377,8 @@ struct PoolInner {
     silent: Mutex<HashMap<(SocketAddr, Transport), Vec<Name>>>,
 }
 
-/// Idle sockets kept per server, beyond which a returned one is closed.
-const IDLE_PER_SERVER: usize = 256;
+/// Sockets kept per server.
+const SOCKETS_PER_SERVER: usize = 4;
 
 impl SocketPool {
     /// An empty pool.
@@ -409,13 +399,36 @@ impl SocketPool {
 }
 
 impl PoolInner {
-    fn idle(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Vec<PooledSocket>>> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Vec<Arc<Channel>>>> {
+        self.channels.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// An idle socket connected to `server`.
-    fn take(&self, server: SocketAddr) -> Option<PooledSocket> {
-        self.idle().get_mut(&server)?.pop()
+    /// A socket to `server` for an exchange with `id`: an idle one, a new
+    /// one while there are fewer than [`SOCKETS_PER_SERVER`], else one at
+    /// random among those without an exchange with `id` in flight.
+    async fn channel(&self, server: SocketAddr, id: u16) -> Result<Arc<Channel>, TransportError> {
+        let kept = self.channels().get(&server).cloned().unwrap_or_default();
+        let start = random_u64() as usize;
+        let mut in_random_order = (0..kept.len()).map(|step| &kept[(start + step) % kept.len()]);
+        if let Some(idle) = in_random_order
+            .clone()
+            .find(|channel| channel.in_flight() == 0)
+        {
+            return Ok(Arc::clone(idle));
+        }
+        if kept.len() >= SOCKETS_PER_SERVER {
+            if let Some(free) = in_random_order.find(|channel| !channel.uses(id)) {
+                return Ok(Arc::clone(free));
+            }
+        }
+        let channel = Arc::new(Channel::open(server).await?);
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        let mut channels = self.channels();
+        let kept = channels.entry(server).or_default();
+        if kept.len() < SOCKETS_PER_SERVER {
+            kept.push(Arc::clone(&channel));
+        }
+        Ok(channel)
     }
 
     /// Whether `server` was silent earlier in the run about `name` or a
@@ -433,154 +446,6 @@ impl PoolInner {
         if !names.iter().any(|known| known.zone_of(name)) {
             names.push(name.clone());
         }
-    }
-
-    fn give_back(&self, server: SocketAddr, socket: PooledSocket) {
-        let mut idle = self.idle();
-        let sockets = idle.entry(server).or_default();
-        if sockets.len() < IDLE_PER_SERVER {
-            sockets.push(socket);
-        }
-    }
-}
-
-/// The receive buffer of a UDP socket: well above the payload size kmsdns
-/// advertises ([`EDNS_PAYLOAD`]) and the 512 bytes of plain DNS, which are
-/// all a server may send over UDP (RFC 6891 §6.2.5); a datagram that fills
-/// it is taken as truncated. A buffer per in-flight socket: at the largest
-/// DNS message (64 KiB) a run of 10,000 domains held 25 MB of them.
-const UDP_BUFFER: usize = 4096;
-
-/// A UDP socket connected to one server, and its receive buffer.
-struct PooledSocket {
-    socket: UdpSocket,
-    /// [`UDP_BUFFER`] bytes of capacity, filled by each receive without
-    /// being zeroed first.
-    buffer: Vec<u8>,
-    /// The IDs of this socket's last exchanges, the current one included,
-    /// newest last: a datagram with an earlier one is a late copy of a
-    /// reply already read (the network may duplicate a datagram), not
-    /// someone answering this one.
-    earlier_ids: Vec<u16>,
-}
-
-/// How many earlier exchanges' IDs a pooled socket remembers.
-const EARLIER_IDS: usize = 8;
-
-impl PooledSocket {
-    async fn open(server: SocketAddr) -> Result<PooledSocket, TransportError> {
-        let local: SocketAddr = match server {
-            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-        };
-        let socket = UdpSocket::bind(local).await.map_err(classify)?;
-        // A connected socket only receives datagrams from `server`, and
-        // reports ICMP port unreachable as ECONNREFUSED.
-        socket.connect(server).await.map_err(classify)?;
-        Ok(PooledSocket {
-            socket,
-            buffer: Vec::with_capacity(UDP_BUFFER),
-            earlier_ids: Vec::new(),
-        })
-    }
-
-    /// Whether the datagram in the buffer is a late copy of a reply to an
-    /// earlier exchange on this socket.
-    fn is_late_copy(&self, id: u16) -> bool {
-        match self.buffer.get(..2) {
-            Some(&[high, low]) => {
-                let got = u16::from_be_bytes([high, low]);
-                got != id && self.earlier_ids.contains(&got)
-            }
-            _ => false,
-        }
-    }
-
-    async fn exchange(
-        &mut self,
-        request: &[u8],
-        expect: &Expect<'_>,
-        per_try: Duration,
-        attempts: u32,
-        verify: Option<&Verify<'_>>,
-    ) -> Result<Exchanged, TransportError> {
-        // Remembered from the start: the next exchange on this socket
-        // skips copies of this one's reply, however it ends.
-        if self.earlier_ids.len() == EARLIER_IDS {
-            self.earlier_ids.remove(0);
-        }
-        self.earlier_ids.push(expect.id);
-        let mut mismatch: Option<String> = None;
-        let mut malformed: Option<String> = None;
-        let mut unverified: Option<Exchanged> = None;
-        let mut discarded = 0;
-        let attempts = attempts.max(1);
-        for sends in 1..=attempts {
-            self.socket.send(request).await.map_err(classify)?;
-            let deadline = Instant::from_std(deadline::instant_after(per_try));
-            loop {
-                self.buffer.clear();
-                match timeout_at(deadline, self.socket.recv_buf(&mut self.buffer)).await {
-                    Err(_elapsed) => break,
-                    Ok(received) => received.map_err(classify)?,
-                };
-                if self.is_late_copy(expect.id) {
-                    continue;
-                }
-                // A datagram that fills the buffer may have been cut by
-                // the kernel: a server sending more than the payload size
-                // we advertise. Taken as truncated: TCP brings it whole.
-                let cut = self.buffer.len() >= UDP_BUFFER;
-                let reply = match check_reply(&self.buffer, expect) {
-                    Checked::Reply { message, truncated } => Exchanged {
-                        bytes: self.buffer.clone(),
-                        message: message.filter(|_| !cut),
-                        truncated: truncated || cut,
-                        transport: Transport::Udp,
-                        sends,
-                        discarded,
-                    },
-                    Checked::Malformed(_) if cut => Exchanged {
-                        bytes: self.buffer.clone(),
-                        message: None,
-                        truncated: true,
-                        transport: Transport::Udp,
-                        sends,
-                        discarded,
-                    },
-                    Checked::Mismatch(why) => {
-                        mismatch = Some(why);
-                        continue;
-                    }
-                    Checked::Malformed(why) => {
-                        malformed = Some(why);
-                        continue;
-                    }
-                };
-                // A truncated reply goes to TCP, where it is verified whole.
-                let verified = match (verify, &reply.message) {
-                    (Some(verify), Some(message)) if !reply.truncated => {
-                        verify(&reply.bytes, message)
-                    }
-                    _ => true,
-                };
-                if verified {
-                    return Ok(Exchanged { discarded, ..reply });
-                }
-                discarded += 1;
-                unverified.get_or_insert(reply);
-            }
-            // Someone answered this attempt, but not verifiably: sending
-            // again would only ask the same question of the same path.
-            if let Some(reply) = unverified {
-                return Ok(Exchanged { discarded, ..reply });
-            }
-        }
-        Err(match (malformed, mismatch) {
-            (Some(why), _) => TransportError::Malformed(why),
-            (None, Some(why)) => TransportError::Mismatch(why),
-            (None, None) => TransportError::Timeout { attempts },
-        })
     }
 }
 
@@ -823,6 +688,7 @@ pub(crate) fn check_reply(bytes: &[u8], expect: &Expect<'_>) -> Checked {
 mod tests {
     use super::*;
     use hickory_proto::rr::{Name, RecordType};
+    use tokio::net::UdpSocket;
 
     fn question() -> Query {
         Query::query(

@@ -5,6 +5,7 @@
 //! (the union [`Details`]), and decides nothing: what is true was decided
 //! by the command.
 
+pub mod audit;
 pub mod json;
 pub mod nagios;
 pub mod prometheus;
@@ -73,35 +74,6 @@ pub(crate) fn write_report(
         }
     }?;
     io.stdout.flush()
-}
-
-/// Writes an audit: like any report, but the monitoring formats get the
-/// measurements, and `--textfile` gets the Prometheus text atomically.
-pub(crate) fn write_audit(
-    report: &Document,
-    metrics: &Metrics,
-    textfile: Option<&std::path::Path>,
-    format: Format,
-    palette: Palette,
-    quiet: bool,
-    io: &mut Io<'_>,
-) -> io::Result<u8> {
-    if let Some(path) = textfile {
-        let mut text = Vec::new();
-        prometheus::render(report, metrics, &mut text)?;
-        let text = String::from_utf8_lossy(&text);
-        if let Err(error) = prometheus::write_textfile(path, &text) {
-            return write_error("audit", &error.to_string(), format, io);
-        }
-    }
-    match format {
-        Format::Text => text::render(report, palette, quiet, io.stdout)?,
-        Format::Json => json::render(report, io.stdout)?,
-        Format::Nagios => nagios::render(report, metrics, io.stdout)?,
-        Format::Prometheus => prometheus::render(report, metrics, io.stdout)?,
-    }
-    io.stdout.flush()?;
-    Ok(report.exit_status())
 }
 
 /// Writes why kmsdns could not run, as [`write_error`] does, and for

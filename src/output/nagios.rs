@@ -19,7 +19,7 @@ use std::io::{self, Write};
 
 use crate::commands::audit::metrics::Metrics;
 use crate::report::words::plural;
-use crate::report::{Finding, Report, Severity};
+use crate::report::{Finding, Report, Severity, Summary};
 
 /// The service name at the start of the status line.
 const SERVICE: &str = "KMSDNS";
@@ -35,22 +35,133 @@ pub fn render<D>(report: &Report<D>, metrics: &Metrics, out: &mut dyn Write) -> 
     // Worst first; the sort is stable, so findings keep their order within
     // a severity.
     problems.sort_by_key(|f| std::cmp::Reverse(f.severity));
-
-    writeln!(
-        out,
-        "{SERVICE} {} - {} | {}",
-        status_word(report.status),
-        one_line(&summary(report, metrics, &problems)),
-        perfdata(report, metrics)
+    let mut line = StatusLine {
+        status: report.status,
+        summary: report.summary,
+        findings: report.findings.len(),
+        worst: problems
             .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" ")
-    )?;
+            .find(|f| f.severity >= Severity::Warning)
+            .map(|f| (*f).clone()),
+        latency: metrics.probe_latency_max(),
+        lag: metrics.replication_lag_max(),
+        ..StatusLine::default()
+    };
+    for domain in metrics.domain_statuses(report) {
+        line.count_domain(domain.status);
+    }
+    line.write(out)?;
     for finding in problems {
-        writeln!(out, "{}", one_line(&long_line(finding)))?;
+        write_long_line(finding, out)?;
     }
     Ok(())
+}
+
+/// What the first line says: the run's counts, its worst finding and the
+/// largest measurements.
+#[derive(Debug, Clone, Default)]
+pub struct StatusLine {
+    pub status: Severity,
+    pub summary: Summary,
+    /// Findings of every severity.
+    pub findings: usize,
+    /// Domains, and those whose worst finding is critical, warning, ok
+    /// (or info).
+    pub domains: usize,
+    pub critical: usize,
+    pub warning: usize,
+    pub ok: usize,
+    /// The first finding of the worst severity, warning or critical.
+    pub worst: Option<Finding>,
+    pub latency: Option<std::time::Duration>,
+    pub lag: Option<u32>,
+}
+
+impl StatusLine {
+    /// Counts one domain of this status.
+    pub fn count_domain(&mut self, status: Severity) {
+        self.domains += 1;
+        match status.exit_status() {
+            2 => self.critical += 1,
+            1 => self.warning += 1,
+            _ => self.ok += 1,
+        }
+    }
+
+    /// Writes the status line with its performance data.
+    pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "{SERVICE} {} - {} | {}",
+            status_word(self.status),
+            one_line(&self.text()),
+            self.perfdata()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    }
+
+    /// Domains by worst status, then the worst finding, so that a
+    /// notification that shows only this line says what to look at first.
+    fn text(&self) -> String {
+        let s = &self.summary;
+        let mut text = if self.domains == 0 {
+            format!(
+                "{} finding{}: {} critical, {} warning",
+                self.findings,
+                plural(self.findings),
+                s.critical,
+                s.warning
+            )
+        } else {
+            format!(
+                "{} domain{}: {} critical, {} warning, {} ok",
+                self.domains,
+                plural(self.domains),
+                self.critical,
+                self.warning,
+                self.ok
+            )
+        };
+        if let Some(worst) = &self.worst {
+            text.push_str("; ");
+            if let Some(domain) = &worst.subject.domain {
+                text.push_str(domain);
+                text.push_str(": ");
+            }
+            text.push_str(&worst.message);
+            let alarming = s.critical + s.warning;
+            if alarming > 1 {
+                text.push_str(&format!(" (+{} more)", alarming - 1));
+            }
+        }
+        text
+    }
+
+    /// The performance data: counts always, latency and lag when measured.
+    fn perfdata(&self) -> Vec<PerfDatum> {
+        let mut data = vec![
+            PerfDatum::new("domains", self.domains.to_string()),
+            PerfDatum::new("critical", self.summary.critical.to_string()).min(0),
+            PerfDatum::new("warning", self.summary.warning.to_string()).min(0),
+        ];
+        if let Some(latency) = self.latency {
+            data.push(
+                PerfDatum::new(
+                    "probe_latency_max",
+                    format!("{:.1}", latency.as_secs_f64() * 1000.0),
+                )
+                .unit("ms")
+                .min(0),
+            );
+        }
+        if let Some(lag) = self.lag {
+            data.push(PerfDatum::new("replication_lag_max", lag.to_string()).min(0));
+        }
+        data
+    }
 }
 
 /// Writes the status line of a run that could not happen: `KMSDNS UNKNOWN
@@ -68,51 +179,9 @@ pub fn status_word(severity: Severity) -> &'static str {
     }
 }
 
-/// Domains by worst status, then the worst finding, so that a notification
-/// that shows only this line says what to look at first.
-fn summary<D>(report: &Report<D>, metrics: &Metrics, problems: &[&Finding]) -> String {
-    let domains = metrics.domain_statuses(report);
-    let mut text = if domains.is_empty() {
-        let s = &report.summary;
-        format!(
-            "{} finding{}: {} critical, {} warning",
-            report.findings.len(),
-            plural(report.findings.len()),
-            s.critical,
-            s.warning
-        )
-    } else {
-        let count = |severity: Severity| {
-            domains
-                .iter()
-                .filter(|d| d.status.exit_status() == severity.exit_status())
-                .count()
-        };
-        format!(
-            "{} domain{}: {} critical, {} warning, {} ok",
-            domains.len(),
-            plural(domains.len()),
-            count(Severity::Critical),
-            count(Severity::Warning),
-            count(Severity::Ok)
-        )
-    };
-    let alarming: Vec<&&Finding> = problems
-        .iter()
-        .filter(|f| f.severity >= Severity::Warning)
-        .collect();
-    if let Some(worst) = alarming.first() {
-        text.push_str("; ");
-        if let Some(domain) = &worst.subject.domain {
-            text.push_str(domain);
-            text.push_str(": ");
-        }
-        text.push_str(&worst.message);
-        if alarming.len() > 1 {
-            text.push_str(&format!(" (+{} more)", alarming.len() - 1));
-        }
-    }
-    text
+/// One line of the long output: a finding that is not ok.
+pub fn write_long_line(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{}", one_line(&long_line(finding)))
 }
 
 /// `CRITICAL c.example. target-is-cname [host kms3.c.example.:1688]: message`.
@@ -142,29 +211,6 @@ fn long_line(finding: &Finding) -> String {
     line.push_str(": ");
     line.push_str(&finding.message);
     line
-}
-
-/// The performance data: counts always, latency and lag when measured.
-fn perfdata<D>(report: &Report<D>, metrics: &Metrics) -> Vec<PerfDatum> {
-    let mut data = vec![
-        PerfDatum::new("domains", metrics.domain_statuses(report).len().to_string()),
-        PerfDatum::new("critical", report.summary.critical.to_string()).min(0),
-        PerfDatum::new("warning", report.summary.warning.to_string()).min(0),
-    ];
-    if let Some(latency) = metrics.probe_latency_max() {
-        data.push(
-            PerfDatum::new(
-                "probe_latency_max",
-                format!("{:.1}", latency.as_secs_f64() * 1000.0),
-            )
-            .unit("ms")
-            .min(0),
-        );
-    }
-    if let Some(lag) = metrics.replication_lag_max() {
-        data.push(PerfDatum::new("replication_lag_max", lag.to_string()).min(0));
-    }
-    data
 }
 
 /// One performance datum: `'label'=value[UOM];[warn];[crit];[min];[max]`.

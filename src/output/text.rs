@@ -32,16 +32,7 @@ pub fn render(
         .filter(|f| !quiet || f.severity >= Severity::Warning)
         .collect();
     render_findings(&shown, palette, out)?;
-    let s = &report.summary;
-    writeln!(
-        out,
-        "{} {} ok, {} info, {} warning, {} critical",
-        palette.status(report.status),
-        s.ok,
-        s.info,
-        s.warning,
-        s.critical
-    )
+    write_totals(report.status, &report.summary, palette, out)
 }
 
 /// Findings grouped by what they are about, in order of first appearance:
@@ -50,14 +41,22 @@ pub fn render(
 /// through an index: a scan of the groups per finding was quadratic in
 /// the number of domains.
 fn render_findings(findings: &[&Finding], palette: Palette, out: &mut dyn Write) -> io::Result<()> {
+    let id_width = id_width(findings.iter().copied());
+    for (heading, group) in grouped(findings) {
+        writeln!(out, "{}", palette.heading(&heading))?;
+        for finding in group {
+            write_finding(finding, id_width, palette, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// `findings` by [`heading`], each group where its first finding is.
+pub(super) fn grouped<'a>(findings: &[&'a Finding]) -> Vec<(String, Vec<&'a Finding>)> {
     let mut groups: Vec<(String, Vec<&Finding>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for finding in findings {
-        let heading = match (&finding.subject.domain, &finding.subject.host) {
-            (Some(domain), _) => domain.clone(),
-            (None, Some(host)) => format!("host {host}"),
-            (None, None) => "(general)".to_owned(),
-        };
+        let heading = heading(finding);
         match index.get(&heading) {
             Some(&at) => groups[at].1.push(finding),
             None => {
@@ -66,48 +65,80 @@ fn render_findings(findings: &[&Finding], palette: Palette, out: &mut dyn Write)
             }
         }
     }
-    let id_width = findings
-        .iter()
-        .map(|f| f.id.to_string().len())
-        .max()
-        .unwrap_or(0);
-    for (heading, group) in groups {
-        writeln!(out, "{}", palette.heading(&heading))?;
-        for finding in group {
-            let word = severity_word(finding.severity);
-            let pad = " ".repeat(8 - word.len());
-            let id = format!("{:id_width$}", finding.id.to_string());
-            let mut about = Vec::new();
-            if let Some(server) = &finding.subject.server {
-                about.push(format!("server {server}"));
-            }
-            if let Some(host) = &finding.subject.host {
-                about.push(format!("host {host}"));
-            }
-            let about = if about.is_empty() {
-                String::new()
-            } else {
-                format!("[{}] ", about.join(", "))
-            };
-            writeln!(
-                out,
-                "  {}{pad} {}  {about}{}",
-                palette.severity(finding.severity),
-                palette.dim(&id),
-                finding.message,
-            )?;
-            if let Some(hint) = &finding.hint {
-                writeln!(
-                    out,
-                    "  {:8} {:id_width$}  {}",
-                    "",
-                    "",
-                    palette.dim(&format!("hint: {hint}"))
-                )?;
-            }
-        }
+    groups
+}
+
+/// What a finding is grouped under: its domain, its host, or nothing.
+pub(super) fn heading(finding: &Finding) -> String {
+    match (&finding.subject.domain, &finding.subject.host) {
+        (Some(domain), _) => domain.clone(),
+        (None, Some(host)) => format!("host {host}"),
+        (None, None) => "(general)".to_owned(),
+    }
+}
+
+/// The width the ids of `findings` are padded to: the longest.
+pub(super) fn id_width<'a>(findings: impl Iterator<Item = &'a Finding>) -> usize {
+    findings.map(|f| f.id.to_string().len()).max().unwrap_or(0)
+}
+
+/// One finding, its id padded to `id_width`, and its hint below it.
+pub(super) fn write_finding(
+    finding: &Finding,
+    id_width: usize,
+    palette: Palette,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let word = severity_word(finding.severity);
+    let pad = " ".repeat(8 - word.len());
+    let id = format!("{:id_width$}", finding.id.to_string());
+    let mut about = Vec::new();
+    if let Some(server) = &finding.subject.server {
+        about.push(format!("server {server}"));
+    }
+    if let Some(host) = &finding.subject.host {
+        about.push(format!("host {host}"));
+    }
+    let about = if about.is_empty() {
+        String::new()
+    } else {
+        format!("[{}] ", about.join(", "))
+    };
+    writeln!(
+        out,
+        "  {}{pad} {}  {about}{}",
+        palette.severity(finding.severity),
+        palette.dim(&id),
+        finding.message,
+    )?;
+    if let Some(hint) = &finding.hint {
+        writeln!(
+            out,
+            "  {:8} {:id_width$}  {}",
+            "",
+            "",
+            palette.dim(&format!("hint: {hint}"))
+        )?;
     }
     Ok(())
+}
+
+/// The last line: the status word and the findings of each severity.
+pub(super) fn write_totals(
+    status: Severity,
+    s: &crate::report::Summary,
+    palette: Palette,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} {} ok, {} info, {} warning, {} critical",
+        palette.status(status),
+        s.ok,
+        s.info,
+        s.warning,
+        s.critical
+    )
 }
 
 fn render_details(details: &Details, palette: Palette, out: &mut dyn Write) -> io::Result<()> {

@@ -15,16 +15,19 @@ pub mod words;
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Version of the JSON document; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// How bad a finding is. Ordered: `Ok < Info < Warning < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Checked and found as it should be.
+    #[default]
     Ok,
     /// Worth knowing, nothing to fix.
     Info,
@@ -36,7 +39,7 @@ pub enum Severity {
 
 /// The stable identifier of a kind of finding. Monitoring rules match on
 /// these strings; never rename one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FindingId {
     /// The domain has `_vlmcs._tcp` records matching the configuration.
@@ -189,7 +192,7 @@ impl fmt::Display for FindingId {
 }
 
 /// What a finding is about. Empty fields are left out of JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Subject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
@@ -199,8 +202,9 @@ pub struct Subject {
     pub host: Option<String>,
 }
 
-/// One check result.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+/// One check result. It reads back what it writes (but its `sources`),
+/// for an output that keeps findings on disk until the run's end.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Finding {
     pub id: FindingId,
     pub severity: Severity,
@@ -211,7 +215,7 @@ pub struct Finding {
     pub hint: Option<String>,
     /// `audit` only: the parts that found it (`check`, `replication`,
     /// `updates`, `probe`), one fact found by two parts being one finding.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", skip_deserializing)]
     pub sources: Vec<&'static str>,
 }
 
@@ -324,7 +328,8 @@ impl<D> Report<D> {
 }
 
 impl Summary {
-    fn count(&mut self, severity: Severity) {
+    /// Counts one finding of `severity`.
+    pub fn count(&mut self, severity: Severity) {
         match severity {
             Severity::Ok => self.ok += 1,
             Severity::Info => self.info += 1,

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, RData, RecordType};
 
+use super::kms_responder::{KmsResponder, Mode};
 use super::local::{
     ensure_loopback, fqdn, free_port, query_udp, random_u64, soa_serial, soa_serial_of, tool,
     version,
@@ -1088,4 +1089,38 @@ fn all_threads_stopped(pid: u32) -> bool {
             .and_then(|rest| rest.split_whitespace().next());
         matches!(state, Some("T" | "t"))
     })
+}
+
+/// A KMS-like responder on `ip`, published in the test bed's open.example
+/// (unsigned) as `host`.open.example: its A record and one SRV record of
+/// open.example, both at TTL 60, served by every server when it returns.
+/// The responder runs on the returned runtime: keep both for the test.
+pub fn published_in_open_example(
+    bed: &TestBed,
+    ip: Ipv4Addr,
+    host: &str,
+) -> (tokio::runtime::Runtime, KmsResponder) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let kms = runtime
+        .block_on(KmsResponder::start_on(IpAddr::V4(ip), Mode::Kms))
+        .expect("responder");
+    let port = kms.addr().port();
+    nsupdate(
+        None,
+        &format!(
+            "server {} {}\nzone open.example\n\
+             update add {host}.open.example. 60 IN A {ip}\n\
+             update add _vlmcs._tcp.open.example. 60 IN SRV 0 0 {port} {host}.open.example.\n\
+             send\n",
+            Server::PRIMARY.ip(),
+            bed.port()
+        ),
+    );
+    // The secondaries serve the records before the test reads them: on a
+    // busy machine a read at once found them a serial behind.
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    for server in [Server::Ns2, Server::Ns3] {
+        bed.wait_serial(server, "open.example", serial, Duration::from_secs(30));
+    }
+    (runtime, kms)
 }

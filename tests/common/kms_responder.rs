@@ -63,7 +63,13 @@ impl KmsResponder {
     /// Starts a responder on `ip` (any 127/8 address, or ::1) and an
     /// ephemeral port.
     pub async fn start_on(ip: IpAddr, mode: Mode) -> io::Result<KmsResponder> {
-        let listener = TcpListener::bind((ip, 0)).await?;
+        KmsResponder::start_at(SocketAddr::new(ip, 0), mode).await
+    }
+
+    /// Starts a responder on `addr`: a fixed port, such as 1688 for hosts
+    /// a zone publishes (the scale benchmark's).
+    pub async fn start_at(addr: SocketAddr, mode: Mode) -> io::Result<KmsResponder> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let received = Arc::new(Mutex::new(Vec::new()));
         let server = tokio::spawn(serve(listener, mode, Arc::clone(&received)));
@@ -282,32 +288,4 @@ fn bind_nak(call_id: u32, reason: u16) -> Vec<u8> {
     pdu.extend_from_slice(&[1, 5, 0]); // n_protocols 1: version 5.0
     pdu.extend_from_slice(&[0, 0, 0]); // padding
     finish(pdu)
-}
-
-/// A KMS-like responder on `ip`, published in the test bed's open.example
-/// (unsigned) as `host`.open.example: its A record and one SRV record of
-/// open.example, both at TTL 60. The responder runs on the returned
-/// runtime: keep both for the test.
-pub fn published_in_open_example(
-    bed: &super::bind::TestBed,
-    ip: Ipv4Addr,
-    host: &str,
-) -> (tokio::runtime::Runtime, KmsResponder) {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let kms = runtime
-        .block_on(KmsResponder::start_on(IpAddr::V4(ip), Mode::Kms))
-        .expect("responder");
-    let port = kms.addr().port();
-    super::bind::nsupdate(
-        None,
-        &format!(
-            "server {} {}\nzone open.example\n\
-             update add {host}.open.example. 60 IN A {ip}\n\
-             update add _vlmcs._tcp.open.example. 60 IN SRV 0 0 {port} {host}.open.example.\n\
-             send\n",
-            super::bind::Server::PRIMARY.ip(),
-            bed.port()
-        ),
-    );
-    (runtime, kms)
 }

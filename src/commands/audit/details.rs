@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::commands::check::details::CheckDetails;
 use crate::commands::probe::details::ProbeDetails;
@@ -40,39 +40,86 @@ pub struct AuditDetails {
 /// One domain and the worst severity of its findings: in `audit`'s
 /// details, and counted by the Nagios and Prometheus output
 /// ([`Metrics::domain_statuses`](super::metrics::Metrics::domain_statuses)).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainStatus {
     pub domain: String,
     /// `Ok` for a domain without findings; `Info` is reported as ok.
     pub status: Severity,
 }
 
+/// Domains by status, and the KMS addresses and hosts that answered:
+/// the first line of `audit`'s text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub domains: usize,
+    /// Domains whose worst finding is ok or info.
+    pub ok: usize,
+    pub warning: usize,
+    pub critical: usize,
+    pub addresses_reachable: usize,
+    pub addresses_probed: usize,
+    pub hosts_reachable: usize,
+    pub hosts_probed: usize,
+    pub parts: Vec<&'static str>,
+}
+
+impl Tally {
+    /// Counts one domain of this status.
+    pub fn count(&mut self, status: Severity) {
+        self.domains += 1;
+        match status {
+            Severity::Ok | Severity::Info => self.ok += 1,
+            Severity::Warning => self.warning += 1,
+            Severity::Critical => self.critical += 1,
+        }
+    }
+
+    /// `audit N domain(s): … ok, … warning, … critical; R of P KMS address(es) …`
+    pub fn write(&self, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "{} {} domain(s): {} ok, {} warning, {} critical; {} of {} KMS address(es) reachable, {} of {} host(s) ({})",
+            palette.heading("audit"),
+            self.domains,
+            self.ok,
+            self.warning,
+            self.critical,
+            self.addresses_reachable,
+            self.addresses_probed,
+            self.hosts_reachable,
+            self.hosts_probed,
+            self.parts.join(", ")
+        )
+    }
+}
+
+/// One line of the list of domains under the summary, the names padded to
+/// `width`.
+pub fn write_domain(
+    domain: &str,
+    status: Severity,
+    width: usize,
+    palette: Palette,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(out, "  {domain:width$}  {}", palette.severity(status))
+}
+
 /// Writes the summary: domains by status, then KMS addresses reachable.
 /// The findings below it carry the details, grouped by domain.
 pub fn render(details: &AuditDetails, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
-    let count = |severity: Severity| {
-        details
-            .domains
-            .iter()
-            .filter(|d| {
-                d.status == severity || (severity == Severity::Ok && d.status == Severity::Info)
-            })
-            .count()
+    let mut tally = Tally {
+        addresses_reachable: details.addresses_reachable,
+        addresses_probed: details.addresses_probed,
+        hosts_reachable: details.hosts_reachable,
+        hosts_probed: details.hosts_probed,
+        parts: details.parts.clone(),
+        ..Tally::default()
     };
-    writeln!(
-        out,
-        "{} {} domain(s): {} ok, {} warning, {} critical; {} of {} KMS address(es) reachable, {} of {} host(s) ({})",
-        palette.heading("audit"),
-        details.domains.len(),
-        count(Severity::Ok),
-        count(Severity::Warning),
-        count(Severity::Critical),
-        details.addresses_reachable,
-        details.addresses_probed,
-        details.hosts_reachable,
-        details.hosts_probed,
-        details.parts.join(", ")
-    )?;
+    for domain in &details.domains {
+        tally.count(domain.status);
+    }
+    tally.write(palette, out)?;
     let width = details
         .domains
         .iter()
@@ -80,12 +127,7 @@ pub fn render(details: &AuditDetails, palette: Palette, out: &mut dyn Write) -> 
         .max()
         .unwrap_or(0);
     for domain in &details.domains {
-        writeln!(
-            out,
-            "  {:width$}  {}",
-            domain.domain,
-            palette.severity(domain.status)
-        )?;
+        write_domain(&domain.domain, domain.status, width, palette, out)?;
     }
     writeln!(out)
 }

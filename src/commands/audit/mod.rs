@@ -18,7 +18,10 @@ use super::check::CheckArgs;
 use super::probe::ProbeArgs;
 use super::replication::ReplicationArgs;
 use super::updates::UpdatesArgs;
-use crate::commands::probe::details::AddressResult;
+use crate::commands::check::details::CheckDetails;
+use crate::commands::probe::details::{AddressResult, ProbeDetails};
+use crate::commands::replication::details::ReplicationDetails;
+use crate::commands::updates::details::UpdatesDetails;
 use crate::context::Context;
 use crate::context::{parse_domain, parse_duration, Selection};
 use crate::error::Error;
@@ -66,16 +69,58 @@ pub struct AuditArgs {
     /// In a signed zone, warn when a valid RRSIG expires within DUR
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "3days")]
     pub sig_expiry_warn: std::time::Duration,
+
+    /// Audit N domains at a time: memory grows with N, not with the estate (text, nagios, prometheus; json holds the whole estate)
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: u32,
 }
 
-/// The report, and the measurements monitoring formats graph.
-pub struct AuditOutcome {
+/// One window of the audit: its domains' findings, each fact once, the
+/// details of each part for those domains, and their measurements.
+pub struct AuditWindow {
     pub report: Report<Box<AuditDetails>>,
     pub metrics: Metrics,
 }
 
-/// Runs every part and merges their reports.
-pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error> {
+/// What only the whole run knows, once every window is done.
+pub struct AuditEnd {
+    /// Findings about no domain (the configuration's warnings first), each
+    /// fact once over the run: every window's parts may find them again.
+    pub general: Vec<Finding>,
+    /// The parts that ran, in order.
+    pub parts: Vec<&'static str>,
+    /// Distinct KMS addresses and hosts probed, and how many answered.
+    pub addresses_reachable: usize,
+    pub addresses_probed: usize,
+    pub hosts_reachable: usize,
+    pub hosts_probed: usize,
+}
+
+/// Where the audit hands each window as soon as it is done, so that a run
+/// keeps only the domains of one window, whatever the estate's size.
+pub trait AuditSink {
+    /// How many domains a window may hold; `None`: the whole estate in
+    /// one window (an output that must hold everything anyway).
+    fn window_size(&self) -> Option<usize>;
+    /// Takes a finished window.
+    fn window(&mut self, window: AuditWindow) -> std::io::Result<()>;
+}
+
+/// Runs every part over each window of the estate, merges their reports
+/// and hands each window to `sink`; returns what the whole run knows.
+///
+/// A window is a run of consecutive domains of the selection, in its
+/// order; the parts of a window run as they did over the whole estate
+/// (the DNS parts one after another, the probe beside them). What a part
+/// remembers within a run (addresses, zones, the servers that did not
+/// answer, each KMS address probed) it remembers within a window: a zone
+/// with domains in two windows is read once in each, and a KMS host
+/// silent for one window's probe is waited for again in the next.
+pub async fn run(
+    args: &AuditArgs,
+    ctx: &Context,
+    sink: &mut dyn AuditSink,
+) -> Result<AuditEnd, Error> {
     // Fails early, with one message, on a bad configuration.
     let selection = Selection::new(&args.domains, ctx)?;
     let warnings: Vec<Finding> = selection
@@ -83,11 +128,88 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         .as_ref()
         .map(|c| c.warnings.clone())
         .unwrap_or_default();
-    // Only the names are needed from here on, not the selection's index.
-    let audited: Vec<String> = selection.domains.iter().map(|d| d.to_ascii()).collect();
-    drop(selection);
+    // Only the names are needed from here on, not the selection's index
+    // of every configured domain.
+    let selected = selection.into_domains();
+    let size = sink
+        .window_size()
+        .unwrap_or(usize::MAX)
+        .clamp(1, selected.len().max(1));
+    let one = size >= selected.len();
+    let progress = progress_bar(ctx, args, selected.len().div_ceil(size).max(1));
+    let mut general = General::new(&warnings);
+    let mut reach = Reach::default();
+    let mut parts = Vec::new();
+    for chunk in selected.chunks(size) {
+        // One window: the parts take the selection as given (the publish
+        // list, or --domain); more: each window's domains as --domain.
+        let domains = if one { &args.domains[..] } else { chunk };
+        let audited: Vec<String> = chunk.iter().map(Name::to_ascii).collect();
+        let window = audit_window(args, ctx, domains, &warnings, &progress).await?;
+        let (merged, details) = window;
+        let (mut report, window_parts) = merged.report(&mut general);
+        parts = window_parts;
+        by_domain(&mut report.findings, &audited);
+        let mut metrics = Metrics::new(SystemTime::now());
+        metrics.domains = audited;
+        let details = window_details(details, &mut metrics, &mut reach);
+        let mut details = Box::new(details);
+        details.parts = parts.clone();
+        details.domains = metrics.domain_statuses(&report);
+        sink.window(AuditWindow {
+            report: report.with_details(details),
+            metrics,
+        })
+        .map_err(|e| Error::Runtime(format!("cannot keep the audit's output: {e}")))?;
+    }
+    progress.finish_and_clear();
+    let (addresses_reachable, addresses_probed, hosts_reachable, hosts_probed) = reach.counts();
+    Ok(AuditEnd {
+        general: general.findings,
+        parts,
+        addresses_reachable,
+        addresses_probed,
+        hosts_reachable,
+        hosts_probed,
+    })
+}
 
-    let progress = progress_bar(ctx, args);
+/// Orders `findings` by their domain's place in `domains`, each domain's
+/// in the order the parts found them: the same order however the estate
+/// is cut into windows. Findings about another domain come last.
+fn by_domain(findings: &mut [Finding], domains: &[String]) {
+    let place: HashMap<&str, usize> = domains
+        .iter()
+        .enumerate()
+        .map(|(at, domain)| (domain.as_str(), at))
+        .collect();
+    findings.sort_by_key(|finding| {
+        finding
+            .subject
+            .domain
+            .as_deref()
+            .and_then(|domain| place.get(domain).copied())
+            .unwrap_or(usize::MAX)
+    });
+}
+
+/// Every part's details of one window, before the audit's own are added.
+struct Parts {
+    check: Option<CheckDetails>,
+    replication: Option<ReplicationDetails>,
+    updates: Option<UpdatesDetails>,
+    probe: Option<ProbeDetails>,
+}
+
+/// Runs the parts over `domains` (empty: the publish list) and merges
+/// their findings, each fact once.
+async fn audit_window<'w>(
+    args: &AuditArgs,
+    ctx: &Context,
+    domains: &[Name],
+    warnings: &'w [Finding],
+    progress: &ProgressBar,
+) -> Result<(Merged<'w>, Parts), Error> {
     fn step<D>(
         progress: &ProgressBar,
         report: Result<Report<D>, Error>,
@@ -99,10 +221,10 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
     }
     let check = async {
         step(
-            &progress,
+            progress,
             super::check::run(
                 &CheckArgs {
-                    domains: args.domains.clone(),
+                    domains: domains.to_vec(),
                     sig_expiry_warn: args.sig_expiry_warn,
                 },
                 ctx,
@@ -113,11 +235,11 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
     };
     let replication = async {
         step(
-            &progress,
+            progress,
             super::replication::run(
                 &ReplicationArgs {
                     wait: None,
-                    domains: args.domains.clone(),
+                    domains: domains.to_vec(),
                     sig_expiry_warn: args.sig_expiry_warn,
                     // check verifies them at every server already.
                     no_signatures: true,
@@ -135,10 +257,10 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         let updates_args = UpdatesArgs {
             named_conf: args.named_conf.clone(),
             live: !args.no_updates,
-            domains: args.domains.clone(),
+            domains: domains.to_vec(),
         };
         Some(step(
-            &progress,
+            progress,
             super::updates::run(&updates_args, ctx).await,
             "updates",
         ))
@@ -148,13 +270,13 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
             return None;
         }
         let probe_args = ProbeArgs {
-            domain: args.domains.clone(),
+            domain: domains.to_vec(),
             search: false,
             host: Vec::new(),
             slow: args.slow,
         };
         Some(step(
-            &progress,
+            progress,
             super::probe::run(&probe_args, ctx).await,
             "probe",
         ))
@@ -164,14 +286,13 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
     // the DNS servers, so running them at once saved little time, and it
     // held the transient state of all three at once (at 10,000 domains,
     // 83 MiB against 71). updates comes first: it holds its details as
-    // values until it is done (it groups them by zone); the others keep
-    // only compact JSON.
+    // values until it is done (it groups them by zone).
     let mut merged = Merged {
-        findings: warnings.to_vec(),
+        findings: Vec::new(),
         parts: Vec::new(),
         state: RandomState::new(),
         seen: HashMap::new(),
-        warnings: &warnings,
+        warnings,
     };
     // Each part's findings join the audit's as soon as the part is done,
     // in the order check, replication, updates, probe.
@@ -179,69 +300,105 @@ pub async fn run(args: &AuditArgs, ctx: &Context) -> Result<AuditOutcome, Error>
         let updates = updates.await.transpose()?;
         let check = merged.merge(check.await?, "check");
         let replication = merged.merge(replication.await?, "replication");
-        let updates = updates.map(|updates| merged.merge(updates, "updates"));
+        let updates = updates.and_then(|updates| merged.merge(updates, "updates"));
         Ok::<_, Error>((check, replication, updates))
     };
     let (dns_parts, probe) = tokio::join!(dns_parts, probe);
-    progress.finish_and_clear();
     let (check, replication, updates) = dns_parts?;
     let probe = probe.transpose()?;
+    let probe = probe.and_then(|probe| merged.merge(probe, "probe"));
+    Ok((
+        merged,
+        Parts {
+            check,
+            replication,
+            updates,
+            probe,
+        },
+    ))
+}
 
-    let mut details = AuditDetails {
-        domains: Vec::new(),
-        addresses_reachable: 0,
-        addresses_probed: 0,
-        hosts_reachable: 0,
-        hosts_probed: 0,
-        parts: Vec::new(),
-        check: None,
-        replication: None,
-        updates: None,
-        probe: None,
-    };
-    let mut metrics = Metrics::new(SystemTime::now());
-    metrics.domains = audited;
-
-    if let Some(d) = check {
-        details.check = Some(d);
+/// The audit's details of one window, and its measurements: the servers
+/// replication compared, each KMS address probed (counted in `reach`).
+fn window_details(parts: Parts, metrics: &mut Metrics, reach: &mut Reach) -> AuditDetails {
+    let mut window = Reach::default();
+    if let Some(d) = &parts.replication {
+        metrics.servers.extend(ServerMetric::of_replication(d));
     }
-    if let Some(d) = replication {
-        metrics.servers.extend(ServerMetric::of_replication(&d));
-        details.replication = Some(d);
-    }
-    if let Some(Some(d)) = updates {
-        details.updates = Some(d);
-    }
-    if let Some(probe) = probe {
-        if let Some(d) = merged.merge(probe, "probe") {
-            let mut reach = Reach::default();
-            for domain in &d.domains {
-                for target in &domain.targets {
-                    let label = target.label();
-                    for address in &target.addresses {
-                        reach.add(&label, address);
-                        metrics.hosts.push(match address {
-                            AddressResult::Probed(probe) => {
-                                HostMetric::from_probe(Some(&domain.domain), &label, probe)
-                            }
-                            AddressResult::DnsFailed(_) => {
-                                HostMetric::without_address(Some(&domain.domain), &label)
-                            }
-                        });
-                    }
+    if let Some(d) = &parts.probe {
+        for domain in &d.domains {
+            for target in &domain.targets {
+                let label = target.label();
+                for address in &target.addresses {
+                    window.add(&label, address);
+                    reach.add(&label, address);
+                    metrics.hosts.push(match address {
+                        AddressResult::Probed(probe) => {
+                            HostMetric::from_probe(Some(&domain.domain), &label, probe)
+                        }
+                        AddressResult::DnsFailed(_) => {
+                            HostMetric::without_address(Some(&domain.domain), &label)
+                        }
+                    });
                 }
             }
-            reach.fill(&mut details);
-            details.probe = Some(d);
         }
     }
-    let (report, parts) = merged.report();
-    details.parts = parts;
-    details.domains = metrics.domain_statuses(&report);
-    Ok(AuditOutcome {
-        report: report.with_details(Box::new(details)),
-        metrics,
-    })
+    let (addresses_reachable, addresses_probed, hosts_reachable, hosts_probed) = window.counts();
+    AuditDetails {
+        domains: Vec::new(),
+        addresses_reachable,
+        addresses_probed,
+        hosts_reachable,
+        hosts_probed,
+        parts: Vec::new(),
+        check: parts.check,
+        replication: parts.replication,
+        updates: parts.updates,
+        probe: parts.probe,
+    }
+}
+
+/// Findings about no domain, over the whole run: the configuration's
+/// warnings, then each other such fact once (every window's parts may
+/// find it again), its sources merged.
+struct General {
+    findings: Vec<Finding>,
+}
+
+impl General {
+    fn new(warnings: &[Finding]) -> Self {
+        General {
+            findings: warnings.to_vec(),
+        }
+    }
+
+    /// Keeps the findings about no domain of `window`, returns the others.
+    fn take(&mut self, window: Vec<Finding>) -> Vec<Finding> {
+        let mut about_domains = Vec::with_capacity(window.len());
+        for finding in window {
+            if finding.subject.domain.is_some() {
+                about_domains.push(finding);
+                continue;
+            }
+            let same = self.findings.iter_mut().find(|there| {
+                there.id == finding.id
+                    && there.subject == finding.subject
+                    && same_words(there, &finding)
+            });
+            match same {
+                Some(there) => {
+                    for source in finding.sources {
+                        if !there.sources.contains(&source) {
+                            there.sources.push(source);
+                        }
+                    }
+                }
+                None => self.findings.push(finding),
+            }
+        }
+        about_domains
+    }
 }
 
 /// The audit's findings as the parts' findings join it: one per fact.
@@ -306,10 +463,11 @@ impl Merged<'_> {
         part.details
     }
 
-    /// The report of every finding merged.
-    fn report(self) -> (Report<()>, Vec<&'static str>) {
+    /// The report of every finding merged about a domain; those about
+    /// none join `general`.
+    fn report(self, general: &mut General) -> (Report<()>, Vec<&'static str>) {
         let mut report = Report::new("audit");
-        report.extend(self.findings);
+        report.extend(general.take(self.findings));
         (report, self.parts)
     }
 }
@@ -356,21 +514,27 @@ impl Reach {
         *self.hosts.entry(host.to_string()).or_default() |= kms;
     }
 
-    fn fill(&self, details: &mut AuditDetails) {
+    /// Addresses reachable and probed, hosts reachable and probed.
+    fn counts(&self) -> (usize, usize, usize, usize) {
         let count = |map: &HashMap<String, bool>| map.values().filter(|kms| **kms).count();
-        details.addresses_probed = self.addresses.len();
-        details.addresses_reachable = count(&self.addresses);
-        details.hosts_probed = self.hosts.len();
-        details.hosts_reachable = count(&self.hosts);
+        (
+            count(&self.addresses),
+            self.addresses.len(),
+            count(&self.hosts),
+            self.hosts.len(),
+        )
     }
 }
 
 /// A progress line on stderr, drawn only when it is a terminal (indicatif
 /// checks) and the output is text for people.
-fn progress_bar(ctx: &Context, args: &AuditArgs) -> ProgressBar {
+fn progress_bar(ctx: &Context, args: &AuditArgs, windows: usize) -> ProgressBar {
     let parts =
         2 + u64::from(!(args.no_updates && args.named_conf.is_none())) + u64::from(!args.no_probe);
-    let bar = ctx.progress_bar(parts, "{spinner} audit: {pos}/{len} parts ({msg})");
+    let bar = ctx.progress_bar(
+        parts * windows as u64,
+        "{spinner} audit: {pos}/{len} parts ({msg})",
+    );
     bar.set_message("running");
     bar
 }
@@ -408,7 +572,7 @@ mod tests {
             "check",
         );
         audit.merge(part(vec![missing("through the resolver")]), "probe");
-        let (report, _) = audit.report();
+        let (report, _) = audit.report(&mut General::new(&[]));
         assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
         let finding = &report.findings[0];
         assert_eq!(finding.sources, ["check", "probe"]);
@@ -439,7 +603,7 @@ mod tests {
             "check",
         );
         audit.merge(part(vec![unreachable("192.0.2.2:53")]), "replication");
-        let (report, _) = audit.report();
+        let (report, _) = audit.report(&mut General::new(&[]));
         assert_eq!(report.findings.len(), 4, "{:?}", report.findings);
     }
 
@@ -452,7 +616,7 @@ mod tests {
         let mut audit = merged(&[]);
         audit.merge(part(vec![first]), "check");
         audit.merge(part(vec![worse]), "probe");
-        let (report, _) = audit.report();
+        let (report, _) = audit.report(&mut General::new(&[]));
         assert_eq!(report.findings.len(), 1);
         assert_eq!(report.findings[0].severity, Severity::Critical);
         assert_eq!(report.findings[0].message, "critical");

@@ -32,6 +32,7 @@
 //! set is written once (the first one wins), and it reads every `*.prom`
 //! file it finds, so [`write_textfile`] never leaves a partial one.
 
+use std::collections::HashSet;
 use std::fmt::Display;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -43,45 +44,32 @@ pub mod series;
 use crate::commands::audit::metrics::{status_value, Metrics};
 use crate::error::Error;
 use crate::output::Document;
-use crate::report::Severity;
+use crate::report::{Report, Severity};
 
 /// Writes `report`, `metrics` and the series of the command's own facts
 /// ([`series::of`]) in the text exposition format.
 pub fn render(report: &Document, metrics: &Metrics, out: &mut dyn Write) -> io::Result<()> {
-    let mut families = Vec::new();
-
-    let mut up = Family::new(
-        "kmsdns_up",
-        "1 when the kmsdns run completed, 0 when it could not run",
-    );
-    up.sample(&[], 1);
-    families.push(up);
-
-    let mut status = Family::new(
-        "kmsdns_status",
-        "Worst finding of the run: 0 ok, 1 warning, 2 critical",
-    );
-    status.sample(&[], status_value(report.status));
-    families.push(status);
-
-    let mut findings = Family::new("kmsdns_findings", "Findings of the run, by severity");
-    let s = &report.summary;
-    for (severity, count) in [
-        ("critical", s.critical),
-        ("warning", s.warning),
-        ("info", s.info),
-        ("ok", s.ok),
-    ] {
-        findings.sample(&[("severity", severity)], count);
+    let mut by_id = Vec::new();
+    count_by_id(&report.findings, &mut by_id);
+    let mut families = run_families(report.status, &report.summary, &by_id).to_vec();
+    families.extend(estate_families(
+        report,
+        series::of(report.details.as_ref()),
+        metrics,
+    ));
+    families.push(last_run_family(metrics.last_run));
+    for family in &families {
+        family.write(out)?;
     }
-    families.push(findings);
+    Ok(())
+}
 
-    let mut by_id = Family::new(
-        "kmsdns_findings_by_id",
-        "Findings of the run, by finding id and severity",
-    );
-    let mut counts: Vec<(String, Severity, usize)> = Vec::new();
-    for finding in &report.findings {
+/// Findings of each id and severity, in order of first appearance.
+pub type ByIdCounts = Vec<(String, Severity, usize)>;
+
+/// Adds the findings of `findings` to `counts`.
+pub fn count_by_id(findings: &[crate::report::Finding], counts: &mut ByIdCounts) {
+    for finding in findings {
         let id = finding.id.to_string();
         match counts
             .iter_mut()
@@ -91,8 +79,43 @@ pub fn render(report: &Document, metrics: &Metrics, out: &mut dyn Write) -> io::
             None => counts.push((id, finding.severity, 1)),
         }
     }
-    for (id, severity, count) in &counts {
-        by_id.sample(
+}
+
+/// The families of the run as a whole: up, status, findings by severity
+/// and by id.
+pub fn run_families(
+    status: Severity,
+    s: &crate::report::Summary,
+    by_id: &ByIdCounts,
+) -> [Family; 4] {
+    let mut up = Family::new(
+        "kmsdns_up",
+        "1 when the kmsdns run completed, 0 when it could not run",
+    );
+    up.sample(&[], 1);
+
+    let mut status_family = Family::new(
+        "kmsdns_status",
+        "Worst finding of the run: 0 ok, 1 warning, 2 critical",
+    );
+    status_family.sample(&[], status_value(status));
+
+    let mut findings = Family::new("kmsdns_findings", "Findings of the run, by severity");
+    for (severity, count) in [
+        ("critical", s.critical),
+        ("warning", s.warning),
+        ("info", s.info),
+        ("ok", s.ok),
+    ] {
+        findings.sample(&[("severity", severity)], count);
+    }
+
+    let mut by_id_family = Family::new(
+        "kmsdns_findings_by_id",
+        "Findings of the run, by finding id and severity",
+    );
+    for (id, severity, count) in by_id {
+        by_id_family.sample(
             &[
                 ("id", id),
                 ("severity", crate::report::palette::severity_word(*severity)),
@@ -100,8 +123,19 @@ pub fn render(report: &Document, metrics: &Metrics, out: &mut dyn Write) -> io::
             count,
         );
     }
-    families.push(by_id);
+    [up, status_family, findings, by_id_family]
+}
 
+/// The families of each domain, KMS address and server of `report` and
+/// `metrics`, then `series` (the command's own, [`series::of`]), every one
+/// of them even when it has no sample, always in the same order: a run's
+/// windows can each add theirs.
+pub fn estate_families<D>(
+    report: &Report<D>,
+    series: Vec<Family>,
+    metrics: &Metrics,
+) -> Vec<Family> {
+    let mut families = Vec::new();
     let mut domains = Family::new(
         "kmsdns_domain_status",
         "Worst finding about the domain: 0 ok, 1 warning, 2 critical",
@@ -155,13 +189,8 @@ pub fn render(report: &Document, metrics: &Metrics, out: &mut dyn Write) -> io::
     families.push(server_up);
     families.push(lag);
 
-    families.extend(series::of(report.details.as_ref()));
-    families.push(last_run_family(metrics.last_run));
-
-    for family in &families {
-        family.write(out)?;
-    }
-    Ok(())
+    families.extend(series);
+    families
 }
 
 /// Writes the metrics of a run that could not happen (configuration, usage
@@ -177,7 +206,8 @@ pub fn render_error(last_run: SystemTime, out: &mut dyn Write) -> io::Result<()>
     last_run_family(last_run).write(out)
 }
 
-fn last_run_family(time: SystemTime) -> Family {
+/// When the run ended.
+pub fn last_run_family(time: SystemTime) -> Family {
     let mut family = Family::new(
         "kmsdns_last_run_timestamp_seconds",
         "When the kmsdns run finished, in seconds since the Unix epoch",
@@ -201,6 +231,18 @@ fn last_run_family(time: SystemTime) -> Family {
 /// existing file's permissions are kept.
 pub fn write_textfile(path: &Path, text: &str) -> Result<(), Error> {
     replace_file(path, |file| file.write_all(text.as_bytes())).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// [`write_textfile`] with the text written by `write`, for text that is
+/// not in memory in one piece.
+pub fn write_textfile_with(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<(), Error> {
+    replace_file(path, write).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
     })
@@ -258,11 +300,14 @@ fn create_temp(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
 }
 
 /// One metric family: its `# HELP`, `# TYPE gauge` and samples.
-struct Family {
-    name: &'static str,
+#[derive(Clone)]
+pub struct Family {
+    pub name: &'static str,
     help: &'static str,
     /// Rendered label sets (`{a="b"}` or empty) and values.
     samples: Vec<(String, String)>,
+    /// The label sets of `samples`: a set is written once.
+    labels: HashSet<String>,
 }
 
 impl Family {
@@ -271,6 +316,7 @@ impl Family {
             name,
             help,
             samples: Vec::new(),
+            labels: HashSet::new(),
         }
     }
 
@@ -285,22 +331,37 @@ impl Family {
                 .collect();
             format!("{{{}}}", pairs.join(","))
         };
-        if self.samples.iter().all(|(known, _)| *known != labels) {
+        if self.labels.insert(labels.clone()) {
             self.samples.push((labels, value.to_string()));
         }
     }
 
     /// Writes the family; nothing at all when it has no sample.
-    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+    pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
         if self.samples.is_empty() {
             return Ok(());
         }
+        self.write_head(out)?;
+        self.write_samples(out)
+    }
+
+    /// `# HELP` and `# TYPE`.
+    pub fn write_head(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "# HELP {} {}", self.name, escape_help(self.help))?;
-        writeln!(out, "# TYPE {} gauge", self.name)?;
+        writeln!(out, "# TYPE {} gauge", self.name)
+    }
+
+    /// The samples alone, one a line.
+    pub fn write_samples(&self, out: &mut dyn Write) -> io::Result<()> {
         for (labels, value) in &self.samples {
             writeln!(out, "{}{labels} {value}", self.name)?;
         }
         Ok(())
+    }
+
+    /// Keeps the samples whose label set (`{a="b",…}`) `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.samples.retain(|(labels, _)| keep(labels));
     }
 }
 

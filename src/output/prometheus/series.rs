@@ -10,6 +10,7 @@
 //! without answer) has no sample, never a made-up zero.
 
 use super::Family;
+use crate::commands::audit::details::AuditDetails;
 use crate::commands::audit::metrics::{HostMetric, Metrics, ServerMetric};
 use crate::commands::check::details::{CheckDetails, RrsetSource};
 use crate::commands::probe::details::{AddressResult, ProbeDetails};
@@ -73,18 +74,31 @@ fn probe_hosts(probe: &ProbeDetails) -> Vec<HostMetric> {
 /// The series of the command's own facts that are not [`Metrics`]: those
 /// of `check`, `replication` and `updates`, alone or as parts of `audit`.
 pub(super) fn of(details: Option<&Details>) -> Vec<Family> {
+    match details {
+        Some(Details::Check(check)) => parts(Some(check), None, None),
+        Some(Details::Replication(replication)) => parts(None, Some(replication), None),
+        Some(Details::Updates(updates)) => parts(None, None, Some(updates)),
+        Some(Details::Audit(audit)) => of_audit(audit),
+        _ => Vec::new(),
+    }
+}
+
+/// The series of `audit`'s parts; every family of each part that ran,
+/// with or without samples.
+pub fn of_audit(audit: &AuditDetails) -> Vec<Family> {
+    parts(
+        audit.check.as_ref(),
+        audit.replication.as_ref(),
+        audit.updates.as_ref(),
+    )
+}
+
+fn parts(
+    check: Option<&CheckDetails>,
+    replication: Option<&ReplicationDetails>,
+    updates: Option<&UpdatesDetails>,
+) -> Vec<Family> {
     let mut families = Vec::new();
-    let (check, replication, updates) = match details {
-        Some(Details::Check(check)) => (Some(check), None, None),
-        Some(Details::Replication(replication)) => (None, Some(replication), None),
-        Some(Details::Updates(updates)) => (None, None, Some(updates)),
-        Some(Details::Audit(audit)) => (
-            audit.check.as_ref(),
-            audit.replication.as_ref(),
-            audit.updates.as_ref(),
-        ),
-        _ => (None, None, None),
-    };
     if let Some(check) = check {
         families.extend(check_series(check));
     }

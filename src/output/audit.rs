@@ -1,0 +1,666 @@
+//! `audit`'s output, made as the audit goes, so that a run keeps only the
+//! domains of one window in memory, whatever the estate's size.
+//!
+//! Each format starts with what only the whole run knows (the text's
+//! summary line and list of domains, Nagios's status line, Prometheus's
+//! run families), so each window is rendered as soon as it is done into
+//! unnamed temporary files (removed by the system when the run ends, also
+//! on a crash), and the run's totals are counted. At the end the totals
+//! are written, then the spooled parts, in the order the formats have
+//! always had: the output is the same as if the whole estate had been
+//! one window. Findings about no domain (the configuration's warnings,
+//! named.conf's) are known only at the end and come before the findings
+//! about domains.
+//!
+//! JSON takes the whole estate as one window and is written as one
+//! document, as for every command: its `status` and `summary` come before
+//! its details.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashSet;
+use std::fs::File;
+use std::hash::BuildHasher;
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::{json, nagios, prometheus, text, Details, Io};
+use crate::commands::audit::details::{write_domain, DomainStatus, Tally};
+use crate::commands::audit::{AuditEnd, AuditSink, AuditWindow};
+use crate::context::Format;
+use crate::report::palette::Palette;
+use crate::report::{Finding, Report, Severity, Summary};
+
+/// The output of one audit, fed window by window.
+pub struct AuditWriter {
+    format: Format,
+    /// Domains a window holds (`audit --window`).
+    window: usize,
+    palette: Palette,
+    quiet: bool,
+    textfile: Option<PathBuf>,
+    status: Severity,
+    summary: Summary,
+    /// JSON: the one window, written at the end.
+    whole: Option<AuditWindow>,
+    text: Option<TextSpool>,
+    nagios: Option<NagiosSpool>,
+    prometheus: Option<PrometheusSpool>,
+}
+
+impl AuditWriter {
+    pub fn new(
+        format: Format,
+        window: usize,
+        palette: Palette,
+        quiet: bool,
+        textfile: Option<PathBuf>,
+    ) -> io::Result<Self> {
+        let prometheus =
+            (format == Format::Prometheus || textfile.is_some()).then(PrometheusSpool::new);
+        Ok(AuditWriter {
+            format,
+            window,
+            palette,
+            quiet,
+            textfile,
+            status: Severity::Ok,
+            summary: Summary::default(),
+            whole: None,
+            text: (format == Format::Text).then(TextSpool::new).transpose()?,
+            nagios: (format == Format::Nagios)
+                .then(NagiosSpool::new)
+                .transpose()?,
+            prometheus,
+        })
+    }
+
+    /// Writes the audit once `end` is known; returns the exit status.
+    pub fn finish(mut self, end: AuditEnd, io: &mut Io<'_>) -> io::Result<u8> {
+        for finding in &end.general {
+            self.count(finding);
+        }
+        let last_run = SystemTime::now();
+        if let (Some(path), Some(spool)) = (&self.textfile, &mut self.prometheus) {
+            let written = prometheus::write_textfile_with(path, |file| {
+                let mut out = BufWriter::new(file);
+                spool.write(self.status, &self.summary, &end.general, last_run, &mut out)?;
+                out.flush()
+            });
+            if let Err(error) = written {
+                return super::write_error("audit", &error.to_string(), self.format, io);
+            }
+        }
+        match self.format {
+            Format::Json => {
+                let Some(window) = self.whole.take() else {
+                    return Err(io::Error::other("the audit gave no window"));
+                };
+                let mut report = Report::new("audit");
+                report.extend(end.general.iter().cloned());
+                report.extend(window.report.findings);
+                let Some(mut details) = window.report.details else {
+                    return Err(io::Error::other("the audit's window has no details"));
+                };
+                details.addresses_reachable = end.addresses_reachable;
+                details.addresses_probed = end.addresses_probed;
+                details.hosts_reachable = end.hosts_reachable;
+                details.hosts_probed = end.hosts_probed;
+                details.parts = end.parts;
+                json::render(&report.with_details(Details::Audit(details)), io.stdout)?;
+            }
+            Format::Text => {
+                if let Some(spool) = self.text.take() {
+                    let tally = Tally {
+                        addresses_reachable: end.addresses_reachable,
+                        addresses_probed: end.addresses_probed,
+                        hosts_reachable: end.hosts_reachable,
+                        hosts_probed: end.hosts_probed,
+                        parts: end.parts.clone(),
+                        ..spool.tally.clone()
+                    };
+                    let mut out = BufWriter::new(&mut *io.stdout);
+                    spool.write(&self, &tally, &end.general, &mut out)?;
+                    out.flush()?;
+                }
+            }
+            Format::Nagios => {
+                if let Some(spool) = self.nagios.take() {
+                    let mut out = BufWriter::new(&mut *io.stdout);
+                    spool.write(&self, &end.general, &mut out)?;
+                    out.flush()?;
+                }
+            }
+            Format::Prometheus => {
+                if let Some(spool) = &mut self.prometheus {
+                    let mut out = BufWriter::new(&mut *io.stdout);
+                    spool.write(self.status, &self.summary, &end.general, last_run, &mut out)?;
+                    out.flush()?;
+                }
+            }
+        }
+        io.stdout.flush()?;
+        Ok(self.status.exit_status())
+    }
+
+    fn count(&mut self, finding: &Finding) {
+        self.status = self.status.max(finding.severity);
+        self.summary.count(finding.severity);
+    }
+}
+
+impl AuditSink for AuditWriter {
+    fn window_size(&self) -> Option<usize> {
+        (self.format != Format::Json).then_some(self.window)
+    }
+
+    fn window(&mut self, window: AuditWindow) -> io::Result<()> {
+        for finding in &window.report.findings {
+            self.count(finding);
+        }
+        let statuses = window
+            .report
+            .details
+            .as_ref()
+            .map_or(&[][..], |d| d.domains.as_slice());
+        if let Some(spool) = &mut self.text {
+            spool.add(statuses, &window.report.findings, self.quiet)?;
+        }
+        if let Some(spool) = &mut self.nagios {
+            spool.add(statuses, &window)?;
+        }
+        if let Some(spool) = &mut self.prometheus {
+            spool.add(&window)?;
+        }
+        if self.format == Format::Json {
+            self.whole = Some(window);
+        }
+        Ok(())
+    }
+}
+
+/// An unnamed temporary file written now and read back at the end.
+struct Spool {
+    file: BufWriter<File>,
+}
+
+impl Spool {
+    fn new() -> io::Result<Self> {
+        Ok(Spool {
+            file: BufWriter::new(tempfile::tempfile()?),
+        })
+    }
+
+    /// One value as a line of JSON.
+    fn push(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
+        serde_json::to_writer(&mut self.file, value)?;
+        self.file.write_all(b"\n")
+    }
+
+    /// Every line written, from the start.
+    fn lines(&mut self) -> io::Result<io::Lines<BufReader<&File>>> {
+        self.file.flush()?;
+        let file = self.file.get_mut();
+        file.rewind()?;
+        Ok(BufReader::new(&*file).lines())
+    }
+
+    /// Every value written, from the start.
+    fn values<T: serde::de::DeserializeOwned>(
+        &mut self,
+    ) -> io::Result<impl Iterator<Item = io::Result<T>> + '_> {
+        Ok(self.lines()?.map(|line| {
+            serde_json::from_str(&line?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        }))
+    }
+
+    /// Copies everything written to `out`.
+    fn copy_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        self.file.flush()?;
+        let file = self.file.get_mut();
+        file.rewind()?;
+        io::copy(file, out)?;
+        Ok(())
+    }
+}
+
+/// The text: the domains with their status, the findings shown, grouped
+/// by domain, and what the first line and the alignment need.
+struct TextSpool {
+    domains: Spool,
+    findings: Spool,
+    tally: Tally,
+    /// The longest domain name and finding id shown, for alignment.
+    domain_width: usize,
+    id_width: usize,
+}
+
+impl TextSpool {
+    fn new() -> io::Result<Self> {
+        Ok(TextSpool {
+            domains: Spool::new()?,
+            findings: Spool::new()?,
+            tally: Tally::default(),
+            domain_width: 0,
+            id_width: 0,
+        })
+    }
+
+    fn add(
+        &mut self,
+        statuses: &[DomainStatus],
+        findings: &[Finding],
+        quiet: bool,
+    ) -> io::Result<()> {
+        for domain in statuses {
+            self.tally.count(domain.status);
+            self.domain_width = self.domain_width.max(domain.domain.len());
+            self.domains.push(domain)?;
+        }
+        let shown: Vec<&Finding> = findings.iter().filter(|f| shown(f, quiet)).collect();
+        self.id_width = self.id_width.max(text::id_width(shown.iter().copied()));
+        for (_, group) in text::grouped(&shown) {
+            for finding in group {
+                self.findings.push(finding)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// As `text::render` writes a report with audit's details.
+    fn write(
+        mut self,
+        writer: &AuditWriter,
+        tally: &Tally,
+        general: &[Finding],
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let (palette, quiet) = (writer.palette, writer.quiet);
+        if quiet && writer.status <= Severity::Info {
+            return Ok(());
+        }
+        tally.write(palette, out)?;
+        for domain in self.domains.values::<DomainStatus>()? {
+            let domain = domain?;
+            write_domain(
+                &domain.domain,
+                domain.status,
+                self.domain_width,
+                palette,
+                out,
+            )?;
+        }
+        writeln!(out)?;
+        let general: Vec<&Finding> = general.iter().filter(|f| shown(f, quiet)).collect();
+        let id_width = self.id_width.max(text::id_width(general.iter().copied()));
+        for (heading, group) in text::grouped(&general) {
+            writeln!(out, "{}", palette.heading(&heading))?;
+            for finding in group {
+                text::write_finding(finding, id_width, palette, out)?;
+            }
+        }
+        let mut heading = None;
+        for finding in self.findings.values::<Finding>()? {
+            let finding = finding?;
+            let this = text::heading(&finding);
+            if heading.as_ref() != Some(&this) {
+                writeln!(out, "{}", palette.heading(&this))?;
+                heading = Some(this);
+            }
+            text::write_finding(&finding, id_width, palette, out)?;
+        }
+        text::write_totals(writer.status, &writer.summary, palette, out)
+    }
+}
+
+/// Whether the text shows `finding`: with `-q`, only warnings and worse.
+fn shown(finding: &Finding, quiet: bool) -> bool {
+    !quiet || finding.severity >= Severity::Warning
+}
+
+/// Nagios: the long output, one spool per severity (worst first, each in
+/// the order found), and what the status line needs.
+struct NagiosSpool {
+    critical: Spool,
+    warning: Spool,
+    info: Spool,
+    line: nagios::StatusLine,
+    /// The first warning, in case no critical comes.
+    first_warning: Option<Finding>,
+    latency: Option<Duration>,
+    lag: Option<u32>,
+}
+
+impl NagiosSpool {
+    fn new() -> io::Result<Self> {
+        Ok(NagiosSpool {
+            critical: Spool::new()?,
+            warning: Spool::new()?,
+            info: Spool::new()?,
+            line: nagios::StatusLine::default(),
+            first_warning: None,
+            latency: None,
+            lag: None,
+        })
+    }
+
+    fn add(&mut self, statuses: &[DomainStatus], window: &AuditWindow) -> io::Result<()> {
+        for domain in statuses {
+            self.line.count_domain(domain.status);
+        }
+        for finding in &window.report.findings {
+            self.problem(finding)?;
+        }
+        self.latency = self.latency.max(window.metrics.probe_latency_max());
+        self.lag = self.lag.max(window.metrics.replication_lag_max());
+        Ok(())
+    }
+
+    fn problem(&mut self, finding: &Finding) -> io::Result<()> {
+        self.line.findings += 1;
+        let spool = match finding.severity {
+            Severity::Ok => return Ok(()),
+            Severity::Info => &mut self.info,
+            Severity::Warning => {
+                if self.first_warning.is_none() {
+                    self.first_warning = Some(finding.clone());
+                }
+                &mut self.warning
+            }
+            Severity::Critical => {
+                if self.line.worst.is_none() {
+                    self.line.worst = Some(finding.clone());
+                }
+                &mut self.critical
+            }
+        };
+        nagios::write_long_line(finding, &mut spool.file)
+    }
+
+    fn write(
+        mut self,
+        writer: &AuditWriter,
+        general: &[Finding],
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        // Findings about no domain come first: through a spool of their own.
+        let mut first = NagiosSpool::new()?;
+        for finding in general {
+            first.problem(finding)?;
+        }
+        self.line.findings += first.line.findings;
+        self.line.worst = first
+            .line
+            .worst
+            .or(self.line.worst)
+            .or(first.first_warning)
+            .or(self.first_warning);
+        self.line.status = writer.status;
+        self.line.summary = writer.summary;
+        self.line.latency = self.latency;
+        self.line.lag = self.lag;
+        self.line.write(out)?;
+        for (mut before, mut after) in [
+            (first.critical, self.critical),
+            (first.warning, self.warning),
+            (first.info, self.info),
+        ] {
+            before.copy_to(out)?;
+            after.copy_to(out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Prometheus: one spool per family of the estate (domains, addresses,
+/// servers, the parts' series), and the findings counted by id.
+struct PrometheusSpool {
+    /// Each family of the estate (its samples cleared) and its spool, in
+    /// the order the families are written.
+    families: Vec<(prometheus::Family, Spool)>,
+    by_id: prometheus::ByIdCounts,
+    /// The zones whose samples an earlier window wrote: a zone with
+    /// domains in two windows is read in both, and node-exporter rejects a
+    /// file with a sample twice.
+    zones: HashSet<u64>,
+    state: RandomState,
+}
+
+impl PrometheusSpool {
+    fn new() -> Self {
+        PrometheusSpool {
+            families: Vec::new(),
+            by_id: Vec::new(),
+            zones: HashSet::new(),
+            state: RandomState::new(),
+        }
+    }
+
+    fn add(&mut self, window: &AuditWindow) -> io::Result<()> {
+        prometheus::count_by_id(&window.report.findings, &mut self.by_id);
+        let series = window
+            .report
+            .details
+            .as_deref()
+            .map(prometheus::series::of_audit)
+            .unwrap_or_default();
+        let families = prometheus::estate_families(&window.report, series, &window.metrics);
+        let mut zones = Vec::new();
+        for (at, mut family) in families.into_iter().enumerate() {
+            family.retain(|labels| match zone_of(labels) {
+                Some(zone) => {
+                    let key = self.state.hash_one(zone);
+                    zones.push(key);
+                    !self.zones.contains(&key)
+                }
+                None => true,
+            });
+            if self.families.len() <= at {
+                let mut head = family.clone();
+                head.retain(|_| false);
+                self.families.push((head, Spool::new()?));
+            }
+            family.write_samples(&mut self.families[at].1.file)?;
+        }
+        self.zones.extend(zones);
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        status: Severity,
+        summary: &Summary,
+        general: &[Finding],
+        last_run: SystemTime,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let mut by_id = Vec::new();
+        prometheus::count_by_id(general, &mut by_id);
+        for (id, severity, count) in &self.by_id {
+            match by_id.iter_mut().find(|(i, s, _)| i == id && s == severity) {
+                Some((_, _, total)) => *total += count,
+                None => by_id.push((id.clone(), *severity, *count)),
+            }
+        }
+        for family in prometheus::run_families(status, summary, &by_id) {
+            family.write(out)?;
+        }
+        for (head, spool) in &mut self.families {
+            let mut lines = spool.lines()?.peekable();
+            if lines.peek().is_none() {
+                continue;
+            }
+            head.write_head(out)?;
+            for line in lines {
+                writeln!(out, "{}", line?)?;
+            }
+        }
+        prometheus::last_run_family(last_run).write(out)
+    }
+}
+
+/// The value of the `zone` label of a label set that starts with it.
+fn zone_of(labels: &str) -> Option<&str> {
+    let rest = labels.strip_prefix("{zone=\"")?;
+    // Values are escaped: a quote inside one is `\"`.
+    let mut escaped = false;
+    for (at, c) in rest.char_indices() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => return Some(&rest[..at]),
+            _ => escaped = false,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::audit::details::AuditDetails;
+    use crate::commands::audit::metrics::{Metrics, ServerMetric};
+    use crate::report::FindingId;
+
+    /// A window of one domain in `zone`, with one server of the zone.
+    fn window(domain: &str, zone: &str, severity: Severity) -> AuditWindow {
+        let mut report = Report::new("audit");
+        report.push(Finding::new(FindingId::SrvOk, severity, "as configured").domain(domain));
+        let mut metrics = Metrics::new(SystemTime::UNIX_EPOCH);
+        metrics.domains = vec![domain.to_string()];
+        metrics.servers = vec![ServerMetric {
+            zone: zone.to_string(),
+            server: "ns1.corp.test.".to_string(),
+            serial_lag: Some(0),
+        }];
+        let details = AuditDetails {
+            domains: metrics.domain_statuses(&report),
+            addresses_reachable: 0,
+            addresses_probed: 0,
+            hosts_reachable: 0,
+            hosts_probed: 0,
+            parts: vec!["replication"],
+            check: None,
+            replication: None,
+            updates: None,
+            probe: None,
+        };
+        AuditWindow {
+            report: report.with_details(Box::new(details)),
+            metrics,
+        }
+    }
+
+    fn finished(mut writer: AuditWriter, windows: Vec<AuditWindow>) -> (u8, String) {
+        for window in windows {
+            writer.window(window).unwrap();
+        }
+        let end = AuditEnd {
+            general: vec![Finding::new(
+                FindingId::KeyFilePermissions,
+                Severity::Warning,
+                "the key file is readable by others",
+            )],
+            parts: vec!["replication"],
+            addresses_reachable: 0,
+            addresses_probed: 0,
+            hosts_reachable: 0,
+            hosts_probed: 0,
+        };
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut io = Io {
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+            stdout_is_terminal: false,
+            stderr_is_terminal: false,
+        };
+        let status = writer.finish(end, &mut io).unwrap();
+        (status, String::from_utf8(stdout).unwrap())
+    }
+
+    fn writer(format: Format) -> AuditWriter {
+        AuditWriter::new(format, 1, Palette { color: false }, false, None).unwrap()
+    }
+
+    #[test]
+    fn a_zone_in_two_windows_has_its_samples_once() {
+        let (status, text) = finished(
+            writer(Format::Prometheus),
+            vec![
+                window("a.corp.test.", "corp.test.", Severity::Ok),
+                window("b.corp.test.", "corp.test.", Severity::Critical),
+            ],
+        );
+        assert_eq!(status, 2);
+        let up = "kmsdns_replication_server_up{zone=\"corp.test.\",server=\"ns1.corp.test.\"} 1";
+        assert_eq!(text.matches(up).count(), 1, "{text}");
+        assert_eq!(text.matches("# HELP kmsdns_domain_status ").count(), 1);
+        assert!(text.contains("kmsdns_domain_status{domain=\"a.corp.test.\"} 0"));
+        assert!(text.contains("kmsdns_domain_status{domain=\"b.corp.test.\"} 2"));
+        assert!(
+            text.contains("kmsdns_findings{severity=\"warning\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("kmsdns_status 2"));
+    }
+
+    #[test]
+    fn text_aligns_every_window_alike_and_puts_findings_about_no_domain_first() {
+        let (status, text) = finished(
+            writer(Format::Text),
+            vec![
+                window("a.corp.test.", "corp.test.", Severity::Ok),
+                window("long-name.corp.test.", "corp.test.", Severity::Warning),
+            ],
+        );
+        assert_eq!(status, 1);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "audit 2 domain(s): 1 ok, 1 warning, 0 critical; 0 of 0 KMS address(es) reachable, 0 of 0 host(s) (replication)",
+                "  a.corp.test.          ok",
+                "  long-name.corp.test.  warning",
+                "",
+                "(general)",
+                "  warning  key-file-permissions  the key file is readable by others",
+                "a.corp.test.",
+                "  ok       srv-ok                as configured",
+                "long-name.corp.test.",
+                "  warning  srv-ok                as configured",
+                "WARNING 1 ok, 0 info, 2 warning, 0 critical",
+            ]
+        );
+    }
+
+    #[test]
+    fn nagios_names_the_worst_finding_of_any_window() {
+        let (status, text) = finished(
+            writer(Format::Nagios),
+            vec![
+                window("a.corp.test.", "corp.test.", Severity::Warning),
+                window("b.corp.test.", "corp.test.", Severity::Critical),
+            ],
+        );
+        assert_eq!(status, 2);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "KMSDNS CRITICAL - 2 domains: 1 critical, 1 warning, 0 ok; b.corp.test.: as configured (+2 more) | domains=2 critical=1;;;0 warning=2;;;0 replication_lag_max=0;;;0",
+                "CRITICAL b.corp.test. srv-ok: as configured",
+                "WARNING key-file-permissions: the key file is readable by others",
+                "WARNING a.corp.test. srv-ok: as configured",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_zone_label_ends_at_its_unescaped_quote() {
+        assert_eq!(
+            zone_of(r#"{zone="corp.test.",server="x"}"#),
+            Some("corp.test.")
+        );
+        assert_eq!(zone_of(r#"{zone="a\"b.",server="x"}"#), Some(r#"a\"b."#));
+        assert_eq!(zone_of(r#"{domain="corp.test."}"#), None);
+    }
+}
