@@ -30,6 +30,16 @@ fn finding_ids(doc: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
+/// A JSON report's findings with the id `id`.
+fn findings_with_id<'a>(doc: &'a serde_json::Value, id: &str) -> Vec<&'a serde_json::Value> {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["id"] == id)
+        .collect()
+}
+
 fn ours(host: &str) -> String {
     format!("3600 0 0 1688 {host}.")
 }
@@ -332,12 +342,7 @@ fn set_ttl_changes_our_record_and_the_foreign_record_keeps_its_ttl() {
     assert_ne!(check.status, 2, "{check}");
     let doc: serde_json::Value = check.json();
     assert_eq!(doc["summary"]["critical"], 0, "{check}");
-    let mixed: Vec<&serde_json::Value> = doc["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["id"] == "ttl-mixed")
-        .collect();
+    let mixed = findings_with_id(&doc, "ttl-mixed");
     assert_eq!(mixed.len(), 1, "{check}");
     assert_eq!(mixed[0]["severity"], "info", "{check}");
     let message = mixed[0]["message"].as_str().unwrap_or_default();
@@ -371,12 +376,7 @@ fn set_ttl_changes_our_record_and_the_foreign_record_keeps_its_ttl() {
     let audit = dc.kmsdns(&config, &["--format", "json", "audit", "--no-probe"]);
     assert_ne!(audit.status, 2, "{audit}");
     let doc: serde_json::Value = audit.json();
-    let mixed: Vec<&serde_json::Value> = doc["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["id"] == "ttl-mixed")
-        .collect();
+    let mixed = findings_with_id(&doc, "ttl-mixed");
     assert_eq!(mixed.len(), 1, "{audit}");
     assert_eq!(mixed[0]["severity"], "info", "{audit}");
     assert_eq!(dc.srv(&name), after);

@@ -451,8 +451,14 @@ impl Exchange for Primary {
 
 /// kms1 and kms2 are ours; kms9 belongs to someone else.
 fn config() -> Config {
+    config_with("")
+}
+
+/// `config()` with `extra` appended to its file.
+fn config_with(extra: &str) -> Config {
     config::parse(
-        r#"
+        &format!(
+            r#"
 publish-list = ["corp.example"]
 
 [[host]]
@@ -460,7 +466,8 @@ name = "kms1.corp.example"
 
 [[host]]
 name = "kms2.corp.example"
-"#,
+{extra}"#
+        ),
         Path::new("/nonexistent/kmsdns.toml"),
     )
     .unwrap()
@@ -1061,24 +1068,9 @@ fn set_ttl_on_a_zone_read_as_plain_that_keeps_ttls_per_record_is_applied_with_a_
 
 /// `config()` with `multi-master = multi_master` for corp.example.
 fn config_multi_master(multi_master: bool) -> Config {
-    config::parse(
-        &format!(
-            r#"
-publish-list = ["corp.example"]
-
-[[host]]
-name = "kms1.corp.example"
-
-[[host]]
-name = "kms2.corp.example"
-
-[domain."corp.example"]
-multi-master = {multi_master}
-"#
-        ),
-        Path::new("/nonexistent/kmsdns.toml"),
-    )
-    .unwrap()
+    config_with(&format!(
+        "\n[domain.\"corp.example\"]\nmulti-master = {multi_master}\n"
+    ))
 }
 
 /// Rule: what the configuration says (`multi-master =`) decides the TTL
