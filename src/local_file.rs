@@ -144,10 +144,13 @@ pub fn open(path: &Path) -> io::Result<File> {
 /// Reads the regular file at `path`, at most `limit` bytes.
 pub fn read(path: &Path, limit: Limit) -> io::Result<Vec<u8>> {
     let file = open(path)?;
-    if file.metadata()?.len() > limit.bytes {
+    let size = file.metadata()?.len();
+    if size > limit.bytes {
         return Err(Refusal::TooLarge(limit).into());
     }
-    let mut bytes = Vec::new();
+    // Room for the whole file and the byte that tells it grew: growing
+    // by doubling left up to half of a large configuration unused.
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
     // One byte past the limit tells a file that grew while read.
     file.take(limit.bytes + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit.bytes {

@@ -4,11 +4,10 @@
 //! Each entry is `domain` or `domain, priority, weight` (Microsoft's own
 //! example: `KMS_E1, 10, 75`); omitted values mean 0.
 
-use std::collections::HashMap;
-
 use hickory_proto::rr::Name;
 
 use super::name::parse_domain;
+use super::name_index::NameIndex;
 
 /// One entry of a publish list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,11 +20,10 @@ pub struct PublishEntry {
 /// The domains one KMS host publishes to, in order, without duplicates.
 #[derive(Debug, Clone, Default)]
 pub struct PublishList {
-    entries: Vec<PublishEntry>,
+    entries: Box<[PublishEntry]>,
     /// Where each domain is in `entries`: lists of thousands of domains are
-    /// read in linear time (a `Name` hashes case-insensitively, as it
-    /// compares).
-    index: HashMap<Name, usize>,
+    /// read in linear time, and kept in little memory.
+    index: NameIndex,
 }
 
 impl PartialEq for PublishList {
@@ -37,6 +35,17 @@ impl PartialEq for PublishList {
 impl Eq for PublishList {}
 
 impl PublishList {
+    /// The list of `entries`, in their order; `Err((at, message))` when
+    /// the entry at `at` names a domain an earlier one lists.
+    pub fn new(entries: Vec<PublishEntry>) -> Result<PublishList, (usize, String)> {
+        let index = NameIndex::new(&entries, |e| &e.domain)
+            .map_err(|at| (at, format!("{} is listed twice", entries[at].domain)))?;
+        Ok(PublishList {
+            entries: entries.into_boxed_slice(),
+            index,
+        })
+    }
+
     /// The entries in order.
     pub fn entries(&self) -> &[PublishEntry] {
         &self.entries
@@ -44,17 +53,8 @@ impl PublishList {
 
     /// The entry for `domain`, if the list has one (case-insensitive).
     pub fn get(&self, domain: &Name) -> Option<&PublishEntry> {
-        self.index.get(domain).map(|&at| &self.entries[at])
-    }
-
-    /// Adds an entry, refusing a domain that is already listed.
-    pub fn push(&mut self, entry: PublishEntry) -> Result<(), String> {
-        if self.get(&entry.domain).is_some() {
-            return Err(format!("{} is listed twice", entry.domain));
-        }
-        self.index.insert(entry.domain.clone(), self.entries.len());
-        self.entries.push(entry);
-        Ok(())
+        let at = self.index.find(&self.entries, |e| &e.domain, domain)?;
+        Some(&self.entries[at])
     }
 }
 
@@ -154,10 +154,12 @@ mod tests {
 
     #[test]
     fn refuses_duplicates_case_insensitively() {
-        let mut list = PublishList::default();
-        list.push(parse_entry("corp.example").unwrap()).unwrap();
-        assert!(list
-            .push(parse_entry("CORP.example., 1, 1").unwrap())
-            .is_err());
+        let entries = ["corp.example", "other.example", "CORP.example., 1, 1"]
+            .map(|text| parse_entry(text).unwrap());
+        let (at, message) = PublishList::new(entries.to_vec()).unwrap_err();
+        assert_eq!(at, 2);
+        assert_eq!(message, "CORP.example. is listed twice");
+        let list = PublishList::new(entries[..2].to_vec()).unwrap();
+        assert_eq!(list.get(&entries[2].domain), Some(&entries[0]));
     }
 }

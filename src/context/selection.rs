@@ -2,7 +2,7 @@
 //! configuration's publish list. One parser and one selection for every
 //! command.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use hickory_proto::rr::Name;
@@ -42,8 +42,6 @@ pub fn split_port(text: &str) -> Result<(&str, u16), String> {
 pub struct Selection {
     pub config: Option<Arc<Config>>,
     pub domains: Vec<Name>,
-    /// Where each configured domain is in `config.domains`.
-    index: HashMap<Name, usize>,
 }
 
 impl Selection {
@@ -69,16 +67,7 @@ impl Selection {
     }
 
     fn of(config: Option<Arc<Config>>, domains: Vec<Name>) -> Selection {
-        let index = config
-            .iter()
-            .flat_map(|c| c.domains.iter().enumerate())
-            .map(|(at, d)| (d.name.clone(), at))
-            .collect();
-        Selection {
-            config,
-            domains,
-            index,
-        }
+        Selection { config, domains }
     }
 
     /// The domains alone; the rest is dropped.
@@ -94,7 +83,7 @@ impl Selection {
 
     /// Where `domain` is in the configuration's domains, if it is there.
     pub fn position(&self, domain: &Name) -> Option<usize> {
-        self.index.get(domain).copied()
+        self.config.as_ref()?.position(domain)
     }
 }
 

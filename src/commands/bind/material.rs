@@ -253,7 +253,7 @@ fn zone_file(zone: &Zone<'_>) -> GeneratedFile {
 fn push_srv_records(zone: &Zone<'_>, prefix: &str, out: &mut String) {
     for domain in &zone.domains {
         let owner = domain.srv_name();
-        for record in &domain.records {
+        for record in domain.records.iter() {
             out.push_str(&format!(
                 "{prefix}{}\n",
                 record.presentation(&owner, domain.ttl)

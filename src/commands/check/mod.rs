@@ -111,7 +111,7 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
                 }
             };
             let expected = selection.config.as_ref().map(|config| Expected {
-                records: configured.map_or(&[][..], |d| d.records.as_slice()),
+                records: configured.map_or(&[][..], |d| &d.records[..]),
                 listed: configured.is_some(),
                 ttl: configured.map_or(config::DEFAULT_TTL, |d| d.ttl),
                 hosts: &config.hosts,

@@ -144,14 +144,15 @@ pub fn parse_publish_list(bytes: &[u8]) -> Result<Import, Problem> {
     } else {
         plain_entries(&lines)?
     };
-    let mut list = PublishList::default();
-    for (line, entry) in entries {
-        let entry = parse_entry(&entry).map_err(|e| Problem::at(line, e))?;
-        list.push(entry).map_err(|e| Problem::at(line, e))?;
-    }
-    if list.entries().is_empty() {
+    let lines: Vec<usize> = entries.iter().map(|(line, _)| *line).collect();
+    let entries = entries
+        .into_iter()
+        .map(|(line, entry)| parse_entry(&entry).map_err(|e| Problem::at(line, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if entries.is_empty() {
         return Err(Problem::whole(format!("no {VALUE_NAME} entries found")));
     }
+    let list = PublishList::new(entries).map_err(|(at, e)| Problem::at(lines[at], e))?;
     Ok(Import { list, warnings })
 }
 

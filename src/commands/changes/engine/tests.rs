@@ -474,7 +474,7 @@ name = "kms2.corp.example"
 }
 
 fn ours() -> Vec<SrvRecord> {
-    config().domains[0].records.clone()
+    config().domains[0].records.to_vec()
 }
 
 fn foreign() -> SrvRecord {
@@ -795,7 +795,7 @@ fn prune_never_deletes_the_last_record() {
     let stale = srv(1688, "stale.corp.example.");
     let primary = Primary::new(std::slice::from_ref(&stale), &[]);
     let mut config = complete_config();
-    config.domains[0].records.clear();
+    config.domains[0].records = Arc::new([]);
     let done = run_config(&primary, &PRUNE, &config);
     match &done.outcome {
         Outcome::Refused(Refusal::LastRecord { after, .. }) => {
