@@ -177,7 +177,7 @@ fn dispatch(
                 global.quiet,
                 args.textfile.clone(),
             )
-            .map_err(|e| Error::Runtime(format!("cannot keep the audit's output: {e}")))?;
+            .map_err(commands::audit::spool_error)?;
             let end = runner.block_on(commands::audit::run(&args, ctx, &mut writer))?;
             Ok(Output::Audit {
                 writer: Box::new(writer),

@@ -483,3 +483,58 @@ fn findings_belong_to_configured_domains_never_to_a_zone_apex() {
         .collect();
     assert_eq!(statuses, configured, "{}", prometheus.stdout);
 }
+
+/// Each window's output waits in unnamed files in the temporary directory:
+/// when there is none, the audit says which directory and what to set,
+/// before it asks anything, and the textfile says the run failed.
+#[test]
+fn a_missing_temporary_directory_is_named_with_what_to_do() {
+    // Stands for every DNS server: the audit must send it nothing.
+    let dns = std::net::UdpSocket::bind("127.0.0.1:0").expect("UDP socket");
+    let dns_addr = dns.local_addr().expect("address");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(
+        dir.path(),
+        "publish-list = [\"open.example\"]\n[[host]]\nname = \"kms21.open.example\"\n",
+    );
+    let missing = dir.path().join("no-such-dir");
+    let textfile = dir.path().join("kmsdns.prom");
+    std::fs::write(&textfile, "kmsdns_up 1\n").expect("old file");
+    for format in ["text", "prometheus"] {
+        let run = Kmsdns::new()
+            .cwd(dir.path())
+            .env("TMPDIR", &missing)
+            .args(["-c", config.to_str().expect("UTF-8")])
+            .args(["--nameserver", &dns_addr.to_string()])
+            .args(["--dns-port", &dns_addr.port().to_string()])
+            .args(["--timeout", "200ms", "--format", format, "audit"])
+            .args(["--no-updates", "--textfile"])
+            .arg(&textfile)
+            .run();
+        assert_eq!(run.status, 3, "{run}");
+        let message = format!(
+            "kmsdns: error: cannot keep the audit's output in the temporary directory {}: No such file or directory",
+            missing.display()
+        );
+        assert!(run.stderr.contains(&message), "{run}");
+        assert!(
+            run.stderr.contains("set TMPDIR to a writable directory"),
+            "{run}"
+        );
+        let samples = parse(&std::fs::read_to_string(&textfile).expect("textfile"));
+        let up: Vec<f64> = samples
+            .iter()
+            .filter(|(name, _, _)| name == "kmsdns_up")
+            .map(|(_, _, value)| *value)
+            .collect();
+        assert_eq!(up, [0.0], "{format}: {samples:?}");
+    }
+    dns.set_nonblocking(true).expect("non-blocking");
+    let asked = dns.recv_from(&mut [0; 512]);
+    assert!(
+        asked
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        "nothing was asked: {asked:?}"
+    );
+}

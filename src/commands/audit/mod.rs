@@ -4,10 +4,13 @@
 pub mod details;
 pub mod metrics;
 
+use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use clap::Args;
@@ -22,6 +25,7 @@ use crate::commands::check::details::CheckDetails;
 use crate::commands::probe::details::{AddressResult, ProbeDetails};
 use crate::commands::replication::details::ReplicationDetails;
 use crate::commands::updates::details::UpdatesDetails;
+use crate::config::Config;
 use crate::context::Context;
 use crate::context::{parse_domain, parse_duration, Selection};
 use crate::error::Error;
@@ -122,28 +126,26 @@ pub async fn run(
     sink: &mut dyn AuditSink,
 ) -> Result<AuditEnd, Error> {
     // Fails early, with one message, on a bad configuration.
-    let selection = Selection::new(&args.domains, ctx)?;
-    let warnings: Vec<Finding> = selection
-        .config
-        .as_ref()
-        .map(|c| c.warnings.clone())
-        .unwrap_or_default();
-    // Only the names are needed from here on, not the selection's index
-    // of every configured domain.
-    let selected = selection.into_domains();
-    let size = sink
-        .window_size()
-        .unwrap_or(usize::MAX)
-        .clamp(1, selected.len().max(1));
-    let one = size >= selected.len();
-    let progress = progress_bar(ctx, args, selected.len().div_ceil(size).max(1));
+    let selected = Selected::new(args, ctx)?;
+    let warnings = selected.warnings();
+    let spooled = sink.window_size();
+    if spooled.is_some() {
+        // Before any query: a run that cannot keep its windows would find
+        // that out only after the first one.
+        tempfile::tempfile().map_err(spool_error)?;
+    }
+    let count = selected.len();
+    let size = spooled.unwrap_or(usize::MAX).clamp(1, count.max(1));
+    let one = size >= count;
+    let progress = progress_bar(ctx, args, count.div_ceil(size).max(1));
     let mut general = General::new(&warnings);
     let mut reach = Reach::default();
     let mut parts = Vec::new();
-    for chunk in selected.chunks(size) {
+    for start in (0..count).step_by(size) {
+        let chunk = selected.window(start..count.min(start + size));
         // One window: the parts take the selection as given (the publish
         // list, or --domain); more: each window's domains as --domain.
-        let domains = if one { &args.domains[..] } else { chunk };
+        let domains = if one { &args.domains[..] } else { &chunk[..] };
         let audited: Vec<String> = chunk.iter().map(Name::to_ascii).collect();
         let window = audit_window(args, ctx, domains, &warnings, &progress).await?;
         let (merged, details) = window;
@@ -160,7 +162,7 @@ pub async fn run(
             report: report.with_details(details),
             metrics,
         })
-        .map_err(|e| Error::Runtime(format!("cannot keep the audit's output: {e}")))?;
+        .map_err(spool_error)?;
     }
     progress.finish_and_clear();
     let (addresses_reachable, addresses_probed, hosts_reachable, hosts_probed) = reach.counts();
@@ -172,6 +174,62 @@ pub async fn run(
         hosts_reachable,
         hosts_probed,
     })
+}
+
+/// The domains of the audit: `--domain`'s, or the publish list's, whose
+/// names are copied a window at a time (all of them at once were 8 MB at
+/// 100,000 domains).
+enum Selected {
+    Given(Selection),
+    Configured(Arc<Config>),
+}
+
+impl Selected {
+    fn new(args: &AuditArgs, ctx: &Context) -> Result<Selected, Error> {
+        if args.domains.is_empty() {
+            return Ok(Selected::Configured(ctx.config()?));
+        }
+        Selection::new(&args.domains, ctx).map(Selected::Given)
+    }
+
+    /// The configuration's warnings, if there is one.
+    fn warnings(&self) -> Vec<Finding> {
+        let config = match self {
+            Selected::Given(selection) => selection.config.as_deref(),
+            Selected::Configured(config) => Some(&**config),
+        };
+        config.map(|c| c.warnings.clone()).unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Selected::Given(selection) => selection.domains.len(),
+            Selected::Configured(config) => config.domains.len(),
+        }
+    }
+
+    /// The names of the domains at `range`, in order.
+    fn window(&self, range: Range<usize>) -> Cow<'_, [Name]> {
+        match self {
+            Selected::Given(selection) => Cow::Borrowed(&selection.domains[range]),
+            Selected::Configured(config) => Cow::Owned(
+                config.domains[range]
+                    .iter()
+                    .map(|d| d.name.clone())
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Why the audit cannot keep its output: each window's, rendered, waits in
+/// unnamed files in the temporary directory until the run's totals, which
+/// come first, are known.
+pub fn spool_error(error: std::io::Error) -> Error {
+    Error::Runtime(format!(
+        "cannot keep the audit's output in the temporary directory {}: {error}; set TMPDIR to a writable directory (each window of --window domains waits there until the run ends)",
+        std::env::temp_dir().display()
+    ))
 }
 
 /// Orders `findings` by their domain's place in `domains`, each domain's
