@@ -28,9 +28,7 @@ use crate::config::{self, Config};
 use crate::context::{parse_domain, Context, Selection};
 use crate::dns::name::parse_name;
 use crate::error::Error;
-use crate::named_conf::{
-    audit_domains, audit_zones, find_zone, Access, NamedConf, Verdict, ZoneAudit,
-};
+use crate::named_conf::{audit_domains, audit_zones, find_zone, Access, Verdict, ZoneAudit};
 use crate::report::{Finding, Report, Severity};
 use details::{
     Answer, KeyReach, LiveVerdict, Reach, StaticVerdict, UpdatesDetails, Who, WhoVerdict,
@@ -99,8 +97,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
     let mut files = Vec::new();
     let mut domains = domains;
     if let Some(path) = &args.named_conf {
-        let conf = NamedConf::load(path)
-            .map_err(|e| Error::Runtime(format!("cannot read the BIND configuration: {e}")))?;
+        let conf = ctx.named_conf(path)?;
         files = conf.files.iter().map(|f| f.display().to_string()).collect();
         let audits = match &domains {
             Some(domains) => {
