@@ -25,6 +25,14 @@ fn update_open(bed: &TestBed, updates: &str) {
     );
 }
 
+/// `replication --format json --domain <domain>` against the test bed.
+fn replication_json(bed: &TestBed, domain: &str) -> common::run::Run {
+    kmsdns(
+        bed,
+        &["--format", "json", "replication", "--domain", domain],
+    )
+}
+
 /// Adds a KMS record to open.example: one serial increment.
 fn add_kms(bed: &TestBed, host: &str) {
     update_open(
@@ -216,16 +224,7 @@ fn a_lagging_secondary_is_behind_by_n_and_its_missing_records_are_named() {
         "{run}"
     );
 
-    let run = kmsdns(
-        &bed,
-        &[
-            "--format",
-            "json",
-            "replication",
-            "--domain",
-            "open.example",
-        ],
-    );
+    let run = replication_json(&bed, "open.example");
     let doc = run.json::<Document>();
     let zone = &doc.details.zones[0];
     assert_eq!(zone.serial, Some(serial));
@@ -323,16 +322,7 @@ fn a_hidden_primary_that_cannot_be_read_is_only_noted() {
     );
     bed.wait_serial(Server::Ns3, "open.example", 10, Duration::from_secs(5));
     bed.wait_serial(Server::Ns2, "open.example", 10, Duration::from_secs(5));
-    let run = kmsdns(
-        &bed,
-        &[
-            "--format",
-            "json",
-            "replication",
-            "--domain",
-            "open.example",
-        ],
-    );
+    let run = replication_json(&bed, "open.example");
     assert_eq!(run.status, 0, "{run}");
     let doc = run.json::<Document>();
     let zone = &doc.details.zones[0];
@@ -408,16 +398,7 @@ fn lame_servers_are_named_with_the_reason() {
     for secondary in Server::SECONDARIES {
         bed.wait_serial(secondary, "open.example", serial, Duration::from_secs(5));
     }
-    let run = kmsdns(
-        &bed,
-        &[
-            "--format",
-            "json",
-            "replication",
-            "--domain",
-            "open.example",
-        ],
-    );
+    let run = replication_json(&bed, "open.example");
     assert_eq!(run.status, 1, "the other servers answer: {run}");
     let doc = run.json::<Document>();
     let lame: Vec<&Finding> = doc
