@@ -9,6 +9,7 @@ use hickory_proto::rr::Name;
 use super::changes;
 use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
+use super::replication::judge::ttl_parts;
 use crate::context::parse_wait;
 use crate::context::Context;
 use crate::dns::convergence::{
@@ -242,7 +243,7 @@ fn lag(compared: &ServerComparison, reference: Option<&ServerObservation>) -> St
         .and_then(|r| r.answered())
         .map(|(serial, _)| serial);
     let from = match reference {
-        Some(r) if r.primary => "primary".to_string(),
+        Some(r) if r.primary => "the primary".to_string(),
         Some(r) => r.label(),
         None => "no server".to_string(),
     };
@@ -256,6 +257,11 @@ fn lag(compared: &ServerComparison, reference: Option<&ServerObservation>) -> St
                 Some(OwnerComparison {
                     error: Some(error), ..
                 }) => error.clone(),
+                Some(rrset) if !rrset.records_differ() => format!(
+                    "serves the SRV records for {} with {}",
+                    rrset.owner,
+                    ttl_parts(&rrset.ttl_differs, &from).join("; ")
+                ),
                 Some(rrset) => format!("serves other SRV records for {}", rrset.owner),
                 None => "serves other SRV records".to_string(),
             }
