@@ -114,6 +114,7 @@ struct Finding {
     domain: Option<String>,
     server: Option<String>,
     message: String,
+    hint: Option<String>,
 }
 
 impl Zone {
@@ -746,6 +747,12 @@ fn a_ttl_change_on_a_multi_master_zone_is_replicated_only_once_every_primary_ser
         )),
         "{case}"
     );
+    assert!(
+        published
+            .stdout
+            .contains("hint: the domain controllers replicate the zone among themselves"),
+        "not a zone transfer's hint: {case}"
+    );
 
     let checked = run(&["--format", "json", "replication"]);
     assert_eq!(checked.status, 1, "{checked}");
@@ -756,6 +763,13 @@ fn a_ttl_change_on_a_multi_master_zone_is_replicated_only_once_every_primary_ser
         doc.findings[0].message.contains(&format!(
             "serves the _vlmcs._tcp.mm.example. records with TTL 3600 where ns1.mm.example. (127.53.0.1:{port}) has 600"
         )),
+        "{checked}"
+    );
+    assert!(
+        doc.findings[0]
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("AD replication")),
         "{checked}"
     );
     let row = doc.details.zones[0].at(&ns4_address.to_string());

@@ -9,7 +9,7 @@ use hickory_proto::rr::Name;
 use super::changes;
 use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
-use super::replication::judge::ttl_parts;
+use super::replication::judge::{catch_up_hint, ttl_parts};
 use crate::context::parse_wait;
 use crate::context::Context;
 use crate::dns::convergence::{
@@ -228,7 +228,7 @@ fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<F
             ),
         )
         .domain(zone)
-        .hint("check NOTIFY and zone transfers from the primary to this server");
+        .hint(catch_up_hint(&observation.multi_master, compared.state));
         if let Some(address) = server.address {
             finding = finding.server(address);
         }

@@ -239,11 +239,7 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
                 }
                 _ => {}
             }
-            let hint = match (&zone.multi_master, verdict.state) {
-                (MultiMaster::Yes, _) => "the domain controllers replicate the zone among themselves (AD replication), not by zone transfer: --wait waits for it; `samba-tool drs replicate` or `repadmin /syncall` starts it at once",
-                (MultiMaster::No, ServerState::Differs) => "the same serial with other contents: the zone was changed without raising its serial (on the primary, or on this server), so no transfer brings the change; raise the primary's serial, or `rndc retransfer ZONE` on this server",
-                _ => "the server has not transferred the latest zone: see its serial, NOTIFY and zone transfers",
-            };
+            let hint = catch_up_hint(&zone.multi_master, verdict.state);
             for rrset in &verdict.rrsets {
                 rrset_finding(&mut finding, server, rrset, &reference_label, hint);
             }
@@ -251,6 +247,19 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
         }
     }
     findings
+}
+
+/// How a server that serves other records or TTLs catches up: by AD
+/// replication between the DCs of a multi-master zone, by zone transfer
+/// elsewhere; with the primary's serial, by no transfer at all (the zone
+/// changed without a new serial). `publish --wait-replication` says it
+/// too.
+pub(crate) fn catch_up_hint(multi_master: &MultiMaster, state: ServerState) -> &'static str {
+    match (multi_master, state) {
+        (MultiMaster::Yes, _) => "the domain controllers replicate the zone among themselves (AD replication), not by zone transfer: --wait waits for it; `samba-tool drs replicate` or `repadmin /syncall` starts it at once",
+        (MultiMaster::No, ServerState::Differs) => "the same serial with other contents: the zone was changed without raising its serial (on the primary, or on this server), so no transfer brings the change; raise the primary's serial, or `rndc retransfer ZONE` on this server",
+        _ => "the server has not transferred the latest zone: see its serial, NOTIFY and zone transfers",
+    }
 }
 
 /// `ttl-mixed` for each RRset whose records carry different TTLs at
