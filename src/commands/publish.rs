@@ -184,8 +184,12 @@ async fn signature_wait(
     findings
 }
 
-/// `replicated` when every server caught up, else one `serial-behind` per
-/// server that had not.
+/// `replicated` when every server caught up, else one finding per server
+/// that had not, named for what holds it back: `serial-behind` (or
+/// `serial-ahead`) for a serial, `rrset-differs` for other records or TTLs
+/// (the only kind on a multi-master zone, whose serials are never
+/// compared), `server-unreachable` or `server-lame` for a server that
+/// could not be read.
 fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<Finding> {
     let observation = &watched.observation;
     let comparison = &watched.comparison;
@@ -218,7 +222,7 @@ fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<F
             continue;
         }
         let mut finding = Finding::new(
-            FindingId::SerialBehind,
+            lag_id(compared.state),
             Severity::Critical,
             format!(
                 "{} had not caught up after {}: {}",
@@ -235,6 +239,21 @@ fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<F
         findings.push(finding);
     }
     findings
+}
+
+/// The finding of a server not yet serving the change, by its state.
+fn lag_id(state: ServerState) -> FindingId {
+    match state {
+        ServerState::Ahead => FindingId::SerialAhead,
+        ServerState::Differs => FindingId::RrsetDiffers,
+        ServerState::Timeout | ServerState::Refused | ServerState::Unreachable => {
+            FindingId::ServerUnreachable
+        }
+        ServerState::Lame | ServerState::NoAddress => FindingId::ServerLame,
+        ServerState::Reference | ServerState::InSync | ServerState::Behind => {
+            FindingId::SerialBehind
+        }
+    }
 }
 
 /// Why a server is not yet serving the change.
