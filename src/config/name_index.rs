@@ -7,8 +7,7 @@ use std::cmp::Ordering;
 
 use hickory_proto::rr::Name;
 
-/// Positions of a list's items, sorted by their names (case-insensitively,
-/// as names compare).
+/// Positions of a list's items, sorted by their names ([`order`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NameIndex {
     sorted: Box<[u32]>,
@@ -23,10 +22,10 @@ impl NameIndex {
     pub fn new<T>(items: &[T], name: impl Fn(&T) -> &Name) -> Result<NameIndex, usize> {
         let name_at = |at: u32| name(&items[at as usize]);
         let mut sorted: Vec<u32> = (0..items.len() as u32).collect();
-        sorted.sort_unstable_by(|&a, &b| name_at(a).cmp(name_at(b)).then(a.cmp(&b)));
+        sorted.sort_unstable_by(|&a, &b| order(name_at(a), name_at(b)).then(a.cmp(&b)));
         let repeated = sorted
             .windows(2)
-            .filter(|pair| name_at(pair[0]) == name_at(pair[1]))
+            .filter(|pair| order(name_at(pair[0]), name_at(pair[1])).is_eq())
             .map(|pair| pair[1])
             .min();
         match repeated {
@@ -42,13 +41,34 @@ impl NameIndex {
     pub fn find<T>(&self, items: &[T], name: impl Fn(&T) -> &Name, wanted: &Name) -> Option<usize> {
         let at = self
             .sorted
-            .binary_search_by(|&at| match name(&items[at as usize]).cmp(wanted) {
-                // `Ord` ignores whether a name is fully qualified; `==` does not.
-                Ordering::Equal if name(&items[at as usize]) != wanted => Ordering::Less,
-                order => order,
-            })
+            .binary_search_by(|&at| order(name(&items[at as usize]), wanted))
             .ok()?;
         Some(self.sorted[at] as usize)
+    }
+}
+
+/// A total order of names whose equal names are those `==` calls equal
+/// (labels compared case-insensitively, fully qualified or not), and
+/// cheaper than `Name`'s own `Ord`, the DNSSEC canonical order, which made
+/// 80% of the time of reading 100,000 domains.
+fn order(a: &Name, b: &Name) -> Ordering {
+    let (mut a_labels, mut b_labels) = (a.iter(), b.iter());
+    loop {
+        match (a_labels.next(), b_labels.next()) {
+            (Some(x), Some(y)) => {
+                let by_label = (x.iter().map(u8::to_ascii_lowercase))
+                    .cmp(y.iter().map(u8::to_ascii_lowercase));
+                if by_label.is_ne() {
+                    return by_label;
+                }
+            }
+            (x, y) => {
+                return x
+                    .is_some()
+                    .cmp(&y.is_some())
+                    .then(a.is_fqdn().cmp(&b.is_fqdn()))
+            }
+        }
     }
 }
 
