@@ -24,6 +24,7 @@ mod dnssec;
 mod faults;
 mod formats;
 mod gss_tsig;
+mod jsonl;
 mod kill;
 mod local_files;
 mod monitoring;

@@ -12,9 +12,10 @@
 //! named.conf's) are known only at the end and come before the findings
 //! about domains.
 //!
-//! JSON takes the whole estate as one window and is written as one
-//! document, as for every command: its `status` and `summary` come before
-//! its details.
+//! JSON lines (`--format jsonl`) spool each window's domain and zone
+//! lines, and end with the totals line. JSON takes the whole estate as one
+//! window and is written as one document, as for every command: its
+//! `status` and `summary` come before its details.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
@@ -24,7 +25,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::{json, nagios, prometheus, text, Details, Io};
+use super::{json, jsonl, nagios, prometheus, text, Details, Io};
 use crate::commands::audit::details::{write_domain, DomainStatus, Tally};
 use crate::commands::audit::{AuditEnd, AuditSink, AuditWindow};
 use crate::context::Format;
@@ -46,6 +47,7 @@ pub struct AuditWriter {
     text: Option<TextSpool>,
     nagios: Option<NagiosSpool>,
     prometheus: Option<PrometheusSpool>,
+    jsonl: Option<JsonlSpool>,
 }
 
 impl AuditWriter {
@@ -72,6 +74,9 @@ impl AuditWriter {
                 .then(NagiosSpool::new)
                 .transpose()?,
             prometheus,
+            jsonl: (format == Format::Jsonl)
+                .then(JsonlSpool::new)
+                .transpose()?,
         })
     }
 
@@ -131,6 +136,13 @@ impl AuditWriter {
                     out.flush()?;
                 }
             }
+            Format::Jsonl => {
+                if let Some(spool) = self.jsonl.take() {
+                    let mut out = BufWriter::new(&mut *io.stdout);
+                    spool.write(&self, &end, &mut out)?;
+                    out.flush()?;
+                }
+            }
             Format::Prometheus => {
                 if let Some(spool) = &mut self.prometheus {
                     let mut out = BufWriter::new(&mut *io.stdout);
@@ -172,7 +184,9 @@ impl AuditSink for AuditWriter {
         if let Some(spool) = &mut self.prometheus {
             spool.add(&window)?;
         }
-        if self.format == Format::Json {
+        if let Some(spool) = &mut self.jsonl {
+            spool.add(window)?;
+        } else if self.format == Format::Json {
             self.whole = Some(window);
         }
         Ok(())
@@ -409,6 +423,55 @@ impl NagiosSpool {
             after.copy_to(out)?;
         }
         Ok(())
+    }
+}
+
+/// JSON lines: each window's domain and zone lines, and what the totals
+/// line needs.
+struct JsonlSpool {
+    lines: Spool,
+    domains: usize,
+    /// The details of no domain or zone, as the last window has them.
+    rest: Option<serde_json::Value>,
+}
+
+impl JsonlSpool {
+    fn new() -> io::Result<Self> {
+        Ok(JsonlSpool {
+            lines: Spool::new()?,
+            domains: 0,
+            rest: None,
+        })
+    }
+
+    fn add(&mut self, window: AuditWindow) -> io::Result<()> {
+        let report = window.report.map_details(Details::Audit);
+        self.domains += jsonl::write_lines(&report, &mut self.lines.file)?;
+        self.rest = report.details.as_ref().and_then(jsonl::rest);
+        Ok(())
+    }
+
+    fn write(
+        mut self,
+        writer: &AuditWriter,
+        end: &AuditEnd,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        self.lines.copy_to(out)?;
+        let mut details = self.rest.unwrap_or_else(|| serde_json::json!({}));
+        details["addresses_reachable"] = end.addresses_reachable.into();
+        details["addresses_probed"] = end.addresses_probed.into();
+        details["hosts_reachable"] = end.hosts_reachable.into();
+        details["hosts_probed"] = end.hosts_probed.into();
+        details["parts"] = end.parts.clone().into();
+        let totals = jsonl::Totals {
+            status: writer.status,
+            summary: writer.summary,
+            domains: self.domains,
+            details: Some(details),
+        };
+        let general: Vec<&Finding> = end.general.iter().collect();
+        totals.write("audit", &general, out)
     }
 }
 

@@ -70,7 +70,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "3days")]
     pub sig_expiry_warn: std::time::Duration,
 
-    /// Audit N domains at a time: memory grows with N, not with the estate (text, nagios, prometheus; json holds the whole estate)
+    /// Audit N domains at a time: memory grows with N, not with the estate (text, nagios, prometheus, jsonl; json holds the whole estate)
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub window: u32,
 }
