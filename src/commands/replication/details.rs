@@ -100,6 +100,7 @@ pub struct RrsetReplication {
 
 /// Writes the details as text: per zone a heading with the primary and
 /// its timers, then an aligned table of servers × serial × RRset state.
+/// The caller ends the details with a blank line.
 pub fn render(
     details: &ReplicationDetails,
     palette: Palette,
@@ -178,9 +179,6 @@ pub fn render(
                 Some(_) => writeln!(out, "{line}{last}")?,
             }
         }
-    }
-    if !details.zones.is_empty() {
-        writeln!(out)?;
     }
     Ok(())
 }
@@ -317,7 +315,7 @@ mod tests {
              \x20 server             address          serial  behind  _vlmcs._tcp\n\
              \x20 ns1.corp.example.  127.53.0.1:5300      11       -  1 record (reference)\n\
              \x20 ns2.corp.example.  127.53.0.1:5300       -       -  no reply (timeout)\n\
-             \x20 ns3.corp.example.  127.53.0.1:5300       8       3  differs: 1 missing, 0 extra\n\n"
+             \x20 ns3.corp.example.  127.53.0.1:5300       8       3  differs: 1 missing, 0 extra\n"
         );
     }
 }
