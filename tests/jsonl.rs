@@ -12,7 +12,7 @@ use common::bind::{key_file, TestBed};
 use common::run::{Kmsdns, Run};
 
 /// A healthy domain, a broken one and one whose zone takes unsigned updates.
-fn config(dir: &Path) -> PathBuf {
+pub(crate) fn config(dir: &Path) -> PathBuf {
     let path = dir.join("kmsdns.toml");
     let text = format!(
         "publish-list = [\"static.example\", \"broken.example\", \"open.example\"]\n\
@@ -24,7 +24,7 @@ fn config(dir: &Path) -> PathBuf {
     path
 }
 
-fn run(bed: &TestBed, config: &Path, format: &str, args: &[&str]) -> Run {
+pub(crate) fn run(bed: &TestBed, config: &Path, format: &str, args: &[&str]) -> Run {
     Kmsdns::new()
         .args(["-c", config.to_str().expect("UTF-8")])
         .bed(bed)
@@ -35,7 +35,7 @@ fn run(bed: &TestBed, config: &Path, format: &str, args: &[&str]) -> Run {
 
 /// Every line of a JSON lines run, each parsed on its own; the last is the
 /// totals.
-fn lines(run: &Run) -> Vec<Value> {
+pub(crate) fn lines(run: &Run) -> Vec<Value> {
     let lines: Vec<Value> = run
         .stdout
         .lines()
@@ -70,7 +70,7 @@ fn sorted(findings: impl IntoIterator<Item = Value>) -> Vec<String> {
 /// A value without what differs from run to run: timings (`*_ms`)
 /// and the order of check's `targets` (the order of the SRV records as
 /// served, which BIND rotates).
-fn stable(mut value: Value) -> Value {
+pub(crate) fn stable(mut value: Value) -> Value {
     fn strip(value: &mut Value) {
         match value {
             Value::Object(map) => {

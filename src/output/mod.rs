@@ -11,6 +11,7 @@ pub mod jsonl;
 pub mod nagios;
 pub mod prometheus;
 pub mod text;
+pub mod windows;
 
 use std::io::{self, Write};
 use std::time::SystemTime;

@@ -226,6 +226,8 @@ async fn audit_window<'w>(
                 &CheckArgs {
                     domains: domains.to_vec(),
                     sig_expiry_warn: args.sig_expiry_warn,
+                    // The audit's own windows are the window.
+                    window: args.window,
                 },
                 ctx,
             )
@@ -243,6 +245,7 @@ async fn audit_window<'w>(
                     sig_expiry_warn: args.sig_expiry_warn,
                     // check verifies them at every server already.
                     no_signatures: true,
+                    window: args.window,
                 },
                 ctx,
             )
