@@ -263,21 +263,19 @@ impl Spool {
 /// by domain, and what the first line and the alignment need.
 struct TextSpool {
     domains: Spool,
-    findings: Spool,
+    findings: TextFindings,
     tally: Tally,
-    /// The longest domain name and finding id shown, for alignment.
+    /// The longest domain name shown, for alignment.
     domain_width: usize,
-    id_width: usize,
 }
 
 impl TextSpool {
     fn new() -> io::Result<Self> {
         Ok(TextSpool {
             domains: Spool::new()?,
-            findings: Spool::new()?,
+            findings: TextFindings::new()?,
             tally: Tally::default(),
             domain_width: 0,
-            id_width: 0,
         })
     }
 
@@ -292,14 +290,7 @@ impl TextSpool {
             self.domain_width = self.domain_width.max(domain.domain.len());
             self.domains.push(domain)?;
         }
-        let shown: Vec<&Finding> = findings.iter().filter(|f| shown(f, quiet)).collect();
-        self.id_width = self.id_width.max(text::id_width(shown.iter().copied()));
-        for (_, group) in text::grouped(&shown) {
-            for finding in group {
-                self.findings.push(finding)?;
-            }
-        }
-        Ok(())
+        self.findings.add(findings, quiet)
     }
 
     /// As `text::render` writes a report with audit's details.
@@ -326,16 +317,54 @@ impl TextSpool {
             )?;
         }
         writeln!(out)?;
-        let general: Vec<&Finding> = general.iter().filter(|f| shown(f, quiet)).collect();
-        let id_width = self.id_width.max(text::id_width(general.iter().copied()));
-        for (heading, group) in text::grouped(&general) {
-            writeln!(out, "{}", palette.heading(&heading))?;
+        self.findings.write(general, false, (palette, quiet), out)?;
+        text::write_totals(writer.status, &writer.summary, palette, out)
+    }
+}
+
+/// The findings a text shows, grouped by domain as each window's come,
+/// and the width their ids are aligned to.
+pub(super) struct TextFindings {
+    spool: Spool,
+    id_width: usize,
+}
+
+impl TextFindings {
+    pub(super) fn new() -> io::Result<Self> {
+        Ok(TextFindings {
+            spool: Spool::new()?,
+            id_width: 0,
+        })
+    }
+
+    /// Takes a window's findings about domains.
+    pub(super) fn add(&mut self, findings: &[Finding], quiet: bool) -> io::Result<()> {
+        let shown: Vec<&Finding> = findings.iter().filter(|f| shown(f, quiet)).collect();
+        self.id_width = self.id_width.max(text::id_width(shown.iter().copied()));
+        for (_, group) in text::grouped(&shown) {
             for finding in group {
-                text::write_finding(finding, id_width, palette, out)?;
+                self.spool.push(finding)?;
             }
         }
+        Ok(())
+    }
+
+    /// Writes every finding under its heading, those about no domain
+    /// (`general`) first, or last when `general_last`.
+    pub(super) fn write(
+        mut self,
+        general: &[Finding],
+        general_last: bool,
+        (palette, quiet): (Palette, bool),
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let general: Vec<&Finding> = general.iter().filter(|f| shown(f, quiet)).collect();
+        let id_width = self.id_width.max(text::id_width(general.iter().copied()));
+        if !general_last {
+            text::write_groups(&general, id_width, palette, out)?;
+        }
         let mut heading = None;
-        for finding in self.findings.values::<Finding>()? {
+        for finding in self.spool.values::<Finding>()? {
             let finding = finding?;
             let this = text::heading(&finding);
             if heading.as_ref() != Some(&this) {
@@ -344,12 +373,15 @@ impl TextSpool {
             }
             text::write_finding(&finding, id_width, palette, out)?;
         }
-        text::write_totals(writer.status, &writer.summary, palette, out)
+        if general_last {
+            text::write_groups(&general, id_width, palette, out)?;
+        }
+        Ok(())
     }
 }
 
 /// Whether the text shows `finding`: with `-q`, only warnings and worse.
-pub(super) fn shown(finding: &Finding, quiet: bool) -> bool {
+fn shown(finding: &Finding, quiet: bool) -> bool {
     !quiet || finding.severity >= Severity::Warning
 }
 

@@ -43,7 +43,16 @@ pub fn render(
 /// through an index: a scan of the groups per finding was quadratic in
 /// the number of domains.
 fn render_findings(findings: &[&Finding], palette: Palette, out: &mut dyn Write) -> io::Result<()> {
-    let id_width = id_width(findings.iter().copied());
+    write_groups(findings, id_width(findings.iter().copied()), palette, out)
+}
+
+/// `findings` under their headings ([`grouped`]), ids padded to `id_width`.
+pub(super) fn write_groups(
+    findings: &[&Finding],
+    id_width: usize,
+    palette: Palette,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     for (heading, group) in grouped(findings) {
         writeln!(out, "{}", palette.heading(&heading))?;
         for finding in group {

@@ -1,4 +1,4 @@
-//! The output of `check` and `replication`, made window by window as the
+//! The output of `check`, `replication` and `probe`, made window by window as the
 //! command goes (`--window`), so that a run keeps only one window's
 //! domains in memory, whatever the estate's size.
 //!
@@ -14,7 +14,7 @@
 use std::io::{self, BufWriter, Write};
 use std::time::SystemTime;
 
-use super::audit::{shown, JsonlSpool, NagiosSpool, PrometheusSpool, Spool};
+use super::audit::{JsonlSpool, NagiosSpool, PrometheusSpool, Spool, TextFindings};
 use super::{json, prometheus, text, Document, Io};
 use crate::commands::audit::metrics::Metrics;
 use crate::context::Format;
@@ -150,14 +150,12 @@ impl ReportWriter {
     }
 }
 
-/// The text: each window's details as written, the findings shown, and
-/// what their alignment needs.
+/// The text: each window's details as written, and the findings shown.
 struct TextSpool {
     details: Spool,
     /// Whether any window wrote details that a blank line must end.
     blank: bool,
-    findings: Spool,
-    id_width: usize,
+    findings: TextFindings,
 }
 
 impl TextSpool {
@@ -165,8 +163,7 @@ impl TextSpool {
         Ok(TextSpool {
             details: Spool::new()?,
             blank: false,
-            findings: Spool::new()?,
-            id_width: 0,
+            findings: TextFindings::new()?,
         })
     }
 
@@ -174,14 +171,7 @@ impl TextSpool {
         if let Some(details) = &report.details {
             self.blank |= text::render_details(details, palette, &mut self.details.file)?;
         }
-        let shown: Vec<&Finding> = report.findings.iter().filter(|f| shown(f, quiet)).collect();
-        self.id_width = self.id_width.max(text::id_width(shown.iter().copied()));
-        for (_, group) in text::grouped(&shown) {
-            for finding in group {
-                self.findings.push(finding)?;
-            }
-        }
-        Ok(())
+        self.findings.add(&report.findings, quiet)
     }
 
     /// As `text::render` writes a report.
@@ -194,24 +184,8 @@ impl TextSpool {
         if self.blank {
             writeln!(out)?;
         }
-        let general: Vec<&Finding> = writer.general.iter().filter(|f| shown(f, quiet)).collect();
-        let id_width = self.id_width.max(text::id_width(general.iter().copied()));
-        let mut heading = None;
-        for finding in self.findings.values::<Finding>()? {
-            let finding = finding?;
-            let this = text::heading(&finding);
-            if heading.as_ref() != Some(&this) {
-                writeln!(out, "{}", palette.heading(&this))?;
-                heading = Some(this);
-            }
-            text::write_finding(&finding, id_width, palette, out)?;
-        }
-        for (heading, group) in text::grouped(&general) {
-            writeln!(out, "{}", palette.heading(&heading))?;
-            for finding in group {
-                text::write_finding(finding, id_width, palette, out)?;
-            }
-        }
+        self.findings
+            .write(&writer.general, true, (palette, quiet), out)?;
         text::write_totals(writer.status, &writer.summary, palette, out)
     }
 }
