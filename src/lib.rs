@@ -188,9 +188,25 @@ fn dispatch(
         Command::Updates(args) => runner
             .block_on(commands::updates::run(&args, ctx))
             .map(|r| report(r, Details::Updates)),
-        Command::Probe(args) => runner
-            .block_on(commands::probe::run(&args, ctx))
-            .map(|r| report(r, Details::Probe)),
+        Command::Probe(args) => {
+            let mut writer = report_writer("probe", ctx, palette)?;
+            // The search list and --host are not the selection: at once.
+            let size = match args.search || !args.host.is_empty() {
+                true => None,
+                false => writer.window_size(args.window as usize),
+            };
+            let probe = |domain| {
+                let args = commands::probe::ProbeArgs {
+                    domain,
+                    host: args.host.clone(),
+                    ..args
+                };
+                async move { commands::probe::run(&args, ctx).await }
+            };
+            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Probe));
+            runner.block_on(commands::windows::run(&args.domain, ctx, size, probe, sink))?;
+            Ok(Output::Windows(Box::new(writer)))
+        }
         Command::Discover(args) => runner
             .block_on(commands::discover::run(&args, ctx))
             .map(|r| report(r, Details::Discover)),

@@ -18,7 +18,7 @@ use crate::report::Report;
 
 /// Runs `command` over windows of `size` domains of the selection of
 /// `domains` (`None`: the whole selection at once) and hands each
-/// window's report to `sink`.
+/// window's report, with the configuration's warnings, to `sink`.
 pub async fn run<D, Run>(
     domains: &[Name],
     ctx: &Context,
@@ -33,14 +33,21 @@ where
     let Some(size) = size else {
         return sink(command(domains.to_vec()).await?).map_err(kept);
     };
-    // Only the names are needed, not the selection's index of every
-    // configured domain.
-    let selected = Selection::new(domains, ctx)?.into_domains();
+    let selection = Selection::new(domains, ctx)?;
+    let warnings = selection.config.as_ref().map(|c| c.warnings.clone());
+    // Only the names are needed from here on, not the selection's index
+    // of every configured domain.
+    let selected = selection.into_domains();
     if size >= selected.len() {
         return sink(command(domains.to_vec()).await?).map_err(kept);
     }
     for window in selected.chunks(size.max(1)) {
-        sink(command(window.to_vec()).await?).map_err(kept)?;
+        let mut report = command(window.to_vec()).await?;
+        // A command given its domains does not always read the
+        // configuration (probe): its warnings join every window, and the
+        // writer keeps each once.
+        report.extend(warnings.iter().flatten().cloned());
+        sink(report).map_err(kept)?;
     }
     Ok(())
 }

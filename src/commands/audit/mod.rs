@@ -277,6 +277,7 @@ async fn audit_window<'w>(
             search: false,
             host: Vec::new(),
             slow: args.slow,
+            window: args.window,
         };
         Some(step(
             progress,
