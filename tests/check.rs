@@ -647,3 +647,58 @@ fn hosts_not_managed_here_are_ok_present_and_missing_only_when_required() {
     assert!(missing[0].contains("kms.other-team.example."), "{run}");
     assert!(missing[0].contains("required = true"), "{run}");
 }
+
+/// Issue 16: a TTL other than the configured one (not only mixed TTLs)
+/// makes `check` read what the zone keeps a TTL for, and the hint of
+/// `ttl-differs` says which records `--set-ttl` would change: BIND
+/// without the DC locator record keeps one TTL per RRset; a zone that
+/// serves the locator is read as Active Directory (one per record);
+/// `multi-master = false` in the configuration decides without the read.
+#[test]
+fn a_ttl_other_than_configured_is_hinted_by_what_the_zone_keeps_a_ttl_for() {
+    let bed = TestBed::builder().ad_locator("open.example").start();
+    update_open(
+        &bed,
+        "update add _vlmcs._tcp.open.example. 3600 IN SRV 0 0 1688 kms1.secure.example.\n\
+         update add _vlmcs._tcp.open.example. 3600 IN SRV 0 0 1688 kms2.secure.example.",
+    );
+    let config = Config::new(&["static.example", "open.example"], "ttl = 600");
+    let hints = |run: &Run| -> Vec<(String, String)> {
+        let doc = run.json::<Document>();
+        let mut hints: Vec<(String, String)> = doc
+            .findings
+            .iter()
+            .filter(|f| f.id == "ttl-differs")
+            .map(|f| {
+                assert!(f.message.contains("3600 s"), "{run}");
+                (
+                    f.domain.clone().unwrap_or_default(),
+                    f.hint.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        hints.sort();
+        hints
+    };
+    let every_record = "to every host's record: the TTL belongs to the whole RRset";
+    let ours = "to our records only: this zone keeps a TTL per record";
+
+    let run = kmsdns(&bed, &["-c", &config.path(), "--format", "json", "check"]);
+    let found = hints(&run);
+    assert_eq!(found.len(), 2, "{run}");
+    assert!(found[0].0.starts_with("open.example"), "{run}");
+    assert!(found[0].1.contains(ours), "the locator is served: {run}");
+    assert!(found[1].0.starts_with("static.example"), "{run}");
+    assert!(found[1].1.contains(every_record), "no locator: {run}");
+
+    let mut text = std::fs::read_to_string(config.path()).expect("config");
+    text.push_str("[domain.\"open.example\"]\nmulti-master = false\n");
+    std::fs::write(config.path(), text).expect("config");
+    let run = kmsdns(&bed, &["-c", &config.path(), "--format", "json", "check"]);
+    let found = hints(&run);
+    assert_eq!(found.len(), 2, "{run}");
+    assert!(
+        found.iter().all(|(_, hint)| hint.contains(every_record)),
+        "multi-master = false decides: {run}"
+    );
+}

@@ -589,7 +589,8 @@ fn replication_reports_a_faulty_server_and_a_faulty_primary() {
     }
 
     // Two records; ns9 answers them with different TTLs (which BIND never
-    // serves): `ttl-mixed` at warning for ns9 alone, still replicated.
+    // serves): `ttl-mixed` at warning for ns9 alone, and the record at 60
+    // where the primary has 3600 is a difference (issue 16): not replicated.
     let owner = owner("open.example");
     nsupdate(
         None,
@@ -615,7 +616,13 @@ send
     assert_eq!(run.status, 1, "{case}");
     assert_eq!(
         findings(&run),
-        pairs(&[("ttl-mixed", "warning"), ("replicated", "ok")]),
+        pairs(&[("rrset-differs", "warning"), ("ttl-mixed", "warning")]),
+        "{case}"
+    );
+    assert!(
+        message(&run, "rrset-differs").contains(&format!(
+            "with TTL 60 where ns1.open.example. (127.53.0.1:{port}) has 3600"
+        )),
         "{case}"
     );
     let said = message(&run, "ttl-mixed");

@@ -1,16 +1,21 @@
 //! `kmsdns replication` against the real BIND test bed: servers in sync,
-//! stopped, frozen, lagging behind a change, lame; `--wait` until they
+//! stopped, frozen, lagging behind a change, lame, serving another TTL
+//! (a secondary behind a relay, two independent primaries as a
+//! multi-master zone); `--wait` and `publish --wait-replication` until they
 //! converge or the time is up.
 
 use crate::common;
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::bind::{
     nsupdate, Named, NamedConf, Notify, Server, TestBed, Updates, ZoneConf, ZoneRole,
 };
-use common::run::kmsdns;
+use common::relay::{Fault, Relay, Rule};
+use common::run::{kmsdns, Kmsdns};
+use hickory_proto::rr::RecordType;
 use serde::Deserialize;
 
 /// Sends `updates` (nsupdate lines) to open.example on the primary.
@@ -23,6 +28,14 @@ fn update_open(bed: &TestBed, updates: &str) {
             bed.port()
         ),
     );
+}
+
+/// `replication --format json --domain <domain>` against the test bed.
+fn replication_json(bed: &TestBed, domain: &str) -> common::run::Run {
+    kmsdns(
+        bed,
+        &["--format", "json", "replication", "--domain", domain],
+    )
 }
 
 /// Adds a KMS record to open.example: one serial increment.
@@ -84,6 +97,14 @@ struct Rrset {
     records: Vec<String>,
     missing: Vec<String>,
     extra: Vec<String>,
+    ttl_differs: Vec<TtlDiffers>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct TtlDiffers {
+    record: String,
+    ttl: u32,
+    reference_ttl: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,14 +114,19 @@ struct Finding {
     domain: Option<String>,
     server: Option<String>,
     message: String,
+    hint: Option<String>,
 }
 
 impl Zone {
     fn server(&self, server: Server, port: u16) -> &ServerRow {
-        let address = format!("{}:{port}", server.ip());
+        self.at(&format!("{}:{port}", server.ip()))
+    }
+
+    /// The row of the server at `address` (`IP:PORT`).
+    fn at(&self, address: &str) -> &ServerRow {
         self.servers
             .iter()
-            .find(|s| s.address.as_deref() == Some(&address))
+            .find(|s| s.address.as_deref() == Some(address))
             .unwrap_or_else(|| panic!("no row for {address}: {self:#?}"))
     }
 }
@@ -216,16 +242,7 @@ fn a_lagging_secondary_is_behind_by_n_and_its_missing_records_are_named() {
         "{run}"
     );
 
-    let run = kmsdns(
-        &bed,
-        &[
-            "--format",
-            "json",
-            "replication",
-            "--domain",
-            "open.example",
-        ],
-    );
+    let run = replication_json(&bed, "open.example");
     let doc = run.json::<Document>();
     let zone = &doc.details.zones[0];
     assert_eq!(zone.serial, Some(serial));
@@ -323,16 +340,7 @@ fn a_hidden_primary_that_cannot_be_read_is_only_noted() {
     );
     bed.wait_serial(Server::Ns3, "open.example", 10, Duration::from_secs(5));
     bed.wait_serial(Server::Ns2, "open.example", 10, Duration::from_secs(5));
-    let run = kmsdns(
-        &bed,
-        &[
-            "--format",
-            "json",
-            "replication",
-            "--domain",
-            "open.example",
-        ],
-    );
+    let run = replication_json(&bed, "open.example");
     assert_eq!(run.status, 0, "{run}");
     let doc = run.json::<Document>();
     let zone = &doc.details.zones[0];
@@ -355,8 +363,14 @@ fn a_hidden_primary_that_cannot_be_read_is_only_noted() {
 }
 
 /// A named on `ip` (the test bed's port) serving `zones` from files
-/// written into `dir`: each `(zone, file content)`.
-fn extra_named(bed: &TestBed, dir: &Path, ip: [u8; 4], zones: &[(&str, &str)]) -> Named {
+/// written into `dir`: each `(zone, file content)`, taking `updates`.
+fn extra_named(
+    bed: &TestBed,
+    dir: &Path,
+    ip: [u8; 4],
+    zones: &[(&str, &str)],
+    updates: Updates,
+) -> Named {
     std::fs::create_dir_all(dir).expect("dir");
     let mut conf = NamedConf::new(dir, ip.into(), bed.port(), "lame");
     for (zone, content) in zones {
@@ -366,7 +380,7 @@ fn extra_named(bed: &TestBed, dir: &Path, ip: [u8; 4], zones: &[(&str, &str)]) -
             name: zone.to_string(),
             file: file.into(),
             role: ZoneRole::Primary {
-                updates: Updates::Refused,
+                updates: updates.clone(),
                 notify: Notify::Only(Vec::new()),
             },
         });
@@ -382,7 +396,13 @@ fn lame_servers_are_named_with_the_reason() {
     let dir = tempfile::tempdir().expect("temp dir");
     // 127.53.0.4 serves nothing: REFUSED. 127.53.0.5 serves the parent
     // zone `example.` and delegates open.example: a referral, without AA.
-    let _refusing = extra_named(&bed, &dir.path().join("ns4"), [127, 53, 0, 4], &[]);
+    let _refusing = extra_named(
+        &bed,
+        &dir.path().join("ns4"),
+        [127, 53, 0, 4],
+        &[],
+        Updates::Refused,
+    );
     let parent = "$TTL 3600\n\
         @ IN SOA ns hostmaster 1 3600 600 86400 60\n\
         \x20 IN NS ns\n\
@@ -394,6 +414,7 @@ fn lame_servers_are_named_with_the_reason() {
         &dir.path().join("ns5"),
         [127, 53, 0, 5],
         &[("example", parent)],
+        Updates::Refused,
     );
     update_open(
         &bed,
@@ -408,16 +429,7 @@ fn lame_servers_are_named_with_the_reason() {
     for secondary in Server::SECONDARIES {
         bed.wait_serial(secondary, "open.example", serial, Duration::from_secs(5));
     }
-    let run = kmsdns(
-        &bed,
-        &[
-            "--format",
-            "json",
-            "replication",
-            "--domain",
-            "open.example",
-        ],
-    );
+    let run = replication_json(&bed, "open.example");
     assert_eq!(run.status, 1, "the other servers answer: {run}");
     let doc = run.json::<Document>();
     let lame: Vec<&Finding> = doc
@@ -554,4 +566,255 @@ fn a_bind_zone_named_like_active_directory_keeps_its_serial_comparison() {
     assert_eq!(lag.len(), 1, "{run}");
     assert!(lag[0].contains("127.53.0.3"), "{run}");
     assert!(run.lines_with("multi-master").is_empty(), "{run}");
+}
+
+const KMS1_RECORD: &str = "0 0 1688 kms1.secure.example.";
+
+/// Issue 16: a secondary with the primary's serial that serves the records
+/// with another TTL has not got the zone the primary serves (a transfer
+/// carries TTLs): `rrset-differs` naming both TTLs, until the primary's
+/// TTL is the one it serves. The secondary is ns3 behind a relay that
+/// rewrites its SRV answers' TTL to 60, listed as `ns9`.
+#[test]
+fn a_secondary_serving_another_ttl_differs_until_the_ttls_agree() {
+    let bed = TestBed::start();
+    let port = bed.port();
+    let ns9 = Ipv4Addr::new(127, 53, 3, 19);
+    let relay = Relay::start_on(SocketAddr::new(ns9.into(), port), bed.addr(Server::Ns3))
+        .unwrap_or_else(|e| panic!("relay on {ns9} with the test bed's port: {e}"));
+    relay.push(Rule::new(Fault::FirstAnswerTtl(60)).qtype(RecordType::SRV));
+    update_open(
+        &bed,
+        &format!(
+            "update add open.example. 3600 IN NS ns9.open.example.\n\
+             update add ns9.open.example. 3600 IN A {ns9}\n\
+             update add _vlmcs._tcp.open.example. 3600 IN SRV {KMS1_RECORD}"
+        ),
+    );
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    for secondary in Server::SECONDARIES {
+        bed.wait_serial(secondary, "open.example", serial, Duration::from_secs(5));
+    }
+    let replication = || replication_json(&bed, "open.example");
+    let ns9_address = format!("{ns9}:{port}");
+    let run = replication();
+    let case = format!("{run}\n--- relay ---\n{}", relay.log());
+    assert_eq!(run.status, 1, "a warning: {case}");
+    let doc = run.json::<Document>();
+    let zone = &doc.details.zones[0];
+    assert!(!zone.converged, "{case}");
+    let row = zone.at(&ns9_address);
+    assert_eq!(row.state, "differs", "same serial, other TTL: {case}");
+    assert_eq!(row.serial, Some(serial));
+    let rrset = &row.rrsets[0];
+    assert!(rrset.missing.is_empty() && rrset.extra.is_empty(), "{case}");
+    assert_eq!(
+        rrset.ttl_differs,
+        [TtlDiffers {
+            record: KMS1_RECORD.into(),
+            ttl: 60,
+            reference_ttl: 3600,
+        }],
+        "{case}"
+    );
+    for server in Server::SECONDARIES {
+        assert_eq!(zone.server(server, port).state, "in-sync", "{case}");
+    }
+    let differs: Vec<&Finding> = doc
+        .findings
+        .iter()
+        .filter(|f| f.id == "rrset-differs")
+        .collect();
+    assert_eq!(differs.len(), 1, "{case}");
+    assert_eq!(differs[0].severity, "warning");
+    assert_eq!(differs[0].server.as_deref(), Some(ns9_address.as_str()));
+    assert!(
+        differs[0].message.contains(&format!(
+            "serves the _vlmcs._tcp.open.example. records with TTL 60 where ns1.open.example. (127.53.0.1:{port}) has 3600: {KMS1_RECORD}"
+        )),
+        "{case}"
+    );
+    assert!(!doc.findings.iter().any(|f| f.id == "replicated"), "{case}");
+
+    // The primary now serves the TTL ns9 shows: the TTLs agree.
+    update_open(
+        &bed,
+        &format!("update add _vlmcs._tcp.open.example. 60 IN SRV {KMS1_RECORD}"),
+    );
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    for secondary in Server::SECONDARIES {
+        bed.wait_serial(secondary, "open.example", serial, Duration::from_secs(5));
+    }
+    let run = replication();
+    let case = format!("{run}\n--- relay ---\n{}", relay.log());
+    assert_eq!(run.status, 0, "{case}");
+    let doc = run.json::<Document>();
+    assert!(doc.details.zones[0].converged, "{case}");
+    assert_eq!(
+        doc.details.zones[0].at(&ns9_address).state,
+        "in-sync",
+        "{case}"
+    );
+    let replicated = doc.findings.iter().find(|f| f.id == "replicated");
+    assert!(
+        replicated.is_some_and(|f| f.message.contains("same _vlmcs._tcp records and TTLs")),
+        "{case}"
+    );
+}
+
+/// The zone `mm.example` as one of two independent primaries serves it:
+/// each names itself in its SOA, as every AD domain controller does, and
+/// both serve kms1's record at TTL 3600.
+fn multi_master_zone(mname: &str) -> String {
+    format!(
+        "$TTL 3600\n\
+         @ IN SOA {mname} hostmaster 1 3600 600 86400 60\n\
+         \x20 IN NS ns1\n\
+         \x20 IN NS ns4\n\
+         ns1 IN A 127.53.0.1\n\
+         ns4 IN A 127.53.0.4\n\
+         _vlmcs._tcp IN SRV {KMS1_RECORD}\n"
+    )
+}
+
+/// The TTLs of `_vlmcs._tcp.mm.example.` SRV at `server`.
+fn mm_ttls(server: SocketAddr) -> Vec<u32> {
+    let timeout = Duration::from_secs(2);
+    common::local::query_udp(
+        server,
+        "_vlmcs._tcp.mm.example.",
+        RecordType::SRV,
+        hickory_proto::rr::DNSClass::IN,
+        timeout,
+    )
+    .expect("SRV answer")
+    .answers()
+    .iter()
+    .map(|record| record.ttl())
+    .collect()
+}
+
+/// Issue 16: two independent BIND primaries of one zone, both in its NS
+/// set, stand in for the domain controllers of a multi-master zone
+/// (`multi-master = true`). `publish --set-ttl` changes the TTL at ns1
+/// only: `--wait-replication` must not call that replicated while ns4
+/// serves the old TTL, nor `replication` call the zone in sync; once ns4
+/// takes the TTL too (while a publish waits), both say replicated.
+#[test]
+fn a_ttl_change_on_a_multi_master_zone_is_replicated_only_once_every_primary_serves_it() {
+    let bed = TestBed::builder()
+        .zone("mm.example", &multi_master_zone("ns1"))
+        .start();
+    let port = bed.port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut ns4 = extra_named(
+        &bed,
+        &dir.path().join("ns4"),
+        [127, 53, 0, 4],
+        &[("mm.example", &multi_master_zone("ns4"))],
+        Updates::Anyone,
+    );
+    ns4.wait_zone("mm.example", Duration::from_secs(10));
+    let config = dir.path().join("kmsdns.toml");
+    std::fs::write(
+        &config,
+        "ttl = 600\npublish-list = [\"mm.example\"]\n\
+         [[host]]\nname = \"kms1.secure.example\"\n\
+         [domain.\"mm.example\"]\nmulti-master = true\n",
+    )
+    .expect("config");
+    let run = |args: &[&str]| {
+        Kmsdns::new()
+            .args(["-c", config.to_str().expect("UTF-8 path")])
+            .bed(&bed)
+            .args(args)
+            .run()
+    };
+    let ns4_address = SocketAddr::new(Ipv4Addr::new(127, 53, 0, 4).into(), port);
+
+    let published = run(&["publish", "--set-ttl", "--wait-replication", "1s"]);
+    let case = format!("{published}\nns1: {:?}", mm_ttls(bed.primary()));
+    assert_eq!(published.status, 2, "{case}");
+    assert_eq!(mm_ttls(bed.primary()), [600], "applied at ns1: {case}");
+    assert_eq!(mm_ttls(ns4_address), [3600], "{case}");
+    assert!(published.took >= Duration::from_secs(1), "waited: {case}");
+    assert!(published.lines_with("replicated").is_empty(), "{case}");
+    // A DC lags by its records, never by a serial.
+    assert!(published.lines_with("serial-behind").is_empty(), "{case}");
+    let behind = published.lines_with("rrset-differs");
+    assert_eq!(behind.len(), 1, "{case}");
+    assert!(
+        published.stdout.contains(&format!(
+            "{ns4_address}) had not caught up after 1s: serves the SRV records for _vlmcs._tcp.mm.example. with TTL 3600 where the primary has 600: {KMS1_RECORD}"
+        )),
+        "{case}"
+    );
+    assert!(
+        published
+            .stdout
+            .contains("hint: the domain controllers replicate the zone among themselves"),
+        "not a zone transfer's hint: {case}"
+    );
+
+    let checked = run(&["--format", "json", "replication"]);
+    assert_eq!(checked.status, 1, "{checked}");
+    let doc = checked.json::<Document>();
+    let ids: Vec<&str> = doc.findings.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["rrset-differs"], "no serial findings: {checked}");
+    assert!(
+        doc.findings[0].message.contains(&format!(
+            "serves the _vlmcs._tcp.mm.example. records with TTL 3600 where ns1.mm.example. (127.53.0.1:{port}) has 600"
+        )),
+        "{checked}"
+    );
+    assert!(
+        doc.findings[0]
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("AD replication")),
+        "{checked}"
+    );
+    let row = doc.details.zones[0].at(&ns4_address.to_string());
+    assert_eq!(row.state, "differs", "{checked}");
+    assert_eq!(
+        row.rrsets[0].ttl_differs,
+        [TtlDiffers {
+            record: KMS1_RECORD.into(),
+            ttl: 3600,
+            reference_ttl: 600,
+        }]
+    );
+
+    // ns4 takes the TTL about a second into a publish that waits for it.
+    let started = Instant::now();
+    let update = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        nsupdate(
+            None,
+            &format!(
+                "server 127.53.0.4 {port}\nzone mm.example\n\
+                 update add _vlmcs._tcp.mm.example. 600 IN SRV {KMS1_RECORD}\nsend\n"
+            ),
+        );
+        started.elapsed()
+    });
+    let published = run(&["publish", "--set-ttl", "--wait-replication", "30s"]);
+    let updated_after = update.join().expect("nsupdate");
+    assert_eq!(published.status, 0, "{published}");
+    assert_eq!(published.lines_with("replicated").len(), 1, "{published}");
+    assert!(
+        published.took + Duration::from_millis(100) >= updated_after,
+        "replicated only after ns4 was updated ({updated_after:?}): {published}"
+    );
+    assert!(published.took < common::OVERDUE, "{published}");
+    assert_eq!(mm_ttls(ns4_address), [600]);
+
+    let checked = run(&["replication"]);
+    assert_eq!(checked.status, 0, "{checked}");
+    let replicated = checked.lines_with("replicated");
+    assert_eq!(replicated.len(), 1, "{checked}");
+    assert!(
+        replicated[0].contains("records and TTLs (a multi-master zone"),
+        "{checked}"
+    );
 }

@@ -381,3 +381,35 @@ fn set_ttl_changes_our_record_and_the_foreign_record_keeps_its_ttl() {
     assert_eq!(mixed[0]["severity"], "info", "{audit}");
     assert_eq!(dc.srv(&name), after);
 }
+
+/// Issue 16: one TTL for the whole RRset, but not the configured one (no
+/// mixed TTLs): `check` still reads what the zone keeps a TTL for, and
+/// Samba's DC locator record makes it one per record, so the hint of
+/// `ttl-differs` says `--set-ttl` changes our records only.
+#[test]
+fn check_reads_the_ttl_scope_when_the_ttl_is_not_the_configured_one() {
+    let dc = SambaDc::shared();
+    let name = SambaDc::owner_name("ttlscope");
+    dc.seed(Some(KMS1), &name, 3600, "0 0 1688 dc1.ad.example.");
+    let config = dc.config("ttlscope", "dc1.ad.example", KMS1, "ttl = 300");
+    let check = dc.kmsdns(&config, &["--format", "json", "check"]);
+    assert_ne!(check.status, 2, "{check}");
+    let doc: serde_json::Value = check.json();
+    let differs = findings_with_id(&doc, "ttl-differs");
+    assert_eq!(differs.len(), 1, "{check}");
+    assert_eq!(differs[0]["severity"], "info", "{check}");
+    assert!(
+        differs[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("3600 s") && m.contains("300 s")),
+        "{check}"
+    );
+    assert!(
+        differs[0]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("to our records only: this zone keeps a TTL per record")),
+        "{check}"
+    );
+    assert!(findings_with_id(&doc, "ttl-mixed").is_empty(), "{check}");
+    assert_eq!(dc.srv(&name), ["3600 0 0 1688 dc1.ad.example."]);
+}

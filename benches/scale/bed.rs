@@ -480,6 +480,15 @@ impl Counters {
             self.updates.saturating_sub(before.updates),
         )
     }
+
+    /// The queries each server counted between `before` and `self`.
+    pub fn per_server_since(&self, before: &Counters) -> HashMap<&'static str, u64> {
+        let since = |(server, count): (&&'static str, &u64)| {
+            let earlier = before.per_server.get(server).copied().unwrap_or(0);
+            (*server, count.saturating_sub(earlier))
+        };
+        self.per_server.iter().map(since).collect()
+    }
 }
 
 /// A server stopped by [`Bed::pause`]; continued on drop.

@@ -16,7 +16,7 @@
 //! Shared by `benches/scale/main.rs` (the full benchmark) and
 //! `tests/bench_quick.rs` (N = 20, one repetition, correctness only).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Read as _;
@@ -130,6 +130,23 @@ pub struct CpuPerRequest {
     pub named_under_kmsdns: f64,
     pub dnsperf: Option<f64>,
     pub named_under_dnsperf: Option<f64>,
+    /// dnsperf held to kmsdns's request rate (each server its share):
+    /// the rate it kept, and its own and the nameds' CPU per query then.
+    pub equal_rate: Option<EqualRate>,
+}
+
+/// dnsperf at kmsdns's request rate, each server held to the queries per
+/// second it got from kmsdns: named's CPU per query at the same load, so
+/// that what named costs because of how kmsdns sends is told apart from
+/// what the rate alone costs.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct EqualRate {
+    /// kmsdns's rate (queries BIND counted over its runs' wall time).
+    pub kmsdns_qps: f64,
+    /// What dnsperf kept, per BIND's count over the run.
+    pub dnsperf_qps: f64,
+    pub dnsperf: f64,
+    pub named: f64,
 }
 
 /// A baseline or ceiling measurement by itself.
@@ -418,6 +435,8 @@ pub fn run(options: &Options) -> Result<Results, String> {
     ));
     for (name, args, mix) in read_ops {
         let mix = dedup(mix);
+        // Queries each server counted over this operation's kmsdns runs.
+        let mut per_server: HashMap<&'static str, u64> = HashMap::new();
         say(&format!("kmsdns {}", args.join(" ")));
         let (samples, counts) = if name.starts_with("publish") {
             (
@@ -432,7 +451,11 @@ pub fn run(options: &Options) -> Result<Results, String> {
                 let named_before = bed.named_cpu();
                 let mut sample = bench.kmsdns(&args)?;
                 sample.named_cpu = bed.named_cpu() - named_before;
-                counts.push(bed.counters()?.since(&before));
+                let after = bed.counters()?;
+                counts.push(after.since(&before));
+                for (server, count) in after.per_server_since(&before) {
+                    *per_server.entry(server).or_insert(0) += count;
+                }
                 bench.expect_read(&sample, args[0])?;
                 samples.push(sample);
             }
@@ -464,12 +487,32 @@ pub fn run(options: &Options) -> Result<Results, String> {
             say(&format!("dnsperf ceiling for {name}"));
             let before = bed.counters()?;
             let named_before = bed.named_cpu();
-            let (qps, dnsperf_cpu) = bench.dnsperf(&mix, options.dnsperf_seconds)?;
+            let (qps, dnsperf_cpu) = bench.dnsperf(&mix, options.dnsperf_seconds, None)?;
             let named = bed.named_cpu() - named_before;
             let (counted, _) = bed.counters()?.since(&before);
             if let (Some(cpu), true) = (cpu.as_mut(), counted > 0) {
                 cpu.dnsperf = Some(dnsperf_cpu * 1e6 / counted as f64);
                 cpu.named_under_dnsperf = Some(named * 1e6 / counted as f64);
+            }
+            let wall: f64 = samples.iter().map(|s| s.wall).sum();
+            if let (Some(cpu), true) = (cpu.as_mut(), wall > 0.0) {
+                say(&format!("dnsperf at kmsdns's rate for {name}"));
+                let rates: HashMap<&'static str, f64> = per_server
+                    .iter()
+                    .map(|(server, count)| (*server, *count as f64 / wall))
+                    .collect();
+                let seconds = options.dnsperf_seconds;
+                let before = bed.counters()?;
+                let named_before = bed.named_cpu();
+                let (_, dnsperf_cpu) = bench.dnsperf(&mix, seconds, Some(&rates))?;
+                let named = bed.named_cpu() - named_before;
+                let (counted, _) = bed.counters()?.since(&before);
+                cpu.equal_rate = (counted > 0).then(|| EqualRate {
+                    kmsdns_qps: rates.values().sum(),
+                    dnsperf_qps: counted as f64 / f64::from(seconds),
+                    dnsperf: dnsperf_cpu * 1e6 / counted as f64,
+                    named: named * 1e6 / counted as f64,
+                });
             }
             baselines.push(Baseline {
                 name: format!("dnsperf, the mix of {name} ({} s)", options.dnsperf_seconds),
@@ -859,12 +902,20 @@ impl Bench<'_> {
 
     /// BIND's ceiling for `mix`: one dnsperf per server at once, each with
     /// its part of the mix, for `seconds`; the summed queries per second,
-    /// and the dnsperf processes' CPU (user + system, s) from wait4.
-    fn dnsperf(&mut self, mix: &[Question], seconds: u32) -> Result<(f64, f64), String> {
+    /// and the dnsperf processes' CPU (user + system, s) from wait4. With
+    /// `rates`, each server's dnsperf is held to its rate there (`-Q`,
+    /// queries per second; a server without one is not asked).
+    fn dnsperf(
+        &mut self,
+        mix: &[Question],
+        seconds: u32,
+        rates: Option<&HashMap<&'static str, f64>>,
+    ) -> Result<(f64, f64), String> {
         let mut children = Vec::new();
         for server in Server::ALL {
             let part: Vec<&Question> = mix.iter().filter(|q| q.server == server as u8).collect();
-            if part.is_empty() {
+            let rate = rates.map(|rates| rates.get(server.name()).copied().unwrap_or(0.0));
+            if part.is_empty() || rate.is_some_and(|rate| rate < 1.0) {
                 continue;
             }
             let mut data = String::new();
@@ -884,6 +935,10 @@ impl Bench<'_> {
                     &self.bed.port.to_string(),
                 ])
                 .args(["-l", &seconds.to_string(), "-c", "4", "-q", "200"])
+                .args(
+                    rate.iter()
+                        .flat_map(|rate| ["-Q".to_owned(), rate.round().to_string()]),
+                )
                 .arg("-d")
                 .arg(&path)
                 .stdin(Stdio::null())
@@ -1053,7 +1108,8 @@ fn publish_reads(zones: &[String]) -> Vec<Question> {
 
 /// What `check` needs per domain: the SRV RRset through the resolver and
 /// at the primary (found from the SOA and MNAME's addresses), and each
-/// target's A and AAAA.
+/// target's A and AAAA; per zone, for the DNSSEC check, its NS set through
+/// the resolver and its DNSKEY RRset at each of the three servers.
 fn check_mix(zones: &[String]) -> Vec<Question> {
     let mut mix = Vec::new();
     for zone in zones {
@@ -1064,6 +1120,10 @@ fn check_mix(zones: &[String]) -> Vec<Question> {
         mix.push(q(Server::Ns1, owner, "SRV", false));
         for host in HOSTS {
             mix.extend(addresses(&format!("{host}.")));
+        }
+        mix.push(q(Server::Ns1, format!("{zone}."), "NS", true));
+        for server in Server::ALL {
+            mix.push(q(server, format!("{zone}."), "DNSKEY", false));
         }
     }
     mix
@@ -1249,17 +1309,18 @@ impl Results {
         let _ = writeln!(text);
         let _ = writeln!(
             text,
-            "| operation | kmsdns | baseline | baseline time | kmsdns faster | kmsdns rate | BIND ceiling | share of ceiling | requests (BIND-counted) | peak RSS | CPU µs/request: kmsdns · dnsperf | named CPU µs/query: under kmsdns · dnsperf |"
+            "| operation | kmsdns | baseline | baseline time | kmsdns faster | kmsdns rate | BIND ceiling | share of ceiling | requests (BIND-counted) | peak RSS | CPU µs/request: kmsdns · dnsperf | named CPU µs/query: under kmsdns · dnsperf | at kmsdns's rate: queries/s kmsdns · dnsperf | at kmsdns's rate, CPU µs/query: dnsperf · named under it |"
         );
         let _ = writeln!(
             text,
-            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for row in &self.rows {
             let opt = |v: Option<String>| v.unwrap_or_else(|| "–".to_string());
+            let equal = row.cpu.and_then(|c| c.equal_rate);
             let _ = writeln!(
                 text,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB | {} | {} | {} | {} |",
                 row.operation,
                 row.kmsdns.show(),
                 opt(row.baseline.clone()),
@@ -1278,6 +1339,8 @@ impl Results {
                 opt(row
                     .cpu
                     .map(|c| both(c.named_under_kmsdns, c.named_under_dnsperf))),
+                opt(equal.map(|e| format!("{:.0} · {:.0}", e.kmsdns_qps, e.dnsperf_qps))),
+                opt(equal.map(|e| both(e.dnsperf, Some(e.named)))),
             );
         }
         if !self.baselines.is_empty() {

@@ -9,6 +9,7 @@ use hickory_proto::rr::Name;
 use super::changes;
 use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
+use super::replication::judge::{catch_up_hint, ttl_parts};
 use crate::context::parse_wait;
 use crate::context::Context;
 use crate::dns::convergence::{
@@ -183,8 +184,12 @@ async fn signature_wait(
     findings
 }
 
-/// `replicated` when every server caught up, else one `serial-behind` per
-/// server that had not.
+/// `replicated` when every server caught up, else one finding per server
+/// that had not, named for what holds it back: `serial-behind` (or
+/// `serial-ahead`) for a serial, `rrset-differs` for other records or TTLs
+/// (the only kind on a multi-master zone, whose serials are never
+/// compared), `server-unreachable` or `server-lame` for a server that
+/// could not be read.
 fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<Finding> {
     let observation = &watched.observation;
     let comparison = &watched.comparison;
@@ -217,7 +222,7 @@ fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<F
             continue;
         }
         let mut finding = Finding::new(
-            FindingId::SerialBehind,
+            lag_id(compared.state),
             Severity::Critical,
             format!(
                 "{} had not caught up after {}: {}",
@@ -227,7 +232,7 @@ fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<F
             ),
         )
         .domain(zone)
-        .hint("check NOTIFY and zone transfers from the primary to this server");
+        .hint(catch_up_hint(&observation.multi_master, compared.state));
         if let Some(address) = server.address {
             finding = finding.server(address);
         }
@@ -236,13 +241,28 @@ fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<F
     findings
 }
 
+/// The finding of a server not yet serving the change, by its state.
+fn lag_id(state: ServerState) -> FindingId {
+    match state {
+        ServerState::Ahead => FindingId::SerialAhead,
+        ServerState::Differs => FindingId::RrsetDiffers,
+        ServerState::Timeout | ServerState::Refused | ServerState::Unreachable => {
+            FindingId::ServerUnreachable
+        }
+        ServerState::Lame | ServerState::NoAddress => FindingId::ServerLame,
+        ServerState::Reference | ServerState::InSync | ServerState::Behind => {
+            FindingId::SerialBehind
+        }
+    }
+}
+
 /// Why a server is not yet serving the change.
 fn lag(compared: &ServerComparison, reference: Option<&ServerObservation>) -> String {
     let reference_serial = reference
         .and_then(|r| r.answered())
         .map(|(serial, _)| serial);
     let from = match reference {
-        Some(r) if r.primary => "primary".to_string(),
+        Some(r) if r.primary => "the primary".to_string(),
         Some(r) => r.label(),
         None => "no server".to_string(),
     };
@@ -256,6 +276,11 @@ fn lag(compared: &ServerComparison, reference: Option<&ServerObservation>) -> St
                 Some(OwnerComparison {
                     error: Some(error), ..
                 }) => error.clone(),
+                Some(rrset) if !rrset.records_differ() => format!(
+                    "serves the SRV records for {} with {}",
+                    rrset.owner,
+                    ttl_parts(&rrset.ttl_differs, &from).join("; ")
+                ),
                 Some(rrset) => format!("serves other SRV records for {}", rrset.owner),
                 None => "serves other SRV records".to_string(),
             }

@@ -6,18 +6,22 @@
 //!   may be hidden (not in the NS set), then every NS name (RFC 1034
 //!   §4.2.1) at each of its A and AAAA.
 //! - At each address, RD clear and AA required: the zone's SOA serial and
-//!   each `_vlmcs._tcp` RRset asked about.
+//!   each `_vlmcs._tcp` RRset asked about, every record with its TTL. An
+//!   authoritative answer carries the TTL the zone holds (a cache's would
+//!   count down), so TTLs compare across servers: a zone transfer carries
+//!   them, and AD replicates each record's own.
 //! - The reference is the primary, or, when it cannot be read, the server
 //!   with the newest serial; serials compare in RFC 1982 arithmetic
 //!   ([`super::serial`]). The zone has converged when every server a
-//!   client may ask serves the reference's serial and RRsets.
+//!   client may ask serves the reference's serial and RRsets, each record
+//!   with the reference's TTL.
 //! - [`watch`] reads and compares until the zone has converged or a
 //!   deadline passes, and tells for how long each server was seen behind.
 //!
 //! What a difference *means* (findings, severities, hints) is each
 //! command's business; this module only observes and compares.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -46,12 +50,15 @@ pub struct SoaTimers {
     pub expire: u32,
 }
 
-/// One `_vlmcs._tcp` RRset read at one server: its records as keys
-/// (`priority weight port target.`, see [`super::srv::record_key`]).
+/// The records of an RRset as served: each record's key (`priority weight
+/// port target.`, see [`super::srv::record_key`]) and the TTL it carries.
+pub type Served = BTreeMap<String, u32>;
+
+/// One `_vlmcs._tcp` RRset read at one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnerRead {
     pub owner: Name,
-    pub result: Result<BTreeSet<String>, String>,
+    pub result: Result<Served, String>,
     /// The RRset with each record's TTL, when its records carry different
     /// TTLs (`ttl-mixed`).
     pub mixed: Option<SrvRrset>,
@@ -165,8 +172,8 @@ pub enum ServerState {
     /// A newer serial than the reference, or one RFC 1982 cannot order: it
     /// will not transfer from the primary.
     Ahead,
-    /// Same serial but other `_vlmcs._tcp` records (or an RRset that could
-    /// not be read).
+    /// Same serial but other `_vlmcs._tcp` records or TTLs (or an RRset
+    /// that could not be read).
     Differs,
     /// No reply within the timeout.
     Timeout,
@@ -212,14 +219,33 @@ pub struct OwnerComparison {
     pub records: Vec<String>,
     pub missing: Vec<String>,
     pub extra: Vec<String>,
+    /// Records both serve, here with another TTL than at the reference.
+    pub ttl_differs: Vec<TtlDifference>,
     pub error: Option<String>,
 }
 
 impl OwnerComparison {
-    /// Unknown, or other records than the reference's.
+    /// Unknown, or other records or TTLs than the reference's.
     pub fn differs(&self) -> bool {
-        self.error.is_some() || !self.missing.is_empty() || !self.extra.is_empty()
+        self.error.is_some() || self.records_differ() || !self.ttl_differs.is_empty()
     }
+
+    /// Records missing or extra (TTLs aside).
+    pub fn records_differ(&self) -> bool {
+        !self.missing.is_empty() || !self.extra.is_empty()
+    }
+}
+
+/// A record served both here and at the reference, with other TTLs: a
+/// change of TTL not yet replicated (or made on this server only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TtlDifference {
+    /// The record's key (see [`super::srv::record_key`]).
+    pub record: String,
+    /// Its TTL here.
+    pub ttl: u32,
+    /// Its TTL at the reference.
+    pub reference_ttl: u32,
 }
 
 /// One server against the reference.
@@ -351,7 +377,8 @@ fn newest(zone: &ZoneObservation) -> Option<usize> {
     best.map(|(index, _)| index)
 }
 
-/// Each owner's RRset against the reference's.
+/// Each owner's RRset against the reference's: records missing and extra,
+/// and the TTL of every record both serve.
 fn compare_rrsets(rrsets: &[OwnerRead], reference: &[OwnerRead]) -> Vec<OwnerComparison> {
     rrsets
         .iter()
@@ -365,20 +392,40 @@ fn compare_rrsets(rrsets: &[OwnerRead], reference: &[OwnerRead]) -> Vec<OwnerCom
                 records: Vec::new(),
                 missing: Vec::new(),
                 extra: Vec::new(),
+                ttl_differs: Vec::new(),
                 error: None,
             };
             match (&read.result, want) {
                 (Ok(got), Some(want)) => {
-                    comparison.records = got.iter().cloned().collect();
-                    comparison.missing = want.difference(got).cloned().collect();
-                    comparison.extra = got.difference(want).cloned().collect();
+                    comparison.records = got.keys().cloned().collect();
+                    comparison.missing = absent(want, got);
+                    comparison.extra = absent(got, want);
+                    comparison.ttl_differs = got
+                        .iter()
+                        .filter_map(|(record, &ttl)| {
+                            let &reference_ttl = want.get(record)?;
+                            (ttl != reference_ttl).then(|| TtlDifference {
+                                record: record.clone(),
+                                ttl,
+                                reference_ttl,
+                            })
+                        })
+                        .collect();
                 }
                 // Nothing to compare with: the reference's read failed.
-                (Ok(got), None) => comparison.records = got.iter().cloned().collect(),
+                (Ok(got), None) => comparison.records = got.keys().cloned().collect(),
                 (Err(error), _) => comparison.error = Some(error.clone()),
             }
             comparison
         })
+        .collect()
+}
+
+/// The records of `of` that `among` does not serve.
+fn absent(of: &Served, among: &Served) -> Vec<String> {
+    of.keys()
+        .filter(|record| !among.contains_key(*record))
+        .cloned()
         .collect()
 }
 
@@ -650,7 +697,7 @@ async fn read(server: &Server, zone: &Name, owners: &[Name], opts: &DnsOptions) 
         OwnerRead {
             owner: owner.clone(),
             result: read
-                .map(|rrset| rrset.keys())
+                .map(|answer| answer.keyed_ttls())
                 .map_err(|e| e.reason.to_string()),
             mixed,
         }
@@ -693,9 +740,10 @@ pub(crate) mod tests {
         Name::from_ascii(text).unwrap()
     }
 
+    /// `host` serving `result`, every record at TTL 3600.
     fn server(host: &str, primary: bool, result: Result<&[&str], &str>) -> ServerObservation {
         let result = result
-            .map(|records| records.iter().map(|r| (*r).to_owned()).collect())
+            .map(|records| records.iter().map(|r| ((*r).to_owned(), 3600)).collect())
             .map_err(str::to_owned);
         ServerObservation {
             name: name(host),
@@ -739,6 +787,73 @@ pub(crate) mod tests {
             *serial = new;
         }
         server
+    }
+
+    /// `server` serving `record` at `ttl` instead.
+    fn with_ttl(mut server: ServerObservation, record: &str, ttl: u32) -> ServerObservation {
+        if let ServerRead::Answered { rrsets, .. } = &mut server.read {
+            if let Ok(served) = &mut rrsets[0].result {
+                served.insert(record.to_owned(), ttl);
+            }
+        }
+        server
+    }
+
+    #[test]
+    fn a_ttl_not_yet_replicated_is_a_difference_at_the_same_serial() {
+        // A secondary with the primary's serial but another TTL (a zone
+        // edited without raising its serial), and on AD a DC that has not
+        // replicated a `--set-ttl` yet: the records agree, their TTLs not.
+        for multi_master in [MultiMaster::No, MultiMaster::Yes] {
+            let mut zone = zone(vec![
+                with_ttl(
+                    server("ns1.corp.example.", true, Ok(&[KMS1, KMS2])),
+                    KMS1,
+                    600,
+                ),
+                server("ns2.corp.example.", false, Ok(&[KMS1, KMS2])),
+            ]);
+            zone.multi_master = multi_master.clone();
+            let comparison = compare(&zone);
+            assert!(!comparison.converged, "{multi_master:?}: {comparison:?}");
+            let ns2 = &comparison.servers[1];
+            assert_eq!(ns2.state, ServerState::Differs, "{multi_master:?}");
+            let rrset = &ns2.rrsets[0];
+            assert!(rrset.differs() && !rrset.records_differ(), "{rrset:?}");
+            assert_eq!(
+                rrset.ttl_differs,
+                [TtlDifference {
+                    record: KMS1.to_owned(),
+                    ttl: 3600,
+                    reference_ttl: 600,
+                }]
+            );
+            // Once it serves the reference's TTL, the zone has converged.
+            zone.servers[1] = with_ttl(zone.servers[1].clone(), KMS1, 600);
+            assert!(compare(&zone).converged, "{multi_master:?}");
+        }
+    }
+
+    #[test]
+    fn per_record_ttls_that_agree_converge() {
+        // AD keeps a TTL per record: mixed TTLs served alike everywhere
+        // are in sync; a missing record is not also a TTL difference.
+        let dc1 = with_ttl(
+            server("dc1.corp.example.", true, Ok(&[KMS1, KMS2])),
+            KMS2,
+            600,
+        );
+        let dc2 = with_ttl(
+            server("dc2.corp.example.", false, Ok(&[KMS1, KMS2])),
+            KMS2,
+            600,
+        );
+        assert!(compare(&zone(vec![dc1.clone(), dc2])).converged);
+        let lagging = with_ttl(server("dc2.corp.example.", false, Ok(&[KMS2])), KMS2, 600);
+        let comparison = compare(&zone(vec![dc1, lagging]));
+        let rrset = &comparison.servers[1].rrsets[0];
+        assert_eq!(rrset.missing, [KMS1]);
+        assert!(rrset.ttl_differs.is_empty(), "{rrset:?}");
     }
 
     #[test]

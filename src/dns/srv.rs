@@ -2,7 +2,7 @@
 //! owner name, one record, an RRset as read, and the one authoritative
 //! read of it ([`read_srv`]) every command uses.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use hickory_proto::rr::rdata::SRV;
@@ -148,6 +148,16 @@ impl SrvAnswer {
     /// The records as comparable keys (see [`record_key`]).
     pub fn keys(&self) -> BTreeSet<String> {
         self.records.iter().map(record_key).collect()
+    }
+
+    /// Each record as a comparable key (see [`record_key`]) with the TTL
+    /// it is served with (its own: AD keeps one per record).
+    pub fn keyed_ttls(&self) -> BTreeMap<String, u32> {
+        self.records
+            .iter()
+            .map(record_key)
+            .zip(self.record_ttls.iter().copied())
+            .collect()
     }
 
     /// The TTL `record` is served with, if it is served.

@@ -93,9 +93,22 @@ pub struct RrsetReplication {
     pub missing: Vec<String>,
     /// Records this server has and the reference lacks.
     pub extra: Vec<String>,
+    /// Records both serve, here with another TTL than at the reference.
+    pub ttl_differs: Vec<TtlDiffers>,
     /// Why the RRset could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A record served here with another TTL than at the reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct TtlDiffers {
+    /// `priority weight port target.`
+    pub record: String,
+    /// Its TTL here.
+    pub ttl: u32,
+    /// Its TTL at the reference.
+    pub reference_ttl: u32,
 }
 
 /// Writes the details as text: per zone a heading with the primary and
@@ -188,6 +201,7 @@ fn rrset_cell(server: &ServerReplication) -> String {
     let records: usize = server.rrsets.iter().map(|r| r.records.len()).sum();
     let missing: usize = server.rrsets.iter().map(|r| r.missing.len()).sum();
     let extra: usize = server.rrsets.iter().map(|r| r.extra.len()).sum();
+    let ttls: usize = server.rrsets.iter().map(|r| r.ttl_differs.len()).sum();
     let unread = server.rrsets.iter().filter(|r| r.error.is_some()).count();
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     match server.state {
@@ -198,8 +212,10 @@ fn rrset_cell(server: &ServerReplication) -> String {
         ServerState::NoAddress => "no address".into(),
         ServerState::Reference => format!("{records} record{} (reference)", plural(records)),
         _ if unread > 0 => format!("{unread} RRset{} unreadable", plural(unread)),
-        _ if missing + extra == 0 => format!("same {records} record{}", plural(records)),
-        _ => format!("differs: {missing} missing, {extra} extra"),
+        _ if missing + extra + ttls == 0 => format!("same {records} record{}", plural(records)),
+        _ if missing + extra == 0 => format!("differs: {ttls} with another TTL"),
+        _ if ttls == 0 => format!("differs: {missing} missing, {extra} extra"),
+        _ => format!("differs: {missing} missing, {extra} extra, {ttls} with another TTL"),
     }
 }
 
@@ -246,6 +262,15 @@ pub(super) fn zone_details(outcome: &ZoneOutcome) -> ZoneReplication {
                         records: rrset.records.clone(),
                         missing: rrset.missing.clone(),
                         extra: rrset.extra.clone(),
+                        ttl_differs: rrset
+                            .ttl_differs
+                            .iter()
+                            .map(|difference| TtlDiffers {
+                                record: difference.record.clone(),
+                                ttl: difference.ttl,
+                                reference_ttl: difference.reference_ttl,
+                            })
+                            .collect(),
                         error: rrset.error.clone(),
                     })
                     .collect(),
@@ -273,6 +298,7 @@ mod tests {
                 records: vec!["0 0 1688 kms1.corp.example.".into()],
                 missing: Vec::new(),
                 extra: Vec::new(),
+                ttl_differs: Vec::new(),
                 error: None,
             }],
             error: None,
@@ -287,6 +313,12 @@ mod tests {
         behind.rrsets[0].missing = vec!["0 0 1688 kms1.corp.example.".into()];
         let mut down = server("ns2.corp.example.", ServerState::Timeout, None);
         down.rrsets.clear();
+        let mut ttl = server("ns4.corp.example.", ServerState::Differs, Some(11));
+        ttl.rrsets[0].ttl_differs = vec![TtlDiffers {
+            record: "0 0 1688 kms1.corp.example.".into(),
+            ttl: 3600,
+            reference_ttl: 600,
+        }];
         let details = ReplicationDetails {
             zones: vec![ZoneReplication {
                 zone: "corp.example.".into(),
@@ -304,6 +336,7 @@ mod tests {
                     server("ns1.corp.example.", ServerState::Reference, Some(11)),
                     down,
                     behind,
+                    ttl,
                 ],
             }],
         };
@@ -315,7 +348,8 @@ mod tests {
              \x20 server             address          serial  behind  _vlmcs._tcp\n\
              \x20 ns1.corp.example.  127.53.0.1:5300      11       -  1 record (reference)\n\
              \x20 ns2.corp.example.  127.53.0.1:5300       -       -  no reply (timeout)\n\
-             \x20 ns3.corp.example.  127.53.0.1:5300       8       3  differs: 1 missing, 0 extra\n"
+             \x20 ns3.corp.example.  127.53.0.1:5300       8       3  differs: 1 missing, 0 extra\n\
+             \x20 ns4.corp.example.  127.53.0.1:5300      11       -  differs: 1 with another TTL\n"
         );
     }
 }

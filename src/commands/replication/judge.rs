@@ -13,17 +13,21 @@
 //!   zone once it has not refreshed for `expire`. One read cannot tell how
 //!   long a server has been behind; polls (`--wait`) can, from the first
 //!   poll that saw it behind.
+//! - Records compare with their TTLs: an authoritative answer carries the
+//!   zone's TTL, which a transfer (or AD replication) carries too, so a
+//!   server with another TTL has not caught up with a TTL change, or was
+//!   changed without a new serial.
 //! - Clients' resolvers pick any server of the NS set, so a server that is
 //!   unreachable or lame is a warning while another answers for the zone,
 //!   and critical when none does.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::dns::convergence::{self, Comparison, MultiMaster};
 pub use crate::dns::convergence::{
     OwnerComparison, OwnerRead, ServerComparison as ServerVerdict, ServerObservation, ServerRead,
-    ServerState, SoaTimers, ZoneObservation,
+    ServerState, SoaTimers, TtlDifference, ZoneObservation,
 };
 use crate::dns::{serial, TtlScope};
 use crate::report::{Finding, FindingId, Severity};
@@ -109,9 +113,9 @@ fn replicated(zone: &ZoneObservation, reference: Option<usize>) -> Finding {
         .map(|(serial, _)| serial)
         .unwrap_or_default();
     let what = match &zone.multi_master {
-        MultiMaster::Yes => "the same _vlmcs._tcp records (a multi-master zone: every server a primary with its own serial, so serials are not compared)".to_string(),
-        MultiMaster::Unknown(_) => "the same _vlmcs._tcp records (serials not compared: whether the zone is multi-master is unknown)".to_string(),
-        MultiMaster::No => format!("serial {serial} and the same _vlmcs._tcp records"),
+        MultiMaster::Yes => "the same _vlmcs._tcp records and TTLs (a multi-master zone: every server a primary with its own serial, so serials are not compared)".to_string(),
+        MultiMaster::Unknown(_) => "the same _vlmcs._tcp records and TTLs (serials not compared: whether the zone is multi-master is unknown)".to_string(),
+        MultiMaster::No => format!("serial {serial} and the same _vlmcs._tcp records and TTLs"),
     };
     Finding::new(
         FindingId::Replicated,
@@ -235,13 +239,27 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
                 }
                 _ => {}
             }
+            let hint = catch_up_hint(&zone.multi_master, verdict.state);
             for rrset in &verdict.rrsets {
-                rrset_finding(&mut finding, server, rrset, &reference_label);
+                rrset_finding(&mut finding, server, rrset, &reference_label, hint);
             }
             findings.extend(mixed_ttls(zone, server));
         }
     }
     findings
+}
+
+/// How a server that serves other records or TTLs catches up: by AD
+/// replication between the DCs of a multi-master zone, by zone transfer
+/// elsewhere; with the primary's serial, by no transfer at all (the zone
+/// changed without a new serial). `publish --wait-replication` says it
+/// too.
+pub(crate) fn catch_up_hint(multi_master: &MultiMaster, state: ServerState) -> &'static str {
+    match (multi_master, state) {
+        (MultiMaster::Yes, _) => "the domain controllers replicate the zone among themselves (AD replication), not by zone transfer: --wait waits for it; `samba-tool drs replicate` or `repadmin /syncall` starts it at once",
+        (MultiMaster::No, ServerState::Differs) => "the same serial with other contents: the zone was changed without raising its serial (on the primary, or on this server), so no transfer brings the change; raise the primary's serial, or `rndc retransfer ZONE` on this server",
+        _ => "the server has not transferred the latest zone: see its serial, NOTIFY and zone transfers",
+    }
 }
 
 /// `ttl-mixed` for each RRset whose records carry different TTLs at
@@ -327,12 +345,14 @@ fn lag(
     }
 }
 
-/// `rrset-differs` (or `dns-read-failed`) for one owner on one server.
+/// `rrset-differs` (or `dns-read-failed`) for one owner on one server:
+/// records missing or extra, and records served with another TTL.
 fn rrset_finding(
     finding: &mut impl FnMut(FindingId, Severity, String, &str),
     server: &ServerObservation,
     comparison: &OwnerComparison,
     reference: &str,
+    hint: &str,
 ) {
     let owner = &comparison.owner;
     if let Some(error) = &comparison.error {
@@ -344,7 +364,7 @@ fn rrset_finding(
         );
         return;
     }
-    if comparison.missing.is_empty() && comparison.extra.is_empty() {
+    if !comparison.differs() {
         return;
     }
     let mut parts = Vec::new();
@@ -354,6 +374,7 @@ fn rrset_finding(
     if !comparison.extra.is_empty() {
         parts.push(format!("extra {}", comparison.extra.join(", ")));
     }
+    parts.extend(ttl_parts(&comparison.ttl_differs, reference));
     // Clients sent to a server without any record get "no records" there
     // (0x8007232B / 0x8007251D); other differences still lead somewhere.
     let severity = if comparison.records.is_empty() {
@@ -361,16 +382,42 @@ fn rrset_finding(
     } else {
         Severity::Warning
     };
-    finding(
-        FindingId::RrsetDiffers,
-        severity,
+    let message = if comparison.records_differ() {
         format!(
             "{} serves other {owner} records than {reference}: {}",
             server.label(),
             parts.join("; ")
-        ),
-        "the server has not transferred the latest zone: see its serial, NOTIFY and zone transfers",
-    );
+        )
+    } else {
+        format!(
+            "{} serves the {owner} records with {}",
+            server.label(),
+            parts.join("; ")
+        )
+    };
+    finding(FindingId::RrsetDiffers, severity, message, hint);
+}
+
+/// `TTL 3600 where <reference> has 600: <records>`, one part per pair of
+/// TTLs (on AD each record has its own); `publish --wait-replication`
+/// says it too.
+pub(crate) fn ttl_parts(differences: &[TtlDifference], reference: &str) -> Vec<String> {
+    let mut by_ttls: BTreeMap<(u32, u32), Vec<&str>> = BTreeMap::new();
+    for difference in differences {
+        by_ttls
+            .entry((difference.ttl, difference.reference_ttl))
+            .or_default()
+            .push(&difference.record);
+    }
+    by_ttls
+        .into_iter()
+        .map(|((ttl, reference_ttl), records)| {
+            format!(
+                "TTL {ttl} where {reference} has {reference_ttl}: {}",
+                records.join(", ")
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -391,7 +438,7 @@ mod tests {
             serial,
             rrsets: vec![OwnerRead {
                 owner: name(OWNER),
-                result: Ok(records.iter().map(|r| r.to_string()).collect()),
+                result: Ok(records.iter().map(|r| (r.to_string(), 3600)).collect()),
                 mixed: None,
             }],
         }
@@ -603,6 +650,64 @@ mod tests {
             ]
         );
         assert_eq!(verdict.servers[0].state, ServerState::NoAddress);
+    }
+
+    /// `read` with `record` served at `ttl`.
+    fn with_ttl(mut read: ServerRead, record: &str, ttl: u32) -> ServerRead {
+        if let ServerRead::Answered { rrsets, .. } = &mut read {
+            if let Ok(served) = &mut rrsets[0].result {
+                served.insert(record.to_string(), ttl);
+            }
+        }
+        read
+    }
+
+    #[test]
+    fn another_ttl_is_a_difference_named_with_both_ttls() {
+        // The primary took `--set-ttl` (600); ns2 still serves 3600.
+        let primary = with_ttl(with_ttl(answered(8, &[KMS1, KMS2]), KMS1, 600), KMS2, 600);
+        for (multi_master, hint) in [
+            (MultiMaster::No, "without raising its serial"),
+            (MultiMaster::Yes, "AD replication"),
+        ] {
+            let mut observed = zone(vec![
+                server(1, primary.clone()),
+                server(2, answered(8, &[KMS1, KMS2])),
+            ]);
+            observed.multi_master = multi_master;
+            let verdict = evaluate(&observed);
+            assert!(!verdict.converged);
+            assert_eq!(verdict.servers[1].state, ServerState::Differs);
+            assert_eq!(
+                ids(&verdict),
+                [("rrset-differs".to_string(), Severity::Warning)]
+            );
+            let finding = &verdict.findings[0];
+            assert_eq!(
+                finding.message,
+                format!(
+                    "ns2.corp.example. (192.0.2.2:53) serves the {OWNER} records with TTL 3600 \
+                     where ns1.corp.example. (192.0.2.1:53) has 600: {KMS1}, {KMS2}"
+                )
+            );
+            assert!(
+                finding.hint.as_deref().is_some_and(|h| h.contains(hint)),
+                "{finding:?}"
+            );
+        }
+        // Missing records and another TTL: both named, in one finding.
+        let verdict = evaluate(&zone(vec![
+            server(1, primary),
+            server(2, answered(8, &[KMS1])),
+        ]));
+        assert_eq!(
+            verdict.findings[0].message,
+            format!(
+                "ns2.corp.example. (192.0.2.2:53) serves other {OWNER} records than \
+                 ns1.corp.example. (192.0.2.1:53): missing {KMS2}; TTL 3600 where \
+                 ns1.corp.example. (192.0.2.1:53) has 600: {KMS1}"
+            )
+        );
     }
 
     #[test]

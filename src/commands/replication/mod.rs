@@ -10,12 +10,13 @@
 //!    primary named by the SOA MNAME (RFC 2136 §4), which may be hidden
 //!    (not in the NS set).
 //! 3. At every address, RD clear: the zone's SOA serial and each
-//!    `_vlmcs._tcp` RRset of the zone's domains.
+//!    `_vlmcs._tcp` RRset of the zone's domains, each record with its
+//!    (authoritative, so not counting down) TTL.
 //! 4. [`crate::dns::convergence`] compares them with the primary (RFC 1982
 //!    serials), and [`crate::commands::replication::judge`] says what each
 //!    difference means (SOA timers).
 //! 5. With `--wait DUR`, steps 3–4 repeat until every server serves the
-//!    primary's serial and RRsets, or DUR has passed; the polls tell how
+//!    primary's serial and RRsets with their TTLs, or DUR has passed; the polls tell how
 //!    long a server has been seen behind.
 
 pub mod details;
@@ -46,7 +47,7 @@ use observe::ZoneWork;
 /// MNAME), reads at each address the zone's SOA serial and the _vlmcs._tcp
 /// records, and reports servers behind the primary (RFC 1982 serials, by
 /// how many, and what the zone's refresh and expire timers make of it),
-/// records that differ, unreachable servers (timeout or refused) and lame
+/// records that differ or are served with another TTL, unreachable servers (timeout or refused) and lame
 /// ones (REFUSED, SERVFAIL or no authoritative answer for the zone).
 ///
 /// In a signed zone, also verifies at every server the RRSIGs over each
