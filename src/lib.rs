@@ -32,6 +32,7 @@ use commands::changes::engine::Hooks;
 use context::{ColorChoice, Context, Format};
 use error::Error;
 use output::audit::AuditWriter;
+use output::windows::ReportWriter;
 pub use output::Io;
 use output::{write_material, write_report, write_run_error, Details, Document};
 use report::palette::Palette;
@@ -54,6 +55,9 @@ enum Output {
         writer: Box<AuditWriter>,
         end: Box<AuditEnd>,
     },
+    /// A command run window by window: each window rendered as it was
+    /// done; what is left to write once the whole run is known.
+    Windows(Box<ReportWriter>),
 }
 
 /// Runs kmsdns with `args` (argv, program name first) and returns the exit
@@ -105,6 +109,7 @@ where
             write_material(material, report, format, palette, io)
         }
         Ok(Output::Audit { writer, end }) => writer.finish(*end, io),
+        Ok(Output::Windows(writer)) => writer.finish(io),
         Ok(Output::Text(text)) => io
             .stdout
             .write_all(text.as_bytes())
@@ -146,18 +151,62 @@ fn dispatch(
         Command::Remove(args) => runner
             .block_on(commands::remove::run(&args, ctx, hooks))
             .map(|r| report(r, Details::Changes)),
-        Command::Check(args) => runner
-            .block_on(commands::check::run(&args, ctx))
-            .map(|r| report(r, Details::Check)),
-        Command::Replication(args) => runner
-            .block_on(commands::replication::run(&args, ctx))
-            .map(|r| report(r, Details::Replication)),
+        Command::Check(args) => {
+            let mut writer = report_writer("check", ctx, palette)?;
+            // Without --window, the whole selection at once.
+            let size = writer.window_size(args.window as usize);
+            let check = |domains| {
+                let args = commands::check::CheckArgs { domains, ..args };
+                async move { commands::check::run(&args, ctx).await }
+            };
+            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Check));
+            runner.block_on(commands::windows::run(
+                &args.domains,
+                ctx,
+                size,
+                check,
+                sink,
+            ))?;
+            Ok(Output::Windows(Box::new(writer)))
+        }
+        Command::Replication(args) => {
+            let mut writer = report_writer("replication", ctx, palette)?;
+            // --wait polls every zone until all converge: one window.
+            let size = match args.wait {
+                Some(_) => None,
+                None => writer.window_size(args.window as usize),
+            };
+            let replication = |domains| {
+                let args = commands::replication::ReplicationArgs { domains, ..args };
+                async move { commands::replication::run(&args, ctx).await }
+            };
+            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Replication));
+            let run = commands::windows::run(&args.domains, ctx, size, replication, sink);
+            runner.block_on(run)?;
+            Ok(Output::Windows(Box::new(writer)))
+        }
         Command::Updates(args) => runner
             .block_on(commands::updates::run(&args, ctx))
             .map(|r| report(r, Details::Updates)),
-        Command::Probe(args) => runner
-            .block_on(commands::probe::run(&args, ctx))
-            .map(|r| report(r, Details::Probe)),
+        Command::Probe(args) => {
+            let mut writer = report_writer("probe", ctx, palette)?;
+            // The search list and --host are not the selection: at once.
+            let size = match args.search || !args.host.is_empty() {
+                true => None,
+                false => writer.window_size(args.window as usize),
+            };
+            let probe = |domain| {
+                let args = commands::probe::ProbeArgs {
+                    domain,
+                    host: args.host.clone(),
+                    ..args
+                };
+                async move { commands::probe::run(&args, ctx).await }
+            };
+            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Probe));
+            runner.block_on(commands::windows::run(&args.domain, ctx, size, probe, sink))?;
+            Ok(Output::Windows(Box::new(writer)))
+        }
         Command::Discover(args) => runner
             .block_on(commands::discover::run(&args, ctx))
             .map(|r| report(r, Details::Discover)),
@@ -190,6 +239,16 @@ fn dispatch(
         ))),
         Command::Man(args) => commands::man::run(&args, Cli::command()).map(Output::Text),
     }
+}
+
+/// Where a command run window by window writes each window.
+fn report_writer(
+    command: &'static str,
+    ctx: &Context,
+    palette: Palette,
+) -> Result<ReportWriter, Error> {
+    ReportWriter::new(command, ctx.global.format, palette, ctx.global.quiet)
+        .map_err(|e| Error::Runtime(format!("cannot keep the output: {e}")))
 }
 
 /// A command's report, its details joined to the union the renderers take.

@@ -24,6 +24,7 @@ mod dnssec;
 mod faults;
 mod formats;
 mod gss_tsig;
+mod jsonl;
 mod kill;
 mod local_files;
 mod monitoring;
@@ -44,6 +45,7 @@ mod testbed;
 mod timeouts;
 mod tsig_algorithms;
 mod updates;
+mod windows;
 
 /// With `autotests = false`, Cargo no longer builds a `tests/*.rs` file on
 /// its own: one that is not a module above would never run.

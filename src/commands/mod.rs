@@ -20,3 +20,4 @@ pub mod publish;
 pub mod remove;
 pub mod replication;
 pub mod updates;
+pub mod windows;

@@ -66,6 +66,8 @@ pub enum Format {
     Text,
     /// For programs: one JSON document with a schema version
     Json,
+    /// For programs, as it comes: one JSON object per line per domain, totals last
+    Jsonl,
     /// For Nagios and Icinga: status line with perfdata, then one line per problem
     Nagios,
     /// For Prometheus: gauges for node-exporter's textfile collector

@@ -12,9 +12,10 @@
 //! named.conf's) are known only at the end and come before the findings
 //! about domains.
 //!
-//! JSON takes the whole estate as one window and is written as one
-//! document, as for every command: its `status` and `summary` come before
-//! its details.
+//! JSON lines (`--format jsonl`) spool each window's domain and zone
+//! lines, and end with the totals line. JSON takes the whole estate as one
+//! window and is written as one document, as for every command: its
+//! `status` and `summary` come before its details.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
@@ -24,8 +25,9 @@ use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::{json, nagios, prometheus, text, Details, Io};
+use super::{json, jsonl, nagios, prometheus, text, Details, Document, Io};
 use crate::commands::audit::details::{write_domain, DomainStatus, Tally};
+use crate::commands::audit::metrics::Metrics;
 use crate::commands::audit::{AuditEnd, AuditSink, AuditWindow};
 use crate::context::Format;
 use crate::report::palette::Palette;
@@ -46,6 +48,7 @@ pub struct AuditWriter {
     text: Option<TextSpool>,
     nagios: Option<NagiosSpool>,
     prometheus: Option<PrometheusSpool>,
+    jsonl: Option<JsonlSpool>,
 }
 
 impl AuditWriter {
@@ -72,6 +75,9 @@ impl AuditWriter {
                 .then(NagiosSpool::new)
                 .transpose()?,
             prometheus,
+            jsonl: (format == Format::Jsonl)
+                .then(JsonlSpool::new)
+                .transpose()?,
         })
     }
 
@@ -127,7 +133,21 @@ impl AuditWriter {
             Format::Nagios => {
                 if let Some(spool) = self.nagios.take() {
                     let mut out = BufWriter::new(&mut *io.stdout);
-                    spool.write(&self, &end.general, &mut out)?;
+                    spool.write((self.status, self.summary), &end.general, false, &mut out)?;
+                    out.flush()?;
+                }
+            }
+            Format::Jsonl => {
+                if let Some(spool) = self.jsonl.take() {
+                    let mut out = BufWriter::new(&mut *io.stdout);
+                    let totals = (self.status, self.summary);
+                    spool.write(
+                        "audit",
+                        totals,
+                        &end.general,
+                        |rest| end_details(rest, &end),
+                        &mut out,
+                    )?;
                     out.flush()?;
                 }
             }
@@ -167,32 +187,47 @@ impl AuditSink for AuditWriter {
             spool.add(statuses, &window.report.findings, self.quiet)?;
         }
         if let Some(spool) = &mut self.nagios {
-            spool.add(statuses, &window)?;
+            spool.add(statuses, &window.report.findings, &window.metrics)?;
         }
         if let Some(spool) = &mut self.prometheus {
-            spool.add(&window)?;
+            let series = window.report.details.as_deref();
+            let series = series.map(prometheus::series::of_audit);
+            spool.add(&window.report, series.unwrap_or_default(), &window.metrics)?;
         }
-        if self.format == Format::Json {
+        if let Some(spool) = &mut self.jsonl {
+            spool.add(&window.report.map_details(Details::Audit))?;
+        } else if self.format == Format::Json {
             self.whole = Some(window);
         }
         Ok(())
     }
 }
 
+/// The audit's details of no domain or zone, with what only the whole
+/// run knows.
+fn end_details(details: &mut Option<serde_json::Value>, end: &AuditEnd) {
+    let details = details.get_or_insert_with(|| serde_json::json!({}));
+    details["addresses_reachable"] = end.addresses_reachable.into();
+    details["addresses_probed"] = end.addresses_probed.into();
+    details["hosts_reachable"] = end.hosts_reachable.into();
+    details["hosts_probed"] = end.hosts_probed.into();
+    details["parts"] = end.parts.clone().into();
+}
+
 /// An unnamed temporary file written now and read back at the end.
-struct Spool {
-    file: BufWriter<File>,
+pub(super) struct Spool {
+    pub(super) file: BufWriter<File>,
 }
 
 impl Spool {
-    fn new() -> io::Result<Self> {
+    pub(super) fn new() -> io::Result<Self> {
         Ok(Spool {
             file: BufWriter::new(tempfile::tempfile()?),
         })
     }
 
     /// One value as a line of JSON.
-    fn push(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
+    pub(super) fn push(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
         serde_json::to_writer(&mut self.file, value)?;
         self.file.write_all(b"\n")
     }
@@ -206,7 +241,7 @@ impl Spool {
     }
 
     /// Every value written, from the start.
-    fn values<T: serde::de::DeserializeOwned>(
+    pub(super) fn values<T: serde::de::DeserializeOwned>(
         &mut self,
     ) -> io::Result<impl Iterator<Item = io::Result<T>> + '_> {
         Ok(self.lines()?.map(|line| {
@@ -215,7 +250,7 @@ impl Spool {
     }
 
     /// Copies everything written to `out`.
-    fn copy_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
+    pub(super) fn copy_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
         self.file.flush()?;
         let file = self.file.get_mut();
         file.rewind()?;
@@ -228,21 +263,19 @@ impl Spool {
 /// by domain, and what the first line and the alignment need.
 struct TextSpool {
     domains: Spool,
-    findings: Spool,
+    findings: TextFindings,
     tally: Tally,
-    /// The longest domain name and finding id shown, for alignment.
+    /// The longest domain name shown, for alignment.
     domain_width: usize,
-    id_width: usize,
 }
 
 impl TextSpool {
     fn new() -> io::Result<Self> {
         Ok(TextSpool {
             domains: Spool::new()?,
-            findings: Spool::new()?,
+            findings: TextFindings::new()?,
             tally: Tally::default(),
             domain_width: 0,
-            id_width: 0,
         })
     }
 
@@ -257,14 +290,7 @@ impl TextSpool {
             self.domain_width = self.domain_width.max(domain.domain.len());
             self.domains.push(domain)?;
         }
-        let shown: Vec<&Finding> = findings.iter().filter(|f| shown(f, quiet)).collect();
-        self.id_width = self.id_width.max(text::id_width(shown.iter().copied()));
-        for (_, group) in text::grouped(&shown) {
-            for finding in group {
-                self.findings.push(finding)?;
-            }
-        }
-        Ok(())
+        self.findings.add(findings, quiet)
     }
 
     /// As `text::render` writes a report with audit's details.
@@ -291,16 +317,54 @@ impl TextSpool {
             )?;
         }
         writeln!(out)?;
-        let general: Vec<&Finding> = general.iter().filter(|f| shown(f, quiet)).collect();
-        let id_width = self.id_width.max(text::id_width(general.iter().copied()));
-        for (heading, group) in text::grouped(&general) {
-            writeln!(out, "{}", palette.heading(&heading))?;
+        self.findings.write(general, false, (palette, quiet), out)?;
+        text::write_totals(writer.status, &writer.summary, palette, out)
+    }
+}
+
+/// The findings a text shows, grouped by domain as each window's come,
+/// and the width their ids are aligned to.
+pub(super) struct TextFindings {
+    spool: Spool,
+    id_width: usize,
+}
+
+impl TextFindings {
+    pub(super) fn new() -> io::Result<Self> {
+        Ok(TextFindings {
+            spool: Spool::new()?,
+            id_width: 0,
+        })
+    }
+
+    /// Takes a window's findings about domains.
+    pub(super) fn add(&mut self, findings: &[Finding], quiet: bool) -> io::Result<()> {
+        let shown: Vec<&Finding> = findings.iter().filter(|f| shown(f, quiet)).collect();
+        self.id_width = self.id_width.max(text::id_width(shown.iter().copied()));
+        for (_, group) in text::grouped(&shown) {
             for finding in group {
-                text::write_finding(finding, id_width, palette, out)?;
+                self.spool.push(finding)?;
             }
         }
+        Ok(())
+    }
+
+    /// Writes every finding under its heading, those about no domain
+    /// (`general`) first, or last when `general_last`.
+    pub(super) fn write(
+        mut self,
+        general: &[Finding],
+        general_last: bool,
+        (palette, quiet): (Palette, bool),
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let general: Vec<&Finding> = general.iter().filter(|f| shown(f, quiet)).collect();
+        let id_width = self.id_width.max(text::id_width(general.iter().copied()));
+        if !general_last {
+            text::write_groups(&general, id_width, palette, out)?;
+        }
         let mut heading = None;
-        for finding in self.findings.values::<Finding>()? {
+        for finding in self.spool.values::<Finding>()? {
             let finding = finding?;
             let this = text::heading(&finding);
             if heading.as_ref() != Some(&this) {
@@ -309,7 +373,10 @@ impl TextSpool {
             }
             text::write_finding(&finding, id_width, palette, out)?;
         }
-        text::write_totals(writer.status, &writer.summary, palette, out)
+        if general_last {
+            text::write_groups(&general, id_width, palette, out)?;
+        }
+        Ok(())
     }
 }
 
@@ -320,7 +387,7 @@ fn shown(finding: &Finding, quiet: bool) -> bool {
 
 /// Nagios: the long output, one spool per severity (worst first, each in
 /// the order found), and what the status line needs.
-struct NagiosSpool {
+pub(super) struct NagiosSpool {
     critical: Spool,
     warning: Spool,
     info: Spool,
@@ -332,7 +399,7 @@ struct NagiosSpool {
 }
 
 impl NagiosSpool {
-    fn new() -> io::Result<Self> {
+    pub(super) fn new() -> io::Result<Self> {
         Ok(NagiosSpool {
             critical: Spool::new()?,
             warning: Spool::new()?,
@@ -344,15 +411,21 @@ impl NagiosSpool {
         })
     }
 
-    fn add(&mut self, statuses: &[DomainStatus], window: &AuditWindow) -> io::Result<()> {
+    /// Takes a window: its domains, its findings, its measurements.
+    pub(super) fn add(
+        &mut self,
+        statuses: &[DomainStatus],
+        findings: &[Finding],
+        metrics: &Metrics,
+    ) -> io::Result<()> {
         for domain in statuses {
             self.line.count_domain(domain.status);
         }
-        for finding in &window.report.findings {
+        for finding in findings {
             self.problem(finding)?;
         }
-        self.latency = self.latency.max(window.metrics.probe_latency_max());
-        self.lag = self.lag.max(window.metrics.replication_lag_max());
+        self.latency = self.latency.max(metrics.probe_latency_max());
+        self.lag = self.lag.max(metrics.replication_lag_max());
         Ok(())
     }
 
@@ -377,33 +450,45 @@ impl NagiosSpool {
         nagios::write_long_line(finding, &mut spool.file)
     }
 
-    fn write(
-        mut self,
-        writer: &AuditWriter,
+    /// Writes the status line and the long output, the findings about no
+    /// domain (`general`) first in each severity, or last when
+    /// `general_last` (as a command's report has them).
+    pub(super) fn write(
+        self,
+        (status, summary): (Severity, Summary),
         general: &[Finding],
+        general_last: bool,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        // Findings about no domain come first: through a spool of their own.
-        let mut first = NagiosSpool::new()?;
+        // Through a spool of their own.
+        let mut other = NagiosSpool::new()?;
         for finding in general {
-            first.problem(finding)?;
+            other.problem(finding)?;
         }
-        self.line.findings += first.line.findings;
-        self.line.worst = first
-            .line
+        let (first, then) = match general_last {
+            false => (other, self),
+            true => (self, other),
+        };
+        let mut line = first.line;
+        line.findings += then.line.findings;
+        line.worst = line
             .worst
-            .or(self.line.worst)
+            .or(then.line.worst)
             .or(first.first_warning)
-            .or(self.first_warning);
-        self.line.status = writer.status;
-        self.line.summary = writer.summary;
-        self.line.latency = self.latency;
-        self.line.lag = self.lag;
-        self.line.write(out)?;
+            .or(then.first_warning);
+        line.domains += then.line.domains;
+        line.critical += then.line.critical;
+        line.warning += then.line.warning;
+        line.ok += then.line.ok;
+        line.status = status;
+        line.summary = summary;
+        line.latency = first.latency.max(then.latency);
+        line.lag = first.lag.max(then.lag);
+        line.write(out)?;
         for (mut before, mut after) in [
-            (first.critical, self.critical),
-            (first.warning, self.warning),
-            (first.info, self.info),
+            (first.critical, then.critical),
+            (first.warning, then.warning),
+            (first.info, then.info),
         ] {
             before.copy_to(out)?;
             after.copy_to(out)?;
@@ -412,9 +497,57 @@ impl NagiosSpool {
     }
 }
 
+/// JSON lines: each window's domain and zone lines, and what the totals
+/// line needs.
+pub(super) struct JsonlSpool {
+    lines: Spool,
+    domains: usize,
+    /// The details of no domain or zone, as the last window has them.
+    rest: Option<serde_json::Value>,
+}
+
+impl JsonlSpool {
+    pub(super) fn new() -> io::Result<Self> {
+        Ok(JsonlSpool {
+            lines: Spool::new()?,
+            domains: 0,
+            rest: None,
+        })
+    }
+
+    /// Takes a window: the lines of its domains and zones.
+    pub(super) fn add(&mut self, report: &Document) -> io::Result<()> {
+        self.domains += jsonl::write_lines(report, &mut self.lines.file)?;
+        self.rest = report.details.as_ref().and_then(jsonl::rest);
+        Ok(())
+    }
+
+    /// Writes every line, then the totals, with `general`: the findings
+    /// about no domain; `finish` completes the details of the totals.
+    pub(super) fn write(
+        mut self,
+        command: &str,
+        (status, summary): (Severity, Summary),
+        general: &[Finding],
+        finish: impl FnOnce(&mut Option<serde_json::Value>),
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        self.lines.copy_to(out)?;
+        finish(&mut self.rest);
+        let totals = jsonl::Totals {
+            status,
+            summary,
+            domains: self.domains,
+            details: self.rest,
+        };
+        let general: Vec<&Finding> = general.iter().collect();
+        totals.write(command, &general, out)
+    }
+}
+
 /// Prometheus: one spool per family of the estate (domains, addresses,
 /// servers, the parts' series), and the findings counted by id.
-struct PrometheusSpool {
+pub(super) struct PrometheusSpool {
     /// Each family of the estate (its samples cleared) and its spool, in
     /// the order the families are written.
     families: Vec<(prometheus::Family, Spool)>,
@@ -427,7 +560,7 @@ struct PrometheusSpool {
 }
 
 impl PrometheusSpool {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         PrometheusSpool {
             families: Vec::new(),
             by_id: Vec::new(),
@@ -436,15 +569,16 @@ impl PrometheusSpool {
         }
     }
 
-    fn add(&mut self, window: &AuditWindow) -> io::Result<()> {
-        prometheus::count_by_id(&window.report.findings, &mut self.by_id);
-        let series = window
-            .report
-            .details
-            .as_deref()
-            .map(prometheus::series::of_audit)
-            .unwrap_or_default();
-        let families = prometheus::estate_families(&window.report, series, &window.metrics);
+    /// Takes a window: its report, its command's own series, its
+    /// measurements.
+    pub(super) fn add<D>(
+        &mut self,
+        report: &Report<D>,
+        series: Vec<prometheus::Family>,
+        metrics: &Metrics,
+    ) -> io::Result<()> {
+        prometheus::count_by_id(&report.findings, &mut self.by_id);
+        let families = prometheus::estate_families(report, series, metrics);
         let mut zones = Vec::new();
         for (at, mut family) in families.into_iter().enumerate() {
             family.retain(|labels| match zone_of(labels) {
@@ -466,7 +600,7 @@ impl PrometheusSpool {
         Ok(())
     }
 
-    fn write(
+    pub(super) fn write(
         &mut self,
         status: Severity,
         summary: &Summary,

@@ -7,9 +7,11 @@
 
 pub mod audit;
 pub mod json;
+pub mod jsonl;
 pub mod nagios;
 pub mod prometheus;
 pub mod text;
+pub mod windows;
 
 use std::io::{self, Write};
 use std::time::SystemTime;
@@ -66,6 +68,7 @@ pub(crate) fn write_report(
     match format {
         Format::Text => text::render(report, palette, quiet, io.stdout),
         Format::Json => json::render(report, io.stdout),
+        Format::Jsonl => jsonl::render(report, io.stdout),
         Format::Nagios => nagios::render(report, &Metrics::new(SystemTime::now()), io.stdout),
         Format::Prometheus => {
             let metrics = Metrics::new(SystemTime::now());
@@ -108,6 +111,7 @@ pub(crate) fn write_error(
     match format {
         Format::Text => writeln!(io.stderr, "kmsdns: error: {message}")?,
         Format::Json => json::render_error(Some(command), message, io.stdout)?,
+        Format::Jsonl => jsonl::render_error(Some(command), message, io.stdout)?,
         Format::Nagios => nagios::render_error(message, io.stdout)?,
         Format::Prometheus => {
             writeln!(io.stderr, "kmsdns: error: {message}")?;
@@ -139,10 +143,13 @@ pub(crate) fn write_material(
             }
         }
         // The document carries the material in its details.
-        Format::Json => {
+        Format::Json | Format::Jsonl => {
             let files = BindFiles::Made(material);
             let report = report.with_details(Details::Bind(BindDetails { files }));
-            json::render(&report, io.stdout)?;
+            match format {
+                Format::Json => json::render(&report, io.stdout)?,
+                _ => jsonl::render(&report, io.stdout)?,
+            }
         }
         // Material is for people and files: a monitoring system would read
         // it as garbage.

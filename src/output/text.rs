@@ -24,7 +24,9 @@ pub fn render(
         return Ok(());
     }
     if let Some(details) = &report.details {
-        render_details(details, palette, out)?;
+        if render_details(details, palette, out)? {
+            writeln!(out)?;
+        }
     }
     let shown: Vec<&Finding> = report
         .findings
@@ -41,7 +43,16 @@ pub fn render(
 /// through an index: a scan of the groups per finding was quadratic in
 /// the number of domains.
 fn render_findings(findings: &[&Finding], palette: Palette, out: &mut dyn Write) -> io::Result<()> {
-    let id_width = id_width(findings.iter().copied());
+    write_groups(findings, id_width(findings.iter().copied()), palette, out)
+}
+
+/// `findings` under their headings ([`grouped`]), ids padded to `id_width`.
+pub(super) fn write_groups(
+    findings: &[&Finding],
+    id_width: usize,
+    palette: Palette,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     for (heading, group) in grouped(findings) {
         writeln!(out, "{}", palette.heading(&heading))?;
         for finding in group {
@@ -141,7 +152,15 @@ pub(super) fn write_totals(
     )
 }
 
-fn render_details(details: &Details, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
+/// Writes the details of a report; returns whether a blank line must end
+/// them (the details of `check`, `replication` and `probe`, which a run
+/// window by window writes in parts, end with none of their own).
+pub(super) fn render_details(
+    details: &Details,
+    palette: Palette,
+    out: &mut dyn Write,
+) -> io::Result<bool> {
+    use crate::commands::{audit, check, discover, probe, replication, updates};
     match details {
         Details::Bind(bind) => {
             let written = match &bind.files {
@@ -153,22 +172,25 @@ fn render_details(details: &Details, palette: Palette, out: &mut dyn Write) -> i
                     writeln!(out, "{} {}", palette.dim("wrote"), path.display())?;
                 }
             }
-            Ok(())
         }
-        Details::Changes(changes) => render_changes(changes, palette, out),
-        Details::Check(details) => crate::commands::check::details::render(details, palette, out),
+        Details::Changes(changes) => render_changes(changes, palette, out)?,
+        Details::Check(details) => {
+            check::details::render(details, palette, out)?;
+            return Ok(!details.domains.is_empty());
+        }
         Details::Replication(details) => {
-            crate::commands::replication::details::render(details, palette, out)
+            replication::details::render(details, palette, out)?;
+            return Ok(!details.zones.is_empty());
         }
-        Details::Updates(details) => {
-            crate::commands::updates::details::render(details, palette, out)
+        Details::Updates(details) => updates::details::render(details, palette, out)?,
+        Details::Probe(details) => {
+            probe::details::render(details, palette, out)?;
+            return Ok(!details.domains.is_empty() || !details.hosts.is_empty());
         }
-        Details::Probe(details) => crate::commands::probe::details::render(details, palette, out),
-        Details::Discover(details) => {
-            crate::commands::discover::details::render(details, palette, out)
-        }
-        Details::Audit(details) => crate::commands::audit::details::render(details, palette, out),
+        Details::Discover(details) => discover::details::render(details, palette, out)?,
+        Details::Audit(details) => audit::details::render(details, palette, out)?,
     }
+    Ok(false)
 }
 
 fn render_changes(

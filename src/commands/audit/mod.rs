@@ -74,7 +74,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "3days")]
     pub sig_expiry_warn: std::time::Duration,
 
-    /// Audit N domains at a time: memory grows with N, not with the estate (text, nagios, prometheus; json holds the whole estate)
+    /// Audit N domains at a time: memory grows with N, not with the estate (text, nagios, prometheus, jsonl; json holds the whole estate)
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub window: u32,
 }
@@ -284,6 +284,8 @@ async fn audit_window<'w>(
                 &CheckArgs {
                     domains: domains.to_vec(),
                     sig_expiry_warn: args.sig_expiry_warn,
+                    // The audit's own windows are the window.
+                    window: args.window,
                 },
                 ctx,
             )
@@ -301,6 +303,7 @@ async fn audit_window<'w>(
                     sig_expiry_warn: args.sig_expiry_warn,
                     // check verifies them at every server already.
                     no_signatures: true,
+                    window: args.window,
                 },
                 ctx,
             )
@@ -332,6 +335,7 @@ async fn audit_window<'w>(
             search: false,
             host: Vec::new(),
             slow: args.slow,
+            window: args.window,
         };
         Some(step(
             progress,

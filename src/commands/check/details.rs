@@ -125,15 +125,18 @@ pub struct TargetAddresses {
 }
 
 /// Writes the details as text: per domain, a heading naming zone and
-/// sources, then one aligned line per record with its target's addresses.
+/// sources, then one line per record with its target's addresses, the
+/// records of a domain aligned (each domain on its own, so that a run
+/// written window by window looks the same as one written at once). The
+/// caller ends the details with a blank line.
 pub fn render(details: &CheckDetails, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
     let rdata = |r: &SrvData| format!("{} {} {}", r.priority, r.weight, r.port);
-    let domains = &details.domains;
-    let all = domains.iter().flat_map(|d| shown(d).records.iter());
-    let rdata_width = all.clone().map(|r| rdata(r).len()).max().unwrap_or(0);
-    let target_width = all.map(|r| r.target.len()).max().unwrap_or(0);
-    for domain in domains {
+    for domain in &details.domains {
         let source = shown(domain);
+        let rdata_width = source.records.iter().map(|r| rdata(r).len()).max();
+        let rdata_width = rdata_width.unwrap_or(0);
+        let target_width = source.records.iter().map(|r| r.target.len()).max();
+        let target_width = target_width.unwrap_or(0);
         let mut about = Vec::new();
         if let Some(zone) = &domain.zone {
             about.push(format!("zone {zone}"));
@@ -203,9 +206,6 @@ pub fn render(details: &CheckDetails, palette: Palette, out: &mut dyn Write) -> 
                 palette.dim(&format!("{}: {verdict}", domain.resolver.via))
             )?;
         }
-    }
-    if !details.domains.is_empty() {
-        writeln!(out)?;
     }
     Ok(())
 }
@@ -421,7 +421,7 @@ mod tests {
             "corp.example. (zone corp.example., read from ns1.corp.example. (192.0.2.53:53), TTL 3600)\n\
              \x20 0 0 1688  kms1.corp.example.    192.0.2.10\n\
              \x20 0 0 1688  noaddr.corp.example.  (no address)\n\
-             \x20 nameserver 192.0.2.1:53: the same answer\n\n"
+             \x20 nameserver 192.0.2.1:53: the same answer\n"
         );
     }
 }

@@ -174,7 +174,8 @@ pub fn verdict_name(outcome: &Outcome) -> &'static str {
 const VERDICT_WIDTH: usize = 17;
 
 /// Writes the details as text: per domain its answer, then each target in
-/// RFC 2782 order with the verdict of each address.
+/// RFC 2782 order with the verdict of each address. The caller ends the
+/// details with a blank line.
 pub fn render(details: &ProbeDetails, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
     for domain in &details.domains {
         let answer = match domain.answer {
@@ -211,9 +212,6 @@ pub fn render(details: &ProbeDetails, palette: Palette, out: &mut dyn Write) -> 
         for host in &details.hosts {
             render_target(host, palette, "  ", out)?;
         }
-    }
-    if !details.domains.is_empty() || !details.hosts.is_empty() {
-        writeln!(out)?;
     }
     Ok(())
 }
@@ -369,8 +367,7 @@ mod tests {
              \x20     192.0.2.10:1688      kms                connect 0.2 ms, bind 1.2 ms\n\
              \x20     [2001:db8::10]:1688  tcp-refused        connect 0.2 ms, bind 1.2 ms  TCP connection failed: Connection refused\n\
              \x20   kms2.corp.example.:1688 (weight 0, first pick 1/2 (50.0%))\n\
-             \x20     -  dns-failed         no A or AAAA record\n\
-             \n"
+             \x20     -  dns-failed         no A or AAAA record\n"
         );
     }
 

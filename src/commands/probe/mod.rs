@@ -57,6 +57,10 @@ pub struct ProbeArgs {
     /// Warn when connect plus bind takes longer than MS milliseconds
     #[arg(long, value_name = "MS", default_value_t = 500)]
     pub slow: u64,
+
+    /// Probe N domains at a time: memory grows with N, not with the estate (json, --search and --host: all at once)
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: u32,
 }
 
 /// `NAME`, `NAME:PORT`, `ADDR`, `ADDR:PORT`, `[IPv6]` or `[IPv6]:PORT`;

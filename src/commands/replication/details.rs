@@ -113,6 +113,7 @@ pub struct TtlDiffers {
 
 /// Writes the details as text: per zone a heading with the primary and
 /// its timers, then an aligned table of servers × serial × RRset state.
+/// The caller ends the details with a blank line.
 pub fn render(
     details: &ReplicationDetails,
     palette: Palette,
@@ -191,9 +192,6 @@ pub fn render(
                 Some(_) => writeln!(out, "{line}{last}")?,
             }
         }
-    }
-    if !details.zones.is_empty() {
-        writeln!(out)?;
     }
     Ok(())
 }
@@ -351,7 +349,7 @@ mod tests {
              \x20 ns1.corp.example.  127.53.0.1:5300      11       -  1 record (reference)\n\
              \x20 ns2.corp.example.  127.53.0.1:5300       -       -  no reply (timeout)\n\
              \x20 ns3.corp.example.  127.53.0.1:5300       8       3  differs: 1 missing, 0 extra\n\
-             \x20 ns4.corp.example.  127.53.0.1:5300      11       -  differs: 1 with another TTL\n\n"
+             \x20 ns4.corp.example.  127.53.0.1:5300      11       -  differs: 1 with another TTL\n"
         );
     }
 }

@@ -73,7 +73,7 @@ fn probe_hosts(probe: &ProbeDetails) -> Vec<HostMetric> {
 
 /// The series of the command's own facts that are not [`Metrics`]: those
 /// of `check`, `replication` and `updates`, alone or as parts of `audit`.
-pub(super) fn of(details: Option<&Details>) -> Vec<Family> {
+pub(in crate::output) fn of(details: Option<&Details>) -> Vec<Family> {
     match details {
         Some(Details::Check(check)) => parts(Some(check), None, None),
         Some(Details::Replication(replication)) => parts(None, Some(replication), None),

@@ -1,0 +1,107 @@
+//! `check`, `replication` and `probe --window N` against the real BIND test bed:
+//! a run written window by window, one domain at a time, gives the same
+//! output as a run of the whole estate at once, in every format.
+
+use crate::common;
+use crate::jsonl::{config, lines, run, stable};
+
+use std::path::{Path, PathBuf};
+
+use common::bind::{key_file, TestBed};
+use common::run::Run;
+
+/// The estate of the JSON lines tests, its key file readable by every
+/// local user: a finding about no domain, which every window finds again.
+fn warning_config(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let config = config(dir);
+    let key = dir.join("secure.key");
+    std::fs::copy(key_file("kmsdns-secure"), &key).expect("copy the key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let text = std::fs::read_to_string(&config).expect("config");
+    let text = text.replace(
+        &key_file("kmsdns-secure").display().to_string(),
+        "secure.key",
+    );
+    std::fs::write(&config, text).expect("config");
+    config
+}
+
+/// What differs between two runs of the same estate: the run's time and
+/// probe's latencies in Prometheus, probe's times in text, timings in
+/// JSON lines.
+fn comparable(run: &Run, format: &str) -> Vec<String> {
+    if format == "jsonl" {
+        return lines(run)
+            .into_iter()
+            .map(|line| stable(line).to_string())
+            .collect();
+    }
+    run.stdout
+        .lines()
+        .filter(|line| !line.starts_with("kmsdns_last_run_timestamp_seconds "))
+        .filter(|line| !line.starts_with("kmsdns_probe_latency"))
+        .map(without_times)
+        .collect()
+}
+
+/// `line` with each `N.N ms` as `_ ms`.
+fn without_times(line: &str) -> String {
+    let words: Vec<&str> = line.split(' ').collect();
+    let mut out = Vec::with_capacity(words.len());
+    for (at, word) in words.iter().enumerate() {
+        let number = !word.is_empty() && word.chars().all(|c| c.is_ascii_digit() || c == '.');
+        let unit = words.get(at + 1).is_some_and(|w| w.starts_with("ms"));
+        out.push(if number && unit { "_" } else { word });
+    }
+    out.join(" ")
+}
+
+#[test]
+fn one_domain_at_a_time_is_the_same_output_in_every_format() {
+    let bed = TestBed::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = warning_config(dir.path());
+    for command in ["check", "replication", "probe"] {
+        for format in ["text", "nagios", "prometheus", "jsonl"] {
+            for quiet in [&[][..], &["-q"][..]] {
+                let args = [quiet, &[command][..]].concat();
+                let whole = run(&bed, &config, format, &args);
+                let windowed = run(
+                    &bed,
+                    &config,
+                    format,
+                    &[&args[..], &["--window", "1"]].concat(),
+                );
+                assert_eq!(windowed.status, whole.status, "{windowed}\n{whole}");
+                assert_eq!(
+                    comparable(&windowed, format),
+                    comparable(&whole, format),
+                    "{windowed}\n{whole}"
+                );
+            }
+        }
+    }
+    // What is compared holds the three domains, their findings, and the
+    // key file's warning once, after them.
+    let text = run(&bed, &config, "text", &["check", "--window", "1"]);
+    assert_eq!(text.status, 2, "{text}");
+    let headings: Vec<&str> = text
+        .stdout
+        .lines()
+        .skip_while(|line| !line.is_empty())
+        .filter(|line| !line.starts_with(' ') && !line.is_empty())
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "static.example.",
+            "broken.example.",
+            "open.example.",
+            "(general)",
+            "CRITICAL 1 ok, 0 info, 6 warning, 1 critical"
+        ],
+        "{text}"
+    );
+    assert_eq!(text.lines_with("key-file-permissions").len(), 1, "{text}");
+}
