@@ -9,7 +9,7 @@ use hickory_proto::rr::Name;
 use super::changes;
 use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
-use super::replication::judge::{catch_up_hint, ttl_parts};
+use super::replication::judge::{catch_up_hint, ttl_parts, UNREAD_HINT};
 use crate::context::parse_wait;
 use crate::context::Context;
 use crate::dns::convergence::{
@@ -221,8 +221,16 @@ fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<F
         if compared.state.caught_up() || (server.hidden_primary() && server.answered().is_none()) {
             continue;
         }
+        // An RRset that could not be read says nothing of the records.
+        let unread = compared.rrsets.iter().any(|rrset| rrset.error.is_some());
+        let (id, hint) = if unread {
+            (FindingId::DnsReadFailed, UNREAD_HINT)
+        } else {
+            let hint = catch_up_hint(&observation.multi_master, compared.state);
+            (lag_id(compared.state), hint)
+        };
         let mut finding = Finding::new(
-            lag_id(compared.state),
+            id,
             Severity::Critical,
             format!(
                 "{} had not caught up after {}: {}",
@@ -232,13 +240,47 @@ fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<F
             ),
         )
         .domain(zone)
-        .hint(catch_up_hint(&observation.multi_master, compared.state));
+        .hint(hint);
         if let Some(address) = server.address {
             finding = finding.server(address);
         }
         findings.push(finding);
     }
+    findings.extend(reference.map_or_else(Vec::new, |r| unread_at_reference(zone, wait, r)));
     findings
+}
+
+/// `dns-read-failed` for each RRset of the reference (the primary, whose
+/// records the others are compared with) that could not be read: without
+/// it the others have nothing to catch up with, and the wait ends
+/// unconverged with no server behind.
+fn unread_at_reference(zone: &Name, wait: Duration, reference: &ServerObservation) -> Vec<Finding> {
+    let Some((_, reads)) = reference.answered() else {
+        return Vec::new();
+    };
+    let failed = reads
+        .iter()
+        .filter_map(|read| Some((&read.owner, read.result.as_ref().err()?)));
+    failed
+        .map(|(owner, error)| {
+            let mut finding = Finding::new(
+                FindingId::DnsReadFailed,
+                Severity::Critical,
+                format!(
+                    "the SRV records of {} could not be read at {} after {}: {error}",
+                    owner,
+                    reference.label(),
+                    humantime::format_duration(wait)
+                ),
+            )
+            .domain(zone)
+            .hint(UNREAD_HINT);
+            if let Some(address) = reference.address {
+                finding = finding.server(address);
+            }
+            finding
+        })
+        .collect()
 }
 
 /// The finding of a server not yet serving the change, by its state.
@@ -292,5 +334,59 @@ fn lag(compared: &ServerComparison, reference: Option<&ServerObservation>) -> St
             .error
             .clone()
             .unwrap_or_else(|| state.word().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::convergence::tests::{server, zone};
+    use crate::dns::convergence::{compare, Watched};
+
+    const KMS1: &str = "0 0 1688 kms1.corp.example.";
+
+    /// What `--wait-replication` says once its wait ran out on `servers`.
+    fn after_wait(servers: Vec<ServerObservation>) -> Vec<Finding> {
+        let observation = zone(servers);
+        let comparison = compare(&observation);
+        assert!(!comparison.converged);
+        let watched = Watched {
+            observation,
+            comparison,
+            polls: 3,
+            elapsed: Duration::from_secs(1),
+            ns_error: None,
+        };
+        let zone = Name::from_ascii("corp.example.").unwrap();
+        replication_findings(&zone, Duration::from_secs(1), &watched)
+    }
+
+    #[test]
+    fn a_server_whose_records_could_not_be_read_is_a_failed_read_not_other_records() {
+        let findings = after_wait(vec![
+            server("ns1.corp.example.", true, Ok(&[KMS1])),
+            server("ns2.corp.example.", false, Err("SERVFAIL")),
+        ]);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].id, FindingId::DnsReadFailed);
+        assert!(findings[0].message.contains("SERVFAIL"), "{findings:?}");
+        assert_eq!(findings[0].hint.as_deref(), Some(UNREAD_HINT));
+    }
+
+    #[test]
+    fn a_primary_whose_records_could_not_be_read_is_never_a_silent_wait() {
+        let findings = after_wait(vec![
+            server("ns1.corp.example.", true, Err("timed out")),
+            server("ns2.corp.example.", false, Ok(&[KMS1])),
+        ]);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].id, FindingId::DnsReadFailed);
+        assert!(
+            findings[0].message.starts_with(
+                "the SRV records of _vlmcs._tcp.corp.example. could not be read at ns1.corp.example."
+            ),
+            "{findings:?}"
+        );
+        assert!(findings[0].message.ends_with(": timed out"), "{findings:?}");
     }
 }

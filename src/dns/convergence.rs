@@ -741,7 +741,11 @@ pub(crate) mod tests {
     }
 
     /// `host` serving `result`, every record at TTL 3600.
-    fn server(host: &str, primary: bool, result: Result<&[&str], &str>) -> ServerObservation {
+    pub(crate) fn server(
+        host: &str,
+        primary: bool,
+        result: Result<&[&str], &str>,
+    ) -> ServerObservation {
         let result = result
             .map(|records| records.iter().map(|r| ((*r).to_owned(), 3600)).collect())
             .map_err(str::to_owned);

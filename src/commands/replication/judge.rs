@@ -249,6 +249,11 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
     findings
 }
 
+/// The hint of an RRset that could not be read (`publish
+/// --wait-replication` gives it too).
+pub(crate) const UNREAD_HINT: &str =
+    "a failed read says nothing about the records: fix the server, then check again";
+
 /// How a server that serves other records or TTLs catches up: by AD
 /// replication between the DCs of a multi-master zone, by zone transfer
 /// elsewhere; with the primary's serial, by no transfer at all (the zone
@@ -360,7 +365,7 @@ fn rrset_finding(
             FindingId::DnsReadFailed,
             Severity::Critical,
             format!("{owner} SRV at {} is unknown: {error}", server.label()),
-            "a failed read says nothing about the records: fix the server, then check again",
+            UNREAD_HINT,
         );
         return;
     }

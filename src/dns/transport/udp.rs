@@ -60,8 +60,9 @@ const FINISHED_IDS: usize = 256;
 pub(super) struct Channel {
     socket: UdpSocket,
     state: Mutex<State>,
-    /// Requests not yet sent, in the order queued.
-    outbox: Mutex<Vec<Vec<u8>>>,
+    /// Requests not yet sent, in the order queued, each with the ID of
+    /// its exchange (whose end takes back a request still queued).
+    outbox: Mutex<Vec<Queued>>,
     /// How many system calls sent requests: the tests' view of batching.
     #[cfg(test)]
     sends: std::sync::atomic::AtomicUsize,
@@ -189,8 +190,11 @@ impl Channel {
     /// on a send, …) is that of every exchange on the socket, which gets
     /// it in its mail: they all talk to the one server, and the kernel
     /// reports it once, to whichever call comes first.
-    async fn send(&self, request: &[u8]) {
-        lock(&self.outbox).push(request.to_vec());
+    async fn send(&self, id: u16, request: &[u8]) {
+        lock(&self.outbox).push(Queued {
+            id,
+            datagram: request.to_vec(),
+        });
         // Deferred by the runtime until the task's other ready futures
         // (the exchanges woken by the same replies) have been polled.
         tokio::task::yield_now().await;
@@ -259,11 +263,11 @@ impl Channel {
 
 /// Sends the first datagrams of `batch` in one system call: how many left.
 #[cfg(target_os = "linux")]
-fn send_batch(socket: &UdpSocket, batch: &[Vec<u8>]) -> io::Result<usize> {
+fn send_batch(socket: &UdpSocket, batch: &[Queued]) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
     let mut parts: Vec<libc::iovec> = batch
         .iter()
-        .map(|datagram| libc::iovec {
+        .map(|Queued { datagram, .. }| libc::iovec {
             iov_base: datagram.as_ptr().cast_mut().cast(),
             iov_len: datagram.len(),
         })
@@ -296,8 +300,8 @@ fn send_batch(socket: &UdpSocket, batch: &[Vec<u8>]) -> io::Result<usize> {
 
 /// Sends the first datagram of `batch`: elsewhere, one system call each.
 #[cfg(not(target_os = "linux"))]
-fn send_batch(socket: &UdpSocket, batch: &[Vec<u8>]) -> io::Result<usize> {
-    socket.try_send(&batch[0]).map(|_| 1)
+fn send_batch(socket: &UdpSocket, batch: &[Queued]) -> io::Result<usize> {
+    socket.try_send(&batch[0].datagram).map(|_| 1)
 }
 
 /// Hands the datagram in `buffer` to the exchange whose ID it carries.
@@ -347,13 +351,25 @@ struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let mut state = lock(&self.channel.state);
-        state.waiting.remove(&self.id);
-        if state.finished.len() == FINISHED_IDS {
-            state.finished.pop_front();
+        {
+            let mut state = lock(&self.channel.state);
+            state.waiting.remove(&self.id);
+            if state.finished.len() == FINISHED_IDS {
+                state.finished.pop_front();
+            }
+            state.finished.push_back(self.id);
         }
-        state.finished.push_back(self.id);
+        // An exchange dropped (`--deadline`) between queueing its request
+        // and the batch leaving takes it back: nobody waits for its reply.
+        lock(&self.channel.outbox).retain(|queued| queued.id != self.id);
     }
+}
+
+/// A request waiting in a channel's outbox.
+struct Queued {
+    /// The exchange's ID.
+    id: u16,
+    datagram: Vec<u8>,
 }
 
 impl Registration {
@@ -372,7 +388,7 @@ impl Registration {
         let mut discarded = 0;
         let attempts = attempts.max(1);
         for sends in 1..=attempts {
-            self.channel.send(request).await;
+            self.channel.send(self.id, request).await;
             let deadline = Instant::from_std(deadline::instant_after(per_try));
             loop {
                 let mail = std::mem::take(&mut *lock(&self.inbox.mail));
@@ -583,6 +599,67 @@ mod tests {
         assert_eq!(pool.opened(), SOCKETS_PER_SERVER);
     }
 
+    /// Whether every request queued on the pool's sockets was sent.
+    fn outboxes_empty(pool: &SocketPool) -> bool {
+        let channels = pool.inner.channels();
+        let mut all = channels.values().flatten();
+        all.all(|channel| lock(&channel.outbox).is_empty())
+    }
+
+    /// How many exchanges wait on the pool's sockets.
+    fn in_flight(pool: &SocketPool) -> usize {
+        let channels = pool.inner.channels();
+        let all = channels.values().flatten();
+        all.map(|channel| lock(&channel.state).waiting.len()).sum()
+    }
+
+    #[tokio::test]
+    async fn a_query_dropped_before_its_batch_left_is_never_sent() {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let server = server(1, {
+            let asked = Arc::clone(&asked);
+            move |requests| {
+                lock(&asked).push(requests[0].id());
+                vec![(
+                    0,
+                    message(requests[0].id(), &requests[0].queries()[0], true),
+                )]
+            }
+        });
+        let pool = SocketPool::new();
+        let ask = |id: u16| async move {
+            let question = question(usize::from(id));
+            let expect = Expect {
+                id,
+                op_code: OpCode::Query,
+                question: &question,
+            };
+            let request = message(id, &question, false);
+            let timeout = Duration::from_millis(500);
+            exchange(Transport::Udp, server, &request, &expect, timeout, 1).await
+        };
+        pool.scope(async {
+            // Queued, then dropped (as `--deadline` drops a read) before
+            // the turn's batch left.
+            let mut dropped = Box::pin(ask(100));
+            futures_util::future::poll_fn(|cx| {
+                let _ = dropped.as_mut().poll(cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+            drop(dropped);
+            assert!(outboxes_empty(&pool), "taken back");
+            // Every socket sends again.
+            for id in 101..101 + 4 * SOCKETS_PER_SERVER as u16 {
+                assert!(ask(id).await.is_ok(), "{id}");
+            }
+        })
+        .await;
+        let asked = lock(&asked).clone();
+        assert!(!asked.contains(&100), "{asked:?}");
+        assert_eq!(asked.len(), 4 * SOCKETS_PER_SERVER, "{asked:?}");
+    }
+
     /// How many system calls the pool's sockets made to send.
     fn send_calls(pool: &SocketPool) -> usize {
         let channels = pool.inner.channels();
@@ -714,17 +791,26 @@ mod tests {
         let answered = pool.scope(async {
             // One exchange in flight on each of the server's sockets, sent
             // and then never polled again (as when its caller waits on
-            // something else).
+            // something else): polled until its query left the outbox.
             let mut stalled: Vec<_> = (100..100 + SOCKETS_PER_SERVER as u16)
                 .map(|id| Box::pin(ask(id)))
                 .collect();
             for exchange in &mut stalled {
-                futures_util::future::poll_fn(|cx| {
-                    let _ = exchange.as_mut().poll(cx);
-                    std::task::Poll::Ready(())
-                })
-                .await;
+                for turn in 0.. {
+                    assert!(turn < 1000, "the query never left");
+                    futures_util::future::poll_fn(|cx| {
+                        let _ = exchange.as_mut().poll(cx);
+                        std::task::Poll::Ready(())
+                    })
+                    .await;
+                    if outboxes_empty(&pool) {
+                        break;
+                    }
+                    // Lets the runtime find the socket writable.
+                    tokio::task::yield_now().await;
+                }
             }
+            assert_eq!(in_flight(&pool), SOCKETS_PER_SERVER);
             let started = Instant::now();
             let answered = ask(200).await;
             (answered, started.elapsed())
