@@ -599,6 +599,19 @@ mod tests {
         assert_eq!(pool.opened(), SOCKETS_PER_SERVER);
     }
 
+    /// One query with `id` (about its own name) to `server`, within 500 ms.
+    async fn ask_one(server: SocketAddr, id: u16) -> Result<Exchanged, TransportError> {
+        let question = question(usize::from(id));
+        let expect = Expect {
+            id,
+            op_code: OpCode::Query,
+            question: &question,
+        };
+        let request = message(id, &question, false);
+        let timeout = Duration::from_millis(500);
+        exchange(Transport::Udp, server, &request, &expect, timeout, 1).await
+    }
+
     /// Whether every request queued on the pool's sockets was sent.
     fn outboxes_empty(pool: &SocketPool) -> bool {
         let channels = pool.inner.channels();
@@ -627,17 +640,7 @@ mod tests {
             }
         });
         let pool = SocketPool::new();
-        let ask = |id: u16| async move {
-            let question = question(usize::from(id));
-            let expect = Expect {
-                id,
-                op_code: OpCode::Query,
-                question: &question,
-            };
-            let request = message(id, &question, false);
-            let timeout = Duration::from_millis(500);
-            exchange(Transport::Udp, server, &request, &expect, timeout, 1).await
-        };
+        let ask = |id: u16| ask_one(server, id);
         pool.scope(async {
             // Queued, then dropped (as `--deadline` drops a read) before
             // the turn's batch left.
@@ -777,17 +780,7 @@ mod tests {
             _ => Vec::new(),
         });
         let pool = SocketPool::new();
-        let ask = |id: u16| async move {
-            let question = question(usize::from(id));
-            let expect = Expect {
-                id,
-                op_code: OpCode::Query,
-                question: &question,
-            };
-            let request = message(id, &question, false);
-            let timeout = Duration::from_millis(500);
-            exchange(Transport::Udp, server, &request, &expect, timeout, 1).await
-        };
+        let ask = |id: u16| ask_one(server, id);
         let answered = pool.scope(async {
             // One exchange in flight on each of the server's sockets, sent
             // and then never polled again (as when its caller waits on
