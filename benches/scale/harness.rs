@@ -211,15 +211,21 @@ struct Question {
     recursion: bool,
 }
 
+/// What `--verbose` prints of a run's steps: each with the seconds since
+/// the run began.
+pub fn narrator(verbose: bool) -> impl Fn(&str) {
+    let started = Instant::now();
+    move |what: &str| {
+        if verbose {
+            eprintln!("[{:7.1}s] {what}", started.elapsed().as_secs_f64());
+        }
+    }
+}
+
 /// Runs the whole benchmark.
 pub fn run(options: &Options) -> Result<Results, String> {
     let load_before = loadavg();
-    let started = Instant::now();
-    let say = |what: &str| {
-        if options.verbose {
-            eprintln!("[{:7.1}s] {what}", started.elapsed().as_secs_f64());
-        }
-    };
+    let say = narrator(options.verbose);
     say(&format!(
         "starting BIND: primary + 2 secondaries, {} zones, named -n {}",
         options.domains, options.named_threads

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::bed::{Bed, Server, KMS_PORT};
-use super::harness::{config_text, loadavg};
+use super::harness::{config_text, loadavg, narrator};
 use super::kms_responder::{KmsResponder, Mode};
 use super::linearity::thousands;
 
@@ -107,12 +107,7 @@ pub fn run(options: &ProbeOptions) -> Result<ProbeResults, String> {
         ));
     }
     let load_before = loadavg();
-    let started = Instant::now();
-    let say = |what: &str| {
-        if options.verbose {
-            eprintln!("[{:7.1}s] {what}", started.elapsed().as_secs_f64());
-        }
-    };
+    let say = narrator(options.verbose);
     say(&format!(
         "starting BIND with {} zones, their SRV records in place",
         options.domains
