@@ -115,11 +115,14 @@ pub trait AuditSink {
 ///
 /// A window is a run of consecutive domains of the selection, in its
 /// order; the parts of a window run as they did over the whole estate
-/// (the DNS parts one after another, the probe beside them). What a part
-/// remembers within a run (addresses, zones, the servers that did not
-/// answer, each KMS address probed) it remembers within a window: a zone
-/// with domains in two windows is read once in each, and a KMS host
-/// silent for one window's probe is waited for again in the next.
+/// (the DNS parts one after another, the probe beside them). What the run
+/// learns of hosts, servers and zones (addresses, each server's software,
+/// a zone's DNSSEC keys, the servers that did not answer) it keeps across
+/// windows, within bounds of its own; which zone holds each domain is
+/// forgotten after its window. What a part finds per zone (replication's
+/// serials) and each KMS address probed are a window's own: a zone with
+/// domains in two windows is polled in each, and a KMS host silent for
+/// one window's probe is waited for again in the next.
 pub async fn run(
     args: &AuditArgs,
     ctx: &Context,
@@ -148,6 +151,7 @@ pub async fn run(
         let domains = if one { &args.domains[..] } else { &chunk[..] };
         let audited: Vec<String> = chunk.iter().map(Name::to_ascii).collect();
         let window = audit_window(args, ctx, domains, &warnings, &progress).await?;
+        ctx.window_done();
         let (merged, details) = window;
         let (mut report, window_parts) = merged.report(&mut general);
         parts = window_parts;
