@@ -797,7 +797,7 @@ impl Bench<'_> {
         Ok(sample)
     }
 
-    /// Runs `command` with stdout and stderr to files and waits for it with    /// Runs `command` with stdout and stderr to files and waits for it with
+    /// Runs `command` with stdout and stderr to files and waits for it with
     /// wait4(2), which reports its peak RSS.
     fn measure(&mut self, command: &mut Command) -> Result<Sample, String> {
         self.runs += 1;
@@ -1424,7 +1424,7 @@ fn allow_long_command_lines() -> Result<(), String> {
     Ok(())
 }
 
-/// waitpid with the child's resource usage: (exit status, peak RSS KiB)./// waitpid with the child's resource usage: (exit status, peak RSS KiB,
+/// waitpid with the child's resource usage: (exit status, peak RSS KiB,
 /// user + system CPU in seconds, its waited-for children's included).
 fn wait4(pid: u32) -> Result<(i32, u64, f64), String> {
     let mut status = 0;
