@@ -25,7 +25,6 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
@@ -125,15 +124,15 @@ pub const REMEMBERED_SERVERS: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
 /// second. Probes of one server at once wait for the first one's answer
 /// instead of asking too. At most [`REMEMBERED_SERVERS`] servers, the
 /// least recently asked about forgotten first.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Identities {
-    known: Arc<BoundedMemo<SocketAddr, Identity>>,
+    known: BoundedMemo<SocketAddr, Identity>,
 }
 
 impl Default for Identities {
     fn default() -> Self {
         Identities {
-            known: Arc::new(BoundedMemo::new(REMEMBERED_SERVERS)),
+            known: BoundedMemo::new(REMEMBERED_SERVERS),
         }
     }
 }
@@ -450,15 +449,13 @@ mod tests {
         };
         let address = |silent: &std::net::UdpSocket| silent.local_addr().expect("address");
         let identities = Identities {
-            known: Arc::new(BoundedMemo::new(NonZeroUsize::MIN)),
+            known: BoundedMemo::new(NonZeroUsize::MIN),
         };
         let zone = Name::from_ascii("one.example.").expect("name");
         assert_eq!(identities.of(address(&first), &zone, &opts).await, None);
         assert!(received(&first) > 0, "the first zone asks the server");
         let other = Name::from_ascii("two.example.").expect("name");
-        // A clone is the same memory, as every window of a run shares.
-        let window = identities.clone();
-        assert_eq!(window.of(address(&first), &other, &opts).await, None);
+        assert_eq!(identities.of(address(&first), &other, &opts).await, None);
         assert_eq!(received(&first), 0, "the second zone asks nothing");
         // A second server, beyond the bound of one: the first is forgotten.
         assert_eq!(identities.of(address(&second), &zone, &opts).await, None);
