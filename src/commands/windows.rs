@@ -5,10 +5,10 @@
 //! A window is a run of consecutive domains of the selection, in its
 //! order, given to the command as its `--domain`s. What a run learns of
 //! hosts, servers and zones (addresses, each server's software, a zone's
-//! keys, the servers that did not answer) it keeps across windows, within
-//! bounds of its own; which zone holds each domain it forgets after the
-//! domain's window ([`Context::window_done`]). One window is the selection
-//! as given: the publish list, or `--domain`.
+//! keys) it keeps across windows, within bounds of its own, and the
+//! servers that did not answer too; which zone holds each domain it
+//! forgets after the domain's window ([`Context::window_done`]). One
+//! window is the selection as given: the publish list, or `--domain`.
 
 use std::future::Future;
 

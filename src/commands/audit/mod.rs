@@ -117,8 +117,8 @@ pub trait AuditSink {
 /// order; the parts of a window run as they did over the whole estate
 /// (the DNS parts one after another, the probe beside them). What the run
 /// learns of hosts, servers and zones (addresses, each server's software,
-/// a zone's DNSSEC keys, the servers that did not answer) it keeps across
-/// windows, within bounds of its own; which zone holds each domain is
+/// a zone's DNSSEC keys) it keeps across windows, within bounds of its
+/// own, and the servers that did not answer too; which zone holds each domain is
 /// forgotten after its window. What a part finds per zone (replication's
 /// serials) and each KMS address probed are a window's own: a zone with
 /// domains in two windows is polled in each, and a KMS host silent for
