@@ -74,7 +74,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "3days")]
     pub sig_expiry_warn: std::time::Duration,
 
-    /// Audit N domains at a time: memory grows with N, not with the estate (text, nagios, prometheus, jsonl; json holds the whole estate)
+    /// Audit N domains at a time: memory grows with N, not with the estate (in every format)
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub window: u32,
 }
@@ -104,7 +104,7 @@ pub struct AuditEnd {
 /// keeps only the domains of one window, whatever the estate's size.
 pub trait AuditSink {
     /// How many domains a window may hold; `None`: the whole estate in
-    /// one window (an output that must hold everything anyway).
+    /// one window.
     fn window_size(&self) -> Option<usize>;
     /// Takes a finished window.
     fn window(&mut self, window: AuditWindow) -> std::io::Result<()>;

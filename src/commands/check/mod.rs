@@ -69,7 +69,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "3days")]
     pub sig_expiry_warn: Duration,
 
-    /// Check N domains at a time: memory grows with N, not with the estate (json holds the whole estate)
+    /// Check N domains at a time: memory grows with N, not with the estate
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub window: u32,
 }
