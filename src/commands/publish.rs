@@ -128,6 +128,7 @@ async fn wait_replication(
                     &engine.opts,
                     Some(deadline),
                     *multi_master,
+                    engine.concurrency,
                 )
                 .await;
                 let mut waited = replication_findings(zone, wait, &watched);

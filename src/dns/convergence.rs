@@ -38,6 +38,7 @@ use super::srv::{read_srv, SrvRrset};
 use super::transport::asking_again;
 use super::zone::{authoritative_servers, read_serial, SerialError, ZoneSoa};
 use super::DnsOptions;
+use crate::concurrency::in_order;
 
 /// Time between two polls of [`watch`].
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -454,7 +455,8 @@ pub struct Watched {
 /// Reads every server of `soa`'s zone (the primary, then the NS set) and
 /// compares them ([`compare`]); with a `deadline`, again every
 /// [`POLL_INTERVAL`] until the zone has converged or the deadline has
-/// passed.
+/// passed. At most `in_flight` RRsets are asked of one server at once
+/// (`--concurrency`).
 pub async fn watch(
     soa: &ZoneSoa,
     owners: &[Name],
@@ -462,6 +464,7 @@ pub async fn watch(
     opts: &DnsOptions,
     deadline: Option<Instant>,
     configured: Option<bool>,
+    in_flight: usize,
 ) -> Watched {
     let (servers, ns_error) = servers(soa, resolver, opts).await;
     let multi_master = match configured {
@@ -484,7 +487,7 @@ pub async fn watch(
         let reads = join_all(
             servers
                 .iter()
-                .map(|server| read(server, &soa.zone, owners, opts)),
+                .map(|server| read(server, &soa.zone, owners, opts, in_flight)),
         );
         // A server silent in one poll may answer in the next: polling
         // asks again whatever the run has seen of it.
@@ -677,8 +680,20 @@ async fn servers(
     (servers, ns_error)
 }
 
-/// One server address: the zone's SOA serial, then each RRset.
-async fn read(server: &Server, zone: &Name, owners: &[Name], opts: &DnsOptions) -> ServerRead {
+/// One server address: the zone's SOA serial, then each RRset, at most
+/// `in_flight` at once. All of them at once were a window's worth of
+/// queries in one burst (2,000 owners of one zone): more than a server's
+/// UDP socket holds (BIND's 208 KiB default, some 250 queries on
+/// loopback), so the server dropped the rest, and their resends, due
+/// together, were dropped again; on a busy server whole windows lost an
+/// RRset or more and with it their `replicated`.
+async fn read(
+    server: &Server,
+    zone: &Name,
+    owners: &[Name],
+    opts: &DnsOptions,
+    in_flight: usize,
+) -> ServerRead {
     let address = match &server.address {
         Ok(address) => *address,
         Err(read) => return read.clone(),
@@ -687,7 +702,7 @@ async fn read(server: &Server, zone: &Name, owners: &[Name], opts: &DnsOptions) 
         Ok(serial) => serial,
         Err(error) => return unanswered(error, zone),
     };
-    let rrsets = join_all(owners.iter().map(|owner| async move {
+    let rrsets = in_order(owners, in_flight, |owner| async move {
         let read = read_srv(address, owner, opts).await;
         let mixed = read
             .as_ref()
@@ -701,7 +716,8 @@ async fn read(server: &Server, zone: &Name, owners: &[Name], opts: &DnsOptions) 
                 .map_err(|e| e.reason.to_string()),
             mixed,
         }
-    }))
+    })
+    .collect()
     .await;
     ServerRead::Answered { serial, rrsets }
 }

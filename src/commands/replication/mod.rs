@@ -169,8 +169,16 @@ pub async fn run(
     let mut judged = in_order(zones, concurrency, |work| {
         let (resolver, opts) = (&resolver, &opts);
         async move {
-            let outcome =
-                observe::zone(*work, resolver, opts, wait_until, zone_limit, signatures).await;
+            let outcome = observe::zone(
+                *work,
+                resolver,
+                opts,
+                wait_until,
+                zone_limit,
+                signatures,
+                concurrency,
+            )
+            .await;
             let details = details::zone_details(&outcome);
             let zone = &outcome.observation.zone;
             let domains: Vec<String> = outcome.domains.iter().map(Name::to_ascii).collect();

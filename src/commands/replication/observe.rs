@@ -33,9 +33,9 @@ pub(super) struct ZoneOutcome {
 }
 
 /// Finds the servers of one zone and polls them
-/// ([`crate::dns::convergence::watch`]), then judges the last poll; a
-/// zone whose work outlasts `time_limit` gets a `deadline-exceeded`
-/// finding instead.
+/// ([`crate::dns::convergence::watch`], at most `in_flight` RRsets asked
+/// of a server at once), then judges the last poll; a zone whose work
+/// outlasts `time_limit` gets a `deadline-exceeded` finding instead.
 pub(super) async fn zone(
     work: ZoneWork,
     resolver: &Resolver,
@@ -43,11 +43,20 @@ pub(super) async fn zone(
     wait_until: Option<Instant>,
     time_limit: Duration,
     signatures: Option<Duration>,
+    in_flight: usize,
 ) -> ZoneOutcome {
     let soa = &work.soa;
     let owners: Vec<Name> = work.domains.iter().map(srv_owner).collect();
     let started = Instant::now();
-    let watching = convergence::watch(soa, &owners, resolver, opts, wait_until, work.multi_master);
+    let watching = convergence::watch(
+        soa,
+        &owners,
+        resolver,
+        opts,
+        wait_until,
+        work.multi_master,
+        in_flight,
+    );
     let watched = match deadline::within(time_limit, watching).await {
         Ok(watched) => watched,
         Err(overrun) => return cut_off(work, &overrun, started.elapsed()),
