@@ -7,6 +7,7 @@
 use crate::common;
 use crate::jsonl::{config, lines, run, stable};
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::bind::{key_file, Server, TestBed};
@@ -190,4 +191,150 @@ fn a_run_of_three_windows_asks_each_server_its_version_once() {
     );
     let recognised = audit.stdout.matches("\"software\":\"bind\"").count();
     assert!(recognised >= 3, "every window's probe names BIND: {audit}");
+}
+
+/// Domains in the zone of [`small_socket_bed`]: many more than its
+/// servers' UDP sockets hold queries.
+const MANY: usize = 200;
+
+/// The test bed with the zone many.example of [`MANY`] domains, each with
+/// kms1 and kms2, on servers whose UDP sockets hold some nine queries
+/// (`udp-receive-buffer`): what a busy server's do when a client sends
+/// more than it reads; BIND drops the rest, unanswered.
+fn small_socket_bed(dir: &Path) -> (TestBed, PathBuf) {
+    let mut zone = String::from(
+        "$ORIGIN many.example.\n$TTL 3600\n\
+         @ IN SOA ns1.open.example. hostmaster.open.example. 1 3600 600 86400 60\n\
+         @ IN NS ns1.open.example.\n@ IN NS ns2.open.example.\n@ IN NS ns3.open.example.\n",
+    );
+    let mut domains = Vec::new();
+    for n in 0..MANY {
+        for host in ["kms1", "kms2"] {
+            zone.push_str(&format!(
+                "_vlmcs._tcp.d{n} IN SRV 0 0 1688 {host}.secure.example.\n"
+            ));
+        }
+        domains.push(format!("\"d{n}.many.example\""));
+    }
+    let bed = TestBed::builder()
+        .option("udp-receive-buffer 4096")
+        .zone("many.example", &zone)
+        .start();
+    let config = dir.join("kmsdns.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "publish-list = [{}]\n[[host]]\nname = \"kms1.secure.example\"\n\
+             [[host]]\nname = \"kms2.secure.example\"\n",
+            domains.join(", ")
+        ),
+    )
+    .expect("config");
+    (bed, config)
+}
+
+/// `audit --no-updates --no-probe` of the estate of [`small_socket_bed`].
+fn small_socket_audit(bed: &TestBed, config: &Path, format: &str, args: &[&str]) -> Run {
+    common::run::Kmsdns::new()
+        .args(["-c", config.to_str().expect("UTF-8")])
+        .bed(bed)
+        .args(["--timeout", "300ms", "--format", format])
+        .args(["audit", "--no-updates", "--no-probe"])
+        .args(args)
+        .run()
+}
+
+/// Each domain's findings from replication, as `id severity`, by domain,
+/// from a JSON lines run or a JSON document.
+fn replication_verdicts(run: &Run, format: &str) -> BTreeMap<String, Vec<String>> {
+    let findings: Vec<serde_json::Value> = if format == "json" {
+        let doc: serde_json::Value = run.json();
+        doc["findings"].as_array().expect("findings").clone()
+    } else {
+        lines(run)
+            .into_iter()
+            .filter(|line| line["type"] == "domain")
+            .flat_map(|line| line["findings"].as_array().expect("findings").clone())
+            .collect()
+    };
+    let mut verdicts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for finding in findings {
+        let from_replication = finding["sources"]
+            .as_array()
+            .is_some_and(|sources| sources.iter().any(|s| s == "replication"));
+        if from_replication {
+            let domain = finding["domain"].as_str().unwrap_or("(none)").to_string();
+            verdicts.entry(domain).or_default().push(format!(
+                "{} {}",
+                finding["id"].as_str().unwrap_or_default(),
+                finding["severity"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    verdicts
+}
+
+/// A zone of 200 domains audited in windows of 2 and in one window of
+/// 1,000: every domain is `replicated`, in JSON lines and JSON alike.
+/// Replication asked a server for all the RRsets of a window's zone at
+/// once, more than a server's socket holds: the server dropped the rest
+/// (again at each resend, due together), and a window with an RRset
+/// unread reported its domains neither replicated nor why not. With
+/// `--concurrency 2`, two at a time, the server answers them all.
+#[test]
+fn every_domain_of_a_zone_gets_its_replication_verdict_in_any_window() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (bed, config) = small_socket_bed(dir.path());
+    let replicated: BTreeMap<String, Vec<String>> = (0..MANY)
+        .map(|n| {
+            (
+                format!("d{n}.many.example."),
+                vec!["replicated ok".to_string()],
+            )
+        })
+        .collect();
+    for format in ["jsonl", "json"] {
+        for window in ["2", "1000"] {
+            let audit = small_socket_audit(
+                &bed,
+                &config,
+                format,
+                &["--concurrency", "2", "--window", window],
+            );
+            assert_eq!(audit.status, 0, "--window {window}: {audit}");
+            let verdicts = replication_verdicts(&audit, format);
+            assert_eq!(
+                verdicts, replicated,
+                "--format {format} --window {window}: {audit}"
+            );
+        }
+    }
+}
+
+/// The same servers sent every RRset at once (`--concurrency` above the
+/// zone's domains): those they dropped through every resend are
+/// `dns-read-failed` at the primary, a verdict every domain of the zone
+/// gets, instead of none.
+#[test]
+fn rrsets_a_server_drops_are_read_failures_not_silence() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (bed, config) = small_socket_bed(dir.path());
+    let audit = small_socket_audit(&bed, &config, "jsonl", &["--concurrency", "4096"]);
+    let verdicts = replication_verdicts(&audit, "jsonl");
+    let failed = |verdict: &Vec<String>| verdict.iter().any(|v| v == "dns-read-failed critical");
+    // What the servers dropped: the case this test is about.
+    assert!(
+        verdicts.values().any(failed),
+        "the servers answered every query sent at once: {audit}"
+    );
+    assert_eq!(verdicts.len(), MANY, "{audit}");
+    assert!(verdicts.values().all(failed), "{verdicts:?}");
+    assert!(
+        audit.stdout.contains(&format!(
+            "SRV at ns1.open.example. ({}) is unknown: no reply",
+            bed.primary()
+        )),
+        "{audit}"
+    );
+    assert_eq!(audit.status, 2, "{audit}");
 }

@@ -199,13 +199,20 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
         ),
         ServerRead::Answered { serial, .. } => {
             let reference_index = comparison.reference.unwrap_or(index);
+            let verdict = &comparison.servers[index];
             if index == reference_index {
+                // Only an RRset it could not give: the zone has not
+                // converged then, and without this its domains had no
+                // verdict at all, neither `replicated` nor why not
+                // (`publish --wait-replication` says it too).
+                for rrset in verdict.rrsets.iter().filter(|r| r.error.is_some()) {
+                    rrset_finding(&mut finding, server, rrset, "", UNREAD_HINT);
+                }
                 return findings;
             }
             let reference = &zone.servers[reference_index];
             let reference_serial = reference.answered().map_or(*serial, |(s, _)| s);
             let reference_label = reference.label();
-            let verdict = &comparison.servers[index];
             match verdict.state {
                 ServerState::Behind => {
                     let by = verdict.behind.unwrap_or_default();
@@ -481,6 +488,33 @@ mod tests {
         assert_eq!(ids(&verdict), [("replicated".to_string(), Severity::Ok)]);
         assert_eq!(verdict.servers[0].state, ServerState::Reference);
         assert_eq!(verdict.servers[1].state, ServerState::InSync);
+    }
+
+    /// The primary gave its serial but not an RRset (its reply lost): the
+    /// zone has not converged, and the finding says why, naming the owner
+    /// and the server, or the zone's domains would get no verdict at all.
+    #[test]
+    fn an_rrset_the_reference_could_not_give_is_a_read_failure() {
+        let mut primary = answered(7, &[KMS1]);
+        if let ServerRead::Answered { rrsets, .. } = &mut primary {
+            rrsets[0].result = Err("no reply after 3 attempt(s)".to_string());
+        }
+        let verdict = evaluate(&zone(vec![
+            server(1, primary),
+            server(2, answered(7, &[KMS1])),
+        ]));
+        assert!(!verdict.converged);
+        assert_eq!(
+            ids(&verdict),
+            [("dns-read-failed".to_string(), Severity::Critical)]
+        );
+        let failed = &verdict.findings[0];
+        assert_eq!(failed.subject.server.as_deref(), Some("192.0.2.1:53"));
+        assert!(
+            failed.message.contains(OWNER) && failed.message.contains("no reply after 3"),
+            "{}",
+            failed.message
+        );
     }
 
     /// Each server answers kms1 at 600 and kms2 at 3600; ns2 is compared
