@@ -14,20 +14,22 @@ mod bed;
 #[path = "../benches/scale/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+#[path = "../benches/scale/operations.rs"]
+mod operations;
 #[path = "../benches/scale/silent.rs"]
 mod silent;
 // bed and harness take the machine helpers as their sibling `local`.
 use crate::common::local;
 
+use operations::Operation;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const DOMAINS: usize = 20;
 
-#[test]
-fn quick_mode_publishes_verifies_and_measures_every_operation() {
-    let started = Instant::now();
-    let options = harness::Options {
+/// The quick mode's options: N = 20, one repetition, no dnsperf.
+fn quick(operations: Vec<Operation>) -> harness::Options {
+    harness::Options {
         domains: DOMAINS,
         repetitions: 1,
         named_threads: 1,
@@ -38,9 +40,15 @@ fn quick_mode_publishes_verifies_and_measures_every_operation() {
         verbose: false,
         keep: false,
         hold: None,
-    };
-    let results =
-        harness::run(&options).unwrap_or_else(|error| panic!("the benchmark failed: {error}"));
+        operations,
+    }
+}
+
+#[test]
+fn quick_mode_publishes_verifies_and_measures_every_operation() {
+    let started = Instant::now();
+    let results = harness::run(&quick(Operation::ALL.to_vec()))
+        .unwrap_or_else(|error| panic!("the benchmark failed: {error}"));
 
     let operations: Vec<&str> = results.rows.iter().map(|r| r.operation.as_str()).collect();
     assert_eq!(
@@ -51,6 +59,7 @@ fn quick_mode_publishes_verifies_and_measures_every_operation() {
             "updates --named-conf, 20 --domain",
             "publish (from empty)",
             "publish again (no change)",
+            "remove --force (all published)",
             "check",
             "replication",
             "audit --no-probe --no-updates",
@@ -87,6 +96,15 @@ fn quick_mode_publishes_verifies_and_measures_every_operation() {
     // counted them.
     assert_eq!(row("publish (from empty)").updates, DOMAINS as u64);
     assert_eq!(row("publish again (no change)").updates, 0);
+    // remove: one UPDATE per zone, its CPU per request measured like the
+    // reads'.
+    let remove = row("remove --force (all published)");
+    assert_eq!(remove.updates, DOMAINS as u64);
+    assert!(
+        remove.cpu.is_some_and(|cpu| cpu.kmsdns > 0.0),
+        "{:?}",
+        remove.cpu
+    );
     // The live update probe of audit: unsigned and signed, per domain.
     assert_eq!(row("audit --no-probe").updates, 2 * DOMAINS as u64);
     for name in ["check", "replication", "audit --no-probe --no-updates"] {
@@ -147,9 +165,69 @@ fn quick_mode_publishes_verifies_and_measures_every_operation() {
     assert!(table.contains("| publish (from empty) |"), "{table}");
     let json = serde_json::to_value(&results).expect("results serialize");
     assert_eq!(json["domains"], DOMAINS);
-    assert_eq!(json["rows"].as_array().map(Vec::len), Some(9));
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(10));
     // Not asserted (the machine may be loaded): it takes a few seconds.
     eprintln!("quick mode took {:?}", started.elapsed());
+}
+
+/// `--only remove,check`: only those two are measured, and verified as in
+/// the full run; publish runs as their set-up, unmeasured and without its
+/// nsupdate baselines, and check is still compared with its dig batch.
+#[test]
+fn quick_mode_measures_only_the_operations_chosen() {
+    let chosen = Operation::parse_list("check,remove").expect("known names");
+    let results = harness::run(&quick(chosen))
+        .unwrap_or_else(|error| panic!("the benchmark failed: {error}"));
+
+    let operations: Vec<&str> = results.rows.iter().map(|r| r.operation.as_str()).collect();
+    assert_eq!(
+        operations,
+        ["remove --force (all published)", "check"],
+        "the two chosen, in the table's order"
+    );
+    assert_eq!(results.operations, ["remove", "check"]);
+    let remove = &results.rows[0];
+    assert_eq!(remove.updates, DOMAINS as u64, "one UPDATE per zone");
+    let check = &results.rows[1];
+    assert!(check.queries >= DOMAINS as u64, "{check:?}");
+    assert_eq!(check.updates, 0);
+    assert!(check.baseline_time.is_some(), "the dig -f baseline ran");
+    let names: Vec<&str> = results.baselines.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["dig -f, sequential: the queries of check"]);
+    let verified = results.verified.join("\n");
+    for step in [
+        "publish (set-up, not measured): applied all 20",
+        "remove --force: every run removed the records of all 20",
+        "replication: both secondaries serve",
+        "check, replication, audit (--format jsonl): every run exited 0",
+    ] {
+        assert!(verified.contains(step), "{step}: {verified}");
+    }
+    assert!(
+        results.table().contains("; only remove, check"),
+        "{}",
+        results.table()
+    );
+}
+
+/// `--only`'s names: each operation's own, in any order and repeated;
+/// anything else is refused with the list of names.
+#[test]
+fn only_takes_each_operation_by_name_and_refuses_others() {
+    for operation in Operation::ALL {
+        assert_eq!(Operation::parse_list(operation.name()), Ok(vec![operation]));
+    }
+    assert_eq!(
+        Operation::parse_list("audit, bind,audit"),
+        Ok(vec![Operation::Bind, Operation::Audit])
+    );
+    for wrong in ["check,remov", "", "check,", "Check"] {
+        let problem = Operation::parse_list(wrong).expect_err(wrong);
+        assert!(
+            problem.contains("unknown operation") && problem.contains(&Operation::names()),
+            "{wrong:?}: {problem}"
+        );
+    }
 }
 
 /// The silent-server case (issue 17) at 20 domains, 8 of them read at

@@ -30,6 +30,7 @@ use serde::Serialize;
 // benches/scale/main.rs and inside the integration tests' bench_quick.
 use super::bed::{Bed, Server, HOSTS, KEY_NAME, KMS_PORT, PARENT, TTL};
 use super::local::tool;
+use super::operations::Operation;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -55,6 +56,9 @@ pub struct Options {
     /// Stop after publishing and keep BIND serving this long (for
     /// profiling a command by hand); nothing else is measured.
     pub hold: Option<Duration>,
+    /// What to measure (`--only`; every operation by default), in the
+    /// table's order; the set-up they need runs either way.
+    pub operations: Vec<Operation>,
 }
 
 /// Median and spread of one measurement, in seconds.
@@ -181,6 +185,8 @@ pub struct Results {
     pub named_threads: u32,
     pub kmsdns_args: Vec<String>,
     pub machine: Machine,
+    /// What was measured, as `--only` names it.
+    pub operations: Vec<&'static str>,
     pub rows: Vec<Row>,
     pub baselines: Vec<Baseline>,
     /// What was verified, one line each.
@@ -200,6 +206,30 @@ struct Sample {
     status: i32,
     stdout: String,
     stderr: String,
+}
+
+/// A kmsdns run and what the servers did during it.
+struct Counted {
+    sample: Sample,
+    /// Queries and updates BIND counted over the three servers.
+    requests: (u64, u64),
+    /// Queries each server counted.
+    per_server: HashMap<&'static str, u64>,
+}
+
+/// The runs of one measured operation.
+#[derive(Default)]
+struct Runs {
+    samples: Vec<Sample>,
+    /// (queries, updates) BIND counted during each.
+    counts: Vec<(u64, u64)>,
+}
+
+impl Runs {
+    fn push(&mut self, run: Counted) {
+        self.samples.push(run.sample);
+        self.counts.push(run.requests);
+    }
 }
 
 /// A query of a mix: where, what, with RD or not.
@@ -244,104 +274,182 @@ pub fn run(options: &Options) -> Result<Results, String> {
         runs: 0,
         verified: Vec::new(),
     };
-    let mut rows = Vec::new();
+    // Each row with its operation, put in the table's order at the end.
+    let mut rows: Vec<(Operation, Row)> = Vec::new();
     let mut baselines = Vec::new();
     let n = options.domains;
     let reps = options.repetitions.max(1);
+    let measures = |operation: Operation| options.operations.contains(&operation);
 
-    // bind: material for N domains.
     // bind: material for N domains, printed (generation) and written to
     // a directory (generation and 3 files per zone).
-    say("kmsdns bind");
-    let mut printed = Vec::new();
-    let mut written = Vec::new();
-    for rep in 0..reps {
-        let sample = bench.kmsdns(&["bind"])?;
-        let files = json(&sample)?["details"]["files"]
-            .as_array()
-            .map_or(0, Vec::len);
-        // Per zone: records, stanza, nsupdate script; plus one per host.
-        if files < 3 * n {
-            return Err(format!("kmsdns bind printed {files} files for {n} zones"));
+    if measures(Operation::Bind) || measures(Operation::BindOut) {
+        say("kmsdns bind");
+        let mut printed = Vec::new();
+        let mut written = Vec::new();
+        for rep in 0..reps {
+            if measures(Operation::Bind) {
+                let sample = bench.kmsdns(&["bind"])?;
+                let files = json(&sample)?["details"]["files"]
+                    .as_array()
+                    .map_or(0, Vec::len);
+                // Per zone: records, stanza, nsupdate script; plus one per host.
+                if files < 3 * n {
+                    return Err(format!("kmsdns bind printed {files} files for {n} zones"));
+                }
+                printed.push(sample);
+            }
+            if measures(Operation::BindOut) {
+                let out = bed.dir().join(format!("bind-{rep}"));
+                let sample = bench.kmsdns(&["bind", "--out", &out.display().to_string()])?;
+                let files = fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
+                if files < 3 * n {
+                    return Err(format!("kmsdns bind wrote {files} files for {n} zones"));
+                }
+                written.push(sample);
+            }
         }
-        printed.push(sample);
-        let out = bed.dir().join(format!("bind-{rep}"));
-        let sample = bench.kmsdns(&["bind", "--out", &out.display().to_string()])?;
-        let files = fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
-        if files < 3 * n {
-            return Err(format!("kmsdns bind wrote {files} files for {n} zones"));
+        bench.note(format!(
+            "bind: {reps} run(s), ≥ 3 files per zone printed or written each time"
+        ));
+        if measures(Operation::Bind) {
+            rows.push((
+                Operation::Bind,
+                row("bind", &printed, (0, 0), None, None, "", None),
+            ));
         }
-        written.push(sample);
+        if measures(Operation::BindOut) {
+            rows.push((
+                Operation::BindOut,
+                row(
+                    &format!("bind --out DIR ({} files)", 3 * n + HOSTS.len() + 1),
+                    &written,
+                    (0, 0),
+                    None,
+                    None,
+                    "",
+                    None,
+                ),
+            ));
+        }
     }
-    bench.note(format!(
-        "bind: {reps} run(s), ≥ 3 files per zone printed and written each time"
-    ));
-    rows.push(row("bind", &printed, (0, 0), None, None, "", None));
-    rows.push(row(
-        &format!("bind --out DIR ({} files)", 3 * n + HOSTS.len() + 1),
-        &written,
-        (0, 0),
-        None,
-        None,
-        "",
-        None,
-    ));
 
     // updates --named-conf with every domain as a --domain: the static
     // audit of the primary's grants, which sends nothing.
-    say("kmsdns updates --named-conf, every domain as --domain");
-    let mut audited = Vec::new();
-    for _ in 0..reps {
-        audited.push(bench.updates_named_conf()?);
+    if measures(Operation::Updates) {
+        say("kmsdns updates --named-conf, every domain as --domain");
+        let mut audited = Vec::new();
+        for _ in 0..reps {
+            audited.push(bench.updates_named_conf()?);
+        }
+        bench.note(format!(
+            "updates --named-conf: every run exited 0 with status ok and all {n} zones in its JSON"
+        ));
+        rows.push((
+            Operation::Updates,
+            row(
+                &format!("updates --named-conf, {n} --domain"),
+                &audited,
+                (0, 0),
+                None,
+                None,
+                "",
+                None,
+            ),
+        ));
     }
-    bench.note(format!(
-        "updates --named-conf: every run exited 0 with status ok and all {n} zones in its JSON"
-    ));
-    rows.push(row(
-        &format!("updates --named-conf, {n} --domain"),
-        &audited,
-        (0, 0),
-        None,
-        None,
-        "",
-        None,
-    ));
 
-    // publish from empty, then again: kmsdns.
-    say("kmsdns publish (from empty, then again)");
-    let mut first = Vec::new();
-    let mut again = Vec::new();
-    let mut first_counts = Vec::new();
-    let mut again_counts = Vec::new();
-    for rep in 0..reps {
-        if rep > 0 {
+    // publish from empty, again without change, and remove, each cycle
+    // from empty to empty; publish also runs, unmeasured, as the set-up of
+    // what reads or removes the records.
+    let reads = options
+        .operations
+        .iter()
+        .any(|operation| operation.reads_published())
+        || options.hold.is_some();
+    let cycles = if measures(Operation::Publish) || measures(Operation::Remove) {
+        reps
+    } else {
+        usize::from(reads)
+    };
+    // publish again changes nothing, so one cycle can hold every run.
+    let agains = match (measures(Operation::PublishAgain), cycles) {
+        (false, _) => 0,
+        (true, 1) => reps,
+        (true, _) => 1,
+    };
+    let mut published = false;
+    let mut first = Runs::default();
+    let mut again = Runs::default();
+    let mut removed = Runs::default();
+    if cycles > 0 {
+        say("kmsdns publish (from empty, then again), remove");
+    }
+    for _ in 0..cycles {
+        if published {
             bench.reset()?;
         }
-        let before = bed.counters()?;
-        let sample = bench.kmsdns(&["publish"])?;
-        first_counts.push(bed.counters()?.since(&before));
-        bench.expect_outcomes(&sample, "publish", "applied")?;
-        first.push(sample);
+        let run = bench.counted("json", &["publish"])?;
+        bench.expect_outcomes(&run.sample, "publish", "applied")?;
         bench.verify_published(Server::Ns1)?;
+        published = true;
+        if measures(Operation::Publish) {
+            first.push(run);
+        }
+        if !measures(Operation::PublishAgain) && !measures(Operation::Remove) {
+            continue;
+        }
         // The secondaries transfer every zone after the publish: measured
-        // during that, publish again would time BIND's catch-up.
+        // during that, publish again and remove would time BIND's catch-up.
         bed.wait_replicated(Duration::from_secs(300))?;
         bed.settle();
-        let before = bed.counters()?;
-        let named_before = bed.named_cpu();
-        let mut sample = bench.kmsdns(&["publish"])?;
-        sample.named_cpu = bed.named_cpu() - named_before;
-        again_counts.push(bed.counters()?.since(&before));
-        bench.expect_outcomes(&sample, "publish", "in-sync")?;
-        again.push(sample);
+        for _ in 0..agains {
+            let run = bench.counted("json", &["publish"])?;
+            bench.expect_outcomes(&run.sample, "publish", "in-sync")?;
+            again.push(run);
+        }
+        if measures(Operation::Remove) {
+            let run = bench.counted("json", &["remove", "--force"])?;
+            bench.expect_outcomes(&run.sample, "remove", "applied")?;
+            bench.verify_removed()?;
+            removed.push(run);
+            published = false;
+        }
     }
-    bench.note(format!(
-        "publish: every run applied all {n} domains (JSON outcome), and the primary serves exactly both SRV records at each; the second publish found all {n} in sync"
-    ));
+    if measures(Operation::Publish) {
+        bench.note(format!(
+            "publish: every run applied all {n} domains (JSON outcome), and the primary serves exactly both SRV records at each"
+        ));
+    } else if cycles > 0 {
+        bench.note(format!(
+            "publish (set-up, not measured): applied all {n} domains, and the primary serves exactly both SRV records at each"
+        ));
+    }
+    if measures(Operation::PublishAgain) {
+        bench.note(format!(
+            "publish again: every run found all {n} domains in sync (JSON outcome)"
+        ));
+    }
+    if measures(Operation::Remove) {
+        bench.note(format!(
+            "remove --force: every run removed the records of all {n} domains (JSON outcome applied), and the primary serves no SRV record at any"
+        ));
+        let mut row = row(
+            "remove --force (all published)",
+            &removed.samples,
+            median_counts(&removed.counts),
+            None,
+            None,
+            "updates",
+            Some(n as u64),
+        );
+        row.cpu = cpu_per_request(&removed.samples, &removed.counts);
+        rows.push((Operation::Remove, row));
+    }
 
     // Baselines for publish: nsupdate batches, each from empty.
     let mut nsupdate: Vec<(usize, Timing)> = Vec::new();
-    if options.baselines {
+    if options.baselines && measures(Operation::Publish) {
         for processes in [1usize, 4, 8] {
             say(&format!(
                 "nsupdate baseline: {processes} concurrent batch(es)"
@@ -368,40 +476,53 @@ pub fn run(options: &Options) -> Result<Results, String> {
         // The records are nsupdate's now: identical to kmsdns's.
         let sample = bench.kmsdns(&["publish"])?;
         bench.expect_outcomes(&sample, "publish", "in-sync")?;
+        published = true;
     }
-    let single = nsupdate
-        .iter()
-        .find(|(p, _)| *p == 1)
-        .map(|(_, t)| t.clone());
-    let ceiling = nsupdate
-        .iter()
-        .filter(|(p, _)| *p > 1)
-        .map(|(p, t)| {
-            (
-                n as f64 / t.median,
-                format!("nsupdate, {p} concurrent batches"),
-            )
-        })
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    rows.push(row(
-        "publish (from empty)",
-        &first,
-        median_counts(&first_counts),
-        single.map(|t| ("one nsupdate -k batch".to_string(), t)),
-        ceiling,
-        "updates",
-        Some(n as u64),
-    ));
+    if measures(Operation::Publish) {
+        let single = nsupdate
+            .iter()
+            .find(|(p, _)| *p == 1)
+            .map(|(_, t)| t.clone());
+        let ceiling = nsupdate
+            .iter()
+            .filter(|(p, _)| *p > 1)
+            .map(|(p, t)| {
+                (
+                    n as f64 / t.median,
+                    format!("nsupdate, {p} concurrent batches"),
+                )
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let mut row = row(
+            "publish (from empty)",
+            &first.samples,
+            median_counts(&first.counts),
+            single.map(|t| ("one nsupdate -k batch".to_string(), t)),
+            ceiling,
+            "updates",
+            Some(n as u64),
+        );
+        row.cpu = cpu_per_request(&first.samples, &first.counts);
+        rows.push((Operation::Publish, row));
+    }
 
-    // Everything below reads what is published; the secondaries must
-    // serve it first.
-    bed.wait_replicated(Duration::from_secs(120))?;
-    bench.verify_published(Server::Ns2)?;
-    bench.verify_published(Server::Ns3)?;
-    bench.note(format!(
-        "replication: both secondaries serve the primary's serial and both SRV records in all {n} zones"
-    ));
-    bed.settle();
+    if reads && !published {
+        // remove ran last: what follows reads the records.
+        let sample = bench.kmsdns(&["publish"])?;
+        bench.expect_outcomes(&sample, "publish", "applied")?;
+        bench.verify_published(Server::Ns1)?;
+    }
+    if reads {
+        // Everything below reads what is published; the secondaries must
+        // serve it first.
+        bed.wait_replicated(Duration::from_secs(120))?;
+        bench.verify_published(Server::Ns2)?;
+        bench.verify_published(Server::Ns3)?;
+        bench.note(format!(
+            "replication: both secondaries serve the primary's serial and both SRV records in all {n} zones"
+        ));
+        bed.settle();
+    }
     if let Some(hold) = options.hold {
         eprintln!(
             "holding BIND for {hold:?}: kmsdns -c {} --nameserver {}:{port} --dns-port {port} COMMAND",
@@ -413,59 +534,46 @@ pub fn run(options: &Options) -> Result<Results, String> {
         return Err("held for profiling; nothing else measured".into());
     }
 
-    let mut read_ops: Vec<(&str, Vec<&str>, Vec<Question>)> = vec![(
-        "publish again (no change)",
-        vec!["publish"],
-        publish_reads(&bed.zones),
-    )];
-    read_ops.push(("check", vec!["check"], check_mix(&bed.zones)));
-    read_ops.push((
-        "replication",
-        vec!["replication"],
-        replication_mix(&bed.zones),
-    ));
-    read_ops.push((
-        "audit --no-probe --no-updates",
-        vec!["audit", "--no-probe", "--no-updates"],
-        [check_mix(&bed.zones), replication_mix(&bed.zones)].concat(),
-    ));
-    read_ops.push((
-        "audit --no-probe",
-        vec!["audit", "--no-probe"],
-        [
-            check_mix(&bed.zones),
-            replication_mix(&bed.zones),
-            publish_reads(&bed.zones),
-        ]
-        .concat(),
-    ));
-    for (name, args, mix) in read_ops {
-        let mix = dedup(mix);
+    let read_ops = [
+        (
+            Operation::PublishAgain,
+            "publish again (no change)",
+            vec!["publish"],
+        ),
+        (Operation::Check, "check", vec!["check"]),
+        (Operation::Replication, "replication", vec!["replication"]),
+        (
+            Operation::AuditNoUpdates,
+            "audit --no-probe --no-updates",
+            vec!["audit", "--no-probe", "--no-updates"],
+        ),
+        (
+            Operation::Audit,
+            "audit --no-probe",
+            vec!["audit", "--no-probe"],
+        ),
+    ];
+    for (operation, name, args) in read_ops {
+        if !measures(operation) {
+            continue;
+        }
+        let mix = dedup(mix_of(operation, &bed.zones));
         // Queries each server counted over this operation's kmsdns runs.
         let mut per_server: HashMap<&'static str, u64> = HashMap::new();
         say(&format!("kmsdns {}", args.join(" ")));
-        let (samples, counts) = if name.starts_with("publish") {
-            (
-                std::mem::take(&mut again),
-                std::mem::take(&mut again_counts),
-            )
+        let Runs { samples, counts } = if operation == Operation::PublishAgain {
+            std::mem::take(&mut again)
         } else {
-            let mut samples = Vec::new();
-            let mut counts = Vec::new();
+            let mut runs = Runs::default();
             for _ in 0..reps {
-                let before = bed.counters()?;
-                let named_before = bed.named_cpu();
-                let mut sample = bench.kmsdns_as("jsonl", &args)?;
-                sample.named_cpu = bed.named_cpu() - named_before;
-                let after = bed.counters()?;
-                counts.push(after.since(&before));
-                for (server, count) in after.per_server_since(&before) {
+                let run = bench.counted("jsonl", &args)?;
+                for (server, count) in &run.per_server {
                     *per_server.entry(server).or_insert(0) += count;
                 }
-                bench.expect_read(&sample, args[0])?;
-                samples.push(sample);
+                bench.expect_read(&run.sample, args[0])?;
+                runs.push(run);
             }
-            (samples, counts)
+            runs
         };
         let mut cpu = cpu_per_request(&samples, &counts);
         let mut dig = None;
@@ -539,11 +647,18 @@ pub fn run(options: &Options) -> Result<Results, String> {
             None,
         );
         read.cpu = cpu;
-        rows.push(read);
+        rows.push((operation, read));
     }
-    bench.note(format!(
-        "check, replication, audit (--format jsonl): every run exited 0, every domain and zone line ok, and the totals line ok with {n} domains"
-    ));
+    if options
+        .operations
+        .iter()
+        .any(|operation| operation.reads_published() && *operation != Operation::PublishAgain)
+    {
+        bench.note(format!(
+            "check, replication, audit (--format jsonl): every run exited 0, every domain and zone line ok, and the totals line ok with {n} domains"
+        ));
+    }
+    rows.sort_by_key(|(operation, _)| *operation);
 
     let machine = Machine {
         nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -561,7 +676,8 @@ pub fn run(options: &Options) -> Result<Results, String> {
         named_threads: options.named_threads,
         kmsdns_args: options.kmsdns_args.clone(),
         machine,
-        rows,
+        operations: options.operations.iter().map(|o| o.name()).collect(),
+        rows: rows.into_iter().map(|(_, row)| row).collect(),
         baselines,
         verified: bench.verified,
         rss_method: rss_method(),
@@ -640,6 +756,21 @@ impl Bench<'_> {
         Ok(sample)
     }
 
+    /// Runs kmsdns as [`Self::kmsdns_as`] does, with what BIND counted and
+    /// the nameds' CPU during the run.
+    fn counted(&mut self, format: &str, args: &[&str]) -> Result<Counted, String> {
+        let before = self.bed.counters()?;
+        let named_before = self.bed.named_cpu();
+        let mut sample = self.kmsdns_as(format, args)?;
+        sample.named_cpu = self.bed.named_cpu() - named_before;
+        let after = self.bed.counters()?;
+        Ok(Counted {
+            sample,
+            requests: after.since(&before),
+            per_server: after.per_server_since(&before),
+        })
+    }
+
     /// `kmsdns updates --named-conf` of the primary with every zone as a
     /// `--domain`, checked: status ok and one zone each.
     fn updates_named_conf(&mut self) -> Result<Sample, String> {
@@ -666,7 +797,7 @@ impl Bench<'_> {
         Ok(sample)
     }
 
-    /// Runs `command` with stdout and stderr to files and waits for it with    /// Runs `command` with stdout and stderr to files and waits for it with
+    /// Runs `command` with stdout and stderr to files and waits for it with
     /// wait4(2), which reports its peak RSS.
     fn measure(&mut self, command: &mut Command) -> Result<Sample, String> {
         self.runs += 1;
@@ -706,6 +837,12 @@ impl Bench<'_> {
                 return Err(format!("remove: {} ended {outcome}", domain["domain"]));
             }
         }
+        self.verify_removed()
+    }
+
+    /// The primary serves no SRV record at `_vlmcs._tcp` in any zone: the
+    /// bed's zones hold no other, so none of ours is left.
+    fn verify_removed(&self) -> Result<(), String> {
         for zone in &self.bed.zones {
             let set = self.bed.srv_set(Server::Ns1, zone)?;
             if !set.is_empty() {
@@ -1194,6 +1331,24 @@ fn replication_mix(zones: &[String]) -> Vec<Question> {
     mix
 }
 
+/// The questions a read operation asks, for its `dig -f` batch and
+/// dnsperf's mix; none for the others, which are not compared with them.
+fn mix_of(operation: Operation, zones: &[String]) -> Vec<Question> {
+    match operation {
+        Operation::PublishAgain => publish_reads(zones),
+        Operation::Check => check_mix(zones),
+        Operation::Replication => replication_mix(zones),
+        Operation::AuditNoUpdates => [check_mix(zones), replication_mix(zones)].concat(),
+        Operation::Audit => [
+            check_mix(zones),
+            replication_mix(zones),
+            publish_reads(zones),
+        ]
+        .concat(),
+        _ => Vec::new(),
+    }
+}
+
 /// The mix without repeats, in first-seen order: an administrator's batch
 /// asks each question once (the same host's address once, not per domain).
 fn dedup(mix: Vec<Question>) -> Vec<Question> {
@@ -1269,7 +1424,7 @@ fn allow_long_command_lines() -> Result<(), String> {
     Ok(())
 }
 
-/// waitpid with the child's resource usage: (exit status, peak RSS KiB)./// waitpid with the child's resource usage: (exit status, peak RSS KiB,
+/// waitpid with the child's resource usage: (exit status, peak RSS KiB,
 /// user + system CPU in seconds, its waited-for children's included).
 fn wait4(pid: u32) -> Result<(i32, u64, f64), String> {
     let mut status = 0;
@@ -1352,7 +1507,7 @@ impl Results {
         let mut text = String::new();
         let _ = writeln!(
             text,
-            "{} domains × {} servers, {} repetition(s), median ±largest distance to it; named -n {}{}",
+            "{} domains × {} servers, {} repetition(s), median ±largest distance to it; named -n {}{}{}",
             self.domains,
             self.servers,
             self.repetitions,
@@ -1361,25 +1516,31 @@ impl Results {
                 String::new()
             } else {
                 format!("; kmsdns {}", self.kmsdns_args.join(" "))
+            },
+            if self.operations.len() < Operation::ALL.len() {
+                format!("; only {}", self.operations.join(", "))
+            } else {
+                String::new()
             }
         );
         let _ = writeln!(text);
         let _ = writeln!(
             text,
-            "| operation | kmsdns | baseline | baseline time | kmsdns faster | kmsdns rate | BIND ceiling | share of ceiling | requests (BIND-counted) | peak RSS | CPU µs/request: kmsdns · dnsperf | named CPU µs/query: under kmsdns · dnsperf | at kmsdns's rate: queries/s kmsdns · dnsperf | at kmsdns's rate, CPU µs/query: dnsperf · named under it |"
+            "| operation | kmsdns | µs/domain | baseline | baseline time | kmsdns faster | kmsdns rate | BIND ceiling | share of ceiling | requests (BIND-counted) | peak RSS | CPU µs/request: kmsdns · dnsperf | named CPU µs/query: under kmsdns · dnsperf | at kmsdns's rate: queries/s kmsdns · dnsperf | at kmsdns's rate, CPU µs/query: dnsperf · named under it |"
         );
         let _ = writeln!(
             text,
-            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for row in &self.rows {
             let opt = |v: Option<String>| v.unwrap_or_else(|| "–".to_string());
             let equal = row.cpu.and_then(|c| c.equal_rate);
             let _ = writeln!(
                 text,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB | {} | {} | {} | {} |",
+                "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB | {} | {} | {} | {} |",
                 row.operation,
                 row.kmsdns.show(),
+                row.kmsdns.median * 1e6 / self.domains.max(1) as f64,
                 opt(row.baseline.clone()),
                 opt(row.baseline_time.as_ref().map(Timing::show)),
                 opt(row.speedup.map(|s| format!("{s:.2}×"))),

@@ -18,6 +18,8 @@ mod harness;
 mod kms_responder;
 #[path = "linearity.rs"]
 mod linearity;
+#[path = "operations.rs"]
+mod operations;
 #[path = "probe.rs"]
 mod probe;
 #[path = "silent.rs"]
@@ -35,6 +37,9 @@ usage: cargo bench --bench scale -- [options]
   --sizes N,N,...      run once per size (e.g. 100,1000,10000,100000) and print µs per domain
                        for each; sizes of 100,000 and more get one repetition
   --repetitions R      runs of each measurement, median reported (default 5)
+  --only OP,OP,...     measure only these operations (default all): bind, bind-out, updates,
+                       publish, publish-again, remove, check, replication, audit-no-updates,
+                       audit; what they need still runs, unmeasured (e.g. publish before check)
   --named-threads T    named -n T (default 2)
   --dnsperf-seconds S  length of each dnsperf run; 0 skips dnsperf (default 5)
   --no-baselines       skip nsupdate and dig
@@ -65,7 +70,9 @@ fn main() -> ExitCode {
         verbose: true,
         keep: false,
         hold: None,
+        operations: operations::Operation::ALL.to_vec(),
     };
+    let mut only = false;
     let mut out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     let mut silent: Option<usize> = None;
     let mut sizes: Vec<usize> = Vec::new();
@@ -111,6 +118,13 @@ fn main() -> ExitCode {
                 Some(n) => options.dnsperf_seconds = n as u32,
                 None => return usage("--dnsperf-seconds takes a number"),
             },
+            "--only" => match operations::Operation::parse_list(&value()) {
+                Ok(list) => {
+                    options.operations = list;
+                    only = true;
+                }
+                Err(problem) => return usage(&problem),
+            },
             "--no-baselines" => options.baselines = false,
             "--kmsdns-arg" => options.kmsdns_args.push(value()),
             "--out" => out = PathBuf::from(value()),
@@ -144,6 +158,11 @@ fn main() -> ExitCode {
             }
             other => return usage(&format!("unknown option {other}")),
         }
+    }
+    if only && (silent.is_some() || probe) {
+        return usage(
+            "--only selects operations of the main benchmark, not of --silent or --probe",
+        );
     }
     if let Some(silent) = silent {
         let options = silent::SilentOptions {
