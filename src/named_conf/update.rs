@@ -238,7 +238,8 @@ pub struct Server<'c> {
     cache: RefCell<AclCache<'c>>,
     views: Vec<ServerView<'c>>,
     session_key: Option<Labels>,
-    zones: RefCell<HashMap<(usize, usize), Rc<ServerZone<'c>>>>,
+    /// The zones built lately, by view and the hash of their name.
+    zones: RefCell<HashMap<(usize, u64), Rc<ServerZone<'c>>>>,
     /// The view of each kind of request already seen (by source,
     /// destination, signer and principal-ness): the same for every zone.
     chosen: RefCell<HashMap<RequestKind, Option<(usize, bool)>>>,
@@ -407,23 +408,29 @@ impl<'c> Server<'c> {
 
     /// The zone of exactly `name` in view `view`.
     pub(crate) fn zone(&self, view: usize, name: &Labels) -> Option<Rc<ServerZone<'c>>> {
+        // Asked for each request of an audit: the built zone is looked up
+        // by the name's hash before the configuration's index is searched.
+        let key = (view, name.key());
+        if let Some(found) = self.zones.borrow().get(&key).filter(|z| z.name == *name) {
+            return Some(Rc::clone(found));
+        }
         let zones = self.views[view].zones;
         let index = self
             .conf
             .zone_positions(self.views[view].scope, name)
             .into_iter()
             .find(|&i| is_class_in(zones[i].class.as_deref()))?;
-        if let Some(found) = self.zones.borrow().get(&(view, index)) {
-            return Some(Rc::clone(found));
-        }
         let zone = &zones[index];
         let (zone, defining_view) = match &zone.in_view {
             Some(target) => {
-                let target_view = self.conf.view(target)?;
-                let shared = target_view
-                    .zones
-                    .iter()
-                    .find(|z| z.in_view.is_none() && Labels::parse(&z.name) == *name)?;
+                let position = self.conf.view_position(target)?;
+                let target_view = self.conf.views.get(position)?;
+                let shared = self
+                    .conf
+                    .zone_positions(Some(position), name)
+                    .into_iter()
+                    .filter_map(|i| target_view.zones.get(i))
+                    .find(|z| z.in_view.is_none())?;
                 (shared, Some(target_view))
             }
             None => (zone, self.views[view].view),
@@ -435,7 +442,7 @@ impl<'c> Server<'c> {
         if cache.len() >= ZONE_CACHE {
             cache.clear();
         }
-        cache.insert((view, index), Rc::clone(&built));
+        cache.insert(key, Rc::clone(&built));
         Some(built)
     }
 
