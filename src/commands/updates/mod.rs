@@ -208,6 +208,8 @@ fn add_static(zones: &mut Zones, conf: &NamedConf, audit: ZoneAudit) {
     for name in &audit.names {
         entry.add_domain(domain_of(name));
     }
+    // Mostly one view: not room for four (31 MB of 100,000 zones).
+    entry.details.static_verdicts.reserve_exact(1);
     entry.details.static_verdicts.push(StaticVerdict {
         view: audit.view,
         defined_in_view: audit.defined_in_view,
