@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+use crate::windows::json_comparable;
 use common::bind::published_in_open_example;
 use common::bind::{key_file, nsupdate, Server, TestBed};
 use common::prometheus::parse;
@@ -94,9 +95,13 @@ fn mixed_estate_in_every_format() {
     assert_eq!(one_by_one.status, 2);
     assert_eq!(one_by_one.stdout, text.stdout);
 
-    // JSON: one document, every part's details, the same findings.
+    // JSON: one document, every part's details, the same findings; the
+    // same document written one domain at a time.
     let json = audit(&bed, &config, &[&["--format", "json"][..], &args].concat());
     assert_eq!(json.status, 2);
+    let one_by_one = windowed("json");
+    assert_eq!(one_by_one.status, 2);
+    assert_eq!(json_comparable(&one_by_one), json_comparable(&json));
     let doc: serde_json::Value = json.json();
     assert_eq!(doc["schema"], 1);
     assert_eq!(doc["command"], "audit");

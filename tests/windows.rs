@@ -1,13 +1,15 @@
 //! `check`, `replication` and `probe --window N` against the real BIND test bed:
 //! a run written window by window, one domain at a time, gives the same
-//! output as a run of the whole estate at once, in every format.
+//! output as a run of the whole estate at once, in every format (JSON too:
+//! its document is written from the windows' spools); and what a run
+//! learns of a server, it learns once, not once per window.
 
 use crate::common;
 use crate::jsonl::{config, lines, run, stable};
 
 use std::path::{Path, PathBuf};
 
-use common::bind::{key_file, TestBed};
+use common::bind::{key_file, Server, TestBed};
 use common::run::Run;
 
 /// The estate of the JSON lines tests, its key file readable by every
@@ -29,8 +31,11 @@ fn warning_config(dir: &Path) -> PathBuf {
 
 /// What differs between two runs of the same estate: the run's time and
 /// probe's latencies in Prometheus, probe's times in text, timings in
-/// JSON lines.
+/// JSON lines and JSON.
 fn comparable(run: &Run, format: &str) -> Vec<String> {
+    if format == "json" {
+        return json_comparable(run);
+    }
     if format == "jsonl" {
         return lines(run)
             .into_iter()
@@ -43,6 +48,25 @@ fn comparable(run: &Run, format: &str) -> Vec<String> {
         .filter(|line| !line.starts_with("kmsdns_probe_latency"))
         .map(without_times)
         .collect()
+}
+
+/// A JSON document as lines, each timing (`"elapsed_ms": N`) as `_`, in
+/// order but for the SRV targets (BIND rotates them), then as a value
+/// without them ([`stable`]): the same bytes but for the timings and the
+/// order of the targets when two runs give the same.
+pub(crate) fn json_comparable(run: &Run) -> Vec<String> {
+    let mut lines: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|line| match line.find("_ms\": ") {
+            Some(at) => format!("{}_", &line[..at + 6]),
+            None => line.to_string(),
+        })
+        .collect();
+    // The targets' lines: where the order differs, the sets are the same.
+    lines.sort();
+    lines.push(stable(run.json()).to_string());
+    lines
 }
 
 /// `line` with each `N.N ms` as `_ ms`.
@@ -63,7 +87,7 @@ fn one_domain_at_a_time_is_the_same_output_in_every_format() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = warning_config(dir.path());
     for command in ["check", "replication", "probe"] {
-        for format in ["text", "nagios", "prometheus", "jsonl"] {
+        for format in ["text", "nagios", "prometheus", "jsonl", "json"] {
             for quiet in [&[][..], &["-q"][..]] {
                 let args = [quiet, &[command][..]].concat();
                 let whole = run(&bed, &config, format, &args);
@@ -104,4 +128,66 @@ fn one_domain_at_a_time_is_the_same_output_in_every_format() {
         "{text}"
     );
     assert_eq!(text.lines_with("key-file-permissions").len(), 1, "{text}");
+}
+
+/// The `version.bind` questions in `server`'s query log since it had
+/// `skip` bytes.
+fn version_questions(bed: &TestBed, server: Server, skip: usize) -> usize {
+    let log = std::fs::read(bed.named(server).log()).expect("named's log");
+    String::from_utf8_lossy(&log[skip.min(log.len())..])
+        .lines()
+        .filter(|line| line.contains("query: version.bind CH TXT"))
+        .count()
+}
+
+/// A live audit of three domains in three windows asks the primary its
+/// `version.bind` once, as BIND's own query log counts it: what a server
+/// runs is a fact of the run, not of a window (BIND rate-limits CHAOS
+/// answers; a dropped one cost a domain's probe a second). Every window's
+/// probe still names the software.
+#[test]
+fn a_run_of_three_windows_asks_each_server_its_version_once() {
+    let bed = TestBed::builder()
+        .version_like_bind()
+        .option("querylog yes")
+        .start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = crate::jsonl::config(dir.path());
+    let logged = |server: Server| {
+        std::fs::metadata(bed.named(server).log())
+            .expect("named's log")
+            .len() as usize
+    };
+    let before: Vec<usize> = Server::ALL.iter().map(|s| logged(*s)).collect();
+    let audit = run(
+        &bed,
+        &config,
+        "jsonl",
+        &["audit", "--no-probe", "--window", "1"],
+    );
+    let domains: Vec<_> = lines(&audit)
+        .into_iter()
+        .filter(|line| line["type"] == "domain")
+        .collect();
+    assert_eq!(domains.len(), 3, "{audit}");
+    // named writes its query log as it answers; give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while version_questions(&bed, Server::Ns1, before[0]) == 0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let asked: Vec<usize> = Server::ALL
+        .iter()
+        .zip(&before)
+        .map(|(server, skip)| version_questions(&bed, *server, *skip))
+        .collect();
+    assert_eq!(
+        asked,
+        [1, 0, 0],
+        "version.bind asked of ns1, ns2, ns3 (only the primary is probed)\n{audit}"
+    );
+    let recognised = audit.stdout.matches("\"software\":\"bind\"").count();
+    assert!(recognised >= 3, "every window's probe names BIND: {audit}");
 }

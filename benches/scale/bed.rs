@@ -59,7 +59,7 @@ pub const TTL: u32 = 3600;
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a secondary may lag behind for a zone before the bench sends
 /// it the zone's NOTIFY again ([`Bed::wait_replicated`]).
-const NOTIFY_AGAIN: Duration = Duration::from_secs(15);
+const NOTIFY_AGAIN: Duration = Duration::from_secs(3);
 
 /// How long a SOA query may wait for its answer.
 const SOA_TIMEOUT: Duration = Duration::from_secs(1);
@@ -479,7 +479,7 @@ statistics-channels {{ inet {ip} port {stats} allow {{ 127.0.0.0/8; }}; }};
     /// Waits until both secondaries serve the primary's serial of every
     /// zone; `Err` naming a straggler after `timeout`, plus 2 ms a zone
     /// (the secondaries transfer 100,000 zones in minutes on two shared
-    /// cores). The zones are read by eight threads, and every question is
+    /// cores). The zones are read by sixteen threads, and every question is
     /// asked again until the deadline: one datagram lost under load is
     /// not a straggler. A secondary still behind after [`NOTIFY_AGAIN`]
     /// is sent the zone's NOTIFY again.
@@ -518,7 +518,7 @@ statistics-channels {{ inet {ip} port {stats} allow {{ 127.0.0.0/8; }}; }};
             }
             Ok(())
         };
-        let share = self.zones.len().div_ceil(8).max(1);
+        let share = self.zones.len().div_ceil(16).max(1);
         thread::scope(|scope| {
             let readers: Vec<_> = self
                 .zones

@@ -3,10 +3,12 @@
 //! keeps only one window's domains, whatever the estate's size.
 //!
 //! A window is a run of consecutive domains of the selection, in its
-//! order, given to the command as its `--domain`s; what the command
-//! remembers within a run (addresses, zones, servers that did not
-//! answer) it remembers within a window. One window is the selection as
-//! given: the publish list, or `--domain`.
+//! order, given to the command as its `--domain`s. What a run learns of
+//! hosts, servers and zones (addresses, each server's software, a zone's
+//! keys) it keeps across windows, within bounds of its own, and the
+//! servers that did not answer too; which zone holds each domain it
+//! forgets after the domain's window ([`Context::window_done`]). One
+//! window is the selection as given: the publish list, or `--domain`.
 
 use std::future::Future;
 
@@ -43,6 +45,7 @@ where
     }
     for window in selected.chunks(size.max(1)) {
         let mut report = command(window.to_vec()).await?;
+        ctx.window_done();
         // A command given its domains does not always read the
         // configuration (probe): its warnings join every window, and the
         // writer keeps each once.

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::dns::dnssec::KeyMemo;
+use crate::dns::identify::Identities;
 use crate::dns::DnsOptions;
 
 use crate::config::{self, Config};
@@ -37,6 +39,10 @@ pub struct Context {
     reading_resolver: OnceLock<Resolver>,
     /// `--named-conf`, once read, and where from.
     named_conf: OnceLock<(PathBuf, Arc<NamedConf>)>,
+    /// Each server's software, for the whole run.
+    identities: Identities,
+    /// Each zone's DNSKEY RRsets, NS set and DS, for the whole run.
+    zone_keys: KeyMemo,
 }
 
 impl Context {
@@ -47,6 +53,8 @@ impl Context {
             config: OnceLock::new(),
             reading_resolver: OnceLock::new(),
             named_conf: OnceLock::new(),
+            identities: Identities::default(),
+            zone_keys: KeyMemo::default(),
         }
     }
 
@@ -142,6 +150,29 @@ impl Context {
         }
         let resolver = self.resolver()?.remembering();
         Ok(self.reading_resolver.get_or_init(|| resolver).clone())
+    }
+
+    /// What the run knows of each server's software (`version.bind`, or
+    /// how it answers), kept across windows: the servers are few, and each
+    /// is asked once per run ([`Identities`]).
+    pub fn identities(&self) -> &Identities {
+        &self.identities
+    }
+
+    /// The DNSKEY RRsets, NS set and DS read for each zone, kept across
+    /// windows, so that a zone whose domains fall in several windows is
+    /// read once, not once per window (bounded, see [`KeyMemo`]).
+    pub fn zone_keys(&self) -> &KeyMemo {
+        &self.zone_keys
+    }
+
+    /// Ends a window: what the reading resolver remembered of its domains'
+    /// zones is forgotten, as the next window's domains are others; the
+    /// facts about hosts, servers and zones stay.
+    pub fn window_done(&self) {
+        if let Some(resolver) = self.reading_resolver.get() {
+            resolver.forget_zones();
+        }
     }
 }
 

@@ -24,12 +24,14 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
 use super::credentials::{KeyOrigin, Secret, TsigAlgorithm, TsigKey};
+use super::memo::BoundedMemo;
 use super::transport::{exchange, random_id, random_u64, Expect, Transport};
 use super::tsig::{Signer, TsigError, TsigVerdict};
 use super::DnsOptions;
@@ -96,6 +98,70 @@ impl fmt::Display for Software {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// How the software of a server was recognised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recognition {
+    /// Its `version.bind` names it.
+    Version(String),
+    /// Its answers: what gave it away.
+    Behaviour(&'static str),
+}
+
+/// A server's software, when something told, and how.
+pub type Identity = Option<(Software, Recognition)>;
+
+/// How many servers' software a run remembers, those asked about last:
+/// an estate's primaries are few, and what a server runs does not change
+/// between windows.
+pub const REMEMBERED_SERVERS: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
+
+/// What is known of each server's software, for a whole run (every
+/// window of it): `version.bind` and the signed-read fingerprint are asked
+/// once per server address, not once per domain nor per window. BIND
+/// rate-limits its CHAOS answers, and each dropped one cost a probe a
+/// second. Probes of one server at once wait for the first one's answer
+/// instead of asking too. At most [`REMEMBERED_SERVERS`] servers, the
+/// least recently asked about forgotten first.
+#[derive(Debug)]
+pub struct Identities {
+    known: BoundedMemo<SocketAddr, Identity>,
+}
+
+impl Default for Identities {
+    fn default() -> Self {
+        Identities {
+            known: BoundedMemo::new(REMEMBERED_SERVERS),
+        }
+    }
+}
+
+impl Identities {
+    /// What `server` tells of its software by `version.bind`, or by how it
+    /// rejects a read of `zone` signed with a key it cannot know.
+    pub async fn of(&self, server: SocketAddr, zone: &Name, opts: &DnsOptions) -> Identity {
+        self.known
+            .get_or_lookup(server, || identify(server, zone, opts))
+            .await
+    }
+}
+
+/// Asks `server` its `version.bind`, then, when that names no software,
+/// tries the fingerprint.
+async fn identify(server: SocketAddr, zone: &Name, opts: &DnsOptions) -> Identity {
+    if let Some(version) = version_bind(server, opts).await {
+        if let Some(software) = Software::from_version(&version) {
+            return Some((software, Recognition::Version(version)));
+        }
+    }
+    let software = fingerprint(server, zone, opts).await?;
+    Some((
+        software,
+        Recognition::Behaviour(
+            "it rejects a read signed with an unknown key without a TSIG record",
+        ),
+    ))
 }
 
 /// How long `version.bind` is waited for: it is optional, and BIND drops
@@ -357,5 +423,47 @@ mod tests {
         assert_ne!(a.name, b.name);
         assert_ne!(a.secret, b.secret);
         assert!(a.name.to_ascii().ends_with(".invalid."));
+    }
+
+    /// `version.bind` and the fingerprint are asked of a server once per
+    /// run: BIND rate-limits CHAOS answers, and a dropped one costs a
+    /// second, so asking per zone made a live audit of 10,000 zones take
+    /// minutes. The server here never answers; the second call sends
+    /// nothing, and the memory holds at most its bound.
+    #[tokio::test]
+    async fn a_server_is_identified_once_per_run_and_the_memory_is_bounded() {
+        let socket = || {
+            let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+            silent.set_nonblocking(true).expect("non-blocking");
+            silent
+        };
+        let (first, second) = (socket(), socket());
+        let opts = DnsOptions {
+            timeout: std::time::Duration::from_millis(50),
+            attempts: 1,
+            ..DnsOptions::default()
+        };
+        let received = |silent: &std::net::UdpSocket| {
+            let mut buffer = [0u8; 512];
+            std::iter::from_fn(|| silent.recv(&mut buffer).ok()).count()
+        };
+        let address = |silent: &std::net::UdpSocket| silent.local_addr().expect("address");
+        let identities = Identities {
+            known: BoundedMemo::new(NonZeroUsize::MIN),
+        };
+        let zone = Name::from_ascii("one.example.").expect("name");
+        assert_eq!(identities.of(address(&first), &zone, &opts).await, None);
+        assert!(received(&first) > 0, "the first zone asks the server");
+        let other = Name::from_ascii("two.example.").expect("name");
+        assert_eq!(identities.of(address(&first), &other, &opts).await, None);
+        assert_eq!(received(&first), 0, "the second zone asks nothing");
+        // A second server, beyond the bound of one: the first is forgotten.
+        assert_eq!(identities.of(address(&second), &zone, &opts).await, None);
+        assert!(received(&second) > 0);
+        assert_eq!(identities.known.len(), 1, "the bound holds");
+        assert_eq!(identities.of(address(&second), &other, &opts).await, None);
+        assert_eq!(received(&second), 0, "still a hit");
+        assert_eq!(identities.of(address(&first), &zone, &opts).await, None);
+        assert!(received(&first) > 0, "forgotten, so asked again");
     }
 }

@@ -38,6 +38,7 @@ pub mod gss;
 mod gss_keytab;
 pub mod identify;
 pub mod lookup;
+mod memo;
 pub mod name;
 mod query;
 mod resolver;

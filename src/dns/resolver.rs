@@ -24,24 +24,27 @@
 //! exchange; its semantics above were checked against BIND 9.18 in
 //! `tests/dns_layer.rs` and are kept.
 //!
-//! Commands that only read can ask for a per-run memo of address and zone
-//! lookups ([`Resolver::remembering`]): `check` asks the addresses of the
-//! same few KMS hosts and of the same MNAME for every domain, `replication`
-//! those of the same NS names for every zone, and the parts of `audit`
-//! would each find every domain's zone again. The memo keeps each name's
-//! outcome for the run, a failure as that failure (never as "no address").
+//! Commands that only read can ask for a memo of address and zone lookups
+//! ([`Resolver::remembering`]): `check` asks the addresses of the same few
+//! KMS hosts and of the same MNAME for every domain, `replication` those of
+//! the same NS names for every zone, and the parts of `audit` would each
+//! find every domain's zone again. The memo keeps each name's outcome, a
+//! failure as that failure (never as "no address"), within bounds that do
+//! not grow with the estate: the [`REMEMBERED_HOSTS`] host names used last,
+//! and the zone lookups of one window ([`Resolver::forget_zones`]).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::{ProtoError, ProtoErrorKind};
-use tokio::sync::OnceCell;
 
+use super::memo::BoundedMemo;
 use super::query::{query_recursive, QueryError, Response};
 use super::srv::SrvAnswer;
 use super::DnsOptions;
@@ -233,20 +236,36 @@ pub fn parse_nameserver(input: &str) -> Result<SocketAddr, NameserverError> {
         })
 }
 
-/// The outcome of one name's address lookup, shared by every task that
-/// asks for it during a run.
-type AddressOutcome = Arc<OnceCell<Result<Addresses, LookupError>>>;
+/// How many host names' addresses a run remembers, those used last: an
+/// estate's KMS hosts, MNAMEs and NS names are few and asked again and
+/// again; a host named by one domain alone (beyond this many) is asked
+/// again only if another part of its window names it after 1,024 others.
+pub const REMEMBERED_HOSTS: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
 
 /// Lookups remembered for a run, by name (see [`Resolver::remembering`]).
-#[derive(Default)]
 struct Memo {
-    addresses: Mutex<HashMap<Name, AddressOutcome>>,
+    /// At most [`REMEMBERED_HOSTS`], the least recently used forgotten
+    /// first.
+    addresses: BoundedMemo<Name, Result<Addresses, LookupError>>,
     /// By value in one table, not each behind its own allocation: one per
     /// domain, they are freed at once by [`Resolver::forget_zones`] and
     /// leave no holes among what the run still holds (at 10,000 domains,
     /// 5 MiB more resident memory at the end of an audit). A domain's zone
     /// is looked up by one task at a time, so nobody waits for another.
+    /// Keyed by the name looked up, `_vlmcs._tcp.<domain>`: no other
+    /// window asks it again, so the windowed commands forget them after
+    /// each window, and they hold one window's domains at most.
     soa: Mutex<HashMap<Name, Result<Answer<Record>, LookupError>>>,
+}
+
+impl Memo {
+    /// A memo of the addresses of at most `hosts` names.
+    fn new(hosts: NonZeroUsize) -> Memo {
+        Memo {
+            addresses: BoundedMemo::new(hosts),
+            soa: Mutex::default(),
+        }
+    }
 }
 
 /// A stub resolver, as a KMS client would use (RD set, no cache).
@@ -348,7 +367,9 @@ impl Resolver {
     /// This resolver, remembering for as long as it or a clone lives the
     /// outcome of each [`addresses`](Self::addresses) and [`soa`](Self::soa)
     /// lookup: one lookup per name per run instead of one per domain that
-    /// names it, or per part of an audit that finds the domain's zone.
+    /// names it, or per part of an audit that finds the domain's zone
+    /// (within [`REMEMBERED_HOSTS`] host names, and the zones until
+    /// [`forget_zones`](Self::forget_zones)).
     /// Concurrent lookups of one host's addresses wait for the first
     /// instead of asking again. A failed lookup (timeout, REFUSED…) stays
     /// that failure for the run: every domain naming the host reports it,
@@ -356,7 +377,7 @@ impl Resolver {
     /// changes is looked up twice (the update probe's sentinel changes the
     /// zone's serial, never which zone holds a name nor its primary).
     pub fn remembering(mut self) -> Self {
-        self.memo = Some(Arc::default());
+        self.memo = Some(Arc::new(Memo::new(REMEMBERED_HOSTS)));
         self
     }
 
@@ -582,8 +603,9 @@ impl Resolver {
         outcome
     }
 
-    /// Forgets the remembered SOA lookups, once no part of the run will
-    /// find a zone again: at 10,000 domains their table is 8 MB.
+    /// Forgets the remembered SOA lookups, once no part of the window will
+    /// find a zone again: at 10,000 domains their table is 8 MB, and the
+    /// next window's domains are others.
     pub fn forget_zones(&self) {
         if let Some(memo) = &self.memo {
             // Not clear(): that keeps the table's room.
@@ -601,17 +623,9 @@ impl Resolver {
         };
         let mut key = name.clone();
         key.set_fqdn(true);
-        let outcome: AddressOutcome = memo
-            .addresses
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key)
-            .or_default()
-            .clone();
-        outcome
-            .get_or_init(|| self.lookup_addresses(name))
+        memo.addresses
+            .get_or_lookup(key, || self.lookup_addresses(name))
             .await
-            .clone()
     }
 
     /// Asks for the A and AAAA records of `name`, concurrently.
@@ -745,6 +759,67 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    /// A server on loopback that answers every query REFUSED, at once,
+    /// and counts the queries it got.
+    fn refusing_server() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let server = socket.local_addr().expect("address");
+        let count = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&count);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 512];
+            while let Ok((len, from)) = socket.recv_from(&mut buffer) {
+                counted.fetch_add(1, Ordering::SeqCst);
+                // The query back, QR set and RCODE 5 (REFUSED): its ID and
+                // question match.
+                buffer[2] |= 0x80;
+                buffer[3] = (buffer[3] & 0xf0) | 5;
+                let _ = socket.send_to(&buffer[..len], from);
+            }
+        });
+        (server, count)
+    }
+
+    /// The address memo holds at most its bound, forgets the host used
+    /// least recently, and a host it holds is not asked again.
+    #[tokio::test]
+    async fn the_address_memo_is_bounded_and_keeps_the_hosts_used_last() {
+        use std::sync::atomic::Ordering;
+        let (server, asked) = refusing_server();
+        let opts = DnsOptions {
+            timeout: Duration::from_secs(2),
+            attempts: 1,
+            ..DnsOptions::default()
+        };
+        let mut resolver = Resolver::with_nameserver(server, &opts);
+        let memo = Arc::new(Memo::new(NonZeroUsize::new(2).expect("two")));
+        resolver.memo = Some(Arc::clone(&memo));
+        let host = |name: &str| Name::from_ascii(name).expect("name");
+        // Each lookup not remembered asks A and AAAA.
+        let queries_for = |resolver: &Resolver, name: &'static str| {
+            let (resolver, asked) = (resolver.clone(), Arc::clone(&asked));
+            async move {
+                let before = asked.load(Ordering::SeqCst);
+                let outcome = resolver.addresses(&host(name)).await;
+                assert!(
+                    matches!(outcome, Err(LookupError::Refused { .. })),
+                    "{outcome:?}"
+                );
+                asked.load(Ordering::SeqCst) - before
+            }
+        };
+        assert_eq!(queries_for(&resolver, "a.example.").await, 2);
+        assert_eq!(queries_for(&resolver, "b.example.").await, 2);
+        assert_eq!(queries_for(&resolver, "a.example.").await, 0, "a hit");
+        // A third host: b, used least recently, goes.
+        assert_eq!(queries_for(&resolver, "c.example.").await, 2);
+        assert_eq!(memo.addresses.len(), 2, "the bound holds");
+        assert_eq!(queries_for(&resolver, "a.example.").await, 0, "still a hit");
+        assert_eq!(queries_for(&resolver, "c.example.").await, 0, "a hit");
+        assert_eq!(queries_for(&resolver, "b.example.").await, 2, "forgotten");
     }
 
     /// A remembered failure is that failure again, at once: never an empty

@@ -13,9 +13,9 @@
 //! about domains.
 //!
 //! JSON lines (`--format jsonl`) spool each window's domain and zone
-//! lines, and end with the totals line. JSON takes the whole estate as one
-//! window and is written as one document, as for every command: its
-//! `status` and `summary` come before its details.
+//! lines, and end with the totals line. JSON spools each window's domains,
+//! zones and findings ([`json::JsonSpool`]) and writes its one document at
+//! the end, with the run's counts.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
@@ -25,8 +25,9 @@ use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::{json, jsonl, nagios, prometheus, text, Details, Document, Io};
-use crate::commands::audit::details::{write_domain, DomainStatus, Tally};
+use super::json::JsonSpool;
+use super::{jsonl, nagios, prometheus, text, Details, Document, Io};
+use crate::commands::audit::details::{write_domain, AuditDetails, DomainStatus, Tally};
 use crate::commands::audit::metrics::Metrics;
 use crate::commands::audit::{AuditEnd, AuditSink, AuditWindow};
 use crate::context::Format;
@@ -43,8 +44,9 @@ pub struct AuditWriter {
     textfile: Option<PathBuf>,
     status: Severity,
     summary: Summary,
-    /// JSON: the one window, written at the end.
-    whole: Option<AuditWindow>,
+    json: Option<JsonSpool>,
+    /// JSON: the last window's details without their domains and zones.
+    skeleton: Option<Box<AuditDetails>>,
     text: Option<TextSpool>,
     nagios: Option<NagiosSpool>,
     prometheus: Option<PrometheusSpool>,
@@ -69,7 +71,8 @@ impl AuditWriter {
             textfile,
             status: Severity::Ok,
             summary: Summary::default(),
-            whole: None,
+            json: (format == Format::Json).then(JsonSpool::new).transpose()?,
+            skeleton: None,
             text: (format == Format::Text).then(TextSpool::new).transpose()?,
             nagios: (format == Format::Nagios)
                 .then(NagiosSpool::new)
@@ -99,21 +102,21 @@ impl AuditWriter {
         }
         match self.format {
             Format::Json => {
-                let Some(window) = self.whole.take() else {
+                let (Some(mut spool), Some(mut details)) = (self.json.take(), self.skeleton.take())
+                else {
                     return Err(io::Error::other("the audit gave no window"));
-                };
-                let mut report = Report::new("audit");
-                report.extend(end.general.iter().cloned());
-                report.extend(window.report.findings);
-                let Some(mut details) = window.report.details else {
-                    return Err(io::Error::other("the audit's window has no details"));
                 };
                 details.addresses_reachable = end.addresses_reachable;
                 details.addresses_probed = end.addresses_probed;
                 details.hosts_reachable = end.hosts_reachable;
                 details.hosts_probed = end.hosts_probed;
                 details.parts = end.parts;
-                json::render(&report.with_details(Details::Audit(details)), io.stdout)?;
+                // Its arrays are empty: the spools have them.
+                spool.details(&details)?;
+                let mut out = BufWriter::new(&mut *io.stdout);
+                let totals = (self.status, self.summary);
+                spool.write("audit", totals, (&end.general, &[]), &mut out)?;
+                out.flush()?;
             }
             Format::Text => {
                 if let Some(spool) = self.text.take() {
@@ -171,7 +174,7 @@ impl AuditWriter {
 
 impl AuditSink for AuditWriter {
     fn window_size(&self) -> Option<usize> {
-        (self.format != Format::Json).then_some(self.window)
+        Some(self.window)
     }
 
     fn window(&mut self, window: AuditWindow) -> io::Result<()> {
@@ -196,11 +199,34 @@ impl AuditSink for AuditWriter {
         }
         if let Some(spool) = &mut self.jsonl {
             spool.add(&window.report.map_details(Details::Audit))?;
-        } else if self.format == Format::Json {
-            self.whole = Some(window);
+        } else if let Some(spool) = &mut self.json {
+            spool.findings(&window.report.findings)?;
+            if let Some(details) = window.report.details {
+                spool.details(&details)?;
+                self.skeleton = Some(without_estate(details));
+            }
         }
         Ok(())
     }
+}
+
+/// `details` without what [`JsonSpool`] spools, the arrays of domains and
+/// zones: what the document needs of them at the end.
+fn without_estate(mut details: Box<AuditDetails>) -> Box<AuditDetails> {
+    details.domains = Vec::new();
+    if let Some(check) = &mut details.check {
+        check.domains = Vec::new();
+    }
+    if let Some(replication) = &mut details.replication {
+        replication.zones = Vec::new();
+    }
+    if let Some(updates) = &mut details.updates {
+        updates.zones = Vec::new();
+    }
+    if let Some(probe) = &mut details.probe {
+        probe.domains = Vec::new();
+    }
+    details
 }
 
 /// The audit's details of no domain or zone, with what only the whole
@@ -249,12 +275,17 @@ impl Spool {
         }))
     }
 
-    /// Copies everything written to `out`.
-    pub(super) fn copy_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
+    /// Everything written, to read from the start.
+    pub(super) fn reader(&mut self) -> io::Result<&File> {
         self.file.flush()?;
         let file = self.file.get_mut();
         file.rewind()?;
-        io::copy(file, out)?;
+        Ok(file)
+    }
+
+    /// Copies everything written to `out`.
+    pub(super) fn copy_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        io::copy(&mut self.reader()?, out)?;
         Ok(())
     }
 }
@@ -700,15 +731,7 @@ mod tests {
             hosts_reachable: 0,
             hosts_probed: 0,
         };
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let mut io = Io {
-            stdout: &mut stdout,
-            stderr: &mut stderr,
-            stdout_is_terminal: false,
-            stderr_is_terminal: false,
-        };
-        let status = writer.finish(end, &mut io).unwrap();
-        (status, String::from_utf8(stdout).unwrap())
+        crate::output::finished(|io| writer.finish(end, io))
     }
 
     fn writer(format: Format) -> AuditWriter {

@@ -172,3 +172,18 @@ pub(crate) fn written(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> S
     write(&mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
+
+/// What `finish` writes to stdout through an [`Io`] of no terminal, and
+/// the exit status it returns: the writers' tests compare them.
+#[cfg(test)]
+pub(crate) fn finished(finish: impl FnOnce(&mut Io<'_>) -> io::Result<u8>) -> (u8, String) {
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut io = Io {
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        stdout_is_terminal: false,
+        stderr_is_terminal: false,
+    };
+    let status = finish(&mut io).unwrap();
+    (status, String::from_utf8(stdout).unwrap())
+}

@@ -8,14 +8,17 @@
 //! format, totals first where it puts them first. Findings about no domain
 //! (the configuration's warnings), found again by every window, are kept
 //! once and come after the findings about domains, as in a report written
-//! at once. The output is the same whatever the window size. JSON takes
-//! the whole estate as one window and is written as one document.
+//! at once (`probe` writes its report with the configuration's warnings
+//! first). The output is the same whatever the window size. JSON too is
+//! written from spools at the end ([`JsonSpool`]): the document of a report
+//! of the whole estate, byte for byte.
 
 use std::io::{self, BufWriter, Write};
 use std::time::SystemTime;
 
 use super::audit::{JsonlSpool, NagiosSpool, PrometheusSpool, Spool, TextFindings};
-use super::{json, prometheus, text, Document, Io};
+use super::json::JsonSpool;
+use super::{prometheus, text, Document, Io};
 use crate::commands::audit::metrics::Metrics;
 use crate::context::Format;
 use crate::report::palette::Palette;
@@ -24,15 +27,13 @@ use crate::report::{Finding, Severity, Summary};
 /// The output of one command, fed window by window.
 pub struct ReportWriter {
     command: &'static str,
-    format: Format,
     palette: Palette,
     quiet: bool,
     status: Severity,
     summary: Summary,
     /// The findings about no domain, each once.
     general: Vec<Finding>,
-    /// JSON: the one window, written at the end.
-    whole: Option<Document>,
+    json: Option<JsonSpool>,
     text: Option<TextSpool>,
     nagios: Option<NagiosSpool>,
     prometheus: Option<PrometheusSpool>,
@@ -48,13 +49,12 @@ impl ReportWriter {
     ) -> io::Result<Self> {
         Ok(ReportWriter {
             command,
-            format,
             palette,
             quiet,
             status: Severity::Ok,
             summary: Summary::default(),
             general: Vec::new(),
-            whole: None,
+            json: (format == Format::Json).then(JsonSpool::new).transpose()?,
             text: (format == Format::Text).then(TextSpool::new).transpose()?,
             nagios: (format == Format::Nagios)
                 .then(NagiosSpool::new)
@@ -66,18 +66,14 @@ impl ReportWriter {
         })
     }
 
-    /// How many domains a window may hold: `window`, or `None` (the whole
-    /// estate in one) for JSON, which is one document.
+    /// How many domains a window may hold: `window`, in every format
+    /// (`None` would be the whole estate in one).
     pub fn window_size(&self, window: usize) -> Option<usize> {
-        (self.format != Format::Json).then_some(window)
+        Some(window)
     }
 
     /// Takes the report of a finished window.
     pub fn window(&mut self, mut report: Document) -> io::Result<()> {
-        if self.format == Format::Json {
-            self.whole = Some(report);
-            return Ok(());
-        }
         let (about_domains, general) = std::mem::take(&mut report.findings)
             .into_iter()
             .partition(|f| f.subject.domain.is_some());
@@ -86,6 +82,12 @@ impl ReportWriter {
             if !self.general.contains(&finding) {
                 self.general.push(finding);
             }
+        }
+        if let Some(spool) = &mut self.json {
+            if let Some(details) = &report.details {
+                spool.details(details)?;
+            }
+            spool.findings(&report.findings)?;
         }
         for finding in &report.findings {
             self.status = self.status.max(finding.severity);
@@ -113,11 +115,6 @@ impl ReportWriter {
 
     /// Writes the output once every window is done; returns the exit status.
     pub fn finish(mut self, io: &mut Io<'_>) -> io::Result<u8> {
-        if let Some(report) = self.whole.take() {
-            json::render(&report, io.stdout)?;
-            io.stdout.flush()?;
-            return Ok(report.exit_status());
-        }
         for finding in &self.general {
             self.status = self.status.max(finding.severity);
             self.summary.count(finding.severity);
@@ -142,6 +139,9 @@ impl ReportWriter {
         if let Some(spool) = self.jsonl.take() {
             let general = &self.general;
             spool.write(self.command, totals, general, |_| {}, &mut out)?;
+        }
+        if let Some(spool) = self.json.take() {
+            spool.write(self.command, totals, (&[], &self.general), &mut out)?;
         }
         out.flush()?;
         drop(out);
@@ -187,5 +187,73 @@ impl TextSpool {
         self.findings
             .write(&writer.general, true, (palette, quiet), out)?;
         text::write_totals(writer.status, &writer.summary, palette, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::check::details::{CheckDetails, DomainCheck, RrsetSource};
+    use crate::output::{json, Details};
+    use crate::report::{FindingId, Report};
+
+    fn check(domain: &str) -> DomainCheck {
+        let source = RrsetSource {
+            via: "ns1.corp.test.".into(),
+            status: "nodata",
+            ttl: None,
+            records: Vec::new(),
+            error: None,
+        };
+        DomainCheck {
+            domain: domain.into(),
+            zone: Some("corp.test.".into()),
+            authoritative: source.clone(),
+            resolver: source,
+            targets: Vec::new(),
+            dnssec: None,
+        }
+    }
+
+    fn warning() -> Finding {
+        Finding::new(FindingId::KeyFilePermissions, Severity::Warning, "readable")
+    }
+
+    /// A report of `domains`, the configuration's warning first or last.
+    fn report(domains: &[&str], warning_first: bool) -> Document {
+        let mut report = Report::new("check");
+        if warning_first {
+            report.push(warning());
+        }
+        for domain in domains {
+            report.push(
+                Finding::new(FindingId::SrvMissing, Severity::Critical, "none").domain(domain),
+            );
+        }
+        if !warning_first {
+            report.push(warning());
+        }
+        let domains = domains.iter().map(|d| check(d)).collect();
+        report.with_details(Details::Check(CheckDetails { domains }))
+    }
+
+    #[test]
+    fn json_in_windows_is_the_document_of_the_whole_estate() {
+        let domains = ["a.corp.test.", "b.corp.test.", "c.corp.test."];
+        for warning_first in [false, true] {
+            let mut writer =
+                ReportWriter::new("check", Format::Json, Palette { color: false }, false).unwrap();
+            for domain in domains {
+                // Every window finds the configuration's warning again.
+                writer.window(report(&[domain], warning_first)).unwrap();
+            }
+            let (status, written) = crate::output::finished(|io| writer.finish(io));
+            assert_eq!(status, 2);
+            // The findings about no domain come last, as `check` has them.
+            let whole = report(&domains, false);
+            let expected = crate::output::written(|out| json::render(&whole, out));
+            assert_eq!(written, expected);
+            assert_eq!(written.matches("key-file-permissions").count(), 1);
+        }
     }
 }

@@ -74,7 +74,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "3days")]
     pub sig_expiry_warn: std::time::Duration,
 
-    /// Audit N domains at a time: memory grows with N, not with the estate (text, nagios, prometheus, jsonl; json holds the whole estate)
+    /// Audit N domains at a time: memory grows with N, not with the estate (in every format)
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub window: u32,
 }
@@ -104,7 +104,7 @@ pub struct AuditEnd {
 /// keeps only the domains of one window, whatever the estate's size.
 pub trait AuditSink {
     /// How many domains a window may hold; `None`: the whole estate in
-    /// one window (an output that must hold everything anyway).
+    /// one window.
     fn window_size(&self) -> Option<usize>;
     /// Takes a finished window.
     fn window(&mut self, window: AuditWindow) -> std::io::Result<()>;
@@ -115,11 +115,14 @@ pub trait AuditSink {
 ///
 /// A window is a run of consecutive domains of the selection, in its
 /// order; the parts of a window run as they did over the whole estate
-/// (the DNS parts one after another, the probe beside them). What a part
-/// remembers within a run (addresses, zones, the servers that did not
-/// answer, each KMS address probed) it remembers within a window: a zone
-/// with domains in two windows is read once in each, and a KMS host
-/// silent for one window's probe is waited for again in the next.
+/// (the DNS parts one after another, the probe beside them). What the run
+/// learns of hosts, servers and zones (addresses, each server's software,
+/// a zone's DNSSEC keys) it keeps across windows, within bounds of its
+/// own, and the servers that did not answer too; which zone holds each domain is
+/// forgotten after its window. What a part finds per zone (replication's
+/// serials) and each KMS address probed are a window's own: a zone with
+/// domains in two windows is polled in each, and a KMS host silent for
+/// one window's probe is waited for again in the next.
 pub async fn run(
     args: &AuditArgs,
     ctx: &Context,
@@ -148,6 +151,7 @@ pub async fn run(
         let domains = if one { &args.domains[..] } else { &chunk[..] };
         let audited: Vec<String> = chunk.iter().map(Name::to_ascii).collect();
         let window = audit_window(args, ctx, domains, &warnings, &progress).await?;
+        ctx.window_done();
         let (merged, details) = window;
         let (mut report, window_parts) = merged.report(&mut general);
         parts = window_parts;

@@ -34,7 +34,6 @@ use crate::concurrency::{deadline, in_order};
 use crate::config;
 use crate::context::Context;
 use crate::context::{parse_domain, parse_duration, Selection};
-use crate::dns::dnssec;
 use crate::error::Error;
 use crate::report::{Report, Severity};
 use details::CheckDetails;
@@ -70,7 +69,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "3days")]
     pub sig_expiry_warn: Duration,
 
-    /// Check N domains at a time: memory grows with N, not with the estate (json holds the whole estate)
+    /// Check N domains at a time: memory grows with N, not with the estate
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub window: u32,
 }
@@ -91,12 +90,13 @@ pub async fn run(args: &CheckArgs, ctx: &Context) -> Result<Report<CheckDetails>
     let limit = usize::from(ctx.global.concurrency);
     let expiry_warning = args.sig_expiry_warn;
     let time_limit = ctx.deadline();
-    // A zone's NS set, DNSKEY RRsets and DS: once per zone, not per domain.
-    let zone_keys = dnssec::KeyMemo::default();
+    // A zone's NS set, DNSKEY RRsets and DS: once per zone and run, not
+    // per domain nor per window.
+    let zone_keys = ctx.zone_keys();
     let mut judged = in_order(&selection.domains, limit, |domain| {
         let configured = selection.domain(domain);
         let selection = &selection;
-        let (resolver, opts, zone_keys) = (&resolver, &opts, &zone_keys);
+        let (resolver, opts) = (&resolver, &opts);
         async move {
             let observed = deadline::within(
                 time_limit,

@@ -58,7 +58,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "MS", default_value_t = 500)]
     pub slow: u64,
 
-    /// Probe N domains at a time: memory grows with N, not with the estate (json, --search and --host: all at once)
+    /// Probe N domains at a time: memory grows with N, not with the estate (--search and --host: all at once)
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub window: u32,
 }

@@ -71,7 +71,7 @@ pub struct ReplicationArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "3days")]
     pub sig_expiry_warn: Duration,
 
-    /// Check the zones of N domains at a time: memory grows with N, not with the estate (json and --wait: the whole estate)
+    /// Check the zones of N domains at a time: memory grows with N, not with the estate (--wait: the whole estate)
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub window: u32,
 

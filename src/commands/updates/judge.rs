@@ -582,8 +582,8 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    use crate::commands::updates::observe::Recognition;
     use crate::concurrency::deadline::Overrun;
+    use crate::dns::identify::Recognition;
     use crate::named_conf::audit_domains;
 
     fn conf(text: &str) -> NamedConf {

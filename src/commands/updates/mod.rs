@@ -26,6 +26,7 @@ use hickory_proto::rr::Name;
 
 use crate::config::{self, Config};
 use crate::context::{parse_domain, Context, Selection};
+use crate::dns::identify::Recognition;
 use crate::dns::name::parse_name;
 use crate::error::Error;
 use crate::named_conf::{
@@ -37,7 +38,7 @@ use details::{
     ZoneUpdates,
 };
 use judge::{absolute, domain_of, live_findings, show_name, static_findings, worst};
-use observe::{LiveProbe, ProbeAnswer, ProbeTarget, Recognition};
+use observe::{LiveProbe, ProbeAnswer, ProbeTarget};
 
 /// Audit who may change the _vlmcs._tcp records: statically from BIND's
 /// named.conf, and live with an update probe that changes nothing.
@@ -129,7 +130,8 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
         // once per run.
         let resolver = ctx.reading_resolver()?;
         let opts = ctx.dns_options();
-        let identities = observe::Identities::default();
+        // Each server's software is asked once per run, not per window.
+        let identities = ctx.identities();
         // Each probe becomes findings and details as soon as it is done:
         // only those are kept, not every probe's reads.
         let limit = usize::from(ctx.global.concurrency);
@@ -152,7 +154,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
                 server: configured.and_then(|c| c.server.as_deref().cloned()),
                 multi_master: configured.and_then(|c| c.multi_master),
             };
-            let (resolver, opts, identities) = (&resolver, &opts, &identities);
+            let (resolver, opts) = (&resolver, &opts);
             async move {
                 let probe =
                     observe::probe_domain(&target, resolver, identities, opts, time_limit).await;

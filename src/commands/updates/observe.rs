@@ -84,9 +84,7 @@
 // hickory `Name`s as context; they occur at network speed.
 #![allow(clippy::result_large_err)]
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hickory_proto::op::Message;
@@ -97,7 +95,7 @@ use crate::concurrency::deadline::{self, Overrun};
 use crate::config::gss::GssAuth;
 use crate::config::key::TsigKey;
 use crate::config::srv_owner;
-use crate::dns::identify::{self, Integration, SignedRead, Software};
+use crate::dns::identify::{self, Identities, Integration, Recognition, SignedRead, Software};
 use crate::dns::{
     self, random_u64, DnsOptions, Expected, Resolver, TsigError, UpdateError, UpdateRequest,
     UpdateResponse,
@@ -171,15 +169,6 @@ pub struct ProbeChange {
     pub repair: Option<String>,
 }
 
-/// How the software of the primary was recognised.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recognition {
-    /// Its `version.bind` names it.
-    Version(String),
-    /// Its answers: what gave it away.
-    Behaviour(&'static str),
-}
-
 /// What the live probe learnt about one domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveProbe {
@@ -218,55 +207,6 @@ impl LiveProbe {
     /// The software, when recognised.
     pub fn software(&self) -> Option<Software> {
         self.software.as_ref().map(|(software, _)| *software)
-    }
-}
-
-/// What is known of each primary's software, shared by the probes of one
-/// run: `version.bind` and the signed-read fingerprint are asked once per
-/// server address, not once per domain.
-#[derive(Debug, Clone, Default)]
-pub struct Identities {
-    known: Arc<Mutex<Known>>,
-}
-
-/// Per server address: its software and how it was recognised, or `None`
-/// when nothing told.
-type Known = HashMap<SocketAddr, Option<(Software, Recognition)>>;
-
-impl Identities {
-    /// What `server` tells of its software by `version.bind`, or by how it
-    /// rejects a read signed with a key it cannot know.
-    async fn of(
-        &self,
-        server: SocketAddr,
-        zone: &Name,
-        opts: &DnsOptions,
-    ) -> Option<(Software, Recognition)> {
-        if let Some(known) = self.lock().get(&server) {
-            return known.clone();
-        }
-        let mut found = None;
-        if let Some(version) = identify::version_bind(server, opts).await {
-            if let Some(software) = Software::from_version(&version) {
-                found = Some((software, Recognition::Version(version)));
-            }
-        }
-        if found.is_none() {
-            if let Some(software) = identify::fingerprint(server, zone, opts).await {
-                found = Some((
-                    software,
-                    Recognition::Behaviour(
-                        "it rejects a read signed with an unknown key without a TSIG record",
-                    ),
-                ));
-            }
-        }
-        self.lock().insert(server, found.clone());
-        found
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
-        self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -1050,33 +990,5 @@ mod tests {
             ],
         };
         assert!(upper.changes_since(&before).is_empty());
-    }
-
-    /// `version.bind` and the fingerprint are asked of a server once per
-    /// run: BIND rate-limits CHAOS answers, and a dropped one costs a
-    /// second, so asking per zone made a live audit of 10,000 zones take
-    /// minutes. The server here never answers; the second call sends
-    /// nothing.
-    #[tokio::test]
-    async fn a_primary_is_identified_once_per_run_not_once_per_zone() {
-        let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        silent.set_nonblocking(true).expect("non-blocking");
-        let server = silent.local_addr().expect("address");
-        let opts = DnsOptions {
-            timeout: std::time::Duration::from_millis(50),
-            attempts: 1,
-            ..DnsOptions::default()
-        };
-        let received = || {
-            let mut buffer = [0u8; 512];
-            std::iter::from_fn(|| silent.recv(&mut buffer).ok()).count()
-        };
-        let identities = Identities::default();
-        let zone = Name::from_ascii("one.example.").expect("name");
-        assert_eq!(identities.of(server, &zone, &opts).await, None);
-        assert!(received() > 0, "the first zone asks the server");
-        let other = Name::from_ascii("two.example.").expect("name");
-        assert_eq!(identities.of(server, &other, &opts).await, None);
-        assert_eq!(received(), 0, "the second zone asks nothing");
     }
 }

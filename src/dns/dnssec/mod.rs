@@ -29,20 +29,19 @@
 mod judge;
 mod verify;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::num::NonZeroUsize;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, DS};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use tokio::sync::OnceCell;
 
 pub use judge::{findings, validation_finding, DEFAULT_EXPIRY_WARNING};
 
+use super::memo::BoundedMemo;
 use super::query::{query_dnssec, DnssecBits, Recursion};
 use super::{AnswerStatus, DnsOptions, ExtendedError, Resolver};
 
@@ -293,22 +292,32 @@ pub async fn read_zone_keys(
     read
 }
 
-/// How many zones' keys a run remembers: beyond, each domain reads its
-/// zone's again (a run over thousands of zones holds no more than this).
-const REMEMBERED_ZONES: usize = 1024;
+/// How many zones' keys a run remembers, those read or used last: a zone
+/// with domains in several windows is read once, and a run over more zones
+/// holds no more than this (a signed zone's keys from three servers are a
+/// few KB).
+pub const REMEMBERED_ZONES: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
 
 /// The [`ZoneKeys`] read during one run, by zone, so that the domains of
 /// one zone ask its servers for the DNSKEY RRset (and its NS set and DS)
-/// once, not once each; bounded by [`REMEMBERED_ZONES`]. Domains of one
-/// zone checked at once wait for the same read.
-#[derive(Debug, Default)]
+/// once, not once each nor once per window; at most [`REMEMBERED_ZONES`],
+/// the least recently used forgotten first. Domains of one zone checked
+/// at once wait for the same read.
+#[derive(Debug)]
 pub struct KeyMemo {
-    zones: Mutex<HashMap<Name, Arc<OnceCell<ZoneKeys>>>>,
+    zones: BoundedMemo<Name, ZoneKeys>,
+}
+
+impl Default for KeyMemo {
+    fn default() -> Self {
+        KeyMemo {
+            zones: BoundedMemo::new(REMEMBERED_ZONES),
+        }
+    }
 }
 
 impl KeyMemo {
-    /// The keys of `zone`: remembered, or read by `read` (and remembered
-    /// while there is room).
+    /// The keys of `zone`: remembered, or read by `read` and remembered.
     pub async fn get_or_read<F, R>(&self, zone: &Name, read: F) -> ZoneKeys
     where
         F: FnOnce() -> R,
@@ -316,20 +325,7 @@ impl KeyMemo {
     {
         let mut key = zone.clone();
         key.set_fqdn(true);
-        let cell = {
-            let mut zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
-            match zones.get(&key) {
-                Some(cell) => Some(cell.clone()),
-                None if zones.len() < REMEMBERED_ZONES => {
-                    Some(zones.entry(key).or_default().clone())
-                }
-                None => None,
-            }
-        };
-        match cell {
-            Some(cell) => cell.get_or_init(read).await.clone(),
-            None => read().await,
-        }
+        self.zones.get_or_lookup(key, read).await
     }
 }
 
@@ -627,4 +623,45 @@ async fn recursive_query(
         checking_disabled,
     };
     query_dnssec(server, name, rtype, Recursion::Desired, bits, opts).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memo holds at most its bound, forgets the zone used least
+    /// recently, and a zone it holds is not read again.
+    #[tokio::test]
+    async fn the_zone_keys_memo_is_bounded_and_keeps_the_zones_used_last() {
+        let memo = KeyMemo {
+            zones: BoundedMemo::new(NonZeroUsize::new(2).expect("two")),
+        };
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        let reads_for = |zone: &'static str| {
+            let (memo, reads) = (&memo, &reads);
+            async move {
+                let before = reads.load(std::sync::atomic::Ordering::SeqCst);
+                let zone = Name::from_ascii(zone).expect("name");
+                memo.get_or_read(&zone, || async {
+                    reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    ZoneKeys {
+                        servers: Vec::new(),
+                        keys: Vec::new(),
+                        ds: None,
+                    }
+                })
+                .await;
+                reads.load(std::sync::atomic::Ordering::SeqCst) - before
+            }
+        };
+        assert_eq!(reads_for("a.example.").await, 1);
+        assert_eq!(reads_for("b.example.").await, 1);
+        // Case and the final dot do not make another zone.
+        assert_eq!(reads_for("A.Example").await, 0, "a hit");
+        assert_eq!(reads_for("c.example.").await, 1, "b goes");
+        assert_eq!(memo.zones.len(), 2, "the bound holds");
+        assert_eq!(reads_for("a.example.").await, 0, "still a hit");
+        assert_eq!(reads_for("c.example.").await, 0, "a hit");
+        assert_eq!(reads_for("b.example.").await, 1, "forgotten, read again");
+    }
 }
