@@ -142,15 +142,27 @@ fn dispatch(
     palette: Palette,
 ) -> Result<Output, Error> {
     match command {
-        Command::Plan(args) => runner
-            .block_on(commands::plan::run(&args, ctx, hooks))
-            .map(|r| report(r, Details::Changes)),
-        Command::Publish(args) => runner
-            .block_on(commands::publish::run(&args, ctx, hooks))
-            .map(|r| report(r, Details::Changes)),
-        Command::Remove(args) => runner
-            .block_on(commands::remove::run(&args, ctx, hooks))
-            .map(|r| report(r, Details::Changes)),
+        Command::Plan(args) => {
+            let mut writer = report_writer("plan", ctx, palette)?;
+            let size = writer.window_size(args.window as usize);
+            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Changes));
+            runner.block_on(commands::plan::run(&args, ctx, hooks, size, sink))?;
+            Ok(Output::Windows(Box::new(writer)))
+        }
+        Command::Publish(args) => {
+            let mut writer = report_writer("publish", ctx, palette)?;
+            let size = writer.window_size(args.window as usize);
+            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Changes));
+            runner.block_on(commands::publish::run(&args, ctx, hooks, size, sink))?;
+            Ok(Output::Windows(Box::new(writer)))
+        }
+        Command::Remove(args) => {
+            let mut writer = report_writer("remove", ctx, palette)?;
+            let size = writer.window_size(args.window as usize);
+            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Changes));
+            runner.block_on(commands::remove::run(&args, ctx, hooks, size, sink))?;
+            Ok(Output::Windows(Box::new(writer)))
+        }
         Command::Check(args) => {
             let mut writer = report_writer("check", ctx, palette)?;
             // Without --window, the whole selection at once.

@@ -2,12 +2,11 @@
 
 use clap::Args;
 
-use super::changes;
-use super::changes::details::{ChangeDetails, Verb};
+use super::changes::details::Verb;
 use super::changes::engine::{Hooks, Mode};
+use super::changes::{self, Sink};
 use crate::context::Context;
 use crate::error::Error;
-use crate::report::Report;
 
 /// Show, per domain, the exact change `publish` would make: `+` add,
 /// `-` delete, `~` change, `=` another host's record, left alone.
@@ -29,14 +28,21 @@ pub struct PlanArgs {
     /// Also delete SRV records whose target is no configured host (needs complete = true); never a managed = false host's, never the last record
     #[arg(long)]
     pub prune: bool,
+
+    /// Plan N domains at a time, more while the next is in the same zone: memory grows with N, not with the estate
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: u32,
 }
 
-/// Reads and plans every domain.
+/// Reads and plans every domain, in windows of `size` domains (`None`:
+/// all at once), each window's report to `sink`.
 pub async fn run(
     args: &PlanArgs,
     ctx: &Context,
     hooks: Hooks,
-) -> Result<Report<ChangeDetails>, Error> {
+    size: Option<usize>,
+    sink: &mut Sink<'_>,
+) -> Result<(), Error> {
     if args.prune {
         changes::check_prune(ctx)?;
     }
@@ -44,6 +50,7 @@ pub async fn run(
         set_ttl: args.set_ttl,
         prune: args.prune,
     };
-    let changed = changes::run(ctx, hooks, &mode, args.addresses, Verb::Plan).await?;
-    Ok(changed.report)
+    let changes = (hooks, &mode, args.addresses);
+    changes::run(ctx, changes, Verb::Plan, size, &mut |_| {}, sink).await?;
+    Ok(())
 }

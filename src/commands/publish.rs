@@ -1,15 +1,16 @@
 //! `kmsdns publish`: apply the plan by RFC 2136 dynamic update.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use hickory_proto::rr::Name;
 
-use super::changes;
 use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
+use super::changes::{self, Sink};
 use super::replication::judge::{catch_up_hint, ttl_parts, UNREAD_HINT};
+use crate::config::Config;
 use crate::context::parse_wait;
 use crate::context::Context;
 use crate::dns::convergence::{
@@ -46,14 +47,23 @@ pub struct PublishArgs {
     /// Then wait up to DUR until every authoritative server serves the change, validly signed in a signed zone (e.g. 30s; at most 7d)
     #[arg(long, value_name = "DUR", value_parser = parse_wait)]
     pub wait_replication: Option<Duration>,
+
+    /// Publish N domains at a time, more while the next is in the same zone: memory grows with N, not with the estate
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: u32,
 }
 
-/// Publishes every domain, then optionally waits for replication.
+/// Publishes every domain, in windows of `size` domains (`None`: all at
+/// once), each window's report to `sink`; then optionally waits for
+/// replication, its findings a report of their own after the last window
+/// (with the one window when all at once: one document).
 pub async fn run(
     args: &PublishArgs,
     ctx: &Context,
     hooks: Hooks,
-) -> Result<Report<ChangeDetails>, Error> {
+    size: Option<usize>,
+    sink: &mut Sink<'_>,
+) -> Result<(), Error> {
     if args.prune {
         changes::check_prune(ctx)?;
     }
@@ -61,14 +71,62 @@ pub async fn run(
         set_ttl: args.set_ttl,
         prune: args.prune,
     };
-    let changed = changes::run(ctx, hooks, &mode, args.addresses, Verb::Publish).await?;
-    let mut report = changed.report;
+    let changes = (hooks, &mode, args.addresses);
+    let Some(wait) = args.wait_replication else {
+        changes::run(ctx, changes, Verb::Publish, size, &mut |_| {}, sink).await?;
+        return Ok(());
+    };
+    let config = ctx.config()?;
+    let mut waitlist = Waitlist::default();
+    let seen = &mut |outcomes: &[DomainOutcome]| waitlist.add(outcomes, &config);
+    // All at once, the one report waits for the wait's findings.
+    let mut held = None;
+    let keep = &mut |report: Report<_>| {
+        held = Some(report);
+        Ok(())
+    };
+    let windows: &mut Sink<'_> = if size.is_some() { sink } else { keep };
+    let engine = changes::run(ctx, changes, Verb::Publish, size, seen, windows).await?;
+    let waited = wait_replication(&engine, &waitlist, wait, ctx).await;
+    // A report of no domain when the windows went ahead: details are theirs.
+    let mut report = held.unwrap_or_else(|| {
+        Report::new(Verb::Publish.command()).map_details(|()| ChangeDetails::default())
+    });
+    report.extend(waited);
+    sink(report).map_err(|e| Error::Runtime(format!("cannot keep the output: {e}")))
+}
 
-    if let Some(wait) = args.wait_replication {
-        let waited = wait_replication(&changed.engine, &changed.outcomes, wait, ctx).await;
-        report.extend(waited);
+/// What `--wait-replication` needs of each zone now as planned, kept from
+/// window to window instead of the plans: by zone, its name, its domains
+/// now as planned and the `multi-master =` one of them says (usually none).
+#[derive(Default)]
+struct Waitlist {
+    zones: BTreeMap<String, (Name, Vec<Name>, Option<bool>)>,
+}
+
+impl Waitlist {
+    /// Takes a window's outcomes: every domain now as planned joins the
+    /// wait for its zone.
+    fn add(&mut self, outcomes: &[DomainOutcome], config: &Config) {
+        for outcome in outcomes {
+            if !matches!(outcome.outcome, Outcome::Applied | Outcome::InSync) {
+                continue;
+            }
+            let Some(target) = &outcome.target else {
+                continue;
+            };
+            let key = target.zone.to_ascii().to_ascii_lowercase();
+            let zone = self
+                .zones
+                .entry(key)
+                .or_insert_with(|| (target.zone.clone(), Vec::new(), None));
+            zone.1.push(outcome.domain.clone());
+            let said = config.position(&outcome.domain);
+            zone.2 = zone
+                .2
+                .or(said.and_then(|at| config.domains[at].multi_master));
+        }
     }
-    Ok(report)
 }
 
 /// `--wait-replication`: every zone now as planned, watched as
@@ -77,53 +135,26 @@ pub async fn run(
 /// in a signed zone, valid signatures over them), or `wait` has passed.
 async fn wait_replication(
     engine: &Engine,
-    outcomes: &[DomainOutcome],
+    waitlist: &Waitlist,
     wait: Duration,
     ctx: &Context,
 ) -> Vec<Finding> {
     let deadline = crate::concurrency::deadline::instant_after(wait);
-    // One wait per zone, for every domain of it that is now as planned.
-    let mut zones: BTreeMap<String, (Name, Vec<Name>, Option<bool>)> = BTreeMap::new();
-    let mut domains: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    // `multi-master =` of the domains that say (usually none).
-    let config = ctx.config().ok();
-    let said: HashMap<&Name, bool> = config
-        .iter()
-        .flat_map(|c| c.domains.iter())
-        .filter_map(|d| Some((&d.name, d.multi_master?)))
-        .collect();
-    for outcome in outcomes {
-        if !matches!(outcome.outcome, Outcome::Applied | Outcome::InSync) {
-            continue;
-        }
-        let Some(target) = &outcome.target else {
-            continue;
-        };
-        let key = target.zone.to_ascii().to_ascii_lowercase();
-        domains
-            .entry(key.clone())
-            .or_default()
-            .push(outcome.domain.to_ascii());
-        let zone = zones
-            .entry(key)
-            .or_insert_with(|| (target.zone.clone(), Vec::new(), None));
-        zone.1.push(srv_owner(&outcome.domain));
-        zone.2 = zone.2.or(said.get(&outcome.domain).copied());
-    }
     let progress = ctx.progress_bar(
-        zones.len() as u64,
+        waitlist.zones.len() as u64,
         "{spinner} waiting for replication: {pos}/{len} zone(s) ({msg})",
     );
     let mut findings = Vec::new();
-    for (key, (zone, owners, multi_master)) in &zones {
+    for (zone, domains, multi_master) in waitlist.zones.values() {
         progress.set_message(zone.to_string());
+        let owners: Vec<Name> = domains.iter().map(srv_owner).collect();
         // The zone's SOA as `replication` finds it: its MNAME is the
         // reference, its NS set the servers compared.
         let found = match dns::find_zone_soa(&owners[0], &engine.resolver).await {
             Ok(soa) => {
                 let watched = convergence::watch(
                     &soa,
-                    owners,
+                    &owners,
                     &engine.resolver,
                     &engine.opts,
                     Some(deadline),
@@ -133,7 +164,8 @@ async fn wait_replication(
                 .await;
                 let mut waited = replication_findings(zone, wait, &watched);
                 if watched.comparison.converged {
-                    waited = signature_wait(zone, owners, &watched, deadline, engine, waited).await;
+                    waited =
+                        signature_wait(zone, &owners, &watched, deadline, engine, waited).await;
                 }
                 waited
             }
@@ -145,8 +177,8 @@ async fn wait_replication(
             .domain(zone)],
         };
         // Each a fact of every domain published in the zone.
-        let published = domains.get(key).map_or(&[][..], Vec::as_slice);
-        findings.extend(attribute_to_domains(found, &zone.to_string(), published));
+        let published: Vec<String> = domains.iter().map(Name::to_ascii).collect();
+        findings.extend(attribute_to_domains(found, &zone.to_string(), &published));
         progress.inc(1);
     }
     progress.finish_and_clear();

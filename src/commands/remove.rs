@@ -3,13 +3,12 @@
 use clap::Args;
 use hickory_proto::rr::Name;
 
-use super::changes;
-use super::changes::details::{ChangeDetails, Verb};
+use super::changes::details::Verb;
 use super::changes::engine::{Hooks, Mode};
+use super::changes::{self, Sink};
 use crate::context::Context;
 use crate::dns::name::parse_name;
 use crate::error::Error;
-use crate::report::Report;
 
 /// Delete the _vlmcs._tcp records whose target is one of this
 /// configuration's hosts, by exact RDATA, leaving every other host's record.
@@ -26,14 +25,21 @@ pub struct RemoveArgs {
     /// Remove even the last KMS record of a domain
     #[arg(long)]
     pub force: bool,
+
+    /// Remove from N domains at a time, more while the next is in the same zone: memory grows with N, not with the estate
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: u32,
 }
 
-/// Removes our records from every domain.
+/// Removes our records from every domain, in windows of `size` domains
+/// (`None`: all at once), each window's report to `sink`.
 pub async fn run(
     args: &RemoveArgs,
     ctx: &Context,
     hooks: Hooks,
-) -> Result<Report<ChangeDetails>, Error> {
+    size: Option<usize>,
+    sink: &mut Sink<'_>,
+) -> Result<(), Error> {
     let config = ctx.config()?;
     if let Some(host) = &args.host {
         match config.host(host) {
@@ -54,6 +60,7 @@ pub async fn run(
         force: args.force,
         host: args.host.clone(),
     };
-    let changed = changes::run(ctx, hooks, &mode, false, Verb::Remove).await?;
-    Ok(changed.report)
+    let changes = (hooks, &mode, false);
+    changes::run(ctx, changes, Verb::Remove, size, &mut |_| {}, sink).await?;
+    Ok(())
 }

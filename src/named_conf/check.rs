@@ -217,55 +217,101 @@ fn reject(out: &mut Vec<Rejection>, at: &Location, refusal: Refusal) {
     });
 }
 
-/// Every reason named would refuse `conf` that kmsdns knows of, in the
-/// order of the configuration.
-pub(crate) fn load_checks(conf: &NamedConf) -> Vec<Rejection> {
-    let mut out = Vec::new();
-    redefined_clauses(&conf.tree, &mut out);
-    if !conf.views.is_empty() {
-        if let Some(zone) = conf.zones.first() {
-            reject(&mut out, &zone.at, Refusal::ZoneOutsideViews);
-        }
-    }
-    duplicate_views(&conf.views, &mut out);
-    keys(conf, &mut out);
-    acls(conf, &mut out);
-    if conf.views.is_empty() {
-        zones(&conf.zones, &mut out);
-    }
-    for view in &conf.views {
-        zones(&view.zones, &mut out);
-    }
-    acl_references(conf, &mut out);
-    out
+/// What the load checks read in the statements themselves rather than in
+/// the model, noted as each top-level statement is read so that the
+/// statement tree is never kept whole (it was 150 MB for 100,000 zones):
+/// clauses given twice, and the address match lists named converts, for
+/// the ACL references.
+#[derive(Debug, Default)]
+pub(crate) struct StatementChecks {
+    /// The top-level single clauses seen (`options`, `logging`).
+    top: HashSet<String>,
+    /// A top-level single clause given again.
+    top_redefined: Vec<Rejection>,
+    /// A clause given twice inside a statement, in order.
+    inner_redefined: Vec<Rejection>,
+    /// The lists of the first `options` statement.
+    options: Option<Clauses>,
+    /// The lists of the zones outside views (the one scope without views).
+    top_zones: ZoneLists,
+    /// The lists of each view, and of its zones.
+    views: Vec<(Clauses, ZoneLists)>,
 }
 
-/// Clauses named takes once: a second one is "'X' redefined".
-fn redefined_clauses(tree: &[Statement], out: &mut Vec<Rejection>) {
-    const TOP: &[&str] = &["options", "logging"];
-    const OPTIONS: &[&str] = &[
-        "directory",
-        "allow-update",
-        "allow-query",
-        "session-keyname",
-        "session-keyfile",
-        "session-keyalg",
-        "recursion",
-        "port",
-    ];
-    const VIEW: &[&str] = &[
-        "match-clients",
-        "match-destinations",
-        "match-recursive-only",
-        "allow-update",
-        "allow-query",
-        "recursion",
-    ];
-    once(tree, |k| TOP.iter().any(|t| t.eq_ignore_ascii_case(k)), out);
-    for statement in tree {
+/// The address match lists of a block that [`acl_references`] reads, by
+/// clause: the first statement of each clause, as named takes it.
+type Clauses = Vec<(&'static str, AddressMatchList)>;
+
+/// The lists of the zones of one scope.
+#[derive(Debug, Default)]
+struct ZoneLists {
+    /// Every list the zones set themselves, in order.
+    own: Vec<AddressMatchList>,
+    /// For each clause of [`ZONE_LISTS`], whether some zone sets none and
+    /// so inherits it.
+    inherits: [bool; ZONE_LISTS.len()],
+}
+
+impl ZoneLists {
+    fn add(&mut self, zone: &[Statement]) {
+        for (index, clause) in ZONE_LISTS.iter().enumerate() {
+            match clause_list(zone, clause) {
+                Some(list) => self.own.push(list),
+                None => self.inherits[index] = true,
+            }
+        }
+    }
+
+    fn add_all(&mut self, statements: &[Statement]) {
+        for zone in zone_blocks(statements) {
+            self.add(zone);
+        }
+    }
+}
+
+impl StatementChecks {
+    /// Notes what the checks need of one top-level statement.
+    pub(crate) fn note(&mut self, statement: &Statement) {
+        self.note_redefined(statement);
+        let block = statement.block().map_or(&[][..], |b| &b.statements[..]);
+        if statement.is("options") && self.options.is_none() {
+            self.options = Some(clauses(block));
+        } else if statement.is("view") {
+            let mut zones = ZoneLists::default();
+            zones.add_all(block);
+            self.views.push((clauses(block), zones));
+        } else if statement.is("zone") && statement.block().is_some() {
+            self.top_zones.add(block);
+        }
+    }
+
+    /// Clauses named takes once: a second one is "'X' redefined".
+    fn note_redefined(&mut self, statement: &Statement) {
+        const TOP: &[&str] = &["options", "logging"];
+        const OPTIONS: &[&str] = &[
+            "directory",
+            "allow-update",
+            "allow-query",
+            "session-keyname",
+            "session-keyfile",
+            "session-keyalg",
+            "recursion",
+            "port",
+        ];
+        const VIEW: &[&str] = &[
+            "match-clients",
+            "match-destinations",
+            "match-recursive-only",
+            "allow-update",
+            "allow-query",
+            "recursion",
+        ];
+        let single = |k: &str| TOP.iter().any(|t| t.eq_ignore_ascii_case(k));
+        once_more(&mut self.top, statement, single, &mut self.top_redefined);
         let Some(block) = statement.block() else {
-            continue;
+            return;
         };
+        let out = &mut self.inner_redefined;
         if statement.is("options") {
             once(
                 &block.statements,
@@ -289,6 +335,50 @@ fn redefined_clauses(tree: &[Statement], out: &mut Vec<Rejection>) {
     }
 }
 
+/// The lists of `statements` that [`acl_references`] may read.
+fn clauses(statements: &[Statement]) -> Clauses {
+    let mut out: Clauses = Vec::new();
+    for clause in VIEW_LISTS.iter().chain(ZONE_LISTS) {
+        if out.iter().any(|(c, _)| c == clause) {
+            continue;
+        }
+        if let Some(list) = clause_list(statements, clause) {
+            out.push((clause, list));
+        }
+    }
+    out
+}
+
+/// The list of `clause` among `clauses`.
+fn clause_in<'a>(clauses: &'a Clauses, clause: &str) -> Option<&'a AddressMatchList> {
+    clauses.iter().find(|(c, _)| *c == clause).map(|(_, l)| l)
+}
+
+/// Every reason named would refuse `conf` that kmsdns knows of, in the
+/// order of the configuration; `statements` is what was noted of its
+/// statements as they were read.
+pub(crate) fn load_checks(conf: &NamedConf, statements: StatementChecks) -> Vec<Rejection> {
+    let mut out = Vec::new();
+    out.extend(statements.top_redefined.iter().cloned());
+    out.extend(statements.inner_redefined.iter().cloned());
+    if !conf.views.is_empty() {
+        if let Some(zone) = conf.zones.first() {
+            reject(&mut out, &zone.at, Refusal::ZoneOutsideViews);
+        }
+    }
+    duplicate_views(&conf.views, &mut out);
+    keys(conf, &mut out);
+    acls(conf, &mut out);
+    if conf.views.is_empty() {
+        zones(&conf.zones, &mut out);
+    }
+    for view in &conf.views {
+        zones(&view.zones, &mut out);
+    }
+    acl_references(conf, &statements, &mut out);
+    out
+}
+
 fn zone_clauses(zone: &Statement, out: &mut Vec<Rejection>) {
     // Every zone clause of BIND 9.18 is single-valued.
     if let Some(block) = zone.block() {
@@ -299,21 +389,32 @@ fn zone_clauses(zone: &Statement, out: &mut Vec<Rejection>) {
 fn once(statements: &[Statement], single: impl Fn(&str) -> bool, out: &mut Vec<Rejection>) {
     let mut seen: HashSet<String> = HashSet::new();
     for statement in statements {
-        let Some(keyword) = statement.keyword().filter(|w| !w.quoted) else {
-            continue;
-        };
-        if !single(&keyword.text) {
-            continue;
-        }
-        if !seen.insert(keyword.text.to_ascii_lowercase()) {
-            reject(
-                out,
-                &keyword.at,
-                Refusal::Redefined {
-                    clause: keyword.text.clone(),
-                },
-            );
-        }
+        once_more(&mut seen, statement, &single, out);
+    }
+}
+
+/// Notes `statement` among the clauses `seen` so far, and rejects it when
+/// it is a `single` clause seen before.
+fn once_more(
+    seen: &mut HashSet<String>,
+    statement: &Statement,
+    single: impl Fn(&str) -> bool,
+    out: &mut Vec<Rejection>,
+) {
+    let Some(keyword) = statement.keyword().filter(|w| !w.quoted) else {
+        return;
+    };
+    if !single(&keyword.text) {
+        return;
+    }
+    if !seen.insert(keyword.text.to_ascii_lowercase()) {
+        reject(
+            out,
+            &keyword.at,
+            Refusal::Redefined {
+                clause: keyword.text.clone(),
+            },
+        );
     }
 }
 
@@ -744,26 +845,16 @@ fn clause_list(statements: &[Statement], name: &str) -> Option<AddressMatchList>
 /// zone inherits is never converted (an `allow-update` in `options` of a
 /// server without zones), nor is an ACL that none of them names; each must
 /// name only ACLs that exist, and following them must not loop.
-fn acl_references(conf: &NamedConf, out: &mut Vec<Rejection>) {
-    let empty: Vec<Statement> = Vec::new();
-    let options: &[Statement] = conf
-        .tree
-        .iter()
-        .find(|s| s.is("options"))
-        .and_then(|s| s.block())
-        .map_or(&empty[..], |b| &b.statements[..]);
-    // (view statements, zone statements) for each view; one scope without.
-    let mut scopes: Vec<(&[Statement], Vec<&[Statement]>)> = Vec::new();
-    let views: Vec<&Statement> = conf.tree.iter().filter(|s| s.is("view")).collect();
-    if views.is_empty() {
-        scopes.push((&empty[..], zone_blocks(&conf.tree)));
+fn acl_references(conf: &NamedConf, statements: &StatementChecks, out: &mut Vec<Rejection>) {
+    let empty = Clauses::new();
+    let options = statements.options.as_ref().unwrap_or(&empty);
+    // (view lists, zone lists) for each view; one scope without.
+    let scopes: Vec<(&Clauses, &ZoneLists)> = if statements.views.is_empty() {
+        vec![(&empty, &statements.top_zones)]
     } else {
-        for view in views {
-            let statements = view.block().map_or(&empty[..], |b| &b.statements[..]);
-            scopes.push((statements, zone_blocks(statements)));
-        }
-    }
-    let mut lists: Vec<AddressMatchList> = Vec::new();
+        statements.views.iter().map(|(v, z)| (v, z)).collect()
+    };
+    let mut lists: Vec<&AddressMatchList> = Vec::new();
     // named adds a view `_bind` (class CHAOS) unless there is one: its
     // built-in primary zones (version.bind, …) inherit these from options.
     let bind_view = conf.views.iter().any(|v| v.name == "_bind");
@@ -774,37 +865,18 @@ fn acl_references(conf: &NamedConf, out: &mut Vec<Rejection>) {
             "allow-query",
             "allow-query-on",
         ] {
-            lists.extend(clause_list(options, clause));
+            lists.extend(clause_in(options, clause));
         }
     }
-    let global: Vec<Option<AddressMatchList>> = ZONE_LISTS
-        .iter()
-        .map(|clause| clause_list(options, clause))
-        .collect();
-    for (view, zones) in &scopes {
+    for (view, zones) in scopes {
         for clause in VIEW_LISTS {
-            if let Some(list) = clause_list(view, clause).or_else(|| clause_list(options, clause)) {
-                lists.push(list);
-            }
+            lists.extend(clause_in(view, clause).or_else(|| clause_in(options, clause)));
         }
+        lists.extend(&zones.own);
         // What a zone inherits, once per view (a view may hold 100,000).
-        let inherited: Vec<Option<AddressMatchList>> = ZONE_LISTS
-            .iter()
-            .zip(&global)
-            .map(|(clause, global)| clause_list(view, clause).or_else(|| global.clone()))
-            .collect();
-        let mut inherited_used = vec![false; ZONE_LISTS.len()];
-        for zone in zones {
-            for (index, clause) in ZONE_LISTS.iter().enumerate() {
-                match clause_list(zone, clause) {
-                    Some(list) => lists.push(list),
-                    None => inherited_used[index] = true,
-                }
-            }
-        }
-        for (list, used) in inherited.into_iter().zip(inherited_used) {
+        for (clause, used) in ZONE_LISTS.iter().zip(zones.inherits) {
             if used {
-                lists.extend(list);
+                lists.extend(clause_in(view, clause).or_else(|| clause_in(options, clause)));
             }
         }
     }
@@ -814,7 +886,7 @@ fn acl_references(conf: &NamedConf, out: &mut Vec<Rejection>) {
         reported: HashSet::new(),
         out,
     };
-    for list in &lists {
+    for list in lists {
         walk.list(list);
     }
 }

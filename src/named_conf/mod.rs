@@ -4,9 +4,10 @@
 //!
 //! It reads a `named.conf` and every file it `include`s (globs too;
 //! comments in the three styles, quoted strings, `!` negation) into a
-//! generic statement tree ([`syntax`]), then keeps what the audit needs
-//! ([`model`]): `options`, `acl`, `key` (name and algorithm only: the
-//! secret is dropped as it is read), `view`, `zone` with `allow-update` /
+//! generic statement tree ([`syntax`]), one top-level statement at a time,
+//! and keeps what the audit needs of each ([`model`]): `options`, `acl`,
+//! `key` (name and algorithm only: the secret is dropped as it is read),
+//! `view`, `zone` with `allow-update` /
 //! `update-policy` / `allow-query`, `dlz`, and `primaries` / `masters`
 //! lists, and checks it as named does when it loads ([`check`]): a file
 //! named refuses gets named's reason, not a verdict. Address match lists
@@ -39,8 +40,9 @@ use std::sync::Arc;
 pub use acl::Endpoint;
 pub use check::{Refusal, Rejection};
 pub use grants::{
-    audit_domains, audit_zones, find_zone, vlmcs_name, zones_holding, Access, AclSource,
-    GrantIssue, NameScope, Reach, ScopedZone, TypeScope, Verdict, ZoneAudit, ZoneLookup,
+    audit_domains, audit_domains_each, audit_zones, audit_zones_each, find_zone, vlmcs_name,
+    zones_holding, Access, AclSource, GrantIssue, NameScope, Reach, ScopedZone, TypeScope, Verdict,
+    ZoneAudit, ZoneLookup,
 };
 pub use model::{
     Acl, AddressMatchElement, AddressMatchList, Dlz, ElementKind, Key, NamedConf, Options,
@@ -179,8 +181,9 @@ impl NamedConf {
     /// Reads `path` and every file it includes, within `limits`.
     pub fn load_with_limits(path: &Path, limits: Limits) -> Result<NamedConf, NamedConfError> {
         let mut reader = syntax::Reader::new(path, limits);
-        let tree = reader.read_top(path)?;
-        NamedConf::from_tree_and_rejections(tree, reader.files, reader.rejections)
+        let mut builder = model::Builder::default();
+        reader.read_top_each(path, &mut |statement| builder.add(statement))?;
+        builder.finish(reader.files, reader.rejections)
     }
 
     /// Parses `text` as the content of the file `path` (relative includes
@@ -198,7 +201,8 @@ impl NamedConf {
         limits: Limits,
     ) -> Result<NamedConf, NamedConfError> {
         let mut reader = syntax::Reader::new(path, limits);
-        let tree = reader.parse_text(path, text)?;
-        NamedConf::from_tree_and_rejections(tree, reader.files, reader.rejections)
+        let mut builder = model::Builder::default();
+        reader.parse_text_each(path, text, &mut |statement| builder.add(statement))?;
+        builder.finish(reader.files, reader.rejections)
     }
 }

@@ -41,6 +41,15 @@ fn label_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Labels {
+    /// A hash of the name as it compares (ASCII case ignored), for
+    /// indexes that keep no copy of the name.
+    pub fn key(&self) -> u64 {
+        use std::hash::BuildHasher;
+        // Fixed keys: the same name always gives the same key in a run.
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(self)
+    }
+
     /// Splits `text` on unescaped dots and decodes `\X` and `\DDD`.
     pub fn parse(text: &str) -> Labels {
         let mut labels = Vec::new();

@@ -338,27 +338,50 @@ impl Reader {
         }
     }
 
-    /// Reads the top file.
+    /// Reads the top file into a tree.
     pub fn read_top(&mut self, path: &Path) -> Result<Vec<Statement>, NamedConfError> {
+        let mut tree = Vec::new();
+        self.read_top_each(path, &mut |statement| tree.push(statement))?;
+        Ok(tree)
+    }
+
+    /// Reads the top file, handing each top-level statement to `each` as
+    /// soon as it is read (includes spliced in): a caller that keeps only
+    /// what it needs of each never holds the tree of 100,000 zones.
+    pub fn read_top_each(
+        &mut self,
+        path: &Path,
+        each: &mut dyn FnMut(Statement),
+    ) -> Result<(), NamedConfError> {
         let bytes = self
             .read_bytes(path)
             .map_err(|source| NamedConfError::Read {
                 file: path.to_path_buf(),
                 source,
             })?;
-        // named reads bytes: text outside UTF-8 (Latin-1 comments) is
-        // kept as replacement characters.
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        self.parse_text(path, &text)
+        self.parse_text_each(path, text_of(bytes), each)
     }
 
     /// Parses `text` as if it were the file at `path` (includes resolved
     /// from there).
+    #[cfg(test)]
     pub fn parse_text(
         &mut self,
         path: &Path,
         text: &str,
     ) -> Result<Vec<Statement>, NamedConfError> {
+        let mut tree = Vec::new();
+        self.parse_text_each(path, text, &mut |statement| tree.push(statement))?;
+        Ok(tree)
+    }
+
+    /// Parses `text` as [`Self::read_top_each`] reads a file.
+    pub fn parse_text_each(
+        &mut self,
+        path: &Path,
+        text: impl Into<String>,
+        each: &mut dyn FnMut(Statement),
+    ) -> Result<(), NamedConfError> {
         self.files.push(path.to_path_buf());
         let file: Arc<Path> = Arc::from(path);
         let mut lexer = Lexer::new(text);
@@ -371,7 +394,7 @@ impl Reader {
             depth: 0,
             include: None,
         });
-        let result = self.statements(0, None, None);
+        let result = self.each_statement(0, None, None, each);
         self.sources.clear();
         result
     }
@@ -479,8 +502,7 @@ impl Reader {
                 source,
             })
         })?;
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let mut lexer = Lexer::new(text);
+        let mut lexer = Lexer::new(text_of(bytes));
         let file = Arc::clone(&self.sources[index].file);
         self.note_byte_order_mark(&mut lexer, &file);
         self.files.push(path);
@@ -539,15 +561,27 @@ impl Reader {
         }
     }
 
-    /// Statements until the end of the file (`open` is `None`) or until the
-    /// `}` that closes the block opened at `open`.
+    /// Statements until the `}` that closes the block opened at `open`.
     fn statements(
         &mut self,
         depth: usize,
         parent: Option<&str>,
-        open: Option<&Location>,
+        open: &Location,
     ) -> Result<Vec<Statement>, NamedConfError> {
         let mut out = Vec::new();
+        self.each_statement(depth, parent, Some(open), &mut |s| out.push(s))?;
+        Ok(out)
+    }
+
+    /// Each statement until the end of the file (`open` is `None`) or
+    /// until the `}` that closes the block opened at `open`.
+    fn each_statement(
+        &mut self,
+        depth: usize,
+        parent: Option<&str>,
+        open: Option<&Location>,
+        each: &mut dyn FnMut(Statement),
+    ) -> Result<(), NamedConfError> {
         loop {
             let (token, at) = self.next()?;
             let source_depth = self.sources.last().map_or(0, |s| s.depth);
@@ -561,7 +595,7 @@ impl Reader {
                         continue;
                     }
                     return match open {
-                        None => Ok(out),
+                        None => Ok(()),
                         Some(open) => {
                             let message = format!(
                                 "unexpected end of file: the '{{' opened at {} is never closed",
@@ -573,7 +607,7 @@ impl Reader {
                 }
                 TokenKind::Close => {
                     return match open {
-                        Some(_) if !(included && source_depth == depth) => Ok(out),
+                        Some(_) if !(included && source_depth == depth) => Ok(()),
                         Some(open) => Err(syntax(
                             at,
                             format!(
@@ -594,7 +628,7 @@ impl Reader {
                         if depth == 0 && statement.is("options") {
                             self.note_directory(&statement);
                         }
-                        out.push(statement);
+                        each(statement);
                     }
                 }
             }
@@ -641,7 +675,7 @@ impl Reader {
                         self.skip_bracketed_text(&at)?;
                         Vec::new()
                     } else {
-                        self.statements(depth + 1, keyword.as_deref(), Some(&at))?
+                        self.statements(depth + 1, keyword.as_deref(), &at)?
                     };
                     items.push(Item::Block(Block {
                         statements,
@@ -791,6 +825,20 @@ impl Reader {
             None => (Vec::new(), tried),
         }
     }
+}
+
+/// The text of a file's bytes, copied only when they are not UTF-8: named
+/// reads bytes, and text outside UTF-8 (Latin-1 comments) is kept as
+/// replacement characters.
+fn text_of(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
+}
+
+/// The generic statement tree of the file at `path` and the files it
+/// includes, within `limits`: what is in it beside what the audit models.
+pub fn read_tree(path: &Path, limits: Limits) -> Result<Vec<Statement>, NamedConfError> {
+    Reader::new(path, limits).read_top(path)
 }
 
 /// `line:column` of `open`, with its file when it is not the file of `here`.

@@ -188,8 +188,9 @@ struct ServerView<'c> {
     takes_updates: bool,
     keyring: Vec<Labels>,
     zones: &'c [Zone],
-    /// Where each zone name is in `zones`.
-    zone_names: HashMap<Labels, Vec<usize>>,
+    /// Its place among the configuration's views (`None`: no views), to
+    /// find its zones by name in the configuration's index.
+    scope: Option<usize>,
 }
 
 /// A zone as named holds it, its lists compiled.
@@ -228,24 +229,20 @@ pub(crate) enum RuleKind {
 /// and whether the signer is a Kerberos principal.
 type RequestKind = (Endpoint, Endpoint, Option<Labels>, bool);
 
+/// How many built zones [`Server`] keeps.
+const ZONE_CACHE: usize = 64;
+
 /// A configuration as named would run it, for deciding requests.
 pub struct Server<'c> {
     conf: &'c NamedConf,
     cache: RefCell<AclCache<'c>>,
     views: Vec<ServerView<'c>>,
     session_key: Option<Labels>,
-    zones: RefCell<HashMap<(usize, usize), Rc<ServerZone<'c>>>>,
+    /// The zones built lately, by view and the hash of their name.
+    zones: RefCell<HashMap<(usize, u64), Rc<ServerZone<'c>>>>,
     /// The view of each kind of request already seen (by source,
     /// destination, signer and principal-ness): the same for every zone.
     chosen: RefCell<HashMap<RequestKind, Option<(usize, bool)>>>,
-}
-
-fn index_zones(zones: &[Zone]) -> HashMap<Labels, Vec<usize>> {
-    let mut index: HashMap<Labels, Vec<usize>> = HashMap::new();
-    for (i, zone) in zones.iter().enumerate() {
-        index.entry(Labels::parse(&zone.name)).or_default().push(i);
-    }
-    index
 }
 
 fn is_class_in(class: Option<&str>) -> bool {
@@ -284,12 +281,13 @@ impl<'c> Server<'c> {
                 takes_updates: true,
                 keyring: ring(None),
                 zones: &conf.zones,
-                zone_names: index_zones(&conf.zones),
+                scope: None,
             }]
         } else {
             conf.views
                 .iter()
-                .map(|view| ServerView {
+                .enumerate()
+                .map(|(position, view)| ServerView {
                     view: Some(view),
                     name: view.name.clone(),
                     match_clients: view.match_clients.as_ref().map(|l| cache.compile(l)),
@@ -297,7 +295,7 @@ impl<'c> Server<'c> {
                     takes_updates: view.is_class_in() && !view.match_recursive_only,
                     keyring: ring(Some(view)),
                     zones: &view.zones,
-                    zone_names: index_zones(&view.zones),
+                    scope: Some(position),
                 })
                 .collect()
         };
@@ -410,32 +408,41 @@ impl<'c> Server<'c> {
 
     /// The zone of exactly `name` in view `view`.
     pub(crate) fn zone(&self, view: usize, name: &Labels) -> Option<Rc<ServerZone<'c>>> {
-        let zones = self.views[view].zones;
-        let index = self.views[view]
-            .zone_names
-            .get(name)?
-            .iter()
-            .copied()
-            .find(|&i| is_class_in(zones[i].class.as_deref()))?;
-        if let Some(found) = self.zones.borrow().get(&(view, index)) {
+        // Asked for each request of an audit: the built zone is looked up
+        // by the name's hash before the configuration's index is searched.
+        let key = (view, name.key());
+        if let Some(found) = self.zones.borrow().get(&key).filter(|z| z.name == *name) {
             return Some(Rc::clone(found));
         }
+        let zones = self.views[view].zones;
+        let index = self
+            .conf
+            .zone_positions(self.views[view].scope, name)
+            .into_iter()
+            .find(|&i| is_class_in(zones[i].class.as_deref()))?;
         let zone = &zones[index];
         let (zone, defining_view) = match &zone.in_view {
             Some(target) => {
-                let target_view = self.conf.view(target)?;
-                let shared = target_view
-                    .zones
-                    .iter()
-                    .find(|z| z.in_view.is_none() && Labels::parse(&z.name) == *name)?;
+                let position = self.conf.view_position(target)?;
+                let target_view = self.conf.views.get(position)?;
+                let shared = self
+                    .conf
+                    .zone_positions(Some(position), name)
+                    .into_iter()
+                    .filter_map(|i| target_view.zones.get(i))
+                    .find(|z| z.in_view.is_none())?;
                 (shared, Some(target_view))
             }
             None => (zone, self.views[view].view),
         };
         let built = Rc::new(self.build_zone(zone, defining_view));
-        self.zones
-            .borrow_mut()
-            .insert((view, index), Rc::clone(&built));
+        let mut cache = self.zones.borrow_mut();
+        // An audit asks about one zone many times, then moves on: the
+        // zones of 100,000 audits kept were 70 MB.
+        if cache.len() >= ZONE_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, Rc::clone(&built));
         Some(built)
     }
 

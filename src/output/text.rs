@@ -173,7 +173,10 @@ pub(super) fn render_details(
                 }
             }
         }
-        Details::Changes(changes) => render_changes(changes, palette, out)?,
+        Details::Changes(changes) => {
+            render_changes(changes, palette, out)?;
+            return Ok(!changes.domains.is_empty());
+        }
         Details::Check(details) => {
             check::details::render(details, palette, out)?;
             return Ok(!details.domains.is_empty());
@@ -260,9 +263,6 @@ fn render_changes(
                 ttl.to
             )?;
         }
-    }
-    if !details.domains.is_empty() {
-        writeln!(out)?;
     }
     Ok(())
 }

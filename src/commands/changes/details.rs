@@ -320,7 +320,7 @@ pub fn report(
 }
 
 /// `plan`, `publish`, `remove`: per domain, what was (or would be) changed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ChangeDetails {
     pub domains: Vec<DomainChanges>,
 }

@@ -13,25 +13,25 @@ use crate::report::Report;
 use details::{ChangeDetails, Verb};
 use engine::{DomainOutcome, Engine, Hooks, Mode};
 
-/// What one run of `plan`, `publish` or `remove` did.
-pub struct Changed {
-    /// The engine, for what comes after (publish's wait for replication).
-    pub engine: Engine,
-    pub outcomes: Vec<DomainOutcome>,
-    /// Each domain's outcome, and the configuration's own warnings.
-    pub report: Report<ChangeDetails>,
-}
+/// Where each window's report goes ([`crate::output::windows::ReportWriter`]).
+pub type Sink<'a> = dyn FnMut(Report<ChangeDetails>) -> std::io::Result<()> + 'a;
 
 /// Runs the engine over every domain of the configuration in `mode`
 /// (`addresses`: also add the hosts' A/AAAA in changed zones), with `hooks`
-/// (empty outside tests).
+/// (empty outside tests), in windows of `size` domains (`None`: all at
+/// once). Each window's report goes to `sink`, the configuration's
+/// warnings with it, once its outcomes have been shown to `seen` (what a
+/// run keeps of them, if anything); only one window's plans and outcomes
+/// are held at a time. Returns the engine, for what comes after
+/// (publish's wait for replication).
 pub async fn run(
     ctx: &Context,
-    hooks: Hooks,
-    mode: &Mode,
-    addresses: bool,
+    (hooks, mode, addresses): (Hooks, &Mode, bool),
     verb: Verb,
-) -> Result<Changed, Error> {
+    size: Option<usize>,
+    seen: &mut dyn FnMut(&[DomainOutcome]),
+    sink: &mut Sink<'_>,
+) -> Result<Engine, Error> {
     let config = ctx.config()?;
     let engine = Engine {
         opts: ctx.dns_options(),
@@ -41,14 +41,25 @@ pub async fn run(
         publish_addresses: addresses,
         deadline: ctx.deadline(),
     };
-    let outcomes = engine.run(&config, mode).await;
-    let mut report = details::report(verb.command(), verb, &outcomes);
-    report.extend(config.warnings.iter().cloned());
-    Ok(Changed {
-        engine,
-        outcomes,
-        report,
-    })
+    let size = size.unwrap_or(config.domains.len());
+    let mut window = |outcomes: Vec<DomainOutcome>| {
+        seen(&outcomes);
+        let mut report = details::report(verb.command(), verb, &outcomes);
+        // Every window's, as a report made at once has them: the writer
+        // keeps each once.
+        report.extend(config.warnings.iter().cloned());
+        sink(report)
+    };
+    let kept = |e: std::io::Error| Error::Runtime(format!("cannot keep the output: {e}"));
+    if config.domains.is_empty() {
+        // No window: the report still says what the configuration warns of.
+        window(Vec::new()).map_err(kept)?;
+    }
+    engine
+        .windows(&config, mode, size, window)
+        .await
+        .map_err(kept)?;
+    Ok(engine)
 }
 
 /// `--prune` deletes whatever the configuration does not know: only a

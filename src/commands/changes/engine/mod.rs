@@ -134,38 +134,123 @@ pub struct Engine {
     pub deadline: Duration,
 }
 
+/// A domain's zone and primary, as looked up (or why not).
+type Found = Result<Result<Target, DiscoveryError>, Overrun>;
+
 impl Engine {
-    /// Runs `mode` over every domain of `config`, results in configuration
-    /// order, exchanging with DNS through [`Dns`].
-    pub async fn run(&self, config: &Config, mode: &Mode) -> Vec<DomainOutcome> {
+    /// Runs `mode` over every domain of `config`, in windows of `size`
+    /// domains (see [`Engine::windows_with`]), exchanging with DNS through
+    /// [`Dns`]; each window's outcomes, in configuration order, go to
+    /// `sink` as soon as they are known.
+    pub async fn windows<E>(
+        &self,
+        config: &Config,
+        mode: &Mode,
+        size: usize,
+        sink: impl FnMut(Vec<DomainOutcome>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let dns = Dns {
             opts: &self.opts,
             resolver: &self.resolver,
         };
-        self.run_with(&dns, config, mode).await
+        self.windows_with(&dns, config, mode, size, sink).await
     }
 
-    /// [`Engine::run`] over any [`Exchange`]. Zones are found concurrently;
-    /// then the domains of one zone (same primary, same key) are changed by
-    /// one atomic UPDATE, zones concurrently, both with the `concurrency`
-    /// bound.
+    /// [`Engine::windows`] over the whole configuration at once, outcomes
+    /// kept.
     pub async fn run_with(
         &self,
         exchange: &impl Exchange,
         config: &Config,
         mode: &Mode,
     ) -> Vec<DomainOutcome> {
+        let mut outcomes = Vec::new();
+        let all = config.domains.len().max(1);
+        let sink = |window: Vec<DomainOutcome>| {
+            outcomes.extend(window);
+            Ok::<_, std::convert::Infallible>(())
+        };
+        let Ok(()) = self.windows_with(exchange, config, mode, all, sink).await;
+        outcomes
+    }
+
+    /// Runs `mode` over consecutive windows of about `size` domains of the
+    /// configuration, so that a run holds one window's plans and outcomes,
+    /// whatever the estate's size.
+    ///
+    /// Each window: its domains' zones are found concurrently; then the
+    /// domains of one zone (same primary, same key) are changed by one
+    /// atomic UPDATE, zones concurrently, both with the `concurrency`
+    /// bound. A window goes on past `size` while the next domain is in the
+    /// zone of its last one, so that a zone whose domains are listed
+    /// together is never split into two UPDATEs; domains of a zone listed
+    /// apart, in different windows, are changed by one UPDATE per window.
+    /// A zone's host addresses (`--addresses`) are handled once in a run,
+    /// with its first domain.
+    pub async fn windows_with<E>(
+        &self,
+        exchange: &impl Exchange,
+        config: &Config,
+        mode: &Mode,
+        size: usize,
+        mut sink: impl FnMut(Vec<DomainOutcome>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let bound = self.concurrency.max(1);
-        let targets: Vec<_> = in_order(&config.domains, bound, |domain| {
-            deadline::within(self.deadline, exchange.find_target(domain))
-        })
-        .collect()
-        .await;
-        let (mut outcomes, found) = self.found(config, targets);
+        let find = |index: usize| {
+            deadline::within(self.deadline, exchange.find_target(&config.domains[index]))
+        };
+        // The zones whose host addresses a window handled: kept only with
+        // `--addresses`.
+        let mut addressed: HashSet<Name> = HashSet::new();
+        // The zone of the domain after the last window, found while
+        // deciding where that window ends.
+        let mut looked_ahead: Option<Found> = None;
+        let mut start = 0;
+        while start < config.domains.len() {
+            let mut end = (start + size.max(1)).min(config.domains.len());
+            let mut targets: Vec<Found> = looked_ahead.take().into_iter().collect();
+            let rest: Vec<usize> = (start + targets.len()..end).collect();
+            targets.extend(in_order(&rest, bound, |&index| find(index)).collect().await);
+            while end < config.domains.len() {
+                let Some(Ok(Ok(last))) = targets.last() else {
+                    break;
+                };
+                let next = find(end).await;
+                if !matches!(&next, Ok(Ok(target)) if target.zone == last.zone) {
+                    looked_ahead = Some(next);
+                    break;
+                }
+                targets.push(next);
+                end += 1;
+            }
+            let outcomes = self
+                .window(exchange, config, mode, start, targets, &mut addressed)
+                .await;
+            sink(outcomes)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Changes the domains from `start` whose zones were looked up
+    /// (`targets`), and returns their outcomes in configuration order.
+    async fn window(
+        &self,
+        exchange: &impl Exchange,
+        config: &Config,
+        mode: &Mode,
+        start: usize,
+        targets: Vec<Found>,
+        addressed: &mut HashSet<Name>,
+    ) -> Vec<DomainOutcome> {
+        let (mut outcomes, found) = self.found(config, start, targets);
+        let mut groups = groups(config, found);
+        let addresses = self.publish_addresses && !matches!(mode, Mode::Remove { .. });
+        for group in &mut groups {
+            group.first = addresses && addressed.insert(group.target.zone.clone());
+        }
         let results: Vec<Vec<(usize, DomainOutcome)>> =
-            in_order(groups(config, found), bound, |group| {
-                let addresses =
-                    group.first && self.publish_addresses && !matches!(mode, Mode::Remove { .. });
+            in_order(groups, self.concurrency.max(1), |group| {
                 let run = zone::ZoneRun {
                     exchange,
                     config,
@@ -174,41 +259,40 @@ impl Engine {
                     hooks: &self.hooks,
                     deadline: self.deadline,
                 };
-                async move { run.run(group.members, addresses).await }
+                async move { run.run(group.members, group.first).await }
             })
             .collect()
             .await;
         for (index, outcome) in results.into_iter().flatten() {
-            outcomes[index] = outcome;
+            outcomes[index - start] = outcome;
         }
         outcomes
     }
 
     /// Every domain's outcome so far (failed where its zone is unknown),
-    /// and the domains whose zone was found.
+    /// from `start` on, and the domains whose zone was found.
     fn found(
         &self,
         config: &Config,
-        targets: Vec<Result<Result<Target, DiscoveryError>, Overrun>>,
+        start: usize,
+        targets: Vec<Found>,
     ) -> (Vec<DomainOutcome>, Vec<(usize, Target)>) {
-        let mut outcomes: Vec<DomainOutcome> = config
-            .domains
+        let domains = &config.domains[start..start + targets.len()];
+        let mut outcomes: Vec<DomainOutcome> = domains
             .iter()
             .map(|domain| DomainOutcome::new(&domain.name))
             .collect();
         let mut found = Vec::new();
-        for (index, target) in targets.into_iter().enumerate() {
+        for (at, target) in targets.into_iter().enumerate() {
             match target {
-                Err(overrun) => {
-                    outcomes[index].outcome = Outcome::Failed(Failure::Deadline(overrun))
-                }
+                Err(overrun) => outcomes[at].outcome = Outcome::Failed(Failure::Deadline(overrun)),
                 Ok(Err(error)) => {
-                    outcomes[index].outcome = Outcome::Failed(Failure::Discovery(Arc::new(error)))
+                    outcomes[at].outcome = Outcome::Failed(Failure::Discovery(Arc::new(error)))
                 }
                 Ok(Ok(target)) => {
-                    say(|| found_line(&config.domains[index].name, &target));
-                    outcomes[index].target = Some(target.clone());
-                    found.push((index, target));
+                    say(|| found_line(&domains[at].name, &target));
+                    outcomes[at].target = Some(target.clone());
+                    found.push((start + at, target));
                 }
             }
         }
@@ -235,7 +319,8 @@ fn found_line(domain: &Name, target: &Target) -> String {
 struct Group {
     target: Target,
     members: Vec<usize>,
-    /// The zone's first group: host addresses are handled with it.
+    /// The zone's first group in the run: host addresses are handled
+    /// with it (`--addresses`).
     first: bool,
 }
 
@@ -266,10 +351,6 @@ fn groups(config: &Config, found: Vec<(usize, Target)>) -> Vec<Group> {
                 });
             }
         }
-    }
-    let mut seen_zones: HashSet<Name> = HashSet::new();
-    for group in &mut groups {
-        group.first = seen_zones.insert(group.target.zone.clone());
     }
     groups
 }

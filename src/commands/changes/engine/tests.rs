@@ -1138,3 +1138,69 @@ fn without_set_ttl_ad_mixed_ttls_are_in_sync_and_others_pending() {
     assert_outcome!(done, Outcome::Pending);
     assert!(primary.updates().is_empty());
 }
+
+/// Three domains of `corp.example.`, listed together.
+fn one_zone_three_domains() -> Config {
+    config::parse(
+        r#"
+publish-list = ["corp.example", "eu.corp.example", "us.corp.example"]
+
+[[host]]
+name = "kms1.corp.example"
+"#,
+        Path::new("/nonexistent/kmsdns.toml"),
+    )
+    .unwrap()
+}
+
+/// Runs `mode` over `config` in windows of `size`: each window's outcomes.
+fn windows(primary: &Primary, config: &Config, size: usize) -> Vec<Vec<DomainOutcome>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut windows = Vec::new();
+    let sink = |window| {
+        windows.push(window);
+        Ok::<_, std::convert::Infallible>(())
+    };
+    let Ok(()) = runtime.block_on(engine().windows_with(primary, config, &PUBLISH, size, sink));
+    windows
+}
+
+/// Rule: a window never splits a zone whose domains are listed together:
+/// windows of one domain still send one atomic UPDATE for the zone.
+#[test]
+fn a_window_goes_on_to_the_end_of_its_zone() {
+    let config = one_zone_three_domains();
+    let primary = Primary::new(&[], &[]);
+    let done = windows(&primary, &config, 1);
+    assert_eq!(done.len(), 1, "one window: {done:?}");
+    let names: Vec<String> = done[0].iter().map(|o| o.domain.to_ascii()).collect();
+    assert_eq!(
+        names,
+        ["corp.example.", "eu.corp.example.", "us.corp.example."]
+    );
+    for outcome in &done[0] {
+        assert_outcome!(outcome, Outcome::Applied);
+    }
+    let updates = primary.updates();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].len(), 3, "{updates:?}");
+}
+
+/// Rule: the windows' outcomes are the run's, in configuration order,
+/// whatever the window size.
+#[test]
+fn windows_give_the_outcomes_of_a_run_at_once() {
+    let config = one_zone_three_domains();
+    let whole = windows(&Primary::new(&[], &[]), &config, 3);
+    let windowed = windows(&Primary::new(&[], &[]), &config, 1);
+    let summary = |windows: Vec<Vec<DomainOutcome>>| -> Vec<String> {
+        let outcomes = windows.into_iter().flatten();
+        outcomes
+            .map(|o| format!("{} {:?} {:?}", o.domain, o.outcome, o.plan))
+            .collect()
+    };
+    assert_eq!(summary(windowed), summary(whole));
+}
