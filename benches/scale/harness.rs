@@ -389,13 +389,15 @@ pub fn run(options: &Options) -> Result<Results, String> {
         if published {
             bench.reset()?;
         }
-        let run = bench.counted("json", &["publish"])?;
-        bench.expect_outcomes(&run.sample, "publish", "applied")?;
-        bench.verify_published(Server::Ns1)?;
-        published = true;
         if measures(Operation::Publish) {
+            let run = bench.counted("json", &["publish"])?;
+            bench.expect_outcomes(&run.sample, "publish", &["applied"])?;
+            bench.verify_published(Server::Ns1)?;
             first.push(run);
+        } else {
+            bench.publish_set_up()?;
         }
+        published = true;
         if !measures(Operation::PublishAgain) && !measures(Operation::Remove) {
             continue;
         }
@@ -405,12 +407,12 @@ pub fn run(options: &Options) -> Result<Results, String> {
         bed.settle();
         for _ in 0..agains {
             let run = bench.counted("json", &["publish"])?;
-            bench.expect_outcomes(&run.sample, "publish", "in-sync")?;
+            bench.expect_outcomes(&run.sample, "publish", &["in-sync"])?;
             again.push(run);
         }
         if measures(Operation::Remove) {
             let run = bench.counted("json", &["remove", "--force"])?;
-            bench.expect_outcomes(&run.sample, "remove", "applied")?;
+            bench.expect_outcomes(&run.sample, "remove", &["applied"])?;
             bench.verify_removed()?;
             removed.push(run);
             published = false;
@@ -475,7 +477,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
         ));
         // The records are nsupdate's now: identical to kmsdns's.
         let sample = bench.kmsdns(&["publish"])?;
-        bench.expect_outcomes(&sample, "publish", "in-sync")?;
+        bench.expect_outcomes(&sample, "publish", &["in-sync"])?;
         published = true;
     }
     if measures(Operation::Publish) {
@@ -508,9 +510,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
 
     if reads && !published {
         // remove ran last: what follows reads the records.
-        let sample = bench.kmsdns(&["publish"])?;
-        bench.expect_outcomes(&sample, "publish", "applied")?;
-        bench.verify_published(Server::Ns1)?;
+        bench.publish_set_up()?;
     }
     if reads {
         // Everything below reads what is published; the secondaries must
@@ -853,7 +853,31 @@ impl Bench<'_> {
     }
 
     /// Every domain of a publish/remove run ended with `outcome`.
-    fn expect_outcomes(&self, sample: &Sample, command: &str, outcome: &str) -> Result<(), String> {
+    /// Publishes every domain, unmeasured, before what reads or removes
+    /// the records, and checks the primary serves them. A domain a loaded
+    /// primary left unanswered (exit 2) is published by the next run, up
+    /// to three: publish changes only what is missing. A measured run is
+    /// never run again.
+    fn publish_set_up(&mut self) -> Result<(), String> {
+        let mut failed = String::new();
+        for _ in 0..3 {
+            let published = self.kmsdns(&["publish"]).and_then(|sample| {
+                self.expect_outcomes(&sample, "publish", &["applied", "in-sync"])
+            });
+            match published {
+                Ok(()) => return self.verify_published(Server::Ns1),
+                Err(why) => failed = why,
+            }
+        }
+        Err(format!("publish (set-up), three times: {failed}"))
+    }
+
+    fn expect_outcomes(
+        &self,
+        sample: &Sample,
+        command: &str,
+        outcomes: &[&str],
+    ) -> Result<(), String> {
         let document = json(sample)?;
         let domains = domains_of(&document, command)?;
         if domains.len() != self.bed.zones.len() {
@@ -864,10 +888,13 @@ impl Bench<'_> {
             ));
         }
         for domain in domains {
-            if domain["outcome"] != outcome {
+            if !outcomes.iter().any(|outcome| domain["outcome"] == *outcome) {
                 return Err(format!(
-                    "{command}: {} ended {} (expected {outcome}): {}",
-                    domain["domain"], domain["outcome"], domain["error"]
+                    "{command}: {} ended {} (expected {}): {}",
+                    domain["domain"],
+                    domain["outcome"],
+                    outcomes.join(" or "),
+                    domain["error"]
                 ));
             }
         }
