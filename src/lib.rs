@@ -197,9 +197,34 @@ fn dispatch(
             runner.block_on(run)?;
             Ok(Output::Windows(Box::new(writer)))
         }
-        Command::Updates(args) => runner
-            .block_on(commands::updates::run(&args, ctx))
-            .map(|r| report(r, Details::Updates)),
+        Command::Updates(args) => {
+            let mut writer = report_writer("updates", ctx, palette)?;
+            // Every zone of a named.conf is found by the audit, not
+            // selected: at once.
+            let size = match commands::updates::no_selection(&args, ctx) {
+                true => None,
+                false => writer.window_size(args.window as usize),
+            };
+            let updates = |domains| {
+                let args = commands::updates::UpdatesArgs {
+                    domains,
+                    named_conf: args.named_conf.clone(),
+                    ..args
+                };
+                async move { commands::updates::run(&args, ctx).await }
+            };
+            // The named.conf is named once, above the first window's zones.
+            let mut first = true;
+            let sink = &mut |mut r: Report<commands::updates::details::UpdatesDetails>| {
+                if let Some(details) = &mut r.details {
+                    details.heading = std::mem::take(&mut first);
+                }
+                writer.window(r.map_details(Details::Updates))
+            };
+            let run = commands::windows::run(&args.domains, ctx, size, updates, sink);
+            runner.block_on(run)?;
+            Ok(Output::Windows(Box::new(writer)))
+        }
         Command::Probe(args) => {
             let mut writer = report_writer("probe", ctx, palette)?;
             // The search list and --host are not the selection: at once.

@@ -1,4 +1,5 @@
-//! `check`, `replication`, `probe`, `plan`, `publish` and `remove --window N`
+//! `check`, `replication`, `probe`, `updates`, `plan`, `publish` and
+//! `remove --window N`
 //! against the real BIND test bed: a run written window by window, one
 //! domain at a time, gives the same output as a run of the whole estate at
 //! once, in every format (JSON too: its document is written from the
@@ -130,6 +131,66 @@ fn one_domain_at_a_time_is_the_same_output_in_every_format() {
         "{text}"
     );
     assert_eq!(text.lines_with("key-file-permissions").len(), 1, "{text}");
+}
+
+/// `updates` in windows of one domain says what it says of the three
+/// zones at once, statically from the primary's own named.conf, live, and
+/// both: the named.conf is read once per run, each window audits its own
+/// domains in it.
+#[test]
+fn updates_one_domain_at_a_time_is_the_same_output_in_every_format() {
+    let bed = TestBed::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = warning_config(dir.path());
+    let conf = bed.dir().join(Server::PRIMARY.name()).join("named.conf");
+    let conf = conf.to_str().expect("UTF-8");
+    let ways = [
+        &["updates"][..],
+        &["updates", "--named-conf", conf],
+        &["updates", "--named-conf", conf, "--live"],
+    ];
+    for way in ways {
+        for format in ["text", "nagios", "prometheus", "jsonl", "json"] {
+            let whole = run(&bed, &config, format, way);
+            let windowed = run(&bed, &config, format, &[way, &["--window", "1"]].concat());
+            assert_eq!(windowed.status, whole.status, "{windowed}\n{whole}");
+            assert_eq!(
+                comparable(&windowed, format),
+                comparable(&whole, format),
+                "{way:?}\n{windowed}\n{whole}"
+            );
+        }
+        // What is compared: the three zones, each once, with its verdicts,
+        // and the key file's warning once.
+        let json: serde_json::Value =
+            run(&bed, &config, "json", &[way, &["--window", "1"]].concat()).json();
+        let zones: Vec<&str> = json["details"]["zones"]
+            .as_array()
+            .expect("zones")
+            .iter()
+            .map(|zone| zone["zone"].as_str().expect("zone"))
+            .collect();
+        assert_eq!(
+            zones,
+            ["static.example.", "broken.example.", "open.example."],
+            "{way:?} {json}"
+        );
+        let zone = &json["details"]["zones"][2];
+        let verdicts = (zone["static"].as_array(), zone["live"].as_array());
+        let counted = (
+            verdicts.0.map_or(0, Vec::len),
+            verdicts.1.map_or(0, Vec::len),
+        );
+        let expected = match way.len() {
+            1 => (0, 1),
+            3 => (1, 0),
+            _ => (1, 1),
+        };
+        assert_eq!(counted, expected, "{way:?} {zone}");
+        let warnings = json["findings"].as_array().expect("findings").iter();
+        let warnings = warnings.filter(|f| f["id"] == "key-file-permissions");
+        assert_eq!(warnings.count(), 1, "{way:?} {json}");
+    }
 }
 
 /// The `version.bind` questions in `server`'s query log since it had

@@ -153,7 +153,7 @@ pub(super) fn write_totals(
 }
 
 /// Writes the details of a report; returns whether a blank line must end
-/// them (the details of `check`, `replication` and `probe`, which a run
+/// them (the details of `check`, `replication`, `updates` and `probe`, which a run
 /// window by window writes in parts, end with none of their own).
 pub(super) fn render_details(
     details: &Details,
@@ -185,7 +185,10 @@ pub(super) fn render_details(
             replication::details::render(details, palette, out)?;
             return Ok(!details.zones.is_empty());
         }
-        Details::Updates(details) => updates::details::render(details, palette, out)?,
+        Details::Updates(details) => {
+            updates::details::render(details, palette, out)?;
+            return Ok(!details.zones.is_empty());
+        }
         Details::Probe(details) => {
             probe::details::render(details, palette, out)?;
             return Ok(!details.domains.is_empty() || !details.hosts.is_empty());

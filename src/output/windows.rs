@@ -1,4 +1,5 @@
-//! The output of `check`, `replication` and `probe`, made window by window as the
+//! The output of `check`, `replication`, `updates` and `probe` (and of
+//! `plan`, `publish` and `remove`), made window by window as the
 //! command goes (`--window`), so that a run keeps only one window's
 //! domains in memory, whatever the estate's size.
 //!

@@ -323,6 +323,8 @@ async fn audit_window<'w>(
             named_conf: args.named_conf.clone(),
             live: !args.no_updates,
             domains: domains.to_vec(),
+            // audit runs its own windows: this one is given its domains.
+            window: args.window,
         };
         Some(step(
             progress,

@@ -25,6 +25,10 @@ pub struct UpdatesDetails {
     pub live: bool,
     /// One entry per zone, in the order of the publish list.
     pub zones: Vec<ZoneUpdates>,
+    /// Whether the text names the named.conf: a run in windows names it
+    /// once, in its first window's details.
+    #[serde(skip)]
+    pub heading: bool,
 }
 
 /// One zone: what named.conf and the primary say about it.
@@ -245,7 +249,7 @@ impl Answer {
 /// Writes the details as text: per zone, one line per static and live
 /// verdict.
 pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
-    if let Some(path) = &details.named_conf {
+    if let (Some(path), true) = (&details.named_conf, details.heading) {
         writeln!(
             out,
             "{} {path} ({} file(s))",
@@ -253,19 +257,9 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
             details.files.len()
         )?;
     }
-    let id_width = details
-        .zones
-        .iter()
-        .flat_map(|z| {
-            let statics = z.static_verdicts.iter().map(|v| v.verdict);
-            statics.chain(z.live.iter().map(|v| v.verdict))
-        })
-        .map(|id| id.map_or(0, |id| id.to_string().len()))
-        .max()
-        .unwrap_or(0);
     let id = |verdict: Option<FindingId>| {
         format!(
-            "{:id_width$}",
+            "{:ID_WIDTH$}",
             verdict.map_or_else(String::new, |id| id.to_string())
         )
     };
@@ -345,11 +339,12 @@ pub fn render(details: &UpdatesDetails, palette: Palette, out: &mut dyn Write) -
             )?;
         }
     }
-    if !details.zones.is_empty() {
-        writeln!(out)?;
-    }
     Ok(())
 }
+
+/// The width verdict ids are padded to: the longest an audit can give,
+/// so that every window of a run pads alike.
+const ID_WIDTH: usize = "update-policy-unverifiable".len();
 
 fn pad(severity: Severity) -> String {
     " ".repeat(8usize.saturating_sub(severity_word(severity).len()))
@@ -364,6 +359,7 @@ mod tests {
             named_conf: Some("/etc/bind/named.conf".into()),
             files: vec!["/etc/bind/named.conf".into()],
             live: true,
+            heading: true,
             zones: vec![ZoneUpdates {
                 zone: Some("open.example.".into()),
                 domains: vec!["open.example.".into()],
@@ -406,17 +402,25 @@ mod tests {
 
     #[test]
     fn text_lists_static_and_live_verdicts_per_zone() {
-        let mut out = Vec::new();
-        render(&sample(), Palette { color: false }, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = |details: &UpdatesDetails| {
+            let mut out = Vec::new();
+            render(details, Palette { color: false }, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        // Ids padded to the longest an audit gives, whatever the zones.
+        let zones = "zone open.example. (open.example.)\n\
+             \x20 static  critical unsigned-updates-accepted   /etc/bind/named.conf:12:5, who: anyone\n\
+             \x20 live    critical unsigned-updates-accepted   _vlmcs._tcp.open.example., primary 192.0.2.53:53: unsigned accepted\n";
         assert_eq!(
-            text,
-            "named.conf /etc/bind/named.conf (1 file(s))\n\
-             zone open.example. (open.example.)\n\
-             \x20 static  critical unsigned-updates-accepted  /etc/bind/named.conf:12:5, who: anyone\n\
-             \x20 live    critical unsigned-updates-accepted  _vlmcs._tcp.open.example., primary 192.0.2.53:53: unsigned accepted\n\
-             \n"
+            text(&sample()),
+            format!("named.conf /etc/bind/named.conf (1 file(s))\n{zones}")
         );
+        // A later window's zones: the named.conf was named above the first.
+        let later = UpdatesDetails {
+            heading: false,
+            ..sample()
+        };
+        assert_eq!(text(&later), zones);
     }
 
     #[test]

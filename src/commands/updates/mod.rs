@@ -79,6 +79,10 @@ pub struct UpdatesArgs {
     /// with --named-conf, no domain and no configuration: every zone)
     #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain)]
     pub domains: Vec<Name>,
+
+    /// Audit N domains at a time: memory grows with N, not with the estate
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: u32,
 }
 
 /// One domain to audit.
@@ -176,6 +180,7 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
         files,
         live,
         zones: Vec::new(),
+        heading: true,
     };
     for entry in zones.entries {
         report.extend(entry.findings);
@@ -256,11 +261,18 @@ impl FoundDomains {
 /// configuration they come from.
 type Chosen = (Option<Vec<Audited>>, Option<Arc<Config>>);
 
+/// Whether there is no selection to audit, nor to cut into windows: no
+/// domain and no configuration. With `--named-conf` the audit then finds
+/// the domains in every zone; without, it is a usage error.
+pub fn no_selection(args: &UpdatesArgs, ctx: &Context) -> bool {
+    args.domains.is_empty() && config::locate(ctx.global.config.as_deref()).is_none()
+}
+
 /// The domains of `--domain` (keys and servers from `-c` when it names
 /// them), or of the configuration's publish list; `None` when the static
 /// audit is to go through every zone (`--named-conf` alone).
 fn domains(args: &UpdatesArgs, ctx: &Context) -> Result<Chosen, Error> {
-    if args.domains.is_empty() && config::locate(ctx.global.config.as_deref()).is_none() {
+    if no_selection(args, ctx) {
         if args.named_conf.is_some() {
             return Ok((None, None));
         }
