@@ -135,7 +135,10 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
     // A hidden primary (not in the NS set) is often unreachable from
     // anywhere but its secondaries: no client asks it, so failing to
     // read it is no finding of its own (the reference finding says it).
-    if server.hidden_primary() {
+    // Once it answered and is the reference, an RRset it could not give
+    // still keeps the zone from converging, and is said below.
+    let reference = server.answered().is_some() && comparison.reference == Some(index);
+    if server.hidden_primary() && !reference {
         return findings;
     }
     let name = zone.zone.to_ascii();
@@ -495,14 +498,20 @@ mod tests {
     /// and the server, or the zone's domains would get no verdict at all.
     #[test]
     fn an_rrset_the_reference_could_not_give_is_a_read_failure() {
-        let mut primary = answered(7, &[KMS1]);
-        if let ServerRead::Answered { rrsets, .. } = &mut primary {
+        for hidden in [false, true] {
+            the_reference_could_not_give_an_rrset(hidden);
+        }
+    }
+
+    /// As above, with the primary in the NS set or hidden (not in it).
+    fn the_reference_could_not_give_an_rrset(hidden: bool) {
+        let mut read = answered(7, &[KMS1]);
+        if let ServerRead::Answered { rrsets, .. } = &mut read {
             rrsets[0].result = Err("no reply after 3 attempt(s)".to_string());
         }
-        let verdict = evaluate(&zone(vec![
-            server(1, primary),
-            server(2, answered(7, &[KMS1])),
-        ]));
+        let mut primary = server(1, read);
+        primary.in_ns_set = !hidden;
+        let verdict = evaluate(&zone(vec![primary, server(2, answered(7, &[KMS1]))]));
         assert!(!verdict.converged);
         assert_eq!(
             ids(&verdict),
