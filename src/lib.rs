@@ -221,7 +221,10 @@ fn dispatch(
                 }
                 writer.window(r.map_details(Details::Updates))
             };
-            let run = commands::windows::run(&args.domains, ctx, size, updates, sink);
+            // A zone's domains share a window: it is listed once.
+            let together = |names: &[_]| commands::updates::together(&args, ctx, names);
+            let run =
+                commands::windows::run_grouped(&args.domains, ctx, size, together, updates, sink);
             runner.block_on(run)?;
             Ok(Output::Windows(Box::new(writer)))
         }

@@ -474,3 +474,98 @@ fn plan_publish_and_remove_one_domain_at_a_time_say_and_change_the_same() {
     assert_eq!((changed.len(), replicated.len()), (4, 5), "{text}");
     assert!(changed.last() < replicated.first(), "{text}");
 }
+
+/// `updates --named-conf` in windows of one domain says what it says at
+/// once where a window would part one fact: the reasons named refuses a
+/// file for (reported once, at the run's first domain, not once per
+/// window at each window's first), and a zone holding domains of several
+/// windows (listed once, with all its domains, not once per window).
+#[test]
+fn updates_says_a_refused_file_and_a_parted_zone_once_whatever_the_window() {
+    let fixture = |relative: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/named_conf")
+            .join(relative)
+            .display()
+            .to_string()
+    };
+    let cwd = tempfile::tempdir().expect("temp dir");
+    let refused = fixture("rejected/acl-loop.conf");
+    let narrow = fixture("narrow.conf");
+    let cases = [
+        (&refused, ["loop.example", "a.example", "b.example"]),
+        // corp.example holds x.corp.example: windows 1 and 3.
+        (
+            &narrow,
+            ["corp.example", "branch.example", "x.corp.example"],
+        ),
+    ];
+    for (conf, domains) in &cases {
+        let mut args = vec!["updates", "--named-conf", conf.as_str()];
+        for domain in domains {
+            args.extend(["--domain", domain]);
+        }
+        let run = |format: &str, window: &[&str]| {
+            common::run::Kmsdns::new()
+                .cwd(cwd.path())
+                .args(["--format", format])
+                .args(&args)
+                .args(window)
+                .run()
+        };
+        for format in ["text", "nagios", "prometheus", "jsonl", "json"] {
+            let whole = run(format, &[]);
+            let windowed = run(format, &["--window", "1"]);
+            assert_eq!(windowed.status, whole.status, "{windowed}\n{whole}");
+            assert_eq!(
+                comparable(&windowed, format),
+                comparable(&whole, format),
+                "{conf}\n{windowed}\n{whole}"
+            );
+        }
+        let json: serde_json::Value = run("json", &["--window", "1"]).json();
+        let listed: Vec<(Option<&str>, Vec<&str>)> = json["details"]["zones"]
+            .as_array()
+            .expect("zones")
+            .iter()
+            .map(|zone| {
+                let domains = zone["domains"].as_array().expect("domains");
+                (
+                    zone["zone"].as_str(),
+                    domains.iter().filter_map(|d| d.as_str()).collect(),
+                )
+            })
+            .collect();
+        let findings: Vec<(&str, &str)> = json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| Some((f["id"].as_str()?, f["domain"].as_str()?)))
+            .collect();
+        if *conf == &refused {
+            // Each domain its own entry, the loop once.
+            assert_eq!(
+                listed,
+                [
+                    (None, vec!["loop.example."]),
+                    (None, vec!["a.example."]),
+                    (None, vec!["b.example."]),
+                ],
+                "{json}"
+            );
+            assert_eq!(findings, [("acl-loop", "loop.example.")], "{json}");
+        } else {
+            assert_eq!(
+                listed,
+                [
+                    (
+                        Some("corp.example."),
+                        vec!["corp.example.", "x.corp.example."]
+                    ),
+                    (Some("branch.example."), vec!["branch.example."]),
+                ],
+                "{json}"
+            );
+        }
+    }
+}

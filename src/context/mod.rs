@@ -8,6 +8,7 @@ mod global;
 mod selection;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -43,6 +44,8 @@ pub struct Context {
     identities: Identities,
     /// Each zone's DNSKEY RRsets, NS set and DS, for the whole run.
     zone_keys: KeyMemo,
+    /// Whether why named refuses `--named-conf` has been reported.
+    refusal_reported: AtomicBool,
 }
 
 impl Context {
@@ -55,6 +58,7 @@ impl Context {
             named_conf: OnceLock::new(),
             identities: Identities::default(),
             zone_keys: KeyMemo::default(),
+            refusal_reported: AtomicBool::new(false),
         }
     }
 
@@ -85,6 +89,13 @@ impl Context {
             .map_err(|e| Error::Runtime(format!("cannot read the BIND configuration: {e}")))?;
         let _ = self.named_conf.set((path.to_path_buf(), Arc::clone(&conf)));
         Ok(conf)
+    }
+
+    /// True the first time it is asked in a run: why named refuses the
+    /// `--named-conf` is a fact of the file, reported once for the run,
+    /// not once per window.
+    pub fn first_report_of_refusal(&self) -> bool {
+        !self.refusal_reported.swap(true, Ordering::Relaxed)
     }
 
     /// A progress line on stderr counting `len` steps, drawn only where

@@ -42,6 +42,7 @@ use super::model::{
 };
 use super::name::Labels;
 use super::syntax::Statement;
+use super::zones::Zones;
 use super::Location;
 
 /// A reason named refuses to load the configuration, and where.
@@ -236,6 +237,10 @@ pub(crate) struct StatementChecks {
     top_zones: ZoneLists,
     /// The lists of each view, and of its zones.
     views: Vec<(Clauses, ZoneLists)>,
+    /// What named refuses in each zone by itself, by scope (0: outside
+    /// views, i + 1: view i) and the zone's place in it: checked as the
+    /// zone is read, while its model is at hand.
+    zones: Vec<Vec<(usize, Rejection)>>,
 }
 
 /// The address match lists of a block that [`acl_references`] reads, by
@@ -256,7 +261,11 @@ impl ZoneLists {
     fn add(&mut self, zone: &[Statement]) {
         for (index, clause) in ZONE_LISTS.iter().enumerate() {
             match clause_list(zone, clause) {
-                Some(list) => self.own.push(list),
+                // A list without ACL names or addresses named refuses
+                // (`{ key k; }`, most zones' lists) changes nothing in the
+                // walk: not kept, for 100,000 zones.
+                Some(list) if may_refuse(&list) => self.own.push(list),
+                Some(_) => {}
                 None => self.inherits[index] = true,
             }
         }
@@ -283,6 +292,16 @@ impl StatementChecks {
         } else if statement.is("zone") && statement.block().is_some() {
             self.top_zones.add(block);
         }
+    }
+
+    /// Checks the zone at `position` of `scope` by itself, as named does.
+    pub(crate) fn zone(&mut self, scope: usize, position: usize, zone: &Zone) {
+        if self.zones.len() <= scope {
+            self.zones.resize_with(scope + 1, Vec::new);
+        }
+        let mut found = Vec::new();
+        zone_options(zone, &mut found);
+        self.zones[scope].extend(found.into_iter().map(|r| (position, r)));
     }
 
     /// Clauses named takes once: a second one is "'X' redefined".
@@ -357,23 +376,30 @@ fn clause_in<'a>(clauses: &'a Clauses, clause: &str) -> Option<&'a AddressMatchL
 /// Every reason named would refuse `conf` that kmsdns knows of, in the
 /// order of the configuration; `statements` is what was noted of its
 /// statements as they were read.
-pub(crate) fn load_checks(conf: &NamedConf, statements: StatementChecks) -> Vec<Rejection> {
+pub(crate) fn load_checks(conf: &NamedConf, mut statements: StatementChecks) -> Vec<Rejection> {
     let mut out = Vec::new();
     out.extend(statements.top_redefined.iter().cloned());
     out.extend(statements.inner_redefined.iter().cloned());
     if !conf.views.is_empty() {
-        if let Some(zone) = conf.zones.first() {
-            reject(&mut out, &zone.at, Refusal::ZoneOutsideViews);
+        if let Some(at) = conf.zones.at(0) {
+            reject(&mut out, at, Refusal::ZoneOutsideViews);
         }
     }
     duplicate_views(&conf.views, &mut out);
     keys(conf, &mut out);
     acls(conf, &mut out);
+    let mut own = |scope: usize| {
+        statements
+            .zones
+            .get_mut(scope)
+            .map(std::mem::take)
+            .unwrap_or_default()
+    };
     if conf.views.is_empty() {
-        zones(&conf.zones, &mut out);
+        zones(&conf.zones, own(0), &mut out);
     }
-    for view in &conf.views {
-        zones(&view.zones, &mut out);
+    for (position, view) in conf.views.iter().enumerate() {
+        zones(&view.zones, own(position + 1), &mut out);
     }
     acl_references(conf, &statements, &mut out);
     out
@@ -555,30 +581,57 @@ fn acls(conf: &NamedConf, out: &mut Vec<Rejection>) {
     }
 }
 
-fn zones(zones: &[Zone], out: &mut Vec<Rejection>) {
-    let mut seen: HashMap<(Labels, String), &Location> = HashMap::new();
-    for zone in zones {
-        let class = zone
-            .class
-            .clone()
-            .unwrap_or_else(|| "in".into())
-            .to_ascii_lowercase();
-        let key = (Labels::parse(&zone.name), class);
-        match seen.get(&key) {
-            Some(previous) => reject(
-                out,
-                &zone.at,
-                Refusal::DuplicateZone {
-                    zone: zone.name.clone(),
-                    previous: (*previous).clone(),
-                },
-            ),
-            None => {
-                seen.insert(key, &zone.at);
+/// The zones defined twice in one scope, and `own`, what each zone's own
+/// checks found: for each zone in order, its duplicate first.
+fn zones(zones: &Zones, own: Vec<(usize, Rejection)>, out: &mut Vec<Rejection>) {
+    // Only zones whose names share a hash can be one zone twice: those
+    // are modelled, not 100,000.
+    let mut found: Vec<(usize, bool, Rejection)> = Vec::new();
+    for run in zones.same_hash() {
+        let mut seen: HashMap<(Labels, String), Location> = HashMap::new();
+        for position in run {
+            let Some(zone) = zones.get(position) else {
+                continue;
+            };
+            let class = zone
+                .class
+                .clone()
+                .unwrap_or_else(|| "in".into())
+                .to_ascii_lowercase();
+            let key = (Labels::parse(&zone.name), class);
+            match seen.get(&key) {
+                Some(previous) => found.push((
+                    position,
+                    false,
+                    Rejection {
+                        at: zone.at.clone(),
+                        refusal: Refusal::DuplicateZone {
+                            zone: zone.name.clone(),
+                            previous: previous.clone(),
+                        },
+                    },
+                )),
+                None => {
+                    seen.insert(key, zone.at.clone());
+                }
             }
         }
-        zone_options(zone, out);
     }
+    found.extend(own.into_iter().map(|(position, r)| (position, true, r)));
+    // Stable: a zone's own rejections stay in their order.
+    found.sort_by_key(|(position, own, _)| (*position, *own));
+    out.extend(found.into_iter().map(|(_, _, r)| r));
+}
+
+/// True when walking `list` can find something named refuses: it names an
+/// ACL, or holds an address named refuses.
+fn may_refuse(list: &AddressMatchList) -> bool {
+    list.elements.iter().any(|element| match &element.kind {
+        ElementKind::Acl(_) => true,
+        ElementKind::Address(text) => parse_prefix(text).is_err(),
+        ElementKind::List(inner) => may_refuse(inner),
+        _ => false,
+    })
 }
 
 fn zone_options(zone: &Zone, out: &mut Vec<Rejection>) {

@@ -32,6 +32,7 @@
 //! driver is named as such; an `external` rule is reported as deciding
 //! for whoever its daemon accepts.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -44,6 +45,7 @@ use super::update::{
     representatives, Denial, Grant, Outcome, Request, RuleKind, Server, ServerZone, Signer, CNAME,
     DNAME, NS, SRV,
 };
+use super::zones::Zones;
 use super::Location;
 
 /// A zone and the view it is defined in (`None` outside views).
@@ -524,13 +526,63 @@ pub fn vlmcs_name(domain: &str) -> String {
     }
 }
 
+/// Where a zone is: the view that defines it (`None` outside views), its
+/// scope's index among the views, and its place among the scope's zones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Located<'a> {
+    /// The view of the zone definition.
+    pub view: Option<&'a View>,
+    /// The index of that view (`None` outside views).
+    pub scope: Option<usize>,
+    /// The zone's place among the zones of its scope.
+    pub position: usize,
+}
+
+impl<'a> Located<'a> {
+    /// The zone's model, made for the asking.
+    pub(crate) fn zone(&self, conf: &'a NamedConf) -> Option<Cow<'a, Zone>> {
+        conf.zones_of(self.scope)?.get(self.position)
+    }
+
+    /// Where the zone statement is.
+    pub(crate) fn at(&self, conf: &'a NamedConf) -> Option<&'a Location> {
+        conf.zones_of(self.scope)?.at(self.position)
+    }
+}
+
 /// The most specific zone holding `name` among the zones of `view`
 /// (`None`: the zones outside views); `in-view` zones are resolved.
+/// Every zone of the scope is modelled and kept: the audit finds its
+/// zones with [`zone_location`] and models one at a time.
 pub fn find_zone<'a>(
     conf: &'a NamedConf,
     view: Option<&str>,
     name: &str,
 ) -> Option<ScopedZone<'a>> {
+    let found = locate(conf, view, name)?;
+    let zones = conf.zones_of(found.scope)?;
+    (found.position < zones.len()).then(|| ScopedZone {
+        view: found.view,
+        zone: &zones[found.position],
+    })
+}
+
+/// Where the zone statement of the most specific zone holding `name` in
+/// `view` is, as [`find_zone`] finds it.
+pub fn zone_location<'a>(
+    conf: &'a NamedConf,
+    view: Option<&str>,
+    name: &str,
+) -> Option<&'a Location> {
+    locate(conf, view, name)?.at(conf)
+}
+
+/// Where the zone [`find_zone`] finds is.
+pub(crate) fn locate<'a>(
+    conf: &'a NamedConf,
+    view: Option<&str>,
+    name: &str,
+) -> Option<Located<'a>> {
     let (scope, position) = match view {
         Some(view) => {
             let position = conf.view_position(view)?;
@@ -538,26 +590,38 @@ pub fn find_zone<'a>(
         }
         None => (None, None),
     };
+    let zones = conf.zones_of(position)?;
     let wanted = Labels::parse(name);
     // The most specific name first; of two zones of one name, the last.
-    let zone = wanted.up_to(&Labels(Vec::new())).iter().find_map(|above| {
-        conf.zones_named(position, above)
+    let at = wanted.up_to(&Labels(Vec::new())).iter().find_map(|above| {
+        zones
+            .named(above)
             .into_iter()
             .rev()
-            .find(|z| z.is_class_in() && z.holds_data())
+            .find(|&at| zones.facts(at).is_some_and(|f| f.class_in && f.holds_data))
     })?;
-    let Some(target) = &zone.in_view else {
-        return Some(ScopedZone { view: scope, zone });
+    let found = Located {
+        view: scope,
+        scope: position,
+        position: at,
     };
+    if !zones.facts(at).is_some_and(|f| f.in_view) {
+        return Some(found);
+    }
+    let zone = found.zone(conf)?;
+    let target = zone.in_view.as_deref()?;
     // `in-view` shares the zone of another view; BIND allows one hop only.
     let target_position = conf.view_position(target)?;
     let target_view = conf.views.get(target_position)?;
-    conf.zones_named(Some(target_position), &Labels::parse(&zone.name))
+    let target_zones = &target_view.zones;
+    target_zones
+        .named(&Labels::parse(&zone.name))
         .into_iter()
-        .find(|z| z.in_view.is_none())
-        .map(|zone| ScopedZone {
+        .find(|&at| target_zones.facts(at).is_some_and(|f| !f.in_view))
+        .map(|at| Located {
             view: Some(target_view),
-            zone,
+            scope: Some(target_position),
+            position: at,
         })
 }
 
@@ -565,19 +629,43 @@ pub fn find_zone<'a>(
 /// `name`. BIND puts every zone in a view once views are used, so top-level
 /// zones are only searched when there are no views.
 pub fn zones_holding<'a>(conf: &'a NamedConf, name: &str) -> Vec<ZoneLookup<'a>> {
+    views_holding(conf, name)
+        .into_iter()
+        .map(|(view, found)| ZoneLookup {
+            view,
+            zone: found.and_then(|found| {
+                let zones = conf.zones_of(found.scope)?;
+                Some(ScopedZone {
+                    view: found.view,
+                    zone: &zones[found.position],
+                })
+            }),
+        })
+        .collect()
+}
+
+/// The zone statements holding the `_vlmcs._tcp` name of `domain` (one a
+/// view, as `(view index, place among its zones)`): the domains that share
+/// one are audited together ([`audit_domains_each`]), and listed together.
+pub fn zones_of_domain(conf: &NamedConf, domain: &str) -> Vec<(Option<usize>, usize)> {
+    views_holding(conf, &vlmcs_name(domain))
+        .into_iter()
+        .filter_map(|(_, found)| found.map(|f| (f.scope, f.position)))
+        .collect()
+}
+
+/// [`zones_holding`], where each zone is rather than its model.
+fn views_holding<'a>(
+    conf: &'a NamedConf,
+    name: &str,
+) -> Vec<(Option<&'a View>, Option<Located<'a>>)> {
     if conf.views.is_empty() {
-        return vec![ZoneLookup {
-            view: None,
-            zone: find_zone(conf, None, name),
-        }];
+        return vec![(None, locate(conf, None, name))];
     }
     conf.views
         .iter()
         .filter(|v| v.is_class_in())
-        .map(|view| ZoneLookup {
-            view: Some(view),
-            zone: find_zone(conf, Some(&view.name), name),
-        })
+        .map(|view| (Some(view), locate(conf, Some(&view.name), name)))
         .collect()
 }
 
@@ -606,7 +694,7 @@ pub struct ZoneAudit {
 /// One audit to make: a zone (or none) of a view, and names in it.
 struct Group<'a> {
     view: Option<&'a View>,
-    zone: Option<ScopedZone<'a>>,
+    zone: Option<Located<'a>>,
     names: Vec<String>,
 }
 
@@ -631,24 +719,30 @@ pub fn audit_domains_each(conf: &NamedConf, domains: &[&str], mut each: impl FnM
         .filter(|name| seen.insert(name.clone()))
         .collect();
     if !conf.loads() {
-        return each(not_loaded(conf, names));
+        // Each name its own audit, whatever names come with it: the same
+        // whether the names come in one window or in several.
+        for name in names {
+            each(not_loaded(conf, vec![name]));
+        }
+        return;
     }
     let mut groups: Vec<Group<'_>> = Vec::new();
     let mut index: HashMap<GroupKey, usize> = HashMap::new();
     for name in &names {
         // One lookup per view: a name joins a group at most once.
-        for lookup in zones_holding(conf, name) {
-            let key = (
-                lookup.view.map(|v| v as *const View),
-                lookup.zone.map(|z| z.zone as *const Zone),
-            );
+        for (view, zone) in views_holding(conf, name) {
+            let view_key = view.map(|v| v as *const View);
+            let key = match zone {
+                Some(z) => GroupKey::Zone(view_key, z.scope, z.position),
+                None => GroupKey::NotFound(view_key, groups.len()),
+            };
             match index.get(&key) {
                 Some(&at) => groups[at].names.push(name.clone()),
                 None => {
                     index.insert(key, groups.len());
                     groups.push(Group {
-                        view: lookup.view,
-                        zone: lookup.zone,
+                        view,
+                        zone,
                         names: vec![name.clone()],
                     });
                 }
@@ -662,8 +756,16 @@ pub fn audit_domains_each(conf: &NamedConf, domains: &[&str], mut each: impl FnM
 }
 
 /// A group's identity: its view and its zone, as the configuration holds
-/// them (the same zone statement, not only the same name).
-type GroupKey = (Option<*const View>, Option<*const Zone>);
+/// them (the same zone statement, not only the same name); a name that no
+/// zone of a view holds is a group of its own, so that it is audited the
+/// same whatever names come with it.
+#[derive(PartialEq, Eq, Hash)]
+enum GroupKey {
+    /// The view searched, and the zone's view index and place.
+    Zone(Option<*const View>, Option<usize>, usize),
+    /// The view searched, and the group's own number.
+    NotFound(Option<*const View>, usize),
+}
 
 /// Every primary zone of every view, for `_vlmcs._tcp` anywhere in it: at
 /// its apex, and below every name its `update-policy` rules single out
@@ -682,34 +784,40 @@ pub fn audit_zones_each(conf: &NamedConf, mut each: impl FnMut(ZoneAudit)) {
         return each(not_loaded(conf, Vec::new()));
     }
     let server = Server::new(conf);
-    let scopes: Vec<(Option<&View>, &[Zone], &[super::model::Dlz])> = if conf.views.is_empty() {
-        vec![(None, conf.zones.as_slice(), conf.dlz.as_slice())]
+    let scopes: Vec<(Option<&View>, &Zones, &[super::model::Dlz])> = if conf.views.is_empty() {
+        vec![(None, &conf.zones, conf.dlz.as_slice())]
     } else {
         conf.views
             .iter()
             .filter(|v| v.is_class_in())
-            .map(|v| (Some(v), v.zones.as_slice(), v.dlz.as_slice()))
+            .map(|v| (Some(v), &v.zones, v.dlz.as_slice()))
             .collect()
     };
     for (view, zones, dlz) in scopes {
-        for zone in zones {
-            if !zone.is_class_in() {
+        // One zone modelled at a time, not 100,000 at once.
+        for position in 0..zones.len() {
+            if !zones.facts(position).is_some_and(|f| f.class_in) {
                 continue;
             }
-            let Some(scoped) = find_zone(conf, view.map(|v| v.name.as_str()), &zone.name)
-                .filter(|s| Labels::parse(&s.zone.name) == Labels::parse(&zone.name))
+            let Some(zone) = zones.get(position) else {
+                continue;
+            };
+            let name = Labels::parse(&zone.name);
+            let Some((found, model)) = locate(conf, view.map(|v| v.name.as_str()), &zone.name)
+                .and_then(|found| Some((found, found.zone(conf)?)))
+                .filter(|(_, model)| Labels::parse(&model.name) == name)
             else {
                 continue;
             };
-            if !scoped.zone.is_primary() && scoped.zone.dlz.is_none() {
+            if !model.is_primary() && model.dlz.is_none() {
                 continue;
             }
             each(audit_group(
                 &server,
                 Group {
                     view,
-                    zone: Some(scoped),
-                    names: zone_names(scoped.zone),
+                    zone: Some(found),
+                    names: zone_names(&model),
                 },
                 false,
             ));
@@ -817,7 +925,10 @@ fn same_view(a: Option<&View>, b: Option<&View>) -> bool {
 fn audit_group(server: &Server<'_>, group: Group<'_>, requested: bool) -> ZoneAudit {
     let conf = server.conf();
     let view = group.view.map(|v| v.name.clone());
-    let Some(scoped) = group.zone else {
+    let found = group
+        .zone
+        .and_then(|found| Some((found.view, found.zone(conf)?)));
+    let Some((defined_in, model)) = found else {
         let dlz = match group.view {
             Some(v) => v.dlz.first(),
             None => conf.dlz.first(),
@@ -847,6 +958,10 @@ fn audit_group(server: &Server<'_>, group: Group<'_>, requested: bool) -> ZoneAu
             access: Vec::new(),
             requested,
         };
+    };
+    let scoped = ScopedZone {
+        view: defined_in,
+        zone: &model,
     };
     let names: Vec<&str> = group.names.iter().map(String::as_str).collect();
     let view_index = server.view_index(group.view.map(|v| v.name.as_str()));
@@ -940,7 +1055,7 @@ fn clients(server: &Server<'_>, view: usize, zone: &ServerZone<'_>) -> Vec<Clien
         sources.extend(clients);
         destinations.extend(dests);
     }
-    if let Some((acl, _, _)) = &zone.update_acl {
+    if let Some((acl, _)) = &zone.update_acl {
         sources.push(acl);
     }
     if let Some(acl) = &zone.query_acl {
@@ -1279,7 +1394,7 @@ fn analyse(
                 view_takes_all,
             ));
         }
-        if let Some((acl, _, _)) = &state.update_acl {
+        if let Some((acl, _)) = &state.update_acl {
             for (key, origin) in acl.keys() {
                 if !keyring.contains(&key) {
                     let written = match &origin.written {
@@ -2036,7 +2151,7 @@ mod tests {
             .collect();
         let text = format!("{KEYS}{zones}");
         // Every zone once, backwards; a second domain in z7 and z0, a
-        // duplicate, and two domains no zone holds.
+        // duplicate, and two domains no zone holds, each audited alone.
         let mut domains: Vec<String> = (0..300).rev().map(|i| format!("z{i}.example")).collect();
         domains.extend(
             [
@@ -2054,7 +2169,7 @@ mod tests {
         let expected: Vec<Option<String>> = (0..300)
             .rev()
             .map(|i| Some(format!("z{i}.example")))
-            .chain([None])
+            .chain([None, None])
             .collect();
         assert_eq!(
             zone_order,
@@ -2073,9 +2188,14 @@ mod tests {
             names(Some("z0.example")),
             ["_vlmcs._tcp.z0.example.", "_vlmcs._tcp.branch.z0.example."]
         );
+        let nowhere: Vec<&[String]> = found
+            .iter()
+            .filter(|a| a.zone.is_none())
+            .map(|a| a.names.as_slice())
+            .collect();
         assert_eq!(
-            names(None),
-            ["_vlmcs._tcp.a.nowhere.", "_vlmcs._tcp.b.nowhere."]
+            nowhere,
+            [["_vlmcs._tcp.a.nowhere."], ["_vlmcs._tcp.b.nowhere."]]
         );
     }
 

@@ -52,17 +52,65 @@ pub(crate) struct Lexer {
     pos: usize,
     line: u32,
     column: u32,
+    /// Where the last token started, in bytes.
+    token_start: usize,
 }
 
 impl Lexer {
     /// Starts at the beginning of `text`.
     pub fn new(text: impl Into<String>) -> Self {
+        Self::resume(text, 1, 1)
+    }
+
+    /// Starts at the beginning of `text`, which stood at `line` and
+    /// `column` of its file: a statement read again gives the places it
+    /// was first read at.
+    pub fn resume(text: impl Into<String>, line: u32, column: u32) -> Self {
         Lexer {
             text: text.into(),
             pos: 0,
-            line: 1,
-            column: 1,
+            line,
+            column,
+            token_start: 0,
         }
+    }
+
+    /// Where the last token read started, in bytes.
+    pub fn token_start(&self) -> usize {
+        self.token_start
+    }
+
+    /// Where the lexer is, in bytes.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The text, once read.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
+    /// Overwrites the last token read with `x`, keeping its quotes and
+    /// line breaks (the same lines and columns after it): the text of a
+    /// secret is not kept.
+    pub fn blank_last_token(&mut self) {
+        let Some(token) = self.text.get(self.token_start..self.pos) else {
+            return;
+        };
+        let last = token.chars().count().saturating_sub(1);
+        let quoted = token.starts_with('"');
+        let blank: String = token
+            .chars()
+            .enumerate()
+            .map(|(at, c)| match c {
+                '\n' => '\n',
+                '"' if quoted && (at == 0 || at == last) => '"',
+                _ => 'x',
+            })
+            .collect();
+        let end = self.token_start + blank.len();
+        self.text.replace_range(self.token_start..self.pos, &blank);
+        self.pos = end;
     }
 
     /// Skips a UTF-8 byte order mark at the very start of the text and says
@@ -193,6 +241,7 @@ impl Lexer {
     /// The next token, or [`TokenKind::End`] at the end of the input.
     pub fn next_token(&mut self) -> Result<Token, LexError> {
         self.skip_blanks()?;
+        self.token_start = self.pos;
         let (line, column) = (self.line, self.column);
         let token = |kind| Token { kind, line, column };
         let Some(c) = self.peek() else {

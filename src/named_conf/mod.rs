@@ -5,7 +5,8 @@
 //! It reads a `named.conf` and every file it `include`s (globs too;
 //! comments in the three styles, quoted strings, `!` negation) into a
 //! generic statement tree ([`syntax`]), one top-level statement at a time,
-//! and keeps what the audit needs of each ([`model`]): `options`, `acl`,
+//! and keeps what the audit needs of each ([`model`]; of a zone, where it
+//! is and its text, modelled again when asked for: [`zones`]): `options`, `acl`,
 //! `key` (name and algorithm only: the secret is dropped as it is read),
 //! `view`, `zone` with `allow-update` /
 //! `update-policy` / `allow-query`, `dlz`, and `primaries` / `masters`
@@ -32,6 +33,7 @@ pub mod model;
 mod name;
 pub mod syntax;
 pub mod update;
+pub mod zones;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -41,8 +43,8 @@ pub use acl::Endpoint;
 pub use check::{Refusal, Rejection};
 pub use grants::{
     audit_domains, audit_domains_each, audit_zones, audit_zones_each, find_zone, vlmcs_name,
-    zones_holding, Access, AclSource, GrantIssue, NameScope, Reach, ScopedZone, TypeScope, Verdict,
-    ZoneAudit, ZoneLookup,
+    zone_location, zones_holding, zones_of_domain, Access, AclSource, GrantIssue, NameScope, Reach,
+    ScopedZone, TypeScope, Verdict, ZoneAudit, ZoneLookup,
 };
 pub use model::{
     Acl, AddressMatchElement, AddressMatchList, Dlz, ElementKind, Key, NamedConf, Options,
@@ -50,6 +52,7 @@ pub use model::{
 };
 pub use syntax::Limits;
 pub use update::{Decision, Denial, Outcome, Server, UpdateRequest};
+pub use zones::Zones;
 
 /// A place in a configuration file: 1-based line and column (characters).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -183,7 +186,7 @@ impl NamedConf {
         let mut reader = syntax::Reader::new(path, limits);
         let mut builder = model::Builder::default();
         reader.read_top_each(path, &mut |statement| builder.add(statement))?;
-        builder.finish(reader.files, reader.rejections)
+        builder.finish(reader.files, reader.texts, reader.rejections)
     }
 
     /// Parses `text` as the content of the file `path` (relative includes
@@ -203,6 +206,6 @@ impl NamedConf {
         let mut reader = syntax::Reader::new(path, limits);
         let mut builder = model::Builder::default();
         reader.parse_text_each(path, text, &mut |statement| builder.add(statement))?;
-        builder.finish(reader.files, reader.rejections)
+        builder.finish(reader.files, reader.texts, reader.rejections)
     }
 }

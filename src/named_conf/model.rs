@@ -4,7 +4,9 @@
 //!
 //! Statements the audit does not need are not kept: the model is built
 //! one top-level statement at a time ([`Builder`]) and each is dropped once
-//! modelled (the whole tree was 150 MB for 100,000 zones).
+//! modelled (the whole tree was 150 MB for 100,000 zones). Zones are
+//! modelled as they are read, checked, and kept as their text
+//! ([`Zones`]): their models were 90 MB.
 //! The statements it does model are checked for the shape BIND requires
 //! (a zone has a name and a block, an `update-policy` rule has a known rule
 //! type, …) and a wrong shape is an error with its location. Keys keep
@@ -13,11 +15,12 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use super::check::{Rejection, StatementChecks};
 use super::name::Labels;
 use super::syntax::{Block, Item, Statement, Word};
+use super::zones::Zones;
 use super::{Location, NamedConfError};
 
 /// A whole configuration: the top file and everything it includes.
@@ -34,7 +37,7 @@ pub struct NamedConf {
     /// Top-level `primaries` / `masters` lists.
     pub primaries: Vec<PrimariesList>,
     /// Zones outside any view.
-    pub zones: Vec<Zone>,
+    pub zones: Zones,
     /// `view` statements, in order (BIND matches clients to the first).
     pub views: Vec<View>,
     /// Top-level `dlz` statements (zones served by a DLZ driver).
@@ -42,25 +45,7 @@ pub struct NamedConf {
     /// Why named would refuse to load this configuration, if it would:
     /// no grant of a configuration named does not load is ever in force.
     pub rejections: Vec<Rejection>,
-    /// The zones by name, built on first use.
-    pub(crate) zone_index: ZoneIndex,
 }
-
-/// The zones of each scope by name (scope 0: outside views; scope i + 1:
-/// view i): the hash of each zone's name and its place, sorted, so that
-/// finding a zone costs a binary search, not a pass over 100,000 zones,
-/// and the index 16 bytes a zone (a map of parsed names was 220). A
-/// cache: it takes no part in comparisons.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ZoneIndex(OnceLock<Vec<Vec<(u64, usize)>>>);
-
-impl PartialEq for ZoneIndex {
-    fn eq(&self, _: &ZoneIndex) -> bool {
-        true
-    }
-}
-
-impl Eq for ZoneIndex {}
 
 /// `dlz NAME { database "DRIVER ARGS"; … };`: zones served by a DLZ
 /// driver (Samba AD's `dlopen …/dlz_bind9_18.so`, a SQL backend). Which
@@ -164,7 +149,7 @@ pub struct View {
     /// Keys defined inside the view.
     pub keys: Vec<Key>,
     /// Zones of the view.
-    pub zones: Vec<Zone>,
+    pub zones: Zones,
     /// `dlz` statements of the view.
     pub dlz: Vec<Dlz>,
     /// Where the statement is.
@@ -772,7 +757,8 @@ fn update_rule(statement: &Statement) -> Result<UpdateRule, NamedConfError> {
     })
 }
 
-fn zone(statement: &Statement) -> Result<Zone, NamedConfError> {
+/// The model of a `zone` statement.
+pub(super) fn zone(statement: &Statement) -> Result<Zone, NamedConfError> {
     let (name, class, block) = named_block(statement, "zone")?;
     let mut zone = Zone {
         name,
@@ -808,7 +794,12 @@ fn zone(statement: &Statement) -> Result<Zone, NamedConfError> {
     Ok(zone)
 }
 
-fn view(statement: &Statement) -> Result<View, NamedConfError> {
+/// The model of a `view` statement, the `scope` of the load checks.
+fn view(
+    statement: &Statement,
+    scope: usize,
+    checks: &mut StatementChecks,
+) -> Result<View, NamedConfError> {
     let (name, class, block) = named_block(statement, "view")?;
     let mut view = View {
         name,
@@ -819,7 +810,7 @@ fn view(statement: &Statement) -> Result<View, NamedConfError> {
         allow_update: None,
         allow_query: None,
         keys: Vec::new(),
-        zones: Vec::new(),
+        zones: Zones::new(Some("view")),
         dlz: Vec::new(),
         at: statement.at.clone(),
     };
@@ -834,7 +825,11 @@ fn view(statement: &Statement) -> Result<View, NamedConfError> {
             "allow-update" => view.allow_update = Some(list_of(inner)?),
             "allow-query" => view.allow_query = Some(list_of(inner)?),
             "key" => view.keys.push(key(inner)?),
-            "zone" => view.zones.push(zone(inner)?),
+            "zone" => {
+                let model = zone(inner)?;
+                checks.zone(scope, view.zones.len(), &model);
+                view.zones.push(model, inner);
+            }
             "dlz" => view.dlz.push(dlz(inner)?),
             _ => {}
         }
@@ -890,11 +885,10 @@ impl Default for Builder {
                 acls: Vec::new(),
                 keys: Vec::new(),
                 primaries: Vec::new(),
-                zones: Vec::new(),
+                zones: Zones::new(None),
                 views: Vec::new(),
                 dlz: Vec::new(),
                 rejections: Vec::new(),
-                zone_index: ZoneIndex::default(),
             },
             checks: StatementChecks::default(),
             error: None,
@@ -909,23 +903,43 @@ impl Builder {
             return;
         }
         self.checks.note(&statement);
-        if let Err(error) = self.conf.add(&statement) {
+        if let Err(error) = self.conf.add(&statement, &mut self.checks) {
             self.error = Some(error);
         }
     }
 
-    /// The model of every statement read from `files`, with what the
-    /// reader already found that named refuses, checked as named checks
+    /// The model of every statement read from `files` (their `texts`),
+    /// with what the reader already found that named refuses, checked as named checks
     /// when it loads ([`check`](super::check)).
     pub(crate) fn finish(
         self,
         files: Vec<PathBuf>,
+        texts: Vec<String>,
         rejections: Vec<Rejection>,
     ) -> Result<NamedConf, NamedConfError> {
         if let Some(error) = self.error {
             return Err(error);
         }
         let mut conf = self.conf;
+        // Only the files that hold zones are kept, in one copy for all.
+        let mut texts = texts;
+        let mut holds_zones = vec![false; texts.len()];
+        let scopes = std::iter::once(&conf.zones).chain(conf.views.iter().map(|v| &v.zones));
+        for file in scopes.flat_map(Zones::files) {
+            if let Some(holds) = holds_zones.get_mut(file) {
+                *holds = true;
+            }
+        }
+        for (text, holds) in texts.iter_mut().zip(holds_zones) {
+            if !holds {
+                *text = String::new();
+            }
+        }
+        let texts: Arc<[String]> = Arc::from(texts);
+        conf.zones.finish(Arc::clone(&texts));
+        for view in &mut conf.views {
+            view.zones.finish(Arc::clone(&texts));
+        }
         conf.files = files;
         conf.rejections = rejections;
         let found = super::check::load_checks(&conf, self.checks);
@@ -935,8 +949,13 @@ impl Builder {
 }
 
 impl NamedConf {
-    /// Models one top-level statement.
-    fn add(&mut self, statement: &Statement) -> Result<(), NamedConfError> {
+    /// Models one top-level statement, noting its zones for the load
+    /// checks.
+    fn add(
+        &mut self,
+        statement: &Statement,
+        checks: &mut StatementChecks,
+    ) -> Result<(), NamedConfError> {
         let Some(keyword) = statement.keyword() else {
             return Ok(());
         };
@@ -951,8 +970,15 @@ impl NamedConf {
                 });
             }
             "key" => self.keys.push(key(statement)?),
-            "view" => self.views.push(view(statement)?),
-            "zone" => self.zones.push(zone(statement)?),
+            "view" => {
+                let scope = self.views.len() + 1;
+                self.views.push(view(statement, scope, checks)?);
+            }
+            "zone" => {
+                let model = zone(statement)?;
+                checks.zone(0, self.zones.len(), &model);
+                self.zones.push(model, statement);
+            }
             "dlz" => self.dlz.push(dlz(statement)?),
             "primaries" | "masters" => {
                 let (name, _, block) = named_block(statement, "primaries")?;
@@ -972,62 +998,12 @@ impl NamedConf {
         self.rejections.is_empty()
     }
 
-    /// The zones named `name` (any class) of the view at `view` (`None`:
-    /// outside views), in the order they are written.
-    pub(crate) fn zones_named(&self, view: Option<usize>, name: &Labels) -> Vec<&Zone> {
-        let zones = match view {
-            None => &self.zones,
-            Some(v) => match self.views.get(v) {
-                Some(found) => &found.zones,
-                None => return Vec::new(),
-            },
-        };
-        self.zone_positions(view, name)
-            .into_iter()
-            .filter_map(|i| zones.get(i))
-            .collect()
-    }
-
-    /// Where the zones named `name` are among the zones of the view at
-    /// `view` (`None`: outside views), in the order they are written.
-    pub(crate) fn zone_positions(&self, view: Option<usize>, name: &Labels) -> Vec<usize> {
-        let index = self.zone_index.0.get_or_init(|| {
-            let scope = |zones: &[Zone]| {
-                let mut keys: Vec<(u64, usize)> = zones
-                    .iter()
-                    .enumerate()
-                    .map(|(i, zone)| (Labels::parse(&zone.name).key(), i))
-                    .collect();
-                keys.sort_unstable();
-                keys
-            };
-            std::iter::once(scope(&self.zones))
-                .chain(self.views.iter().map(|v| scope(&v.zones)))
-                .collect()
-        });
-        let (keys, zones) = match view {
-            None => (index.first(), &self.zones),
-            Some(v) => match self.views.get(v) {
-                Some(found) => (index.get(v + 1), &found.zones),
-                None => return Vec::new(),
-            },
-        };
-        let Some(keys) = keys else {
-            return Vec::new();
-        };
-        let key = name.key();
-        let start = keys.partition_point(|(k, _)| *k < key);
-        keys[start..]
-            .iter()
-            .take_while(|(k, _)| *k == key)
-            .map(|&(_, i)| i)
-            // Another name of the same hash is not this one.
-            .filter(|&i| {
-                zones
-                    .get(i)
-                    .is_some_and(|z| Labels::parse(&z.name) == *name)
-            })
-            .collect()
+    /// The zones of the view at `view` (`None`: outside views).
+    pub(crate) fn zones_of(&self, view: Option<usize>) -> Option<&Zones> {
+        match view {
+            None => Some(&self.zones),
+            Some(v) => self.views.get(v).map(|found| &found.zones),
+        }
     }
 
     /// The index of the view named `name`.

@@ -31,6 +31,7 @@
 
 use std::fmt;
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -49,6 +50,57 @@ pub struct Statement {
     pub items: Vec<Item>,
     /// Where its first token is.
     pub at: Location,
+    /// Where its text is, for a `zone` statement read from one file.
+    pub(crate) text: TextSpan,
+}
+
+/// Where the text of a `zone` statement is, when it is all in one file (no
+/// `include` inside): the file's number among those read, and the bytes.
+/// The model keeps the text rather than the zone's model, and reads it
+/// again when the zone is asked for ([`read_again`]). It takes no part in
+/// comparisons.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TextSpan(pub(crate) Option<(usize, Range<usize>)>);
+
+impl PartialEq for TextSpan {
+    fn eq(&self, _: &TextSpan) -> bool {
+        true
+    }
+}
+
+impl Eq for TextSpan {}
+
+/// True for the statements whose text is kept: the zones the model reads,
+/// at the top and in views.
+fn keeps_text(parent: Option<&str>, statement: &Statement) -> bool {
+    statement.is("zone") && parent.is_none_or(|p| p.eq_ignore_ascii_case("view"))
+}
+
+/// Reads again the one statement of `text`, kept from a statement read at
+/// `at` inside `parent` ([`TextSpan`]): the same statement, with the
+/// same places.
+pub(crate) fn read_again(
+    at: &Location,
+    text: &str,
+    parent: Option<&str>,
+) -> Result<Statement, NamedConfError> {
+    // The text was read once within the limits: its nesting is known.
+    let limits = Limits {
+        max_depth: usize::MAX,
+        ..Limits::default()
+    };
+    let mut reader = Reader::new(&at.file, limits);
+    reader.sources.push(Source {
+        lexer: Some(Lexer::resume(text, at.line, at.column)),
+        file: Arc::clone(&at.file),
+        dir: PathBuf::new(),
+        canonical: PathBuf::new(),
+        depth: 0,
+        include: None,
+        number: 0,
+    });
+    let (token, start) = reader.next()?;
+    reader.statement(0, parent, start, token.kind)
 }
 
 /// One part of a statement.
@@ -291,6 +343,9 @@ pub(crate) struct Reader {
     limits: Limits,
     /// Every file read, in the order they were opened.
     pub files: Vec<PathBuf>,
+    /// The text of each file read, by its number in `files`, once read
+    /// (secrets overwritten): where the zones' text is kept.
+    pub texts: Vec<String>,
     /// What named would refuse in the text itself (a byte order mark).
     pub rejections: Vec<Rejection>,
     /// The sources being read, the current one last.
@@ -315,6 +370,8 @@ struct Source {
     depth: usize,
     /// The `include` statement and its path as written (none for the top).
     include: Option<(Location, String)>,
+    /// Its number in `files`, once opened.
+    number: usize,
 }
 
 fn syntax(at: Location, message: impl Into<String>) -> NamedConfError {
@@ -330,6 +387,7 @@ impl Reader {
         Reader {
             limits,
             files: Vec::new(),
+            texts: Vec::new(),
             rejections: Vec::new(),
             sources: Vec::new(),
             top_dir: parent_dir(path),
@@ -383,6 +441,7 @@ impl Reader {
         each: &mut dyn FnMut(Statement),
     ) -> Result<(), NamedConfError> {
         self.files.push(path.to_path_buf());
+        self.texts.push(String::new());
         let file: Arc<Path> = Arc::from(path);
         let mut lexer = Lexer::new(text);
         self.note_byte_order_mark(&mut lexer, &file);
@@ -393,10 +452,20 @@ impl Reader {
             canonical: fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
             depth: 0,
             include: None,
+            number: self.files.len() - 1,
         });
         let result = self.each_statement(0, None, None, each);
-        self.sources.clear();
+        while let Some(source) = self.sources.pop() {
+            self.keep_text(source);
+        }
         result
+    }
+
+    /// Keeps the text of a file read to its end.
+    fn keep_text(&mut self, source: Source) {
+        if let (Some(lexer), Some(text)) = (source.lexer, self.texts.get_mut(source.number)) {
+            *text = lexer.into_text();
+        }
     }
 
     fn note_byte_order_mark(&mut self, lexer: &mut Lexer, file: &Arc<Path>) {
@@ -425,7 +494,9 @@ impl Reader {
         if size > self.limits.max_file_bytes {
             return Err(too_big("file size", self.limits.max_file_bytes));
         }
-        let mut bytes = Vec::new();
+        // Its size ahead: the text is kept, and doubling would leave it
+        // twice as large.
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         // Read at most one byte past the limit: the file may grow while read.
         file.take(self.limits.max_file_bytes + 1)
             .read_to_end(&mut bytes)?;
@@ -506,7 +577,9 @@ impl Reader {
         let file = Arc::clone(&self.sources[index].file);
         self.note_byte_order_mark(&mut lexer, &file);
         self.files.push(path);
+        self.texts.push(String::new());
         self.sources[index].lexer = Some(lexer);
+        self.sources[index].number = self.files.len() - 1;
         Ok(())
     }
 
@@ -591,7 +664,9 @@ impl Reader {
                     // The end of an included file goes on in the file that
                     // included it, if no block of its own is left open.
                     if included && source_depth == depth {
-                        self.sources.pop();
+                        if let Some(source) = self.sources.pop() {
+                            self.keep_text(source);
+                        }
                         continue;
                     }
                     return match open {
@@ -621,7 +696,11 @@ impl Reader {
                     return Err(syntax(at, "unexpected ';': empty statement"));
                 }
                 kind => {
-                    let statement = self.statement(depth, parent, at, kind)?;
+                    let before = self.mark();
+                    let mut statement = self.statement(depth, parent, at, kind)?;
+                    if keeps_text(parent, &statement) {
+                        statement.text = self.text_since(before);
+                    }
                     if statement.is("include") {
                         self.include(&statement, depth)?;
                     } else {
@@ -650,6 +729,10 @@ impl Reader {
             match kind {
                 TokenKind::Word { text, quoted } => {
                     let text = if redacts(parent, &items, quoted) {
+                        if let Some(lexer) = self.sources.last_mut().and_then(|s| s.lexer.as_mut())
+                        {
+                            lexer.blank_last_token();
+                        }
                         REDACTED.to_string()
                     } else {
                         text
@@ -714,7 +797,33 @@ impl Reader {
             at = token_at;
             kind = token.kind;
         }
-        Ok(Statement { items, at: start })
+        Ok(Statement {
+            items,
+            at: start,
+            text: TextSpan::default(),
+        })
+    }
+
+    /// Where the reader is: how many sources and files, and the number of
+    /// the current file and where its last token started.
+    fn mark(&self) -> (usize, usize, Option<(usize, usize)>) {
+        let source = self.sources.last();
+        let start = source.and_then(|s| Some((s.number, s.lexer.as_ref()?.token_start())));
+        (self.sources.len(), self.files.len(), start)
+    }
+
+    /// Where the text read since `mark` is, when it is all in one file.
+    fn text_since(&self, mark: (usize, usize, Option<(usize, usize)>)) -> TextSpan {
+        let (sources, files, start) = mark;
+        let lexer = self.sources.last().and_then(|s| s.lexer.as_ref());
+        match (lexer, start) {
+            (Some(lexer), Some((number, start)))
+                if self.sources.len() == sources && self.files.len() == files =>
+            {
+                TextSpan(Some((number, start..lexer.position())))
+            }
+            _ => TextSpan(None),
+        }
     }
 
     /// Records `directory` of a top-level `options` statement, for includes.
@@ -774,6 +883,7 @@ impl Reader {
                 canonical,
                 depth,
                 include: Some((at.clone(), name.clone())),
+                number: 0,
             });
         }
         Ok(())

@@ -42,6 +42,7 @@
 //! `localhost`, `localnets` and `geoip` are sets of addresses the server
 //! knows and named.conf does not, and DLZ zones decide for themselves.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -50,8 +51,9 @@ use std::rc::Rc;
 use super::acl::{AclCache, AclMatch, CompiledAcl, Endpoint, Origin};
 use super::check::record_type;
 use super::grants::AclSource;
-use super::model::{AddressMatchList, NamedConf, RuleMode, RuleType, UpdatePolicy, View, Zone};
+use super::model::{NamedConf, RuleMode, RuleType, UpdatePolicy, View, Zone};
 use super::name::Labels;
+use super::zones::Zones;
 
 /// The record types that matter to the audit.
 pub(crate) const SRV: u16 = 33;
@@ -187,18 +189,15 @@ struct ServerView<'c> {
     match_destinations: Option<CompiledAcl>,
     takes_updates: bool,
     keyring: Vec<Labels>,
-    zones: &'c [Zone],
-    /// Its place among the configuration's views (`None`: no views), to
-    /// find its zones by name in the configuration's index.
-    scope: Option<usize>,
+    zones: &'c Zones,
 }
 
 /// A zone as named holds it, its lists compiled.
 pub(crate) struct ServerZone<'c> {
-    pub zone: &'c Zone,
+    pub zone: Cow<'c, Zone>,
     /// Its name.
     pub name: Labels,
-    pub update_acl: Option<(Rc<CompiledAcl>, AclSource, &'c AddressMatchList)>,
+    pub update_acl: Option<(Rc<CompiledAcl>, AclSource)>,
     pub query_acl: Option<Rc<CompiledAcl>>,
     /// `update-policy` as rules (`local` made the rule BIND makes).
     pub rules: Option<Vec<Rule>>,
@@ -245,10 +244,6 @@ pub struct Server<'c> {
     chosen: RefCell<HashMap<RequestKind, Option<(usize, bool)>>>,
 }
 
-fn is_class_in(class: Option<&str>) -> bool {
-    class.is_none_or(|c| c.eq_ignore_ascii_case("in"))
-}
-
 impl<'c> Server<'c> {
     /// The server for `conf`. Meant for configurations named loads
     /// (`conf.rejections` empty); others decide as if the refused parts
@@ -281,13 +276,11 @@ impl<'c> Server<'c> {
                 takes_updates: true,
                 keyring: ring(None),
                 zones: &conf.zones,
-                scope: None,
             }]
         } else {
             conf.views
                 .iter()
-                .enumerate()
-                .map(|(position, view)| ServerView {
+                .map(|view| ServerView {
                     view: Some(view),
                     name: view.name.clone(),
                     match_clients: view.match_clients.as_ref().map(|l| cache.compile(l)),
@@ -295,7 +288,6 @@ impl<'c> Server<'c> {
                     takes_updates: view.is_class_in() && !view.match_recursive_only,
                     keyring: ring(Some(view)),
                     zones: &view.zones,
-                    scope: Some(position),
                 })
                 .collect()
         };
@@ -415,23 +407,21 @@ impl<'c> Server<'c> {
             return Some(Rc::clone(found));
         }
         let zones = self.views[view].zones;
-        let index = self
-            .conf
-            .zone_positions(self.views[view].scope, name)
+        let at = zones
+            .named(name)
             .into_iter()
-            .find(|&i| is_class_in(zones[i].class.as_deref()))?;
-        let zone = &zones[index];
+            .find(|&at| zones.facts(at).is_some_and(|f| f.class_in))?;
+        let zone = zones.get(at)?;
         let (zone, defining_view) = match &zone.in_view {
             Some(target) => {
                 let position = self.conf.view_position(target)?;
                 let target_view = self.conf.views.get(position)?;
-                let shared = self
-                    .conf
-                    .zone_positions(Some(position), name)
+                let shared = &target_view.zones;
+                let at = shared
+                    .named(name)
                     .into_iter()
-                    .filter_map(|i| target_view.zones.get(i))
-                    .find(|z| z.in_view.is_none())?;
-                (shared, Some(target_view))
+                    .find(|&at| shared.facts(at).is_some_and(|f| !f.in_view))?;
+                (shared.get(at)?, Some(target_view))
             }
             None => (zone, self.views[view].view),
         };
@@ -446,7 +436,7 @@ impl<'c> Server<'c> {
         Some(built)
     }
 
-    fn build_zone(&self, zone: &'c Zone, view: Option<&'c View>) -> ServerZone<'c> {
+    fn build_zone(&self, zone: Cow<'c, Zone>, view: Option<&'c View>) -> ServerZone<'c> {
         let mut cache = self.cache.borrow_mut();
         let update = zone
             .allow_update
@@ -505,11 +495,13 @@ impl<'c> Server<'c> {
                 })
                 .collect(),
         });
+        let update_acl = update.map(|(list, source)| (Rc::new(cache.compile(list)), source));
+        let query_acl = query.map(|l| Rc::new(cache.compile(l)));
         ServerZone {
             zone,
             name: zone_name.clone(),
-            update_acl: update.map(|(list, source)| (Rc::new(cache.compile(list)), source, list)),
-            query_acl: query.map(|l| Rc::new(cache.compile(l))),
+            update_acl,
+            query_acl,
             rules,
         }
     }
@@ -552,7 +544,7 @@ impl<'c> Server<'c> {
             return Outcome::Refused(Denial::NoUpdates);
         }
         let Some(rules) = &zone.rules else {
-            let Some((acl, source, _)) = &zone.update_acl else {
+            let Some((acl, source)) = &zone.update_acl else {
                 return Outcome::Refused(Denial::NoUpdates);
             };
             let found: AclMatch = acl.matches(&request.source, signer);

@@ -45,7 +45,7 @@ use hickory_proto::rr::Name;
 use crate::commands::updates::observe::{LiveProbe, ProbeAnswer, ProbeChange};
 use crate::dns::identify::Software;
 use crate::dns::TsigError;
-use crate::named_conf::{find_zone, GrantIssue, NamedConf, Refusal, ZoneAudit};
+use crate::named_conf::{zone_location, GrantIssue, NamedConf, Refusal, ZoneAudit};
 use crate::report::{attribute_to_domains, Finding, FindingId, Severity};
 
 /// `text` as an absolute, lower-case domain name (`corp.example.`), the
@@ -239,8 +239,8 @@ fn location(conf: &NamedConf, audit: &ZoneAudit, issue: &GrantIssue) -> String {
     }
     let view = audit.view.as_deref();
     if let Some(name) = audit.names.first() {
-        if let Some(found) = find_zone(conf, view, name) {
-            return found.zone.at.to_string();
+        if let Some(at) = zone_location(conf, view, name) {
+            return at.to_string();
         }
     }
     if let Some(view) = view.and_then(|v| conf.view(v)) {

@@ -30,7 +30,8 @@ use crate::dns::identify::Recognition;
 use crate::dns::name::parse_name;
 use crate::error::Error;
 use crate::named_conf::{
-    audit_domains_each, audit_zones_each, find_zone, Access, NamedConf, Verdict, ZoneAudit,
+    audit_domains_each, audit_zones_each, zone_location, zones_of_domain, Access, NamedConf,
+    Verdict, ZoneAudit,
 };
 use crate::report::{Finding, Report, Severity};
 use details::{
@@ -109,11 +110,15 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
         // Each zone's audit becomes details and findings as soon as it is
         // made: only those are kept, not 100,000 analyses.
         let mut found = FoundDomains::default();
+        // Why named refuses the file is the file's, not a window's: the
+        // run's first audit reports it (each audit keeps its verdict).
+        let mut refusal = !conf.loads() && ctx.first_report_of_refusal();
         let mut add = |audit: ZoneAudit| {
             if domains.is_none() {
                 found.add(&audit);
             }
-            add_static(&mut zones, &conf, audit);
+            let report = conf.loads() || std::mem::take(&mut refusal);
+            add_static(&mut zones, &conf, audit, report);
         };
         match &domains {
             Some(domains) => {
@@ -192,8 +197,9 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
     Ok(report.with_details(details))
 }
 
-/// One zone's static audit, into its entry of the report.
-fn add_static(zones: &mut Zones, conf: &NamedConf, audit: ZoneAudit) {
+/// One zone's static audit, into its entry of the report; its findings
+/// too when `report`.
+fn add_static(zones: &mut Zones, conf: &NamedConf, audit: ZoneAudit, report: bool) {
     let findings = static_findings(conf, &audit);
     let (verdict, severity) = verdict_of(&findings);
     // The zone statement, or (no zone: named will not load the file, or
@@ -201,9 +207,9 @@ fn add_static(zones: &mut Zones, conf: &NamedConf, audit: ZoneAudit) {
     let at = audit
         .names
         .first()
-        .and_then(|name| find_zone(conf, audit.view.as_deref(), name))
+        .and_then(|name| zone_location(conf, audit.view.as_deref(), name))
         .filter(|_| audit.zone.is_some())
-        .map(|found| found.zone.at.to_string())
+        .map(ToString::to_string)
         .or_else(|| {
             audit
                 .issues
@@ -229,7 +235,9 @@ fn add_static(zones: &mut Zones, conf: &NamedConf, audit: ZoneAudit) {
             .map(|(name, access)| who(name, access))
             .collect(),
     });
-    entry.findings.extend(findings);
+    if report {
+        entry.findings.extend(findings);
+    }
 }
 
 /// The domains the audit found by going through every zone, for the live
@@ -255,6 +263,54 @@ impl FoundDomains {
             }
         }
     }
+}
+
+/// For each domain of `selected`, the number of its group, in the order
+/// of their first domains: the domains that one zone statement of
+/// `--named-conf` holds are one group, so that windows never part them and
+/// the zone is listed once with all its domains, as in a run without
+/// windows. `None` without `--named-conf`: which zone holds a domain is
+/// then found live, window by window.
+pub fn together(
+    args: &UpdatesArgs,
+    ctx: &Context,
+    selected: &[Name],
+) -> Result<Option<Vec<usize>>, Error> {
+    let Some(path) = &args.named_conf else {
+        return Ok(None);
+    };
+    let conf = ctx.named_conf(path)?;
+    // Union-find over the domains, joined through the zones they share.
+    let mut parent: Vec<usize> = (0..selected.len()).collect();
+    fn root(parent: &mut [usize], mut at: usize) -> usize {
+        while parent[at] != at {
+            parent[at] = parent[parent[at]];
+            at = parent[at];
+        }
+        at
+    }
+    let mut first_of: std::collections::HashMap<(Option<usize>, usize), usize> =
+        std::collections::HashMap::new();
+    for (at, name) in selected.iter().enumerate() {
+        for zone in zones_of_domain(&conf, &name.to_ascii()) {
+            let other = *first_of.entry(zone).or_insert(at);
+            let (a, b) = (root(&mut parent, at), root(&mut parent, other));
+            // The earlier domain stays the root: groups keep its place.
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    let mut number = vec![usize::MAX; selected.len()];
+    let mut next = 0;
+    let mut groups = Vec::with_capacity(selected.len());
+    for at in 0..selected.len() {
+        let first = root(&mut parent, at);
+        if number[first] == usize::MAX {
+            number[first] = next;
+            next += 1;
+        }
+        groups.push(number[first]);
+    }
+    Ok(Some(groups))
 }
 
 /// The domains to audit (`None`: every zone of the named.conf), and the

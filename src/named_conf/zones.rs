@@ -1,0 +1,321 @@
+//! The zones of one scope of a configuration (outside views, or one view),
+//! kept as what finding each needs, not as its model: its place, the hash
+//! of its name, and where its statement's text is in the files read (kept
+//! once, secrets overwritten), read again when the zone is asked for.
+//!
+//! The model of a zone was about 840 bytes (90 MB for 100,000 zones); its
+//! text is about 200, already read, and reading one statement again costs
+//! a few microseconds. Finding a zone models none ([`Facts`], the name
+//! read off the text): a zone an audit asks about is modelled for the
+//! audit and for named's decisions. A zone whose statement is not all in
+//! one file (an `include` inside its block) keeps its model.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::{Index, Range};
+use std::sync::{Arc, OnceLock};
+
+use super::lexer::{Lexer, TokenKind};
+use super::model::{zone, Zone};
+use super::name::Labels;
+use super::syntax::{read_again, Statement};
+use super::Location;
+
+/// The zones of one scope, in the order they are written.
+#[derive(Clone, Default)]
+pub struct Zones {
+    /// The block the zones are in: `None` at the top, `view` in a view.
+    parent: Option<&'static str>,
+    /// The text of each file read, by number: of the files that hold
+    /// zones, empty for the others. Shared by every scope.
+    texts: Arc<[String]>,
+    spots: Vec<Spot>,
+    /// The hash of each zone's name and its place, sorted: finding a zone
+    /// costs a binary search, not a pass over 100,000 zones.
+    index: Vec<(u64, usize)>,
+    /// Every zone modelled, made the first time they are asked for all at
+    /// once ([`Zones::iter`], indexing): for small configurations and the
+    /// model's own tests. The audit asks for one at a time ([`Zones::get`]).
+    all: OnceLock<Vec<Zone>>,
+}
+
+/// What is kept of one zone.
+#[derive(Clone)]
+struct Spot {
+    /// Where its statement is.
+    at: Location,
+    kept: Kept,
+    facts: Facts,
+}
+
+/// What finding a zone asks of each zone of a name, kept so that only the
+/// zone found is modelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// Class IN ([`Zone::is_class_in`]).
+    pub class_in: bool,
+    /// Serves data of its own ([`Zone::holds_data`]).
+    pub holds_data: bool,
+    /// `in-view`: the zone of another view.
+    pub in_view: bool,
+}
+
+#[derive(Clone)]
+enum Kept {
+    /// Where its statement's text is: the file's number, the bytes.
+    Text(usize, Range<usize>),
+    /// Its model: its statement is not all in one file.
+    Model(Box<Zone>),
+}
+
+impl Zones {
+    /// No zones, in the block `parent` (`None`: at the top).
+    pub(crate) fn new(parent: Option<&'static str>) -> Zones {
+        Zones {
+            parent,
+            ..Zones::default()
+        }
+    }
+
+    /// Adds the zone `model`, read from `statement`.
+    pub(crate) fn push(&mut self, model: Zone, statement: &Statement) {
+        let key = Labels::parse(&model.name).key();
+        self.index.push((key, self.spots.len()));
+        let facts = Facts {
+            class_in: model.is_class_in(),
+            holds_data: model.holds_data(),
+            in_view: model.in_view.is_some(),
+        };
+        let kept = match &statement.text.0 {
+            Some((file, range)) => Kept::Text(*file, range.clone()),
+            None => Kept::Model(Box::new(model)),
+        };
+        self.spots.push(Spot {
+            at: statement.at.clone(),
+            kept,
+            facts,
+        });
+    }
+
+    /// The numbers of the files whose text the zones are in.
+    pub(crate) fn files(&self) -> impl Iterator<Item = usize> + '_ {
+        self.spots.iter().filter_map(|spot| match spot.kept {
+            Kept::Text(file, _) => Some(file),
+            Kept::Model(_) => None,
+        })
+    }
+
+    /// Sorts the index, once every zone is in, and takes the text of the
+    /// files read.
+    pub(crate) fn finish(&mut self, texts: Arc<[String]>) {
+        self.index.sort_unstable();
+        self.spots.shrink_to_fit();
+        self.index.shrink_to_fit();
+        self.texts = texts;
+    }
+
+    /// How many zones.
+    pub fn len(&self) -> usize {
+        self.spots.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.spots.is_empty()
+    }
+
+    /// Where the zone at `position` is written.
+    pub fn at(&self, position: usize) -> Option<&Location> {
+        self.spots.get(position).map(|spot| &spot.at)
+    }
+
+    /// What finding a zone asks of the zone at `position`.
+    pub(crate) fn facts(&self, position: usize) -> Option<Facts> {
+        self.spots.get(position).map(|spot| spot.facts)
+    }
+
+    /// The name of the zone at `position`, as written: the second word of
+    /// its statement, not its whole model.
+    fn name(&self, position: usize) -> Option<Cow<'_, str>> {
+        if let Some(all) = self.all.get() {
+            return all.get(position).map(|z| Cow::Borrowed(z.name.as_str()));
+        }
+        match &self.spots.get(position)?.kept {
+            Kept::Model(model) => Some(Cow::Borrowed(model.name.as_str())),
+            Kept::Text(file, range) => {
+                let mut lexer = Lexer::new(self.texts.get(*file)?.get(range.clone())?);
+                lexer.next_token().ok()?;
+                match lexer.next_token().ok()?.kind {
+                    TokenKind::Word { text, .. } => Some(Cow::Owned(text)),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// The model of the zone at `position`, made for the asking (kept only
+    /// when every zone has been asked for at once).
+    pub fn get(&self, position: usize) -> Option<Cow<'_, Zone>> {
+        if let Some(all) = self.all.get() {
+            return all.get(position).map(Cow::Borrowed);
+        }
+        let spot = self.spots.get(position)?;
+        match &spot.kept {
+            Kept::Model(model) => Some(Cow::Borrowed(model)),
+            Kept::Text(file, range) => {
+                let text = self.texts.get(*file)?.get(range.clone())?;
+                // The same text was read and modelled when the file was
+                // loaded: reading it again gives the same zone.
+                let statement = read_again(&spot.at, text, self.parent).ok()?;
+                zone(&statement).ok().map(Cow::Owned)
+            }
+        }
+    }
+
+    /// Every zone, modelled (and kept) the first time.
+    pub fn iter(&self) -> std::slice::Iter<'_, Zone> {
+        self.all().iter()
+    }
+
+    fn all(&self) -> &[Zone] {
+        self.all.get_or_init(|| {
+            (0..self.len())
+                .filter_map(|position| self.get(position).map(Cow::into_owned))
+                .collect()
+        })
+    }
+
+    /// Where the zones named `name` (any class) are, in the order they are
+    /// written.
+    pub(crate) fn named(&self, name: &Labels) -> Vec<usize> {
+        let key = name.key();
+        let start = self.index.partition_point(|(k, _)| *k < key);
+        self.index[start..]
+            .iter()
+            .take_while(|(k, _)| *k == key)
+            .map(|&(_, position)| position)
+            // Another name of the same hash is not this one.
+            .filter(|&position| {
+                self.name(position)
+                    .is_some_and(|written| Labels::parse(&written) == *name)
+            })
+            .collect()
+    }
+
+    /// The positions of the zones whose names share a hash with another's,
+    /// in runs of one hash: the only zones that may be defined twice.
+    pub(crate) fn same_hash(&self) -> Vec<Vec<usize>> {
+        self.index
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|run| run.len() > 1)
+            .map(|run| run.iter().map(|&(_, position)| position).collect())
+            .collect()
+    }
+}
+
+impl Index<usize> for Zones {
+    type Output = Zone;
+
+    /// The zone at `position`, with every zone modelled and kept.
+    fn index(&self, position: usize) -> &Zone {
+        &self.all()[position]
+    }
+}
+
+impl<'a> IntoIterator for &'a Zones {
+    type Item = &'a Zone;
+    type IntoIter = std::slice::Iter<'a, Zone>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl PartialEq for Zones {
+    fn eq(&self, other: &Zones) -> bool {
+        self.len() == other.len() && (0..self.len()).all(|i| self.get(i) == other.get(i))
+    }
+}
+
+impl Eq for Zones {}
+
+impl fmt::Debug for Zones {
+    /// The zones' models: never the kept text, which is not redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let models = (0..self.len()).filter_map(|i| self.get(i));
+        f.debug_list().entries(models).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::named_conf::syntax::Reader;
+    use crate::named_conf::{Limits, NamedConf};
+    use std::path::Path;
+
+    /// Every zone statement of `text`, modelled as it is read.
+    fn read_first(text: &str) -> Vec<Zone> {
+        let path = Path::new("t.conf");
+        let mut reader = Reader::new(path, Limits::default());
+        let tree = reader
+            .parse_text(path, text)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut zones = Vec::new();
+        for statement in &tree {
+            let inner = statement.block().map_or(&[][..], |b| &b.statements[..]);
+            let of_view = inner.iter().filter(|_| statement.is("view"));
+            for zone_statement in std::iter::once(statement).chain(of_view) {
+                if zone_statement.is("zone") {
+                    zones.push(zone(zone_statement).unwrap_or_else(|e| panic!("{e}")));
+                }
+            }
+        }
+        zones
+    }
+
+    #[test]
+    fn a_zone_read_again_is_the_zone_read_first() {
+        // After a secret of several lines and a character of two bytes:
+        // the same lines and columns; a zone in a view, read in its view.
+        let text = "key k { algorithm hmac-sha256;\n secret \"é\n aa==\"; };\n\
+            zone \"a.example\" { type primary; file \"db\"; // note\n\
+              update-policy { grant k name _vlmcs._tcp.a.example. SRV; }; };\n\
+            view v { zone \"b.example\" in { type primary; allow-update { key k; !10.0.0.0/8; }; }; };\n";
+        let conf =
+            NamedConf::parse_str(Path::new("t.conf"), text).unwrap_or_else(|e| panic!("{e}"));
+        let again: Vec<Zone> = (0..conf.zones.len())
+            .filter_map(|i| conf.zones.get(i).map(Cow::into_owned))
+            .chain(
+                (0..conf.views[0].zones.len())
+                    .filter_map(|i| conf.views[0].zones.get(i).map(Cow::into_owned)),
+            )
+            .collect();
+        assert_eq!(again, read_first(text));
+        assert_eq!(again[1].at.line, 6, "{again:#?}");
+        // The secret is not kept: its place is overwritten.
+        assert!(
+            !conf.zones.texts.iter().any(|t| t.contains("aa==")),
+            "{:?}",
+            conf.zones.texts
+        );
+    }
+
+    #[test]
+    fn a_zone_with_an_include_inside_keeps_its_model() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.path().join("inner.conf"),
+            "type primary;\nfile \"db\";\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let top = dir.path().join("named.conf");
+        std::fs::write(&top, "zone \"a.example\" {\n include \"inner.conf\";\n};\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let conf = NamedConf::load(&top).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(conf.zones.spots[0].kept, Kept::Model(_)));
+        let zone = conf.zones.get(0).unwrap_or_else(|| panic!("no zone"));
+        assert_eq!(zone.zone_type.as_deref(), Some("primary"));
+        assert!(conf.loads(), "{:?}", conf.rejections);
+    }
+}
