@@ -21,7 +21,7 @@
 //! What a difference *means* (findings, severities, hints) is each
 //! command's business; this module only observes and compares.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -270,6 +270,15 @@ pub struct Comparison {
     /// Every server a client may ask serves the reference's serial and
     /// RRsets.
     pub converged: bool,
+    /// Every server a client may ask answered for the zone, with the
+    /// reference's serial where serials compare: what keeps the zone from
+    /// converging, if anything, is the RRsets of `unsettled` alone, each
+    /// one domain's.
+    pub caught_up: bool,
+    /// The owners whose RRset a server a client may ask serves otherwise
+    /// than the reference, or that could not be read there (at the
+    /// reference too).
+    pub unsettled: BTreeSet<Name>,
 }
 
 /// Compares every server of the zone with the reference: the primary, or,
@@ -281,7 +290,8 @@ pub fn compare(zone: &ZoneObservation) -> Comparison {
         .position(|s| s.primary && s.answered().is_some())
         .or_else(|| newest(zone));
     let any_authoritative = zone.servers.iter().any(|s| s.answered().is_some());
-    let mut converged = reference.is_some() && any_authoritative;
+    let mut caught_up = reference.is_some() && any_authoritative;
+    let mut unsettled = BTreeSet::new();
     let mut servers = Vec::new();
     for (index, server) in zone.servers.iter().enumerate() {
         let compared = compare_server(zone, server, reference.unwrap_or(index), index);
@@ -289,18 +299,25 @@ pub fn compare(zone: &ZoneObservation) -> Comparison {
         // every server they may ask serves the reference. A hidden primary
         // that answers must still agree.
         let counts = !server.hidden_primary() || server.answered().is_some();
-        // An RRset that could not be read, at the reference above all,
-        // says nothing of whether the servers agree.
-        let unread = compared.rrsets.iter().any(|rrset| rrset.error.is_some());
-        if counts && (!compared.state.caught_up() || unread) {
-            converged = false;
+        if counts {
+            // A server that differs only in RRsets (`Differs`) holds back
+            // those RRsets, not the zone.
+            if !compared.state.caught_up() && compared.state != ServerState::Differs {
+                caught_up = false;
+            }
+            // An RRset that could not be read, at the reference above
+            // all, says nothing of whether the servers agree.
+            let differing = compared.rrsets.iter().filter(|rrset| rrset.differs());
+            unsettled.extend(differing.map(|rrset| rrset.owner.clone()));
         }
         servers.push(compared);
     }
     Comparison {
         reference,
         servers,
-        converged,
+        converged: caught_up && unsettled.is_empty(),
+        caught_up,
+        unsettled,
     }
 }
 

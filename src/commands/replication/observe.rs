@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::Name;
 
-use super::judge::{self, ZoneObservation, ZoneVerdict};
+use super::judge::{self, About, ZoneObservation, ZoneVerdict};
 use crate::concurrency::deadline;
 use crate::config::srv_owner;
 use crate::dns::dnssec;
@@ -93,12 +93,15 @@ pub(super) async fn zone(
         let left = time_limit.saturating_sub(started.elapsed());
         let name = soa.zone.to_ascii();
         match deadline::within(left, reading).await {
-            Ok(zone) => verdict
-                .findings
-                .extend(dnssec::findings(&name, &zone, expiry_warning)),
-            Err(overrun) => verdict
-                .findings
-                .push(overrun.finding(Severity::Warning).domain(&name)),
+            Ok(zone) => verdict.findings.extend(
+                dnssec::findings(&name, &zone, expiry_warning)
+                    .into_iter()
+                    .map(|finding| (About::Zone, finding)),
+            ),
+            Err(overrun) => verdict.findings.push((
+                About::Zone,
+                overrun.finding(Severity::Warning).domain(&name),
+            )),
         }
     }
     ZoneOutcome {
@@ -136,7 +139,7 @@ fn cut_off(work: ZoneWork, overrun: &deadline::Overrun, elapsed: Duration) -> Zo
             reference: None,
             servers: Vec::new(),
             converged: false,
-            findings: vec![finding],
+            findings: vec![(About::Zone, finding)],
         },
         observation,
         domains: work.domains,
