@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::bind::{
     nsupdate, Named, NamedConf, Notify, Server, TestBed, Updates, ZoneConf, ZoneRole,
 };
-use common::relay::{Fault, Relay, Rule};
+use common::relay::{Fault, Kind, Relay, Rule};
 use common::run::{kmsdns, Kmsdns};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -1067,4 +1067,54 @@ fn a_read_failed_for_one_domain_s_rrset_is_that_domain_s_alone() {
             "{case}"
         );
     }
+}
+
+/// Issue 20 review: `--concurrency N` bounds the queries in flight to each
+/// server, whichever zones they are for. Six zones of 24 domains share ns9,
+/// the primary behind a relay that holds every reply 20 ms: read 4 zones
+/// at a time, each zone's RRsets 4 at a time, ns9 had up to 16 queries at
+/// once; now at most 4.
+#[test]
+fn concurrency_bounds_the_queries_in_flight_to_each_server_across_zones() {
+    const ZONES: usize = 6;
+    const DOMAINS: usize = 24;
+    let ns9 = Ipv4Addr::new(127, 53, 3, 49);
+    let mut builder = TestBed::builder();
+    let mut domains = Vec::new();
+    for z in 0..ZONES {
+        let zone = format!("z{z}.example");
+        let mut text = format!(
+            "$ORIGIN {zone}.\n$TTL 3600\n\
+             @ IN SOA ns1.open.example. hostmaster.open.example. 1 3600 600 86400 60\n\
+             @ IN NS ns1.open.example.\n@ IN NS ns9\nns9 IN A {ns9}\n"
+        );
+        for d in 0..DOMAINS {
+            text.push_str(&format!("_vlmcs._tcp.d{d} IN SRV {KMS1_RECORD}\n"));
+            domains.push(format!("d{d}.{zone}"));
+        }
+        builder = builder.zone(&zone, &text);
+    }
+    let bed = builder.start();
+    let relay = Relay::start_on(SocketAddr::new(ns9.into(), bed.port()), bed.primary())
+        .unwrap_or_else(|e| panic!("relay on {ns9} with the test bed's port: {e}"));
+    relay.push(Rule::new(Fault::Delay(Duration::from_millis(20))).queries());
+    let mut args = vec!["--format", "json", "--concurrency", "4", "replication"];
+    for domain in &domains {
+        args.extend(["--domain", domain.as_str()]);
+    }
+    let run = kmsdns(&bed, &args);
+    let most = relay.most_in_flight();
+    let case = format!(
+        "{most} in flight at once:\n{run}\n--- relay ---\n{}",
+        relay.log()
+    );
+    assert_eq!(run.status, 0, "{case}");
+    let doc = run.json::<Document>();
+    assert_eq!(doc.details.zones.len(), ZONES, "{case}");
+    let replicated = doc.findings.iter().filter(|f| f.id == "replicated");
+    assert_eq!(replicated.count(), ZONES * DOMAINS, "{case}");
+    // Every RRset and serial of every zone was asked of ns9.
+    assert!(relay.received(Kind::Query) > ZONES * DOMAINS, "{case}");
+    // The bound holds, and is used: replies held 20 ms leave 4 waiting.
+    assert!((2..=4).contains(&most), "{case}");
 }

@@ -29,6 +29,7 @@ use std::time::Duration;
 use clap::Args;
 use hickory_proto::rr::Name;
 
+use crate::concurrency::per_server::PerServer;
 use crate::concurrency::{deadline, in_order};
 use crate::config::srv_owner;
 use crate::context::Context;
@@ -197,17 +198,14 @@ pub async fn run(
     // into the report: only those are kept, not every server's reply, so
     // memory grows by what is reported.
     let mut details = Vec::new();
+    // `--concurrency` queries in flight to each server, whichever zones
+    // they are for: zones of an estate mostly share their servers.
+    let in_flight = PerServer::new(concurrency);
     let mut judged = in_order(zones, concurrency, |work| {
-        let (resolver, opts) = (&resolver, &opts);
+        let (resolver, opts, in_flight) = (&resolver, &opts, &in_flight);
         async move {
             let outcome = observe::zone(
-                *work,
-                resolver,
-                opts,
-                wait_until,
-                zone_limit,
-                signatures,
-                concurrency,
+                *work, resolver, opts, wait_until, zone_limit, signatures, in_flight,
             )
             .await;
             let details = details::zone_details(&outcome);
