@@ -261,7 +261,9 @@ fn dispatch(
     }
 }
 
-/// Runs `plan`, `publish` or `remove` window by window into one writer.
+/// Runs `plan`, `publish` or `remove` window by window into one writer;
+/// a run stopped because that writer could keep no more output is still
+/// written, so that every change made is said.
 fn changes<C: ChangeCommand>(
     args: &C,
     ctx: &Context,
@@ -279,8 +281,12 @@ fn changes<C: ChangeCommand>(
         size,
         sink,
     };
-    runner.block_on(args.run(windows))?;
-    Ok(Output::Windows(Box::new(writer)))
+    match runner.block_on(args.run(windows)) {
+        Err(error) if !writer.stopped() => Err(error),
+        // Done, or stopped because the output could no longer be kept:
+        // what the windows done changed is written all the same.
+        _ => Ok(Output::Windows(Box::new(writer))),
+    }
 }
 
 /// Where a command run window by window writes each window.
