@@ -10,6 +10,7 @@ use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
 use super::changes::{self, Sink};
 use super::replication::judge::{catch_up_hint, ttl_parts, UNREAD_HINT};
+use crate::concurrency::per_server::PerServer;
 use crate::config::Config;
 use crate::context::parse_wait;
 use crate::context::Context;
@@ -159,7 +160,7 @@ async fn wait_replication(
                     &engine.opts,
                     Some(deadline),
                     *multi_master,
-                    engine.concurrency,
+                    &PerServer::new(engine.concurrency),
                 )
                 .await;
                 let mut waited = replication_findings(zone, wait, &watched);
