@@ -85,32 +85,9 @@ impl Lexer {
         self.pos
     }
 
-    /// The text, once read.
-    pub fn into_text(self) -> String {
-        self.text
-    }
-
-    /// Overwrites the last token read with `x`, keeping its quotes and
-    /// line breaks (the same lines and columns after it): the text of a
-    /// secret is not kept.
-    pub fn blank_last_token(&mut self) {
-        let Some(token) = self.text.get(self.token_start..self.pos) else {
-            return;
-        };
-        let last = token.chars().count().saturating_sub(1);
-        let quoted = token.starts_with('"');
-        let blank: String = token
-            .chars()
-            .enumerate()
-            .map(|(at, c)| match c {
-                '\n' => '\n',
-                '"' if quoted && (at == 0 || at == last) => '"',
-                _ => 'x',
-            })
-            .collect();
-        let end = self.token_start + blank.len();
-        self.text.replace_range(self.token_start..self.pos, &blank);
-        self.pos = end;
+    /// The text being read.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// Skips a UTF-8 byte order mark at the very start of the text and says

@@ -6,7 +6,8 @@
 //! comments in the three styles, quoted strings, `!` negation) into a
 //! generic statement tree ([`syntax`]), one top-level statement at a time,
 //! and keeps what the audit needs of each ([`model`]; of a zone, where it
-//! is and its text, modelled again when asked for: [`zones`]): `options`, `acl`,
+//! is, read again from its file and modelled when asked for: [`zones`]):
+//! `options`, `acl`,
 //! `key` (name and algorithm only: the secret is dropped as it is read),
 //! `view`, `zone` with `allow-update` /
 //! `update-policy` / `allow-query`, `dlz`, and `primaries` / `masters`
@@ -25,6 +26,7 @@
 
 pub mod acl;
 pub mod check;
+mod files;
 mod glob;
 pub mod grant_line;
 pub mod grants;
@@ -186,7 +188,15 @@ impl NamedConf {
         let mut reader = syntax::Reader::new(path, limits);
         let mut builder = model::Builder::default();
         reader.read_top_each(path, &mut |statement| builder.add(statement))?;
-        builder.finish(reader.files, reader.texts, reader.rejections)
+        builder.finish(reader.files, reader.stamps, reader.rejections)
+    }
+
+    /// The first file found changed since it was read, when a zone was
+    /// read again from it ([`zones`]): what was asked of that zone has no
+    /// answer, and a command must say so rather than give its verdicts.
+    pub fn changed(&self) -> Option<&Path> {
+        let scopes = std::iter::once(&self.zones).chain(self.views.iter().map(|v| &v.zones));
+        scopes.into_iter().find_map(Zones::changed)
     }
 
     /// Parses `text` as the content of the file `path` (relative includes
@@ -206,6 +216,6 @@ impl NamedConf {
         let mut reader = syntax::Reader::new(path, limits);
         let mut builder = model::Builder::default();
         reader.parse_text_each(path, text, &mut |statement| builder.add(statement))?;
-        builder.finish(reader.files, reader.texts, reader.rejections)
+        builder.finish(reader.files, reader.stamps, reader.rejections)
     }
 }

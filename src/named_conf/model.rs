@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::check::{Rejection, StatementChecks};
+use super::files::{Files, Stamp};
 use super::name::Labels;
 use super::syntax::{Block, Item, Statement, Word};
 use super::zones::Zones;
@@ -908,37 +909,34 @@ impl Builder {
         }
     }
 
-    /// The model of every statement read from `files` (their `texts`),
-    /// with what the reader already found that named refuses, checked as named checks
-    /// when it loads ([`check`](super::check)).
+    /// The model of every statement read from `files` (as `stamps` says
+    /// they were), with what the reader already found that named refuses,
+    /// checked as named checks when it loads ([`check`](super::check)).
     pub(crate) fn finish(
         self,
         files: Vec<PathBuf>,
-        texts: Vec<String>,
+        stamps: Vec<Option<Stamp>>,
         rejections: Vec<Rejection>,
     ) -> Result<NamedConf, NamedConfError> {
         if let Some(error) = self.error {
             return Err(error);
         }
         let mut conf = self.conf;
-        // Only the files that hold zones are kept, in one copy for all.
-        let mut texts = texts;
-        let mut holds_zones = vec![false; texts.len()];
+        // Only the files that hold zones are read again, through one
+        // `Files` for all.
+        let mut holds_zones = vec![false; stamps.len()];
         let scopes = std::iter::once(&conf.zones).chain(conf.views.iter().map(|v| &v.zones));
         for file in scopes.flat_map(Zones::files) {
             if let Some(holds) = holds_zones.get_mut(file) {
                 *holds = true;
             }
         }
-        for (text, holds) in texts.iter_mut().zip(holds_zones) {
-            if !holds {
-                *text = String::new();
-            }
-        }
-        let texts: Arc<[String]> = Arc::from(texts);
-        conf.zones.finish(Arc::clone(&texts));
+        let read = Arc::new(Files::new(&files, stamps, |file| {
+            holds_zones.get(file) == Some(&true)
+        }));
+        conf.zones.finish(Arc::clone(&read));
         for view in &mut conf.views {
-            view.zones.finish(Arc::clone(&texts));
+            view.zones.finish(Arc::clone(&read));
         }
         conf.files = files;
         conf.rejections = rejections;

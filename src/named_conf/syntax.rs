@@ -27,7 +27,8 @@
 //! total size and block nesting have limits ([`Limits`]) far above any real
 //! configuration. The words of a `secret` statement (and everything but
 //! the algorithm inside a `key` block) are replaced by `<redacted>` as they
-//! are read, so no TSIG secret is kept in the tree or quoted in an error.
+//! are read, so no TSIG secret is kept in the tree or quoted in an error;
+//! the text itself is dropped once read ([`files`](super::files)).
 
 use std::fmt;
 use std::fs;
@@ -36,6 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::check::{Refusal, Rejection};
+use super::files::{self, Stamp};
 use super::glob;
 use super::lexer::{Lexer, Token, TokenKind};
 use super::{IncludeProblem, Location, NamedConfError};
@@ -55,12 +57,24 @@ pub struct Statement {
 }
 
 /// Where the text of a `zone` statement is, when it is all in one file (no
-/// `include` inside): the file's number among those read, and the bytes.
-/// The model keeps the text rather than the zone's model, and reads it
-/// again when the zone is asked for ([`read_again`]). It takes no part in
+/// `include` inside) read from disk as it is: the file's number among
+/// those read, the bytes, and their hash. The model keeps this rather
+/// than the zone's model, and reads the statement again from the file
+/// when the zone is asked for ([`read_again`]). It takes no part in
 /// comparisons.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct TextSpan(pub(crate) Option<(usize, Range<usize>)>);
+pub(crate) struct TextSpan(pub(crate) Option<Span>);
+
+/// Where a statement's bytes are in its file, and their hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Span {
+    /// The file's number among those read.
+    pub file: u32,
+    /// The bytes, in the file.
+    pub bytes: Range<u32>,
+    /// Their hash ([`files::hash`]).
+    pub hash: u64,
+}
 
 impl PartialEq for TextSpan {
     fn eq(&self, _: &TextSpan) -> bool {
@@ -81,7 +95,7 @@ fn keeps_text(parent: Option<&str>, statement: &Statement) -> bool {
 /// same places.
 pub(crate) fn read_again(
     at: &Location,
-    text: &str,
+    text: String,
     parent: Option<&str>,
 ) -> Result<Statement, NamedConfError> {
     // The text was read once within the limits: its nesting is known.
@@ -343,9 +357,10 @@ pub(crate) struct Reader {
     limits: Limits,
     /// Every file read, in the order they were opened.
     pub files: Vec<PathBuf>,
-    /// The text of each file read, by its number in `files`, once read
-    /// (secrets overwritten): where the zones' text is kept.
-    pub texts: Vec<String>,
+    /// What each file read from disk was, by its number in `files`: its
+    /// zones are read again from it. `None` for text not read from a file
+    /// as it is (given as text, or not UTF-8): its zones keep their model.
+    pub stamps: Vec<Option<Stamp>>,
     /// What named would refuse in the text itself (a byte order mark).
     pub rejections: Vec<Rejection>,
     /// The sources being read, the current one last.
@@ -387,7 +402,7 @@ impl Reader {
         Reader {
             limits,
             files: Vec::new(),
-            texts: Vec::new(),
+            stamps: Vec::new(),
             rejections: Vec::new(),
             sources: Vec::new(),
             top_dir: parent_dir(path),
@@ -411,13 +426,14 @@ impl Reader {
         path: &Path,
         each: &mut dyn FnMut(Statement),
     ) -> Result<(), NamedConfError> {
-        let bytes = self
+        let (bytes, stamp) = self
             .read_bytes(path)
             .map_err(|source| NamedConfError::Read {
                 file: path.to_path_buf(),
                 source,
             })?;
-        self.parse_text_each(path, text_of(bytes), each)
+        let (text, exact) = text_of(bytes);
+        self.parse_source(path, text, Some(stamp).filter(|_| exact), each)
     }
 
     /// Parses `text` as if it were the file at `path` (includes resolved
@@ -440,8 +456,20 @@ impl Reader {
         text: impl Into<String>,
         each: &mut dyn FnMut(Statement),
     ) -> Result<(), NamedConfError> {
+        self.parse_source(path, text.into(), None, each)
+    }
+
+    /// Parses `text`, the file `path` as `stamp` says it was read (`None`:
+    /// not from disk as it is).
+    fn parse_source(
+        &mut self,
+        path: &Path,
+        text: String,
+        stamp: Option<Stamp>,
+        each: &mut dyn FnMut(Statement),
+    ) -> Result<(), NamedConfError> {
         self.files.push(path.to_path_buf());
-        self.texts.push(String::new());
+        self.stamps.push(stamp);
         let file: Arc<Path> = Arc::from(path);
         let mut lexer = Lexer::new(text);
         self.note_byte_order_mark(&mut lexer, &file);
@@ -455,17 +483,8 @@ impl Reader {
             number: self.files.len() - 1,
         });
         let result = self.each_statement(0, None, None, each);
-        while let Some(source) = self.sources.pop() {
-            self.keep_text(source);
-        }
+        self.sources.clear();
         result
-    }
-
-    /// Keeps the text of a file read to its end.
-    fn keep_text(&mut self, source: Source) {
-        if let (Some(lexer), Some(text)) = (source.lexer, self.texts.get_mut(source.number)) {
-            *text = lexer.into_text();
-        }
     }
 
     fn note_byte_order_mark(&mut self, lexer: &mut Lexer, file: &Arc<Path>) {
@@ -481,10 +500,11 @@ impl Reader {
         }
     }
 
-    fn read_bytes(&mut self, path: &Path) -> std::io::Result<Vec<u8>> {
+    fn read_bytes(&mut self, path: &Path) -> std::io::Result<(Vec<u8>, Stamp)> {
         use std::io::Read;
         let file = crate::local_file::open(path)?;
-        let size = file.metadata()?.len();
+        let metadata = file.metadata()?;
+        let size = metadata.len();
         let too_big = |what: &str, limit: u64| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
@@ -494,11 +514,11 @@ impl Reader {
         if size > self.limits.max_file_bytes {
             return Err(too_big("file size", self.limits.max_file_bytes));
         }
-        // Its size ahead: the text is kept, and doubling would leave it
-        // twice as large.
+        // Its size ahead: doubling would hold it twice while it is read.
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         // Read at most one byte past the limit: the file may grow while read.
-        file.take(self.limits.max_file_bytes + 1)
+        (&file)
+            .take(self.limits.max_file_bytes + 1)
             .read_to_end(&mut bytes)?;
         if bytes.len() as u64 > self.limits.max_file_bytes {
             return Err(too_big("file size", self.limits.max_file_bytes));
@@ -510,7 +530,8 @@ impl Reader {
                 self.limits.max_total_bytes,
             ));
         }
-        Ok(bytes)
+        let stamp = Stamp::new(&metadata, bytes.len() as u64);
+        Ok((bytes, stamp))
     }
 
     /// The current source, opened.
@@ -573,11 +594,13 @@ impl Reader {
                 source,
             })
         })?;
-        let mut lexer = Lexer::new(text_of(bytes));
+        let (bytes, stamp) = bytes;
+        let (text, exact) = text_of(bytes);
+        let mut lexer = Lexer::new(text);
         let file = Arc::clone(&self.sources[index].file);
         self.note_byte_order_mark(&mut lexer, &file);
         self.files.push(path);
-        self.texts.push(String::new());
+        self.stamps.push(Some(stamp).filter(|_| exact));
         self.sources[index].lexer = Some(lexer);
         self.sources[index].number = self.files.len() - 1;
         Ok(())
@@ -664,9 +687,7 @@ impl Reader {
                     // The end of an included file goes on in the file that
                     // included it, if no block of its own is left open.
                     if included && source_depth == depth {
-                        if let Some(source) = self.sources.pop() {
-                            self.keep_text(source);
-                        }
+                        self.sources.pop();
                         continue;
                     }
                     return match open {
@@ -729,10 +750,6 @@ impl Reader {
             match kind {
                 TokenKind::Word { text, quoted } => {
                     let text = if redacts(parent, &items, quoted) {
-                        if let Some(lexer) = self.sources.last_mut().and_then(|s| s.lexer.as_mut())
-                        {
-                            lexer.blank_last_token();
-                        }
                         REDACTED.to_string()
                     } else {
                         text
@@ -812,18 +829,25 @@ impl Reader {
         (self.sources.len(), self.files.len(), start)
     }
 
-    /// Where the text read since `mark` is, when it is all in one file.
+    /// Where the text read since `mark` is, when it is all in one file
+    /// read from disk as it is.
     fn text_since(&self, mark: (usize, usize, Option<(usize, usize)>)) -> TextSpan {
         let (sources, files, start) = mark;
         let lexer = self.sources.last().and_then(|s| s.lexer.as_ref());
-        match (lexer, start) {
-            (Some(lexer), Some((number, start)))
-                if self.sources.len() == sources && self.files.len() == files =>
-            {
-                TextSpan(Some((number, start..lexer.position())))
-            }
-            _ => TextSpan(None),
-        }
+        let (Some(lexer), Some((number, start))) = (lexer, start) else {
+            return TextSpan(None);
+        };
+        let one_file = self.sources.len() == sources && self.files.len() == files;
+        let from_disk = self.stamps.get(number).is_some_and(Option::is_some);
+        let span = || {
+            let text = lexer.text().get(start..lexer.position())?;
+            Some(Span {
+                file: u32::try_from(number).ok()?,
+                bytes: u32::try_from(start).ok()?..u32::try_from(lexer.position()).ok()?,
+                hash: files::hash(text.as_bytes()),
+            })
+        };
+        TextSpan((one_file && from_disk).then(span).flatten())
     }
 
     /// Records `directory` of a top-level `options` statement, for includes.
@@ -938,11 +962,17 @@ impl Reader {
 }
 
 /// The text of a file's bytes, copied only when they are not UTF-8: named
-/// reads bytes, and text outside UTF-8 (Latin-1 comments) is kept as
-/// replacement characters.
-fn text_of(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes)
-        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
+/// reads bytes, and text outside UTF-8 (Latin-1 comments) is read as
+/// replacement characters. True when the text is the bytes: its places
+/// are the file's, and a statement can be read again from the file.
+fn text_of(bytes: Vec<u8>) -> (String, bool) {
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, true),
+        Err(invalid) => (
+            String::from_utf8_lossy(invalid.as_bytes()).into_owned(),
+            false,
+        ),
+    }
 }
 
 /// The generic statement tree of the file at `path` and the files it

@@ -1,24 +1,27 @@
 //! The zones of one scope of a configuration (outside views, or one view),
 //! kept as what finding each needs, not as its model: its place, the hash
-//! of its name, and where its statement's text is in the files read (kept
-//! once, secrets overwritten), read again when the zone is asked for.
+//! of its name, and where its statement is in its file, read again from
+//! the file when the zone is asked for ([`Files`]).
 //!
 //! The model of a zone was about 840 bytes (90 MB for 100,000 zones); its
-//! text is about 200, already read, and reading one statement again costs
-//! a few microseconds. Finding a zone models none ([`Facts`], the name
-//! read off the text): a zone an audit asks about is modelled for the
-//! audit and for named's decisions. A zone whose statement is not all in
-//! one file (an `include` inside its block) keeps its model.
+//! text about 200 (20 MB); where it is, 20. Reading one statement again
+//! costs a few microseconds. Finding a zone models none ([`Facts`], the
+//! name read off the text): a zone an audit asks about is modelled for
+//! the audit and for named's decisions. A zone whose statement is not all
+//! in one file read from disk as it is (an `include` inside its block,
+//! text given as a string or not UTF-8) keeps its model.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::{Index, Range};
+use std::ops::Index;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+use super::files::Files;
 use super::lexer::{Lexer, TokenKind};
 use super::model::{zone, Zone};
 use super::name::Labels;
-use super::syntax::{read_again, Statement};
+use super::syntax::{read_again, Span, Statement};
 use super::Location;
 
 /// The zones of one scope, in the order they are written.
@@ -26,9 +29,8 @@ use super::Location;
 pub struct Zones {
     /// The block the zones are in: `None` at the top, `view` in a view.
     parent: Option<&'static str>,
-    /// The text of each file read, by number: of the files that hold
-    /// zones, empty for the others. Shared by every scope.
-    texts: Arc<[String]>,
+    /// The files the zones are read again from. Shared by every scope.
+    files: Arc<Files>,
     spots: Vec<Spot>,
     /// The hash of each zone's name and its place, sorted: finding a zone
     /// costs a binary search, not a pass over 100,000 zones.
@@ -62,8 +64,8 @@ pub(crate) struct Facts {
 
 #[derive(Clone)]
 enum Kept {
-    /// Where its statement's text is: the file's number, the bytes.
-    Text(usize, Range<usize>),
+    /// Where its statement is in its file.
+    Text(Span),
     /// Its model: its statement is not all in one file.
     Model(Box<Zone>),
 }
@@ -87,7 +89,7 @@ impl Zones {
             in_view: model.in_view.is_some(),
         };
         let kept = match &statement.text.0 {
-            Some((file, range)) => Kept::Text(*file, range.clone()),
+            Some(span) => Kept::Text(span.clone()),
             None => Kept::Model(Box::new(model)),
         };
         self.spots.push(Spot {
@@ -99,19 +101,30 @@ impl Zones {
 
     /// The numbers of the files whose text the zones are in.
     pub(crate) fn files(&self) -> impl Iterator<Item = usize> + '_ {
-        self.spots.iter().filter_map(|spot| match spot.kept {
-            Kept::Text(file, _) => Some(file),
+        self.spots.iter().filter_map(|spot| match &spot.kept {
+            Kept::Text(span) => usize::try_from(span.file).ok(),
             Kept::Model(_) => None,
         })
     }
 
-    /// Sorts the index, once every zone is in, and takes the text of the
-    /// files read.
-    pub(crate) fn finish(&mut self, texts: Arc<[String]>) {
+    /// Sorts the index, once every zone is in, and takes the files read.
+    pub(crate) fn finish(&mut self, files: Arc<Files>) {
         self.index.sort_unstable();
         self.spots.shrink_to_fit();
         self.index.shrink_to_fit();
-        self.texts = texts;
+        self.files = files;
+    }
+
+    /// The first file found changed since it was read, when a zone was
+    /// read again from it: no zone of it was modelled.
+    pub(crate) fn changed(&self) -> Option<&Path> {
+        self.files.changed()
+    }
+
+    /// The text of the statement at `span`, read again from its file.
+    fn text(&self, span: &Span) -> Option<String> {
+        let file = usize::try_from(span.file).ok()?;
+        self.files.read(file, span.bytes.clone(), span.hash)
     }
 
     /// How many zones.
@@ -142,8 +155,8 @@ impl Zones {
         }
         match &self.spots.get(position)?.kept {
             Kept::Model(model) => Some(Cow::Borrowed(model.name.as_str())),
-            Kept::Text(file, range) => {
-                let mut lexer = Lexer::new(self.texts.get(*file)?.get(range.clone())?);
+            Kept::Text(span) => {
+                let mut lexer = Lexer::new(self.text(span)?);
                 lexer.next_token().ok()?;
                 match lexer.next_token().ok()?.kind {
                     TokenKind::Word { text, .. } => Some(Cow::Owned(text)),
@@ -162,11 +175,11 @@ impl Zones {
         let spot = self.spots.get(position)?;
         match &spot.kept {
             Kept::Model(model) => Some(Cow::Borrowed(model)),
-            Kept::Text(file, range) => {
-                let text = self.texts.get(*file)?.get(range.clone())?;
+            Kept::Text(span) => {
                 // The same text was read and modelled when the file was
-                // loaded: reading it again gives the same zone.
-                let statement = read_again(&spot.at, text, self.parent).ok()?;
+                // loaded: reading it again gives the same zone. The text
+                // is dropped here, once modelled.
+                let statement = read_again(&spot.at, self.text(span)?, self.parent).ok()?;
                 zone(&statement).ok().map(Cow::Owned)
             }
         }
@@ -240,7 +253,7 @@ impl PartialEq for Zones {
 impl Eq for Zones {}
 
 impl fmt::Debug for Zones {
-    /// The zones' models: never the kept text, which is not redacted.
+    /// The zones' models: never their text, which is not redacted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let models = (0..self.len()).filter_map(|i| self.get(i));
         f.debug_list().entries(models).finish()
@@ -252,11 +265,11 @@ mod tests {
     use super::*;
     use crate::named_conf::syntax::Reader;
     use crate::named_conf::{Limits, NamedConf};
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
-    /// Every zone statement of `text`, modelled as it is read.
-    fn read_first(text: &str) -> Vec<Zone> {
-        let path = Path::new("t.conf");
+    /// Every zone statement of `text`, the file `path`, modelled as it is
+    /// read.
+    fn read_first(path: &Path, text: &str) -> Vec<Zone> {
         let mut reader = Reader::new(path, Limits::default());
         let tree = reader
             .parse_text(path, text)
@@ -274,31 +287,77 @@ mod tests {
         zones
     }
 
+    /// The text of the first test: after a secret of several lines and a
+    /// character of two bytes (the same lines, columns and bytes after
+    /// them); a zone in a view, read in its view.
+    const TEXT: &str = "key k { algorithm hmac-sha256;\n secret \"é\n aa==\"; };\n\
+        zone \"a.example\" { type primary; file \"db\"; // note\n\
+          update-policy { grant k name _vlmcs._tcp.a.example. SRV; }; };\n\
+        view v { zone \"b.example\" in { type primary; allow-update { key k; !10.0.0.0/8; }; }; };\n";
+
+    /// `text` written as `named.conf` in a new directory, and read.
+    fn load(text: &str) -> (tempfile::TempDir, PathBuf, NamedConf) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("named.conf");
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        let conf = NamedConf::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        (dir, path, conf)
+    }
+
+    /// Every zone of `conf`, read again: at the top, then in the first view.
+    fn read_again_all(conf: &NamedConf) -> Vec<Option<Zone>> {
+        let scopes = [&conf.zones, &conf.views[0].zones];
+        scopes
+            .into_iter()
+            .flat_map(|zones| (0..zones.len()).map(|i| zones.get(i).map(Cow::into_owned)))
+            .collect()
+    }
+
     #[test]
-    fn a_zone_read_again_is_the_zone_read_first() {
-        // After a secret of several lines and a character of two bytes:
-        // the same lines and columns; a zone in a view, read in its view.
-        let text = "key k { algorithm hmac-sha256;\n secret \"é\n aa==\"; };\n\
-            zone \"a.example\" { type primary; file \"db\"; // note\n\
-              update-policy { grant k name _vlmcs._tcp.a.example. SRV; }; };\n\
-            view v { zone \"b.example\" in { type primary; allow-update { key k; !10.0.0.0/8; }; }; };\n";
-        let conf =
-            NamedConf::parse_str(Path::new("t.conf"), text).unwrap_or_else(|e| panic!("{e}"));
-        let again: Vec<Zone> = (0..conf.zones.len())
-            .filter_map(|i| conf.zones.get(i).map(Cow::into_owned))
-            .chain(
-                (0..conf.views[0].zones.len())
-                    .filter_map(|i| conf.views[0].zones.get(i).map(Cow::into_owned)),
-            )
-            .collect();
-        assert_eq!(again, read_first(text));
+    fn a_zone_read_again_from_its_file_is_the_zone_read_first() {
+        let (_dir, path, conf) = load(TEXT);
+        assert!(conf
+            .zones
+            .spots
+            .iter()
+            .chain(&conf.views[0].zones.spots)
+            .all(|spot| matches!(spot.kept, Kept::Text(_))));
+        let again: Vec<Zone> = read_again_all(&conf).into_iter().flatten().collect();
+        assert_eq!(again, read_first(&path, TEXT));
         assert_eq!(again[1].at.line, 6, "{again:#?}");
-        // The secret is not kept: its place is overwritten.
-        assert!(
-            !conf.zones.texts.iter().any(|t| t.contains("aa==")),
-            "{:?}",
-            conf.zones.texts
-        );
+        assert_eq!(conf.changed(), None);
+    }
+
+    #[test]
+    fn a_zone_of_text_given_as_a_string_keeps_its_model() {
+        let conf =
+            NamedConf::parse_str(Path::new("t.conf"), TEXT).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(conf.zones.spots[0].kept, Kept::Model(_)));
+        let again: Vec<Zone> = read_again_all(&conf).into_iter().flatten().collect();
+        assert_eq!(again, read_first(Path::new("t.conf"), TEXT));
+    }
+
+    #[test]
+    fn a_file_changed_between_the_read_and_the_read_again_is_named() {
+        // The same length: only the bytes of the statement tell.
+        let (_dir, path, conf) = load(TEXT);
+        std::fs::write(&path, TEXT.replace("a.example", "c.example"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(conf.zones.get(0), None);
+        assert_eq!(conf.changed(), Some(path.as_path()));
+        // Longer: the file's length tells, before its bytes are read.
+        let (_dir, path, conf) = load(TEXT);
+        std::fs::write(&path, format!("# more\n{TEXT}")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read_again_all(&conf), vec![None, None]);
+        assert_eq!(conf.changed(), Some(path.as_path()));
+        // Gone.
+        let (dir, path, conf) = load(TEXT);
+        drop(dir);
+        assert!(conf.views[0]
+            .zones
+            .named(&Labels::parse("b.example"))
+            .is_empty());
+        assert_eq!(conf.changed(), Some(path.as_path()));
     }
 
     #[test]

@@ -129,6 +129,14 @@ pub async fn run(args: &UpdatesArgs, ctx: &Context) -> Result<Report<UpdatesDeta
             // No domain given: every primary zone of every view.
             None => audit_zones_each(&conf, &mut add),
         }
+        // A zone read again from a file that changed has no model: the
+        // verdicts would mix two configurations.
+        if let Some(file) = conf.changed() {
+            return Err(Error::Runtime(format!(
+                "named.conf changed while kmsdns read it: {}",
+                file.display()
+            )));
+        }
         if domains.is_none() {
             domains = Some(found.domains);
         }
