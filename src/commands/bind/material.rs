@@ -554,17 +554,12 @@ fn nsupdate(zone: &Zone<'_>) -> GeneratedFile {
 }
 
 fn reg_file(host: &KmsHost) -> GeneratedFile {
-    let entries: Vec<String> = host
-        .publish_list
-        .entries()
-        .iter()
-        .map(format_entry)
-        .collect();
+    let entries = host.publish_list.entries().iter().map(format_entry);
     GeneratedFile {
         kind: Kind::Reg,
         about: host.name.to_ascii(),
         file_name: format!("{}.reg", bare(&host.name)),
-        content: reg::write_reg_file(&entries),
+        content: reg::write_reg_file(entries),
     }
 }
 
