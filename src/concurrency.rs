@@ -9,9 +9,11 @@
 //! before them are done: the order is restored where results are taken, not
 //! where work is done.
 //!
-//! [`deadline`] bounds the work on one item (`--deadline`).
+//! [`deadline`] bounds the work on one item (`--deadline`);
+//! [`per_server::PerServer`] the requests in flight to each server.
 
 pub mod deadline;
+pub mod per_server;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -29,6 +29,7 @@ use cli::{Cli, Command};
 use commands::audit::AuditEnd;
 use commands::bind::material;
 use commands::changes::engine::Hooks;
+use commands::changes::ChangeCommand;
 use context::{ColorChoice, Context, Format};
 use error::Error;
 use output::audit::AuditWriter;
@@ -142,27 +143,9 @@ fn dispatch(
     palette: Palette,
 ) -> Result<Output, Error> {
     match command {
-        Command::Plan(args) => {
-            let mut writer = report_writer("plan", ctx, palette)?;
-            let size = writer.window_size(args.window as usize);
-            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Changes));
-            runner.block_on(commands::plan::run(&args, ctx, hooks, size, sink))?;
-            Ok(Output::Windows(Box::new(writer)))
-        }
-        Command::Publish(args) => {
-            let mut writer = report_writer("publish", ctx, palette)?;
-            let size = writer.window_size(args.window as usize);
-            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Changes));
-            runner.block_on(commands::publish::run(&args, ctx, hooks, size, sink))?;
-            Ok(Output::Windows(Box::new(writer)))
-        }
-        Command::Remove(args) => {
-            let mut writer = report_writer("remove", ctx, palette)?;
-            let size = writer.window_size(args.window as usize);
-            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Changes));
-            runner.block_on(commands::remove::run(&args, ctx, hooks, size, sink))?;
-            Ok(Output::Windows(Box::new(writer)))
-        }
+        Command::Plan(args) => changes(&args, ctx, hooks, runner, palette),
+        Command::Publish(args) => changes(&args, ctx, hooks, runner, palette),
+        Command::Remove(args) => changes(&args, ctx, hooks, runner, palette),
         Command::Check(args) => {
             let mut writer = report_writer("check", ctx, palette)?;
             // Without --window, the whole selection at once.
@@ -275,6 +258,34 @@ fn dispatch(
             Cli::command(),
         ))),
         Command::Man(args) => commands::man::run(&args, Cli::command()).map(Output::Text),
+    }
+}
+
+/// Runs `plan`, `publish` or `remove` window by window into one writer;
+/// a run stopped because that writer could keep no more output is still
+/// written, so that every change made is said.
+fn changes<C: ChangeCommand>(
+    args: &C,
+    ctx: &Context,
+    hooks: Hooks,
+    runner: &mut Runner<'_>,
+    palette: Palette,
+) -> Result<Output, Error> {
+    let (name, window) = args.name_and_window();
+    let mut writer = report_writer(name, ctx, palette)?;
+    let size = writer.window_size(window as usize);
+    let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Changes));
+    let windows = commands::changes::Windows {
+        ctx,
+        hooks,
+        size,
+        sink,
+    };
+    match runner.block_on(args.run(windows)) {
+        Err(error) if !writer.stopped() => Err(error),
+        // Done, or stopped because the output could no longer be kept:
+        // what the windows done changed is written all the same.
+        _ => Ok(Output::Windows(Box::new(writer))),
     }
 }
 

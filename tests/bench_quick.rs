@@ -21,8 +21,10 @@ mod silent;
 // bed and harness take the machine helpers as their sibling `local`.
 use crate::common::local;
 
+use bed::{Bed, Server, Setup};
 use operations::Operation;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const DOMAINS: usize = 20;
@@ -265,4 +267,149 @@ fn quick_silent_servers_cost_one_exchange_bound_per_wave() {
         silent::silent_indices(DOMAINS, 8, silent::Placement::Spread),
         [0, 2, 5, 7, 10, 12, 15, 17]
     );
+}
+
+/// A stand-in for kmsdns that runs the real one, except that its first
+/// `publish` sends `zone`'s reads and update to `server` (a port where
+/// nothing listens): a set-up publish that leaves one domain out, as a
+/// loaded primary did at 100,000 domains, but every time. Each run's last
+/// argument (the command) is appended to `dir/commands`.
+fn failing_first_publish(dir: &Path, zone: &str, server: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("kmsdns");
+    let text = format!(
+        r#"#!/bin/sh
+for last; do :; done
+echo "$last" >> '{dir}/commands'
+if [ "$last" = publish ] && [ ! -e '{dir}/failed-once' ]; then
+    [ "$1" = -c ] || exit 99
+    : > '{dir}/failed-once'
+    config="$2"
+    shift 2
+    cp "$config" "$config.first"
+    printf '\n[domain."%s"]\nserver = "%s"\n' '{zone}' '{server}' >> "$config.first"
+    exec '{kmsdns}' -c "$config.first" "$@"
+fi
+exec '{kmsdns}' "$@"
+"#,
+        dir = dir.display(),
+        kmsdns = env!("CARGO_BIN_EXE_kmsdns"),
+    );
+    std::fs::write(&script, text).expect("write the stand-in");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the stand-in");
+    script
+}
+
+/// The set-up publish before the reads (unmeasured) is run again when it
+/// leaves domains out (issue 20; seen working only in 100,000-domain
+/// runs): its first run here fails one domain, the harness notes it,
+/// publishes again, and measures check as usual. Without the second run
+/// the whole benchmark fails.
+#[test]
+fn quick_a_set_up_publish_that_leaves_a_domain_out_is_run_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").expect("a port");
+    let nobody = closed.local_addr().expect("address").to_string();
+    drop(closed);
+    let zone = bed::zone_name(1);
+    let mut options = quick(vec![Operation::Check]);
+    options.kmsdns = failing_first_publish(dir.path(), &zone, &nobody);
+    let results =
+        harness::run(&options).unwrap_or_else(|error| panic!("the benchmark failed: {error}"));
+
+    let commands = std::fs::read_to_string(dir.path().join("commands")).expect("commands run");
+    let publishes = commands.lines().filter(|c| *c == "publish").count();
+    assert_eq!(
+        publishes, 2,
+        "once failing one domain, once more: {commands}"
+    );
+    let verified = results.verified.join("\n");
+    assert!(
+        verified.contains(&format!(
+            "publish (set-up), run 1 of 3: publish: \"{zone}.\" ended"
+        )),
+        "{verified}"
+    );
+    assert!(!verified.contains("run 2 of 3"), "{verified}");
+    assert!(
+        verified.contains("publish (set-up, not measured): applied all 20"),
+        "{verified}"
+    );
+    let operations: Vec<&str> = results.rows.iter().map(|r| r.operation.as_str()).collect();
+    assert_eq!(operations, ["check"]);
+}
+
+/// The bed's configuration of kmsdns, and `kmsdns publish` of every zone
+/// through it: exit 0.
+fn publish(bed: &Bed) {
+    let config = bed.dir().join("kmsdns.toml");
+    std::fs::write(&config, harness::config_text(bed)).expect("write the configuration");
+    let port = bed.port.to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_kmsdns"))
+        .arg("-c")
+        .arg(&config)
+        .args(["--nameserver", &format!("{}:{port}", Server::Ns1.ip())])
+        .args(["--dns-port", &port, "publish"])
+        .output()
+        .expect("run kmsdns");
+    assert!(output.status.success(), "{output:?}");
+}
+
+/// Every zone's SOA serial at `server`.
+fn serials(bed: &Bed, server: Server) -> Vec<u32> {
+    let zones = bed.zones.iter();
+    zones
+        .map(|zone| bed.serial(server, zone).expect("SOA"))
+        .collect()
+}
+
+/// The wait for the secondaries sends a secondary still behind after 3 s
+/// the zone's NOTIFY again (issue 20; seen working only in
+/// 100,000-domain runs, where a loaded secondary drops some of the
+/// primary's): here ns3 never gets the primary's NOTIFY, so without the
+/// NOTIFY again it would serve the old zones until its hourly refresh,
+/// and the wait would run out.
+#[test]
+fn quick_a_secondary_that_lost_the_notify_is_notified_again() {
+    const ZONES: usize = 4;
+    let setup = Setup {
+        unnotified: Some(Server::Ns3),
+        ..Setup::default()
+    };
+    let bed = Bed::start_with(ZONES, 1, setup);
+    let before = serials(&bed, Server::Ns1);
+    publish(&bed);
+    let after = serials(&bed, Server::Ns1);
+    assert!(
+        before.iter().zip(&after).all(|(b, a)| a > b),
+        "{before:?} {after:?}"
+    );
+    // ns2, notified, catches up; ns3 stays behind.
+    let started = Instant::now();
+    while serials(&bed, Server::Ns2) != after {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "ns2 never caught up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(serials(&bed, Server::Ns3), before, "ns3 got no NOTIFY");
+
+    let sent = bed
+        .wait_replicated(Duration::from_secs(10))
+        .unwrap_or_else(|error| panic!("the wait ran out: {error}"));
+    assert!(
+        sent >= ZONES,
+        "one NOTIFY again per zone of ns3 at least: {sent}"
+    );
+    assert_eq!(serials(&bed, Server::Ns3), after);
+    for zone in &bed.zones {
+        assert_eq!(
+            bed.srv_set(Server::Ns3, zone).expect("SRV").len(),
+            2,
+            "{zone}"
+        );
+    }
 }

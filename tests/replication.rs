@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,8 +14,9 @@ use std::time::{Duration, Instant};
 use common::bind::{
     nsupdate, Named, NamedConf, Notify, Server, TestBed, Updates, ZoneConf, ZoneRole,
 };
-use common::relay::{Fault, Relay, Rule};
+use common::relay::{Fault, Kind, Relay, Rule};
 use common::run::{kmsdns, Kmsdns};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use serde::Deserialize;
 
@@ -819,4 +821,300 @@ fn a_ttl_change_on_a_multi_master_zone_is_replicated_only_once_every_primary_ser
         replicated[0].contains("records and TTLs (a multi-master zone"),
         "{checked}"
     );
+}
+
+/// `_vlmcs._tcp.a.open.example.`, the RRset the relay of
+/// [`a_read_failed_for_one_domain_s_rrset_is_that_domain_s_alone`] fails.
+const A_OWNER: &str = "_vlmcs._tcp.a.open.example.";
+
+/// Waits until both secondaries serve the primary's serial of open.example.
+fn secondaries_caught_up(bed: &TestBed) {
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    for secondary in Server::SECONDARIES {
+        bed.wait_serial(secondary, "open.example", serial, Duration::from_secs(5));
+    }
+}
+
+/// Each domain's status and the ids of its findings (`nagios`: the
+/// domains with a problem, and its findings not ok; `prometheus`: no
+/// ids), from a run in `format`.
+fn verdicts(run: &common::run::Run, format: &str) -> BTreeMap<String, (String, Vec<String>)> {
+    let mut verdicts: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    match format {
+        "json" => {
+            for finding in run.json::<Document>().findings {
+                let domain = finding.domain.expect("every finding names its domain");
+                let (status, ids) = verdicts.entry(domain).or_default();
+                *status = worse(status, &finding.severity);
+                ids.push(finding.id);
+            }
+        }
+        "jsonl" => {
+            for line in run.stdout.lines() {
+                let line: serde_json::Value = serde_json::from_str(line).expect("JSON lines");
+                if line["type"] != "domain" {
+                    continue;
+                }
+                let ids = line["findings"].as_array().expect("findings");
+                verdicts.insert(
+                    line["domain"].as_str().expect("domain").to_string(),
+                    (
+                        line["status"].as_str().expect("status").to_string(),
+                        ids.iter()
+                            .map(|f| f["id"].as_str().expect("id").to_string())
+                            .collect(),
+                    ),
+                );
+            }
+        }
+        "text" => {
+            // A domain's name alone on a line, its findings indented below:
+            // `  <severity> <id> …`.
+            let mut domain = None;
+            for line in run.stdout.lines() {
+                if line.ends_with('.') && !line.starts_with(' ') && !line.contains(' ') {
+                    domain = Some(line.to_string());
+                    verdicts.entry(line.to_string()).or_default();
+                    continue;
+                }
+                let mut words = line.split_whitespace();
+                let (Some(domain), Some(severity), Some(id)) =
+                    (&domain, words.next(), words.next())
+                else {
+                    continue;
+                };
+                if line.starts_with("  ") && !line.starts_with("   ") {
+                    let (status, ids) = verdicts.get_mut(domain).expect("its header");
+                    *status = worse(status, severity);
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        "nagios" => {
+            for line in run.stdout.lines().skip(1) {
+                let words: Vec<&str> = line.split(' ').collect();
+                let (status, ids) = verdicts.entry(words[1].to_string()).or_default();
+                *status = worse(status, &words[0].to_lowercase());
+                ids.push(words[2].to_string());
+            }
+        }
+        "prometheus" => {
+            for (name, labels, value) in common::prometheus::parse(&run.stdout) {
+                if name == "kmsdns_domain_status" {
+                    let status = ["ok", "warning", "critical"][value as usize];
+                    verdicts.insert(labels["domain"].clone(), (status.to_string(), Vec::new()));
+                }
+            }
+        }
+        other => panic!("no verdicts read from {other}"),
+    }
+    verdicts
+}
+
+/// The worse of two severities.
+fn worse(a: &str, b: &str) -> String {
+    let rank = |s: &str| {
+        ["", "ok", "info", "warning", "critical"]
+            .iter()
+            .position(|r| *r == s)
+    };
+    if rank(b) > rank(a) { b } else { a }.to_string()
+}
+
+/// Issue 20 review: what is true of one domain's RRset is that domain's
+/// alone. ns9, the primary behind a relay, answers SERVFAIL for
+/// a.open.example's SRV RRset only: first as one more server of the NS
+/// set, then as the zone's primary (SOA MNAME), whose records the others
+/// are compared with. Either way a.open.example has the failed read, and
+/// open.example, whose records every server serves alike, is replicated:
+/// in every format, and in `audit`.
+#[test]
+fn a_read_failed_for_one_domain_s_rrset_is_that_domain_s_alone() {
+    let bed = TestBed::start();
+    let port = bed.port();
+    let ns9 = Ipv4Addr::new(127, 53, 3, 39);
+    let relay = Relay::start_on(SocketAddr::new(ns9.into(), port), bed.primary())
+        .unwrap_or_else(|e| panic!("relay on {ns9} with the test bed's port: {e}"));
+    relay.push(
+        Rule::new(Fault::Rcode(ResponseCode::ServFail))
+            .name(A_OWNER)
+            .qtype(RecordType::SRV),
+    );
+    update_open(
+        &bed,
+        &format!(
+            "update add open.example. 3600 IN NS ns9.open.example.\n\
+             update add ns9.open.example. 3600 IN A {ns9}\n\
+             update add _vlmcs._tcp.open.example. 3600 IN SRV {KMS1_RECORD}\n\
+             update add {A_OWNER} 3600 IN SRV {KMS1_RECORD}"
+        ),
+    );
+    secondaries_caught_up(&bed);
+    let domains = ["--domain", "open.example", "--domain", "a.open.example"];
+    let ns9_address = format!("{ns9}:{port}");
+    for ns9_is_primary in [false, true] {
+        if ns9_is_primary {
+            let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+            update_open(
+                &bed,
+                &format!(
+                    "update add open.example. 3600 IN SOA ns9.open.example. hostmaster.open.example. {} 3600 600 86400 60",
+                    serial + 1
+                ),
+            );
+            secondaries_caught_up(&bed);
+        }
+        for format in ["text", "json", "jsonl", "nagios", "prometheus"] {
+            let run = kmsdns(
+                &bed,
+                &[&["--format", format, "replication"][..], &domains].concat(),
+            );
+            let case = format!(
+                "ns9 primary: {ns9_is_primary}, {format}:\n{run}\n--- relay ---\n{}",
+                relay.log()
+            );
+            assert_eq!(run.status, 2, "{case}");
+            let mut verdicts = verdicts(&run, format);
+            if format == "nagios" {
+                // Only the domains with a problem have a line.
+                assert!(
+                    run.stdout
+                        .starts_with("KMSDNS CRITICAL - 2 domains: 1 critical, 0 warning, 1 ok;"),
+                    "{case}"
+                );
+                verdicts.insert("open.example.".into(), ("ok".into(), Vec::new()));
+            }
+            let case = format!("{case}\n--- verdicts ---\n{verdicts:?}");
+            let verdict = |domain| {
+                verdicts
+                    .get(domain)
+                    .unwrap_or_else(|| panic!("no verdict on {domain}: {case}"))
+            };
+            let (a, open) = (verdict("a.open.example."), verdict("open.example."));
+            assert_eq!(verdicts.len(), 2, "{case}");
+            assert_eq!(a.0, "critical", "{case}");
+            assert_eq!(open.0, "ok", "{case}");
+            match format {
+                "prometheus" => {}
+                "nagios" => assert_eq!(a.1, ["dns-read-failed"], "{case}"),
+                _ => {
+                    assert_eq!(a.1, ["dns-read-failed"], "{case}");
+                    assert_eq!(open.1, ["replicated"], "{case}");
+                }
+            }
+            if format == "json" {
+                let doc = run.json::<Document>();
+                let zone = &doc.details.zones[0];
+                let reference = ns9_is_primary.then_some(ns9_address.as_str());
+                let expected = reference.unwrap_or(&bed.primary().to_string()).to_string();
+                assert_eq!(zone.reference.as_deref(), Some(expected.as_str()), "{case}");
+                assert!(!zone.converged, "{case}");
+                let failed = doc.findings.iter().find(|f| f.id == "dns-read-failed");
+                let failed = failed.expect("the failed read");
+                assert_eq!(
+                    failed.server.as_deref(),
+                    Some(ns9_address.as_str()),
+                    "{case}"
+                );
+                assert!(failed.message.starts_with(A_OWNER), "{case}");
+                let replicated = doc.findings.iter().find(|f| f.id == "replicated");
+                assert!(
+                    replicated
+                        .expect("replicated")
+                        .message
+                        .contains("the same _vlmcs._tcp.open.example. records and TTLs"),
+                    "{case}"
+                );
+            }
+        }
+        // audit takes replication's verdicts as they are.
+        let audit = kmsdns(
+            &bed,
+            &[
+                &["--format", "json", "audit", "--no-updates", "--no-probe"][..],
+                &domains,
+            ]
+            .concat(),
+        );
+        let case = format!("audit, ns9 primary: {ns9_is_primary}:\n{audit}");
+        let doc: serde_json::Value = audit.json();
+        let mut from_replication: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for finding in doc["findings"].as_array().expect("findings") {
+            let sources = finding["sources"].as_array().expect("sources");
+            if sources.iter().any(|s| s == "replication") {
+                from_replication
+                    .entry(finding["domain"].as_str().expect("domain").to_string())
+                    .or_default()
+                    .push(format!(
+                        "{} {}",
+                        finding["id"].as_str().expect("id"),
+                        finding["severity"].as_str().expect("severity")
+                    ));
+            }
+        }
+        assert_eq!(
+            from_replication,
+            BTreeMap::from([
+                (
+                    "a.open.example.".to_string(),
+                    vec!["dns-read-failed critical".to_string()]
+                ),
+                (
+                    "open.example.".to_string(),
+                    vec!["replicated ok".to_string()]
+                ),
+            ]),
+            "{case}"
+        );
+    }
+}
+
+/// Issue 20 review: `--concurrency N` bounds the queries in flight to each
+/// server, whichever zones they are for. Six zones of 24 domains share ns9,
+/// the primary behind a relay that holds every reply 20 ms: read 4 zones
+/// at a time, each zone's RRsets 4 at a time, ns9 had up to 16 queries at
+/// once; now at most 4.
+#[test]
+fn concurrency_bounds_the_queries_in_flight_to_each_server_across_zones() {
+    const ZONES: usize = 6;
+    const DOMAINS: usize = 24;
+    let ns9 = Ipv4Addr::new(127, 53, 3, 49);
+    let mut builder = TestBed::builder();
+    let mut domains = Vec::new();
+    for z in 0..ZONES {
+        let zone = format!("z{z}.example");
+        let mut text = format!(
+            "$ORIGIN {zone}.\n$TTL 3600\n\
+             @ IN SOA ns1.open.example. hostmaster.open.example. 1 3600 600 86400 60\n\
+             @ IN NS ns1.open.example.\n@ IN NS ns9\nns9 IN A {ns9}\n"
+        );
+        for d in 0..DOMAINS {
+            text.push_str(&format!("_vlmcs._tcp.d{d} IN SRV {KMS1_RECORD}\n"));
+            domains.push(format!("d{d}.{zone}"));
+        }
+        builder = builder.zone(&zone, &text);
+    }
+    let bed = builder.start();
+    let relay = Relay::start_on(SocketAddr::new(ns9.into(), bed.port()), bed.primary())
+        .unwrap_or_else(|e| panic!("relay on {ns9} with the test bed's port: {e}"));
+    relay.push(Rule::new(Fault::Delay(Duration::from_millis(20))).queries());
+    let mut args = vec!["--format", "json", "--concurrency", "4", "replication"];
+    for domain in &domains {
+        args.extend(["--domain", domain.as_str()]);
+    }
+    let run = kmsdns(&bed, &args);
+    let most = relay.most_in_flight();
+    let case = format!(
+        "{most} in flight at once:\n{run}\n--- relay ---\n{}",
+        relay.log()
+    );
+    assert_eq!(run.status, 0, "{case}");
+    let doc = run.json::<Document>();
+    assert_eq!(doc.details.zones.len(), ZONES, "{case}");
+    let replicated = doc.findings.iter().filter(|f| f.id == "replicated");
+    assert_eq!(replicated.count(), ZONES * DOMAINS, "{case}");
+    // Every RRset and serial of every zone was asked of ns9.
+    assert!(relay.received(Kind::Query) > ZONES * DOMAINS, "{case}");
+    // The bound holds, and is used: replies held 20 ms leave 4 waiting.
+    assert!((2..=4).contains(&most), "{case}");
 }

@@ -307,3 +307,72 @@ fn probe_and_discover_report_a_lookup_past_its_deadline_as_such() {
     }
     drop(silent);
 }
+
+/// More distinct silent servers than the open files kmsdns may have (an
+/// estate whose domains each name their own `server =`, all of them
+/// down): each domain costs one exchange bound and fails as a timeout,
+/// none for want of a socket. The run keeps the sockets and silences of
+/// the servers asked last, not every server's (issue 20): kept for every
+/// server, 1,000 sockets were more than 512 files allow.
+#[test]
+fn more_silent_servers_than_open_files_each_cost_a_timeout_not_a_socket() {
+    const DOMAINS: usize = 1000;
+    let bed = TestBed::start();
+    // One socket at one port on every loopback address: silent at
+    // 127.x.y.z on that port, for every x, y and z.
+    let silent = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind a silent socket");
+    let port = silent.local_addr().expect("address").port();
+    let domain = |n: usize| format!("s{n:04}.silent.example");
+    let server = |n: usize| format!("127.61.{}.{}:{port}", n / 200, n % 200 + 1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("kmsdns.toml");
+    let list: Vec<String> = (0..DOMAINS).map(|n| format!("\"{}\"", domain(n))).collect();
+    let mut text = format!(
+        "publish-list = [{}]\n[[host]]\nname = \"kms1.secure.example\"\n",
+        list.join(", ")
+    );
+    for n in 0..DOMAINS {
+        text.push_str(&format!(
+            "[domain.\"{}\"]\nserver = \"{}\"\n",
+            domain(n),
+            server(n)
+        ));
+    }
+    std::fs::write(&config, text).expect("write config");
+    let output = std::process::Command::new("sh")
+        .args(["-c", "ulimit -n 512 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_kmsdns"))
+        .args(["-c", &config.display().to_string(), "--format", "json"])
+        .args(["--nameserver", &bed.primary().to_string()])
+        .args(["--dns-port", &bed.port().to_string()])
+        .args(["--timeout", "50ms", "--concurrency", "64", "check"])
+        .output()
+        .expect("run kmsdns");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}\n{stdout}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("check's JSON");
+    let findings = doc["findings"].as_array().expect("findings");
+    for n in 0..DOMAINS {
+        // The zone's read timed out at the domain's server, and its RRset
+        // was not asked there: one exchange bound.
+        let failed: Vec<&str> = findings
+            .iter()
+            .filter(|f| f["id"] == "dns-read-failed" && f["server"] == server(n))
+            .filter_map(|f| f["message"].as_str())
+            .collect();
+        assert!(
+            failed.len() == 1
+                && failed[0].contains(&format!("no reply from {}", server(n)))
+                && failed[0].contains("no answer earlier in this run"),
+            "{}: {failed:?}",
+            domain(n)
+        );
+    }
+    let files = findings
+        .iter()
+        .filter_map(|f| f["message"].as_str())
+        .find(|m| m.contains("open files"));
+    assert_eq!(files, None, "no domain failed for want of a socket");
+    drop(silent);
+}

@@ -259,16 +259,22 @@ fn a_run_of_three_windows_asks_each_server_its_version_once() {
 /// servers' UDP sockets hold queries.
 const MANY: usize = 200;
 
+/// The SOA and NS records of a zone `name` served by the test bed's
+/// servers, to which a test adds its records.
+fn zone_head(name: &str) -> String {
+    format!(
+        "$ORIGIN {name}.\n$TTL 3600\n\
+         @ IN SOA ns1.open.example. hostmaster.open.example. 1 3600 600 86400 60\n\
+         @ IN NS ns1.open.example.\n@ IN NS ns2.open.example.\n@ IN NS ns3.open.example.\n"
+    )
+}
+
 /// The test bed with the zone many.example of [`MANY`] domains, each with
 /// kms1 and kms2, on servers whose UDP sockets hold some nine queries
 /// (`udp-receive-buffer`): what a busy server's do when a client sends
 /// more than it reads; BIND drops the rest, unanswered.
 fn small_socket_bed(dir: &Path) -> (TestBed, PathBuf) {
-    let mut zone = String::from(
-        "$ORIGIN many.example.\n$TTL 3600\n\
-         @ IN SOA ns1.open.example. hostmaster.open.example. 1 3600 600 86400 60\n\
-         @ IN NS ns1.open.example.\n@ IN NS ns2.open.example.\n@ IN NS ns3.open.example.\n",
-    );
+    let mut zone = zone_head("many.example");
     let mut domains = Vec::new();
     for n in 0..MANY {
         for host in ["kms1", "kms2"] {
@@ -276,23 +282,33 @@ fn small_socket_bed(dir: &Path) -> (TestBed, PathBuf) {
                 "_vlmcs._tcp.d{n} IN SRV 0 0 1688 {host}.secure.example.\n"
             ));
         }
-        domains.push(format!("\"d{n}.many.example\""));
+        domains.push(format!("d{n}.many.example"));
     }
     let bed = TestBed::builder()
         .option("udp-receive-buffer 4096")
         .zone("many.example", &zone)
         .start();
+    (bed, kms_config(dir, &domains))
+}
+
+/// The configuration `kmsdns.toml` in `dir` publishing kms1 and kms2 of
+/// secure.example in `domains`.
+fn kms_config(dir: &Path, domains: &[String]) -> PathBuf {
+    let listed: Vec<String> = domains
+        .iter()
+        .map(|d| format!("{:?}", d.trim_end_matches('.')))
+        .collect();
     let config = dir.join("kmsdns.toml");
     std::fs::write(
         &config,
         format!(
             "publish-list = [{}]\n[[host]]\nname = \"kms1.secure.example\"\n\
              [[host]]\nname = \"kms2.secure.example\"\n",
-            domains.join(", ")
+            listed.join(", ")
         ),
     )
     .expect("config");
-    (bed, config)
+    config
 }
 
 /// `audit --no-updates --no-probe` of the estate of [`small_socket_bed`].
@@ -473,4 +489,130 @@ fn plan_publish_and_remove_one_domain_at_a_time_say_and_change_the_same() {
     let (changed, replicated) = (at(" update-applied "), at(" replicated "));
     assert_eq!((changed.len(), replicated.len()), (4, 5), "{text}");
     assert!(changed.last() < replicated.first(), "{text}");
+}
+
+/// Domains in each of the two zones of [`alternating_bed`].
+const PER_ZONE: usize = 40;
+
+/// A test bed with the zones one.example and two.example (anyone may
+/// update them), and a configuration publishing kms1 and kms2 in
+/// [`PER_ZONE`] domains of each, listed one zone after the other: every
+/// window of `--window 1` holds one domain. Returns the domains in their
+/// order too.
+fn alternating_bed(dir: &Path) -> (TestBed, PathBuf, Vec<String>) {
+    let bed = TestBed::builder()
+        .zone("one.example", &zone_head("one.example"))
+        .zone("two.example", &zone_head("two.example"))
+        .start();
+    let domains: Vec<String> = (0..PER_ZONE)
+        .flat_map(|n| [format!("d{n}.one.example."), format!("d{n}.two.example.")])
+        .collect();
+    let config = kms_config(dir, &domains);
+    (bed, config, domains)
+}
+
+/// `kmsdns publish --window 1 --format json` whose files may not grow past
+/// `limit` bytes (RLIMIT_FSIZE, SIGXFSZ ignored): its temporary files fail
+/// as on a full disk, deterministically.
+fn publish_within_file_size(bed: &TestBed, config: &Path, limit: u64) -> Run {
+    use std::os::unix::process::CommandExt;
+    let args: Vec<String> = [
+        "-c",
+        config.to_str().expect("UTF-8"),
+        "--nameserver",
+        &bed.primary().to_string(),
+        "--dns-port",
+        &bed.port().to_string(),
+        "--format",
+        "json",
+        "publish",
+        "--window",
+        "1",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kmsdns"));
+    command
+        .env("NO_COLOR", "1")
+        .current_dir(bed.dir())
+        .args(&args);
+    // SAFETY: between fork and exec, only signal(2) and setrlimit(2),
+    // both async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let bound = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            match libc::setrlimit(libc::RLIMIT_FSIZE, &bound) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let started = std::time::Instant::now();
+    let output = command.output().expect("kmsdns runs");
+    Run {
+        args,
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
+        took: started.elapsed(),
+    }
+}
+
+/// A publish whose temporary files stop taking its output midway (the
+/// disk full) stops after the window it was writing, and still reports
+/// every change it made, as one JSON document: the domains it says were
+/// applied, a prefix of the publish list, are what the primary serves;
+/// no other domain was changed; `run-stopped` says why, and the exit
+/// status is critical.
+#[test]
+fn a_publish_whose_output_fills_the_disk_says_what_it_changed_and_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (bed, config, domains) = alternating_bed(dir.path());
+    let run = publish_within_file_size(&bed, &config, 4096);
+    assert_eq!(run.status, 2, "{run}");
+    let document: serde_json::Value = run.json();
+    let findings = document["findings"].as_array().expect("findings");
+    let with_id = |id: &str| -> Vec<&serde_json::Value> {
+        findings.iter().filter(|f| f["id"] == id).collect()
+    };
+    let stopped = with_id("run-stopped");
+    assert_eq!(stopped.len(), 1, "{run}");
+    assert_eq!(stopped[0]["severity"], "critical", "{run}");
+    let applied: Vec<&str> = with_id("update-applied")
+        .iter()
+        .map(|f| f["domain"].as_str().expect("domain"))
+        .collect();
+    assert!(
+        !applied.is_empty(),
+        "nothing applied before the disk filled: {run}"
+    );
+    assert!(
+        applied.len() < domains.len(),
+        "the disk never filled: {run}"
+    );
+    assert_eq!(applied, domains[..applied.len()], "{run}");
+    let reported: Vec<&str> = document["details"]["domains"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d["domain"].as_str().expect("domain"))
+        .collect();
+    assert_eq!(reported, applied, "{run}");
+    let ours = [
+        "0 0 1688 kms1.secure.example.",
+        "0 0 1688 kms2.secure.example.",
+    ];
+    for (at, domain) in domains.iter().enumerate() {
+        let served = bed.srv_set(Server::PRIMARY, &format!("_vlmcs._tcp.{domain}"));
+        let served: Vec<String> = served.into_iter().collect();
+        if at < applied.len() {
+            assert_eq!(served, ours, "{domain}: {run}");
+        } else {
+            assert!(served.is_empty(), "{domain} changed unreported: {run}");
+        }
+    }
 }

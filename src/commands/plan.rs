@@ -3,9 +3,8 @@
 use clap::Args;
 
 use super::changes::details::Verb;
-use super::changes::engine::{Hooks, Mode};
-use super::changes::{self, Sink};
-use crate::context::Context;
+use super::changes::engine::Mode;
+use super::changes::{self, ChangeCommand, Windows};
 use crate::error::Error;
 
 /// Show, per domain, the exact change `publish` would make: `+` add,
@@ -34,23 +33,23 @@ pub struct PlanArgs {
     pub window: u32,
 }
 
-/// Reads and plans every domain, in windows of `size` domains (`None`:
-/// all at once), each window's report to `sink`.
-pub async fn run(
-    args: &PlanArgs,
-    ctx: &Context,
-    hooks: Hooks,
-    size: Option<usize>,
-    sink: &mut Sink<'_>,
-) -> Result<(), Error> {
-    if args.prune {
-        changes::check_prune(ctx)?;
+impl ChangeCommand for PlanArgs {
+    fn name_and_window(&self) -> (&'static str, u32) {
+        ("plan", self.window)
     }
-    let mode = Mode::Plan {
-        set_ttl: args.set_ttl,
-        prune: args.prune,
-    };
-    let changes = (hooks, &mode, args.addresses);
-    changes::run(ctx, changes, Verb::Plan, size, &mut |_| {}, sink).await?;
-    Ok(())
+
+    /// Reads and plans every domain.
+    async fn run(&self, windows: Windows<'_>) -> Result<(), Error> {
+        if self.prune {
+            changes::check_prune(windows.ctx)?;
+        }
+        let mode = Mode::Plan {
+            set_ttl: self.set_ttl,
+            prune: self.prune,
+        };
+        let changes = (windows.hooks, &mode, self.addresses);
+        let (ctx, size) = (windows.ctx, windows.size);
+        changes::run(ctx, changes, Verb::Plan, size, &mut |_| {}, windows.sink).await?;
+        Ok(())
+    }
 }

@@ -1,15 +1,17 @@
 //! `kmsdns publish`: apply the plan by RFC 2136 dynamic update.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use hickory_proto::rr::Name;
 
 use super::changes::details::{ChangeDetails, Verb};
-use super::changes::engine::{DomainOutcome, Engine, Hooks, Mode, Outcome};
-use super::changes::{self, Sink};
+use super::changes::engine::{DomainOutcome, Engine, Mode, Outcome};
+use super::changes::{self, ChangeCommand, Sink, Windows};
 use super::replication::judge::{catch_up_hint, ttl_parts, UNREAD_HINT};
+use crate::concurrency::per_server::PerServer;
 use crate::config::Config;
 use crate::context::parse_wait;
 use crate::context::Context;
@@ -53,17 +55,23 @@ pub struct PublishArgs {
     pub window: u32,
 }
 
+impl ChangeCommand for PublishArgs {
+    fn name_and_window(&self) -> (&'static str, u32) {
+        ("publish", self.window)
+    }
+
+    fn run<'a>(&'a self, windows: Windows<'a>) -> impl Future<Output = Result<(), Error>> + 'a {
+        publish(self, windows)
+    }
+}
+
 /// Publishes every domain, in windows of `size` domains (`None`: all at
 /// once), each window's report to `sink`; then optionally waits for
 /// replication, its findings a report of their own after the last window
 /// (with the one window when all at once: one document).
-pub async fn run(
-    args: &PublishArgs,
-    ctx: &Context,
-    hooks: Hooks,
-    size: Option<usize>,
-    sink: &mut Sink<'_>,
-) -> Result<(), Error> {
+async fn publish(args: &PublishArgs, windows: Windows<'_>) -> Result<(), Error> {
+    let Windows { ctx, size, .. } = windows;
+    let sink = windows.sink;
     if args.prune {
         changes::check_prune(ctx)?;
     }
@@ -71,7 +79,7 @@ pub async fn run(
         set_ttl: args.set_ttl,
         prune: args.prune,
     };
-    let changes = (hooks, &mode, args.addresses);
+    let changes = (windows.hooks, &mode, args.addresses);
     let Some(wait) = args.wait_replication else {
         changes::run(ctx, changes, Verb::Publish, size, &mut |_| {}, sink).await?;
         return Ok(());
@@ -159,7 +167,7 @@ async fn wait_replication(
                     &engine.opts,
                     Some(deadline),
                     *multi_master,
-                    engine.concurrency,
+                    &PerServer::new(engine.concurrency),
                 )
                 .await;
                 let mut waited = replication_findings(zone, wait, &watched);

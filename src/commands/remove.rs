@@ -4,9 +4,8 @@ use clap::Args;
 use hickory_proto::rr::Name;
 
 use super::changes::details::Verb;
-use super::changes::engine::{Hooks, Mode};
-use super::changes::{self, Sink};
-use crate::context::Context;
+use super::changes::engine::Mode;
+use super::changes::{self, ChangeCommand, Windows};
 use crate::dns::name::parse_name;
 use crate::error::Error;
 
@@ -31,36 +30,37 @@ pub struct RemoveArgs {
     pub window: u32,
 }
 
-/// Removes our records from every domain, in windows of `size` domains
-/// (`None`: all at once), each window's report to `sink`.
-pub async fn run(
-    args: &RemoveArgs,
-    ctx: &Context,
-    hooks: Hooks,
-    size: Option<usize>,
-    sink: &mut Sink<'_>,
-) -> Result<(), Error> {
-    let config = ctx.config()?;
-    if let Some(host) = &args.host {
-        match config.host(host) {
-            None => {
-                return Err(Error::Usage(format!(
+impl ChangeCommand for RemoveArgs {
+    fn name_and_window(&self) -> (&'static str, u32) {
+        ("remove", self.window)
+    }
+
+    /// Removes our records from every domain.
+    async fn run(&self, windows: Windows<'_>) -> Result<(), Error> {
+        let ctx = windows.ctx;
+        let config = ctx.config()?;
+        if let Some(host) = &self.host {
+            match config.host(host) {
+                None => {
+                    return Err(Error::Usage(format!(
                 "{host} is not a host of this configuration; kmsdns only removes records it owns"
             )))
-            }
-            Some(known) if !known.managed => {
-                return Err(Error::Usage(format!(
+                }
+                Some(known) if !known.managed => {
+                    return Err(Error::Usage(format!(
                 "{host} has managed = false in the configuration; kmsdns never removes its records"
             )))
+                }
+                Some(_) => {}
             }
-            Some(_) => {}
         }
+        let mode = Mode::Remove {
+            force: self.force,
+            host: self.host.clone(),
+        };
+        let changes = (windows.hooks, &mode, false);
+        let size = windows.size;
+        changes::run(ctx, changes, Verb::Remove, size, &mut |_| {}, windows.sink).await?;
+        Ok(())
     }
-    let mode = Mode::Remove {
-        force: args.force,
-        host: args.host.clone(),
-    };
-    let changes = (hooks, &mode, false);
-    changes::run(ctx, changes, Verb::Remove, size, &mut |_| {}, sink).await?;
-    Ok(())
 }

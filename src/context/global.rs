@@ -38,7 +38,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DUR", default_value = "15s", value_parser = parse_bound)]
     pub deadline: Duration,
 
-    /// How many domains or servers to work on at once
+    /// How many domains or servers to work on at once, and at most how many queries replication has in flight to one DNS server
     #[arg(long, global = true, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub concurrency: u16,
 

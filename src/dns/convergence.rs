@@ -21,7 +21,7 @@
 //! What a difference *means* (findings, severities, hints) is each
 //! command's business; this module only observes and compares.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,7 @@ use super::transport::asking_again;
 use super::zone::{authoritative_servers, read_serial, SerialError, ZoneSoa};
 use super::DnsOptions;
 use crate::concurrency::in_order;
+use crate::concurrency::per_server::PerServer;
 
 /// Time between two polls of [`watch`].
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -270,6 +271,15 @@ pub struct Comparison {
     /// Every server a client may ask serves the reference's serial and
     /// RRsets.
     pub converged: bool,
+    /// Every server a client may ask answered for the zone, with the
+    /// reference's serial where serials compare: what keeps the zone from
+    /// converging, if anything, is the RRsets of `unsettled` alone, each
+    /// one domain's.
+    pub caught_up: bool,
+    /// The owners whose RRset a server a client may ask serves otherwise
+    /// than the reference, or that could not be read there (at the
+    /// reference too).
+    pub unsettled: BTreeSet<Name>,
 }
 
 /// Compares every server of the zone with the reference: the primary, or,
@@ -281,7 +291,8 @@ pub fn compare(zone: &ZoneObservation) -> Comparison {
         .position(|s| s.primary && s.answered().is_some())
         .or_else(|| newest(zone));
     let any_authoritative = zone.servers.iter().any(|s| s.answered().is_some());
-    let mut converged = reference.is_some() && any_authoritative;
+    let mut caught_up = reference.is_some() && any_authoritative;
+    let mut unsettled = BTreeSet::new();
     let mut servers = Vec::new();
     for (index, server) in zone.servers.iter().enumerate() {
         let compared = compare_server(zone, server, reference.unwrap_or(index), index);
@@ -289,18 +300,25 @@ pub fn compare(zone: &ZoneObservation) -> Comparison {
         // every server they may ask serves the reference. A hidden primary
         // that answers must still agree.
         let counts = !server.hidden_primary() || server.answered().is_some();
-        // An RRset that could not be read, at the reference above all,
-        // says nothing of whether the servers agree.
-        let unread = compared.rrsets.iter().any(|rrset| rrset.error.is_some());
-        if counts && (!compared.state.caught_up() || unread) {
-            converged = false;
+        if counts {
+            // A server that differs only in RRsets (`Differs`) holds back
+            // those RRsets, not the zone.
+            if !compared.state.caught_up() && compared.state != ServerState::Differs {
+                caught_up = false;
+            }
+            // An RRset that could not be read, at the reference above
+            // all, says nothing of whether the servers agree.
+            let differing = compared.rrsets.iter().filter(|rrset| rrset.differs());
+            unsettled.extend(differing.map(|rrset| rrset.owner.clone()));
         }
         servers.push(compared);
     }
     Comparison {
         reference,
         servers,
-        converged,
+        converged: caught_up && unsettled.is_empty(),
+        caught_up,
+        unsettled,
     }
 }
 
@@ -455,8 +473,9 @@ pub struct Watched {
 /// Reads every server of `soa`'s zone (the primary, then the NS set) and
 /// compares them ([`compare`]); with a `deadline`, again every
 /// [`POLL_INTERVAL`] until the zone has converged or the deadline has
-/// passed. At most `in_flight` RRsets are asked of one server at once
-/// (`--concurrency`).
+/// passed. Every query to a server waits for its turn in `in_flight`
+/// (`--concurrency` at each server, shared with the zones read beside
+/// this one).
 pub async fn watch(
     soa: &ZoneSoa,
     owners: &[Name],
@@ -464,13 +483,13 @@ pub async fn watch(
     opts: &DnsOptions,
     deadline: Option<Instant>,
     configured: Option<bool>,
-    in_flight: usize,
+    in_flight: &PerServer,
 ) -> Watched {
     let (servers, ns_error) = servers(soa, resolver, opts).await;
     let multi_master = match configured {
         Some(true) => MultiMaster::Yes,
         Some(false) => MultiMaster::No,
-        None => multi_master(&servers, &soa.zone, opts).await,
+        None => multi_master(&servers, &soa.zone, opts, in_flight).await,
     };
     let timers = SoaTimers {
         refresh: soa.refresh,
@@ -584,14 +603,22 @@ pub async fn watch_signatures(
 /// of the others while reads fail, and then every server answering as a
 /// primary ([`every_server_a_primary`]) — a zone merely named like an AD
 /// zone on a BIND primary with secondaries keeps its serial comparison.
-async fn multi_master(servers: &[Server], zone: &Name, opts: &DnsOptions) -> MultiMaster {
+async fn multi_master(
+    servers: &[Server],
+    zone: &Name,
+    opts: &DnsOptions,
+    in_flight: &PerServer,
+) -> MultiMaster {
     let mut why = format!("no server of {zone} has an address");
     for address in servers.iter().filter_map(|s| s.address.as_ref().ok()) {
-        match super::identify::active_directory(*address, zone, opts).await {
+        let turn = in_flight.turn(*address).await;
+        let integration = super::identify::active_directory(*address, zone, opts).await;
+        drop(turn);
+        match integration {
             Integration::Unknown(error) => why = error,
             Integration::Plain => return MultiMaster::No,
             Integration::ActiveDirectory => {
-                return every_server_a_primary(servers, zone, opts).await
+                return every_server_a_primary(servers, zone, opts, in_flight).await
             }
         }
     }
@@ -600,12 +627,19 @@ async fn multi_master(servers: &[Server], zone: &Name, opts: &DnsOptions) -> Mul
 
 /// Whether each server's own SOA names that server as the primary, as
 /// every AD domain controller's does (a secondary names its primary).
-async fn every_server_a_primary(servers: &[Server], zone: &Name, opts: &DnsOptions) -> MultiMaster {
+async fn every_server_a_primary(
+    servers: &[Server],
+    zone: &Name,
+    opts: &DnsOptions,
+    in_flight: &PerServer,
+) -> MultiMaster {
     for server in servers {
         let Ok(address) = &server.address else {
             continue;
         };
+        let turn = in_flight.turn(*address).await;
         let read = super::query(*address, zone, RecordType::SOA, opts).await;
+        drop(turn);
         let mname = match &read {
             Ok(response) => response.zone_soa().map(|(_, soa)| soa.mname().clone()),
             Err(_) => None,
@@ -680,30 +714,36 @@ async fn servers(
     (servers, ns_error)
 }
 
-/// One server address: the zone's SOA serial, then each RRset, at most
-/// `in_flight` at once. All of them at once were a window's worth of
-/// queries in one burst (2,000 owners of one zone): more than a server's
-/// UDP socket holds (BIND's 208 KiB default, some 250 queries on
-/// loopback), so the server dropped the rest, and their resends, due
-/// together, were dropped again; on a busy server whole windows lost an
-/// RRset or more and with it their `replicated`.
+/// One server address: the zone's SOA serial, then each RRset, each
+/// query in its turn at the server (`in_flight`). All of them at once
+/// were a window's worth of queries in one burst (2,000 owners of one
+/// zone): more than a server's UDP socket holds (BIND's 208 KiB default,
+/// some 250 queries on loopback), so the server dropped the rest, and
+/// their resends, due together, were dropped again; on a busy server
+/// whole windows lost an RRset or more and with it their `replicated`.
 async fn read(
     server: &Server,
     zone: &Name,
     owners: &[Name],
     opts: &DnsOptions,
-    in_flight: usize,
+    in_flight: &PerServer,
 ) -> ServerRead {
     let address = match &server.address {
         Ok(address) => *address,
         Err(read) => return read.clone(),
     };
-    let serial = match read_serial(address, zone, opts).await {
+    let turn = in_flight.turn(address).await;
+    let serial = read_serial(address, zone, opts).await;
+    drop(turn);
+    let serial = match serial {
         Ok(serial) => serial,
         Err(error) => return unanswered(error, zone),
     };
-    let rrsets = in_order(owners, in_flight, |owner| async move {
+    // No more of the zone's reads wait at once than may be in flight.
+    let rrsets = in_order(owners, in_flight.limit(), |owner| async move {
+        let turn = in_flight.turn(address).await;
         let read = read_srv(address, owner, opts).await;
+        drop(turn);
         let mixed = read
             .as_ref()
             .ok()

@@ -16,6 +16,8 @@
 //! queries to it over the same transport about that name or a name below
 //! it fail at once with [`TransportError::Silent`], so a dead `server =`
 //! costs a domain one exchange bound, not one per question (issue 17).
+//! The run keeps the last [`REMEMBERED_SILENCES`] of them: what it forgets
+//! is asked again, which costs time, never a verdict.
 //! Other names are still asked: a resolver waiting on a dead zone's
 //! servers, or an authoritative server dropping one zone's queries, is
 //! silent about that zone and answers the rest, recursive or not. Only
@@ -26,17 +28,18 @@
 //! polls, and what an UPDATE did must be read, not guessed.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::Name;
+use lru::LruCache;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
@@ -362,23 +365,53 @@ tokio::task_local! {
 /// one of them at random: each has its own random source port from the
 /// kernel (RFC 5452 §10), so a run's queries to one server come from
 /// several.
+///
+/// The sockets of the last [`KEPT_SERVERS`] servers asked are kept, not
+/// every server's: a run over many distinct servers (a `server =` or an
+/// NS set per zone, or many silent ones) would otherwise hold a socket
+/// and its 4 KiB buffer for each server it ever asked, and run out of
+/// file descriptors at the process's limit (1,024 by default). A socket
+/// forgotten with its server is closed once the exchanges still using it
+/// end; the server's next exchange opens a fresh one, on a fresh port.
 #[derive(Clone, Default)]
 pub struct SocketPool {
     inner: Arc<PoolInner>,
 }
 
-#[derive(Default)]
 struct PoolInner {
-    channels: Mutex<HashMap<SocketAddr, Vec<Arc<Channel>>>>,
+    /// The sockets of the servers asked last, the least recently asked
+    /// forgotten first.
+    channels: Mutex<LruCache<SocketAddr, Vec<Arc<Channel>>>>,
     opened: AtomicUsize,
-    /// Servers that let every attempt of a query time out, over which
-    /// transport, and the names they were silent about: not asked again
-    /// about those names or any name below them in this run.
-    silent: Mutex<HashMap<(SocketAddr, Transport), Vec<Name>>>,
+    /// Which server was silent, over which transport, about which name
+    /// (fully qualified): not asked again about that name or any name
+    /// below it while remembered, the least recently used forgotten first.
+    silent: Mutex<LruCache<Silence, ()>>,
 }
+
+/// A server, the transport it was asked over, and the name it was silent
+/// about.
+type Silence = (SocketAddr, Transport, Name);
 
 /// Sockets kept per server.
 const SOCKETS_PER_SERVER: usize = 4;
+
+/// How many servers' sockets a run keeps: well above the servers a run
+/// asks at once (a few per domain in flight, 64 domains by default). A
+/// server has more than one socket only if several exchanges to it were
+/// in flight at once, so most of these hold one.
+const KEPT_SERVERS: NonZeroUsize = NonZeroUsize::new(256).unwrap();
+
+/// How many (server, name) silences a run remembers: a domain needs its
+/// own only between its zone's read and its RRset's, so a few thousand
+/// cover every domain in flight; about 200 bytes each.
+pub(crate) const REMEMBERED_SILENCES: NonZeroUsize = NonZeroUsize::new(4096).unwrap();
+
+impl Default for PoolInner {
+    fn default() -> Self {
+        PoolInner::bounded(KEPT_SERVERS, REMEMBERED_SILENCES)
+    }
+}
 
 impl SocketPool {
     /// An empty pool.
@@ -399,7 +432,18 @@ impl SocketPool {
 }
 
 impl PoolInner {
-    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Vec<Arc<Channel>>>> {
+    /// A pool that keeps the sockets of at most `servers` servers and
+    /// remembers at most `silences` silences; both lists start empty and
+    /// grow as needed (most runs meet no silent server).
+    fn bounded(servers: NonZeroUsize, silences: NonZeroUsize) -> PoolInner {
+        PoolInner {
+            channels: Mutex::new(LruCache::new(servers)),
+            opened: AtomicUsize::new(0),
+            silent: Mutex::new(LruCache::sparse(silences)),
+        }
+    }
+
+    fn channels(&self) -> std::sync::MutexGuard<'_, LruCache<SocketAddr, Vec<Arc<Channel>>>> {
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -424,29 +468,49 @@ impl PoolInner {
         let channel = Arc::new(Channel::open(server).await?);
         self.opened.fetch_add(1, Ordering::Relaxed);
         let mut channels = self.channels();
-        let kept = channels.entry(server).or_default();
+        // Forgets the least recently asked server's sockets when full.
+        let kept = channels.get_or_insert_mut(server, Vec::new);
         if kept.len() < SOCKETS_PER_SERVER {
             kept.push(Arc::clone(&channel));
         }
         Ok(channel)
     }
 
+    fn silences(&self) -> std::sync::MutexGuard<'_, LruCache<Silence, ()>> {
+        self.silent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Whether `server` was silent earlier in the run about `name` or a
-    /// name above it.
+    /// name above it (as far as the run remembers).
     fn is_silent(&self, server: SocketAddr, transport: Transport, name: &Name) -> bool {
-        let silent = self.silent.lock().unwrap_or_else(PoisonError::into_inner);
-        silent
-            .get(&(server, transport))
-            .is_some_and(|names| names.iter().any(|silent| silent.zone_of(name)))
+        let mut silent = self.silences();
+        // Every query asks: nothing to hash while no server was silent.
+        !silent.is_empty()
+            && and_above(name).any(|name| silent.get(&(server, transport, name)).is_some())
     }
 
     fn remember_silent(&self, server: SocketAddr, transport: Transport, name: &Name) {
-        let mut silent = self.silent.lock().unwrap_or_else(PoisonError::into_inner);
-        let names = silent.entry((server, transport)).or_default();
-        if !names.iter().any(|known| known.zone_of(name)) {
-            names.push(name.clone());
+        if !self.is_silent(server, transport, name) {
+            self.silences()
+                .put((server, transport, qualified(name)), ());
         }
     }
+}
+
+/// `name` as remembered: fully qualified (a `Name` hashes and compares
+/// without case already).
+fn qualified(name: &Name) -> Name {
+    let mut name = name.clone();
+    name.set_fqdn(true);
+    name
+}
+
+/// `name`, then each name above it up to the root: the names a silence
+/// about which covers `name` (what `Name::zone_of` says).
+fn and_above(name: &Name) -> impl Iterator<Item = Name> {
+    std::iter::successors(Some(qualified(name)), |name| {
+        (!name.is_root()).then(|| name.base_name())
+    })
 }
 
 /// How long a signed exchange over TCP still waits once it has set a
@@ -1146,17 +1210,46 @@ mod tests {
         let other: SocketAddr = "127.0.0.2:53".parse().unwrap();
         assert!(!pool.is_silent(other, Transport::Udp, &name("corp.test.")));
         // A name below one remembered adds nothing.
-        assert_eq!(
-            pool.silent.lock().unwrap()[&(server, Transport::Udp)].len(),
-            1
+        assert_eq!(pool.silences().len(), 1);
+        // The root covers every name.
+        pool.remember_silent(other, Transport::Udp, &Name::root());
+        assert!(pool.is_silent(other, Transport::Udp, &name("corp.test.")));
+        assert!(pool.is_silent(other, Transport::Udp, &name("corp.test")));
+    }
+
+    /// The memory of silences keeps the last ones used, at most its
+    /// bound: a server forgotten is asked again (a timeout more), one
+    /// remembered is not, however many servers were silent before.
+    #[test]
+    fn the_memory_of_silent_servers_keeps_the_last_ones_used() {
+        let pool = PoolInner::bounded(NonZeroUsize::MIN, NonZeroUsize::new(3).unwrap());
+        let zone = name("dead.test.");
+        let servers: Vec<SocketAddr> = (1..=1000)
+            .map(|n| SocketAddr::from(([127, 0, (n / 256) as u8, (n % 256) as u8], 53)))
+            .collect();
+        for server in &servers {
+            pool.remember_silent(*server, Transport::Udp, &zone);
+            // The domain's next question, at once: still known.
+            assert!(pool.is_silent(*server, Transport::Udp, &name("_vlmcs._tcp.dead.test.")));
+        }
+        assert_eq!(pool.silences().len(), 3, "bounded, whatever the estate");
+        assert!(
+            !pool.is_silent(servers[0], Transport::Udp, &zone),
+            "forgotten"
         );
+        // Asking keeps one: the oldest of the three, used, outlives the
+        // next one remembered.
+        assert!(pool.is_silent(servers[997], Transport::Udp, &zone));
+        pool.remember_silent(servers[0], Transport::Udp, &zone);
+        assert!(pool.is_silent(servers[997], Transport::Udp, &zone));
+        assert!(!pool.is_silent(servers[998], Transport::Udp, &zone));
     }
 
     /// The one server a pool remembers as silent.
     fn asked_server(pool: &SocketPool) -> SocketAddr {
-        let silent = pool.inner.silent.lock().unwrap();
+        let silent = pool.inner.silences();
         assert_eq!(silent.len(), 1, "one server remembered");
-        silent.keys().next().unwrap().0
+        silent.iter().next().unwrap().0 .0
     }
 
     #[tokio::test]

@@ -19,13 +19,13 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
-use std::fs::File;
 use std::hash::BuildHasher;
-use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::json::JsonSpool;
+use super::spool::Spool;
 use super::{jsonl, nagios, prometheus, text, Details, Document, Io};
 use crate::commands::audit::details::{write_domain, AuditDetails, DomainStatus, Tally};
 use crate::commands::audit::metrics::Metrics;
@@ -206,7 +206,28 @@ impl AuditSink for AuditWriter {
                 self.skeleton = Some(without_estate(details));
             }
         }
-        Ok(())
+        // The audit stops with the error, as it did when a spool failed
+        // its write: it changed nothing that its output must say.
+        match self.failure() {
+            Some(error) => Err(io::Error::new(error.kind(), error.to_string())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl AuditWriter {
+    /// Why a spool of the format's (or `--textfile`'s) took no more (see
+    /// [`Spool`]).
+    fn failure(&self) -> Option<&io::Error> {
+        let textfile = self.prometheus.as_ref().and_then(PrometheusSpool::failure);
+        let format = match self.format {
+            Format::Text => self.text.as_ref().and_then(TextSpool::failure),
+            Format::Nagios => self.nagios.as_ref().and_then(NagiosSpool::failure),
+            Format::Jsonl => self.jsonl.as_ref().and_then(JsonlSpool::failure),
+            Format::Json => self.json.as_ref().and_then(JsonSpool::failure),
+            Format::Prometheus => None,
+        };
+        format.or(textfile)
     }
 }
 
@@ -238,56 +259,6 @@ fn end_details(details: &mut Option<serde_json::Value>, end: &AuditEnd) {
     details["hosts_reachable"] = end.hosts_reachable.into();
     details["hosts_probed"] = end.hosts_probed.into();
     details["parts"] = end.parts.clone().into();
-}
-
-/// An unnamed temporary file written now and read back at the end.
-pub(super) struct Spool {
-    pub(super) file: BufWriter<File>,
-}
-
-impl Spool {
-    pub(super) fn new() -> io::Result<Self> {
-        Ok(Spool {
-            file: BufWriter::new(tempfile::tempfile()?),
-        })
-    }
-
-    /// One value as a line of JSON.
-    pub(super) fn push(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
-        serde_json::to_writer(&mut self.file, value)?;
-        self.file.write_all(b"\n")
-    }
-
-    /// Every line written, from the start.
-    fn lines(&mut self) -> io::Result<io::Lines<BufReader<&File>>> {
-        self.file.flush()?;
-        let file = self.file.get_mut();
-        file.rewind()?;
-        Ok(BufReader::new(&*file).lines())
-    }
-
-    /// Every value written, from the start.
-    pub(super) fn values<T: serde::de::DeserializeOwned>(
-        &mut self,
-    ) -> io::Result<impl Iterator<Item = io::Result<T>> + '_> {
-        Ok(self.lines()?.map(|line| {
-            serde_json::from_str(&line?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-        }))
-    }
-
-    /// Everything written, to read from the start.
-    pub(super) fn reader(&mut self) -> io::Result<&File> {
-        self.file.flush()?;
-        let file = self.file.get_mut();
-        file.rewind()?;
-        Ok(file)
-    }
-
-    /// Copies everything written to `out`.
-    pub(super) fn copy_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        io::copy(&mut self.reader()?, out)?;
-        Ok(())
-    }
 }
 
 /// The text: the domains with their status, the findings shown, grouped
@@ -322,6 +293,11 @@ impl TextSpool {
             self.domains.push(domain)?;
         }
         self.findings.add(findings, quiet)
+    }
+
+    /// Why a spool's file took no more (see [`Spool`]).
+    fn failure(&self) -> Option<&io::Error> {
+        self.domains.failure().or(self.findings.failure())
     }
 
     /// As `text::render` writes a report with audit's details.
@@ -378,6 +354,11 @@ impl TextFindings {
             }
         }
         Ok(())
+    }
+
+    /// Why its spool's file took no more (see [`Spool`]).
+    pub(super) fn failure(&self) -> Option<&io::Error> {
+        self.spool.failure()
     }
 
     /// Writes every finding under its heading, those about no domain
@@ -478,7 +459,14 @@ impl NagiosSpool {
                 &mut self.critical
             }
         };
-        nagios::write_long_line(finding, &mut spool.file)
+        nagios::write_long_line(finding, spool)
+    }
+
+    /// Why a spool's file took no more (see [`Spool`]).
+    pub(super) fn failure(&self) -> Option<&io::Error> {
+        [&self.critical, &self.warning, &self.info]
+            .into_iter()
+            .find_map(Spool::failure)
     }
 
     /// Writes the status line and the long output, the findings about no
@@ -548,9 +536,14 @@ impl JsonlSpool {
 
     /// Takes a window: the lines of its domains and zones.
     pub(super) fn add(&mut self, report: &Document) -> io::Result<()> {
-        self.domains += jsonl::write_lines(report, &mut self.lines.file)?;
+        self.domains += jsonl::write_lines(report, &mut self.lines)?;
         self.rest = report.details.as_ref().and_then(jsonl::rest);
         Ok(())
+    }
+
+    /// Why its spool's file took no more (see [`Spool`]).
+    pub(super) fn failure(&self) -> Option<&io::Error> {
+        self.lines.failure()
     }
 
     /// Writes every line, then the totals, with `general`: the findings
@@ -625,10 +618,15 @@ impl PrometheusSpool {
                 head.retain(|_| false);
                 self.families.push((head, Spool::new()?));
             }
-            family.write_samples(&mut self.families[at].1.file)?;
+            family.write_samples(&mut self.families[at].1)?;
         }
         self.zones.extend(zones);
         Ok(())
+    }
+
+    /// Why a spool's file took no more (see [`Spool`]).
+    pub(super) fn failure(&self) -> Option<&io::Error> {
+        self.families.iter().find_map(|(_, spool)| spool.failure())
     }
 
     pub(super) fn write(

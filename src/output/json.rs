@@ -15,7 +15,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use serde::Serialize;
 use serde_json::ser::{Formatter, PrettyFormatter, Serializer};
 
-use super::audit::Spool;
+use super::spool::Spool;
 use super::Document;
 use crate::report::{Finding, Severity, Summary, SCHEMA_VERSION};
 
@@ -103,9 +103,15 @@ impl JsonSpool {
         findings: impl IntoIterator<Item = &'a Finding>,
     ) -> io::Result<()> {
         for finding in findings {
-            element(finding, FINDINGS_DEPTH, &mut self.findings.file)?;
+            element(finding, FINDINGS_DEPTH, &mut self.findings)?;
         }
         Ok(())
+    }
+
+    /// Why a spool's file took no more (see [`Spool`]).
+    pub(super) fn failure(&self) -> Option<&io::Error> {
+        let arrays = self.arrays.iter().map(|(_, spool)| spool);
+        arrays.chain([&self.findings]).find_map(Spool::failure)
     }
 
     /// Writes the document: `command`'s, with the run's status and
@@ -256,7 +262,7 @@ impl Write for Router<'_, '_> {
         let mut routes = self.0.borrow_mut();
         let routes = &mut *routes;
         match routes.into {
-            Some(at) => routes.arrays[at].1.file.write_all(buf)?,
+            Some(at) => routes.arrays[at].1.write_all(buf)?,
             None => match routes.skeleton.last_mut() {
                 Some(Piece::Text(text)) => text.extend_from_slice(buf),
                 _ => routes.skeleton.push(Piece::Text(buf.to_vec())),

@@ -10,6 +10,7 @@ pub mod json;
 pub mod jsonl;
 pub mod nagios;
 pub mod prometheus;
+mod spool;
 pub mod text;
 pub mod windows;
 

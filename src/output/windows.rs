@@ -17,13 +17,14 @@
 use std::io::{self, BufWriter, Write};
 use std::time::SystemTime;
 
-use super::audit::{JsonlSpool, NagiosSpool, PrometheusSpool, Spool, TextFindings};
+use super::audit::{JsonlSpool, NagiosSpool, PrometheusSpool, TextFindings};
 use super::json::JsonSpool;
+use super::spool::Spool;
 use super::{prometheus, text, Document, Io};
 use crate::commands::audit::metrics::Metrics;
 use crate::context::Format;
 use crate::report::palette::Palette;
-use crate::report::{Finding, Severity, Summary};
+use crate::report::{Finding, FindingId, Severity, Summary};
 
 /// The output of one command, fed window by window.
 pub struct ReportWriter {
@@ -39,6 +40,9 @@ pub struct ReportWriter {
     nagios: Option<NagiosSpool>,
     prometheus: Option<PrometheusSpool>,
     jsonl: Option<JsonlSpool>,
+    /// Why the run stopped after the last window taken: a spool's file
+    /// took no more of it.
+    stopped: Option<String>,
 }
 
 impl ReportWriter {
@@ -64,6 +68,7 @@ impl ReportWriter {
             jsonl: (format == Format::Jsonl)
                 .then(JsonlSpool::new)
                 .transpose()?,
+            stopped: None,
         })
     }
 
@@ -73,7 +78,11 @@ impl ReportWriter {
         Some(window)
     }
 
-    /// Takes the report of a finished window.
+    /// Takes the report of a finished window. An error stops the run:
+    /// when a spool's file took no more of it, the window is kept all the
+    /// same (in memory) and [`ReportWriter::stopped`] says so, so that the
+    /// output of every window done is still written, saying what the
+    /// run changed.
     pub fn window(&mut self, mut report: Document) -> io::Result<()> {
         let (about_domains, general) = std::mem::take(&mut report.findings)
             .into_iter()
@@ -111,11 +120,41 @@ impl ReportWriter {
         if let Some(spool) = &mut self.jsonl {
             spool.add(&report)?;
         }
-        Ok(())
+        let Some(failure) = self.failure() else {
+            return Ok(());
+        };
+        let error = io::Error::new(failure.kind(), failure.to_string());
+        self.stopped = Some(error.to_string());
+        Err(error)
     }
 
-    /// Writes the output once every window is done; returns the exit status.
+    /// Whether the run stopped because a spool's file took no more: the
+    /// windows taken are whole, to be written by [`ReportWriter::finish`].
+    pub fn stopped(&self) -> bool {
+        self.stopped.is_some()
+    }
+
+    /// Why a spool's file took no more.
+    fn failure(&self) -> Option<&io::Error> {
+        let text = self.text.as_ref().and_then(TextSpool::failure);
+        let nagios = self.nagios.as_ref().and_then(NagiosSpool::failure);
+        let prometheus = self.prometheus.as_ref().and_then(PrometheusSpool::failure);
+        let jsonl = self.jsonl.as_ref().and_then(JsonlSpool::failure);
+        let json = self.json.as_ref().and_then(JsonSpool::failure);
+        text.or(nagios).or(prometheus).or(jsonl).or(json)
+    }
+
+    /// Writes the output once every window is done, or the run stopped;
+    /// returns the exit status.
     pub fn finish(mut self, io: &mut Io<'_>) -> io::Result<u8> {
+        if let Some(error) = self.stopped.take() {
+            let message = format!(
+                "{} stopped: cannot keep the output: {error}; the domains not in this report were neither read nor changed",
+                self.command
+            );
+            let stopped = Finding::new(FindingId::RunStopped, Severity::Critical, message);
+            self.general.push(stopped);
+        }
         for finding in &self.general {
             self.status = self.status.max(finding.severity);
             self.summary.count(finding.severity);
@@ -170,9 +209,13 @@ impl TextSpool {
 
     fn add(&mut self, report: &Document, palette: Palette, quiet: bool) -> io::Result<()> {
         if let Some(details) = &report.details {
-            self.blank |= text::render_details(details, palette, &mut self.details.file)?;
+            self.blank |= text::render_details(details, palette, &mut self.details)?;
         }
         self.findings.add(&report.findings, quiet)
+    }
+
+    fn failure(&self) -> Option<&io::Error> {
+        self.details.failure().or(self.findings.failure())
     }
 
     /// As `text::render` writes a report.
@@ -236,6 +279,39 @@ mod tests {
         }
         let domains = domains.iter().map(|d| check(d)).collect();
         report.with_details(Details::Check(CheckDetails { domains }))
+    }
+
+    /// The run stopped by a spool's file that took nothing of a window
+    /// (its disk full) still writes that window, whole, and why it stopped,
+    /// with a failing exit status: after `publish`'s UPDATEs, what was
+    /// changed is said.
+    #[test]
+    fn a_window_its_spool_cannot_take_stops_the_run_and_is_written_whole() {
+        let palette = Palette { color: false };
+        let mut writer = ReportWriter::new("publish", Format::Text, palette, false).unwrap();
+        // A file open only for reading takes no write, as a full disk.
+        let named = tempfile::NamedTempFile::new().unwrap();
+        let file = std::fs::File::open(named.path()).unwrap();
+        writer.text.as_mut().unwrap().details = Spool::on(file);
+        // More than a spool holds before it writes to its file.
+        let names: Vec<String> = (0..100).map(|n| format!("d{n}.corp.test.")).collect();
+        let domains: Vec<&str> = names.iter().map(String::as_str).collect();
+        let stopped = writer.window(report(&domains, false));
+        let error = stopped.expect_err("the run stops");
+        assert!(writer.stopped(), "{error}");
+        let (status, written) = crate::output::finished(|io| writer.finish(io));
+        assert_eq!(status, 2);
+        let message = format!(
+            "publish stopped: cannot keep the output: {error}; the domains not in this report were neither read nor changed"
+        );
+        let mut whole = report(&domains, false);
+        whole.push(Finding::new(
+            FindingId::RunStopped,
+            Severity::Critical,
+            message,
+        ));
+        let expected = crate::output::written(|out| text::render(&whole, palette, false, out));
+        assert_eq!(written, expected);
     }
 
     #[test]

@@ -178,6 +178,9 @@ pub enum FindingId {
     /// A validating resolver answers SERVFAIL where checking disabled
     /// (CD) gets records.
     ValidationFailed,
+    /// The run stopped after the domains reported, its output no longer
+    /// kept (a full disk): the others were neither read nor changed.
+    RunStopped,
 }
 
 impl fmt::Display for FindingId {

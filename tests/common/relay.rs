@@ -324,6 +324,10 @@ struct Counters {
     received: HashMap<(Kind, Proto), usize>,
     forwarded: HashMap<Kind, usize>,
     answered: HashMap<Kind, usize>,
+    /// UDP messages received and not yet done with (answered, held or
+    /// dropped), and the most there were at once.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 /// What the relay's tasks share with the test.
@@ -516,6 +520,14 @@ impl Relay {
             .unwrap_or(0)
     }
 
+    /// The most UDP messages the relay was handling at once (each from
+    /// its arrival until the relay answered it or dropped it) since the
+    /// last script: with a [`Fault::Delay`], how many requests a client
+    /// had in flight to this server at once.
+    pub fn most_in_flight(&self) -> usize {
+        lock(&self.shared.counters).most_in_flight
+    }
+
     /// Waits until at least `n` messages of `kind` were forwarded; false
     /// after `timeout`.
     pub fn wait_forwarded(&self, kind: Kind, n: usize, timeout: Duration) -> bool {
@@ -603,17 +615,35 @@ async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         let request = Request::parse(buffer[..len].to_vec());
         let (socket, shared) = (Arc::clone(&socket), Arc::clone(&shared));
         tokio::spawn(async move {
-            shared.count(|c| *c.received.entry((request.kind, Proto::Udp)).or_default() += 1);
-            for step in decide(&shared, &request, Proto::Udp).await {
-                match step {
-                    Step::Send(bytes) => {
-                        let _ = socket.send_to(&bytes, client).await;
-                    }
-                    Step::Wait(delay) => tokio::time::sleep(delay).await,
-                    Step::SendHalfAndClose(_) | Step::Hold => {}
-                }
+            shared.count(|c| {
+                *c.received.entry((request.kind, Proto::Udp)).or_default() += 1;
+                c.in_flight += 1;
+                c.most_in_flight = c.most_in_flight.max(c.in_flight);
+            });
+            let mut steps = decide(&shared, &request, Proto::Udp).await;
+            let last = steps.pop();
+            for step in steps {
+                send(&socket, client, step).await;
+            }
+            // Done before the last step: once the client has the reply,
+            // its next request may arrive before this task goes on. A
+            // script in between started the counts over.
+            shared.count(|c| c.in_flight = c.in_flight.saturating_sub(1));
+            if let Some(step) = last {
+                send(&socket, client, step).await;
             }
         });
+    }
+}
+
+/// Takes one step of a UDP reply to `client`.
+async fn send(socket: &UdpSocket, client: SocketAddr, step: Step) {
+    match step {
+        Step::Send(bytes) => {
+            let _ = socket.send_to(&bytes, client).await;
+        }
+        Step::Wait(delay) => tokio::time::sleep(delay).await,
+        Step::SendHalfAndClose(_) | Step::Hold => {}
     }
 }
 

@@ -7,6 +7,8 @@ pub mod details;
 pub mod engine;
 pub mod planner;
 
+use std::future::Future;
+
 use crate::context::Context;
 use crate::error::Error;
 use crate::report::Report;
@@ -15,6 +17,26 @@ use engine::{DomainOutcome, Engine, Hooks, Mode};
 
 /// Where each window's report goes ([`crate::output::windows::ReportWriter`]).
 pub type Sink<'a> = dyn FnMut(Report<ChangeDetails>) -> std::io::Result<()> + 'a;
+
+/// A command of the engine (`plan`, `publish`, `remove`), as `kmsdns::run`
+/// dispatches it: all three are run window by window into one writer.
+pub trait ChangeCommand {
+    /// The command's name, as its report has it, and its `--window`.
+    fn name_and_window(&self) -> (&'static str, u32);
+
+    /// Runs the command over `windows`.
+    fn run<'a>(&'a self, windows: Windows<'a>) -> impl Future<Output = Result<(), Error>> + 'a;
+}
+
+/// How a [`ChangeCommand`] runs: with `hooks` (empty outside tests), in
+/// windows of `size` domains (`None`: all at once), each window's report
+/// to `sink`.
+pub struct Windows<'a> {
+    pub ctx: &'a Context,
+    pub hooks: Hooks,
+    pub size: Option<usize>,
+    pub sink: &'a mut Sink<'a>,
+}
 
 /// Runs the engine over every domain of the configuration in `mode`
 /// (`addresses`: also add the hosts' A/AAAA in changed zones), with `hooks`

@@ -31,6 +31,7 @@ pub use crate::dns::convergence::{
 };
 use crate::dns::{serial, TtlScope};
 use crate::report::{Finding, FindingId, Severity};
+use hickory_proto::rr::Name;
 
 /// The verdict on a zone.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +42,21 @@ pub struct ZoneVerdict {
     pub servers: Vec<ServerVerdict>,
     /// Every server serves the reference's serial and RRsets.
     pub converged: bool,
-    pub findings: Vec<Finding>,
+    /// Each finding with what it is about, and so whose it is.
+    pub findings: Vec<(About, Finding)>,
+}
+
+/// What a finding on a zone is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum About {
+    /// The zone (a server behind, down or lame; its primary; all its
+    /// RRsets replicated): a fact of every domain checked in it.
+    Zone,
+    /// One `_vlmcs._tcp` RRset, by its owner (records that differ, or a
+    /// read that failed, at one server): a fact of the domain that owns
+    /// it alone. A read that failed for one domain's records says nothing
+    /// of another's.
+    Rrset(Name),
 }
 
 fn seconds(duration: Duration) -> String {
@@ -52,14 +67,28 @@ fn seconds(duration: Duration) -> String {
 /// ([`convergence::compare`]) and says what each difference means.
 pub fn evaluate(zone: &ZoneObservation) -> ZoneVerdict {
     let comparison = convergence::compare(zone);
-    let mut findings: Vec<Finding> = reference_finding(zone, comparison.reference)
+    let mut findings: Vec<(About, Finding)> = reference_finding(zone, comparison.reference)
+        .map(|finding| (About::Zone, finding))
         .into_iter()
         .collect();
     for index in 0..zone.servers.len() {
         findings.extend(server_findings(zone, &comparison, index));
     }
     if comparison.converged {
-        findings.push(replicated(zone, comparison.reference));
+        findings.push((About::Zone, replicated(zone, comparison.reference, None)));
+    } else if comparison.caught_up {
+        // Only some RRsets keep the zone from converging: every other
+        // domain's are replicated, and say so (each domain its verdict).
+        let owners = comparison
+            .reference
+            .and_then(|i| zone.servers[i].answered())
+            .map_or(&[][..], |(_, rrsets)| rrsets);
+        for read in owners {
+            if !comparison.unsettled.contains(&read.owner) {
+                let finding = replicated(zone, comparison.reference, Some(&read.owner));
+                findings.push((About::Rrset(read.owner.clone()), finding));
+            }
+        }
     }
     ZoneVerdict {
         reference: comparison.reference,
@@ -100,8 +129,9 @@ fn reference_finding(zone: &ZoneObservation, reference: Option<usize>) -> Option
     )
 }
 
-/// `replicated`: every server serves the reference.
-fn replicated(zone: &ZoneObservation, reference: Option<usize>) -> Finding {
+/// `replicated`: every server serves the reference's RRsets, or the
+/// RRset of `owner`.
+fn replicated(zone: &ZoneObservation, reference: Option<usize>, owner: Option<&Name>) -> Finding {
     let addresses = zone.servers.len();
     let names: BTreeSet<String> = zone
         .servers
@@ -112,10 +142,11 @@ fn replicated(zone: &ZoneObservation, reference: Option<usize>) -> Finding {
         .and_then(|i| zone.servers[i].answered())
         .map(|(serial, _)| serial)
         .unwrap_or_default();
+    let records = owner.map_or_else(|| "_vlmcs._tcp".to_string(), Name::to_string);
     let what = match &zone.multi_master {
-        MultiMaster::Yes => "the same _vlmcs._tcp records and TTLs (a multi-master zone: every server a primary with its own serial, so serials are not compared)".to_string(),
-        MultiMaster::Unknown(_) => "the same _vlmcs._tcp records and TTLs (serials not compared: whether the zone is multi-master is unknown)".to_string(),
-        MultiMaster::No => format!("serial {serial} and the same _vlmcs._tcp records and TTLs"),
+        MultiMaster::Yes => format!("the same {records} records and TTLs (a multi-master zone: every server a primary with its own serial, so serials are not compared)"),
+        MultiMaster::Unknown(_) => format!("the same {records} records and TTLs (serials not compared: whether the zone is multi-master is unknown)"),
+        MultiMaster::No => format!("serial {serial} and the same {records} records and TTLs"),
     };
     Finding::new(
         FindingId::Replicated,
@@ -129,7 +160,11 @@ fn replicated(zone: &ZoneObservation, reference: Option<usize>) -> Finding {
 }
 
 /// The findings on the server at `index`.
-fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize) -> Vec<Finding> {
+fn server_findings(
+    zone: &ZoneObservation,
+    comparison: &Comparison,
+    index: usize,
+) -> Vec<(About, Finding)> {
     let server = &zone.servers[index];
     let mut findings = Vec::new();
     // A hidden primary (not in the NS set) is often unreachable from
@@ -142,12 +177,12 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
         return findings;
     }
     let name = zone.zone.to_ascii();
-    let mut finding = |id, severity, message: String, hint: &str| {
+    let mut finding = |about, id, severity, message: String, hint: &str| {
         let mut finding = Finding::new(id, severity, message).domain(&name).hint(hint);
         if let Some(address) = server.address {
             finding = finding.server(address);
         }
-        findings.push(finding);
+        findings.push((about, finding));
     };
     let down_severity = || {
         let others = zone
@@ -162,24 +197,28 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
     };
     match &server.read {
         ServerRead::NoAddress => finding(
+            About::Zone,
             FindingId::ServerLame,
             down_severity(),
             format!("name server {} has no A or AAAA record: nobody can ask it (lame delegation)", server.name),
             "add its address, or remove it from the zone's NS records (and the parent's delegation)",
         ),
         ServerRead::AddressUnknown(error) => finding(
+            About::Zone,
             FindingId::DnsReadFailed,
             Severity::Critical,
             format!("the addresses of name server {} could not be read: {error}", server.name),
             "a failed read says nothing about the server: fix the resolver or the path to it",
         ),
         ServerRead::Timeout(error) => finding(
+            About::Zone,
             FindingId::ServerUnreachable,
             down_severity(),
             format!("{} does not answer (timed out): {error}", server.label()),
             "check that named runs there and that the DNS port is open to this host",
         ),
         ServerRead::Refused(error) => finding(
+            About::Zone,
             FindingId::ServerUnreachable,
             down_severity(),
             format!(
@@ -189,12 +228,14 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
             "check that named runs there and listens on this address and port",
         ),
         ServerRead::Unreachable(error) => finding(
+            About::Zone,
             FindingId::ServerUnreachable,
             down_severity(),
             format!("{} is unreachable: {error}", server.label()),
             "check the route and firewalls between this host and the server",
         ),
         ServerRead::Lame(error) => finding(
+            About::Zone,
             FindingId::ServerLame,
             down_severity(),
             format!("{} is listed for {name} but does not serve it: {error}", server.label()),
@@ -222,6 +263,7 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
                     let (severity, message) =
                         lag(server, by, *serial, reference_serial, &reference_label, zone);
                     finding(
+                        About::Zone,
                         FindingId::SerialBehind,
                         severity,
                         message,
@@ -238,6 +280,7 @@ fn server_findings(zone: &ZoneObservation, comparison: &Comparison, index: usize
                         )
                     };
                     finding(
+                        About::Zone,
                         FindingId::SerialAhead,
                         Severity::Critical,
                         format!(
@@ -281,7 +324,7 @@ pub(crate) fn catch_up_hint(multi_master: &MultiMaster, state: ServerState) -> &
 /// `server`, one compared with the reference (whose answer `check` and
 /// `plan` judge): normal where every server is a primary (Active
 /// Directory keeps a TTL per record), a warning elsewhere.
-fn mixed_ttls(zone: &ZoneObservation, server: &ServerObservation) -> Vec<Finding> {
+fn mixed_ttls(zone: &ZoneObservation, server: &ServerObservation) -> Vec<(About, Finding)> {
     let scope = match zone.multi_master {
         MultiMaster::Yes => TtlScope::Record,
         MultiMaster::No => TtlScope::Rrset,
@@ -303,10 +346,11 @@ fn mixed_ttls(zone: &ZoneObservation, server: &ServerObservation) -> Vec<Finding
                 None,
             )
             .domain(zone.zone.to_ascii());
-            Some(match server.address {
+            let finding = match server.address {
                 Some(address) => finding.server(address),
                 None => finding,
-            })
+            };
+            Some((About::Rrset(read.owner.clone()), finding))
         })
         .collect()
 }
@@ -363,15 +407,17 @@ fn lag(
 /// `rrset-differs` (or `dns-read-failed`) for one owner on one server:
 /// records missing or extra, and records served with another TTL.
 fn rrset_finding(
-    finding: &mut impl FnMut(FindingId, Severity, String, &str),
+    finding: &mut impl FnMut(About, FindingId, Severity, String, &str),
     server: &ServerObservation,
     comparison: &OwnerComparison,
     reference: &str,
     hint: &str,
 ) {
     let owner = &comparison.owner;
+    let about = About::Rrset(owner.clone());
     if let Some(error) = &comparison.error {
         finding(
+            about,
             FindingId::DnsReadFailed,
             Severity::Critical,
             format!("{owner} SRV at {} is unknown: {error}", server.label()),
@@ -410,7 +456,7 @@ fn rrset_finding(
             parts.join("; ")
         )
     };
-    finding(FindingId::RrsetDiffers, severity, message, hint);
+    finding(about, FindingId::RrsetDiffers, severity, message, hint);
 }
 
 /// `TTL 3600 where <reference> has 600: <records>`, one part per pair of
@@ -477,7 +523,7 @@ mod tests {
         verdict
             .findings
             .iter()
-            .map(|f| (f.id.to_string(), f.severity))
+            .map(|(_, f)| (f.id.to_string(), f.severity))
             .collect()
     }
 
@@ -517,13 +563,94 @@ mod tests {
             ids(&verdict),
             [("dns-read-failed".to_string(), Severity::Critical)]
         );
-        let failed = &verdict.findings[0];
+        let (about, failed) = &verdict.findings[0];
+        assert_eq!(*about, About::Rrset(name(OWNER)));
         assert_eq!(failed.subject.server.as_deref(), Some("192.0.2.1:53"));
         assert!(
             failed.message.contains(OWNER) && failed.message.contains("no reply after 3"),
             "{}",
             failed.message
         );
+    }
+
+    /// `read` with a second RRset, of `_vlmcs._tcp.emea.corp.example.`.
+    fn with_emea(mut read: ServerRead, result: Result<&[&str], &str>) -> ServerRead {
+        if let ServerRead::Answered { rrsets, .. } = &mut read {
+            rrsets.push(OwnerRead {
+                owner: name(EMEA),
+                result: result
+                    .map(|records| records.iter().map(|r| (r.to_string(), 3600)).collect())
+                    .map_err(str::to_string),
+                mixed: None,
+            });
+        }
+        read
+    }
+
+    const EMEA: &str = "_vlmcs._tcp.emea.corp.example.";
+
+    fn about(verdict: &ZoneVerdict) -> Vec<(About, String)> {
+        verdict
+            .findings
+            .iter()
+            .map(|(about, f)| (about.clone(), f.id.to_string()))
+            .collect()
+    }
+
+    /// What concerns one RRset is about its owner alone: an RRset the
+    /// reference could not give, or another server serves otherwise, holds
+    /// back that domain, and every other domain of the zone is replicated.
+    /// A server behind is the zone's.
+    #[test]
+    fn an_rrset_s_findings_are_its_owner_s_and_the_others_are_replicated() {
+        let failed = with_emea(answered(7, &[KMS1]), Err("no reply after 3 attempt(s)"));
+        let secondary = with_emea(answered(7, &[KMS1]), Ok(&[KMS1]));
+        let verdict = evaluate(&zone(vec![server(1, failed), server(2, secondary.clone())]));
+        assert!(!verdict.converged);
+        let corp = || About::Rrset(name(OWNER));
+        let emea = || About::Rrset(name(EMEA));
+        assert_eq!(
+            about(&verdict),
+            [
+                (emea(), "dns-read-failed".to_string()),
+                (corp(), "replicated".to_string())
+            ]
+        );
+        let replicated = &verdict.findings[1].1;
+        assert!(
+            replicated
+                .message
+                .contains(&format!("the same {OWNER} records")),
+            "{}",
+            replicated.message
+        );
+        // ns2 lacks emea's record at the primary's serial.
+        let primary = with_emea(answered(7, &[KMS1]), Ok(&[KMS1]));
+        let lacking = with_emea(answered(7, &[KMS1]), Ok(&[]));
+        let verdict = evaluate(&zone(vec![server(1, primary.clone()), server(2, lacking)]));
+        assert_eq!(
+            about(&verdict),
+            [
+                (emea(), "rrset-differs".to_string()),
+                (corp(), "replicated".to_string())
+            ]
+        );
+        // Behind, it is the zone's: no domain is replicated.
+        let behind = with_emea(answered(6, &[KMS1]), Ok(&[]));
+        let verdict = evaluate(&zone(vec![server(1, primary), server(2, behind)]));
+        assert_eq!(
+            about(&verdict),
+            [
+                (About::Zone, "serial-behind".to_string()),
+                (emea(), "rrset-differs".to_string())
+            ]
+        );
+        // All in sync: one `replicated`, the zone's.
+        let verdict = evaluate(&zone(vec![
+            server(1, secondary.clone()),
+            server(2, secondary),
+        ]));
+        assert_eq!(about(&verdict), [(About::Zone, "replicated".to_string())]);
     }
 
     /// Each server answers kms1 at 600 and kms2 at 3600; ns2 is compared
@@ -551,6 +678,7 @@ mod tests {
             let found: Vec<&Finding> = verdict
                 .findings
                 .iter()
+                .map(|(_, f)| f)
                 .filter(|f| f.id == FindingId::TtlMixed)
                 .collect();
             assert_eq!(found.len(), 1, "{:?}", verdict.findings);
@@ -581,7 +709,7 @@ mod tests {
         assert_eq!(verdict.servers[1].state, ServerState::Behind);
         assert_eq!(verdict.servers[1].behind, Some(3));
         assert_eq!(verdict.servers[1].rrsets[0].missing, [KMS2]);
-        let behind = &verdict.findings[0];
+        let behind = &verdict.findings[0].1;
         assert_eq!(behind.id, FindingId::SerialBehind);
         assert!(behind.message.contains("behind by 3"), "{}", behind.message);
         assert!(
@@ -594,7 +722,7 @@ mod tests {
             "{}",
             behind.message
         );
-        let differs = &verdict.findings[1];
+        let differs = &verdict.findings[1].1;
         assert_eq!(
             (differs.id, differs.severity),
             (FindingId::RrsetDiffers, Severity::Warning)
@@ -615,11 +743,12 @@ mod tests {
             lagging.clone(),
         ]));
         assert!(verdict.findings[0]
+            .1
             .message
             .contains("longer than the zone's refresh (3600 s)"));
         lagging.behind_for = Some(Duration::from_secs(90000));
         let verdict = evaluate(&zone(vec![server(1, answered(7, &[KMS1])), lagging]));
-        assert_eq!(verdict.findings[0].severity, Severity::Critical);
+        assert_eq!(verdict.findings[0].1.severity, Severity::Critical);
     }
 
     #[test]
@@ -678,7 +807,7 @@ mod tests {
         assert!(verdict
             .findings
             .iter()
-            .any(|f| f.id == FindingId::DnsReadFailed && f.severity == Severity::Info));
+            .any(|(_, f)| f.id == FindingId::DnsReadFailed && f.severity == Severity::Info));
     }
 
     #[test]
@@ -730,7 +859,7 @@ mod tests {
                 ids(&verdict),
                 [("rrset-differs".to_string(), Severity::Warning)]
             );
-            let finding = &verdict.findings[0];
+            let finding = &verdict.findings[0].1;
             assert_eq!(
                 finding.message,
                 format!(
@@ -749,7 +878,7 @@ mod tests {
             server(2, answered(8, &[KMS1])),
         ]));
         assert_eq!(
-            verdict.findings[0].message,
+            verdict.findings[0].1.message,
             format!(
                 "ns2.corp.example. (192.0.2.2:53) serves other {OWNER} records than \
                  ns1.corp.example. (192.0.2.1:53): missing {KMS2}; TTL 3600 where \

@@ -29,6 +29,7 @@ use std::time::Duration;
 use clap::Args;
 use hickory_proto::rr::Name;
 
+use crate::concurrency::per_server::PerServer;
 use crate::concurrency::{deadline, in_order};
 use crate::config::srv_owner;
 use crate::context::Context;
@@ -38,6 +39,7 @@ use crate::dns::{self, ZoneSoa};
 use crate::error::Error;
 use crate::report::{attribute_to_domains, Finding, FindingId, Report, Severity};
 use details::ReplicationDetails;
+use judge::About;
 use observe::ZoneWork;
 
 /// Compare every authoritative server of each zone with its primary.
@@ -89,6 +91,36 @@ fn unknown_zone(domain: &Name, error: &str) -> Finding {
     )
     .domain(domain)
     .hint("a failed, refused or timed-out read says nothing about the zone: fix the resolver or the path to it, then check again")
+}
+
+/// The findings on a zone as facts of its domains (`names`, the text of
+/// `domains`): one about the zone of every domain checked in it
+/// ([`attribute_to_domains`]), one about an RRset of the domain that owns
+/// it alone.
+fn attribute(
+    findings: Vec<(About, Finding)>,
+    apex: &str,
+    domains: &[Name],
+    names: &[String],
+) -> Vec<Finding> {
+    // Each owner's domain, once an RRset's finding needs it.
+    let mut owners: Option<HashMap<Name, &String>> = None;
+    let mut attributed = Vec::with_capacity(findings.len());
+    for (about, finding) in findings {
+        match about {
+            About::Zone => attributed.extend(attribute_to_domains(vec![finding], apex, names)),
+            About::Rrset(owner) => {
+                let owners = owners
+                    .get_or_insert_with(|| domains.iter().map(srv_owner).zip(names).collect());
+                // Every owner read is one of `domains`'.
+                let domain = owners
+                    .get(&owner)
+                    .map_or_else(|| owner.to_ascii(), |d| d.to_string());
+                attributed.push(finding.domain(domain));
+            }
+        }
+    }
+    attributed
 }
 
 /// Runs `replication`.
@@ -166,17 +198,14 @@ pub async fn run(
     // into the report: only those are kept, not every server's reply, so
     // memory grows by what is reported.
     let mut details = Vec::new();
+    // `--concurrency` queries in flight to each server, whichever zones
+    // they are for: zones of an estate mostly share their servers.
+    let in_flight = PerServer::new(concurrency);
     let mut judged = in_order(zones, concurrency, |work| {
-        let (resolver, opts) = (&resolver, &opts);
+        let (resolver, opts, in_flight) = (&resolver, &opts, &in_flight);
         async move {
             let outcome = observe::zone(
-                *work,
-                resolver,
-                opts,
-                wait_until,
-                zone_limit,
-                signatures,
-                concurrency,
+                *work, resolver, opts, wait_until, zone_limit, signatures, in_flight,
             )
             .await;
             let details = details::zone_details(&outcome);
@@ -184,7 +213,7 @@ pub async fn run(
             let domains: Vec<String> = outcome.domains.iter().map(Name::to_ascii).collect();
             let apex = zone.to_ascii();
             let discovery = attribute_to_domains(outcome.discovery, &apex, &domains);
-            let findings = attribute_to_domains(outcome.verdict.findings, &apex, &domains);
+            let findings = attribute(outcome.verdict.findings, &apex, &outcome.domains, &domains);
             (discovery, findings, details)
         }
     });

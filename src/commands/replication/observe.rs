@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::Name;
 
-use super::judge::{self, ZoneObservation, ZoneVerdict};
+use super::judge::{self, About, ZoneObservation, ZoneVerdict};
 use crate::concurrency::deadline;
+use crate::concurrency::per_server::PerServer;
 use crate::config::srv_owner;
 use crate::dns::dnssec;
 use crate::dns::{convergence, DnsOptions, Resolver, ZoneSoa};
@@ -33,8 +34,8 @@ pub(super) struct ZoneOutcome {
 }
 
 /// Finds the servers of one zone and polls them
-/// ([`crate::dns::convergence::watch`], at most `in_flight` RRsets asked
-/// of a server at once), then judges the last poll; a zone whose work
+/// ([`crate::dns::convergence::watch`], each query in its turn at its
+/// server: `in_flight`), then judges the last poll; a zone whose work
 /// outlasts `time_limit` gets a `deadline-exceeded` finding instead.
 pub(super) async fn zone(
     work: ZoneWork,
@@ -43,7 +44,7 @@ pub(super) async fn zone(
     wait_until: Option<Instant>,
     time_limit: Duration,
     signatures: Option<Duration>,
-    in_flight: usize,
+    in_flight: &PerServer,
 ) -> ZoneOutcome {
     let soa = &work.soa;
     let owners: Vec<Name> = work.domains.iter().map(srv_owner).collect();
@@ -89,16 +90,24 @@ pub(super) async fn zone(
     if let Some(expiry_warning) = signatures {
         // The signature reads count against the zone's deadline too.
         let servers = convergence::signed_servers(&watched.observation);
-        let reading = dnssec::observe_zone(&soa.zone, &owners, &servers, resolver, opts);
+        // They ask each server one RRset at a time: a turn at each bounds
+        // them with the other zones' reads.
+        let reading = async {
+            let _turns = in_flight.turns(servers.iter().map(|s| s.address)).await;
+            dnssec::observe_zone(&soa.zone, &owners, &servers, resolver, opts).await
+        };
         let left = time_limit.saturating_sub(started.elapsed());
         let name = soa.zone.to_ascii();
         match deadline::within(left, reading).await {
-            Ok(zone) => verdict
-                .findings
-                .extend(dnssec::findings(&name, &zone, expiry_warning)),
-            Err(overrun) => verdict
-                .findings
-                .push(overrun.finding(Severity::Warning).domain(&name)),
+            Ok(zone) => verdict.findings.extend(
+                dnssec::findings(&name, &zone, expiry_warning)
+                    .into_iter()
+                    .map(|finding| (About::Zone, finding)),
+            ),
+            Err(overrun) => verdict.findings.push((
+                About::Zone,
+                overrun.finding(Severity::Warning).domain(&name),
+            )),
         }
     }
     ZoneOutcome {
@@ -136,7 +145,7 @@ fn cut_off(work: ZoneWork, overrun: &deadline::Overrun, elapsed: Duration) -> Zo
             reference: None,
             servers: Vec::new(),
             converged: false,
-            findings: vec![finding],
+            findings: vec![(About::Zone, finding)],
         },
         observation,
         domains: work.domains,

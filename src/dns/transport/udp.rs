@@ -487,7 +487,9 @@ mod tests {
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
     use hickory_proto::rr::{Name, RecordType};
 
-    use super::super::{exchange, SocketPool, SOCKETS_PER_SERVER};
+    use std::num::NonZeroUsize;
+
+    use super::super::{exchange, PoolInner, SocketPool, SOCKETS_PER_SERVER};
     use super::*;
 
     fn question(index: usize) -> Query {
@@ -615,14 +617,14 @@ mod tests {
     /// Whether every request queued on the pool's sockets was sent.
     fn outboxes_empty(pool: &SocketPool) -> bool {
         let channels = pool.inner.channels();
-        let mut all = channels.values().flatten();
+        let mut all = channels.iter().flat_map(|(_, kept)| kept);
         all.all(|channel| lock(&channel.outbox).is_empty())
     }
 
     /// How many exchanges wait on the pool's sockets.
     fn in_flight(pool: &SocketPool) -> usize {
         let channels = pool.inner.channels();
-        let all = channels.values().flatten();
+        let all = channels.iter().flat_map(|(_, kept)| kept);
         all.map(|channel| lock(&channel.state).waiting.len()).sum()
     }
 
@@ -666,7 +668,7 @@ mod tests {
     /// How many system calls the pool's sockets made to send.
     fn send_calls(pool: &SocketPool) -> usize {
         let channels = pool.inner.channels();
-        let sends = channels.values().flatten();
+        let sends = channels.iter().flat_map(|(_, kept)| kept);
         sends
             .map(|channel| channel.sends.load(std::sync::atomic::Ordering::Relaxed))
             .sum()
@@ -812,6 +814,80 @@ mod tests {
         assert!(answered.is_ok(), "{:?}", answered.err());
         assert!(took < Duration::from_millis(400), "waited {took:?}");
         assert_eq!(pool.opened(), SOCKETS_PER_SERVER, "the socket was shared");
+    }
+
+    /// A server that answers every query, `after` each one.
+    fn answering(after: Duration) -> SocketAddr {
+        server(1, move |requests| {
+            std::thread::sleep(after);
+            vec![(
+                0,
+                message(requests[0].id(), &requests[0].queries()[0], true),
+            )]
+        })
+    }
+
+    /// A pool that keeps the sockets of `servers` servers.
+    fn keeping(servers: usize) -> SocketPool {
+        let servers = NonZeroUsize::new(servers).unwrap();
+        let inner = PoolInner::bounded(servers, NonZeroUsize::MIN);
+        SocketPool {
+            inner: Arc::new(inner),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sockets_of_the_servers_asked_last_are_kept_the_others_closed() {
+        let servers: Vec<SocketAddr> = (0..3).map(|_| answering(Duration::ZERO)).collect();
+        let pool = keeping(2);
+        let ask = |server: SocketAddr| pool.scope(ask_one(server, 100));
+        assert!(ask(servers[0]).await.is_ok());
+        let first = Arc::downgrade(&pool.inner.channels().peek(&servers[0]).unwrap()[0]);
+        for server in &servers[1..] {
+            assert!(ask(*server).await.is_ok());
+        }
+        assert_eq!(pool.opened(), 3);
+        assert_eq!(pool.inner.channels().len(), 2, "bounded");
+        assert!(
+            first.upgrade().is_none(),
+            "the first server's socket closed"
+        );
+        // The last two keep theirs; the first gets a fresh one.
+        assert!(ask(servers[2]).await.is_ok());
+        assert!(ask(servers[1]).await.is_ok());
+        assert_eq!(pool.opened(), 3);
+        assert!(ask(servers[0]).await.is_ok());
+        assert_eq!(pool.opened(), 4);
+        assert!(!pool.inner.channels().contains(&servers[2]));
+    }
+
+    #[tokio::test]
+    async fn an_exchange_on_a_socket_forgotten_meanwhile_still_gets_its_reply() {
+        let slow = answering(Duration::from_millis(200));
+        let fast = answering(Duration::ZERO);
+        let pool = keeping(1);
+        let (slow_reply, fast_reply) = pool
+            .scope(async {
+                futures_util::future::join(ask_one(slow, 100), async {
+                    // Once the slow server's query has left, the fast
+                    // server's socket takes the pool's one place.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    ask_one(fast, 101).await
+                })
+                .await
+            })
+            .await;
+        assert!(slow_reply.is_ok(), "{:?}", slow_reply.err());
+        assert!(fast_reply.is_ok(), "{:?}", fast_reply.err());
+        assert_eq!(pool.opened(), 2);
+        let channels = pool.inner.channels();
+        assert_eq!(
+            channels
+                .iter()
+                .map(|(server, _)| *server)
+                .collect::<Vec<_>>(),
+            [fast]
+        );
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ mod outcome;
 mod tests;
 mod zone;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -185,6 +185,11 @@ impl Engine {
     /// zone of its last one, so that a zone whose domains are listed
     /// together is never split into two UPDATEs; domains of a zone listed
     /// apart, in different windows, are changed by one UPDATE per window.
+    /// The zones of the domains past `size` are found concurrently too, up
+    /// to `size` (at least `concurrency`) at a time and only those below
+    /// the zone's apex: a zone of 100,000 domains is not 100,000 lookups
+    /// one after another. Every domain's zone is looked up once, in a
+    /// window or ahead of it.
     /// A zone's host addresses (`--addresses`) are handled once in a run,
     /// with its first domain.
     pub async fn windows_with<E>(
@@ -202,25 +207,39 @@ impl Engine {
         // The zones whose host addresses a window handled: kept only with
         // `--addresses`.
         let mut addressed: HashSet<Name> = HashSet::new();
-        // The zone of the domain after the last window, found while
-        // deciding where that window ends.
-        let mut looked_ahead: Option<Found> = None;
+        // The zones of the domains after the last window, in order, looked
+        // up while deciding where that window ends.
+        let mut ahead: VecDeque<Found> = VecDeque::new();
         let mut start = 0;
         while start < config.domains.len() {
             let mut end = (start + size.max(1)).min(config.domains.len());
-            let mut targets: Vec<Found> = looked_ahead.take().into_iter().collect();
+            let mut targets: Vec<Found> = ahead.drain(..ahead.len().min(end - start)).collect();
             let rest: Vec<usize> = (start + targets.len()..end).collect();
             targets.extend(in_order(&rest, bound, |&index| find(index)).collect().await);
             while end < config.domains.len() {
                 let Some(Ok(Ok(last))) = targets.last() else {
                     break;
                 };
-                let next = find(end).await;
-                if !matches!(&next, Ok(Ok(target)) if target.zone == last.zone) {
-                    looked_ahead = Some(next);
-                    break;
+                if ahead.is_empty() {
+                    // The next domains that may be in the zone, looked up
+                    // together: those below its apex, since a zone holds
+                    // no name outside it. Each is looked up all the same,
+                    // as one below the apex may be in a child zone.
+                    let below: Vec<usize> = (end..config.domains.len())
+                        .take(size.max(bound))
+                        .take_while(|&index| last.zone.zone_of(&config.domains[index].srv_name()))
+                        .collect();
+                    ahead.extend(
+                        in_order(&below, bound, |&index| find(index))
+                            .collect()
+                            .await,
+                    );
                 }
-                targets.push(next);
+                match ahead.front() {
+                    Some(Ok(Ok(next))) if next.zone == last.zone => {}
+                    _ => break,
+                }
+                targets.extend(ahead.pop_front());
                 end += 1;
             }
             let outcomes = self

@@ -116,6 +116,22 @@ struct Primary {
     read_time_after_update: Duration,
     /// How long each read of a host's A or AAAA RRset takes.
     address_read_time: Duration,
+    /// Zones cut below `zone` or beside it: a domain is in the longest
+    /// of them (or `zone`) that holds its `_vlmcs._tcp` name.
+    zones: Vec<Name>,
+    /// How long finding a domain's zone takes.
+    find_time: Duration,
+    lookups: Mutex<Lookups>,
+}
+
+/// The zone lookups the engine made.
+#[derive(Default)]
+struct Lookups {
+    /// Each domain looked up, in the order asked.
+    domains: Vec<Name>,
+    in_flight: usize,
+    /// The most lookups in flight at once.
+    most: usize,
 }
 
 impl Primary {
@@ -136,6 +152,9 @@ impl Primary {
             update_time: Duration::ZERO,
             read_time_after_update: Duration::ZERO,
             address_read_time: Duration::ZERO,
+            zones: Vec::new(),
+            find_time: Duration::ZERO,
+            lookups: Mutex::new(Lookups::default()),
         }
     }
 
@@ -313,9 +332,24 @@ fn rdata(record: &SrvRecord) -> RData {
 }
 
 impl Exchange for Primary {
-    async fn find_target(&self, _domain: &Domain) -> Result<Target, DiscoveryError> {
+    async fn find_target(&self, domain: &Domain) -> Result<Target, DiscoveryError> {
+        {
+            let mut lookups = self.lookups.lock().unwrap();
+            lookups.domains.push(domain.name.clone());
+            lookups.in_flight += 1;
+            lookups.most = lookups.most.max(lookups.in_flight);
+        }
+        tokio::time::sleep(self.find_time).await;
+        self.lookups.lock().unwrap().in_flight -= 1;
+        let owner = domain.srv_name();
+        let zone = self
+            .zones
+            .iter()
+            .filter(|zone| zone.zone_of(&owner))
+            .max_by_key(|zone| zone.num_labels())
+            .unwrap_or(&self.zone);
         Ok(Target {
-            zone: self.zone.clone(),
+            zone: zone.clone(),
             primary: vec![Primary::server()],
         })
     }
@@ -1155,8 +1189,19 @@ name = "kms1.corp.example"
 
 /// Runs `mode` over `config` in windows of `size`: each window's outcomes.
 fn windows(primary: &Primary, config: &Config, size: usize) -> Vec<Vec<DomainOutcome>> {
+    windows_at(primary, config, size, 1)
+}
+
+/// The same, `concurrency` exchanges at once, on tokio's paused clock.
+fn windows_at(
+    primary: &Primary,
+    config: &Config,
+    size: usize,
+    concurrency: usize,
+) -> Vec<Vec<DomainOutcome>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .start_paused(true)
         .build()
         .unwrap();
     let mut windows = Vec::new();
@@ -1164,8 +1209,128 @@ fn windows(primary: &Primary, config: &Config, size: usize) -> Vec<Vec<DomainOut
         windows.push(window);
         Ok::<_, std::convert::Infallible>(())
     };
-    let Ok(()) = runtime.block_on(engine().windows_with(primary, config, &PUBLISH, size, sink));
+    let engine = Engine {
+        concurrency,
+        ..engine()
+    };
+    let Ok(()) = runtime.block_on(engine.windows_with(primary, config, &PUBLISH, size, sink));
     windows
+}
+
+/// A configuration publishing kms1 in `domains`, in this order.
+fn publishing_in(domains: &[&str]) -> Config {
+    let list: Vec<String> = domains.iter().map(|d| format!("{d:?}")).collect();
+    let text = format!(
+        "publish-list = [{}]\n\n[[host]]\nname = \"kms1.corp.example\"\n",
+        list.join(", ")
+    );
+    config::parse(&text, Path::new("/nonexistent/kmsdns.toml")).unwrap()
+}
+
+/// Each window's domains, and each UPDATE's zone and owners.
+fn windows_and_updates(
+    done: &[Vec<DomainOutcome>],
+    primary: &Primary,
+) -> (Vec<Vec<String>>, Vec<String>) {
+    let windows = done
+        .iter()
+        .map(|window| window.iter().map(|o| o.domain.to_ascii()).collect())
+        .collect();
+    let updates = primary
+        .updates()
+        .iter()
+        .map(|requests| {
+            let owners: Vec<String> = requests.iter().map(|r| r.name.to_ascii()).collect();
+            format!("{} {}", requests[0].zone, owners.join(" "))
+        })
+        .collect();
+    (windows, updates)
+}
+
+/// Rule: the zones of the domains a window goes on to (to the end of its
+/// zone) are looked up `--concurrency` at a time, not one after another,
+/// and each domain's once.
+#[test]
+fn the_zones_a_window_goes_on_to_are_looked_up_together() {
+    let names = ["corp.example", "a.corp.example", "b.corp.example"];
+    let more = ["c.corp.example", "d.corp.example", "e.corp.example"];
+    let last = ["f.corp.example", "g.corp.example", "h.corp.example"];
+    let domains: Vec<&str> = names.iter().chain(&more).chain(&last).copied().collect();
+    let config = publishing_in(&domains);
+    let primary = Primary {
+        find_time: Duration::from_secs(1),
+        ..Primary::new(&[], &[])
+    };
+    let done = windows_at(&primary, &config, 1, 4);
+    let (windows, updates) = windows_and_updates(&done, &primary);
+    let fqdn: Vec<String> = domains.iter().map(|d| format!("{d}.")).collect();
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    assert_eq!(windows[0], fqdn);
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    for outcome in &done[0] {
+        assert_outcome!(outcome, Outcome::Applied);
+    }
+    let lookups = primary.lookups.lock().unwrap();
+    // The window's one domain, then the next 4 and 4 at once.
+    assert_eq!(lookups.most, 4);
+    let mut looked_up: Vec<String> = lookups.domains.iter().map(Name::to_ascii).collect();
+    looked_up.sort();
+    let mut expected = fqdn;
+    expected.sort();
+    assert_eq!(looked_up, expected);
+}
+
+/// Rule: a window ends where its zone does, also at a zone cut below the
+/// zone's apex (a child zone), and the run changes what a run at once
+/// changes: the same outcomes, one UPDATE per zone and window.
+#[test]
+fn a_window_ends_at_a_child_zone_and_changes_what_a_run_at_once_does() {
+    let domains = [
+        "corp.example",
+        "eu.corp.example",
+        "x.child.corp.example",
+        "us.corp.example",
+        "other.example",
+    ];
+    let config = publishing_in(&domains);
+    let primary = || Primary {
+        zones: vec![name("child.corp.example."), name("other.example.")],
+        ..Primary::new(&[], &[])
+    };
+    let (windowed, whole) = (primary(), primary());
+    let done = windows_at(&windowed, &config, 1, 4);
+    let at_once = windows_at(&whole, &config, domains.len(), 4);
+    let (windows, updates) = windows_and_updates(&done, &windowed);
+    assert_eq!(
+        windows,
+        [
+            vec!["corp.example.", "eu.corp.example."],
+            vec!["x.child.corp.example."],
+            vec!["us.corp.example."],
+            vec!["other.example."],
+        ]
+    );
+    assert_eq!(
+        updates,
+        [
+            "corp.example. _vlmcs._tcp.corp.example. _vlmcs._tcp.eu.corp.example.",
+            "child.corp.example. _vlmcs._tcp.x.child.corp.example.",
+            "corp.example. _vlmcs._tcp.us.corp.example.",
+            "other.example. _vlmcs._tcp.other.example.",
+        ]
+    );
+    let summary = |windows: Vec<Vec<DomainOutcome>>| -> Vec<String> {
+        let outcomes = windows.into_iter().flatten();
+        outcomes
+            .map(|o| format!("{} {:?} {:?} {:?}", o.domain, o.target, o.outcome, o.plan))
+            .collect()
+    };
+    assert_eq!(summary(done), summary(at_once));
+    // Each domain's zone looked up once.
+    assert_eq!(
+        windowed.lookups.lock().unwrap().domains.len(),
+        domains.len()
+    );
 }
 
 /// Rule: a window never splits a zone whose domains are listed together:
