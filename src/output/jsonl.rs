@@ -18,14 +18,18 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{prometheus, Details, Document};
 use crate::commands::audit::details::DomainStatus;
 use crate::commands::audit::metrics::Metrics;
+use crate::commands::bind::details::{BindDetails, BindFile, BindFiles};
+use crate::commands::bind::material::Kind;
 use crate::commands::changes::details::DomainChanges;
 use crate::commands::check::details::DomainCheck;
 use crate::commands::probe::details::DomainProbe;
@@ -47,7 +51,12 @@ pub fn render(report: &Document, out: &mut dyn Write) -> io::Result<()> {
         domains,
         details: report.details.as_ref().and_then(rest),
     };
-    totals.write(report.command, &general, out)
+    match &report.details {
+        Some(Details::Bind(bind)) => {
+            totals.write_with(report.command, &general, Some(&BindSorted(bind)), out)
+        }
+        _ => totals.write(report.command, &general, out),
+    }
 }
 
 /// Writes the line of each domain of `report` (in the order of its
@@ -121,6 +130,17 @@ impl Totals {
         general: &[&Finding],
         out: &mut dyn Write,
     ) -> io::Result<()> {
+        self.write_with(command, general, self.details.as_ref(), out)
+    }
+
+    /// [`Self::write`] with `details` in place of the totals' own.
+    fn write_with(
+        &self,
+        command: &str,
+        general: &[&Finding],
+        details: Option<&impl Serialize>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         let line = TotalsLine {
             kind: "totals",
             schema: SCHEMA_VERSION,
@@ -129,7 +149,7 @@ impl Totals {
             summary: &self.summary,
             domains: self.domains,
             findings: general,
-            details: self.details.as_ref(),
+            details,
         };
         write_line(&line, out)
     }
@@ -174,7 +194,7 @@ struct ZoneLine<'a> {
 }
 
 #[derive(Serialize)]
-struct TotalsLine<'a> {
+struct TotalsLine<'a, D> {
     #[serde(rename = "type")]
     kind: &'static str,
     schema: u32,
@@ -184,7 +204,7 @@ struct TotalsLine<'a> {
     domains: usize,
     findings: &'a [&'a Finding],
     #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<&'a Value>,
+    details: Option<&'a D>,
 }
 
 /// One domain's entry of a command's details.
@@ -305,7 +325,8 @@ fn zone_entries(details: &Details) -> Vec<(Option<&str>, &[String], ZoneEntry<'_
 }
 
 /// The details that belong to no domain or zone: those `--format json`
-/// has beside its `domains[]` and `zones[]`; `None` when there are none.
+/// has beside its `domains[]` and `zones[]`; `None` when there are none,
+/// and for `bind`, whose files [`render`] writes one by one.
 pub fn rest(details: &Details) -> Option<Value> {
     let probe = |p: &crate::commands::probe::details::ProbeDetails| {
         json!({
@@ -320,7 +341,8 @@ pub fn rest(details: &Details) -> Option<Value> {
         Details::Check(_) | Details::Replication(_) | Details::Changes(_) => None,
         Details::Probe(p) => Some(probe(p)),
         Details::Updates(u) => Some(updates(u)),
-        Details::Discover(_) | Details::Bind(_) => serde_json::to_value(details).ok(),
+        Details::Discover(_) => serde_json::to_value(details).ok(),
+        Details::Bind(_) => None,
         Details::Audit(a) => {
             let mut rest = json!({
                 "addresses_reachable": a.addresses_reachable,
@@ -338,4 +360,51 @@ pub fn rest(details: &Details) -> Option<Value> {
             Some(rest)
         }
     }
+}
+
+/// `bind`'s details as a [`Value`] of them is written, its keys in
+/// alphabetical order, but made file by file: a `Value` of the material
+/// of 100,000 zones, or of the list of their 300,000 paths, held it all.
+struct BindSorted<'a>(&'a BindDetails);
+
+impl Serialize for BindSorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("files", &SortedFiles(&self.0.files))?;
+        map.end()
+    }
+}
+
+struct SortedFiles<'a>(&'a BindFiles);
+
+impl Serialize for SortedFiles<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(None)?;
+        self.0.each(|file| {
+            let BindFile {
+                kind,
+                about,
+                path,
+                content,
+            } = file;
+            seq.serialize_element(&SortedFile {
+                about,
+                content,
+                kind,
+                path,
+            })
+        })?;
+        seq.end()
+    }
+}
+
+/// A [`BindFile`], its fields in alphabetical order.
+#[derive(Serialize)]
+struct SortedFile {
+    about: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
+    kind: Kind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<PathBuf>,
 }

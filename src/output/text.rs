@@ -163,14 +163,11 @@ pub(super) fn render_details(
     use crate::commands::{audit, check, discover, probe, replication, updates};
     match details {
         Details::Bind(bind) => {
-            let written = match &bind.files {
-                BindFiles::Written(files) => files.as_slice(),
-                BindFiles::Made(_) => &[],
-            };
-            for file in written {
-                if let Some(path) = &file.path {
-                    writeln!(out, "{} {}", palette.dim("wrote"), path.display())?;
-                }
+            if let BindFiles::Written { .. } = &bind.files {
+                bind.files.each(|file| match &file.path {
+                    Some(path) => writeln!(out, "{} {}", palette.dim("wrote"), path.display()),
+                    None => Ok(()),
+                })?;
             }
         }
         Details::Changes(changes) => {

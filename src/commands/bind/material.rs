@@ -40,17 +40,6 @@ pub enum Kind {
     Reg,
 }
 
-/// One generated file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GeneratedFile {
-    pub kind: Kind,
-    /// The zone (or host, for `.reg` files) it is about.
-    pub about: String,
-    /// File name inside the output directory.
-    pub file_name: String,
-    pub content: String,
-}
-
 /// Choices that are not in the configuration.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -158,9 +147,9 @@ fn address_type(ip: &IpAddr) -> &'static str {
 }
 
 /// The material of a configuration (or only files of one kind), made file
-/// by file each time it is written: printed or in a JSON document, the
-/// material of thousands of zones (tens of MB at 10,000) is never held at
-/// once.
+/// by file each time it is written: printed, in a JSON document or into
+/// files, the material of thousands of zones (tens of MB at 10,000) is
+/// never held at once, and files of a kind not wanted are not made.
 #[derive(Debug, Clone)]
 pub struct Made {
     pub config: Arc<Config>,
@@ -169,14 +158,19 @@ pub struct Made {
 }
 
 impl Made {
-    /// Hands each wanted file to `emit`, in [`generate`]'s order.
-    pub fn each<E>(&self, mut emit: impl FnMut(GeneratedFile) -> Result<(), E>) -> Result<(), E> {
-        generate_each(&self.config, &self.options, |file| {
-            if self.only.is_some_and(|kind| file.kind != kind) {
-                return Ok(());
-            }
-            emit(file)
-        })
+    /// Whether files of `kind` are wanted.
+    pub fn wants(&self, kind: Kind) -> bool {
+        self.only.is_none_or(|only| only == kind)
+    }
+
+    /// Hands each wanted file to `emit`, in [`Material::files`]' order;
+    /// stops at the first error of `emit`.
+    pub fn each<E>(&self, mut emit: impl FnMut(File<'_>) -> Result<(), E>) -> Result<(), E> {
+        let material = Material::new(&self.config, &self.options);
+        for file in material.files().filter(|f| self.wants(f.kind())) {
+            emit(file)?;
+        }
+        Ok(())
     }
 
     /// Writes every wanted file's content, a blank line between two.
@@ -187,49 +181,169 @@ impl Made {
                 out.write_all(b"\n")?;
             }
             first = false;
-            out.write_all(file.content.as_bytes())
+            out.write_all(file.content().as_bytes())
         })
     }
-}
 
-/// Every file for the configuration, in a stable order.
-pub fn generate(config: &Config, options: &Options) -> Vec<GeneratedFile> {
-    let mut files = Vec::new();
-    let _ = generate_each(config, options, |file| -> Result<(), ()> {
-        files.push(file);
+    /// Writes [`INDEX_FILE`], which includes every key file once, then the
+    /// zone stanza of every zone from `dir`, so that one `include` in
+    /// named.conf takes it all.
+    pub fn write_index(&self, dir: &Path, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "// kmsdns: include this file from named.conf")?;
+        let mut seen = BTreeSet::new();
+        for key in self.config.domains.iter().filter_map(|d| d.key.as_deref()) {
+            match &key.origin {
+                KeyOrigin::File(path) => {
+                    if seen.insert(path.clone()) {
+                        writeln!(out, "include \"{}\";", absolute(path).display())?;
+                    }
+                }
+                KeyOrigin::Env(var) => {
+                    if seen.insert(PathBuf::from(var)) {
+                        writeln!(
+                            out,
+                            "// key {} comes from ${var}: define it in named.conf (tsig-keygen output)",
+                            bare(&key.name)
+                        )?;
+                    }
+                }
+            }
+        }
+        let dir = absolute(dir);
+        let material = Material::new(&self.config, &self.options);
+        if material.gss() {
+            write!(
+                out,
+                "// GSS-TSIG zones: named needs tkey-gssapi-keytab in its options block, so\n\
+                 // {GSS_OPTIONS_FILE} is not included here: inside options {{ ... }} add\n\
+                 // include \"{}\";\n",
+                dir.join(GSS_OPTIONS_FILE).display()
+            )?;
+        }
+        for zone in &material.zones {
+            let stanza = File {
+                part: Part::Stanza(zone),
+                options: material.options,
+            };
+            writeln!(out, "include \"{}\";", dir.join(stanza.name()).display())?;
+        }
         Ok(())
-    });
-    files
+    }
 }
 
-/// [`generate`], handing each file to `emit` as soon as it is made, in the
-/// same order, so that a caller writing them out never holds the material
-/// of thousands of zones at once; stops at the first error of `emit`.
-pub fn generate_each<E>(
-    config: &Config,
-    options: &Options,
-    mut emit: impl FnMut(GeneratedFile) -> Result<(), E>,
-) -> Result<(), E> {
-    let zones = zones(config);
-    if zones
-        .iter()
-        .any(|z| zone_key(z).is_none() && zone_gss(z).is_some())
-    {
-        emit(gss_options())?;
-    }
-    for zone in zones {
-        emit(zone_file(&zone))?;
-        emit(named_conf(&zone, options))?;
-        emit(nsupdate(&zone))?;
-    }
-    // A host of another team (`managed = false`) publishes its own list.
-    for host in config.hosts.iter().filter(|h| h.managed) {
-        emit(reg_file(host))?;
-    }
-    Ok(())
+/// File name of the index of the zone stanzas written with `--out`.
+pub const INDEX_FILE: &str = "kmsdns.named.conf";
+
+/// The zones of a configuration, found once, and the files made of them.
+struct Material<'a> {
+    config: &'a Config,
+    options: &'a Options,
+    zones: Vec<Zone<'a>>,
 }
 
-fn zone_file(zone: &Zone<'_>) -> GeneratedFile {
+impl<'a> Material<'a> {
+    fn new(config: &'a Config, options: &'a Options) -> Self {
+        Material {
+            config,
+            options,
+            zones: zones(config),
+        }
+    }
+
+    /// Whether a zone's updates are signed with GSS-TSIG, for which named
+    /// needs the options snippet.
+    fn gss(&self) -> bool {
+        self.zones
+            .iter()
+            .any(|z| zone_key(z).is_none() && zone_gss(z).is_some())
+    }
+
+    /// Every file, in a stable order: the GSS-TSIG options snippet if a
+    /// zone needs it, each zone's records, stanza and nsupdate script,
+    /// then each KMS host's `.reg` file.
+    fn files(&self) -> impl Iterator<Item = File<'_>> {
+        let options = self.gss().then_some(Part::GssOptions);
+        let zones = self
+            .zones
+            .iter()
+            .flat_map(|zone| [Part::Records(zone), Part::Stanza(zone), Part::Script(zone)]);
+        // A host of another team (`managed = false`) publishes its own list.
+        let hosts = self
+            .config
+            .hosts
+            .iter()
+            .filter(|h| h.managed)
+            .map(Part::Reg);
+        options
+            .into_iter()
+            .chain(zones)
+            .chain(hosts)
+            .map(|part| File {
+                part,
+                options: self.options,
+            })
+    }
+}
+
+/// One file of the material: named at once, made when its content is
+/// asked for.
+pub struct File<'m> {
+    part: Part<'m>,
+    options: &'m Options,
+}
+
+/// What a file is made of.
+#[derive(Clone, Copy)]
+enum Part<'m> {
+    GssOptions,
+    Records(&'m Zone<'m>),
+    Stanza(&'m Zone<'m>),
+    Script(&'m Zone<'m>),
+    Reg(&'m KmsHost),
+}
+
+impl File<'_> {
+    pub fn kind(&self) -> Kind {
+        match self.part {
+            Part::GssOptions | Part::Stanza(_) => Kind::NamedConf,
+            Part::Records(_) => Kind::Zone,
+            Part::Script(_) => Kind::Nsupdate,
+            Part::Reg(_) => Kind::Reg,
+        }
+    }
+
+    /// The zone (or host, for `.reg` files) it is about.
+    pub fn about(&self) -> String {
+        match self.part {
+            Part::GssOptions => "options".into(),
+            Part::Records(zone) | Part::Stanza(zone) | Part::Script(zone) => zone.name.to_ascii(),
+            Part::Reg(host) => host.name.to_ascii(),
+        }
+    }
+
+    /// File name inside the output directory.
+    pub fn name(&self) -> String {
+        match self.part {
+            Part::GssOptions => GSS_OPTIONS_FILE.into(),
+            Part::Records(zone) => format!("{}.kmsdns.db", bare(zone.name)),
+            Part::Stanza(zone) => format!("{}.named.conf", bare(zone.name)),
+            Part::Script(zone) => format!("{}.nsupdate", bare(zone.name)),
+            Part::Reg(host) => format!("{}.reg", bare(&host.name)),
+        }
+    }
+
+    pub fn content(&self) -> String {
+        match self.part {
+            Part::GssOptions => gss_options(),
+            Part::Records(zone) => zone_file(zone),
+            Part::Stanza(zone) => named_conf(zone, self.options),
+            Part::Script(zone) => nsupdate(zone),
+            Part::Reg(host) => reg_file(host),
+        }
+    }
+}
+
+fn zone_file(zone: &Zone<'_>) -> String {
     let mut out = format!(
         "; kmsdns: KMS records for zone {zone}\n\
          ; Add to the zone's file with: $INCLUDE \"{bare}.kmsdns.db\"\n",
@@ -238,12 +352,7 @@ fn zone_file(zone: &Zone<'_>) -> GeneratedFile {
     );
     push_srv_records(zone, "", &mut out);
     push_address_lines(zone, &mut out);
-    GeneratedFile {
-        kind: Kind::Zone,
-        about: zone.name.to_ascii(),
-        file_name: format!("{}.kmsdns.db", bare(zone.name)),
-        content: out,
-    }
+    out
 }
 
 /// The SRV records of each domain of the zone, one presentation-format
@@ -326,18 +435,13 @@ pub const SERVER_KEYTAB: &str = "/etc/bind/dns.keytab";
 /// The `tkey-gssapi-keytab` line GSS-TSIG needs. It belongs inside named's
 /// one `options` block, so it is a separate snippet (BIND accepts
 /// `include` inside `options`), never included by kmsdns.named.conf.
-fn gss_options() -> GeneratedFile {
-    GeneratedFile {
-        kind: Kind::NamedConf,
-        about: "options".into(),
-        file_name: GSS_OPTIONS_FILE.into(),
-        content: format!(
-            "// kmsdns: GSS-TSIG (Kerberos) for named's options block, NOT the top level:\n\
-             // copy the line below into options {{ ... }}, or include this file there.\n\
-             // The keytab holds DNS/<this server's host name>@REALM and is readable by named.\n\
-             tkey-gssapi-keytab \"{SERVER_KEYTAB}\";\n"
-        ),
-    }
+fn gss_options() -> String {
+    format!(
+        "// kmsdns: GSS-TSIG (Kerberos) for named's options block, NOT the top level:\n\
+         // copy the line below into options {{ ... }}, or include this file there.\n\
+         // The keytab holds DNS/<this server's host name>@REALM and is readable by named.\n\
+         tkey-gssapi-keytab \"{SERVER_KEYTAB}\";\n"
+    )
 }
 
 /// The realm of a principal (`host/kms1.corp.example@CORP.EXAMPLE`).
@@ -440,7 +544,7 @@ fn push_policy_stanza(name: &str, zone_file: &Path, grants: &[String], out: &mut
     out.push_str("\t};\n};\n");
 }
 
-fn named_conf(zone: &Zone<'_>, options: &Options) -> GeneratedFile {
+fn named_conf(zone: &Zone<'_>, options: &Options) -> String {
     let name = bare(zone.name);
     let mut out = format!("// kmsdns: zone stanza for {}\n", zone.name.to_ascii());
     let zone_file = options.zone_dir.join(format!("{name}.db"));
@@ -483,12 +587,7 @@ fn named_conf(zone: &Zone<'_>, options: &Options) -> GeneratedFile {
     if let Some(policy) = &options.dnssec_policy {
         sign_with(policy, &mut out);
     }
-    GeneratedFile {
-        kind: Kind::NamedConf,
-        about: zone.name.to_ascii(),
-        file_name: format!("{name}.named.conf"),
-        content: out,
-    }
+    out
 }
 
 /// Adds to the zone stanza that ends `out` the lines that make named sign
@@ -509,7 +608,7 @@ fn sign_with(policy: &str, out: &mut String) {
     out.insert_str(end, &lines);
 }
 
-fn nsupdate(zone: &Zone<'_>) -> GeneratedFile {
+fn nsupdate(zone: &Zone<'_>) -> String {
     let name = bare(zone.name);
     let mut out = format!(
         "; kmsdns: nsupdate script for zone {}\n",
@@ -545,76 +644,11 @@ fn nsupdate(zone: &Zone<'_>) -> GeneratedFile {
     push_srv_records(zone, "update add ", &mut out);
     push_address_updates(zone, &mut out);
     out.push_str("send\n");
-    GeneratedFile {
-        kind: Kind::Nsupdate,
-        about: zone.name.to_ascii(),
-        file_name: format!("{name}.nsupdate"),
-        content: out,
-    }
+    out
 }
 
-fn reg_file(host: &KmsHost) -> GeneratedFile {
-    let entries: Vec<String> = host
-        .publish_list
-        .entries()
-        .iter()
-        .map(format_entry)
-        .collect();
-    GeneratedFile {
-        kind: Kind::Reg,
-        about: host.name.to_ascii(),
-        file_name: format!("{}.reg", bare(&host.name)),
-        content: reg::write_reg_file(&entries),
-    }
-}
-
-/// `kmsdns.named.conf`: includes every key file once, then every zone
-/// stanza from `dir`, so one `include` in named.conf takes it all.
-pub fn named_conf_index(config: &Config, files: &[GeneratedFile], dir: &Path) -> GeneratedFile {
-    let mut out = String::from("// kmsdns: include this file from named.conf\n");
-    let mut seen = BTreeSet::new();
-    for domain in &config.domains {
-        if let Some(key) = &domain.key {
-            match &key.origin {
-                KeyOrigin::File(path) => {
-                    if seen.insert(path.clone()) {
-                        out.push_str(&format!("include \"{}\";\n", absolute(path).display()));
-                    }
-                }
-                KeyOrigin::Env(var) => {
-                    if seen.insert(PathBuf::from(var)) {
-                        out.push_str(&format!(
-                            "// key {} comes from ${var}: define it in named.conf (tsig-keygen output)\n",
-                            bare(&key.name)
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    if files.iter().any(|f| f.file_name == GSS_OPTIONS_FILE) {
-        out.push_str(&format!(
-            "// GSS-TSIG zones: named needs tkey-gssapi-keytab in its options block, so\n\
-             // {GSS_OPTIONS_FILE} is not included here: inside options {{ ... }} add\n\
-             // include \"{}\";\n",
-            absolute(&dir.join(GSS_OPTIONS_FILE)).display()
-        ));
-    }
-    for file in files
-        .iter()
-        .filter(|f| f.kind == Kind::NamedConf && f.file_name != GSS_OPTIONS_FILE)
-    {
-        out.push_str(&format!(
-            "include \"{}\";\n",
-            absolute(&dir.join(&file.file_name)).display()
-        ));
-    }
-    GeneratedFile {
-        kind: Kind::NamedConf,
-        about: "all zones".into(),
-        file_name: "kmsdns.named.conf".into(),
-        content: out,
-    }
+fn reg_file(host: &KmsHost) -> String {
+    reg::write_reg_file(host.publish_list.entries().iter().map(format_entry))
 }
 
 /// named resolves relative includes against its own directory, so paths
@@ -678,7 +712,27 @@ mod tests {
         }
     }
 
-    fn file<'a>(files: &'a [GeneratedFile], name: &str) -> &'a str {
+    /// A file made, as the tests read it.
+    #[derive(Debug)]
+    struct Generated {
+        kind: Kind,
+        file_name: String,
+        content: String,
+    }
+
+    /// Every file of the configuration, made at once.
+    fn generate(config: &Config, options: &Options) -> Vec<Generated> {
+        Material::new(config, options)
+            .files()
+            .map(|file| Generated {
+                kind: file.kind(),
+                file_name: file.name(),
+                content: file.content(),
+            })
+            .collect()
+    }
+
+    fn file<'a>(files: &'a [Generated], name: &str) -> &'a str {
         &files
             .iter()
             .find(|f| f.file_name == name)
@@ -721,25 +775,25 @@ mod tests {
         );
 
         // The options snippet is not included at the top level.
-        let index = named_conf_index(&config, &files, Path::new("/tmp/out"));
+        let made = Made {
+            config: Arc::new(config),
+            options: options(),
+            only: None,
+        };
+        let mut index = Vec::new();
+        made.write_index(Path::new("/tmp/out"), &mut index).unwrap();
+        let index = String::from_utf8(index).unwrap();
         assert!(
-            index
-                .content
-                .contains("// include \"/tmp/out/kmsdns.gss-options.conf\";\n"),
-            "{}",
-            index.content
+            index.contains("// include \"/tmp/out/kmsdns.gss-options.conf\";\n"),
+            "{index}"
         );
         assert!(
             !index
-                .content
                 .lines()
                 .any(|l| l.starts_with("include") && l.contains(GSS_OPTIONS_FILE)),
-            "{}",
-            index.content
+            "{index}"
         );
-        assert!(index
-            .content
-            .contains("include \"/tmp/out/corp.example.named.conf\";\n"));
+        assert!(index.contains("include \"/tmp/out/corp.example.named.conf\";\n"));
     }
 
     #[test]

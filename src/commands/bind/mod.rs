@@ -3,6 +3,7 @@
 pub mod details;
 pub mod material;
 
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,8 +15,8 @@ use crate::context::{parse_kms_host, Context};
 use crate::error::Error;
 use crate::local_file::{self, Limit};
 use crate::report::Report;
-use details::{BindDetails, BindFile, BindFiles};
-use material::{GeneratedFile, Kind, Made};
+use details::{BindDetails, BindFiles};
+use material::{Kind, Made, INDEX_FILE};
 
 /// Emit BIND material: zone records, a named.conf zone stanza with a narrow
 /// update-policy, an nsupdate script, and each KMS host's .reg file.
@@ -92,69 +93,45 @@ pub fn run(args: &BindArgs, ctx: &Context) -> Result<BindOutput, Error> {
     };
     let mut report = Report::new("bind");
     report.extend(config.warnings.iter().cloned());
+    let material = Made {
+        config,
+        options,
+        only: args.only,
+    };
     match &args.out {
-        // Each file is written as soon as it is made and only its name and
-        // kind kept.
         Some(dir) => {
-            let wanted = |f: &GeneratedFile| args.only.is_none_or(|kind| f.kind == kind);
-            let written = write_each(&config, &options, dir, &wanted)?
-                .into_iter()
-                .filter(wanted)
-                .map(|f| BindFile {
-                    kind: f.kind,
-                    about: f.about,
-                    path: Some(dir.join(&f.file_name)),
-                    content: None,
-                })
-                .collect();
-            let files = BindFiles::Written(written);
+            write_out(&material, dir)?;
+            let files = BindFiles::Written {
+                material,
+                dir: dir.clone(),
+            };
             Ok(BindOutput::Written(
                 report.with_details(BindDetails { files }),
             ))
         }
-        None => Ok(BindOutput::Printed {
-            material: Made {
-                config,
-                options,
-                only: args.only,
-            },
-            report,
-        }),
+        None => Ok(BindOutput::Printed { material, report }),
     }
 }
 
-/// Generates the material into `dir`, writing the files `wanted` as they
-/// come, then the index `kmsdns.named.conf` of them all; returns every
-/// file with its content dropped.
-fn write_each(
-    config: &Config,
-    options: &material::Options,
-    dir: &Path,
-    wanted: &dyn Fn(&GeneratedFile) -> bool,
-) -> Result<Vec<GeneratedFile>, Error> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-        path: dir.to_path_buf(),
-        source,
+/// Writes each wanted file into `dir` as soon as it is made, then the
+/// index [`INDEX_FILE`] of the zone stanzas, line by line.
+fn write_out(material: &Made, dir: &Path) -> Result<(), Error> {
+    let failed = |path: PathBuf| move |source| Error::Write { path, source };
+    std::fs::create_dir_all(dir).map_err(failed(dir.to_path_buf()))?;
+    material.each(|file| {
+        let path = dir.join(file.name());
+        std::fs::write(&path, file.content()).map_err(failed(path))
     })?;
-    let write = |file: &GeneratedFile| -> Result<(), Error> {
-        if !wanted(file) {
-            return Ok(());
-        }
-        let path = dir.join(&file.file_name);
-        std::fs::write(&path, &file.content).map_err(|source| Error::Write { path, source })
-    };
-    let mut files = Vec::new();
-    material::generate_each(config, options, |mut file| {
-        write(&file)?;
-        file.content = String::new();
-        files.push(file);
-        Ok::<(), Error>(())
-    })?;
-    let mut index = material::named_conf_index(config, &files, dir);
-    write(&index)?;
-    index.content = String::new();
-    files.push(index);
-    Ok(files)
+    if material.wants(Kind::NamedConf) {
+        let path = dir.join(INDEX_FILE);
+        let written = std::fs::File::create(&path).and_then(|file| {
+            let mut out = BufWriter::new(file);
+            material.write_index(dir, &mut out)?;
+            out.flush()
+        });
+        written.map_err(failed(path))?;
+    }
+    Ok(())
 }
 
 fn load(args: &BindArgs, ctx: &Context) -> Result<Arc<Config>, Error> {
