@@ -16,8 +16,9 @@
 //! queries to it over the same transport about that name or a name below
 //! it fail at once with [`TransportError::Silent`], so a dead `server =`
 //! costs a domain one exchange bound, not one per question (issue 17).
-//! The run keeps the last [`REMEMBERED_SILENCES`] of them: what it forgets
-//! is asked again, which costs time, never a verdict.
+//! The run keeps the last [`REMEMBERED_SILENCES`] of them, four for each
+//! domain in flight at the highest `--concurrency`: what it forgets is
+//! asked again, which costs time (a `--deadline` counts it).
 //! Other names are still asked: a resolver waiting on a dead zone's
 //! servers, or an authoritative server dropping one zone's queries, is
 //! silent about that zone and answers the rest, recursive or not. Only
@@ -403,9 +404,12 @@ const SOCKETS_PER_SERVER: usize = 4;
 const KEPT_SERVERS: NonZeroUsize = NonZeroUsize::new(256).unwrap();
 
 /// How many (server, name) silences a run remembers: a domain needs its
-/// own only between its zone's read and its RRset's, so a few thousand
-/// cover every domain in flight; about 200 bytes each.
-pub(crate) const REMEMBERED_SILENCES: NonZeroUsize = NonZeroUsize::new(4096).unwrap();
+/// own only between its zone's read and its RRset's, so four for each of
+/// the most domains `--concurrency` lets be in flight (4,096) cover a
+/// domain's servers and resolver even then; about 200 bytes each (3 MiB
+/// when full). One forgotten costs another exchange: time, which a
+/// `--deadline` counts.
+pub(crate) const REMEMBERED_SILENCES: NonZeroUsize = NonZeroUsize::new(16_384).unwrap();
 
 impl Default for PoolInner {
     fn default() -> Self {

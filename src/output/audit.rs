@@ -412,15 +412,31 @@ pub(super) struct NagiosSpool {
 
 impl NagiosSpool {
     pub(super) fn new() -> io::Result<Self> {
-        Ok(NagiosSpool {
-            critical: Spool::new()?,
-            warning: Spool::new()?,
-            info: Spool::new()?,
+        Ok(NagiosSpool::of([
+            Spool::new()?,
+            Spool::new()?,
+            Spool::new()?,
+        ]))
+    }
+
+    /// One made once the windows are done, whose spools keep what they
+    /// are given in memory if no temporary file can be made
+    /// ([`Spool::during_run`]): the output of every window is then still
+    /// written.
+    fn at_end() -> Self {
+        NagiosSpool::of([(); 3].map(|()| Spool::during_run()))
+    }
+
+    fn of([critical, warning, info]: [Spool; 3]) -> Self {
+        NagiosSpool {
+            critical,
+            warning,
+            info,
             line: nagios::StatusLine::default(),
             first_warning: None,
             latency: None,
             lag: None,
-        })
+        }
     }
 
     /// Takes a window: its domains, its findings, its measurements.
@@ -480,7 +496,7 @@ impl NagiosSpool {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         // Through a spool of their own.
-        let mut other = NagiosSpool::new()?;
+        let mut other = NagiosSpool::at_end();
         for finding in general {
             other.problem(finding)?;
         }
@@ -616,7 +632,7 @@ impl PrometheusSpool {
             if self.families.len() <= at {
                 let mut head = family.clone();
                 head.retain(|_| false);
-                self.families.push((head, Spool::new()?));
+                self.families.push((head, Spool::during_run()));
             }
             family.write_samples(&mut self.families[at].1)?;
         }

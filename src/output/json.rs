@@ -244,7 +244,7 @@ impl Routes<'_> {
         let at = match self.arrays.iter().position(|(p, _)| *p == path) {
             Some(at) => at,
             None => {
-                self.arrays.push((path, Spool::new()?));
+                self.arrays.push((path, Spool::during_run()));
                 self.arrays.len() - 1
             }
         };

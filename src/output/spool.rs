@@ -18,7 +18,9 @@ const BUFFER: usize = 8 * 1024;
 
 /// An unnamed temporary file written now and read back at the end.
 pub(super) struct Spool {
-    file: File,
+    /// `None` only when no file could be made mid-run
+    /// ([`Spool::during_run`]); `failure` then says why.
+    file: Option<File>,
     /// What is not in the file: written at [`BUFFER`], or kept for good
     /// once the file failed.
     pending: Vec<u8>,
@@ -27,19 +29,38 @@ pub(super) struct Spool {
 }
 
 impl Spool {
+    /// A spool made before the run changes anything: no temporary file
+    /// is an error, said before any window.
     pub(super) fn new() -> io::Result<Self> {
         Ok(Spool {
-            file: tempfile::tempfile()?,
+            file: Some(tempfile::tempfile()?),
             pending: Vec::new(),
             failure: None,
         })
+    }
+
+    /// A spool first needed mid-run (a JSON array or a Prometheus family
+    /// that a window is the first to have), when an error would lose the
+    /// output of the windows done: without a temporary file it holds what
+    /// it is given in memory and says why, which stops the run after
+    /// this window, as a file that takes no more does.
+    pub(super) fn during_run() -> Self {
+        let (file, failure) = match tempfile::tempfile() {
+            Ok(file) => (Some(file), None),
+            Err(e) => (None, Some(e)),
+        };
+        Spool {
+            file,
+            pending: Vec::new(),
+            failure,
+        }
     }
 
     /// A spool into `file`: the tests' stand-in for a full disk.
     #[cfg(test)]
     pub(super) fn on(file: File) -> Self {
         Spool {
-            file,
+            file: Some(file),
             pending: Vec::new(),
             failure: None,
         }
@@ -75,8 +96,14 @@ impl Spool {
     /// it did not take.
     pub(super) fn reader(&mut self) -> io::Result<impl Read + '_> {
         self.drain();
-        self.file.rewind()?;
-        Ok((&self.file).chain(&self.pending[..]))
+        let file: Box<dyn Read + '_> = match &mut self.file {
+            Some(file) => {
+                file.rewind()?;
+                Box::new(&*file)
+            }
+            None => Box::new(io::empty()),
+        };
+        Ok(file.chain(&self.pending[..]))
     }
 
     /// Copies everything written to `out`.
@@ -88,12 +115,15 @@ impl Spool {
     /// Writes what is pending to the file, as far as it takes it; after
     /// its first failure, nothing more.
     fn drain(&mut self) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
         if self.failure.is_some() {
             return;
         }
         let mut written = 0;
         while written < self.pending.len() {
-            match self.file.write(&self.pending[written..]) {
+            match file.write(&self.pending[written..]) {
                 Ok(0) => {
                     self.failure = Some(io::ErrorKind::WriteZero.into());
                     break;
@@ -154,6 +184,21 @@ mod tests {
             writeln!(spool, "{line}").unwrap();
         }
         spool.flush().unwrap();
+        assert!(spool.failure().is_some());
+        let read: Vec<String> = spool.lines().unwrap().map(Result::unwrap).collect();
+        assert_eq!(read, lines());
+    }
+
+    #[test]
+    fn a_spool_needed_mid_run_without_a_temporary_file_keeps_all_in_memory() {
+        let mut spool = Spool {
+            file: None,
+            pending: Vec::new(),
+            failure: Some(io::ErrorKind::NotFound.into()),
+        };
+        for line in lines() {
+            writeln!(spool, "{line}").unwrap();
+        }
         assert!(spool.failure().is_some());
         let read: Vec<String> = spool.lines().unwrap().map(Result::unwrap).collect();
         assert_eq!(read, lines());

@@ -185,8 +185,9 @@ impl Engine {
     /// zone of its last one, so that a zone whose domains are listed
     /// together is never split into two UPDATEs; domains of a zone listed
     /// apart, in different windows, are changed by one UPDATE per window.
-    /// The zones of the domains past `size` are found concurrently too, up
-    /// to `size` (at least `concurrency`) at a time and only those below
+    /// The zones of the domains past `size` are found concurrently too,
+    /// `concurrency` at a time in batches of `size` (at least
+    /// `concurrency`), and only those below
     /// the zone's apex: a zone of 100,000 domains is not 100,000 lookups
     /// one after another. Every domain's zone is looked up once, in a
     /// window or ahead of it.
