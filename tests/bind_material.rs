@@ -286,3 +286,78 @@ fn a_delegated_sub_zone_gets_its_own_material_and_existing_ttls_stay() {
         Some(600)
     );
 }
+
+/// The bytes of `bind`'s output for a configuration that mixes what its
+/// material depends on (a TSIG key file, a declared sub-zone, `server =`,
+/// `address-ttl`, a host of another team), printed
+/// whole, with --dnssec-policy, and one kind at a time, so that a change
+/// that alters any of them fails here. The temporary directory, written
+/// into `include` lines, is shown as `[DIR]`.
+#[test]
+fn mixed_material_is_pinned() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("secure.key"),
+        "key \"secure\" {\n\talgorithm hmac-sha256;\n\tsecret \"c2VjcmV0c2VjcmV0c2VjcmV0\";\n};\n",
+    )
+    .unwrap();
+    // Readable by its owner only, or bind warns (and exits 1).
+    std::fs::set_permissions(
+        dir.path().join("secure.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("kmsdns.toml"),
+        r#"publish-list = ["corp.example", "branch.corp.example", "x.branch.corp.example", "secure.example", "b.secure.example, 10, 75"]
+
+[[host]]
+name = "kms1.corp.example"
+addresses = ["192.0.2.10", "2001:db8::10"]
+
+[[host]]
+name = "kms2.branch.corp.example"
+addresses = ["192.0.2.11"]
+address-ttl = 600
+
+[[host]]
+name = "kms3.secure.example"
+addresses = ["192.0.2.12"]
+managed = false
+
+[domain."branch.corp.example"]
+zone = "branch.corp.example"
+key = "secure"
+server = "127.0.0.1:5353"
+
+[domain."secure.example"]
+key = "secure"
+ttl = 600
+
+[tsig-key.secure]
+file = "secure.key"
+"#,
+    )
+    .unwrap();
+    let shown = dir.path().display().to_string();
+    let runs: [(&str, &[&str]); 6] = [
+        ("all", &[]),
+        ("dnssec", &["--dnssec-policy", "default"]),
+        ("zone", &["--only", "zone"]),
+        ("named-conf", &["--only", "named-conf"]),
+        ("nsupdate", &["--only", "nsupdate"]),
+        ("reg", &["--only", "reg"]),
+    ];
+    for (name, args) in runs {
+        let run = Kmsdns::new()
+            .cwd(dir.path())
+            .arg("bind")
+            .args(args.iter().copied())
+            .run();
+        assert_eq!(run.status, 0, "{name}: {}", run.stderr);
+        insta::assert_snapshot!(
+            format!("bind-mixed-{name}"),
+            run.stdout.replace(&shown, "[DIR]")
+        );
+    }
+}

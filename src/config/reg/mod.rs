@@ -19,6 +19,7 @@
 mod regedit;
 
 use std::fmt;
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use super::publish_list::{parse_entry, PublishList};
@@ -603,71 +604,70 @@ fn plain_entries(lines: &[&str]) -> Result<Vec<(usize, String)>, Problem> {
 }
 
 /// Writes a `.reg` file (REGEDIT5 syntax, CRLF) that sets the host's
-/// `DnsDomainPublishList`, the value as `hex(7):` UTF-16LE like regedit's.
-/// Each byte goes straight into the file's text: a publish list of
-/// 100,000 domains is 13 MB of it, and a string per byte was eight times
-/// that, and the text is made in one allocation of its size, not grown.
-pub fn write_reg_file<S: AsRef<str>>(entries: impl IntoIterator<Item = S> + Clone) -> String {
-    // Each string's UTF-16 units and NUL, and the empty string's NUL.
-    let units: usize = entries
-        .clone()
-        .into_iter()
-        .map(|e| e.as_ref().encode_utf16().count() + 1)
-        .sum::<usize>()
-        + 1;
-    // Three characters a byte, and a wrap of five every 25 bytes or so.
-    let mut out = String::with_capacity(256 + units * 2 * 16 / 5);
-    out.push_str("Windows Registry Editor Version 5.00\r\n\r\n");
-    out.push_str(&format!("[{KEY_PATH}]\r\n"));
-    let start = out.len();
-    out.push_str(&format!("\"{VALUE_NAME}\"=hex(7):"));
-    let mut hex = HexLines {
-        line_start: start,
-        first: true,
+/// `DnsDomainPublishList`, the value as `hex(7):` UTF-16LE like regedit's,
+/// to `out` as it is made: a publish list of 100,000 domains is 13 MB of
+/// text, which bind printed or wrote from one string of that size.
+pub fn write_reg_file<S: AsRef<str>>(
+    entries: impl IntoIterator<Item = S>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut out = BufWriter::new(out);
+    write!(
         out,
+        "Windows Registry Editor Version 5.00\r\n\r\n[{KEY_PATH}]\r\n"
+    )?;
+    let head = format!("\"{VALUE_NAME}\"=hex(7):");
+    out.write_all(head.as_bytes())?;
+    let mut hex = HexLines {
+        out,
+        column: head.len(),
+        first: true,
     };
     for entry in entries {
-        hex.string(entry.as_ref());
+        hex.string(entry.as_ref())?;
     }
     // The list ends with an empty string.
-    hex.string("");
-    let mut out = hex.out;
-    out.push_str("\r\n\r\n");
-    out
+    hex.string("")?;
+    hex.out.write_all(b"\r\n\r\n")?;
+    hex.out.flush()
 }
 
 /// The bytes of a `hex(7):` value, comma-separated, wrapped as regedit
 /// wraps them: before 80 columns, continuing with two spaces.
-struct HexLines {
-    out: String,
-    /// Where the line being written starts in `out`.
-    line_start: usize,
+struct HexLines<W: Write> {
+    out: W,
+    /// Characters written on the current line.
+    column: usize,
     first: bool,
 }
 
-impl HexLines {
+impl<W: Write> HexLines<W> {
     /// `text` as UTF-16LE code units, and the NUL that ends it.
-    fn string(&mut self, text: &str) {
+    fn string(&mut self, text: &str) -> io::Result<()> {
         for unit in text.encode_utf16().chain(std::iter::once(0)) {
             for byte in unit.to_le_bytes() {
-                self.byte(byte);
+                self.byte(byte)?;
             }
         }
+        Ok(())
     }
 
-    fn byte(&mut self, byte: u8) {
+    fn byte(&mut self, byte: u8) -> io::Result<()> {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         if !self.first {
-            self.out.push(',');
-            if self.out.len() - self.line_start >= 76 {
-                self.out.push_str("\\\r\n");
-                self.line_start = self.out.len();
-                self.out.push_str("  ");
+            self.out.write_all(b",")?;
+            self.column += 1;
+            if self.column >= 76 {
+                self.out.write_all(b"\\\r\n  ")?;
+                self.column = 2;
             }
         }
         self.first = false;
-        self.out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        self.out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+        self.column += 2;
+        self.out.write_all(&[
+            DIGITS[usize::from(byte >> 4)],
+            DIGITS[usize::from(byte & 0xf)],
+        ])
     }
 }
 
@@ -690,6 +690,12 @@ mod tests {
 
     fn read(text: &str) -> Result<Import, Problem> {
         parse_publish_list(text.as_bytes())
+    }
+
+    fn written(entries: &[String]) -> String {
+        let mut out = Vec::new();
+        write_reg_file(entries, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
     }
 
     // What regedit exports for ["corp.example, 10, 75", "branch.example"]:
@@ -764,7 +770,7 @@ mod tests {
     #[test]
     fn writing_then_reading_round_trips() {
         let entries = ["corp.example, 10, 75", "bücher.example"].map(String::from);
-        let file = write_reg_file(&entries);
+        let file = written(&entries);
         assert!(
             file.lines()
                 .filter(|l| !l.starts_with('['))
@@ -786,7 +792,7 @@ mod tests {
     #[test]
     fn matches_regedit_layout() {
         let entries = ["corp.example, 10, 75", "branch.example"].map(String::from);
-        let written = write_reg_file(&entries);
+        let written = written(&entries);
         let expected = EXPORT.replace("\"KeyManagementServiceVersion\"=\"6.1.7600.16385\"\r\n", "");
         assert_eq!(written, expected);
     }
