@@ -60,6 +60,9 @@ use judge::Expected;
 /// With --domain, checks those domains only, and works without a
 /// configuration file.
 #[derive(Debug, Args)]
+// No argument group of the struct's options: clap would record each
+// `--domain` in it a second time (about 360 bytes), and nothing asks it.
+#[group(skip)]
 pub struct CheckArgs {
     /// Check DOMAIN instead of the publish list (repeatable); no configuration file needed
     #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain)]

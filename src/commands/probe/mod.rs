@@ -41,6 +41,9 @@ use observe::{probe_domains, probe_hosts, HostName, HostSpec, Settings};
 /// client count does not change. --timeout bounds each TCP step and
 /// --concurrency the probes at once.
 #[derive(Debug, Args)]
+// No argument group of the struct's options: clap would record each
+// `--domain` in it a second time (about 360 bytes), and nothing asks it.
+#[group(skip)]
 pub struct ProbeArgs {
     /// Probe this domain instead of the publish list; repeat for several
     #[arg(long, value_name = "DOMAIN", value_parser = parse_domain)]

@@ -60,6 +60,9 @@ use observe::ZoneWork;
 /// With --domain, checks the zones of those domains only, and works without
 /// a configuration file.
 #[derive(Debug, Args)]
+// No argument group of the struct's options: clap would record each
+// `--domain` in it a second time (about 360 bytes), and nothing asks it.
+#[group(skip)]
 pub struct ReplicationArgs {
     /// Poll until every server serves the primary's serial and records, for at most DUR (e.g. 30s; at most 7d)
     #[arg(long, value_name = "DUR", value_parser = parse_wait)]

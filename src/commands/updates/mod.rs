@@ -67,6 +67,9 @@ use observe::{LiveProbe, ProbeAnswer, ProbeTarget};
 /// that answered (BIND, Knot DNS, PowerDNS). The serial and the records
 /// are read back after each probe. The server logs each attempt.
 #[derive(Debug, Args)]
+// No argument group of the struct's options: clap would record each
+// `--domain` in it a second time (about 360 bytes), and nothing asks it.
+#[group(skip)]
 pub struct UpdatesArgs {
     /// Audit the update grants of this BIND configuration (includes are followed)
     #[arg(long, value_name = "FILE")]
