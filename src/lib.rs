@@ -77,7 +77,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(cli::join_domains(args.into_iter().map(Into::into))) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e, io),
     };

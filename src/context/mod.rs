@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::named_conf::NamedConf;
 
 pub use global::{parse_duration, parse_wait, ColorChoice, FailOn, Format, GlobalArgs};
-pub use selection::{parse_domain, parse_kms_host, split_port, Selection};
+pub use selection::{parse_domain, parse_kms_host, split_port, Selection, DOMAIN_SEPARATOR};
 
 /// What every command gets: the global options.
 #[derive(Debug)]

@@ -11,6 +11,12 @@ use crate::config::{self, Config, Domain};
 use crate::context::Context;
 use crate::error::Error;
 
+/// What separates the values of one `--domain` argument made of several
+/// ([`crate::cli::join_domains`]): every `--domain` option splits its
+/// value at it (`value_delimiter`). NUL, because no argument can hold
+/// one: execve(2) takes C strings.
+pub const DOMAIN_SEPARATOR: char = '\0';
+
 /// `--domain` values: the configuration's name syntax.
 pub fn parse_domain(text: &str) -> Result<Name, String> {
     crate::dns::name::parse_domain(text)

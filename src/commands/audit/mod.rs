@@ -27,7 +27,7 @@ use crate::commands::replication::details::ReplicationDetails;
 use crate::commands::updates::details::UpdatesDetails;
 use crate::config::Config;
 use crate::context::Context;
-use crate::context::{parse_domain, parse_duration, Selection};
+use crate::context::{parse_domain, parse_duration, Selection, DOMAIN_SEPARATOR};
 use crate::error::Error;
 use crate::report::{Finding, Report};
 use details::AuditDetails;
@@ -50,7 +50,7 @@ use metrics::{HostMetric, Metrics, ServerMetric};
 #[group(skip)]
 pub struct AuditArgs {
     /// Audit DOMAIN instead of the publish list (repeatable)
-    #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain)]
+    #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain, value_delimiter = DOMAIN_SEPARATOR)]
     pub domains: Vec<Name>,
 
     /// Also audit the update grants in this BIND configuration

@@ -33,7 +33,7 @@ use hickory_proto::rr::Name;
 use crate::concurrency::{deadline, in_order};
 use crate::config;
 use crate::context::Context;
-use crate::context::{parse_domain, parse_duration, Selection};
+use crate::context::{parse_domain, parse_duration, Selection, DOMAIN_SEPARATOR};
 use crate::error::Error;
 use crate::report::{Report, Severity};
 use details::CheckDetails;
@@ -65,7 +65,7 @@ use judge::Expected;
 #[group(skip)]
 pub struct CheckArgs {
     /// Check DOMAIN instead of the publish list (repeatable); no configuration file needed
-    #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain)]
+    #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain, value_delimiter = DOMAIN_SEPARATOR)]
     pub domains: Vec<Name>,
 
     /// In a signed zone, warn when a valid RRSIG expires within DUR

@@ -17,7 +17,7 @@ use clap::Args;
 use hickory_proto::rr::Name;
 
 use crate::config::DEFAULT_KMS_PORT;
-use crate::context::{parse_domain, split_port, Context};
+use crate::context::{parse_domain, split_port, Context, DOMAIN_SEPARATOR};
 use crate::dns::name::parse_name;
 use crate::dns::search_list;
 use crate::error::Error;
@@ -46,7 +46,7 @@ use observe::{probe_domains, probe_hosts, HostName, HostSpec, Settings};
 #[group(skip)]
 pub struct ProbeArgs {
     /// Probe this domain instead of the publish list; repeat for several
-    #[arg(long, value_name = "DOMAIN", value_parser = parse_domain)]
+    #[arg(long, value_name = "DOMAIN", value_parser = parse_domain, value_delimiter = DOMAIN_SEPARATOR)]
     pub domain: Vec<Name>,
 
     /// Probe every domain of this machine's suffix search list

@@ -33,7 +33,7 @@ use crate::concurrency::per_server::PerServer;
 use crate::concurrency::{deadline, in_order};
 use crate::config::srv_owner;
 use crate::context::Context;
-use crate::context::{parse_domain, Selection};
+use crate::context::{parse_domain, Selection, DOMAIN_SEPARATOR};
 use crate::context::{parse_duration, parse_wait};
 use crate::dns::{self, ZoneSoa};
 use crate::error::Error;
@@ -69,7 +69,7 @@ pub struct ReplicationArgs {
     pub wait: Option<Duration>,
 
     /// Check the zone of DOMAIN instead of the publish list's (repeatable); no configuration file needed
-    #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain)]
+    #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain, value_delimiter = DOMAIN_SEPARATOR)]
     pub domains: Vec<Name>,
 
     /// In a signed zone, warn when a valid RRSIG expires within DUR

@@ -25,7 +25,7 @@ use clap::Args;
 use hickory_proto::rr::Name;
 
 use crate::config::{self, Config};
-use crate::context::{parse_domain, Context, Selection};
+use crate::context::{parse_domain, Context, Selection, DOMAIN_SEPARATOR};
 use crate::dns::identify::Recognition;
 use crate::dns::name::parse_name;
 use crate::error::Error;
@@ -81,7 +81,7 @@ pub struct UpdatesArgs {
 
     /// Audit DOMAIN instead of the configuration's publish list (repeatable;
     /// with --named-conf, no domain and no configuration: every zone)
-    #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain)]
+    #[arg(long = "domain", value_name = "DOMAIN", value_parser = parse_domain, value_delimiter = DOMAIN_SEPARATOR)]
     pub domains: Vec<Name>,
 
     /// Audit N domains at a time: memory grows with N, not with the estate
