@@ -146,7 +146,7 @@ fn dispatch(
         Command::Plan(args) => changes(&args, ctx, hooks, runner, palette),
         Command::Publish(args) => changes(&args, ctx, hooks, runner, palette),
         Command::Remove(args) => changes(&args, ctx, hooks, runner, palette),
-        Command::Check(args) => {
+        Command::Check(mut args) => {
             let mut writer = report_writer("check", ctx, palette)?;
             // Without --window, the whole selection at once.
             let size = writer.window_size(args.window as usize);
@@ -156,7 +156,7 @@ fn dispatch(
             };
             let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Check));
             runner.block_on(commands::windows::run(
-                &args.domains,
+                std::mem::take(&mut args.domains),
                 ctx,
                 size,
                 check,
@@ -164,7 +164,7 @@ fn dispatch(
             ))?;
             Ok(Output::Windows(Box::new(writer)))
         }
-        Command::Replication(args) => {
+        Command::Replication(mut args) => {
             let mut writer = report_writer("replication", ctx, palette)?;
             // --wait polls every zone until all converge: one window.
             let size = match args.wait {
@@ -176,11 +176,12 @@ fn dispatch(
                 async move { commands::replication::run(&args, ctx).await }
             };
             let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Replication));
-            let run = commands::windows::run(&args.domains, ctx, size, replication, sink);
+            let domains = std::mem::take(&mut args.domains);
+            let run = commands::windows::run(domains, ctx, size, replication, sink);
             runner.block_on(run)?;
             Ok(Output::Windows(Box::new(writer)))
         }
-        Command::Updates(args) => {
+        Command::Updates(mut args) => {
             let mut writer = report_writer("updates", ctx, palette)?;
             // Every zone of a named.conf is found by the audit, not
             // selected: at once.
@@ -211,13 +212,13 @@ fn dispatch(
                 ctx.named_conf(path)?;
             }
             // A zone's domains share a window: it is listed once.
+            let domains = std::mem::take(&mut args.domains);
             let together = |names: &[_]| commands::updates::together(&args, ctx, names);
-            let run =
-                commands::windows::run_grouped(&args.domains, ctx, size, together, updates, sink);
+            let run = commands::windows::run_grouped(domains, ctx, size, together, updates, sink);
             runner.block_on(run)?;
             Ok(Output::Windows(Box::new(writer)))
         }
-        Command::Probe(args) => {
+        Command::Probe(mut args) => {
             let mut writer = report_writer("probe", ctx, palette)?;
             // The search list and --host are not the selection: at once.
             let size = match args.search || !args.host.is_empty() {
@@ -233,7 +234,8 @@ fn dispatch(
                 async move { commands::probe::run(&args, ctx).await }
             };
             let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Probe));
-            runner.block_on(commands::windows::run(&args.domain, ctx, size, probe, sink))?;
+            let domains = std::mem::take(&mut args.domain);
+            runner.block_on(commands::windows::run(domains, ctx, size, probe, sink))?;
             Ok(Output::Windows(Box::new(writer)))
         }
         Command::Discover(args) => runner

@@ -22,7 +22,7 @@ use crate::report::Report;
 /// `domains` (`None`: the whole selection at once) and hands each
 /// window's report, with the configuration's warnings, to `sink`.
 pub async fn run<D, Run>(
-    domains: &[Name],
+    domains: Vec<Name>,
     ctx: &Context,
     size: Option<usize>,
     command: impl FnMut(Vec<Name>) -> Run,
@@ -42,7 +42,7 @@ where
 /// reports of a group (`updates`' zone and its domains) it reports once,
 /// whatever the window size.
 pub async fn run_grouped<D, Run>(
-    domains: &[Name],
+    domains: Vec<Name>,
     ctx: &Context,
     size: Option<usize>,
     together: impl FnOnce(&[Name]) -> Result<Option<Vec<usize>>, Error>,
@@ -53,16 +53,21 @@ where
     Run: Future<Output = Result<Report<D>, Error>>,
 {
     let kept = |e: std::io::Error| Error::Runtime(format!("cannot keep the output: {e}"));
-    let Some(size) = size else {
-        return sink(command(domains.to_vec()).await?).map_err(kept);
+    let size = match size {
+        Some(size) if size < domains.len() || domains.is_empty() => size,
+        // One window: the command selects, as without windows.
+        _ => return sink(command(domains).await?).map_err(kept),
     };
-    let selection = Selection::new(domains, ctx)?;
+    let given = !domains.is_empty();
+    // The selection keeps the `--domain` values, not a copy (issue 20).
+    let selection = Selection::of_given(domains, ctx)?;
     let warnings = selection.config.as_ref().map(|c| c.warnings.clone());
     // Only the names are needed from here on, not the selection's index
     // of every configured domain.
     let selected = selection.into_domains();
     if size >= selected.len() {
-        return sink(command(domains.to_vec()).await?).map_err(kept);
+        let domains = if given { selected } else { Vec::new() };
+        return sink(command(domains).await?).map_err(kept);
     }
     let groups = together(&selected)?.unwrap_or_else(|| (0..selected.len()).collect());
     for window in cut(&groups, size.max(1)) {
