@@ -38,7 +38,7 @@ pub struct Zones {
     /// Every zone modelled, made the first time they are asked for all at
     /// once ([`Zones::iter`], indexing): for small configurations and the
     /// model's own tests. The audit asks for one at a time ([`Zones::get`]).
-    all: OnceLock<Vec<Zone>>,
+    all: OnceLock<Vec<Arc<Zone>>>,
 }
 
 /// What is kept of one zone.
@@ -67,7 +67,7 @@ enum Kept {
     /// Where its statement is in its file.
     Text(Span),
     /// Its model: its statement is not all in one file.
-    Model(Box<Zone>),
+    Model(Arc<Zone>),
 }
 
 impl Zones {
@@ -90,7 +90,7 @@ impl Zones {
         };
         let kept = match &statement.text.0 {
             Some(span) => Kept::Text(span.clone()),
-            None => Kept::Model(Box::new(model)),
+            None => Kept::Model(Arc::new(model)),
         };
         self.spots.push(Spot {
             at: statement.at.clone(),
@@ -168,32 +168,34 @@ impl Zones {
 
     /// The model of the zone at `position`, made for the asking (kept only
     /// when every zone has been asked for at once).
-    pub fn get(&self, position: usize) -> Option<Cow<'_, Zone>> {
+    pub fn get(&self, position: usize) -> Option<Arc<Zone>> {
         if let Some(all) = self.all.get() {
-            return all.get(position).map(Cow::Borrowed);
+            return all.get(position).cloned();
         }
         let spot = self.spots.get(position)?;
         match &spot.kept {
-            Kept::Model(model) => Some(Cow::Borrowed(model)),
+            Kept::Model(model) => Some(Arc::clone(model)),
             Kept::Text(span) => {
                 // The same text was read and modelled when the file was
                 // loaded: reading it again gives the same zone. The text
                 // is dropped here, once modelled.
                 let statement = read_again(&spot.at, self.text(span)?, self.parent).ok()?;
-                zone(&statement).ok().map(Cow::Owned)
+                zone(&statement).ok().map(Arc::new)
             }
         }
     }
 
     /// Every zone, modelled (and kept) the first time.
-    pub fn iter(&self) -> std::slice::Iter<'_, Zone> {
-        self.all().iter()
+    pub fn iter(&self) -> Iter<'_> {
+        self.all()
+            .iter()
+            .map(Arc::as_ref as fn(&Arc<Zone>) -> &Zone)
     }
 
-    fn all(&self) -> &[Zone] {
+    fn all(&self) -> &[Arc<Zone>] {
         self.all.get_or_init(|| {
             (0..self.len())
-                .filter_map(|position| self.get(position).map(Cow::into_owned))
+                .filter_map(|position| self.get(position))
                 .collect()
         })
     }
@@ -235,9 +237,12 @@ impl Index<usize> for Zones {
     }
 }
 
+/// The zones of a scope, every one modelled ([`Zones::iter`]).
+pub type Iter<'a> = std::iter::Map<std::slice::Iter<'a, Arc<Zone>>, fn(&Arc<Zone>) -> &Zone>;
+
 impl<'a> IntoIterator for &'a Zones {
     type Item = &'a Zone;
-    type IntoIter = std::slice::Iter<'a, Zone>;
+    type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
@@ -309,7 +314,7 @@ mod tests {
         let scopes = [&conf.zones, &conf.views[0].zones];
         scopes
             .into_iter()
-            .flat_map(|zones| (0..zones.len()).map(|i| zones.get(i).map(Cow::into_owned)))
+            .flat_map(|zones| (0..zones.len()).map(|i| zones.get(i).map(Arc::unwrap_or_clone)))
             .collect()
     }
 
