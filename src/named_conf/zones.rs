@@ -9,8 +9,8 @@
 //! name's hash ([`Facts`] answer the rest), and the zone modelled last is
 //! kept until another is: an audit asks for its zone's name and model
 //! several times in a row, and the domains of one zone come together, so
-//! each statement is read once while its domains are audited, not once a
-//! question. A zone whose statement is not all in one file read from disk
+//! a statement is read once to find the zone of its domains and once to
+//! audit it, not once a question. A zone whose statement is not all in one file read from disk
 //! as it is (an `include` inside its block, text given as a string or not
 //! UTF-8) keeps its model.
 
