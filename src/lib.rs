@@ -92,7 +92,8 @@ where
     let ctx = Context::new(
         cli.global.clone(),
         io.stderr_is_terminal && format == Format::Text && !quiet,
-    );
+    )
+    .with_named_conf(named_conf(&cli.command));
     let verbose = cli.global.verbose > 0;
     let mut runner = Runner {
         verbose: verbose.then_some(&mut *io.stderr),
@@ -149,15 +150,7 @@ fn dispatch(
         Command::Remove(args) => changes(&args, ctx, hooks, runner, palette),
         Command::Check(args) => reads(&args, ctx, runner, palette),
         Command::Replication(args) => reads(&args, ctx, runner, palette),
-        Command::Updates(args) => {
-            // The named.conf before the configuration: the text of its
-            // files (20 MB at 100,000 zones) is dropped once read, before
-            // the configuration's domains are.
-            if let Some(path) = &args.named_conf {
-                ctx.named_conf(path)?;
-            }
-            reads(&args, ctx, runner, palette)
-        }
+        Command::Updates(args) => reads(&args, ctx, runner, palette),
         Command::Probe(args) => reads(&args, ctx, runner, palette),
         Command::Discover(args) => runner
             .block_on(commands::discover::run(&args, ctx))
@@ -317,6 +310,16 @@ fn command_name(command: &Command) -> &'static str {
         Command::Audit(_) => "audit",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
+    }
+}
+
+/// The command's `--named-conf`, which the run reads before the
+/// configuration ([`Context::with_named_conf`]).
+fn named_conf(command: &Command) -> Option<std::path::PathBuf> {
+    match command {
+        Command::Updates(args) => args.named_conf.clone(),
+        Command::Audit(args) => args.named_conf.clone(),
+        _ => None,
     }
 }
 
