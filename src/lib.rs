@@ -206,16 +206,13 @@ fn changes<C: ChangeCommand>(
         size,
         sink,
     };
-    match runner.block_on(args.run(windows)) {
-        Err(error) if !writer.stopped() => Err(error),
-        // Done, or stopped because the output could no longer be kept:
-        // what the windows done changed is written all the same.
-        _ => Ok(Output::Windows(Box::new(writer))),
-    }
+    let run = runner.block_on(args.run(windows));
+    written(run, writer)
 }
 
 /// Runs `check`, `replication`, `updates` or `probe` window by window
-/// into one writer.
+/// into one writer; a run stopped because that writer could keep no more
+/// output is still written, as the changes are.
 fn reads<C: ReadCommand>(
     args: &C,
     ctx: &Context,
@@ -233,8 +230,19 @@ fn reads<C: ReadCommand>(
     let together = |selected: &[_]| args.together(ctx, selected);
     let command = |domains| args.run(domains, ctx);
     let run = commands::windows::run_grouped(args.domains(), ctx, size, together, command, sink);
-    runner.block_on(run)?;
-    Ok(Output::Windows(Box::new(writer)))
+    let run = runner.block_on(run);
+    written(run, writer)
+}
+
+/// What a run window by window into `writer` writes: every window done,
+/// when it was done or stopped because the writer could keep no more
+/// output (what the windows done read and changed is said all the same);
+/// else the run's error.
+fn written(run: Result<(), Error>, writer: ReportWriter) -> Result<Output, Error> {
+    match run {
+        Err(error) if !writer.stopped() => Err(error),
+        _ => Ok(Output::Windows(Box::new(writer))),
+    }
 }
 
 /// Where a command run window by window writes each window.

@@ -511,26 +511,29 @@ fn alternating_bed(dir: &Path) -> (TestBed, PathBuf, Vec<String>) {
     (bed, config, domains)
 }
 
-/// `kmsdns publish --window 1 --format json` whose files may not grow past
+/// `kmsdns --format json COMMAND --window 1` whose files may not grow past
 /// `limit` bytes (RLIMIT_FSIZE, SIGXFSZ ignored): its temporary files fail
 /// as on a full disk, deterministically.
-fn publish_within_file_size(bed: &TestBed, config: &Path, limit: u64) -> Run {
+fn within_file_size(bed: &TestBed, config: &Path, limit: u64, command: &[&str]) -> Run {
     use std::os::unix::process::CommandExt;
     let args: Vec<String> = [
-        "-c",
-        config.to_str().expect("UTF-8"),
-        "--nameserver",
-        &bed.primary().to_string(),
-        "--dns-port",
-        &bed.port().to_string(),
-        "--format",
-        "json",
-        "publish",
-        "--window",
-        "1",
+        &[
+            "-c",
+            config.to_str().expect("UTF-8"),
+            "--nameserver",
+            &bed.primary().to_string(),
+            "--dns-port",
+            &bed.port().to_string(),
+            "--format",
+            "json",
+        ][..],
+        command,
+        &["--window", "1"],
     ]
+    .concat()
+    .into_iter()
     .map(String::from)
-    .to_vec();
+    .collect();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kmsdns"));
     command
         .env("NO_COLOR", "1")
@@ -562,6 +565,47 @@ fn publish_within_file_size(bed: &TestBed, config: &Path, limit: u64) -> Run {
     }
 }
 
+/// The domains of the JSON `document` of a `command` stopped midway by its
+/// full temporary files, once it is checked that `run-stopped` says so
+/// and that they are the first of `domains`, some but not all.
+fn stopped_midway<'a>(
+    run: &Run,
+    document: &'a serde_json::Value,
+    command: &str,
+    domains: &[String],
+) -> Vec<&'a str> {
+    let findings = document["findings"].as_array().expect("findings");
+    let stopped: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["id"] == "run-stopped")
+        .collect();
+    assert_eq!(stopped.len(), 1, "{run}");
+    assert_eq!(stopped[0]["severity"], "critical", "{run}");
+    let message = stopped[0]["message"].as_str().expect("message");
+    let said = format!("{command} stopped: cannot keep the output: ");
+    assert!(message.starts_with(&said), "{message}");
+    assert!(
+        message.ends_with("; the domains not in this report were neither read nor changed"),
+        "{message}"
+    );
+    let reported: Vec<&str> = document["details"]["domains"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d["domain"].as_str().expect("domain"))
+        .collect();
+    assert!(
+        !reported.is_empty(),
+        "nothing done before the disk filled: {run}"
+    );
+    assert!(
+        reported.len() < domains.len(),
+        "the disk never filled: {run}"
+    );
+    assert_eq!(reported, domains[..reported.len()], "{run}");
+    reported
+}
+
 /// A publish whose temporary files stop taking its output midway (the
 /// disk full) stops after the window it was writing, and still reports
 /// every change it made, as one JSON document: the domains it says were
@@ -572,36 +616,18 @@ fn publish_within_file_size(bed: &TestBed, config: &Path, limit: u64) -> Run {
 fn a_publish_whose_output_fills_the_disk_says_what_it_changed_and_fails() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (bed, config, domains) = alternating_bed(dir.path());
-    let run = publish_within_file_size(&bed, &config, 4096);
+    let run = within_file_size(&bed, &config, 4096, &["publish"]);
     assert_eq!(run.status, 2, "{run}");
     let document: serde_json::Value = run.json();
-    let findings = document["findings"].as_array().expect("findings");
-    let with_id = |id: &str| -> Vec<&serde_json::Value> {
-        findings.iter().filter(|f| f["id"] == id).collect()
-    };
-    let stopped = with_id("run-stopped");
-    assert_eq!(stopped.len(), 1, "{run}");
-    assert_eq!(stopped[0]["severity"], "critical", "{run}");
-    let applied: Vec<&str> = with_id("update-applied")
+    let reported = stopped_midway(&run, &document, "publish", &domains);
+    let applied: Vec<&str> = document["findings"]
+        .as_array()
+        .expect("findings")
         .iter()
+        .filter(|f| f["id"] == "update-applied")
         .map(|f| f["domain"].as_str().expect("domain"))
         .collect();
-    assert!(
-        !applied.is_empty(),
-        "nothing applied before the disk filled: {run}"
-    );
-    assert!(
-        applied.len() < domains.len(),
-        "the disk never filled: {run}"
-    );
-    assert_eq!(applied, domains[..applied.len()], "{run}");
-    let reported: Vec<&str> = document["details"]["domains"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .map(|d| d["domain"].as_str().expect("domain"))
-        .collect();
-    assert_eq!(reported, applied, "{run}");
+    assert_eq!(applied, reported, "{run}");
     let ours = [
         "0 0 1688 kms1.secure.example.",
         "0 0 1688 kms2.secure.example.",
@@ -614,6 +640,36 @@ fn a_publish_whose_output_fills_the_disk_says_what_it_changed_and_fails() {
         } else {
             assert!(served.is_empty(), "{domain} changed unreported: {run}");
         }
+    }
+}
+
+/// A check, and an audit without the probe, whose temporary files stop
+/// taking their output midway (the disk full) stop after the window they
+/// were writing and still report every window read, as one JSON document:
+/// a prefix of the publish list, each of its domains with the finding that
+/// it has no records, no other domain's; `run-stopped` says why, and the
+/// exit status is critical.
+#[test]
+fn a_read_whose_output_fills_the_disk_reports_the_windows_read_and_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (bed, config, domains) = alternating_bed(dir.path());
+    for command in [&["check"][..], &["audit", "--no-probe"]] {
+        let run = within_file_size(&bed, &config, 4096, command);
+        assert_eq!(run.status, 2, "{run}");
+        let document: serde_json::Value = run.json();
+        let reported = stopped_midway(&run, &document, command[0], &domains);
+        let findings = document["findings"].as_array().expect("findings");
+        let missing: Vec<&str> = findings
+            .iter()
+            .filter(|f| f["id"] == "srv-missing")
+            .map(|f| f["domain"].as_str().expect("domain"))
+            .collect();
+        assert_eq!(missing, reported, "{run}");
+        let about: std::collections::BTreeSet<&str> = findings
+            .iter()
+            .filter_map(|f| f["domain"].as_str())
+            .collect();
+        assert!(about.iter().all(|d| reported.contains(d)), "{run}");
     }
 }
 

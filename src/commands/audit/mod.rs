@@ -106,8 +106,11 @@ pub trait AuditSink {
     /// How many domains a window may hold; `None`: the whole estate in
     /// one window.
     fn window_size(&self) -> Option<usize>;
-    /// Takes a finished window.
+    /// Takes a finished window. An error stops the run.
     fn window(&mut self, window: AuditWindow) -> std::io::Result<()>;
+    /// Whether the run stopped because the sink could keep no more output:
+    /// the windows it took are whole, and are still written.
+    fn stopped(&self) -> bool;
 }
 
 /// Runs every part over each window of the estate, merges their reports
@@ -162,11 +165,16 @@ pub async fn run(
         let mut details = Box::new(details);
         details.parts = parts.clone();
         details.domains = metrics.domain_statuses(&report);
-        sink.window(AuditWindow {
+        let taken = sink.window(AuditWindow {
             report: report.with_details(details),
             metrics,
-        })
-        .map_err(spool_error)?;
+        });
+        match taken {
+            Err(error) if !sink.stopped() => return Err(spool_error(error)),
+            // The windows done are written, and why the run stopped.
+            Err(_) => break,
+            Ok(()) => {}
+        }
     }
     progress.finish_and_clear();
     let (addresses_reachable, addresses_probed, hosts_reachable, hosts_probed) = reach.counts();
