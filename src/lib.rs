@@ -171,7 +171,7 @@ fn dispatch(
                 global.quiet,
                 args.textfile.clone(),
             )
-            .map_err(commands::audit::spool_error)?;
+            .map_err(|e| Error::unkept("audit", e))?;
             let end = runner.block_on(commands::audit::run(&args, ctx, &mut writer))?;
             Ok(Output::Audit {
                 writer: Box::new(writer),
@@ -252,7 +252,7 @@ fn report_writer(
     palette: Palette,
 ) -> Result<ReportWriter, Error> {
     ReportWriter::new(command, ctx.global.format, palette, ctx.global.quiet)
-        .map_err(|e| Error::Runtime(format!("cannot keep the output: {e}")))
+        .map_err(|e| Error::unkept(command, e))
 }
 
 /// A command's report, its details joined to the union the renderers take.

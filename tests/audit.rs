@@ -518,7 +518,7 @@ fn a_missing_temporary_directory_is_named_with_what_to_do() {
             .run();
         assert_eq!(run.status, 3, "{run}");
         let message = format!(
-            "kmsdns: error: cannot keep the audit's output in the temporary directory {}: No such file or directory",
+            "kmsdns: error: cannot keep audit's output in the temporary directory {}: No such file or directory",
             missing.display()
         );
         assert!(run.stderr.contains(&message), "{run}");

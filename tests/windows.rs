@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use common::bind::{key_file, Server, TestBed};
 use common::run::Run;
+use common::silent::Silent;
 
 /// The estate of the JSON lines tests, its key file readable by every
 /// local user: a finding about no domain, which every window finds again.
@@ -766,4 +767,130 @@ fn updates_says_a_refused_file_and_a_parted_zone_once_whatever_the_window() {
             );
         }
     }
+}
+
+/// `kmsdns --format FORMAT ARGS` in `dir`, every DNS server `dns`, with
+/// `tmp` as TMPDIR; `midway`: `tmp` is removed once kmsdns sends its first
+/// query, so that the spools it makes from then on (a JSON array or a
+/// Prometheus family a window is the first to have, Nagios's spools of the
+/// end) get no temporary file, while those made at the start have theirs.
+fn with_temporary_directory(
+    dns: &Silent,
+    dir: &Path,
+    tmp: &Path,
+    midway: bool,
+    args: &[&str],
+) -> Run {
+    // What an earlier run asked is not this one's first query.
+    dns.forget();
+    let address = dns.address();
+    let command = common::run::Kmsdns::new()
+        .cwd(dir)
+        .env("TMPDIR", tmp)
+        .args(["--nameserver", &address.to_string()])
+        .args(["--dns-port", &address.port().to_string()])
+        .args(["--timeout", "300ms"])
+        .args(args)
+        .timeout(std::time::Duration::from_secs(60));
+    let run = std::thread::spawn(move || command.run());
+    if midway {
+        dns.wait_for_query(std::time::Duration::from_secs(30));
+        std::fs::remove_dir(tmp).expect("remove TMPDIR");
+    }
+    run.join().expect("kmsdns ran")
+}
+
+/// Without a temporary directory, a check or a publish stops before it
+/// asks or changes anything, in every format, with a message that names
+/// the directory and what to set; nothing is sent to the DNS servers.
+#[test]
+fn a_run_without_a_temporary_directory_stops_before_it_asks_anything() {
+    let dns = Silent::bind();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("kmsdns.toml");
+    let text = "publish-list = [\"open.example\"]\n[[host]]\nname = \"kms21.open.example\"\n";
+    std::fs::write(&config, text).expect("config");
+    let missing = dir.path().join("no-such-dir");
+    for command in ["check", "publish"] {
+        for format in ["text", "json", "jsonl", "nagios", "prometheus"] {
+            let args = ["--format", format, command];
+            let run = with_temporary_directory(&dns, dir.path(), &missing, false, &args);
+            assert_eq!(run.status, 3, "{run}");
+            let message = format!(
+                "cannot keep {command}'s output in the temporary directory {}: No such file or directory",
+                missing.display()
+            );
+            let said = format!("{}{}", run.stdout, run.stderr);
+            assert!(said.contains(&message), "{run}");
+            assert!(said.contains("set TMPDIR to a writable directory"), "{run}");
+            dns.assert_unasked(&run);
+        }
+    }
+}
+
+/// A run whose temporary directory goes away after it started writes the
+/// same report as with it: the spools first needed midway keep what they
+/// are given in memory. In JSON (a window's arrays) and Prometheus (its
+/// families) that stops the run after the window, which `run-stopped`
+/// says, the report of that window whole; Nagios's spools of the end do
+/// not stop it.
+#[test]
+fn spools_made_midway_without_a_temporary_directory_keep_the_whole_report() {
+    let dns = Silent::bind();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tmp = dir.path().join("tmp");
+    let check = ["check", "--domain", "a.example", "--domain", "b.example"];
+    let run = |format: &str, midway: bool| {
+        std::fs::create_dir_all(&tmp).expect("TMPDIR");
+        let args = [&["--format", format][..], &check].concat();
+        with_temporary_directory(&dns, dir.path(), &tmp, midway, &args)
+    };
+    let stopped = |run: &Run| run.stdout.matches("run-stopped").count();
+    // JSON: the findings and details of a run with its directory, and why
+    // the run stopped.
+    let (whole, midway) = (run("json", false), run("json", true));
+    assert_eq!((whole.status, midway.status), (2, 2), "{whole}\n{midway}");
+    let (whole, midway): (serde_json::Value, serde_json::Value) =
+        (stable(whole.json()), stable(midway.json()));
+    assert_eq!(midway["details"], whole["details"], "{midway}\n{whole}");
+    let findings = |document: &serde_json::Value| -> Vec<serde_json::Value> {
+        let findings = document["findings"].as_array().expect("findings");
+        findings
+            .iter()
+            .filter(|f| f["id"] != "run-stopped")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(findings(&midway), findings(&whole), "{midway}\n{whole}");
+    let reported = whole["details"]["domains"].as_array().expect("domains");
+    assert_eq!(reported.len(), 2, "{whole}");
+    let message = midway["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "run-stopped")
+        .map(|f| f["message"].to_string());
+    assert!(
+        message.is_some_and(|m| m.contains("No such file or directory")),
+        "{midway}"
+    );
+    // Prometheus: every series of the run with its directory.
+    let (whole, midway) = (run("prometheus", false), run("prometheus", true));
+    assert_eq!(stopped(&midway), 1, "{midway}");
+    let series = |run: &Run| -> Vec<String> {
+        comparable(run, "prometheus")
+            .into_iter()
+            .filter(|line| !line.starts_with('#') && !line.starts_with("kmsdns_findings"))
+            .collect()
+    };
+    assert_eq!(series(&midway), series(&whole), "{midway}\n{whole}");
+    // Nagios: the same output.
+    let (whole, midway) = (run("nagios", false), run("nagios", true));
+    assert_eq!(midway.status, whole.status, "{midway}\n{whole}");
+    assert_eq!(stopped(&midway), 0, "{midway}");
+    assert_eq!(
+        comparable(&midway, "nagios"),
+        comparable(&whole, "nagios"),
+        "{midway}\n{whole}"
+    );
 }

@@ -52,6 +52,13 @@ impl ReportWriter {
         palette: Palette,
         quiet: bool,
     ) -> io::Result<Self> {
+        if format == Format::Prometheus {
+            // Its families are spooled as a window is the first to have
+            // them: that a file can be made at all is found out now, as
+            // the other formats' spools are made now, before the run asks
+            // or changes anything.
+            tempfile::tempfile()?;
+        }
         Ok(ReportWriter {
             command,
             palette,

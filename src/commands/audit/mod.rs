@@ -138,7 +138,7 @@ pub async fn run(
     if spooled.is_some() {
         // Before any query: a run that cannot keep its windows would find
         // that out only after the first one.
-        tempfile::tempfile().map_err(spool_error)?;
+        tempfile::tempfile().map_err(|e| Error::unkept("audit", e))?;
     }
     let count = selected.len();
     let size = spooled.unwrap_or(usize::MAX).clamp(1, count.max(1));
@@ -170,7 +170,7 @@ pub async fn run(
             metrics,
         });
         match taken {
-            Err(error) if !sink.stopped() => return Err(spool_error(error)),
+            Err(error) if !sink.stopped() => return Err(Error::unkept("audit", error)),
             // The windows done are written, and why the run stopped.
             Err(_) => break,
             Ok(()) => {}
@@ -232,16 +232,6 @@ impl Selected {
             ),
         }
     }
-}
-
-/// Why the audit cannot keep its output: each window's, rendered, waits in
-/// unnamed files in the temporary directory until the run's totals, which
-/// come first, are known.
-pub fn spool_error(error: std::io::Error) -> Error {
-    Error::Runtime(format!(
-        "cannot keep the audit's output in the temporary directory {}: {error}; set TMPDIR to a writable directory (each window of --window domains waits there until the run ends)",
-        std::env::temp_dir().display()
-    ))
 }
 
 /// Orders `findings` by their domain's place in `domains`, each domain's
