@@ -229,7 +229,7 @@ fn reads<C: ReadCommand>(
     };
     let together = |selected: &[_]| args.together(ctx, selected);
     let command = |domains| args.run(domains, ctx);
-    let run = commands::windows::run_grouped(args.domains(), ctx, size, together, command, sink);
+    let run = commands::windows::run(args.domains(), ctx, size, together, command, sink);
     let run = runner.block_on(run);
     written(run, writer)
 }

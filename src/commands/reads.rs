@@ -36,7 +36,7 @@ pub trait ReadCommand {
     fn window(&self, ctx: &Context) -> Option<u32>;
 
     /// Which of the `selected` domains must share a window
-    /// ([`super::windows::run_grouped`]); `None`: each may stand alone.
+    /// ([`super::windows::run`]); `None`: each may stand alone.
     fn together(&self, _ctx: &Context, _selected: &[Name]) -> Result<Option<Vec<usize>>, Error> {
         Ok(None)
     }
