@@ -333,8 +333,12 @@ impl File<'_> {
         }
     }
 
-    /// Writes the content to `out` ([`fmt::Display`], buffered).
+    /// Writes the content to `out` ([`fmt::Display`]): a file made whole
+    /// in one write, a `.reg` file, made in pieces, through a buffer.
     pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        if !matches!(self.part, Part::Reg(_)) {
+            return write!(out, "{self}");
+        }
         let mut out = BufWriter::new(out);
         write!(out, "{self}")?;
         out.flush()
