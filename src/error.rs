@@ -27,3 +27,15 @@ pub enum Error {
     #[error("{0}")]
     Runtime(String),
 }
+
+impl Error {
+    /// Why a run window by window cannot keep `command`'s output: each
+    /// window's, rendered, waits in unnamed files in the temporary
+    /// directory until the run's totals, which come first, are known.
+    pub fn unkept(command: &str, error: std::io::Error) -> Error {
+        Error::Runtime(format!(
+            "cannot keep {command}'s output in the temporary directory {}: {error}; set TMPDIR to a writable directory (each window of --window domains waits there until the run ends)",
+            std::env::temp_dir().display()
+        ))
+    }
+}

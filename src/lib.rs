@@ -30,6 +30,7 @@ use commands::audit::AuditEnd;
 use commands::bind::material;
 use commands::changes::engine::Hooks;
 use commands::changes::ChangeCommand;
+use commands::reads::ReadCommand;
 use context::{ColorChoice, Context, Format};
 use error::Error;
 use output::audit::AuditWriter;
@@ -91,7 +92,8 @@ where
     let ctx = Context::new(
         cli.global.clone(),
         io.stderr_is_terminal && format == Format::Text && !quiet,
-    );
+    )
+    .with_named_conf(named_conf(&cli.command));
     let verbose = cli.global.verbose > 0;
     let mut runner = Runner {
         verbose: verbose.then_some(&mut *io.stderr),
@@ -146,98 +148,10 @@ fn dispatch(
         Command::Plan(args) => changes(&args, ctx, hooks, runner, palette),
         Command::Publish(args) => changes(&args, ctx, hooks, runner, palette),
         Command::Remove(args) => changes(&args, ctx, hooks, runner, palette),
-        Command::Check(mut args) => {
-            let mut writer = report_writer("check", ctx, palette)?;
-            // Without --window, the whole selection at once.
-            let size = writer.window_size(args.window as usize);
-            let check = |domains| {
-                let args = commands::check::CheckArgs { domains, ..args };
-                async move { commands::check::run(&args, ctx).await }
-            };
-            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Check));
-            runner.block_on(commands::windows::run(
-                std::mem::take(&mut args.domains),
-                ctx,
-                size,
-                check,
-                sink,
-            ))?;
-            Ok(Output::Windows(Box::new(writer)))
-        }
-        Command::Replication(mut args) => {
-            let mut writer = report_writer("replication", ctx, palette)?;
-            // --wait polls every zone until all converge: one window.
-            let size = match args.wait {
-                Some(_) => None,
-                None => writer.window_size(args.window as usize),
-            };
-            let replication = |domains| {
-                let args = commands::replication::ReplicationArgs { domains, ..args };
-                async move { commands::replication::run(&args, ctx).await }
-            };
-            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Replication));
-            let domains = std::mem::take(&mut args.domains);
-            let run = commands::windows::run(domains, ctx, size, replication, sink);
-            runner.block_on(run)?;
-            Ok(Output::Windows(Box::new(writer)))
-        }
-        Command::Updates(mut args) => {
-            let mut writer = report_writer("updates", ctx, palette)?;
-            // Every zone of a named.conf is found by the audit, not
-            // selected: at once.
-            let size = match commands::updates::no_selection(&args, ctx) {
-                true => None,
-                false => writer.window_size(args.window as usize),
-            };
-            let updates = |domains| {
-                let args = commands::updates::UpdatesArgs {
-                    domains,
-                    named_conf: args.named_conf.clone(),
-                    ..args
-                };
-                async move { commands::updates::run(&args, ctx).await }
-            };
-            // The named.conf is named once, above the first window's zones.
-            let mut first = true;
-            let sink = &mut |mut r: Report<commands::updates::details::UpdatesDetails>| {
-                if let Some(details) = &mut r.details {
-                    details.heading = std::mem::take(&mut first);
-                }
-                writer.window(r.map_details(Details::Updates))
-            };
-            // The named.conf before the configuration: the text of its
-            // files (20 MB at 100,000 zones) is dropped once read, before
-            // the configuration's domains are.
-            if let Some(path) = &args.named_conf {
-                ctx.named_conf(path)?;
-            }
-            // A zone's domains share a window: it is listed once.
-            let domains = std::mem::take(&mut args.domains);
-            let together = |names: &[_]| commands::updates::together(&args, ctx, names);
-            let run = commands::windows::run_grouped(domains, ctx, size, together, updates, sink);
-            runner.block_on(run)?;
-            Ok(Output::Windows(Box::new(writer)))
-        }
-        Command::Probe(mut args) => {
-            let mut writer = report_writer("probe", ctx, palette)?;
-            // The search list and --host are not the selection: at once.
-            let size = match args.search || !args.host.is_empty() {
-                true => None,
-                false => writer.window_size(args.window as usize),
-            };
-            let probe = |domain| {
-                let args = commands::probe::ProbeArgs {
-                    domain,
-                    host: args.host.clone(),
-                    ..args
-                };
-                async move { commands::probe::run(&args, ctx).await }
-            };
-            let sink = &mut |r: Report<_>| writer.window(r.map_details(Details::Probe));
-            let domains = std::mem::take(&mut args.domain);
-            runner.block_on(commands::windows::run(domains, ctx, size, probe, sink))?;
-            Ok(Output::Windows(Box::new(writer)))
-        }
+        Command::Check(args) => reads(args, ctx, runner, palette),
+        Command::Replication(args) => reads(args, ctx, runner, palette),
+        Command::Updates(args) => reads(args, ctx, runner, palette),
+        Command::Probe(args) => reads(args, ctx, runner, palette),
         Command::Discover(args) => runner
             .block_on(commands::discover::run(&args, ctx))
             .map(|r| report(r, Details::Discover)),
@@ -257,7 +171,7 @@ fn dispatch(
                 global.quiet,
                 args.textfile.clone(),
             )
-            .map_err(commands::audit::spool_error)?;
+            .map_err(|e| Error::unkept("audit", e))?;
             let end = runner.block_on(commands::audit::run(&args, ctx, &mut writer))?;
             Ok(Output::Audit {
                 writer: Box::new(writer),
@@ -292,10 +206,42 @@ fn changes<C: ChangeCommand>(
         size,
         sink,
     };
-    match runner.block_on(args.run(windows)) {
+    let run = runner.block_on(args.run(windows));
+    written(run, writer)
+}
+
+/// Runs `check`, `replication`, `updates` or `probe` window by window
+/// into one writer; a run stopped because that writer could keep no more
+/// output is still written, as the changes are.
+fn reads<C: ReadCommand>(
+    mut args: C,
+    ctx: &Context,
+    runner: &mut Runner<'_>,
+    palette: Palette,
+) -> Result<Output, Error> {
+    let mut writer = report_writer(C::NAME, ctx, palette)?;
+    let size = args
+        .window(ctx)
+        .and_then(|window| writer.window_size(window as usize));
+    let mut first = true;
+    let sink = &mut |r: Report<C::Details>| {
+        writer.window(r.map_details(|d| C::details(d, std::mem::take(&mut first))))
+    };
+    let domains = args.take_domains();
+    let together = |selected: &[_]| args.together(ctx, selected);
+    let command = |domains| args.run(domains, ctx);
+    let run = commands::windows::run(domains, ctx, size, together, command, sink);
+    let run = runner.block_on(run);
+    written(run, writer)
+}
+
+/// What a run window by window into `writer` writes: every window done,
+/// when it was done or stopped because the writer could keep no more
+/// output (what the windows done read and changed is said all the same);
+/// else the run's error.
+fn written(run: Result<(), Error>, writer: ReportWriter) -> Result<Output, Error> {
+    match run {
         Err(error) if !writer.stopped() => Err(error),
-        // Done, or stopped because the output could no longer be kept:
-        // what the windows done changed is written all the same.
         _ => Ok(Output::Windows(Box::new(writer))),
     }
 }
@@ -307,7 +253,7 @@ fn report_writer(
     palette: Palette,
 ) -> Result<ReportWriter, Error> {
     ReportWriter::new(command, ctx.global.format, palette, ctx.global.quiet)
-        .map_err(|e| Error::Runtime(format!("cannot keep the output: {e}")))
+        .map_err(|e| Error::unkept(command, e))
 }
 
 /// A command's report, its details joined to the union the renderers take.
@@ -373,6 +319,16 @@ fn command_name(command: &Command) -> &'static str {
         Command::Audit(_) => "audit",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
+    }
+}
+
+/// The command's `--named-conf`, which the run reads before the
+/// configuration ([`Context::with_named_conf`]).
+fn named_conf(command: &Command) -> Option<std::path::PathBuf> {
+    match command {
+        Command::Updates(args) => args.named_conf.clone(),
+        Command::Audit(args) => args.named_conf.clone(),
+        _ => None,
     }
 }
 

@@ -290,7 +290,8 @@ fn a_delegated_sub_zone_gets_its_own_material_and_existing_ttls_stay() {
 /// The bytes of `bind`'s output for a configuration that mixes what its
 /// material depends on (a TSIG key file, a declared sub-zone, `server =`,
 /// `address-ttl`, a host of another team), printed
-/// whole, with --dnssec-policy, and one kind at a time, so that a change
+/// whole, with --dnssec-policy, one kind at a time, and in the JSON and
+/// JSON lines documents (each file's content a string), so that a change
 /// that alters any of them fails here. The temporary directory, written
 /// into `include` lines, is shown as `[DIR]`.
 #[test]
@@ -340,18 +341,19 @@ file = "secure.key"
     )
     .unwrap();
     let shown = dir.path().display().to_string();
-    let runs: [(&str, &[&str]); 6] = [
-        ("all", &[]),
-        ("dnssec", &["--dnssec-policy", "default"]),
-        ("zone", &["--only", "zone"]),
-        ("named-conf", &["--only", "named-conf"]),
-        ("nsupdate", &["--only", "nsupdate"]),
-        ("reg", &["--only", "reg"]),
+    let runs: [(&str, &[&str]); 8] = [
+        ("all", &["bind"]),
+        ("dnssec", &["bind", "--dnssec-policy", "default"]),
+        ("zone", &["bind", "--only", "zone"]),
+        ("named-conf", &["bind", "--only", "named-conf"]),
+        ("nsupdate", &["bind", "--only", "nsupdate"]),
+        ("reg", &["bind", "--only", "reg"]),
+        ("json", &["--format", "json", "bind"]),
+        ("jsonl", &["--format", "jsonl", "bind"]),
     ];
     for (name, args) in runs {
         let run = Kmsdns::new()
             .cwd(dir.path())
-            .arg("bind")
             .args(args.iter().copied())
             .run();
         assert_eq!(run.status, 0, "{name}: {}", run.stderr);

@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -835,6 +835,44 @@ fn secondaries_caught_up(bed: &TestBed) {
     }
 }
 
+/// ns9 at `ns9`: a relay to the primary that answers SERVFAIL for
+/// [`A_OWNER`]'s SRV RRset only, added to open.example's NS set with
+/// `records` (nsupdate lines, maybe none), the secondaries caught up.
+fn ns9_failing_a_owner(bed: &TestBed, ns9: Ipv4Addr, records: &str) -> Relay {
+    let relay = Relay::start_on(SocketAddr::new(ns9.into(), bed.port()), bed.primary())
+        .unwrap_or_else(|e| panic!("relay on {ns9} with the test bed's port: {e}"));
+    relay.push(
+        Rule::new(Fault::Rcode(ResponseCode::ServFail))
+            .name(A_OWNER)
+            .qtype(RecordType::SRV),
+    );
+    let mut updates = format!(
+        "update add open.example. 3600 IN NS ns9.open.example.\n\
+         update add ns9.open.example. 3600 IN A {ns9}"
+    );
+    // A blank line would send the update before `records`.
+    if !records.is_empty() {
+        updates = format!("{updates}\n{records}");
+    }
+    update_open(bed, &updates);
+    secondaries_caught_up(bed);
+    relay
+}
+
+/// Makes ns9 open.example's primary (its SOA MNAME): the server the others
+/// are compared with; the secondaries caught up.
+fn make_ns9_the_primary(bed: &TestBed) {
+    let serial = bed.soa_serial(Server::PRIMARY, "open.example");
+    update_open(
+        bed,
+        &format!(
+            "update add open.example. 3600 IN SOA ns9.open.example. hostmaster.open.example. {} 3600 600 86400 60",
+            serial + 1
+        ),
+    );
+    secondaries_caught_up(bed);
+}
+
 /// Each domain's status and the ids of its findings (`nagios`: the
 /// domains with a problem, and its findings not ok; `prometheus`: no
 /// ids), from a run in `format`.
@@ -933,36 +971,19 @@ fn a_read_failed_for_one_domain_s_rrset_is_that_domain_s_alone() {
     let bed = TestBed::start();
     let port = bed.port();
     let ns9 = Ipv4Addr::new(127, 53, 3, 39);
-    let relay = Relay::start_on(SocketAddr::new(ns9.into(), port), bed.primary())
-        .unwrap_or_else(|e| panic!("relay on {ns9} with the test bed's port: {e}"));
-    relay.push(
-        Rule::new(Fault::Rcode(ResponseCode::ServFail))
-            .name(A_OWNER)
-            .qtype(RecordType::SRV),
-    );
-    update_open(
+    let relay = ns9_failing_a_owner(
         &bed,
+        ns9,
         &format!(
-            "update add open.example. 3600 IN NS ns9.open.example.\n\
-             update add ns9.open.example. 3600 IN A {ns9}\n\
-             update add _vlmcs._tcp.open.example. 3600 IN SRV {KMS1_RECORD}\n\
+            "update add _vlmcs._tcp.open.example. 3600 IN SRV {KMS1_RECORD}\n\
              update add {A_OWNER} 3600 IN SRV {KMS1_RECORD}"
         ),
     );
-    secondaries_caught_up(&bed);
     let domains = ["--domain", "open.example", "--domain", "a.open.example"];
     let ns9_address = format!("{ns9}:{port}");
     for ns9_is_primary in [false, true] {
         if ns9_is_primary {
-            let serial = bed.soa_serial(Server::PRIMARY, "open.example");
-            update_open(
-                &bed,
-                &format!(
-                    "update add open.example. 3600 IN SOA ns9.open.example. hostmaster.open.example. {} 3600 600 86400 60",
-                    serial + 1
-                ),
-            );
-            secondaries_caught_up(&bed);
+            make_ns9_the_primary(&bed);
         }
         for format in ["text", "json", "jsonl", "nagios", "prometheus"] {
             let run = kmsdns(
@@ -1065,6 +1086,116 @@ fn a_read_failed_for_one_domain_s_rrset_is_that_domain_s_alone() {
                 ),
             ]),
             "{case}"
+        );
+    }
+}
+
+/// Each domain's finding ids, from the JSON of a `publish` run.
+fn ids_by_domain(run: &common::run::Run) -> BTreeMap<String, Vec<String>> {
+    let doc: serde_json::Value = run.json();
+    let mut ids: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for finding in doc["findings"].as_array().expect("findings") {
+        let domain = finding["domain"]
+            .as_str()
+            .expect("every finding names its domain");
+        let id = finding["id"].as_str().expect("id");
+        ids.entry(domain.to_string())
+            .or_default()
+            .push(id.to_string());
+    }
+    ids
+}
+
+/// Issue 20 review: `publish --wait-replication` says what is true of one
+/// domain's RRset of that domain alone, as `replication` does
+/// ([`a_read_failed_for_one_domain_s_rrset_is_that_domain_s_alone`]).
+/// ns9, the primary behind a relay, answers SERVFAIL for a.open.example's
+/// SRV RRset only: first as one more server of the NS set, then as the
+/// zone's primary (SOA MNAME), whose records the others are compared
+/// with. The updates and their reads go to the primary itself
+/// (`server =`). Either way a.open.example has the failed read, and
+/// open.example, whose records every server serves alike, is replicated.
+#[test]
+fn publish_waits_and_a_read_failed_for_one_domain_s_rrset_is_that_domain_s_alone() {
+    let bed = TestBed::start();
+    let port = bed.port();
+    let ns9 = Ipv4Addr::new(127, 53, 3, 59);
+    let relay = ns9_failing_a_owner(&bed, ns9, "");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("kmsdns.toml");
+    let primary = bed.primary();
+    std::fs::write(
+        &config,
+        format!(
+            "publish-list = [\"open.example\", \"a.open.example\"]\n\
+             [[host]]\nname = \"kms1.secure.example\"\n\
+             [domain.\"open.example\"]\nserver = \"{primary}\"\n\
+             [domain.\"a.open.example\"]\nserver = \"{primary}\"\n"
+        ),
+    )
+    .expect("config");
+    let ns9_address = format!("{ns9}:{port}");
+    for ns9_is_primary in [false, true] {
+        if ns9_is_primary {
+            make_ns9_the_primary(&bed);
+        }
+        let run = Kmsdns::new()
+            .args(["-c", config.to_str().expect("UTF-8 path")])
+            .bed(&bed)
+            .args(["--format", "json", "publish", "--wait-replication", "2s"])
+            .run();
+        let ids = ids_by_domain(&run);
+        let case = format!(
+            "ns9 primary: {ns9_is_primary}:\n{run}\n--- relay ---\n{}\n--- ids ---\n{ids:?}",
+            relay.log()
+        );
+        assert_eq!(run.status, 2, "{case}");
+        // Published (the first run), or already as configured.
+        let change = if ns9_is_primary {
+            "in-sync"
+        } else {
+            "update-applied"
+        };
+        assert_eq!(
+            ids,
+            BTreeMap::from([
+                (
+                    "a.open.example.".to_string(),
+                    vec![change.to_string(), "dns-read-failed".to_string()]
+                ),
+                (
+                    "open.example.".to_string(),
+                    vec![change.to_string(), "replicated".to_string()]
+                ),
+            ]),
+            "{case}"
+        );
+        let doc: serde_json::Value = run.json();
+        let findings = doc["findings"].as_array().expect("findings");
+        let failed = findings.iter().find(|f| f["id"] == "dns-read-failed");
+        let failed = failed.expect("the failed read");
+        assert_eq!(failed["server"], ns9_address.as_str(), "{case}");
+        assert_eq!(failed["severity"], "critical", "{case}");
+        let message = failed["message"].as_str().expect("message");
+        assert!(message.contains(A_OWNER), "{case}");
+        assert!(message.contains("SERVFAIL"), "{case}");
+        let replicated = findings.iter().find(|f| f["id"] == "replicated");
+        let message = replicated.expect("replicated")["message"].as_str();
+        assert_eq!(
+            message,
+            Some(
+                "every authoritative server of open.example. serves the change to \
+                 _vlmcs._tcp.open.example."
+            ),
+            "{case}"
+        );
+    }
+    // Published: the records are there, at every server.
+    for server in [Server::PRIMARY].into_iter().chain(Server::SECONDARIES) {
+        assert_eq!(
+            bed.srv_set(server, A_OWNER),
+            BTreeSet::from([KMS1_RECORD.to_string()]),
+            "{server}"
         );
     }
 }

@@ -1331,3 +1331,77 @@ fn zone_facts_of_the_static_audit_belong_to_the_configured_domains() {
         );
     }
 }
+
+/// Issue 20: a zone's statement is read again from named.conf when its
+/// domains are audited, not kept. A named.conf changed in between (in
+/// place and to the same length: only the statement's bytes tell) fails
+/// the run naming the file, and no zone gets a verdict. Windows
+/// of one domain make the order certain: window 1 audits open.example
+/// statically, then probes it live through the relay, which holds the
+/// probe's first message while the test rewrites secure.example's grant;
+/// window 2 then reads secure.example's statement again.
+#[test]
+fn a_named_conf_changed_while_kmsdns_reads_it_fails_the_run() {
+    use common::relay::{Fault, Kind, Relay, Rule};
+    use std::time::Instant;
+    let bed = TestBed::start();
+    let relay = Relay::start(bed.primary());
+    relay.push(Rule::new(Fault::Gate));
+    let setup = Setup::new(
+        &["open.example", "secure.example"],
+        None,
+        &format!("[domain.\"open.example\"]\nserver = \"{}\"\n", relay.addr()),
+    );
+    let conf = setup.dir.path().join("named.conf");
+    let first = "zone \"open.example\" { type primary; file \"open.zone\"; allow-update { any; }; };\n\
+                 zone \"secure.example\" { type primary; file \"secure.zone\"; allow-update { any; }; };\n";
+    let then = first.replace(
+        "\"secure.zone\"; allow-update { any; }",
+        "\"secure.zone\"; allow-update {none; }",
+    );
+    assert!(then != first && then.len() == first.len());
+    fs::write(&conf, first).expect("write named.conf");
+    let cwd = tempfile::tempdir().expect("temp dir");
+    let command = Kmsdns::new().cwd(cwd.path()).bed(&bed).args([
+        "-c",
+        &setup.path(),
+        "--format",
+        "json",
+        "updates",
+        "--named-conf",
+        conf.to_str().expect("UTF-8"),
+        "--live",
+        "--window",
+        "1",
+    ]);
+    let running = thread::spawn(move || command.run());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while relay.received(Kind::Query) + relay.received(Kind::Update) == 0 {
+        assert!(
+            !running.is_finished() && Instant::now() < deadline,
+            "the live probe of open.example never reached the relay\n{}",
+            relay.log()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    fs::write(&conf, &then).expect("rewrite named.conf");
+    relay.open_gate();
+    let run = running.join().expect("kmsdns ran");
+    let case = format!("{run}\n--- relay ---\n{}", relay.log());
+    assert_eq!(run.status, 3, "{case}");
+    let doc: Value = run.json();
+    assert_eq!(
+        doc["error"],
+        format!(
+            "named.conf changed while kmsdns read it: {}",
+            conf.display()
+        ),
+        "{case}"
+    );
+    assert_eq!(doc["status"], "unknown", "{case}");
+    // No verdict at all: not secure.example's from the changed text, nor
+    // open.example's, read before the change.
+    assert!(doc.get("details").is_none(), "{case}");
+    assert!(doc.get("findings").is_none(), "{case}");
+    assert!(!run.stdout.contains("secure.example"), "{case}");
+}

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use common::bind::{key_file, Server, TestBed};
 use common::run::Run;
+use common::silent::Silent;
 
 /// The estate of the JSON lines tests, its key file readable by every
 /// local user: a finding about no domain, which every window finds again.
@@ -511,26 +512,29 @@ fn alternating_bed(dir: &Path) -> (TestBed, PathBuf, Vec<String>) {
     (bed, config, domains)
 }
 
-/// `kmsdns publish --window 1 --format json` whose files may not grow past
+/// `kmsdns --format json COMMAND --window 1` whose files may not grow past
 /// `limit` bytes (RLIMIT_FSIZE, SIGXFSZ ignored): its temporary files fail
 /// as on a full disk, deterministically.
-fn publish_within_file_size(bed: &TestBed, config: &Path, limit: u64) -> Run {
+fn within_file_size(bed: &TestBed, config: &Path, limit: u64, command: &[&str]) -> Run {
     use std::os::unix::process::CommandExt;
     let args: Vec<String> = [
-        "-c",
-        config.to_str().expect("UTF-8"),
-        "--nameserver",
-        &bed.primary().to_string(),
-        "--dns-port",
-        &bed.port().to_string(),
-        "--format",
-        "json",
-        "publish",
-        "--window",
-        "1",
+        &[
+            "-c",
+            config.to_str().expect("UTF-8"),
+            "--nameserver",
+            &bed.primary().to_string(),
+            "--dns-port",
+            &bed.port().to_string(),
+            "--format",
+            "json",
+        ][..],
+        command,
+        &["--window", "1"],
     ]
+    .concat()
+    .into_iter()
     .map(String::from)
-    .to_vec();
+    .collect();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kmsdns"));
     command
         .env("NO_COLOR", "1")
@@ -562,6 +566,47 @@ fn publish_within_file_size(bed: &TestBed, config: &Path, limit: u64) -> Run {
     }
 }
 
+/// The domains of the JSON `document` of a `command` stopped midway by its
+/// full temporary files, once it is checked that `run-stopped` says so
+/// and that they are the first of `domains`, some but not all.
+fn stopped_midway<'a>(
+    run: &Run,
+    document: &'a serde_json::Value,
+    command: &str,
+    domains: &[String],
+) -> Vec<&'a str> {
+    let findings = document["findings"].as_array().expect("findings");
+    let stopped: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["id"] == "run-stopped")
+        .collect();
+    assert_eq!(stopped.len(), 1, "{run}");
+    assert_eq!(stopped[0]["severity"], "critical", "{run}");
+    let message = stopped[0]["message"].as_str().expect("message");
+    let said = format!("{command} stopped: cannot keep the output: ");
+    assert!(message.starts_with(&said), "{message}");
+    assert!(
+        message.ends_with("; the domains not in this report were neither read nor changed"),
+        "{message}"
+    );
+    let reported: Vec<&str> = document["details"]["domains"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d["domain"].as_str().expect("domain"))
+        .collect();
+    assert!(
+        !reported.is_empty(),
+        "nothing done before the disk filled: {run}"
+    );
+    assert!(
+        reported.len() < domains.len(),
+        "the disk never filled: {run}"
+    );
+    assert_eq!(reported, domains[..reported.len()], "{run}");
+    reported
+}
+
 /// A publish whose temporary files stop taking its output midway (the
 /// disk full) stops after the window it was writing, and still reports
 /// every change it made, as one JSON document: the domains it says were
@@ -572,36 +617,18 @@ fn publish_within_file_size(bed: &TestBed, config: &Path, limit: u64) -> Run {
 fn a_publish_whose_output_fills_the_disk_says_what_it_changed_and_fails() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (bed, config, domains) = alternating_bed(dir.path());
-    let run = publish_within_file_size(&bed, &config, 4096);
+    let run = within_file_size(&bed, &config, 4096, &["publish"]);
     assert_eq!(run.status, 2, "{run}");
     let document: serde_json::Value = run.json();
-    let findings = document["findings"].as_array().expect("findings");
-    let with_id = |id: &str| -> Vec<&serde_json::Value> {
-        findings.iter().filter(|f| f["id"] == id).collect()
-    };
-    let stopped = with_id("run-stopped");
-    assert_eq!(stopped.len(), 1, "{run}");
-    assert_eq!(stopped[0]["severity"], "critical", "{run}");
-    let applied: Vec<&str> = with_id("update-applied")
+    let reported = stopped_midway(&run, &document, "publish", &domains);
+    let applied: Vec<&str> = document["findings"]
+        .as_array()
+        .expect("findings")
         .iter()
+        .filter(|f| f["id"] == "update-applied")
         .map(|f| f["domain"].as_str().expect("domain"))
         .collect();
-    assert!(
-        !applied.is_empty(),
-        "nothing applied before the disk filled: {run}"
-    );
-    assert!(
-        applied.len() < domains.len(),
-        "the disk never filled: {run}"
-    );
-    assert_eq!(applied, domains[..applied.len()], "{run}");
-    let reported: Vec<&str> = document["details"]["domains"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .map(|d| d["domain"].as_str().expect("domain"))
-        .collect();
-    assert_eq!(reported, applied, "{run}");
+    assert_eq!(applied, reported, "{run}");
     let ours = [
         "0 0 1688 kms1.secure.example.",
         "0 0 1688 kms2.secure.example.",
@@ -614,6 +641,36 @@ fn a_publish_whose_output_fills_the_disk_says_what_it_changed_and_fails() {
         } else {
             assert!(served.is_empty(), "{domain} changed unreported: {run}");
         }
+    }
+}
+
+/// A check, and an audit without the probe, whose temporary files stop
+/// taking their output midway (the disk full) stop after the window they
+/// were writing and still report every window read, as one JSON document:
+/// a prefix of the publish list, each of its domains with the finding that
+/// it has no records, no other domain's; `run-stopped` says why, and the
+/// exit status is critical.
+#[test]
+fn a_read_whose_output_fills_the_disk_reports_the_windows_read_and_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (bed, config, domains) = alternating_bed(dir.path());
+    for command in [&["check"][..], &["audit", "--no-probe"]] {
+        let run = within_file_size(&bed, &config, 4096, command);
+        assert_eq!(run.status, 2, "{run}");
+        let document: serde_json::Value = run.json();
+        let reported = stopped_midway(&run, &document, command[0], &domains);
+        let findings = document["findings"].as_array().expect("findings");
+        let missing: Vec<&str> = findings
+            .iter()
+            .filter(|f| f["id"] == "srv-missing")
+            .map(|f| f["domain"].as_str().expect("domain"))
+            .collect();
+        assert_eq!(missing, reported, "{run}");
+        let about: std::collections::BTreeSet<&str> = findings
+            .iter()
+            .filter_map(|f| f["domain"].as_str())
+            .collect();
+        assert!(about.iter().all(|d| reported.contains(d)), "{run}");
     }
 }
 
@@ -710,4 +767,130 @@ fn updates_says_a_refused_file_and_a_parted_zone_once_whatever_the_window() {
             );
         }
     }
+}
+
+/// `kmsdns --format FORMAT ARGS` in `dir`, every DNS server `dns`, with
+/// `tmp` as TMPDIR; `midway`: `tmp` is removed once kmsdns sends its first
+/// query, so that the spools it makes from then on (a JSON array or a
+/// Prometheus family a window is the first to have, Nagios's spools of the
+/// end) get no temporary file, while those made at the start have theirs.
+fn with_temporary_directory(
+    dns: &Silent,
+    dir: &Path,
+    tmp: &Path,
+    midway: bool,
+    args: &[&str],
+) -> Run {
+    // What an earlier run asked is not this one's first query.
+    dns.forget();
+    let address = dns.address();
+    let command = common::run::Kmsdns::new()
+        .cwd(dir)
+        .env("TMPDIR", tmp)
+        .args(["--nameserver", &address.to_string()])
+        .args(["--dns-port", &address.port().to_string()])
+        .args(["--timeout", "300ms"])
+        .args(args)
+        .timeout(std::time::Duration::from_secs(60));
+    let run = std::thread::spawn(move || command.run());
+    if midway {
+        dns.wait_for_query(std::time::Duration::from_secs(30));
+        std::fs::remove_dir(tmp).expect("remove TMPDIR");
+    }
+    run.join().expect("kmsdns ran")
+}
+
+/// Without a temporary directory, a check or a publish stops before it
+/// asks or changes anything, in every format, with a message that names
+/// the directory and what to set; nothing is sent to the DNS servers.
+#[test]
+fn a_run_without_a_temporary_directory_stops_before_it_asks_anything() {
+    let dns = Silent::bind();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("kmsdns.toml");
+    let text = "publish-list = [\"open.example\"]\n[[host]]\nname = \"kms21.open.example\"\n";
+    std::fs::write(&config, text).expect("config");
+    let missing = dir.path().join("no-such-dir");
+    for command in ["check", "publish"] {
+        for format in ["text", "json", "jsonl", "nagios", "prometheus"] {
+            let args = ["--format", format, command];
+            let run = with_temporary_directory(&dns, dir.path(), &missing, false, &args);
+            assert_eq!(run.status, 3, "{run}");
+            let message = format!(
+                "cannot keep {command}'s output in the temporary directory {}: No such file or directory",
+                missing.display()
+            );
+            let said = format!("{}{}", run.stdout, run.stderr);
+            assert!(said.contains(&message), "{run}");
+            assert!(said.contains("set TMPDIR to a writable directory"), "{run}");
+            dns.assert_unasked(&run);
+        }
+    }
+}
+
+/// A run whose temporary directory goes away after it started writes the
+/// same report as with it: the spools first needed midway keep what they
+/// are given in memory. In JSON (a window's arrays) and Prometheus (its
+/// families) that stops the run after the window, which `run-stopped`
+/// says, the report of that window whole; Nagios's spools of the end do
+/// not stop it.
+#[test]
+fn spools_made_midway_without_a_temporary_directory_keep_the_whole_report() {
+    let dns = Silent::bind();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tmp = dir.path().join("tmp");
+    let check = ["check", "--domain", "a.example", "--domain", "b.example"];
+    let run = |format: &str, midway: bool| {
+        std::fs::create_dir_all(&tmp).expect("TMPDIR");
+        let args = [&["--format", format][..], &check].concat();
+        with_temporary_directory(&dns, dir.path(), &tmp, midway, &args)
+    };
+    let stopped = |run: &Run| run.stdout.matches("run-stopped").count();
+    // JSON: the findings and details of a run with its directory, and why
+    // the run stopped.
+    let (whole, midway) = (run("json", false), run("json", true));
+    assert_eq!((whole.status, midway.status), (2, 2), "{whole}\n{midway}");
+    let (whole, midway): (serde_json::Value, serde_json::Value) =
+        (stable(whole.json()), stable(midway.json()));
+    assert_eq!(midway["details"], whole["details"], "{midway}\n{whole}");
+    let findings = |document: &serde_json::Value| -> Vec<serde_json::Value> {
+        let findings = document["findings"].as_array().expect("findings");
+        findings
+            .iter()
+            .filter(|f| f["id"] != "run-stopped")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(findings(&midway), findings(&whole), "{midway}\n{whole}");
+    let reported = whole["details"]["domains"].as_array().expect("domains");
+    assert_eq!(reported.len(), 2, "{whole}");
+    let message = midway["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "run-stopped")
+        .map(|f| f["message"].to_string());
+    assert!(
+        message.is_some_and(|m| m.contains("No such file or directory")),
+        "{midway}"
+    );
+    // Prometheus: every series of the run with its directory.
+    let (whole, midway) = (run("prometheus", false), run("prometheus", true));
+    assert_eq!(stopped(&midway), 1, "{midway}");
+    let series = |run: &Run| -> Vec<String> {
+        comparable(run, "prometheus")
+            .into_iter()
+            .filter(|line| !line.starts_with('#') && !line.starts_with("kmsdns_findings"))
+            .collect()
+    };
+    assert_eq!(series(&midway), series(&whole), "{midway}\n{whole}");
+    // Nagios: the same output.
+    let (whole, midway) = (run("nagios", false), run("nagios", true));
+    assert_eq!(midway.status, whole.status, "{midway}\n{whole}");
+    assert_eq!(stopped(&midway), 0, "{midway}");
+    assert_eq!(
+        comparable(&midway, "nagios"),
+        comparable(&whole, "nagios"),
+        "{midway}\n{whole}"
+    );
 }

@@ -10,7 +10,7 @@ use hickory_proto::rr::Name;
 use super::changes::details::{ChangeDetails, Verb};
 use super::changes::engine::{DomainOutcome, Engine, Mode, Outcome};
 use super::changes::{self, ChangeCommand, Sink, Windows};
-use super::replication::judge::{catch_up_hint, ttl_parts, UNREAD_HINT};
+use super::replication::judge::{attribute, catch_up_hint, ttl_parts, About, UNREAD_HINT};
 use crate::concurrency::per_server::PerServer;
 use crate::config::Config;
 use crate::context::parse_wait;
@@ -20,7 +20,7 @@ use crate::dns::convergence::{
 };
 use crate::dns::{self, dnssec, srv_owner};
 use crate::error::Error;
-use crate::report::{attribute_to_domains, Finding, FindingId, Report, Severity};
+use crate::report::{Finding, FindingId, Report, Severity};
 
 /// Apply the plan: one atomic RFC 2136 UPDATE per zone, TSIG-signed when
 /// a key is configured, guarded by a prerequisite on the RRset as read.
@@ -170,23 +170,35 @@ async fn wait_replication(
                     &PerServer::new(engine.concurrency),
                 )
                 .await;
-                let mut waited = replication_findings(zone, wait, &watched);
-                if watched.comparison.converged {
-                    waited =
-                        signature_wait(zone, &owners, &watched, deadline, engine, waited).await;
+                let waited = replication_findings(zone, wait, &watched);
+                // The RRsets called replicated: every one once the zone
+                // converged, else those of the domains not held back.
+                let replicated: Vec<Name> = if watched.comparison.converged {
+                    owners
+                } else {
+                    let observation = &watched.observation;
+                    watched.comparison.settled(observation).cloned().collect()
+                };
+                if replicated.is_empty() {
+                    waited
+                } else {
+                    signature_wait(zone, &replicated, &watched, deadline, engine, waited).await
                 }
-                waited
             }
-            Err(error) => vec![Finding::new(
-                FindingId::DnsReadFailed,
-                Severity::Critical,
-                error.to_string(),
-            )
-            .domain(zone)],
+            Err(error) => vec![(
+                About::Zone,
+                Finding::new(
+                    FindingId::DnsReadFailed,
+                    Severity::Critical,
+                    error.to_string(),
+                )
+                .domain(zone),
+            )],
         };
-        // Each a fact of every domain published in the zone.
+        // A finding on the zone is a fact of every domain published in
+        // it; one on an RRset, of its domain alone.
         let published: Vec<String> = domains.iter().map(Name::to_ascii).collect();
-        findings.extend(attribute_to_domains(found, &zone.to_string(), &published));
+        findings.extend(attribute(found, &zone.to_string(), domains, &published));
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -194,7 +206,7 @@ async fn wait_replication(
 }
 
 /// In a signed zone, `replicated` only once every server also serves a
-/// valid signature over the new RRsets
+/// valid signature over the RRsets of `owners`, those called replicated
 /// ([`convergence::watch_signatures`]); else what is wrong with them.
 async fn signature_wait(
     zone: &Name,
@@ -202,8 +214,8 @@ async fn signature_wait(
     watched: &Watched,
     deadline: Instant,
     engine: &Engine,
-    mut findings: Vec<Finding>,
-) -> Vec<Finding> {
+    mut findings: Vec<(About, Finding)>,
+) -> Vec<(About, Finding)> {
     let signatures = convergence::watch_signatures(
         &watched.observation,
         owners,
@@ -215,87 +227,115 @@ async fn signature_wait(
     if dnssec::all_valid(&signatures) {
         return findings;
     }
-    findings.retain(|finding| finding.id != FindingId::Replicated);
+    findings.retain(|(_, finding)| finding.id != FindingId::Replicated);
     let problems = dnssec::findings(&zone.to_ascii(), &signatures, Duration::ZERO);
     findings.extend(
         problems
             .into_iter()
-            .filter(|finding| finding.severity >= Severity::Warning),
+            .filter(|finding| finding.severity >= Severity::Warning)
+            .map(|finding| (About::Zone, finding)),
     );
     findings
 }
 
 /// `replicated` when every server caught up, else one finding per server
 /// that had not, named for what holds it back: `serial-behind` (or
-/// `serial-ahead`) for a serial, `rrset-differs` for other records or TTLs
-/// (the only kind on a multi-master zone, whose serials are never
-/// compared), `server-unreachable` or `server-lame` for a server that
-/// could not be read.
-fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<Finding> {
+/// `serial-ahead`) for a serial, `server-unreachable` or `server-lame`
+/// for a server that could not be read, each about the zone; for a server
+/// with the reference's serial, one `rrset-differs` (other records or
+/// TTLs; the only kind on a multi-master zone, whose serials are never
+/// compared) or `dns-read-failed` per RRset, about its domain alone, whose
+/// other domains are `replicated`.
+fn replication_findings(zone: &Name, wait: Duration, watched: &Watched) -> Vec<(About, Finding)> {
     let observation = &watched.observation;
     let comparison = &watched.comparison;
     let mut findings = Vec::new();
     if let Some(error) = &watched.ns_error {
-        findings.push(
-            Finding::new(
-                FindingId::DnsReadFailed,
-                Severity::Critical,
-                format!("the NS set of {zone} is unknown: {error}; only the primary is compared"),
-            )
-            .domain(zone),
+        let finding = Finding::new(
+            FindingId::DnsReadFailed,
+            Severity::Critical,
+            format!("the NS set of {zone} is unknown: {error}; only the primary is compared"),
         );
+        findings.push((About::Zone, finding.domain(zone)));
     }
     if comparison.converged {
-        findings.push(
-            Finding::new(
-                FindingId::Replicated,
-                Severity::Ok,
-                format!("every authoritative server of {zone} serves the change"),
-            )
-            .domain(zone),
+        let finding = Finding::new(
+            FindingId::Replicated,
+            Severity::Ok,
+            format!("every authoritative server of {zone} serves the change"),
         );
+        findings.push((About::Zone, finding.domain(zone)));
         return findings;
     }
+    for owner in comparison.settled(observation) {
+        let finding = Finding::new(
+            FindingId::Replicated,
+            Severity::Ok,
+            format!("every authoritative server of {zone} serves the change to {owner}"),
+        );
+        findings.push((About::Rrset(owner.clone()), finding.domain(zone)));
+    }
     let reference = comparison.reference.map(|i| &observation.servers[i]);
+    let from = match reference {
+        Some(r) if r.primary => "the primary".to_string(),
+        Some(r) => r.label(),
+        None => "no server".to_string(),
+    };
     for (server, compared) in observation.servers.iter().zip(&comparison.servers) {
         // Clients never ask a hidden primary that does not answer.
         if compared.state.caught_up() || (server.hidden_primary() && server.answered().is_none()) {
             continue;
         }
-        // An RRset that could not be read says nothing of the records.
-        let unread = compared.rrsets.iter().any(|rrset| rrset.error.is_some());
-        let (id, hint) = if unread {
-            (FindingId::DnsReadFailed, UNREAD_HINT)
+        let lags: Vec<(About, bool, String)> = if compared.state == ServerState::Differs {
+            let differing = compared.rrsets.iter().filter(|rrset| rrset.differs());
+            differing
+                .map(|rrset| {
+                    let about = About::Rrset(rrset.owner.clone());
+                    (about, rrset.error.is_some(), rrset_lag(rrset, &from))
+                })
+                .collect()
         } else {
-            let hint = catch_up_hint(&observation.multi_master, compared.state);
-            (lag_id(compared.state), hint)
+            let unread = compared.rrsets.iter().any(|rrset| rrset.error.is_some());
+            vec![(About::Zone, unread, lag(compared, reference, &from))]
         };
-        let mut finding = Finding::new(
-            id,
-            Severity::Critical,
-            format!(
-                "{} had not caught up after {}: {}",
-                server.label(),
-                humantime::format_duration(wait),
-                lag(compared, reference)
-            ),
-        )
-        .domain(zone)
-        .hint(hint);
-        if let Some(address) = server.address {
-            finding = finding.server(address);
+        for (about, unread, why) in lags {
+            // An RRset that could not be read says nothing of the records.
+            let (id, hint) = if unread {
+                (FindingId::DnsReadFailed, UNREAD_HINT)
+            } else {
+                let hint = catch_up_hint(&observation.multi_master, compared.state);
+                (lag_id(compared.state), hint)
+            };
+            let mut finding = Finding::new(
+                id,
+                Severity::Critical,
+                format!(
+                    "{} had not caught up after {}: {why}",
+                    server.label(),
+                    humantime::format_duration(wait),
+                ),
+            )
+            .domain(zone)
+            .hint(hint);
+            if let Some(address) = server.address {
+                finding = finding.server(address);
+            }
+            findings.push((about, finding));
         }
-        findings.push(finding);
     }
     findings.extend(reference.map_or_else(Vec::new, |r| unread_at_reference(zone, wait, r)));
     findings
 }
 
 /// `dns-read-failed` for each RRset of the reference (the primary, whose
-/// records the others are compared with) that could not be read: without
-/// it the others have nothing to catch up with, and the wait ends
-/// unconverged with no server behind.
-fn unread_at_reference(zone: &Name, wait: Duration, reference: &ServerObservation) -> Vec<Finding> {
+/// records the others are compared with) that could not be read, about
+/// its domain alone: without it the others have nothing to catch up with,
+/// and the wait ends unconverged with no server behind.
+fn unread_at_reference(
+    zone: &Name,
+    wait: Duration,
+    reference: &ServerObservation,
+) -> Vec<(About, Finding)> {
     let Some((_, reads)) = reference.answered() else {
         return Vec::new();
     };
@@ -319,7 +359,7 @@ fn unread_at_reference(zone: &Name, wait: Duration, reference: &ServerObservatio
             if let Some(address) = reference.address {
                 finding = finding.server(address);
             }
-            finding
+            (About::Rrset(owner.clone()), finding)
         })
         .collect()
 }
@@ -339,34 +379,15 @@ fn lag_id(state: ServerState) -> FindingId {
     }
 }
 
-/// Why a server is not yet serving the change.
-fn lag(compared: &ServerComparison, reference: Option<&ServerObservation>) -> String {
+/// Why a server is not yet serving the change, when it is no RRset of
+/// its own ([`rrset_lag`]); `from` names the reference.
+fn lag(compared: &ServerComparison, reference: Option<&ServerObservation>, from: &str) -> String {
     let reference_serial = reference
         .and_then(|r| r.answered())
         .map(|(serial, _)| serial);
-    let from = match reference {
-        Some(r) if r.primary => "the primary".to_string(),
-        Some(r) => r.label(),
-        None => "no server".to_string(),
-    };
     match (compared.state, compared.serial, reference_serial) {
         (ServerState::Behind | ServerState::Ahead, Some(serial), Some(wanted)) => {
             format!("serial {serial}, {from} has {wanted}")
-        }
-        (ServerState::Differs, _, _) => {
-            let rrset = compared.rrsets.iter().find(|r| r.differs());
-            match rrset {
-                Some(OwnerComparison {
-                    error: Some(error), ..
-                }) => error.clone(),
-                Some(rrset) if !rrset.records_differ() => format!(
-                    "serves the SRV records for {} with {}",
-                    rrset.owner,
-                    ttl_parts(&rrset.ttl_differs, &from).join("; ")
-                ),
-                Some(rrset) => format!("serves other SRV records for {}", rrset.owner),
-                None => "serves other SRV records".to_string(),
-            }
         }
         (ServerState::NoAddress, _, _) if compared.error.is_none() => {
             "it has no A or AAAA record".to_string()
@@ -378,16 +399,33 @@ fn lag(compared: &ServerComparison, reference: Option<&ServerObservation>) -> St
     }
 }
 
+/// Why a server with the reference's serial does not yet serve one
+/// RRset as `from` (the reference) does.
+fn rrset_lag(rrset: &OwnerComparison, from: &str) -> String {
+    match &rrset.error {
+        Some(error) => error.clone(),
+        None if !rrset.records_differ() => format!(
+            "serves the SRV records for {} with {}",
+            rrset.owner,
+            ttl_parts(&rrset.ttl_differs, from).join("; ")
+        ),
+        None => format!("serves other SRV records for {}", rrset.owner),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dns::convergence::tests::{server, zone};
-    use crate::dns::convergence::{compare, Watched};
+    use crate::dns::convergence::{compare, OwnerRead, ServerRead, Watched};
 
     const KMS1: &str = "0 0 1688 kms1.corp.example.";
+    const CORP: &str = "_vlmcs._tcp.corp.example.";
+    const EMEA: &str = "_vlmcs._tcp.emea.corp.example.";
 
-    /// What `--wait-replication` says once its wait ran out on `servers`.
-    fn after_wait(servers: Vec<ServerObservation>) -> Vec<Finding> {
+    /// What `--wait-replication` says once its wait ran out on `servers`,
+    /// each finding with what it is about.
+    fn about_after_wait(servers: Vec<ServerObservation>) -> Vec<(About, Finding)> {
         let observation = zone(servers);
         let comparison = compare(&observation);
         assert!(!comparison.converged);
@@ -400,6 +438,34 @@ mod tests {
         };
         let zone = Name::from_ascii("corp.example.").unwrap();
         replication_findings(&zone, Duration::from_secs(1), &watched)
+    }
+
+    /// As [`about_after_wait`], the findings alone.
+    fn after_wait(servers: Vec<ServerObservation>) -> Vec<Finding> {
+        let about = about_after_wait(servers).into_iter();
+        about.map(|(_, finding)| finding).collect()
+    }
+
+    /// `server` with emea.corp.example's RRset too, read as `result`.
+    fn with_emea(mut server: ServerObservation, result: Result<&str, &str>) -> ServerObservation {
+        if let ServerRead::Answered { rrsets, .. } = &mut server.read {
+            rrsets.push(OwnerRead {
+                owner: Name::from_ascii(EMEA).unwrap(),
+                result: result
+                    .map(|record| [(record.to_string(), 3600)].into_iter().collect())
+                    .map_err(str::to_string),
+                mixed: None,
+            });
+        }
+        server
+    }
+
+    /// Each finding's id and what it is about.
+    fn ids(findings: &[(About, Finding)]) -> Vec<(About, String)> {
+        let ids = findings
+            .iter()
+            .map(|(about, f)| (about.clone(), f.id.to_string()));
+        ids.collect()
     }
 
     #[test]
@@ -429,5 +495,54 @@ mod tests {
             "{findings:?}"
         );
         assert!(findings[0].message.ends_with(": timed out"), "{findings:?}");
+    }
+
+    /// What holds back one RRset, at the primary or at a secondary with
+    /// its serial, is about that RRset's domain alone, and the zone's
+    /// other domains are replicated.
+    #[test]
+    fn what_holds_back_one_rrset_is_its_domain_s_and_the_others_are_replicated() {
+        let corp = || About::Rrset(Name::from_ascii(CORP).unwrap());
+        let emea = || About::Rrset(Name::from_ascii(EMEA).unwrap());
+        let primary = |emea| with_emea(server("ns1.corp.example.", true, Ok(&[KMS1])), emea);
+        let secondary = |emea| with_emea(server("ns2.corp.example.", false, Ok(&[KMS1])), emea);
+        for (ns1, ns2) in [(Err("SERVFAIL"), Ok(KMS1)), (Ok(KMS1), Err("SERVFAIL"))] {
+            let findings = about_after_wait(vec![primary(ns1), secondary(ns2)]);
+            assert_eq!(
+                ids(&findings),
+                [
+                    (corp(), "replicated".to_string()),
+                    (emea(), "dns-read-failed".to_string())
+                ],
+                "{findings:?}"
+            );
+        }
+        let findings = about_after_wait(vec![primary(Ok(KMS1)), secondary(Ok("0 0 1688 old."))]);
+        assert_eq!(
+            ids(&findings),
+            [
+                (corp(), "replicated".to_string()),
+                (emea(), "rrset-differs".to_string())
+            ],
+            "{findings:?}"
+        );
+        assert!(
+            findings[1]
+                .1
+                .message
+                .ends_with(&format!("serves other SRV records for {EMEA}")),
+            "{findings:?}"
+        );
+        // Behind, it is the zone's: no domain is replicated.
+        let mut behind = secondary(Ok("0 0 1688 old."));
+        if let ServerRead::Answered { serial, .. } = &mut behind.read {
+            *serial -= 1;
+        }
+        let findings = about_after_wait(vec![primary(Ok(KMS1)), behind]);
+        assert_eq!(
+            ids(&findings),
+            [(About::Zone, "serial-behind".to_string())],
+            "{findings:?}"
+        );
     }
 }

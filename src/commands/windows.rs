@@ -20,28 +20,15 @@ use crate::report::Report;
 
 /// Runs `command` over windows of `size` domains of the selection of
 /// `domains` (`None`: the whole selection at once) and hands each
-/// window's report, with the configuration's warnings, to `sink`.
+/// window's report, with the configuration's warnings, to `sink`, never
+/// parting the domains that `together` puts in one group: given the
+/// selection, it numbers each domain's group in the order of their first
+/// domains (`None`: each domain alone). A window then holds whole groups,
+/// `size` domains or more, in the selection's order, and the groups come
+/// in the order of their first domains: what a command reports of a group
+/// (`updates`' zone and its domains) it reports once, whatever the window
+/// size.
 pub async fn run<D, Run>(
-    domains: Vec<Name>,
-    ctx: &Context,
-    size: Option<usize>,
-    command: impl FnMut(Vec<Name>) -> Run,
-    sink: &mut dyn FnMut(Report<D>) -> std::io::Result<()>,
-) -> Result<(), Error>
-where
-    Run: Future<Output = Result<Report<D>, Error>>,
-{
-    run_grouped(domains, ctx, size, |_| Ok(None), command, sink).await
-}
-
-/// [`run`], never parting the domains that `together` puts in one group:
-/// given the selection, it numbers each domain's group in the order of
-/// their first domains (`None`: each domain alone). A window then holds
-/// whole groups, `size` domains or more, in the selection's order, and
-/// the groups come in the order of their first domains: what a command
-/// reports of a group (`updates`' zone and its domains) it reports once,
-/// whatever the window size.
-pub async fn run_grouped<D, Run>(
     domains: Vec<Name>,
     ctx: &Context,
     size: Option<usize>,

@@ -282,6 +282,25 @@ pub struct Comparison {
     pub unsettled: BTreeSet<Name>,
 }
 
+impl Comparison {
+    /// The owners whose RRset every server a client may ask serves as the
+    /// reference does while other RRsets keep the zone from converging:
+    /// those domains are replicated. None when the zone has converged
+    /// (then it is, whole) or some server has not caught up (then no
+    /// domain is).
+    pub fn settled<'a>(&'a self, zone: &'a ZoneObservation) -> impl Iterator<Item = &'a Name> {
+        let partly = self.caught_up && !self.converged;
+        let read = self.reference.filter(|_| partly);
+        let rrsets = read
+            .and_then(|i| zone.servers[i].answered())
+            .map_or(&[][..], |(_, rrsets)| rrsets);
+        rrsets
+            .iter()
+            .map(|read| &read.owner)
+            .filter(|owner| !self.unsettled.contains(*owner))
+    }
+}
+
 /// Compares every server of the zone with the reference: the primary, or,
 /// when it cannot be read, the server with the newest serial.
 pub fn compare(zone: &ZoneObservation) -> Comparison {

@@ -32,10 +32,10 @@
 //! driver is named as such; an `external` rule is reported as deciding
 //! for whoever its daemon accepts.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use super::acl::{CompiledAcl, Endpoint, Origin, Written};
 use super::check::{record_type, Rejection};
@@ -540,7 +540,7 @@ pub(crate) struct Located<'a> {
 
 impl<'a> Located<'a> {
     /// The zone's model, made for the asking.
-    pub(crate) fn zone(&self, conf: &'a NamedConf) -> Option<Cow<'a, Zone>> {
+    pub(crate) fn zone(&self, conf: &'a NamedConf) -> Option<Arc<Zone>> {
         conf.zones_of(self.scope)?.get(self.position)
     }
 
@@ -1047,7 +1047,7 @@ struct Client {
 /// server's `localhost` and `localnets` when a list uses them; likewise
 /// for the server address it was sent to, when a view matches
 /// destinations; over UDP, and over TCP too for an `update-policy` zone.
-fn clients(server: &Server<'_>, view: usize, zone: &ServerZone<'_>) -> Vec<Client> {
+fn clients(server: &Server<'_>, view: usize, zone: &ServerZone) -> Vec<Client> {
     let mut sources: Vec<&CompiledAcl> = Vec::new();
     let mut destinations: Vec<&CompiledAcl> = Vec::new();
     for index in 0..=view.min(server.view_count().saturating_sub(1)) {
@@ -1146,7 +1146,7 @@ fn bools(vary: bool) -> Vec<bool> {
 /// zone's policy could let in (one it names, or a machine of a realm it
 /// names); with the target an SRV record of theirs would carry (a machine
 /// publishing itself, for the `*-self-rhs` types).
-fn signers(server: &Server<'_>, view: usize, zone: &ServerZone<'_>) -> Vec<(Signer, Labels)> {
+fn signers(server: &Server<'_>, view: usize, zone: &ServerZone) -> Vec<(Signer, Labels)> {
     let conf = server.conf();
     let kms = Labels::parse("kms.invalid.");
     let mut out: Vec<(Signer, Labels)> = Vec::new();
@@ -1628,7 +1628,7 @@ fn acl_issue(
 fn policy_issues(
     server: &Server<'_>,
     scoped: ScopedZone<'_>,
-    state: &ServerZone<'_>,
+    state: &ServerZone,
     seen: &[Seen],
     targets: &[Target],
     signers: &[(Signer, Labels)],

@@ -42,11 +42,11 @@
 //! `localhost`, `localnets` and `geoip` are sets of addresses the server
 //! knows and named.conf does not, and DLZ zones decide for themselves.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::acl::{AclCache, AclMatch, CompiledAcl, Endpoint, Origin};
 use super::check::record_type;
@@ -193,8 +193,8 @@ struct ServerView<'c> {
 }
 
 /// A zone as named holds it, its lists compiled.
-pub(crate) struct ServerZone<'c> {
-    pub zone: Cow<'c, Zone>,
+pub(crate) struct ServerZone {
+    pub zone: Arc<Zone>,
     /// Its name.
     pub name: Labels,
     pub update_acl: Option<(Rc<CompiledAcl>, AclSource)>,
@@ -238,7 +238,7 @@ pub struct Server<'c> {
     views: Vec<ServerView<'c>>,
     session_key: Option<Labels>,
     /// The zones built lately, by view and the hash of their name.
-    zones: RefCell<HashMap<(usize, u64), Rc<ServerZone<'c>>>>,
+    zones: RefCell<HashMap<(usize, u64), Rc<ServerZone>>>,
     /// The view of each kind of request already seen (by source,
     /// destination, signer and principal-ness): the same for every zone.
     chosen: RefCell<HashMap<RequestKind, Option<(usize, bool)>>>,
@@ -399,7 +399,7 @@ impl<'c> Server<'c> {
     }
 
     /// The zone of exactly `name` in view `view`.
-    pub(crate) fn zone(&self, view: usize, name: &Labels) -> Option<Rc<ServerZone<'c>>> {
+    pub(crate) fn zone(&self, view: usize, name: &Labels) -> Option<Rc<ServerZone>> {
         // Asked for each request of an audit: the built zone is looked up
         // by the name's hash before the configuration's index is searched.
         let key = (view, name.key());
@@ -436,7 +436,7 @@ impl<'c> Server<'c> {
         Some(built)
     }
 
-    fn build_zone(&self, zone: Cow<'c, Zone>, view: Option<&'c View>) -> ServerZone<'c> {
+    fn build_zone(&self, zone: Arc<Zone>, view: Option<&'c View>) -> ServerZone {
         let mut cache = self.cache.borrow_mut();
         let update = zone
             .allow_update
@@ -520,7 +520,7 @@ impl<'c> Server<'c> {
     /// Steps 2 to 5 in a zone.
     pub(crate) fn decide_in_zone(
         &self,
-        zone: &ServerZone<'_>,
+        zone: &ServerZone,
         request: &Request<'_>,
         known: bool,
     ) -> Outcome {

@@ -5,20 +5,21 @@
 //!
 //! The model of a zone was about 840 bytes (90 MB for 100,000 zones); its
 //! text about 200 (20 MB); where it is, 20. Reading one statement again
-//! costs a few microseconds. Finding a zone models none ([`Facts`], the
-//! name read off the text): a zone an audit asks about is modelled for
-//! the audit and for named's decisions. A zone whose statement is not all
-//! in one file read from disk as it is (an `include` inside its block,
-//! text given as a string or not UTF-8) keeps its model.
+//! costs a few microseconds. Finding a zone models only the zones of the
+//! name's hash ([`Facts`] answer the rest), and the zone modelled last is
+//! kept until another is: an audit asks for its zone's name and model
+//! several times in a row, and the domains of one zone come together, so
+//! a statement is read once to find the zone of its domains and once to
+//! audit it, not once a question. A zone whose statement is not all in one file read from disk
+//! as it is (an `include` inside its block, text given as a string or not
+//! UTF-8) keeps its model.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::ops::Index;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::files::Files;
-use super::lexer::{Lexer, TokenKind};
 use super::model::{zone, Zone};
 use super::name::Labels;
 use super::syntax::{read_again, Span, Statement};
@@ -38,7 +39,34 @@ pub struct Zones {
     /// Every zone modelled, made the first time they are asked for all at
     /// once ([`Zones::iter`], indexing): for small configurations and the
     /// model's own tests. The audit asks for one at a time ([`Zones::get`]).
-    all: OnceLock<Vec<Zone>>,
+    all: OnceLock<Vec<Arc<Zone>>>,
+    /// The zone read again last: one zone, whatever the estate's size.
+    last: Last,
+}
+
+/// The zone read again from its file last, and its place: the next
+/// question is mostly about the same zone.
+#[derive(Default)]
+struct Last(Mutex<Option<(usize, Arc<Zone>)>>);
+
+impl Last {
+    fn get(&self, position: usize) -> Option<Arc<Zone>> {
+        let last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        last.as_ref()
+            .filter(|(at, _)| *at == position)
+            .map(|(_, zone)| Arc::clone(zone))
+    }
+
+    fn set(&self, position: usize, zone: &Arc<Zone>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((position, Arc::clone(zone)));
+    }
+}
+
+impl Clone for Last {
+    /// Nothing: a copy reads its first zone again.
+    fn clone(&self) -> Last {
+        Last::default()
+    }
 }
 
 /// What is kept of one zone.
@@ -67,7 +95,7 @@ enum Kept {
     /// Where its statement is in its file.
     Text(Span),
     /// Its model: its statement is not all in one file.
-    Model(Box<Zone>),
+    Model(Arc<Zone>),
 }
 
 impl Zones {
@@ -90,7 +118,7 @@ impl Zones {
         };
         let kept = match &statement.text.0 {
             Some(span) => Kept::Text(span.clone()),
-            None => Kept::Model(Box::new(model)),
+            None => Kept::Model(Arc::new(model)),
         };
         self.spots.push(Spot {
             at: statement.at.clone(),
@@ -121,6 +149,13 @@ impl Zones {
         self.files.changed()
     }
 
+    /// How many statements were read again from their files, in every
+    /// scope (they share their files).
+    #[cfg(test)]
+    pub(crate) fn read_again(&self) -> usize {
+        self.files.reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The text of the statement at `span`, read again from its file.
     fn text(&self, span: &Span) -> Option<String> {
         let file = usize::try_from(span.file).ok()?;
@@ -147,53 +182,42 @@ impl Zones {
         self.spots.get(position).map(|spot| spot.facts)
     }
 
-    /// The name of the zone at `position`, as written: the second word of
-    /// its statement, not its whole model.
-    fn name(&self, position: usize) -> Option<Cow<'_, str>> {
+    /// The model of the zone at `position`, made for the asking (kept until
+    /// another zone is made, or for good when every zone has been asked
+    /// for at once).
+    pub fn get(&self, position: usize) -> Option<Arc<Zone>> {
         if let Some(all) = self.all.get() {
-            return all.get(position).map(|z| Cow::Borrowed(z.name.as_str()));
-        }
-        match &self.spots.get(position)?.kept {
-            Kept::Model(model) => Some(Cow::Borrowed(model.name.as_str())),
-            Kept::Text(span) => {
-                let mut lexer = Lexer::new(self.text(span)?);
-                lexer.next_token().ok()?;
-                match lexer.next_token().ok()?.kind {
-                    TokenKind::Word { text, .. } => Some(Cow::Owned(text)),
-                    _ => None,
-                }
-            }
-        }
-    }
-
-    /// The model of the zone at `position`, made for the asking (kept only
-    /// when every zone has been asked for at once).
-    pub fn get(&self, position: usize) -> Option<Cow<'_, Zone>> {
-        if let Some(all) = self.all.get() {
-            return all.get(position).map(Cow::Borrowed);
+            return all.get(position).cloned();
         }
         let spot = self.spots.get(position)?;
         match &spot.kept {
-            Kept::Model(model) => Some(Cow::Borrowed(model)),
+            Kept::Model(model) => Some(Arc::clone(model)),
             Kept::Text(span) => {
+                if let Some(model) = self.last.get(position) {
+                    return Some(model);
+                }
                 // The same text was read and modelled when the file was
                 // loaded: reading it again gives the same zone. The text
                 // is dropped here, once modelled.
                 let statement = read_again(&spot.at, self.text(span)?, self.parent).ok()?;
-                zone(&statement).ok().map(Cow::Owned)
+                let model = Arc::new(zone(&statement).ok()?);
+                self.last.set(position, &model);
+                Some(model)
             }
         }
     }
 
     /// Every zone, modelled (and kept) the first time.
-    pub fn iter(&self) -> std::slice::Iter<'_, Zone> {
-        self.all().iter()
+    pub fn iter(&self) -> Iter<'_> {
+        self.all()
+            .iter()
+            .map(Arc::as_ref as fn(&Arc<Zone>) -> &Zone)
     }
 
-    fn all(&self) -> &[Zone] {
+    fn all(&self) -> &[Arc<Zone>] {
         self.all.get_or_init(|| {
             (0..self.len())
-                .filter_map(|position| self.get(position).map(Cow::into_owned))
+                .filter_map(|position| self.get(position))
                 .collect()
         })
     }
@@ -207,10 +231,11 @@ impl Zones {
             .iter()
             .take_while(|(k, _)| *k == key)
             .map(|&(_, position)| position)
-            // Another name of the same hash is not this one.
+            // Another name of the same hash is not this one. The zone is
+            // modelled to tell, once: the caller asks for it next.
             .filter(|&position| {
-                self.name(position)
-                    .is_some_and(|written| Labels::parse(&written) == *name)
+                self.get(position)
+                    .is_some_and(|zone| Labels::parse(&zone.name) == *name)
             })
             .collect()
     }
@@ -235,9 +260,12 @@ impl Index<usize> for Zones {
     }
 }
 
+/// The zones of a scope, every one modelled ([`Zones::iter`]).
+pub type Iter<'a> = std::iter::Map<std::slice::Iter<'a, Arc<Zone>>, fn(&Arc<Zone>) -> &Zone>;
+
 impl<'a> IntoIterator for &'a Zones {
     type Item = &'a Zone;
-    type IntoIter = std::slice::Iter<'a, Zone>;
+    type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
@@ -309,7 +337,7 @@ mod tests {
         let scopes = [&conf.zones, &conf.views[0].zones];
         scopes
             .into_iter()
-            .flat_map(|zones| (0..zones.len()).map(|i| zones.get(i).map(Cow::into_owned)))
+            .flat_map(|zones| (0..zones.len()).map(|i| zones.get(i).map(Arc::unwrap_or_clone)))
             .collect()
     }
 

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::json::JsonSpool;
-use super::spool::Spool;
+use super::spool::{run_stopped, Spool};
 use super::{jsonl, nagios, prometheus, text, Details, Document, Io};
 use crate::commands::audit::details::{write_domain, AuditDetails, DomainStatus, Tally};
 use crate::commands::audit::metrics::Metrics;
@@ -51,6 +51,9 @@ pub struct AuditWriter {
     nagios: Option<NagiosSpool>,
     prometheus: Option<PrometheusSpool>,
     jsonl: Option<JsonlSpool>,
+    /// Why the run stopped after the last window taken: a spool's file
+    /// took no more of it.
+    stopped: Option<String>,
 }
 
 impl AuditWriter {
@@ -81,11 +84,16 @@ impl AuditWriter {
             jsonl: (format == Format::Jsonl)
                 .then(JsonlSpool::new)
                 .transpose()?,
+            stopped: None,
         })
     }
 
-    /// Writes the audit once `end` is known; returns the exit status.
-    pub fn finish(mut self, end: AuditEnd, io: &mut Io<'_>) -> io::Result<u8> {
+    /// Writes the audit once `end` is known (every window done, or the run
+    /// stopped); returns the exit status.
+    pub fn finish(mut self, mut end: AuditEnd, io: &mut Io<'_>) -> io::Result<u8> {
+        if let Some(error) = self.stopped.take() {
+            end.general.push(run_stopped("audit", &error));
+        }
         for finding in &end.general {
             self.count(finding);
         }
@@ -206,12 +214,18 @@ impl AuditSink for AuditWriter {
                 self.skeleton = Some(without_estate(details));
             }
         }
-        // The audit stops with the error, as it did when a spool failed
-        // its write: it changed nothing that its output must say.
-        match self.failure() {
-            Some(error) => Err(io::Error::new(error.kind(), error.to_string())),
-            None => Ok(()),
-        }
+        // The window is kept all the same (in memory): the output of
+        // every window done is still written, with why the run stopped.
+        let Some(failure) = self.failure() else {
+            return Ok(());
+        };
+        let error = io::Error::new(failure.kind(), failure.to_string());
+        self.stopped = Some(error.to_string());
+        Err(error)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.is_some()
     }
 }
 

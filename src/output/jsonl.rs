@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use super::{prometheus, Details, Document};
 use crate::commands::audit::details::DomainStatus;
 use crate::commands::audit::metrics::Metrics;
-use crate::commands::bind::details::{BindDetails, BindFile, BindFiles};
+use crate::commands::bind::details::{BindDetails, BindFile, BindFiles, Content};
 use crate::commands::bind::material::Kind;
 use crate::commands::changes::details::DomainChanges;
 use crate::commands::check::details::DomainCheck;
@@ -400,10 +400,10 @@ impl Serialize for SortedFiles<'_> {
 
 /// A [`BindFile`], its fields in alphabetical order.
 #[derive(Serialize)]
-struct SortedFile {
+struct SortedFile<'m> {
     about: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<String>,
+    content: Option<Content<'m>>,
     kind: Kind,
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<PathBuf>,

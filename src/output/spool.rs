@@ -12,6 +12,8 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 
+use crate::report::{Finding, FindingId, Severity};
+
 /// What a spool holds in memory before writing it to its file, as
 /// `BufWriter`'s buffer.
 const BUFFER: usize = 8 * 1024;
@@ -138,6 +140,16 @@ impl Spool {
         }
         self.pending.drain(..written);
     }
+}
+
+/// Why `command`'s run stopped after a spool's file took no more
+/// (`error`): a run that reads and one that changes both did neither to
+/// the domains after the windows written.
+pub(super) fn run_stopped(command: &str, error: &str) -> Finding {
+    let message = format!(
+        "{command} stopped: cannot keep the output: {error}; the domains not in this report were neither read nor changed"
+    );
+    Finding::new(FindingId::RunStopped, Severity::Critical, message)
 }
 
 /// Never fails: what the file does not take stays in memory.

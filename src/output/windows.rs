@@ -19,12 +19,12 @@ use std::time::SystemTime;
 
 use super::audit::{JsonlSpool, NagiosSpool, PrometheusSpool, TextFindings};
 use super::json::JsonSpool;
-use super::spool::Spool;
+use super::spool::{run_stopped, Spool};
 use super::{prometheus, text, Document, Io};
 use crate::commands::audit::metrics::Metrics;
 use crate::context::Format;
 use crate::report::palette::Palette;
-use crate::report::{Finding, FindingId, Severity, Summary};
+use crate::report::{Finding, Severity, Summary};
 
 /// The output of one command, fed window by window.
 pub struct ReportWriter {
@@ -52,6 +52,13 @@ impl ReportWriter {
         palette: Palette,
         quiet: bool,
     ) -> io::Result<Self> {
+        if format == Format::Prometheus {
+            // Its families are spooled as a window is the first to have
+            // them: that a file can be made at all is found out now, as
+            // the other formats' spools are made now, before the run asks
+            // or changes anything.
+            tempfile::tempfile()?;
+        }
         Ok(ReportWriter {
             command,
             palette,
@@ -82,7 +89,7 @@ impl ReportWriter {
     /// when a spool's file took no more of it, the window is kept all the
     /// same (in memory) and [`ReportWriter::stopped`] says so, so that the
     /// output of every window done is still written, saying what the
-    /// run changed.
+    /// run read and changed.
     pub fn window(&mut self, mut report: Document) -> io::Result<()> {
         let (about_domains, general) = std::mem::take(&mut report.findings)
             .into_iter()
@@ -148,12 +155,7 @@ impl ReportWriter {
     /// returns the exit status.
     pub fn finish(mut self, io: &mut Io<'_>) -> io::Result<u8> {
         if let Some(error) = self.stopped.take() {
-            let message = format!(
-                "{} stopped: cannot keep the output: {error}; the domains not in this report were neither read nor changed",
-                self.command
-            );
-            let stopped = Finding::new(FindingId::RunStopped, Severity::Critical, message);
-            self.general.push(stopped);
+            self.general.push(run_stopped(self.command, &error));
         }
         for finding in &self.general {
             self.status = self.status.max(finding.severity);

@@ -21,6 +21,7 @@ pub mod run;
 pub mod samba;
 pub mod servers;
 pub mod signed;
+pub mod silent;
 
 /// Upper bound for work that must end by its own timeouts or waits, and
 /// does so here within about a second: a silent server asked with

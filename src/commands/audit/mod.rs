@@ -109,8 +109,11 @@ pub trait AuditSink {
     /// How many domains a window may hold; `None`: the whole estate in
     /// one window.
     fn window_size(&self) -> Option<usize>;
-    /// Takes a finished window.
+    /// Takes a finished window. An error stops the run.
     fn window(&mut self, window: AuditWindow) -> std::io::Result<()>;
+    /// Whether the run stopped because the sink could keep no more output:
+    /// the windows it took are whole, and are still written.
+    fn stopped(&self) -> bool;
 }
 
 /// Runs every part over each window of the estate, merges their reports
@@ -138,7 +141,7 @@ pub async fn run(
     if spooled.is_some() {
         // Before any query: a run that cannot keep its windows would find
         // that out only after the first one.
-        tempfile::tempfile().map_err(spool_error)?;
+        tempfile::tempfile().map_err(|e| Error::unkept("audit", e))?;
     }
     let count = selected.len();
     let size = spooled.unwrap_or(usize::MAX).clamp(1, count.max(1));
@@ -165,11 +168,16 @@ pub async fn run(
         let mut details = Box::new(details);
         details.parts = parts.clone();
         details.domains = metrics.domain_statuses(&report);
-        sink.window(AuditWindow {
+        let taken = sink.window(AuditWindow {
             report: report.with_details(details),
             metrics,
-        })
-        .map_err(spool_error)?;
+        });
+        match taken {
+            Err(error) if !sink.stopped() => return Err(Error::unkept("audit", error)),
+            // The windows done are written, and why the run stopped.
+            Err(_) => break,
+            Ok(()) => {}
+        }
     }
     progress.finish_and_clear();
     let (addresses_reachable, addresses_probed, hosts_reachable, hosts_probed) = reach.counts();
@@ -227,16 +235,6 @@ impl Selected {
             ),
         }
     }
-}
-
-/// Why the audit cannot keep its output: each window's, rendered, waits in
-/// unnamed files in the temporary directory until the run's totals, which
-/// come first, are known.
-pub fn spool_error(error: std::io::Error) -> Error {
-    Error::Runtime(format!(
-        "cannot keep the audit's output in the temporary directory {}: {error}; set TMPDIR to a writable directory (each window of --window domains waits there until the run ends)",
-        std::env::temp_dir().display()
-    ))
 }
 
 /// Orders `findings` by their domain's place in `domains`, each domain's

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use serde::ser::SerializeSeq;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
-use super::material::{Kind, Made, INDEX_FILE};
+use super::material::{File, Kind, Made, INDEX_FILE};
 
 /// `bind`: the files generated.
 #[derive(Debug, Clone, Serialize)]
@@ -28,7 +28,7 @@ pub enum BindFiles {
 impl BindFiles {
     /// Hands each file to `emit`, in the order they were made; stops at the
     /// first error of `emit`.
-    pub fn each<E>(&self, mut emit: impl FnMut(BindFile) -> Result<(), E>) -> Result<(), E> {
+    pub fn each<E>(&self, mut emit: impl FnMut(BindFile<'_>) -> Result<(), E>) -> Result<(), E> {
         match self {
             BindFiles::Written { material, dir } => {
                 material.each(|file| {
@@ -54,7 +54,7 @@ impl BindFiles {
                     kind: file.kind(),
                     about: file.about(),
                     path: None,
-                    content: Some(file.content()),
+                    content: Some(Content(file)),
                 })
             }),
         }
@@ -70,13 +70,25 @@ impl Serialize for BindFiles {
 }
 
 /// One generated file: where it was written, or its content when printed.
-#[derive(Debug, Clone, Serialize)]
-pub struct BindFile {
+#[derive(Serialize)]
+pub struct BindFile<'m> {
     pub kind: Kind,
     /// The zone, or the KMS host for `.reg` files.
     pub about: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
+    pub content: Option<Content<'m>>,
+}
+
+/// A printed file's content: one string, made while it is serialized
+/// ([`Serializer::collect_str`], which serde_json escapes piece by piece
+/// as it comes), so that a `.reg` file of 100,000 domains (13 MB) is never
+/// one string in memory.
+pub struct Content<'m>(File<'m>);
+
+impl Serialize for Content<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
 }

@@ -12,7 +12,8 @@
 //! named's `options` block in its own file, [`GSS_OPTIONS_FILE`].
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{self, Write};
+use std::fmt;
+use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -332,17 +333,23 @@ impl File<'_> {
         }
     }
 
-    /// The content, in one string (for a JSON document).
-    pub fn content(&self) -> String {
-        let mut out = Vec::new();
-        self.write(&mut out)
-            .expect("writing to a Vec does not fail");
-        String::from_utf8(out).expect("material is UTF-8")
-    }
-
-    /// Writes the content to `out`; a `.reg` file (13 MB of text at
-    /// 100,000 domains) piece by piece, never whole in memory.
+    /// Writes the content to `out` ([`fmt::Display`]): a file made whole
+    /// in one write, a `.reg` file, made in pieces, through a buffer.
     pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        if !matches!(self.part, Part::Reg(_)) {
+            return write!(out, "{self}");
+        }
+        let mut out = BufWriter::new(out);
+        write!(out, "{self}")?;
+        out.flush()
+    }
+}
+
+/// The content, written piece by piece: a `.reg` file (13 MB of text at
+/// 100,000 domains) is never whole in memory, printed, written into a
+/// file or into a JSON string.
+impl fmt::Display for File<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self.part {
             Part::GssOptions => gss_options(),
             Part::Records(zone) => zone_file(zone),
@@ -350,7 +357,7 @@ impl File<'_> {
             Part::Script(zone) => nsupdate(zone),
             Part::Reg(host) => return write_reg_file(host, out),
         };
-        out.write_all(text.as_bytes())
+        out.write_str(&text)
     }
 }
 
@@ -658,7 +665,7 @@ fn nsupdate(zone: &Zone<'_>) -> String {
     out
 }
 
-fn write_reg_file(host: &KmsHost, out: &mut dyn Write) -> io::Result<()> {
+fn write_reg_file(host: &KmsHost, out: &mut dyn fmt::Write) -> fmt::Result {
     reg::write_reg_file(host.publish_list.entries().iter().map(format_entry), out)
 }
 
@@ -738,7 +745,7 @@ mod tests {
             .map(|file| Generated {
                 kind: file.kind(),
                 file_name: file.name(),
-                content: file.content(),
+                content: file.to_string(),
             })
             .collect()
     }

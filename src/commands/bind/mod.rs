@@ -120,11 +120,7 @@ fn write_out(material: &Made, dir: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(failed(dir.to_path_buf()))?;
     material.each(|file| {
         let path = dir.join(file.name());
-        let written = std::fs::File::create(&path).and_then(|created| {
-            let mut out = BufWriter::new(created);
-            file.write(&mut out)?;
-            out.flush()
-        });
+        let written = std::fs::File::create(&path).and_then(|mut created| file.write(&mut created));
         written.map_err(failed(path))
     })?;
     if material.wants(Kind::NamedConf) {

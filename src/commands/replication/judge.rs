@@ -21,16 +21,17 @@
 //!   unreachable or lame is a warning while another answers for the zone,
 //!   and critical when none does.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
+use crate::config::srv_owner;
 use crate::dns::convergence::{self, Comparison, MultiMaster};
 pub use crate::dns::convergence::{
     OwnerComparison, OwnerRead, ServerComparison as ServerVerdict, ServerObservation, ServerRead,
     ServerState, SoaTimers, TtlDifference, ZoneObservation,
 };
 use crate::dns::{serial, TtlScope};
-use crate::report::{Finding, FindingId, Severity};
+use crate::report::{attribute_to_domains, Finding, FindingId, Severity};
 use hickory_proto::rr::Name;
 
 /// The verdict on a zone.
@@ -59,6 +60,36 @@ pub enum About {
     Rrset(Name),
 }
 
+/// The findings on a zone as facts of its domains (`names`, the text of
+/// `domains`): one about the zone of every domain checked in it
+/// ([`attribute_to_domains`]), one about an RRset of the domain that owns
+/// it alone. `publish --wait-replication` attributes its findings so too.
+pub(crate) fn attribute(
+    findings: Vec<(About, Finding)>,
+    apex: &str,
+    domains: &[Name],
+    names: &[String],
+) -> Vec<Finding> {
+    // Each owner's domain, once an RRset's finding needs it.
+    let mut owners: Option<HashMap<Name, &String>> = None;
+    let mut attributed = Vec::with_capacity(findings.len());
+    for (about, finding) in findings {
+        match about {
+            About::Zone => attributed.extend(attribute_to_domains(vec![finding], apex, names)),
+            About::Rrset(owner) => {
+                let owners = owners
+                    .get_or_insert_with(|| domains.iter().map(srv_owner).zip(names).collect());
+                // Every owner read is one of `domains`'.
+                let domain = owners
+                    .get(&owner)
+                    .map_or_else(|| owner.to_ascii(), |d| d.to_string());
+                attributed.push(finding.domain(domain));
+            }
+        }
+    }
+    attributed
+}
+
 fn seconds(duration: Duration) -> String {
     format!("{:.1} s", duration.as_secs_f64())
 }
@@ -76,18 +107,12 @@ pub fn evaluate(zone: &ZoneObservation) -> ZoneVerdict {
     }
     if comparison.converged {
         findings.push((About::Zone, replicated(zone, comparison.reference, None)));
-    } else if comparison.caught_up {
+    } else {
         // Only some RRsets keep the zone from converging: every other
         // domain's are replicated, and say so (each domain its verdict).
-        let owners = comparison
-            .reference
-            .and_then(|i| zone.servers[i].answered())
-            .map_or(&[][..], |(_, rrsets)| rrsets);
-        for read in owners {
-            if !comparison.unsettled.contains(&read.owner) {
-                let finding = replicated(zone, comparison.reference, Some(&read.owner));
-                findings.push((About::Rrset(read.owner.clone()), finding));
-            }
+        for owner in comparison.settled(zone) {
+            let finding = replicated(zone, comparison.reference, Some(owner));
+            findings.push((About::Rrset(owner.clone()), finding));
         }
     }
     ZoneVerdict {

@@ -39,7 +39,7 @@ use crate::dns::{self, ZoneSoa};
 use crate::error::Error;
 use crate::report::{attribute_to_domains, Finding, FindingId, Report, Severity};
 use details::ReplicationDetails;
-use judge::About;
+use judge::attribute;
 use observe::ZoneWork;
 
 /// Compare every authoritative server of each zone with its primary.
@@ -94,36 +94,6 @@ fn unknown_zone(domain: &Name, error: &str) -> Finding {
     )
     .domain(domain)
     .hint("a failed, refused or timed-out read says nothing about the zone: fix the resolver or the path to it, then check again")
-}
-
-/// The findings on a zone as facts of its domains (`names`, the text of
-/// `domains`): one about the zone of every domain checked in it
-/// ([`attribute_to_domains`]), one about an RRset of the domain that owns
-/// it alone.
-fn attribute(
-    findings: Vec<(About, Finding)>,
-    apex: &str,
-    domains: &[Name],
-    names: &[String],
-) -> Vec<Finding> {
-    // Each owner's domain, once an RRset's finding needs it.
-    let mut owners: Option<HashMap<Name, &String>> = None;
-    let mut attributed = Vec::with_capacity(findings.len());
-    for (about, finding) in findings {
-        match about {
-            About::Zone => attributed.extend(attribute_to_domains(vec![finding], apex, names)),
-            About::Rrset(owner) => {
-                let owners = owners
-                    .get_or_insert_with(|| domains.iter().map(srv_owner).zip(names).collect());
-                // Every owner read is one of `domains`'.
-                let domain = owners
-                    .get(&owner)
-                    .map_or_else(|| owner.to_ascii(), |d| d.to_string());
-                attributed.push(finding.domain(domain));
-            }
-        }
-    }
-    attributed
 }
 
 /// Runs `replication`.

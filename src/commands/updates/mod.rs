@@ -516,6 +516,67 @@ impl Zones {
 mod tests {
     use super::*;
 
+    /// Issue 20: a zone's statement is read again from named.conf once to
+    /// find the zone of the domains that come together, and once to audit
+    /// it, whatever the audit asks of it in between (its name, its model,
+    /// named's decisions, its place): it was read for each question.
+    #[test]
+    fn a_zone_statement_is_read_again_once_to_find_it_and_once_to_audit_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("named.conf");
+        let text = "key k { algorithm hmac-sha256; secret \"aGVsbG8=\"; };\n\
+            zone \"a.example\" { type primary; file \"a\"; update-policy {\n\
+              grant k name _vlmcs._tcp.a.example. SRV; grant k subdomain x.a.example. ANY; }; };\n\
+            zone \"b.example\" { type primary; file \"b\"; allow-update { any; }; };\n\
+            zone \"c.example\" { type primary; file \"c\"; };\n";
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        let conf = NamedConf::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let domains = ["a.example", "x.a.example", "b.example"];
+        // As `together` finds each domain's zone: a.example once for its
+        // two domains, b.example once.
+        let found: Vec<_> = domains.iter().map(|d| zones_of_domain(&conf, d)).collect();
+        assert_eq!(found, [[(None, 0)], [(None, 0)], [(None, 1)]]);
+        assert_eq!(conf.zones.read_again(), 2);
+        // A window, as `run` audits it: the zones found again, then each
+        // audited and placed.
+        let mut zones = Zones::default();
+        audit_domains_each(&conf, &domains, |audit| {
+            add_static(&mut zones, &conf, audit, true);
+        });
+        assert_eq!(conf.zones.read_again(), 2 + 2 + 2);
+        let verdicts: Vec<_> = zones
+            .entries
+            .iter()
+            .map(|e| {
+                let at = e.details.static_verdicts[0]
+                    .at
+                    .as_deref()
+                    .unwrap_or_default();
+                (
+                    e.details.zone.clone(),
+                    e.details.domains.clone(),
+                    at.rsplit('/').next().map(str::to_string),
+                )
+            })
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                (
+                    Some("a.example.".into()),
+                    vec!["a.example.".to_string(), "x.a.example.".into()],
+                    Some("named.conf:2:1".into())
+                ),
+                (
+                    Some("b.example.".into()),
+                    vec!["b.example.".to_string()],
+                    Some("named.conf:4:1".into())
+                ),
+            ]
+        );
+        assert_eq!(conf.changed(), None);
+    }
+
     #[test]
     fn each_zone_lists_its_domains_once_in_order_of_first_appearance() {
         let mut zones = Zones::default();
