@@ -93,6 +93,19 @@ fn unknown_keys_name_line_and_column() {
     assert!(err.contains("unknown field `prot`"), "{err}");
 }
 
+/// With two mistakes the one reported is the first in the file, not the
+/// first in key order: toml's `preserve_order` (Cargo.toml).
+#[test]
+fn the_first_mistake_in_the_file_is_reported() {
+    let err = error(
+        "publish-list = [\"a.example\"]\n[[host]]\nname = \"kms1.a.example\"\nzport = 1688\naddress = []\n",
+    );
+    assert!(err.starts_with("/nonexistent/kmsdns.toml:4:1: "), "{err}");
+    assert!(err.contains("unknown field `zport`"), "{err}");
+    let err = error("publish-list = [{ weight = \"x\", bogus = 1 }]\n");
+    assert!(err.contains("`weight` has the wrong type"), "{err}");
+}
+
 #[test]
 fn bad_values_are_located() {
     let base = "publish-list = [\"a.example\"]\n[[host]]\nname = \"kms1.a.example\"\n";
@@ -171,7 +184,7 @@ fn bad_values_are_located() {
         ),
         (
             "publish-list = [\"a\"\n".to_string(),
-            "kmsdns.toml:2:1: invalid array; expected `]`",
+            "kmsdns.toml:1:20: unclosed array, expected `]`",
         ),
     ];
     for (text, want) in cases {
