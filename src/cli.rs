@@ -52,7 +52,18 @@ pub enum Command {
 /// `-` (clap would take it for an option) nor holding a NUL. Anything else
 /// ends a run and is passed on as it was; no option of kmsdns takes values
 /// that look like options, so a `--domain` there is always the option.
+/// A command line with `help` before `--` is left whole: clap's `help`
+/// names the words it does not know as they were typed.
 pub fn join_domains(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    if args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "help")
+    {
+        return args;
+    }
     let mut args = args.into_iter().peekable();
     // The program's name is no option, whatever it reads.
     let mut joined: Vec<OsString> = args.next().into_iter().collect();
@@ -262,7 +273,7 @@ mod tests {
     /// and a bad name are refused with the same words as before.
     #[test]
     fn misused_domains_are_refused_as_before() {
-        let misuses: [&[&str]; 8] = [
+        let misuses: [&[&str]; 10] = [
             &["check", "--domain", "a.example", "--domain", "-x"],
             &["check", "--domain=a.example", "--domain="],
             &["check", "--domain=a.example", "--domain"],
@@ -275,6 +286,8 @@ mod tests {
             &["check", "--domain=a.example", "--domain", "bad name"],
             &["--domain=a.example", "--domain", "b.example", "check"],
             &["bind", "--domain=a.example", "--domain=b.example"],
+            &["help", "check", "--domain", "a.example"],
+            &["help", "check", "--domain=a.example", "--domain=b.example"],
             &[
                 "check",
                 "--domain=a.example",
