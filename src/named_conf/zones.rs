@@ -9,10 +9,11 @@
 //! name's hash ([`Facts`] answer the rest), and the zone modelled last is
 //! kept until another is: an audit asks for its zone's name and model
 //! several times in a row, and the domains of one zone come together, so
-//! a statement is read once to find the zone of its domains and once to
-//! audit it, not once a question. A zone whose statement is not all in one file read from disk
-//! as it is (an `include` inside its block, text given as a string or not
-//! UTF-8) keeps its model.
+//! a statement is read once in each step that needs it (grouping the
+//! selection into windows, finding a window's zones, the audit), not once
+//! a question. A zone whose statement is not all in
+//! one file read from disk as it is (an `include` inside its block, text
+//! given as a string or not UTF-8) keeps its model.
 
 use std::fmt;
 use std::ops::Index;
