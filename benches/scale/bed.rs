@@ -161,7 +161,7 @@ impl Bed {
             .expect("free ports are drawn without end");
         let zones: Vec<String> = (1..=domains).map(zone_name).collect();
         let key_file = dir.path().join("bench.key");
-        keygen(&key_file);
+        keygen(&key_file, KEY_NAME);
         let mut bed = Bed {
             servers: Vec::new(),
             dir,
@@ -688,11 +688,11 @@ impl Drop for Named {
     }
 }
 
-/// `tsig-keygen -a hmac-sha256 kmsdns-bench > file`, mode 0600.
-fn keygen(file: &Path) {
+/// `tsig-keygen -a hmac-sha256 NAME > file`, mode 0600.
+fn keygen(file: &Path, name: &str) {
     use std::os::unix::fs::PermissionsExt;
     let output = Command::new(tool("tsig-keygen", "bind9"))
-        .args(["-a", "hmac-sha256", KEY_NAME])
+        .args(["-a", "hmac-sha256", name])
         .output()
         .expect("cannot run tsig-keygen");
     assert!(
