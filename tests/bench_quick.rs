@@ -21,7 +21,7 @@ mod silent;
 // bed and harness take the machine helpers as their sibling `local`.
 use crate::common::local;
 
-use bed::{Bed, Server, Setup};
+use bed::{Bed, Nudges, Server, Setup};
 use operations::Operation;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -415,12 +415,37 @@ fn assert_ns3_caught_up(bed: &Bed, after: &[u32]) {
 fn quick_a_secondary_that_lost_the_notify_is_notified_again() {
     const ZONES: usize = 4;
     let (bed, after) = ns3_left_behind(ZONES);
-    let sent = bed
+    let nudged = bed
         .wait_replicated(Duration::from_secs(10))
         .unwrap_or_else(|error| panic!("the wait ran out: {error}"));
     assert!(
-        sent >= ZONES,
-        "one NOTIFY again per zone of ns3 at least: {sent}"
+        nudged.notifies >= ZONES,
+        "one NOTIFY again per zone of ns3 at least: {nudged:?}"
+    );
+    assert_eq!(nudged.retransfers, 0, "{nudged:?}");
+    assert_ns3_caught_up(&bed, &after);
+}
+
+/// A secondary that no NOTIFY moves is made to transfer the zone (`rndc
+/// retransfer`): 100,000-domain runs ended on a zone that a secondary
+/// still served at its old serial after NOTIFY again every 3 s for 500 s.
+/// Here the wait sends no NOTIFY, so only the retransfer brings ns3 the
+/// change.
+#[test]
+fn quick_a_secondary_still_behind_is_made_to_transfer_the_zone() {
+    const ZONES: usize = 4;
+    let (bed, after) = ns3_left_behind(ZONES);
+    let nudges = Nudges {
+        notify_after: None,
+        retransfer_after: Duration::from_secs(1),
+    };
+    let nudged = bed
+        .wait_replicated_with(Duration::from_secs(20), nudges)
+        .unwrap_or_else(|error| panic!("the wait ran out: {error}"));
+    assert_eq!(nudged.notifies, 0, "{nudged:?}");
+    assert!(
+        nudged.retransfers >= ZONES,
+        "one retransfer per zone of ns3 at least: {nudged:?}"
     );
     assert_ns3_caught_up(&bed, &after);
 }

@@ -60,6 +60,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a secondary may lag behind for a zone before the bench sends
 /// it the zone's NOTIFY again ([`Bed::wait_replicated`]).
 pub const NOTIFY_AGAIN: Duration = Duration::from_secs(3);
+/// How long a secondary may lag behind for a zone, NOTIFYs again
+/// notwithstanding, before the bench makes it transfer the zone
+/// (`rndc retransfer`, [`Bed::wait_replicated`]).
+pub const RETRANSFER_AFTER: Duration = Duration::from_secs(30);
+/// The name of the key of the servers' control channels (`rndc`).
+const RNDC_KEY_NAME: &str = "kmsdns-bench-rndc";
 
 /// How long a SOA query may wait for its answer.
 const SOA_TIMEOUT: Duration = Duration::from_secs(1);
@@ -122,6 +128,10 @@ pub struct Bed {
     pub zones: Vec<String>,
     /// tsig-keygen output for [`KEY_NAME`], mode 0600.
     pub key_file: PathBuf,
+    /// TCP port of each server's control channel, for `rndc`.
+    control_port: u16,
+    /// tsig-keygen output for [`RNDC_KEY_NAME`], mode 0600.
+    rndc_key: PathBuf,
 }
 
 impl Bed {
@@ -155,13 +165,20 @@ impl Bed {
             ensure_loopback(*ip);
         }
         let port = free_port(&ips);
-        // Nothing holds `port` yet, so a second draw may pick it again.
-        let stats_port = std::iter::repeat_with(|| free_port(&ips))
-            .find(|&stats_port| stats_port != port)
-            .expect("free ports are drawn without end");
+        // Nothing holds `port` yet, nor the others, so a draw may pick one
+        // of them again.
+        let other_port = |taken: &[u16]| {
+            std::iter::repeat_with(|| free_port(&ips))
+                .find(|drawn| !taken.contains(drawn))
+                .expect("free ports are drawn without end")
+        };
+        let stats_port = other_port(&[port]);
+        let control_port = other_port(&[port, stats_port]);
         let zones: Vec<String> = (1..=domains).map(zone_name).collect();
         let key_file = dir.path().join("bench.key");
         keygen(&key_file, KEY_NAME);
+        let rndc_key = dir.path().join("rndc.key");
+        keygen(&rndc_key, RNDC_KEY_NAME);
         let mut bed = Bed {
             servers: Vec::new(),
             dir,
@@ -169,6 +186,8 @@ impl Bed {
             stats_port,
             zones,
             key_file,
+            control_port,
+            rndc_key,
         };
         let token = format!("kmsdns-bench-{:016x}", random_u64());
         for server in Server::ALL {
@@ -309,7 +328,11 @@ impl Bed {
     }
 
     /// `server`'s named.conf; the primary notifies each secondary but
-    /// `unnotified`.
+    /// `unnotified`. Each server has a control channel for `rndc` (the
+    /// wait's retransfer), and gives up a zone transfer that has sent
+    /// nothing for a minute (`max-transfer-idle-in`, an hour by default):
+    /// a transfer stalled under load would otherwise keep its zone behind,
+    /// retransfer or not, for the rest of the run.
     fn conf(
         &self,
         server: Server,
@@ -318,8 +341,10 @@ impl Bed {
         unnotified: Option<Server>,
     ) -> String {
         let (ip, port, stats) = (server.ip(), self.port, self.stats_port);
+        let (control, rndc_key) = (self.control_port, self.rndc_key.display());
         let dir = dir.display();
         let mut conf = String::new();
+        let _ = writeln!(conf, "include \"{rndc_key}\";");
         if server == Server::Ns1 {
             let _ = writeln!(conf, "include \"{}\";", self.key_file.display());
         }
@@ -350,8 +375,9 @@ impl Bed {
     transfers-in 100;
     transfers-out 100;
     transfers-per-ns 100;
+    max-transfer-idle-in 1;
 }};
-controls {{ }};
+controls {{ inet {ip} port {control} allow {{ 127.0.0.0/8; }} keys {{ "{RNDC_KEY_NAME}"; }}; }};
 statistics-channels {{ inet {ip} port {stats} allow {{ 127.0.0.0/8; }}; }};
 "#
         );
@@ -513,15 +539,71 @@ statistics-channels {{ inet {ip} port {stats} allow {{ 127.0.0.0/8; }}; }};
             .map_err(|e| failed(&e))
     }
 
+    /// Makes `server` transfer `zone` from the primary now, whatever its
+    /// refresh timers say (`rndc retransfer`).
+    pub fn retransfer(&self, server: Server, zone: &str) -> Result<(), String> {
+        self.rndc(server, &["retransfer", zone]).map(drop)
+    }
+
+    /// What `server` says of `zone`'s state (`rndc zonestatus`: serial,
+    /// refresh and expiry times, a transfer running), to name why it lags.
+    fn zone_status(&self, server: Server, zone: &str) -> String {
+        self.rndc(server, &["zonestatus", zone])
+            .unwrap_or_else(|error| error)
+    }
+
+    /// `rndc ARGS` on `server`'s control channel: its standard output, or
+    /// an error with its standard error.
+    fn rndc(&self, server: Server, args: &[&str]) -> Result<String, String> {
+        let output = Command::new(tool("rndc", "bind9-utils"))
+            .arg("-k")
+            .arg(&self.rndc_key)
+            .args(["-s", &server.ip().to_string()])
+            .args(["-p", &self.control_port.to_string()])
+            .args(args)
+            .output()
+            .map_err(|e| format!("rndc {}: {e}", args.join(" ")))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(format!(
+                "rndc {} at {}: {} {}",
+                args.join(" "),
+                server.name(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))
+        }
+    }
+
+    /// [`Bed::wait_replicated_with`] the bench's nudges: NOTIFY again after
+    /// [`NOTIFY_AGAIN`], retransfer after [`RETRANSFER_AFTER`].
+    pub fn wait_replicated(&self, timeout: Duration) -> Result<Nudged, String> {
+        let nudges = Nudges {
+            notify_after: Some(NOTIFY_AGAIN),
+            retransfer_after: RETRANSFER_AFTER,
+        };
+        self.wait_replicated_with(timeout, nudges)
+    }
+
     /// Waits until both secondaries serve the primary's serial of every
-    /// zone; `Err` naming a straggler after `timeout`, plus 2 ms a zone
-    /// (the secondaries transfer 100,000 zones in minutes on two shared
-    /// cores). The zones are read by sixteen threads, and every question is
-    /// asked again until the deadline: one datagram lost under load is
-    /// not a straggler. A secondary still behind after [`NOTIFY_AGAIN`]
-    /// is sent the zone's NOTIFY again. `Ok` says how many NOTIFYs were
-    /// sent again.
-    pub fn wait_replicated(&self, timeout: Duration) -> Result<usize, String> {
+    /// zone; `Err` naming a straggler, and what the secondary says of the
+    /// zone, after `timeout`, plus 2 ms a zone (the secondaries transfer
+    /// 100,000 zones in minutes on two shared cores). The zones are read
+    /// by sixteen threads, and every question is asked again until the
+    /// deadline: one datagram lost under load is not a straggler.
+    ///
+    /// A secondary still behind is nudged, as `nudges` says: sent the
+    /// zone's NOTIFY again (a NOTIFY lost), then made to transfer the zone
+    /// (a NOTIFY that named set aside while a refresh of the zone it had
+    /// started under load ran out, which leaves the zone to its SOA retry
+    /// timer: 100,000-domain runs failed that way, NOTIFY again every 3 s
+    /// for 500 s notwithstanding). `Ok` counts the nudges.
+    pub fn wait_replicated_with(
+        &self,
+        timeout: Duration,
+        nudges: Nudges,
+    ) -> Result<Nudged, String> {
         let deadline =
             Instant::now() + timeout + Duration::from_millis(2) * self.zones.len() as u32;
         let serial = |server: Server, zone: &str| loop {
@@ -531,32 +613,48 @@ statistics-channels {{ inet {ip} port {stats} allow {{ 127.0.0.0/8; }}; }};
                 Err(_) => thread::sleep(Duration::from_millis(20)),
             }
         };
-        let replicated = |zones: &[String]| -> Result<usize, String> {
-            let mut notified = 0;
+        // Until `server` serves `want` for `zone`: the nudges it took.
+        let caught_up = |server: Server, zone: &str, want: u32| -> Result<Nudged, String> {
+            let mut nudged = Nudged::default();
+            let behind_since = Instant::now();
+            let mut notify = nudges.notify_after.map(|after| behind_since + after);
+            let mut retransfer = behind_since + nudges.retransfer_after;
+            loop {
+                let now = Instant::now();
+                match serial(server, zone) {
+                    Ok(seen) if seen == want => return Ok(nudged),
+                    seen if now >= deadline => {
+                        return Err(format!(
+                            "{} still serves {seen:?} for {zone}, the primary {want}, after {} NOTIFY(s) and {} retransfer(s) of the zone; it says:\n{}",
+                            server.name(),
+                            nudged.notifies,
+                            nudged.retransfers,
+                            self.zone_status(server, zone).trim_end()
+                        ))
+                    }
+                    _ if now >= retransfer => {
+                        self.retransfer(server, zone)?;
+                        nudged.retransfers += 1;
+                        retransfer = now + nudges.retransfer_after;
+                    }
+                    _ if notify.is_some_and(|at| now >= at) => {
+                        self.notify(server, zone)?;
+                        nudged.notifies += 1;
+                        notify = nudges.notify_after.map(|after| now + after);
+                    }
+                    _ => thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        };
+        let replicated = |zones: &[String]| -> Result<Nudged, String> {
+            let mut nudged = Nudged::default();
             for zone in zones {
                 let want = serial(Server::Ns1, zone)?;
                 for server in [Server::Ns2, Server::Ns3] {
-                    let mut nudge = Instant::now() + NOTIFY_AGAIN;
-                    loop {
-                        match serial(server, zone) {
-                            Ok(seen) if seen == want => break,
-                            seen if Instant::now() >= deadline => {
-                                return Err(format!(
-                                    "{} still serves {seen:?} for {zone}, the primary {want}",
-                                    server.name()
-                                ))
-                            }
-                            _ if Instant::now() >= nudge => {
-                                self.notify(server, zone)?;
-                                notified += 1;
-                                nudge = Instant::now() + NOTIFY_AGAIN;
-                            }
-                            _ => thread::sleep(Duration::from_millis(20)),
-                        }
-                    }
+                    nudged += caught_up(server, zone, want)?;
                 }
             }
-            Ok(notified)
+            Ok(nudged)
         };
         let share = self.zones.len().div_ceil(16).max(1);
         thread::scope(|scope| {
@@ -565,10 +663,48 @@ statistics-channels {{ inet {ip} port {stats} allow {{ 127.0.0.0/8; }}; }};
                 .chunks(share)
                 .map(|zones| scope.spawn(move || replicated(zones)))
                 .collect();
-            readers.into_iter().try_fold(0, |notified, reader| {
-                Ok(notified + reader.join().expect("a replication reader panicked")?)
-            })
+            readers
+                .into_iter()
+                .try_fold(Nudged::default(), |total, reader| {
+                    let nudged = reader.join().expect("a replication reader panicked")?;
+                    Ok(total + nudged)
+                })
         })
+    }
+}
+
+/// How [`Bed::wait_replicated_with`] nudges a secondary behind for a zone.
+#[derive(Clone, Copy, Debug)]
+pub struct Nudges {
+    /// Send it the zone's NOTIFY again after this long behind, and again
+    /// as long after each (never if `None`).
+    pub notify_after: Option<Duration>,
+    /// Make it transfer the zone after this long behind, and again as long
+    /// after each.
+    pub retransfer_after: Duration,
+}
+
+/// The nudges a wait for the secondaries gave, over all zones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nudged {
+    pub notifies: usize,
+    pub retransfers: usize,
+}
+
+impl std::ops::Add for Nudged {
+    type Output = Nudged;
+
+    fn add(self, other: Nudged) -> Nudged {
+        Nudged {
+            notifies: self.notifies + other.notifies,
+            retransfers: self.retransfers + other.retransfers,
+        }
+    }
+}
+
+impl std::ops::AddAssign for Nudged {
+    fn add_assign(&mut self, other: Nudged) {
+        *self = *self + other;
     }
 }
 

@@ -28,7 +28,9 @@ use serde::Serialize;
 
 // `super::`: bed and local are this module's siblings both at the root of
 // benches/scale/main.rs and inside the integration tests' bench_quick.
-use super::bed::{Bed, Server, HOSTS, KEY_NAME, KMS_PORT, NOTIFY_AGAIN, PARENT, TTL};
+use super::bed::{
+    Bed, Nudged, Server, HOSTS, KEY_NAME, KMS_PORT, NOTIFY_AGAIN, PARENT, RETRANSFER_AFTER, TTL,
+};
 use super::local::tool;
 use super::operations::Operation;
 
@@ -273,7 +275,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
         config,
         runs: 0,
         verified: Vec::new(),
-        notified_again: 0,
+        nudged: Nudged::default(),
     };
     // Each row with its operation, put in the table's order at the end.
     let mut rows: Vec<(Operation, Row)> = Vec::new();
@@ -404,7 +406,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
         }
         // The secondaries transfer every zone after the publish: measured
         // during that, publish again and remove would time BIND's catch-up.
-        bench.notified_again += bed.wait_replicated(Duration::from_secs(300))?;
+        bench.nudged += bed.wait_replicated(Duration::from_secs(300))?;
         bed.settle();
         for _ in 0..agains {
             let run = bench.counted("json", &["publish"])?;
@@ -516,7 +518,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
     if reads {
         // Everything below reads what is published; the secondaries must
         // serve it first.
-        bench.notified_again += bed.wait_replicated(Duration::from_secs(120))?;
+        bench.nudged += bed.wait_replicated(Duration::from_secs(120))?;
         bench.verify_published(Server::Ns2)?;
         bench.verify_published(Server::Ns3)?;
         bench.note(format!(
@@ -659,10 +661,16 @@ pub fn run(options: &Options) -> Result<Results, String> {
             "check, replication, audit (--format jsonl): every run exited 0, every domain and zone line ok, and the totals line ok with {n} domains"
         ));
     }
-    if bench.notified_again > 0 {
+    if bench.nudged.notifies > 0 {
         bench.note(format!(
             "replication waits: {} NOTIFY(s) sent again to a secondary still behind after {NOTIFY_AGAIN:?}",
-            bench.notified_again
+            bench.nudged.notifies
+        ));
+    }
+    if bench.nudged.retransfers > 0 {
+        bench.note(format!(
+            "replication waits: {} zone(s) retransferred by a secondary still behind after {RETRANSFER_AFTER:?}",
+            bench.nudged.retransfers
         ));
     }
     rows.sort_by_key(|(operation, _)| *operation);
@@ -698,8 +706,8 @@ struct Bench<'a> {
     config: PathBuf,
     runs: usize,
     verified: Vec<String>,
-    /// NOTIFYs the waits for the secondaries sent again.
-    notified_again: usize,
+    /// How the waits for the secondaries nudged them.
+    nudged: Nudged,
 }
 
 impl Bench<'_> {
