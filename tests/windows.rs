@@ -10,6 +10,7 @@ use crate::common;
 use crate::jsonl::{config, lines, run, stable};
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use common::bind::{key_file, Server, TestBed};
@@ -501,9 +502,26 @@ const PER_ZONE: usize = 40;
 /// window of `--window 1` holds one domain. Returns the domains in their
 /// order too.
 fn alternating_bed(dir: &Path) -> (TestBed, PathBuf, Vec<String>) {
+    alternating_bed_to(dir, None)
+}
+
+/// The bed of [`alternating_bed`], each of its domains served with one SRV
+/// record to the KMS host `kms` (as `kms.<zone>`), when given.
+fn alternating_bed_to(dir: &Path, kms: Option<SocketAddr>) -> (TestBed, PathBuf, Vec<String>) {
+    let zone = |name: &str| {
+        let mut zone = zone_head(name);
+        if let Some(kms) = kms {
+            let (ip, port) = (kms.ip(), kms.port());
+            zone.push_str(&format!("kms IN A {ip}\n"));
+            for n in 0..PER_ZONE {
+                zone.push_str(&format!("_vlmcs._tcp.d{n} IN SRV 0 0 {port} kms\n"));
+            }
+        }
+        zone
+    };
     let bed = TestBed::builder()
-        .zone("one.example", &zone_head("one.example"))
-        .zone("two.example", &zone_head("two.example"))
+        .zone("one.example", &zone("one.example"))
+        .zone("two.example", &zone("two.example"))
         .start();
     let domains: Vec<String> = (0..PER_ZONE)
         .flat_map(|n| [format!("d{n}.one.example."), format!("d{n}.two.example.")])
@@ -589,12 +607,7 @@ fn stopped_midway<'a>(
         message.ends_with("; the domains not in this report were neither read nor changed"),
         "{message}"
     );
-    let reported: Vec<&str> = document["details"]["domains"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .map(|d| d["domain"].as_str().expect("domain"))
-        .collect();
+    let reported = reported_domains(document);
     assert!(
         !reported.is_empty(),
         "nothing done before the disk filled: {run}"
@@ -605,6 +618,24 @@ fn stopped_midway<'a>(
     );
     assert_eq!(reported, domains[..reported.len()], "{run}");
     reported
+}
+
+/// The domains a JSON `document` reports, in its order: each entry of
+/// `details.domains[]`, or each domain of every entry of `details.zones[]`
+/// (replication, updates: a zone's entry per window).
+fn reported_domains(document: &serde_json::Value) -> Vec<&str> {
+    let details = &document["details"];
+    if let Some(domains) = details["domains"].as_array() {
+        return domains
+            .iter()
+            .map(|d| d["domain"].as_str().expect("domain"))
+            .collect();
+    }
+    let zones = details["zones"].as_array().expect("details");
+    let domains = zones
+        .iter()
+        .flat_map(|z| z["domains"].as_array().expect("domains"));
+    domains.map(|d| d.as_str().expect("domain")).collect()
 }
 
 /// A publish whose temporary files stop taking its output midway (the
