@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use common::bind::{key_file, Server, TestBed};
+use common::kms_responder::{KmsResponder, Mode};
 use common::run::Run;
 use common::silent::Silent;
 
@@ -675,34 +676,82 @@ fn a_publish_whose_output_fills_the_disk_says_what_it_changed_and_fails() {
     }
 }
 
-/// A check, and an audit without the probe, whose temporary files stop
-/// taking their output midway (the disk full) stop after the window they
-/// were writing and still report every window read, as one JSON document:
-/// a prefix of the publish list, each of its domains with the finding that
-/// it has no records, no other domain's; `run-stopped` says why, and the
-/// exit status is critical.
+/// A check, an audit without the probe, a replication and an updates (its
+/// live probe) whose temporary files stop taking their output midway (the
+/// disk full) stop after the window they were writing and still report
+/// every window read, as one JSON document: a prefix of the publish list,
+/// each of its domains with its command's verdict, no other domain's;
+/// `run-stopped` says why, and the exit status is critical. The UPDATEs of
+/// updates' probe changed nothing: the zones' serials are as before, and
+/// no domain has records.
 #[test]
 fn a_read_whose_output_fills_the_disk_reports_the_windows_read_and_fails() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (bed, config, domains) = alternating_bed(dir.path());
-    for command in [&["check"][..], &["audit", "--no-probe"]] {
+    let zones = ["one.example", "two.example"];
+    let serials = || zones.map(|zone| bed.soa_serial(Server::PRIMARY, zone));
+    let before = serials();
+    // Each command with what it finds of every domain of the bed.
+    let reads = [
+        (&["check"][..], "srv-missing"),
+        (&["audit", "--no-probe"], "srv-missing"),
+        // Every server serves the same: no record.
+        (&["replication"], "replicated"),
+        (&["updates"], "unsigned-updates-accepted"),
+    ];
+    for (command, verdict) in reads {
         let run = within_file_size(&bed, &config, 4096, command);
         assert_eq!(run.status, 2, "{run}");
         let document: serde_json::Value = run.json();
         let reported = stopped_midway(&run, &document, command[0], &domains);
         let findings = document["findings"].as_array().expect("findings");
-        let missing: Vec<&str> = findings
+        let judged: Vec<&str> = findings
             .iter()
-            .filter(|f| f["id"] == "srv-missing")
+            .filter(|f| f["id"] == verdict)
             .map(|f| f["domain"].as_str().expect("domain"))
             .collect();
-        assert_eq!(missing, reported, "{run}");
+        assert_eq!(judged, reported, "{run}");
         let about: std::collections::BTreeSet<&str> = findings
             .iter()
             .filter_map(|f| f["domain"].as_str())
             .collect();
         assert!(about.iter().all(|d| reported.contains(d)), "{run}");
     }
+    assert_eq!(serials(), before, "a zone changed");
+    for domain in &domains {
+        let served = bed.srv_set(Server::PRIMARY, &format!("_vlmcs._tcp.{domain}"));
+        assert!(served.is_empty(), "{domain}: {served:?}");
+    }
+}
+
+/// A probe whose temporary files stop taking its output midway (the disk
+/// full) stops after the window it was writing and still reports every
+/// window probed, as one JSON document: a prefix of the publish list, each
+/// domain's KMS host reachable; `run-stopped` says why, and the exit status
+/// is critical. The KMS host was sent one bind per window reported (each
+/// window probes its address once), and nothing but binds: no domain after
+/// them was probed.
+#[test]
+fn a_probe_whose_output_fills_the_disk_reports_the_windows_probed_and_fails() {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let kms = runtime.block_on(KmsResponder::start(Mode::Kms));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (bed, config, domains) = alternating_bed_to(dir.path(), Some(kms.addr()));
+    let run = within_file_size(&bed, &config, 4096, &["probe"]);
+    assert_eq!(run.status, 2, "{run}");
+    let document: serde_json::Value = run.json();
+    let reported = stopped_midway(&run, &document, "probe", &domains);
+    let findings = document["findings"].as_array().expect("findings");
+    let reachable: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["id"] == "kms-reachable")
+        .map(|f| f["domain"].as_str().expect("domain"))
+        .collect();
+    assert_eq!(reachable, reported, "{run}");
+    let critical = findings.iter().filter(|f| f["severity"] == "critical");
+    assert_eq!(critical.count(), 1, "only run-stopped: {run}");
+    assert_eq!(kms.received().len(), reported.len(), "{run}");
+    crate::probe::assert_only_binds(&[&kms]);
 }
 
 /// `updates --named-conf` in windows of one domain says what it says at
