@@ -156,7 +156,7 @@ fn closed_port(ip: [u8; 4]) -> SocketAddr {
 }
 
 /// Every PDU any responder read was a bind (ptype 11), never a request.
-fn assert_only_binds(responders: &[&KmsResponder]) {
+pub(crate) fn assert_only_binds(responders: &[&KmsResponder]) {
     for responder in responders {
         for pdu in responder.received() {
             assert_eq!(pdu.get(2), Some(&11), "ptype of {pdu:02x?}");

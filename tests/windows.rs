@@ -10,9 +10,11 @@ use crate::common;
 use crate::jsonl::{config, lines, run, stable};
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use common::bind::{key_file, Server, TestBed};
+use common::kms_responder::{KmsResponder, Mode};
 use common::run::Run;
 use common::silent::Silent;
 
@@ -501,9 +503,26 @@ const PER_ZONE: usize = 40;
 /// window of `--window 1` holds one domain. Returns the domains in their
 /// order too.
 fn alternating_bed(dir: &Path) -> (TestBed, PathBuf, Vec<String>) {
+    alternating_bed_to(dir, None)
+}
+
+/// The bed of [`alternating_bed`], each of its domains served with one SRV
+/// record to the KMS host `kms` (as `kms.<zone>`), when given.
+fn alternating_bed_to(dir: &Path, kms: Option<SocketAddr>) -> (TestBed, PathBuf, Vec<String>) {
+    let zone = |name: &str| {
+        let mut zone = zone_head(name);
+        if let Some(kms) = kms {
+            let (ip, port) = (kms.ip(), kms.port());
+            zone.push_str(&format!("kms IN A {ip}\n"));
+            for n in 0..PER_ZONE {
+                zone.push_str(&format!("_vlmcs._tcp.d{n} IN SRV 0 0 {port} kms\n"));
+            }
+        }
+        zone
+    };
     let bed = TestBed::builder()
-        .zone("one.example", &zone_head("one.example"))
-        .zone("two.example", &zone_head("two.example"))
+        .zone("one.example", &zone("one.example"))
+        .zone("two.example", &zone("two.example"))
         .start();
     let domains: Vec<String> = (0..PER_ZONE)
         .flat_map(|n| [format!("d{n}.one.example."), format!("d{n}.two.example.")])
@@ -589,12 +608,7 @@ fn stopped_midway<'a>(
         message.ends_with("; the domains not in this report were neither read nor changed"),
         "{message}"
     );
-    let reported: Vec<&str> = document["details"]["domains"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .map(|d| d["domain"].as_str().expect("domain"))
-        .collect();
+    let reported = reported_domains(document);
     assert!(
         !reported.is_empty(),
         "nothing done before the disk filled: {run}"
@@ -605,6 +619,24 @@ fn stopped_midway<'a>(
     );
     assert_eq!(reported, domains[..reported.len()], "{run}");
     reported
+}
+
+/// The domains a JSON `document` reports, in its order: each entry of
+/// `details.domains[]`, or each domain of every entry of `details.zones[]`
+/// (replication, updates: a zone's entry per window).
+fn reported_domains(document: &serde_json::Value) -> Vec<&str> {
+    let details = &document["details"];
+    if let Some(domains) = details["domains"].as_array() {
+        return domains
+            .iter()
+            .map(|d| d["domain"].as_str().expect("domain"))
+            .collect();
+    }
+    let zones = details["zones"].as_array().expect("details");
+    let domains = zones
+        .iter()
+        .flat_map(|z| z["domains"].as_array().expect("domains"));
+    domains.map(|d| d.as_str().expect("domain")).collect()
 }
 
 /// A publish whose temporary files stop taking its output midway (the
@@ -644,34 +676,82 @@ fn a_publish_whose_output_fills_the_disk_says_what_it_changed_and_fails() {
     }
 }
 
-/// A check, and an audit without the probe, whose temporary files stop
-/// taking their output midway (the disk full) stop after the window they
-/// were writing and still report every window read, as one JSON document:
-/// a prefix of the publish list, each of its domains with the finding that
-/// it has no records, no other domain's; `run-stopped` says why, and the
-/// exit status is critical.
+/// A check, an audit without the probe, a replication and an updates (its
+/// live probe) whose temporary files stop taking their output midway (the
+/// disk full) stop after the window they were writing and still report
+/// every window read, as one JSON document: a prefix of the publish list,
+/// each of its domains with its command's verdict, no other domain's;
+/// `run-stopped` says why, and the exit status is critical. The UPDATEs of
+/// updates' probe changed nothing: the zones' serials are as before, and
+/// no domain has records.
 #[test]
 fn a_read_whose_output_fills_the_disk_reports_the_windows_read_and_fails() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (bed, config, domains) = alternating_bed(dir.path());
-    for command in [&["check"][..], &["audit", "--no-probe"]] {
+    let zones = ["one.example", "two.example"];
+    let serials = || zones.map(|zone| bed.soa_serial(Server::PRIMARY, zone));
+    let before = serials();
+    // Each command with what it finds of every domain of the bed.
+    let reads = [
+        (&["check"][..], "srv-missing"),
+        (&["audit", "--no-probe"], "srv-missing"),
+        // Every server serves the same: no record.
+        (&["replication"], "replicated"),
+        (&["updates"], "unsigned-updates-accepted"),
+    ];
+    for (command, verdict) in reads {
         let run = within_file_size(&bed, &config, 4096, command);
         assert_eq!(run.status, 2, "{run}");
         let document: serde_json::Value = run.json();
         let reported = stopped_midway(&run, &document, command[0], &domains);
         let findings = document["findings"].as_array().expect("findings");
-        let missing: Vec<&str> = findings
+        let judged: Vec<&str> = findings
             .iter()
-            .filter(|f| f["id"] == "srv-missing")
+            .filter(|f| f["id"] == verdict)
             .map(|f| f["domain"].as_str().expect("domain"))
             .collect();
-        assert_eq!(missing, reported, "{run}");
+        assert_eq!(judged, reported, "{run}");
         let about: std::collections::BTreeSet<&str> = findings
             .iter()
             .filter_map(|f| f["domain"].as_str())
             .collect();
         assert!(about.iter().all(|d| reported.contains(d)), "{run}");
     }
+    assert_eq!(serials(), before, "a zone changed");
+    for domain in &domains {
+        let served = bed.srv_set(Server::PRIMARY, &format!("_vlmcs._tcp.{domain}"));
+        assert!(served.is_empty(), "{domain}: {served:?}");
+    }
+}
+
+/// A probe whose temporary files stop taking its output midway (the disk
+/// full) stops after the window it was writing and still reports every
+/// window probed, as one JSON document: a prefix of the publish list, each
+/// domain's KMS host reachable; `run-stopped` says why, and the exit status
+/// is critical. The KMS host was sent one bind per window reported (each
+/// window probes its address once), and nothing but binds: no domain after
+/// them was probed.
+#[test]
+fn a_probe_whose_output_fills_the_disk_reports_the_windows_probed_and_fails() {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let kms = runtime.block_on(KmsResponder::start(Mode::Kms));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (bed, config, domains) = alternating_bed_to(dir.path(), Some(kms.addr()));
+    let run = within_file_size(&bed, &config, 4096, &["probe"]);
+    assert_eq!(run.status, 2, "{run}");
+    let document: serde_json::Value = run.json();
+    let reported = stopped_midway(&run, &document, "probe", &domains);
+    let findings = document["findings"].as_array().expect("findings");
+    let reachable: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["id"] == "kms-reachable")
+        .map(|f| f["domain"].as_str().expect("domain"))
+        .collect();
+    assert_eq!(reachable, reported, "{run}");
+    let critical = findings.iter().filter(|f| f["severity"] == "critical");
+    assert_eq!(critical.count(), 1, "only run-stopped: {run}");
+    assert_eq!(kms.received().len(), reported.len(), "{run}");
+    crate::probe::assert_only_binds(&[&kms]);
 }
 
 /// `updates --named-conf` in windows of one domain says what it says at
