@@ -544,6 +544,15 @@ impl<'a> Located<'a> {
         conf.zones_of(self.scope)?.get(self.position)
     }
 
+    /// Keeps `model`, this zone's, as the one its scope modelled last: the
+    /// next question about the zone is answered without reading its
+    /// statement again.
+    pub(crate) fn keep(&self, conf: &'a NamedConf, model: &Arc<Zone>) {
+        if let Some(zones) = conf.zones_of(self.scope) {
+            zones.keep(self.position, model);
+        }
+    }
+
     /// Where the zone statement is.
     pub(crate) fn at(&self, conf: &'a NamedConf) -> Option<&'a Location> {
         conf.zones_of(self.scope)?.at(self.position)
@@ -694,7 +703,10 @@ pub struct ZoneAudit {
 /// One audit to make: a zone (or none) of a view, and names in it.
 struct Group<'a> {
     view: Option<&'a View>,
-    zone: Option<Located<'a>>,
+    /// Where the zone is and its model, made when the group was found
+    /// (`None`: no zone holds the names, or its statement could not be
+    /// read again): the audit does not read the statement again.
+    zone: Option<(Located<'a>, Arc<Zone>)>,
     names: Vec<String>,
 }
 
@@ -742,7 +754,9 @@ pub fn audit_domains_each(conf: &NamedConf, domains: &[&str], mut each: impl FnM
                     index.insert(key, groups.len());
                     groups.push(Group {
                         view,
-                        zone,
+                        // The statement was just read to tell the zone's
+                        // name from another of its hash: modelled once.
+                        zone: zone.and_then(|z| Some((z, z.zone(conf)?))),
                         names: vec![name.clone()],
                     });
                 }
@@ -816,8 +830,8 @@ pub fn audit_zones_each(conf: &NamedConf, mut each: impl FnMut(ZoneAudit)) {
                 &server,
                 Group {
                     view,
-                    zone: Some(found),
                     names: zone_names(&model),
+                    zone: Some((found, model)),
                 },
                 false,
             ));
@@ -925,10 +939,7 @@ fn same_view(a: Option<&View>, b: Option<&View>) -> bool {
 fn audit_group(server: &Server<'_>, group: Group<'_>, requested: bool) -> ZoneAudit {
     let conf = server.conf();
     let view = group.view.map(|v| v.name.clone());
-    let found = group
-        .zone
-        .and_then(|found| Some((found.view, found.zone(conf)?)));
-    let Some((defined_in, model)) = found else {
+    let Some((found, model)) = group.zone else {
         let dlz = match group.view {
             Some(v) => v.dlz.first(),
             None => conf.dlz.first(),
@@ -959,8 +970,11 @@ fn audit_group(server: &Server<'_>, group: Group<'_>, requested: bool) -> ZoneAu
             requested,
         };
     };
+    // named's decisions and the caller (the zone's place) ask for the zone
+    // by its name again: its scope answers with this model.
+    found.keep(conf, &model);
     let scoped = ScopedZone {
-        view: defined_in,
+        view: found.view,
         zone: &model,
     };
     let names: Vec<&str> = group.names.iter().map(String::as_str).collect();

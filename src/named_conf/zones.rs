@@ -8,12 +8,14 @@
 //! costs a few microseconds. Finding a zone models only the zones of the
 //! name's hash ([`Facts`] answer the rest), and the zone modelled last is
 //! kept until another is: an audit asks for its zone's name and model
-//! several times in a row, and the domains of one zone come together, so
-//! a statement is read once in each step that needs it (grouping the
-//! selection into windows, finding a window's zones, the audit), not once
-//! a question. A zone whose statement is not all in
-//! one file read from disk as it is (an `include` inside its block, text
-//! given as a string or not UTF-8) keeps its model.
+//! several times in a row, and the domains of one zone come together. The
+//! audit of a window keeps the model made to find each of its zones and
+//! hands it back ([`Zones::keep`]) when it audits the zone, so a statement
+//! is read twice a domain: once to group the selection into windows, once
+//! in its window (once in all when the selection is one window), not once
+//! a question. A zone whose statement is not all in one file read from
+//! disk as it is (an `include` inside its block, text given as a string or
+//! not UTF-8) keeps its model.
 
 use std::fmt;
 use std::ops::Index;
@@ -206,6 +208,13 @@ impl Zones {
                 Some(model)
             }
         }
+    }
+
+    /// Keeps `model`, made by [`Zones::get`] earlier, as the zone modelled
+    /// last at `position`: a caller that held it while other zones were
+    /// asked for hands it back rather than have the statement read again.
+    pub(crate) fn keep(&self, position: usize, model: &Arc<Zone>) {
+        self.last.set(position, model);
     }
 
     /// Every zone, modelled (and kept) the first time.

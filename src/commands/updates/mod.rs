@@ -517,11 +517,13 @@ mod tests {
     use super::*;
 
     /// Issue 20: a zone's statement is read again from named.conf once to
-    /// find the zone of the domains that come together, and once to audit
-    /// it, whatever the audit asks of it in between (its name, its model,
-    /// named's decisions, its place): it was read for each question.
+    /// find which domains come together, and once in their window, where
+    /// the model made to find the window's zones is the one audited,
+    /// whatever the audit asks of it (its name, its model, named's
+    /// decisions, its place): it was read for each question, then once to
+    /// find the window's zones and again to audit each.
     #[test]
-    fn a_zone_statement_is_read_again_once_to_find_it_and_once_to_audit_it() {
+    fn a_zone_statement_is_read_again_once_to_group_the_domains_and_once_in_their_window() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("named.conf");
         let text = "key k { algorithm hmac-sha256; secret \"aGVsbG8=\"; };\n\
@@ -538,12 +540,12 @@ mod tests {
         assert_eq!(found, [[(None, 0)], [(None, 0)], [(None, 1)]]);
         assert_eq!(conf.zones.read_again(), 2);
         // A window, as `run` audits it: the zones found again, then each
-        // audited and placed.
+        // audited and placed, a.example after b.example was read.
         let mut zones = Zones::default();
         audit_domains_each(&conf, &domains, |audit| {
             add_static(&mut zones, &conf, audit, true);
         });
-        assert_eq!(conf.zones.read_again(), 2 + 2 + 2);
+        assert_eq!(conf.zones.read_again(), 2 + 2);
         let verdicts: Vec<_> = zones
             .entries
             .iter()
