@@ -729,9 +729,12 @@ impl Bench<'_> {
         let sample = self.kmsdns_exiting_any(format, args)?;
         if sample.status != 0 {
             return Err(format!(
-                "kmsdns {} exited {}:\n{}\n{}",
+                "kmsdns {} exited {}:\n{}\n…\n{}\n{}",
                 args.join(" "),
                 sample.status,
+                // A JSON document's summary and findings come first, and
+                // say why; its details, last, only which domains.
+                head(&sample.stdout, 3000),
                 tail(&sample.stdout, 3000),
                 tail(&sample.stderr, 3000)
             ));
@@ -1499,6 +1502,15 @@ fn wait4(pid: u32) -> Result<(i32, u64, f64), String> {
     let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime);
     // ru_maxrss is in KiB on Linux.
     Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0), cpu))
+}
+
+/// At most the first `max` bytes of `text`, cut at a character.
+fn head(text: &str, max: usize) -> &str {
+    let end = (0..=max.min(text.len()))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    &text[..end]
 }
 
 fn tail(text: &str, max: usize) -> &str {
